@@ -1,0 +1,116 @@
+# sealnet — see README.md. `sudo make demo` and `sudo make check` are the two entry points.
+
+PREFIX ?= /usr/local
+SBINDIR ?= $(PREFIX)/sbin
+BINDIR ?= $(PREFIX)/bin
+SYSCONFDIR ?= /etc
+DESTDIR ?=
+BUILD ?= build
+
+CC ?= cc
+PKG_CONFIG ?= pkg-config
+PKGS := libsodium libb2 libmnl libevent inih
+
+# Debian packages the build, the tests and the demo need; `make deps` installs the missing ones.
+DEB_PKGS := gcc make pkg-config libsodium-dev libb2-dev libmnl-dev libevent-dev libinih-dev \
+	libcmocka-dev iproute2 iputils-ping iperf3 wireguard-go wireguard-tools procps
+
+ifeq ($(V),1)
+Q :=
+else
+Q := @
+endif
+
+OPT ?= -O2 -g
+WARN := -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wmissing-prototypes \
+	-Wformat=2 -Wvla -Wcast-qual -Wno-unused-parameter
+HARDEN := -D_FORTIFY_SOURCE=2 -fstack-protector-strong -fPIE
+SAN ?=
+# Evaluated lazily so that `make deps` can run before pkg-config knows the libraries.
+PKG_CFLAGS = $(shell $(PKG_CONFIG) --cflags $(PKGS))
+PKG_LIBS = $(shell $(PKG_CONFIG) --libs $(PKGS))
+ALL_CFLAGS = -std=gnu11 $(OPT) $(WARN) $(HARDEN) $(SAN) -MMD -MP -Idaemon $(PKG_CFLAGS) $(CFLAGS)
+ALL_LDFLAGS = -pie -Wl,-z,relro,-z,now $(SAN) $(LDFLAGS)
+
+DAEMON_SRCS := $(filter-out daemon/main.c,$(wildcard daemon/*.c))
+DAEMON_OBJS := $(DAEMON_SRCS:%.c=$(BUILD)/%.o)
+TOOL_SRCS := $(wildcard tools/*.c)
+TOOL_OBJS := $(TOOL_SRCS:%.c=$(BUILD)/%.o)
+UNIT_SRCS := $(wildcard tests/unit/test_*.c)
+UNIT_BINS := $(UNIT_SRCS:tests/unit/%.c=$(BUILD)/tests/%)
+
+SEALNETD := $(BUILD)/daemon/sealnetd
+SEALNET := $(BUILD)/tools/sealnet
+
+.PHONY: all deps check unit netns demo clean install uninstall style asan
+
+all: $(SEALNETD) $(SEALNET) daemon/sealnetd tools/sealnet
+
+daemon/sealnetd: $(SEALNETD)
+	$(Q)ln -sf ../$(SEALNETD) $@
+tools/sealnet: $(SEALNET)
+	$(Q)ln -sf ../$(SEALNET) $@
+
+$(BUILD)/%.o: %.c
+	@mkdir -p $(dir $@)
+	@$(if $(Q),echo "  CC      $<")
+	$(Q)$(CC) $(ALL_CFLAGS) -c -o $@ $<
+
+$(BUILD)/libsealnet.a: $(DAEMON_OBJS)
+	$(Q)rm -f $@ && ar rcs $@ $^
+
+$(SEALNETD): $(BUILD)/daemon/main.o $(BUILD)/libsealnet.a
+	@$(if $(Q),echo "  LD      $@")
+	$(Q)$(CC) $(ALL_LDFLAGS) -o $@ $^ $(PKG_LIBS)
+
+$(SEALNET): $(TOOL_OBJS) $(BUILD)/libsealnet.a
+	@$(if $(Q),echo "  LD      $@")
+	$(Q)$(CC) $(ALL_LDFLAGS) -o $@ $^ $(PKG_LIBS)
+
+$(BUILD)/tests/%: tests/unit/%.c $(BUILD)/libsealnet.a
+	@mkdir -p $(dir $@)
+	@$(if $(Q),echo "  TEST-CC $<")
+	$(Q)$(CC) $(ALL_CFLAGS) $(ALL_LDFLAGS) -o $@ $< $(BUILD)/libsealnet.a $(PKG_LIBS) \
+		$(shell $(PKG_CONFIG) --cflags --libs cmocka) $(shell sed -n 's/^.*LINK-WRAP: *//p' $<)
+
+deps:
+	@missing=""; for p in $(DEB_PKGS); do \
+		dpkg-query -W -f='$${Status}\n' $$p 2>/dev/null | grep -q 'install ok installed' || missing="$$missing $$p"; \
+	done; \
+	if [ -n "$$missing" ]; then \
+		if [ "$$(id -u)" != 0 ]; then echo "deps: missing Debian packages:$$missing (run as root)"; exit 1; fi; \
+		echo "deps: installing$$missing"; \
+		apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends $$missing; \
+	fi
+
+unit: $(UNIT_BINS)
+	$(Q)tests/run-unit.sh $(UNIT_BINS)
+
+netns: all
+	$(Q)SEALNETD=$(CURDIR)/$(SEALNETD) SEALNET=$(CURDIR)/$(SEALNET) tests/netns/run.sh
+
+check:
+	$(Q)$(MAKE) --no-print-directory deps
+	$(Q)$(MAKE) --no-print-directory all unit
+	$(Q)$(MAKE) --no-print-directory netns
+
+demo:
+	$(Q)$(MAKE) --no-print-directory deps
+	$(Q)$(MAKE) --no-print-directory all
+	$(Q)SEALNETD=$(CURDIR)/$(SEALNETD) SEALNET=$(CURDIR)/$(SEALNET) tests/demo.sh
+
+install: all
+	install -d $(DESTDIR)$(SBINDIR) $(DESTDIR)$(BINDIR) $(DESTDIR)$(SYSCONFDIR)/sealnet
+	install -m 0755 $(SEALNETD) $(DESTDIR)$(SBINDIR)/sealnetd
+	install -m 0755 $(SEALNET) $(DESTDIR)$(BINDIR)/sealnet
+
+uninstall:
+	rm -f $(DESTDIR)$(SBINDIR)/sealnetd $(DESTDIR)$(BINDIR)/sealnet
+
+style:
+	clang-format -i daemon/*.[ch] tools/*.[ch] tests/unit/*.[ch]
+
+clean:
+	rm -rf build build-* daemon/sealnetd tools/sealnet
+
+-include $(DAEMON_OBJS:.o=.d) $(TOOL_OBJS:.o=.d) $(BUILD)/daemon/main.d

@@ -1,0 +1,195 @@
+#include "addr.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <netdb.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+size_t addr_len(int family)
+{
+	return family == AF_INET ? 4 : 16;
+}
+
+int addr_parse_prefix(const char *s, struct ip_prefix *out)
+{
+	char buf[ADDR_STRLEN];
+	const char *slash = strchr(s, '/');
+	size_t len = slash ? (size_t)(slash - s) : strlen(s);
+	unsigned long cidr;
+	char *end;
+
+	if (len == 0 || len >= sizeof(buf))
+		return -EINVAL;
+	memcpy(buf, s, len);
+	buf[len] = '\0';
+	memset(out, 0, sizeof(*out));
+	if (inet_pton(AF_INET, buf, out->addr.bytes) == 1)
+		out->addr.family = AF_INET;
+	else if (inet_pton(AF_INET6, buf, out->addr.bytes) == 1)
+		out->addr.family = AF_INET6;
+	else
+		return -EINVAL;
+	if (!slash) {
+		out->cidr = out->addr.family == AF_INET ? 32 : 128;
+		return 0;
+	}
+	if (slash[1] < '0' || slash[1] > '9')
+		return -EINVAL;
+	errno = 0;
+	cidr = strtoul(slash + 1, &end, 10);
+	if (errno || *end || cidr > (out->addr.family == AF_INET ? 32u : 128u))
+		return -EINVAL;
+	out->cidr = (uint8_t)cidr;
+	return 0;
+}
+
+void addr_prefix_mask(struct ip_prefix *p)
+{
+	size_t n = addr_len(p->addr.family);
+
+	for (size_t i = 0; i < n; i++) {
+		int bits = (int)p->cidr - (int)i * 8;
+
+		if (bits <= 0)
+			p->addr.bytes[i] = 0;
+		else if (bits < 8)
+			p->addr.bytes[i] &= (uint8_t)(0xff << (8 - bits));
+	}
+}
+
+const char *addr_str(const struct ip_addr *a, char buf[ADDR_STRLEN])
+{
+	if (!inet_ntop(a->family, a->bytes, buf, ADDR_STRLEN))
+		snprintf(buf, ADDR_STRLEN, "?");
+	return buf;
+}
+
+const char *addr_prefix_str(const struct ip_prefix *p, char buf[ADDR_STRLEN])
+{
+	char a[ADDR_STRLEN];
+
+	snprintf(buf, ADDR_STRLEN, "%s/%u", addr_str(&p->addr, a), p->cidr);
+	return buf;
+}
+
+static int split_host_port(const char *s, char *host, size_t hostlen, unsigned *port)
+{
+	const char *colon;
+	size_t len;
+	unsigned long p;
+	char *end;
+
+	if (s[0] == '[') {
+		const char *close = strchr(s, ']');
+
+		if (!close || close[1] != ':')
+			return -EINVAL;
+		len = (size_t)(close - s - 1);
+		s++;
+		colon = close + 1;
+	} else {
+		colon = strrchr(s, ':');
+		if (!colon || strchr(s, ':') != colon)
+			return -EINVAL;
+		len = (size_t)(colon - s);
+	}
+	if (len == 0 || len >= hostlen)
+		return -EINVAL;
+	memcpy(host, s, len);
+	host[len] = '\0';
+	if (colon[1] < '0' || colon[1] > '9')
+		return -EINVAL;
+	errno = 0;
+	p = strtoul(colon + 1, &end, 10);
+	if (errno || *end || p == 0 || p > 65535)
+		return -EINVAL;
+	*port = (unsigned)p;
+	return 0;
+}
+
+int addr_parse_endpoint(const char *s, union endpoint *out)
+{
+	char host[ADDR_STRLEN];
+	unsigned port;
+
+	if (split_host_port(s, host, sizeof(host), &port))
+		return -EINVAL;
+	memset(out, 0, sizeof(*out));
+	if (inet_pton(AF_INET, host, &out->in4.sin_addr) == 1) {
+		out->in4.sin_family = AF_INET;
+		out->in4.sin_port = htons((uint16_t)port);
+		return 0;
+	}
+	if (inet_pton(AF_INET6, host, &out->in6.sin6_addr) == 1) {
+		out->in6.sin6_family = AF_INET6;
+		out->in6.sin6_port = htons((uint16_t)port);
+		return 0;
+	}
+	return -EINVAL;
+}
+
+int addr_resolve_endpoint(const char *s, union endpoint *out)
+{
+	char host[256], portstr[8];
+	struct addrinfo hints = { .ai_socktype = SOCK_DGRAM }, *res;
+	unsigned port;
+	int ret;
+
+	if (addr_parse_endpoint(s, out) == 0)
+		return 0;
+	if (split_host_port(s, host, sizeof(host), &port))
+		return -EINVAL;
+	snprintf(portstr, sizeof(portstr), "%u", port);
+	ret = getaddrinfo(host, portstr, &hints, &res);
+	if (ret)
+		return -EHOSTUNREACH;
+	ret = -EHOSTUNREACH;
+	for (struct addrinfo *ai = res; ai; ai = ai->ai_next) {
+		if ((ai->ai_family == AF_INET || ai->ai_family == AF_INET6) &&
+		    ai->ai_addrlen <= sizeof(*out)) {
+			memset(out, 0, sizeof(*out));
+			memcpy(out, ai->ai_addr, ai->ai_addrlen);
+			ret = 0;
+			break;
+		}
+	}
+	freeaddrinfo(res);
+	return ret;
+}
+
+const char *addr_endpoint_str(const union endpoint *e, char buf[ADDR_STRLEN])
+{
+	char a[INET6_ADDRSTRLEN];
+
+	if (e->sa.sa_family == AF_INET) {
+		inet_ntop(AF_INET, &e->in4.sin_addr, a, sizeof(a));
+		snprintf(buf, ADDR_STRLEN, "%s:%u", a, ntohs(e->in4.sin_port));
+	} else if (e->sa.sa_family == AF_INET6) {
+		inet_ntop(AF_INET6, &e->in6.sin6_addr, a, sizeof(a));
+		snprintf(buf, ADDR_STRLEN, "[%s]:%u", a, ntohs(e->in6.sin6_port));
+	} else {
+		snprintf(buf, ADDR_STRLEN, "(none)");
+	}
+	return buf;
+}
+
+socklen_t addr_endpoint_len(const union endpoint *e)
+{
+	return e->sa.sa_family == AF_INET ? sizeof(e->in4) : sizeof(e->in6);
+}
+
+bool addr_endpoint_equal(const union endpoint *a, const union endpoint *b)
+{
+	if (a->sa.sa_family != b->sa.sa_family)
+		return false;
+	if (a->sa.sa_family == AF_INET)
+		return a->in4.sin_port == b->in4.sin_port &&
+		       a->in4.sin_addr.s_addr == b->in4.sin_addr.s_addr;
+	if (a->sa.sa_family == AF_INET6)
+		return a->in6.sin6_port == b->in6.sin6_port &&
+		       !memcmp(&a->in6.sin6_addr, &b->in6.sin6_addr, 16) &&
+		       a->in6.sin6_scope_id == b->in6.sin6_scope_id;
+	return false;
+}

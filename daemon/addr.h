@@ -1,0 +1,50 @@
+/* IP addresses, prefixes and UDP endpoints: the small value types every module shares. */
+#ifndef SEALNET_ADDR_H
+#define SEALNET_ADDR_H
+
+#include <netinet/in.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/socket.h>
+
+struct ip_addr {
+	int family; /* AF_INET or AF_INET6 */
+	union {
+		uint8_t bytes[16]; /* network order; 4 used for AF_INET */
+		struct in_addr v4;
+		struct in6_addr v6;
+	};
+};
+
+struct ip_prefix {
+	struct ip_addr addr;
+	uint8_t cidr;
+};
+
+union endpoint {
+	struct sockaddr sa;
+	struct sockaddr_in in4;
+	struct sockaddr_in6 in6;
+};
+
+/* Longest text of a prefix or endpoint, with its NUL. */
+#define ADDR_STRLEN 64
+
+/* "100.64.0.1/10", "fd00::1/64", or a bare address (cidr = 32 or 128). Host bits are kept;
+ * use addr_prefix_mask() to clear them. Returns 0 or -EINVAL. */
+int addr_parse_prefix(const char *s, struct ip_prefix *out);
+void addr_prefix_mask(struct ip_prefix *p);
+const char *addr_prefix_str(const struct ip_prefix *p, char buf[ADDR_STRLEN]);
+const char *addr_str(const struct ip_addr *a, char buf[ADDR_STRLEN]);
+size_t addr_len(int family);
+
+/* "198.18.0.1:51820" or "[fd00::1]:51820", numeric only. Returns 0 or -EINVAL. */
+int addr_parse_endpoint(const char *s, union endpoint *out);
+/* Also resolves host names ("node1.example:51820"); blocking, for startup only. */
+int addr_resolve_endpoint(const char *s, union endpoint *out);
+const char *addr_endpoint_str(const union endpoint *e, char buf[ADDR_STRLEN]);
+socklen_t addr_endpoint_len(const union endpoint *e);
+bool addr_endpoint_equal(const union endpoint *a, const union endpoint *b);
+
+#endif

@@ -1,0 +1,49 @@
+/* The configuration file: the wg-quick INI dialect plus our own keys, read into a plain data
+ * model. Parsing only fills the structs and checks each value; config_validate() (called by
+ * config_load) checks the rules that span fields. Startup, reload and the control socket
+ * all hand the result to device_apply(). */
+#ifndef SEALNET_CONFIG_H
+#define SEALNET_CONFIG_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "addr.h"
+
+#define CONFIG_KEY_LEN 32
+#define CONFIG_DEFAULT_MTU 1420
+
+struct config_peer {
+	uint8_t public_key[CONFIG_KEY_LEN];
+	bool has_public_key;
+	uint8_t preshared_key[CONFIG_KEY_LEN]; /* all zero when absent, as in WireGuard */
+	bool has_preshared_key;
+	struct ip_prefix *allowed_ips; /* masked */
+	size_t n_allowed_ips;
+	union endpoint endpoint; /* sa_family 0 when absent */
+	char *endpoint_text;     /* as written, NULL when absent (for re-resolving later) */
+	unsigned persistent_keepalive; /* seconds, 0 = off */
+	int line;                      /* line of this peer's [Peer] header */
+};
+
+struct config {
+	uint8_t *private_key; /* CONFIG_KEY_LEN bytes in sodium_malloc memory, or NULL */
+	uint16_t listen_port; /* 0 = random */
+	struct ip_prefix *addresses; /* host bits kept */
+	size_t n_addresses;
+	unsigned mtu;
+	struct config_peer *peers;
+	size_t n_peers;
+};
+
+/* Reads and validates a file. On error returns -errno (-EINVAL for a bad file) and writes
+ * "FILE:LINE: what is wrong" into err. Warns (log_warn) when the file holding a private key
+ * is readable by group or others. *out owned by the caller, freed with config_free(). */
+int config_load(const char *path, struct config **out, char *err, size_t errlen);
+/* Same, from memory; `name` stands for FILE in messages. */
+int config_parse_string(const char *text, const char *name, struct config **out, char *err,
+			size_t errlen);
+void config_free(struct config *c);
+
+#endif

@@ -1,0 +1,21 @@
+/* 32-byte keys in WireGuard's text form: standard base64, 44 characters with one '='. */
+#ifndef SEALNET_KEY_H
+#define SEALNET_KEY_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#define KEY_LEN 32
+#define KEY_B64_LEN 45 /* with NUL */
+
+/* Returns 0 or -EINVAL (wrong length, bad characters, trailing bits set). */
+int key_from_base64(uint8_t key[KEY_LEN], const char *b64);
+void key_to_base64(char b64[KEY_B64_LEN], const uint8_t key[KEY_LEN]);
+/* X25519 public key of a private key; clamps a copy as X25519 does. */
+int key_public_from_private(uint8_t pub[KEY_LEN], const uint8_t priv[KEY_LEN]);
+void key_generate_private(uint8_t priv[KEY_LEN]);
+/* Constant time. */
+bool key_is_zero(const uint8_t key[KEY_LEN]);
+bool key_equal(const uint8_t a[KEY_LEN], const uint8_t b[KEY_LEN]);
+
+#endif
