@@ -68,9 +68,11 @@ const char *addr_str(const struct ip_addr *a, char buf[ADDR_STRLEN])
 
 const char *addr_prefix_str(const struct ip_prefix *p, char buf[ADDR_STRLEN])
 {
-	char a[ADDR_STRLEN];
+	char a[INET6_ADDRSTRLEN];
 
-	snprintf(buf, ADDR_STRLEN, "%s/%u", addr_str(&p->addr, a), p->cidr);
+	if (!inet_ntop(p->addr.family, p->addr.bytes, a, sizeof(a)))
+		snprintf(a, sizeof(a), "?");
+	snprintf(buf, ADDR_STRLEN, "%s/%u", a, p->cidr);
 	return buf;
 }
 

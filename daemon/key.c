@@ -4,6 +4,8 @@
 #include <sodium.h>
 #include <string.h>
 
+#include "cipher.h"
+
 int key_from_base64(uint8_t key[KEY_LEN], const char *b64)
 {
 	uint8_t tmp[KEY_LEN + 2];
@@ -30,22 +32,20 @@ void key_to_base64(char b64[KEY_B64_LEN], const uint8_t key[KEY_LEN])
 
 int key_public_from_private(uint8_t pub[KEY_LEN], const uint8_t priv[KEY_LEN])
 {
-	return crypto_scalarmult_curve25519_base(pub, priv) ? -EINVAL : 0;
+	return cipher_public_key(pub, priv);
 }
 
 void key_generate_private(uint8_t priv[KEY_LEN])
 {
-	randombytes_buf(priv, KEY_LEN);
-	priv[0] &= 248;
-	priv[31] = (priv[31] & 127) | 64;
+	cipher_generate_private(priv);
 }
 
 bool key_is_zero(const uint8_t key[KEY_LEN])
 {
-	return sodium_is_zero(key, KEY_LEN);
+	return cipher_is_zero(key, KEY_LEN);
 }
 
 bool key_equal(const uint8_t a[KEY_LEN], const uint8_t b[KEY_LEN])
 {
-	return sodium_memcmp(a, b, KEY_LEN) == 0;
+	return cipher_equal(a, b, KEY_LEN);
 }

@@ -1,0 +1,61 @@
+/* The primitives WireGuard is built from, in one place: BLAKE2s (libb2) with HMAC and HKDF
+ * on top, X25519 and (X)ChaCha20-Poly1305 (libsodium). Nothing here is written by hand except
+ * the HMAC/HKDF composition, which the whitepaper defines. */
+#ifndef SEALNET_CIPHER_H
+#define SEALNET_CIPHER_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#define CIPHER_HASH_LEN 32
+#define CIPHER_KEY_LEN 32
+#define CIPHER_TAG_LEN 16
+#define CIPHER_XNONCE_LEN 24
+
+/* Call once before anything else (sodium_init). Returns 0 or -EIO. */
+int cipher_init(void);
+
+/* out = BLAKE2s-256(a || b); b may be NULL with blen 0. */
+void cipher_hash(uint8_t out[CIPHER_HASH_LEN], const uint8_t *a, size_t alen, const uint8_t *b,
+		 size_t blen);
+/* out = keyed BLAKE2s with outlen bytes (WireGuard's MAC uses 16). */
+void cipher_mac(uint8_t *out, size_t outlen, const uint8_t *key, size_t keylen, const uint8_t *in,
+		size_t inlen);
+/* HMAC(key, in) with BLAKE2s-256 (block 64). */
+void cipher_hmac(uint8_t out[CIPHER_HASH_LEN], const uint8_t *key, size_t keylen,
+		 const uint8_t *in, size_t inlen);
+/* HKDF as the whitepaper's Kdf_n: any of t1..t3 may be NULL for fewer outputs. */
+void cipher_kdf(uint8_t *t1, uint8_t *t2, uint8_t *t3, const uint8_t ck[CIPHER_HASH_LEN],
+		const uint8_t *in, size_t inlen);
+
+/* X25519. Returns -EINVAL when the result is all zero (low-order point). */
+int cipher_dh(uint8_t out[CIPHER_KEY_LEN], const uint8_t priv[CIPHER_KEY_LEN],
+	      const uint8_t pub[CIPHER_KEY_LEN]);
+void cipher_generate_private(uint8_t priv[CIPHER_KEY_LEN]);
+int cipher_public_key(uint8_t pub[CIPHER_KEY_LEN], const uint8_t priv[CIPHER_KEY_LEN]);
+
+/* ChaCha20-Poly1305 (IETF) with WireGuard's nonce: 32 zero bits then the 64-bit counter,
+ * little-endian. dst may equal src. seal writes len + 16 bytes. */
+void cipher_aead_seal(uint8_t *dst, const uint8_t *src, size_t len, const uint8_t *ad,
+		      size_t adlen, uint64_t counter, const uint8_t key[CIPHER_KEY_LEN]);
+/* len includes the tag; writes len - 16 bytes. Returns 0 or -EBADMSG. */
+int cipher_aead_open(uint8_t *dst, const uint8_t *src, size_t len, const uint8_t *ad,
+		     size_t adlen, uint64_t counter, const uint8_t key[CIPHER_KEY_LEN]);
+void cipher_xaead_seal(uint8_t *dst, const uint8_t *src, size_t len, const uint8_t *ad,
+		       size_t adlen, const uint8_t nonce[CIPHER_XNONCE_LEN],
+		       const uint8_t key[CIPHER_KEY_LEN]);
+int cipher_xaead_open(uint8_t *dst, const uint8_t *src, size_t len, const uint8_t *ad,
+		      size_t adlen, const uint8_t nonce[CIPHER_XNONCE_LEN],
+		      const uint8_t key[CIPHER_KEY_LEN]);
+
+void cipher_random(void *buf, size_t len);
+/* Uniform in [0, upper). */
+uint32_t cipher_random_uniform(uint32_t upper);
+
+void cipher_wipe(void *buf, size_t len);
+/* Constant time. */
+bool cipher_equal(const void *a, const void *b, size_t len);
+bool cipher_is_zero(const void *a, size_t len);
+
+#endif

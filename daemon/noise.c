@@ -1,0 +1,383 @@
+#include "noise.h"
+
+#include <endian.h>
+#include <errno.h>
+#include <string.h>
+
+#include "cipher.h"
+
+static const char construction[] = "Noise_IKpsk2_25519_ChaChaPoly_BLAKE2s";
+static const char identifier[] = "WireGuard v1 zx2c4 Jason@zx2c4.com";
+
+/* Ci = Hash(CONSTRUCTION), Hi = Hash(Ci || IDENTIFIER): the same for every handshake. */
+static uint8_t initial_chaining_key[NOISE_HASH_LEN];
+static uint8_t initial_hash[NOISE_HASH_LEN];
+static bool initial_ready;
+
+static void ensure_initial(void)
+{
+	if (initial_ready)
+		return;
+	cipher_hash(initial_chaining_key, (const uint8_t *)construction, strlen(construction), NULL,
+		    0);
+	cipher_hash(initial_hash, initial_chaining_key, NOISE_HASH_LEN,
+		    (const uint8_t *)identifier, strlen(identifier));
+	initial_ready = true;
+}
+
+static void mix_hash(uint8_t hash[NOISE_HASH_LEN], const uint8_t *src, size_t len)
+{
+	cipher_hash(hash, hash, NOISE_HASH_LEN, src, len);
+}
+
+static void mix_key(uint8_t ck[NOISE_HASH_LEN], uint8_t *key, const uint8_t *src, size_t len)
+{
+	cipher_kdf(ck, key, NULL, ck, src, len);
+}
+
+/* ck, k = Kdf2(ck, DH(priv, pub)). */
+static int mix_dh(uint8_t ck[NOISE_HASH_LEN], uint8_t *key, const uint8_t *priv,
+		  const uint8_t *pub)
+{
+	uint8_t dh[NOISE_PUBLIC_KEY_LEN];
+	int ret = cipher_dh(dh, priv, pub);
+
+	if (!ret)
+		mix_key(ck, key, dh, sizeof(dh));
+	cipher_wipe(dh, sizeof(dh));
+	return ret;
+}
+
+static int mix_precomputed_dh(uint8_t ck[NOISE_HASH_LEN], uint8_t *key, const uint8_t *dh)
+{
+	if (cipher_is_zero(dh, NOISE_PUBLIC_KEY_LEN))
+		return -EINVAL;
+	mix_key(ck, key, dh, NOISE_PUBLIC_KEY_LEN);
+	return 0;
+}
+
+/* Ck, tau, k = Kdf3(Ck, Q); H = Hash(H || tau). */
+static void mix_psk(uint8_t ck[NOISE_HASH_LEN], uint8_t hash[NOISE_HASH_LEN], uint8_t *key,
+		    const uint8_t psk[NOISE_SYMMETRIC_KEY_LEN])
+{
+	uint8_t tau[NOISE_HASH_LEN];
+
+	cipher_kdf(ck, tau, key, ck, psk, NOISE_SYMMETRIC_KEY_LEN);
+	mix_hash(hash, tau, sizeof(tau));
+	cipher_wipe(tau, sizeof(tau));
+}
+
+static void message_encrypt(uint8_t *dst, const uint8_t *src, size_t len, const uint8_t *key,
+			    uint8_t hash[NOISE_HASH_LEN])
+{
+	cipher_aead_seal(dst, src, len, hash, NOISE_HASH_LEN, 0, key);
+	mix_hash(hash, dst, NOISE_ENCRYPTED_LEN(len));
+}
+
+static int message_decrypt(uint8_t *dst, const uint8_t *src, size_t len, const uint8_t *key,
+			   uint8_t hash[NOISE_HASH_LEN])
+{
+	if (cipher_aead_open(dst, src, NOISE_ENCRYPTED_LEN(len), hash, NOISE_HASH_LEN, 0, key))
+		return -EBADMSG;
+	mix_hash(hash, src, NOISE_ENCRYPTED_LEN(len));
+	return 0;
+}
+
+/* e: the ephemeral public key goes into the hash and the chaining key. */
+static void mix_ephemeral(uint8_t ck[NOISE_HASH_LEN], uint8_t hash[NOISE_HASH_LEN],
+			  const uint8_t ephemeral[NOISE_PUBLIC_KEY_LEN])
+{
+	mix_hash(hash, ephemeral, NOISE_PUBLIC_KEY_LEN);
+	cipher_kdf(ck, NULL, NULL, ck, ephemeral, NOISE_PUBLIC_KEY_LEN);
+}
+
+static void handshake_start(uint8_t ck[NOISE_HASH_LEN], uint8_t hash[NOISE_HASH_LEN],
+			    const uint8_t responder_static[NOISE_PUBLIC_KEY_LEN])
+{
+	ensure_initial();
+	memcpy(ck, initial_chaining_key, NOISE_HASH_LEN);
+	memcpy(hash, initial_hash, NOISE_HASH_LEN);
+	mix_hash(hash, responder_static, NOISE_PUBLIC_KEY_LEN);
+}
+
+void noise_tai64n(uint8_t out[NOISE_TIMESTAMP_LEN], uint64_t realtime_ns)
+{
+	/* TAI64 label 2^62 + 10 (TAI - UTC offset at the epoch); nanoseconds rounded down to a
+	 * power of two below 1/INITIATIONS_PER_SECOND so the timestamp is no fine clock. */
+	uint64_t sec = 0x400000000000000aULL + realtime_ns / NSEC_PER_SEC;
+	uint32_t nsec = (uint32_t)(realtime_ns % NSEC_PER_SEC) & ~((1U << 24) - 1);
+	uint64_t be_sec = htobe64(sec);
+	uint32_t be_nsec = htobe32(nsec);
+
+	memcpy(out, &be_sec, 8);
+	memcpy(out + 8, &be_nsec, 4);
+}
+
+void noise_handshake_set_local(struct noise_handshake *hs, const struct noise_local *local)
+{
+	if (!local->private_key ||
+	    cipher_dh(hs->precomputed_static_static, local->private_key, hs->remote_static))
+		cipher_wipe(hs->precomputed_static_static, NOISE_PUBLIC_KEY_LEN);
+}
+
+void noise_handshake_init(struct noise_handshake *hs, const struct noise_local *local,
+			  const uint8_t remote_static[NOISE_PUBLIC_KEY_LEN],
+			  const uint8_t *preshared_key)
+{
+	memcpy(hs->remote_static, remote_static, NOISE_PUBLIC_KEY_LEN);
+	if (preshared_key)
+		memcpy(hs->preshared_key, preshared_key, NOISE_SYMMETRIC_KEY_LEN);
+	else
+		cipher_wipe(hs->preshared_key, NOISE_SYMMETRIC_KEY_LEN);
+	hs->entry.type = INDEX_HANDSHAKE;
+	noise_handshake_set_local(hs, local);
+	noise_handshake_clear(hs);
+}
+
+void noise_handshake_clear(struct noise_handshake *hs)
+{
+	cipher_wipe(hs->ephemeral_private, sizeof(hs->ephemeral_private));
+	cipher_wipe(hs->remote_ephemeral, sizeof(hs->remote_ephemeral));
+	cipher_wipe(hs->hash, sizeof(hs->hash));
+	cipher_wipe(hs->chaining_key, sizeof(hs->chaining_key));
+	hs->remote_index = 0;
+	hs->state = NOISE_ZEROED;
+}
+
+int noise_create_initiation(struct noise_handshake *hs, const struct noise_local *local,
+			    struct message_handshake_initiation *dst, uint64_t realtime_ns)
+{
+	uint8_t timestamp[NOISE_TIMESTAMP_LEN], key[NOISE_SYMMETRIC_KEY_LEN];
+	int ret = -ENOKEY;
+
+	if (!local->private_key)
+		goto out;
+	ret = -EINVAL;
+	if (cipher_is_zero(hs->precomputed_static_static, NOISE_PUBLIC_KEY_LEN))
+		goto out;
+
+	memset(dst, 0, sizeof(*dst));
+	dst->header.type = htole32(MESSAGE_HANDSHAKE_INITIATION);
+	handshake_start(hs->chaining_key, hs->hash, hs->remote_static);
+
+	/* e */
+	cipher_generate_private(hs->ephemeral_private);
+	if (cipher_public_key(dst->unencrypted_ephemeral, hs->ephemeral_private))
+		goto out;
+	mix_ephemeral(hs->chaining_key, hs->hash, dst->unencrypted_ephemeral);
+
+	/* es */
+	if (mix_dh(hs->chaining_key, key, hs->ephemeral_private, hs->remote_static))
+		goto out;
+
+	/* s */
+	message_encrypt(dst->encrypted_static, local->public_key, NOISE_PUBLIC_KEY_LEN, key,
+			hs->hash);
+
+	/* ss */
+	if (mix_precomputed_dh(hs->chaining_key, key, hs->precomputed_static_static))
+		goto out;
+
+	/* {t} */
+	noise_tai64n(timestamp, realtime_ns);
+	message_encrypt(dst->encrypted_timestamp, timestamp, NOISE_TIMESTAMP_LEN, key, hs->hash);
+
+	dst->sender_index = htole32(hs->entry.index);
+	hs->state = NOISE_CREATED_INITIATION;
+	ret = 0;
+out:
+	if (ret)
+		noise_handshake_clear(hs);
+	cipher_wipe(key, sizeof(key));
+	return ret;
+}
+
+int noise_consume_initiation(const struct noise_local *local,
+			     const struct message_handshake_initiation *src,
+			     noise_lookup_fn *lookup, void *ctx, uint64_t now,
+			     struct noise_handshake **out)
+{
+	uint8_t s[NOISE_PUBLIC_KEY_LEN], e[NOISE_PUBLIC_KEY_LEN], t[NOISE_TIMESTAMP_LEN];
+	uint8_t hash[NOISE_HASH_LEN], ck[NOISE_HASH_LEN], key[NOISE_SYMMETRIC_KEY_LEN];
+	struct noise_handshake *hs;
+	int ret = -ENOKEY;
+
+	*out = NULL;
+	if (!local->private_key)
+		goto out;
+	handshake_start(ck, hash, local->public_key);
+
+	/* e */
+	memcpy(e, src->unencrypted_ephemeral, sizeof(e));
+	mix_ephemeral(ck, hash, e);
+
+	/* es */
+	ret = -EBADMSG;
+	if (mix_dh(ck, key, local->private_key, e))
+		goto out;
+
+	/* s */
+	if (message_decrypt(s, src->encrypted_static, NOISE_PUBLIC_KEY_LEN, key, hash))
+		goto out;
+
+	ret = -ENOKEY;
+	hs = lookup(ctx, s);
+	if (!hs)
+		goto out;
+
+	/* ss */
+	ret = -EBADMSG;
+	if (mix_precomputed_dh(ck, key, hs->precomputed_static_static))
+		goto out;
+
+	/* {t} */
+	if (message_decrypt(t, src->encrypted_timestamp, NOISE_TIMESTAMP_LEN, key, hash))
+		goto out;
+
+	/* A replayed initiation would make us answer again and reset the peer's session. */
+	ret = -EALREADY;
+	if (memcmp(t, hs->latest_timestamp, NOISE_TIMESTAMP_LEN) <= 0)
+		goto out;
+	ret = -EBUSY;
+	if (hs->last_initiation_consumption &&
+	    now - hs->last_initiation_consumption < NSEC_PER_SEC / INITIATIONS_PER_SECOND)
+		goto out;
+
+	memcpy(hs->remote_ephemeral, e, sizeof(e));
+	memcpy(hs->latest_timestamp, t, sizeof(t));
+	memcpy(hs->hash, hash, sizeof(hash));
+	memcpy(hs->chaining_key, ck, sizeof(ck));
+	hs->remote_index = le32toh(src->sender_index);
+	hs->last_initiation_consumption = now;
+	hs->state = NOISE_CONSUMED_INITIATION;
+	*out = hs;
+	ret = 0;
+out:
+	cipher_wipe(key, sizeof(key));
+	cipher_wipe(hash, sizeof(hash));
+	cipher_wipe(ck, sizeof(ck));
+	cipher_wipe(s, sizeof(s));
+	return ret;
+}
+
+int noise_create_response(struct noise_handshake *hs, const struct noise_local *local,
+			  struct message_handshake_response *dst)
+{
+	uint8_t key[NOISE_SYMMETRIC_KEY_LEN];
+	int ret = -EINVAL;
+
+	if (hs->state != NOISE_CONSUMED_INITIATION || !local->private_key)
+		goto out;
+
+	memset(dst, 0, sizeof(*dst));
+	dst->header.type = htole32(MESSAGE_HANDSHAKE_RESPONSE);
+	dst->receiver_index = htole32(hs->remote_index);
+
+	/* e */
+	cipher_generate_private(hs->ephemeral_private);
+	if (cipher_public_key(dst->unencrypted_ephemeral, hs->ephemeral_private))
+		goto out;
+	mix_ephemeral(hs->chaining_key, hs->hash, dst->unencrypted_ephemeral);
+
+	/* ee */
+	if (mix_dh(hs->chaining_key, NULL, hs->ephemeral_private, hs->remote_ephemeral))
+		goto out;
+
+	/* se */
+	if (mix_dh(hs->chaining_key, NULL, hs->ephemeral_private, hs->remote_static))
+		goto out;
+
+	/* psk */
+	mix_psk(hs->chaining_key, hs->hash, key, hs->preshared_key);
+
+	/* {} */
+	message_encrypt(dst->encrypted_nothing, NULL, 0, key, hs->hash);
+
+	dst->sender_index = htole32(hs->entry.index);
+	hs->state = NOISE_CREATED_RESPONSE;
+	ret = 0;
+out:
+	if (ret)
+		noise_handshake_clear(hs);
+	cipher_wipe(key, sizeof(key));
+	return ret;
+}
+
+int noise_consume_response(struct noise_handshake *hs, const struct noise_local *local,
+			   const struct message_handshake_response *src)
+{
+	uint8_t e[NOISE_PUBLIC_KEY_LEN], hash[NOISE_HASH_LEN], ck[NOISE_HASH_LEN];
+	uint8_t key[NOISE_SYMMETRIC_KEY_LEN];
+	int ret = -EINVAL;
+
+	if (hs->state != NOISE_CREATED_INITIATION || !local->private_key)
+		goto out;
+	memcpy(hash, hs->hash, sizeof(hash));
+	memcpy(ck, hs->chaining_key, sizeof(ck));
+
+	/* e */
+	memcpy(e, src->unencrypted_ephemeral, sizeof(e));
+	mix_ephemeral(ck, hash, e);
+
+	/* ee */
+	ret = -EBADMSG;
+	if (mix_dh(ck, NULL, hs->ephemeral_private, e))
+		goto out;
+
+	/* se */
+	if (mix_dh(ck, NULL, local->private_key, e))
+		goto out;
+
+	/* psk */
+	mix_psk(ck, hash, key, hs->preshared_key);
+
+	/* {} */
+	if (message_decrypt(NULL, src->encrypted_nothing, 0, key, hash))
+		goto out;
+
+	memcpy(hs->remote_ephemeral, e, sizeof(e));
+	memcpy(hs->hash, hash, sizeof(hash));
+	memcpy(hs->chaining_key, ck, sizeof(ck));
+	hs->remote_index = le32toh(src->sender_index);
+	hs->state = NOISE_CONSUMED_RESPONSE;
+	ret = 0;
+out:
+	cipher_wipe(key, sizeof(key));
+	cipher_wipe(hash, sizeof(hash));
+	cipher_wipe(ck, sizeof(ck));
+	return ret;
+}
+
+int noise_derive_keypair(struct noise_handshake *hs, struct noise_keypair *kp, uint64_t now)
+{
+	bool initiator;
+
+	if (hs->state == NOISE_CONSUMED_RESPONSE)
+		initiator = true;
+	else if (hs->state == NOISE_CREATED_RESPONSE)
+		initiator = false;
+	else
+		return -EINVAL;
+
+	/* Tsend, Trecv = Kdf2(Ck, empty), swapped for the responder. */
+	if (initiator)
+		cipher_kdf(kp->send_key, kp->recv_key, NULL, hs->chaining_key, NULL, 0);
+	else
+		cipher_kdf(kp->recv_key, kp->send_key, NULL, hs->chaining_key, NULL, 0);
+	kp->send_counter = 0;
+	replay_init(&kp->replay);
+	kp->birthdate = now;
+	kp->remote_index = hs->remote_index;
+	kp->i_am_initiator = initiator;
+	kp->valid = true;
+	kp->entry.type = INDEX_KEYPAIR;
+	noise_handshake_clear(hs);
+	return 0;
+}
+
+void noise_keypair_wipe(struct noise_keypair *kp)
+{
+	cipher_wipe(kp->send_key, sizeof(kp->send_key));
+	cipher_wipe(kp->recv_key, sizeof(kp->recv_key));
+	kp->valid = false;
+}
