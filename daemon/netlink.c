@@ -1,0 +1,221 @@
+#include "netlink.h"
+
+#include <errno.h>
+#include <libmnl/libmnl.h>
+#include <linux/if_addr.h>
+#include <linux/rtnetlink.h>
+#include <net/if.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+struct netlink {
+	struct mnl_socket *sock;
+	unsigned portid;
+	unsigned seq;
+};
+
+/* Routes we install carry this protocol, so `ip route` shows them as static rather than as
+ * kernel or boot routes, and deleting one with it set never removes an administrator's
+ * identical route of another origin. */
+#define NETLINK_ROUTE_PROTO RTPROT_STATIC
+
+/* libmnl's MNL_SOCKET_BUFFER_SIZE is a sysconf() expression, which would make every buffer a
+ * VLA; 8192 is the value it is capped at, and more than any request or ACK of ours needs. */
+#define NETLINK_BUF_SIZE 8192
+
+int netlink_open(struct netlink **out)
+{
+	struct netlink *nl;
+	int ret;
+
+	nl = calloc(1, sizeof(*nl));
+	if (!nl)
+		return -ENOMEM;
+	nl->sock = mnl_socket_open2(NETLINK_ROUTE, SOCK_CLOEXEC);
+	if (!nl->sock) {
+		ret = -errno;
+		goto err_free;
+	}
+	if (mnl_socket_bind(nl->sock, 0, MNL_SOCKET_AUTOPID) < 0) {
+		ret = -errno;
+		goto err_close;
+	}
+	nl->portid = mnl_socket_get_portid(nl->sock);
+	/* Any start value works; a time-based one makes a stale ACK from a previous process
+	 * with the same recycled portid unlikely to be taken for ours. */
+	nl->seq = (unsigned)time(NULL);
+	*out = nl;
+	return 0;
+
+err_close:
+	mnl_socket_close(nl->sock);
+err_free:
+	free(nl);
+	return ret;
+}
+
+void netlink_close(struct netlink *nl)
+{
+	if (!nl)
+		return;
+	mnl_socket_close(nl->sock);
+	free(nl);
+}
+
+/* Sends one request built in buf and reads until the kernel's ACK for it. Returns 0, or the
+ * kernel's error as -errno. */
+static int transact(struct netlink *nl, struct nlmsghdr *nlh)
+{
+	char buf[NETLINK_BUF_SIZE];
+	unsigned seq = ++nl->seq;
+	ssize_t n;
+	int ret;
+
+	nlh->nlmsg_flags |= NLM_F_REQUEST | NLM_F_ACK;
+	nlh->nlmsg_seq = seq;
+	if (mnl_socket_sendto(nl->sock, nlh, nlh->nlmsg_len) < 0)
+		return -errno;
+	for (;;) {
+		n = mnl_socket_recvfrom(nl->sock, buf, sizeof(buf));
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			return -errno;
+		}
+		/* MNL_CB_STOP on the ACK (an error message with error 0); -1 with errno set
+		 * to the kernel's error; MNL_CB_OK if what we read was not the end yet. */
+		ret = mnl_cb_run(buf, (size_t)n, seq, nl->portid, NULL, NULL);
+		if (ret < 0)
+			return -errno;
+		if (ret == MNL_CB_STOP)
+			return 0;
+	}
+}
+
+static int link_change(struct netlink *nl, int ifindex, unsigned flags, unsigned change,
+                       const unsigned *mtu)
+{
+	char buf[NETLINK_BUF_SIZE];
+	struct nlmsghdr *nlh;
+	struct ifinfomsg *ifi;
+
+	if (ifindex <= 0)
+		return -EINVAL;
+	nlh = mnl_nlmsg_put_header(buf);
+	nlh->nlmsg_type = RTM_NEWLINK;
+	ifi = mnl_nlmsg_put_extra_header(nlh, sizeof(*ifi));
+	ifi->ifi_family = AF_UNSPEC;
+	ifi->ifi_index = ifindex;
+	/* Only the bits in ifi_change are touched; the rest of the link flags stay. */
+	ifi->ifi_flags = flags;
+	ifi->ifi_change = change;
+	if (mtu)
+		mnl_attr_put_u32(nlh, IFLA_MTU, *mtu);
+	return transact(nl, nlh);
+}
+
+int netlink_set_mtu(struct netlink *nl, int ifindex, unsigned mtu)
+{
+	return link_change(nl, ifindex, 0, 0, &mtu);
+}
+
+int netlink_set_up(struct netlink *nl, int ifindex, bool up)
+{
+	return link_change(nl, ifindex, up ? IFF_UP : 0, IFF_UP, NULL);
+}
+
+static bool prefix_valid(const struct ip_prefix *p)
+{
+	if (p->addr.family == AF_INET)
+		return p->cidr <= 32;
+	if (p->addr.family == AF_INET6)
+		return p->cidr <= 128;
+	return false;
+}
+
+static int addr_change(struct netlink *nl, uint16_t type, uint16_t flags, int ifindex,
+                       const struct ip_prefix *p)
+{
+	char buf[NETLINK_BUF_SIZE];
+	struct nlmsghdr *nlh;
+	struct ifaddrmsg *ifa;
+	size_t len;
+
+	if (ifindex <= 0 || !prefix_valid(p))
+		return -EINVAL;
+	len = addr_len(p->addr.family);
+	nlh = mnl_nlmsg_put_header(buf);
+	nlh->nlmsg_type = type;
+	nlh->nlmsg_flags = flags;
+	ifa = mnl_nlmsg_put_extra_header(nlh, sizeof(*ifa));
+	ifa->ifa_family = (uint8_t)p->addr.family;
+	ifa->ifa_prefixlen = p->cidr;
+	ifa->ifa_scope = RT_SCOPE_UNIVERSE;
+	ifa->ifa_index = (uint32_t)ifindex;
+	if (p->addr.family == AF_INET) {
+		/* IFA_LOCAL is the address itself; on a point-to-point link IFA_ADDRESS would
+		 * be the peer's, and giving the same value makes it a plain local address with
+		 * its prefix route, as `ip addr add` does. */
+		mnl_attr_put(nlh, IFA_LOCAL, len, p->addr.bytes);
+		mnl_attr_put(nlh, IFA_ADDRESS, len, p->addr.bytes);
+	} else {
+		/* The TUN link has no neighbours to probe; without NODAD the address would
+		 * sit tentative (unusable as a source) until duplicate detection ends. */
+		ifa->ifa_flags = IFA_F_NODAD;
+		mnl_attr_put(nlh, IFA_ADDRESS, len, p->addr.bytes);
+	}
+	return transact(nl, nlh);
+}
+
+int netlink_addr_add(struct netlink *nl, int ifindex, const struct ip_prefix *p)
+{
+	return addr_change(nl, RTM_NEWADDR, NLM_F_CREATE | NLM_F_EXCL, ifindex, p);
+}
+
+int netlink_addr_del(struct netlink *nl, int ifindex, const struct ip_prefix *p)
+{
+	return addr_change(nl, RTM_DELADDR, 0, ifindex, p);
+}
+
+static int route_change(struct netlink *nl, uint16_t type, uint16_t flags, int ifindex,
+                        const struct ip_prefix *p)
+{
+	char buf[NETLINK_BUF_SIZE];
+	struct nlmsghdr *nlh;
+	struct rtmsg *rtm;
+	struct ip_prefix dst;
+
+	if (ifindex <= 0 || !prefix_valid(p))
+		return -EINVAL;
+	/* The kernel rejects an IPv4 destination with host bits set (and IPv6 silently
+	 * clears them), so both get the masked prefix. */
+	dst = *p;
+	addr_prefix_mask(&dst);
+
+	nlh = mnl_nlmsg_put_header(buf);
+	nlh->nlmsg_type = type;
+	nlh->nlmsg_flags = flags;
+	rtm = mnl_nlmsg_put_extra_header(nlh, sizeof(*rtm));
+	rtm->rtm_family = (uint8_t)dst.addr.family;
+	rtm->rtm_dst_len = dst.cidr;
+	rtm->rtm_table = RT_TABLE_MAIN;
+	rtm->rtm_protocol = NETLINK_ROUTE_PROTO;
+	rtm->rtm_scope = RT_SCOPE_LINK;
+	rtm->rtm_type = RTN_UNICAST;
+	/* For /0 the all-zero destination is what the kernel stores for a default route. */
+	mnl_attr_put(nlh, RTA_DST, addr_len(dst.addr.family), dst.addr.bytes);
+	mnl_attr_put_u32(nlh, RTA_OIF, (uint32_t)ifindex);
+	return transact(nl, nlh);
+}
+
+int netlink_route_add(struct netlink *nl, int ifindex, const struct ip_prefix *p)
+{
+	return route_change(nl, RTM_NEWROUTE, NLM_F_CREATE | NLM_F_EXCL, ifindex, p);
+}
+
+int netlink_route_del(struct netlink *nl, int ifindex, const struct ip_prefix *p)
+{
+	return route_change(nl, RTM_DELROUTE, 0, ifindex, p);
+}

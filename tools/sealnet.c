@@ -1,0 +1,51 @@
+/* sealnet: key generation now; show/set/up/down/reload/bench join the table as they come. */
+#include <sodium.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "subcommands.h"
+
+static const struct subcommand {
+	const char *name;
+	int (*fn)(int argc, char *argv[]);
+	const char *description;
+} subcommands[] = {
+        {"genkey", genkey_main, "Generates a new private key and writes it to stdout"},
+        {"genpsk", genpsk_main, "Generates a new preshared key and writes it to stdout"},
+        {"pubkey", pubkey_main, "Reads a private key from stdin and writes a public key to stdout"},
+};
+
+static void usage(FILE *f)
+{
+	fprintf(f, "Usage: %s <cmd> [<args>]\n\n", PROG_NAME);
+	fprintf(f, "Available subcommands:\n");
+	for (size_t i = 0; i < sizeof(subcommands) / sizeof(subcommands[0]); i++)
+		fprintf(f, "  %s: %s\n", subcommands[i].name, subcommands[i].description);
+}
+
+int usage_error(void)
+{
+	usage(stderr);
+	return EXIT_USAGE;
+}
+
+int main(int argc, char *argv[])
+{
+	if (argc < 2)
+		return usage_error();
+	if (!strcmp(argv[1], "help") || !strcmp(argv[1], "--help") || !strcmp(argv[1], "-h")) {
+		usage(stdout);
+		return 0;
+	}
+	/* Before any subcommand: key generation must not run on an unseeded generator. */
+	if (sodium_init() < 0) {
+		fprintf(stderr, "%s: cannot initialise libsodium\n", PROG_NAME);
+		return 1;
+	}
+	for (size_t i = 0; i < sizeof(subcommands) / sizeof(subcommands[0]); i++) {
+		if (!strcmp(argv[1], subcommands[i].name))
+			return subcommands[i].fn(argc - 1, argv + 1);
+	}
+	fprintf(stderr, "%s: invalid subcommand `%s'\n", PROG_NAME, argv[1]);
+	return usage_error();
+}

@@ -1,0 +1,24 @@
+/* The sealnet command-line tool: one file per subcommand, dispatched from the table in
+ * sealnet.c. A subcommand gets argv with its own name in argv[0] and returns the exit
+ * status; only main() exits. */
+#ifndef SEALNET_SUBCOMMANDS_H
+#define SEALNET_SUBCOMMANDS_H
+
+#define PROG_NAME "sealnet"
+
+/* Exit status for a command line we do not understand, as for most shell tools. */
+#define EXIT_USAGE 2
+
+/* Prints the usage text, listing every subcommand, to stderr and returns EXIT_USAGE, so
+ * a subcommand can end with `return usage_error();` on arguments it does not take. */
+int usage_error(void);
+
+/* Writes the base64 form of key and a newline to stdout, without leaving a copy in stdio's
+ * buffers. Returns 0, or prints why not (naming cmd) and returns 1. */
+int print_key(const char *cmd, const unsigned char key[32]);
+
+int genkey_main(int argc, char *argv[]);
+int genpsk_main(int argc, char *argv[]);
+int pubkey_main(int argc, char *argv[]);
+
+#endif
