@@ -1,0 +1,533 @@
+# shellcheck shell=bash
+# Shared harness for the network-namespace scenarios; every tests/netns/NN-*.sh sources it.
+#
+# A scenario builds nodes (one namespace each), links them with veth pairs (the underlay),
+# writes wg-quick style configs, starts one WireGuard implementation per node and checks
+# what crosses the overlay.  Every node can be sealnetd or wireguard-go:
+#
+#	IMPL=wggo            every node runs wireguard-go (validates the harness itself)
+#	IMPL_A=wggo          only node "a" does (node names are one or two lower-case letters)
+#	SEALNETD, SEALNET    paths of the daemon and of the tool (default build/...)
+#	UDPFUZZ              path of tests/tools/udpfuzz (default build/tests/udpfuzz)
+#	SN_KEEP=1            keep the temporary directory (configs, logs, captures)
+#	SN_IPERF_TIME=N      seconds per iperf3 run (default 2)
+#	SN_NSLIST=FILE       append every namespace created (run.sh checks none is left)
+#
+# Addresses: underlay 198.18.L.N/24 and fd00:18:L::N/64 on veth link L, overlay 100.64.0.N/24
+# and fd00:64::N/64, where N is the node's creation index.  Nothing else is ever addressed.
+#
+# Cleanup: the EXIT trap kills exactly the PIDs this scenario recorded when it started them
+# (never by name), waits for them and deletes every namespace it created.
+
+set -u -o pipefail
+
+SN_ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
+SEALNETD=${SEALNETD:-$SN_ROOT/build/daemon/sealnetd}
+SEALNET=${SEALNET:-$SN_ROOT/build/tools/sealnet}
+UDPFUZZ=${UDPFUZZ:-$SN_ROOT/build/tests/udpfuzz}
+SN_IPERF_TIME=${SN_IPERF_TIME:-2}
+
+# Scenario id: the two-digit prefix of the script name ("demo" for tests/demo.sh).
+SN_SCRIPT=$(basename "$0" .sh)
+case $SN_SCRIPT in
+[0-9][0-9]-*) SN_SCEN=${SN_SCRIPT%%-*} ;;
+*) SN_SCEN=${SN_SCRIPT:0:4} ;;
+esac
+
+declare -A NS IFACE IMPL PRIV PUB PORT IDX OV4 OV6 UL4 UL6 ULDEV PID LOG
+SN_NODES=()
+SN_NAMESPACES=()
+SN_PIDS=()
+SN_LINKS=0
+SN_CLEANED=0
+
+if [ "$(id -u)" != 0 ]; then
+	echo "$SN_SCRIPT: must run as root (network namespaces)" >&2
+	exit 1
+fi
+SN_TMP=$(mktemp -d "${TMPDIR:-/tmp}/sn-$SN_SCEN.XXXXXX") || exit 1
+
+# --- output and assertions -------------------------------------------------------------
+
+say() { printf '%s: %s\n' "$SN_SCRIPT" "$*"; }
+step() { printf '\n== %s\n' "$*"; }
+ok() { printf '  ok: %s\n' "$*"; }
+skip() { printf '  skip: %s\n' "$*"; }
+
+# fail MESSAGE: report and end the scenario (the EXIT trap cleans up and shows the logs).
+fail() {
+	printf 'FAIL: %s: %s\n' "$SN_SCRIPT" "$*" >&2
+	exit 1
+}
+
+# check DESCRIPTION CMD [ARGS...]: CMD must succeed.
+check() {
+	local what=$1
+	shift
+	if "$@"; then
+		ok "$what"
+	else
+		fail "$what (command failed: $*)"
+	fi
+}
+
+# check_not DESCRIPTION CMD [ARGS...]: CMD must fail.
+check_not() {
+	local what=$1
+	shift
+	if "$@"; then
+		fail "$what (command unexpectedly succeeded: $*)"
+	else
+		ok "$what"
+	fi
+}
+
+# check_gt DESCRIPTION VALUE MIN: integer VALUE must be greater than MIN.
+check_gt() {
+	[ -n "$2" ] || fail "$1: no value (expected > $3)"
+	if [ "$2" -gt "$3" ]; then
+		ok "$1 ($2 > $3)"
+	else
+		fail "$1: got $2, expected > $3"
+	fi
+}
+
+# check_eq DESCRIPTION VALUE EXPECTED
+check_eq() {
+	if [ "$2" = "$3" ]; then
+		ok "$1 ($2)"
+	else
+		fail "$1: got '$2', expected '$3'"
+	fi
+}
+
+# wait_for TIMEOUT_SECONDS CMD [ARGS...]: poll CMD every 0.2 s until it succeeds.
+wait_for() {
+	local deadline=$((SECONDS + $1))
+	shift
+	while :; do
+		"$@" >/dev/null 2>&1 && return 0
+		[ "$SECONDS" -ge "$deadline" ] && return 1
+		sleep 0.2
+	done
+}
+
+# --- process bookkeeping and cleanup -----------------------------------------------------
+
+# track PID: kill it on exit.
+track() { SN_PIDS+=("$1"); }
+
+# untrack PID: it was reaped by the scenario.
+untrack() {
+	local i
+	for i in "${!SN_PIDS[@]}"; do
+		[ "${SN_PIDS[$i]}" = "$1" ] && unset 'SN_PIDS[$i]'
+	done
+	return 0
+}
+
+# bg_start LOGFILE NODE CMD...: run CMD in NODE's namespace in the background; sets BG_PID.
+bg_start() {
+	local log=$1 node=$2
+	shift 2
+	ip netns exec "${NS[$node]}" "$@" >"$log" 2>&1 &
+	BG_PID=$!
+	track "$BG_PID"
+}
+
+# stop_pid PID [SIGNAL]: signal a tracked process, wait up to 5 s, then SIGKILL; the exit code
+# of the process is left in STOP_RC.
+stop_pid() {
+	local pid=$1 sig=${2:-TERM} i
+	STOP_RC=
+	kill -s "$sig" "$pid" 2>/dev/null
+	for i in $(seq 50); do
+		kill -0 "$pid" 2>/dev/null || break
+		sleep 0.1
+	done
+	kill -0 "$pid" 2>/dev/null && kill -s KILL "$pid" 2>/dev/null
+	wait "$pid" 2>/dev/null
+	STOP_RC=$?
+	untrack "$pid"
+}
+
+sn_cleanup() {
+	local rc=$? pid ns node
+	[ "$SN_CLEANED" = 1 ] && return
+	SN_CLEANED=1
+	trap - EXIT INT TERM
+	for pid in "${SN_PIDS[@]}"; do
+		kill -s TERM "$pid" 2>/dev/null
+	done
+	for pid in "${SN_PIDS[@]}"; do
+		for _ in $(seq 30); do
+			kill -0 "$pid" 2>/dev/null || break
+			sleep 0.1
+		done
+		kill -s KILL "$pid" 2>/dev/null
+		wait "$pid" 2>/dev/null
+	done
+	if [ "$rc" != 0 ]; then
+		for node in "${SN_NODES[@]}"; do
+			[ -s "${LOG[$node]:-/nonexistent}" ] || continue
+			echo "--- last lines of node $node (${IMPL[$node]}) log ${LOG[$node]}:" >&2
+			tail -n 25 "${LOG[$node]}" >&2
+		done
+	fi
+	for ns in "${SN_NAMESPACES[@]}"; do
+		ip netns del "$ns" 2>/dev/null
+	done
+	if [ "${SN_KEEP:-0}" = 1 ]; then
+		echo "$SN_SCRIPT: kept $SN_TMP" >&2
+	else
+		rm -rf "$SN_TMP"
+	fi
+	exit "$rc"
+}
+trap sn_cleanup EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM
+
+# --- nodes, links, keys --------------------------------------------------------------------
+
+# impl_default NODE: IMPL_<NODE> or IMPL or sealnetd.
+impl_default() {
+	local var="IMPL_${1^^}"
+	echo "${!var:-${IMPL:-sealnetd}}"
+}
+
+genkey() {
+	if [ -x "$SEALNET" ]; then "$SEALNET" genkey; else wg genkey; fi
+}
+pubkey() {
+	if [ -x "$SEALNET" ]; then "$SEALNET" pubkey; else wg pubkey; fi
+}
+
+# node_new NODE [IMPL]: a namespace with lo up, a key pair, a listen port and overlay addresses.
+node_new() {
+	local node=$1 n
+	[[ $node =~ ^[a-z]{1,2}$ ]] || fail "node name '$node' must be 1-2 lower-case letters"
+	n=$((${#SN_NODES[@]} + 1))
+	SN_NODES+=("$node")
+	IDX[$node]=$n
+	NS[$node]="sn-$SN_SCEN-$node-$$"
+	# /var/run/wireguard/IFACE.sock is shared by all namespaces: names must be unique on the host.
+	IFACE[$node]="sn$SN_SCEN$node$$"
+	IFACE[$node]=${IFACE[$node]:0:15}
+	IMPL[$node]=${2:-$(impl_default "$node")}
+	PORT[$node]=$((51000 + n))
+	OV4[$node]="100.64.0.$n"
+	OV6[$node]="fd00:64::$n"
+	LOG[$node]="$SN_TMP/$node.log"
+	PRIV[$node]=$(genkey) || fail "genkey failed"
+	PUB[$node]=$(pubkey <<<"${PRIV[$node]}") || fail "pubkey failed"
+	case ${IMPL[$node]} in
+	sealnetd) [ -x "$SEALNETD" ] || fail "sealnetd not found at $SEALNETD (build it, or set IMPL=wggo)" ;;
+	wggo) command -v wireguard-go >/dev/null || fail "wireguard-go is not installed" ;;
+	*) fail "node $node: unknown implementation '${IMPL[$node]}' (sealnetd or wggo)" ;;
+	esac
+	ip netns add "${NS[$node]}" || fail "ip netns add ${NS[$node]}"
+	SN_NAMESPACES+=("${NS[$node]}")
+	[ -n "${SN_NSLIST:-}" ] && echo "${NS[$node]}" >>"$SN_NSLIST"
+	ip -n "${NS[$node]}" link set lo up
+}
+
+# nsx NODE CMD...: run CMD inside NODE's namespace.
+nsx() {
+	local node=$1
+	shift
+	ip netns exec "${NS[$node]}" "$@"
+}
+
+# link_veth A B: a veth pair "ul<B>" in A / "ul<A>" in B, on a fresh /24 and /64.  The first
+# link of a node gives its UL4/UL6/ULDEV.
+link_veth() {
+	local a=$1 b=$2 l
+	SN_LINKS=$((SN_LINKS + 1))
+	l=$SN_LINKS
+	ip -n "${NS[$a]}" link add "ul$b" type veth peer name "ul$a" netns "${NS[$b]}" ||
+		fail "veth $a-$b"
+	_link_addr "$a" "ul$b" "$l"
+	_link_addr "$b" "ul$a" "$l"
+}
+
+_link_addr() {
+	local node=$1 dev=$2 l=$3 n=${IDX[$1]}
+	ip -n "${NS[$node]}" addr add "198.18.$l.$n/24" dev "$dev" || fail "addr on $node $dev"
+	ip -n "${NS[$node]}" addr add "fd00:18:$l::$n/64" dev "$dev" nodad || fail "addr6 on $node $dev"
+	ip -n "${NS[$node]}" link set "$dev" up
+	if [ -z "${UL4[$node]:-}" ]; then
+		UL4[$node]="198.18.$l.$n"
+		UL6[$node]="fd00:18:$l::$n"
+		ULDEV[$node]=$dev
+	fi
+}
+
+# --- configs ---------------------------------------------------------------------------
+
+# conf_interface NODE [mtu=N] [port=N]: the [Interface] section.
+conf_interface() {
+	local node=$1 arg mtu= port=${PORT[$1]}
+	shift
+	for arg; do
+		case $arg in
+		mtu=*) mtu=${arg#mtu=} ;;
+		port=*) port=${arg#port=} ;;
+		*) fail "conf_interface: unknown option $arg" ;;
+		esac
+	done
+	echo "[Interface]"
+	echo "PrivateKey = ${PRIV[$node]}"
+	[ "$port" != none ] && echo "ListenPort = $port"
+	echo "Address = ${OV4[$node]}/24, ${OV6[$node]}/64"
+	[ -n "$mtu" ] && echo "MTU = $mtu"
+	return 0
+}
+
+# conf_peer PEER [endpoint=4|6|none] [keepalive=N] [psk=KEY] [pubkey=KEY]: a [Peer] section
+# for PEER (AllowedIPs are PEER's overlay /32 and /128).
+conf_peer() {
+	local peer=$1 arg ep=none ka= psk= pub=${PUB[$1]}
+	shift
+	for arg; do
+		case $arg in
+		endpoint=*) ep=${arg#endpoint=} ;;
+		keepalive=*) ka=${arg#keepalive=} ;;
+		psk=*) psk=${arg#psk=} ;;
+		pubkey=*) pub=${arg#pubkey=} ;;
+		*) fail "conf_peer: unknown option $arg" ;;
+		esac
+	done
+	echo
+	echo "[Peer]"
+	echo "PublicKey = $pub"
+	[ -n "$psk" ] && echo "PresharedKey = $psk"
+	echo "AllowedIPs = ${OV4[$peer]}/32, ${OV6[$peer]}/128"
+	case $ep in
+	4) echo "Endpoint = ${UL4[$peer]}:${PORT[$peer]}" ;;
+	6) echo "Endpoint = [${UL6[$peer]}]:${PORT[$peer]}" ;;
+	none) ;;
+	*) fail "conf_peer: endpoint=$ep" ;;
+	esac
+	[ -n "$ka" ] && echo "PersistentKeepalive = $ka"
+	return 0
+}
+
+# conf_path NODE: where a node's config is written.
+conf_path() { echo "$SN_TMP/${1}.conf"; }
+
+# conf_get FILE KEY: all values of KEY (comma lists split), one per line.
+conf_get() {
+	awk -v key="$2" '
+		{ sub(/#.*/, "") }
+		index($0, "=") {
+			k = substr($0, 1, index($0, "=") - 1); v = substr($0, index($0, "=") + 1)
+			gsub(/[ \t]/, "", k); gsub(/[ \t]/, "", v)
+			if (tolower(k) == tolower(key)) { n = split(v, a, ","); for (i = 1; i <= n; i++) print a[i] }
+		}' "$1"
+}
+
+# --- starting and stopping implementations ------------------------------------------------
+
+# start_node NODE [CONF] [IMPL]: start NODE's implementation on CONF (default conf_path NODE)
+# and wait until its interface is up with its overlay address.
+start_node() {
+	local node=$1 conf=${2:-$(conf_path "$1")} impl=${3:-${IMPL[$1]}}
+	IMPL[$node]=$impl
+	chmod 600 "$conf"
+	case $impl in
+	sealnetd)
+		ip netns exec "${NS[$node]}" "$SEALNETD" -f -c "$conf" "${IFACE[$node]}" -v \
+			>>"${LOG[$node]}" 2>&1 &
+		PID[$node]=$!
+		track "${PID[$node]}"
+		;;
+	wggo)
+		# `ip netns exec` and `env` both exec, so $! is wireguard-go itself.
+		ip netns exec "${NS[$node]}" env WG_PROCESS_FOREGROUND=1 LOG_LEVEL=verbose \
+			wireguard-go -f "${IFACE[$node]}" >>"${LOG[$node]}" 2>&1 &
+		PID[$node]=$!
+		track "${PID[$node]}"
+		wait_for 10 test -S "/var/run/wireguard/${IFACE[$node]}.sock" ||
+			fail "node $node: wireguard-go did not create its control socket"
+		_wggo_configure "$node" "$conf"
+		;;
+	*) fail "start_node: unknown implementation $impl" ;;
+	esac
+	if ! wait_for 10 _node_ready "$node"; then
+		kill -0 "${PID[$node]}" 2>/dev/null || fail "node $node ($impl) exited during startup"
+		fail "node $node ($impl): ${IFACE[$node]} not up with ${OV4[$node]} after 10 s"
+	fi
+}
+
+_node_ready() {
+	kill -0 "${PID[$1]}" 2>/dev/null &&
+		ip -n "${NS[$1]}" -o addr show dev "${IFACE[$1]}" up 2>/dev/null | grep -q "inet ${OV4[$1]}/"
+}
+
+# What wg-quick would do for wireguard-go: the wg(8) subset of the config, then addresses,
+# MTU, link up and one route per AllowedIPs.
+_wggo_configure() {
+	local node=$1 conf=$2 dev=${IFACE[$1]} a mtu
+	awk '
+		/^[ \t]*(\[|#|$)/ { print; next }
+		{ k = $0; sub(/[ \t]*=.*/, "", k); sub(/^[ \t]*/, "", k); k = tolower(k) }
+		k ~ /^(privatekey|listenport|fwmark|publickey|presharedkey|allowedips|endpoint|persistentkeepalive)$/ { print }
+	' "$conf" >"$conf.wg"
+	nsx "$node" wg setconf "$dev" "$conf.wg" || fail "node $node: wg setconf failed"
+	for a in $(conf_get "$conf" Address); do
+		ip -n "${NS[$node]}" addr add "$a" dev "$dev" || fail "node $node: ip addr add $a"
+	done
+	mtu=$(conf_get "$conf" MTU | tail -n 1)
+	[ -n "$mtu" ] && ip -n "${NS[$node]}" link set "$dev" mtu "$mtu"
+	ip -n "${NS[$node]}" link set "$dev" up || fail "node $node: link up"
+	for a in $(conf_get "$conf" AllowedIPs); do
+		ip -n "${NS[$node]}" route replace "$a" dev "$dev" || fail "node $node: route $a"
+	done
+}
+
+# stop_node NODE: SIGTERM; STOP_RC holds the exit code.  Checks the contract: exit code 0 and
+# the interface gone.
+stop_node() {
+	local node=$1
+	stop_pid "${PID[$node]}" TERM
+	[ "$STOP_RC" = 0 ] || fail "node $node (${IMPL[$node]}) exited with $STOP_RC on SIGTERM"
+	if ip -n "${NS[$node]}" link show "${IFACE[$node]}" >/dev/null 2>&1; then
+		fail "node $node (${IMPL[$node]}): ${IFACE[$node]} still exists after exit"
+	fi
+	PID[$node]=
+}
+
+# node_alive NODE
+node_alive() { [ -n "${PID[$1]:-}" ] && kill -0 "${PID[$1]}" 2>/dev/null; }
+
+# --- counters --------------------------------------------------------------------------
+
+# counters_of NODE: print the node's counter lines ("counters: ...") and save them for
+# counter/peer_counter.  sealnetd: SIGUSR1, then the new lines of its log.  wireguard-go has
+# no drop counters: the lines are made from `wg show dump` (handshakes is 0 or 1 there: wg
+# only shows the time of the latest handshake).
+counters_of() {
+	local node=$1 before out=$SN_TMP/$1.counters prev=-1 now
+	case ${IMPL[$node]} in
+	sealnetd)
+		node_alive "$node" || fail "node $node is not running (counters)"
+		before=$(grep -c 'counters:' "${LOG[$node]}")
+		kill -s USR1 "${PID[$node]}"
+		if ! wait_for 5 _log_grew "${LOG[$node]}" "$before"; then
+			node_alive "$node" || fail "node $node died on SIGUSR1"
+			fail "node $node: no 'counters:' lines in its log 5 s after SIGUSR1"
+		fi
+		# The device line comes first, then one line per peer: wait until it stops growing.
+		while now=$(grep -c 'counters:' "${LOG[$node]}") && [ "$now" != "$prev" ]; do
+			prev=$now
+			sleep 0.2
+		done
+		grep 'counters:' "${LOG[$node]}" | tail -n +"$((before + 1))" | sed 's/^.*counters:/counters:/' >"$out"
+		;;
+	wggo)
+		nsx "$node" wg show "${IFACE[$node]}" dump | awk -F'\t' '
+			NR == 1 { print "counters: impl=wggo"; next }
+			{ printf "counters: peer %s rx_bytes=%s tx_bytes=%s handshakes=%d latest_handshake=%s\n",
+				$1, $6, $7, ($5 > 0), $5 }' >"$out"
+		;;
+	esac
+	cat "$out"
+}
+
+_log_grew() { [ "$(grep -c 'counters:' "$1")" -gt "$2" ]; }
+
+# has_drop_counters NODE: false where the implementation has none (wireguard-go).
+has_drop_counters() { [ "${IMPL[$1]}" = sealnetd ]; }
+
+# counter NODE NAME: NAME from the device line of the last counters_of NODE (empty if absent).
+counter() {
+	grep -v '^counters: peer ' "$SN_TMP/$1.counters" 2>/dev/null |
+		tr ' ' '\n' | sed -n "s/^$2=//p" | head -n 1
+}
+
+# peer_counter NODE PEER NAME: NAME from NODE's line about PEER (empty if absent).
+peer_counter() {
+	grep -F "counters: peer ${PUB[$2]} " "$SN_TMP/$1.counters" 2>/dev/null |
+		tr ' ' '\n' | sed -n "s/^$3=//p" | head -n 1
+}
+
+# drops_total NODE: sum of every drop_* of the device line of the last counters_of NODE.
+drops_total() {
+	grep -v '^counters: peer ' "$SN_TMP/$1.counters" 2>/dev/null |
+		tr ' ' '\n' | awk -F= '/^drop_/ { s += $2 } END { print s + 0 }'
+}
+
+# handshakes NODE PEER: completed handshakes NODE reports with PEER (fresh counters).
+handshakes() {
+	counters_of "$1" >/dev/null
+	local h
+	h=$(peer_counter "$1" "$2" handshakes)
+	echo "${h:-0}"
+}
+
+# handshake_done NODE PEER: for wait_for.
+handshake_done() { [ "$(handshakes "$1" "$2")" -gt 0 ]; }
+
+# --- traffic ---------------------------------------------------------------------------
+
+# ping_ok NODE DEST [COUNT]: all COUNT (default 3) echo requests answered.
+ping_ok() {
+	nsx "$1" ping -n -q -c "${3:-3}" -i 0.2 -W 2 "$2" >/dev/null 2>&1
+}
+
+# ping_once NODE DEST: one echo answered within 1 s.
+ping_once() { nsx "$1" ping -n -q -c 1 -W 1 "$2" >/dev/null 2>&1; }
+
+# wait_ping NODE DEST [TIMEOUT]: until one echo is answered (handshakes take a moment).
+wait_ping() { wait_for "${3:-10}" ping_once "$1" "$2"; }
+
+# iperf NODE_CLIENT NODE_SERVER DEST [iperf3 client args...]: a short iperf3 run from client
+# to a one-shot server; sets IPERF_MBIT to the receiver's Mbit/s (the figure both sides agree
+# on).  Not for $(...): the server's PID must be recorded by the scenario's own shell.
+iperf() {
+	local c=$1 s=$2 dest=$3 port=5201 json=$SN_TMP/iperf.json spid
+	shift 3
+	IPERF_MBIT=
+	bg_start "$SN_TMP/iperf-server.log" "$s" iperf3 -s -1 -p "$port"
+	spid=$BG_PID
+	wait_for 5 _listening "$s" "$port" || fail "iperf3 server in $s did not start"
+	if ! nsx "$c" timeout --foreground $((SN_IPERF_TIME + 20)) iperf3 -c "$dest" -p "$port" \
+		-t "$SN_IPERF_TIME" --connect-timeout 3000 -J "$@" >"$json" 2>&1; then
+		stop_pid "$spid"
+		sed -n 's/.*"error":[[:space:]]*"\(.*\)".*/  iperf3: \1/p' "$json" >&2
+		return 1
+	fi
+	stop_pid "$spid"
+	IPERF_MBIT=$(awk '
+		/"sum_received"/ { f = 1 }
+		f && /"bits_per_second"/ { v = $0; sub(/.*:[ \t]*/, "", v); sub(/,.*/, "", v);
+			printf "%.1f\n", v / 1e6; exit }' "$json")
+	[ -n "$IPERF_MBIT" ]
+}
+
+_listening() { nsx "$1" ss -Hltn "sport = :$2" | grep -q .; }
+
+# iperf_check WHAT NODE_CLIENT NODE_SERVER DEST [args]: iperf and print the figure; fails the
+# scenario if no data went through.
+iperf_check() {
+	local what=$1
+	shift
+	iperf "$@" || fail "iperf3 $what failed"
+	awk -v m="$IPERF_MBIT" 'BEGIN { exit !(m > 0) }' || fail "iperf3 $what: $IPERF_MBIT Mbit/s"
+	ok "iperf3 $what: $IPERF_MBIT Mbit/s"
+}
+
+# --- captures ---------------------------------------------------------------------------
+
+# capture_start NODE DEV FILE FILTER...: tcpdump in NODE's namespace; sets CAP_PID.
+capture_start() {
+	local node=$1 dev=$2 file=$3
+	shift 3
+	bg_start "$file.log" "$node" tcpdump -n -U -Z root -i "$dev" -w "$file" "$@"
+	CAP_PID=$BG_PID
+	wait_for 5 grep -q 'listening on' "$file.log" || fail "tcpdump did not start: $(cat "$file.log")"
+}
+
+# capture_stop: stop the last capture_start (SIGINT makes tcpdump flush and close the file).
+capture_stop() { stop_pid "$CAP_PID" INT; }
