@@ -1,0 +1,538 @@
+/*
+ * The datapath, single-threaded on the device's event loop.
+ *
+ * Out: a packet read from the TUN lands in tx_buf behind room for the 16-byte data header.
+ * Its destination picks the peer (allowedips). With a usable current session it is padded to
+ * 16 bytes, sealed in place (ChaCha20-Poly1305, nonce = the session's send counter) and sent
+ * to the peer's endpoint. Without one it is staged and a handshake initiation goes out; the
+ * staged packets leave as soon as a session exists.
+ *
+ * In: a datagram read into rx_buf is hostile until authenticated. Its size and type are
+ * checked first; handshake messages must carry a valid mac1 (and, under load, mac2, or they
+ * get a cookie reply and nothing else). Data messages name a session by receiver index; they
+ * are opened in place, their counter is checked against the replay window only after they
+ * authenticate, and only then may they move the peer's endpoint (roaming) or confirm a
+ * responder's new session. The decrypted packet must be IPv4 or IPv6 whose source address
+ * the sending peer is allowed to use; then it goes to the TUN.
+ *
+ * Every drop bumps a counter in dev->stats.drops and is otherwise silent: nothing is answered
+ * that lacks a valid mac1, and nothing is logged per packet.
+ */
+#include "datapath.h"
+
+#include <endian.h>
+#include <errno.h>
+#include <stddef.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "allowedips.h"
+#include "cipher.h"
+#include "cookie.h"
+#include "device.h"
+#include "index.h"
+#include "log.h"
+#include "messages.h"
+#include "noise.h"
+#include "peer.h"
+#include "ratelimiter.h"
+#include "timers.h"
+
+#define likely(x) __builtin_expect(!!(x), 1)
+#define unlikely(x) __builtin_expect(!!(x), 0)
+/* Packets handled per wakeup before the loop looks at the other sources again. */
+#define DATAPATH_BATCH 64
+#define HEADROOM sizeof(struct message_data)
+
+#define container_of(ptr, type, member) ((type *)((char *)(ptr) - offsetof(type, member)))
+
+static void drop(struct device *dev, enum device_drop why)
+{
+	dev->stats.drops[why]++;
+}
+
+static void set_endpoint(struct peer *p, const union endpoint *src)
+{
+	if (!addr_endpoint_equal(&p->endpoint, src))
+		p->endpoint = *src;
+}
+
+static int send_to_peer(struct peer *p, const void *buf, size_t len)
+{
+	struct device *dev = p->dev;
+	int ret;
+
+	if (unlikely(!p->endpoint.sa.sa_family)) {
+		drop(dev, DROP_NO_ENDPOINT);
+		return -EDESTADDRREQ;
+	}
+	ret = udp_send(&dev->udp, &p->endpoint, buf, len);
+	if (unlikely(ret)) {
+		drop(dev, DROP_UDP_SEND);
+		return ret;
+	}
+	dev->stats.tx_datagrams++;
+	p->stats.tx_bytes += len;
+	p->stats.tx_packets++;
+	return 0;
+}
+
+/* Pad to a multiple of 16 without growing past the MTU (whitepaper §5.4.6). */
+static size_t padded_len(size_t len, unsigned mtu)
+{
+	size_t padded = (len + MESSAGE_PADDING_MULTIPLE - 1) & ~(size_t)(MESSAGE_PADDING_MULTIPLE - 1);
+
+	if (padded > mtu)
+		padded = len > mtu ? len : mtu;
+	return padded;
+}
+
+/* payload sits HEADROOM bytes into a buffer with room for padding and tag behind it. */
+static void encrypt_and_send(struct peer *p, struct noise_keypair *kp, uint8_t *payload,
+			     size_t len, uint64_t now)
+{
+	struct message_data *msg = (struct message_data *)(payload - HEADROOM);
+	size_t padded = padded_len(len, p->dev->mtu);
+	uint64_t counter = kp->send_counter++;
+
+	memset(payload + len, 0, padded - len);
+	msg->header.type = htole32(MESSAGE_DATA);
+	msg->key_idx = htole32(kp->remote_index);
+	msg->counter = htole64(counter);
+	cipher_aead_seal(payload, payload, padded, NULL, 0, counter, kp->send_key);
+	timers_any_authenticated_packet_traversal(&p->timers, now);
+	if (send_to_peer(p, msg, HEADROOM + padded + NOISE_AUTHTAG_LEN))
+		return;
+	timers_any_authenticated_packet_sent(&p->timers);
+	if (len)
+		timers_data_sent(&p->timers, now);
+}
+
+void datapath_send_initiation(struct peer *p, bool is_retry, uint64_t now)
+{
+	struct device *dev = p->dev;
+	struct message_handshake_initiation msg;
+
+	if (!p->endpoint.sa.sa_family || !dev->local.private_key)
+		return;
+	if (!timers_may_send_initiation(&p->timers, is_retry, now))
+		return;
+	index_insert(dev->index, &p->handshake.entry);
+	if (noise_create_initiation(&p->handshake, &dev->local, &msg, device_realtime())) {
+		index_remove(dev->index, &p->handshake.entry);
+		return;
+	}
+	cookie_add_macs(&p->cookie, (uint8_t *)&msg, sizeof(msg), now);
+	timers_any_authenticated_packet_traversal(&p->timers, now);
+	p->stats.handshakes_initiated++;
+	if (!send_to_peer(p, &msg, sizeof(msg)))
+		timers_any_authenticated_packet_sent(&p->timers);
+	timers_handshake_initiated(&p->timers, now);
+	log_debug("%s: peer %s: sent handshake initiation%s", dev->ifname, p->name,
+		  is_retry ? " (retry)" : "");
+	peer_timers_schedule(p);
+}
+
+void datapath_send_staged(struct peer *p, uint64_t now)
+{
+	struct device *dev = p->dev;
+	struct noise_keypair *kp = p->current;
+	const uint8_t *pkt;
+	size_t len;
+
+	if (!timers_keypair_usable_for_send(kp, now)) {
+		datapath_send_initiation(p, false, now);
+		return;
+	}
+	while ((pkt = peer_staged_pop(p, &len))) {
+		memcpy(dev->tx_buf + HEADROOM, pkt, len);
+		encrypt_and_send(p, kp, dev->tx_buf + HEADROOM, len, now);
+	}
+	if (timers_should_rekey_after_send(kp, now))
+		datapath_send_initiation(p, false, now);
+	peer_timers_schedule(p);
+}
+
+void datapath_send_keepalive(struct peer *p, uint64_t now)
+{
+	if (!p->staged_count)
+		peer_stage(p, NULL, 0);
+	datapath_send_staged(p, now);
+}
+
+void datapath_peer_timers(struct peer *p, uint64_t now)
+{
+	unsigned actions = timers_expire(&p->timers, now);
+
+	if (actions & TIMERS_SEND_INITIATION)
+		datapath_send_initiation(p, true, now);
+	if (actions & TIMERS_SEND_NEW_INITIATION)
+		datapath_send_initiation(p, false, now);
+	if (actions & TIMERS_SEND_KEEPALIVE)
+		datapath_send_keepalive(p, now);
+	if (actions & TIMERS_GIVE_UP) {
+		log_info("%s: peer %s: no handshake after %d s, giving up for now",
+			 p->dev->ifname, p->name, REKEY_ATTEMPT_TIME);
+		peer_staged_clear(p);
+	}
+	if (actions & TIMERS_ZERO_KEYS) {
+		log_info("%s: peer %s: session keys zeroed after %d s of silence", p->dev->ifname,
+			 p->name, 3 * REJECT_AFTER_TIME);
+		peer_keypairs_zero(p);
+	}
+	peer_timers_schedule(p);
+}
+
+/* Where an IP packet is going (out) or coming from (in): 4 or 16 bytes, or NULL. */
+static const uint8_t *ip_addr_at(const uint8_t *pkt, size_t len, bool source, int *family)
+{
+	if (len >= 20 && (pkt[0] >> 4) == 4) {
+		*family = AF_INET;
+		return pkt + (source ? 12 : 16);
+	}
+	if (len >= 40 && (pkt[0] >> 4) == 6) {
+		*family = AF_INET6;
+		return pkt + (source ? 8 : 24);
+	}
+	return NULL;
+}
+
+static void tun_packet(struct device *dev, uint8_t *payload, size_t len, uint64_t now)
+{
+	const uint8_t *dst;
+	struct peer *p;
+	int family;
+
+	dst = ip_addr_at(payload, len, false, &family);
+	if (unlikely(!dst)) {
+		drop(dev, DROP_BAD_INNER);
+		return;
+	}
+	p = allowedips_lookup(dev->allowedips, family, dst);
+	if (unlikely(!p)) {
+		drop(dev, DROP_NO_ROUTE);
+		return;
+	}
+	if (likely(!p->staged_count && timers_keypair_usable_for_send(p->current, now))) {
+		encrypt_and_send(p, p->current, payload, len, now);
+		if (unlikely(timers_should_rekey_after_send(p->current, now)))
+			datapath_send_initiation(p, false, now);
+		peer_timers_schedule(p);
+		return;
+	}
+	peer_stage(p, payload, len);
+	datapath_send_staged(p, now);
+}
+
+void datapath_tun_readable(struct device *dev)
+{
+	uint8_t *payload = dev->tx_buf + HEADROOM;
+	size_t room = dev->buf_size - HEADROOM - MESSAGE_PADDING_MULTIPLE - NOISE_AUTHTAG_LEN;
+	uint64_t now = device_now();
+
+	for (int i = 0; i < DATAPATH_BATCH; i++) {
+		ssize_t n = read(dev->tun_fd, payload, room);
+
+		if (n <= 0) {
+			if (n < 0 && errno != EAGAIN && errno != EINTR)
+				log_warn("%s: TUN read: %s", dev->ifname, strerror(errno));
+			break;
+		}
+		tun_packet(dev, payload, (size_t)n, now);
+	}
+}
+
+static void receive_cookie(struct device *dev, const struct message_handshake_cookie *msg,
+			   uint64_t now)
+{
+	struct index_entry *e;
+
+	e = index_lookup(dev->index, le32toh(msg->receiver_index), INDEX_HANDSHAKE | INDEX_KEYPAIR);
+	if (!e) {
+		drop(dev, DROP_UNKNOWN_INDEX);
+		return;
+	}
+	if (cookie_consume_reply(&e->peer->cookie, msg, now)) {
+		drop(dev, DROP_HANDSHAKE);
+		return;
+	}
+	/* The retransmit timer resends the initiation, now with mac2. */
+	log_debug("%s: peer %s: got a cookie, peer is under load", dev->ifname, e->peer->name);
+}
+
+/* A finished handshake becomes a session named by the handshake's index. */
+static int begin_session(struct peer *p, uint64_t now)
+{
+	struct device *dev = p->dev;
+	struct noise_keypair *kp;
+
+	kp = calloc(1, sizeof(*kp));
+	if (!kp)
+		return -ENOMEM;
+	if (noise_derive_keypair(&p->handshake, kp, now)) {
+		free(kp);
+		return -EINVAL;
+	}
+	index_replace(dev->index, &p->handshake.entry, &kp->entry);
+	peer_keypair_install(p, kp);
+	p->last_handshake_realtime = device_realtime();
+	timers_session_derived(&p->timers, now);
+	return 0;
+}
+
+static struct noise_handshake *lookup_handshake(void *ctx, const uint8_t *pub)
+{
+	struct peer *p = device_peer_by_key(ctx, pub);
+
+	return p ? &p->handshake : NULL;
+}
+
+static void send_response(struct peer *p, uint64_t now)
+{
+	struct device *dev = p->dev;
+	struct message_handshake_response msg;
+
+	index_insert(dev->index, &p->handshake.entry);
+	if (noise_create_response(&p->handshake, &dev->local, &msg)) {
+		index_remove(dev->index, &p->handshake.entry);
+		return;
+	}
+	cookie_add_macs(&p->cookie, (uint8_t *)&msg, sizeof(msg), now);
+	if (begin_session(p, now))
+		return;
+	timers_any_authenticated_packet_traversal(&p->timers, now);
+	if (!send_to_peer(p, &msg, sizeof(msg)))
+		timers_any_authenticated_packet_sent(&p->timers);
+	log_debug("%s: peer %s: answered a handshake initiation", dev->ifname, p->name);
+}
+
+static void receive_handshake(struct device *dev, uint8_t *buf, size_t len, uint32_t type,
+			      const union endpoint *src, uint64_t now)
+{
+	enum cookie_mac_state mac;
+	struct peer *p;
+	bool under_load;
+	uint32_t sender;
+	struct ip_addr ip;
+	int ret;
+
+	dev->stats.handshake_messages++;
+	under_load = device_under_load(dev, now);
+	mac = cookie_validate(&dev->cookie_checker, buf, len, src, under_load, now);
+	if (mac == COOKIE_INVALID_MAC) {
+		drop(dev, DROP_BAD_MAC1);
+		return;
+	}
+	if (under_load) {
+		if (mac != COOKIE_VALID_MAC_WITH_COOKIE) {
+			struct message_handshake_cookie reply;
+
+			memcpy(&sender, buf + offsetof(struct message_handshake_initiation,
+						       sender_index), sizeof(sender));
+			cookie_create_reply(&dev->cookie_checker, &reply, buf, len,
+					    le32toh(sender), src, now);
+			if (!udp_send(&dev->udp, src, &reply, sizeof(reply)))
+				dev->stats.cookie_replies_sent++;
+			drop(dev, DROP_COOKIE);
+			return;
+		}
+		ip.family = src->sa.sa_family;
+		memcpy(ip.bytes, src->sa.sa_family == AF_INET ? (const void *)&src->in4.sin_addr
+							      : (const void *)&src->in6.sin6_addr,
+		       addr_len(ip.family));
+		if (!ratelimiter_allow(dev->ratelimiter, &ip, now)) {
+			drop(dev, DROP_RATELIMIT);
+			return;
+		}
+	}
+
+	if (type == MESSAGE_HANDSHAKE_INITIATION) {
+		struct noise_handshake *hs;
+
+		ret = noise_consume_initiation(&dev->local, (const void *)buf, lookup_handshake,
+					       dev, now, &hs);
+		if (ret) {
+			drop(dev, ret == -EALREADY || ret == -EBUSY ? DROP_HANDSHAKE_REPLAY
+								    : DROP_HANDSHAKE);
+			return;
+		}
+		p = container_of(hs, struct peer, handshake);
+		set_endpoint(p, src);
+		send_response(p, now);
+	} else {
+		const struct message_handshake_response *msg = (const void *)buf;
+		struct index_entry *e;
+
+		e = index_lookup(dev->index, le32toh(msg->receiver_index), INDEX_HANDSHAKE);
+		if (!e) {
+			drop(dev, DROP_UNKNOWN_INDEX);
+			return;
+		}
+		p = e->peer;
+		if (noise_consume_response(&p->handshake, &dev->local, msg)) {
+			drop(dev, DROP_HANDSHAKE);
+			return;
+		}
+		set_endpoint(p, src);
+		if (!begin_session(p, now)) {
+			timers_handshake_complete(&p->timers);
+			log_info("%s: peer %s: handshake complete", dev->ifname, p->name);
+			/* Confirms the session to the responder, with staged data if any. */
+			datapath_send_keepalive(p, now);
+		}
+	}
+	p->stats.rx_bytes += len;
+	p->stats.rx_packets++;
+	timers_any_authenticated_packet_received(&p->timers);
+	timers_any_authenticated_packet_traversal(&p->timers, now);
+	peer_timers_schedule(p);
+}
+
+/* Checks the decrypted packet and returns its real length (without padding), or 0. */
+static size_t inner_packet_ok(struct device *dev, struct peer *p, const uint8_t *pkt,
+			      size_t len)
+{
+	const uint8_t *srcaddr;
+	size_t real;
+	int family;
+
+	srcaddr = ip_addr_at(pkt, len, true, &family);
+	if (unlikely(!srcaddr)) {
+		drop(dev, DROP_BAD_INNER);
+		return 0;
+	}
+	if (family == AF_INET)
+		real = (size_t)pkt[2] << 8 | pkt[3];
+	else
+		real = 40 + ((size_t)pkt[4] << 8 | pkt[5]);
+	if (unlikely(real > len || real < (family == AF_INET ? 20u : 40u))) {
+		drop(dev, DROP_BAD_INNER);
+		return 0;
+	}
+	if (unlikely(allowedips_lookup(dev->allowedips, family, srcaddr) != p)) {
+		drop(dev, DROP_ALLOWEDIPS);
+		return 0;
+	}
+	return real;
+}
+
+static void receive_data(struct device *dev, uint8_t *buf, size_t len, const union endpoint *src,
+			 uint64_t now)
+{
+	struct message_data *msg = (struct message_data *)buf;
+	size_t clen = len - HEADROOM, plen, real;
+	struct noise_keypair *kp;
+	struct index_entry *e;
+	struct peer *p;
+	uint64_t counter;
+
+	e = index_lookup(dev->index, le32toh(msg->key_idx), INDEX_KEYPAIR);
+	if (unlikely(!e)) {
+		drop(dev, DROP_UNKNOWN_INDEX);
+		return;
+	}
+	kp = container_of(e, struct noise_keypair, entry);
+	p = e->peer;
+	if (unlikely(!timers_keypair_usable_for_receive(kp, now))) {
+		drop(dev, DROP_EXPIRED);
+		return;
+	}
+	counter = le64toh(msg->counter);
+	if (unlikely(cipher_aead_open(msg->encrypted_data, msg->encrypted_data, clen, NULL, 0,
+				      counter, kp->recv_key))) {
+		drop(dev, DROP_DECRYPT);
+		return;
+	}
+	if (unlikely(!replay_check(&kp->replay, counter))) {
+		drop(dev, DROP_REPLAY);
+		return;
+	}
+
+	/* Authentic and fresh: only now may it move state. */
+	set_endpoint(p, src);
+	p->stats.rx_bytes += len;
+	p->stats.rx_packets++;
+	if (unlikely(peer_keypair_confirm(p, kp))) {
+		timers_handshake_complete(&p->timers);
+		log_info("%s: peer %s: session confirmed", dev->ifname, p->name);
+		datapath_send_staged(p, now);
+	}
+	if (unlikely(timers_should_rekey_after_receive(&p->timers, p->current, now)))
+		datapath_send_initiation(p, false, now);
+	timers_any_authenticated_packet_received(&p->timers);
+	timers_any_authenticated_packet_traversal(&p->timers, now);
+
+	plen = clen - NOISE_AUTHTAG_LEN;
+	if (plen) {
+		timers_data_received(&p->timers, now);
+		real = inner_packet_ok(dev, p, msg->encrypted_data, plen);
+		if (real && write(dev->tun_fd, msg->encrypted_data, real) < 0)
+			drop(dev, DROP_TUN_WRITE);
+	}
+	peer_timers_schedule(p);
+}
+
+void datapath_receive(struct device *dev, uint8_t *buf, size_t len, const union endpoint *src,
+		      uint64_t now)
+{
+	uint32_t type;
+
+	dev->stats.rx_datagrams++;
+	if (unlikely(len < sizeof(struct message_header))) {
+		drop(dev, DROP_BAD_SIZE);
+		return;
+	}
+	memcpy(&type, buf, sizeof(type));
+	switch (le32toh(type)) {
+	case MESSAGE_DATA:
+		if (unlikely(len < MESSAGE_MINIMUM_LENGTH))
+			break;
+		receive_data(dev, buf, len, src, now);
+		return;
+	case MESSAGE_HANDSHAKE_INITIATION:
+		if (len != sizeof(struct message_handshake_initiation))
+			break;
+		receive_handshake(dev, buf, len, MESSAGE_HANDSHAKE_INITIATION, src, now);
+		return;
+	case MESSAGE_HANDSHAKE_RESPONSE:
+		if (len != sizeof(struct message_handshake_response))
+			break;
+		receive_handshake(dev, buf, len, MESSAGE_HANDSHAKE_RESPONSE, src, now);
+		return;
+	case MESSAGE_HANDSHAKE_COOKIE:
+		if (len != sizeof(struct message_handshake_cookie))
+			break;
+		receive_cookie(dev, (const void *)buf, now);
+		return;
+	default:
+		drop(dev, DROP_UNKNOWN_TYPE);
+		return;
+	}
+	drop(dev, DROP_BAD_SIZE);
+}
+
+void datapath_udp_readable(struct device *dev, int fd)
+{
+	uint64_t now = device_now();
+	union endpoint src;
+
+	for (int i = 0; i < DATAPATH_BATCH; i++) {
+		socklen_t slen = sizeof(src);
+		ssize_t n = recvfrom(fd, dev->rx_buf, dev->buf_size, MSG_DONTWAIT | MSG_TRUNC,
+				     &src.sa, &slen);
+
+		if (n < 0) {
+			if (errno != EAGAIN && errno != EINTR)
+				log_warn("%s: UDP receive: %s", dev->ifname, strerror(errno));
+			break;
+		}
+		if (unlikely((size_t)n > dev->buf_size)) {
+			dev->stats.rx_datagrams++;
+			drop(dev, DROP_BAD_SIZE);
+			continue;
+		}
+		datapath_receive(dev, dev->rx_buf, (size_t)n, &src, now);
+	}
+}

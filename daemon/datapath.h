@@ -1,0 +1,30 @@
+/* Packets through the device: TUN -> encrypt -> UDP and UDP -> decrypt -> TUN, plus the
+ * handshake messages that set sessions up. See the comment at the top of datapath.c. */
+#ifndef SEALNET_DATAPATH_H
+#define SEALNET_DATAPATH_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "addr.h"
+
+struct device;
+struct peer;
+
+void datapath_tun_readable(struct device *dev);
+void datapath_udp_readable(struct device *dev, int fd);
+
+/* One datagram, as read from a socket (exposed for tests and fuzzing). */
+void datapath_receive(struct device *dev, uint8_t *buf, size_t len, const union endpoint *src,
+		      uint64_t now);
+
+/* Sends what is staged if the current session allows, otherwise starts a handshake. */
+void datapath_send_staged(struct peer *p, uint64_t now);
+/* Staged packets, or an empty keepalive if there are none. */
+void datapath_send_keepalive(struct peer *p, uint64_t now);
+void datapath_send_initiation(struct peer *p, bool is_retry, uint64_t now);
+/* Acts on whatever the peer's timers say is due. */
+void datapath_peer_timers(struct peer *p, uint64_t now);
+
+#endif

@@ -1,0 +1,473 @@
+#include "device.h"
+
+#include <errno.h>
+#include <event2/event.h>
+#include <sodium.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "allowedips.h"
+#include "cipher.h"
+#include "config.h"
+#include "datapath.h"
+#include "index.h"
+#include "key.h"
+#include "log.h"
+#include "netlink.h"
+#include "ratelimiter.h"
+#include "tun.h"
+
+/* Room for the largest IP packet a TUN can hand us, the data header in front, and padding
+ * and tag behind. */
+#define DEVICE_BUF_SIZE (sizeof(struct message_data) + 65535 + MESSAGE_PADDING_MULTIPLE + \
+			 NOISE_AUTHTAG_LEN)
+/* Handshake messages per second above which we answer with cookies instead of work. */
+#define DEVICE_LOAD_THRESHOLD 128
+
+static const char *const drop_names[DROP_MAX] = {
+	[DROP_BAD_SIZE] = "drop_bad_size",
+	[DROP_UNKNOWN_TYPE] = "drop_unknown_type",
+	[DROP_BAD_MAC1] = "drop_bad_mac1",
+	[DROP_COOKIE] = "drop_cookie",
+	[DROP_RATELIMIT] = "drop_ratelimit",
+	[DROP_HANDSHAKE] = "drop_handshake",
+	[DROP_HANDSHAKE_REPLAY] = "drop_handshake_replay",
+	[DROP_UNKNOWN_INDEX] = "drop_unknown_index",
+	[DROP_EXPIRED] = "drop_expired",
+	[DROP_DECRYPT] = "drop_decrypt",
+	[DROP_REPLAY] = "drop_replay",
+	[DROP_BAD_INNER] = "drop_bad_inner",
+	[DROP_ALLOWEDIPS] = "drop_allowedips",
+	[DROP_NO_ROUTE] = "drop_no_route",
+	[DROP_NO_ENDPOINT] = "drop_no_endpoint",
+	[DROP_STAGED_FULL] = "drop_staged_full",
+	[DROP_TUN_WRITE] = "drop_tun_write",
+	[DROP_UDP_SEND] = "drop_udp_send",
+};
+
+const char *device_drop_name(enum device_drop d)
+{
+	return d < DROP_MAX ? drop_names[d] : "drop_unknown";
+}
+
+uint64_t device_now(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * NSEC_PER_SEC + (uint64_t)ts.tv_nsec;
+}
+
+uint64_t device_realtime(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (uint64_t)ts.tv_sec * NSEC_PER_SEC + (uint64_t)ts.tv_nsec;
+}
+
+bool device_under_load(struct device *dev, uint64_t now)
+{
+	if (now - dev->load_window_start >= NSEC_PER_SEC) {
+		dev->load_window_start = now;
+		dev->load_count = 0;
+	}
+	if (++dev->load_count > dev->load_threshold)
+		dev->under_load_until = now + NSEC_PER_SEC;
+	return now < dev->under_load_until;
+}
+
+struct peer *device_peer_by_key(struct device *dev, const uint8_t pub[NOISE_PUBLIC_KEY_LEN])
+{
+	struct peer *p;
+
+	TAILQ_FOREACH(p, &dev->peers, link)
+		if (cipher_equal(peer_public_key(p), pub, NOISE_PUBLIC_KEY_LEN))
+			return p;
+	return NULL;
+}
+
+static void tun_cb(evutil_socket_t fd, short what, void *arg)
+{
+	datapath_tun_readable(arg);
+}
+
+static void udp_cb(evutil_socket_t fd, short what, void *arg)
+{
+	datapath_udp_readable(arg, fd);
+}
+
+int device_new(struct event_base *base, const char *ifname, struct device **out)
+{
+	struct device *dev;
+	int ret = -ENOMEM;
+
+	dev = calloc(1, sizeof(*dev));
+	if (!dev)
+		return -ENOMEM;
+	dev->base = base;
+	dev->tun_fd = -1;
+	dev->udp.fd4 = dev->udp.fd6 = -1;
+	dev->mtu = CONFIG_DEFAULT_MTU;
+	dev->load_threshold = DEVICE_LOAD_THRESHOLD;
+	TAILQ_INIT(&dev->peers);
+	dev->buf_size = DEVICE_BUF_SIZE;
+	dev->rx_buf = malloc(dev->buf_size);
+	dev->tx_buf = malloc(dev->buf_size);
+	dev->index = malloc(sizeof(*dev->index));
+	if (!dev->rx_buf || !dev->tx_buf || !dev->index)
+		goto err;
+	index_init(dev->index);
+	ret = allowedips_new(&dev->allowedips);
+	if (ret)
+		goto err;
+	ret = ratelimiter_new(&dev->ratelimiter);
+	if (ret)
+		goto err;
+	ret = tun_open(ifname, dev->ifname);
+	if (ret < 0) {
+		log_err("%s: cannot create TUN device: %s", ifname, strerror(-ret));
+		goto err;
+	}
+	dev->tun_fd = ret;
+	dev->ifindex = (int)if_nametoindex(dev->ifname);
+	ret = netlink_open(&dev->nl);
+	if (ret) {
+		log_err("%s: cannot open netlink: %s", dev->ifname, strerror(-ret));
+		goto err;
+	}
+	dev->tun_ev = event_new(base, dev->tun_fd, EV_READ | EV_PERSIST, tun_cb, dev);
+	if (!dev->tun_ev || event_add(dev->tun_ev, NULL)) {
+		ret = -ENOMEM;
+		goto err;
+	}
+	*out = dev;
+	return 0;
+err:
+	device_free(dev);
+	return ret;
+}
+
+static int set_identity(struct device *dev, const uint8_t *private_key)
+{
+	struct peer *p;
+
+	if (!private_key) {
+		if (!dev->local.private_key)
+			return 0;
+		sodium_free(dev->local.private_key);
+		dev->local.private_key = NULL;
+		memset(dev->local.public_key, 0, sizeof(dev->local.public_key));
+	} else {
+		if (dev->local.private_key &&
+		    cipher_equal(dev->local.private_key, private_key, NOISE_PUBLIC_KEY_LEN))
+			return 0;
+		if (!dev->local.private_key) {
+			dev->local.private_key = sodium_malloc(NOISE_PUBLIC_KEY_LEN);
+			if (!dev->local.private_key)
+				return -ENOMEM;
+		}
+		memcpy(dev->local.private_key, private_key, NOISE_PUBLIC_KEY_LEN);
+		key_public_from_private(dev->local.public_key, private_key);
+	}
+	cookie_checker_init(&dev->cookie_checker, dev->local.public_key);
+	/* Sessions were made with the old identity: the peers must redo the handshake. */
+	TAILQ_FOREACH(p, &dev->peers, link) {
+		noise_handshake_set_local(&p->handshake, &dev->local);
+		peer_keypairs_zero(p);
+	}
+	return 0;
+}
+
+static int set_port(struct device *dev, uint16_t port)
+{
+	struct udp u;
+	struct event *ev4 = NULL, *ev6 = NULL;
+	int ret;
+
+	if ((dev->udp.fd4 >= 0 || dev->udp.fd6 >= 0) && (port == 0 || port == dev->udp.port))
+		return 0;
+	ret = udp_open(&u, port);
+	if (ret) {
+		log_err("%s: cannot listen on UDP port %u: %s", dev->ifname, port, strerror(-ret));
+		return ret;
+	}
+	if (u.fd4 >= 0)
+		ev4 = event_new(dev->base, u.fd4, EV_READ | EV_PERSIST, udp_cb, dev);
+	if (u.fd6 >= 0)
+		ev6 = event_new(dev->base, u.fd6, EV_READ | EV_PERSIST, udp_cb, dev);
+	if ((u.fd4 >= 0 && (!ev4 || event_add(ev4, NULL))) ||
+	    (u.fd6 >= 0 && (!ev6 || event_add(ev6, NULL)))) {
+		if (ev4)
+			event_free(ev4);
+		if (ev6)
+			event_free(ev6);
+		udp_close(&u);
+		return -ENOMEM;
+	}
+	if (dev->udp4_ev)
+		event_free(dev->udp4_ev);
+	if (dev->udp6_ev)
+		event_free(dev->udp6_ev);
+	udp_close(&dev->udp);
+	dev->udp = u;
+	dev->udp4_ev = ev4;
+	dev->udp6_ev = ev6;
+	log_info("%s: listening on UDP port %u", dev->ifname, u.port);
+	return 0;
+}
+
+static bool prefix_equal(const struct ip_prefix *a, const struct ip_prefix *b)
+{
+	return a->addr.family == b->addr.family && a->cidr == b->cidr &&
+	       !memcmp(a->addr.bytes, b->addr.bytes, addr_len(a->addr.family));
+}
+
+static bool prefix_in(const struct ip_prefix *p, const struct ip_prefix *set, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		if (prefix_equal(p, &set[i]))
+			return true;
+	return false;
+}
+
+/* Brings the system's list (addresses or routes) to `want`, touching only what we added:
+ * entries already present that we did not add are left alone and never removed. */
+static int sync_list(struct device *dev, struct ip_prefix **have, size_t *n_have,
+		     const struct ip_prefix *want, size_t n_want, const char *what,
+		     int (*add)(struct netlink *, int, const struct ip_prefix *),
+		     int (*del)(struct netlink *, int, const struct ip_prefix *))
+{
+	struct ip_prefix *list;
+	size_t n = 0;
+	char buf[ADDR_STRLEN];
+	int ret;
+
+	list = calloc(n_want ? n_want : 1, sizeof(*list));
+	if (!list)
+		return -ENOMEM;
+	for (size_t i = 0; i < *n_have; i++) {
+		if (prefix_in(&(*have)[i], want, n_want)) {
+			list[n++] = (*have)[i];
+			continue;
+		}
+		ret = del(dev->nl, dev->ifindex, &(*have)[i]);
+		if (ret && ret != -ENOENT && ret != -ESRCH && ret != -EADDRNOTAVAIL)
+			log_warn("%s: cannot remove %s %s: %s", dev->ifname, what,
+				 addr_prefix_str(&(*have)[i], buf), strerror(-ret));
+	}
+	for (size_t i = 0; i < n_want; i++) {
+		if (prefix_in(&want[i], list, n))
+			continue;
+		ret = add(dev->nl, dev->ifindex, &want[i]);
+		if (ret == -EEXIST)
+			continue;
+		if (ret) {
+			log_err("%s: cannot add %s %s: %s", dev->ifname, what,
+				addr_prefix_str(&want[i], buf), strerror(-ret));
+			free(*have);
+			*have = list;
+			*n_have = n;
+			return ret;
+		}
+		list[n++] = want[i];
+	}
+	free(*have);
+	*have = list;
+	*n_have = n;
+	return 0;
+}
+
+static int apply_peers(struct device *dev, const struct config *c)
+{
+	struct peer *p, *tmp;
+	int ret;
+	/* Peers the config no longer names go first, with their routes in allowedips. */
+	for (p = TAILQ_FIRST(&dev->peers); p; p = tmp) {
+		bool found = false;
+
+		tmp = TAILQ_NEXT(p, link);
+
+		for (size_t i = 0; i < c->n_peers && !found; i++)
+			found = key_equal(c->peers[i].public_key, peer_public_key(p));
+		if (found)
+			continue;
+		log_info("%s: peer %s removed", dev->ifname, p->name);
+		allowedips_remove_by_peer(dev->allowedips, p);
+		TAILQ_REMOVE(&dev->peers, p, link);
+		peer_free(p);
+	}
+	for (size_t i = 0; i < c->n_peers; i++) {
+		const struct config_peer *cp = &c->peers[i];
+
+		p = device_peer_by_key(dev, cp->public_key);
+		if (p) {
+			peer_update(p, cp);
+		} else {
+			ret = peer_new(dev, cp, &p);
+			if (ret)
+				return ret;
+			TAILQ_INSERT_TAIL(&dev->peers, p, link);
+			log_info("%s: peer %s added", dev->ifname, p->name);
+		}
+		allowedips_remove_by_peer(dev->allowedips, p);
+		for (size_t j = 0; j < cp->n_allowed_ips; j++) {
+			ret = allowedips_insert(dev->allowedips, &cp->allowed_ips[j], p);
+			if (ret)
+				return ret;
+		}
+	}
+	return 0;
+}
+
+static int apply_routes(struct device *dev, const struct config *c)
+{
+	struct ip_prefix *want;
+	size_t n = 0, total = 0;
+	int ret;
+
+	for (size_t i = 0; i < c->n_peers; i++)
+		total += c->peers[i].n_allowed_ips;
+	want = calloc(total ? total : 1, sizeof(*want));
+	if (!want)
+		return -ENOMEM;
+	for (size_t i = 0; i < c->n_peers; i++) {
+		for (size_t j = 0; j < c->peers[i].n_allowed_ips; j++) {
+			const struct ip_prefix *pfx = &c->peers[i].allowed_ips[j];
+
+			/* A default route through the tunnel would also capture the tunnel's own
+			 * datagrams; that takes policy routing, which is the operator's call. */
+			if (pfx->cidr == 0) {
+				log_notice("%s: AllowedIPs %s/0: no route added (add one with "
+					   "policy routing if wanted)",
+					   dev->ifname, pfx->addr.family == AF_INET ? "0.0.0.0" : "::");
+				continue;
+			}
+			if (!prefix_in(pfx, want, n))
+				want[n++] = *pfx;
+		}
+	}
+	ret = sync_list(dev, &dev->routes, &dev->n_routes, want, n, "route", netlink_route_add,
+			netlink_route_del);
+	free(want);
+	return ret;
+}
+
+int device_apply(struct device *dev, const struct config *c)
+{
+	int ret;
+
+	ret = set_identity(dev, c->private_key);
+	if (ret)
+		return ret;
+	ret = set_port(dev, c->listen_port);
+	if (ret)
+		return ret;
+	if (c->mtu && c->mtu != dev->mtu) {
+		struct peer *p;
+
+		/* Staged buffers are sized by the MTU: peers made from now on get the new size;
+		 * existing ones keep theirs and drop larger packets while a handshake runs. */
+		TAILQ_FOREACH(p, &dev->peers, link)
+			peer_staged_clear(p);
+		dev->mtu = c->mtu;
+	}
+	ret = netlink_set_mtu(dev->nl, dev->ifindex, dev->mtu);
+	if (ret) {
+		log_err("%s: cannot set MTU %u: %s", dev->ifname, dev->mtu, strerror(-ret));
+		return ret;
+	}
+	ret = sync_list(dev, &dev->addresses, &dev->n_addresses, c->addresses, c->n_addresses,
+			"address", netlink_addr_add, netlink_addr_del);
+	if (ret)
+		return ret;
+	ret = apply_peers(dev, c);
+	if (ret) {
+		log_err("%s: cannot apply peers: %s", dev->ifname, strerror(-ret));
+		return ret;
+	}
+	ret = netlink_set_up(dev->nl, dev->ifindex, true);
+	if (ret) {
+		log_err("%s: cannot bring the link up: %s", dev->ifname, strerror(-ret));
+		return ret;
+	}
+	return apply_routes(dev, c);
+}
+
+void device_free(struct device *dev)
+{
+	struct peer *p;
+
+	if (!dev)
+		return;
+	if (dev->nl) {
+		for (size_t i = 0; i < dev->n_routes; i++)
+			netlink_route_del(dev->nl, dev->ifindex, &dev->routes[i]);
+		for (size_t i = 0; i < dev->n_addresses; i++)
+			netlink_addr_del(dev->nl, dev->ifindex, &dev->addresses[i]);
+		netlink_close(dev->nl);
+	}
+	free(dev->routes);
+	free(dev->addresses);
+	while ((p = TAILQ_FIRST(&dev->peers))) {
+		TAILQ_REMOVE(&dev->peers, p, link);
+		peer_free(p);
+	}
+	if (dev->tun_ev)
+		event_free(dev->tun_ev);
+	if (dev->udp4_ev)
+		event_free(dev->udp4_ev);
+	if (dev->udp6_ev)
+		event_free(dev->udp6_ev);
+	udp_close(&dev->udp);
+	if (dev->tun_fd >= 0)
+		close(dev->tun_fd);
+	if (dev->local.private_key)
+		sodium_free(dev->local.private_key);
+	cipher_wipe(&dev->cookie_checker, sizeof(dev->cookie_checker));
+	allowedips_free(dev->allowedips);
+	ratelimiter_free(dev->ratelimiter);
+	if (dev->rx_buf)
+		cipher_wipe(dev->rx_buf, dev->buf_size);
+	if (dev->tx_buf)
+		cipher_wipe(dev->tx_buf, dev->buf_size);
+	free(dev->rx_buf);
+	free(dev->tx_buf);
+	free(dev->index);
+	free(dev);
+}
+
+void device_log_counters(struct device *dev)
+{
+	char line[1024], ep[ADDR_STRLEN], b64[KEY_B64_LEN];
+	size_t off;
+	struct peer *p;
+
+	off = (size_t)snprintf(line, sizeof(line),
+			       "rx_datagrams=%llu tx_datagrams=%llu cookie_replies_sent=%llu",
+			       (unsigned long long)dev->stats.rx_datagrams,
+			       (unsigned long long)dev->stats.tx_datagrams,
+			       (unsigned long long)dev->stats.cookie_replies_sent);
+	for (int d = 0; d < DROP_MAX && off < sizeof(line); d++)
+		off += (size_t)snprintf(line + off, sizeof(line) - off, " %s=%llu",
+					device_drop_name(d),
+					(unsigned long long)dev->stats.drops[d]);
+	log_notice("counters: %s", line);
+	TAILQ_FOREACH(p, &dev->peers, link) {
+		key_to_base64(b64, peer_public_key(p));
+		log_notice("counters: peer %s endpoint=%s rx_bytes=%llu tx_bytes=%llu "
+			   "rx_packets=%llu tx_packets=%llu handshakes=%llu initiations=%llu "
+			   "rotations=%llu",
+			   b64, addr_endpoint_str(&p->endpoint, ep),
+			   (unsigned long long)p->stats.rx_bytes,
+			   (unsigned long long)p->stats.tx_bytes,
+			   (unsigned long long)p->stats.rx_packets,
+			   (unsigned long long)p->stats.tx_packets,
+			   (unsigned long long)p->stats.handshakes_completed,
+			   (unsigned long long)p->stats.handshakes_initiated,
+			   (unsigned long long)p->stats.keypair_rotations);
+	}
+}

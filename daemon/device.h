@@ -1,0 +1,97 @@
+/* The device: one TUN interface, its UDP sockets, our identity, the peers and every table the
+ * datapath looks things up in. Single-threaded on one libevent base. */
+#ifndef SEALNET_DEVICE_H
+#define SEALNET_DEVICE_H
+
+#include <net/if.h>
+#include <stdint.h>
+#include <sys/queue.h>
+
+#include "addr.h"
+#include "cookie.h"
+#include "noise.h"
+#include "peer.h"
+#include "udp.h"
+
+struct event_base;
+struct event;
+struct config;
+struct netlink;
+struct allowedips;
+struct ratelimiter;
+struct index_table;
+
+/* Why a packet was dropped. The names (device_drop_name) appear in logs and later in metrics. */
+enum device_drop {
+	DROP_BAD_SIZE,       /* datagram too short or of the wrong size for its type */
+	DROP_UNKNOWN_TYPE,   /* not one of WireGuard's four message types */
+	DROP_BAD_MAC1,       /* handshake message without a valid mac1 */
+	DROP_COOKIE,         /* under load and no valid mac2: answered with a cookie */
+	DROP_RATELIMIT,      /* too many handshakes from that address */
+	DROP_HANDSHAKE,      /* handshake did not decrypt or came from an unknown key */
+	DROP_HANDSHAKE_REPLAY, /* initiation whose timestamp is not newer */
+	DROP_UNKNOWN_INDEX,  /* receiver index names no session of ours */
+	DROP_EXPIRED,        /* session too old to receive on */
+	DROP_DECRYPT,        /* transport data that does not authenticate */
+	DROP_REPLAY,         /* counter seen before or behind the window */
+	DROP_BAD_INNER,      /* decrypted packet is not IPv4/IPv6 of a sane length */
+	DROP_ALLOWEDIPS,     /* inner source address not in the sender's AllowedIPs */
+	DROP_NO_ROUTE,       /* TUN packet to an address no peer's AllowedIPs covers */
+	DROP_NO_ENDPOINT,    /* peer has no known endpoint yet */
+	DROP_STAGED_FULL,    /* staged queue overflowed while a handshake ran */
+	DROP_TUN_WRITE,      /* the kernel refused the decrypted packet */
+	DROP_UDP_SEND,       /* the kernel refused the datagram */
+	DROP_MAX
+};
+
+struct device_stats {
+	uint64_t drops[DROP_MAX];
+	uint64_t rx_datagrams, tx_datagrams;
+	uint64_t cookie_replies_sent;
+	uint64_t handshake_messages;
+};
+
+struct device {
+	struct event_base *base;
+	char ifname[IFNAMSIZ];
+	int ifindex;
+	int tun_fd;
+	struct udp udp;
+	unsigned mtu;
+	struct noise_local local;
+	struct cookie_checker cookie_checker;
+	struct ratelimiter *ratelimiter;
+	struct allowedips *allowedips;
+	struct index_table *index;
+	TAILQ_HEAD(peer_list, peer) peers;
+	struct netlink *nl;
+	struct event *tun_ev, *udp4_ev, *udp6_ev;
+	struct device_stats stats;
+	/* Load: handshake messages counted per second; above the threshold we demand cookies
+	 * for a second. */
+	uint64_t load_window_start, under_load_until;
+	unsigned load_count, load_threshold;
+	/* One packet buffer per direction: the loop is single-threaded. */
+	uint8_t *rx_buf, *tx_buf;
+	size_t buf_size;
+	/* What we added to the system, so exit removes exactly that. */
+	struct ip_prefix *routes, *addresses;
+	size_t n_routes, n_addresses;
+};
+
+/* Opens the TUN device and netlink. Returns 0 or -errno; *out owned by the caller. */
+int device_new(struct event_base *base, const char *ifname, struct device **out);
+/* Makes the device what the config says: identity, port, MTU, addresses, peers, routes.
+ * Peers that stay keep their sessions. Returns 0 or -errno (logged). */
+int device_apply(struct device *dev, const struct config *c);
+/* Removes routes and addresses we added, closes everything, wipes keys. NULL is fine. */
+void device_free(struct device *dev);
+
+uint64_t device_now(void);          /* monotonic ns */
+uint64_t device_realtime(void);     /* ns since the epoch */
+bool device_under_load(struct device *dev, uint64_t now);
+const char *device_drop_name(enum device_drop d);
+void device_log_counters(struct device *dev);
+struct peer *device_peer_by_key(struct device *dev, const uint8_t pub[NOISE_PUBLIC_KEY_LEN]);
+
+#endif

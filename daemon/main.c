@@ -1,0 +1,188 @@
+/* sealnetd: parse the command line, read the config, build the device, run the loop. The
+ * only file that exits. */
+#include <errno.h>
+#include <event2/event.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "cipher.h"
+#include "config.h"
+#include "device.h"
+#include "log.h"
+
+#define DEFAULT_CONFIG_DIR "/etc/sealnet"
+
+static void usage(FILE *f)
+{
+	fprintf(f, "Usage: sealnetd [-f] [-v]... [-c CONFIG] IFACE\n"
+		   "  -f          stay in the foreground, log to stderr\n"
+		   "  -v          more verbose (repeat for debug)\n"
+		   "  -c CONFIG   config file (default " DEFAULT_CONFIG_DIR "/IFACE.conf)\n"
+		   "  -h          this help\n"
+		   "Signals: SIGINT/SIGTERM stop, SIGUSR1 logs the counters.\n");
+}
+
+static void on_stop(evutil_socket_t sig, short what, void *arg)
+{
+	struct event_base *base = arg;
+
+	log_notice("signal %d: shutting down", (int)sig);
+	event_base_loopbreak(base);
+}
+
+static void on_usr1(evutil_socket_t sig, short what, void *arg)
+{
+	device_log_counters(arg);
+}
+
+/* Forks; the parent waits until the child reports that setup worked, so a broken config or a
+ * missing privilege still fails the command that started the daemon. */
+static int daemonize(int *notify_fd)
+{
+	int pipefd[2];
+	pid_t pid;
+	char status = 1;
+
+	if (pipe(pipefd))
+		return -errno;
+	pid = fork();
+	if (pid < 0)
+		return -errno;
+	if (pid > 0) {
+		close(pipefd[1]);
+		if (read(pipefd[0], &status, 1) != 1)
+			status = 1;
+		_exit(status ? EXIT_FAILURE : EXIT_SUCCESS);
+	}
+	close(pipefd[0]);
+	if (setsid() < 0)
+		return -errno;
+	*notify_fd = pipefd[1];
+	return 0;
+}
+
+static void detach_stdio(void)
+{
+	int fd = open("/dev/null", O_RDWR);
+
+	if (fd < 0)
+		return;
+	dup2(fd, STDIN_FILENO);
+	dup2(fd, STDOUT_FILENO);
+	dup2(fd, STDERR_FILENO);
+	if (fd > STDERR_FILENO)
+		close(fd);
+}
+
+int main(int argc, char **argv)
+{
+	const char *config_path = NULL, *ifname;
+	char default_path[256], err[512];
+	struct event *sigs[4] = { 0 };
+	struct event_base *base = NULL;
+	struct device *dev = NULL;
+	struct config *conf = NULL;
+	bool foreground = false;
+	int verbosity = 0, notify_fd = -1, opt, ret = EXIT_FAILURE;
+
+	while ((opt = getopt(argc, argv, "fvc:h")) != -1) {
+		switch (opt) {
+		case 'f':
+			foreground = true;
+			break;
+		case 'v':
+			verbosity++;
+			break;
+		case 'c':
+			config_path = optarg;
+			break;
+		case 'h':
+			usage(stdout);
+			return EXIT_SUCCESS;
+		default:
+			usage(stderr);
+			return 2;
+		}
+	}
+	if (optind != argc - 1) {
+		usage(stderr);
+		return 2;
+	}
+	ifname = argv[optind];
+	if (!*ifname || strlen(ifname) >= IFNAMSIZ || strchr(ifname, '/')) {
+		fprintf(stderr, "sealnetd: bad interface name \"%s\"\n", ifname);
+		return 2;
+	}
+	if (!config_path) {
+		snprintf(default_path, sizeof(default_path), DEFAULT_CONFIG_DIR "/%s.conf", ifname);
+		config_path = default_path;
+	}
+	log_init("sealnetd", true, verbosity >= 2 ? LOG_DEBUG : verbosity ? LOG_INFO : LOG_NOTICE);
+	if (cipher_init()) {
+		log_err("cannot initialise libsodium");
+		return EXIT_FAILURE;
+	}
+	if (config_load(config_path, &conf, err, sizeof(err))) {
+		fprintf(stderr, "%s\n", err);
+		return EXIT_FAILURE;
+	}
+	if (!foreground && daemonize(&notify_fd)) {
+		log_err("cannot daemonize: %s", strerror(errno));
+		goto out;
+	}
+	umask(077);
+	signal(SIGPIPE, SIG_IGN);
+	signal(SIGHUP, SIG_IGN);
+
+	base = event_base_new();
+	if (!base) {
+		log_err("cannot create the event loop");
+		goto out;
+	}
+	if (device_new(base, ifname, &dev) || device_apply(dev, conf))
+		goto out;
+	config_free(conf);
+	conf = NULL;
+
+	sigs[0] = evsignal_new(base, SIGINT, on_stop, base);
+	sigs[1] = evsignal_new(base, SIGTERM, on_stop, base);
+	sigs[2] = evsignal_new(base, SIGUSR1, on_usr1, dev);
+	for (int i = 0; i < 3; i++) {
+		if (!sigs[i] || evsignal_add(sigs[i], NULL)) {
+			log_err("cannot install signal handlers");
+			goto out;
+		}
+	}
+	log_notice("%s: up, UDP port %u, MTU %u", dev->ifname, dev->udp.port, dev->mtu);
+	if (notify_fd >= 0) {
+		char ok = 0;
+
+		if (write(notify_fd, &ok, 1) != 1)
+			goto out;
+		close(notify_fd);
+		notify_fd = -1;
+		detach_stdio();
+		log_init("sealnetd", false, verbosity >= 2 ? LOG_DEBUG : verbosity ? LOG_INFO : LOG_NOTICE);
+	}
+	if (event_base_dispatch(base) < 0)
+		log_err("event loop failed");
+	else
+		ret = EXIT_SUCCESS;
+out:
+	for (int i = 0; i < 4; i++)
+		if (sigs[i])
+			event_free(sigs[i]);
+	device_free(dev);
+	config_free(conf);
+	if (base)
+		event_base_free(base);
+	if (notify_fd >= 0)
+		close(notify_fd);
+	return ret;
+}

@@ -1,0 +1,207 @@
+#include "peer.h"
+
+#include <errno.h>
+#include <event2/event.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cipher.h"
+#include "config.h"
+#include "device.h"
+#include "datapath.h"
+#include "key.h"
+
+static void timer_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct peer *p = arg;
+
+	p->timer_scheduled = 0;
+	datapath_peer_timers(p, device_now());
+}
+
+int peer_new(struct device *dev, const struct config_peer *cp, struct peer **out)
+{
+	struct peer *p;
+	char b64[KEY_B64_LEN];
+
+	p = calloc(1, sizeof(*p));
+	if (!p)
+		return -ENOMEM;
+	p->dev = dev;
+	p->staged_size = dev->mtu;
+	p->staged = malloc(PEER_STAGED_MAX * p->staged_size);
+	p->timer_ev = evtimer_new(dev->base, timer_cb, p);
+	if (!p->staged || !p->timer_ev) {
+		peer_free(p);
+		return -ENOMEM;
+	}
+	noise_handshake_init(&p->handshake, &dev->local, cp->public_key,
+			     cp->has_preshared_key ? cp->preshared_key : NULL);
+	p->handshake.entry.peer = p;
+	cookie_maker_init(&p->cookie, cp->public_key);
+	timers_init(&p->timers, cp->persistent_keepalive);
+	if (cp->endpoint.sa.sa_family)
+		p->endpoint = cp->endpoint;
+	key_to_base64(b64, cp->public_key);
+	snprintf(p->name, sizeof(p->name), "%.8s", b64);
+	*out = p;
+	return 0;
+}
+
+void peer_update(struct peer *p, const struct config_peer *cp)
+{
+	const uint8_t *psk = cp->has_preshared_key ? cp->preshared_key : NULL;
+	static const uint8_t zero[NOISE_SYMMETRIC_KEY_LEN];
+
+	if (!cipher_equal(p->handshake.preshared_key, psk ? psk : zero, NOISE_SYMMETRIC_KEY_LEN)) {
+		if (psk)
+			memcpy(p->handshake.preshared_key, psk, NOISE_SYMMETRIC_KEY_LEN);
+		else
+			cipher_wipe(p->handshake.preshared_key, NOISE_SYMMETRIC_KEY_LEN);
+	}
+	if (cp->endpoint.sa.sa_family)
+		p->endpoint = cp->endpoint;
+	if (p->timers.persistent_keepalive_interval != cp->persistent_keepalive) {
+		p->timers.persistent_keepalive_interval = cp->persistent_keepalive;
+		if (!cp->persistent_keepalive)
+			p->timers.persistent_keepalive = 0;
+	}
+}
+
+static void keypair_free(struct peer *p, struct noise_keypair *kp)
+{
+	if (!kp)
+		return;
+	index_remove(p->dev->index, &kp->entry);
+	noise_keypair_wipe(kp);
+	cipher_wipe(kp, sizeof(*kp));
+	free(kp);
+}
+
+void peer_keypairs_zero(struct peer *p)
+{
+	keypair_free(p, p->previous);
+	keypair_free(p, p->current);
+	keypair_free(p, p->next);
+	p->previous = p->current = p->next = NULL;
+	index_remove(p->dev->index, &p->handshake.entry);
+	noise_handshake_clear(&p->handshake);
+}
+
+void peer_free(struct peer *p)
+{
+	if (!p)
+		return;
+	peer_keypairs_zero(p);
+	cipher_wipe(&p->handshake, sizeof(p->handshake));
+	cipher_wipe(&p->cookie, sizeof(p->cookie));
+	if (p->timer_ev)
+		event_free(p->timer_ev);
+	if (p->staged) {
+		cipher_wipe(p->staged, PEER_STAGED_MAX * p->staged_size);
+		free(p->staged);
+	}
+	free(p);
+}
+
+const uint8_t *peer_public_key(const struct peer *p)
+{
+	return p->handshake.remote_static;
+}
+
+void peer_keypair_install(struct peer *p, struct noise_keypair *kp)
+{
+	kp->entry.peer = p;
+	if (kp->i_am_initiator) {
+		/* Our own handshake finished: the new session is current at once. A responder
+		 * session that was waiting in next becomes previous, so packets the peer
+		 * already sent with it still decrypt. */
+		if (p->next) {
+			keypair_free(p, p->previous);
+			p->previous = p->next;
+			p->next = NULL;
+			keypair_free(p, p->current);
+		} else {
+			keypair_free(p, p->previous);
+			p->previous = p->current;
+		}
+		p->current = kp;
+	} else {
+		/* As responder we may not send with it until the initiator proves it has it
+		 * (its first data packet), so it waits in next. */
+		keypair_free(p, p->next);
+		p->next = kp;
+		keypair_free(p, p->previous);
+		p->previous = NULL;
+	}
+	p->stats.handshakes_completed++;
+}
+
+bool peer_keypair_confirm(struct peer *p, struct noise_keypair *kp)
+{
+	if (kp != p->next)
+		return false;
+	keypair_free(p, p->previous);
+	p->previous = p->current;
+	p->current = p->next;
+	p->next = NULL;
+	p->stats.keypair_rotations++;
+	return true;
+}
+
+void peer_stage(struct peer *p, const uint8_t *pkt, size_t len)
+{
+	unsigned slot;
+
+	if (len > p->staged_size) {
+		p->dev->stats.drops[DROP_STAGED_FULL]++;
+		return;
+	}
+	if (p->staged_count == PEER_STAGED_MAX) {
+		/* Newer packets matter more than old ones to a waiting flow. */
+		p->staged_head = (p->staged_head + 1) % PEER_STAGED_MAX;
+		p->staged_count--;
+		p->stats.staged_dropped++;
+		p->dev->stats.drops[DROP_STAGED_FULL]++;
+	}
+	slot = (p->staged_head + p->staged_count) % PEER_STAGED_MAX;
+	memcpy(p->staged + slot * p->staged_size, pkt, len);
+	p->staged_len[slot] = (uint16_t)len;
+	p->staged_count++;
+}
+
+const uint8_t *peer_staged_pop(struct peer *p, size_t *len)
+{
+	unsigned slot = p->staged_head;
+
+	if (!p->staged_count)
+		return NULL;
+	p->staged_head = (p->staged_head + 1) % PEER_STAGED_MAX;
+	p->staged_count--;
+	*len = p->staged_len[slot];
+	return p->staged + slot * p->staged_size;
+}
+
+void peer_staged_clear(struct peer *p)
+{
+	p->staged_head = p->staged_count = 0;
+}
+
+void peer_timers_schedule(struct peer *p)
+{
+	uint64_t deadline = timers_next_deadline(&p->timers), now, delta;
+	struct timeval tv;
+
+	if (!deadline)
+		return;
+	/* A deadline that moved later fires early and finds nothing to do: cheaper than
+	 * re-adding the event for every packet. */
+	if (p->timer_scheduled && p->timer_scheduled <= deadline)
+		return;
+	now = device_now();
+	delta = deadline > now ? deadline - now : 0;
+	tv.tv_sec = (time_t)(delta / NSEC_PER_SEC);
+	tv.tv_usec = (suseconds_t)(delta % NSEC_PER_SEC / 1000);
+	evtimer_add(p->timer_ev, &tv);
+	p->timer_scheduled = deadline;
+}

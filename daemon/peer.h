@@ -1,0 +1,75 @@
+/* A peer: its identity, handshake, up to three sessions (previous, current, next, so a
+ * rekey loses no packet), endpoint, timers, counters, and the packets waiting for a session.
+ * Owned by its device; created and freed by device_apply(). */
+#ifndef SEALNET_PEER_H
+#define SEALNET_PEER_H
+
+#include <stdint.h>
+#include <sys/queue.h>
+
+#include "addr.h"
+#include "cookie.h"
+#include "noise.h"
+#include "timers.h"
+
+struct device;
+struct event;
+struct config_peer;
+
+/* Packets from the TUN wait here while a handshake runs; the oldest is dropped when full. */
+#define PEER_STAGED_MAX 32
+
+struct peer_stats {
+	uint64_t rx_bytes, tx_bytes;
+	uint64_t rx_packets, tx_packets;
+	uint64_t handshakes_initiated; /* initiations sent */
+	uint64_t handshakes_completed; /* sessions derived */
+	uint64_t keypair_rotations;
+	uint64_t staged_dropped;
+};
+
+struct peer {
+	TAILQ_ENTRY(peer) link;
+	struct device *dev;
+	struct noise_handshake handshake;
+	struct noise_keypair *current, *previous, *next;
+	struct cookie_maker cookie;
+	struct timers timers;
+	union endpoint endpoint; /* sa_family 0 until known */
+	struct event *timer_ev;
+	uint64_t timer_scheduled; /* deadline timer_ev is set for, 0 = none */
+	uint64_t last_handshake_realtime; /* ns since the epoch, 0 = never */
+	struct peer_stats stats;
+	uint8_t *staged; /* PEER_STAGED_MAX slots of staged_size bytes */
+	size_t staged_size;
+	uint16_t staged_len[PEER_STAGED_MAX];
+	unsigned staged_head, staged_count;
+	char name[12]; /* short base64 prefix of the public key, for logs */
+};
+
+/* Returns 0 or -ENOMEM/-EINVAL; the peer is not yet in any table. */
+int peer_new(struct device *dev, const struct config_peer *cp, struct peer **out);
+/* Updates what the config says of an existing peer, keeping its sessions. */
+void peer_update(struct peer *p, const struct config_peer *cp);
+/* Removes its indexes and routes nothing; wipes and frees. NULL is fine. */
+void peer_free(struct peer *p);
+
+const uint8_t *peer_public_key(const struct peer *p);
+
+/* Session bookkeeping (see the WireGuard driver's noise.c). */
+void peer_keypair_install(struct peer *p, struct noise_keypair *kp);
+/* A packet authenticated with kp: if kp is the responder's unconfirmed next session it now
+ * becomes current. Returns true when that happened. */
+bool peer_keypair_confirm(struct peer *p, struct noise_keypair *kp);
+void peer_keypairs_zero(struct peer *p);
+
+/* Staging: copy a packet in; iterate with peer_staged_pop. */
+void peer_stage(struct peer *p, const uint8_t *pkt, size_t len);
+/* Returns the oldest staged packet (valid until the next stage call) or NULL. */
+const uint8_t *peer_staged_pop(struct peer *p, size_t *len);
+void peer_staged_clear(struct peer *p);
+
+/* Re-arms the peer's libevent timer for the earliest deadline of its timers. */
+void peer_timers_schedule(struct peer *p);
+
+#endif
