@@ -323,6 +323,19 @@ static int apply_peers(struct device *dev, const struct config *c)
 	return 0;
 }
 
+/* As WireGuard does, a peer with a persistent keepalive is contacted at once rather than
+ * at the first packet, so a node behind NAT becomes reachable without sending first. */
+static void kick_persistent_keepalives(struct device *dev)
+{
+	uint64_t now = device_now();
+	struct peer *p;
+
+	TAILQ_FOREACH(p, &dev->peers, link)
+		if (p->timers.persistent_keepalive_interval && p->endpoint.sa.sa_family &&
+		    !p->current)
+			datapath_send_keepalive(p, now);
+}
+
 static int apply_routes(struct device *dev, const struct config *c)
 {
 	struct ip_prefix *want;
@@ -394,7 +407,11 @@ int device_apply(struct device *dev, const struct config *c)
 		log_err("%s: cannot bring the link up: %s", dev->ifname, strerror(-ret));
 		return ret;
 	}
-	return apply_routes(dev, c);
+	ret = apply_routes(dev, c);
+	if (ret)
+		return ret;
+	kick_persistent_keepalives(dev);
+	return 0;
 }
 
 void device_free(struct device *dev)
