@@ -1,7 +1,10 @@
 /* The configuration file: the wg-quick INI dialect plus our own keys, read into a plain data
- * model. Parsing only fills the structs and checks each value; config_validate() (called by
- * config_load) checks the rules that span fields. Startup, reload and the control socket
- * all hand the result to device_apply(). */
+ * model. Parsing only fills the structs and checks each value; a validate step (inside
+ * config_load and config_parse_string) checks the rules that span fields. Startup, reload
+ * and the control socket all hand the result to device_apply().
+ *
+ * wg-quick's own keys (DNS, Table, PreUp, PostUp, PreDown, PostDown, SaveConfig) are accepted
+ * and ignored so that its files load unchanged; any other unknown key is an error. */
 #ifndef SEALNET_CONFIG_H
 #define SEALNET_CONFIG_H
 
@@ -33,13 +36,16 @@ struct config {
 	struct ip_prefix *addresses; /* host bits kept */
 	size_t n_addresses;
 	unsigned mtu;
+	uint32_t fwmark; /* 0 = off */
 	struct config_peer *peers;
 	size_t n_peers;
 };
 
-/* Reads and validates a file. On error returns -errno (-EINVAL for a bad file) and writes
- * "FILE:LINE: what is wrong" into err. Warns (log_warn) when the file holding a private key
- * is readable by group or others. *out owned by the caller, freed with config_free(). */
+/* Reads and validates a file. On error returns -errno (-EINVAL for a bad file, -EHOSTUNREACH
+ * for an Endpoint host name that does not resolve) and writes "FILE:LINE: what is wrong"
+ * into err (may be NULL); the first error wins. Endpoint host names are resolved here,
+ * blocking. Warns (log_warn) when the file holding a private or preshared key is readable by
+ * group or others. *out owned by the caller, freed with config_free(). */
 int config_load(const char *path, struct config **out, char *err, size_t errlen);
 /* Same, from memory; `name` stands for FILE in messages. */
 int config_parse_string(const char *text, const char *name, struct config **out, char *err,

@@ -1,0 +1,734 @@
+/* The configuration file, read with Debian's stock inih.
+ *
+ * That build gives the handler no line number, calls nothing when a section starts, and
+ * splits lines over 199 bytes in two without a word. So inih reads through read_line(),
+ * which hands it one cleaned line at a time from memory: it counts lines (every message
+ * names one), sees every section header (each [Peer] starts a new peer although inih reports
+ * the same section name for all of them), and rejects what inih would mangle or report
+ * without a reason. The handler looks the key up in options[]; each parse_* function checks
+ * one value and fills the structs. validate() then checks the rules that span fields, as
+ * wireguard-tools' config_read_finish() does. */
+#include "config.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <ini.h>
+#include <sodium.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "key.h"
+#include "log.h"
+
+_Static_assert(CONFIG_KEY_LEN == KEY_LEN, "config and key modules disagree on key size");
+
+/* inih's stock line buffer is 200 bytes with the NUL. */
+#define MAX_LINE 199
+/* Far above any real configuration; bounds what a mistaken path (a log, a device) costs. */
+#define MAX_FILE_SIZE (16u << 20)
+#define MAX_OPTIONS 32
+#define MIN_MTU 576
+#define MIN_MTU_IPV6 1280
+
+enum section { SECTION_NONE, SECTION_INTERFACE, SECTION_PEER };
+
+static const char *const section_names[] = {
+	[SECTION_NONE] = "(none)",
+	[SECTION_INTERFACE] = "[Interface]",
+	[SECTION_PEER] = "[Peer]",
+};
+
+struct option;
+
+struct parser {
+	const char *name; /* FILE in messages */
+	const char *text;
+	size_t len;
+	size_t pos;
+	int line;
+	enum section section;
+	const struct option *opt; /* the option being parsed, for messages */
+	/* Line where each option was first seen: in the whole file for [Interface] options, in
+	 * the current peer for [Peer] options. */
+	int seen_line[MAX_OPTIONS];
+	bool has_secret;
+	struct config *cfg;
+	size_t peers_cap;
+	size_t addresses_cap;
+	size_t allowed_ips_cap; /* of the current (last) peer */
+	int ret;                /* the first error */
+	char *err;
+	size_t errlen;
+};
+
+struct option {
+	const char *name; /* matched case-insensitively, as wg-quick does */
+	enum section section;
+	bool repeatable;
+	int (*parse)(struct parser *p, const char *value);
+};
+
+static void set_err(char *err, size_t errlen, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+static int fail(struct parser *p, int ret, int line, const char *fmt, ...)
+	__attribute__((format(printf, 4, 5)));
+
+static void set_err(char *err, size_t errlen, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (!err || !errlen)
+		return;
+	va_start(ap, fmt);
+	vsnprintf(err, errlen, fmt, ap);
+	va_end(ap);
+}
+
+/* Records the first error only: later ones are usually consequences of it. Returns ret. */
+static int fail(struct parser *p, int ret, int line, const char *fmt, ...)
+{
+	char msg[512];
+	va_list ap;
+
+	if (p->ret)
+		return ret;
+	p->ret = ret;
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	if (line > 0)
+		set_err(p->err, p->errlen, "%s:%d: %s", p->name, line, msg);
+	else
+		set_err(p->err, p->errlen, "%s: %s", p->name, msg);
+	return ret;
+}
+
+static struct config_peer *current_peer(struct parser *p)
+{
+	return &p->cfg->peers[p->cfg->n_peers - 1];
+}
+
+/* Like reallocarray(), but the old block is wiped before it is freed, since peers hold
+ * preshared keys. Returns the (maybe new) array, or NULL with arr untouched. */
+static void *grow(void *arr, size_t *cap, size_t n, size_t size)
+{
+	size_t newcap = *cap ? *cap * 2 : 4;
+	void *new;
+
+	if (n < *cap)
+		return arr;
+	if (newcap > SIZE_MAX / size)
+		return NULL;
+	new = calloc(newcap, size);
+	if (!new)
+		return NULL;
+	if (arr) {
+		memcpy(new, arr, n * size);
+		sodium_memzero(arr, n * size);
+		free(arr);
+	}
+	*cap = newcap;
+	return new;
+}
+
+/* Decimal, or hexadecimal after "0x" when hex is set; no sign, no spaces. */
+static int parse_number(const char *s, unsigned long long max, bool hex, unsigned long long *out)
+{
+	int base = 10;
+	char *end;
+
+	if (hex && s[0] == '0' && (s[1] == 'x' || s[1] == 'X')) {
+		base = 16;
+		s += 2;
+		if (!isxdigit((unsigned char)*s))
+			return -EINVAL;
+	} else if (!isdigit((unsigned char)*s)) {
+		return -EINVAL;
+	}
+	errno = 0;
+	*out = strtoull(s, &end, base);
+	if (errno || *end || *out > max)
+		return -EINVAL;
+	return 0;
+}
+
+/* Never echoes the value of a secret key: a mistyped private key is still mostly secret. */
+static int bad_key(struct parser *p, const char *value, bool secret)
+{
+	size_t len = strlen(value);
+
+	if (len != KEY_B64_LEN - 1) {
+		if (secret)
+			return fail(p, -EINVAL, p->line, "%s: bad key (%zu characters, want %d)",
+				    p->opt->name, len, KEY_B64_LEN - 1);
+		return fail(p, -EINVAL, p->line, "%s: bad key \"%s\" (%zu characters, want %d)",
+			    p->opt->name, value, len, KEY_B64_LEN - 1);
+	}
+	if (secret)
+		return fail(p, -EINVAL, p->line, "%s: bad key (not base64)", p->opt->name);
+	return fail(p, -EINVAL, p->line, "%s: bad key \"%s\" (not base64)", p->opt->name, value);
+}
+
+static int parse_one_prefix(const char *s, size_t len, struct ip_prefix *prefix)
+{
+	char buf[ADDR_STRLEN];
+
+	if (len >= sizeof(buf))
+		return -EINVAL;
+	memcpy(buf, s, len);
+	buf[len] = '\0';
+	return addr_parse_prefix(buf, prefix);
+}
+
+/* A comma separated list; an empty value adds nothing, as in wg(8). */
+static int parse_prefixes(struct parser *p, const char *value, struct ip_prefix **arr, size_t *n,
+			  size_t *cap, bool mask)
+{
+	const char *s = value, *end;
+
+	while (isspace((unsigned char)*s))
+		s++;
+	if (!*s)
+		return 0;
+	for (;; s = end + 1) {
+		struct ip_prefix prefix, *new;
+		const char *last;
+
+		end = strchr(s, ',');
+		if (!end)
+			end = s + strlen(s);
+		while (s < end && isspace((unsigned char)*s))
+			s++;
+		for (last = end; last > s && isspace((unsigned char)last[-1]);)
+			last--;
+		if (parse_one_prefix(s, (size_t)(last - s), &prefix))
+			return fail(p, -EINVAL, p->line, "%s: bad prefix \"%.*s\"", p->opt->name,
+				    (int)(last - s), s);
+		if (mask)
+			addr_prefix_mask(&prefix);
+		new = grow(*arr, cap, *n, sizeof(**arr));
+		if (!new)
+			return fail(p, -ENOMEM, p->line, "out of memory");
+		*arr = new;
+		(*arr)[(*n)++] = prefix;
+		if (!*end)
+			return 0;
+	}
+}
+
+static int parse_private_key(struct parser *p, const char *value)
+{
+	uint8_t *key;
+
+	p->has_secret = true;
+	key = sodium_malloc(KEY_LEN);
+	if (!key)
+		return fail(p, -ENOMEM, p->line, "out of memory");
+	if (key_from_base64(key, value)) {
+		sodium_free(key);
+		return bad_key(p, value, true);
+	}
+	sodium_free(p->cfg->private_key);
+	p->cfg->private_key = key;
+	return 0;
+}
+
+static int parse_listen_port(struct parser *p, const char *value)
+{
+	unsigned long long n;
+
+	if (parse_number(value, 65535, false, &n))
+		return fail(p, -EINVAL, p->line, "%s: bad port \"%s\" (0 to 65535)", p->opt->name,
+			    value);
+	p->cfg->listen_port = (uint16_t)n;
+	return 0;
+}
+
+static int parse_address(struct parser *p, const char *value)
+{
+	return parse_prefixes(p, value, &p->cfg->addresses, &p->cfg->n_addresses,
+			      &p->addresses_cap, false);
+}
+
+/* The IPv6 minimum is checked in validate(), once all addresses are known. */
+static int parse_mtu(struct parser *p, const char *value)
+{
+	unsigned long long n;
+
+	if (parse_number(value, 65535, false, &n) || n < MIN_MTU)
+		return fail(p, -EINVAL, p->line, "%s: bad MTU \"%s\" (%d to 65535)", p->opt->name,
+			    value, MIN_MTU);
+	p->cfg->mtu = (unsigned)n;
+	return 0;
+}
+
+static int parse_fwmark(struct parser *p, const char *value)
+{
+	unsigned long long n;
+
+	if (!strcasecmp(value, "off"))
+		n = 0;
+	else if (parse_number(value, UINT32_MAX, true, &n))
+		return fail(p, -EINVAL, p->line, "%s: bad mark \"%s\" (off or 0 to %u)",
+			    p->opt->name, value, UINT32_MAX);
+	p->cfg->fwmark = (uint32_t)n;
+	return 0;
+}
+
+/* wg-quick's keys: acted on by wg-quick itself, never by us. */
+static int parse_ignored(struct parser *p, const char *value)
+{
+	return 0;
+}
+
+static int parse_public_key(struct parser *p, const char *value)
+{
+	struct config_peer *peer = current_peer(p);
+
+	if (key_from_base64(peer->public_key, value))
+		return bad_key(p, value, false);
+	peer->has_public_key = true;
+	return 0;
+}
+
+static int parse_preshared_key(struct parser *p, const char *value)
+{
+	struct config_peer *peer = current_peer(p);
+
+	p->has_secret = true;
+	if (key_from_base64(peer->preshared_key, value))
+		return bad_key(p, value, true);
+	peer->has_preshared_key = true;
+	return 0;
+}
+
+static int parse_allowed_ips(struct parser *p, const char *value)
+{
+	struct config_peer *peer = current_peer(p);
+
+	/* wg(8) masks host bits without complaint; so do we, and store the masked form. */
+	return parse_prefixes(p, value, &peer->allowed_ips, &peer->n_allowed_ips,
+			      &p->allowed_ips_cap, true);
+}
+
+static int parse_endpoint(struct parser *p, const char *value)
+{
+	struct config_peer *peer = current_peer(p);
+	int ret;
+
+	ret = addr_resolve_endpoint(value, &peer->endpoint);
+	if (ret == -EINVAL)
+		return fail(p, ret, p->line, "%s: bad endpoint \"%s\"", p->opt->name, value);
+	if (ret)
+		return fail(p, ret, p->line, "%s: cannot resolve \"%s\"", p->opt->name, value);
+	peer->endpoint_text = strdup(value);
+	if (!peer->endpoint_text)
+		return fail(p, -ENOMEM, p->line, "out of memory");
+	return 0;
+}
+
+static int parse_keepalive(struct parser *p, const char *value)
+{
+	unsigned long long n;
+
+	if (!strcasecmp(value, "off"))
+		n = 0;
+	else if (parse_number(value, 65535, false, &n))
+		return fail(p, -EINVAL, p->line, "%s: bad interval \"%s\" (off or 0 to 65535)",
+			    p->opt->name, value);
+	current_peer(p)->persistent_keepalive = (unsigned)n;
+	return 0;
+}
+
+static const struct option options[] = {
+	{ "PrivateKey", SECTION_INTERFACE, false, parse_private_key },
+	{ "ListenPort", SECTION_INTERFACE, false, parse_listen_port },
+	{ "Address", SECTION_INTERFACE, true, parse_address },
+	{ "MTU", SECTION_INTERFACE, false, parse_mtu },
+	{ "FwMark", SECTION_INTERFACE, false, parse_fwmark },
+	{ "DNS", SECTION_INTERFACE, true, parse_ignored },
+	{ "Table", SECTION_INTERFACE, false, parse_ignored },
+	{ "PreUp", SECTION_INTERFACE, true, parse_ignored },
+	{ "PostUp", SECTION_INTERFACE, true, parse_ignored },
+	{ "PreDown", SECTION_INTERFACE, true, parse_ignored },
+	{ "PostDown", SECTION_INTERFACE, true, parse_ignored },
+	{ "SaveConfig", SECTION_INTERFACE, false, parse_ignored },
+	{ "PublicKey", SECTION_PEER, false, parse_public_key },
+	{ "PresharedKey", SECTION_PEER, false, parse_preshared_key },
+	{ "AllowedIPs", SECTION_PEER, true, parse_allowed_ips },
+	{ "Endpoint", SECTION_PEER, false, parse_endpoint },
+	{ "PersistentKeepalive", SECTION_PEER, false, parse_keepalive },
+};
+
+#define N_OPTIONS (sizeof(options) / sizeof(options[0]))
+_Static_assert(N_OPTIONS <= MAX_OPTIONS, "raise MAX_OPTIONS");
+
+static const struct option *find_option(const char *name, enum section section)
+{
+	for (size_t i = 0; i < N_OPTIONS; i++)
+		if ((section == SECTION_NONE || options[i].section == section) &&
+		    !strcasecmp(options[i].name, name))
+			return &options[i];
+	return NULL;
+}
+
+/* The ini_handler. inih's section argument is ignored: read_line() knows better, since
+ * inih cannot tell one [Peer] from the next. */
+static int handle(void *user, const char *section, const char *name, const char *value)
+{
+	struct parser *p = user;
+	const struct option *opt;
+	size_t i;
+
+	if (p->ret)
+		return 0;
+	if (p->section == SECTION_NONE) {
+		fail(p, -EINVAL, p->line, "%s: key before any section", name);
+		return 0;
+	}
+	opt = find_option(name, p->section);
+	if (!opt) {
+		opt = find_option(name, SECTION_NONE);
+		if (opt)
+			fail(p, -EINVAL, p->line, "%s: key belongs in %s, not %s", opt->name,
+			     section_names[opt->section], section_names[p->section]);
+		else
+			fail(p, -EINVAL, p->line, "%s: unknown key in %s", name,
+			     section_names[p->section]);
+		return 0;
+	}
+	i = (size_t)(opt - options);
+	if (p->seen_line[i] && !opt->repeatable) {
+		fail(p, -EINVAL, p->line, "%s: duplicate key (first on line %d)", opt->name,
+		     p->seen_line[i]);
+		return 0;
+	}
+	if (!p->seen_line[i])
+		p->seen_line[i] = p->line;
+	p->opt = opt;
+	return opt->parse(p, value) == 0;
+}
+
+static int seen_line(const struct parser *p, const char *name)
+{
+	const struct option *opt = find_option(name, SECTION_NONE);
+
+	return opt ? p->seen_line[opt - options] : 0;
+}
+
+static int start_peer(struct parser *p)
+{
+	struct config *c = p->cfg;
+	struct config_peer *peers;
+
+	peers = grow(c->peers, &p->peers_cap, c->n_peers, sizeof(*peers));
+	if (!peers)
+		return fail(p, -ENOMEM, p->line, "out of memory");
+	c->peers = peers;
+	c->peers[c->n_peers++].line = p->line;
+	p->allowed_ips_cap = 0;
+	for (size_t i = 0; i < N_OPTIONS; i++)
+		if (options[i].section == SECTION_PEER)
+			p->seen_line[i] = 0;
+	return 0;
+}
+
+static bool token_is(const char *s, size_t len, const char *word)
+{
+	return strlen(word) == len && !strncasecmp(s, word, len);
+}
+
+/* s[0..len) is a trimmed "[...]" line. */
+static int start_section(struct parser *p, const char *s, size_t len)
+{
+	const char *name = s + 1, *end = s + len - 1;
+
+	if (len < 2 || *end != ']')
+		return fail(p, -EINVAL, p->line, "bad section header \"%.*s\"", (int)len, s);
+	while (name < end && isspace((unsigned char)*name))
+		name++;
+	while (end > name && isspace((unsigned char)end[-1]))
+		end--;
+	if (token_is(name, (size_t)(end - name), "Interface")) {
+		p->section = SECTION_INTERFACE;
+		return 0;
+	}
+	if (token_is(name, (size_t)(end - name), "Peer")) {
+		p->section = SECTION_PEER;
+		return start_peer(p);
+	}
+	return fail(p, -EINVAL, p->line, "unknown section \"%.*s\"", (int)len, s);
+}
+
+/* The ini_reader: fgets() over p->text, but one call per line of the file whatever its
+ * length, with '#' comments and surrounding blanks removed. Leading blanks must go anyway:
+ * inih would take an indented line for the continuation of the previous value. Section
+ * headers are rewritten in their canonical form. Returns NULL at the end or on error. */
+static char *read_line(char *str, int num, void *stream)
+{
+	struct parser *p = stream;
+	const char *s, *end, *nl, *hash, *eq;
+	size_t len;
+
+	/* inih's buffer still holds the previous line, maybe a key. */
+	sodium_memzero(str, (size_t)num);
+	if (p->ret || p->pos >= p->len)
+		return NULL;
+	s = p->text + p->pos;
+	nl = memchr(s, '\n', p->len - p->pos);
+	end = nl ? nl : p->text + p->len;
+	p->pos = (size_t)(end - p->text) + (nl ? 1 : 0);
+	p->line++;
+
+	if (memchr(s, '\0', (size_t)(end - s))) {
+		fail(p, -EINVAL, p->line, "NUL byte in line");
+		return NULL;
+	}
+	if (p->line == 1 && end - s >= 3 && !memcmp(s, "\xef\xbb\xbf", 3))
+		s += 3;
+	hash = memchr(s, '#', (size_t)(end - s));
+	if (hash)
+		end = hash;
+	while (s < end && isspace((unsigned char)*s))
+		s++;
+	while (end > s && isspace((unsigned char)end[-1]))
+		end--;
+	len = (size_t)(end - s);
+
+	/* Only what reaches inih counts: comments may be longer. */
+	if (len > MAX_LINE || len + 1 > (size_t)num) {
+		fail(p, -EINVAL, p->line, "line too long (%zu bytes, at most %d)", len, MAX_LINE);
+		return NULL;
+	}
+	if (len == 0 || *s == ';') {
+		str[0] = '\0';
+		return str;
+	}
+	if (*s == '[') {
+		if (start_section(p, s, len))
+			return NULL;
+		snprintf(str, (size_t)num, "%s", section_names[p->section]);
+		return str;
+	}
+	/* inih would also split at ':' (and at an inline ';' comment before '='), or report
+	 * a bare line only by its number. */
+	eq = memchr(s, '=', len);
+	if (!eq || eq == s || memchr(s, ':', (size_t)(eq - s)) ||
+	    memchr(s, ';', (size_t)(eq - s))) {
+		fail(p, -EINVAL, p->line, "expected \"Key = Value\" or \"[Section]\"");
+		return NULL;
+	}
+	memcpy(str, s, len);
+	str[len] = '\0';
+	return str;
+}
+
+static bool has_ipv6_address(const struct config *c)
+{
+	for (size_t i = 0; i < c->n_addresses; i++)
+		if (c->addresses[i].addr.family == AF_INET6)
+			return true;
+	return false;
+}
+
+/* Peer rules name the line of the [Peer] header. */
+static int validate_peer(struct parser *p, size_t i, const uint8_t *own)
+{
+	const struct config_peer *peer = &p->cfg->peers[i];
+	char b64[KEY_B64_LEN];
+
+	if (!peer->has_public_key)
+		return fail(p, -EINVAL, peer->line, "[Peer]: no PublicKey");
+	key_to_base64(b64, peer->public_key);
+	if (own && key_equal(peer->public_key, own))
+		return fail(p, -EINVAL, peer->line,
+			    "[Peer]: PublicKey \"%s\" is our own public key", b64);
+	for (size_t j = 0; j < i; j++) {
+		const struct config_peer *other = &p->cfg->peers[j];
+
+		if (key_equal(peer->public_key, other->public_key))
+			return fail(p, -EINVAL, peer->line,
+				    "[Peer]: PublicKey \"%s\" duplicates the peer on line %d", b64,
+				    other->line);
+	}
+	return 0;
+}
+
+/* The rules that span fields, as wireguard-tools' config_read_finish(). Duplicate keys are
+ * caught earlier, in handle(), where the line of each is known. */
+static int validate(struct parser *p)
+{
+	const struct config *c = p->cfg;
+	uint8_t own[KEY_LEN];
+	bool have_own = false;
+	int ret;
+
+	if (c->mtu < MIN_MTU_IPV6 && has_ipv6_address(c))
+		return fail(p, -EINVAL, seen_line(p, "MTU"),
+			    "MTU: \"%u\" too small with an IPv6 Address (at least %d)", c->mtu,
+			    MIN_MTU_IPV6);
+	if (c->private_key)
+		have_own = key_public_from_private(own, c->private_key) == 0;
+	for (size_t i = 0; i < c->n_peers; i++) {
+		ret = validate_peer(p, i, have_own ? own : NULL);
+		if (ret)
+			return ret;
+	}
+	return 0;
+}
+
+/* text[0..len) need not be NUL-terminated. *has_secret tells whether a PrivateKey or
+ * PresharedKey was read, even when parsing failed. */
+static int parse(const char *text, size_t len, const char *name, struct config **out,
+		 char *err, size_t errlen, bool *has_secret)
+{
+	struct parser p = {
+		.name = name ? name : "(config)",
+		.text = text,
+		.len = len,
+		.err = err,
+		.errlen = errlen,
+	};
+	int ret;
+
+	*out = NULL;
+	set_err(err, errlen, "%s", "");
+	/* Idempotent; needed before sodium_malloc(). */
+	if (sodium_init() < 0)
+		return fail(&p, -ENOMEM, 0, "cannot initialize libsodium");
+	p.cfg = calloc(1, sizeof(*p.cfg));
+	if (!p.cfg)
+		return fail(&p, -ENOMEM, 0, "out of memory");
+	p.cfg->mtu = CONFIG_DEFAULT_MTU;
+
+	ret = ini_parse_stream(read_line, &p, handle, &p);
+	/* read_line() screens out what inih itself rejects; these are for safety. */
+	if (ret > 0)
+		fail(&p, -EINVAL, ret, "syntax error");
+	else if (ret < 0)
+		fail(&p, -ENOMEM, 0, "out of memory");
+	if (!p.ret)
+		validate(&p);
+	if (has_secret)
+		*has_secret = p.has_secret;
+	if (p.ret) {
+		config_free(p.cfg);
+		return p.ret;
+	}
+	*out = p.cfg;
+	return 0;
+}
+
+int config_parse_string(const char *text, const char *name, struct config **out, char *err,
+			size_t errlen)
+{
+	return parse(text, strlen(text), name, out, err, errlen, NULL);
+}
+
+/* Reads until EOF, so that pipes (wg-quick's `<(...)` habit) work too. Every buffer given
+ * up is wiped: the text holds the private key. */
+static int read_all(int fd, char **out, size_t *outlen)
+{
+	char *buf = NULL, *new;
+	size_t len = 0, cap = 0;
+	ssize_t n;
+	int ret;
+
+	for (;;) {
+		if (len == cap) {
+			if (cap >= MAX_FILE_SIZE) {
+				ret = -EFBIG;
+				goto fail_buf;
+			}
+			new = malloc(cap ? cap * 2 : 4096);
+			if (!new) {
+				ret = -ENOMEM;
+				goto fail_buf;
+			}
+			if (buf) {
+				memcpy(new, buf, len);
+				sodium_memzero(buf, cap);
+				free(buf);
+			}
+			buf = new;
+			cap = cap ? cap * 2 : 4096;
+		}
+		n = read(fd, buf + len, cap - len);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0) {
+			ret = -errno;
+			goto fail_buf;
+		}
+		if (n == 0)
+			break;
+		len += (size_t)n;
+	}
+	*out = buf;
+	*outlen = len;
+	return 0;
+
+fail_buf:
+	if (buf)
+		sodium_memzero(buf, len);
+	free(buf);
+	return ret;
+}
+
+int config_load(const char *path, struct config **out, char *err, size_t errlen)
+{
+	struct stat st;
+	char *text = NULL;
+	size_t len = 0;
+	bool has_secret = false;
+	int fd, ret;
+
+	*out = NULL;
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0) {
+		ret = -errno;
+		set_err(err, errlen, "%s: cannot open: %s", path, strerror(-ret));
+		return ret;
+	}
+	if (fstat(fd, &st) < 0) {
+		ret = -errno;
+		set_err(err, errlen, "%s: cannot stat: %s", path, strerror(-ret));
+		goto out_close;
+	}
+	ret = read_all(fd, &text, &len);
+	if (ret) {
+		set_err(err, errlen, "%s: cannot read: %s", path, strerror(-ret));
+		goto out_close;
+	}
+	ret = parse(text, len, path, out, err, errlen, &has_secret);
+	if (has_secret && S_ISREG(st.st_mode) && (st.st_mode & (S_IRGRP | S_IROTH)))
+		log_warn("%s: private key file is readable by others (mode %o)", path,
+			 (unsigned)(st.st_mode & 07777));
+	sodium_memzero(text, len);
+	free(text);
+out_close:
+	close(fd);
+	return ret;
+}
+
+void config_free(struct config *c)
+{
+	if (!c)
+		return;
+	for (size_t i = 0; i < c->n_peers; i++) {
+		free(c->peers[i].allowed_ips);
+		free(c->peers[i].endpoint_text);
+	}
+	if (c->peers)
+		sodium_memzero(c->peers, c->n_peers * sizeof(*c->peers));
+	free(c->peers);
+	free(c->addresses);
+	sodium_free(c->private_key);
+	free(c);
+}
