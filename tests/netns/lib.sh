@@ -203,7 +203,7 @@ pubkey() {
 	if [ -x "$SEALNET" ]; then "$SEALNET" pubkey; else wg pubkey; fi
 }
 
-# node_new NODE [IMPL]: a namespace with lo up, a key pair, a listen port and overlay addresses.
+# node_new NODE [IMPL]: IMPL is sealnetd, wggo or none (no daemon).  A namespace with lo up, a key pair, a listen port and overlay addresses.
 node_new() {
 	local node=$1 n
 	[[ $node =~ ^[a-z]{1,2}$ ]] || fail "node name '$node' must be 1-2 lower-case letters"
@@ -224,6 +224,7 @@ node_new() {
 	case ${IMPL[$node]} in
 	sealnetd) [ -x "$SEALNETD" ] || fail "sealnetd not found at $SEALNETD (build it, or set IMPL=wggo)" ;;
 	wggo) command -v wireguard-go >/dev/null || fail "wireguard-go is not installed" ;;
+	none) ;; # a plain namespace (a router, an attacker)
 	*) fail "node $node: unknown implementation '${IMPL[$node]}' (sealnetd or wggo)" ;;
 	esac
 	ip netns add "${NS[$node]}" || fail "ip netns add ${NS[$node]}"
@@ -239,16 +240,18 @@ nsx() {
 	ip netns exec "${NS[$node]}" "$@"
 }
 
-# link_veth A B: a veth pair "ul<B>" in A / "ul<A>" in B, on a fresh /24 and /64.  The first
-# link of a node gives its UL4/UL6/ULDEV.
+# link_veth A B [SUFFIX]: a veth pair "ul<B><SUFFIX>" in A / "ul<A><SUFFIX>" in B, on a fresh
+# 198.18.L.0/24 and fd00:18:L::/64 (L counts links; sets LINK_NET=L).  The first link of a
+# node gives its UL4/UL6/ULDEV.
 link_veth() {
-	local a=$1 b=$2 l
+	local a=$1 b=$2 sfx=${3:-} l
 	SN_LINKS=$((SN_LINKS + 1))
 	l=$SN_LINKS
-	ip -n "${NS[$a]}" link add "ul$b" type veth peer name "ul$a" netns "${NS[$b]}" ||
+	LINK_NET=$l
+	ip -n "${NS[$a]}" link add "ul$b$sfx" type veth peer name "ul$a$sfx" netns "${NS[$b]}" ||
 		fail "veth $a-$b"
-	_link_addr "$a" "ul$b" "$l"
-	_link_addr "$b" "ul$a" "$l"
+	_link_addr "$a" "ul$b$sfx" "$l"
+	_link_addr "$b" "ul$a$sfx" "$l"
 }
 
 _link_addr() {
