@@ -44,7 +44,8 @@ SEALNET := $(BUILD)/tools/sealnet
 
 .PHONY: all deps check unit netns demo clean install uninstall style asan
 
-all: $(SEALNETD) $(SEALNET) daemon/sealnetd tools/sealnet
+# The convenience links point at the default build only, so an ASan build does not move them.
+all: $(SEALNETD) $(SEALNET) $(if $(filter build,$(BUILD)),daemon/sealnetd tools/sealnet)
 
 daemon/sealnetd: $(SEALNETD)
 	$(Q)ln -sf ../$(SEALNETD) $@
@@ -71,7 +72,7 @@ $(BUILD)/tests/%: tests/unit/%.c $(BUILD)/libsealnet.a
 	@mkdir -p $(dir $@)
 	@$(if $(Q),echo "  TEST-CC $<")
 	$(Q)$(CC) $(ALL_CFLAGS) $(ALL_LDFLAGS) -o $@ $< $(BUILD)/libsealnet.a $(PKG_LIBS) \
-		$(shell $(PKG_CONFIG) --cflags --libs cmocka) $(shell sed -n 's/^.*LINK-WRAP: *//p' $<)
+		$(shell $(PKG_CONFIG) --cflags --libs cmocka) $(shell sed -n 's/^.*LINK-WRAP: *\([^*]*\).*/\1/p' $<)
 
 deps:
 	@missing=""; for p in $(DEB_PKGS); do \
@@ -99,6 +100,13 @@ demo:
 	$(Q)$(MAKE) --no-print-directory deps
 	$(Q)$(MAKE) --no-print-directory all
 	$(Q)SEALNETD=$(CURDIR)/$(SEALNETD) SEALNET=$(CURDIR)/$(SEALNET) tests/demo.sh
+
+# Everything `check` runs, built with AddressSanitizer and UBSan in build-asan/.
+ASAN_FLAGS := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all
+asan:
+	$(Q)$(MAKE) --no-print-directory deps
+	$(Q)ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 \
+		$(MAKE) --no-print-directory BUILD=build-asan OPT="-O1 -g" SAN="$(ASAN_FLAGS)" all unit netns
 
 install: all
 	install -d $(DESTDIR)$(SBINDIR) $(DESTDIR)$(BINDIR) $(DESTDIR)$(SYSCONFDIR)/sealnet
