@@ -438,6 +438,12 @@ counters_of() {
 	cat "$out"
 }
 
+# show_counters NODE: counters_of, indented and labelled for the scenario's output.
+show_counters() {
+	counters_of "$1" | sed "s/^/    $1 /"
+	[ "${PIPESTATUS[0]}" = 0 ] || fail "counters of $1"
+}
+
 _log_grew() { [ "$(grep -c 'counters:' "$1")" -gt "$2" ]; }
 
 # has_drop_counters NODE: false where the implementation has none (wireguard-go).
@@ -449,9 +455,11 @@ counter() {
 		tr ' ' '\n' | sed -n "s/^$2=//p" | head -n 1
 }
 
-# peer_counter NODE PEER NAME: NAME from NODE's line about PEER (empty if absent).
+# peer_counter NODE PEER NAME: NAME from NODE's line about PEER, a node or a public key
+# (empty if absent).
 peer_counter() {
-	grep -F "counters: peer ${PUB[$2]} " "$SN_TMP/$1.counters" 2>/dev/null |
+	local key=${PUB[$2]:-$2}
+	grep -F "counters: peer $key " "$SN_TMP/$1.counters" 2>/dev/null |
 		tr ' ' '\n' | sed -n "s/^$3=//p" | head -n 1
 }
 
