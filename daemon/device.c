@@ -414,6 +414,27 @@ int device_apply(struct device *dev, const struct config *c)
 	return 0;
 }
 
+int device_reload(struct device *dev, const char *config_path, char *err, size_t errlen)
+{
+	struct config *conf;
+	int ret;
+
+	ret = config_load(config_path, &conf, err, errlen);
+	if (ret) {
+		log_err("%s: reload: %s; keeping the running configuration", dev->ifname, err);
+		return ret;
+	}
+	ret = device_apply(dev, conf);
+	config_free(conf);
+	if (ret) {
+		snprintf(err, errlen, "%s: applying failed: %s", config_path, strerror(-ret));
+		log_err("%s: reload: %s", dev->ifname, err);
+		return ret;
+	}
+	log_notice("%s: reloaded %s", dev->ifname, config_path);
+	return 0;
+}
+
 void device_free(struct device *dev)
 {
 	struct peer *p;

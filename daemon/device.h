@@ -84,6 +84,9 @@ int device_new(struct event_base *base, const char *ifname, struct device **out)
 /* Makes the device what the config says: identity, port, MTU, addresses, peers, routes.
  * Peers that stay keep their sessions. Returns 0 or -errno (logged). */
 int device_apply(struct device *dev, const struct config *c);
+/* Reads the config file again and applies it. A file that does not load changes nothing.
+ * Returns 0 or -errno with the reason in err (also logged). */
+int device_reload(struct device *dev, const char *config_path, char *err, size_t errlen);
 /* Removes routes and addresses we added, closes everything, wipes keys. NULL is fine. */
 void device_free(struct device *dev);
 

@@ -17,15 +17,25 @@
 #include "log.h"
 
 #define DEFAULT_CONFIG_DIR "/etc/sealnet"
+#define DEFAULT_RUN_DIR "/run/sealnet"
+
+struct daemon {
+	struct event_base *base;
+	struct device *dev;
+	const char *config_path;
+	char pidfile[256];
+};
 
 static void usage(FILE *f)
 {
-	fprintf(f, "Usage: sealnetd [-f] [-v]... [-c CONFIG] IFACE\n"
+	fprintf(f, "Usage: sealnetd [-f] [-v]... [-c CONFIG] [-p PIDFILE] IFACE\n"
 		   "  -f          stay in the foreground, log to stderr\n"
 		   "  -v          more verbose (repeat for debug)\n"
 		   "  -c CONFIG   config file (default " DEFAULT_CONFIG_DIR "/IFACE.conf)\n"
+		   "  -p PIDFILE  pid file (default " DEFAULT_RUN_DIR "/IFACE.pid; none with -f)\n"
 		   "  -h          this help\n"
-		   "Signals: SIGINT/SIGTERM stop, SIGUSR1 logs the counters.\n");
+		   "Signals: SIGINT/SIGTERM stop, SIGHUP reloads the config, SIGUSR1 logs the\n"
+		   "counters.\n");
 }
 
 static void on_stop(evutil_socket_t sig, short what, void *arg)
@@ -38,7 +48,38 @@ static void on_stop(evutil_socket_t sig, short what, void *arg)
 
 static void on_usr1(evutil_socket_t sig, short what, void *arg)
 {
-	device_log_counters(arg);
+	struct daemon *d = arg;
+
+	device_log_counters(d->dev);
+}
+
+static void on_hup(evutil_socket_t sig, short what, void *arg)
+{
+	char err[512];
+
+	struct daemon *d = arg;
+
+	device_reload(d->dev, d->config_path, err, sizeof(err));
+}
+
+/* The pid file tells `sealnet down` and `sealnet reload` whom to signal. */
+static int write_pidfile(struct daemon *d)
+{
+	char tmp[sizeof(d->pidfile) + 24];
+	FILE *f;
+
+	if (!strncmp(d->pidfile, DEFAULT_RUN_DIR "/", sizeof(DEFAULT_RUN_DIR)))
+		mkdir(DEFAULT_RUN_DIR, 0755);
+	snprintf(tmp, sizeof(tmp), "%s.%ld", d->pidfile, (long)getpid());
+	f = fopen(tmp, "w");
+	if (!f)
+		return -errno;
+	fprintf(f, "%ld\n", (long)getpid());
+	if (fclose(f) || rename(tmp, d->pidfile)) {
+		unlink(tmp);
+		return -errno;
+	}
+	return 0;
 }
 
 /* Forks; the parent waits until the child reports that setup worked, so a broken config or a
@@ -82,16 +123,17 @@ static void detach_stdio(void)
 
 int main(int argc, char **argv)
 {
-	const char *config_path = NULL, *ifname;
+	const char *config_path = NULL, *pidfile = NULL, *ifname;
 	char default_path[256], err[512];
 	struct event *sigs[4] = { 0 };
 	struct event_base *base = NULL;
 	struct device *dev = NULL;
 	struct config *conf = NULL;
+	struct daemon d = { 0 };
 	bool foreground = false;
 	int verbosity = 0, notify_fd = -1, opt, ret = EXIT_FAILURE;
 
-	while ((opt = getopt(argc, argv, "fvc:h")) != -1) {
+	while ((opt = getopt(argc, argv, "fvc:p:h")) != -1) {
 		switch (opt) {
 		case 'f':
 			foreground = true;
@@ -101,6 +143,9 @@ int main(int argc, char **argv)
 			break;
 		case 'c':
 			config_path = optarg;
+			break;
+		case 'p':
+			pidfile = optarg;
 			break;
 		case 'h':
 			usage(stdout);
@@ -123,6 +168,12 @@ int main(int argc, char **argv)
 		snprintf(default_path, sizeof(default_path), DEFAULT_CONFIG_DIR "/%s.conf", ifname);
 		config_path = default_path;
 	}
+	/* In the foreground the caller holds the pid already; several test nodes with the same
+	 * interface name in different namespaces must not fight over one file. */
+	if (pidfile)
+		snprintf(d.pidfile, sizeof(d.pidfile), "%s", pidfile);
+	else if (!foreground)
+		snprintf(d.pidfile, sizeof(d.pidfile), DEFAULT_RUN_DIR "/%s.pid", ifname);
 	log_init("sealnetd", true, verbosity >= 2 ? LOG_DEBUG : verbosity ? LOG_INFO : LOG_NOTICE);
 	if (cipher_init()) {
 		log_err("cannot initialise libsodium");
@@ -138,7 +189,6 @@ int main(int argc, char **argv)
 	}
 	umask(077);
 	signal(SIGPIPE, SIG_IGN);
-	signal(SIGHUP, SIG_IGN);
 
 	base = event_base_new();
 	if (!base) {
@@ -150,15 +200,27 @@ int main(int argc, char **argv)
 	config_free(conf);
 	conf = NULL;
 
+	d.base = base;
+	d.dev = dev;
+	d.config_path = config_path;
 	sigs[0] = evsignal_new(base, SIGINT, on_stop, base);
 	sigs[1] = evsignal_new(base, SIGTERM, on_stop, base);
-	sigs[2] = evsignal_new(base, SIGUSR1, on_usr1, dev);
-	for (int i = 0; i < 3; i++) {
+	sigs[2] = evsignal_new(base, SIGUSR1, on_usr1, &d);
+	sigs[3] = evsignal_new(base, SIGHUP, on_hup, &d);
+	for (int i = 0; i < 4; i++) {
 		if (!sigs[i] || evsignal_add(sigs[i], NULL)) {
 			log_err("cannot install signal handlers");
 			goto out;
 		}
 	}
+	ret = d.pidfile[0] ? write_pidfile(&d) : 0;
+	if (ret) {
+		log_err("%s: cannot write pid file: %s", d.pidfile, strerror(-ret));
+		ret = EXIT_FAILURE;
+		d.pidfile[0] = '\0';
+		goto out;
+	}
+	ret = EXIT_FAILURE;
 	log_notice("%s: up, UDP port %u, MTU %u", dev->ifname, dev->udp.port, dev->mtu);
 	if (notify_fd >= 0) {
 		char ok = 0;
@@ -175,6 +237,8 @@ int main(int argc, char **argv)
 	else
 		ret = EXIT_SUCCESS;
 out:
+	if (d.pidfile[0] && d.dev)
+		unlink(d.pidfile);
 	for (int i = 0; i < 4; i++)
 		if (sigs[i])
 			event_free(sigs[i]);
