@@ -13,7 +13,8 @@ PKGS := libsodium libb2 libmnl libevent inih
 
 # Debian packages the build, the tests and the demo need; `make deps` installs the missing ones.
 DEB_PKGS := gcc make pkg-config libsodium-dev libb2-dev libmnl-dev libevent-dev libinih-dev \
-	libcmocka-dev iproute2 iputils-ping iperf3 wireguard-go wireguard-tools procps
+	libcmocka-dev iproute2 iputils-ping iperf3 wireguard-go wireguard-tools procps tcpdump \
+	nftables
 
 ifeq ($(V),1)
 Q :=
@@ -41,6 +42,7 @@ UNIT_BINS := $(UNIT_SRCS:tests/unit/%.c=$(BUILD)/tests/%)
 
 SEALNETD := $(BUILD)/daemon/sealnetd
 SEALNET := $(BUILD)/tools/sealnet
+UDPFUZZ := $(BUILD)/tests/udpfuzz
 
 .PHONY: all deps check unit netns demo clean install uninstall style asan
 
@@ -74,6 +76,12 @@ $(BUILD)/tests/%: tests/unit/%.c $(BUILD)/libsealnet.a
 	$(Q)$(CC) $(ALL_CFLAGS) $(ALL_LDFLAGS) -o $@ $< $(BUILD)/libsealnet.a $(PKG_LIBS) \
 		$(shell $(PKG_CONFIG) --cflags --libs cmocka) $(shell sed -n 's/^.*LINK-WRAP: *\([^*]*\).*/\1/p' $<)
 
+# Test tool for tests/netns: standalone, not linked against the daemon.
+$(UDPFUZZ): tests/tools/udpfuzz.c
+	@mkdir -p $(dir $@)
+	@$(if $(Q),echo "  CC      $<")
+	$(Q)$(CC) $(ALL_CFLAGS) $(ALL_LDFLAGS) -o $@ $<
+
 deps:
 	@missing=""; for p in $(DEB_PKGS); do \
 		dpkg-query -W -f='$${Status}\n' $$p 2>/dev/null | grep -q 'install ok installed' || missing="$$missing $$p"; \
@@ -88,8 +96,9 @@ unit: $(UNIT_BINS) $(SEALNET)
 	$(Q)tests/run-unit.sh $(UNIT_BINS)
 	$(Q)tests/tools.sh $(SEALNET)
 
-netns: all
-	$(Q)SEALNETD=$(CURDIR)/$(SEALNETD) SEALNET=$(CURDIR)/$(SEALNET) tests/netns/run.sh
+netns: all $(UDPFUZZ)
+	$(Q)SEALNETD=$(CURDIR)/$(SEALNETD) SEALNET=$(CURDIR)/$(SEALNET) UDPFUZZ=$(CURDIR)/$(UDPFUZZ) \
+		tests/netns/run.sh
 
 check:
 	$(Q)$(MAKE) --no-print-directory deps
