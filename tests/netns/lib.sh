@@ -42,7 +42,7 @@ SN_LINKS=0
 SN_CLEANED=0
 
 if [ "$(id -u)" != 0 ]; then
-	echo "$SN_SCRIPT: must run as root (network namespaces)" >&2
+	echo "$SN_SCRIPT: needs root for network namespaces: run it with sudo" >&2
 	exit 1
 fi
 SN_TMP=$(mktemp -d "${TMPDIR:-/tmp}/sn-$SN_SCEN.XXXXXX") || exit 1
