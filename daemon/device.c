@@ -208,6 +208,15 @@ static int set_port(struct device *dev, uint16_t port)
 		udp_close(&u);
 		return -ENOMEM;
 	}
+	if (dev->fwmark && (ret = udp_set_mark(&u, dev->fwmark))) {
+		log_err("%s: cannot set fwmark %u: %s", dev->ifname, dev->fwmark, strerror(-ret));
+		if (ev4)
+			event_free(ev4);
+		if (ev6)
+			event_free(ev6);
+		udp_close(&u);
+		return ret;
+	}
 	if (dev->udp4_ev)
 		event_free(dev->udp4_ev);
 	if (dev->udp6_ev)
@@ -373,12 +382,22 @@ int device_apply(struct device *dev, const struct config *c)
 {
 	int ret;
 
-	ret = set_identity(dev, c->private_key);
-	if (ret)
-		return ret;
+	/* The port first: it is what most often fails (in use), and then nothing has changed. */
 	ret = set_port(dev, c->listen_port);
 	if (ret)
 		return ret;
+	ret = set_identity(dev, c->private_key);
+	if (ret)
+		return ret;
+	if (c->fwmark != dev->fwmark) {
+		ret = udp_set_mark(&dev->udp, c->fwmark);
+		if (ret) {
+			log_err("%s: cannot set fwmark %u: %s", dev->ifname, c->fwmark,
+				strerror(-ret));
+			return ret;
+		}
+		dev->fwmark = c->fwmark;
+	}
 	if (c->mtu && c->mtu != dev->mtu) {
 		struct peer *p;
 
@@ -412,6 +431,70 @@ int device_apply(struct device *dev, const struct config *c)
 		return ret;
 	kick_persistent_keepalives(dev);
 	return 0;
+}
+
+static int add_allowed_ip(void *ctx, const struct ip_prefix *p)
+{
+	struct config_peer *cp = ctx;
+
+	cp->allowed_ips[cp->n_allowed_ips++] = *p;
+	return 0;
+}
+
+static int count_allowed_ip(void *ctx, const struct ip_prefix *p)
+{
+	(*(size_t *)ctx)++;
+	return 0;
+}
+
+int device_to_config(struct device *dev, struct config **out)
+{
+	struct config *c;
+	struct peer *p;
+	size_t n = 0;
+
+	c = calloc(1, sizeof(*c));
+	if (!c)
+		return -ENOMEM;
+	TAILQ_FOREACH(p, &dev->peers, link)
+		n++;
+	c->peers = calloc(n ? n : 1, sizeof(*c->peers));
+	c->addresses = calloc(dev->n_addresses ? dev->n_addresses : 1, sizeof(*c->addresses));
+	if (!c->peers || !c->addresses)
+		goto nomem;
+	if (dev->local.private_key) {
+		c->private_key = sodium_malloc(NOISE_PUBLIC_KEY_LEN);
+		if (!c->private_key)
+			goto nomem;
+		memcpy(c->private_key, dev->local.private_key, NOISE_PUBLIC_KEY_LEN);
+	}
+	c->listen_port = dev->udp.port;
+	c->fwmark = dev->fwmark;
+	c->mtu = dev->mtu;
+	memcpy(c->addresses, dev->addresses, dev->n_addresses * sizeof(*c->addresses));
+	c->n_addresses = dev->n_addresses;
+	TAILQ_FOREACH(p, &dev->peers, link) {
+		struct config_peer *cp = &c->peers[c->n_peers];
+		size_t count = 0;
+
+		allowedips_walk_by_peer(dev->allowedips, p, count_allowed_ip, &count);
+		cp->allowed_ips = calloc(count ? count : 1, sizeof(*cp->allowed_ips));
+		if (!cp->allowed_ips)
+			goto nomem;
+		c->n_peers++;
+		allowedips_walk_by_peer(dev->allowedips, p, add_allowed_ip, cp);
+		memcpy(cp->public_key, peer_public_key(p), NOISE_PUBLIC_KEY_LEN);
+		cp->has_public_key = true;
+		memcpy(cp->preshared_key, p->handshake.preshared_key, NOISE_SYMMETRIC_KEY_LEN);
+		cp->has_preshared_key = !cipher_is_zero(cp->preshared_key, NOISE_SYMMETRIC_KEY_LEN);
+		cp->endpoint = p->endpoint;
+		cp->persistent_keepalive = p->timers.persistent_keepalive_interval;
+	}
+	*out = c;
+	return 0;
+nomem:
+	config_free(c);
+	return -ENOMEM;
 }
 
 int device_reload(struct device *dev, const char *config_path, char *err, size_t errlen)

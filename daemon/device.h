@@ -58,6 +58,7 @@ struct device {
 	int tun_fd;
 	struct udp udp;
 	unsigned mtu;
+	uint32_t fwmark;
 	struct noise_local local;
 	struct cookie_checker cookie_checker;
 	struct ratelimiter *ratelimiter;
@@ -84,6 +85,9 @@ int device_new(struct event_base *base, const char *ifname, struct device **out)
 /* Makes the device what the config says: identity, port, MTU, addresses, peers, routes.
  * Peers that stay keep their sessions. Returns 0 or -errno (logged). */
 int device_apply(struct device *dev, const struct config *c);
+/* The running state as a config (current endpoints, the addresses we manage), for the
+ * control socket to edit and hand back to device_apply(). *out freed with config_free(). */
+int device_to_config(struct device *dev, struct config **out);
 /* Reads the config file again and applies it. A file that does not load changes nothing.
  * Returns 0 or -errno with the reason in err (also logged). */
 int device_reload(struct device *dev, const char *config_path, char *err, size_t errlen);

@@ -30,6 +30,29 @@ void key_to_base64(char b64[KEY_B64_LEN], const uint8_t key[KEY_LEN])
 	sodium_bin2base64(b64, KEY_B64_LEN, key, KEY_LEN, sodium_base64_VARIANT_ORIGINAL);
 }
 
+int key_from_hex(uint8_t key[KEY_LEN], const char *hex)
+{
+	uint8_t tmp[KEY_LEN];
+	size_t len;
+	const char *end;
+
+	if (strlen(hex) != KEY_HEX_LEN - 1)
+		return -EINVAL;
+	if (sodium_hex2bin(tmp, sizeof(tmp), hex, KEY_HEX_LEN - 1, NULL, &len, &end) ||
+	    len != KEY_LEN || *end) {
+		sodium_memzero(tmp, sizeof(tmp));
+		return -EINVAL;
+	}
+	memcpy(key, tmp, KEY_LEN);
+	sodium_memzero(tmp, sizeof(tmp));
+	return 0;
+}
+
+void key_to_hex(char hex[KEY_HEX_LEN], const uint8_t key[KEY_LEN])
+{
+	sodium_bin2hex(hex, KEY_HEX_LEN, key, KEY_LEN);
+}
+
 int key_public_from_private(uint8_t pub[KEY_LEN], const uint8_t priv[KEY_LEN])
 {
 	return cipher_public_key(pub, priv);

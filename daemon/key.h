@@ -11,6 +11,10 @@
 /* Returns 0 or -EINVAL (wrong length, bad characters, trailing bits set). */
 int key_from_base64(uint8_t key[KEY_LEN], const char *b64);
 void key_to_base64(char b64[KEY_B64_LEN], const uint8_t key[KEY_LEN]);
+/* The control socket's form: 64 lowercase hex digits. */
+#define KEY_HEX_LEN 65 /* with NUL */
+int key_from_hex(uint8_t key[KEY_LEN], const char *hex);
+void key_to_hex(char hex[KEY_HEX_LEN], const uint8_t key[KEY_LEN]);
 /* X25519 public key of a private key; clamps a copy as X25519 does. */
 int key_public_from_private(uint8_t pub[KEY_LEN], const uint8_t priv[KEY_LEN]);
 void key_generate_private(uint8_t priv[KEY_LEN]);

@@ -15,6 +15,7 @@
 #include "config.h"
 #include "device.h"
 #include "log.h"
+#include "uapi.h"
 
 #define DEFAULT_CONFIG_DIR "/etc/sealnet"
 #define DEFAULT_RUN_DIR "/run/sealnet"
@@ -129,6 +130,7 @@ int main(int argc, char **argv)
 	struct event_base *base = NULL;
 	struct device *dev = NULL;
 	struct config *conf = NULL;
+	struct uapi *uapi = NULL;
 	struct daemon d = { 0 };
 	bool foreground = false;
 	int verbosity = 0, notify_fd = -1, opt, ret = EXIT_FAILURE;
@@ -197,6 +199,15 @@ int main(int argc, char **argv)
 	}
 	if (device_new(base, ifname, &dev) || device_apply(dev, conf))
 		goto out;
+	ret = uapi_open(dev, NULL, config_path, &uapi);
+	if (ret) {
+		log_err("%s: cannot open the control socket in " UAPI_DEFAULT_DIR ": %s",
+			dev->ifname, ret == -EADDRINUSE ? "another daemon runs this interface"
+							 : strerror(-ret));
+		ret = EXIT_FAILURE;
+		goto out;
+	}
+	ret = EXIT_FAILURE;
 	config_free(conf);
 	conf = NULL;
 
@@ -242,6 +253,7 @@ out:
 	for (int i = 0; i < 4; i++)
 		if (sigs[i])
 			event_free(sigs[i]);
+	uapi_close(uapi);
 	device_free(dev);
 	config_free(conf);
 	if (base)

@@ -77,6 +77,16 @@ void udp_close(struct udp *u)
 	u->fd4 = u->fd6 = -1;
 }
 
+int udp_set_mark(const struct udp *u, uint32_t mark)
+{
+	int fds[2] = { u->fd4, u->fd6 };
+
+	for (int i = 0; i < 2; i++)
+		if (fds[i] >= 0 && setsockopt(fds[i], SOL_SOCKET, SO_MARK, &mark, sizeof(mark)))
+			return -errno;
+	return 0;
+}
+
 int udp_send(const struct udp *u, const union endpoint *to, const void *buf, size_t len)
 {
 	int fd = to->sa.sa_family == AF_INET ? u->fd4 : u->fd6;

@@ -1,0 +1,611 @@
+#include "uapi.h"
+
+#include <errno.h>
+#include <event2/buffer.h>
+#include <event2/bufferevent.h>
+#include <event2/event.h>
+#include <event2/listener.h>
+#include <sodium.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/queue.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include "allowedips.h"
+#include "cipher.h"
+#include "config.h"
+#include "device.h"
+#include "key.h"
+#include "log.h"
+#include "peer.h"
+
+/* A set with every peer of a large cluster fits many times over. */
+#define UAPI_MAX_REQUEST (16u << 20)
+/* A client that sends nothing or reads nothing for this long is dropped. */
+#define UAPI_TIMEOUT_SEC 10
+
+struct uapi_client {
+	TAILQ_ENTRY(uapi_client) link;
+	struct uapi *u;
+	struct bufferevent *bev;
+	bool closing;
+};
+
+struct uapi {
+	struct device *dev;
+	struct evconnlistener *listener;
+	char path[sizeof(((struct sockaddr_un *)0)->sun_path)];
+	char *config_path;
+	TAILQ_HEAD(, uapi_client) clients;
+};
+
+static int set_err(char *err, size_t errlen, int ret, const char *fmt, ...)
+	__attribute__((format(printf, 4, 5)));
+
+static int set_err(char *err, size_t errlen, int ret, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(err, errlen, fmt, ap);
+	va_end(ap);
+	return ret;
+}
+
+static int parse_u64(const char *s, unsigned long long max, unsigned long long *out)
+{
+	char *end;
+
+	if (*s < '0' || *s > '9')
+		return -EINVAL;
+	errno = 0;
+	*out = strtoull(s, &end, 10);
+	if (errno || *end || *out > max)
+		return -EINVAL;
+	return 0;
+}
+
+static bool is_true(const char *v)
+{
+	return !strcmp(v, "true");
+}
+
+static void drop_peer(struct config *c, size_t i)
+{
+	free(c->peers[i].allowed_ips);
+	free(c->peers[i].endpoint_text);
+	memmove(&c->peers[i], &c->peers[i + 1], (c->n_peers - i - 1) * sizeof(*c->peers));
+	c->n_peers--;
+	sodium_memzero(&c->peers[c->n_peers], sizeof(*c->peers));
+}
+
+static bool prefix_same(const struct ip_prefix *a, const struct ip_prefix *b)
+{
+	return a->addr.family == b->addr.family && a->cidr == b->cidr &&
+	       !memcmp(a->addr.bytes, b->addr.bytes, addr_len(a->addr.family));
+}
+
+/* WireGuard semantics: a prefix belongs to one peer; giving it to another moves it. */
+static int add_allowed_ip(struct config *c, size_t peer, const struct ip_prefix *pfx)
+{
+	struct config_peer *cp;
+	struct ip_prefix *grown;
+
+	for (size_t i = 0; i < c->n_peers; i++) {
+		cp = &c->peers[i];
+		for (size_t j = 0; j < cp->n_allowed_ips; j++) {
+			if (!prefix_same(&cp->allowed_ips[j], pfx))
+				continue;
+			if (i == peer)
+				return 0;
+			memmove(&cp->allowed_ips[j], &cp->allowed_ips[j + 1],
+				(cp->n_allowed_ips - j - 1) * sizeof(*pfx));
+			cp->n_allowed_ips--;
+			break;
+		}
+	}
+	cp = &c->peers[peer];
+	grown = realloc(cp->allowed_ips, (cp->n_allowed_ips + 1) * sizeof(*pfx));
+	if (!grown)
+		return -ENOMEM;
+	cp->allowed_ips = grown;
+	cp->allowed_ips[cp->n_allowed_ips++] = *pfx;
+	return 0;
+}
+
+/* Finds or adds the peer with this key; *created says which. Returns its index or -errno. */
+static long find_or_add_peer(struct config *c, const uint8_t key[KEY_LEN], bool *created)
+{
+	struct config_peer *grown;
+
+	*created = false;
+	for (size_t i = 0; i < c->n_peers; i++)
+		if (key_equal(c->peers[i].public_key, key))
+			return (long)i;
+	grown = realloc(c->peers, (c->n_peers + 1) * sizeof(*grown));
+	if (!grown)
+		return -ENOMEM;
+	c->peers = grown;
+	memset(&c->peers[c->n_peers], 0, sizeof(*grown));
+	memcpy(c->peers[c->n_peers].public_key, key, KEY_LEN);
+	c->peers[c->n_peers].has_public_key = true;
+	*created = true;
+	return (long)c->n_peers++;
+}
+
+static int set_interface_key(struct config *c, const char *key, const char *value, char *err,
+			     size_t errlen)
+{
+	unsigned long long n;
+	uint8_t k[KEY_LEN];
+
+	if (!strcmp(key, "private_key")) {
+		if (key_from_hex(k, value))
+			return set_err(err, errlen, -EINVAL, "private_key: not 64 hex digits");
+		if (key_is_zero(k)) {
+			sodium_free(c->private_key);
+			c->private_key = NULL;
+			return 0;
+		}
+		if (!c->private_key && !(c->private_key = sodium_malloc(KEY_LEN)))
+			return -ENOMEM;
+		memcpy(c->private_key, k, KEY_LEN);
+		sodium_memzero(k, sizeof(k));
+		return 0;
+	}
+	if (!strcmp(key, "listen_port")) {
+		if (parse_u64(value, 65535, &n))
+			return set_err(err, errlen, -EINVAL, "listen_port: bad port \"%s\"", value);
+		c->listen_port = (uint16_t)n;
+		return 0;
+	}
+	if (!strcmp(key, "fwmark")) {
+		if (parse_u64(value, UINT32_MAX, &n))
+			return set_err(err, errlen, -EINVAL, "fwmark: bad mark \"%s\"", value);
+		c->fwmark = (uint32_t)n;
+		return 0;
+	}
+	if (!strcmp(key, "replace_peers")) {
+		if (!is_true(value))
+			return set_err(err, errlen, -EINVAL, "replace_peers: only \"true\"");
+		while (c->n_peers)
+			drop_peer(c, c->n_peers - 1);
+		return 0;
+	}
+	return set_err(err, errlen, -EINVAL, "unknown key \"%s\"", key);
+}
+
+static int set_peer_key(struct config *c, size_t i, const char *key, const char *value,
+			char *err, size_t errlen)
+{
+	struct config_peer *cp = &c->peers[i];
+	unsigned long long n;
+	struct ip_prefix pfx;
+
+	if (!strcmp(key, "preshared_key")) {
+		if (key_from_hex(cp->preshared_key, value))
+			return set_err(err, errlen, -EINVAL, "preshared_key: not 64 hex digits");
+		cp->has_preshared_key = !key_is_zero(cp->preshared_key);
+		return 0;
+	}
+	if (!strcmp(key, "endpoint")) {
+		if (addr_parse_endpoint(value, &cp->endpoint))
+			return set_err(err, errlen, -EINVAL, "endpoint: bad address \"%s\"", value);
+		return 0;
+	}
+	if (!strcmp(key, "persistent_keepalive_interval")) {
+		if (parse_u64(value, 65535, &n))
+			return set_err(err, errlen, -EINVAL,
+				       "persistent_keepalive_interval: bad value \"%s\"", value);
+		cp->persistent_keepalive = (unsigned)n;
+		return 0;
+	}
+	if (!strcmp(key, "replace_allowed_ips")) {
+		if (!is_true(value))
+			return set_err(err, errlen, -EINVAL, "replace_allowed_ips: only \"true\"");
+		cp->n_allowed_ips = 0;
+		return 0;
+	}
+	if (!strcmp(key, "allowed_ip")) {
+		if (!strchr(value, '/') || addr_parse_prefix(value, &pfx))
+			return set_err(err, errlen, -EINVAL, "allowed_ip: bad prefix \"%s\"", value);
+		addr_prefix_mask(&pfx);
+		return add_allowed_ip(c, i, &pfx);
+	}
+	if (!strcmp(key, "protocol_version")) {
+		if (strcmp(value, "1"))
+			return set_err(err, errlen, -EPROTONOSUPPORT,
+				       "protocol_version: only 1 is known");
+		return 0;
+	}
+	return set_err(err, errlen, -EINVAL, "unknown peer key \"%s\"", key);
+}
+
+static bool known_peer_key(const char *key)
+{
+	static const char *const keys[] = { "preshared_key", "endpoint",
+					    "persistent_keepalive_interval",
+					    "replace_allowed_ips", "allowed_ip", "protocol_version" };
+
+	for (size_t i = 0; i < sizeof(keys) / sizeof(keys[0]); i++)
+		if (!strcmp(key, keys[i]))
+			return true;
+	return false;
+}
+
+int uapi_parse_set(struct config *c, char *lines, char *err, size_t errlen)
+{
+	long peer = -1;
+	bool created = false, skip = false;
+	uint8_t k[KEY_LEN], pub[KEY_LEN];
+	char *line, *save = NULL, *value;
+	int ret = 0, n = 1;
+
+	for (line = strtok_r(lines, "\n", &save); line; line = strtok_r(NULL, "\n", &save), n++) {
+		value = strchr(line, '=');
+		if (!value) {
+			ret = set_err(err, errlen, -EINVAL, "line %d: no '=' in \"%.40s\"", n, line);
+			goto out;
+		}
+		*value++ = '\0';
+		if (!strcmp(line, "public_key")) {
+			if (key_from_hex(k, value)) {
+				ret = set_err(err, errlen, -EINVAL,
+					      "line %d: public_key: not 64 hex digits", n);
+				goto out;
+			}
+			peer = find_or_add_peer(c, k, &created);
+			if (peer < 0) {
+				ret = (int)peer;
+				goto out;
+			}
+			skip = false;
+			continue;
+		}
+		if (peer < 0) {
+			ret = set_interface_key(c, line, value, err, errlen);
+		} else if (!strcmp(line, "remove") || !strcmp(line, "update_only")) {
+			if (!is_true(value)) {
+				ret = set_err(err, errlen, -EINVAL, "%s: only \"true\"", line);
+			} else if (!skip && (line[0] == 'r' || created)) {
+				/* Removing, or updating a peer that does not exist: the rest of
+				 * this peer's lines change nothing. */
+				drop_peer(c, (size_t)peer);
+				skip = true;
+			}
+		} else if (!skip) {
+			ret = set_peer_key(c, (size_t)peer, line, value, err, errlen);
+		} else if (!known_peer_key(line)) {
+			/* A skipped peer's lines change nothing but must still make sense. */
+			ret = set_err(err, errlen, -EINVAL, "unknown peer key \"%s\"", line);
+		}
+		if (ret) {
+			if (err && errlen) {
+				char tmp[256];
+
+				snprintf(tmp, sizeof(tmp), "%s", err);
+				snprintf(err, errlen, "line %d: %s", n, tmp);
+			}
+			goto out;
+		}
+	}
+	if (c->private_key && !key_public_from_private(pub, c->private_key)) {
+		for (size_t i = 0; i < c->n_peers; i++) {
+			if (key_equal(c->peers[i].public_key, pub)) {
+				ret = set_err(err, errlen, -EINVAL,
+					      "a peer has this interface's own public key");
+				goto out;
+			}
+		}
+	}
+out:
+	sodium_memzero(k, sizeof(k));
+	return ret;
+}
+
+static void print_key(struct evbuffer *out, const char *name, const uint8_t *key)
+{
+	char hex[KEY_HEX_LEN];
+
+	key_to_hex(hex, key);
+	evbuffer_add_printf(out, "%s=%s\n", name, hex);
+	sodium_memzero(hex, sizeof(hex));
+}
+
+static int print_allowed_ip(void *ctx, const struct ip_prefix *p)
+{
+	char buf[ADDR_STRLEN];
+
+	evbuffer_add_printf(ctx, "allowed_ip=%s\n", addr_prefix_str(p, buf));
+	return 0;
+}
+
+static void handle_get(struct device *dev, struct evbuffer *out, bool ours)
+{
+	char ep[ADDR_STRLEN];
+	struct peer *p;
+
+	if (dev->local.private_key)
+		print_key(out, "private_key", dev->local.private_key);
+	evbuffer_add_printf(out, "listen_port=%u\n", dev->udp.port);
+	if (dev->fwmark)
+		evbuffer_add_printf(out, "fwmark=%u\n", dev->fwmark);
+	if (ours) {
+		evbuffer_add_printf(out, "sealnet_rx_datagrams=%llu\nsealnet_tx_datagrams=%llu\n"
+					 "sealnet_cookie_replies_sent=%llu\n",
+				    (unsigned long long)dev->stats.rx_datagrams,
+				    (unsigned long long)dev->stats.tx_datagrams,
+				    (unsigned long long)dev->stats.cookie_replies_sent);
+		for (int d = 0; d < DROP_MAX; d++)
+			evbuffer_add_printf(out, "sealnet_%s=%llu\n", device_drop_name(d),
+					    (unsigned long long)dev->stats.drops[d]);
+	}
+	TAILQ_FOREACH(p, &dev->peers, link) {
+		print_key(out, "public_key", peer_public_key(p));
+		print_key(out, "preshared_key", p->handshake.preshared_key);
+		evbuffer_add_printf(out, "protocol_version=1\n");
+		if (p->endpoint.sa.sa_family)
+			evbuffer_add_printf(out, "endpoint=%s\n", addr_endpoint_str(&p->endpoint, ep));
+		evbuffer_add_printf(out,
+				    "last_handshake_time_sec=%llu\nlast_handshake_time_nsec=%llu\n"
+				    "tx_bytes=%llu\nrx_bytes=%llu\n"
+				    "persistent_keepalive_interval=%u\n",
+				    (unsigned long long)(p->last_handshake_realtime / NSEC_PER_SEC),
+				    (unsigned long long)(p->last_handshake_realtime % NSEC_PER_SEC),
+				    (unsigned long long)p->stats.tx_bytes,
+				    (unsigned long long)p->stats.rx_bytes,
+				    p->timers.persistent_keepalive_interval);
+		if (ours)
+			evbuffer_add_printf(
+				out,
+				"sealnet_rx_packets=%llu\nsealnet_tx_packets=%llu\n"
+				"sealnet_handshakes=%llu\nsealnet_initiations=%llu\n"
+				"sealnet_rotations=%llu\n",
+				(unsigned long long)p->stats.rx_packets,
+				(unsigned long long)p->stats.tx_packets,
+				(unsigned long long)p->stats.handshakes_completed,
+				(unsigned long long)p->stats.handshakes_initiated,
+				(unsigned long long)p->stats.keypair_rotations);
+		allowedips_walk_by_peer(dev->allowedips, p, print_allowed_ip, out);
+	}
+	evbuffer_add_printf(out, "errno=0\n\n");
+}
+
+static int handle_set(struct device *dev, char *lines)
+{
+	struct config *c;
+	char err[256] = "";
+	int ret;
+
+	ret = device_to_config(dev, &c);
+	if (ret)
+		return ret;
+	ret = uapi_parse_set(c, lines, err, sizeof(err));
+	if (ret) {
+		log_warn("%s: control socket: set refused, nothing changed: %s", dev->ifname, err);
+		goto out;
+	}
+	ret = device_apply(dev, c);
+out:
+	config_free(c);
+	return ret;
+}
+
+void uapi_handle(struct device *dev, const char *config_path, char *request,
+		 struct evbuffer *out)
+{
+	char *nl = strchr(request, '\n'), *rest = nl ? nl + 1 : request + strlen(request);
+	char err[512];
+	int ret;
+
+	if (nl)
+		*nl = '\0';
+	if (!strcmp(request, "get=1") || !strcmp(request, "get=sealnet")) {
+		if (*rest) {
+			evbuffer_add_printf(out, "errno=%d\n\n", -EINVAL);
+			return;
+		}
+		handle_get(dev, out, request[4] == 's');
+		return;
+	}
+	if (!strcmp(request, "set=1")) {
+		ret = handle_set(dev, rest);
+	} else if (!strcmp(request, "reload=1") && !*rest) {
+		ret = config_path ? device_reload(dev, config_path, err, sizeof(err)) : -EINVAL;
+	} else {
+		ret = -EINVAL;
+	}
+	/* Negative, as wireguard-go answers and as `wg` expects. */
+	evbuffer_add_printf(out, "errno=%d\n\n", ret);
+}
+
+static void client_free(struct uapi_client *cl)
+{
+	TAILQ_REMOVE(&cl->u->clients, cl, link);
+	bufferevent_free(cl->bev);
+	free(cl);
+}
+
+static void client_read(struct bufferevent *bev, void *arg)
+{
+	struct uapi_client *cl = arg;
+	struct evbuffer *in = bufferevent_get_input(bev);
+	struct evbuffer_ptr end;
+	char *req;
+	size_t len;
+
+	while (!cl->closing) {
+		end = evbuffer_search(in, "\n\n", 2, NULL);
+		if (end.pos < 0)
+			break;
+		len = (size_t)(end.pos + 1);
+		req = malloc(len + 1);
+		if (!req) {
+			cl->closing = true;
+			break;
+		}
+		evbuffer_remove(in, req, len);
+		req[len] = '\0';
+		evbuffer_drain(in, 1);
+		if (len && req[len - 1] == '\n')
+			req[len - 1] = '\0';
+		uapi_handle(cl->u->dev, cl->u->config_path, req, bufferevent_get_output(bev));
+		sodium_memzero(req, len);
+		free(req);
+	}
+	if (evbuffer_get_length(in) > UAPI_MAX_REQUEST) {
+		log_warn("%s: control socket: request over %u bytes, dropping the client",
+			 cl->u->dev->ifname, UAPI_MAX_REQUEST);
+		cl->closing = true;
+	}
+	if (cl->closing && !evbuffer_get_length(bufferevent_get_output(bev)))
+		client_free(cl);
+}
+
+static void client_write(struct bufferevent *bev, void *arg)
+{
+	struct uapi_client *cl = arg;
+
+	if (cl->closing)
+		client_free(cl);
+}
+
+static void client_event(struct bufferevent *bev, short what, void *arg)
+{
+	struct uapi_client *cl = arg;
+
+	/* EOF: the client has sent everything; answers still queued go out first. */
+	if ((what & BEV_EVENT_EOF) && !(what & (BEV_EVENT_ERROR | BEV_EVENT_TIMEOUT)) &&
+	    evbuffer_get_length(bufferevent_get_output(bev))) {
+		cl->closing = true;
+		return;
+	}
+	client_free(cl);
+}
+
+static void accept_cb(struct evconnlistener *l, evutil_socket_t fd, struct sockaddr *sa,
+		      int socklen, void *arg)
+{
+	struct uapi *u = arg;
+	struct timeval tv = { .tv_sec = UAPI_TIMEOUT_SEC };
+	struct uapi_client *cl;
+
+	cl = calloc(1, sizeof(*cl));
+	if (!cl) {
+		close(fd);
+		return;
+	}
+	cl->u = u;
+	cl->bev = bufferevent_socket_new(evconnlistener_get_base(l), fd,
+					 BEV_OPT_CLOSE_ON_FREE);
+	if (!cl->bev) {
+		close(fd);
+		free(cl);
+		return;
+	}
+	TAILQ_INSERT_TAIL(&u->clients, cl, link);
+	bufferevent_setcb(cl->bev, client_read, client_write, client_event, cl);
+	bufferevent_set_timeouts(cl->bev, &tv, &tv);
+	bufferevent_enable(cl->bev, EV_READ | EV_WRITE);
+}
+
+/* A socket file left by a crashed daemon is removed; one that answers belongs to a running
+ * daemon, and we refuse to take its interface name. */
+static int claim_path(const char *path)
+{
+	struct sockaddr_un sun = { .sun_family = AF_UNIX };
+	int fd, ret = 0;
+
+	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return -errno;
+	snprintf(sun.sun_path, sizeof(sun.sun_path), "%s", path);
+	if (!connect(fd, (struct sockaddr *)&sun, sizeof(sun)))
+		ret = -EADDRINUSE;
+	else if (errno == ECONNREFUSED)
+		unlink(path);
+	close(fd);
+	return ret;
+}
+
+int uapi_open(struct device *dev, const char *dir, const char *config_path, struct uapi **out)
+{
+	struct sockaddr_un sun = { .sun_family = AF_UNIX };
+	struct uapi *u;
+	mode_t old;
+	int fd = -1, ret;
+
+	if (!dir)
+		dir = UAPI_DEFAULT_DIR;
+	u = calloc(1, sizeof(*u));
+	if (!u)
+		return -ENOMEM;
+	u->dev = dev;
+	TAILQ_INIT(&u->clients);
+	if (config_path && !(u->config_path = strdup(config_path))) {
+		ret = -ENOMEM;
+		goto err;
+	}
+	if ((size_t)snprintf(u->path, sizeof(u->path), "%s/%s.sock", dir, dev->ifname) >=
+	    sizeof(u->path)) {
+		ret = -ENAMETOOLONG;
+		goto err;
+	}
+	if (mkdir(dir, 0755) && errno != EEXIST) {
+		ret = -errno;
+		goto err;
+	}
+	ret = claim_path(u->path);
+	if (ret)
+		goto err;
+	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	if (fd < 0) {
+		ret = -errno;
+		goto err;
+	}
+	memcpy(sun.sun_path, u->path, sizeof(u->path));
+	old = umask(077);
+	ret = bind(fd, (struct sockaddr *)&sun, sizeof(sun)) ? -errno : 0;
+	umask(old);
+	if (ret)
+		goto err_fd;
+	if (chmod(u->path, 0600) || listen(fd, 16)) {
+		ret = -errno;
+		goto err_unlink;
+	}
+	u->listener = evconnlistener_new(dev->base, accept_cb, u,
+					 LEV_OPT_CLOSE_ON_FREE | LEV_OPT_CLOSE_ON_EXEC, -1, fd);
+	if (!u->listener) {
+		ret = -ENOMEM;
+		goto err_unlink;
+	}
+	*out = u;
+	return 0;
+err_unlink:
+	unlink(u->path);
+err_fd:
+	close(fd);
+err:
+	free(u->config_path);
+	free(u);
+	return ret;
+}
+
+void uapi_close(struct uapi *u)
+{
+	struct uapi_client *cl;
+
+	if (!u)
+		return;
+	while ((cl = TAILQ_FIRST(&u->clients)))
+		client_free(cl);
+	if (u->listener)
+		evconnlistener_free(u->listener);
+	unlink(u->path);
+	free(u->config_path);
+	free(u);
+}

@@ -1,0 +1,36 @@
+/* The WireGuard cross-platform control protocol on /var/run/wireguard/IFACE.sock, so the
+ * unmodified `wg` tool reads and changes a running sealnetd. Requests are `key=value` lines
+ * ended by a blank line: `get=1`, or `set=1` followed by changes; every reply ends with
+ * `errno=-N` (0 on success, negative as wireguard-go writes it) and a blank line. A set is
+ * applied all or nothing: it edits a copy of the running state (device_to_config), and only a
+ * copy that passed every check reaches device_apply().
+ *
+ * Our additions, which `wg` never sends: `get=sealnet` answers like `get=1` plus the drop
+ * counters and per-peer packet counts (sealnet show --json uses it), and `reload=1` reloads
+ * the config file (sealnet reload). */
+#ifndef SEALNET_UAPI_H
+#define SEALNET_UAPI_H
+
+#include <stddef.h>
+
+struct device;
+struct config;
+struct evbuffer;
+struct uapi;
+
+#define UAPI_DEFAULT_DIR "/var/run/wireguard"
+
+/* Listens on DIR/IFNAME.sock (mode 0600; DIR made 0755 if missing). config_path is what
+ * reload=1 reads (may be NULL: reload then answers errno=-EINVAL). */
+int uapi_open(struct device *dev, const char *dir, const char *config_path, struct uapi **out);
+/* Closes the socket, drops clients, removes the socket file. NULL is fine. */
+void uapi_close(struct uapi *u);
+
+/* Applies the lines of a set request (after `set=1`, without the blank line) to c. Returns 0
+ * or -errno, with what was wrong in err. Pure: no device involved (unit tests, fuzzing). */
+int uapi_parse_set(struct config *c, char *lines, char *err, size_t errlen);
+/* One whole request (without the blank line that ended it); appends the reply to out. */
+void uapi_handle(struct device *dev, const char *config_path, char *request,
+		 struct evbuffer *out);
+
+#endif
