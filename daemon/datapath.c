@@ -166,6 +166,8 @@ void datapath_peer_timers(struct peer *p, uint64_t now)
 {
 	unsigned actions = timers_expire(&p->timers, now);
 
+	if (actions & (TIMERS_SEND_INITIATION | TIMERS_GIVE_UP))
+		p->stats.handshakes_failed++;
 	if (actions & TIMERS_SEND_INITIATION)
 		datapath_send_initiation(p, true, now);
 	if (actions & TIMERS_SEND_NEW_INITIATION)

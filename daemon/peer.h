@@ -24,6 +24,7 @@ struct peer_stats {
 	uint64_t rx_packets, tx_packets;
 	uint64_t handshakes_initiated; /* initiations sent */
 	uint64_t handshakes_completed; /* sessions derived */
+	uint64_t handshakes_failed;    /* initiations that timed out unanswered */
 	uint64_t keypair_rotations;
 	uint64_t staged_dropped;
 };

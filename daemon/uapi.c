@@ -364,11 +364,12 @@ static void handle_get(struct device *dev, struct evbuffer *out, bool ours)
 				out,
 				"sealnet_rx_packets=%llu\nsealnet_tx_packets=%llu\n"
 				"sealnet_handshakes=%llu\nsealnet_initiations=%llu\n"
-				"sealnet_rotations=%llu\n",
+				"sealnet_handshakes_failed=%llu\nsealnet_rotations=%llu\n",
 				(unsigned long long)p->stats.rx_packets,
 				(unsigned long long)p->stats.tx_packets,
 				(unsigned long long)p->stats.handshakes_completed,
 				(unsigned long long)p->stats.handshakes_initiated,
+				(unsigned long long)p->stats.handshakes_failed,
 				(unsigned long long)p->stats.keypair_rotations);
 		allowedips_walk_by_peer(dev->allowedips, p, print_allowed_ip, out);
 	}
