@@ -37,6 +37,10 @@ struct config {
 	size_t n_addresses;
 	unsigned mtu;
 	uint32_t fwmark; /* 0 = off */
+	/* MetricsListen: where the Prometheus page is served, sa_family 0 = off (the default).
+	 * It shows every peer's public key and traffic to whoever reaches it: loopback unless
+	 * that is meant. Read at startup only; a reload that changes it logs a notice. */
+	union endpoint metrics_listen;
 	struct config_peer *peers;
 	size_t n_peers;
 };

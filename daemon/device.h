@@ -75,6 +75,9 @@ struct device {
 	/* One packet buffer per direction: the loop is single-threaded. */
 	uint8_t *rx_buf, *tx_buf;
 	size_t buf_size;
+	/* Where metrics_open() serves the Prometheus page, sa_family 0 = nowhere: it cannot
+	 * move while running, so device_reload() only says when the file asks for another. */
+	union endpoint metrics_listen;
 	/* What we added to the system, so exit removes exactly that. */
 	struct ip_prefix *routes, *addresses;
 	size_t n_routes, n_addresses;
