@@ -84,9 +84,9 @@ static void wipe_free(char *buf, size_t size)
 }
 
 /* Sends request (without its blank line) on a new connection and reads the answer, without
- * the newline of its last line and the blank line, into *reply (NUL-terminated, *size bytes allocated: a get
- * answer holds the private key, so the caller wipes it with wipe_free). Returns 0, or
- * -ENOTSUP when the daemon closed the connection without a word. */
+ * the newline of its last line and the blank line, into *reply: NUL-terminated, in *size
+ * bytes that the caller wipes and frees with wipe_free (a get answer holds the private key).
+ * Returns 0, or -ENOTSUP when the daemon hung up without a word. */
 static int transact(const char *ifname, const char *request, char **reply, size_t *size)
 {
 	size_t len = 0, cap = 4096, from;
@@ -98,16 +98,25 @@ static int transact(const char *ifname, const char *request, char **reply, size_
 	fd = ipc_connect(ifname);
 	if (fd < 0)
 		return fd;
-	ret = send_all(fd, request, strlen(request));
-	if (!ret)
-		ret = send_all(fd, "\n", 1);
-	if (ret)
-		goto out;
+	/* One send with the blank line: a daemon that hangs up after the first line must not
+	 * make the rest fail with EPIPE before we could see that it said nothing. */
+	len = strlen(request);
+	if (cap < len + 2)
+		cap = len + 2;
 	buf = malloc(cap);
 	if (!buf) {
 		ret = -ENOMEM;
 		goto out;
 	}
+	memcpy(buf, request, len);
+	buf[len] = '\n';
+	ret = send_all(fd, buf, len + 1);
+	sodium_memzero(buf, len + 1);
+	if (ret == -EPIPE || ret == -ECONNRESET)
+		ret = -ENOTSUP;
+	if (ret)
+		goto out;
+	len = 0;
 	for (;;) {
 		if (cap - len < 2) {
 			if (cap >= IPC_MAX_REPLY) {
@@ -128,6 +137,9 @@ static int transact(const char *ifname, const char *request, char **reply, size_
 		n = recv(fd, buf + len, cap - len - 1, 0);
 		if (n < 0 && errno == EINTR)
 			continue;
+		/* Linux reports a hang-up with our request still unread as a reset. */
+		if (n < 0 && errno == ECONNRESET && !len)
+			n = 0;
 		if (n < 0) {
 			ret = errno == EAGAIN ? -ETIMEDOUT : -errno;
 			goto out;

@@ -249,7 +249,7 @@ static int build_one(struct request *r, const char *word, const char *value, boo
 	} else if (!strcmp(word, "private-key") || !strcmp(word, "preshared-key")) {
 		ret = read_keyfile(value, key);
 		if (!ret)
-			add_key(r, word[1] == 'r' ? "private_key" : "preshared_key", key);
+			add_key(r, !strcmp(word, "private-key") ? "private_key" : "preshared_key", key);
 	} else if (!strcmp(word, "endpoint")) {
 		ret = addr_resolve_endpoint(value, &endpoint);
 		if (ret == -EINVAL)
