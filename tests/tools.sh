@@ -132,5 +132,96 @@ if grep -q 'warning' "$tmp/err" && is_key_text "$tmp/open-key"; then ok; else ba
 (umask 077 && "$sealnet" genkey >"$tmp/closed-key" 2>"$tmp/err")
 expect_eq "genkey with umask 077: stderr" "$(cat "$tmp/err")" ""
 
+# --- the control subcommands, without a daemon (and without root) ----------------------
+# A name no interface on this host has, so each command gets as far as the socket.
+none=snt$$
+none=${none:0:15}
+key=$(wg genkey | wg pubkey)
+
+# usage_error NAME ARGS...: exit 2, the subcommand's usage on stderr, nothing on stdout.
+usage_error() {
+	local name=$1 sub=$2
+	shift 2
+	expect_status "$name" 2 "$sealnet" "$@"
+	if grep -q "^Usage: sealnet $sub" "$tmp/err"; then ok; else bad "$name: no usage on stderr: $(cat "$tmp/err")"; fi
+	expect_eq "$name: stdout" "$(cat "$tmp/out")" ""
+}
+
+# not_running NAME ARGS...: exit 1 and "not running" on stderr.
+not_running() {
+	local name=$1
+	shift
+	expect_status "$name" 1 "$sealnet" "$@"
+	if grep -q "not running" "$tmp/err"; then ok; else bad "$name: stderr: $(cat "$tmp/err")"; fi
+}
+
+expect_eq "usage lists every subcommand" \
+	"$("$sealnet" help | grep -c '^  \(show\|set\|up\|down\|reload\|genkey\|genpsk\|pubkey\): ')" 8
+for sub in show set up down reload; do
+	expect_status "$sub --help" 0 "$sealnet" "$sub" --help
+	if grep -q "^Usage: sealnet $sub" "$tmp/out"; then ok; else bad "$sub --help: stdout: $(cat "$tmp/out")"; fi
+done
+
+usage_error "show two interfaces" show show a b
+usage_error "show --bogus" show show --bogus
+usage_error "show a bad name" show show 'no/such'
+usage_error "show a long name" show show 0123456789abcdef
+not_running "show IFACE" show "$none"
+not_running "show IFACE --json" show "$none" --json
+expect_status "show interfaces" 0 "$sealnet" show interfaces
+expect_status "show interfaces --json" 0 "$sealnet" show interfaces --json
+if grep -Eq '^\[.*\]$' "$tmp/out"; then ok; else bad "show interfaces --json: $(cat "$tmp/out")"; fi
+
+usage_error "set without interface" set set
+usage_error "set unknown keyword" set set "$none" bogus 1
+usage_error "set keyword without value" set set "$none" listen-port
+usage_error "set port 70000" set set "$none" listen-port 70000
+usage_error "set port -1" set set "$none" listen-port -1
+usage_error "set bad fwmark" set set "$none" fwmark 0xzz
+usage_error "set bad peer key" set set "$none" peer notakey
+usage_error "set remove without peer" set set "$none" remove
+usage_error "set listen-port after peer" set set "$none" peer "$key" listen-port 1
+usage_error "set endpoint without port" set set "$none" peer "$key" endpoint 198.18.0.1
+usage_error "set keepalive 65536" set set "$none" peer "$key" persistent-keepalive 65536
+usage_error "set allowed ip /33" set set "$none" peer "$key" allowed-ips 100.64.0.1/33
+usage_error "set empty allowed ip" set set "$none" peer "$key" allowed-ips "100.64.0.1/32,,fd00::1"
+usage_error "set bad interface name" set set 'no/such' peer "$key"
+not_running "set on a stopped interface" set "$none" fwmark off listen-port 0 peer "$key" \
+	endpoint 198.18.0.1:51820 allowed-ips "100.64.0.1/32, fd00::1" persistent-keepalive off
+not_running "set peer remove" set "$none" peer "$key" remove
+expect_status "set private-key from a missing file" 1 "$sealnet" set "$none" private-key "$tmp/missing"
+echo "not a key at all" >"$tmp/notakey"
+expect_status "set private-key from a bad file" 1 "$sealnet" set "$none" private-key "$tmp/notakey"
+if grep -q "not a key" "$tmp/err" && ! grep -q "at all" "$tmp/err"; then ok; else bad "bad key file: stderr: $(cat "$tmp/err")"; fi
+
+usage_error "up without argument" up up
+usage_error "up with two arguments" up up a b
+usage_error "up with a long name" up up 0123456789abcdef
+usage_error "up with a bad name" up up 'a b'
+usage_error "up with a path not ending in .conf" up up "$tmp/notakey"
+usage_error "up with a long file name" up up "$tmp/0123456789abcdef.conf"
+expect_status "up with a missing file" 1 "$sealnet" up "$tmp/$none.conf"
+if grep -q "$none.conf" "$tmp/err"; then ok; else bad "up missing file: stderr: $(cat "$tmp/err")"; fi
+# What up runs: SEALNETD, with -c and the absolute path, and its exit status is up's.
+printf '#!/bin/sh\necho "$0 $*" >"%s/args"\nexit 3\n' "$tmp" >"$tmp/fake-sealnetd"
+chmod 755 "$tmp/fake-sealnetd"
+: >"$tmp/$none.conf"
+abs=$(cd "$(dirname "$sealnet")" && pwd)/$(basename "$sealnet")
+(cd "$tmp" && SEALNETD=$tmp/fake-sealnetd "$abs" up "./$none.conf" >"$tmp/out" 2>"$tmp/err")
+expect_eq "up: the daemon's exit status" "$?" 3
+expect_eq "up: the daemon's arguments" "$(cat "$tmp/args" 2>/dev/null)" "$tmp/fake-sealnetd -c $(cd "$tmp" && pwd -P)/$none.conf $none"
+SEALNETD=$tmp/missing-sealnetd "$sealnet" up "$tmp/$none.conf" >"$tmp/out" 2>"$tmp/err"
+expect_eq "up: a daemon that cannot run: exit status" "$?" 1
+if grep -q "cannot run" "$tmp/err"; then ok; else bad "up: missing daemon: stderr: $(cat "$tmp/err")"; fi
+
+usage_error "down without argument" down down
+usage_error "down with two arguments" down down a b
+usage_error "down with a bad name" down down 'no/such'
+not_running "down a stopped interface" down "$none"
+usage_error "reload without argument" reload reload
+usage_error "reload with two arguments" reload reload a b
+usage_error "reload with a bad name" reload reload 'no/such'
+not_running "reload a stopped interface" reload "$none"
+
 echo "tools: $pass passed, $fail failed"
 [ "$fail" -eq 0 ]

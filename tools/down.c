@@ -99,14 +99,16 @@ int down_main(int argc, char *argv[])
 	}
 	snprintf(pidfile, sizeof(pidfile), IPC_PID_DIR "/%s.pid", ifname);
 	ret = read_small(pidfile, buf, sizeof(buf));
+	/* Running means a daemon answers on the socket; the pid file only says whom to stop. */
+	if (ret && socket_gone(ifname)) {
+		fprintf(stderr, "%s: down %s: not running\n", PROG_NAME, ifname);
+		return 1;
+	}
 	if (ret == -ENOENT) {
-		if (!socket_gone(ifname))
-			fprintf(stderr,
-				"%s: down %s: running, but without %s: it was not started by "
-				"`%s up' (stop it where it was started)\n",
-				PROG_NAME, ifname, pidfile, PROG_NAME);
-		else
-			fprintf(stderr, "%s: down %s: not running\n", PROG_NAME, ifname);
+		fprintf(stderr,
+			"%s: down %s: running, but without %s: it was not started by `%s up' "
+			"(stop it where it was started)\n",
+			PROG_NAME, ifname, pidfile, PROG_NAME);
 		return 1;
 	}
 	if (ret) {
