@@ -3,6 +3,7 @@
 # for a machine, joined by a virtual cable.  Generates keys, writes the configs, starts both
 # daemons, waits for the handshake, pings and measures throughput through the tunnel, then
 # removes everything it made.  IMPL=wggo runs wireguard-go instead, for comparison.
+# shellcheck source=tests/netns/lib.sh
 . "$(dirname "$0")/netns/lib.sh"
 
 if [ -t 1 ]; then
@@ -47,7 +48,7 @@ for n in a b; do
 done
 for n in a b; do
 	echo "    $n: interface ${IFACE[$n]} is up with" \
-		$(ip -n "${NS[$n]}" -o addr show dev "${IFACE[$n]}" scope global | awk '{ print $4 }')
+		"$(ip -n "${NS[$n]}" -o addr show dev "${IFACE[$n]}" scope global | awk '{ printf "%s ", $4 }')"
 done
 
 bold "5. Handshake: the first packet for b makes a start one"

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Two sealnetd nodes: IPv4 and IPv6 overlay over an IPv4 underlay, then over an IPv6-only
 # underlay (the IPv4 underlay addresses are removed, so nothing can fall back to it).
+# shellcheck source=tests/netns/lib.sh
 . "$(dirname "$0")/lib.sh"
 
 node_new a

@@ -2,6 +2,7 @@
 # Interoperability: a runs sealnetd, b runs wireguard-go.  First only a knows b's endpoint,
 # so a must initiate; then only b knows a's, so b initiates (with a preshared key, too).
 # Ping and iperf3 in each direction both times.
+# shellcheck source=tests/netns/lib.sh
 . "$(dirname "$0")/lib.sh"
 
 node_new a

@@ -12,6 +12,7 @@
 # 3. b moves to a second link, the first goes down.
 # wireguard-go 0.0.20220316 as b cannot do 2 and 3 (its cached source address is cleared on
 # EINVAL only, the kernel answers ENETUNREACH), so they are skipped for it.
+# shellcheck source=tests/netns/lib.sh
 . "$(dirname "$0")/lib.sh"
 
 node_new a

@@ -3,6 +3,7 @@
 # direction and no packet may cross.  b drops a's initiations (their mac1 is keyed with b's
 # public key, which a does not know); a drops b's (b's static key is not a peer of a).
 # Control: with the right key the same setup connects.
+# shellcheck source=tests/netns/lib.sh
 . "$(dirname "$0")/lib.sh"
 
 node_new a

@@ -3,6 +3,7 @@
 # another port) sends b garbage shaped like WireGuard messages, then replays datagrams
 # captured earlier on b's link to both nodes.  Pings must keep being answered, nothing may
 # move b's idea of a's endpoint, and b's drop counters must rise.
+# shellcheck source=tests/netns/lib.sh
 . "$(dirname "$0")/lib.sh"
 
 [ -x "$UDPFUZZ" ] || fail "udpfuzz not found at $UDPFUZZ (make build/tests/udpfuzz)"

@@ -2,6 +2,7 @@
 # A wrong config makes sealnetd exit non-zero at once with "FILE:LINE: message" on stderr,
 # leaving no interface behind; the same node then starts from a correct config.
 # wireguard-go has no config file of its own (wg setconf parses it), so this is sealnetd only.
+# shellcheck source=tests/netns/lib.sh
 . "$(dirname "$0")/lib.sh"
 
 node_new a
@@ -63,7 +64,9 @@ bad_conf 5 "unknown section"
 step "a missing file"
 nsx a timeout 5 "$SEALNETD" -f -c "$SN_TMP/missing.conf" "${IFACE[a]}" >"$SN_TMP/err.missing" 2>&1
 rc=$?
-[ "$rc" != 0 ] && [ "$rc" != 124 ] || fail "missing config: exit $rc"
+if [ "$rc" = 0 ] || [ "$rc" = 124 ]; then
+	fail "missing config: exit $rc"
+fi
 grep -q "missing.conf" "$SN_TMP/err.missing" || fail "missing config: the error does not name the file"
 ok "missing config: exit $rc, $(head -n 1 "$SN_TMP/err.missing" | sed "s|$SN_TMP/||")"
 

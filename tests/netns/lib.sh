@@ -255,6 +255,7 @@ link_veth() {
 	local a=$1 b=$2 sfx=${3:-} l
 	SN_LINKS=$((SN_LINKS + 1))
 	l=$SN_LINKS
+	# shellcheck disable=SC2034 # for the scenarios
 	LINK_NET=$l
 	ip -n "${NS[$a]}" link add "ul$b$sfx" type veth peer name "ul$a$sfx" netns "${NS[$b]}" ||
 		fail "veth $a-$b"
@@ -270,6 +271,7 @@ _link_addr() {
 	if [ -z "${UL4[$node]:-}" ]; then
 		UL4[$node]="198.18.$l.$n"
 		UL6[$node]="fd00:18:$l::$n"
+		# shellcheck disable=SC2034 # for the scenarios
 		ULDEV[$node]=$dev
 	fi
 }
@@ -278,7 +280,7 @@ _link_addr() {
 
 # conf_interface NODE [mtu=N] [port=N]: the [Interface] section.
 conf_interface() {
-	local node=$1 arg mtu= port=${PORT[$1]}
+	local node=$1 arg mtu='' port=${PORT[$1]}
 	shift
 	for arg; do
 		case $arg in
@@ -298,7 +300,7 @@ conf_interface() {
 # conf_peer PEER [endpoint=4|6|none] [keepalive=N] [psk=KEY] [pubkey=KEY]: a [Peer] section
 # for PEER (AllowedIPs are PEER's overlay /32 and /128).
 conf_peer() {
-	local peer=$1 arg ep=none ka= psk= pub=${PUB[$1]}
+	local peer=$1 arg ep=none ka='' psk='' pub=${PUB[$1]}
 	shift
 	for arg; do
 		case $arg in

@@ -59,7 +59,7 @@ for f in "${scenarios[@]}"; do
 	[ "$rc" = 124 ] && why=" (timeout after ${timeout_s}s)"
 	[ "$rc" = 137 ] && why=" (killed after timeout)"
 	if [ -n "$left" ]; then
-		why="$why (left namespaces behind: $(echo $left))"
+		why="$why (left namespaces behind: ${left//$'\n'/ })"
 		[ "$rc" = 0 ] && rc=1
 	fi
 	if [ "$rc" = 0 ]; then
