@@ -4,6 +4,8 @@ PREFIX ?= /usr/local
 SBINDIR ?= $(PREFIX)/sbin
 BINDIR ?= $(PREFIX)/bin
 SYSCONFDIR ?= /etc
+MANDIR ?= $(PREFIX)/share/man
+SYSTEMDUNITDIR ?= $(PREFIX)/lib/systemd/system
 DESTDIR ?=
 BUILD ?= build
 
@@ -118,13 +120,29 @@ asan:
 	$(Q)ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 \
 		$(MAKE) --no-print-directory BUILD=build-asan OPT="-O1 -g" SAN="$(ASAN_FLAGS)" all unit netns
 
+# The configuration directory holds private keys (0700), and only an example is installed:
+# a real config is the admin's, never overwritten, never removed. The unit names the default
+# paths; an install elsewhere gets its own.
 install: all
-	install -d $(DESTDIR)$(SBINDIR) $(DESTDIR)$(BINDIR) $(DESTDIR)$(SYSCONFDIR)/sealnet
+	install -d $(DESTDIR)$(SBINDIR) $(DESTDIR)$(BINDIR) $(DESTDIR)$(MANDIR)/man5 \
+		$(DESTDIR)$(MANDIR)/man8 $(DESTDIR)$(SYSTEMDUNITDIR)
+	install -d -m 0700 $(DESTDIR)$(SYSCONFDIR)/sealnet
 	install -m 0755 $(SEALNETD) $(DESTDIR)$(SBINDIR)/sealnetd
 	install -m 0755 $(SEALNET) $(DESTDIR)$(BINDIR)/sealnet
+	install -m 0644 docs/sealnetd.8 docs/sealnet.8 $(DESTDIR)$(MANDIR)/man8/
+	install -m 0644 docs/sealnet.conf.5 $(DESTDIR)$(MANDIR)/man5/
+	sed -e 's|/usr/local/sbin/|$(SBINDIR)/|g' -e 's|/etc/sealnet/|$(SYSCONFDIR)/sealnet/|g' \
+		conf/sealnetd@.service >$(DESTDIR)$(SYSTEMDUNITDIR)/sealnetd@.service
+	chmod 0644 $(DESTDIR)$(SYSTEMDUNITDIR)/sealnetd@.service
+	install -m 0600 conf/sn0.conf.example $(DESTDIR)$(SYSCONFDIR)/sealnet/sn0.conf.example
 
 uninstall:
-	rm -f $(DESTDIR)$(SBINDIR)/sealnetd $(DESTDIR)$(BINDIR)/sealnet
+	rm -f $(DESTDIR)$(SBINDIR)/sealnetd $(DESTDIR)$(BINDIR)/sealnet \
+		$(DESTDIR)$(MANDIR)/man8/sealnetd.8 $(DESTDIR)$(MANDIR)/man8/sealnet.8 \
+		$(DESTDIR)$(MANDIR)/man5/sealnet.conf.5 \
+		$(DESTDIR)$(SYSTEMDUNITDIR)/sealnetd@.service \
+		$(DESTDIR)$(SYSCONFDIR)/sealnet/sn0.conf.example
+	rmdir $(DESTDIR)$(SYSCONFDIR)/sealnet 2>/dev/null || true
 
 style:
 	clang-format -i daemon/*.[ch] tools/*.[ch] tests/unit/*.[ch]

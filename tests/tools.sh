@@ -203,6 +203,7 @@ usage_error "up with a long file name" up up "$tmp/0123456789abcdef.conf"
 expect_status "up with a missing file" 1 "$sealnet" up "$tmp/$none.conf"
 if grep -q "$none.conf" "$tmp/err"; then ok; else bad "up missing file: stderr: $(cat "$tmp/err")"; fi
 # What up runs: SEALNETD, with -c and the absolute path, and its exit status is up's.
+# shellcheck disable=SC2016 # expanded by the fake daemon, not here
 printf '#!/bin/sh\necho "$0 $*" >"%s/args"\nexit 3\n' "$tmp" >"$tmp/fake-sealnetd"
 chmod 755 "$tmp/fake-sealnetd"
 : >"$tmp/$none.conf"

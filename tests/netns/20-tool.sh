@@ -7,6 +7,7 @@
 #
 # Node a is started by `sealnet up`, which daemonizes: it is not our child, its pid comes
 # from its pid file, and it logs to syslog rather than to a file here.
+# shellcheck source=tests/netns/lib.sh
 . "$(dirname "$0")/lib.sh"
 
 RUN_DIR=/run/sealnet
@@ -40,6 +41,7 @@ track_up_daemon() {
 	case " ${SN_PIDS[*]} " in *" $pid "*) ;; *) track "$pid" ;; esac
 	PID[a]=$pid
 }
+# shellcheck disable=SC2154 # sn_rc is set by the trap itself
 trap 'sn_rc=$?; track_up_daemon; (exit $sn_rc); sn_cleanup' EXIT
 
 # tool EXPECTED_RC ARGS...: run sealnet in a's namespace, stdout in $out, stderr in $err.
@@ -58,7 +60,7 @@ tool() {
 # layout (one key per line): the interface's first FIELD, or the one in PEERKEY's object.
 # Strings lose their quotes; arrays stay as written.
 jget() {
-	local file=$1 ifc=$2 peer= field
+	local file=$1 ifc=$2 peer='' field
 	if [ $# = 4 ]; then peer=$3 field=$4; else field=$3; fi
 	awk -v ifc="$ifc" -v peer="$peer" -v field="$field" '
 		function val(line) { sub(/^ *"[^"]*": /, "", line); sub(/,$/, "", line)
