@@ -12,9 +12,10 @@ PKG_CONFIG ?= pkg-config
 PKGS := libsodium libb2 libmnl libevent inih
 
 # Debian packages the build, the tests and the demo need; `make deps` installs the missing ones.
+# prometheus is there for promtool (tests/netns/21 checks the metrics page with it).
 DEB_PKGS := gcc make pkg-config libsodium-dev libb2-dev libmnl-dev libevent-dev libinih-dev \
 	libcmocka-dev iproute2 iputils-ping iperf3 wireguard-go wireguard-tools procps tcpdump \
-	nftables
+	nftables curl prometheus
 
 ifeq ($(V),1)
 Q :=

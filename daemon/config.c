@@ -281,6 +281,18 @@ static int parse_fwmark(struct parser *p, const char *value)
 	return 0;
 }
 
+/* Numeric only, unlike Endpoint: a name would be resolved once at startup, and a page of
+ * public keys served on an address nobody wrote down is worse than an error. */
+static int parse_metrics_listen(struct parser *p, const char *value)
+{
+	if (addr_parse_endpoint(value, &p->cfg->metrics_listen))
+		return fail(p, -EINVAL, p->line,
+			    "%s: bad address \"%s\" (numeric address:port, as 127.0.0.1:9586 or "
+			    "[::1]:9586)",
+			    p->opt->name, value);
+	return 0;
+}
+
 /* wg-quick's keys: acted on by wg-quick itself, never by us. */
 static int parse_offload(struct parser *p, const char *value)
 {
@@ -393,6 +405,7 @@ static const struct option options[] = {
 	{ "MTU", SECTION_INTERFACE, false, parse_mtu },
 	{ "FwMark", SECTION_INTERFACE, false, parse_fwmark },
 	{ "Offload", SECTION_INTERFACE, false, parse_offload },
+	{ "MetricsListen", SECTION_INTERFACE, false, parse_metrics_listen },
 	{ "DNS", SECTION_INTERFACE, true, parse_ignored },
 	{ "Table", SECTION_INTERFACE, false, parse_ignored },
 	{ "PreUp", SECTION_INTERFACE, true, parse_ignored },

@@ -44,6 +44,10 @@ struct config {
 	unsigned mtu;
 	uint32_t fwmark; /* 0 = off */
 	unsigned offload; /* CONFIG_OFFLOAD_*, all by default; read at start only */
+	/* MetricsListen: where the Prometheus page is served, sa_family 0 = off (the default).
+	 * It shows every peer's public key and traffic to whoever reaches it: loopback unless
+	 * that is meant. Read at startup only; a reload that changes it logs a notice. */
+	union endpoint metrics_listen;
 	struct config_peer *peers;
 	size_t n_peers;
 };

@@ -524,12 +524,24 @@ int device_reload(struct device *dev, const char *config_path, char *err, size_t
 		return ret;
 	}
 	ret = device_apply(dev, conf);
-	config_free(conf);
 	if (ret) {
+		config_free(conf);
 		snprintf(err, errlen, "%s: applying failed: %s", config_path, strerror(-ret));
 		log_err("%s: reload: %s", dev->ifname, err);
 		return ret;
 	}
+	if ((conf->metrics_listen.sa.sa_family || dev->metrics_listen.sa.sa_family) &&
+	    !addr_endpoint_equal(&conf->metrics_listen, &dev->metrics_listen)) {
+		char want[ADDR_STRLEN] = "off", have[ADDR_STRLEN] = "off";
+
+		if (conf->metrics_listen.sa.sa_family)
+			addr_endpoint_str(&conf->metrics_listen, want);
+		if (dev->metrics_listen.sa.sa_family)
+			addr_endpoint_str(&dev->metrics_listen, have);
+		log_notice("%s: reload: MetricsListen %s takes effect on restart; metrics stay %s",
+			   dev->ifname, want, have);
+	}
+	config_free(conf);
 	log_notice("%s: reloaded %s", dev->ifname, config_path);
 	return 0;
 }

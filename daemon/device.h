@@ -90,6 +90,9 @@ struct device {
 	struct device_tx tx[DEVICE_TX_MAX];
 	unsigned n_tx;
 	struct offload_gro gro;
+	/* Where metrics_open() serves the Prometheus page, sa_family 0 = nowhere: it cannot
+	 * move while running, so device_reload() only says when the file asks for another. */
+	union endpoint metrics_listen;
 	/* What we added to the system, so exit removes exactly that. */
 	struct ip_prefix *routes, *addresses;
 	size_t n_routes, n_addresses;

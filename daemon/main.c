@@ -15,6 +15,7 @@
 #include "config.h"
 #include "device.h"
 #include "log.h"
+#include "metrics.h"
 #include "uapi.h"
 
 #define DEFAULT_CONFIG_DIR "/etc/sealnet"
@@ -131,6 +132,7 @@ int main(int argc, char **argv)
 	struct device *dev = NULL;
 	struct config *conf = NULL;
 	struct uapi *uapi = NULL;
+	struct metrics *metrics = NULL;
 	struct daemon d = { 0 };
 	bool foreground = false;
 	int verbosity = 0, notify_fd = -1, opt, ret = EXIT_FAILURE;
@@ -207,6 +209,15 @@ int main(int argc, char **argv)
 		ret = EXIT_FAILURE;
 		goto out;
 	}
+	if (conf->metrics_listen.sa.sa_family) {
+		ret = metrics_open(dev, &conf->metrics_listen, &metrics);
+		if (ret) {
+			log_err("%s: MetricsListen %s: cannot listen: %s", dev->ifname,
+				addr_endpoint_str(&conf->metrics_listen, err), strerror(-ret));
+			ret = EXIT_FAILURE;
+			goto out;
+		}
+	}
 	ret = EXIT_FAILURE;
 	config_free(conf);
 	conf = NULL;
@@ -253,6 +264,7 @@ out:
 	for (int i = 0; i < 4; i++)
 		if (sigs[i])
 			event_free(sigs[i]);
+	metrics_close(metrics);
 	uapi_close(uapi);
 	device_free(dev);
 	config_free(conf);

@@ -56,8 +56,10 @@ ping_once a "${OV4[b]}"
 if ! wait_for 10 handshake_done a b; then
 	fail "no handshake after 10 s; the daemons' logs follow"
 fi
-echo "    handshake completed (within $((SECONDS - t0 + 1)) s); a's counters:"
-counters_of a | indent
+echo "    handshake completed (within $((SECONDS - t0 + 1)) s); what a knows of b:"
+counters_of a | sed -n 's/^counters: peer [^ ]* /    /p' | tr ' ' '\n' |
+	grep -E '^(endpoint|rx_bytes|tx_bytes|handshakes)=' | sed 's/^/    /; s/=/: /'
+[ "${PIPESTATUS[0]}" = 0 ] || fail "no counters from a"
 
 bold "6. Ping b's tunnel address from a"
 nsx a ping -n -c 5 -i 0.3 "${OV4[b]}" 2>&1 | indent

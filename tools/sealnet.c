@@ -1,4 +1,6 @@
-/* sealnet: key generation now; show/set/up/down/reload/bench join the table as they come. */
+/* sealnet: the command-line tool. Key generation as wg does it, and the control of running
+ * sealnetd interfaces (show, set, reload over the control socket; up and down start and stop
+ * the daemon). One file per subcommand; this table dispatches. */
 #include <sodium.h>
 #include <stdio.h>
 #include <string.h>
@@ -10,6 +12,11 @@ static const struct subcommand {
 	int (*fn)(int argc, char *argv[]);
 	const char *description;
 } subcommands[] = {
+        {"show", show_main, "Shows the state of running interfaces, or their names"},
+        {"set", set_main, "Changes the configuration of a running interface"},
+        {"up", up_main, "Starts sealnetd on a configuration file"},
+        {"down", down_main, "Stops the sealnetd of an interface that `up' started"},
+        {"reload", reload_main, "Makes sealnetd re-read its configuration file"},
         {"genkey", genkey_main, "Generates a new private key and writes it to stdout"},
         {"genpsk", genpsk_main, "Generates a new preshared key and writes it to stdout"},
         {"pubkey", pubkey_main, "Reads a private key from stdin and writes a public key to stdout"},
@@ -27,6 +34,11 @@ int usage_error(void)
 {
 	usage(stderr);
 	return EXIT_USAGE;
+}
+
+bool wants_help(int argc, char *argv[])
+{
+	return argc == 2 && (!strcmp(argv[1], "-h") || !strcmp(argv[1], "--help"));
 }
 
 int main(int argc, char *argv[])

@@ -4,6 +4,8 @@
 #ifndef SEALNET_SUBCOMMANDS_H
 #define SEALNET_SUBCOMMANDS_H
 
+#include <stdbool.h>
+
 #define PROG_NAME "sealnet"
 
 /* Exit status for a command line we do not understand, as for most shell tools. */
@@ -13,10 +15,19 @@
  * a subcommand can end with `return usage_error();` on arguments it does not take. */
 int usage_error(void);
 
+/* Whether a subcommand's only argument is -h or --help: it then prints its usage to stdout
+ * and returns 0. */
+bool wants_help(int argc, char *argv[]);
+
 /* Writes the base64 form of key and a newline to stdout, without leaving a copy in stdio's
  * buffers. Returns 0, or prints why not (naming cmd) and returns 1. */
 int print_key(const char *cmd, const unsigned char key[32]);
 
+int show_main(int argc, char *argv[]);
+int set_main(int argc, char *argv[]);
+int up_main(int argc, char *argv[]);
+int down_main(int argc, char *argv[]);
+int reload_main(int argc, char *argv[]);
 int genkey_main(int argc, char *argv[]);
 int genpsk_main(int argc, char *argv[]);
 int pubkey_main(int argc, char *argv[]);

@@ -167,6 +167,14 @@ sn_cleanup() {
 		kill -s KILL "$pid" 2>/dev/null
 		wait "$pid" 2>/dev/null
 	done
+	# An ASan/UBSan build (make asan) reports into the log; a report fails the scenario even
+	# when everything else worked.
+	for node in "${SN_NODES[@]}"; do
+		if _sanitizer_report "${LOG[$node]:-}"; then
+			echo "FAIL: $SN_SCRIPT: sanitizer report in node $node's log" >&2
+			rc=1
+		fi
+	done
 	if [ "$rc" != 0 ]; then
 		for node in "${SN_NODES[@]}"; do
 			[ -s "${LOG[$node]:-/nonexistent}" ] || continue
@@ -389,11 +397,19 @@ _wggo_configure() {
 	done
 }
 
+_sanitizer_report() {
+	[ -n "$1" ] && grep -Eq 'ERROR: [A-Za-z]+Sanitizer|runtime error:' "$1" 2>/dev/null
+}
+
 # stop_node NODE: SIGTERM; STOP_RC holds the exit code.  Checks the contract: exit code 0 and
-# the interface gone.
+# the interface gone (and no sanitizer report).
 stop_node() {
 	local node=$1
 	stop_pid "${PID[$node]}" TERM
+	if _sanitizer_report "${LOG[$node]}"; then
+		grep -E -A 20 'ERROR: [A-Za-z]+Sanitizer|runtime error:' "${LOG[$node]}" | head -n 40 >&2
+		fail "node $node (${IMPL[$node]}): sanitizer report in its log"
+	fi
 	[ "$STOP_RC" = 0 ] || fail "node $node (${IMPL[$node]}) exited with $STOP_RC on SIGTERM"
 	if ip -n "${NS[$node]}" link show "${IFACE[$node]}" >/dev/null 2>&1; then
 		fail "node $node (${IMPL[$node]}): ${IFACE[$node]} still exists after exit"
@@ -431,8 +447,8 @@ counters_of() {
 	wggo)
 		nsx "$node" wg show "${IFACE[$node]}" dump | awk -F'\t' '
 			NR == 1 { print "counters: impl=wggo"; next }
-			{ printf "counters: peer %s rx_bytes=%s tx_bytes=%s handshakes=%d latest_handshake=%s\n",
-				$1, $6, $7, ($5 > 0), $5 }' >"$out"
+			{ printf "counters: peer %s endpoint=%s rx_bytes=%s tx_bytes=%s handshakes=%d latest_handshake=%s\n",
+				$1, $3, $6, $7, ($5 > 0), $5 }' >"$out"
 		;;
 	esac
 	cat "$out"

@@ -1,0 +1,486 @@
+/* Client of the control socket; see ipc.h. One connection per request, as wg does: the
+ * daemon keeps a connection open for more requests, so the end of an answer is its blank
+ * line, never the end of the stream. */
+#include "ipc.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <inttypes.h>
+#include <sodium.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/time.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+/* A reload re-resolves Endpoint host names, blocking the daemon meanwhile. */
+#define IPC_TIMEOUT_SEC 30
+/* Far above the state of any real device; bounds what a confused peer on the socket costs. */
+#define IPC_MAX_REPLY (64u << 20)
+
+bool ipc_valid_name(const char *name)
+{
+	size_t len = strlen(name);
+
+	if (len == 0 || len >= IFNAMSIZ || !strcmp(name, ".") || !strcmp(name, ".."))
+		return false;
+	return strspn(name, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_=+.-") ==
+	       len;
+}
+
+int ipc_connect(const char *ifname)
+{
+	struct sockaddr_un sun = { .sun_family = AF_UNIX };
+	struct timeval tv = { .tv_sec = IPC_TIMEOUT_SEC };
+	int fd, ret;
+
+	if (!ipc_valid_name(ifname))
+		return -EINVAL;
+	snprintf(sun.sun_path, sizeof(sun.sun_path), "%s/%s.sock", IPC_DIR, ifname);
+	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return -errno;
+	if (setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv)) ||
+	    setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv))) {
+		ret = -errno;
+		goto err;
+	}
+	if (connect(fd, (struct sockaddr *)&sun, sizeof(sun))) {
+		/* No socket file, or one nobody listens on: either way nothing runs there. */
+		ret = errno == ENOENT || errno == ECONNREFUSED ? -ENODEV : -errno;
+		goto err;
+	}
+	return fd;
+err:
+	close(fd);
+	return ret;
+}
+
+static int send_all(int fd, const char *buf, size_t len)
+{
+	ssize_t n;
+
+	while (len) {
+		n = send(fd, buf, len, MSG_NOSIGNAL);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0)
+			return errno == EAGAIN ? -ETIMEDOUT : -errno;
+		buf += n;
+		len -= (size_t)n;
+	}
+	return 0;
+}
+
+static void wipe_free(char *buf, size_t size)
+{
+	if (!buf)
+		return;
+	sodium_memzero(buf, size);
+	free(buf);
+}
+
+/* Sends request (without its blank line) on a new connection and reads the answer, without
+ * the newline of its last line and the blank line, into *reply (NUL-terminated, *size bytes allocated: a get
+ * answer holds the private key, so the caller wipes it with wipe_free). Returns 0, or
+ * -ENOTSUP when the daemon closed the connection without a word. */
+static int transact(const char *ifname, const char *request, char **reply, size_t *size)
+{
+	size_t len = 0, cap = 4096, from;
+	char *buf = NULL, *grown, *end;
+	ssize_t n;
+	int fd, ret;
+
+	*reply = NULL;
+	fd = ipc_connect(ifname);
+	if (fd < 0)
+		return fd;
+	ret = send_all(fd, request, strlen(request));
+	if (!ret)
+		ret = send_all(fd, "\n", 1);
+	if (ret)
+		goto out;
+	buf = malloc(cap);
+	if (!buf) {
+		ret = -ENOMEM;
+		goto out;
+	}
+	for (;;) {
+		if (cap - len < 2) {
+			if (cap >= IPC_MAX_REPLY) {
+				ret = -EMSGSIZE;
+				goto out;
+			}
+			/* Not realloc: the old block may hold a key and must be wiped. */
+			grown = malloc(cap * 2);
+			if (!grown) {
+				ret = -ENOMEM;
+				goto out;
+			}
+			memcpy(grown, buf, len);
+			wipe_free(buf, cap);
+			buf = grown;
+			cap *= 2;
+		}
+		n = recv(fd, buf + len, cap - len - 1, 0);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0) {
+			ret = errno == EAGAIN ? -ETIMEDOUT : -errno;
+			goto out;
+		}
+		if (n == 0) {
+			ret = len ? -EPROTO : -ENOTSUP;
+			goto out;
+		}
+		/* An answer has no blank line but the last one; it may straddle two reads. */
+		from = len ? len - 1 : 0;
+		len += (size_t)n;
+		buf[len] = '\0';
+		end = buf[0] == '\n' ? buf : strstr(buf + from, "\n\n");
+		if (end) {
+			*end = '\0';
+			break;
+		}
+	}
+	*reply = buf;
+	*size = cap;
+	buf = NULL;
+out:
+	wipe_free(buf, cap);
+	close(fd);
+	return ret;
+}
+
+static int parse_u64(const char *s, uint64_t max, uint64_t *out)
+{
+	unsigned long long v;
+	char *end;
+
+	if (*s < '0' || *s > '9')
+		return -EPROTO;
+	errno = 0;
+	v = strtoull(s, &end, 10);
+	if (errno || *end || v > max)
+		return -EPROTO;
+	*out = v;
+	return 0;
+}
+
+/* The errno=N line: wireguard-go and sealnetd write it negative, older tools positive. */
+static int parse_errno(const char *value, int *err)
+{
+	uint64_t v;
+
+	if (parse_u64(value + (*value == '-'), 4095, &v))
+		return -EPROTO;
+	*err = -(int)v;
+	return 0;
+}
+
+int ipc_command(const char *ifname, const char *request, int *daemon_err)
+{
+	char *reply, *line;
+	size_t size;
+	int ret;
+
+	*daemon_err = 0;
+	ret = transact(ifname, request, &reply, &size);
+	if (ret)
+		return ret;
+	line = strrchr(reply, '\n');
+	line = line ? line + 1 : reply;
+	if (strncmp(line, "errno=", 6) || parse_errno(line + 6, daemon_err))
+		ret = -EPROTO;
+	wipe_free(reply, size);
+	return ret;
+}
+
+void ipc_device_free(struct ipc_device *dev)
+{
+	struct ipc_peer *p, *np;
+	struct ipc_allowedip *a, *na;
+	struct ipc_counter *c, *nc;
+
+	if (!dev)
+		return;
+	for (p = dev->first_peer; p; p = np) {
+		np = p->next;
+		for (a = p->first_allowedip; a; a = na) {
+			na = a->next;
+			free(a);
+		}
+		free(p);
+	}
+	for (c = dev->first_drop; c; c = nc) {
+		nc = c->next;
+		free(c->name);
+		free(c);
+	}
+	free(dev);
+}
+
+/* Where the next peer, allowed ip and drop counter are linked, to keep the daemon's order. */
+struct tails {
+	struct ipc_peer **peer;
+	struct ipc_allowedip **allowedip;
+	struct ipc_counter **drop;
+};
+
+static int device_key(struct ipc_device *dev, struct tails *t, const char *key, const char *value)
+{
+	uint64_t v = 0;
+	uint8_t priv[KEY_LEN];
+	struct ipc_counter *c;
+	int ret = 0;
+
+	if (!strcmp(key, "private_key")) {
+		if (key_from_hex(priv, value))
+			ret = -EPROTO;
+		else if (!key_is_zero(priv))
+			dev->has_public_key = !key_public_from_private(dev->public_key, priv);
+		sodium_memzero(priv, sizeof(priv));
+	} else if (!strcmp(key, "listen_port")) {
+		ret = parse_u64(value, UINT16_MAX, &v);
+		dev->listen_port = (uint16_t)v;
+	} else if (!strcmp(key, "fwmark")) {
+		ret = parse_u64(value, UINT32_MAX, &v);
+		dev->fwmark = (uint32_t)v;
+	} else if (!strcmp(key, "sealnet_rx_datagrams")) {
+		ret = parse_u64(value, UINT64_MAX, &dev->rx_datagrams);
+	} else if (!strcmp(key, "sealnet_tx_datagrams")) {
+		ret = parse_u64(value, UINT64_MAX, &dev->tx_datagrams);
+	} else if (!strcmp(key, "sealnet_cookie_replies_sent")) {
+		ret = parse_u64(value, UINT64_MAX, &dev->cookie_replies_sent);
+	} else if (!strncmp(key, "sealnet_drop_", 13) && key[13]) {
+		if (parse_u64(value, UINT64_MAX, &v))
+			return -EPROTO;
+		c = calloc(1, sizeof(*c));
+		if (!c || !(c->name = strdup(key + 13))) {
+			free(c);
+			return -ENOMEM;
+		}
+		c->value = v;
+		*t->drop = c;
+		t->drop = &c->next;
+	}
+	/* Anything else (a newer daemon's keys) is skipped, as wg skips what it does not know. */
+	return ret;
+}
+
+static int peer_key(struct ipc_peer *p, struct tails *t, const char *key, const char *value)
+{
+	static const struct {
+		const char *name;
+		size_t offset;
+	} counters[] = {
+		{ "last_handshake_time_sec", offsetof(struct ipc_peer, last_handshake_sec) },
+		{ "last_handshake_time_nsec", offsetof(struct ipc_peer, last_handshake_nsec) },
+		{ "rx_bytes", offsetof(struct ipc_peer, rx_bytes) },
+		{ "tx_bytes", offsetof(struct ipc_peer, tx_bytes) },
+		{ "sealnet_rx_packets", offsetof(struct ipc_peer, rx_packets) },
+		{ "sealnet_tx_packets", offsetof(struct ipc_peer, tx_packets) },
+		{ "sealnet_handshakes", offsetof(struct ipc_peer, handshakes) },
+		{ "sealnet_initiations", offsetof(struct ipc_peer, initiations) },
+		{ "sealnet_handshakes_failed", offsetof(struct ipc_peer, handshakes_failed) },
+		{ "sealnet_rotations", offsetof(struct ipc_peer, rotations) },
+	};
+	struct ipc_allowedip *a;
+	struct ip_prefix pfx;
+	uint8_t psk[KEY_LEN];
+	uint64_t v = 0;
+	int ret;
+
+	for (size_t i = 0; i < sizeof(counters) / sizeof(counters[0]); i++)
+		if (!strcmp(key, counters[i].name))
+			return parse_u64(value, UINT64_MAX, (uint64_t *)((char *)p + counters[i].offset));
+	if (!strcmp(key, "preshared_key")) {
+		ret = key_from_hex(psk, value) ? -EPROTO : 0;
+		p->has_preshared_key = !ret && !key_is_zero(psk);
+		sodium_memzero(psk, sizeof(psk));
+		return ret;
+	}
+	if (!strcmp(key, "endpoint")) {
+		if (strlen(value) >= sizeof(p->endpoint))
+			return -EPROTO;
+		strcpy(p->endpoint, value);
+		return 0;
+	}
+	if (!strcmp(key, "persistent_keepalive_interval")) {
+		ret = parse_u64(value, UINT16_MAX, &v);
+		p->persistent_keepalive = (unsigned)v;
+		return ret;
+	}
+	if (!strcmp(key, "allowed_ip")) {
+		if (addr_parse_prefix(value, &pfx))
+			return -EPROTO;
+		a = calloc(1, sizeof(*a));
+		if (!a)
+			return -ENOMEM;
+		addr_prefix_str(&pfx, a->text);
+		*t->allowedip = a;
+		t->allowedip = &a->next;
+		return 0;
+	}
+	return 0;
+}
+
+/* reply: the answer without its blank line, modified in place. */
+static int parse_get(char *reply, struct ipc_device *dev)
+{
+	struct tails t = { .peer = &dev->first_peer, .drop = &dev->first_drop };
+	struct ipc_peer *peer = NULL;
+	char *line, *save = NULL, *value;
+	int ret = 0, err = 1;
+
+	for (line = strtok_r(reply, "\n", &save); line && !ret;
+	     line = strtok_r(NULL, "\n", &save)) {
+		value = strchr(line, '=');
+		if (!value)
+			return -EPROTO;
+		*value++ = '\0';
+		if (!strcmp(line, "errno")) {
+			ret = parse_errno(value, &err);
+			/* It is the last line. */
+			if (!ret && strtok_r(NULL, "\n", &save))
+				ret = -EPROTO;
+		} else if (err != 1) {
+			ret = -EPROTO;
+		} else if (!strcmp(line, "public_key")) {
+			peer = calloc(1, sizeof(*peer));
+			if (!peer)
+				return -ENOMEM;
+			*t.peer = peer;
+			t.peer = &peer->next;
+			t.allowedip = &peer->first_allowedip;
+			if (key_from_hex(peer->public_key, value))
+				ret = -EPROTO;
+		} else if (peer) {
+			ret = peer_key(peer, &t, line, value);
+		} else {
+			ret = device_key(dev, &t, line, value);
+		}
+	}
+	if (ret)
+		return ret;
+	return err == 1 ? -EPROTO : err;
+}
+
+int ipc_get(const char *ifname, struct ipc_device **out)
+{
+	struct ipc_device *dev = NULL;
+	bool ours = true;
+	char *reply = NULL;
+	size_t size = 0;
+	int ret;
+
+	*out = NULL;
+	ret = transact(ifname, "get=sealnet\n", &reply, &size);
+	/* wireguard-go hangs up on a request it does not know; a sealnetd from before
+	 * get=sealnet answers EINVAL. Either way get=1 still works. */
+	if (ret == -ENOTSUP || (!ret && !strcmp(reply, "errno=-22"))) {
+		wipe_free(reply, size);
+		ours = false;
+		ret = transact(ifname, "get=1\n", &reply, &size);
+	}
+	if (ret)
+		goto out;
+	dev = calloc(1, sizeof(*dev));
+	if (!dev) {
+		ret = -ENOMEM;
+		goto out;
+	}
+	snprintf(dev->name, sizeof(dev->name), "%s", ifname);
+	dev->has_counters = ours;
+	ret = parse_get(reply, dev);
+	if (ret)
+		goto out;
+	*out = dev;
+	dev = NULL;
+out:
+	wipe_free(reply, size);
+	ipc_device_free(dev);
+	return ret;
+}
+
+static int compare_names(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+void ipc_list_free(char **names)
+{
+	if (!names)
+		return;
+	for (char **n = names; *n; n++)
+		free(*n);
+	free(names);
+}
+
+int ipc_list(char ***out)
+{
+	size_t n = 0, cap = 8, len;
+	char **names, **grown;
+	struct dirent *e;
+	struct stat st;
+	DIR *dir;
+	int ret = 0;
+
+	*out = NULL;
+	names = calloc(cap, sizeof(*names));
+	if (!names)
+		return -ENOMEM;
+	dir = opendir(IPC_DIR);
+	if (!dir) {
+		if (errno == ENOENT) {
+			*out = names;
+			return 0;
+		}
+		ret = -errno;
+		goto err;
+	}
+	while ((errno = 0, e = readdir(dir))) {
+		len = strlen(e->d_name);
+		if (len <= 5 || strcmp(e->d_name + len - 5, ".sock"))
+			continue;
+		if (fstatat(dirfd(dir), e->d_name, &st, 0) || !S_ISSOCK(st.st_mode))
+			continue;
+		if (n + 1 == cap) {
+			grown = realloc(names, cap * 2 * sizeof(*names));
+			if (!grown) {
+				ret = -ENOMEM;
+				goto err;
+			}
+			names = grown;
+			cap *= 2;
+		}
+		names[n] = strndup(e->d_name, len - 5);
+		if (!names[n]) {
+			ret = -ENOMEM;
+			goto err;
+		}
+		if (!ipc_valid_name(names[n])) {
+			free(names[n]);
+			names[n] = NULL;
+			continue;
+		}
+		names[++n] = NULL;
+	}
+	if (errno) {
+		ret = -errno;
+		goto err;
+	}
+	closedir(dir);
+	qsort(names, n, sizeof(*names), compare_names);
+	*out = names;
+	return 0;
+err:
+	if (dir)
+		closedir(dir);
+	names[n] = NULL;
+	ipc_list_free(names);
+	return ret;
+}

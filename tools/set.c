@@ -1,0 +1,344 @@
+/* set: `wg set`'s command line, translated into one set=1 request, so a change is applied
+ * whole or not at all (the daemon edits a copy and applies it only if every line passed).
+ * Values are checked here first, so a typo is a usage error naming the word, not a bare
+ * "Invalid argument" from the daemon. */
+#include <ctype.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <sodium.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <unistd.h>
+
+#include "addr.h"
+#include "ipc.h"
+#include "key.h"
+#include "subcommands.h"
+
+/* The request; it may hold the private and preshared keys, so it is wiped, never realloc'd. */
+struct request {
+	char *buf;
+	size_t len, cap;
+	int err;
+};
+
+static void usage_text(FILE *f)
+{
+	fprintf(f,
+		"Usage: %s set <interface> [listen-port <port>] [fwmark <mark>] "
+		"[private-key <file>]\n"
+		"         [peer <base64 public key> [remove] [preshared-key <file>] "
+		"[endpoint <host>:<port>]\n"
+		"          [persistent-keepalive <seconds>|off] [allowed-ips <ip>[/<cidr>][,...]] ]...\n",
+		PROG_NAME);
+}
+
+static int usage(void)
+{
+	usage_text(stderr);
+	return EXIT_USAGE;
+}
+
+static int bad(const char *what, const char *value)
+{
+	fprintf(stderr, "%s: set: bad %s `%s'\n", PROG_NAME, what, value);
+	return usage();
+}
+
+static void add(struct request *r, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+static void add(struct request *r, const char *fmt, ...)
+{
+	va_list ap;
+	size_t cap;
+	char *grown;
+	int n;
+
+	if (r->err)
+		return;
+	for (;;) {
+		va_start(ap, fmt);
+		n = vsnprintf(r->buf ? r->buf + r->len : NULL, r->cap - r->len, fmt, ap);
+		va_end(ap);
+		if (n < 0) {
+			r->err = -EINVAL;
+			return;
+		}
+		if ((size_t)n < r->cap - r->len) {
+			r->len += (size_t)n;
+			return;
+		}
+		cap = r->cap ? r->cap * 2 : 1024;
+		while (cap - r->len <= (size_t)n)
+			cap *= 2;
+		grown = calloc(1, cap);
+		if (!grown) {
+			r->err = -ENOMEM;
+			return;
+		}
+		if (r->buf) {
+			memcpy(grown, r->buf, r->len);
+			sodium_memzero(r->buf, r->cap);
+			free(r->buf);
+		}
+		r->buf = grown;
+		r->cap = cap;
+	}
+}
+
+static void add_key(struct request *r, const char *name, const uint8_t key[KEY_LEN])
+{
+	char hex[KEY_HEX_LEN];
+
+	key_to_hex(hex, key);
+	add(r, "%s=%s\n", name, hex);
+	sodium_memzero(hex, sizeof(hex));
+}
+
+/* Decimal (or 0x hexadecimal when hex is set) up to max; no sign, no blanks. */
+static int parse_number(const char *s, unsigned long long max, bool hex, unsigned long long *out)
+{
+	int base = 10;
+	char *end;
+
+	if (hex && s[0] == '0' && (s[1] == 'x' || s[1] == 'X')) {
+		base = 16;
+		s += 2;
+		if (!isxdigit((unsigned char)*s))
+			return -EINVAL;
+	} else if (!isdigit((unsigned char)*s)) {
+		return -EINVAL;
+	}
+	errno = 0;
+	*out = strtoull(s, &end, base);
+	return errno || *end || *out > max ? -EINVAL : 0;
+}
+
+/* A key file as wg reads one: base64 and optional blanks; an empty file is the all-zero key,
+ * which removes the key. Returns 0, or prints why not and returns 1. */
+static int read_keyfile(const char *path, uint8_t key[KEY_LEN])
+{
+	char buf[128];
+	size_t len = 0, start = 0;
+	ssize_t n;
+	int fd, ret = 1;
+
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0) {
+		fprintf(stderr, "%s: set: %s: %s\n", PROG_NAME, path, strerror(errno));
+		return 1;
+	}
+	while (len < sizeof(buf) - 1) {
+		n = read(fd, buf + len, sizeof(buf) - 1 - len);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0) {
+			fprintf(stderr, "%s: set: %s: %s\n", PROG_NAME, path, strerror(errno));
+			goto out;
+		}
+		if (n == 0)
+			break;
+		len += (size_t)n;
+	}
+	buf[len] = '\0';
+	while (start < len && isspace((unsigned char)buf[start]))
+		start++;
+	while (len > start && isspace((unsigned char)buf[len - 1]))
+		buf[--len] = '\0';
+	if (start == len) {
+		memset(key, 0, KEY_LEN);
+		ret = 0;
+	} else if (key_from_base64(key, buf + start)) {
+		/* Never the content: it is mostly a secret even when mistyped. */
+		fprintf(stderr, "%s: set: %s: not a key (44 characters of base64)\n", PROG_NAME,
+			path);
+	} else {
+		ret = 0;
+	}
+out:
+	sodium_memzero(buf, sizeof(buf));
+	close(fd);
+	return ret;
+}
+
+/* "a/n, b/n,c" -> allowed_ip lines; an empty value only clears the list. Returns 0 or
+ * EXIT_USAGE. */
+static int add_allowed_ips(struct request *r, const char *list)
+{
+	char buf[ADDR_STRLEN], text[ADDR_STRLEN];
+	const char *s = list, *end, *last;
+	struct ip_prefix pfx;
+
+	add(r, "replace_allowed_ips=true\n");
+	while (isspace((unsigned char)*s))
+		s++;
+	if (!*s)
+		return 0;
+	for (;; s = end + 1) {
+		end = strchr(s, ',');
+		if (!end)
+			end = s + strlen(s);
+		while (s < end && isspace((unsigned char)*s))
+			s++;
+		for (last = end; last > s && isspace((unsigned char)last[-1]);)
+			last--;
+		if (last == s || (size_t)(last - s) >= sizeof(buf))
+			return bad("allowed ips", list);
+		memcpy(buf, s, (size_t)(last - s));
+		buf[last - s] = '\0';
+		if (addr_parse_prefix(buf, &pfx))
+			return bad("allowed ip", buf);
+		add(r, "allowed_ip=%s\n", addr_prefix_str(&pfx, text));
+		if (!*end)
+			return 0;
+	}
+}
+
+enum scope { INTERFACE, PEER, ANY };
+
+static const struct keyword {
+	const char *word;
+	enum scope scope;
+	bool has_value;
+} keywords[] = {
+	{ "listen-port", INTERFACE, true }, { "fwmark", INTERFACE, true },
+	{ "private-key", INTERFACE, true }, { "peer", ANY, true },
+	{ "remove", PEER, false },          { "preshared-key", PEER, true },
+	{ "endpoint", PEER, true },         { "persistent-keepalive", PEER, true },
+	{ "allowed-ips", PEER, true },
+};
+
+static const struct keyword *find_keyword(const char *word, bool in_peer)
+{
+	for (size_t i = 0; i < sizeof(keywords) / sizeof(keywords[0]); i++)
+		if (!strcmp(word, keywords[i].word) &&
+		    (keywords[i].scope == ANY || keywords[i].scope == (in_peer ? PEER : INTERFACE)))
+			return &keywords[i];
+	return NULL;
+}
+
+/* One keyword and its value into r. Returns 0, EXIT_USAGE or 1. */
+static int build_one(struct request *r, const char *word, const char *value, bool *in_peer)
+{
+	char ep[ADDR_STRLEN];
+	unsigned long long n;
+	union endpoint endpoint;
+	uint8_t key[KEY_LEN];
+	int ret = 0;
+
+	if (!strcmp(word, "peer")) {
+		if (key_from_base64(key, value))
+			return bad("public key", value);
+		add_key(r, "public_key", key);
+		*in_peer = true;
+	} else if (!strcmp(word, "remove")) {
+		add(r, "remove=true\n");
+	} else if (!strcmp(word, "listen-port")) {
+		if (parse_number(value, 65535, false, &n))
+			return bad("port", value);
+		add(r, "listen_port=%llu\n", n);
+	} else if (!strcmp(word, "fwmark")) {
+		if (!strcasecmp(value, "off"))
+			n = 0;
+		else if (parse_number(value, UINT32_MAX, true, &n))
+			return bad("fwmark", value);
+		add(r, "fwmark=%llu\n", n);
+	} else if (!strcmp(word, "private-key") || !strcmp(word, "preshared-key")) {
+		ret = read_keyfile(value, key);
+		if (!ret)
+			add_key(r, word[1] == 'r' ? "private_key" : "preshared_key", key);
+	} else if (!strcmp(word, "endpoint")) {
+		ret = addr_resolve_endpoint(value, &endpoint);
+		if (ret == -EINVAL)
+			return bad("endpoint", value);
+		if (ret) {
+			fprintf(stderr, "%s: set: cannot resolve endpoint `%s'\n", PROG_NAME, value);
+			return 1;
+		}
+		add(r, "endpoint=%s\n", addr_endpoint_str(&endpoint, ep));
+	} else if (!strcmp(word, "persistent-keepalive")) {
+		if (!strcasecmp(value, "off"))
+			n = 0;
+		else if (parse_number(value, 65535, false, &n))
+			return bad("persistent keepalive interval", value);
+		add(r, "persistent_keepalive_interval=%llu\n", n);
+	} else if (!strcmp(word, "allowed-ips")) {
+		ret = add_allowed_ips(r, value);
+	}
+	sodium_memzero(key, sizeof(key));
+	return ret;
+}
+
+/* Parses argv (after the interface name) into r: interface keywords, then peers, as wg
+ * takes them. Returns 0, EXIT_USAGE or 1. */
+static int build(struct request *r, int argc, char *argv[])
+{
+	const struct keyword *kw;
+	bool in_peer = false;
+	int ret = 0;
+
+	for (int i = 0; i < argc && !ret; i++) {
+		kw = find_keyword(argv[i], in_peer);
+		if (!kw) {
+			fprintf(stderr, "%s: set: unexpected `%s'%s\n", PROG_NAME, argv[i],
+				in_peer && find_keyword(argv[i], false) ? " after peer" : "");
+			return usage();
+		}
+		if (kw->has_value && i + 1 == argc) {
+			fprintf(stderr, "%s: set: `%s' needs a value\n", PROG_NAME, argv[i]);
+			return usage();
+		}
+		ret = build_one(r, argv[i], kw->has_value ? argv[i + 1] : NULL, &in_peer);
+		if (kw->has_value)
+			i++;
+	}
+	return ret;
+}
+
+int set_main(int argc, char *argv[])
+{
+	struct request r = { 0 };
+	const char *ifname;
+	int ret, err;
+
+	if (wants_help(argc, argv)) {
+		usage_text(stdout);
+		return 0;
+	}
+	if (argc < 2)
+		return usage();
+	ifname = argv[1];
+	if (!ipc_valid_name(ifname)) {
+		fprintf(stderr, "%s: set: invalid interface name `%s'\n", PROG_NAME, ifname);
+		return usage();
+	}
+	add(&r, "set=1\n");
+	ret = build(&r, argc - 2, argv + 2);
+	if (ret)
+		goto out;
+	if (r.err) {
+		fprintf(stderr, "%s: set %s: %s\n", PROG_NAME, ifname, strerror(-r.err));
+		ret = 1;
+		goto out;
+	}
+	ret = ipc_command(ifname, r.buf, &err);
+	if (ret == -ENODEV) {
+		fprintf(stderr, "%s: set %s: not running (no daemon on %s/%s.sock)\n", PROG_NAME,
+			ifname, IPC_DIR, ifname);
+	} else if (ret) {
+		fprintf(stderr, "%s: set %s: cannot talk to the daemon: %s\n", PROG_NAME, ifname,
+			strerror(-ret));
+	} else if (err) {
+		fprintf(stderr, "%s: set %s: %s\n", PROG_NAME, ifname, strerror(-err));
+	}
+	ret = ret || err ? 1 : 0;
+out:
+	if (r.buf) {
+		sodium_memzero(r.buf, r.cap);
+		free(r.buf);
+	}
+	return ret;
+}

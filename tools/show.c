@@ -1,0 +1,399 @@
+/* show: a running interface's state, for people as `wg show` prints it plus our counters, or
+ * as one JSON document for scripts. Secrets are never printed, not even in JSON: a private
+ * key appears as its public key, a preshared key as "(hidden)". */
+#include <errno.h>
+#include <inttypes.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+
+#include "ipc.h"
+#include "key.h"
+#include "subcommands.h"
+
+static void usage_text(FILE *f)
+{
+	fprintf(f, "Usage: %s show [<interface> | all | interfaces] [--json]\n", PROG_NAME);
+}
+
+static int usage(void)
+{
+	usage_text(stderr);
+	return EXIT_USAGE;
+}
+
+/* --- for people ---------------------------------------------------------------------- */
+
+static void print_bytes(uint64_t b)
+{
+	static const char *const units[] = { "KiB", "MiB", "GiB", "TiB", "PiB" };
+	double v = (double)b;
+	size_t u = 0;
+
+	if (b < 1024) {
+		printf("%" PRIu64 " B", b);
+		return;
+	}
+	for (v /= 1024; v >= 1024 && u < sizeof(units) / sizeof(units[0]) - 1; u++)
+		v /= 1024;
+	printf("%.2f %s", v, units[u]);
+}
+
+/* "1 hour, 2 minutes, 3 seconds", as wg writes a duration. */
+static void print_duration(uint64_t secs)
+{
+	static const struct {
+		const char *unit;
+		uint64_t secs;
+	} units[] = {
+		{ "year", 365 * 24 * 3600ULL }, { "day", 24 * 3600 }, { "hour", 3600 },
+		{ "minute", 60 },               { "second", 1 },
+	};
+	bool first = true;
+
+	for (size_t i = 0; i < sizeof(units) / sizeof(units[0]); i++) {
+		uint64_t n = secs / units[i].secs;
+
+		if (!n)
+			continue;
+		secs %= units[i].secs;
+		printf("%s%" PRIu64 " %s%s", first ? "" : ", ", n, units[i].unit, n == 1 ? "" : "s");
+		first = false;
+	}
+}
+
+static void print_handshake(const struct ipc_peer *p, time_t now)
+{
+	printf("  latest handshake: ");
+	if ((int64_t)p->last_handshake_sec > (int64_t)now) {
+		printf("in the future (the system clock went backwards)\n");
+	} else if ((int64_t)p->last_handshake_sec == (int64_t)now) {
+		printf("now\n");
+	} else {
+		print_duration((uint64_t)now - p->last_handshake_sec);
+		printf(" ago\n");
+	}
+}
+
+static void print_drops(const struct ipc_device *dev)
+{
+	const struct ipc_counter *c;
+	bool first = true;
+
+	for (c = dev->first_drop; c; c = c->next) {
+		if (!c->value)
+			continue;
+		printf("%s%s %" PRIu64, first ? "  drops: " : ", ", c->name, c->value);
+		first = false;
+	}
+	if (!first)
+		printf("\n");
+}
+
+static void show_human(const struct ipc_device *dev)
+{
+	const struct ipc_allowedip *a;
+	const struct ipc_peer *p;
+	char b64[KEY_B64_LEN];
+	time_t now = time(NULL);
+
+	printf("interface: %s\n", dev->name);
+	if (dev->has_public_key) {
+		key_to_base64(b64, dev->public_key);
+		printf("  public key: %s\n  private key: (hidden)\n", b64);
+	}
+	if (dev->listen_port)
+		printf("  listening port: %u\n", dev->listen_port);
+	if (dev->fwmark)
+		printf("  fwmark: 0x%x\n", dev->fwmark);
+	if (dev->has_counters) {
+		printf("  datagrams: %" PRIu64 " received, %" PRIu64 " sent\n", dev->rx_datagrams,
+		       dev->tx_datagrams);
+		if (dev->cookie_replies_sent)
+			printf("  cookie replies sent: %" PRIu64 "\n", dev->cookie_replies_sent);
+		print_drops(dev);
+	}
+	for (p = dev->first_peer; p; p = p->next) {
+		key_to_base64(b64, p->public_key);
+		printf("\npeer: %s\n", b64);
+		if (p->has_preshared_key)
+			printf("  preshared key: (hidden)\n");
+		if (p->endpoint[0])
+			printf("  endpoint: %s\n", p->endpoint);
+		printf("  allowed ips: ");
+		for (a = p->first_allowedip; a; a = a->next)
+			printf("%s%s", a->text, a->next ? ", " : "\n");
+		if (!p->first_allowedip)
+			printf("(none)\n");
+		if (p->last_handshake_sec)
+			print_handshake(p, now);
+		if (p->rx_bytes || p->tx_bytes) {
+			printf("  transfer: ");
+			print_bytes(p->rx_bytes);
+			printf(" received, ");
+			print_bytes(p->tx_bytes);
+			printf(" sent\n");
+		}
+		if (dev->has_counters && (p->rx_packets || p->tx_packets))
+			printf("  packets: %" PRIu64 " received, %" PRIu64 " sent\n", p->rx_packets,
+			       p->tx_packets);
+		if (dev->has_counters && (p->initiations || p->handshakes))
+			printf("  handshakes: %" PRIu64 " completed, %" PRIu64 " initiated, %" PRIu64
+			       " failed; %" PRIu64 " key rotations\n",
+			       p->handshakes, p->initiations, p->handshakes_failed, p->rotations);
+		if (p->persistent_keepalive) {
+			printf("  persistent keepalive: every ");
+			print_duration(p->persistent_keepalive);
+			printf("\n");
+		}
+	}
+}
+
+/* --- for scripts ----------------------------------------------------------------------- */
+
+/* Length of the valid UTF-8 sequence at s, or 0. */
+static size_t utf8_len(const unsigned char *s)
+{
+	size_t n;
+	uint32_t cp;
+
+	if (s[0] < 0x80)
+		return 1;
+	if (s[0] >= 0xc2 && s[0] <= 0xdf)
+		n = 2, cp = s[0] & 0x1f;
+	else if (s[0] >= 0xe0 && s[0] <= 0xef)
+		n = 3, cp = s[0] & 0x0f;
+	else if (s[0] >= 0xf0 && s[0] <= 0xf4)
+		n = 4, cp = s[0] & 0x07;
+	else
+		return 0;
+	for (size_t i = 1; i < n; i++) {
+		if ((s[i] & 0xc0) != 0x80)
+			return 0;
+		cp = cp << 6 | (s[i] & 0x3f);
+	}
+	/* Overlong forms, surrogates and code points past U+10FFFF are not UTF-8. */
+	if ((n == 3 && cp < 0x800) || (n == 4 && (cp < 0x10000 || cp > 0x10ffff)) ||
+	    (cp >= 0xd800 && cp <= 0xdfff))
+		return 0;
+	return n;
+}
+
+/* A JSON string. Text comes from the daemon; whatever it holds, the document stays valid:
+ * bytes that are not UTF-8 become U+FFFD. */
+static void json_string(const char *s)
+{
+	const unsigned char *u = (const unsigned char *)s;
+	size_t n;
+
+	putchar('"');
+	while (*u) {
+		if (*u == '"' || *u == '\\') {
+			printf("\\%c", *u++);
+		} else if (*u < 0x20 || *u == 0x7f) {
+			printf("\\u%04x", *u++);
+		} else if (!(n = utf8_len(u))) {
+			printf("\\ufffd");
+			u++;
+		} else {
+			fwrite(u, 1, n, stdout);
+			u += n;
+		}
+	}
+	putchar('"');
+}
+
+static void json_key_b64(const uint8_t key[KEY_LEN])
+{
+	char b64[KEY_B64_LEN];
+
+	key_to_base64(b64, key);
+	json_string(b64);
+}
+
+static void json_peer(const struct ipc_device *dev, const struct ipc_peer *p)
+{
+	const struct ipc_allowedip *a;
+
+	printf("        {\n          \"public_key\": ");
+	json_key_b64(p->public_key);
+	printf(",\n          \"endpoint\": ");
+	if (p->endpoint[0])
+		json_string(p->endpoint);
+	else
+		printf("null");
+	printf(",\n          \"allowed_ips\": [");
+	for (a = p->first_allowedip; a; a = a->next) {
+		json_string(a->text);
+		if (a->next)
+			printf(", ");
+	}
+	printf("],\n          \"latest_handshake\": %" PRIu64 ",\n", p->last_handshake_sec);
+	printf("          \"rx_bytes\": %" PRIu64 ",\n          \"tx_bytes\": %" PRIu64 ",\n",
+	       p->rx_bytes, p->tx_bytes);
+	if (dev->has_counters)
+		printf("          \"rx_packets\": %" PRIu64 ",\n          \"tx_packets\": %" PRIu64
+		       ",\n          \"handshakes\": %" PRIu64 ",\n          \"initiations\": %" PRIu64
+		       ",\n          \"handshakes_failed\": %" PRIu64
+		       ",\n          \"rotations\": %" PRIu64 ",\n",
+		       p->rx_packets, p->tx_packets, p->handshakes, p->initiations,
+		       p->handshakes_failed, p->rotations);
+	printf("          \"persistent_keepalive\": %u\n        }", p->persistent_keepalive);
+}
+
+static void json_device(const struct ipc_device *dev)
+{
+	const struct ipc_counter *c;
+	const struct ipc_peer *p;
+
+	printf("    {\n      \"name\": ");
+	json_string(dev->name);
+	printf(",\n      \"public_key\": ");
+	if (dev->has_public_key)
+		json_key_b64(dev->public_key);
+	else
+		printf("null");
+	printf(",\n      \"listen_port\": %u,\n      \"fwmark\": %" PRIu32 ",\n", dev->listen_port,
+	       dev->fwmark);
+	if (dev->has_counters) {
+		printf("      \"counters\": {\n        \"rx_datagrams\": %" PRIu64
+		       ",\n        \"tx_datagrams\": %" PRIu64
+		       ",\n        \"cookie_replies_sent\": %" PRIu64 ",\n        \"drops\": {",
+		       dev->rx_datagrams, dev->tx_datagrams, dev->cookie_replies_sent);
+		for (c = dev->first_drop; c; c = c->next) {
+			printf("\n          ");
+			json_string(c->name);
+			printf(": %" PRIu64 "%s", c->value, c->next ? "," : "\n        ");
+		}
+		printf("}\n      },\n");
+	}
+	printf("      \"peers\": [");
+	for (p = dev->first_peer; p; p = p->next) {
+		printf("\n");
+		json_peer(dev, p);
+		if (p->next)
+			printf(",");
+	}
+	printf("%s]\n    }", dev->first_peer ? "\n      " : "");
+}
+
+/* --- the subcommand ------------------------------------------------------------------ */
+
+static void print_error(const char *ifname, int err)
+{
+	if (err == -ENODEV)
+		fprintf(stderr, "%s: show %s: not running (no daemon on %s/%s.sock)\n", PROG_NAME,
+			ifname, IPC_DIR, ifname);
+	else if (err == -EPROTO)
+		fprintf(stderr, "%s: show %s: cannot read the daemon's answer\n", PROG_NAME, ifname);
+	else
+		fprintf(stderr, "%s: show %s: %s\n", PROG_NAME, ifname, strerror(-err));
+}
+
+static int show_interfaces(bool json)
+{
+	char **names;
+	int ret;
+
+	ret = ipc_list(&names);
+	if (ret) {
+		fprintf(stderr, "%s: show: cannot list %s: %s\n", PROG_NAME, IPC_DIR,
+			strerror(-ret));
+		return 1;
+	}
+	if (json) {
+		printf("[");
+		for (char **n = names; *n; n++) {
+			json_string(*n);
+			if (n[1])
+				printf(", ");
+		}
+		printf("]\n");
+	} else {
+		for (char **n = names; *n; n++)
+			printf("%s%c", *n, n[1] ? ' ' : '\n');
+	}
+	ipc_list_free(names);
+	return 0;
+}
+
+/* Shows each of names[0..n); an interface that cannot be read is reported and skipped. */
+static int show_devices(const char *const *names, size_t n, bool json)
+{
+	struct ipc_device *dev;
+	bool first = true;
+	int ret = 0, err;
+
+	if (json)
+		printf("{\n  \"interfaces\": [");
+	for (size_t i = 0; i < n; i++) {
+		err = ipc_get(names[i], &dev);
+		if (err) {
+			print_error(names[i], err);
+			ret = 1;
+			continue;
+		}
+		if (json) {
+			printf("%s\n", first ? "" : ",");
+			json_device(dev);
+		} else {
+			if (!first)
+				printf("\n");
+			show_human(dev);
+		}
+		first = false;
+		ipc_device_free(dev);
+	}
+	if (json)
+		printf("%s]\n}\n", first ? "" : "\n  ");
+	if (fflush(stdout) || ferror(stdout)) {
+		fprintf(stderr, "%s: show: cannot write to stdout: %s\n", PROG_NAME, strerror(errno));
+		ret = 1;
+	}
+	return ret;
+}
+
+int show_main(int argc, char *argv[])
+{
+	const char *what = NULL;
+	char **names;
+	bool json = false;
+	size_t n;
+	int ret;
+
+	if (wants_help(argc, argv)) {
+		usage_text(stdout);
+		return 0;
+	}
+	for (int i = 1; i < argc; i++) {
+		if (!strcmp(argv[i], "--json")) {
+			json = true;
+		} else if (argv[i][0] == '-' || what) {
+			fprintf(stderr, "%s: show: unexpected argument `%s'\n", PROG_NAME, argv[i]);
+			return usage();
+		} else {
+			what = argv[i];
+		}
+	}
+	if (what && !strcmp(what, "interfaces"))
+		return show_interfaces(json);
+	if (what && strcmp(what, "all")) {
+		if (!ipc_valid_name(what)) {
+			fprintf(stderr, "%s: show: invalid interface name `%s'\n", PROG_NAME, what);
+			return usage();
+		}
+		return show_devices(&what, 1, json);
+	}
+	ret = ipc_list(&names);
+	if (ret) {
+		fprintf(stderr, "%s: show: cannot list %s: %s\n", PROG_NAME, IPC_DIR,
+			strerror(-ret));
+		return 1;
+	}
+	for (n = 0; names[n]; n++)
+		;
+	ret = show_devices((const char *const *)names, n, json);
+	ipc_list_free(names);
+	return ret;
+}
