@@ -294,6 +294,46 @@ static int parse_metrics_listen(struct parser *p, const char *value)
 }
 
 /* wg-quick's keys: acted on by wg-quick itself, never by us. */
+static int parse_offload(struct parser *p, const char *value)
+{
+	static const struct {
+		const char *name;
+		unsigned bit;
+	} kinds[] = {
+		{ "tun", CONFIG_OFFLOAD_TUN },
+		{ "udp-gso", CONFIG_OFFLOAD_UDP_GSO },
+		{ "udp-gro", CONFIG_OFFLOAD_UDP_GRO },
+	};
+	unsigned set = 0;
+	const char *s = value;
+
+	if (!strcasecmp(value, "on")) {
+		p->cfg->offload = CONFIG_OFFLOAD_ALL;
+		return 0;
+	}
+	if (!strcasecmp(value, "off")) {
+		p->cfg->offload = 0;
+		return 0;
+	}
+	while (*s) {
+		size_t len = strcspn(s, ", \t"), i;
+
+		for (i = 0; i < sizeof(kinds) / sizeof(kinds[0]); i++)
+			if (len == strlen(kinds[i].name) && !strncasecmp(s, kinds[i].name, len))
+				break;
+		if (!len || i == sizeof(kinds) / sizeof(kinds[0]))
+			return fail(p, -EINVAL, p->line,
+				    "%s: bad value \"%s\" (on, off, or a list of tun, udp-gso, "
+				    "udp-gro)",
+				    p->opt->name, value);
+		set |= kinds[i].bit;
+		s += len;
+		s += strspn(s, ", \t");
+	}
+	p->cfg->offload = set;
+	return 0;
+}
+
 static int parse_ignored(struct parser *p, const char *value)
 {
 	return 0;
@@ -364,6 +404,7 @@ static const struct option options[] = {
 	{ "Address", SECTION_INTERFACE, true, parse_address },
 	{ "MTU", SECTION_INTERFACE, false, parse_mtu },
 	{ "FwMark", SECTION_INTERFACE, false, parse_fwmark },
+	{ "Offload", SECTION_INTERFACE, false, parse_offload },
 	{ "MetricsListen", SECTION_INTERFACE, false, parse_metrics_listen },
 	{ "DNS", SECTION_INTERFACE, true, parse_ignored },
 	{ "Table", SECTION_INTERFACE, false, parse_ignored },
@@ -619,6 +660,7 @@ static int parse(const char *text, size_t len, const char *name, struct config *
 	if (!p.cfg)
 		return fail(&p, -ENOMEM, 0, "out of memory");
 	p.cfg->mtu = CONFIG_DEFAULT_MTU;
+	p.cfg->offload = CONFIG_OFFLOAD_ALL;
 
 	ret = ini_parse_stream(read_line, &p, handle, &p);
 	/* read_line() screens out what inih itself rejects; these are for safety. */

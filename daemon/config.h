@@ -17,6 +17,12 @@
 #define CONFIG_KEY_LEN 32
 #define CONFIG_DEFAULT_MTU 1420
 
+/* Offload = on | off | a list of these kinds (the ones left on). */
+#define CONFIG_OFFLOAD_TUN (1u << 0)     /* TSO/USO super-packets from, GRO to the TUN */
+#define CONFIG_OFFLOAD_UDP_GSO (1u << 1) /* trains of datagrams in one sendmsg */
+#define CONFIG_OFFLOAD_UDP_GRO (1u << 2) /* trains of datagrams in one recvmsg */
+#define CONFIG_OFFLOAD_ALL 7u
+
 struct config_peer {
 	uint8_t public_key[CONFIG_KEY_LEN];
 	bool has_public_key;
@@ -37,6 +43,7 @@ struct config {
 	size_t n_addresses;
 	unsigned mtu;
 	uint32_t fwmark; /* 0 = off */
+	unsigned offload; /* CONFIG_OFFLOAD_*, all by default; read at start only */
 	/* MetricsListen: where the Prometheus page is served, sa_family 0 = off (the default).
 	 * It shows every peer's public key and traffic to whoever reaches it: loopback unless
 	 * that is meant. Read at startup only; a reload that changes it logs a notice. */

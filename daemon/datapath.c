@@ -1,22 +1,28 @@
 /*
  * The datapath, single-threaded on the device's event loop.
  *
- * Out: a packet read from the TUN lands in tx_buf behind room for the 16-byte data header.
- * Its destination picks the peer (allowedips). With a usable current session it is padded to
- * 16 bytes, sealed in place (ChaCha20-Poly1305, nonce = the session's send counter) and sent
- * to the peer's endpoint. Without one it is staged and a handshake initiation goes out; the
- * staged packets leave as soon as a session exists.
+ * Out: the TUN hands us an IP packet, or with offloads a TCP/UDP super-packet of up to 64 KB
+ * behind a virtio_net_hdr, which is split into MTU-sized packets with their own headers and
+ * checksums (offload.c). Each packet's destination picks the peer (allowedips). With a usable
+ * current session the packet is copied into the transmit batch behind room for the 16-byte
+ * data header, padded to 16 bytes, sealed in place (ChaCha20-Poly1305, nonce = the session's
+ * send counter) and left there. Without one it is staged and a handshake initiation goes out;
+ * the staged packets leave as soon as a session exists. Once per wakeup the batch is flushed:
+ * consecutive datagrams to one peer of one size (the last may be shorter) leave in one
+ * sendmsg with UDP_SEGMENT, or one sendmmsg where the kernel will not segment.
  *
- * In: a datagram read into rx_buf is hostile until authenticated. Its size and type are
- * checked first; handshake messages must carry a valid mac1 (and, under load, mac2, or they
- * get a cookie reply and nothing else). Data messages name a session by receiver index; they
- * are opened in place, their counter is checked against the replay window only after they
- * authenticate, and only then may they move the peer's endpoint (roaming) or confirm a
- * responder's new session. The decrypted packet must be IPv4 or IPv6 whose source address
- * the sending peer is allowed to use; then it goes to the TUN.
+ * In: a datagram (or, with UDP_GRO, a train of equal ones, split here) is hostile until
+ * authenticated. Its size and type are checked first; handshake messages must carry a valid
+ * mac1 (and, under load, mac2, or they get a cookie reply and nothing else). Data messages
+ * name a session by receiver index; they are opened in place, their counter is checked
+ * against the replay window only after they authenticate, and only then may they move the
+ * peer's endpoint (roaming) or confirm a responder's new session. The decrypted packet must
+ * be IPv4 or IPv6 whose source address the sending peer is allowed to use. Consecutive TCP
+ * segments of one flow are glued back into one super-packet (GRO) and each write to the TUN
+ * carries as much as it can.
  *
  * Every drop bumps a counter in dev->stats.drops and is otherwise silent: nothing is answered
- * that lacks a valid mac1, and nothing is logged per packet.
+ * that lacks a valid mac1, and nothing is logged per packet. Nothing here allocates.
  */
 #include "datapath.h"
 
@@ -36,9 +42,11 @@
 #include "log.h"
 #include "messages.h"
 #include "noise.h"
+#include "offload.h"
 #include "peer.h"
 #include "ratelimiter.h"
 #include "timers.h"
+#include "tun.h"
 
 #define likely(x) __builtin_expect(!!(x), 1)
 #define unlikely(x) __builtin_expect(!!(x), 0)
@@ -89,12 +97,26 @@ static size_t padded_len(size_t len, unsigned mtu)
 	return padded;
 }
 
-/* payload sits HEADROOM bytes into a buffer with room for padding and tag behind it. */
-static void encrypt_and_send(struct peer *p, struct noise_keypair *kp, uint8_t *payload,
-			     size_t len, uint64_t now)
+/* Where the next datagram's payload goes in the transmit batch (flushing first when full),
+ * or NULL when len can never fit. */
+static uint8_t *tx_slot(struct device *dev, size_t len)
 {
+	size_t need = HEADROOM + len + MESSAGE_PADDING_MULTIPLE + NOISE_AUTHTAG_LEN;
+
+	if (unlikely(need > dev->batch_cap))
+		return NULL;
+	if (dev->n_tx == DEVICE_TX_MAX || dev->batch_used + need > dev->batch_cap)
+		datapath_flush(dev);
+	return dev->batch + dev->batch_used + HEADROOM;
+}
+
+/* Seals the len bytes at tx_slot() and appends the datagram to the batch. */
+static void tx_commit(struct peer *p, struct noise_keypair *kp, size_t len, uint64_t now)
+{
+	struct device *dev = p->dev;
+	uint8_t *payload = dev->batch + dev->batch_used + HEADROOM;
 	struct message_data *msg = (struct message_data *)(payload - HEADROOM);
-	size_t padded = padded_len(len, p->dev->mtu);
+	size_t padded = padded_len(len, dev->mtu), total;
 	uint64_t counter = kp->send_counter++;
 
 	memset(payload + len, 0, padded - len);
@@ -102,12 +124,50 @@ static void encrypt_and_send(struct peer *p, struct noise_keypair *kp, uint8_t *
 	msg->key_idx = htole32(kp->remote_index);
 	msg->counter = htole64(counter);
 	cipher_aead_seal(payload, payload, padded, NULL, 0, counter, kp->send_key);
+	total = HEADROOM + padded + NOISE_AUTHTAG_LEN;
+	dev->tx[dev->n_tx++] = (struct device_tx){ .peer = p,
+						   .off = (uint32_t)dev->batch_used,
+						   .len = (uint32_t)total };
+	dev->batch_used += total;
 	timers_any_authenticated_packet_traversal(&p->timers, now);
-	if (send_to_peer(p, msg, HEADROOM + padded + NOISE_AUTHTAG_LEN))
-		return;
 	timers_any_authenticated_packet_sent(&p->timers);
 	if (len)
 		timers_data_sent(&p->timers, now);
+}
+
+void datapath_flush(struct device *dev)
+{
+	unsigned i = 0, j;
+
+	while (i < dev->n_tx) {
+		struct device_tx *first = &dev->tx[i];
+		struct peer *p = first->peer;
+		size_t seglen = first->len, total;
+		int sent;
+
+		/* A train: same peer, full-size datagrams, the last one possibly shorter. */
+		total = seglen;
+		for (j = i + 1; j < dev->n_tx && j - i < UDP_MAX_SEGMENTS &&
+				dev->tx[j].peer == p && dev->tx[j - 1].len == seglen &&
+				dev->tx[j].len <= seglen && total + dev->tx[j].len <= UDP_MAX_TRAIN_BYTES;
+		     j++)
+			total += dev->tx[j].len;
+		if (unlikely(!p->endpoint.sa.sa_family)) {
+			dev->stats.drops[DROP_NO_ENDPOINT] += j - i;
+		} else {
+			sent = udp_send_train(&dev->udp, &p->endpoint, dev->batch + first->off,
+					      total, seglen, j - i);
+			if (sent < 0)
+				sent = 0;
+			dev->stats.drops[DROP_UDP_SEND] += j - i - (unsigned)sent;
+			dev->stats.tx_datagrams += (unsigned)sent;
+			p->stats.tx_packets += (unsigned)sent;
+			p->stats.tx_bytes += (unsigned)sent == j - i ? total : (size_t)sent * seglen;
+		}
+		i = j;
+	}
+	dev->n_tx = 0;
+	dev->batch_used = 0;
 }
 
 void datapath_send_initiation(struct peer *p, bool is_retry, uint64_t now)
@@ -147,9 +207,16 @@ void datapath_send_staged(struct peer *p, uint64_t now)
 		return;
 	}
 	while ((pkt = peer_staged_pop(p, &len))) {
-		memcpy(dev->tx_buf + HEADROOM, pkt, len);
-		encrypt_and_send(p, kp, dev->tx_buf + HEADROOM, len, now);
+		uint8_t *slot = tx_slot(dev, len);
+
+		if (!slot) {
+			drop(dev, DROP_STAGED_FULL);
+			continue;
+		}
+		memcpy(slot, pkt, len);
+		tx_commit(p, kp, len, now);
 	}
+	datapath_flush(dev);
 	if (timers_should_rekey_after_send(kp, now))
 		datapath_send_initiation(p, false, now);
 	peer_timers_schedule(p);
@@ -201,49 +268,174 @@ static const uint8_t *ip_addr_at(const uint8_t *pkt, size_t len, bool source, in
 	return NULL;
 }
 
-static void tun_packet(struct device *dev, uint8_t *payload, size_t len, uint64_t now)
+static struct peer *route(struct device *dev, const uint8_t *pkt, size_t len)
 {
 	const uint8_t *dst;
 	struct peer *p;
 	int family;
 
-	dst = ip_addr_at(payload, len, false, &family);
+	dst = ip_addr_at(pkt, len, false, &family);
 	if (unlikely(!dst)) {
 		drop(dev, DROP_BAD_INNER);
-		return;
+		return NULL;
 	}
 	p = allowedips_lookup(dev->allowedips, family, dst);
-	if (unlikely(!p)) {
+	if (unlikely(!p))
 		drop(dev, DROP_NO_ROUTE);
+	return p;
+}
+
+static void tun_packet(struct device *dev, const uint8_t *pkt, size_t len, uint64_t now)
+{
+	struct peer *p = route(dev, pkt, len);
+	uint8_t *slot;
+
+	if (unlikely(!p))
 		return;
-	}
 	if (likely(!p->staged_count && timers_keypair_usable_for_send(p->current, now))) {
-		encrypt_and_send(p, p->current, payload, len, now);
+		slot = tx_slot(dev, len);
+		if (unlikely(!slot)) {
+			drop(dev, DROP_BAD_INNER);
+			return;
+		}
+		memcpy(slot, pkt, len);
+		tx_commit(p, p->current, len, now);
 		if (unlikely(timers_should_rekey_after_send(p->current, now)))
 			datapath_send_initiation(p, false, now);
 		peer_timers_schedule(p);
 		return;
 	}
-	peer_stage(p, payload, len);
+	peer_stage(p, pkt, len);
 	datapath_send_staged(p, now);
+}
+
+/* offload_segment() asks for room segment by segment; the previous segment is complete by
+ * then, so it is sealed into the batch (or staged) at that moment. */
+struct segmenter {
+	struct device *dev;
+	struct peer *p;
+	struct noise_keypair *kp; /* NULL: stage the segments */
+	size_t pending;
+	uint64_t now;
+};
+
+static void segment_done(struct segmenter *sg)
+{
+	if (!sg->pending)
+		return;
+	if (sg->kp)
+		tx_commit(sg->p, sg->kp, sg->pending, sg->now);
+	else
+		peer_stage(sg->p, sg->dev->seg_buf, sg->pending);
+	sg->pending = 0;
+}
+
+static uint8_t *segment_alloc(void *ctx, size_t len)
+{
+	struct segmenter *sg = ctx;
+	uint8_t *slot;
+
+	segment_done(sg);
+	slot = sg->kp ? tx_slot(sg->dev, len) : len <= sg->dev->buf_size ? sg->dev->seg_buf : NULL;
+	if (slot)
+		sg->pending = len;
+	return slot;
+}
+
+static void tun_super_packet(struct device *dev, const struct offload_vnet_hdr *vh,
+			     const uint8_t *pkt, size_t len, uint64_t now)
+{
+	struct segmenter sg = { .dev = dev, .now = now };
+	int n;
+
+	sg.p = route(dev, pkt, len);
+	if (unlikely(!sg.p))
+		return;
+	if (likely(!sg.p->staged_count && timers_keypair_usable_for_send(sg.p->current, now)))
+		sg.kp = sg.p->current;
+	n = offload_segment(vh, pkt, len, segment_alloc, &sg);
+	segment_done(&sg);
+	if (unlikely(n < 0))
+		drop(dev, DROP_BAD_INNER);
+	if (!sg.kp) {
+		datapath_send_staged(sg.p, now);
+		return;
+	}
+	if (unlikely(timers_should_rekey_after_send(sg.kp, now)))
+		datapath_send_initiation(sg.p, false, now);
+	peer_timers_schedule(sg.p);
 }
 
 void datapath_tun_readable(struct device *dev)
 {
-	uint8_t *payload = dev->tx_buf + HEADROOM;
-	size_t room = dev->buf_size - HEADROOM - MESSAGE_PADDING_MULTIPLE - NOISE_AUTHTAG_LEN;
+	size_t hdr = dev->tun_features & TUN_VNET_HDR ? OFFLOAD_VNET_HDR_LEN : 0;
 	uint64_t now = device_now();
+	struct offload_vnet_hdr vh;
 
 	for (int i = 0; i < DATAPATH_BATCH; i++) {
-		ssize_t n = read(dev->tun_fd, payload, room);
+		ssize_t n = read(dev->tun_fd, dev->tx_buf, dev->buf_size);
+		uint8_t *pkt = dev->tx_buf + hdr;
+		size_t len;
 
 		if (n <= 0) {
 			if (n < 0 && errno != EAGAIN && errno != EINTR)
 				log_warn("%s: TUN read: %s", dev->ifname, strerror(errno));
 			break;
 		}
-		tun_packet(dev, payload, (size_t)n, now);
+		if (unlikely((size_t)n <= hdr))
+			continue;
+		len = (size_t)n - hdr;
+		if (hdr) {
+			memcpy(&vh, dev->tx_buf, sizeof(vh));
+			if (vh.gso_type != OFFLOAD_GSO_NONE) {
+				tun_super_packet(dev, &vh, pkt, len, now);
+				continue;
+			}
+			if ((vh.flags & OFFLOAD_F_NEEDS_CSUM) &&
+			    unlikely(offload_complete_csum(&vh, pkt, len))) {
+				drop(dev, DROP_BAD_INNER);
+				continue;
+			}
+		}
+		tun_packet(dev, pkt, len, now);
 	}
+	datapath_flush(dev);
+}
+
+/* Hands the coalesced super-packet (if any) to the kernel. */
+static void tun_flush(struct device *dev)
+{
+	size_t n = offload_gro_finish(&dev->gro);
+
+	if (n && write(dev->tun_fd, dev->gro.buf, n) < 0)
+		drop(dev, DROP_TUN_WRITE);
+}
+
+/* The packet starts OFFLOAD_VNET_HDR_LEN bytes into frame: room (the spent data header) for
+ * the vnet header that goes in front of it. */
+static void tun_deliver(struct device *dev, uint8_t *frame, size_t len)
+{
+	static const struct offload_vnet_hdr valid = { .flags = OFFLOAD_F_DATA_VALID };
+	uint8_t *pkt = frame + OFFLOAD_VNET_HDR_LEN;
+
+	if (!(dev->tun_features & TUN_VNET_HDR)) {
+		if (write(dev->tun_fd, pkt, len) < 0)
+			drop(dev, DROP_TUN_WRITE);
+		return;
+	}
+	if (dev->tun_features & TUN_TSO) {
+		if (offload_gro_add(&dev->gro, pkt, len))
+			return;
+		if (dev->gro.len) {
+			tun_flush(dev);
+			if (offload_gro_add(&dev->gro, pkt, len))
+				return;
+		}
+	}
+	/* Authenticated by Poly1305, so the kernel need not verify the checksum. */
+	memcpy(frame, &valid, OFFLOAD_VNET_HDR_LEN);
+	if (write(dev->tun_fd, frame, len + OFFLOAD_VNET_HDR_LEN) < 0)
+		drop(dev, DROP_TUN_WRITE);
 }
 
 static void receive_cookie(struct device *dev, const struct message_handshake_cookie *msg,
@@ -469,9 +661,9 @@ static void receive_data(struct device *dev, uint8_t *buf, size_t len, const uni
 	plen = clen - NOISE_AUTHTAG_LEN;
 	if (plen) {
 		timers_data_received(&p->timers, now);
-		real = inner_packet_ok(dev, p, msg->encrypted_data, plen);
-		if (real && write(dev->tun_fd, msg->encrypted_data, real) < 0)
-			drop(dev, DROP_TUN_WRITE);
+		real = inner_packet_ok(dev, p, buf + HEADROOM, plen);
+		if (real)
+			tun_deliver(dev, buf + HEADROOM - OFFLOAD_VNET_HDR_LEN, real);
 	}
 	peer_timers_schedule(p);
 }
@@ -519,22 +711,24 @@ void datapath_udp_readable(struct device *dev, int fd)
 {
 	uint64_t now = device_now();
 	union endpoint src;
+	size_t seglen;
 
 	for (int i = 0; i < DATAPATH_BATCH; i++) {
-		socklen_t slen = sizeof(src);
-		ssize_t n = recvfrom(fd, dev->rx_buf, dev->buf_size, MSG_DONTWAIT | MSG_TRUNC,
-				     &src.sa, &slen);
+		ssize_t n = udp_recv(&dev->udp, fd, dev->rx_buf, dev->buf_size, &src, &seglen);
 
 		if (n < 0) {
-			if (errno != EAGAIN && errno != EINTR)
-				log_warn("%s: UDP receive: %s", dev->ifname, strerror(errno));
+			if (n != -EAGAIN && n != -EINTR)
+				log_warn("%s: UDP receive: %s", dev->ifname, strerror((int)-n));
 			break;
 		}
-		if (unlikely((size_t)n > dev->buf_size)) {
+		if (unlikely((size_t)n > dev->buf_size || !seglen)) {
 			dev->stats.rx_datagrams++;
 			drop(dev, DROP_BAD_SIZE);
 			continue;
 		}
-		datapath_receive(dev, dev->rx_buf, (size_t)n, &src, now);
+		for (size_t off = 0; off < (size_t)n; off += seglen)
+			datapath_receive(dev, dev->rx_buf + off,
+					 (size_t)n - off < seglen ? (size_t)n - off : seglen, &src, now);
 	}
+	tun_flush(dev);
 }

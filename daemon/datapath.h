@@ -19,6 +19,9 @@ void datapath_udp_readable(struct device *dev, int fd);
 void datapath_receive(struct device *dev, uint8_t *buf, size_t len, const union endpoint *src,
 		      uint64_t now);
 
+/* Sends the datagrams the transmit batch holds. Every entry point that fills the batch
+ * flushes it before returning to the event loop, so it is empty between wakeups. */
+void datapath_flush(struct device *dev);
 /* Sends what is staged if the current session allows, otherwise starts a handshake. */
 void datapath_send_staged(struct peer *p, uint64_t now);
 /* Staged packets, or an empty keepalive if there are none. */

@@ -20,10 +20,12 @@
 #include "ratelimiter.h"
 #include "tun.h"
 
-/* Room for the largest IP packet a TUN can hand us, the data header in front, and padding
- * and tag behind. */
+/* Room for the largest IP packet (or GRO train of datagrams) the kernel can hand us, with the
+ * data header or vnet header in front and padding and tag behind. */
 #define DEVICE_BUF_SIZE (sizeof(struct message_data) + 65535 + MESSAGE_PADDING_MULTIPLE + \
 			 NOISE_AUTHTAG_LEN)
+/* Two super-packets' worth of encrypted datagrams. */
+#define DEVICE_BATCH_SIZE (2 * DEVICE_BUF_SIZE + 4096)
 /* Handshake messages per second above which we answer with cookies instead of work. */
 #define DEVICE_LOAD_THRESHOLD 128
 
@@ -100,9 +102,11 @@ static void udp_cb(evutil_socket_t fd, short what, void *arg)
 	datapath_udp_readable(arg, fd);
 }
 
-int device_new(struct event_base *base, const char *ifname, struct device **out)
+int device_new(struct event_base *base, const char *ifname, unsigned offload,
+	       struct device **out)
 {
 	struct device *dev;
+	unsigned features;
 	int ret = -ENOMEM;
 
 	dev = calloc(1, sizeof(*dev));
@@ -115,10 +119,16 @@ int device_new(struct event_base *base, const char *ifname, struct device **out)
 	dev->load_threshold = DEVICE_LOAD_THRESHOLD;
 	TAILQ_INIT(&dev->peers);
 	dev->buf_size = DEVICE_BUF_SIZE;
+	dev->batch_cap = DEVICE_BATCH_SIZE;
+	dev->offload = offload;
 	dev->rx_buf = malloc(dev->buf_size);
 	dev->tx_buf = malloc(dev->buf_size);
+	dev->seg_buf = malloc(dev->buf_size);
+	dev->batch = malloc(dev->batch_cap);
+	dev->gro.buf = malloc(OFFLOAD_VNET_HDR_LEN + OFFLOAD_MAX_PACKET);
 	dev->index = malloc(sizeof(*dev->index));
-	if (!dev->rx_buf || !dev->tx_buf || !dev->index)
+	if (!dev->rx_buf || !dev->tx_buf || !dev->seg_buf || !dev->batch || !dev->gro.buf ||
+	    !dev->index)
 		goto err;
 	index_init(dev->index);
 	ret = allowedips_new(&dev->allowedips);
@@ -127,12 +137,16 @@ int device_new(struct event_base *base, const char *ifname, struct device **out)
 	ret = ratelimiter_new(&dev->ratelimiter);
 	if (ret)
 		goto err;
-	ret = tun_open(ifname, dev->ifname);
+	features = offload & CONFIG_OFFLOAD_TUN ? TUN_VNET_HDR | TUN_TSO | TUN_USO : 0;
+	ret = tun_open(ifname, dev->ifname, &features);
 	if (ret < 0) {
 		log_err("%s: cannot create TUN device: %s", ifname, strerror(-ret));
 		goto err;
 	}
 	dev->tun_fd = ret;
+	dev->tun_features = features;
+	log_info("%s: TUN offloads: %s%s%s", ifname, features & TUN_VNET_HDR ? "vnet-hdr" : "none",
+		 features & TUN_TSO ? " tso" : "", features & TUN_USO ? " uso" : "");
 	dev->ifindex = (int)if_nametoindex(dev->ifname);
 	ret = netlink_open(&dev->nl);
 	if (ret) {
@@ -190,7 +204,9 @@ static int set_port(struct device *dev, uint16_t port)
 
 	if ((dev->udp.fd4 >= 0 || dev->udp.fd6 >= 0) && (port == 0 || port == dev->udp.port))
 		return 0;
-	ret = udp_open(&u, port);
+	ret = udp_open(&u, port,
+		       (dev->offload & CONFIG_OFFLOAD_UDP_GSO ? UDP_OFFLOAD_GSO : 0) |
+			       (dev->offload & CONFIG_OFFLOAD_UDP_GRO ? UDP_OFFLOAD_GRO : 0));
 	if (ret) {
 		log_err("%s: cannot listen on UDP port %u: %s", dev->ifname, port, strerror(-ret));
 		return ret;
@@ -567,8 +583,17 @@ void device_free(struct device *dev)
 		cipher_wipe(dev->rx_buf, dev->buf_size);
 	if (dev->tx_buf)
 		cipher_wipe(dev->tx_buf, dev->buf_size);
+	if (dev->batch)
+		cipher_wipe(dev->batch, dev->batch_cap);
+	if (dev->seg_buf)
+		cipher_wipe(dev->seg_buf, dev->buf_size);
+	if (dev->gro.buf)
+		cipher_wipe(dev->gro.buf, OFFLOAD_VNET_HDR_LEN + OFFLOAD_MAX_PACKET);
 	free(dev->rx_buf);
 	free(dev->tx_buf);
+	free(dev->seg_buf);
+	free(dev->batch);
+	free(dev->gro.buf);
 	free(dev->index);
 	free(dev);
 }

@@ -10,6 +10,7 @@
 #include "addr.h"
 #include "cookie.h"
 #include "noise.h"
+#include "offload.h"
 #include "peer.h"
 #include "udp.h"
 
@@ -44,6 +45,13 @@ enum device_drop {
 	DROP_MAX
 };
 
+/* An encrypted datagram waiting in the transmit batch. */
+struct device_tx {
+	struct peer *peer;
+	uint32_t off, len;
+};
+#define DEVICE_TX_MAX 256
+
 struct device_stats {
 	uint64_t drops[DROP_MAX];
 	uint64_t rx_datagrams, tx_datagrams;
@@ -72,9 +80,16 @@ struct device {
 	 * for a second. */
 	uint64_t load_window_start, under_load_until;
 	unsigned load_count, load_threshold;
-	/* One packet buffer per direction: the loop is single-threaded. */
-	uint8_t *rx_buf, *tx_buf;
-	size_t buf_size;
+	unsigned offload;      /* CONFIG_OFFLOAD_* */
+	unsigned tun_features; /* TUN_* the kernel granted */
+	/* One buffer per direction for what the kernel hands us (the loop is single-threaded),
+	 * the transmit batch the datapath fills and flushes once per wakeup, a segment being
+	 * staged, and the TCP segments being coalesced for the TUN. */
+	uint8_t *rx_buf, *tx_buf, *batch, *seg_buf;
+	size_t buf_size, batch_cap, batch_used;
+	struct device_tx tx[DEVICE_TX_MAX];
+	unsigned n_tx;
+	struct offload_gro gro;
 	/* Where metrics_open() serves the Prometheus page, sa_family 0 = nowhere: it cannot
 	 * move while running, so device_reload() only says when the file asks for another. */
 	union endpoint metrics_listen;
@@ -83,8 +98,10 @@ struct device {
 	size_t n_routes, n_addresses;
 };
 
-/* Opens the TUN device and netlink. Returns 0 or -errno; *out owned by the caller. */
-int device_new(struct event_base *base, const char *ifname, struct device **out);
+/* Opens the TUN device and netlink. offload: CONFIG_OFFLOAD_* allowed (fixed for the
+ * device's life). Returns 0 or -errno; *out owned by the caller. */
+int device_new(struct event_base *base, const char *ifname, unsigned offload,
+	       struct device **out);
 /* Makes the device what the config says: identity, port, MTU, addresses, peers, routes.
  * Peers that stay keep their sessions. Returns 0 or -errno (logged). */
 int device_apply(struct device *dev, const struct config *c);

@@ -199,7 +199,7 @@ int main(int argc, char **argv)
 		log_err("cannot create the event loop");
 		goto out;
 	}
-	if (device_new(base, ifname, &dev) || device_apply(dev, conf))
+	if (device_new(base, ifname, conf->offload, &dev) || device_apply(dev, conf))
 		goto out;
 	ret = uapi_open(dev, NULL, config_path, &uapi);
 	if (ret) {

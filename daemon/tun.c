@@ -43,8 +43,34 @@ err_close:
 	return ret;
 }
 
-int tun_open(const char *name, char ifname[IFNAMSIZ])
+/* Debian 12's headers predate USO (Linux 6.2); the values are ABI. */
+#ifndef TUN_F_USO4
+#define TUN_F_USO4 0x20
+#define TUN_F_USO6 0x40
+#endif
+
+int tun_open(const char *name, char ifname[IFNAMSIZ], unsigned *features)
 {
+	unsigned want = features ? *features : 0;
+	unsigned tso = TUN_F_CSUM | TUN_F_TSO4 | TUN_F_TSO6;
+	int fd;
+
 	/* IFF_NO_PI: packets are bare IP, the version nibble tells v4 from v6. */
-	return tun_open_flags(name, ifname, IFF_TUN | IFF_NO_PI);
+	fd = tun_open_flags(name, ifname,
+			    IFF_TUN | IFF_NO_PI | (want & TUN_VNET_HDR ? IFF_VNET_HDR : 0));
+	if (fd < 0 || !features)
+		return fd;
+	*features = want & TUN_VNET_HDR;
+	if (!(want & TUN_VNET_HDR))
+		return fd;
+	if ((want & TUN_TSO) && (want & TUN_USO) &&
+	    !ioctl(fd, TUNSETOFFLOAD, tso | TUN_F_USO4 | TUN_F_USO6)) {
+		*features |= TUN_TSO | TUN_USO;
+	} else if ((want & TUN_TSO) && !ioctl(fd, TUNSETOFFLOAD, tso)) {
+		*features |= TUN_TSO;
+	} else {
+		/* Checksum offload alone still saves the sender a pass over every packet. */
+		ioctl(fd, TUNSETOFFLOAD, TUN_F_CSUM);
+	}
+	return fd;
 }

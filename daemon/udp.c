@@ -1,13 +1,26 @@
+#define _GNU_SOURCE /* sendmmsg */
 #include "udp.h"
 
 #include <errno.h>
 #include <fcntl.h>
 #include <netinet/in.h>
+#include <netinet/udp.h>
+#include <stdbool.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
 #include "log.h"
+
+#ifndef UDP_SEGMENT
+#define UDP_SEGMENT 103
+#endif
+#ifndef UDP_GRO
+#define UDP_GRO 104
+#endif
+#ifndef SOL_UDP
+#define SOL_UDP 17
+#endif
 
 static int open_one(int family, uint16_t *port)
 {
@@ -45,12 +58,28 @@ fail:
 	return ret;
 }
 
-int udp_open(struct udp *u, uint16_t port)
+static unsigned enable_offload(int fd, unsigned want)
+{
+	unsigned got = 0;
+	int one = 1;
+
+	if (fd < 0)
+		return 0;
+	/* GSO needs nothing set up front: the first train tells whether the kernel takes it. */
+	if (want & UDP_OFFLOAD_GSO)
+		got |= UDP_OFFLOAD_GSO;
+	if ((want & UDP_OFFLOAD_GRO) && !setsockopt(fd, SOL_UDP, UDP_GRO, &one, sizeof(one)))
+		got |= UDP_OFFLOAD_GRO;
+	return got;
+}
+
+int udp_open(struct udp *u, uint16_t port, unsigned offload)
 {
 	uint16_t p = port;
 	int ret;
 
 	u->fd4 = u->fd6 = -1;
+	u->offload4 = u->offload6 = 0;
 	ret = open_one(AF_INET, &p);
 	if (ret < 0 && ret != -EAFNOSUPPORT)
 		return ret;
@@ -65,6 +94,8 @@ int udp_open(struct udp *u, uint16_t port)
 		u->fd6 = ret;
 	}
 	u->port = p;
+	u->offload4 = enable_offload(u->fd4, offload);
+	u->offload6 = enable_offload(u->fd6, offload);
 	return 0;
 }
 
@@ -96,4 +127,100 @@ int udp_send(const struct udp *u, const union endpoint *to, const void *buf, siz
 	if (sendto(fd, buf, len, MSG_DONTWAIT, &to->sa, addr_endpoint_len(to)) < 0)
 		return -errno;
 	return 0;
+}
+
+static int send_each(int fd, const union endpoint *to, const uint8_t *buf, size_t len,
+		     size_t seglen, unsigned count)
+{
+	struct mmsghdr msgs[UDP_MAX_SEGMENTS];
+	struct iovec iov[UDP_MAX_SEGMENTS];
+	int sent;
+
+	for (unsigned i = 0; i < count; i++) {
+		iov[i].iov_base = (void *)(uintptr_t)(buf + i * seglen);
+		iov[i].iov_len = i + 1 < count ? seglen : len - i * seglen;
+		memset(&msgs[i], 0, sizeof(msgs[i]));
+		msgs[i].msg_hdr.msg_name = (void *)(uintptr_t)&to->sa;
+		msgs[i].msg_hdr.msg_namelen = addr_endpoint_len(to);
+		msgs[i].msg_hdr.msg_iov = &iov[i];
+		msgs[i].msg_hdr.msg_iovlen = 1;
+	}
+	sent = sendmmsg(fd, msgs, count, MSG_DONTWAIT);
+	return sent < 0 ? -errno : sent;
+}
+
+int udp_send_train(struct udp *u, const union endpoint *to, const uint8_t *buf, size_t len,
+		   size_t seglen, unsigned count)
+{
+	bool v4 = to->sa.sa_family == AF_INET;
+	int fd = v4 ? u->fd4 : u->fd6;
+	unsigned *offload = v4 ? &u->offload4 : &u->offload6;
+	char control[CMSG_SPACE(sizeof(uint16_t))] = { 0 };
+	struct iovec iov = { .iov_base = (void *)(uintptr_t)buf, .iov_len = len };
+	struct msghdr msg = {
+		.msg_name = (void *)(uintptr_t)&to->sa,
+		.msg_namelen = addr_endpoint_len(to),
+		.msg_iov = &iov,
+		.msg_iovlen = 1,
+	};
+	struct cmsghdr *cm;
+	uint16_t gso = (uint16_t)seglen;
+
+	if (fd < 0)
+		return -EAFNOSUPPORT;
+	if (count > UDP_MAX_SEGMENTS)
+		return -EINVAL;
+	if (count == 1 || !(*offload & UDP_OFFLOAD_GSO))
+		return send_each(fd, to, buf, len, seglen, count);
+	msg.msg_control = control;
+	msg.msg_controllen = sizeof(control);
+	cm = CMSG_FIRSTHDR(&msg);
+	cm->cmsg_level = SOL_UDP;
+	cm->cmsg_type = UDP_SEGMENT;
+	cm->cmsg_len = CMSG_LEN(sizeof(gso));
+	memcpy(CMSG_DATA(cm), &gso, sizeof(gso));
+	if (sendmsg(fd, &msg, MSG_DONTWAIT) >= 0)
+		return (int)count;
+	/* EIO and friends: this route or device cannot segment. Stop asking, send singly. */
+	if (errno == EIO || errno == EINVAL || errno == ENOPROTOOPT || errno == EOPNOTSUPP) {
+		log_notice("udp: the kernel refused UDP_SEGMENT (%s); sending datagrams one by "
+			   "one on this socket",
+			   strerror(errno));
+		*offload &= ~UDP_OFFLOAD_GSO;
+		return send_each(fd, to, buf, len, seglen, count);
+	}
+	return -errno;
+}
+
+ssize_t udp_recv(const struct udp *u, int fd, uint8_t *buf, size_t cap, union endpoint *src,
+		 size_t *seglen)
+{
+	char control[CMSG_SPACE(sizeof(int))];
+	struct iovec iov = { .iov_base = buf, .iov_len = cap };
+	struct msghdr msg = {
+		.msg_name = &src->sa,
+		.msg_namelen = sizeof(*src),
+		.msg_iov = &iov,
+		.msg_iovlen = 1,
+		.msg_control = control,
+		.msg_controllen = sizeof(control),
+	};
+	struct cmsghdr *cm;
+	ssize_t n;
+
+	(void)u;
+	n = recvmsg(fd, &msg, MSG_DONTWAIT | MSG_TRUNC);
+	if (n < 0)
+		return -errno;
+	*seglen = (size_t)n;
+	for (cm = CMSG_FIRSTHDR(&msg); cm; cm = CMSG_NXTHDR(&msg, cm)) {
+		if (cm->cmsg_level == SOL_UDP && cm->cmsg_type == UDP_GRO) {
+			int gso;
+
+			memcpy(&gso, CMSG_DATA(cm), sizeof(gso));
+			if (gso > 0)
+				*seglen = (size_t)gso;
+		}
+	}
+	return n;
 }

@@ -64,7 +64,7 @@ static int setup(void **state)
 	f = calloc(1, sizeof(*f));
 	if (!f)
 		return -1;
-	f->fd = tun_open("sntest%d", f->ifname);
+	f->fd = tun_open("sntest%d", f->ifname, NULL);
 	if (f->fd < 0)
 		goto err_free;
 	f->ifindex = (int)if_nametoindex(f->ifname);
@@ -272,7 +272,7 @@ static void test_tun_open(void **state)
 	assert_true(link_flags(f->ifname) & IFF_POINTOPOINT);
 	assert_false(link_flags(f->ifname) & IFF_UP);
 	/* Already attached to our fd. */
-	assert_int_equal(tun_open(f->ifname, ifname), -EBUSY);
+	assert_int_equal(tun_open(f->ifname, ifname, NULL), -EBUSY);
 }
 
 static void test_tun_name_too_long(void **state)
@@ -280,7 +280,7 @@ static void test_tun_name_too_long(void **state)
 	char ifname[IFNAMSIZ];
 
 	/* Checked before the kernel is asked, so no root needed. */
-	assert_int_equal(tun_open("sntest-name-too-long", ifname), -ENAMETOOLONG);
+	assert_int_equal(tun_open("sntest-name-too-long", ifname, NULL), -ENAMETOOLONG);
 }
 
 static void test_set_mtu(void **state)
