@@ -15,9 +15,10 @@ PKGS := libsodium libb2 libmnl libevent inih
 
 # Debian packages the build, the tests and the demo need; `make deps` installs the missing ones.
 # prometheus is there for promtool (tests/netns/21 checks the metrics page with it).
+# socat talks to the control socket directly (tests/netns/10 sends raw and silent requests).
 DEB_PKGS := gcc make pkg-config libsodium-dev libb2-dev libmnl-dev libevent-dev libinih-dev \
 	libcmocka-dev iproute2 iputils-ping iperf3 wireguard-go wireguard-tools procps tcpdump \
-	nftables curl prometheus
+	nftables curl prometheus socat
 
 ifeq ($(V),1)
 Q :=
