@@ -165,7 +165,8 @@ void peer_stage(struct peer *p, const uint8_t *pkt, size_t len)
 		p->dev->stats.drops[DROP_STAGED_FULL]++;
 	}
 	slot = (p->staged_head + p->staged_count) % PEER_STAGED_MAX;
-	memcpy(p->staged + slot * p->staged_size, pkt, len);
+	if (len) /* a keepalive is staged as nothing at all */
+		memcpy(p->staged + slot * p->staged_size, pkt, len);
 	p->staged_len[slot] = (uint16_t)len;
 	p->staged_count++;
 }

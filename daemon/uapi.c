@@ -225,25 +225,33 @@ static int set_peer_key(struct config *c, size_t i, const char *key, const char 
 	return set_err(err, errlen, -EINVAL, "unknown peer key \"%s\"", key);
 }
 
-static bool known_peer_key(const char *key)
+/* A peer with the interface's own key could never handshake: refused where it appears. */
+static bool own_key(const struct config *c, const uint8_t key[KEY_LEN])
 {
-	static const char *const keys[] = { "preshared_key", "endpoint",
-					    "persistent_keepalive_interval",
-					    "replace_allowed_ips", "allowed_ip", "protocol_version" };
+	uint8_t pub[KEY_LEN];
 
-	for (size_t i = 0; i < sizeof(keys) / sizeof(keys[0]); i++)
-		if (!strcmp(key, keys[i]))
+	return c->private_key && !key_public_from_private(pub, c->private_key) &&
+	       key_equal(pub, key);
+}
+
+static bool any_peer_own_key(const struct config *c)
+{
+	for (size_t i = 0; i < c->n_peers; i++)
+		if (own_key(c, c->peers[i].public_key))
 			return true;
 	return false;
 }
 
 int uapi_parse_set(struct config *c, char *lines, char *err, size_t errlen)
 {
+	/* The lines of a removed or skipped peer are still checked, on this scratch peer. */
+	struct config_peer scratch_peer = { 0 };
+	struct config scratch = { .peers = &scratch_peer, .n_peers = 1 };
 	long peer = -1;
 	bool created = false, skip = false;
-	uint8_t k[KEY_LEN], pub[KEY_LEN];
+	uint8_t k[KEY_LEN];
 	char *line, *save = NULL, *value;
-	int ret = 0, n = 1;
+	int ret = 0, n = 1, own_line = 0, key_line = 0;
 
 	for (line = strtok_r(lines, "\n", &save); line; line = strtok_r(NULL, "\n", &save), n++) {
 		value = strchr(line, '=');
@@ -258,9 +266,12 @@ int uapi_parse_set(struct config *c, char *lines, char *err, size_t errlen)
 					      "line %d: public_key: not 64 hex digits", n);
 				goto out;
 			}
+			if (own_key(c, k))
+				own_line = n;
 			peer = find_or_add_peer(c, k, &created);
 			if (peer < 0) {
-				ret = (int)peer;
+				ret = set_err(err, errlen, (int)peer, "line %d: public_key: %s", n,
+					      strerror((int)-peer));
 				goto out;
 			}
 			skip = false;
@@ -268,20 +279,24 @@ int uapi_parse_set(struct config *c, char *lines, char *err, size_t errlen)
 		}
 		if (peer < 0) {
 			ret = set_interface_key(c, line, value, err, errlen);
+			if (!strcmp(line, "private_key"))
+				key_line = n;
 		} else if (!strcmp(line, "remove") || !strcmp(line, "update_only")) {
 			if (!is_true(value)) {
 				ret = set_err(err, errlen, -EINVAL, "%s: only \"true\"", line);
 			} else if (!skip && (line[0] == 'r' || created)) {
 				/* Removing, or updating a peer that does not exist: the rest of
 				 * this peer's lines change nothing. */
+				if (own_key(c, c->peers[peer].public_key))
+					own_line = 0;
 				drop_peer(c, (size_t)peer);
 				skip = true;
 			}
 		} else if (!skip) {
 			ret = set_peer_key(c, (size_t)peer, line, value, err, errlen);
-		} else if (!known_peer_key(line)) {
+		} else {
 			/* A skipped peer's lines change nothing but must still make sense. */
-			ret = set_err(err, errlen, -EINVAL, "unknown peer key \"%s\"", line);
+			ret = set_peer_key(&scratch, 0, line, value, err, errlen);
 		}
 		if (ret) {
 			if (err && errlen) {
@@ -293,16 +308,17 @@ int uapi_parse_set(struct config *c, char *lines, char *err, size_t errlen)
 			goto out;
 		}
 	}
-	if (c->private_key && !key_public_from_private(pub, c->private_key)) {
-		for (size_t i = 0; i < c->n_peers; i++) {
-			if (key_equal(c->peers[i].public_key, pub)) {
-				ret = set_err(err, errlen, -EINVAL,
-					      "a peer has this interface's own public key");
-				goto out;
-			}
-		}
+	/* Checked at the end: a peer named and removed in one request is no conflict. The
+	 * line is the one that brought the conflict in. */
+	if (any_peer_own_key(c)) {
+		n = own_line ? own_line : key_line;
+		ret = set_err(err, errlen, -EINVAL,
+			      "line %d: %s: a peer has the interface's own public key", n,
+			      own_line ? "public_key" : "private_key");
 	}
 out:
+	free(scratch_peer.allowed_ips);
+	sodium_memzero(&scratch_peer, sizeof(scratch_peer));
 	sodium_memzero(k, sizeof(k));
 	return ret;
 }
