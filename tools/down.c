@@ -82,7 +82,7 @@ int down_main(int argc, char *argv[])
 {
 	char pidfile[sizeof(IPC_PID_DIR) + IFNAMSIZ + 8], path[64], buf[64], *end;
 	const char *ifname;
-	struct timespec tick = { .tv_nsec = 100 * 1000 * 1000 };
+	struct timespec tick = {.tv_nsec = 100 * 1000 * 1000};
 	long pid;
 	int ret;
 
@@ -106,38 +106,39 @@ int down_main(int argc, char *argv[])
 	}
 	if (ret == -ENOENT) {
 		fprintf(stderr,
-			"%s: down %s: running, but without %s: it was not started by `%s up' "
-			"(stop it where it was started)\n",
-			PROG_NAME, ifname, pidfile, PROG_NAME);
+		        "%s: down %s: running, but without %s: it was not started by `%s up' "
+		        "(stop it where it was started)\n",
+		        PROG_NAME, ifname, pidfile, PROG_NAME);
 		return 1;
 	}
 	if (ret) {
-		fprintf(stderr, "%s: down %s: %s: %s\n", PROG_NAME, ifname, pidfile, strerror(-ret));
+		fprintf(stderr, "%s: down %s: %s: %s\n", PROG_NAME, ifname, pidfile,
+		        strerror(-ret));
 		return 1;
 	}
 	errno = 0;
 	pid = strtol(buf, &end, 10);
 	if (errno || end == buf || (*end && *end != '\n') || pid <= 1) {
 		fprintf(stderr, "%s: down %s: %s does not hold a process id\n", PROG_NAME, ifname,
-			pidfile);
+		        pidfile);
 		return 1;
 	}
 	snprintf(path, sizeof(path), "/proc/%ld/comm", pid);
 	if (exited((pid_t)pid) || read_small(path, buf, sizeof(buf))) {
 		fprintf(stderr, "%s: down %s: not running (process %ld from %s is gone)\n",
-			PROG_NAME, ifname, pid, pidfile);
+		        PROG_NAME, ifname, pid, pidfile);
 		return 1;
 	}
 	buf[strcspn(buf, "\n")] = '\0';
 	if (strcmp(buf, "sealnetd")) {
 		fprintf(stderr,
-			"%s: down %s: process %ld from %s is `%s', not sealnetd: not stopping it\n",
-			PROG_NAME, ifname, pid, pidfile, buf);
+		        "%s: down %s: process %ld from %s is `%s', not sealnetd: not stopping it\n",
+		        PROG_NAME, ifname, pid, pidfile, buf);
 		return 1;
 	}
 	if (kill((pid_t)pid, SIGTERM) && errno != ESRCH) {
 		fprintf(stderr, "%s: down %s: cannot signal process %ld: %s\n", PROG_NAME, ifname,
-			pid, strerror(errno));
+		        pid, strerror(errno));
 		return 1;
 	}
 	for (int i = 0; i < DOWN_TIMEOUT_SEC * 10; i++) {
@@ -146,6 +147,6 @@ int down_main(int argc, char *argv[])
 		nanosleep(&tick, NULL);
 	}
 	fprintf(stderr, "%s: down %s: process %ld still running after %d s\n", PROG_NAME, ifname,
-		pid, DOWN_TIMEOUT_SEC);
+	        pid, DOWN_TIMEOUT_SEC);
 	return 1;
 }

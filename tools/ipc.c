@@ -27,14 +27,14 @@ bool ipc_valid_name(const char *name)
 
 	if (len == 0 || len >= IFNAMSIZ || !strcmp(name, ".") || !strcmp(name, ".."))
 		return false;
-	return strspn(name, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_=+.-") ==
-	       len;
+	return strspn(name,
+	              "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_=+.-") == len;
 }
 
 int ipc_connect(const char *ifname)
 {
-	struct sockaddr_un sun = { .sun_family = AF_UNIX };
-	struct timeval tv = { .tv_sec = IPC_TIMEOUT_SEC };
+	struct sockaddr_un sun = {.sun_family = AF_UNIX};
+	struct timeval tv = {.tv_sec = IPC_TIMEOUT_SEC};
 	int fd, ret;
 
 	if (!ipc_valid_name(ifname))
@@ -289,16 +289,16 @@ static int peer_key(struct ipc_peer *p, struct tails *t, const char *key, const 
 		const char *name;
 		size_t offset;
 	} counters[] = {
-		{ "last_handshake_time_sec", offsetof(struct ipc_peer, last_handshake_sec) },
-		{ "last_handshake_time_nsec", offsetof(struct ipc_peer, last_handshake_nsec) },
-		{ "rx_bytes", offsetof(struct ipc_peer, rx_bytes) },
-		{ "tx_bytes", offsetof(struct ipc_peer, tx_bytes) },
-		{ "sealnet_rx_packets", offsetof(struct ipc_peer, rx_packets) },
-		{ "sealnet_tx_packets", offsetof(struct ipc_peer, tx_packets) },
-		{ "sealnet_handshakes", offsetof(struct ipc_peer, handshakes) },
-		{ "sealnet_initiations", offsetof(struct ipc_peer, initiations) },
-		{ "sealnet_handshakes_failed", offsetof(struct ipc_peer, handshakes_failed) },
-		{ "sealnet_rotations", offsetof(struct ipc_peer, rotations) },
+	        {"last_handshake_time_sec", offsetof(struct ipc_peer, last_handshake_sec)},
+	        {"last_handshake_time_nsec", offsetof(struct ipc_peer, last_handshake_nsec)},
+	        {"rx_bytes", offsetof(struct ipc_peer, rx_bytes)},
+	        {"tx_bytes", offsetof(struct ipc_peer, tx_bytes)},
+	        {"sealnet_rx_packets", offsetof(struct ipc_peer, rx_packets)},
+	        {"sealnet_tx_packets", offsetof(struct ipc_peer, tx_packets)},
+	        {"sealnet_handshakes", offsetof(struct ipc_peer, handshakes)},
+	        {"sealnet_initiations", offsetof(struct ipc_peer, initiations)},
+	        {"sealnet_handshakes_failed", offsetof(struct ipc_peer, handshakes_failed)},
+	        {"sealnet_rotations", offsetof(struct ipc_peer, rotations)},
 	};
 	struct ipc_allowedip *a;
 	struct ip_prefix pfx;
@@ -308,7 +308,8 @@ static int peer_key(struct ipc_peer *p, struct tails *t, const char *key, const 
 
 	for (size_t i = 0; i < sizeof(counters) / sizeof(counters[0]); i++)
 		if (!strcmp(key, counters[i].name))
-			return parse_u64(value, UINT64_MAX, (uint64_t *)((char *)p + counters[i].offset));
+			return parse_u64(value, UINT64_MAX,
+			                 (uint64_t *)((char *)p + counters[i].offset));
 	if (!strcmp(key, "preshared_key")) {
 		ret = key_from_hex(psk, value) ? -EPROTO : 0;
 		p->has_preshared_key = !ret && !key_is_zero(psk);
@@ -343,7 +344,7 @@ static int peer_key(struct ipc_peer *p, struct tails *t, const char *key, const 
 /* reply: the answer without its blank line, modified in place. */
 static int parse_get(char *reply, struct ipc_device *dev)
 {
-	struct tails t = { .peer = &dev->first_peer, .drop = &dev->first_drop };
+	struct tails t = {.peer = &dev->first_peer, .drop = &dev->first_drop};
 	struct ipc_peer *peer = NULL;
 	char *line, *save = NULL, *value;
 	int ret = 0, err = 1;
@@ -432,6 +433,16 @@ void ipc_list_free(char **names)
 	free(names);
 }
 
+/* A socket file outlives a daemon that crashed: only one that answers is an interface. */
+static bool running(const char *ifname)
+{
+	int fd = ipc_connect(ifname);
+
+	if (fd >= 0)
+		close(fd);
+	return fd != -ENODEV;
+}
+
 int ipc_list(char ***out)
 {
 	size_t n = 0, cap = 8, len;
@@ -474,7 +485,7 @@ int ipc_list(char ***out)
 			ret = -ENOMEM;
 			goto err;
 		}
-		if (!ipc_valid_name(names[n])) {
+		if (!ipc_valid_name(names[n]) || !running(names[n])) {
 			free(names[n]);
 			names[n] = NULL;
 			continue;

@@ -30,7 +30,7 @@ struct ipc_allowedip {
 struct ipc_peer {
 	uint8_t public_key[KEY_LEN];
 	bool has_preshared_key;
-	char endpoint[ADDR_STRLEN]; /* "198.18.0.2:51820", "[fd00::2]:51820"; "" when none */
+	char endpoint[ADDR_STRLEN];  /* "198.18.0.2:51820", "[fd00::2]:51820"; "" when none */
 	uint64_t last_handshake_sec; /* Unix time; 0 = never */
 	uint64_t last_handshake_nsec;
 	uint64_t rx_bytes, tx_bytes;
@@ -83,9 +83,9 @@ int ipc_command(const char *ifname, const char *request, int *daemon_err);
 int ipc_get(const char *ifname, struct ipc_device **out);
 void ipc_device_free(struct ipc_device *dev);
 
-/* The interfaces that have a socket in IPC_DIR, sorted, in a NULL-terminated array; none
- * when the directory does not exist. Returns 0 or -errno. *out is owned by the caller:
- * ipc_list_free(). */
+/* The interfaces whose socket in IPC_DIR accepts a connection (a file left by a daemon that
+ * died does not), sorted, in a NULL-terminated array; none when the directory does not exist.
+ * Returns 0 or -errno. *out is owned by the caller: ipc_list_free(). */
 int ipc_list(char ***out);
 void ipc_list_free(char **names);
 

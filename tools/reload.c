@@ -35,13 +35,13 @@ int reload_main(int argc, char *argv[])
 	ret = ipc_command(ifname, "reload=1\n", &err);
 	if (ret == -ENODEV)
 		fprintf(stderr, "%s: reload %s: not running (no daemon on %s/%s.sock)\n", PROG_NAME,
-			ifname, IPC_DIR, ifname);
+		        ifname, IPC_DIR, ifname);
 	else if (ret == -ENOTSUP)
 		fprintf(stderr, "%s: reload %s: the daemon does not know reload (not sealnetd?)\n",
-			PROG_NAME, ifname);
+		        PROG_NAME, ifname);
 	else if (ret)
 		fprintf(stderr, "%s: reload %s: cannot talk to the daemon: %s\n", PROG_NAME, ifname,
-			strerror(-ret));
+		        strerror(-ret));
 	else if (err)
 		fprintf(stderr, "%s: reload %s: %s\n", PROG_NAME, ifname, strerror(-err));
 	return ret || err ? 1 : 0;

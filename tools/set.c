@@ -28,12 +28,13 @@ struct request {
 static void usage_text(FILE *f)
 {
 	fprintf(f,
-		"Usage: %s set <interface> [listen-port <port>] [fwmark <mark>] "
-		"[private-key <file>]\n"
-		"         [peer <base64 public key> [remove] [preshared-key <file>] "
-		"[endpoint <host>:<port>]\n"
-		"          [persistent-keepalive <seconds>|off] [allowed-ips <ip>[/<cidr>][,...]] ]...\n",
-		PROG_NAME);
+	        "Usage: %s set <interface> [listen-port <port>] [fwmark <mark>] "
+	        "[private-key <file>]\n"
+	        "         [peer <base64 public key> [remove] [preshared-key <file>] "
+	        "[endpoint <host>:<port>]\n"
+	        "          [persistent-keepalive <seconds>|off] [allowed-ips <ip>[/<cidr>][,...]] "
+	        "]...\n",
+	        PROG_NAME);
 }
 
 static int usage(void)
@@ -154,7 +155,7 @@ static int read_keyfile(const char *path, uint8_t key[KEY_LEN])
 	} else if (key_from_base64(key, buf + start)) {
 		/* Never the content: it is mostly a secret even when mistyped. */
 		fprintf(stderr, "%s: set: %s: not a key (44 characters of base64)\n", PROG_NAME,
-			path);
+		        path);
 	} else {
 		ret = 0;
 	}
@@ -204,11 +205,11 @@ static const struct keyword {
 	enum scope scope;
 	bool has_value;
 } keywords[] = {
-	{ "listen-port", INTERFACE, true }, { "fwmark", INTERFACE, true },
-	{ "private-key", INTERFACE, true }, { "peer", ANY, true },
-	{ "remove", PEER, false },          { "preshared-key", PEER, true },
-	{ "endpoint", PEER, true },         { "persistent-keepalive", PEER, true },
-	{ "allowed-ips", PEER, true },
+        {"listen-port", INTERFACE, true}, {"fwmark", INTERFACE, true},
+        {"private-key", INTERFACE, true}, {"peer", ANY, true},
+        {"remove", PEER, false},          {"preshared-key", PEER, true},
+        {"endpoint", PEER, true},         {"persistent-keepalive", PEER, true},
+        {"allowed-ips", PEER, true},
 };
 
 static const struct keyword *find_keyword(const char *word, bool in_peer)
@@ -249,13 +250,15 @@ static int build_one(struct request *r, const char *word, const char *value, boo
 	} else if (!strcmp(word, "private-key") || !strcmp(word, "preshared-key")) {
 		ret = read_keyfile(value, key);
 		if (!ret)
-			add_key(r, !strcmp(word, "private-key") ? "private_key" : "preshared_key", key);
+			add_key(r, !strcmp(word, "private-key") ? "private_key" : "preshared_key",
+			        key);
 	} else if (!strcmp(word, "endpoint")) {
 		ret = addr_resolve_endpoint(value, &endpoint);
 		if (ret == -EINVAL)
 			return bad("endpoint", value);
 		if (ret) {
-			fprintf(stderr, "%s: set: cannot resolve endpoint `%s'\n", PROG_NAME, value);
+			fprintf(stderr, "%s: set: cannot resolve endpoint `%s'\n", PROG_NAME,
+			        value);
 			return 1;
 		}
 		add(r, "endpoint=%s\n", addr_endpoint_str(&endpoint, ep));
@@ -284,7 +287,7 @@ static int build(struct request *r, int argc, char *argv[])
 		kw = find_keyword(argv[i], in_peer);
 		if (!kw) {
 			fprintf(stderr, "%s: set: unexpected `%s'%s\n", PROG_NAME, argv[i],
-				in_peer && find_keyword(argv[i], false) ? " after peer" : "");
+			        in_peer && find_keyword(argv[i], false) ? " after peer" : "");
 			return usage();
 		}
 		if (kw->has_value && i + 1 == argc) {
@@ -300,7 +303,7 @@ static int build(struct request *r, int argc, char *argv[])
 
 int set_main(int argc, char *argv[])
 {
-	struct request r = { 0 };
+	struct request r = {0};
 	const char *ifname;
 	int ret, err;
 
@@ -327,10 +330,10 @@ int set_main(int argc, char *argv[])
 	ret = ipc_command(ifname, r.buf, &err);
 	if (ret == -ENODEV) {
 		fprintf(stderr, "%s: set %s: not running (no daemon on %s/%s.sock)\n", PROG_NAME,
-			ifname, IPC_DIR, ifname);
+		        ifname, IPC_DIR, ifname);
 	} else if (ret) {
 		fprintf(stderr, "%s: set %s: cannot talk to the daemon: %s\n", PROG_NAME, ifname,
-			strerror(-ret));
+		        strerror(-ret));
 	} else if (err) {
 		fprintf(stderr, "%s: set %s: %s\n", PROG_NAME, ifname, strerror(-err));
 	}

@@ -27,7 +27,7 @@ static int usage(void)
 
 static void print_bytes(uint64_t b)
 {
-	static const char *const units[] = { "KiB", "MiB", "GiB", "TiB", "PiB" };
+	static const char *const units[] = {"KiB", "MiB", "GiB", "TiB", "PiB"};
 	double v = (double)b;
 	size_t u = 0;
 
@@ -47,8 +47,11 @@ static void print_duration(uint64_t secs)
 		const char *unit;
 		uint64_t secs;
 	} units[] = {
-		{ "year", 365 * 24 * 3600ULL }, { "day", 24 * 3600 }, { "hour", 3600 },
-		{ "minute", 60 },               { "second", 1 },
+	        {"year", 365 * 24 * 3600ULL},
+	        {"day", 24 * 3600},
+	        {"hour", 3600},
+	        {"minute", 60},
+	        {"second", 1},
 	};
 	bool first = true;
 
@@ -58,7 +61,8 @@ static void print_duration(uint64_t secs)
 		if (!n)
 			continue;
 		secs %= units[i].secs;
-		printf("%s%" PRIu64 " %s%s", first ? "" : ", ", n, units[i].unit, n == 1 ? "" : "s");
+		printf("%s%" PRIu64 " %s%s", first ? "" : ", ", n, units[i].unit,
+		       n == 1 ? "" : "s");
 		first = false;
 	}
 }
@@ -139,8 +143,8 @@ static void show_human(const struct ipc_device *dev)
 			printf("  packets: %" PRIu64 " received, %" PRIu64 " sent\n", p->rx_packets,
 			       p->tx_packets);
 		if (dev->has_counters && (p->initiations || p->handshakes))
-			printf("  handshakes: %" PRIu64 " completed, %" PRIu64 " initiated, %" PRIu64
-			       " failed; %" PRIu64 " key rotations\n",
+			printf("  handshakes: %" PRIu64 " completed, %" PRIu64
+			       " initiated, %" PRIu64 " failed; %" PRIu64 " key rotations\n",
 			       p->handshakes, p->initiations, p->handshakes_failed, p->rotations);
 		if (p->persistent_keepalive) {
 			printf("  persistent keepalive: every ");
@@ -234,7 +238,8 @@ static void json_peer(const struct ipc_device *dev, const struct ipc_peer *p)
 	       p->rx_bytes, p->tx_bytes);
 	if (dev->has_counters)
 		printf("          \"rx_packets\": %" PRIu64 ",\n          \"tx_packets\": %" PRIu64
-		       ",\n          \"handshakes\": %" PRIu64 ",\n          \"initiations\": %" PRIu64
+		       ",\n          \"handshakes\": %" PRIu64
+		       ",\n          \"initiations\": %" PRIu64
 		       ",\n          \"handshakes_failed\": %" PRIu64
 		       ",\n          \"rotations\": %" PRIu64 ",\n",
 		       p->rx_packets, p->tx_packets, p->handshakes, p->initiations,
@@ -284,9 +289,10 @@ static void print_error(const char *ifname, int err)
 {
 	if (err == -ENODEV)
 		fprintf(stderr, "%s: show %s: not running (no daemon on %s/%s.sock)\n", PROG_NAME,
-			ifname, IPC_DIR, ifname);
+		        ifname, IPC_DIR, ifname);
 	else if (err == -EPROTO)
-		fprintf(stderr, "%s: show %s: cannot read the daemon's answer\n", PROG_NAME, ifname);
+		fprintf(stderr, "%s: show %s: cannot read the daemon's answer\n", PROG_NAME,
+		        ifname);
 	else
 		fprintf(stderr, "%s: show %s: %s\n", PROG_NAME, ifname, strerror(-err));
 }
@@ -299,7 +305,7 @@ static int show_interfaces(bool json)
 	ret = ipc_list(&names);
 	if (ret) {
 		fprintf(stderr, "%s: show: cannot list %s: %s\n", PROG_NAME, IPC_DIR,
-			strerror(-ret));
+		        strerror(-ret));
 		return 1;
 	}
 	if (json) {
@@ -318,8 +324,9 @@ static int show_interfaces(bool json)
 	return 0;
 }
 
-/* Shows each of names[0..n); an interface that cannot be read is reported and skipped. */
-static int show_devices(const char *const *names, size_t n, bool json)
+/* Shows each of names[0..n); an interface that cannot be read is reported and skipped, but
+ * with all set, one that stopped since it was listed is simply no longer part of "all". */
+static int show_devices(const char *const *names, size_t n, bool all, bool json)
 {
 	struct ipc_device *dev;
 	bool first = true;
@@ -329,6 +336,8 @@ static int show_devices(const char *const *names, size_t n, bool json)
 		printf("{\n  \"interfaces\": [");
 	for (size_t i = 0; i < n; i++) {
 		err = ipc_get(names[i], &dev);
+		if (err == -ENODEV && all)
+			continue;
 		if (err) {
 			print_error(names[i], err);
 			ret = 1;
@@ -348,7 +357,8 @@ static int show_devices(const char *const *names, size_t n, bool json)
 	if (json)
 		printf("%s]\n}\n", first ? "" : "\n  ");
 	if (fflush(stdout) || ferror(stdout)) {
-		fprintf(stderr, "%s: show: cannot write to stdout: %s\n", PROG_NAME, strerror(errno));
+		fprintf(stderr, "%s: show: cannot write to stdout: %s\n", PROG_NAME,
+		        strerror(errno));
 		ret = 1;
 	}
 	return ret;
@@ -383,17 +393,17 @@ int show_main(int argc, char *argv[])
 			fprintf(stderr, "%s: show: invalid interface name `%s'\n", PROG_NAME, what);
 			return usage();
 		}
-		return show_devices(&what, 1, json);
+		return show_devices(&what, 1, false, json);
 	}
 	ret = ipc_list(&names);
 	if (ret) {
 		fprintf(stderr, "%s: show: cannot list %s: %s\n", PROG_NAME, IPC_DIR,
-			strerror(-ret));
+		        strerror(-ret));
 		return 1;
 	}
 	for (n = 0; names[n]; n++)
 		;
-	ret = show_devices((const char *const *)names, n, json);
+	ret = show_devices((const char *const *)names, n, true, json);
 	ipc_list_free(names);
 	return ret;
 }

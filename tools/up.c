@@ -17,10 +17,10 @@
 static void usage_text(FILE *f)
 {
 	fprintf(f,
-		"Usage: %s up <interface> | <file>.conf\n"
-		"  <interface>     start it from " CONFIG_DIR "/<interface>.conf\n"
-		"  <file>.conf     start the interface named by the file's base name\n",
-		PROG_NAME);
+	        "Usage: %s up <interface> | <file>.conf\n"
+	        "  <interface>     start it from " CONFIG_DIR "/<interface>.conf\n"
+	        "  <file>.conf     start the interface named by the file's base name\n",
+	        PROG_NAME);
 }
 
 static int usage(void)
@@ -40,8 +40,8 @@ static bool ends_with(const char *s, const char *suffix)
  * installed, or the same directory. Returns whether one was found. */
 static bool daemon_near_self(char *path, size_t size)
 {
-	static const char *const candidates[] = { "../daemon/sealnetd", "../sbin/sealnetd",
-						  "sealnetd" };
+	static const char *const candidates[] = {"../daemon/sealnetd", "../sbin/sealnetd",
+	                                         "sealnetd"};
 	char self[PATH_MAX], *slash;
 	ssize_t n;
 
@@ -82,9 +82,9 @@ int up_main(int argc, char *argv[])
 		len = strlen(base);
 		if (!ends_with(base, ".conf") || len - 5 >= sizeof(ifname)) {
 			fprintf(stderr,
-				"%s: up: `%s': the file name must be an interface name (at most %d "
-				"characters) followed by .conf\n",
-				PROG_NAME, arg, IFNAMSIZ - 1);
+			        "%s: up: `%s': the file name must be an interface name (at most %d "
+			        "characters) followed by .conf\n",
+			        PROG_NAME, arg, IFNAMSIZ - 1);
 			return usage();
 		}
 		memcpy(ifname, base, len - 5);
@@ -99,8 +99,9 @@ int up_main(int argc, char *argv[])
 		snprintf(given, sizeof(given), CONFIG_DIR "/%s.conf", ifname);
 	}
 	if (!ipc_valid_name(ifname)) {
-		fprintf(stderr, "%s: up: invalid interface name `%s' (1 to %d of A-Z a-z 0-9 _ = + . -)\n",
-			PROG_NAME, ifname, IFNAMSIZ - 1);
+		fprintf(stderr,
+		        "%s: up: invalid interface name `%s' (1 to %d of A-Z a-z 0-9 _ = + . -)\n",
+		        PROG_NAME, ifname, IFNAMSIZ - 1);
 		return usage();
 	}
 	/* The daemon keeps the path for reloads, long after our working directory is gone. */
@@ -122,7 +123,7 @@ int up_main(int argc, char *argv[])
 		snprintf(daemon, sizeof(daemon), "sealnetd");
 	fflush(stdout);
 	/* execvp: a bare "sealnetd" is looked up in PATH, a path is taken as it is. */
-	execvp(daemon, (char *const[]){ "sealnetd", "-c", config, ifname, NULL });
+	execvp(daemon, (char *const[]){"sealnetd", "-c", config, ifname, NULL});
 	fprintf(stderr, "%s: up: cannot run %s: %s\n", PROG_NAME, daemon, strerror(errno));
 	return 1;
 }

@@ -104,7 +104,8 @@ gone() {
 
 link_exists() { ip -n "${NS[a]}" link show "$ifa" >/dev/null 2>&1; }
 
-iface_up() { ip -n "${NS[a]}" -o addr show dev "$ifa" up 2>/dev/null | grep -q "inet ${OV4[a]}/"; }
+# Not `ip | grep -q`: with pipefail, grep leaving early can fail the pipeline (SIGPIPE).
+iface_up() { [[ $(ip -n "${NS[a]}" -o addr show dev "$ifa" up 2>/dev/null) == *"inet ${OV4[a]}/"* ]]; }
 
 genpsk() { if [ -x "$SEALNET" ]; then "$SEALNET" genpsk; else wg genpsk; fi; }
 psk=$(genpsk) || fail "genpsk"
@@ -123,7 +124,11 @@ tool 0 up "$conf_a"
 track_up_daemon
 [ -n "${PID[a]:-}" ] || fail "no sealnetd pid in $pidfile after up"
 ok "up exit 0, sealnetd pid ${PID[a]} in $pidfile"
-check "$ifa is up with ${OV4[a]} when up returns" iface_up
+if ! iface_up; then
+	ip -n "${NS[a]}" addr show 2>&1 | sed 's/^/    /'
+	fail "$ifa is not up with ${OV4[a]} when up returns"
+fi
+ok "$ifa is up with ${OV4[a]} when up returns"
 check "the control socket exists" test -S "/var/run/wireguard/$ifa.sock"
 tool 0 show interfaces
 check "show interfaces lists $ifa" grep -qw -- "$ifa" "$out"
