@@ -120,9 +120,14 @@ conf_interface a >"$conf_a"
 chmod 600 "$conf_a"
 
 step "sealnet up $ifa.conf"
-tool 0 up "$conf_a"
+# A daemon has no stderr: an ASan/UBSan build (make asan) reports into $SN_TMP/a.san.PID,
+# which becomes a's log, so the library's cleanup finds any report there.
+ASAN_OPTIONS=${ASAN_OPTIONS:+$ASAN_OPTIONS:}log_path=$SN_TMP/a.san \
+	UBSAN_OPTIONS=${UBSAN_OPTIONS:+$UBSAN_OPTIONS:}log_path=$SN_TMP/a.san \
+	tool 0 up "$conf_a"
 track_up_daemon
 [ -n "${PID[a]:-}" ] || fail "no sealnetd pid in $pidfile after up"
+LOG[a]=$SN_TMP/a.san.${PID[a]}
 ok "up exit 0, sealnetd pid ${PID[a]} in $pidfile"
 if ! iface_up; then
 	ip -n "${NS[a]}" addr show 2>&1 | sed 's/^/    /'
@@ -264,6 +269,10 @@ untrack "${PID[a]}"
 check_not "$ifa is gone" link_exists
 check_not "the pid file is gone" test -e "$pidfile"
 check_not "the control socket is gone" test -e "/var/run/wireguard/$ifa.sock"
+if _sanitizer_report "${LOG[a]}"; then
+	head -n 40 "${LOG[a]}" >&2
+	fail "sanitizer report from a's sealnetd"
+fi
 tool 1 down "$ifa"
 check_eq "down again" "$(cat "$err")" "sealnet: down $ifa: not running"
 tool 1 reload "$ifa"
