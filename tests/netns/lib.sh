@@ -375,7 +375,7 @@ start_node() {
 
 _node_ready() {
 	kill -0 "${PID[$1]}" 2>/dev/null &&
-		ip -n "${NS[$1]}" -o addr show dev "${IFACE[$1]}" up 2>/dev/null | grep -q "inet ${OV4[$1]}/"
+		ip -n "${NS[$1]}" -o addr show dev "${IFACE[$1]}" up 2>/dev/null | grep "inet ${OV4[$1]}/" >/dev/null
 }
 
 # What wg-quick would do for wireguard-go: the wg(8) subset of the config, then addresses,
@@ -535,7 +535,7 @@ iperf() {
 	[ -n "$IPERF_MBIT" ]
 }
 
-_listening() { nsx "$1" ss -Hltn "sport = :$2" | grep -q .; }
+_listening() { nsx "$1" ss -Hltn "sport = :$2" | grep . >/dev/null; }
 
 # iperf_check WHAT NODE_CLIENT NODE_SERVER DEST [args]: iperf and print the figure; fails the
 # scenario if no data went through.
