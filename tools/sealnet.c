@@ -20,6 +20,7 @@ static const struct subcommand {
         {"genkey", genkey_main, "Generates a new private key and writes it to stdout"},
         {"genpsk", genpsk_main, "Generates a new preshared key and writes it to stdout"},
         {"pubkey", pubkey_main, "Reads a private key from stdin and writes a public key to stdout"},
+        {"bench", bench_main, "Measures what encryption costs against plain veth and other tunnels"},
 };
 
 static void usage(FILE *f)

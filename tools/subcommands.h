@@ -31,5 +31,6 @@ int reload_main(int argc, char *argv[]);
 int genkey_main(int argc, char *argv[]);
 int genpsk_main(int argc, char *argv[]);
 int pubkey_main(int argc, char *argv[]);
+int bench_main(int argc, char *argv[]);
 
 #endif
