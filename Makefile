@@ -16,9 +16,10 @@ PKGS := libsodium libb2 libmnl libevent inih
 # Debian packages the build, the tests and the demo need; `make deps` installs the missing ones.
 # prometheus is there for promtool (tests/netns/21 checks the metrics page with it).
 # socat talks to the control socket directly (tests/netns/10 sends raw and silent requests).
+# ethtool turns segmentation offload off where tests/netns/4x capture the wire.
 DEB_PKGS := gcc make pkg-config libsodium-dev libb2-dev libmnl-dev libevent-dev libinih-dev \
 	libcmocka-dev iproute2 iputils-ping iperf3 wireguard-go wireguard-tools procps tcpdump \
-	nftables curl prometheus socat
+	nftables curl prometheus socat ethtool
 
 ifeq ($(V),1)
 Q :=
@@ -80,11 +81,11 @@ $(BUILD)/tests/%: tests/unit/%.c $(BUILD)/libsealnet.a
 	$(Q)$(CC) $(ALL_CFLAGS) $(ALL_LDFLAGS) -o $@ $< $(BUILD)/libsealnet.a $(PKG_LIBS) \
 		$(shell $(PKG_CONFIG) --cflags --libs cmocka) $(shell sed -n 's/^.*LINK-WRAP: *\([^*]*\).*/\1/p' $<)
 
-# Test tool for tests/netns: standalone, not linked against the daemon.
-$(UDPFUZZ): tests/tools/udpfuzz.c
+# Test tool for tests/netns; its handshake flood computes mac1 with the daemon's cookie.c.
+$(UDPFUZZ): tests/tools/udpfuzz.c $(BUILD)/libsealnet.a
 	@mkdir -p $(dir $@)
 	@$(if $(Q),echo "  CC      $<")
-	$(Q)$(CC) $(ALL_CFLAGS) $(ALL_LDFLAGS) -o $@ $<
+	$(Q)$(CC) $(ALL_CFLAGS) $(ALL_LDFLAGS) -o $@ $< $(BUILD)/libsealnet.a $(PKG_LIBS)
 
 deps:
 	@missing=""; for p in $(DEB_PKGS); do \

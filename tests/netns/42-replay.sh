@@ -1,0 +1,119 @@
+#!/usr/bin/env bash
+# Replay: m, on the path, captures the handshake and transport datagrams of a session, then
+# sends every one of them again, three ways: from its own address, from the real peer's
+# address and port (forged: m routes the underlay, so nothing tells the copies apart), and
+# over the IPv6 underlay.  While nothing else crosses the tunnel, not one packet may reach
+# either TUN (their rx counters stay put), the drop counters must say why (drop_replay for
+# transport, drop_handshake_replay for the initiation, drop_unknown_index for messages whose
+# receiver is the other node or a finished handshake), and the session must be untouched:
+# the same handshake count and time on both sides, endpoints unmoved, pings still answered.
+# 05-garbage-replay replays to a direct link while pings run; this one counts deliveries.
+# shellcheck source=tests/netns/lib.sh
+. "$(dirname "$0")/lib.sh"
+# shellcheck source=tests/netns/attack.sh
+. "$(dirname "$0")/attack.sh"
+
+attack_topology
+wire_segments a
+wire_segments b
+cap=$SN_TMP/session.pcap
+
+step "a (${IMPL[a]}) - m - b (${IMPL[b]}); m captures the session from its first datagram"
+# On m's link to a: each datagram once.
+capture_start m ula "$cap" udp
+start_node a
+start_node b
+check "handshake and ping a -> b" wait_ping a "${OV4[b]}" 10
+check "ping a -> b (IPv6 overlay)" ping_ok a "${OV6[b]}" 10
+check "ping b -> a" ping_ok b "${OV4[a]}" 10
+# Larger packets too, and a burst that leaves as a train.
+check "ping a -> b, 1200 bytes" quiet nsx a ping -n -q -c 10 -i 0.05 -s 1200 -W 2 "${OV4[b]}"
+SN_IPERF_TIME=1 iperf_check "a -> b at 20 Mbit/s (captured too)" a b "${OV4[b]}" -b 20M
+sleep 1
+capture_stop
+nsx m tcpdump -n -r "$cap" 2>/dev/null | awk '{ print $NF }' | sort -n | uniq -c | sort -rn |
+	head -n 4 | sed 's/^/    sizes: /'
+captured=$(tcpdump -n -r "$cap" 2>/dev/null | wc -l)
+check_gt "datagrams captured" "$captured" 100
+out=$("$UDPFUZZ" check "$cap" "${PORT[a]},${PORT[b]}" "no-marker-here")
+say "captured: $out"
+grep -q ' initiation=[1-9]' <<<"$out" || fail "no initiation captured"
+grep -q ' response=[1-9]' <<<"$out" || fail "no response captured"
+
+# Quiet: no traffic from here until the replays are judged.  Wait for the passive keepalive
+# that answers the last data, so nothing legitimate is in flight.
+sleep 1
+for n in a b; do
+	show_counters "$n"
+	counters_snapshot "$n" before
+done
+rx_a=$(tun_rx a) rx_b=$(tun_rx b)
+hs_a=$(peer_counter a b handshakes) hs_b=$(peer_counter b a handshakes)
+lh_a=$(latest_handshake a b) lh_b=$(latest_handshake b a)
+ep_b_of_a=$(peer_counter b a endpoint) ep_a_of_b=$(peer_counter a b endpoint)
+say "TUN rx: a $rx_a, b $rx_b; handshakes a $hs_a b $hs_b; latest a $lh_a b $lh_b"
+
+replay() {
+	local what=$1
+	shift
+	nsx m "$UDPFUZZ" -i 200 "$@" 2>&1 | sed 's/^/    /'
+	[ "${PIPESTATUS[0]}" = 0 ] || fail "udpfuzz replay $what"
+}
+
+step "replay of all $captured datagrams from m's own addresses, to both nodes"
+replay "from m to b" replay "${UL4[b]}" "${PORT[b]}" "$cap"
+replay "from m to a" replay "${UL4[a]}" "${PORT[a]}" "$cap"
+
+step "replay from the real peer's address and port (forged by m)"
+replay "as a to b" -B "${UL4[a]}" -P "${PORT[a]}" replay "${UL4[b]}" "${PORT[b]}" "$cap"
+replay "as b to a" -B "${UL4[b]}" -P "${PORT[b]}" replay "${UL4[a]}" "${PORT[a]}" "$cap"
+
+step "replay over the IPv6 underlay, as a and from m"
+replay "as a to b, IPv6" -B "${UL6[a]}" -P "${PORT[a]}" replay "${UL6[b]}" "${PORT[b]}" "$cap"
+replay "from m to a, IPv6" replay "${UL6[a]}" "${PORT[a]}" "$cap"
+sleep 0.5
+
+step "nothing delivered, every copy dropped for its reason, the session untouched"
+check "a still running" node_alive a
+check "b still running" node_alive b
+check_eq "packets delivered to b's TUN by the replays" "$(($(tun_rx b) - rx_b))" 0
+check_eq "packets delivered to a's TUN by the replays" "$(($(tun_rx a) - rx_a))" 0
+for n in a b; do
+	show_counters "$n"
+	say "$n: moved: $(drop_deltas "$n" before)"
+done
+# Every copy must be dropped, and each for the reason that fits what it is:
+#   to b: a's transport           drop_replay (b's session, counter already seen)
+#         a's initiation          drop_handshake_replay (timestamp not newer)
+#         b's transport, response drop_unknown_index, drop_bad_mac1 (meant for a: a's
+#                                 indexes, a mac1 keyed to a's public key)
+#   to a: the mirror image, and b's response finds its handshake already turned into a
+#         session: drop_unknown_index.
+for n in a b; do
+	accounted=0
+	for c in drop_replay drop_handshake_replay drop_unknown_index drop_bad_mac1; do
+		accounted=$((accounted + $(counter_delta "$n" before "$c")))
+	done
+	check "$n: received all $((3 * captured)) copies" \
+		test "$(counter_delta "$n" before rx_datagrams)" -ge $((3 * captured))
+	check_eq "$n: of them dropped as replays, unknown indexes or foreign mac1" \
+		"$accounted" $((3 * captured))
+	check_gt "$n: drop_replay" "$(counter_delta "$n" before drop_replay)" 0
+	check_gt "$n: drop_unknown_index" "$(counter_delta "$n" before drop_unknown_index)" 0
+done
+check_gt "b: drop_handshake_replay (a's initiation)" \
+	"$(counter_delta b before drop_handshake_replay)" 0
+check_eq "a: handshakes with b" "$(peer_counter a b handshakes)" "$hs_a"
+check_eq "b: handshakes with a" "$(peer_counter b a handshakes)" "$hs_b"
+check_eq "a: latest handshake with b" "$(latest_handshake a b)" "$lh_a"
+check_eq "b: latest handshake with a" "$(latest_handshake b a)" "$lh_b"
+check_eq "b: a's endpoint" "$(peer_counter b a endpoint)" "$ep_b_of_a"
+check_eq "a: b's endpoint" "$(peer_counter a b endpoint)" "$ep_a_of_b"
+
+step "the session carries on"
+check "ping b -> a (b still sends to a's real endpoint)" ping_ok b "${OV4[a]}" 5
+check "ping a -> b" ping_ok a "${OV4[b]}" 5
+check_gt "b's TUN counts deliveries (positive control)" "$(($(tun_rx b) - rx_b))" 4
+counters_of a >/dev/null
+check_eq "a: no new handshake for those pings" "$(peer_counter a b handshakes)" "$hs_a"
+say "done"
