@@ -201,7 +201,7 @@ static int find_script(const char *dir, char *script, size_t len)
 static void export_binaries(const char *dir)
 {
 	static const char *const daemons[] = {"../daemon/sealnetd", "../sbin/sealnetd"};
-	char path[PATH_MAX];
+	char path[PATH_MAX], real[PATH_MAX];
 
 	if (snprintf(path, sizeof(path), "%s/%s", dir, PROG_NAME) < (int)sizeof(path) &&
 	    access(path, X_OK) == 0 && !getenv("SEALNET"))
@@ -211,7 +211,8 @@ static void export_binaries(const char *dir)
 	for (size_t i = 0; i < sizeof(daemons) / sizeof(daemons[0]); i++) {
 		if (snprintf(path, sizeof(path), "%s/%s", dir, daemons[i]) < (int)sizeof(path) &&
 		    access(path, X_OK) == 0) {
-			setenv("SEALNETD", path, 1);
+			/* Resolved, so that the table names the daemon without "..". */
+			setenv("SEALNETD", realpath(path, real) ? real : path, 1);
 			return;
 		}
 	}

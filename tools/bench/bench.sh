@@ -72,6 +72,9 @@ export LC_ALL=C
 
 BENCH_HOME=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 ME=bench
+# Messages for the user go to fd 9, a copy of the original stderr: a signal can come while a
+# driver's stderr is redirected to its log, and the reason must still reach the terminal.
+exec 9>&2
 
 # --- options -----------------------------------------------------------------------------
 
@@ -90,7 +93,7 @@ usage() {
 }
 
 die() {
-	printf '%s: %s\n' "$ME" "$*" >&2
+	printf '%s: %s\n' "$ME" "$*" >&9
 	exit 1
 }
 
@@ -198,7 +201,7 @@ stop_pids() {
 	return 0
 }
 
-progress_clear() { [ "$TTY" = 1 ] && printf '\r\033[K' >&2; return 0; }
+progress_clear() { [ "$TTY" = 1 ] && printf '\r\033[K' >&9; return 0; }
 
 cleanup() {
 	local rc=$? pid ns left nproc=${#PIDS[@]} nns=${#NAMESPACES[@]}
@@ -212,20 +215,23 @@ cleanup() {
 		# that did not use bench_spawn: stop it by PID before the namespace goes.
 		left=$(ip netns pids "$ns" 2>/dev/null)
 		if [ -n "$left" ]; then
-			printf '%s: stopping processes left in %s: %s\n' "$ME" "$ns" "$(echo $left)" >&2
-			for pid in $left; do kill -s KILL "$pid" 2>/dev/null; done
+			printf '%s: stopping processes left in %s: %s\n' "$ME" "$ns" "$(echo $left)" >&9
+			for pid in $left; do
+				kill -s KILL "$pid" 2>/dev/null
+				wait "$pid" 2>/dev/null # no "Killed" notice if it was our child
+			done
 		fi
 		ip netns del "$ns" 2>/dev/null
 	done
 	if [ "${BENCH_KEEP:-0}" = 1 ]; then
-		printf '%s: kept %s\n' "$ME" "$WORK" >&2
+		printf '%s: kept %s\n' "$ME" "$WORK" >&9
 	else
 		rm -rf "$WORK"
 	fi
 	if [ "$rc" != 0 ]; then
-		[ -n "$WHY" ] && printf '%s: %s\n' "$ME" "$WHY" >&2
+		[ -n "$WHY" ] && printf '%s: %s\n' "$ME" "$WHY" >&9
 		printf '%s: stopped (exit %s); cleaned up %d namespace(s) and %d process(es)\n' \
-			"$ME" "$rc" "$nns" "$nproc" >&2
+			"$ME" "$rc" "$nns" "$nproc" >&9
 	fi
 	exit "$rc"
 }
@@ -239,9 +245,11 @@ trap 'WHY="hung up (SIGHUP)"; exit 129' HUP
 bench_spawn() {
 	local ns=$1
 	shift
-	ip netns exec "$ns" "$@" >>"$BENCH_LOG" 2>&1 </dev/null &
+	ip netns exec "$ns" "$@" >>"$BENCH_LOG" 2>&1 </dev/null 9>&- &
 	BENCH_SPAWNED=$!
 	track "$BENCH_SPAWNED"
+	# Out of the job table: a daemon that dies is reported by us, not by a bash notice.
+	disown "$BENCH_SPAWNED"
 }
 
 bench_stop() {
@@ -339,7 +347,7 @@ choose_systems() {
 			SYS_DESCR[$name]=$SYS_DESC
 		else
 			[ -n "$SYSTEMS_ARG" ] && [ "$name" != plain ] &&
-				printf '%s: skipping %s: %s\n' "$ME" "$name" "${why:-not available}" >&2
+				printf '%s: skipping %s: %s\n' "$ME" "$name" "${why:-not available}" >&9
 			[ "$name" = plain ] && die "plain is not available: $why"
 			SKIPPED+=("$name"$'\t'"${why:-not available}")
 		fi
@@ -392,6 +400,7 @@ sys_env() {
 # --- measuring -----------------------------------------------------------------------------
 
 CLIENT_NS= # where the traffic generator runs ("" = here)
+WATCH_PIDS= # the daemons of the system being measured
 SERVER_NS= # where its iperf3 server runs ("" = the peer runs its own)
 IPERF_PORT=5201
 CUR_SYS=
@@ -404,11 +413,41 @@ client() {
 	if [ -n "$CLIENT_NS" ]; then ip netns exec "$CLIENT_NS" "$@"; else "$@"; fi
 }
 
+# watched OUT CMD...: run CMD as the client (in CLIENT_NS), output to OUT, while watching
+# the daemons in WATCH_PIDS: if one dies, stop CMD at once instead of waiting for its
+# timeout, and return 1 with DIED set to the PID.
+watched() {
+	local out=$1 pid rc d
+	shift
+	DIED=
+	if [ -n "$CLIENT_NS" ]; then
+		ip netns exec "$CLIENT_NS" "$@" >"$out" 2>&1 </dev/null 9>&- &
+	else
+		"$@" >"$out" 2>&1 </dev/null 9>&- &
+	fi
+	pid=$!
+	track "$pid"
+	while kill -0 "$pid" 2>/dev/null; do
+		for d in $WATCH_PIDS; do
+			kill -0 "$d" 2>/dev/null || DIED=$d
+		done
+		if [ -n "$DIED" ]; then
+			stop_pids "$pid"
+			return 1
+		fi
+		sleep 0.1
+	done
+	wait "$pid"
+	rc=$?
+	untrack "$pid"
+	return "$rc"
+}
+
 progress() {
 	local pct=$((100 * STEP / STEPS)) el=$((SECONDS - T0))
 	if [ "$TTY" = 1 ]; then
 		printf '\r\033[K[round %d/%d %3d%% %dm%02ds] %s: %s' "$CUR_ROUND" "$ROUNDS" "$pct" \
-			$((el / 60)) $((el % 60)) "$CUR_SYS" "$1" >&2
+			$((el / 60)) $((el % 60)) "$CUR_SYS" "$1" >&9
 	fi
 }
 
@@ -430,22 +469,26 @@ run_iperf() {
 	shift 2
 	progress "$what ($SECS s)"
 	if [ -n "$SERVER_NS" ]; then
-		ip netns exec "$SERVER_NS" iperf3 -s -1 -p "$IPERF_PORT" >"$WORK/iperf-server.log" 2>&1 </dev/null &
+		ip netns exec "$SERVER_NS" iperf3 -s -1 -p "$IPERF_PORT" >"$WORK/iperf-server.log" 2>&1 </dev/null 9>&- &
 		spid=$!
 		track "$spid"
+		disown "$spid"
 		if ! bench_wait 5 _listening; then
 			bench_stop "$spid"
 			FAIL="$what: iperf3 server did not start: $(tail -n 2 "$WORK/iperf-server.log")"
 			return 1
 		fi
 	fi
-	client timeout $((SECS + 30)) iperf3 -c "$dest" -p "$IPERF_PORT" -t "$SECS" \
-		--connect-timeout 5000 -J "$@" >"$json" 2>&1 </dev/null
+	# timeout passes the SIGTERM of stop_pids on to iperf3.
+	watched "$json" timeout $((SECS + 30)) iperf3 -c "$dest" -p "$IPERF_PORT" -t "$SECS" \
+		--connect-timeout 5000 -J "$@"
 	local rc=$?
 	[ -n "$spid" ] && bench_stop "$spid"
 	STEP=$((STEP + 1))
-	if [ "$rc" != 0 ]; then
-		err=$(sed -n 's/.*"error":[ \t]*"\(.*\)".*/\1/p' "$json" | head -n 1)
+	[ -n "$DIED" ] && { FAIL="$what: daemon $DIED died"; return 1; }
+	# iperf3 3.12 -J exits 0 even when it could not connect: the "error" key tells.
+	err=$(sed -n 's/.*"error":[ \t]*"\(.*\)".*/\1/p' "$json" | head -n 1)
+	if [ "$rc" != 0 ] || [ -n "$err" ]; then
 		[ "$rc" = 124 ] && err="no result after $((SECS + 30)) s"
 		FAIL="$what to $dest: iperf3: ${err:-exit $rc}"
 		[ -z "$SERVER_NS" ] && FAIL="$FAIL (is \`iperf3 -s' running on $PEER?)"
@@ -477,6 +520,7 @@ alive() {
 # cannot be had.
 measure() {
 	local dest=$1 pids=$2 c0 c1 b1 b4 m out pkts lost secs hwm p
+	WATCH_PIDS=$pids
 	# shellcheck disable=SC2086
 	c0=$( [ -n "$pids" ] && cpu_ticks $pids)
 
@@ -516,8 +560,10 @@ measure() {
 	# 5 ms apart needs root; otherwise the unprivileged minimum, with fewer probes.
 	if [ "$(id -u)" = 0 ]; then p="-c 200 -i 0.005"; else p="-c 50 -i 0.2"; fi
 	# shellcheck disable=SC2086
-	out=$(client ping -n $p -W 1 -w 30 "$dest" 2>&1)
+	watched "$WORK/ping.out" ping -n $p -W 1 -w 30 "$dest"
 	STEP=$((STEP + 1))
+	[ -n "$DIED" ] && { FAIL="ping: daemon $DIED died"; return 1; }
+	out=$(cat "$WORK/ping.out")
 	m=$(awk '
 		function isort(a, n,   i, j, t) {
 			for (i = 2; i <= n; i++) { t = a[i]; for (j = i - 1; j >= 1 && a[j] > t; j--) a[j + 1] = a[j]; a[j + 1] = t }
@@ -551,10 +597,10 @@ measure() {
 # show_failure NAME: tell what went wrong with NAME and show the end of its log.
 show_failure() {
 	progress_clear
-	printf '%s: %s failed in round %d: %s\n' "$ME" "$1" "$CUR_ROUND" "${SYS_FAILED[$1]}" >&2
+	printf '%s: %s failed in round %d: %s\n' "$ME" "$1" "$CUR_ROUND" "${SYS_FAILED[$1]}" >&9
 	if [ -s "$WORK/$1.log" ]; then
-		printf '%s: last lines of its log:\n' "$ME" >&2
-		tail -n 15 "$WORK/$1.log" | sed 's/^/    /' >&2
+		printf '%s: last lines of its log:\n' "$ME" >&9
+		tail -n 15 "$WORK/$1.log" | sed 's/^/    /' >&9
 	fi
 }
 
@@ -567,10 +613,10 @@ run_local() {
 	sys_env "$name" "$CUR_ROUND"
 	CLIENT_NS=$BENCH_NS_A
 	SERVER_NS=$BENCH_NS_B
-	[ "$TTY" = 1 ] || printf '%s: round %d/%d: %s\n' "$ME" "$CUR_ROUND" "$ROUNDS" "$name" >&2
+	[ "$TTY" = 1 ] || printf '%s: round %d/%d: %s\n' "$ME" "$CUR_ROUND" "$ROUNDS" "$name" >&9
 	progress "starting"
 	if ! sys_up "$BENCH_NS_A" "$BENCH_NS_B" >>"$BENCH_LOG" 2>&1; then
-		FAIL="sys_up failed"
+		FAIL="could not start: $(grep . "$BENCH_LOG" | tail -n 1)"
 		rc=1
 	elif ! bench_wait 10 client ping -n -c 1 -W 1 "$SYS_DEST"; then
 		FAIL="up, but no ping from $BENCH_NS_A reaches $SYS_DEST within 10 s"
@@ -630,7 +676,7 @@ run_peer() {
 	local name=$1 dest=$2 pids=$3
 	CUR_SYS=$name
 	FAIL=
-	[ "$TTY" = 1 ] || printf '%s: round %d/%d: %s (%s)\n' "$ME" "$CUR_ROUND" "$ROUNDS" "$name" "$dest" >&2
+	[ "$TTY" = 1 ] || printf '%s: round %d/%d: %s (%s)\n' "$ME" "$CUR_ROUND" "$ROUNDS" "$name" "$dest" >&9
 	if [ -n "$pids" ] && ! alive $pids; then pids=; fi
 	if ! measure "$dest" "$pids"; then
 		SYS_FAILED[$name]=$FAIL
@@ -886,8 +932,8 @@ write_plot() {
 	EOF
 	gnuplot "$gp" >"$WORK/gnuplot.log" 2>&1 && mv "$f.tmp.$$" "$f" || {
 		rm -f "$f.tmp.$$"
-		printf '%s: gnuplot could not draw %s:\n' "$ME" "$f" >&2
-		sed 's/^/    /' "$WORK/gnuplot.log" >&2
+		printf '%s: gnuplot could not draw %s:\n' "$ME" "$f" >&9
+		sed 's/^/    /' "$WORK/gnuplot.log" >&9
 		return 1
 	}
 }
@@ -904,8 +950,8 @@ if [ -n "$PEER" ]; then
 			die "cannot tell $PEER's overlay address: no WireGuard peer here has the endpoint $PEER_UL; give it with --overlay ADDR"
 	fi
 	SYS_LIST=(underlay overlay)
-	SYS_DESCR[underlay]="to $PEER_UL, $PEER's underlay address"
-	SYS_DESCR[overlay]="to $OVERLAY, $PEER's overlay address"
+	SYS_DESCR[underlay]="$PEER_UL, the peer's underlay address"
+	SYS_DESCR[overlay]="$OVERLAY, the peer's overlay address"
 	STEPS=$((ROUNDS * 2 * 4))
 	OV_PIDS=$(local_daemon "$OVERLAY")
 	[ -n "$OV_PIDS" ] && SYS_DESCR[overlay]="${SYS_DESCR[overlay]} (CPU and RSS: local daemon, PID $OV_PIDS)"
