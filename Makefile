@@ -4,6 +4,7 @@ PREFIX ?= /usr/local
 SBINDIR ?= $(PREFIX)/sbin
 BINDIR ?= $(PREFIX)/bin
 SYSCONFDIR ?= /etc
+BENCHDIR ?= $(PREFIX)/lib/sealnet/bench
 MANDIR ?= $(PREFIX)/share/man
 SYSTEMDUNITDIR ?= $(PREFIX)/lib/systemd/system
 DESTDIR ?=
@@ -20,6 +21,9 @@ PKGS := libsodium libb2 libmnl libevent inih
 DEB_PKGS := gcc make pkg-config libsodium-dev libb2-dev libmnl-dev libevent-dev libinih-dev \
 	libcmocka-dev iproute2 iputils-ping iperf3 wireguard-go wireguard-tools procps tcpdump \
 	nftables curl prometheus socat ethtool
+
+# gnuplot-nox draws the chart of `make bench` (tools/bench/bench.sh --plot).
+DEB_PKGS += gnuplot-nox
 
 ifeq ($(V),1)
 Q :=
@@ -110,6 +114,17 @@ check:
 	$(Q)$(MAKE) --no-print-directory all unit
 	$(Q)$(MAKE) --no-print-directory netns
 
+# `sealnet bench` with its defaults (docs/bench.md): figures, never pass or fail. Leaves the
+# table, the JSON and the chart in bench-results/; BENCH_ARGS="-n 5 -t 10" for more.
+BENCH_ARGS ?=
+.PHONY: bench
+bench:
+	$(Q)$(MAKE) --no-print-directory deps
+	$(Q)$(MAKE) --no-print-directory all
+	$(Q)mkdir -p bench-results
+	$(Q)SEALNETD=$(CURDIR)/$(SEALNETD) $(SEALNET) bench $(BENCH_ARGS) --txt bench-results/bench.txt \
+		--json bench-results/bench.json --plot bench-results/bench.svg
+
 demo:
 	$(Q)$(MAKE) --no-print-directory deps
 	$(Q)$(MAKE) --no-print-directory all
@@ -131,6 +146,9 @@ install: all
 	install -d -m 0700 $(DESTDIR)$(SYSCONFDIR)/sealnet
 	install -m 0755 $(SEALNETD) $(DESTDIR)$(SBINDIR)/sealnetd
 	install -m 0755 $(SEALNET) $(DESTDIR)$(BINDIR)/sealnet
+	install -d $(DESTDIR)$(BENCHDIR)/systems
+	install -m 0755 tools/bench/bench.sh $(DESTDIR)$(BENCHDIR)/
+	install -m 0644 tools/bench/systems/*.sh $(DESTDIR)$(BENCHDIR)/systems/
 	install -m 0644 docs/sealnetd.8 docs/sealnet.8 $(DESTDIR)$(MANDIR)/man8/
 	install -m 0644 docs/sealnet.conf.5 $(DESTDIR)$(MANDIR)/man5/
 	sed -e 's|/usr/local/sbin/|$(SBINDIR)/|g' -e 's|/etc/sealnet/|$(SYSCONFDIR)/sealnet/|g' \
@@ -145,6 +163,8 @@ uninstall:
 		$(DESTDIR)$(SYSTEMDUNITDIR)/sealnetd@.service \
 		$(DESTDIR)$(SYSCONFDIR)/sealnet/sn0.conf.example
 	rmdir $(DESTDIR)$(SYSCONFDIR)/sealnet 2>/dev/null || true
+	rm -rf $(DESTDIR)$(BENCHDIR)
+	rmdir $(DESTDIR)$(BENCHDIR)/.. 2>/dev/null || true
 
 style:
 	clang-format -i daemon/*.[ch] tools/*.[ch] tests/unit/*.[ch]
