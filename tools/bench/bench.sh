@@ -204,16 +204,21 @@ stop_pids() {
 progress_clear() { [ "$TTY" = 1 ] && printf '\r\033[K' >&9; return 0; }
 
 cleanup() {
-	local rc=$? pid ns left nproc=${#PIDS[@]} nns=${#NAMESPACES[@]}
+	local rc=$? pid ns left i nproc=${#PIDS[@]} nns=${#NAMESPACES[@]}
 	[ "$CLEANED" = 1 ] && return
 	CLEANED=1
-	trap - EXIT INT TERM HUP
+	trap - EXIT INT TERM HUP PIPE
 	progress_clear
 	[ "$nproc" -gt 0 ] && stop_pids "${PIDS[@]}"
 	for ns in "${NAMESPACES[@]}"; do
-		# Anything still inside a namespace we made was started by us through a driver
-		# that did not use bench_spawn: stop it by PID before the namespace goes.
-		left=$(ip netns pids "$ns" 2>/dev/null)
+		# Anything still inside a namespace we made was started by us: a daemon's own
+		# helper finishing its exit (given 2 s), or a process of a driver that did not
+		# use bench_spawn. Stopped by PID before the namespace goes.
+		for ((i = 0; i < 20; i++)); do
+			left=$(ip netns pids "$ns" 2>/dev/null)
+			[ -z "$left" ] && break
+			sleep 0.1
+		done
 		if [ -n "$left" ]; then
 			printf '%s: stopping processes left in %s: %s\n' "$ME" "$ns" "$(echo $left)" >&9
 			for pid in $left; do
@@ -239,6 +244,7 @@ trap cleanup EXIT
 trap 'WHY="interrupted (SIGINT)"; exit 130' INT
 trap 'WHY="terminated (SIGTERM)"; exit 143' TERM
 trap 'WHY="hung up (SIGHUP)"; exit 129' HUP
+trap 'WHY="standard output closed (SIGPIPE)"; exit 141' PIPE
 
 # --- helpers for drivers -------------------------------------------------------------------
 
@@ -986,13 +992,15 @@ progress_clear
 SUBTITLE="$ROUNDS round(s) of $SECS s per test, $(uname -n), $(nproc) CPUs, Linux $(uname -r), $DATE"
 
 summarize
+# The files first: they are what a closed terminal or pipe must not cost.
+[ -n "$JSON_OUT" ] && write_json "$JSON_OUT"
+[ -n "$PLOT_OUT" ] && { write_plot "$PLOT_OUT" || WHY="no chart"; }
 if [ -n "$TXT_OUT" ]; then
-	print_table | tee "$TXT_OUT" || die "cannot write $TXT_OUT"
+	print_table >"$TXT_OUT" || die "cannot write $TXT_OUT"
+	cat "$TXT_OUT"
 else
 	print_table
 fi
-[ -n "$JSON_OUT" ] && write_json "$JSON_OUT"
-[ -n "$PLOT_OUT" ] && { write_plot "$PLOT_OUT" || WHY="no chart"; }
 for name in "${SYS_LIST[@]}"; do
 	if [ -n "${SYS_FAILED[$name]:-}" ]; then
 		WHY="$name failed: ${SYS_FAILED[$name]}"
