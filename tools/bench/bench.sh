@@ -387,6 +387,7 @@ make_pair() {
 }
 
 # sys_env NAME ROUND: the variables a driver sees.
+# shellcheck disable=SC2034 # they are for the drivers
 sys_env() {
 	local name=$1 k=${SYS_K[$1]}
 	BENCH_NS_A="sn-bench-$$-$k-a"
@@ -474,7 +475,7 @@ iperf_field() {
 
 # run_iperf WHAT DEST ARGS...: one iperf3 run; the JSON is left in $WORK/iperf.json.
 run_iperf() {
-	local what=$1 dest=$2 json=$WORK/iperf.json spid= err
+	local what=$1 dest=$2 json=$WORK/iperf.json spid='' err
 	shift 2
 	progress "$what ($SECS s)"
 	if [ -n "$SERVER_NS" ]; then
@@ -657,7 +658,7 @@ resolve() {
 # find_overlay ADDR: the overlay address of the peer whose endpoint is ADDR, from the
 # WireGuard-style interfaces (sealnetd, wireguard-go, the kernel's) of this namespace.
 find_overlay() {
-	local want=$1 dev found=
+	local want=$1 dev found=''
 	command -v wg >/dev/null || return 1
 	for dev in $(ip -o link show | awk -F': ' '{ sub(/@.*/, "", $2); print $2 }'); do
 		found=$(wg show "$dev" dump 2>/dev/null | awk -F'\t' -v want="$want" '
@@ -895,7 +896,7 @@ write_json() {
 # write_plot FILE.svg: one cluster per figure that has a ratio, one bar per system, drawn
 # from the reference's 1 on a log axis, so that half and double are the same length.
 write_plot() {
-	local f=$1 data=$WORK/plot.dat gp=$WORK/plot.gp sys fig i n v cmd= range w x
+	local f=$1 data=$WORK/plot.dat gp=$WORK/plot.gp sys fig i n v cmd='' range w x
 	local -a others=()
 	for sys in "${SYS_LIST[@]}"; do [ "$sys" != "$REF" ] && others+=("$sys"); done
 	n=${#others[@]}
@@ -949,66 +950,72 @@ write_plot() {
 
 # --- main --------------------------------------------------------------------------------
 
-DATE=$(date -u '+%Y-%m-%dT%H:%M:%SZ')
-if [ -n "$PEER" ]; then
-	MODE=peer
-	REF=underlay
-	PEER_UL=$(resolve "$PEER")
-	if [ -z "$OVERLAY" ]; then
-		OVERLAY=$(find_overlay "$PEER_UL") ||
-			die "cannot tell $PEER's overlay address: no WireGuard peer here has the endpoint $PEER_UL; give it with --overlay ADDR"
-	fi
-	SYS_LIST=(underlay overlay)
-	SYS_DESCR[underlay]="$PEER_UL, the peer's underlay address"
-	SYS_DESCR[overlay]="$OVERLAY, the peer's overlay address"
-	STEPS=$((ROUNDS * 2 * 4))
-	OV_PIDS=$(local_daemon "$OVERLAY")
-	[ -n "$OV_PIDS" ] && SYS_DESCR[overlay]="${SYS_DESCR[overlay]} (CPU and RSS: local daemon, PID $OV_PIDS)"
-	# Fail early, with the reason, if the peer cannot be reached at all.
-	ping -n -c 1 -W 2 "$PEER_UL" >/dev/null 2>&1 || die "$PEER ($PEER_UL) does not answer ping"
-	ping -n -c 1 -W 2 "$OVERLAY" >/dev/null 2>&1 ||
-		die "$PEER's overlay address $OVERLAY does not answer ping: is the tunnel up?"
-	for ((CUR_ROUND = 1; CUR_ROUND <= ROUNDS; CUR_ROUND++)); do
-		run_peer underlay "$PEER_UL" ""
-		run_peer overlay "$OVERLAY" "$OV_PIDS"
-	done
-	TITLE="sealnet bench --peer $PEER: overlay against underlay"
-else
-	MODE=local
-	REF=plain
-	choose_systems
-	k=0
-	for name in "${SYS_LIST[@]}"; do
-		k=$((k + 1))
-		make_pair "$name" "$k"
-	done
-	STEPS=$((ROUNDS * ${#SYS_LIST[@]} * 4))
-	for ((CUR_ROUND = 1; CUR_ROUND <= ROUNDS; CUR_ROUND++)); do
-		for name in "${SYS_LIST[@]}"; do
-			[ -n "${SYS_FAILED[$name]:-}" ] && { STEP=$((STEP + 4)); continue; }
-			run_local "$name"
+# All of it in a function, called from the last line: bash reads a script as it runs it, and
+# an edit of this file during a run (a git pull) must not change the run's ending.
+main() {
+	DATE=$(date -u '+%Y-%m-%dT%H:%M:%SZ')
+	if [ -n "$PEER" ]; then
+		MODE=peer
+		REF=underlay
+		PEER_UL=$(resolve "$PEER")
+		if [ -z "$OVERLAY" ]; then
+			OVERLAY=$(find_overlay "$PEER_UL") ||
+				die "cannot tell $PEER's overlay address: no WireGuard peer here has the endpoint $PEER_UL; give it with --overlay ADDR"
+		fi
+		SYS_LIST=(underlay overlay)
+		SYS_DESCR[underlay]="$PEER_UL, the peer's underlay address"
+		SYS_DESCR[overlay]="$OVERLAY, the peer's overlay address"
+		STEPS=$((ROUNDS * 2 * 4))
+		OV_PIDS=$(local_daemon "$OVERLAY")
+		[ -n "$OV_PIDS" ] && SYS_DESCR[overlay]="${SYS_DESCR[overlay]} (CPU and RSS: local daemon, PID $OV_PIDS)"
+		# Fail early, with the reason, if the peer cannot be reached at all.
+		ping -n -c 1 -W 2 "$PEER_UL" >/dev/null 2>&1 || die "$PEER ($PEER_UL) does not answer ping"
+		ping -n -c 1 -W 2 "$OVERLAY" >/dev/null 2>&1 ||
+			die "$PEER's overlay address $OVERLAY does not answer ping: is the tunnel up?"
+		for ((CUR_ROUND = 1; CUR_ROUND <= ROUNDS; CUR_ROUND++)); do
+			run_peer underlay "$PEER_UL" ""
+			run_peer overlay "$OVERLAY" "$OV_PIDS"
 		done
-	done
-	TITLE="sealnet bench: encryption against plain veth"
-fi
-progress_clear
-SUBTITLE="$ROUNDS round(s) of $SECS s per test, $(uname -n), $(nproc) CPUs, Linux $(uname -r), $DATE"
-
-summarize
-# The files first: they are what a closed terminal or pipe must not cost.
-[ -n "$JSON_OUT" ] && write_json "$JSON_OUT"
-[ -n "$PLOT_OUT" ] && { write_plot "$PLOT_OUT" || WHY="no chart"; }
-if [ -n "$TXT_OUT" ]; then
-	print_table >"$TXT_OUT" || die "cannot write $TXT_OUT"
-	cat "$TXT_OUT"
-else
-	print_table
-fi
-for name in "${SYS_LIST[@]}"; do
-	if [ -n "${SYS_FAILED[$name]:-}" ]; then
-		WHY="$name failed: ${SYS_FAILED[$name]}"
-		exit 1
+		TITLE="sealnet bench --peer $PEER: overlay against underlay"
+	else
+		MODE=local
+		REF=plain
+		choose_systems
+		k=0
+		for name in "${SYS_LIST[@]}"; do
+			k=$((k + 1))
+			make_pair "$name" "$k"
+		done
+		STEPS=$((ROUNDS * ${#SYS_LIST[@]} * 4))
+		for ((CUR_ROUND = 1; CUR_ROUND <= ROUNDS; CUR_ROUND++)); do
+			for name in "${SYS_LIST[@]}"; do
+				[ -n "${SYS_FAILED[$name]:-}" ] && { STEP=$((STEP + 4)); continue; }
+				run_local "$name"
+			done
+		done
+		TITLE="sealnet bench: encryption against plain veth"
 	fi
-done
-[ -n "$WHY" ] && exit 1
-exit 0
+	progress_clear
+	SUBTITLE="$ROUNDS round(s) of $SECS s per test, $(uname -n), $(nproc) CPUs, Linux $(uname -r), $DATE"
+
+	summarize
+	# The files first: they are what a closed terminal or pipe must not cost.
+	[ -n "$JSON_OUT" ] && write_json "$JSON_OUT"
+	[ -n "$PLOT_OUT" ] && { write_plot "$PLOT_OUT" || WHY="no chart"; }
+	if [ -n "$TXT_OUT" ]; then
+		print_table >"$TXT_OUT" || die "cannot write $TXT_OUT"
+		cat "$TXT_OUT"
+	else
+		print_table
+	fi
+	for name in "${SYS_LIST[@]}"; do
+		if [ -n "${SYS_FAILED[$name]:-}" ]; then
+			WHY="$name failed: ${SYS_FAILED[$name]}"
+			exit 1
+		fi
+	done
+	[ -n "$WHY" ] && exit 1
+	exit 0
+}
+
+main "$@"; exit

@@ -1,4 +1,4 @@
-# shellcheck shell=bash
+# shellcheck shell=bash disable=SC2034 # SYS_DESC and SYS_DEST are read by bench.sh
 # plain: the veth pair alone, no tunnel and no daemon. The reference: bench.sh always runs
 # it, first, and divides every other system's figures by its figures of the same round.
 SYS_DESC="veth pair, no tunnel (the reference)"

@@ -1,4 +1,4 @@
-# shellcheck shell=bash
+# shellcheck shell=bash disable=SC2034 # SYS_DESC and SYS_DEST are read by bench.sh
 # sealnet: sealnetd from this build (or $SEALNETD), one per namespace, each told the other's
 # endpoint, configured from a wg-quick file as a user would.
 SYS_DESC="sealnetd ($SEALNETD)"
@@ -20,7 +20,7 @@ _sn_conf() {
 
 sys_up() {
 	local ns_a=$1 ns_b=$2 ka kb pa pb
-	SN_PID_A= SN_PID_B=
+	SN_PID_A='' SN_PID_B=''
 	ka=$(bench_genkey) && kb=$(bench_genkey) &&
 		pa=$(bench_pubkey <<<"$ka") && pb=$(bench_pubkey <<<"$kb") || return 1
 	(
@@ -41,7 +41,7 @@ sys_up() {
 
 sys_down() {
 	bench_stop "$SN_PID_A" "$SN_PID_B"
-	SN_PID_A= SN_PID_B=
+	SN_PID_A='' SN_PID_B=''
 }
 
 sys_pids() { echo "$SN_PID_A $SN_PID_B"; }

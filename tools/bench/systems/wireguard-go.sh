@@ -1,4 +1,4 @@
-# shellcheck shell=bash
+# shellcheck shell=bash disable=SC2034 # SYS_DESC and SYS_DEST are read by bench.sh
 # wireguard-go: the userspace Go implementation, one per namespace in the foreground,
 # configured the way wg-quick would (wg set, then address, MTU and link up).
 SYS_DESC="$(wireguard-go --version 2>/dev/null | head -n 1)"
@@ -23,7 +23,7 @@ _wggo_side() {
 
 sys_up() {
 	local ns_a=$1 ns_b=$2 pa pb
-	WGGO_PID_A= WGGO_PID_B=
+	WGGO_PID_A='' WGGO_PID_B=''
 	(
 		umask 077
 		bench_genkey >"$BENCH_DIR/a.key" && bench_genkey >"$BENCH_DIR/b.key"
@@ -40,7 +40,7 @@ sys_up() {
 
 sys_down() {
 	bench_stop "$WGGO_PID_A" "$WGGO_PID_B"
-	WGGO_PID_A= WGGO_PID_B=
+	WGGO_PID_A='' WGGO_PID_B=''
 }
 
 sys_pids() { echo "$WGGO_PID_A $WGGO_PID_B"; }
