@@ -7,6 +7,8 @@ SYSCONFDIR ?= /etc
 BENCHDIR ?= $(PREFIX)/lib/sealnet/bench
 MANDIR ?= $(PREFIX)/share/man
 SYSTEMDUNITDIR ?= $(PREFIX)/lib/systemd/system
+# Runtimes look for CNI plugins in /opt/cni/bin unless told otherwise: CNIDIR=/opt/cni/bin.
+CNIDIR ?= $(PREFIX)/lib/cni
 DESTDIR ?=
 BUILD ?= build
 
@@ -21,6 +23,10 @@ PKGS := libsodium libb2 libmnl libevent inih
 DEB_PKGS := gcc make pkg-config libsodium-dev libb2-dev libmnl-dev libevent-dev libinih-dev \
 	libcmocka-dev iproute2 iputils-ping iperf3 wireguard-go wireguard-tools procps tcpdump \
 	nftables curl prometheus socat ethtool
+
+# The CNI plugin (tools/cni, docs/cluster.md) reads and writes JSON with json-c, and hands
+# addresses out through host-local from containernetworking-plugins (tests/netns/50).
+DEB_PKGS += libjson-c-dev containernetworking-plugins
 
 # gnuplot-nox draws the chart of `make bench` (tools/bench/bench.sh --plot).
 DEB_PKGS += gnuplot-nox
@@ -52,11 +58,14 @@ UNIT_BINS := $(UNIT_SRCS:tests/unit/%.c=$(BUILD)/tests/%)
 SEALNETD := $(BUILD)/daemon/sealnetd
 SEALNET := $(BUILD)/tools/sealnet
 UDPFUZZ := $(BUILD)/tests/udpfuzz
+SEALNET_CNI := $(BUILD)/tools/sealnet-cni
+CNI_SRCS := $(wildcard tools/cni/*.c)
+CNI_OBJS := $(CNI_SRCS:%.c=$(BUILD)/%.o)
 
 .PHONY: all deps check unit netns demo clean install uninstall style asan
 
 # The convenience links point at the default build only, so an ASan build does not move them.
-all: $(SEALNETD) $(SEALNET) $(if $(filter build,$(BUILD)),daemon/sealnetd tools/sealnet)
+all: $(SEALNETD) $(SEALNET) $(SEALNET_CNI) $(if $(filter build,$(BUILD)),daemon/sealnetd tools/sealnet)
 
 daemon/sealnetd: $(SEALNETD)
 	$(Q)ln -sf ../$(SEALNETD) $@
@@ -85,6 +94,12 @@ $(BUILD)/tests/%: tests/unit/%.c $(BUILD)/libsealnet.a
 	$(Q)$(CC) $(ALL_CFLAGS) $(ALL_LDFLAGS) -o $@ $< $(BUILD)/libsealnet.a $(PKG_LIBS) \
 		$(shell $(PKG_CONFIG) --cflags --libs cmocka) $(shell sed -n 's/^.*LINK-WRAP: *\([^*]*\).*/\1/p' $<)
 
+# The CNI plugin: the daemon's netlink.c and addr.c, plus json-c.
+$(CNI_OBJS): ALL_CFLAGS += $(shell $(PKG_CONFIG) --cflags json-c)
+$(SEALNET_CNI): $(CNI_OBJS) $(BUILD)/libsealnet.a
+	@$(if $(Q),echo "  LD      $@")
+	$(Q)$(CC) $(ALL_LDFLAGS) -o $@ $^ $(PKG_LIBS) $(shell $(PKG_CONFIG) --libs json-c)
+
 # Test tool for tests/netns; its handshake flood computes mac1 with the daemon's cookie.c.
 $(UDPFUZZ): tests/tools/udpfuzz.c $(BUILD)/libsealnet.a
 	@mkdir -p $(dir $@)
@@ -107,7 +122,7 @@ unit: $(UNIT_BINS) $(SEALNET)
 
 netns: all $(UDPFUZZ)
 	$(Q)SEALNETD=$(CURDIR)/$(SEALNETD) SEALNET=$(CURDIR)/$(SEALNET) UDPFUZZ=$(CURDIR)/$(UDPFUZZ) \
-		tests/netns/run.sh
+		SEALNET_CNI=$(CURDIR)/$(SEALNET_CNI) tests/netns/run.sh
 
 check:
 	$(Q)$(MAKE) --no-print-directory deps
@@ -146,6 +161,8 @@ install: all
 	install -d -m 0700 $(DESTDIR)$(SYSCONFDIR)/sealnet
 	install -m 0755 $(SEALNETD) $(DESTDIR)$(SBINDIR)/sealnetd
 	install -m 0755 $(SEALNET) $(DESTDIR)$(BINDIR)/sealnet
+	install -d $(DESTDIR)$(CNIDIR)
+	install -m 0755 $(SEALNET_CNI) $(DESTDIR)$(CNIDIR)/sealnet-cni
 	install -d $(DESTDIR)$(BENCHDIR)/systems
 	install -m 0755 tools/bench/bench.sh $(DESTDIR)$(BENCHDIR)/
 	install -m 0644 tools/bench/systems/*.sh $(DESTDIR)$(BENCHDIR)/systems/
@@ -158,6 +175,7 @@ install: all
 
 uninstall:
 	rm -f $(DESTDIR)$(SBINDIR)/sealnetd $(DESTDIR)$(BINDIR)/sealnet \
+		$(DESTDIR)$(CNIDIR)/sealnet-cni \
 		$(DESTDIR)$(MANDIR)/man8/sealnetd.8 $(DESTDIR)$(MANDIR)/man8/sealnet.8 \
 		$(DESTDIR)$(MANDIR)/man5/sealnet.conf.5 \
 		$(DESTDIR)$(SYSTEMDUNITDIR)/sealnetd@.service \
@@ -167,9 +185,9 @@ uninstall:
 	rmdir $(DESTDIR)$(BENCHDIR)/.. 2>/dev/null || true
 
 style:
-	clang-format -i daemon/*.[ch] tools/*.[ch] tests/unit/*.[ch]
+	clang-format -i daemon/*.[ch] tools/*.[ch] tools/cni/*.[ch] tests/unit/*.[ch]
 
 clean:
 	rm -rf build build-* daemon/sealnetd tools/sealnet
 
--include $(DAEMON_OBJS:.o=.d) $(TOOL_OBJS:.o=.d) $(BUILD)/daemon/main.d
+-include $(DAEMON_OBJS:.o=.d) $(TOOL_OBJS:.o=.d) $(CNI_OBJS:.o=.d) $(BUILD)/daemon/main.d

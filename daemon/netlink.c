@@ -219,3 +219,37 @@ int netlink_route_del(struct netlink *nl, int ifindex, const struct ip_prefix *p
 {
 	return route_change(nl, RTM_DELROUTE, 0, ifindex, p);
 }
+
+int netlink_request(struct netlink *nl, struct nlmsghdr *nlh,
+                    int (*cb)(const struct nlmsghdr *nlh, void *data), void *data)
+{
+	char buf[NETLINK_BUF_SIZE];
+	unsigned seq = ++nl->seq;
+	ssize_t n;
+	int ret;
+
+	if (nlh->nlmsg_len > NETLINK_REQUEST_SIZE)
+		return -EMSGSIZE;
+	nlh->nlmsg_flags |= NLM_F_REQUEST;
+	/* A dump ends with NLMSG_DONE; an ACK asked for on top of it would arrive after we
+	 * stopped reading and be taken for the answer to the next request. */
+	if ((nlh->nlmsg_flags & NLM_F_DUMP) != NLM_F_DUMP)
+		nlh->nlmsg_flags |= NLM_F_ACK;
+	nlh->nlmsg_seq = seq;
+	if (mnl_socket_sendto(nl->sock, nlh, nlh->nlmsg_len) < 0)
+		return -errno;
+	for (;;) {
+		n = mnl_socket_recvfrom(nl->sock, buf, sizeof(buf));
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			return -errno;
+		}
+		errno = 0;
+		ret = mnl_cb_run(buf, (size_t)n, seq, nl->portid, cb, data);
+		if (ret < 0)
+			return errno ? -errno : -EIO;
+		if (ret == MNL_CB_STOP)
+			return 0;
+	}
+}

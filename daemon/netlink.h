@@ -23,4 +23,19 @@ int netlink_addr_del(struct netlink *nl, int ifindex, const struct ip_prefix *p)
 int netlink_route_add(struct netlink *nl, int ifindex, const struct ip_prefix *p);
 int netlink_route_del(struct netlink *nl, int ifindex, const struct ip_prefix *p);
 
+struct nlmsghdr;
+
+/* Largest request netlink_request() takes, and the buffer a caller builds one in. */
+#define NETLINK_REQUEST_SIZE 8192
+
+/* Any other request, built by the caller (mnl_nlmsg_put_header() on a buffer of
+ * NETLINK_REQUEST_SIZE): sets the sequence number and NLM_F_REQUEST, adds NLM_F_ACK unless
+ * it is a dump, and runs cb (may be NULL) on every answer until the ACK or the dump's end.
+ * cb returns MNL_CB_OK, or MNL_CB_ERROR with errno set; it must not stop a dump early
+ * (MNL_CB_STOP), whose rest would be read as the answer to the next request. Returns 0, the
+ * kernel's error as -errno, or cb's errno. For tools (sealnet-cni) that need messages this
+ * file does not build: veth pairs, gateway routes, dumps. */
+int netlink_request(struct netlink *nl, struct nlmsghdr *nlh,
+                    int (*cb)(const struct nlmsghdr *nlh, void *data), void *data);
+
 #endif
