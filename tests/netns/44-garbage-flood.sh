@@ -16,7 +16,7 @@
 . "$(dirname "$0")/attack.sh"
 
 SECS=${SN_GARBAGE_SECONDS:-4}
-SN_IPERF_TIME=${SN_IPERF_TIME:-3}
+SN_IPERF_TIME=${SN_IPERF_TIME:-2}
 attack_topology
 SRCS=()
 for i in 1 2 3 4; do
@@ -38,8 +38,11 @@ capture_stop
 check_gt "datagrams captured" "$(tcpdump -n -r "$cap" 2>/dev/null | wc -l)" 30
 
 step "baseline"
-iperf_check "a -> b before" a b "${OV4[b]}"
+# The better of two runs: one slow run on a shared machine would make every "kept" look good.
+SN_IPERF_TIME=2 iperf_check "a -> b before" a b "${OV4[b]}"
 MBIT0=$IPERF_MBIT
+SN_IPERF_TIME=2 iperf_check "a -> b before, again" a b "${OV4[b]}"
+MBIT0=$(max "$MBIT0" "$IPERF_MBIT")
 for n in a b; do
 	show_counters "$n" >/dev/null
 	counters_snapshot "$n" before
@@ -80,7 +83,6 @@ attack() {
 	check "a still running" node_alive a
 	check "b still running" node_alive b
 }
-kept() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.0f\n", b * 100 / a }'; }
 
 step "1. random, truncated and oversized datagrams, ${SECS}s at line rate"
 fuzz_bg -L 65507 "${SRCS[@]}" garbage "${UL4[b]}" "${PORT[b]}" 1000000

@@ -101,3 +101,9 @@ ping_received() { sed -n 's/.* \([0-9]*\) received.*/\1/p' "$1"; }
 
 # quiet CMD...: CMD without its output (for check).
 quiet() { "$@" >/dev/null 2>&1; }
+
+# kept BEFORE DURING: DURING as a percentage of BEFORE (iperf3 figures).
+kept() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.0f\n", b * 100 / a }'; }
+
+# max A B: the larger of two decimal figures.
+max() { awk -v a="$1" -v b="$2" 'BEGIN { print (a > b ? a : b) }'; }
