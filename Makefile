@@ -14,7 +14,7 @@ BUILD ?= build
 
 CC ?= cc
 PKG_CONFIG ?= pkg-config
-PKGS := libsodium libb2 libmnl libevent inih
+PKGS := libsodium libb2 libmnl libevent inih libseccomp
 
 # Debian packages the build, the tests and the demo need; `make deps` installs the missing ones.
 # prometheus is there for promtool (tests/netns/21 checks the metrics page with it).
@@ -30,6 +30,9 @@ DEB_PKGS += libjson-c-dev containernetworking-plugins
 
 # gnuplot-nox draws the chart of `make bench` (tools/bench/bench.sh --plot).
 DEB_PKGS += gnuplot-nox
+
+# libseccomp: sealnetd's system call filter (daemon/privdrop.c, docs/privileges.md).
+DEB_PKGS += libseccomp-dev
 
 ifeq ($(V),1)
 Q :=
@@ -154,7 +157,9 @@ asan:
 
 # The configuration directory holds private keys (0700), and only an example is installed:
 # a real config is the admin's, never overwritten, never removed. The unit names the default
-# paths; an install elsewhere gets its own.
+# paths; an install elsewhere gets its own. The sealnet user, which sealnetd switches to once
+# set up (docs/privileges.md), is created when missing, but not for a DESTDIR (a package's
+# scripts do that); uninstall leaves it, since files may still be its.
 install: all
 	install -d $(DESTDIR)$(SBINDIR) $(DESTDIR)$(BINDIR) $(DESTDIR)$(MANDIR)/man5 \
 		$(DESTDIR)$(MANDIR)/man8 $(DESTDIR)$(SYSTEMDUNITDIR)
@@ -172,6 +177,11 @@ install: all
 		conf/sealnetd@.service >$(DESTDIR)$(SYSTEMDUNITDIR)/sealnetd@.service
 	chmod 0644 $(DESTDIR)$(SYSTEMDUNITDIR)/sealnetd@.service
 	install -m 0600 conf/sn0.conf.example $(DESTDIR)$(SYSCONFDIR)/sealnet/sn0.conf.example
+	@if [ -z "$(DESTDIR)" ] && ! id sealnet >/dev/null 2>&1; then \
+		echo "useradd --system sealnet"; \
+		useradd --system --user-group --no-create-home --home-dir / \
+			--shell /usr/sbin/nologin --comment "sealnet daemon" sealnet; \
+	fi
 
 uninstall:
 	rm -f $(DESTDIR)$(SBINDIR)/sealnetd $(DESTDIR)$(BINDIR)/sealnet \

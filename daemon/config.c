@@ -25,6 +25,7 @@
 
 #include "key.h"
 #include "log.h"
+#include "privdrop.h"
 
 _Static_assert(CONFIG_KEY_LEN == KEY_LEN, "config and key modules disagree on key size");
 
@@ -293,6 +294,39 @@ static int parse_metrics_listen(struct parser *p, const char *value)
 	return 0;
 }
 
+/* A name, as useradd(8) accepts them; whether the user exists is checked at startup, where
+ * it matters (privdrop_apply), not at every reload. */
+static int parse_user(struct parser *p, const char *value)
+{
+	static const char allowed[] = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
+				      "0123456789._-";
+	size_t len = strlen(value);
+	char *user;
+
+	if (!len || len > 32 || value[0] == '-' || strspn(value, allowed) != len)
+		return fail(p, -EINVAL, p->line,
+			    "%s: bad user name \"%s\" (letters, digits, '.', '_', '-', at most 32)",
+			    p->opt->name, value);
+	user = strdup(value);
+	if (!user)
+		return fail(p, -ENOMEM, p->line, "out of memory");
+	free(p->cfg->user);
+	p->cfg->user = user;
+	return 0;
+}
+
+static int parse_sandbox(struct parser *p, const char *value)
+{
+	if (!strcasecmp(value, "on"))
+		p->cfg->sandbox = true;
+	else if (!strcasecmp(value, "off"))
+		p->cfg->sandbox = false;
+	else
+		return fail(p, -EINVAL, p->line, "%s: bad value \"%s\" (on or off)", p->opt->name,
+			    value);
+	return 0;
+}
+
 /* wg-quick's keys: acted on by wg-quick itself, never by us. */
 static int parse_offload(struct parser *p, const char *value)
 {
@@ -406,6 +440,8 @@ static const struct option options[] = {
 	{ "FwMark", SECTION_INTERFACE, false, parse_fwmark },
 	{ "Offload", SECTION_INTERFACE, false, parse_offload },
 	{ "MetricsListen", SECTION_INTERFACE, false, parse_metrics_listen },
+	{ "User", SECTION_INTERFACE, false, parse_user },
+	{ "Sandbox", SECTION_INTERFACE, false, parse_sandbox },
 	{ "DNS", SECTION_INTERFACE, true, parse_ignored },
 	{ "Table", SECTION_INTERFACE, false, parse_ignored },
 	{ "PreUp", SECTION_INTERFACE, true, parse_ignored },
@@ -661,6 +697,7 @@ static int parse(const char *text, size_t len, const char *name, struct config *
 		return fail(&p, -ENOMEM, 0, "out of memory");
 	p.cfg->mtu = CONFIG_DEFAULT_MTU;
 	p.cfg->offload = CONFIG_OFFLOAD_ALL;
+	p.cfg->sandbox = true;
 
 	ret = ini_parse_stream(read_line, &p, handle, &p);
 	/* read_line() screens out what inih itself rejects; these are for safety. */
@@ -745,10 +782,12 @@ int config_load(const char *path, struct config **out, char *err, size_t errlen)
 	int fd, ret;
 
 	*out = NULL;
-	fd = open(path, O_RDONLY | O_CLOEXEC);
+	/* After the privilege drop, through the helper that still may. */
+	fd = privdrop_open_config(path);
 	if (fd < 0) {
-		ret = -errno;
-		set_err(err, errlen, "%s: cannot open: %s", path, strerror(-ret));
+		ret = fd;
+		set_err(err, errlen, "%s: cannot open: %s%s", path, strerror(-ret),
+			privdrop_open_hint(ret));
 		return ret;
 	}
 	if (fstat(fd, &st) < 0) {
@@ -784,6 +823,7 @@ void config_free(struct config *c)
 		sodium_memzero(c->peers, c->n_peers * sizeof(*c->peers));
 	free(c->peers);
 	free(c->addresses);
+	free(c->user);
 	sodium_free(c->private_key);
 	free(c);
 }

@@ -48,6 +48,11 @@ struct config {
 	 * It shows every peer's public key and traffic to whoever reaches it: loopback unless
 	 * that is meant. Read at startup only; a reload that changes it logs a notice. */
 	union endpoint metrics_listen;
+	/* User: whom the daemon runs as once set up (NULL: "sealnet" if that user exists, else
+	 * "nobody"); Sandbox: the seccomp filter, on by default. Both read at startup only; see
+	 * privdrop.h. */
+	char *user;
+	bool sandbox;
 	struct config_peer *peers;
 	size_t n_peers;
 };

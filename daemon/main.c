@@ -16,6 +16,7 @@
 #include "device.h"
 #include "log.h"
 #include "metrics.h"
+#include "privdrop.h"
 #include "uapi.h"
 
 #define DEFAULT_CONFIG_DIR "/etc/sealnet"
@@ -126,7 +127,8 @@ static void detach_stdio(void)
 int main(int argc, char **argv)
 {
 	const char *config_path = NULL, *pidfile = NULL, *ifname;
-	char default_path[256], err[512];
+	char default_path[256], err[512], sockpath[sizeof(UAPI_DEFAULT_DIR) + IFNAMSIZ + 8];
+	struct privdrop_opts po = { 0 };
 	struct event *sigs[4] = { 0 };
 	struct event_base *base = NULL;
 	struct device *dev = NULL;
@@ -183,6 +185,13 @@ int main(int argc, char **argv)
 		log_err("cannot initialise libsodium");
 		return EXIT_FAILURE;
 	}
+	/* Before the config, so the helper holds no copy of the private key. */
+	ret = privdrop_prepare();
+	if (ret) {
+		log_err("cannot start the privileged helper: %s", strerror(-ret));
+		return EXIT_FAILURE;
+	}
+	ret = EXIT_FAILURE;
 	if (config_load(config_path, &conf, err, sizeof(err))) {
 		fprintf(stderr, "%s\n", err);
 		return EXIT_FAILURE;
@@ -219,8 +228,6 @@ int main(int argc, char **argv)
 		}
 	}
 	ret = EXIT_FAILURE;
-	config_free(conf);
-	conf = NULL;
 
 	d.base = base;
 	d.dev = dev;
@@ -242,6 +249,19 @@ int main(int argc, char **argv)
 		d.pidfile[0] = '\0';
 		goto out;
 	}
+	/* Everything that needs root exists now. */
+	snprintf(sockpath, sizeof(sockpath), UAPI_DEFAULT_DIR "/%s.sock", dev->ifname);
+	po.user = conf->user;
+	po.sandbox = conf->sandbox;
+	po.config_path = config_path;
+	po.remove[0] = sockpath;
+	po.remove[1] = d.pidfile[0] ? d.pidfile : NULL;
+	if (privdrop_apply(&po)) {
+		ret = EXIT_FAILURE;
+		goto out;
+	}
+	config_free(conf);
+	conf = NULL;
 	ret = EXIT_FAILURE;
 	log_notice("%s: up, UDP port %u, MTU %u", dev->ifname, dev->udp.port, dev->mtu);
 	if (notify_fd >= 0) {

@@ -1,0 +1,811 @@
+/* Privilege drop, capabilities, seccomp, and the helper. See privdrop.h for what and
+ * docs/privileges.md for why.
+ *
+ * The order in privdrop_apply() matters:
+ *   1. if the uid changes, the helper learns (while we are still root) which file it may open
+ *      and which files to remove, and answers: it takes no such instruction again; if not, it
+ *      is dismissed (User = root can do both jobs itself);
+ *   2. the bounding set loses everything but CAP_NET_ADMIN (needs CAP_SETPCAP, still ours);
+ *   3. PR_SET_KEEPCAPS, then groups, gid and uid: the permitted set survives the switch;
+ *   4. capset: permitted = effective = CAP_NET_ADMIN, inheritable and ambient empty;
+ *   5. no-new-privs, and not dumpable again (the switch resets it; privdrop_prepare() set it
+ *      before the key was read): no core dump, no ptrace by the new uid, no /proc/PID/mem;
+ *      then a check that uid 0 cannot come back;
+ *   6. the seccomp filter, last, so that nothing above needs to be allowed by it.
+ *
+ * The helper talks over a SOCK_SEQPACKET pair, one message per request:
+ *   'A' config-path NUL path NUL ...  arm: remember the config path and the inodes of the
+ *                                    files to remove (once; later ones are refused)
+ *   'C'                              open the config path, answer with its descriptor
+ * Each is answered with a 32-bit errno (0 on success), with SCM_RIGHTS for 'C'. When the
+ * daemon's end closes (exit, crash, SIGKILL), an armed helper removes those files that still
+ * have the inode they had at arming, so a daemon started since on the same interface keeps
+ * its own, and exits. */
+#define _GNU_SOURCE
+#include "privdrop.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <grp.h>
+#include <limits.h>
+#include <linux/capability.h>
+#include <linux/netlink.h>
+#include <pwd.h>
+#include <seccomp.h>
+#include <signal.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/mman.h>
+#include <sys/prctl.h>
+#include <sys/resource.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include "log.h"
+
+#define ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
+
+#define DEFAULT_USER "sealnet"
+#define FALLBACK_USER "nobody"
+#define HELPER_NAME "sealnetd-helper" /* 15 characters, the most a comm holds */
+
+/* CAP_NET_ADMIN is the one capability the running daemon keeps: device_apply() runs again on
+ * every reload and every `set` through the control socket, and it changes the interface's
+ * addresses, routes and MTU over rtnetlink (the kernel checks the capability of the sender
+ * at each message, not only of the socket's opener) and sets SO_MARK for FwMark.
+ *
+ * Not kept: CAP_NET_BIND_SERVICE. A ListenPort below 1024 is bound at startup, as root; a
+ * `set listen_port` or a reload to another port below 1024 later fails with EACCES and leaves
+ * the old port in place (restart to move there). Keeping the capability for that rare case
+ * would let a compromised daemon impersonate any system service on this host. */
+#define KEEP_CAPS (1ull << CAP_NET_ADMIN)
+
+#define MSG_ARM 'A'
+#define MSG_OPEN 'C'
+#define MSG_MAX (1 + (PRIVDROP_MAX_REMOVE + 1) * PATH_MAX)
+
+static int helper_fd = -1; /* our end of the pair, -1 without a helper */
+static bool helper_armed;  /* uid switched: config opens go through the helper */
+static char helper_config[PATH_MAX];
+
+/* --- capabilities ------------------------------------------------------------------------ */
+
+static int caps_get(uint64_t *effective, uint64_t *permitted)
+{
+	struct __user_cap_header_struct hdr = { .version = _LINUX_CAPABILITY_VERSION_3 };
+	struct __user_cap_data_struct data[_LINUX_CAPABILITY_U32S_3] = { { 0 } };
+
+	if (syscall(SYS_capget, &hdr, data))
+		return -errno;
+	*effective = data[0].effective | (uint64_t)data[1].effective << 32;
+	*permitted = data[0].permitted | (uint64_t)data[1].permitted << 32;
+	return 0;
+}
+
+/* The bounding set down to keep, when we may change it (CAP_SETPCAP): without it the
+ * bounding set cannot matter, since no-new-privs stops every way of gaining capabilities. */
+static int caps_bound(uint64_t keep)
+{
+	uint64_t eff = 0, prm = 0;
+	int ret;
+
+	ret = caps_get(&eff, &prm);
+	if (ret || !(eff & (1ull << CAP_SETPCAP)))
+		return ret;
+	/* Until the kernel says there is no such capability. */
+	for (int cap = 0; cap < 64 && prctl(PR_CAPBSET_READ, cap, 0, 0, 0) >= 0; cap++)
+		if (!(keep & (1ull << cap)) && prctl(PR_CAPBSET_DROP, cap, 0, 0, 0))
+			return -errno;
+	return 0;
+}
+
+/* Effective = permitted = keep (what of it we hold), inheritable and ambient empty. */
+static int caps_set(uint64_t keep)
+{
+	struct __user_cap_header_struct hdr = { .version = _LINUX_CAPABILITY_VERSION_3 };
+	struct __user_cap_data_struct data[_LINUX_CAPABILITY_U32S_3] = { { 0 } };
+	uint64_t eff = 0, prm = 0;
+	int ret;
+
+	ret = caps_get(&eff, &prm);
+	if (ret)
+		return ret;
+	if (prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0) && errno != EINVAL)
+		return -errno;
+	keep &= prm;
+	data[0].effective = data[0].permitted = (uint32_t)keep;
+	data[1].effective = data[1].permitted = (uint32_t)(keep >> 32);
+	if (syscall(SYS_capset, &hdr, data))
+		return -errno;
+	return 0;
+}
+
+/* --- seccomp ----------------------------------------------------------------------------- */
+
+enum rule_kind {
+	ALLOW,
+	DENY_EACCES, /* what the unprivileged user would get anyway: not worth a kill */
+};
+
+struct rule {
+	const char *name; /* names the running architecture lacks are skipped */
+	enum rule_kind kind;
+};
+
+/* The system calls of the running daemon, found with `strace -f` over tests/netns/40 (traffic
+ * with offloads, handshakes, wg show/set, reload with a host name to resolve, SIGUSR1, metrics
+ * scrapes, shutdown, in the foreground and daemonized) and grouped by who makes them. Where
+ * libc picks one of two calls by architecture or kernel (epoll_wait or epoll_pwait,
+ * newfstatat or statx, dup2 or dup3), both are here, and so are the calls the vDSO answers
+ * unless it cannot (clock_gettime). Calls with arguments worth checking (socket, open, ioctl,
+ * kill) are added in daemon_filter(). */
+static const struct rule daemon_rules[] = {
+	/* the event loop (libevent) and signals */
+	{ "epoll_wait", ALLOW },
+	{ "epoll_pwait", ALLOW },
+	{ "epoll_ctl", ALLOW },
+	{ "rt_sigreturn", ALLOW },
+	{ "rt_sigprocmask", ALLOW },
+	{ "rt_sigaction", ALLOW }, /* libevent restores the handlers when its events go */
+	{ "restart_syscall", ALLOW },
+	{ "clock_gettime", ALLOW },
+	{ "gettimeofday", ALLOW },
+	{ "getpid", ALLOW }, /* syslog */
+	{ "gettid", ALLOW }, /* abort() */
+	{ "exit_group", ALLOW },
+	/* memory: malloc, and sodium_malloc's guard pages and locking */
+	{ "brk", ALLOW },
+	{ "mmap", ALLOW },
+	{ "munmap", ALLOW },
+	{ "mremap", ALLOW },
+	{ "mprotect", ALLOW },
+	{ "madvise", ALLOW },
+	{ "mlock", ALLOW },
+	{ "munlock", ALLOW },
+	{ "futex", ALLOW },
+	{ "getrandom", ALLOW },
+	/* descriptors: the TUN device, the control socket's and the metrics page's clients
+	 * (libevent sizes reads with FIONREAD), /etc files when resolving, /dev/null when
+	 * daemonizing */
+	{ "read", ALLOW },
+	{ "readv", ALLOW },
+	{ "write", ALLOW },
+	{ "writev", ALLOW },
+	{ "close", ALLOW },
+	{ "fcntl", ALLOW },
+	{ "fstat", ALLOW },
+	{ "newfstatat", ALLOW },
+	{ "statx", ALLOW },
+	{ "lseek", ALLOW },
+	{ "dup2", ALLOW },
+	{ "dup3", ALLOW },
+	{ "uname", ALLOW }, /* the resolver */
+	/* sockets: UDP (set listen_port opens new ones), netlink, clients of the control socket
+	 * and the metrics page, syslog, and the resolver (nscd, DNS) on reload */
+	{ "sendto", ALLOW },
+	{ "recvfrom", ALLOW },
+	{ "sendmsg", ALLOW },
+	{ "recvmsg", ALLOW },
+	{ "sendmmsg", ALLOW },
+	{ "bind", ALLOW },
+	{ "connect", ALLOW },
+	{ "accept4", ALLOW },
+	{ "shutdown", ALLOW },
+	{ "getsockname", ALLOW },
+	{ "setsockopt", ALLOW },
+	{ "poll", ALLOW },
+	{ "ppoll", ALLOW },
+};
+
+/* On the way out the daemon removes its control socket and pid file. As root (User = root) it
+ * can; otherwise the helper does, and the daemon's own attempt gets what the directories'
+ * permissions would answer anyway. */
+static const struct rule unlink_rules[] = { { "unlink", ALLOW }, { "unlinkat", ALLOW } };
+static const struct rule unlink_helper_rules[] = { { "unlink", DENY_EACCES },
+						   { "unlinkat", DENY_EACCES } };
+
+/* Sanitizer builds (make asan) only: at exit the leak checker stops the process with a clone
+ * of itself that ptrace()s it and reads /proc/self/task; the runtime's own _exit() takes the
+ * alternate signal stack down, in the helper too. */
+#if defined(__SANITIZE_ADDRESS__)
+#define SANITIZER_BUILD 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define SANITIZER_BUILD 1
+#endif
+#endif
+#ifdef SANITIZER_BUILD
+static const struct rule sanitizer_rules[] = {
+	{ "clone", ALLOW },
+	{ "exit", ALLOW },
+	{ "ptrace", ALLOW },
+	{ "wait4", ALLOW },
+	{ "prctl", ALLOW },
+	{ "sched_yield", ALLOW },
+	{ "sigaltstack", ALLOW },
+	{ "getdents", ALLOW },
+	{ "getdents64", ALLOW },
+	{ "getppid", ALLOW },
+	{ "kill", ALLOW },
+	{ "tgkill", ALLOW },
+	{ "nanosleep", ALLOW },
+	{ "clock_nanosleep", ALLOW },
+	{ "readlink", ALLOW },
+};
+static const struct rule sanitizer_helper_rules[] = {
+	{ "sigaltstack", ALLOW },
+	{ "munmap", ALLOW },
+};
+#endif
+
+static int add_rules(scmp_filter_ctx ctx, const struct rule *rules, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		int nr = seccomp_syscall_resolve_name(rules[i].name), ret;
+
+		if (nr == __NR_SCMP_ERROR)
+			continue;
+		ret = seccomp_rule_add(ctx,
+				       rules[i].kind == ALLOW ? SCMP_ACT_ALLOW
+							      : SCMP_ACT_ERRNO(EACCES),
+				       nr, 0);
+		if (ret) {
+			log_err("%s: seccomp rule for %s: %s", __func__, rules[i].name,
+				strerror(-ret));
+			return ret;
+		}
+	}
+	return 0;
+}
+
+/* Adds nothing when the architecture lacks the call (open on arm64, for one). */
+static int add_rule_if(scmp_filter_ctx ctx, uint32_t action, const char *name, unsigned n,
+		       const struct scmp_arg_cmp *cmp)
+{
+	int nr = seccomp_syscall_resolve_name(name);
+
+	if (nr == __NR_SCMP_ERROR)
+		return 0;
+	return seccomp_rule_add_array(ctx, action, nr, n, cmp);
+}
+
+/* O_TMPFILE without the O_DIRECTORY it includes: the bit that makes an unnamed file. */
+#define OPEN_TMPFILE_BIT 020000000
+
+/* Files may be opened (resolv.conf, hosts, /dev/null) but never created. */
+static int add_open_rules(scmp_filter_ctx ctx, scmp_datum_t forbid)
+{
+	struct scmp_arg_cmp open_flags = SCMP_A1(SCMP_CMP_MASKED_EQ, forbid, 0);
+	struct scmp_arg_cmp openat_flags = SCMP_A2(SCMP_CMP_MASKED_EQ, forbid, 0);
+	int ret;
+
+	ret = add_rule_if(ctx, SCMP_ACT_ALLOW, "open", 1, &open_flags);
+	if (!ret)
+		ret = add_rule_if(ctx, SCMP_ACT_ALLOW, "openat", 1, &openat_flags);
+	return ret;
+}
+
+static int daemon_filter(scmp_filter_ctx ctx, bool helper)
+{
+	/* The kinds of socket the daemon makes after setup: UDP for the tunnel and for DNS,
+	 * AF_UNIX for syslog, rtnetlink for getaddrinfo()'s look at the local addresses. */
+	static const int domains[] = { AF_INET, AF_INET6, AF_UNIX };
+	struct scmp_arg_cmp cmp[2];
+	int ret;
+
+	ret = add_rules(ctx, daemon_rules, ARRAY_SIZE(daemon_rules));
+	if (!ret)
+		ret = add_rules(ctx, helper ? unlink_helper_rules : unlink_rules,
+				ARRAY_SIZE(unlink_rules));
+	if (ret)
+		return ret;
+#ifdef SANITIZER_BUILD
+	ret = add_rules(ctx, sanitizer_rules, ARRAY_SIZE(sanitizer_rules));
+	if (ret)
+		return ret;
+#endif
+	for (size_t i = 0; i < ARRAY_SIZE(domains); i++) {
+		cmp[0] = SCMP_A0(SCMP_CMP_EQ, (scmp_datum_t)domains[i]);
+		ret = seccomp_rule_add_array(ctx, SCMP_ACT_ALLOW, SCMP_SYS(socket), 1, cmp);
+		if (ret)
+			return ret;
+	}
+	cmp[0] = SCMP_A0(SCMP_CMP_EQ, AF_NETLINK);
+	cmp[1] = SCMP_A2(SCMP_CMP_EQ, NETLINK_ROUTE);
+	ret = seccomp_rule_add_array(ctx, SCMP_ACT_ALLOW, SCMP_SYS(socket), 2, cmp);
+	if (ret)
+		return ret;
+	ret = add_open_rules(ctx, O_CREAT | OPEN_TMPFILE_BIT);
+	if (ret)
+		return ret;
+	/* FIONREAD only: libevent sizes its reads with it, and so does the resolver. */
+	cmp[0] = SCMP_A1(SCMP_CMP_EQ, FIONREAD);
+	ret = seccomp_rule_add_array(ctx, SCMP_ACT_ALLOW, SCMP_SYS(ioctl), 1, cmp);
+	if (ret)
+		return ret;
+	/* abort() signals itself, and nothing else may be signalled. */
+	cmp[0] = SCMP_A0(SCMP_CMP_EQ, (scmp_datum_t)getpid());
+	ret = add_rule_if(ctx, SCMP_ACT_ALLOW, "tgkill", 1, cmp);
+	if (!ret)
+		ret = add_rule_if(ctx, SCMP_ACT_ALLOW, "kill", 1, cmp);
+	return ret;
+}
+
+/* The helper's calls: its socket, opening the config read-only, removing files. */
+static const struct rule helper_rules[] = {
+	{ "recvfrom", ALLOW },
+	{ "recvmsg", ALLOW },
+	{ "sendmsg", ALLOW },
+	{ "sendto", ALLOW },
+	{ "fcntl", ALLOW },
+	{ "fstat", ALLOW },
+	{ "newfstatat", ALLOW },
+	{ "statx", ALLOW },
+	{ "lstat", ALLOW },
+	{ "unlink", ALLOW },
+	{ "unlinkat", ALLOW },
+	{ "close", ALLOW },
+	{ "exit_group", ALLOW },
+	{ "rt_sigreturn", ALLOW },
+	{ "restart_syscall", ALLOW },
+};
+
+static int helper_filter(scmp_filter_ctx ctx, bool unused)
+{
+	int ret;
+
+	ret = add_rules(ctx, helper_rules, ARRAY_SIZE(helper_rules));
+#ifdef SANITIZER_BUILD
+	if (!ret)
+		ret = add_rules(ctx, sanitizer_helper_rules, ARRAY_SIZE(sanitizer_helper_rules));
+#endif
+	if (!ret)
+		ret = add_open_rules(ctx, O_ACCMODE | O_CREAT | O_TRUNC | OPEN_TMPFILE_BIT);
+	return ret;
+}
+
+static int seccomp_install(int (*fill)(scmp_filter_ctx, bool), bool arg)
+{
+	scmp_filter_ctx ctx;
+	int ret;
+
+	/* Kill the whole process, not the thread: a daemon that lost a thread would go on in
+	 * an unknown state. The kernel logs the call that did it (audit type 1326, `dmesg`). */
+	ctx = seccomp_init(SCMP_ACT_KILL_PROCESS);
+	if (!ctx)
+		return -ENOMEM;
+	ret = seccomp_attr_set(ctx, SCMP_FLTATR_ACT_BADARCH, SCMP_ACT_KILL_PROCESS);
+	if (!ret)
+		ret = fill(ctx, arg);
+	if (!ret)
+		ret = seccomp_load(ctx);
+	seccomp_release(ctx);
+	return ret;
+}
+
+/* --- the helper -------------------------------------------------------------------------- */
+
+struct helper_file {
+	char path[PATH_MAX];
+	dev_t dev;
+	ino_t ino;
+};
+
+static int send_reply(int fd, int err, int passfd)
+{
+	union {
+		struct cmsghdr hdr;
+		char buf[CMSG_SPACE(sizeof(int))];
+	} control;
+	int32_t e = err;
+	struct iovec iov = { .iov_base = &e, .iov_len = sizeof(e) };
+	struct msghdr msg = { .msg_iov = &iov, .msg_iovlen = 1 };
+	struct cmsghdr *c;
+
+	memset(&control, 0, sizeof(control));
+	if (passfd >= 0) {
+		msg.msg_control = control.buf;
+		msg.msg_controllen = sizeof(control.buf);
+		c = CMSG_FIRSTHDR(&msg);
+		c->cmsg_level = SOL_SOCKET;
+		c->cmsg_type = SCM_RIGHTS;
+		c->cmsg_len = CMSG_LEN(sizeof(int));
+		memcpy(CMSG_DATA(c), &passfd, sizeof(int));
+	}
+	return sendmsg(fd, &msg, MSG_NOSIGNAL) == (ssize_t)sizeof(e) ? 0 : -errno;
+}
+
+/* buf[0..len): config-path NUL path NUL ... */
+static int helper_arm(const char *buf, size_t len, char *config, struct helper_file *files,
+		      size_t *n_files)
+{
+	const char *p = buf, *end = buf + len;
+	struct stat st;
+	size_t i = 0;
+
+	if (!len || end[-1])
+		return -EINVAL;
+	for (; p < end; p += strlen(p) + 1, i++) {
+		if (strlen(p) >= PATH_MAX || i > PRIVDROP_MAX_REMOVE)
+			return -EINVAL;
+		if (i == 0) {
+			strcpy(config, p);
+			continue;
+		}
+		/* A file that is not there now is not ours to remove later. */
+		if (!*p || lstat(p, &st))
+			continue;
+		strcpy(files[*n_files].path, p);
+		files[*n_files].dev = st.st_dev;
+		files[*n_files].ino = st.st_ino;
+		(*n_files)++;
+	}
+	return 0;
+}
+
+static int helper_open(const char *config)
+{
+	int fd;
+
+	if (!*config)
+		return -ENOENT;
+	/* Non-blocking so that a FIFO without a writer cannot hang us; reads of the file
+	 * itself are the daemon's. */
+	fd = open(config, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
+	if (fd < 0)
+		return -errno;
+	if (fcntl(fd, F_SETFL, 0)) {
+		close(fd);
+		return -errno;
+	}
+	return fd;
+}
+
+/* Static: nothing in the helper allocates once its filter is on. */
+static char helper_buf[MSG_MAX + 1];
+static char helper_config_path[PATH_MAX];
+static struct helper_file helper_files[PRIVDROP_MAX_REMOVE];
+
+static void helper_loop(int fd)
+{
+	size_t n_files = 0;
+	bool armed = false;
+	struct stat st;
+	ssize_t n;
+	int ret;
+
+	for (;;) {
+		n = recv(fd, helper_buf, sizeof(helper_buf) - 1, 0);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			break;
+		if (helper_buf[0] == MSG_ARM && !armed) {
+			ret = helper_arm(helper_buf + 1, (size_t)n - 1, helper_config_path,
+					 helper_files, &n_files);
+			armed = ret == 0;
+			if (!armed)
+				n_files = 0;
+			send_reply(fd, -ret, -1);
+		} else if (helper_buf[0] == MSG_OPEN && armed && n == 1) {
+			ret = helper_open(helper_config_path);
+			send_reply(fd, ret < 0 ? -ret : 0, ret);
+			if (ret >= 0)
+				close(ret);
+		} else {
+			send_reply(fd, EPERM, -1);
+		}
+	}
+	for (size_t i = 0; armed && i < n_files; i++)
+		if (!lstat(helper_files[i].path, &st) && st.st_dev == helper_files[i].dev &&
+		    st.st_ino == helper_files[i].ino)
+			unlink(helper_files[i].path);
+}
+
+/* Leaves only fd on 3 and /dev/null on 0, 1 and 2: a terminal or a pipe kept open here
+ * would keep whoever reads it (sealnet up, $(...)) waiting for the daemon's end. */
+static int helper_fds(int fd)
+{
+	int keep, null;
+
+	/* Out of the way first, wherever fd and /dev/null land. */
+	keep = fcntl(fd, F_DUPFD_CLOEXEC, 10);
+	null = open("/dev/null", O_RDWR | O_CLOEXEC);
+	if (keep < 0 || null < 0)
+		return -EBADF;
+	for (int i = 0; i <= 2; i++)
+		if (i != null && dup2(null, i) < 0)
+			return -errno;
+	if (dup2(keep, 3) < 0)
+		return -errno;
+	if (close_range(4, ~0u, 0)) {
+		struct rlimit rl;
+
+		if (getrlimit(RLIMIT_NOFILE, &rl) || rl.rlim_cur > 1u << 20)
+			rl.rlim_cur = 1024;
+		for (int i = 4; i < (int)rl.rlim_cur; i++)
+			close(i);
+	}
+	return 3;
+}
+
+static void __attribute__((noreturn)) helper_main(int fd)
+{
+	/* Signals meant for the daemon (a terminal's ^C, systemd's SIGTERM to the whole
+	 * unit) must not stop the helper before the daemon has gone. */
+	static const int ignored[] = { SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGUSR1, SIGUSR2,
+				       SIGPIPE, SIGTSTP, SIGTTIN, SIGTTOU };
+
+	for (size_t i = 0; i < ARRAY_SIZE(ignored); i++)
+		signal(ignored[i], SIG_IGN);
+	/* Away from the terminal, if any: its session may end long before the daemon. */
+	setsid();
+	prctl(PR_SET_NAME, HELPER_NAME, 0, 0, 0);
+	fd = helper_fds(fd);
+	/* uid 0 stays: it is what owns /etc/sealnet and /run; the capabilities go. */
+	if (fd < 0 || caps_bound(0) || caps_set(0) || prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) ||
+	    prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) || seccomp_install(helper_filter, false))
+		_exit(1);
+	helper_loop(fd);
+	_exit(0);
+}
+
+int privdrop_prepare(void)
+{
+	int sv[2], ret;
+	pid_t pid;
+
+	if (helper_fd >= 0)
+		return 0;
+	/* From now on, before the private key is read: no core dump, no ptrace but by root. */
+	if (prctl(PR_SET_DUMPABLE, 0, 0, 0, 0))
+		return -errno;
+	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv))
+		return -errno;
+	pid = fork();
+	if (pid < 0) {
+		ret = -errno;
+		close(sv[0]);
+		close(sv[1]);
+		return ret;
+	}
+	if (pid == 0) {
+		close(sv[0]);
+		helper_main(sv[1]);
+	}
+	close(sv[1]);
+	helper_fd = sv[0];
+	return 0;
+}
+
+/* One request, one answer; *passfd gets a descriptor if one came. Returns the helper's
+ * answer (0 or -errno), or -EPIPE when the helper is gone. */
+static int helper_call(const void *req, size_t len, int *passfd)
+{
+	union {
+		struct cmsghdr hdr;
+		char buf[CMSG_SPACE(sizeof(int))];
+	} control;
+	int32_t e;
+	struct iovec iov = { .iov_base = &e, .iov_len = sizeof(e) };
+	struct msghdr msg = { .msg_iov = &iov,
+			      .msg_iovlen = 1,
+			      .msg_control = control.buf,
+			      .msg_controllen = sizeof(control.buf) };
+	struct cmsghdr *c;
+	ssize_t n;
+
+	if (passfd)
+		*passfd = -1;
+	if (helper_fd < 0)
+		return -EPIPE;
+	if (send(helper_fd, req, len, MSG_NOSIGNAL) != (ssize_t)len)
+		return errno == ECONNRESET ? -EPIPE : -errno;
+	do
+		n = recvmsg(helper_fd, &msg, MSG_CMSG_CLOEXEC);
+	while (n < 0 && errno == EINTR);
+	if (n < 0)
+		return errno == ECONNRESET ? -EPIPE : -errno;
+	if (n != (ssize_t)sizeof(e))
+		return -EPIPE;
+	for (c = CMSG_FIRSTHDR(&msg); c; c = CMSG_NXTHDR(&msg, c)) {
+		if (c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_RIGHTS &&
+		    c->cmsg_len == CMSG_LEN(sizeof(int))) {
+			int fd;
+
+			memcpy(&fd, CMSG_DATA(c), sizeof(int));
+			if (passfd && !e)
+				*passfd = fd;
+			else
+				close(fd);
+		}
+	}
+	if (passfd && !e && *passfd < 0)
+		return -EPROTO;
+	return -e;
+}
+
+static int helper_arm_call(const struct privdrop_opts *o)
+{
+	static char msg[MSG_MAX];
+	const char *config = o->config_path ? o->config_path : "";
+	size_t len = 1, n;
+	int ret;
+
+	msg[0] = MSG_ARM;
+	n = strlen(config) + 1;
+	if (n > PATH_MAX)
+		return -ENAMETOOLONG;
+	memcpy(msg + len, config, n);
+	len += n;
+	for (size_t i = 0; i < PRIVDROP_MAX_REMOVE; i++) {
+		const char *p = o->remove[i] ? o->remove[i] : "";
+
+		n = strlen(p) + 1;
+		if (n > PATH_MAX)
+			return -ENAMETOOLONG;
+		memcpy(msg + len, p, n);
+		len += n;
+	}
+	ret = helper_call(msg, len, NULL);
+	if (!ret) {
+		snprintf(helper_config, sizeof(helper_config), "%s", config);
+		helper_armed = true;
+	}
+	return ret;
+}
+
+/* No switch means no helper: closing our end makes it exit, unarmed, removing nothing. */
+static void helper_dismiss(void)
+{
+	if (helper_fd >= 0)
+		close(helper_fd);
+	helper_fd = -1;
+}
+
+int privdrop_open_config(const char *path)
+{
+	int fd, ret;
+
+	if (!helper_armed) {
+		fd = open(path, O_RDONLY | O_CLOEXEC);
+		return fd < 0 ? -errno : fd;
+	}
+	/* The helper would open its own path anyway; say so rather than read another file. */
+	if (strcmp(path, helper_config))
+		return -EPERM;
+	ret = helper_call((const char[]){ MSG_OPEN }, 1, &fd);
+	return ret ? ret : fd;
+}
+
+const char *privdrop_open_hint(int err)
+{
+	if (!helper_armed)
+		return "";
+	if (err == -EACCES)
+		return " (the daemon has dropped root: its helper reads the file as root without "
+		       "capabilities, so the file and its directories must be root's; see "
+		       "docs/privileges.md)";
+	if (err == -EPIPE)
+		return " (the daemon's privileged helper is gone: restart the daemon to reload)";
+	if (err == -EPERM)
+		return " (after the privilege drop only the file the daemon started with can be "
+		       "read)";
+	return "";
+}
+
+/* --- the drop ---------------------------------------------------------------------------- */
+
+struct user {
+	char name[64];
+	uid_t uid;
+	gid_t gid;
+};
+
+static int find_user(const char *want, struct user *u)
+{
+	const char *name = want ? want : DEFAULT_USER;
+	struct passwd *pw;
+
+	errno = 0;
+	pw = getpwnam(name);
+	if (!pw && !want) {
+		name = FALLBACK_USER;
+		errno = 0;
+		pw = getpwnam(name);
+	}
+	if (!pw) {
+		if (want)
+			log_err("%s: User = %s: no such user", __func__, want);
+		else
+			log_err("%s: neither user " DEFAULT_USER " nor " FALLBACK_USER
+				" exists: create " DEFAULT_USER " (make install does) or set User",
+				__func__);
+		return errno ? -errno : -ENOENT;
+	}
+	snprintf(u->name, sizeof(u->name), "%s", name);
+	u->uid = pw->pw_uid;
+	u->gid = pw->pw_gid;
+	return 0;
+}
+
+static int switch_user(const struct user *u)
+{
+	uid_t r, e, s;
+
+	/* Only the primary group: supplementary ones would be rights nobody asked for. */
+	if (prctl(PR_SET_KEEPCAPS, 1, 0, 0, 0) || setgroups(1, &u->gid) ||
+	    setresgid(u->gid, u->gid, u->gid) || setresuid(u->uid, u->uid, u->uid))
+		return -errno;
+	if (prctl(PR_SET_KEEPCAPS, 0, 0, 0, 0))
+		return -errno;
+	if (getresuid(&r, &e, &s) || r != u->uid || e != u->uid || s != u->uid)
+		return -EPERM;
+	return 0;
+}
+
+int privdrop_apply(const struct privdrop_opts *o)
+{
+	struct user u;
+	bool do_switch;
+	int ret;
+
+	ret = find_user(o->user, &u);
+	if (ret)
+		return ret;
+	do_switch = u.uid != geteuid() || u.uid != getuid();
+	if (do_switch) {
+		ret = helper_arm_call(o);
+		if (ret) {
+			log_err("%s: the privileged helper refused or is gone: %s", __func__,
+				strerror(-ret));
+			return ret;
+		}
+	} else {
+		helper_dismiss();
+	}
+	ret = caps_bound(KEEP_CAPS);
+	if (ret) {
+		log_err("%s: cannot limit the bounding set: %s", __func__, strerror(-ret));
+		return ret;
+	}
+	if (do_switch) {
+		ret = switch_user(&u);
+		if (ret) {
+			log_err("%s: cannot switch to user %s (uid %u, gid %u): %s", __func__,
+				u.name, (unsigned)u.uid, (unsigned)u.gid, strerror(-ret));
+			return ret;
+		}
+	}
+	/* The switch cleared the effective set; this also empties what a uid of 0 kept. */
+	ret = caps_set(KEEP_CAPS);
+	if (ret) {
+		log_err("%s: cannot set capabilities: %s", __func__, strerror(-ret));
+		return ret;
+	}
+	/* Trust, but check: root must not come back. */
+	if (do_switch && (setuid(0) == 0 || (u.gid != 0 && setgid(0) == 0))) {
+		log_err("%s: could become root again after the switch to %s", __func__, u.name);
+		return -EPERM;
+	}
+	if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) || prctl(PR_SET_DUMPABLE, 0, 0, 0, 0)) {
+		ret = -errno;
+		log_err("%s: prctl: %s", __func__, strerror(-ret));
+		return ret;
+	}
+	if (o->sandbox) {
+		ret = seccomp_install(daemon_filter, do_switch);
+		if (ret) {
+			log_err("%s: cannot install the seccomp filter: %s", __func__,
+				strerror(-ret));
+			return ret;
+		}
+	}
+	log_info("running as %s (uid %u), capabilities: cap_net_admin, seccomp filter %s",
+		 u.name, (unsigned)u.uid, o->sandbox ? "on" : "off (Sandbox = off)");
+	return 0;
+}

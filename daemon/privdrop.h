@@ -1,0 +1,51 @@
+/* Least privilege for the running daemon. Setup needs root: the TUN device, the UDP sockets,
+ * netlink, the control socket in /var/run/wireguard, the pid file. Once they exist,
+ * privdrop_apply() switches to an unprivileged user, keeps one capability (CAP_NET_ADMIN:
+ * reload and `set` change addresses, routes, MTU and SO_MARK at run time), marks the process
+ * no-new-privs and not dumpable, and installs a seccomp filter that allows the system calls
+ * of the running daemon and kills it on any other. docs/privileges.md explains each choice.
+ *
+ * Two jobs outlive the drop and need root's ownership of files, so a helper process does
+ * them: opening the (root-owned, 0600) config file again for a reload, and removing the
+ * control socket and the pid file from their root-owned directories when the daemon exits,
+ * however it exits. privdrop_prepare() forks it before any secret is in memory. It keeps
+ * uid 0 and nothing else: no capabilities, its own small seccomp filter, and it opens only
+ * the config path and removes only the files it was told about before the drop.
+ *
+ * Privileges belong to the process, so this module's state is the process's: one helper. */
+#ifndef SEALNET_PRIVDROP_H
+#define SEALNET_PRIVDROP_H
+
+#include <stdbool.h>
+
+#define PRIVDROP_MAX_REMOVE 4
+
+struct privdrop_opts {
+	/* NULL: "sealnet" if that user exists, else "nobody". A user with our own uid (root,
+	 * when started as root) means no switch and no helper; capabilities and the filter
+	 * still apply. */
+	const char *user;
+	bool sandbox; /* the seccomp filter; off leaves the user and capabilities dropped */
+	/* The one file privdrop_open_config() opens after the drop (NULL: none). */
+	const char *config_path;
+	/* Files the helper removes when the daemon has exited, if they are still the files that
+	 * existed at the drop (same inode). NULL entries are skipped. */
+	const char *remove[PRIVDROP_MAX_REMOVE];
+};
+
+/* Makes the process not dumpable (no core dump will hold the private key) and forks the
+ * helper. Call early, before the config and its private key are read: the helper is a copy
+ * of the process as it is then. Returns 0 or -errno. */
+int privdrop_prepare(void);
+/* Drops privileges as o says (see above); logs what it did and why it failed. On error the
+ * process may be half-dropped: the caller exits. Returns 0 or -errno. */
+int privdrop_apply(const struct privdrop_opts *o);
+/* Opens the config file read-only: open(2) before the drop, and after it through the helper,
+ * which opens o->config_path only (as uid 0 without capabilities: a file root owns, such as
+ * /etc/sealnet/IFACE.conf at 0600). Returns a descriptor or -errno. */
+int privdrop_open_config(const char *path);
+/* What to add to the message for an error of privdrop_open_config(): "" or a sentence that
+ * starts with a space. */
+const char *privdrop_open_hint(int err);
+
+#endif

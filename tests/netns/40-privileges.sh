@@ -1,0 +1,264 @@
+#!/usr/bin/env bash
+# Least privilege (docs/privileges.md).  Once set up, sealnetd runs as an unprivileged user
+# with CAP_NET_ADMIN only, no-new-privs, not dumpable, under a seccomp filter (Seccomp: 2);
+# its helper keeps uid 0 and nothing else.  Everything the running daemon does must still
+# work under the filter: traffic with offloads, handshakes, `wg show`, `wg set` (peers and
+# their routes, fwmark, listen port), SIGHUP and `sealnet reload` of a root-owned 0600 file
+# (read through the helper, also after an editor replaced it, with a host name to resolve),
+# SIGUSR1, a metrics scrape, and SIGTERM, after which the helper removes the control socket.
+# A call outside the filter kills the daemon with SIGSYS, which every check below would see.
+# Then: Sandbox = off (no filter, still dropped), User = root (no switch, no helper), an
+# unknown User (no start), a SIGKILLed daemon (the helper still cleans up), and `sealnet up`
+# and `down` of a daemonized one (pid file and socket gone after down).
+#
+# The scenarios run as User = nobody: they must not depend on the sealnet user existing.
+# shellcheck source=tests/netns/lib.sh
+. "$(dirname "$0")/lib.sh"
+
+# CAP_NET_ADMIN is capability 12: the one bit the running daemon keeps.
+NET_ADMIN=0000000000001000
+NO_CAPS=0000000000000000
+MPORT=9587
+RUN_DIR=/run/sealnet
+export SEALNETD
+
+command -v curl >/dev/null || fail "curl is not installed (make deps)"
+command -v pgrep >/dev/null || fail "pgrep is not installed (procps)"
+nobody_uid=$(id -u nobody) || fail "no user nobody"
+nobody_gid=$(id -g nobody) || fail "no group for nobody"
+
+# The filter and the privileges are sealnetd's own: IMPL=wggo does not apply to a.
+node_new a sealnetd
+node_new b sealnetd
+link_veth a b
+ifa=${IFACE[a]}
+conf_a=$(conf_path a)
+sock_a=/var/run/wireguard/$ifa.sock
+
+# status PID FIELD: FIELD of /proc/PID/status, its tabs made spaces ("0 0 0 0" for Uid).
+status() {
+	awk -v f="$2:" '$1 == f { $1 = ""; sub(/^ /, ""); print; exit }' "/proc/$1/status" 2>/dev/null
+}
+
+# helper_of NODE: the pid of the helper in NODE's namespace (empty if none).
+helper_of() {
+	local pid
+	for pid in $(ip netns pids "${NS[$1]}" 2>/dev/null); do
+		[ "$(cat "/proc/$pid/comm" 2>/dev/null)" = sealnetd-helper ] && echo "$pid"
+	done
+	return 0
+}
+no_helper() { [ -z "$(helper_of "$1")" ]; }
+
+# check_daemon PID UID GID SECCOMP: the daemon's process state after the drop.
+check_daemon() {
+	local pid=$1 uid=$2 gid=$3 seccomp=$4
+	check_eq "daemon Uid (real, effective, saved, fs)" "$(status "$pid" Uid)" "$uid $uid $uid $uid"
+	check_eq "daemon Gid" "$(status "$pid" Gid)" "$gid $gid $gid $gid"
+	check_eq "daemon supplementary groups: its own group only" "$(status "$pid" Groups)" "$gid"
+	check_eq "daemon CapEff: cap_net_admin only" "$(status "$pid" CapEff)" "$NET_ADMIN"
+	check_eq "daemon CapPrm: cap_net_admin only" "$(status "$pid" CapPrm)" "$NET_ADMIN"
+	check_eq "daemon CapBnd: cap_net_admin only" "$(status "$pid" CapBnd)" "$NET_ADMIN"
+	check_eq "daemon CapInh: none" "$(status "$pid" CapInh)" "$NO_CAPS"
+	check_eq "daemon CapAmb: none" "$(status "$pid" CapAmb)" "$NO_CAPS"
+	check_eq "daemon NoNewPrivs" "$(status "$pid" NoNewPrivs)" 1
+	check_eq "daemon Seccomp" "$(status "$pid" Seccomp)" "$seccomp"
+	# Not dumpable: the kernel gives the files of /proc/PID to root, whatever the uid.
+	check_eq "daemon not dumpable (/proc/$pid/status owned by root)" "$(stat -c %u "/proc/$pid/status")" 0
+}
+
+# check_helper NODE: the helper of NODE's daemon: uid 0, nothing else.
+check_helper() {
+	local pid
+	pid=$(helper_of "$1")
+	[ -n "$pid" ] || fail "no sealnetd-helper in $1's namespace"
+	check_eq "helper Uid" "$(status "$pid" Uid)" "0 0 0 0"
+	check_eq "helper CapEff: none" "$(status "$pid" CapEff)" "$NO_CAPS"
+	check_eq "helper CapPrm: none" "$(status "$pid" CapPrm)" "$NO_CAPS"
+	check_eq "helper CapBnd: none" "$(status "$pid" CapBnd)" "$NO_CAPS"
+	check_eq "helper NoNewPrivs" "$(status "$pid" NoNewPrivs)" 1
+	check_eq "helper Seccomp" "$(status "$pid" Seccomp)" 2
+}
+
+alive() { node_alive a || fail "a's sealnetd died${1:+ ($1)}: $(tail -n 3 "${LOG[a]}")"; }
+
+route_a() { [[ $(ip -n "${NS[a]}" route show "$1" 2>/dev/null) == *"dev $ifa"* ]]; }
+no_route_a() { ! route_a "$1"; }
+udp_listening_a() { nsx a ss -Hlun "sport = :$1" | grep -q .; }
+log_has() { grep -qF -- "$1" "${LOG[a]}"; }
+
+# conf_a_with [LINES...]: a's config with extra [Interface] lines, written as a fresh file
+# that replaces the old one (a new inode, as editors do), root-owned and 0600.
+conf_a_with() {
+	{
+		conf_interface a
+		printf '%s\n' "$@"
+		conf_peer b endpoint=4 keepalive=25
+	} >"$conf_a.new"
+	chmod 600 "$conf_a.new"
+	mv -f "$conf_a.new" "$conf_a"
+}
+
+{
+	conf_interface b
+	echo "User = nobody"
+	conf_peer a endpoint=4
+} >"$(conf_path b)"
+start_node b
+
+step "a starts as User = nobody with the filter on"
+conf_a_with "User = nobody" "MetricsListen = 127.0.0.1:$MPORT"
+start_node a
+check "the drop is logged" log_has "running as nobody (uid $nobody_uid), capabilities: cap_net_admin, seccomp filter on"
+check_daemon "${PID[a]}" "$nobody_uid" "$nobody_gid" 2
+check_helper a
+check "b (nobody too) runs under the filter" test "$(status "${PID[b]}" Seccomp)" = 2
+
+step "traffic and handshakes"
+check "first ping a -> b within 10 s" wait_ping a "${OV4[b]}" 10
+check "ping a -> b over IPv6" ping_ok a "${OV6[b]}"
+check "ping b -> a" ping_ok b "${OV4[a]}"
+iperf_check "a -> b" a b "${OV4[b]}"
+iperf_check "b -> a (a receives)" a b "${OV4[b]}" -R
+alive "traffic"
+
+step "wg show and sealnet show: the private key stays hidden"
+nsx a wg show "$ifa" >"$SN_TMP/wg-show" || fail "wg show $ifa"
+check "wg show: private key (hidden)" grep -qF "private key: (hidden)" "$SN_TMP/wg-show"
+check_not "wg show: no private key" grep -qF "${PRIV[a]}" "$SN_TMP/wg-show"
+check_eq "wg show: the daemon still has its key" "$(nsx a wg show "$ifa" private-key)" "${PRIV[a]}"
+nsx a "$SEALNET" show "$ifa" >"$SN_TMP/sn-show" || fail "sealnet show $ifa"
+nsx a "$SEALNET" show "$ifa" --json >>"$SN_TMP/sn-show" || fail "sealnet show $ifa --json"
+check_not "sealnet show (text, JSON): no private key" grep -qF "${PRIV[a]}" "$SN_TMP/sn-show"
+alive "show"
+
+step "wg set at run time: peers and routes, fwmark, listen port"
+pub_c=$(genkey | pubkey) || fail "key for peer c"
+check "wg set: peer c with 100.64.0.77/32" nsx a wg set "$ifa" peer "$pub_c" allowed-ips 100.64.0.77/32
+check "its route was added (CAP_NET_ADMIN at run time)" wait_for 5 route_a 100.64.0.77
+check "wg set: fwmark 0x2a (SO_MARK)" nsx a wg set "$ifa" fwmark 0x2a
+check_eq "fwmark" "$(nsx a wg show "$ifa" fwmark)" 0x2a
+check "wg set: listen-port 51077" nsx a wg set "$ifa" listen-port 51077
+check "a listens on UDP 51077" wait_for 5 udp_listening_a 51077
+check "ping a -> b from the new port" wait_ping a "${OV4[b]}" 10
+check_not "wg set: listen-port 999 (below 1024) is refused" nsx a wg set "$ifa" listen-port 999 2>/dev/null
+check "the refusal is logged" log_has "cannot listen on UDP port 999: Permission denied"
+check_eq "the port stays 51077" "$(nsx a wg show "$ifa" listen-port)" 51077
+check "wg set: peer c removed" nsx a wg set "$ifa" peer "$pub_c" remove
+check "its route was removed" wait_for 5 no_route_a 100.64.0.77
+alive "wg set"
+
+step "reload of the root-owned 0600 config, through the helper"
+pub_d=$(genkey | pubkey) || fail "key for peer d"
+# Peer d's endpoint is a host name: reload resolves it under the filter.
+conf_a_with "User = nobody" "MetricsListen = 127.0.0.1:$MPORT"
+printf '\n[Peer]\nPublicKey = %s\nAllowedIPs = 100.64.0.88/32\nEndpoint = localhost:51999\n' \
+	"$pub_d" >>"$conf_a"
+check_eq "the config is root's, 0600" "$(stat -c '%U %a' "$conf_a")" "root 600"
+kill -HUP "${PID[a]}"
+check "SIGHUP: peer d's route appears" wait_for 5 route_a 100.64.0.88
+check "SIGHUP: logged" log_has "reloaded $conf_a"
+conf_a_with "User = nobody" "MetricsListen = 127.0.0.1:$MPORT"
+check "sealnet reload (reload=1) of a replaced file" nsx a "$SEALNET" reload "$ifa"
+check "peer d's route is gone with it" wait_for 5 no_route_a 100.64.0.88
+# A file the helper cannot read (another user's, 0600): the reload fails and says why.
+chown nobody "$conf_a"
+check_not "reload of a file root does not own fails" nsx a "$SEALNET" reload "$ifa" 2>/dev/null
+check "and the log says why" log_has "the daemon has dropped root: its helper reads the file as root without capabilities"
+chown root "$conf_a"
+check "reload works again" nsx a "$SEALNET" reload "$ifa"
+check "ping a -> b after the reloads" ping_ok a "${OV4[b]}"
+alive "reload"
+
+step "SIGUSR1 and a metrics scrape"
+counters_of a >/dev/null
+check_gt "SIGUSR1: rx_datagrams" "$(counter a rx_datagrams)" 0
+code=$(nsx a curl -sS --max-time 5 -o "$SN_TMP/metrics" -w '%{http_code}' "http://127.0.0.1:$MPORT/metrics")
+check_eq "GET /metrics" "$code" 200
+check "the page lists a's peer" grep -q "^sealnet_peers{interface=\"$ifa\"} 1" "$SN_TMP/metrics"
+check_not "the page has no private key" grep -qF "${PRIV[a]}" "$SN_TMP/metrics"
+alive "metrics"
+
+step "SIGTERM under the filter: exit 0, interface and control socket gone"
+stop_node a
+ok "a exited 0 (not killed by SIGSYS), $ifa gone"
+check "the helper removed the control socket" wait_for 5 test ! -e "$sock_a"
+check "the helper has exited" wait_for 5 no_helper a
+check_not "no private key in a's log" grep -qF "${PRIV[a]}" "${LOG[a]}"
+
+step "Sandbox = off: no filter, still nobody with cap_net_admin"
+conf_a_with "User = nobody" "Sandbox = off"
+start_node a
+check "logged" log_has "seccomp filter off (Sandbox = off)"
+check_daemon "${PID[a]}" "$nobody_uid" "$nobody_gid" 0
+check_helper a
+check "ping a -> b" wait_ping a "${OV4[b]}" 10
+stop_node a
+check "the control socket is gone" wait_for 5 test ! -e "$sock_a"
+
+step "User = root: no switch and no helper, capabilities and filter still"
+conf_a_with "User = root"
+start_node a
+check_eq "Uid" "$(status "${PID[a]}" Uid)" "0 0 0 0"
+check_eq "CapEff: cap_net_admin only" "$(status "${PID[a]}" CapEff)" "$NET_ADMIN"
+check_eq "CapBnd: cap_net_admin only" "$(status "${PID[a]}" CapBnd)" "$NET_ADMIN"
+check_eq "Seccomp" "$(status "${PID[a]}" Seccomp)" 2
+check "the helper was dismissed" wait_for 5 no_helper a
+check "reload reads the file itself" nsx a "$SEALNET" reload "$ifa"
+check "ping a -> b" wait_ping a "${OV4[b]}" 10
+stop_node a
+check "the control socket is gone" wait_for 5 test ! -e "$sock_a"
+
+step "an unknown User: no start"
+conf_a_with "User = sn-no-such-user"
+nsx a timeout 20 "$SEALNETD" -f -c "$conf_a" "$ifa" >"$SN_TMP/nouser.log" 2>&1
+rc=$?
+check_eq "exit status" "$rc" 1
+check "the reason" grep -qF "User = sn-no-such-user: no such user" "$SN_TMP/nouser.log"
+check_not "no interface left" ip -n "${NS[a]}" link show "$ifa" 2>/dev/null
+check "no control socket left" test ! -e "$sock_a"
+
+step "SIGKILL: the helper still removes the control socket"
+conf_a_with "User = nobody"
+start_node a
+helper=$(helper_of a)
+[ -n "$helper" ] || fail "no helper"
+stop_pid "${PID[a]}" KILL
+PID[a]=
+check "control socket removed after the kill" wait_for 5 test ! -e "$sock_a"
+check "the helper has exited" wait_for 5 no_helper a
+
+step "sealnet up and down: a daemonized sealnetd as nobody"
+conf_up=$SN_TMP/$ifa.conf
+conf_a_with "User = nobody"
+cp "$conf_a" "$conf_up"
+chmod 600 "$conf_up"
+pidfile=$RUN_DIR/$ifa.pid
+# A daemon has no stderr: sanitizer reports of an ASan build go to a file that becomes the log.
+ASAN_OPTIONS=${ASAN_OPTIONS:+$ASAN_OPTIONS:}log_path=$SN_TMP/a.san \
+	UBSAN_OPTIONS=${UBSAN_OPTIONS:+$UBSAN_OPTIONS:}log_path=$SN_TMP/a.san \
+	nsx a "$SEALNET" up "$conf_up" >"$SN_TMP/up.out" 2>&1 || fail "sealnet up: $(cat "$SN_TMP/up.out")"
+pid=$(cat "$pidfile" 2>/dev/null)
+[[ $pid =~ ^[0-9]+$ ]] || fail "no pid in $pidfile"
+track "$pid"
+PID[a]=$pid
+LOG[a]=$SN_TMP/a.san.$pid
+ok "up: sealnetd $pid"
+check_daemon "$pid" "$nobody_uid" "$nobody_gid" 2
+check_helper a
+check "ping a -> b" wait_ping a "${OV4[b]}" 10
+kill -USR1 "$pid"
+check "sealnet reload (daemonized)" nsx a "$SEALNET" reload "$ifa"
+check "sealnet down" nsx a "$SEALNET" down "$ifa"
+untrack "$pid"
+PID[a]=
+check "the pid file is gone" wait_for 5 test ! -e "$pidfile"
+check "the control socket is gone" wait_for 5 test ! -e "$sock_a"
+check "the helper has exited" wait_for 5 no_helper a
+if _sanitizer_report "${LOG[a]}"; then
+	head -n 40 "${LOG[a]}" >&2
+	fail "sanitizer report from the daemonized sealnetd"
+fi
+
+stop_node b
+say "done"
