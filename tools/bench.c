@@ -97,7 +97,7 @@ static int check_number(const char *opt, const char *s, long min, long max)
 
 	errno = 0;
 	v = strtol(s, &end, 10);
-	if (errno || end == s || *end || v < min || v > max) {
+	if (errno || *s < '0' || *s > '9' || *end || v < min || v > max) {
 		fprintf(stderr, "%s: %s: %s wants a whole number from %ld to %ld, not `%s'\n",
 		        PROG_NAME, CMD, opt, min, max, s);
 		return -EINVAL;

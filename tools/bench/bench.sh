@@ -132,6 +132,9 @@ done
 	die "-n wants a number of rounds from 1 to 100, not '$ROUNDS'"
 [[ $SECS =~ ^[0-9]+$ ]] && [ "$SECS" -ge 1 ] && [ "$SECS" -le 3600 ] ||
 	die "-t wants whole seconds from 1 to 3600, not '$SECS'"
+# "08" is a fine number of seconds, and not an octal one.
+ROUNDS=$((10#$ROUNDS))
+SECS=$((10#$SECS))
 [ -n "$OVERLAY" ] && [ -z "$PEER" ] && die "--overlay goes with --peer"
 [ -n "$PEER" ] && [ -n "$SYSTEMS_ARG" ] && die "--systems is for the local mode; --peer measures the path to HOST"
 
