@@ -419,6 +419,65 @@ static int parse_endpoint(struct parser *p, const char *value)
 	return 0;
 }
 
+static int parse_rule(struct parser *p, const char *value, bool deny)
+{
+	struct config *c = p->cfg;
+	struct firewall_rule *grown;
+	char err[160];
+
+	grown = realloc(c->rules, (c->n_rules + 1) * sizeof(*grown));
+	if (!grown)
+		return fail(p, -ENOMEM, p->line, "out of memory");
+	c->rules = grown;
+	if (firewall_parse_rule(value, deny, &c->rules[c->n_rules], err, sizeof(err)))
+		return fail(p, -EINVAL, p->line, "%s: %s", p->opt->name, err);
+	c->n_rules++;
+	return 0;
+}
+
+static int parse_allow(struct parser *p, const char *value)
+{
+	return parse_rule(p, value, false);
+}
+
+static int parse_deny(struct parser *p, const char *value)
+{
+	return parse_rule(p, value, true);
+}
+
+static int parse_groups(struct parser *p, const char *value)
+{
+	struct config_peer *peer = current_peer(p);
+	const char *s = value;
+
+	while (*s) {
+		size_t len = strcspn(s, ", \t");
+		char name[FIREWALL_GROUP_NAME_MAX];
+		bool dup = false;
+
+		if (!len || len >= sizeof(name))
+			return fail(p, -EINVAL, p->line, "%s: bad group name in \"%s\"",
+				    p->opt->name, value);
+		memcpy(name, s, len);
+		name[len] = '\0';
+		if (!firewall_group_name_ok(name))
+			return fail(p, -EINVAL, p->line,
+				    "%s: bad group name \"%s\" (letters, digits, - _ .)",
+				    p->opt->name, name);
+		for (unsigned i = 0; i < peer->n_groups; i++)
+			dup |= !strcmp(peer->groups[i], name);
+		if (!dup) {
+			if (peer->n_groups == CONFIG_MAX_GROUPS)
+				return fail(p, -EINVAL, p->line, "%s: more than %d groups",
+					    p->opt->name, CONFIG_MAX_GROUPS);
+			memcpy(peer->groups[peer->n_groups++], name, len + 1);
+		}
+		s += len;
+		s += strspn(s, ", \t");
+	}
+	return 0;
+}
+
 static int parse_keepalive(struct parser *p, const char *value)
 {
 	unsigned long long n;
@@ -454,6 +513,9 @@ static const struct option options[] = {
 	{ "AllowedIPs", SECTION_PEER, true, parse_allowed_ips },
 	{ "Endpoint", SECTION_PEER, false, parse_endpoint },
 	{ "PersistentKeepalive", SECTION_PEER, false, parse_keepalive },
+	{ "Groups", SECTION_PEER, true, parse_groups },
+	{ "Allow", SECTION_INTERFACE, true, parse_allow },
+	{ "Deny", SECTION_INTERFACE, true, parse_deny },
 };
 
 #define N_OPTIONS (sizeof(options) / sizeof(options[0]))
@@ -824,6 +886,7 @@ void config_free(struct config *c)
 	free(c->peers);
 	free(c->addresses);
 	free(c->user);
+	free(c->rules);
 	sodium_free(c->private_key);
 	free(c);
 }

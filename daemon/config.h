@@ -13,8 +13,10 @@
 #include <stdint.h>
 
 #include "addr.h"
+#include "firewall.h"
 
 #define CONFIG_KEY_LEN 32
+#define CONFIG_MAX_GROUPS 16 /* per peer */
 #define CONFIG_DEFAULT_MTU 1420
 
 /* Offload = on | off | a list of these kinds (the ones left on). */
@@ -33,6 +35,8 @@ struct config_peer {
 	union endpoint endpoint; /* sa_family 0 when absent */
 	char *endpoint_text;     /* as written, NULL when absent (for re-resolving later) */
 	unsigned persistent_keepalive; /* seconds, 0 = off */
+	char groups[CONFIG_MAX_GROUPS][FIREWALL_GROUP_NAME_MAX]; /* Groups =, for access rules */
+	unsigned n_groups;
 	int line;                      /* line of this peer's [Peer] header */
 };
 
@@ -55,6 +59,8 @@ struct config {
 	bool sandbox;
 	struct config_peer *peers;
 	size_t n_peers;
+	struct firewall_rule *rules; /* Allow = and Deny =, in file order */
+	size_t n_rules;
 };
 
 /* Reads and validates a file. On error returns -errno (-EINVAL for a bad file, -EHOSTUNREACH

@@ -38,6 +38,7 @@
 #include "cipher.h"
 #include "cookie.h"
 #include "device.h"
+#include "firewall.h"
 #include "index.h"
 #include "log.h"
 #include "messages.h"
@@ -292,6 +293,8 @@ static void tun_packet(struct device *dev, const uint8_t *pkt, size_t len, uint6
 
 	if (unlikely(!p))
 		return;
+	if (unlikely(firewall_active(dev->firewall)))
+		firewall_outbound(dev->firewall, pkt, len, now);
 	if (likely(!p->staged_count && timers_keypair_usable_for_send(p->current, now))) {
 		slot = tx_slot(dev, len);
 		if (unlikely(!slot)) {
@@ -351,6 +354,9 @@ static void tun_super_packet(struct device *dev, const struct offload_vnet_hdr *
 	sg.p = route(dev, pkt, len);
 	if (unlikely(!sg.p))
 		return;
+	/* One flow per super-packet: its headers stand for every segment. */
+	if (unlikely(firewall_active(dev->firewall)))
+		firewall_outbound(dev->firewall, pkt, len, now);
 	if (likely(!sg.p->staged_count && timers_keypair_usable_for_send(sg.p->current, now)))
 		sg.kp = sg.p->current;
 	n = offload_segment(vh, pkt, len, segment_alloc, &sg);
@@ -662,6 +668,12 @@ static void receive_data(struct device *dev, uint8_t *buf, size_t len, const uni
 	if (plen) {
 		timers_data_received(&p->timers, now);
 		real = inner_packet_ok(dev, p, buf + HEADROOM, plen);
+		if (real && unlikely(firewall_active(dev->firewall)) &&
+		    firewall_inbound(dev->firewall, peer_public_key(p), p->group_mask,
+				     buf + HEADROOM, real, now) != FIREWALL_ALLOW) {
+			drop(dev, DROP_FIREWALL);
+			real = 0;
+		}
 		if (real)
 			tun_deliver(dev, buf + HEADROOM - OFFLOAD_VNET_HDR_LEN, real);
 	}

@@ -13,6 +13,7 @@
 #include "cipher.h"
 #include "config.h"
 #include "datapath.h"
+#include "firewall.h"
 #include "index.h"
 #include "key.h"
 #include "log.h"
@@ -48,6 +49,7 @@ static const char *const drop_names[DROP_MAX] = {
 	[DROP_STAGED_FULL] = "drop_staged_full",
 	[DROP_TUN_WRITE] = "drop_tun_write",
 	[DROP_UDP_SEND] = "drop_udp_send",
+	[DROP_FIREWALL] = "drop_firewall",
 };
 
 const char *device_drop_name(enum device_drop d)
@@ -135,6 +137,9 @@ int device_new(struct event_base *base, const char *ifname, unsigned offload,
 	if (ret)
 		goto err;
 	ret = ratelimiter_new(&dev->ratelimiter);
+	if (ret)
+		goto err;
+	ret = firewall_new(&dev->firewall);
 	if (ret)
 		goto err;
 	features = offload & CONFIG_OFFLOAD_TUN ? TUN_VNET_HDR | TUN_TSO | TUN_USO : 0;
@@ -338,6 +343,19 @@ static int apply_peers(struct device *dev, const struct config *c)
 			TAILQ_INSERT_TAIL(&dev->peers, p, link);
 			log_info("%s: peer %s added", dev->ifname, p->name);
 		}
+		p->group_mask = 0;
+		for (unsigned j = 0; j < cp->n_groups; j++) {
+			int id = firewall_group_id(dev->firewall, cp->groups[j]);
+
+			if (id < 0) {
+				log_err("%s: peer %s: group %s: more than %d group names", dev->ifname,
+					p->name, cp->groups[j], FIREWALL_MAX_GROUPS);
+				return id;
+			}
+			p->group_mask |= 1ULL << id;
+		}
+		memcpy(p->groups, cp->groups, sizeof(p->groups));
+		p->n_groups = cp->n_groups;
 		allowedips_remove_by_peer(dev->allowedips, p);
 		for (size_t j = 0; j < cp->n_allowed_ips; j++) {
 			ret = allowedips_insert(dev->allowedips, &cp->allowed_ips[j], p);
@@ -398,7 +416,14 @@ int device_apply(struct device *dev, const struct config *c)
 {
 	int ret;
 
-	/* The port first: it is what most often fails (in use), and then nothing has changed. */
+	/* Rules first: they fail only for too many group names, and then nothing has changed. */
+	ret = firewall_set_rules(dev->firewall, c->rules, c->n_rules);
+	if (ret) {
+		log_err("%s: cannot apply the access rules: %s", dev->ifname,
+			ret == -ENOSPC ? "more than 64 group names" : strerror(-ret));
+		return ret;
+	}
+	/* The port next: it is what most often fails (in use). */
 	ret = set_port(dev, c->listen_port);
 	if (ret)
 		return ret;
@@ -489,6 +514,14 @@ int device_to_config(struct device *dev, struct config **out)
 	c->mtu = dev->mtu;
 	memcpy(c->addresses, dev->addresses, dev->n_addresses * sizeof(*c->addresses));
 	c->n_addresses = dev->n_addresses;
+	c->n_rules = firewall_rule_count(dev->firewall);
+	if (c->n_rules) {
+		c->rules = calloc(c->n_rules, sizeof(*c->rules));
+		if (!c->rules)
+			goto nomem;
+		for (size_t i = 0; i < c->n_rules; i++)
+			c->rules[i] = *firewall_rule(dev->firewall, i, NULL);
+	}
 	TAILQ_FOREACH(p, &dev->peers, link) {
 		struct config_peer *cp = &c->peers[c->n_peers];
 		size_t count = 0;
@@ -505,6 +538,8 @@ int device_to_config(struct device *dev, struct config **out)
 		cp->has_preshared_key = !cipher_is_zero(cp->preshared_key, NOISE_SYMMETRIC_KEY_LEN);
 		cp->endpoint = p->endpoint;
 		cp->persistent_keepalive = p->timers.persistent_keepalive_interval;
+		memcpy(cp->groups, p->groups, sizeof(cp->groups));
+		cp->n_groups = p->n_groups;
 	}
 	*out = c;
 	return 0;
@@ -578,6 +613,7 @@ void device_free(struct device *dev)
 		sodium_free(dev->local.private_key);
 	cipher_wipe(&dev->cookie_checker, sizeof(dev->cookie_checker));
 	allowedips_free(dev->allowedips);
+	firewall_free(dev->firewall);
 	ratelimiter_free(dev->ratelimiter);
 	if (dev->rx_buf)
 		cipher_wipe(dev->rx_buf, dev->buf_size);
@@ -614,6 +650,13 @@ void device_log_counters(struct device *dev)
 					device_drop_name(d),
 					(unsigned long long)dev->stats.drops[d]);
 	log_notice("counters: %s", line);
+	for (size_t i = 0; i < firewall_rule_count(dev->firewall); i++) {
+		uint64_t matches;
+		const struct firewall_rule *r = firewall_rule(dev->firewall, i, &matches);
+
+		log_notice("counters: rule %zu matches=%llu (%s)", i, (unsigned long long)matches,
+			   r->text);
+	}
 	TAILQ_FOREACH(p, &dev->peers, link) {
 		key_to_base64(b64, peer_public_key(p));
 		log_notice("counters: peer %s endpoint=%s rx_bytes=%llu tx_bytes=%llu "

@@ -21,6 +21,7 @@ struct netlink;
 struct allowedips;
 struct ratelimiter;
 struct index_table;
+struct firewall;
 
 /* Why a packet was dropped. The names (device_drop_name) appear in logs and later in metrics. */
 enum device_drop {
@@ -42,6 +43,7 @@ enum device_drop {
 	DROP_STAGED_FULL,    /* staged queue overflowed while a handshake ran */
 	DROP_TUN_WRITE,      /* the kernel refused the decrypted packet */
 	DROP_UDP_SEND,       /* the kernel refused the datagram */
+	DROP_FIREWALL,       /* an access rule (or the default deny) refused the inner packet */
 	DROP_MAX
 };
 
@@ -71,6 +73,7 @@ struct device {
 	struct cookie_checker cookie_checker;
 	struct ratelimiter *ratelimiter;
 	struct allowedips *allowedips;
+	struct firewall *firewall;
 	struct index_table *index;
 	TAILQ_HEAD(peer_list, peer) peers;
 	struct netlink *nl;

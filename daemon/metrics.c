@@ -21,6 +21,7 @@
 #include <unistd.h>
 
 #include "device.h"
+#include "firewall.h"
 #include "key.h"
 #include "log.h"
 #include "peer.h"
@@ -130,6 +131,27 @@ static void peer_label(char out[LABEL_MAX(KEY_B64_LEN)], const struct peer *p)
 	escape_label(out, b64);
 }
 
+/* Packets each access rule decided: allowed for allow rules, dropped for deny rules (the
+ * default deny is the drops_total reason "firewall"). */
+static void format_rules(struct page *pg, struct device *dev, const char *ifl)
+{
+	char rl[LABEL_MAX(FIREWALL_RULE_TEXT_MAX)];
+	size_t n = firewall_rule_count(dev->firewall);
+
+	if (!n)
+		return;
+	family(pg, "sealnet_rule_matches_total", "counter",
+	       "Incoming packets the access rule decided, by rule in order.");
+	for (size_t i = 0; i < n; i++) {
+		uint64_t matches;
+		const struct firewall_rule *r = firewall_rule(dev->firewall, i, &matches);
+
+		escape_label(rl, r->text);
+		put(pg, "sealnet_rule_matches_total{interface=\"%s\",index=\"%zu\",rule=\"%s\"} %llu\n",
+		    ifl, i, rl, (unsigned long long)matches);
+	}
+}
+
 static void format_device(struct page *pg, struct device *dev, const char *ifl)
 {
 	const char *reason;
@@ -160,6 +182,7 @@ static void format_device(struct page *pg, struct device *dev, const char *ifl)
 		n_peers++;
 	family(pg, "sealnet_peers", "gauge", "Peers configured on the interface.");
 	put(pg, "sealnet_peers{interface=\"%s\"} %u\n", ifl, n_peers);
+	format_rules(pg, dev, ifl);
 }
 
 static void format_peers(struct page *pg, struct device *dev, const char *ifl)

@@ -8,6 +8,7 @@
 #include <sys/queue.h>
 
 #include "addr.h"
+#include "config.h"
 #include "cookie.h"
 #include "noise.h"
 #include "timers.h"
@@ -46,6 +47,10 @@ struct peer {
 	uint16_t staged_len[PEER_STAGED_MAX];
 	unsigned staged_head, staged_count;
 	char name[12]; /* short base64 prefix of the public key, for logs */
+	/* Access-rule groups: names as configured, and their bits in the firewall's table. */
+	char groups[CONFIG_MAX_GROUPS][FIREWALL_GROUP_NAME_MAX];
+	unsigned n_groups;
+	uint64_t group_mask;
 };
 
 /* Returns 0 or -ENOMEM/-EINVAL; the peer is not yet in any table. */

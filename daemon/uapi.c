@@ -19,6 +19,7 @@
 #include "cipher.h"
 #include "config.h"
 #include "device.h"
+#include "firewall.h"
 #include "key.h"
 #include "log.h"
 #include "peer.h"
@@ -176,6 +177,25 @@ static int set_interface_key(struct config *c, const char *key, const char *valu
 			drop_peer(c, c->n_peers - 1);
 		return 0;
 	}
+	if (!strcmp(key, "allow") || !strcmp(key, "deny")) {
+		struct firewall_rule *grown, r;
+		char why[160];
+
+		if (firewall_parse_rule(value, key[0] == 'd', &r, why, sizeof(why)))
+			return set_err(err, errlen, -EINVAL, "%s: %s", key, why);
+		grown = realloc(c->rules, (c->n_rules + 1) * sizeof(*grown));
+		if (!grown)
+			return -ENOMEM;
+		c->rules = grown;
+		c->rules[c->n_rules++] = r;
+		return 0;
+	}
+	if (!strcmp(key, "replace_rules")) {
+		if (!is_true(value))
+			return set_err(err, errlen, -EINVAL, "replace_rules: only \"true\"");
+		c->n_rules = 0;
+		return 0;
+	}
 	return set_err(err, errlen, -EINVAL, "unknown key \"%s\"", key);
 }
 
@@ -215,6 +235,26 @@ static int set_peer_key(struct config *c, size_t i, const char *key, const char 
 			return set_err(err, errlen, -EINVAL, "allowed_ip: bad prefix \"%s\"", value);
 		addr_prefix_mask(&pfx);
 		return add_allowed_ip(c, i, &pfx);
+	}
+	if (!strcmp(key, "group")) {
+		bool dup = false;
+
+		if (!firewall_group_name_ok(value))
+			return set_err(err, errlen, -EINVAL, "group: bad name \"%s\"", value);
+		for (unsigned g = 0; g < cp->n_groups; g++)
+			dup |= !strcmp(cp->groups[g], value);
+		if (dup)
+			return 0;
+		if (cp->n_groups == CONFIG_MAX_GROUPS)
+			return set_err(err, errlen, -EINVAL, "group: more than %d", CONFIG_MAX_GROUPS);
+		snprintf(cp->groups[cp->n_groups++], FIREWALL_GROUP_NAME_MAX, "%s", value);
+		return 0;
+	}
+	if (!strcmp(key, "replace_groups")) {
+		if (!is_true(value))
+			return set_err(err, errlen, -EINVAL, "replace_groups: only \"true\"");
+		cp->n_groups = 0;
+		return 0;
 	}
 	if (!strcmp(key, "protocol_version")) {
 		if (strcmp(value, "1"))
@@ -359,6 +399,13 @@ static void handle_get(struct device *dev, struct evbuffer *out, bool ours)
 		for (int d = 0; d < DROP_MAX; d++)
 			evbuffer_add_printf(out, "sealnet_%s=%llu\n", device_drop_name(d),
 					    (unsigned long long)dev->stats.drops[d]);
+		for (size_t i = 0; i < firewall_rule_count(dev->firewall); i++) {
+			uint64_t matches;
+			const struct firewall_rule *r = firewall_rule(dev->firewall, i, &matches);
+
+			evbuffer_add_printf(out, "sealnet_rule=%s\nsealnet_rule_matches=%llu\n",
+					    r->text, (unsigned long long)matches);
+		}
 	}
 	TAILQ_FOREACH(p, &dev->peers, link) {
 		print_key(out, "public_key", peer_public_key(p));
@@ -387,6 +434,9 @@ static void handle_get(struct device *dev, struct evbuffer *out, bool ours)
 				(unsigned long long)p->stats.handshakes_initiated,
 				(unsigned long long)p->stats.handshakes_failed,
 				(unsigned long long)p->stats.keypair_rotations);
+		if (ours)
+			for (unsigned g = 0; g < p->n_groups; g++)
+				evbuffer_add_printf(out, "sealnet_group=%s\n", p->groups[g]);
 		allowedips_walk_by_peer(dev->allowedips, p, print_allowed_ip, out);
 	}
 	evbuffer_add_printf(out, "errno=0\n\n");

@@ -1,0 +1,447 @@
+#include "firewall.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <netinet/in.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "cipher.h"
+#include "key.h"
+#include "messages.h"
+
+/* Connection table: 4-way buckets, so a lookup touches one cache line or two and an insert
+ * evicts the stalest of four. Sized for a busy node's flows; overflow only costs replies
+ * whose flow was evicted, and those are then judged by the rules. */
+#define CT_BUCKETS 4096
+#define CT_WAYS 4
+#define CT_TCP_TIMEOUT (12 * 60)
+#define CT_UDP_TIMEOUT (3 * 60)
+#define CT_OTHER_TIMEOUT (10 * 60)
+
+struct flow {
+	uint8_t family, proto;
+	uint16_t local_port, remote_port;
+	uint8_t local[16], remote[16];
+};
+
+struct ct_entry {
+	struct flow flow;
+	uint64_t expires; /* monotonic ns; 0 = free */
+};
+
+struct firewall {
+	struct firewall_rule *rules;
+	uint64_t *matches;
+	int *rule_group; /* interned group id per rule, -1 when not a group rule */
+	size_t n_rules;
+	char groups[FIREWALL_MAX_GROUPS][FIREWALL_GROUP_NAME_MAX];
+	unsigned n_groups;
+	uint64_t seed;
+	struct ct_entry ct[CT_BUCKETS][CT_WAYS];
+};
+
+static int set_err(char *err, size_t errlen, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+
+static int set_err(char *err, size_t errlen, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (err && errlen) {
+		va_start(ap, fmt);
+		vsnprintf(err, errlen, fmt, ap);
+		va_end(ap);
+	}
+	return -EINVAL;
+}
+
+bool firewall_group_name_ok(const char *name)
+{
+	size_t len = strlen(name);
+
+	if (!len || len >= FIREWALL_GROUP_NAME_MAX)
+		return false;
+	for (size_t i = 0; i < len; i++)
+		if (!isalnum((unsigned char)name[i]) && !strchr("-_.", name[i]))
+			return false;
+	return true;
+}
+
+static int parse_port(const char *s, size_t len, uint16_t *out)
+{
+	unsigned long v = 0;
+
+	if (!len || len > 5)
+		return -EINVAL;
+	for (size_t i = 0; i < len; i++) {
+		if (!isdigit((unsigned char)s[i]))
+			return -EINVAL;
+		v = v * 10 + (unsigned long)(s[i] - '0');
+	}
+	if (v == 0 || v > 65535)
+		return -EINVAL;
+	*out = (uint16_t)v;
+	return 0;
+}
+
+int firewall_parse_rule(const char *text, bool deny, struct firewall_rule *out, char *err,
+			size_t errlen)
+{
+	char buf[FIREWALL_RULE_TEXT_MAX], *words[4], *save = NULL, *w, *slash, *dash;
+	int n = 0;
+
+	memset(out, 0, sizeof(*out));
+	out->deny = deny;
+	out->port_hi = 65535;
+	if (strlen(text) >= sizeof(buf))
+		return set_err(err, errlen, "rule too long");
+	snprintf(buf, sizeof(buf), "%s", text);
+	for (w = strtok_r(buf, " \t", &save); w; w = strtok_r(NULL, " \t", &save)) {
+		if (n == 4)
+			return set_err(err, errlen, "too many words in \"%s\"", text);
+		words[n++] = w;
+	}
+	if (n != 1 && n != 3)
+		return set_err(err, errlen, "want PROTO[/PORT[-PORT]] [from SOURCE], not \"%s\"",
+			       text);
+
+	slash = strchr(words[0], '/');
+	if (slash)
+		*slash++ = '\0';
+	if (!strcasecmp(words[0], "any"))
+		out->proto = 0;
+	else if (!strcasecmp(words[0], "tcp"))
+		out->proto = IPPROTO_TCP;
+	else if (!strcasecmp(words[0], "udp"))
+		out->proto = IPPROTO_UDP;
+	else if (!strcasecmp(words[0], "icmp"))
+		out->proto = IPPROTO_ICMP;
+	else
+		return set_err(err, errlen, "unknown protocol \"%s\" (any, tcp, udp, icmp)",
+			       words[0]);
+	if (slash) {
+		if (out->proto != IPPROTO_TCP && out->proto != IPPROTO_UDP)
+			return set_err(err, errlen, "only tcp and udp have ports");
+		dash = strchr(slash, '-');
+		if (parse_port(slash, dash ? (size_t)(dash - slash) : strlen(slash),
+			       &out->port_lo) ||
+		    (dash && parse_port(dash + 1, strlen(dash + 1), &out->port_hi)))
+			return set_err(err, errlen, "bad port \"%s\" (1 to 65535, or LOW-HIGH)",
+				       slash);
+		if (!dash)
+			out->port_hi = out->port_lo;
+		if (out->port_hi < out->port_lo)
+			return set_err(err, errlen, "bad port range \"%s\"", slash);
+	}
+
+	if (n == 3) {
+		if (strcasecmp(words[1], "from"))
+			return set_err(err, errlen, "expected \"from\", not \"%s\"", words[1]);
+		w = words[2];
+		if (!strcasecmp(w, "any")) {
+			out->from = FIREWALL_FROM_ANY;
+		} else if (!strncasecmp(w, "group:", 6)) {
+			if (!firewall_group_name_ok(w + 6))
+				return set_err(err, errlen, "bad group name \"%s\"", w + 6);
+			out->from = FIREWALL_FROM_GROUP;
+			snprintf(out->group, sizeof(out->group), "%s", w + 6);
+		} else if (!strncasecmp(w, "key:", 4)) {
+			if (key_from_base64(out->key, w + 4))
+				return set_err(err, errlen, "bad public key \"%s\"", w + 4);
+			out->from = FIREWALL_FROM_KEY;
+		} else {
+			if (!strchr(w, '/') || addr_parse_prefix(w, &out->cidr))
+				return set_err(err, errlen,
+					       "bad source \"%s\" (any, group:NAME, key:BASE64, "
+					       "or a CIDR)",
+					       w);
+			addr_prefix_mask(&out->cidr);
+			out->from = FIREWALL_FROM_CIDR;
+		}
+	}
+
+	/* The normalised text: the same rule always reads the same in logs and metrics. */
+	{
+		char ports[16] = "", src[80] = "any";
+		static const char *const names[] = { [0] = "any",
+						     [IPPROTO_ICMP] = "icmp",
+						     [IPPROTO_TCP] = "tcp",
+						     [IPPROTO_UDP] = "udp" };
+
+		if (out->port_lo && out->port_lo == out->port_hi)
+			snprintf(ports, sizeof(ports), "/%u", out->port_lo);
+		else if (out->port_lo)
+			snprintf(ports, sizeof(ports), "/%u-%u", out->port_lo, out->port_hi);
+		if (out->from == FIREWALL_FROM_GROUP) {
+			snprintf(src, sizeof(src), "group:%s", out->group);
+		} else if (out->from == FIREWALL_FROM_KEY) {
+			char b64[KEY_B64_LEN];
+
+			key_to_base64(b64, out->key);
+			snprintf(src, sizeof(src), "key:%s", b64);
+		} else if (out->from == FIREWALL_FROM_CIDR) {
+			char p[ADDR_STRLEN];
+
+			snprintf(src, sizeof(src), "%s", addr_prefix_str(&out->cidr, p));
+		}
+		snprintf(out->text, sizeof(out->text), "%s %s%s from %s", deny ? "deny" : "allow",
+			 names[out->proto], ports, src);
+	}
+	return 0;
+}
+
+int firewall_new(struct firewall **out)
+{
+	struct firewall *fw = calloc(1, sizeof(*fw));
+
+	if (!fw)
+		return -ENOMEM;
+	cipher_random(&fw->seed, sizeof(fw->seed));
+	*out = fw;
+	return 0;
+}
+
+void firewall_free(struct firewall *fw)
+{
+	if (!fw)
+		return;
+	free(fw->rules);
+	free(fw->matches);
+	free(fw->rule_group);
+	free(fw);
+}
+
+int firewall_group_id(struct firewall *fw, const char *name)
+{
+	for (unsigned i = 0; i < fw->n_groups; i++)
+		if (!strcmp(fw->groups[i], name))
+			return (int)i;
+	if (fw->n_groups == FIREWALL_MAX_GROUPS)
+		return -ENOSPC;
+	snprintf(fw->groups[fw->n_groups], FIREWALL_GROUP_NAME_MAX, "%s", name);
+	return (int)fw->n_groups++;
+}
+
+int firewall_set_rules(struct firewall *fw, const struct firewall_rule *rules, size_t n)
+{
+	struct firewall_rule *r = NULL;
+	uint64_t *m = NULL;
+	int *g = NULL;
+
+	if (n) {
+		r = calloc(n, sizeof(*r));
+		m = calloc(n, sizeof(*m));
+		g = calloc(n, sizeof(*g));
+		if (!r || !m || !g) {
+			free(r);
+			free(m);
+			free(g);
+			return -ENOMEM;
+		}
+		memcpy(r, rules, n * sizeof(*r));
+		for (size_t i = 0; i < n; i++) {
+			g[i] = -1;
+			if (r[i].from != FIREWALL_FROM_GROUP)
+				continue;
+			g[i] = firewall_group_id(fw, r[i].group);
+			if (g[i] < 0) {
+				free(r);
+				free(m);
+				free(g);
+				return -ENOSPC;
+			}
+			/* An unchanged rule keeps its count across a reload. */
+		}
+		for (size_t i = 0; i < n; i++)
+			for (size_t j = 0; j < fw->n_rules; j++)
+				if (!strcmp(r[i].text, fw->rules[j].text))
+					m[i] = fw->matches[j];
+	}
+	free(fw->rules);
+	free(fw->matches);
+	free(fw->rule_group);
+	fw->rules = r;
+	fw->matches = m;
+	fw->rule_group = g;
+	fw->n_rules = n;
+	return 0;
+}
+
+bool firewall_active(const struct firewall *fw)
+{
+	return fw && fw->n_rules;
+}
+
+size_t firewall_rule_count(const struct firewall *fw)
+{
+	return fw ? fw->n_rules : 0;
+}
+
+const struct firewall_rule *firewall_rule(const struct firewall *fw, size_t i,
+					  uint64_t *matches)
+{
+	if (i >= fw->n_rules)
+		return NULL;
+	if (matches)
+		*matches = fw->matches[i];
+	return &fw->rules[i];
+}
+
+/* Fills the flow of a packet as seen from this node: outbound (src is local) or inbound
+ * (dst is local). Non-first fragments and unknown protocols carry no ports. */
+static bool parse_flow(const uint8_t *pkt, size_t len, bool outbound, struct flow *f)
+{
+	const uint8_t *src, *dst, *l4;
+	size_t alen, hl;
+	bool has_l4;
+
+	memset(f, 0, sizeof(*f));
+	if (len >= 20 && (pkt[0] >> 4) == 4) {
+		hl = (size_t)(pkt[0] & 15) * 4;
+		if (hl < 20 || hl > len)
+			return false;
+		f->family = 4;
+		f->proto = pkt[9];
+		src = pkt + 12;
+		dst = pkt + 16;
+		alen = 4;
+		has_l4 = !((pkt[6] & 0x1f) | pkt[7]); /* first fragment only */
+	} else if (len >= 40 && (pkt[0] >> 4) == 6) {
+		hl = 40;
+		f->family = 6;
+		f->proto = pkt[6] == IPPROTO_ICMPV6 ? IPPROTO_ICMP : pkt[6];
+		src = pkt + 8;
+		dst = pkt + 24;
+		alen = 16;
+		has_l4 = true;
+	} else {
+		return false;
+	}
+	memcpy(f->local, outbound ? src : dst, alen);
+	memcpy(f->remote, outbound ? dst : src, alen);
+	l4 = pkt + hl;
+	if (!has_l4)
+		return true;
+	if ((f->proto == IPPROTO_TCP || f->proto == IPPROTO_UDP) && len >= hl + 4) {
+		uint16_t sp = (uint16_t)(l4[0] << 8 | l4[1]), dp = (uint16_t)(l4[2] << 8 | l4[3]);
+
+		f->local_port = outbound ? sp : dp;
+		f->remote_port = outbound ? dp : sp;
+	} else if (f->proto == IPPROTO_ICMP && len >= hl + 8) {
+		/* Echo: the identifier pairs request and reply. */
+		uint8_t type = l4[0];
+		bool echo = f->family == 4 ? (type == 8 || type == 0) : (type == 128 || type == 129);
+
+		if (echo)
+			f->local_port = f->remote_port = (uint16_t)(l4[4] << 8 | l4[5]);
+	}
+	return true;
+}
+
+static uint32_t flow_hash(const struct firewall *fw, const struct flow *f)
+{
+	/* FNV-1a with a random start: flows come from our own side, so a keyed hash only has
+	 * to keep buckets from lining up across nodes. */
+	uint64_t h = 0xcbf29ce484222325ULL ^ fw->seed;
+	const uint8_t *p = (const uint8_t *)f;
+
+	for (size_t i = 0; i < sizeof(*f); i++) {
+		h ^= p[i];
+		h *= 0x100000001b3ULL;
+	}
+	return (uint32_t)(h ^ (h >> 32)) & (CT_BUCKETS - 1);
+}
+
+static uint64_t timeout(uint8_t proto)
+{
+	return (proto == IPPROTO_TCP ? CT_TCP_TIMEOUT
+		: proto == IPPROTO_UDP ? CT_UDP_TIMEOUT
+				       : CT_OTHER_TIMEOUT) *
+	       NSEC_PER_SEC;
+}
+
+void firewall_outbound(struct firewall *fw, const uint8_t *pkt, size_t len, uint64_t now)
+{
+	struct ct_entry *b, *victim;
+	struct flow f;
+
+	if (!parse_flow(pkt, len, true, &f))
+		return;
+	b = fw->ct[flow_hash(fw, &f)];
+	victim = &b[0];
+	for (int i = 0; i < CT_WAYS; i++) {
+		if (b[i].expires > now && !memcmp(&b[i].flow, &f, sizeof(f))) {
+			b[i].expires = now + timeout(f.proto);
+			return;
+		}
+		if (b[i].expires < victim->expires)
+			victim = &b[i];
+	}
+	victim->flow = f;
+	victim->expires = now + timeout(f.proto);
+}
+
+static bool tracked(struct firewall *fw, const struct flow *f, uint64_t now)
+{
+	struct ct_entry *b = fw->ct[flow_hash(fw, f)];
+
+	for (int i = 0; i < CT_WAYS; i++)
+		if (b[i].expires > now && !memcmp(&b[i].flow, f, sizeof(*f)))
+			return true;
+	return false;
+}
+
+static bool source_matches(const struct firewall *fw, size_t i, const uint8_t key[32],
+			   uint64_t groups, const struct flow *f)
+{
+	const struct firewall_rule *r = &fw->rules[i];
+
+	switch (r->from) {
+	case FIREWALL_FROM_ANY:
+		return true;
+	case FIREWALL_FROM_GROUP:
+		return fw->rule_group[i] >= 0 && (groups >> fw->rule_group[i]) & 1;
+	case FIREWALL_FROM_KEY:
+		return cipher_equal(r->key, key, 32);
+	case FIREWALL_FROM_CIDR: {
+		size_t n = r->cidr.addr.family == AF_INET ? 4 : 16, full = r->cidr.cidr / 8;
+		unsigned rest = r->cidr.cidr % 8;
+
+		if ((r->cidr.addr.family == AF_INET) != (f->family == 4))
+			return false;
+		if (memcmp(r->cidr.addr.bytes, f->remote, full))
+			return false;
+		return !rest || full >= n ||
+		       !((r->cidr.addr.bytes[full] ^ f->remote[full]) & (0xff << (8 - rest)));
+	}
+	}
+	return false;
+}
+
+int firewall_inbound(struct firewall *fw, const uint8_t key[32], uint64_t groups,
+		     const uint8_t *pkt, size_t len, uint64_t now)
+{
+	struct flow f;
+
+	if (!parse_flow(pkt, len, false, &f))
+		return FIREWALL_DEFAULT_DENY;
+	if (tracked(fw, &f, now))
+		return FIREWALL_ALLOW;
+	for (size_t i = 0; i < fw->n_rules; i++) {
+		const struct firewall_rule *r = &fw->rules[i];
+
+		if (r->proto && r->proto != f.proto)
+			continue;
+		if (r->port_lo && (f.local_port < r->port_lo || f.local_port > r->port_hi))
+			continue;
+		if (!source_matches(fw, i, key, groups, &f))
+			continue;
+		fw->matches[i]++;
+		return r->deny ? (int)i : FIREWALL_ALLOW;
+	}
+	return FIREWALL_DEFAULT_DENY;
+}

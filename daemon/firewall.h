@@ -1,0 +1,74 @@
+/* Access rules between nodes, in the manner of Nebula's firewall: who (a peer's public key, a
+ * named group of peers, or an overlay CIDR) may reach which protocols and ports here.
+ * Enforced on the inner packet after decryption, before the TUN. Replies to flows this node
+ * opened are always let in (a small connection table, fed by outgoing packets). Once any
+ * rule exists, whatever no rule allows is dropped; with none, everything passes and the
+ * datapath skips the firewall entirely. Rules are tried in order and the first match decides;
+ * the connection table is consulted first, so a rule decides the first packets of a flow and
+ * its match count counts those, not every packet.
+ *
+ * Rule text: `PROTO[/PORT[-PORT]] [from SOURCE]`, PROTO one of any, tcp, udp, icmp; SOURCE one
+ * of any (the default), group:NAME, key:BASE64, or a CIDR such as 100.64.0.0/24. */
+#ifndef SEALNET_FIREWALL_H
+#define SEALNET_FIREWALL_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "addr.h"
+
+#define FIREWALL_GROUP_NAME_MAX 32
+#define FIREWALL_MAX_GROUPS 64 /* per device: a peer's groups are a 64-bit mask */
+#define FIREWALL_RULE_TEXT_MAX 160
+
+enum firewall_source {
+	FIREWALL_FROM_ANY,
+	FIREWALL_FROM_GROUP,
+	FIREWALL_FROM_KEY,
+	FIREWALL_FROM_CIDR,
+};
+
+struct firewall_rule {
+	bool deny;
+	uint8_t proto; /* 0 any, IPPROTO_TCP, IPPROTO_UDP, IPPROTO_ICMP (also ICMPv6) */
+	uint16_t port_lo, port_hi;
+	enum firewall_source from;
+	char group[FIREWALL_GROUP_NAME_MAX];
+	uint8_t key[32];
+	struct ip_prefix cidr;
+	char text[FIREWALL_RULE_TEXT_MAX]; /* normalised, for logs and metrics */
+};
+
+/* Parses one rule. Returns 0 or -EINVAL with the reason in err. */
+int firewall_parse_rule(const char *text, bool deny, struct firewall_rule *out, char *err,
+			size_t errlen);
+/* Group names: letters, digits, '-', '_', '.', at most FIREWALL_GROUP_NAME_MAX - 1. */
+bool firewall_group_name_ok(const char *name);
+
+struct firewall;
+
+int firewall_new(struct firewall **out);
+void firewall_free(struct firewall *fw);
+
+/* Replaces the rule set (the connection table stays). Group names used by rules and peers
+ * are interned here: firewall_group_id() gives a peer's mask bit. Returns 0, -ENOMEM, or
+ * -ENOSPC (more than FIREWALL_MAX_GROUPS names). */
+int firewall_set_rules(struct firewall *fw, const struct firewall_rule *rules, size_t n);
+int firewall_group_id(struct firewall *fw, const char *name);
+bool firewall_active(const struct firewall *fw);
+size_t firewall_rule_count(const struct firewall *fw);
+const struct firewall_rule *firewall_rule(const struct firewall *fw, size_t i,
+					  uint64_t *matches);
+
+/* An outgoing packet (from the TUN): remember its flow so the reply may come in. */
+void firewall_outbound(struct firewall *fw, const uint8_t *pkt, size_t len, uint64_t now);
+
+#define FIREWALL_ALLOW (-1)
+#define FIREWALL_DEFAULT_DENY (-2)
+/* An incoming packet from the peer with this key and group mask. Returns FIREWALL_ALLOW, the
+ * index of the deny rule that matched, or FIREWALL_DEFAULT_DENY. Counts matches per rule. */
+int firewall_inbound(struct firewall *fw, const uint8_t key[32], uint64_t groups,
+		     const uint8_t *pkt, size_t len, uint64_t now);
+
+#endif
