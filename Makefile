@@ -25,8 +25,9 @@ DEB_PKGS := gcc make pkg-config libsodium-dev libb2-dev libmnl-dev libevent-dev 
 	nftables curl prometheus socat ethtool
 
 # The CNI plugin (tools/cni, docs/cluster.md) reads and writes JSON with json-c, and hands
-# addresses out through host-local from containernetworking-plugins (tests/netns/50).
-DEB_PKGS += libjson-c-dev containernetworking-plugins
+# addresses out through host-local from containernetworking-plugins; tests/netns/50 reads its
+# results with jq.
+DEB_PKGS += libjson-c-dev containernetworking-plugins jq
 
 # gnuplot-nox draws the chart of `make bench` (tools/bench/bench.sh --plot).
 DEB_PKGS += gnuplot-nox
