@@ -29,6 +29,10 @@ DEB_PKGS := gcc make pkg-config libsodium-dev libb2-dev libmnl-dev libevent-dev 
 # results with jq.
 DEB_PKGS += libjson-c-dev containernetworking-plugins jq
 
+# sealnet registry (tools/registry.c, docs/cluster.md) reaches etcd's JSON gateway with libcurl
+# (and json-c, above); tests/netns/51 runs a real etcd.
+DEB_PKGS += libcurl4-openssl-dev etcd-server
+
 # gnuplot-nox draws the chart of `make bench` (tools/bench/bench.sh --plot).
 DEB_PKGS += gnuplot-nox
 
@@ -88,9 +92,12 @@ $(SEALNETD): $(BUILD)/daemon/main.o $(BUILD)/libsealnet.a
 	@$(if $(Q),echo "  LD      $@")
 	$(Q)$(CC) $(ALL_LDFLAGS) -o $@ $^ $(PKG_LIBS)
 
+# The tool's own libraries: sealnet registry talks to etcd with libcurl and json-c.
+TOOL_PKGS := libcurl json-c
+$(TOOL_OBJS): ALL_CFLAGS += $(shell $(PKG_CONFIG) --cflags $(TOOL_PKGS))
 $(SEALNET): $(TOOL_OBJS) $(BUILD)/libsealnet.a
 	@$(if $(Q),echo "  LD      $@")
-	$(Q)$(CC) $(ALL_LDFLAGS) -o $@ $^ $(PKG_LIBS)
+	$(Q)$(CC) $(ALL_LDFLAGS) -o $@ $^ $(PKG_LIBS) $(shell $(PKG_CONFIG) --libs $(TOOL_PKGS))
 
 $(BUILD)/tests/%: tests/unit/%.c $(BUILD)/libsealnet.a
 	@mkdir -p $(dir $@)

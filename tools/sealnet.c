@@ -21,6 +21,7 @@ static const struct subcommand {
         {"genpsk", genpsk_main, "Generates a new preshared key and writes it to stdout"},
         {"pubkey", pubkey_main, "Reads a private key from stdin and writes a public key to stdout"},
         {"bench", bench_main, "Measures what encryption costs against plain veth and other tunnels"},
+        {"registry", registry_main, "Joins a cluster: publishes this node in etcd, peers from it"},
 };
 
 static void usage(FILE *f)

@@ -32,5 +32,6 @@ int genkey_main(int argc, char *argv[]);
 int genpsk_main(int argc, char *argv[]);
 int pubkey_main(int argc, char *argv[]);
 int bench_main(int argc, char *argv[]);
+int registry_main(int argc, char *argv[]);
 
 #endif

@@ -1,0 +1,284 @@
+#!/usr/bin/env bash
+# The peer registry (sealnet registry, docs/cluster.md): three sealnetd nodes started without
+# a single peer find each other through a real etcd (Debian's etcd-server), run by this
+# scenario in the router namespace r on its underlay address.
+#
+#	a (198.18.1.1) --\
+#	b (198.18.2.2) ---- r: routes between the links; etcd on 198.18.1.4:2379
+#	c (198.18.3.3) --/
+#
+# 1. Join: every node gets the two others as peers, with no peer written by hand, and every
+#    overlay address answers pings from every node. r captures its links meanwhile: leaving
+#    out etcd's own traffic (TCP port 2379, which is the registry's, not the overlay's),
+#    everything must be UDP between WireGuard ports, and the
+#    marker the pings carry must appear nowhere.  (Also left out: ARP, neighbour discovery
+#    and MLD, the links' own chatter.)
+# 2. Entries that fail validation (a bad key, a pod subnet overlapping one claimed first) are
+#    refused, reported, never applied; a peer configured by hand is never touched.
+# 3. Key rotation: b takes a new key (sealnet set private-key); its registry moves b's entry,
+#    a and c swap the old peer for the new one, traffic resumes.
+# 4. etcd stopped: nodes keep their peers and traffic, registries say so; etcd restarted
+#    (same data): registries reconnect, nothing is lost.
+# 5. A node leaves (registry killed, daemon stopped): once its lease expires the others drop it.
+#
+#	SN_ETCD     etcd binary (default: etcd from PATH)
+# shellcheck source=tests/netns/lib.sh
+. "$(dirname "$0")/lib.sh"
+
+ETCD_BIN=${SN_ETCD:-$(command -v etcd)}
+[ -x "$ETCD_BIN" ] || fail "etcd not found (make deps: etcd-server)"
+command -v curl >/dev/null || fail "curl is not installed (make deps)"
+[ -x "$SEALNET" ] || fail "sealnet not found at $SEALNET (make)"
+
+TTL=3
+PREFIX=/sealnet/t51
+NODES=(a b c)
+
+node_new a
+node_new b
+node_new c
+node_new r none
+link_veth a r
+link_veth b r
+link_veth c r
+nsx r sysctl -q -w net.ipv4.ip_forward=1 || fail "ip_forward in r"
+for n in "${NODES[@]}"; do
+	ip -n "${NS[$n]}" route add 198.18.0.0/16 via "198.18.${IDX[$n]}.${IDX[r]}" ||
+		fail "route on $n"
+done
+ETCD_IP=${UL4[r]}
+ETCD="http://$ETCD_IP:2379"
+
+# --- etcd -------------------------------------------------------------------------------
+
+etcd_start() {
+	bg_start "$SN_TMP/etcd.log.$1" r "$ETCD_BIN" --name t51 --data-dir "$SN_TMP/etcd" \
+		--listen-client-urls "$ETCD" --advertise-client-urls "$ETCD" \
+		--listen-peer-urls http://127.0.0.1:2380 \
+		--initial-advertise-peer-urls http://127.0.0.1:2380 \
+		--initial-cluster t51=http://127.0.0.1:2380
+	ETCD_PID=$BG_PID
+	wait_for 15 nsx r curl -sf -m 1 "$ETCD/health" ||
+		fail "etcd did not answer in 15 s: $(tail -n 5 "$SN_TMP/etcd.log.$1")"
+}
+
+b64() { printf '%s' "$1" | base64 -w0; }
+
+# etcd_put KEY VALUE / etcd_del KEY: what an operator (or a rogue node) would write.
+etcd_put() {
+	nsx r curl -sf -m 3 "$ETCD/v3/kv/put" \
+		-d "{\"key\":\"$(b64 "$1")\",\"value\":\"$(b64 "$2")\"}" >/dev/null
+}
+etcd_del() {
+	nsx r curl -sf -m 3 "$ETCD/v3/kv/deleterange" -d "{\"key\":\"$(b64 "$1")\"}" >/dev/null
+}
+
+# key_name PUBKEY: the last part of a node's key in etcd (base64url, no padding).
+key_name() { printf '%s' "$1" | tr '+/' '-_' | tr -d '='; }
+
+# --- nodes and registries ------------------------------------------------------------------
+
+declare -A REG POD
+# reg_start NODE [ARGS...]: the node's registry; its lines go to the node's log, after the
+# daemon's, so a failure shows both.
+reg_start() {
+	local n=$1
+	shift
+	ip netns exec "${NS[$n]}" "$SEALNET" registry "${IFACE[$n]}" --etcd "$ETCD" \
+		--prefix "$PREFIX" --overlay "${OV4[$n]}" --pod-subnet "${POD[$n]}" --ttl "$TTL" \
+		--state "$SN_TMP/$n.state" --metrics "$SN_TMP/$n.prom" "$@" >>"${LOG[$n]}" 2>&1 &
+	REG[$n]=$!
+	track "${REG[$n]}"
+}
+
+peers_of() { wg show "${IFACE[$1]}" peers 2>/dev/null | sort; }
+has_peer() { peers_of "$1" | grep -qxF "$2"; }
+lacks_peer() { ! has_peer "$1" "$2"; }
+peer_count() { peers_of "$1" | grep -c .; }
+count_is() { [ "$(peer_count "$1")" = "$2" ]; }
+# reg_logged NODE TEXT: the node's registry has logged TEXT (fixed string).
+reg_logged() { grep 'sealnet-registry\[' "${LOG[$1]}" | grep -qF -- "$2"; }
+metric() { sed -n "s/^$2{[^}]*} //p" "$SN_TMP/$1.prom" 2>/dev/null; }
+metric_is() { [ "$(metric "$1" "$2")" = "$3" ]; }
+
+MARKER="SNREG51$(od -An -N4 -tx1 /dev/urandom | tr -d ' \n')"
+MARKER_HEX=$(printf '%s' "$MARKER" | od -An -v -tx1 | tr -d ' \n' | cut -c1-32)
+ping_marker() {
+	nsx "$1" ping -n -q -c 2 -i 0.2 -W 2 -p "$MARKER_HEX" "$2" >/dev/null 2>&1
+}
+
+# mesh_pings WHAT NODES...: every node pings every other's overlay address.
+mesh_pings() {
+	local what=$1 x y
+	shift
+	for x in "$@"; do
+		for y in "$@"; do
+			[ "$x" = "$y" ] && continue
+			check "$what: $x -> $y (${OV4[$y]})" wait_for 10 ping_marker "$x" "${OV4[$y]}"
+		done
+	done
+}
+
+step "etcd on $ETCD_IP in r; three nodes with no peers"
+etcd_start 1
+ok "etcd $("$ETCD_BIN" --version | head -n 1 | sed 's/.*Version: //') answers on $ETCD"
+for n in "${NODES[@]}"; do
+	POD[$n]="100.96.${IDX[$n]}.0/24"
+	conf_interface "$n" >"$(conf_path "$n")"
+	start_node "$n"
+	check_eq "$n starts with no peer" "$(peer_count "$n")" 0
+done
+# A peer configured by hand on a: the registry must never touch it.
+HAND_PUB=$(genkey | pubkey)
+nsx a wg set "${IFACE[a]}" peer "$HAND_PUB" allowed-ips 100.64.9.9/32 || fail "hand peer on a"
+
+step "1. join through etcd"
+t0=$SECONDS
+# a and b publish the address they reach etcd from; c names its endpoint.
+reg_start a
+reg_start b
+reg_start c --endpoint "${UL4[c]}:${PORT[c]}" --groups web,db
+for n in "${NODES[@]}"; do
+	for m in "${NODES[@]}"; do
+		[ "$n" = "$m" ] && continue
+		check "$n has $m as a peer" wait_for 10 has_peer "$n" "${PUB[$m]}"
+	done
+done
+say "joined in $((SECONDS - t0)) s"
+check_eq "a: peers (b, c and the one by hand)" "$(peer_count a)" 3
+check_eq "b: peers" "$(peer_count b)" 2
+allowed=$(nsx a wg show "${IFACE[a]}" allowed-ips | grep -F "${PUB[c]}" | cut -f2)
+check "a routes c's overlay and pod subnet to c ($allowed)" \
+	grep -qE "^${OV4[c]}/32 ${POD[c]}$|^${POD[c]} ${OV4[c]}/32$" <<<"$allowed"
+ep=$(nsx a wg show "${IFACE[a]}" endpoints | grep -F "${PUB[b]}" | cut -f2)
+check_eq "b's endpoint at a: the address b reaches etcd from" "$ep" "${UL4[b]}:${PORT[b]}"
+ep=$(nsx a wg show "${IFACE[a]}" endpoints | grep -F "${PUB[c]}" | cut -f2)
+check_eq "c's endpoint at a: the one c named" "$ep" "${UL4[c]}:${PORT[c]}"
+
+# groups_at NODE PEER: the groups NODE's daemon has for PEER (get=sealnet), comma-separated.
+groups_at() {
+	local hex
+	hex=$(printf '%s' "${PUB[$2]}" | base64 -d | od -An -v -tx1 | tr -d ' \n')
+	printf 'get=sealnet\n\n' | socat -t 2 - "UNIX-CONNECT:/var/run/wireguard/${IFACE[$1]}.sock" |
+		awk -v k="public_key=$hex" '/^public_key=/ { p = ($0 == k) } p && sub(/^sealnet_group=/, "")' |
+		paste -sd, -
+}
+if reg_logged a "does not take group="; then
+	skip "c's groups: this sealnetd has no access rules (group=)"
+else
+	check_eq "a has c in the groups c published" "$(groups_at a c)" "web,db"
+fi
+
+cap=$SN_TMP/underlay.pcap
+# Left out: etcd's TCP, and the links' own ARP, neighbour discovery and MLD (to ff02::/16).
+capture_start r any "$cap" not arp and not icmp6 and not '(' ip6 and dst net ff02::/16 ')' \
+	and not '(' tcp port 2379 ')'
+mesh_pings "overlay ping" "${NODES[@]}"
+sleep 0.5
+capture_stop
+total=$(tcpdump -n -r "$cap" 2>/dev/null | grep -c .)
+wgudp=$(tcpdump -n -r "$cap" \
+	"udp and src portrange ${PORT[a]}-${PORT[c]} and dst portrange ${PORT[a]}-${PORT[c]}" \
+	2>/dev/null | grep -c .)
+check_gt "underlay: WireGuard datagrams captured" "$wgudp" 0
+check_eq "underlay: everything but etcd's TCP (left out) is WireGuard UDP" "$total" "$wgudp"
+if [ -x "$UDPFUZZ" ]; then
+	out=$("$UDPFUZZ" check "$cap" "${PORT[a]},${PORT[b]},${PORT[c]}" "$MARKER")
+	rc=$?
+	say "underlay: $out"
+	check_eq "underlay: well-formed WireGuard messages only, marker nowhere (udpfuzz check)" \
+		"$rc" 0
+else
+	check_not "underlay: the ping marker appears nowhere" \
+		grep -qF "$MARKER" "$cap"
+fi
+for n in "${NODES[@]}"; do
+	check "$n: metrics say etcd up" metric_is "$n" sealnet_registry_etcd_up 1
+	check "$n: metrics count 2 peers" metric_is "$n" sealnet_registry_peers 2
+done
+
+step "2. entries that fail validation are refused, never applied"
+rogue_pub=$(genkey | pubkey)
+rogue_key="$PREFIX/nodes/$(key_name "$rogue_pub")"
+# Claims part of a's pod subnet, which a claimed first.
+etcd_put "$rogue_key" "{\"public_key\":\"$rogue_pub\",\"endpoints\":[\"198.18.1.200:51820\"],\"overlay\":\"100.64.0.50\",\"pod_subnet\":\"100.96.1.128/25\"}" ||
+	fail "put the overlapping entry"
+bad_key="$PREFIX/nodes/not-a-key"
+etcd_put "$bad_key" '{"public_key":"nope","overlay":"100.64.0.51"}' || fail "put the bad entry"
+check "b reports the overlapping claim" wait_for 5 reg_logged b "refused: 100.96.1.128/25 overlaps ${POD[a]}"
+check "b reports the bad key" wait_for 5 reg_logged b "$bad_key: refused"
+check "c reports the overlapping claim" wait_for 5 reg_logged c "refused: 100.96.1.128/25 overlaps"
+check "b: metrics count 2 refused entries" wait_for 3 metric_is b sealnet_registry_refused_entries 2
+check_not "b did not apply the overlapping entry" has_peer b "$rogue_pub"
+check_eq "b still has 2 peers" "$(peer_count b)" 2
+check "a still routes its pod subnet's claim to nobody else: ping a -> b" ping_marker a "${OV4[b]}"
+etcd_del "$rogue_key"
+etcd_del "$bad_key"
+check "a's hand-configured peer is still there" has_peer a "$HAND_PUB"
+
+step "3. b rotates its key"
+hs_ac=$(handshakes a c)
+old_pub=${PUB[b]}
+PRIV[b]=$(genkey)
+PUB[b]=$(pubkey <<<"${PRIV[b]}")
+(umask 077 && printf '%s\n' "${PRIV[b]}" >"$SN_TMP/b.newkey")
+t0=$SECONDS
+"$SEALNET" set "${IFACE[b]}" private-key "$SN_TMP/b.newkey" || fail "sealnet set private-key on b"
+for n in a c; do
+	check "$n takes b's new key" wait_for 10 has_peer "$n" "${PUB[b]}"
+	check "$n drops b's old key" wait_for 5 lacks_peer "$n" "$old_pub"
+done
+check "a reaches b again" wait_for 10 ping_once a "${OV4[b]}"
+check "c reaches b again" wait_for 10 ping_once c "${OV4[b]}"
+say "traffic resumed $((SECONDS - t0)) s after the key changed"
+mesh_pings "after the rotation" "${NODES[@]}"
+check_not "b never took its own old key for a peer" reg_logged b "$old_pub (${OV4[b]}/32) added"
+check "b's registry moved its entry" reg_logged b "the interface's key changed"
+check_eq "a's session with c was not disturbed: handshakes a-c" "$(handshakes a c)" "$hs_ac"
+
+step "4. etcd stopped, then restarted"
+stop_pid "$ETCD_PID" TERM
+for n in "${NODES[@]}"; do
+	check "$n's registry reports etcd unreachable" wait_for 5 reg_logged "$n" "unreachable"
+done
+check "a: metrics say etcd down" wait_for 3 metric_is a sealnet_registry_etcd_up 0
+# Longer than a lease: were anything expiring, it would have by now.
+sleep $((TTL + 1))
+for n in "${NODES[@]}"; do
+	check_eq "$n keeps its peers while etcd is away" "$(peer_count "$n")" "$([ "$n" = a ] && echo 3 || echo 2)"
+done
+mesh_pings "etcd down" "${NODES[@]}"
+etcd_start 2
+for n in "${NODES[@]}"; do
+	check "$n's registry reconnects" wait_for 10 reg_logged "$n" "reconnected to etcd"
+done
+check "a: metrics say etcd up again" wait_for 3 metric_is a sealnet_registry_etcd_up 1
+check "a: one reconnect counted" metric_is a sealnet_registry_reconnects_total 1
+sleep $((TTL + 1))
+for n in "${NODES[@]}"; do
+	for m in "${NODES[@]}"; do
+		[ "$n" = "$m" ] && continue
+		check "$n still has $m" has_peer "$n" "${PUB[$m]}"
+	done
+done
+mesh_pings "etcd back" "${NODES[@]}"
+
+step "5. c leaves: its lease expires, the others drop it"
+# SIGKILL: no goodbye of any kind (the shell's "Killed" notice is silenced).
+{ stop_pid "${REG[c]}" KILL; } 2>/dev/null
+stop_node c
+t0=$SECONDS
+for n in a b; do
+	check "$n drops c within $((TTL + 5)) s" wait_for $((TTL + 5)) lacks_peer "$n" "${PUB[c]}"
+done
+say "c dropped $((SECONDS - t0)) s after it went (lease $TTL s)"
+check "a keeps b" has_peer a "${PUB[b]}"
+check "a keeps its hand-configured peer" has_peer a "$HAND_PUB"
+check "ping a -> b" ping_marker a "${OV4[b]}"
+
+for n in a b; do
+	stop_pid "${REG[$n]}" TERM
+	check_eq "$n's registry exits 0 on SIGTERM" "$STOP_RC" 0
+done
+stop_pid "$ETCD_PID" TERM
+say "done"

@@ -1,0 +1,1356 @@
+/* registry: joins a cluster whose peers are listed in etcd (docs/cluster.md, "Peer registry").
+ *
+ * It publishes this node under PREFIX/nodes/<base64url public key> with a lease that it keeps
+ * alive, so the entry of a node that dies expires; it reads every entry under PREFIX/nodes/,
+ * watches them, and turns them into peers of the running daemon through the control socket,
+ * the same all-or-nothing set=1 that `sealnet set` and `wg set` send: one request per peer
+ * that changed, so the other peers keep their sessions.
+ *
+ * The state, and why it is kept:
+ *  - entries: the etcd keys as last read (range at connect, then watch events). Every
+ *    decision is made from the whole of it, so a transaction that deletes one key and puts
+ *    another (a key rotation) is seen as one change.
+ *  - the managed peers: those this registry put into the daemon, with what it set. Only they
+ *    are ever updated or removed: a peer configured by hand is left alone. The list is kept in
+ *    a state file so a restarted registry still knows which peers are its own.
+ *
+ * Validation is deterministic so every node refuses the same entries: an entry must parse,
+ * and its claims (overlay address, pod subnet) must not overlap those of an entry created
+ * earlier (lower create_revision); the later claimant is refused, never applied.
+ *
+ * etcd unreachable: nothing changes in the daemon; we retry with exponential backoff, and
+ * say so once per change of state, in the log and in the metrics file. */
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <json-c/json.h>
+#include <signal.h>
+#include <sodium.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "addr.h"
+#include "etcd.h"
+#include "ipc.h"
+#include "key.h"
+#include "log.h"
+#include "subcommands.h"
+
+#define DEFAULT_PREFIX "/sealnet/default"
+#define DEFAULT_TTL 10
+#define MAX_ENDPOINTS 8
+#define MAX_GROUPS 16
+/* As the daemon's access rules take them (FIREWALL_GROUP_NAME_MAX less the NUL). */
+#define GROUP_NAME_MAX 31
+/* A node's entry is a few hundred bytes; anything much larger is not one of ours. */
+#define MAX_ENTRY_LEN 4096
+/* Base64url of a key without padding: 43 characters. */
+#define KEY_NAME_LEN 44
+/* Unary requests to etcd: long enough for a loaded server, short enough that a dead one
+ * is noticed well within a lease. */
+#define ETCD_TIMEOUT_MS 2000
+#define BACKOFF_MIN 0.5
+#define BACKOFF_MAX 10.0
+/* How often the daemon is asked for its key, port and peers. */
+#define TICK_SEC 1.0
+
+/* What an entry says, once checked. */
+struct node {
+	uint8_t public_key[KEY_LEN];
+	char endpoint[ADDR_STRLEN]; /* the first endpoint, as the daemon writes it; "" none */
+	struct ip_prefix overlay;   /* a host prefix: /32 or /128 */
+	struct ip_prefix pod_subnet;
+	bool has_pod_subnet;
+	char groups[MAX_GROUPS][GROUP_NAME_MAX + 1];
+	size_t n_groups;
+};
+
+struct entry {
+	char *key, *value;
+	int64_t create_revision, mod_revision;
+	int64_t parsed_revision; /* the mod_revision that valid, why and node describe */
+	bool valid;
+	char why[256];
+	struct node node;
+	/* Refusals and hand-configured clashes are logged once per revision and reason. */
+	int64_t reported_revision;
+	char reported[640];
+	bool accepted; /* in the last reconcile */
+};
+
+struct managed {
+	uint8_t public_key[KEY_LEN];
+	struct node applied;
+	bool known; /* applied is what we set (false: named by the state file, or lost) */
+};
+
+struct registry {
+	const char *ifname, *etcd_url, *metrics_path;
+	char state_path[256];
+	char prefix[256]; /* PREFIX/nodes/ */
+	unsigned ttl;
+	struct etcd *etcd;
+
+	/* This node, as the command line describes it. */
+	char *endpoints[MAX_ENDPOINTS];
+	size_t n_endpoints;
+	char overlay[ADDR_STRLEN], pod_subnet[ADDR_STRLEN];
+	char *groups[MAX_GROUPS];
+	size_t n_groups;
+
+	/* This node, as the daemon describes it. */
+	bool have_self, daemon_up, daemon_reported, no_key_reported;
+	uint8_t self_key[KEY_LEN];
+	uint16_t port;
+
+	/* etcd. */
+	int64_t lease;
+	char published_key[512]; /* where our entry is; "" before the first put */
+	bool up, synced, down_reported, need_publish;
+	bool resync; /* entries lost an event: read them whole again */
+	unsigned long reconnects;
+	double backoff, next_try, next_keepalive;
+
+	struct entry *entries;
+	size_t n_entries;
+	bool dirty;
+	double next_reconcile;
+	size_t n_valid, n_refused;
+
+	struct managed *peers;
+	size_t n_peers;
+	bool groups_unsupported;
+	unsigned long applies, apply_errors;
+
+	char *metrics_written;
+};
+
+static volatile sig_atomic_t stop_signal;
+
+static void on_signal(int sig)
+{
+	stop_signal = sig;
+}
+
+static double now(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+static void usage_text(FILE *f)
+{
+	fprintf(f,
+	        "Usage: %s registry <interface> --etcd <url> --overlay <address>\n"
+	        "         [--pod-subnet <prefix>] [--endpoint <ip>:<port>]... "
+	        "[--groups <name>[,<name>...]]\n"
+	        "         [--prefix <path>] [--ttl <seconds>] [--metrics <file>] "
+	        "[--state <file>] [-v]\n",
+	        PROG_NAME);
+}
+
+static int usage(void)
+{
+	usage_text(stderr);
+	return EXIT_USAGE;
+}
+
+/* --- entries: parsing and checking ---------------------------------------------------- */
+
+static void key_name(char name[KEY_NAME_LEN], const uint8_t key[KEY_LEN])
+{
+	sodium_bin2base64(name, KEY_NAME_LEN, key, KEY_LEN,
+	                  sodium_base64_VARIANT_URLSAFE_NO_PADDING);
+}
+
+static const char *key_text(char b64[KEY_B64_LEN], const uint8_t key[KEY_LEN])
+{
+	key_to_base64(b64, key);
+	return b64;
+}
+
+static int refuse(char *why, size_t len, const char *fmt, ...)
+        __attribute__((format(printf, 3, 4)));
+
+static int refuse(char *why, size_t len, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(why, len, fmt, ap);
+	va_end(ap);
+	return -EINVAL;
+}
+
+static bool valid_group(const char *g)
+{
+	size_t len = strlen(g);
+
+	return len && len <= GROUP_NAME_MAX &&
+	       strspn(g, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_.-") ==
+	               len;
+}
+
+static const char *member(struct json_object *o, const char *name, enum json_type type,
+                          struct json_object **v)
+{
+	if (!json_object_object_get_ex(o, name, v))
+		return "absent";
+	return json_object_is_type(*v, type) ? NULL : "of the wrong type";
+}
+
+/* Checks the entry at key (under prefix) and fills n. Returns 0, or -EINVAL with the reason
+ * in why. Fields we do not know are ignored, so newer nodes can add some. */
+static int parse_entry(const char *prefix, const char *key, const char *value, size_t len,
+                       struct node *n, char *why, size_t why_len)
+{
+	struct json_object *o = NULL, *v, *item;
+	struct ip_prefix masked;
+	union endpoint ep;
+	uint8_t named[KEY_LEN];
+	size_t bin_len, plen = strlen(prefix);
+	const char *name, *s, *bad;
+	int ret = -EINVAL;
+
+	memset(n, 0, sizeof(*n));
+	if (strncmp(key, prefix, plen))
+		return refuse(why, why_len, "not under %s", prefix);
+	name = key + plen;
+	if (strlen(name) != KEY_NAME_LEN - 1 ||
+	    sodium_base642bin(named, sizeof(named), name, strlen(name), NULL, &bin_len, NULL,
+	                      sodium_base64_VARIANT_URLSAFE_NO_PADDING) ||
+	    bin_len != KEY_LEN)
+		return refuse(why, why_len, "the key's last part is not a public key in base64url");
+	if (len > MAX_ENTRY_LEN || strlen(value) != len)
+		return refuse(why, why_len, "value of %zu bytes, not a node's JSON", len);
+	o = json_tokener_parse(value);
+	if (!o || !json_object_is_type(o, json_type_object)) {
+		ret = refuse(why, why_len, "value is not a JSON object");
+		goto out;
+	}
+	if ((bad = member(o, "public_key", json_type_string, &v))) {
+		ret = refuse(why, why_len, "public_key %s", bad);
+		goto out;
+	}
+	if (key_from_base64(n->public_key, json_object_get_string(v)) ||
+	    key_is_zero(n->public_key)) {
+		ret = refuse(why, why_len, "public_key \"%.60s\" is not a key",
+		             json_object_get_string(v));
+		goto out;
+	}
+	/* The name is how others find an entry: it must not stand for another key. */
+	if (!key_equal(named, n->public_key)) {
+		ret = refuse(why, why_len, "public_key is not the key the entry is named after");
+		goto out;
+	}
+	if ((bad = member(o, "overlay", json_type_string, &v))) {
+		ret = refuse(why, why_len, "overlay %s", bad);
+		goto out;
+	}
+	s = json_object_get_string(v);
+	if (addr_parse_prefix(s, &n->overlay) ||
+	    n->overlay.cidr != addr_len(n->overlay.addr.family) * 8) {
+		ret = refuse(why, why_len, "overlay \"%.60s\" is not one address", s);
+		goto out;
+	}
+	if (json_object_object_get_ex(o, "pod_subnet", &v) &&
+	    !json_object_is_type(v, json_type_null) &&
+	    (!json_object_is_type(v, json_type_string) || *json_object_get_string(v))) {
+		s = json_object_is_type(v, json_type_string) ? json_object_get_string(v) : "";
+		if (!strchr(s, '/') || addr_parse_prefix(s, &n->pod_subnet)) {
+			ret = refuse(why, why_len, "pod_subnet \"%.60s\" is not a prefix", s);
+			goto out;
+		}
+		masked = n->pod_subnet;
+		addr_prefix_mask(&masked);
+		if (memcmp(masked.addr.bytes, n->pod_subnet.addr.bytes,
+		           sizeof(masked.addr.bytes))) {
+			ret = refuse(why, why_len, "pod_subnet \"%.60s\" has host bits set", s);
+			goto out;
+		}
+		/* A claim that wide would take the routes of the underlay itself. */
+		if (n->pod_subnet.cidr < (n->pod_subnet.addr.family == AF_INET ? 8 : 32)) {
+			ret = refuse(why, why_len, "pod_subnet \"%.60s\" is wider than /%d", s,
+			             n->pod_subnet.addr.family == AF_INET ? 8 : 32);
+			goto out;
+		}
+		n->has_pod_subnet = true;
+	}
+	if (json_object_object_get_ex(o, "endpoints", &v)) {
+		if (!json_object_is_type(v, json_type_array) ||
+		    json_object_array_length(v) > MAX_ENDPOINTS) {
+			ret = refuse(why, why_len, "endpoints is not a list of at most %d",
+			             MAX_ENDPOINTS);
+			goto out;
+		}
+		for (size_t i = 0; i < json_object_array_length(v); i++) {
+			item = json_object_array_get_idx(v, i);
+			s = json_object_is_type(item, json_type_string)
+			            ? json_object_get_string(item)
+			            : "";
+			/* Numeric only: a name would make every node resolve it, blocking. */
+			if (addr_parse_endpoint(s, &ep) || !ep.in4.sin_port) {
+				ret = refuse(why, why_len, "endpoint \"%.60s\" is not ip:port", s);
+				goto out;
+			}
+			if (i == 0)
+				addr_endpoint_str(&ep, n->endpoint);
+		}
+	}
+	if (json_object_object_get_ex(o, "groups", &v)) {
+		if (!json_object_is_type(v, json_type_array) ||
+		    json_object_array_length(v) > MAX_GROUPS) {
+			ret = refuse(why, why_len, "groups is not a list of at most %d",
+			             MAX_GROUPS);
+			goto out;
+		}
+		for (size_t i = 0; i < json_object_array_length(v); i++) {
+			item = json_object_array_get_idx(v, i);
+			s = json_object_is_type(item, json_type_string)
+			            ? json_object_get_string(item)
+			            : "";
+			if (!valid_group(s)) {
+				ret = refuse(why, why_len, "group \"%.40s\" is not a name", s);
+				goto out;
+			}
+			snprintf(n->groups[n->n_groups++], sizeof(n->groups[0]), "%s", s);
+		}
+	}
+	ret = 0;
+out:
+	json_object_put(o);
+	return ret;
+}
+
+static bool prefixes_overlap(const struct ip_prefix *a, const struct ip_prefix *b)
+{
+	unsigned bits = a->cidr < b->cidr ? a->cidr : b->cidr;
+	unsigned bytes = bits / 8, rest = bits % 8;
+	uint8_t mask = (uint8_t)(0xff << (8 - rest));
+
+	if (a->addr.family != b->addr.family)
+		return false;
+	if (memcmp(a->addr.bytes, b->addr.bytes, bytes))
+		return false;
+	return !rest || !((a->addr.bytes[bytes] ^ b->addr.bytes[bytes]) & mask);
+}
+
+/* Writes the claim of a that overlaps one of b's into what; false when none does. */
+static bool claims_overlap(const struct node *a, const struct node *b, char *what, size_t len)
+{
+	const struct ip_prefix *ca[2] = {&a->overlay, a->has_pod_subnet ? &a->pod_subnet : NULL};
+	const struct ip_prefix *cb[2] = {&b->overlay, b->has_pod_subnet ? &b->pod_subnet : NULL};
+	char x[ADDR_STRLEN], y[ADDR_STRLEN];
+
+	for (int i = 0; i < 2; i++)
+		for (int j = 0; j < 2; j++)
+			if (ca[i] && cb[j] && prefixes_overlap(ca[i], cb[j])) {
+				snprintf(what, len, "%s overlaps %s", addr_prefix_str(ca[i], x),
+				         addr_prefix_str(cb[j], y));
+				return true;
+			}
+	return false;
+}
+
+static bool node_same(const struct node *a, const struct node *b)
+{
+	char x[ADDR_STRLEN], y[ADDR_STRLEN];
+
+	if (!key_equal(a->public_key, b->public_key) || strcmp(a->endpoint, b->endpoint) ||
+	    strcmp(addr_prefix_str(&a->overlay, x), addr_prefix_str(&b->overlay, y)) ||
+	    a->has_pod_subnet != b->has_pod_subnet || a->n_groups != b->n_groups)
+		return false;
+	if (a->has_pod_subnet &&
+	    strcmp(addr_prefix_str(&a->pod_subnet, x), addr_prefix_str(&b->pod_subnet, y)))
+		return false;
+	for (size_t i = 0; i < a->n_groups; i++)
+		if (strcmp(a->groups[i], b->groups[i]))
+			return false;
+	return true;
+}
+
+/* --- our own entry ------------------------------------------------------------------- */
+
+static int add_string(struct json_object *o, const char *name, const char *s)
+{
+	struct json_object *v = json_object_new_string(s);
+
+	if (!v || json_object_object_add(o, name, v)) {
+		json_object_put(v);
+		return -ENOMEM;
+	}
+	return 0;
+}
+
+static int add_strings(struct json_object *o, const char *name, char *const *s, size_t n)
+{
+	struct json_object *a = json_object_new_array(), *v;
+
+	if (!a || json_object_object_add(o, name, a)) {
+		json_object_put(a);
+		return -ENOMEM;
+	}
+	for (size_t i = 0; i < n; i++) {
+		v = json_object_new_string(s[i]);
+		if (!v || json_object_array_add(a, v)) {
+			json_object_put(v);
+			return -ENOMEM;
+		}
+	}
+	return 0;
+}
+
+/* Our entry's key and JSON value (malloc'd, *value). The endpoints are the command line's,
+ * or else the address we reach etcd from with the daemon's port. */
+static int self_entry(struct registry *r, char *key, size_t key_len, char **value)
+{
+	struct json_object *o = json_object_new_object();
+	char name[KEY_NAME_LEN], b64[KEY_B64_LEN], ip[ADDR_STRLEN], ep[ADDR_STRLEN + 8];
+	char stamp[32], *eps[1] = {ep};
+	struct tm tm;
+	time_t t = time(NULL);
+	int ret = -ENOMEM;
+
+	*value = NULL;
+	if (!o)
+		return -ENOMEM;
+	key_name(name, r->self_key);
+	snprintf(key, key_len, "%s%s", r->prefix, name);
+	gmtime_r(&t, &tm);
+	strftime(stamp, sizeof(stamp), "%Y-%m-%dT%H:%M:%SZ", &tm);
+	if (add_string(o, "public_key", key_text(b64, r->self_key)))
+		goto out;
+	if (r->n_endpoints) {
+		if (add_strings(o, "endpoints", r->endpoints, r->n_endpoints))
+			goto out;
+	} else if (!etcd_local_ip(r->etcd, ip, sizeof(ip))) {
+		snprintf(ep, sizeof(ep), strchr(ip, ':') ? "[%s]:%u" : "%s:%u", ip, r->port);
+		if (add_strings(o, "endpoints", eps, 1))
+			goto out;
+	}
+	if (add_string(o, "overlay", r->overlay) ||
+	    (r->pod_subnet[0] && add_string(o, "pod_subnet", r->pod_subnet)) ||
+	    add_strings(o, "groups", r->groups, r->n_groups) || add_string(o, "updated", stamp))
+		goto out;
+	*value = strdup(json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN));
+	ret = *value ? 0 : -ENOMEM;
+out:
+	json_object_put(o);
+	return ret;
+}
+
+/* --- state file and metrics ---------------------------------------------------------- */
+
+/* Replaces path with text: a reader sees the old file or the new one, never half. */
+static int write_file(const char *path, const char *text)
+{
+	char tmp[300];
+	size_t len = strlen(text);
+	int fd, ret = 0;
+
+	if ((size_t)snprintf(tmp, sizeof(tmp), "%s.tmp", path) >= sizeof(tmp))
+		return -ENAMETOOLONG;
+	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+	if (fd < 0)
+		return -errno;
+	if (write(fd, text, len) != (ssize_t)len)
+		ret = -EIO;
+	if (close(fd) && !ret)
+		ret = -errno;
+	if (!ret && rename(tmp, path))
+		ret = -errno;
+	if (ret)
+		unlink(tmp);
+	return ret;
+}
+
+static void save_state(struct registry *r)
+{
+	char b64[KEY_B64_LEN], *text = malloc(r->n_peers * KEY_B64_LEN + 64);
+	size_t len;
+	int ret;
+
+	if (!text) {
+		log_err("%s: registry: cannot save %s: %s", r->ifname, r->state_path,
+		        strerror(ENOMEM));
+		return;
+	}
+	len = (size_t)sprintf(text, "# peers sealnet registry added\n");
+	for (size_t i = 0; i < r->n_peers; i++)
+		len += (size_t)sprintf(text + len, "%s\n", key_text(b64, r->peers[i].public_key));
+	ret = write_file(r->state_path, text);
+	if (ret)
+		log_err("%s: registry: cannot save %s: %s", r->ifname, r->state_path,
+		        strerror(-ret));
+	free(text);
+}
+
+static int add_managed(struct registry *r, const uint8_t key[KEY_LEN], struct managed **out)
+{
+	struct managed *grown = realloc(r->peers, (r->n_peers + 1) * sizeof(*grown));
+
+	if (!grown)
+		return -ENOMEM;
+	r->peers = grown;
+	*out = &r->peers[r->n_peers++];
+	memset(*out, 0, sizeof(**out));
+	memcpy((*out)->public_key, key, KEY_LEN);
+	return 0;
+}
+
+static struct managed *find_managed(struct registry *r, const uint8_t key[KEY_LEN])
+{
+	for (size_t i = 0; i < r->n_peers; i++)
+		if (key_equal(r->peers[i].public_key, key))
+			return &r->peers[i];
+	return NULL;
+}
+
+static void load_state(struct registry *r)
+{
+	struct managed *m;
+	uint8_t key[KEY_LEN];
+	char line[128];
+	FILE *f = fopen(r->state_path, "re");
+
+	if (!f) {
+		if (errno != ENOENT)
+			log_warn("%s: registry: cannot read %s: %s", r->ifname, r->state_path,
+			         strerror(errno));
+		return;
+	}
+	while (fgets(line, sizeof(line), f)) {
+		line[strcspn(line, "\r\n")] = '\0';
+		if (line[0] == '#' || !line[0])
+			continue;
+		if (key_from_base64(key, line) || find_managed(r, key) || add_managed(r, key, &m))
+			continue;
+	}
+	fclose(f);
+	if (r->n_peers)
+		log_info("%s: registry: %zu peers from a previous run (%s)", r->ifname, r->n_peers,
+		         r->state_path);
+}
+
+struct text {
+	char buf[4096];
+	size_t len;
+};
+
+static void metric(struct text *t, const char *name, const char *type, const char *help,
+                   const char *ifname, double value)
+{
+	int n;
+
+	n = snprintf(t->buf + t->len, sizeof(t->buf) - t->len,
+	             "# HELP %s %s\n# TYPE %s %s\n%s{interface=\"%s\"} %.17g\n", name, help, name,
+	             type, name, ifname, value);
+	if (n > 0 && (size_t)n < sizeof(t->buf) - t->len)
+		t->len += (size_t)n;
+}
+
+/* The Prometheus text format, for node_exporter's textfile collector: the tool cannot reach
+ * the daemon's /metrics, and a file outlives the process that wrote it. */
+static void write_metrics(struct registry *r)
+{
+	struct text t = {.len = 0};
+	int ret;
+
+	if (!r->metrics_path)
+		return;
+	metric(&t, "sealnet_registry_etcd_up", "gauge",
+	       "Whether etcd answered the registry's last request.", r->ifname, r->up);
+	metric(&t, "sealnet_registry_daemon_up", "gauge",
+	       "Whether the daemon answered on its control socket.", r->ifname, r->daemon_up);
+	metric(&t, "sealnet_registry_entries", "gauge",
+	       "Valid node entries in etcd, this node's included.", r->ifname, (double)r->n_valid);
+	metric(&t, "sealnet_registry_refused_entries", "gauge",
+	       "Entries refused: invalid, or claiming what an older entry claims.", r->ifname,
+	       (double)r->n_refused);
+	metric(&t, "sealnet_registry_peers", "gauge", "Peers the registry has put into the daemon.",
+	       r->ifname, (double)r->n_peers);
+	metric(&t, "sealnet_registry_reconnects_total", "counter",
+	       "Times etcd was reached again after being unreachable.", r->ifname,
+	       (double)r->reconnects);
+	metric(&t, "sealnet_registry_applies_total", "counter", "Peer changes the daemon accepted.",
+	       r->ifname, (double)r->applies);
+	metric(&t, "sealnet_registry_apply_errors_total", "counter",
+	       "Peer changes the daemon refused or that could not be sent.", r->ifname,
+	       (double)r->apply_errors);
+	if (r->metrics_written && !strcmp(r->metrics_written, t.buf))
+		return;
+	ret = write_file(r->metrics_path, t.buf);
+	if (ret)
+		log_warn("%s: registry: cannot write %s: %s", r->ifname, r->metrics_path,
+		         strerror(-ret));
+	free(r->metrics_written);
+	r->metrics_written = strdup(t.buf);
+}
+
+/* --- the daemon ---------------------------------------------------------------------- */
+
+static bool daemon_has(const struct ipc_device *dev, const uint8_t key[KEY_LEN])
+{
+	for (const struct ipc_peer *p = dev->first_peer; p; p = p->next)
+		if (key_equal(p->public_key, key))
+			return true;
+	return false;
+}
+
+struct request {
+	char buf[4096];
+	size_t len;
+};
+
+static void add(struct request *q, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+static void add(struct request *q, const char *fmt, ...)
+{
+	va_list ap;
+	int n;
+
+	va_start(ap, fmt);
+	n = vsnprintf(q->buf + q->len, sizeof(q->buf) - q->len, fmt, ap);
+	va_end(ap);
+	/* Bounded: MAX_GROUPS names and two prefixes fit many times over. */
+	if (n > 0 && (size_t)n < sizeof(q->buf) - q->len)
+		q->len += (size_t)n;
+}
+
+/* One set=1 for one peer: added, or updated with its claims replacing what it had. The
+ * endpoint is only sent when it is new, so one the daemon learnt from the peer (roaming) is
+ * not reset each time. */
+static int send_peer(struct registry *r, const struct node *n, const struct managed *m, bool groups)
+{
+	struct request q = {.len = 0};
+	char hex[KEY_HEX_LEN], buf[ADDR_STRLEN];
+	int ret, err;
+
+	key_to_hex(hex, n->public_key);
+	add(&q, "set=1\npublic_key=%s\n", hex);
+	if (n->endpoint[0] && (!m || !m->known || strcmp(m->applied.endpoint, n->endpoint)))
+		add(&q, "endpoint=%s\n", n->endpoint);
+	add(&q, "replace_allowed_ips=true\nallowed_ip=%s\n", addr_prefix_str(&n->overlay, buf));
+	if (n->has_pod_subnet)
+		add(&q, "allowed_ip=%s\n", addr_prefix_str(&n->pod_subnet, buf));
+	if (groups) {
+		add(&q, "replace_groups=true\n");
+		for (size_t i = 0; i < n->n_groups; i++)
+			add(&q, "group=%s\n", n->groups[i]);
+	}
+	ret = ipc_command(r->ifname, q.buf, &err);
+	return ret ? ret : err;
+}
+
+static int apply_peer(struct registry *r, const struct node *n, const struct managed *m)
+{
+	int ret;
+
+	ret = send_peer(r, n, m, !r->groups_unsupported);
+	/* A daemon without access rules refuses the group lines as unknown keys: the peer is
+	 * still worth having, without its groups. */
+	if (ret == -EINVAL && !r->groups_unsupported) {
+		ret = send_peer(r, n, m, false);
+		if (!ret) {
+			r->groups_unsupported = true;
+			log_notice("%s: registry: the daemon does not take group= (no access "
+			           "rules): peers are added without their groups",
+			           r->ifname);
+		}
+	}
+	return ret;
+}
+
+static int remove_peer(struct registry *r, const uint8_t key[KEY_LEN])
+{
+	char hex[KEY_HEX_LEN], req[KEY_HEX_LEN + 48];
+	int ret, err;
+
+	key_to_hex(hex, key);
+	snprintf(req, sizeof(req), "set=1\npublic_key=%s\nremove=true\n", hex);
+	ret = ipc_command(r->ifname, req, &err);
+	return ret ? ret : err;
+}
+
+/* Asks the daemon for its key and port, and whether our peers are still there (a restarted
+ * daemon has lost them). A new key means the entry moves: a key rotation. */
+static void daemon_tick(struct registry *r)
+{
+	struct ipc_device *dev = NULL;
+	char b64[KEY_B64_LEN], old[KEY_B64_LEN];
+	int ret;
+
+	ret = ipc_get(r->ifname, &dev);
+	if (ret) {
+		if (r->daemon_up || !r->daemon_reported)
+			log_warn("%s: registry: the daemon does not answer (%s); retrying",
+			         r->ifname, ret == -ENODEV ? "not running" : strerror(-ret));
+		r->daemon_up = false;
+		r->daemon_reported = true;
+		return;
+	}
+	if (!r->daemon_up)
+		log_notice("%s: registry: the daemon answers (listen port %u)", r->ifname,
+		           dev->listen_port);
+	r->daemon_up = r->daemon_reported = true;
+	if (!dev->has_public_key) {
+		if (!r->no_key_reported)
+			log_warn("%s: registry: the interface has no private key: nothing to "
+			         "publish",
+			         r->ifname);
+		r->no_key_reported = true;
+		goto out;
+	}
+	r->no_key_reported = false;
+	if (!r->have_self || !key_equal(r->self_key, dev->public_key) ||
+	    r->port != dev->listen_port) {
+		if (r->have_self && !key_equal(r->self_key, dev->public_key))
+			log_notice("%s: registry: the interface's key changed from %s to %s: "
+			           "moving our entry",
+			           r->ifname, key_text(old, r->self_key),
+			           key_text(b64, dev->public_key));
+		memcpy(r->self_key, dev->public_key, KEY_LEN);
+		r->port = dev->listen_port;
+		r->have_self = r->need_publish = r->dirty = true;
+	}
+	for (size_t i = 0; i < r->n_peers; i++) {
+		if (!r->peers[i].known || daemon_has(dev, r->peers[i].public_key))
+			continue;
+		log_notice("%s: registry: peer %s is gone from the daemon (restarted?): adding "
+		           "it again",
+		           r->ifname, key_text(b64, r->peers[i].public_key));
+		r->peers[i].known = false;
+		r->dirty = true;
+	}
+out:
+	ipc_device_free(dev);
+}
+
+/* --- reconciling --------------------------------------------------------------------- */
+
+/* Our entry: the one under our key, and, while a rotation is on its way to etcd, the one
+ * still under the old key (published_key), which must not become a peer of ours either. */
+static bool is_self(const struct registry *r, const struct entry *e)
+{
+	return key_equal(e->node.public_key, r->self_key) ||
+	       (r->published_key[0] && !strcmp(e->key, r->published_key));
+}
+
+/* Logs a refusal or a clash once per revision of the entry and reason. */
+static void report(struct registry *r, struct entry *e, int level, const char *what)
+{
+	if (e->reported_revision == e->mod_revision && !strcmp(e->reported, what))
+		return;
+	e->reported_revision = e->mod_revision;
+	snprintf(e->reported, sizeof(e->reported), "%s", what);
+	log_msg(level, "%s: registry: %s: %s", r->ifname, e->key, what);
+}
+
+static int by_creation(const void *a, const void *b)
+{
+	const struct entry *x = *(struct entry *const *)a, *y = *(struct entry *const *)b;
+
+	if (x->create_revision != y->create_revision)
+		return x->create_revision < y->create_revision ? -1 : 1;
+	return strcmp(x->key, y->key);
+}
+
+/* Decides which entries are valid, in order of creation, then brings the daemon's managed
+ * peers to them. Returns 0, or -errno when something must be tried again. */
+static int reconcile(struct registry *r)
+{
+	struct entry **order = NULL, *e;
+	struct ipc_device *dev = NULL;
+	struct managed *m;
+	char what[640], clash[160], b64[KEY_B64_LEN], ov[ADDR_STRLEN];
+	bool changed = false;
+	size_t j;
+	int ret, failed = 0;
+
+	ret = ipc_get(r->ifname, &dev);
+	if (ret)
+		return ret;
+	order = calloc(r->n_entries ? r->n_entries : 1, sizeof(*order));
+	if (!order) {
+		ret = -ENOMEM;
+		goto out;
+	}
+	for (size_t i = 0; i < r->n_entries; i++)
+		order[i] = &r->entries[i];
+	qsort(order, r->n_entries, sizeof(*order), by_creation);
+	r->n_valid = r->n_refused = 0;
+	for (size_t i = 0; i < r->n_entries; i++) {
+		e = order[i];
+		e->accepted = false;
+		if (e->parsed_revision != e->mod_revision) {
+			e->valid = !parse_entry(r->prefix, e->key, e->value, strlen(e->value),
+			                        &e->node, e->why, sizeof(e->why));
+			e->parsed_revision = e->mod_revision;
+		}
+		if (!e->valid) {
+			snprintf(what, sizeof(what), "refused: %s", e->why);
+			report(r, e, LOG_WARNING, what);
+			r->n_refused++;
+			continue;
+		}
+		for (j = 0; j < i; j++)
+			if (order[j]->accepted &&
+			    claims_overlap(&e->node, &order[j]->node, clash, sizeof(clash)))
+				break;
+		if (j < i) {
+			snprintf(what, sizeof(what), "refused: %s, claimed first by %s%s", clash,
+			         order[j]->key, is_self(r, e) ? " (this node!)" : "");
+			report(r, e, LOG_WARNING, what);
+			r->n_refused++;
+			continue;
+		}
+		e->accepted = true;
+		r->n_valid++;
+	}
+
+	/* Added and updated first: a prefix that moves from a peer being removed to another
+	 * (a rotation) then never goes without a route. */
+	for (size_t i = 0; i < r->n_entries; i++) {
+		e = &r->entries[i];
+		if (!e->accepted || is_self(r, e))
+			continue;
+		m = find_managed(r, e->node.public_key);
+		if (m && m->known && node_same(&m->applied, &e->node))
+			continue;
+		if (!m && daemon_has(dev, e->node.public_key)) {
+			report(r, e, LOG_NOTICE,
+			       "a peer with this key was configured by hand: left as it is");
+			continue;
+		}
+		ret = apply_peer(r, &e->node, m);
+		if (ret) {
+			r->apply_errors++;
+			failed = ret;
+			log_err("%s: registry: peer %s: the daemon refused it: %s", r->ifname,
+			        key_text(b64, e->node.public_key), strerror(-ret));
+			continue;
+		}
+		r->applies++;
+		log_info("%s: registry: peer %s (%s) %s", r->ifname,
+		         key_text(b64, e->node.public_key), addr_prefix_str(&e->node.overlay, ov),
+		         m ? "updated" : "added");
+		if (!m) {
+			ret = add_managed(r, e->node.public_key, &m);
+			if (ret) {
+				failed = ret;
+				continue;
+			}
+			changed = true;
+		}
+		m->applied = e->node;
+		m->known = true;
+	}
+	for (size_t i = 0; i < r->n_peers;) {
+		bool wanted = false;
+
+		for (size_t k = 0; k < r->n_entries && !wanted; k++)
+			wanted = r->entries[k].accepted && !is_self(r, &r->entries[k]) &&
+			         key_equal(r->entries[k].node.public_key, r->peers[i].public_key);
+		if (wanted) {
+			i++;
+			continue;
+		}
+		if (daemon_has(dev, r->peers[i].public_key)) {
+			ret = remove_peer(r, r->peers[i].public_key);
+			if (ret) {
+				r->apply_errors++;
+				failed = ret;
+				log_err("%s: registry: peer %s: cannot remove it: %s", r->ifname,
+				        key_text(b64, r->peers[i].public_key), strerror(-ret));
+				i++;
+				continue;
+			}
+			r->applies++;
+			log_info("%s: registry: peer %s removed (its entry is gone or refused)",
+			         r->ifname, key_text(b64, r->peers[i].public_key));
+		}
+		r->peers[i] = r->peers[--r->n_peers];
+		changed = true;
+	}
+	if (changed)
+		save_state(r);
+	ret = failed;
+out:
+	free(order);
+	ipc_device_free(dev);
+	return ret;
+}
+
+/* --- etcd ---------------------------------------------------------------------------- */
+
+static void entries_free(struct entry *entries, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		free(entries[i].key);
+		free(entries[i].value);
+	}
+	free(entries);
+}
+
+static struct entry *find_entry(struct entry *entries, size_t n, const char *key)
+{
+	for (size_t i = 0; i < n; i++)
+		if (!strcmp(entries[i].key, key))
+			return &entries[i];
+	return NULL;
+}
+
+static void drop_entry(struct registry *r, struct entry *e)
+{
+	free(e->key);
+	free(e->value);
+	*e = r->entries[--r->n_entries];
+}
+
+struct entry_list {
+	struct entry *entries;
+	size_t n;
+};
+
+/* Puts kv into the list (a new entry, or the new revision of one). */
+static int store_kv(struct entry_list *l, const struct etcd_kv *kv)
+{
+	struct entry *e = find_entry(l->entries, l->n, kv->key), *grown;
+	char *value = strdup(kv->value), *key;
+
+	if (!value)
+		return -ENOMEM;
+	if (!e) {
+		key = strdup(kv->key);
+		grown = key ? realloc(l->entries, (l->n + 1) * sizeof(*grown)) : NULL;
+		if (!grown) {
+			free(key);
+			free(value);
+			return -ENOMEM;
+		}
+		l->entries = grown;
+		e = &l->entries[l->n++];
+		memset(e, 0, sizeof(*e));
+		e->key = key;
+	}
+	free(e->value);
+	e->value = value;
+	/* A value with a NUL inside is cut there: parse_entry sees the length differ. */
+	e->create_revision = kv->create_revision;
+	e->mod_revision = kv->mod_revision;
+	e->parsed_revision = 0;
+	return 0;
+}
+
+static int range_cb(void *ctx, const struct etcd_kv *kv)
+{
+	return store_kv(ctx, kv);
+}
+
+static void watch_cb(void *ctx, bool deleted, const struct etcd_kv *kv)
+{
+	struct registry *r = ctx;
+	struct entry_list l = {r->entries, r->n_entries};
+	struct entry *e;
+
+	r->dirty = true;
+	if (deleted) {
+		e = find_entry(r->entries, r->n_entries, kv->key);
+		if (e)
+			drop_entry(r, e);
+		return;
+	}
+	if (store_kv(&l, kv)) {
+		/* Our picture of etcd is now wrong: read it whole again. */
+		log_err("%s: registry: out of memory storing %s", r->ifname, kv->key);
+		r->resync = true;
+	}
+	r->entries = l.entries;
+	r->n_entries = l.n;
+}
+
+static void go_down(struct registry *r, const char *what, int err)
+{
+	const char *why = etcd_error(r->etcd);
+
+	etcd_watch_stop(r->etcd);
+	if (r->up || !r->down_reported)
+		log_warn("%s: registry: etcd %s unreachable (%s: %s); keeping the %zu peers as "
+		         "they are, retrying",
+		         r->ifname, r->etcd_url, what, *why ? why : strerror(-err), r->n_peers);
+	else
+		log_debug("%s: registry: etcd still unreachable (%s: %s)", r->ifname, what,
+		          *why ? why : strerror(-err));
+	r->up = false;
+	r->down_reported = true;
+	r->next_try = now() + r->backoff;
+	r->backoff *= 2;
+	/* Never so long that the lease runs out between two tries once etcd is back. */
+	if (r->backoff > BACKOFF_MAX || r->backoff > r->ttl / 2.0)
+		r->backoff = r->ttl / 2.0 < BACKOFF_MAX ? r->ttl / 2.0 : BACKOFF_MAX;
+	if (r->backoff < BACKOFF_MIN)
+		r->backoff = BACKOFF_MIN;
+}
+
+static int publish(struct registry *r)
+{
+	char key[512], b64[KEY_B64_LEN], *value;
+	int ret;
+
+	ret = self_entry(r, key, sizeof(key), &value);
+	if (ret)
+		return ret;
+	if (r->published_key[0] && strcmp(r->published_key, key))
+		ret = etcd_move(r->etcd, r->published_key, key, value, r->lease);
+	else
+		ret = etcd_put(r->etcd, key, value, r->lease);
+	if (!ret) {
+		/* The watch will tell us the old entry is gone, but only later: until then it
+		 * would look like a peer, with our own addresses. */
+		if (r->published_key[0] && strcmp(r->published_key, key)) {
+			struct entry *old = find_entry(r->entries, r->n_entries, r->published_key);
+
+			if (old)
+				drop_entry(r, old);
+		}
+		if (strcmp(r->published_key, key))
+			log_notice("%s: registry: published %s as %s", r->ifname,
+			           key_text(b64, r->self_key), key);
+		snprintf(r->published_key, sizeof(r->published_key), "%s", key);
+		r->need_publish = false;
+	}
+	free(value);
+	return ret;
+}
+
+static int renew_lease(struct registry *r)
+{
+	int64_t ttl = 0;
+	int ret;
+
+	if (r->lease) {
+		ret = etcd_lease_keepalive(r->etcd, r->lease, &ttl);
+		if (ret)
+			return ret;
+		if (ttl > 0)
+			return 0;
+		log_notice("%s: registry: lease %llx expired: publishing again under a new one",
+		           r->ifname, (unsigned long long)r->lease);
+		r->lease = 0;
+	}
+	ret = etcd_lease_grant(r->etcd, r->ttl, &r->lease);
+	if (!ret)
+		r->need_publish = true;
+	return ret;
+}
+
+/* Lease, our entry, every entry, then the watch from the revision the range was read at. */
+static void etcd_connect(struct registry *r)
+{
+	struct entry_list l = {NULL, 0};
+	int64_t revision = 0;
+	int ret;
+
+	ret = renew_lease(r);
+	if (ret) {
+		go_down(r, "lease", ret);
+		return;
+	}
+	/* Every time: etcd may have lost its data, and the address we reach it from may
+	 * have changed. */
+	ret = publish(r);
+	if (ret) {
+		go_down(r, "publish", ret);
+		return;
+	}
+	ret = etcd_range_prefix(r->etcd, r->prefix, range_cb, &l, &revision);
+	if (ret) {
+		entries_free(l.entries, l.n);
+		go_down(r, "range", ret);
+		return;
+	}
+	ret = etcd_watch_start(r->etcd, r->prefix, revision + 1, watch_cb, r);
+	if (ret) {
+		entries_free(l.entries, l.n);
+		go_down(r, "watch", ret);
+		return;
+	}
+	entries_free(r->entries, r->n_entries);
+	r->entries = l.entries;
+	r->n_entries = l.n;
+	r->dirty = true;
+	if (r->down_reported || !r->synced)
+		log_notice("%s: registry: %s etcd %s: %zu entries at revision %lld", r->ifname,
+		           r->synced ? "reconnected to" : "connected to", r->etcd_url, l.n,
+		           (long long)revision);
+	if (r->synced)
+		r->reconnects++;
+	r->up = r->synced = true;
+	r->down_reported = false;
+	r->backoff = BACKOFF_MIN;
+	r->next_keepalive = now() + r->ttl / 3.0;
+}
+
+static void keepalive(struct registry *r)
+{
+	int ret = renew_lease(r);
+
+	if (!ret && r->need_publish)
+		ret = publish(r);
+	if (ret) {
+		go_down(r, "keepalive", ret);
+		return;
+	}
+	r->next_keepalive = now() + r->ttl / 3.0;
+}
+
+/* --- the command --------------------------------------------------------------------- */
+
+static int parse_args(struct registry *r, int argc, char *argv[])
+{
+	static const struct option options[] = {
+	        {"etcd", required_argument, NULL, 'e'},
+	        {"prefix", required_argument, NULL, 'p'},
+	        {"overlay", required_argument, NULL, 'o'},
+	        {"pod-subnet", required_argument, NULL, 's'},
+	        {"endpoint", required_argument, NULL, 'E'},
+	        {"groups", required_argument, NULL, 'g'},
+	        {"ttl", required_argument, NULL, 't'},
+	        {"metrics", required_argument, NULL, 'm'},
+	        {"state", required_argument, NULL, 'S'},
+	        {"verbose", no_argument, NULL, 'v'},
+	        {NULL, 0, NULL, 0},
+	};
+	const char *prefix = DEFAULT_PREFIX, *state = NULL;
+	union endpoint ep;
+	struct ip_prefix pfx;
+	char *end, *save = NULL, *g;
+	unsigned long n;
+	int c;
+
+	opterr = 0;
+	optind = 1;
+	while ((c = getopt_long(argc, argv, "v", options, NULL)) != -1) {
+		switch (c) {
+		case 'e':
+			if (strncmp(optarg, "http://", 7) && strncmp(optarg, "https://", 8)) {
+				fprintf(stderr,
+				        "%s: registry: --etcd wants http://host:port, not `%s'\n",
+				        PROG_NAME, optarg);
+				return usage();
+			}
+			r->etcd_url = optarg;
+			break;
+		case 'p':
+			prefix = optarg;
+			break;
+		case 'o':
+			if (addr_parse_prefix(optarg, &pfx) ||
+			    pfx.cidr != addr_len(pfx.addr.family) * 8) {
+				fprintf(stderr, "%s: registry: bad overlay address `%s'\n",
+				        PROG_NAME, optarg);
+				return usage();
+			}
+			addr_str(&pfx.addr, r->overlay);
+			break;
+		case 's':
+			if (!strchr(optarg, '/') || addr_parse_prefix(optarg, &pfx)) {
+				fprintf(stderr, "%s: registry: bad pod subnet `%s'\n", PROG_NAME,
+				        optarg);
+				return usage();
+			}
+			addr_prefix_str(&pfx, r->pod_subnet);
+			break;
+		case 'E':
+			if (r->n_endpoints == MAX_ENDPOINTS || addr_parse_endpoint(optarg, &ep) ||
+			    !ep.in4.sin_port) {
+				fprintf(stderr,
+				        "%s: registry: bad endpoint `%s' (ip:port, at most %d)\n",
+				        PROG_NAME, optarg, MAX_ENDPOINTS);
+				return usage();
+			}
+			r->endpoints[r->n_endpoints++] = optarg;
+			break;
+		case 'g':
+			for (g = strtok_r(optarg, ",", &save); g; g = strtok_r(NULL, ",", &save)) {
+				if (!valid_group(g) || r->n_groups == MAX_GROUPS) {
+					fprintf(stderr, "%s: registry: bad group `%s'\n", PROG_NAME,
+					        g);
+					return usage();
+				}
+				r->groups[r->n_groups++] = g;
+			}
+			break;
+		case 't':
+			errno = 0;
+			n = strtoul(optarg, &end, 10);
+			/* etcd refuses leases shorter than about 1.5 s. */
+			if (errno || *end || n < 2 || n > 3600) {
+				fprintf(stderr,
+				        "%s: registry: bad --ttl `%s' (2 to 3600 seconds)\n",
+				        PROG_NAME, optarg);
+				return usage();
+			}
+			r->ttl = (unsigned)n;
+			break;
+		case 'm':
+			r->metrics_path = optarg;
+			break;
+		case 'S':
+			state = optarg;
+			break;
+		case 'v':
+			log_set_level(LOG_DEBUG);
+			break;
+		default:
+			fprintf(stderr, "%s: registry: unexpected `%s'\n", PROG_NAME,
+			        argv[optind - 1]);
+			return usage();
+		}
+	}
+	if (optind != argc - 1) {
+		fprintf(stderr, "%s: registry: one interface, please\n", PROG_NAME);
+		return usage();
+	}
+	r->ifname = argv[optind];
+	if (!ipc_valid_name(r->ifname)) {
+		fprintf(stderr, "%s: registry: invalid interface name `%s'\n", PROG_NAME,
+		        r->ifname);
+		return usage();
+	}
+	if (!r->etcd_url || !r->overlay[0]) {
+		fprintf(stderr, "%s: registry: --etcd and --overlay are required\n", PROG_NAME);
+		return usage();
+	}
+	n = strlen(prefix);
+	while (n && prefix[n - 1] == '/')
+		n--;
+	if (prefix[0] != '/' || !n ||
+	    (size_t)snprintf(r->prefix, sizeof(r->prefix), "%.*s/nodes/", (int)n, prefix) >=
+	            sizeof(r->prefix)) {
+		fprintf(stderr, "%s: registry: bad --prefix `%s' (/path)\n", PROG_NAME, prefix);
+		return usage();
+	}
+	if ((size_t)snprintf(r->state_path, sizeof(r->state_path), "%s", state ? state : "") >=
+	    sizeof(r->state_path) - 8) {
+		fprintf(stderr, "%s: registry: --state path too long\n", PROG_NAME);
+		return usage();
+	}
+	if (!state) {
+		/* Where `sealnet up` keeps the daemon's pid file: the same lifetime. */
+		if (mkdir(IPC_PID_DIR, 0755) && errno != EEXIST)
+			fprintf(stderr, "%s: registry: cannot create %s: %s\n", PROG_NAME,
+			        IPC_PID_DIR, strerror(errno));
+		snprintf(r->state_path, sizeof(r->state_path), "%s/%s.registry", IPC_PID_DIR,
+		         r->ifname);
+	}
+	return 0;
+}
+
+/* Our own entry must pass the checks every node applies to it. */
+static int check_self(struct registry *r)
+{
+	struct node n;
+	char key[512], why[256], *value;
+	int ret;
+
+	memset(r->self_key, 0x42, KEY_LEN); /* any key will do for the check */
+	r->port = 51820;
+	ret = self_entry(r, key, sizeof(key), &value);
+	if (ret)
+		return ret;
+	ret = parse_entry(r->prefix, key, value, strlen(value), &n, why, sizeof(why));
+	if (ret)
+		fprintf(stderr, "%s: registry: this node's entry would be refused: %s\n", PROG_NAME,
+		        why);
+	free(value);
+	memset(r->self_key, 0, KEY_LEN);
+	return ret;
+}
+
+/* Only from a picture of etcd read whole, and with the daemon's key known: the entry that is
+ * ours must not become a peer. */
+static bool can_reconcile(const struct registry *r)
+{
+	return r->synced && r->have_self && r->daemon_up;
+}
+
+int registry_main(int argc, char *argv[])
+{
+	struct registry r = {.ttl = DEFAULT_TTL, .backoff = BACKOFF_MIN};
+	struct sigaction sa = {.sa_handler = on_signal};
+	double t, next_tick = 0, wake;
+	int ret, timeout;
+
+	if (wants_help(argc, argv)) {
+		usage_text(stdout);
+		return 0;
+	}
+	log_init("sealnet-registry", true, LOG_INFO);
+	ret = parse_args(&r, argc, argv);
+	if (ret)
+		return ret;
+	ret = etcd_open(r.etcd_url, ETCD_TIMEOUT_MS, &r.etcd);
+	if (ret) {
+		fprintf(stderr, "%s: registry: %s\n", PROG_NAME, strerror(-ret));
+		return 1;
+	}
+	if (check_self(&r)) {
+		etcd_free(r.etcd);
+		return EXIT_USAGE;
+	}
+	sigaction(SIGINT, &sa, NULL);
+	sigaction(SIGTERM, &sa, NULL);
+	signal(SIGPIPE, SIG_IGN);
+	load_state(&r);
+	log_notice("%s: registry: joining %s at %s (lease %u s)", r.ifname, r.prefix, r.etcd_url,
+	           r.ttl);
+
+	while (!stop_signal) {
+		t = now();
+		if (t >= next_tick) {
+			daemon_tick(&r);
+			next_tick = t + TICK_SEC;
+		}
+		if (!r.up && r.have_self && t >= r.next_try)
+			etcd_connect(&r);
+		else if (r.up && (t >= r.next_keepalive || r.need_publish))
+			keepalive(&r);
+		if (r.dirty && can_reconcile(&r) && now() >= r.next_reconcile) {
+			ret = reconcile(&r);
+			r.dirty = ret != 0;
+			r.next_reconcile = ret ? now() + TICK_SEC : 0;
+		}
+		write_metrics(&r);
+		wake = next_tick;
+		if (r.up && r.next_keepalive < wake)
+			wake = r.next_keepalive;
+		else if (!r.up && r.have_self && r.next_try < wake)
+			wake = r.next_try;
+		if (r.dirty && can_reconcile(&r) && r.next_reconcile < wake)
+			wake = r.next_reconcile;
+		t = now();
+		timeout = wake > t ? (int)((wake - t) * 1000) + 1 : 0;
+		ret = etcd_watch_poll(r.etcd, timeout);
+		if (ret < 0 && r.up)
+			go_down(&r, "watch", ret);
+		else if (r.resync && r.up)
+			go_down(&r, "resync", -ENOMEM);
+		r.resync = false;
+	}
+	log_notice("%s: registry: stopping on signal %d; our entry expires with its lease, the "
+	           "daemon keeps its peers",
+	           r.ifname, (int)stop_signal);
+	etcd_free(r.etcd);
+	entries_free(r.entries, r.n_entries);
+	free(r.peers);
+	free(r.metrics_written);
+	return 0;
+}
