@@ -40,18 +40,45 @@ say "captured: $out"
 grep -q ' initiation=[1-9]' <<<"$out" || fail "no initiation captured"
 grep -q ' response=[1-9]' <<<"$out" || fail "no response captured"
 
-# Quiet: no traffic from here until the replays are judged.  Wait for the passive keepalive
-# that answers the last data, so nothing legitimate is in flight.
-sleep 1
+# Quiet: no traffic from here until the replays are judged.  Wait until neither TUN has
+# received anything for 1.5 s: the last TCP segments of iperf3 may still be on their way.
+quiet_tuns() {
+	local last='' now i
+	for i in $(seq 40); do
+		now="$(tun_rx a) $(tun_rx b)"
+		[ "$now" = "$last" ] && [ "$i" -gt 3 ] && return 0
+		last=$now
+		sleep 0.5
+	done
+	return 1
+}
+check "both TUNs quiet" quiet_tuns
 for n in a b; do
 	show_counters "$n"
 	counters_snapshot "$n" before
 done
 rx_a=$(tun_rx a) rx_b=$(tun_rx b)
+# A datagram that m captured but the node never took in (its socket buffer was full) is not
+# a replay when it comes again: its counter is fresh, and WireGuard delivers it late, like
+# any reordered packet.  So the copies may deliver at most what was lost the first time:
+# captured datagrams from the peer minus those the node authenticated (sealnetd counts them).
+lost_to() {
+	local n=$1 p=$2 sent got
+	sent=$(tcpdump -n -r "$cap" "src host ${UL4[$p]} and udp" 2>/dev/null | wc -l)
+	got=$(peer_counter "$n" "$p" rx_packets)
+	if [ -z "$got" ]; then
+		echo unknown
+	elif [ "$sent" -gt "$got" ]; then
+		echo $((sent - got))
+	else
+		echo 0
+	fi
+}
+lost_a=$(lost_to a b) lost_b=$(lost_to b a)
 hs_a=$(peer_counter a b handshakes) hs_b=$(peer_counter b a handshakes)
 lh_a=$(latest_handshake a b) lh_b=$(latest_handshake b a)
 ep_b_of_a=$(peer_counter b a endpoint) ep_a_of_b=$(peer_counter a b endpoint)
-say "TUN rx: a $rx_a, b $rx_b; handshakes a $hs_a b $hs_b; latest a $lh_a b $lh_b"
+say "TUN rx: a $rx_a, b $rx_b; handshakes a $hs_a b $hs_b; latest a $lh_a b $lh_b; captured but not received: a $lost_a, b $lost_b"
 
 replay() {
 	local what=$1
@@ -76,11 +103,22 @@ sleep 0.5
 step "nothing delivered, every copy dropped for its reason, the session untouched"
 check "a still running" node_alive a
 check "b still running" node_alive b
-check_eq "packets delivered to b's TUN by the replays" "$(($(tun_rx b) - rx_b))" 0
-check_eq "packets delivered to a's TUN by the replays" "$(($(tun_rx a) - rx_a))" 0
+for n in a b; do
+	rx=${rx_a} lost=${lost_a}
+	[ "$n" = b ] && rx=${rx_b} lost=${lost_b}
+	got=$(($(tun_rx "$n") - rx))
+	if [ "$lost" = unknown ]; then
+		skip "$n: $got packets delivered by the replays; ${IMPL[$n]} does not count what it received, so what was lost the first time is unknown"
+	elif [ "$lost" = 0 ]; then
+		check_eq "packets delivered to $n's TUN by the replays" "$got" 0
+	else
+		check "packets delivered to $n's TUN by the replays: $got, at most the $lost lost the first time" \
+			test "$got" -le "$lost"
+	fi
+done
 for n in a b; do
 	show_counters "$n"
-	say "$n: moved: $(drop_deltas "$n" before)"
+	has_drop_counters "$n" && say "$n: moved: $(drop_deltas "$n" before)"
 done
 # Every copy must be dropped, and each for the reason that fits what it is:
 #   to b: a's transport           drop_replay (b's session, counter already seen)
@@ -90,29 +128,47 @@ done
 #   to a: the mirror image, and b's response finds its handshake already turned into a
 #         session: drop_unknown_index.
 for n in a b; do
+	if ! has_drop_counters "$n"; then
+		skip "$n: drop counters (${IMPL[$n]} has none)"
+		continue
+	fi
 	accounted=0
 	for c in drop_replay drop_handshake_replay drop_unknown_index drop_bad_mac1; do
 		accounted=$((accounted + $(counter_delta "$n" before "$c")))
 	done
 	check "$n: received all $((3 * captured)) copies" \
 		test "$(counter_delta "$n" before rx_datagrams)" -ge $((3 * captured))
-	check_eq "$n: of them dropped as replays, unknown indexes or foreign mac1" \
-		"$accounted" $((3 * captured))
+	lost=$lost_a
+	[ "$n" = b ] && lost=$lost_b
+	check "$n: of them dropped as replays, unknown indexes or foreign mac1: $accounted (all but the $lost lost the first time)" \
+		test "$accounted" -ge $((3 * captured - lost)) -a "$accounted" -le $((3 * captured))
 	check_gt "$n: drop_replay" "$(counter_delta "$n" before drop_replay)" 0
 	check_gt "$n: drop_unknown_index" "$(counter_delta "$n" before drop_unknown_index)" 0
 done
-check_gt "b: drop_handshake_replay (a's initiation)" \
-	"$(counter_delta b before drop_handshake_replay)" 0
+if has_drop_counters b; then
+	check_gt "b: drop_handshake_replay (a's initiation)" \
+		"$(counter_delta b before drop_handshake_replay)" 0
+fi
 check_eq "a: handshakes with b" "$(peer_counter a b handshakes)" "$hs_a"
 check_eq "b: handshakes with a" "$(peer_counter b a handshakes)" "$hs_b"
 check_eq "a: latest handshake with b" "$(latest_handshake a b)" "$lh_a"
 check_eq "b: latest handshake with a" "$(latest_handshake b a)" "$lh_b"
-check_eq "b: a's endpoint" "$(peer_counter b a endpoint)" "$ep_b_of_a"
-check_eq "a: b's endpoint" "$(peer_counter a b endpoint)" "$ep_a_of_b"
+# A datagram lost the first time is fresh from any address, and moves the endpoint (roaming).
+if [ "$lost_b" = 0 ]; then
+	check_eq "b: a's endpoint" "$(peer_counter b a endpoint)" "$ep_b_of_a"
+else
+	skip "b: a's endpoint (now $(peer_counter b a endpoint)): $lost_b datagrams lost the first time"
+fi
+if [ "$lost_a" = 0 ]; then
+	check_eq "a: b's endpoint" "$(peer_counter a b endpoint)" "$ep_a_of_b"
+else
+	skip "a: b's endpoint (now $(peer_counter a b endpoint)): $lost_a datagrams lost the first time"
+fi
 
 step "the session carries on"
-check "ping b -> a (b still sends to a's real endpoint)" ping_ok b "${OV4[a]}" 5
+# a first: where a late delivery moved b's endpoint for a, a's next datagram moves it back.
 check "ping a -> b" ping_ok a "${OV4[b]}" 5
+check "ping b -> a" ping_ok b "${OV4[a]}" 5
 check_gt "b's TUN counts deliveries (positive control)" "$(($(tun_rx b) - rx_b))" 4
 counters_of a >/dev/null
 check_eq "a: no new handshake for those pings" "$(peer_counter a b handshakes)" "$hs_a"

@@ -21,6 +21,11 @@
 # shellcheck source=tests/netns/attack.sh
 . "$(dirname "$0")/attack.sh"
 
+if [ "$(impl_default b)" != sealnetd ]; then
+	# The cookie and rate-limit figures are b's counters; wireguard-go has none.
+	say "skip: node b must be sealnetd (IMPL_B=$(impl_default b))"
+	exit 0
+fi
 RATE=${SN_FLOOD_RATE:-20000}
 NSRC=${SN_FLOOD_SOURCES:-8}
 SN_IPERF_TIME=${SN_IPERF_TIME:-2}
@@ -29,7 +34,6 @@ if [ "$RATE" -le 0 ] || [ "$NSRC" -lt 1 ] || [ "$NSRC" -gt 16 ]; then
 fi
 COUNT=$((RATE * 40 > 1000000 ? 1000000 : RATE * 40))
 attack_topology
-has_drop_counters b || fail "node b must be sealnetd (its drop counters are the test)"
 # The attacker's addresses, on m's link to b: b's cookie replies come back to them.
 SRCS=()
 for i in $(seq "$NSRC"); do

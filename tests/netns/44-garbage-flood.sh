@@ -89,10 +89,13 @@ fuzz_bg -L 65507 "${SRCS[@]}" garbage "${UL4[b]}" "${PORT[b]}" 1000000
 fuzz_bg -L 65507 garbage "${UL6[b]}" "${PORT[b]}" 1000000
 attack garbage
 show_counters b
-for c in drop_bad_size drop_unknown_type drop_bad_mac1 drop_unknown_index; do
-	check_gt "b: $c" "$(counter_delta b before "$c")" 0
-done
-counters_snapshot b garbage
+if has_drop_counters b; then
+	for c in drop_bad_size drop_unknown_type drop_bad_mac1 drop_unknown_index; do
+		check_gt "b: $c" "$(counter_delta b before "$c")" 0
+	done
+else
+	skip "b: drop counters (${IMPL[b]} has none)"
+fi
 
 step "2. damaged copies of the session's datagrams, forged as the peers', ${SECS}s at line rate"
 fuzz_bg -L 65507 -B "${UL4[a]}" -P "${PORT[a]}" mutate "${UL4[b]}" "${PORT[b]}" "$cap" 1000000
@@ -100,8 +103,14 @@ fuzz_bg -L 65507 -B "${UL4[b]}" -P "${PORT[b]}" mutate "${UL4[a]}" "${PORT[a]}" 
 attack mutate
 show_counters a
 show_counters b
-check_gt "b: drop_decrypt (valid index, damaged)" "$(counter_delta b garbage drop_decrypt)" 0
-check_gt "a: drop_decrypt (valid index, damaged)" "$(counter_delta a before drop_decrypt)" 0
+for n in a b; do
+	if has_drop_counters "$n"; then
+		check_gt "$n: drop_decrypt (valid index, damaged)" \
+			"$(counter_delta "$n" before drop_decrypt)" 0
+	else
+		skip "$n: drop counters (${IMPL[$n]} has none)"
+	fi
+done
 
 step "the session is untouched"
 check_eq "a: handshakes with b" "$(peer_counter a b handshakes)" "$hs_a"
@@ -115,8 +124,8 @@ check "ping a -> b" ping_ok a "${OV4[b]}" 5
 iperf_check "a -> b after" a b "${OV4[b]}"
 check_gt "iperf3 during the garbage (Mbit/s x 10)" "$(awk -v m="${MBIT[garbage]}" 'BEGIN { printf "%d", m * 10 }')" 0
 check_gt "iperf3 during the damaged copies (Mbit/s x 10)" "$(awk -v m="${MBIT[mutate]}" 'BEGIN { printf "%d", m * 10 }')" 0
-say "figures: b's counters moved during both attacks: $(drop_deltas b before)"
-say "figures: a's counters moved: $(drop_deltas a before)"
+has_drop_counters b && say "figures: b's counters moved during both attacks: $(drop_deltas b before)"
+has_drop_counters a && say "figures: a's counters moved: $(drop_deltas a before)"
 say "figures: iperf3 a -> b $MBIT0 Mbit/s before; during random/oversized garbage ${MBIT[garbage]} ($(kept "$MBIT0" "${MBIT[garbage]}")% kept); during damaged copies ${MBIT[mutate]} ($(kept "$MBIT0" "${MBIT[mutate]}")% kept); after $IPERF_MBIT"
 say "figures: b VmRSS $(proc_field b VmRSS) kB, VmHWM $(proc_field b VmHWM) kB"
 say "done"
