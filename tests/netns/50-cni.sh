@@ -71,8 +71,14 @@ cni() {
 	for kv in "${!vars[@]}"; do
 		[ -n "${vars[$kv]}" ] && args+=("$kv=${vars[$kv]}")
 	done
-	nsx "$node" env -i PATH="$PATH" "${args[@]}" "$CNI" >"$OUT" 2>"$ERR"
+	# ASAN_OPTIONS and UBSAN_OPTIONS pass through for `make asan`; a report fails the scenario.
+	nsx "$node" env -i PATH="$PATH" ${ASAN_OPTIONS:+ASAN_OPTIONS="$ASAN_OPTIONS"} \
+		${UBSAN_OPTIONS:+UBSAN_OPTIONS="$UBSAN_OPTIONS"} "${args[@]}" "$CNI" >"$OUT" 2>"$ERR"
 	CNI_RC=$?
+	if _sanitizer_report "$ERR"; then
+		cat "$ERR" >&2
+		fail "sanitizer report from sealnet-cni $cmd"
+	fi
 }
 
 # add NODE CONTAINER [VERSION]: ADD that must succeed; the result is kept in $SN_TMP/CONTAINER.json.

@@ -13,17 +13,17 @@
 
 /* The spec's well-known error codes (SPEC.md, "Error"), then ours from 100 on. */
 enum {
-	CNI_ERR_VERSION = 1,     /* incompatible CNI version */
-	CNI_ERR_FIELD = 2,       /* unsupported field in network configuration */
-	CNI_ERR_CONTAINER = 3,   /* container unknown or does not exist */
-	CNI_ERR_ENV = 4,         /* invalid necessary environment variables */
-	CNI_ERR_IO = 5,          /* I/O failure, e.g. reading the config from stdin */
-	CNI_ERR_DECODE = 6,      /* failed to decode content */
-	CNI_ERR_CONFIG = 7,      /* invalid network config */
-	CNI_ERR_TRY_AGAIN = 11,  /* transient condition: retry later */
-	CNI_ERR_SYSTEM = 100,    /* a netlink, namespace or sysctl operation failed */
-	CNI_ERR_IPAM = 101,      /* the IPAM plugin is missing or its answer is unusable */
-	CNI_ERR_CHECK = 102,     /* CHECK: the attachment is not as prevResult says */
+	CNI_ERR_VERSION = 1,    /* incompatible CNI version */
+	CNI_ERR_FIELD = 2,      /* unsupported field in network configuration */
+	CNI_ERR_CONTAINER = 3,  /* container unknown or does not exist */
+	CNI_ERR_ENV = 4,        /* invalid necessary environment variables */
+	CNI_ERR_IO = 5,         /* I/O failure, e.g. reading the config from stdin */
+	CNI_ERR_DECODE = 6,     /* failed to decode content */
+	CNI_ERR_CONFIG = 7,     /* invalid network config */
+	CNI_ERR_TRY_AGAIN = 11, /* transient condition: retry later */
+	CNI_ERR_SYSTEM = 100,   /* a netlink, namespace or sysctl operation failed */
+	CNI_ERR_IPAM = 101,     /* the IPAM plugin is missing or its answer is unusable */
+	CNI_ERR_CHECK = 102,    /* CHECK: the attachment is not as prevResult says */
 };
 
 /* What goes to stdout, as the spec's error object, when a command fails. */
@@ -36,7 +36,7 @@ struct cni_error {
 /* Fills e (first failure wins: later ones are consequences) and returns -EINVAL, so that a
  * caller can `return cni_fail(...)`. */
 int cni_fail(struct cni_error *e, int code, const char *msg, const char *fmt, ...)
-	__attribute__((format(printf, 4, 5)));
+        __attribute__((format(printf, 4, 5)));
 
 /* A configuration or an IPAM answer is a few hundred bytes; anything near this is not one. */
 #define CNI_INPUT_MAX (1 << 20)
@@ -78,9 +78,8 @@ struct cni_ipam_result {
  * CNI_COMMAND=command and the rest of our environment, config on its stdin; its stderr is
  * ours. On ADD, *out (may be NULL for DEL and CHECK) gets the parsed answer. A failure of
  * the plugin comes back in e with the plugin's own code, msg and details. */
-int cni_ipam_exec(const char *type, const char *cni_path, const char *command,
-                  const char *config, size_t config_len, struct cni_ipam_result *out,
-                  struct cni_error *e);
+int cni_ipam_exec(const char *type, const char *cni_path, const char *command, const char *config,
+                  size_t config_len, struct cni_ipam_result *out, struct cni_error *e);
 void cni_ipam_result_free(struct cni_ipam_result *r);
 
 /* Reads an ips/routes pair from a result object (an IPAM answer or a prevResult): ips get

@@ -217,6 +217,26 @@ int cni_netlink_route_add_via(struct netlink *nl, int ifindex, const struct ip_p
 
 /* --- look-ups: dumps filtered here (the kernel's own filtering differs between versions) */
 
+/* Above IFA_MAX and RTA_MAX of any kernel we know; attributes past it are not ours. */
+#define ATTR_TABLE_SIZE 64
+
+/* Files a message's attributes by type. */
+static int attr_table(const struct nlattr *attr, void *data)
+{
+	const struct nlattr **tb = data;
+	uint16_t type = mnl_attr_get_type(attr);
+
+	if (type < ATTR_TABLE_SIZE)
+		tb[type] = attr;
+	return MNL_CB_OK;
+}
+
+static bool attr_equals(const struct nlattr *attr, const void *bytes, size_t len)
+{
+	return attr && mnl_attr_get_payload_len(attr) == len &&
+	       memcmp(mnl_attr_get_payload(attr), bytes, len) == 0;
+}
+
 struct addr_match {
 	int ifindex;
 	const struct ip_prefix *want;
@@ -227,23 +247,15 @@ static int addr_cb(const struct nlmsghdr *nlh, void *data)
 {
 	struct addr_match *m = data;
 	const struct ifaddrmsg *ifa = mnl_nlmsg_get_payload(nlh);
-	const struct nlattr *attr;
-	const struct nlattr *local = NULL, *address = NULL, *use;
-	size_t len = addr_len(m->want->addr.family);
+	const struct nlattr *tb[ATTR_TABLE_SIZE] = {NULL};
 
 	if (nlh->nlmsg_type != RTM_NEWADDR || ifa->ifa_family != m->want->addr.family ||
 	    (int)ifa->ifa_index != m->ifindex || ifa->ifa_prefixlen != m->want->cidr)
 		return MNL_CB_OK;
-	mnl_attr_for_each(attr, nlh, sizeof(*ifa)) {
-		if (mnl_attr_get_type(attr) == IFA_LOCAL)
-			local = attr;
-		else if (mnl_attr_get_type(attr) == IFA_ADDRESS)
-			address = attr;
-	}
+	mnl_attr_parse(nlh, sizeof(*ifa), attr_table, tb);
 	/* IFA_LOCAL is the address of an IPv4 link; IPv6 has only IFA_ADDRESS. */
-	use = local ? local : address;
-	if (use && mnl_attr_get_payload_len(use) == len &&
-	    memcmp(mnl_attr_get_payload(use), m->want->addr.bytes, len) == 0)
+	if (attr_equals(tb[IFA_LOCAL] ? tb[IFA_LOCAL] : tb[IFA_ADDRESS], m->want->addr.bytes,
+	                addr_len(m->want->addr.family)))
 		m->found = true;
 	return MNL_CB_OK;
 }
@@ -253,7 +265,7 @@ int cni_netlink_addr_find(struct netlink *nl, int ifindex, const struct ip_prefi
 	char buf[NETLINK_REQUEST_SIZE];
 	struct nlmsghdr *nlh;
 	struct ifaddrmsg *ifa;
-	struct addr_match m = { .ifindex = ifindex, .want = p };
+	struct addr_match m = {.ifindex = ifindex, .want = p};
 	int ret;
 
 	if (ifindex <= 0 || !prefix_valid(p))
@@ -280,38 +292,28 @@ static int route_cb(const struct nlmsghdr *nlh, void *data)
 {
 	struct route_match *m = data;
 	const struct rtmsg *rtm = mnl_nlmsg_get_payload(nlh);
-	const struct nlattr *attr;
+	const struct nlattr *tb[ATTR_TABLE_SIZE] = {NULL};
 	size_t len = addr_len(m->dst.addr.family);
 	uint32_t table = rtm->rtm_table;
-	bool dst_ok = m->dst.cidr == 0, gw_ok = !m->gw;
 	int oif = 0;
 
 	if (nlh->nlmsg_type != RTM_NEWROUTE || rtm->rtm_family != m->dst.addr.family ||
 	    rtm->rtm_dst_len != m->dst.cidr || rtm->rtm_type != RTN_UNICAST)
 		return MNL_CB_OK;
-	mnl_attr_for_each(attr, nlh, sizeof(*rtm)) {
-		switch (mnl_attr_get_type(attr)) {
-		case RTA_TABLE:
-			if (mnl_attr_validate(attr, MNL_TYPE_U32) == 0)
-				table = mnl_attr_get_u32(attr);
-			break;
-		case RTA_OIF:
-			if (mnl_attr_validate(attr, MNL_TYPE_U32) == 0)
-				oif = (int)mnl_attr_get_u32(attr);
-			break;
-		case RTA_DST:
-			dst_ok = mnl_attr_get_payload_len(attr) == len &&
-			         memcmp(mnl_attr_get_payload(attr), m->dst.addr.bytes, len) == 0;
-			break;
-		case RTA_GATEWAY:
-			if (m->gw)
-				gw_ok = mnl_attr_get_payload_len(attr) == len &&
-				        memcmp(mnl_attr_get_payload(attr), m->gw->bytes, len) == 0;
-			break;
-		}
-	}
-	if (table == RT_TABLE_MAIN && oif == m->ifindex && dst_ok && gw_ok)
-		m->found = true;
+	mnl_attr_parse(nlh, sizeof(*rtm), attr_table, tb);
+	/* rtm_table has 8 bits; RTA_TABLE, when there, is the whole number. */
+	if (tb[RTA_TABLE] && mnl_attr_validate(tb[RTA_TABLE], MNL_TYPE_U32) == 0)
+		table = mnl_attr_get_u32(tb[RTA_TABLE]);
+	if (tb[RTA_OIF] && mnl_attr_validate(tb[RTA_OIF], MNL_TYPE_U32) == 0)
+		oif = (int)mnl_attr_get_u32(tb[RTA_OIF]);
+	if (table != RT_TABLE_MAIN || oif != m->ifindex)
+		return MNL_CB_OK;
+	/* A default route may come without RTA_DST. */
+	if (tb[RTA_DST] ? !attr_equals(tb[RTA_DST], m->dst.addr.bytes, len) : m->dst.cidr != 0)
+		return MNL_CB_OK;
+	if (m->gw && !attr_equals(tb[RTA_GATEWAY], m->gw->bytes, len))
+		return MNL_CB_OK;
+	m->found = true;
 	return MNL_CB_OK;
 }
 
@@ -321,7 +323,7 @@ int cni_netlink_route_find(struct netlink *nl, int ifindex, const struct ip_pref
 	char buf[NETLINK_REQUEST_SIZE];
 	struct nlmsghdr *nlh;
 	struct rtmsg *rtm;
-	struct route_match m = { .ifindex = ifindex, .gw = gw };
+	struct route_match m = {.ifindex = ifindex, .gw = gw};
 	int ret;
 
 	if (ifindex <= 0 || !prefix_valid(dst) || (gw && gw->family != dst->addr.family))

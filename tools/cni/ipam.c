@@ -24,7 +24,8 @@ static int find_plugin(const char *type, const char *cni_path, char path[PATH_MA
 	while (*dir) {
 		end = strchrnul(dir, ':');
 		len = (size_t)(end - dir);
-		if (len > 0 && snprintf(path, PATH_MAX, "%.*s/%s", (int)len, dir, type) < PATH_MAX &&
+		if (len > 0 &&
+		    snprintf(path, PATH_MAX, "%.*s/%s", (int)len, dir, type) < PATH_MAX &&
 		    access(path, X_OK) == 0)
 			return 0;
 		dir = *end ? end + 1 : end;
@@ -88,17 +89,18 @@ int cni_read_all(int fd, char **out, size_t *out_len)
 
 /* The plugin's error object, passed on as it is: the spec wants the delegate's error to be
  * the upper plugin's. Output that is not one becomes our own IPAM error. */
-static void take_plugin_error(const char *type, int status, const char *output,
-                              struct cni_error *e)
+static void take_plugin_error(const char *type, int status, const char *output, struct cni_error *e)
 {
 	struct json_object *obj = json_tokener_parse(output), *v;
 	const char *msg = NULL, *details = "";
 	int code = 0;
 
 	if (obj && json_object_is_type(obj, json_type_object)) {
-		if (json_object_object_get_ex(obj, "code", &v) && json_object_is_type(v, json_type_int))
+		if (json_object_object_get_ex(obj, "code", &v) &&
+		    json_object_is_type(v, json_type_int))
 			code = json_object_get_int(v);
-		if (json_object_object_get_ex(obj, "msg", &v) && json_object_is_type(v, json_type_string))
+		if (json_object_object_get_ex(obj, "msg", &v) &&
+		    json_object_is_type(v, json_type_string))
 			msg = json_object_get_string(v);
 		if (json_object_object_get_ex(obj, "details", &v) &&
 		    json_object_is_type(v, json_type_string))
@@ -124,9 +126,12 @@ static int parse_ip(struct json_object *obj, struct cni_ip *ip, struct cni_error
 	const char *s;
 
 	if (!json_object_is_type(obj, json_type_object))
-		return cni_fail(e, CNI_ERR_DECODE, "decoding result", "an ips entry is not an object");
-	if (!json_object_object_get_ex(obj, "address", &v) || !json_object_is_type(v, json_type_string))
-		return cni_fail(e, CNI_ERR_DECODE, "decoding result", "an ips entry has no address");
+		return cni_fail(e, CNI_ERR_DECODE, "decoding result",
+		                "an ips entry is not an object");
+	if (!json_object_object_get_ex(obj, "address", &v) ||
+	    !json_object_is_type(v, json_type_string))
+		return cni_fail(e, CNI_ERR_DECODE, "decoding result",
+		                "an ips entry has no address");
 	s = json_object_get_string(v);
 	if (addr_parse_prefix(s, &ip->addr) < 0 || !strchr(s, '/'))
 		return cni_fail(e, CNI_ERR_DECODE, "decoding result", "ips: bad address \"%s\"", s);
@@ -135,16 +140,18 @@ static int parse_ip(struct json_object *obj, struct cni_ip *ip, struct cni_error
 		s = json_object_get_string(v);
 		if (!json_object_is_type(v, json_type_string) || addr_parse_prefix(s, &gw) < 0 ||
 		    strchr(s, '/') || gw.addr.family != ip->addr.addr.family)
-			return cni_fail(e, CNI_ERR_DECODE, "decoding result",
-			                "ips: bad gateway \"%s\" for %s", s ? s : "",
-			                json_object_get_string(json_object_object_get(obj, "address")));
+			return cni_fail(
+			        e, CNI_ERR_DECODE, "decoding result",
+			        "ips: bad gateway \"%s\" for %s", s ? s : "",
+			        json_object_get_string(json_object_object_get(obj, "address")));
 		ip->gw = gw.addr;
 		ip->has_gw = true;
 	}
 	ip->iface = -1;
 	if (json_object_object_get_ex(obj, "interface", &v)) {
 		if (!json_object_is_type(v, json_type_int) || json_object_get_int(v) < 0)
-			return cni_fail(e, CNI_ERR_DECODE, "decoding result", "ips: bad interface index");
+			return cni_fail(e, CNI_ERR_DECODE, "decoding result",
+			                "ips: bad interface index");
 		ip->iface = json_object_get_int(v);
 	}
 	return 0;
@@ -167,8 +174,8 @@ static int parse_route(struct json_object *obj, struct cni_route *rt, struct cni
 		s = json_object_get_string(v);
 		if (!json_object_is_type(v, json_type_string) || addr_parse_prefix(s, &gw) < 0 ||
 		    strchr(s, '/') || gw.addr.family != rt->dst.addr.family)
-			return cni_fail(e, CNI_ERR_DECODE, "decoding result", "routes: bad gw \"%s\"",
-			                s ? s : "");
+			return cni_fail(e, CNI_ERR_DECODE, "decoding result",
+			                "routes: bad gw \"%s\"", s ? s : "");
 		rt->gw = gw.addr;
 		rt->has_gw = true;
 	}
@@ -182,7 +189,8 @@ int cni_result_parse(struct json_object *obj, struct cni_ipam_result *r, struct 
 	int ret;
 
 	if (!json_object_is_type(obj, json_type_object))
-		return cni_fail(e, CNI_ERR_DECODE, "decoding result", "the result is not an object");
+		return cni_fail(e, CNI_ERR_DECODE, "decoding result",
+		                "the result is not an object");
 	r->n_ips = 0;
 	r->n_routes = 0;
 	r->routes_json = NULL;
@@ -203,11 +211,12 @@ int cni_result_parse(struct json_object *obj, struct cni_ipam_result *r, struct 
 	}
 	if (json_object_object_get_ex(obj, "routes", &routes)) {
 		if (!json_object_is_type(routes, json_type_array))
-			return cni_fail(e, CNI_ERR_DECODE, "decoding result", "routes is not a list");
+			return cni_fail(e, CNI_ERR_DECODE, "decoding result",
+			                "routes is not a list");
 		n = json_object_array_length(routes);
 		if (n > CNI_MAX_ROUTES)
-			return cni_fail(e, CNI_ERR_IPAM, "too many routes", "%zu routes, at most %d",
-			                n, CNI_MAX_ROUTES);
+			return cni_fail(e, CNI_ERR_IPAM, "too many routes",
+			                "%zu routes, at most %d", n, CNI_MAX_ROUTES);
 		for (i = 0; i < n; i++) {
 			ret = parse_route(json_object_array_get_idx(routes, i), &r->routes[i], e);
 			if (ret < 0)
@@ -230,10 +239,10 @@ void cni_ipam_result_free(struct cni_ipam_result *r)
 	memset(r, 0, sizeof(*r));
 }
 
-static int run_plugin(const char *path, const char *command, const char *config,
-                      size_t config_len, char **output, size_t *output_len, int *status)
+static int run_plugin(const char *path, const char *command, const char *config, size_t config_len,
+                      char **output, size_t *output_len, int *status)
 {
-	int in[2] = { -1, -1 }, out[2] = { -1, -1 };
+	int in[2] = {-1, -1}, out[2] = {-1, -1};
 	pid_t pid;
 	int ret;
 
@@ -247,7 +256,7 @@ static int run_plugin(const char *path, const char *command, const char *config,
 		goto out_close;
 	}
 	if (pid == 0) {
-		char *argv[] = { (char *)(uintptr_t)path, NULL };
+		char *argv[] = {(char *)(uintptr_t)path, NULL};
 
 		/* The delegate gets every variable we were given; only the command may
 		 * differ (a DEL that undoes a failed ADD). */
@@ -291,9 +300,8 @@ out_close:
 	return ret;
 }
 
-int cni_ipam_exec(const char *type, const char *cni_path, const char *command,
-                  const char *config, size_t config_len, struct cni_ipam_result *out,
-                  struct cni_error *e)
+int cni_ipam_exec(const char *type, const char *cni_path, const char *command, const char *config,
+                  size_t config_len, struct cni_ipam_result *out, struct cni_error *e)
 {
 	char path[PATH_MAX];
 	char *output = NULL;

@@ -52,7 +52,7 @@
 #include "cni_netlink.h"
 #include "config.h"
 
-static const char *const supported_versions[] = { "0.4.0", "1.0.0" };
+static const char *const supported_versions[] = {"0.4.0", "1.0.0"};
 
 /* Where to look for the IPAM plugin when the runtime gives no CNI_PATH (optional in the
  * spec): the usual place, then Debian's. */
@@ -97,8 +97,9 @@ int cni_fail(struct cni_error *e, int code, const char *msg, const char *fmt, ..
 
 static int print_json(struct json_object *obj)
 {
-	const char *s = json_object_to_json_string_ext(
-		obj, JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_SPACED | JSON_C_TO_STRING_NOSLASHESCAPE);
+	const char *s = json_object_to_json_string_ext(obj, JSON_C_TO_STRING_PRETTY |
+	                                                            JSON_C_TO_STRING_SPACED |
+	                                                            JSON_C_TO_STRING_NOSLASHESCAPE);
 
 	if (!s || printf("%s\n", s) < 0 || fflush(stdout) == EOF)
 		return -EIO;
@@ -113,7 +114,8 @@ static void print_error(const char *version, const struct cni_error *e)
 	if (!obj)
 		return;
 	/* "The same value as provided by the configuration"; before one is known, ours. */
-	json_object_object_add(obj, "cniVersion", json_object_new_string(version ? version : "1.0.0"));
+	json_object_object_add(obj, "cniVersion",
+	                       json_object_new_string(version ? version : "1.0.0"));
 	json_object_object_add(obj, "code", json_object_new_int(e->code));
 	json_object_object_add(obj, "msg", json_object_new_string(e->msg));
 	json_object_object_add(obj, "details", json_object_new_string(e->details));
@@ -134,7 +136,8 @@ static bool version_supported(const char *v)
  * '_', '.' or '-'. */
 static bool id_valid(const char *s)
 {
-	static const char alnum[] = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789";
+	static const char alnum[] =
+	        "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789";
 
 	if (!*s || !strchr(alnum, *s))
 		return false;
@@ -204,8 +207,8 @@ out:
 }
 
 /* A string member, or NULL if it is absent; -EINVAL (with e) if it is not a string. */
-static int get_string(struct json_object *obj, const char *key, const char *where,
-                      const char **out, struct cni_error *e)
+static int get_string(struct json_object *obj, const char *key, const char *where, const char **out,
+                      struct cni_error *e)
 {
 	struct json_object *v;
 
@@ -235,23 +238,26 @@ static int conf_parse(struct conf *c, struct cni_error *e)
 		return cni_fail(e, CNI_ERR_CONFIG, "invalid network configuration",
 		                "no cniVersion");
 	if (!version_supported(c->version))
-		return cni_fail(e, CNI_ERR_VERSION, "incompatible CNI version",
-		                "the configuration has cniVersion \"%s\"; %s supports 0.4.0 and 1.0.0",
-		                c->version, CNI_PROG);
+		return cni_fail(
+		        e, CNI_ERR_VERSION, "incompatible CNI version",
+		        "the configuration has cniVersion \"%s\"; %s supports 0.4.0 and 1.0.0",
+		        c->version, CNI_PROG);
 	if ((ret = get_string(c->root, "name", "", &c->name, e)) < 0 ||
 	    (ret = get_string(c->root, "type", "", &c->type, e)) < 0)
 		return ret;
 	if (!c->name || !id_valid(c->name))
 		return cni_fail(e, CNI_ERR_CONFIG, "invalid network configuration",
-		                c->name ? "name \"%s\": an alphanumeric, then alphanumerics, '_', '.' or '-'"
+		                c->name ? "name \"%s\": an alphanumeric, then alphanumerics, '_', "
+		                          "'.' or '-'"
 		                        : "no name%s",
 		                c->name ? c->name : "");
 	if (!c->type || !*c->type)
 		return cni_fail(e, CNI_ERR_CONFIG, "invalid network configuration", "no type");
 	if (!json_object_object_get_ex(c->root, "ipam", &ipam) ||
 	    !json_object_is_type(ipam, json_type_object))
-		return cni_fail(e, CNI_ERR_CONFIG, "invalid network configuration",
-		                "no ipam object (e.g. {\"type\": \"host-local\", \"ranges\": ...})");
+		return cni_fail(
+		        e, CNI_ERR_CONFIG, "invalid network configuration",
+		        "no ipam object (e.g. {\"type\": \"host-local\", \"ranges\": ...})");
 	ret = get_string(ipam, "type", "ipam.", &c->ipam_type, e);
 	if (ret < 0)
 		return ret;
@@ -269,9 +275,10 @@ static int conf_parse(struct conf *c, struct cni_error *e)
 	/* Masquerading would hide pod addresses from the other nodes, and the whole point is
 	 * that they are routed as they are: refused rather than ignored. */
 	if (json_object_object_get_ex(c->root, "ipMasq", &v) && json_object_get_boolean(v))
-		return cni_fail(e, CNI_ERR_FIELD, "unsupported field",
-		                "ipMasq: %s (pod addresses are routed over sealnet, never masqueraded)",
-		                json_object_to_json_string(v));
+		return cni_fail(
+		        e, CNI_ERR_FIELD, "unsupported field",
+		        "ipMasq: %s (pod addresses are routed over sealnet, never masqueraded)",
+		        json_object_to_json_string(v));
 	if (json_object_object_get_ex(c->root, "prevResult", &c->prev_result) &&
 	    !json_object_is_type(c->prev_result, json_type_object))
 		return cni_fail(e, CNI_ERR_CONFIG, "invalid network configuration",
@@ -321,7 +328,7 @@ static int env_check(const struct env *env, bool need_netns, struct cni_error *e
 static void host_veth_name(const struct env *env, char name[IFNAMSIZ])
 {
 	uint64_t h = UINT64_C(0xcbf29ce484222325);
-	const char *parts[] = { env->containerid, env->ifname };
+	const char *parts[] = {env->containerid, env->ifname};
 
 	for (size_t i = 0; i < 2; i++) {
 		/* The NUL is hashed too, so ("ab", "c") and ("a", "bc") differ. */
@@ -390,8 +397,8 @@ err_nsfd:
 }
 
 static const char *const forwarding_sysctl[2] = {
-	"/proc/sys/net/ipv4/ip_forward",
-	"/proc/sys/net/ipv6/conf/all/forwarding",
+        "/proc/sys/net/ipv4/ip_forward",
+        "/proc/sys/net/ipv6/conf/all/forwarding",
 };
 
 static int sysctl_get(const char *path, char *buf, size_t len)
@@ -462,7 +469,8 @@ static int setup_host(struct netlink *nl, const char *name, const struct cni_ipa
 		ret = netlink_addr_add(nl, host->ifindex, &p);
 		if (ret < 0 && ret != -EEXIST)
 			return cni_fail(e, CNI_ERR_SYSTEM, "gateway address on the host veth",
-			                "%s on %s: %s", addr_prefix_str(&p, buf), name, strerror(-ret));
+			                "%s on %s: %s", addr_prefix_str(&p, buf), name,
+			                strerror(-ret));
 		host_prefix(&r->ips[i].addr.addr, &p);
 		ret = netlink_route_add(nl, host->ifindex, &p);
 		if (ret < 0)
@@ -483,9 +491,8 @@ static const struct ip_addr *gateway_for(const struct cni_ipam_result *r, int fa
 	return NULL;
 }
 
-static int setup_container(struct netlink *nl, const char *ifname,
-                           const struct cni_ipam_result *r, struct cni_link *cont,
-                           struct cni_error *e)
+static int setup_container(struct netlink *nl, const char *ifname, const struct cni_ipam_result *r,
+                           struct cni_link *cont, struct cni_error *e)
 {
 	char buf[ADDR_STRLEN];
 	struct ip_prefix subnet;
@@ -505,7 +512,8 @@ static int setup_container(struct netlink *nl, const char *ifname,
 		ret = cni_netlink_addr_add_noprefixroute(nl, cont->ifindex, &r->ips[i].addr);
 		if (ret < 0)
 			return cni_fail(e, CNI_ERR_SYSTEM, "container address", "%s on %s: %s",
-			                addr_prefix_str(&r->ips[i].addr, buf), ifname, strerror(-ret));
+			                addr_prefix_str(&r->ips[i].addr, buf), ifname,
+			                strerror(-ret));
 	}
 	for (size_t i = 0; i < r->n_ips; i++) {
 		subnet = r->ips[i].addr;
@@ -548,8 +556,7 @@ static struct json_object *interface_json(const char *name, const struct cni_lin
  * both ends of the veth. 0.4.0 still has "version" in each ips entry. */
 static struct json_object *result_json(const struct conf *c, const struct env *env,
                                        const char *host_name, const struct cni_link *host,
-                                       const struct cni_link *cont,
-                                       const struct cni_ipam_result *r)
+                                       const struct cni_link *cont, const struct cni_ipam_result *r)
 {
 	struct json_object *res = json_object_new_object(), *ifs, *ips, *ip;
 	char buf[ADDR_STRLEN];
@@ -565,10 +572,12 @@ static struct json_object *result_json(const struct conf *c, const struct env *e
 		ip = json_object_new_object();
 		if (v04)
 			json_object_object_add(
-				ip, "version",
-				json_object_new_string(r->ips[i].addr.addr.family == AF_INET ? "4" : "6"));
-		json_object_object_add(ip, "address",
-		                       json_object_new_string(addr_prefix_str(&r->ips[i].addr, buf)));
+			        ip, "version",
+			        json_object_new_string(
+			                r->ips[i].addr.addr.family == AF_INET ? "4" : "6"));
+		json_object_object_add(
+		        ip, "address",
+		        json_object_new_string(addr_prefix_str(&r->ips[i].addr, buf)));
 		json_object_object_add(ip, "gateway",
 		                       json_object_new_string(addr_str(&r->ips[i].gw, buf)));
 		json_object_object_add(ip, "interface", json_object_new_int(1));
@@ -588,17 +597,18 @@ static int cmd_add(const struct env *env, const struct conf *c, struct cni_error
 {
 	char host_name[IFNAMSIZ], buf[ADDR_STRLEN];
 	struct netlink *nl = NULL, *nl_cont = NULL;
-	struct cni_ipam_result r = { 0 };
+	struct cni_ipam_result r = {0};
 	struct cni_link host, cont;
-	struct cni_error ignored = { 0 };
+	struct cni_error ignored = {0};
 	struct json_object *res;
 	bool ipam_done = false, veth_done = false;
 	int nsfd = -1, ret;
 
 	if (c->prev_result)
-		return cni_fail(e, CNI_ERR_FIELD, "unsupported field",
-		                "prevResult: %s creates the interface and must come first in a chain",
-		                CNI_PROG);
+		return cni_fail(
+		        e, CNI_ERR_FIELD, "unsupported field",
+		        "prevResult: %s creates the interface and must come first in a chain",
+		        CNI_PROG);
 	host_veth_name(env, host_name);
 	ret = netlink_open(&nl);
 	if (ret < 0)
@@ -621,10 +631,11 @@ static int cmd_add(const struct env *env, const struct conf *c, struct cni_error
 	ipam_done = true;
 	for (size_t i = 0; i < r.n_ips; i++) {
 		if (!r.ips[i].has_gw) {
-			ret = cni_fail(e, CNI_ERR_IPAM, "address without a gateway",
-			               "%s gave %s without a gateway: the gateway is the host end of "
-			               "the veth",
-			               c->ipam_type, addr_prefix_str(&r.ips[i].addr, buf));
+			ret = cni_fail(
+			        e, CNI_ERR_IPAM, "address without a gateway",
+			        "%s gave %s without a gateway: the gateway is the host end of "
+			        "the veth",
+			        c->ipam_type, addr_prefix_str(&r.ips[i].addr, buf));
 			goto err;
 		}
 	}
@@ -750,7 +761,7 @@ static int cmd_check(const struct env *env, const struct conf *c, struct cni_err
 {
 	char host_name[IFNAMSIZ], buf[ADDR_STRLEN], val[16];
 	struct netlink *nl = NULL, *nl_cont = NULL;
-	struct cni_ipam_result prev = { 0 };
+	struct cni_ipam_result prev = {0};
 	struct cni_link host, cont;
 	struct ip_prefix p;
 	const char *host_mac = NULL, *cont_mac = NULL;
@@ -806,8 +817,8 @@ static int cmd_check(const struct env *env, const struct conf *c, struct cni_err
 			continue;
 		ret = cni_netlink_addr_find(nl_cont, cont.ifindex, &ip->addr);
 		if (ret <= 0) {
-			ret = cni_fail(e, CNI_ERR_CHECK, "container address missing", "%s on %s%s%s",
-			               addr_prefix_str(&ip->addr, buf), env->ifname,
+			ret = cni_fail(e, CNI_ERR_CHECK, "container address missing",
+			               "%s on %s%s%s", addr_prefix_str(&ip->addr, buf), env->ifname,
 			               ret < 0 ? ": " : "", ret < 0 ? strerror(-ret) : "");
 			goto out;
 		}
@@ -822,8 +833,8 @@ static int cmd_check(const struct env *env, const struct conf *c, struct cni_err
 			host_prefix(&ip->gw, &p);
 			ret = cni_netlink_addr_find(nl, host.ifindex, &p);
 			if (ret <= 0) {
-				ret = cni_fail(e, CNI_ERR_CHECK, "gateway address missing", "%s on %s",
-				               addr_prefix_str(&p, buf), host_name);
+				ret = cni_fail(e, CNI_ERR_CHECK, "gateway address missing",
+				               "%s on %s", addr_prefix_str(&p, buf), host_name);
 				goto out;
 			}
 		}
@@ -868,7 +879,7 @@ static int cmd_version(const struct conf *c, struct cni_error *e)
  * that is there and a string is taken. */
 static void version_input(struct conf *c)
 {
-	struct cni_error ignored = { 0 };
+	struct cni_error ignored = {0};
 
 	if (c->raw_len > 0 && decode(c, &ignored) == 0)
 		get_string(c->root, "cniVersion", "", &c->version, &ignored);
@@ -877,11 +888,11 @@ static void version_input(struct conf *c)
 static int run(struct conf *c, struct cni_error *e)
 {
 	struct env env = {
-		.command = getenv("CNI_COMMAND"),
-		.containerid = getenv("CNI_CONTAINERID"),
-		.netns = getenv("CNI_NETNS"),
-		.ifname = getenv("CNI_IFNAME"),
-		.path = getenv("CNI_PATH"),
+	        .command = getenv("CNI_COMMAND"),
+	        .containerid = getenv("CNI_CONTAINERID"),
+	        .netns = getenv("CNI_NETNS"),
+	        .ifname = getenv("CNI_IFNAME"),
+	        .path = getenv("CNI_PATH"),
 	};
 	int ret;
 
@@ -896,7 +907,8 @@ static int run(struct conf *c, struct cni_error *e)
 	if (ret < 0)
 		return ret;
 	if (!env.command || !*env.command)
-		return cni_fail(e, CNI_ERR_ENV, "invalid environment variables", "missing CNI_COMMAND");
+		return cni_fail(e, CNI_ERR_ENV, "invalid environment variables",
+		                "missing CNI_COMMAND");
 	if (!env.path || !*env.path)
 		env.path = DEFAULT_CNI_PATH;
 	if (strcmp(env.command, "ADD") == 0) {
@@ -917,14 +929,16 @@ static int run(struct conf *c, struct cni_error *e)
 
 int main(int argc, char *argv[])
 {
-	struct conf c = { 0 };
-	struct cni_error e = { 0 };
+	struct conf c = {0};
+	struct cni_error e = {0};
 	int ret;
 
 	if (argc > 1 && (!strcmp(argv[1], "-h") || !strcmp(argv[1], "--help"))) {
 		printf("%s: CNI plugin for the sealnet overlay (CNI 0.4.0 and 1.0.0).\n"
-		       "Run by a container runtime: CNI_COMMAND=ADD|DEL|CHECK|VERSION and the other\n"
-		       "CNI_* variables, the network configuration on stdin. See docs/cluster.md.\n",
+		       "Run by a container runtime: CNI_COMMAND=ADD|DEL|CHECK|VERSION and the "
+		       "other\n"
+		       "CNI_* variables, the network configuration on stdin. See "
+		       "docs/cluster.md.\n",
 		       CNI_PROG);
 		return 0;
 	}
