@@ -372,12 +372,14 @@ static int netns_open(const char *path, int *nsfd_out, struct netlink **out, str
 	}
 	ret = netlink_open(out);
 	if (setns(self, CLONE_NEWNET) < 0) {
+		int err = errno;
+
 		/* Everything after this (sysctls, the IPAM plugin) would act on the container:
 		 * stop here. */
 		if (ret == 0)
 			netlink_close(*out);
 		ret = cni_fail(e, CNI_ERR_SYSTEM, "returning to the host namespace", "%s",
-		               strerror(errno));
+		               strerror(err));
 		goto err_self;
 	}
 	if (ret < 0) {
