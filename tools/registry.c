@@ -104,7 +104,7 @@ struct registry {
 	size_t n_groups;
 
 	/* This node, as the daemon describes it. */
-	bool have_self, daemon_up, daemon_reported, no_key_reported;
+	bool have_self, daemon_up, daemon_reported, no_key_reported, no_endpoint_reported;
 	uint8_t self_key[KEY_LEN];
 	uint16_t port;
 
@@ -407,6 +407,12 @@ static int add_strings(struct json_object *o, const char *name, char *const *s, 
 	return 0;
 }
 
+/* An etcd on this host tells us nothing about the address other nodes reach us on. */
+static bool loopback(const char *ip)
+{
+	return !strncmp(ip, "127.", 4) || !strcmp(ip, "::1") || !strncmp(ip, "::ffff:127.", 11);
+}
+
 /* Our entry's key and JSON value (malloc'd, *value). The endpoints are the command line's,
  * or else the address we reach etcd from with the daemon's port. */
 static int self_entry(struct registry *r, char *key, size_t key_len, char **value)
@@ -430,7 +436,7 @@ static int self_entry(struct registry *r, char *key, size_t key_len, char **valu
 	if (r->n_endpoints) {
 		if (add_strings(o, "endpoints", r->endpoints, r->n_endpoints))
 			goto out;
-	} else if (!etcd_local_ip(r->etcd, ip, sizeof(ip))) {
+	} else if (!etcd_local_ip(r->etcd, ip, sizeof(ip)) && !loopback(ip)) {
 		snprintf(ep, sizeof(ep), strchr(ip, ':') ? "[%s]:%u" : "%s:%u", ip, r->port);
 		if (add_strings(o, "endpoints", eps, 1))
 			goto out;
@@ -1023,6 +1029,13 @@ static int publish(struct registry *r)
 		if (strcmp(r->published_key, key))
 			log_notice("%s: registry: published %s as %s", r->ifname,
 			           key_text(b64, r->self_key), key);
+		if (!strstr(value, "\"endpoints\"") && !r->no_endpoint_reported) {
+			log_warn("%s: registry: no endpoint published (etcd is reached over "
+			         "loopback): other nodes cannot reach this one first; give "
+			         "--endpoint",
+			         r->ifname);
+			r->no_endpoint_reported = true;
+		}
 		snprintf(r->published_key, sizeof(r->published_key), "%s", key);
 		r->need_publish = false;
 	}

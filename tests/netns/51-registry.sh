@@ -8,7 +8,9 @@
 #	c (198.18.3.3) --/
 #
 # 1. Join: every node gets the two others as peers, with no peer written by hand, and every
-#    overlay address answers pings from every node. r captures its links meanwhile: leaving
+#    overlay address answers pings from every node; so does every container (one per node,
+#    attached by sealnet-cni when it is built) from the containers of the other nodes, their
+#    pod subnets being in the peers' AllowedIPs.  r captures its links meanwhile: leaving
 #    out etcd's own traffic (TCP port 2379, which is the registry's, not the overlay's),
 #    everything must be UDP between WireGuard ports, and the
 #    marker the pings carry must appear nowhere.  (Also left out: ARP, neighbour discovery
@@ -107,16 +109,42 @@ ping_marker() {
 	nsx "$1" ping -n -q -c 2 -i 0.2 -W 2 -p "$MARKER_HEX" "$2" >/dev/null 2>&1
 }
 
-# mesh_pings WHAT NODES...: every node pings every other's overlay address.
+# mesh_pings WHAT NODES...: every node (or container) pings every other's address: a
+# container's own (CIP), else the node's overlay address.
+declare -A CIP
 mesh_pings() {
-	local what=$1 x y
+	local what=$1 x y dest
 	shift
 	for x in "$@"; do
 		for y in "$@"; do
 			[ "$x" = "$y" ] && continue
-			check "$what: $x -> $y (${OV4[$y]})" wait_for 10 ping_marker "$x" "${OV4[$y]}"
+			dest=${CIP[$y]:-${OV4[$y]}}
+			check "$what: $x -> $y ($dest)" wait_for 10 ping_marker "$x" "$dest"
 		done
 	done
+}
+
+# Containers, when the CNI plugin (tests/netns/50-cni.sh) and host-local are there: one per
+# node, a namespace that sealnet-cni attaches to its node with an address of the node's pod
+# subnet, as a container runtime would.
+CNI=${SEALNET_CNI:-$SN_ROOT/build/tools/sealnet-cni}
+CNI_BIN_DIR=${CNI_BIN_DIR:-/usr/lib/cni}
+CONTAINERS=()
+# cni_add NODE CONTAINER: ADD; the container's address in CIP.
+cni_add() {
+	local node=$1 cont=$2
+	cat >"$SN_TMP/cni-$node.json" <<EOF
+{"cniVersion": "1.0.0", "name": "sn51", "type": "sealnet-cni", "mtu": 1380,
+ "ipam": {"type": "host-local", "dataDir": "$SN_TMP/ipam-$node",
+          "ranges": [[{"subnet": "${POD[$node]}"}]], "routes": [{"dst": "0.0.0.0/0"}]}}
+EOF
+	nsx "$node" env -i PATH="$PATH" CNI_COMMAND=ADD CNI_CONTAINERID="ctr-$cont-$$" \
+		CNI_NETNS="/var/run/netns/${NS[$cont]}" CNI_IFNAME=eth0 CNI_PATH="$CNI_BIN_DIR" \
+		"$CNI" <"$SN_TMP/cni-$node.json" >"$SN_TMP/cni-$cont.out" 2>&1 ||
+		fail "CNI ADD $cont on $node: $(cat "$SN_TMP/cni-$cont.out")"
+	CIP[$cont]=$(ip -n "${NS[$cont]}" -4 -o addr show dev eth0 | awk '{ print $4 }' | cut -d/ -f1)
+	[ -n "${CIP[$cont]}" ] || fail "container $cont has no address after ADD"
+	CONTAINERS+=("$cont")
 }
 
 step "etcd on $ETCD_IP in r; three nodes with no peers"
@@ -169,11 +197,22 @@ else
 	check_eq "a has c in the groups c published" "$(groups_at a c)" "web,db"
 fi
 
+if [ -x "$CNI" ] && [ -x "$CNI_BIN_DIR/host-local" ]; then
+	for n in "${NODES[@]}"; do
+		node_new "p$n" none
+		cni_add "$n" "p$n"
+		ok "container p$n on $n: ${CIP[p$n]} (from ${POD[$n]})"
+	done
+else
+	skip "containers: no sealnet-cni at $CNI or no host-local in $CNI_BIN_DIR"
+fi
+
 cap=$SN_TMP/underlay.pcap
 # Left out: etcd's TCP, and the links' own ARP, neighbour discovery and MLD (to ff02::/16).
 capture_start r any "$cap" not arp and not icmp6 and not '(' ip6 and dst net ff02::/16 ')' \
 	and not '(' tcp port 2379 ')'
 mesh_pings "overlay ping" "${NODES[@]}"
+[ ${#CONTAINERS[@]} -gt 0 ] && mesh_pings "container ping" "${CONTAINERS[@]}"
 sleep 0.5
 capture_stop
 total=$(tcpdump -n -r "$cap" 2>/dev/null | grep -c .)
@@ -262,6 +301,9 @@ for n in "${NODES[@]}"; do
 	done
 done
 mesh_pings "etcd back" "${NODES[@]}"
+[ ${#CONTAINERS[@]} -gt 0 ] && mesh_pings "etcd back, containers" "${CONTAINERS[@]}"
+check_not "no lease expired while etcd was away (it renews them when it starts)" \
+	reg_logged a "expired"
 
 step "5. c leaves: its lease expires, the others drop it"
 # SIGKILL: no goodbye of any kind (the shell's "Killed" notice is silenced).
