@@ -24,6 +24,10 @@ DEB_PKGS := gcc make pkg-config libsodium-dev libb2-dev libmnl-dev libevent-dev 
 	libcmocka-dev iproute2 iputils-ping iperf3 wireguard-go wireguard-tools procps tcpdump \
 	nftables curl prometheus socat ethtool
 
+# clang with its sanitizer and libFuzzer runtimes builds the fuzz targets (tests/fuzz); llvm
+# has llvm-symbolizer, for stacks with file:line.
+DEB_PKGS += clang libclang-rt-dev llvm
+
 # The CNI plugin (tools/cni, docs/cluster.md) reads and writes JSON with json-c, and hands
 # addresses out through host-local from containernetworking-plugins; tests/netns/50 reads its
 # results with jq.
@@ -137,7 +141,7 @@ netns: all $(UDPFUZZ)
 
 check:
 	$(Q)$(MAKE) --no-print-directory deps
-	$(Q)$(MAKE) --no-print-directory all unit
+	$(Q)$(MAKE) --no-print-directory all unit fuzz-smoke
 	$(Q)$(MAKE) --no-print-directory netns
 
 # `sealnet bench` with its defaults (docs/bench.md): figures, never pass or fail. Leaves the
@@ -207,5 +211,45 @@ style:
 
 clean:
 	rm -rf build build-* daemon/sealnetd tools/sealnet
+
+# libFuzzer targets (tests/fuzz/README.md), built with clang in build-fuzz/: the daemon's
+# sources are compiled again with the sanitizers and coverage rather than taken from the gcc
+# build. `make fuzz` runs each target for FUZZ_SECONDS on a scratch copy of its corpus and
+# fails if any crashes; `make fuzz-smoke` is the short run `make check` does.
+FUZZ_CC ?= clang
+FUZZ_BUILD := build-fuzz
+FUZZ_SECONDS ?= 60
+FUZZ_SMOKE_SECONDS ?= 6
+FUZZ_SAN := -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
+FUZZ_CFLAGS = -std=gnu11 -O1 -g $(filter-out -Werror,$(WARN)) $(FUZZ_SAN) -MMD -MP -Idaemon \
+	$(PKG_CFLAGS)
+FUZZ_TARGETS := $(filter-out fuzz,$(basename $(notdir $(wildcard tests/fuzz/*.c))))
+FUZZ_BINS := $(FUZZ_TARGETS:%=$(FUZZ_BUILD)/bin/%)
+FUZZ_OBJS := $(DAEMON_SRCS:%.c=$(FUZZ_BUILD)/%.o) $(FUZZ_BUILD)/tests/fuzz/fuzz.o
+
+.PHONY: fuzz fuzz-smoke fuzz-build
+
+$(FUZZ_BUILD)/%.o: %.c
+	@mkdir -p $(dir $@)
+	@$(if $(Q),echo "  FUZZ-CC $<")
+	$(Q)$(FUZZ_CC) $(FUZZ_CFLAGS) $(if $(filter tests/%,$<),-Werror) -fsanitize=fuzzer-no-link \
+		-c -o $@ $<
+
+$(FUZZ_BUILD)/bin/%: tests/fuzz/%.c $(FUZZ_OBJS)
+	@mkdir -p $(dir $@)
+	@$(if $(Q),echo "  FUZZ-LD $@")
+	$(Q)$(FUZZ_CC) $(FUZZ_CFLAGS) -Werror -fsanitize=fuzzer -o $@ $< $(FUZZ_OBJS) $(PKG_LIBS) \
+		$(shell sed -n 's/^.*LINK-WRAP: *\([^*]*\).*/\1/p' $< tests/fuzz/fuzz.c)
+
+# The objects are named here so that make does not take them for intermediate files.
+fuzz-build: $(FUZZ_OBJS) $(FUZZ_BINS)
+
+fuzz: fuzz-build
+	$(Q)tests/fuzz/run.sh $(FUZZ_SECONDS) $(FUZZ_BINS)
+
+fuzz-smoke:
+	$(Q)$(MAKE) --no-print-directory fuzz FUZZ_SECONDS=$(FUZZ_SMOKE_SECONDS)
+
+-include $(FUZZ_OBJS:.o=.d) $(FUZZ_BINS:=.d)
 
 -include $(DAEMON_OBJS:.o=.d) $(TOOL_OBJS:.o=.d) $(CNI_OBJS:.o=.d) $(BUILD)/daemon/main.d

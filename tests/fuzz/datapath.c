@@ -1,0 +1,583 @@
+/* What arrives from UDP: datapath_receive() on device A, built as sealnetd builds it (fuzz.c
+ * stands in for the kernel), with its peer B played by the harness so that the input also
+ * reaches past mac1, the index lookup and the AEAD: the handshake state machine, the replay
+ * window, the inner-packet checks, AllowedIPs and the TUN delivery with GRO (offload.c).
+ *
+ * Input: a flags byte (F_*), then operations, each an op byte, a 16-bit little-endian length
+ * and that many bytes (fewer at the end of the input). The op byte's low 3 bits are the
+ * operation (OP_*), bits 3-4 pick one of B's sessions, bit 5 a variant, bits 6-7 the source
+ * address of the datagram (B's endpoint, another IPv4 one, an IPv6 one, B's again).
+ *
+ * A session is what the harness, as B, holds to send data to A: the receiver index A gave it
+ * and the key. F_SESSION_* install one at the start (made by hand, as begin_session() would,
+ * without the cost of a handshake per run); OP_INITIATION and OP_RESPONSE run real
+ * handshakes and add theirs.
+ *
+ * With SEALNET_FUZZ_WRITE_SEEDS=DIR in the environment the binary writes its seed inputs
+ * into DIR and exits (tests/fuzz/README.md). */
+#include <endian.h>
+#include <errno.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/queue.h>
+#include <unistd.h>
+
+#include <sodium.h>
+
+#include "cipher.h"
+#include "config.h"
+#include "cookie.h"
+#include "datapath.h"
+#include "device.h"
+#include "fuzz.h"
+#include "index.h"
+#include "key.h"
+#include "noise.h"
+#include "offload.h"
+#include "peer.h"
+#include "replay.h"
+#include "timers.h"
+#include "tun.h"
+
+int LLVMFuzzerInitialize(int *argc, char ***argv);
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+
+/* Monotonic clock of a run: not 0, so "never" (0) stays distinct. */
+#define T0 (1000 * NSEC_PER_SEC)
+#define REALTIME0 (1700000000ULL * NSEC_PER_SEC)
+
+enum flags {
+	F_OFFLOAD = 1 << 0,	    /* the TUN takes vnet headers, TSO and USO */
+	F_NO_TSO = 1 << 1,	    /* with F_OFFLOAD: vnet headers only, no GRO */
+	F_SESSION_INITIATOR = 1 << 2, /* A holds a current session with B, as initiator */
+	F_SESSION_RESPONDER = 1 << 3, /* and/or an unconfirmed next one, as responder */
+	F_UDP_FAILS = 1 << 4,	    /* every send fails */
+	F_UNDER_LOAD = 1 << 5,	    /* A starts under load: cookies demanded */
+	F_LOW_THRESHOLD = 1 << 6,   /* two handshake messages a second make a load */
+};
+
+enum op {
+	OP_RAW,	       /* the bytes as a datagram */
+	OP_DATA_HDR,   /* a data message for a session: counter = 8 bytes, then ciphertext */
+	OP_SEALED,     /* the bytes sealed as a data message of a session (variant: counter
+			* from the first 8 bytes rather than the next one) */
+	OP_INITIATION, /* B initiates (bytes XORed into the body before mac1) */
+	OP_RESPONSE,   /* A initiates (variant: as a retry) and B answers (bytes XORed in) */
+	OP_COOKIE,     /* B answers A's last initiation with a cookie (bytes XORed in) */
+	OP_TIME,       /* 16 bits of time pass (variant: in seconds rather than ms) */
+	OP_FLUSH,      /* the GRO train and the transmit batch go out */
+};
+
+#define SESSIONS 4
+
+struct session {
+	uint32_t idx; /* A's receiver index */
+	uint8_t key[NOISE_SYMMETRIC_KEY_LEN];
+	uint64_t counter; /* next one to send */
+};
+
+struct harness {
+	struct device *dev;
+	struct peer *b;
+	uint64_t now;
+	struct noise_handshake b_hs; /* B's handshake with A */
+	struct cookie_maker b_maker; /* B's mac1/mac2 towards A */
+	struct session sess[SESSIONS];
+	unsigned next_sess;
+	uint32_t b_index;
+};
+
+/* B's identity and what it never changes; set up once. */
+static struct noise_local b_local;
+static struct noise_handshake b_hs_pristine;
+static struct cookie_checker b_checker;
+static union endpoint sources[4];
+
+static struct noise_handshake *b_lookup(void *ctx, const uint8_t pub[NOISE_PUBLIC_KEY_LEN])
+{
+	struct harness *h = ctx;
+
+	return key_equal(pub, fuzz_public[FUZZ_A]) ? &h->b_hs : NULL;
+}
+
+static struct session *new_session(struct harness *h)
+{
+	return &h->sess[h->next_sess++ % SESSIONS];
+}
+
+/* A session for B as begin_session() makes one, keys made up rather than derived. */
+static void install_session(struct harness *h, bool initiator)
+{
+	struct noise_keypair *kp = calloc(1, sizeof(*kp));
+	struct session *s;
+
+	if (!kp)
+		abort();
+	memset(kp->send_key, initiator ? 0x11 : 0x33, sizeof(kp->send_key));
+	memset(kp->recv_key, initiator ? 0x22 : 0x44, sizeof(kp->recv_key));
+	replay_init(&kp->replay);
+	kp->birthdate = h->now;
+	kp->remote_index = initiator ? 0xb0b1 : 0xb0b2;
+	kp->i_am_initiator = initiator;
+	kp->valid = true;
+	kp->entry.type = INDEX_KEYPAIR;
+	index_insert(h->dev->index, &kp->entry);
+	peer_keypair_install(h->b, kp);
+	timers_session_derived(&h->b->timers, h->now);
+	s = new_session(h);
+	s->idx = kp->entry.index;
+	memcpy(s->key, kp->recv_key, sizeof(s->key));
+	s->counter = 0;
+}
+
+/* B's handshake finished (or B thinks so): its session becomes one of ours. */
+static void b_session(struct harness *h)
+{
+	struct noise_keypair kp;
+	struct session *s;
+
+	if (noise_derive_keypair(&h->b_hs, &kp, h->now))
+		return;
+	s = new_session(h);
+	s->idx = kp.remote_index;
+	memcpy(s->key, kp.send_key, sizeof(s->key));
+	s->counter = 0;
+	noise_keypair_wipe(&kp);
+}
+
+/* One datagram, in a buffer of exactly its size so that ASan sees any read past its end. */
+static void deliver(struct harness *h, const void *msg, size_t len, const union endpoint *src)
+{
+	struct fuzz_sent *reply = &fuzz_sent[MESSAGE_HANDSHAKE_COOKIE];
+	uint8_t *buf = malloc(len ? len : 1);
+
+	if (!buf)
+		abort();
+	memcpy(buf, msg, len);
+	reply->len = 0;
+	datapath_receive(h->dev, buf, len, src, h->now);
+	free(buf);
+	/* A asked B for a cookie: B keeps it, and its next message carries mac2. */
+	if (reply->len && addr_endpoint_equal(&reply->to, &fuzz_endpoint_b))
+		cookie_consume_reply(&h->b_maker, (const void *)reply->buf, h->now);
+}
+
+static void xor_into(uint8_t *dst, size_t n, const uint8_t *src, size_t len)
+{
+	for (size_t i = 0; i < n && i < len; i++)
+		dst[i] ^= src[i];
+}
+
+static void op_data(struct harness *h, struct session *s, const uint8_t *p, size_t len,
+		    bool sealed, bool explicit_counter, const union endpoint *src)
+{
+	struct message_data *msg;
+	uint64_t counter;
+	size_t n;
+
+	if (!sealed || explicit_counter) {
+		counter = 0;
+		memcpy(&counter, p, len < 8 ? len : 8);
+		counter = le64toh(counter);
+		n = len < 8 ? 0 : 8;
+		p += n;
+		len -= n;
+	} else {
+		counter = s->counter++;
+	}
+	n = sizeof(*msg) + len + (sealed ? NOISE_AUTHTAG_LEN : 0);
+	msg = malloc(n);
+	if (!msg)
+		abort();
+	msg->header.type = htole32(MESSAGE_DATA);
+	msg->key_idx = htole32(s->idx);
+	msg->counter = htole64(counter);
+	if (sealed)
+		cipher_aead_seal(msg->encrypted_data, p, len, NULL, 0, counter, s->key);
+	else
+		memcpy(msg->encrypted_data, p, len);
+	deliver(h, msg, n, src);
+	free(msg);
+}
+
+static void op_initiation(struct harness *h, const uint8_t *p, size_t len,
+			  const union endpoint *src)
+{
+	struct fuzz_sent *resp = &fuzz_sent[MESSAGE_HANDSHAKE_RESPONSE];
+	struct message_handshake_initiation m;
+
+	h->b_hs.entry.index = ++h->b_index;
+	fuzz_realtime += NSEC_PER_SEC;
+	if (noise_create_initiation(&h->b_hs, &b_local, &m, fuzz_realtime))
+		return;
+	xor_into((uint8_t *)&m + sizeof(m.header),
+		 offsetof(struct message_handshake_initiation, macs) - sizeof(m.header), p, len);
+	cookie_add_macs(&h->b_maker, (uint8_t *)&m, sizeof(m), h->now);
+	resp->len = 0;
+	deliver(h, &m, sizeof(m), src);
+	if (resp->len && !noise_consume_response(&h->b_hs, &b_local, (const void *)resp->buf))
+		b_session(h);
+}
+
+static void op_response(struct harness *h, bool retry, const uint8_t *p, size_t len,
+			const union endpoint *src)
+{
+	struct fuzz_sent *init = &fuzz_sent[MESSAGE_HANDSHAKE_INITIATION];
+	struct message_handshake_response r;
+	struct noise_handshake *hs;
+
+	/* If A sends nothing now (too soon), B answers the last initiation it got, if any. */
+	datapath_send_initiation(h->b, retry, h->now);
+	if (!init->len ||
+	    noise_consume_initiation(&b_local, (const void *)init->buf, b_lookup, h, h->now, &hs))
+		return;
+	h->b_hs.entry.index = ++h->b_index;
+	if (noise_create_response(&h->b_hs, &b_local, &r))
+		return;
+	xor_into((uint8_t *)&r + sizeof(r.header),
+		 offsetof(struct message_handshake_response, macs) - sizeof(r.header), p, len);
+	cookie_add_macs(&h->b_maker, (uint8_t *)&r, sizeof(r), h->now);
+	deliver(h, &r, sizeof(r), src);
+	b_session(h);
+}
+
+static void op_cookie(struct harness *h, const uint8_t *p, size_t len, const union endpoint *src)
+{
+	struct fuzz_sent *init = &fuzz_sent[MESSAGE_HANDSHAKE_INITIATION];
+	const struct message_handshake_initiation *m = (const void *)init->buf;
+	struct message_handshake_cookie c;
+
+	if (!init->len)
+		return;
+	cookie_create_reply(&b_checker, &c, init->buf, init->len, le32toh(m->sender_index),
+			    &fuzz_endpoint_a, h->now);
+	xor_into((uint8_t *)&c + sizeof(c.header), sizeof(c) - sizeof(c.header), p, len);
+	deliver(h, &c, sizeof(c), src);
+}
+
+static void op_time(struct harness *h, const uint8_t *p, size_t len, bool seconds)
+{
+	uint64_t d = 0;
+	struct peer *peer;
+
+	for (size_t i = 0; i < 2 && i < len; i++)
+		d |= (uint64_t)p[i] << (8 * i);
+	d *= seconds ? NSEC_PER_SEC : NSEC_PER_MSEC;
+	h->now += d;
+	fuzz_realtime += d;
+	TAILQ_FOREACH(peer, &h->dev->peers, link)
+		datapath_peer_timers(peer, h->now);
+}
+
+/* As datapath_udp_readable() does after each batch (tun_flush() is static there). */
+static void op_flush(struct harness *h)
+{
+	size_t n = offload_gro_finish(&h->dev->gro);
+
+	if (n && write(h->dev->tun_fd, h->dev->gro.buf, n) < 0)
+		abort();
+	datapath_flush(h->dev);
+}
+
+static void run(struct harness *h, const uint8_t *data, size_t size)
+{
+	struct fuzz_input in = { data, size };
+	uint8_t flags = fuzz_u8(&in);
+
+	fuzz_tun_granted = !(flags & F_OFFLOAD) ? 0
+			   : flags & F_NO_TSO	 ? TUN_VNET_HDR
+						 : TUN_VNET_HDR | TUN_TSO | TUN_USO;
+	fuzz_udp_ok = !(flags & F_UDP_FAILS);
+	fuzz_realtime = REALTIME0;
+	fuzz_sent_clear();
+	memset(h, 0, sizeof(*h));
+	h->now = T0;
+	h->b_hs = b_hs_pristine;
+	cookie_maker_init(&h->b_maker, fuzz_public[FUZZ_A]);
+	h->b_index = 0x100;
+	h->dev = fuzz_device_new(flags & F_OFFLOAD ? CONFIG_OFFLOAD_ALL : 0);
+	h->b = TAILQ_FIRST(&h->dev->peers);
+	if (!h->b || !key_equal(peer_public_key(h->b), fuzz_public[FUZZ_B]))
+		abort();
+	if (flags & F_UNDER_LOAD)
+		h->dev->under_load_until = h->now + NSEC_PER_SEC;
+	if (flags & F_LOW_THRESHOLD)
+		h->dev->load_threshold = 2;
+	if (flags & F_SESSION_INITIATOR)
+		install_session(h, true);
+	if (flags & F_SESSION_RESPONDER)
+		install_session(h, false);
+
+	while (in.left) {
+		uint8_t op = fuzz_u8(&in);
+		size_t len;
+		const uint8_t *p = fuzz_bytes(&in, fuzz_u16(&in), &len);
+		struct session *s = &h->sess[(op >> 3) & 3];
+		bool variant = op & 0x20;
+		const union endpoint *src = &sources[op >> 6];
+
+		switch (op & 7) {
+		case OP_RAW:
+			deliver(h, p, len, src);
+			break;
+		case OP_DATA_HDR:
+			op_data(h, s, p, len, false, true, src);
+			break;
+		case OP_SEALED:
+			op_data(h, s, p, len, true, variant, src);
+			break;
+		case OP_INITIATION:
+			op_initiation(h, p, len, src);
+			break;
+		case OP_RESPONSE:
+			op_response(h, variant, p, len, src);
+			break;
+		case OP_COOKIE:
+			op_cookie(h, p, len, src);
+			break;
+		case OP_TIME:
+			op_time(h, p, len, variant);
+			break;
+		case OP_FLUSH:
+			op_flush(h);
+			break;
+		}
+	}
+	op_flush(h);
+	/* Seen with SEALNET_FUZZ_LOG=1: where a seed's datagrams went. */
+	device_log_counters(h->dev);
+	fuzz_device_free(h->dev);
+	cipher_wipe(&h->b_hs, sizeof(h->b_hs));
+}
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+	static struct harness h;
+
+	run(&h, data, size);
+	return 0;
+}
+
+/* --- seeds --- */
+
+struct seed {
+	uint8_t buf[16384];
+	size_t len;
+};
+
+static void put(struct seed *s, const void *p, size_t n)
+{
+	if (s->len + n > sizeof(s->buf))
+		abort();
+	if (n)
+		memcpy(s->buf + s->len, p, n);
+	s->len += n;
+}
+
+static void put_op(struct seed *s, uint8_t op, const void *p, size_t n)
+{
+	uint8_t hdr[3] = { op, (uint8_t)n, (uint8_t)(n >> 8) };
+
+	put(s, hdr, sizeof(hdr));
+	put(s, p, n);
+}
+
+static uint16_t csum(const uint8_t *p, size_t n, uint32_t sum)
+{
+	for (size_t i = 0; i + 1 < n; i += 2)
+		sum += (uint32_t)(p[i] << 8 | p[i + 1]);
+	if (n & 1)
+		sum += (uint32_t)p[n - 1] << 8;
+	while (sum >> 16)
+		sum = (sum & 0xffff) + (sum >> 16);
+	return (uint16_t)~sum;
+}
+
+/* IPv4 from 100.64.x.y to 100.64.0.1 with a TCP header (ACK, seq) or an ICMP echo, and
+ * `payload` bytes of filler. Returns the length. */
+static size_t ip4(uint8_t *pkt, uint8_t x, uint8_t y, bool tcp, uint32_t seq, size_t payload)
+{
+	size_t l4 = tcp ? 20 : 8, len = 20 + l4 + payload;
+
+	memset(pkt, 0, len);
+	pkt[0] = 0x45;
+	pkt[2] = (uint8_t)(len >> 8);
+	pkt[3] = (uint8_t)len;
+	pkt[6] = 0x40; /* DF */
+	pkt[8] = 64;
+	pkt[9] = tcp ? 6 : 1;
+	pkt[12] = 100, pkt[13] = 64, pkt[14] = x, pkt[15] = y;
+	pkt[16] = 100, pkt[17] = 64, pkt[18] = 0, pkt[19] = 1;
+	if (tcp) {
+		pkt[20] = 0x9c, pkt[21] = 0x40, pkt[22] = 0x00, pkt[23] = 0x50;
+		pkt[24] = (uint8_t)(seq >> 24), pkt[25] = (uint8_t)(seq >> 16);
+		pkt[26] = (uint8_t)(seq >> 8), pkt[27] = (uint8_t)seq;
+		pkt[32] = 0x50;
+		pkt[33] = 0x10; /* ACK */
+		pkt[34] = 0xff;
+	} else {
+		pkt[20] = 8; /* echo request */
+	}
+	for (size_t i = 0; i < payload; i++)
+		pkt[20 + l4 + i] = (uint8_t)('a' + i % 26);
+	pkt[10] = 0, pkt[11] = 0;
+	{
+		uint16_t c = csum(pkt, 20, 0);
+
+		pkt[10] = (uint8_t)(c >> 8), pkt[11] = (uint8_t)c;
+	}
+	return len;
+}
+
+/* IPv6 from fd00::2 to fd00::1, UDP, `payload` bytes. */
+static size_t ip6(uint8_t *pkt, size_t payload)
+{
+	size_t len = 40 + 8 + payload;
+
+	memset(pkt, 0, len);
+	pkt[0] = 0x60;
+	pkt[4] = (uint8_t)((len - 40) >> 8);
+	pkt[5] = (uint8_t)(len - 40);
+	pkt[6] = 17;
+	pkt[7] = 64;
+	pkt[8] = 0xfd, pkt[23] = 2;
+	pkt[24] = 0xfd, pkt[39] = 1;
+	pkt[40] = 0x30, pkt[41] = 0x39, pkt[42] = 0x30, pkt[43] = 0x39;
+	pkt[44] = (uint8_t)((len - 40) >> 8), pkt[45] = (uint8_t)(len - 40);
+	return len;
+}
+
+static void write_seed(const char *dir, const char *name, const struct seed *s)
+{
+	char path[4096];
+	FILE *f;
+
+	snprintf(path, sizeof(path), "%s/%s", dir, name);
+	f = fopen(path, "wb");
+	if (!f || fwrite(s->buf, 1, s->len, f) != s->len || fclose(f)) {
+		perror(path);
+		exit(1);
+	}
+}
+
+#define SLOT(n) ((uint8_t)((n) << 3))
+#define VARIANT 0x20
+#define FROM_V4 0x40
+#define FROM_V6 0x80
+
+static void write_seeds(const char *dir)
+{
+	struct harness h = { 0 };
+	struct message_handshake_initiation m;
+	uint8_t pkt[2048], tmp[64];
+	struct seed *s = calloc(1, sizeof(*s));
+	size_t n;
+
+	if (!s)
+		abort();
+	/* A valid initiation from B, as a raw datagram: A's keys are fixed, so it stays valid. */
+	h.b_hs = b_hs_pristine;
+	cookie_maker_init(&h.b_maker, fuzz_public[FUZZ_A]);
+	h.b_hs.entry.index = 0x1234;
+	if (noise_create_initiation(&h.b_hs, &b_local, &m, REALTIME0))
+		abort();
+	cookie_add_macs(&h.b_maker, (uint8_t *)&m, sizeof(m), T0);
+	s->len = 0;
+	put(s, (uint8_t[]){ 0 }, 1);
+	put_op(s, OP_RAW, &m, sizeof(m));
+	write_seed(dir, "raw-initiation", s);
+
+	/* Short and unknown datagrams of each type. */
+	s->len = 0;
+	put(s, (uint8_t[]){ 0 }, 1);
+	put_op(s, OP_RAW, (uint8_t[]){ 4, 0, 0, 0, 1, 2, 3, 4 }, 8);
+	put_op(s, OP_RAW, (uint8_t[]){ 2, 0, 0, 0 }, 4);
+	put_op(s, OP_RAW, (uint8_t[]){ 9, 0, 0, 0 }, 4);
+	memset(tmp, 0, sizeof(tmp));
+	tmp[0] = 3;
+	put_op(s, OP_RAW, tmp, 64);
+	write_seed(dir, "raw-short", s);
+
+	/* B initiates; then data over the new session (slot 0): ICMP, then a keepalive. */
+	s->len = 0;
+	put(s, (uint8_t[]){ 0 }, 1);
+	put_op(s, OP_INITIATION, NULL, 0);
+	n = ip4(pkt, 0, 2, false, 0, 56);
+	put_op(s, OP_SEALED | SLOT(0), pkt, n);
+	put_op(s, OP_SEALED | SLOT(0), NULL, 0);
+	write_seed(dir, "b-initiates", s);
+
+	/* A initiates, B answers; IPv6 data and a replayed counter. */
+	s->len = 0;
+	put(s, (uint8_t[]){ 0 }, 1);
+	put_op(s, OP_RESPONSE, NULL, 0);
+	n = ip6(pkt, 32);
+	put_op(s, OP_SEALED | SLOT(0), pkt, n);
+	memset(tmp, 0, 8);
+	memcpy(tmp + 8, pkt, n < 48 ? n : 48);
+	put_op(s, OP_SEALED | SLOT(0) | VARIANT, tmp, 8 + (n < 48 ? n : 48));
+	put_op(s, OP_COOKIE, NULL, 0);
+	write_seed(dir, "a-initiates", s);
+
+	/* Under load: the first initiation gets a cookie, the second carries mac2. */
+	s->len = 0;
+	put(s, (uint8_t[]){ F_UNDER_LOAD }, 1);
+	put_op(s, OP_INITIATION, NULL, 0);
+	put_op(s, OP_TIME, (uint8_t[]){ 100, 0 }, 2);
+	put_op(s, OP_INITIATION, NULL, 0);
+	n = ip4(pkt, 2, 5, false, 0, 8);
+	put_op(s, OP_SEALED | SLOT(0), pkt, n);
+	write_seed(dir, "cookie", s);
+
+	/* A TCP flow over a ready session with offloads: coalesced for the TUN. */
+	s->len = 0;
+	put(s, (uint8_t[]){ F_OFFLOAD | F_SESSION_INITIATOR }, 1);
+	for (uint32_t i = 0; i < 4; i++) {
+		n = ip4(pkt, 2, 7, true, 1000 + i * 1000, i == 3 ? 500 : 1000);
+		put_op(s, OP_SEALED | SLOT(0), pkt, n);
+	}
+	put_op(s, OP_FLUSH, NULL, 0);
+	n = ip4(pkt, 0, 3, false, 0, 8); /* C's address from B: refused */
+	put_op(s, OP_SEALED | SLOT(0), pkt, n);
+	write_seed(dir, "gro", s);
+
+	/* Responder session confirmed by data; bad ciphertext; time runs out. */
+	s->len = 0;
+	put(s, (uint8_t[]){ F_SESSION_RESPONDER | F_UDP_FAILS }, 1);
+	n = ip4(pkt, 0, 2, false, 0, 20);
+	put_op(s, OP_SEALED | SLOT(0), pkt, n);
+	memset(tmp, 0x55, sizeof(tmp));
+	put_op(s, OP_DATA_HDR | SLOT(0) | FROM_V6, tmp, 40);
+	put_op(s, OP_TIME | VARIANT, (uint8_t[]){ 150, 0 }, 2);
+	put_op(s, OP_SEALED | SLOT(0) | FROM_V4, pkt, n);
+	put_op(s, OP_TIME | VARIANT, (uint8_t[]){ 0x40, 0x02 }, 2);
+	put_op(s, OP_SEALED | SLOT(0), pkt, n);
+	write_seed(dir, "timers", s);
+	free(s);
+	cipher_wipe(&h, sizeof(h));
+}
+
+int LLVMFuzzerInitialize(int *argc, char ***argv)
+{
+	const char *seeds = getenv("SEALNET_FUZZ_WRITE_SEEDS");
+
+	fuzz_init();
+	b_local.private_key = sodium_malloc(NOISE_PUBLIC_KEY_LEN);
+	if (!b_local.private_key)
+		abort();
+	memcpy(b_local.private_key, fuzz_private[FUZZ_B], NOISE_PUBLIC_KEY_LEN);
+	memcpy(b_local.public_key, fuzz_public[FUZZ_B], NOISE_PUBLIC_KEY_LEN);
+	noise_handshake_init(&b_hs_pristine, &b_local, fuzz_public[FUZZ_A], fuzz_psk_ab);
+	cookie_checker_init(&b_checker, fuzz_public[FUZZ_B]);
+	sources[0] = sources[3] = fuzz_endpoint_b;
+	if (addr_parse_endpoint("198.18.0.9:4500", &sources[1]) ||
+	    addr_parse_endpoint("[fd00::9]:51820", &sources[2]))
+		abort();
+	if (seeds) {
+		write_seeds(seeds);
+		exit(0);
+	}
+	return 0;
+}
