@@ -519,12 +519,16 @@ static void receive_handshake(struct device *dev, uint8_t *buf, size_t len, uint
 	int ret;
 
 	dev->stats.handshake_messages++;
-	under_load = device_under_load(dev, now);
-	mac = cookie_validate(&dev->cookie_checker, buf, len, src, under_load, now);
+	mac = cookie_validate(&dev->cookie_checker, buf, len, src, false, now);
 	if (mac == COOKIE_INVALID_MAC) {
 		drop(dev, DROP_BAD_MAC1);
 		return;
 	}
+	/* Only messages with a valid mac1 count towards load: junk from someone who does not
+	 * even know our public key must not push real peers into cookie round trips. */
+	under_load = device_under_load(dev, now);
+	if (under_load)
+		mac = cookie_validate(&dev->cookie_checker, buf, len, src, true, now);
 	if (under_load) {
 		if (mac != COOKIE_VALID_MAC_WITH_COOKIE) {
 			struct message_handshake_cookie reply;
