@@ -34,8 +34,8 @@ DEB_PKGS += clang libclang-rt-dev llvm
 DEB_PKGS += libjson-c-dev containernetworking-plugins jq
 
 # sealnet registry (tools/registry.c, docs/cluster.md) reaches etcd's JSON gateway with libcurl
-# (and json-c, above); tests/netns/51 runs a real etcd.
-DEB_PKGS += libcurl4-openssl-dev etcd-server
+# (and json-c, above); tests/netns/51 runs a real etcd, over TLS too (openssl makes its CA).
+DEB_PKGS += libcurl4-openssl-dev etcd-server openssl
 
 # gnuplot-nox draws the chart of `make bench` (tools/bench/bench.sh --plot).
 DEB_PKGS += gnuplot-nox

@@ -29,6 +29,7 @@ struct etcd {
 	struct buf answer;
 	char error[256];
 	char local_ip[64];
+	char *cacert, *cert, *key; /* TLS files, or NULL */
 
 	/* The watch. */
 	CURLM *multi;
@@ -354,11 +355,42 @@ int etcd_open(const char *url, long timeout_ms, struct etcd **out)
 	return 0;
 }
 
+/* Both handles get the same TLS setup. */
+static void apply_tls(const struct etcd *e, CURL *h)
+{
+	if (e->cacert)
+		curl_easy_setopt(h, CURLOPT_CAINFO, e->cacert);
+	if (e->cert)
+		curl_easy_setopt(h, CURLOPT_SSLCERT, e->cert);
+	if (e->key)
+		curl_easy_setopt(h, CURLOPT_SSLKEY, e->key);
+}
+
+static int copy_path(char **dst, const char *src)
+{
+	free(*dst);
+	*dst = NULL;
+	if (src && !(*dst = strdup(src)))
+		return -ENOMEM;
+	return 0;
+}
+
+int etcd_set_tls(struct etcd *e, const char *cacert, const char *cert, const char *key)
+{
+	if (copy_path(&e->cacert, cacert) || copy_path(&e->cert, cert) || copy_path(&e->key, key))
+		return -ENOMEM;
+	apply_tls(e, e->unary);
+	return 0;
+}
+
 void etcd_free(struct etcd *e)
 {
 	if (!e)
 		return;
 	etcd_watch_stop(e);
+	free(e->cacert);
+	free(e->cert);
+	free(e->key);
 	if (e->multi)
 		curl_multi_cleanup(e->multi);
 	if (e->unary)
@@ -705,6 +737,7 @@ int etcd_watch_start(struct etcd *e, const char *prefix, int64_t start_revision,
 	curl_easy_setopt(e->watch, CURLOPT_WRITEFUNCTION, write_watch);
 	curl_easy_setopt(e->watch, CURLOPT_WRITEDATA, e);
 	curl_easy_setopt(e->watch, CURLOPT_NOPROXY, "*");
+	apply_tls(e, e->watch);
 	/* The stream is silent while nothing changes: TCP keepalives notice a peer that has
 	 * vanished, and the lease keepalives on the other connection notice it sooner. */
 	curl_easy_setopt(e->watch, CURLOPT_TCP_KEEPALIVE, 1L);

@@ -31,6 +31,10 @@ struct etcd_kv {
 /* url: "http://198.18.1.4:2379" (no trailing path). timeout_ms bounds each unary request,
  * connection included. Returns 0 or -errno; *out is freed with etcd_free(). */
 int etcd_open(const char *url, long timeout_ms, struct etcd **out);
+/* TLS for an https:// URL: the CA certificate file to verify etcd with (NULL: the system's
+ * store), and a client certificate and its key (PEM files) for an etcd that asks for one
+ * (--client-cert-auth); NULL for none. The paths are copied. Returns 0 or -ENOMEM. */
+int etcd_set_tls(struct etcd *e, const char *cacert, const char *cert, const char *key);
 /* Stops the watch and frees everything. NULL is fine. */
 void etcd_free(struct etcd *e);
 

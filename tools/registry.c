@@ -91,6 +91,7 @@ struct managed {
 
 struct registry {
 	const char *ifname, *etcd_url, *metrics_path;
+	const char *cacert, *cert, *key; /* TLS to etcd */
 	char state_path[256];
 	char prefix[256]; /* PREFIX/nodes/ */
 	unsigned ttl;
@@ -152,7 +153,8 @@ static void usage_text(FILE *f)
 	        "         [--pod-subnet <prefix>] [--endpoint <ip>:<port>]... "
 	        "[--groups <name>[,<name>...]]\n"
 	        "         [--prefix <path>] [--ttl <seconds>] [--metrics <file>] "
-	        "[--state <file>] [-v]\n",
+	        "[--state <file>]\n"
+	        "         [--cacert <file>] [--cert <file> --key <file>] [-v]\n",
 	        PROG_NAME);
 }
 
@@ -1138,6 +1140,9 @@ static int parse_args(struct registry *r, int argc, char *argv[])
 	        {"ttl", required_argument, NULL, 't'},
 	        {"metrics", required_argument, NULL, 'm'},
 	        {"state", required_argument, NULL, 'S'},
+	        {"cacert", required_argument, NULL, 'C'},
+	        {"cert", required_argument, NULL, 'c'},
+	        {"key", required_argument, NULL, 'k'},
 	        {"verbose", no_argument, NULL, 'v'},
 	        {NULL, 0, NULL, 0},
 	};
@@ -1219,6 +1224,15 @@ static int parse_args(struct registry *r, int argc, char *argv[])
 		case 'S':
 			state = optarg;
 			break;
+		case 'C':
+			r->cacert = optarg;
+			break;
+		case 'c':
+			r->cert = optarg;
+			break;
+		case 'k':
+			r->key = optarg;
+			break;
 		case 'v':
 			log_set_level(LOG_DEBUG);
 			break;
@@ -1236,6 +1250,16 @@ static int parse_args(struct registry *r, int argc, char *argv[])
 	if (!ipc_valid_name(r->ifname)) {
 		fprintf(stderr, "%s: registry: invalid interface name `%s'\n", PROG_NAME,
 		        r->ifname);
+		return usage();
+	}
+	if ((r->cacert || r->cert || r->key) &&
+	    strncmp(r->etcd_url ? r->etcd_url : "", "https://", 8)) {
+		fprintf(stderr, "%s: registry: --cacert, --cert and --key want an https:// URL\n",
+		        PROG_NAME);
+		return usage();
+	}
+	if (!r->cert != !r->key) {
+		fprintf(stderr, "%s: registry: --cert and --key go together\n", PROG_NAME);
 		return usage();
 	}
 	if (!r->etcd_url || !r->overlay[0]) {
@@ -1311,6 +1335,8 @@ int registry_main(int argc, char *argv[])
 	if (ret)
 		return ret;
 	ret = etcd_open(r.etcd_url, ETCD_TIMEOUT_MS, &r.etcd);
+	if (!ret)
+		ret = etcd_set_tls(r.etcd, r.cacert, r.cert, r.key);
 	if (ret) {
 		fprintf(stderr, "%s: registry: %s\n", PROG_NAME, strerror(-ret));
 		return 1;

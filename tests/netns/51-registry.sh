@@ -22,6 +22,8 @@
 # 4. etcd stopped: nodes keep their peers and traffic, registries say so; etcd restarted
 #    (same data): registries reconnect, nothing is lost.
 # 5. A node leaves (registry killed, daemon stopped): once its lease expires the others drop it.
+# 6. etcd over TLS that wants client certificates (the scenario's own CA, made with openssl):
+#    a registry without one cannot reach it, registries with one do.
 #
 #	SN_ETCD     etcd binary (default: etcd from PATH)
 # shellcheck source=tests/netns/lib.sh
@@ -318,6 +320,59 @@ check "a keeps b" has_peer a "${PUB[b]}"
 check "a keeps its hand-configured peer" has_peer a "$HAND_PUB"
 check "ping a -> b" ping_marker a "${OV4[b]}"
 
+for n in a b; do
+	stop_pid "${REG[$n]}" TERM
+	check_eq "$n's registry exits 0 on SIGTERM" "$STOP_RC" 0
+done
+stop_pid "$ETCD_PID" TERM
+
+step "6. etcd over TLS, with client certificates"
+if ! command -v openssl >/dev/null; then
+	skip "TLS: openssl is not installed (make deps)"
+	say "done"
+	exit 0
+fi
+pki=$SN_TMP/pki
+mkdir -p "$pki"
+# cert NAME USAGE SAN: a P-256 key and a certificate signed by the scenario's own CA.
+cert() {
+	openssl req -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout "$pki/$1.key" \
+		-out "$pki/$1.csr" -subj "/CN=sn51-$1" 2>/dev/null &&
+		openssl x509 -req -in "$pki/$1.csr" -CA "$pki/ca.pem" -CAkey "$pki/ca.key" \
+			-CAcreateserial -days 1 -out "$pki/$1.pem" \
+			-extfile <(printf 'extendedKeyUsage=%s\n%s' "$2" "${3:+subjectAltName=$3}") \
+			2>/dev/null
+}
+openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout "$pki/ca.key" \
+	-out "$pki/ca.pem" -days 1 -subj /CN=sn51-ca 2>/dev/null || fail "openssl: CA"
+# clientAuth too: etcd's JSON gateway connects to etcd's own gRPC side with this certificate.
+cert server serverAuth,clientAuth "IP:$ETCD_IP" || fail "openssl: server certificate"
+cert node clientAuth || fail "openssl: client certificate"
+ETCD="https://$ETCD_IP:2379"
+bg_start "$SN_TMP/etcd.log.tls" r "$ETCD_BIN" --name t51 --data-dir "$SN_TMP/etcd-tls" \
+	--listen-client-urls "$ETCD" --advertise-client-urls "$ETCD" \
+	--cert-file "$pki/server.pem" --key-file "$pki/server.key" \
+	--client-cert-auth --trusted-ca-file "$pki/ca.pem" \
+	--listen-peer-urls http://127.0.0.1:2380 \
+	--initial-advertise-peer-urls http://127.0.0.1:2380 \
+	--initial-cluster t51=http://127.0.0.1:2380
+ETCD_PID=$BG_PID
+wait_for 15 nsx r curl -sf -m 1 --cacert "$pki/ca.pem" --cert "$pki/node.pem" \
+	--key "$pki/node.key" "$ETCD/health" ||
+	fail "etcd over TLS did not answer in 15 s: $(tail -n 5 "$SN_TMP/etcd.log.tls")"
+ok "etcd answers on $ETCD, client certificates required"
+PREFIX=/sealnet/t51tls
+reg_start b --cacert "$pki/ca.pem"
+check "b without a client certificate: etcd unreachable" wait_for 10 reg_logged b \
+	"etcd $ETCD unreachable"
+stop_pid "${REG[b]}" TERM
+for n in a b; do
+	reg_start "$n" --cacert "$pki/ca.pem" --cert "$pki/node.pem" --key "$pki/node.key"
+	check "$n connects to etcd over TLS" wait_for 10 reg_logged "$n" "connected to etcd $ETCD"
+done
+check "a sees both entries" wait_for 5 metric_is a sealnet_registry_entries 2
+check "a keeps b" has_peer a "${PUB[b]}"
+check "ping a -> b" ping_marker a "${OV4[b]}"
 for n in a b; do
 	stop_pid "${REG[$n]}" TERM
 	check_eq "$n's registry exits 0 on SIGTERM" "$STOP_RC" 0
