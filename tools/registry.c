@@ -80,7 +80,8 @@ struct entry {
 	/* Refusals and hand-configured clashes are logged once per revision and reason. */
 	int64_t reported_revision;
 	char reported[640];
-	bool accepted; /* in the last reconcile */
+	bool accepted; /* valid, and no older entry claims the same (last reconcile) */
+	bool wanted;   /* accepted, and to be a peer here: not ours, not claiming our own */
 };
 
 struct managed {
@@ -103,6 +104,7 @@ struct registry {
 	char overlay[ADDR_STRLEN], pod_subnet[ADDR_STRLEN];
 	char *groups[MAX_GROUPS];
 	size_t n_groups;
+	struct node self_claims; /* our entry as parsed: its overlay and pod subnet */
 
 	/* This node, as the daemon describes it. */
 	bool have_self, daemon_up, daemon_reported, no_key_reported, no_endpoint_reported;
@@ -821,13 +823,24 @@ static int reconcile(struct registry *r)
 		}
 		e->accepted = true;
 		r->n_valid++;
+		/* Whatever etcd says, this node never hands its own addresses to a peer: an
+		 * entry of its own under a key it no longer has (rotated while the registry
+		 * was not running) is older than the new one, and wins above until it
+		 * expires. */
+		e->wanted = !is_self(r, e);
+		if (e->wanted && claims_overlap(&e->node, &r->self_claims, clash, sizeof(clash))) {
+			snprintf(what, sizeof(what), "not made a peer here: %s, this node's own",
+			         clash);
+			report(r, e, LOG_WARNING, what);
+			e->wanted = false;
+		}
 	}
 
 	/* Added and updated first: a prefix that moves from a peer being removed to another
 	 * (a rotation) then never goes without a route. */
 	for (size_t i = 0; i < r->n_entries; i++) {
 		e = &r->entries[i];
-		if (!e->accepted || is_self(r, e))
+		if (!e->accepted || !e->wanted)
 			continue;
 		m = find_managed(r, e->node.public_key);
 		if (m && m->known && node_same(&m->applied, &e->node))
@@ -864,7 +877,7 @@ static int reconcile(struct registry *r)
 		bool wanted = false;
 
 		for (size_t k = 0; k < r->n_entries && !wanted; k++)
-			wanted = r->entries[k].accepted && !is_self(r, &r->entries[k]) &&
+			wanted = r->entries[k].accepted && r->entries[k].wanted &&
 			         key_equal(r->entries[k].node.public_key, r->peers[i].public_key);
 		if (wanted) {
 			i++;
@@ -1291,10 +1304,10 @@ static int parse_args(struct registry *r, int argc, char *argv[])
 	return 0;
 }
 
-/* Our own entry must pass the checks every node applies to it. */
+/* Our own entry must pass the checks every node applies to it; what it claims is kept. */
 static int check_self(struct registry *r)
 {
-	struct node n;
+	struct node *n = &r->self_claims;
 	char key[512], why[256], *value;
 	int ret;
 
@@ -1303,7 +1316,7 @@ static int check_self(struct registry *r)
 	ret = self_entry(r, key, sizeof(key), &value);
 	if (ret)
 		return ret;
-	ret = parse_entry(r->prefix, key, value, strlen(value), &n, why, sizeof(why));
+	ret = parse_entry(r->prefix, key, value, strlen(value), n, why, sizeof(why));
 	if (ret)
 		fprintf(stderr, "%s: registry: this node's entry would be refused: %s\n", PROG_NAME,
 		        why);

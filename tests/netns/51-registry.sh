@@ -18,7 +18,10 @@
 # 2. Entries that fail validation (a bad key, a pod subnet overlapping one claimed first) are
 #    refused, reported, never applied; a peer configured by hand is never touched.
 # 3. Key rotation: b takes a new key (sealnet set private-key); its registry moves b's entry,
-#    a and c swap the old peer for the new one, traffic resumes.
+#    a and c swap the old peer for the new one, traffic resumes.  Then again while b's
+#    registry is stopped: restarted, it finds its old entry still there (older, so it keeps
+#    the claims until its lease expires), never makes it a peer of b, and the others move to
+#    the new key once the old lease has expired.
 # 4. etcd stopped: nodes keep their peers and traffic, registries say so; etcd restarted
 #    (same data): registries reconnect, nothing is lost.
 # 5. A node leaves (registry killed, daemon stopped): once its lease expires the others drop it.
@@ -276,6 +279,27 @@ mesh_pings "after the rotation" "${NODES[@]}"
 check_not "b never took its own old key for a peer" reg_logged b "$old_pub (${OV4[b]}/32) added"
 check "b's registry moved its entry" reg_logged b "the interface's key changed"
 check_eq "a's session with c was not disturbed: handshakes a-c" "$(handshakes a c)" "$hs_ac"
+
+step "3b. b rotates again while its registry is not running"
+stop_pid "${REG[b]}" TERM
+old_pub=${PUB[b]}
+PRIV[b]=$(genkey)
+PUB[b]=$(pubkey <<<"${PRIV[b]}")
+(umask 077 && printf '%s\n' "${PRIV[b]}" >"$SN_TMP/b.newkey")
+"$SEALNET" set "${IFACE[b]}" private-key "$SN_TMP/b.newkey" || fail "sealnet set private-key on b"
+t0=$SECONDS
+reg_start b
+# The old entry stays until its lease expires, and, being older, keeps the claims: b's new
+# entry waits; b must not take its old self for a peer meanwhile.
+check "b: its old entry is not made a peer (b's own addresses)" \
+	wait_for 5 reg_logged b "not made a peer here: ${OV4[b]}/32"
+check_not "b has no peer with its old key" has_peer b "$old_pub"
+for n in a c; do
+	check "$n takes b's new key once the old lease expired" wait_for $((TTL + 5)) has_peer "$n" "${PUB[b]}"
+	check "$n drops b's old key" wait_for 5 lacks_peer "$n" "$old_pub"
+done
+check "a reaches b again" wait_for 10 ping_once a "${OV4[b]}"
+say "b's new key in use $((SECONDS - t0)) s after its registry started (lease $TTL s)"
 
 step "4. etcd stopped, then restarted"
 stop_pid "$ETCD_PID" TERM
