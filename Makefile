@@ -221,8 +221,10 @@ FUZZ_BUILD := build-fuzz
 FUZZ_SECONDS ?= 60
 FUZZ_SMOKE_SECONDS ?= 6
 FUZZ_SAN := -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
-FUZZ_CFLAGS = -std=gnu11 -O1 -g $(filter-out -Werror,$(WARN)) $(FUZZ_SAN) -MMD -MP -Idaemon \
-	$(PKG_CFLAGS)
+# The daemon's warnings are gcc's business (no -Werror here); clang's reading of libseccomp's
+# SCMP_A0() as a struct missing a field is not worth a screenful in every `make check`.
+FUZZ_CFLAGS = -std=gnu11 -O1 -g $(filter-out -Werror,$(WARN)) -Wno-missing-field-initializers \
+	$(FUZZ_SAN) -MMD -MP -Idaemon $(PKG_CFLAGS)
 FUZZ_TARGETS := $(filter-out fuzz,$(basename $(notdir $(wildcard tests/fuzz/*.c))))
 FUZZ_BINS := $(FUZZ_TARGETS:%=$(FUZZ_BUILD)/bin/%)
 FUZZ_OBJS := $(DAEMON_SRCS:%.c=$(FUZZ_BUILD)/%.o) $(FUZZ_BUILD)/tests/fuzz/fuzz.o
