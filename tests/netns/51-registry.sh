@@ -152,6 +152,29 @@ EOF
 	CONTAINERS+=("$cont")
 }
 
+step "0. command lines the registry refuses (exit 2, nothing started)"
+# usage_refused WHY ARGS...: `sealnet registry ARGS` exits 2 at once.
+usage_refused() {
+	local what=$1 rc
+	shift
+	timeout 5 "$SEALNET" registry "$@" >/dev/null 2>"$SN_TMP/usage.err"
+	rc=$?
+	[ "$rc" = 2 ] || fail "registry $what: exit $rc, expected 2: $(cat "$SN_TMP/usage.err")"
+	ok "registry $what: exit 2 ($(grep -v '^ *\[\|^Usage' "$SN_TMP/usage.err" | head -n 1))"
+}
+st=(--state "$SN_TMP/usage.state")
+usage_refused "without arguments"
+usage_refused "without --etcd" sn0 --overlay 100.64.0.9 "${st[@]}"
+usage_refused "with a bad overlay address" sn0 --etcd "$ETCD" --overlay 100.64.0.0/24 "${st[@]}"
+usage_refused "with a pod subnet wider than /32 (IPv6)" sn0 --etcd "$ETCD" \
+	--overlay 100.64.0.9 --pod-subnet fd00::/16 "${st[@]}"
+usage_refused "with a name endpoint" sn0 --etcd "$ETCD" --overlay 100.64.0.9 \
+	--endpoint node1.example:51820 "${st[@]}"
+usage_refused "with --cert but no --key" sn0 --etcd "https://$ETCD_IP:2379" \
+	--overlay 100.64.0.9 --cert /dev/null "${st[@]}"
+usage_refused "with TLS files on http://" sn0 --etcd "$ETCD" --overlay 100.64.0.9 \
+	--cacert /dev/null "${st[@]}"
+
 step "etcd on $ETCD_IP in r; three nodes with no peers"
 etcd_start 1
 ok "etcd $("$ETCD_BIN" --version | head -n 1 | sed 's/.*Version: //') answers on $ETCD"
