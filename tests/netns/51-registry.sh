@@ -7,14 +7,14 @@
 #	b (198.18.2.2) ---- r: routes between the links; etcd on 198.18.1.4:2379
 #	c (198.18.3.3) --/
 #
+# 0. Command lines the registry refuses.
 # 1. Join: every node gets the two others as peers, with no peer written by hand, and every
 #    overlay address answers pings from every node; so does every container (one per node,
 #    attached by sealnet-cni when it is built) from the containers of the other nodes, their
 #    pod subnets being in the peers' AllowedIPs.  r captures its links meanwhile: leaving
-#    out etcd's own traffic (TCP port 2379, which is the registry's, not the overlay's),
-#    everything must be UDP between WireGuard ports, and the
-#    marker the pings carry must appear nowhere.  (Also left out: ARP, neighbour discovery
-#    and MLD, the links' own chatter.)
+#    out etcd's own traffic (TCP port 2379, which is the registry's, not the overlay's) and
+#    the links' own chatter (ARP, neighbour discovery, MLD), everything must be UDP between
+#    WireGuard ports, and the marker the pings carry must appear nowhere.
 # 2. Entries that fail validation (a bad key, a pod subnet overlapping one claimed first) are
 #    refused, reported, never applied; a peer configured by hand is never touched.
 # 3. Key rotation: b takes a new key (sealnet set private-key); its registry moves b's entry,
@@ -23,7 +23,8 @@
 #    the claims until its lease expires), never makes it a peer of b, and the others move to
 #    the new key once the old lease has expired.
 # 4. etcd stopped: nodes keep their peers and traffic, registries say so; etcd restarted
-#    (same data): registries reconnect, nothing is lost.
+#    (same data): registries reconnect, nothing is lost.  Then a's daemon restarts, empty:
+#    its registry puts the peers back.
 # 5. A node leaves (registry killed, daemon stopped): once its lease expires the others drop it.
 # 6. etcd over TLS that wants client certificates (the scenario's own CA, made with openssl):
 #    a registry without one cannot reach it, registries with one do.
@@ -353,6 +354,17 @@ mesh_pings "etcd back" "${NODES[@]}"
 [ ${#CONTAINERS[@]} -gt 0 ] && mesh_pings "etcd back, containers" "${CONTAINERS[@]}"
 check_not "no lease expired while etcd was away (it renews them when it starts)" \
 	reg_logged a "expired"
+
+step "4b. a's daemon restarts: its registry puts the peers back"
+stop_node a
+start_node a
+for m in b c; do
+	check "a has $m again" wait_for 5 has_peer a "${PUB[$m]}"
+done
+check "a's registry noticed" reg_logged a "is gone from the daemon (restarted?)"
+check "ping a -> c" wait_for 10 ping_marker a "${OV4[c]}"
+# The peer by hand went with the daemon; put it back for step 5.
+nsx a wg set "${IFACE[a]}" peer "$HAND_PUB" allowed-ips 100.64.9.9/32 || fail "hand peer on a"
 
 step "5. c leaves: its lease expires, the others drop it"
 # SIGKILL: no goodbye of any kind (the shell's "Killed" notice is silenced).
