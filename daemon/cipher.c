@@ -9,6 +9,11 @@
 
 int cipher_init(void)
 {
+	/* libsodium's default generator makes a getrandom() call per draw, and the timers draw
+	 * a jitter for nearly every packet. Its internal generator is ChaCha20 keyed from the
+	 * kernel, re-keyed after a fork: the same strength without a system call per draw. */
+	if (randombytes_set_implementation(&randombytes_internal_implementation))
+		return -EIO;
 	return sodium_init() < 0 ? -EIO : 0;
 }
 
