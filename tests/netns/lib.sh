@@ -294,6 +294,8 @@ conf_interface() {
 	[ "$port" != none ] && echo "ListenPort = $port"
 	echo "Address = ${OV4[$node]}/24, ${OV6[$node]}/64"
 	[ -n "$mtu" ] && echo "MTU = $mtu"
+	# SN_OFFLOAD=off (or a list of kinds) runs a scenario on sealnetd's plain paths.
+	[ -n "${SN_OFFLOAD:-}" ] && echo "Offload = $SN_OFFLOAD"
 	return 0
 }
 
