@@ -8,6 +8,10 @@
  * operation (OP_*), bits 3-4 pick one of B's sessions, bit 5 a variant, bits 6-7 the source
  * address of the datagram (B's endpoint, another IPv4 one, an IPv6 one, B's again).
  *
+ * The control-socket request (uapi_handle(), through device_apply()) is there because a set
+ * arrives between datagrams in real life: peers vanish, keys change and prefixes move while
+ * sessions, staged packets and a GRO train hold on to them.
+ *
  * A session is what the harness, as B, holds to send data to A: the receiver index A gave it
  * and the key. F_SESSION_* install one at the start (made by hand, as begin_session() would,
  * without the cost of a handshake per run); OP_INITIATION and OP_RESPONSE run real
@@ -24,6 +28,7 @@
 #include <sys/queue.h>
 #include <unistd.h>
 
+#include <event2/buffer.h>
 #include <sodium.h>
 
 #include "cipher.h"
@@ -40,6 +45,7 @@
 #include "replay.h"
 #include "timers.h"
 #include "tun.h"
+#include "uapi.h"
 
 int LLVMFuzzerInitialize(int *argc, char ***argv);
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
@@ -67,7 +73,8 @@ enum op {
 	OP_RESPONSE,   /* A initiates (variant: as a retry) and B answers (bytes XORed in) */
 	OP_COOKIE,     /* B answers A's last initiation with a cookie (bytes XORed in) */
 	OP_TIME,       /* 16 bits of time pass (variant: in seconds rather than ms) */
-	OP_FLUSH,      /* the GRO train and the transmit batch go out */
+	OP_FLUSH,      /* the GRO train and the transmit batch go out (variant: the bytes are a
+			* control-socket request instead, e.g. a set that removes B mid-session) */
 };
 
 #define SESSIONS 4
@@ -281,6 +288,23 @@ static void op_flush(struct harness *h)
 	datapath_flush(h->dev);
 }
 
+/* A request on the control socket, between two datagrams. B may be gone afterwards, or be
+ * a new peer with the same key. */
+static void op_control(struct harness *h, const uint8_t *p, size_t len)
+{
+	struct evbuffer *out = evbuffer_new();
+	char *req = malloc(len + 1);
+
+	if (!out || !req)
+		abort();
+	memcpy(req, p, len);
+	req[len] = '\0';
+	uapi_handle(h->dev, NULL, req, out);
+	free(req);
+	evbuffer_free(out);
+	h->b = device_peer_by_key(h->dev, fuzz_public[FUZZ_B]);
+}
+
 static void run(struct harness *h, const uint8_t *data, size_t size)
 {
 	struct fuzz_input in = { data, size };
@@ -332,7 +356,8 @@ static void run(struct harness *h, const uint8_t *data, size_t size)
 			op_initiation(h, p, len, src);
 			break;
 		case OP_RESPONSE:
-			op_response(h, variant, p, len, src);
+			if (h->b)
+				op_response(h, variant, p, len, src);
 			break;
 		case OP_COOKIE:
 			op_cookie(h, p, len, src);
@@ -341,7 +366,10 @@ static void run(struct harness *h, const uint8_t *data, size_t size)
 			op_time(h, p, len, variant);
 			break;
 		case OP_FLUSH:
-			op_flush(h);
+			if (variant)
+				op_control(h, p, len);
+			else
+				op_flush(h);
 			break;
 		}
 	}
@@ -472,6 +500,7 @@ static void write_seeds(const char *dir)
 	struct harness h = { 0 };
 	struct message_handshake_initiation m;
 	uint8_t pkt[2048], tmp[64];
+	char hex[KEY_HEX_LEN], req[256];
 	struct seed *s = calloc(1, sizeof(*s));
 	size_t n;
 
@@ -555,6 +584,38 @@ static void write_seeds(const char *dir)
 	put_op(s, OP_TIME | VARIANT, (uint8_t[]){ 0x40, 0x02 }, 2);
 	put_op(s, OP_SEALED | SLOT(0), pkt, n);
 	write_seed(dir, "timers", s);
+
+	/* Control-socket sets while B has a session: B removed and added back (without its
+	 * preshared key, so its next initiation fails), then A's own key changed. */
+	key_to_hex(hex, fuzz_public[FUZZ_B]);
+	s->len = 0;
+	put(s, (uint8_t[]){ F_SESSION_INITIATOR }, 1);
+	n = ip4(pkt, 0, 2, false, 0, 8);
+	put_op(s, OP_SEALED | SLOT(0), pkt, n);
+	n = (size_t)snprintf(req, sizeof(req), "set=1\npublic_key=%s\nremove=true", hex);
+	put_op(s, OP_FLUSH | VARIANT, req, n);
+	n = ip4(pkt, 0, 2, false, 0, 8);
+	put_op(s, OP_SEALED | SLOT(0), pkt, n);
+	n = (size_t)snprintf(req, sizeof(req),
+			     "set=1\npublic_key=%s\nallowed_ip=100.64.0.2/32\n"
+			     "endpoint=198.18.0.2:51820", hex);
+	put_op(s, OP_FLUSH | VARIANT, req, n);
+	put_op(s, OP_INITIATION, NULL, 0);
+	put_op(s, OP_RESPONSE, NULL, 0);
+	write_seed(dir, "control-remove-b", s);
+
+	s->len = 0;
+	put(s, (uint8_t[]){ F_OFFLOAD }, 1);
+	put_op(s, OP_INITIATION, NULL, 0);
+	n = ip4(pkt, 2, 9, true, 1, 100);
+	put_op(s, OP_SEALED | SLOT(0), pkt, n);
+	n = (size_t)snprintf(req, sizeof(req), "set=1\nprivate_key=%064x", 0x44);
+	put_op(s, OP_FLUSH | VARIANT, req, n);
+	n = ip4(pkt, 2, 9, true, 101, 100);
+	put_op(s, OP_SEALED | SLOT(0), pkt, n);
+	n = (size_t)snprintf(req, sizeof(req), "get=sealnet");
+	put_op(s, OP_FLUSH | VARIANT, req, n);
+	write_seed(dir, "control-rekey", s);
 	free(s);
 	cipher_wipe(&h, sizeof(h));
 }
