@@ -65,7 +65,8 @@ enum flags {
 };
 
 enum op {
-	OP_RAW,	       /* the bytes as a datagram */
+	OP_RAW,	       /* the bytes as a datagram (variant: as the socket hands them over, a
+			* 16-bit segment size then a GRO train, to datapath_udp_readable()) */
 	OP_DATA_HDR,   /* a data message for a session: counter = 8 bytes, then ciphertext */
 	OP_SEALED,     /* the bytes sealed as a data message of a session (variant: counter
 			* from the first 8 bytes rather than the next one) */
@@ -154,21 +155,46 @@ static void b_session(struct harness *h)
 	noise_keypair_wipe(&kp);
 }
 
+/* A asked B for a cookie: B keeps it, and its next message carries mac2. */
+static void take_cookie(struct harness *h)
+{
+	struct fuzz_sent *reply = &fuzz_sent[MESSAGE_HANDSHAKE_COOKIE];
+
+	if (reply->len && addr_endpoint_equal(&reply->to, &fuzz_endpoint_b))
+		cookie_consume_reply(&h->b_maker, (const void *)reply->buf, h->now);
+	reply->len = 0;
+}
+
 /* One datagram, in a buffer of exactly its size so that ASan sees any read past its end. */
 static void deliver(struct harness *h, const void *msg, size_t len, const union endpoint *src)
 {
-	struct fuzz_sent *reply = &fuzz_sent[MESSAGE_HANDSHAKE_COOKIE];
 	uint8_t *buf = malloc(len ? len : 1);
 
 	if (!buf)
 		abort();
 	memcpy(buf, msg, len);
-	reply->len = 0;
+	fuzz_sent[MESSAGE_HANDSHAKE_COOKIE].len = 0;
 	datapath_receive(h->dev, buf, len, src, h->now);
 	free(buf);
-	/* A asked B for a cookie: B keeps it, and its next message carries mac2. */
-	if (reply->len && addr_endpoint_equal(&reply->to, &fuzz_endpoint_b))
-		cookie_consume_reply(&h->b_maker, (const void *)reply->buf, h->now);
+	take_cookie(h);
+}
+
+/* What one read from the socket returns, the way the event loop hands it over: the datapath
+ * splits a GRO train itself and flushes the TUN's GRO train after the batch. */
+static void op_train(struct harness *h, const uint8_t *p, size_t len, const union endpoint *src)
+{
+	size_t skip = len < 2 ? len : 2;
+
+	fuzz_recv = (struct fuzz_recv){
+		.buf = p + skip,
+		.len = len - skip,
+		.seglen = len < 2 ? 0 : (size_t)(p[0] | p[1] << 8),
+		.from = *src,
+		.ready = true,
+	};
+	fuzz_sent[MESSAGE_HANDSHAKE_COOKIE].len = 0;
+	datapath_udp_readable(h->dev, -1);
+	take_cookie(h);
 }
 
 static void xor_into(uint8_t *dst, size_t n, const uint8_t *src, size_t len)
@@ -273,6 +299,7 @@ static void op_time(struct harness *h, const uint8_t *p, size_t len, bool second
 		d |= (uint64_t)p[i] << (8 * i);
 	d *= seconds ? NSEC_PER_SEC : NSEC_PER_MSEC;
 	h->now += d;
+	fuzz_now = h->now;
 	fuzz_realtime += d;
 	TAILQ_FOREACH(peer, &h->dev->peers, link)
 		datapath_peer_timers(peer, h->now);
@@ -317,7 +344,7 @@ static void run(struct harness *h, const uint8_t *data, size_t size)
 	fuzz_realtime = REALTIME0;
 	fuzz_sent_clear();
 	memset(h, 0, sizeof(*h));
-	h->now = T0;
+	h->now = fuzz_now = T0;
 	h->b_hs = b_hs_pristine;
 	cookie_maker_init(&h->b_maker, fuzz_public[FUZZ_A]);
 	h->b_index = 0x100;
@@ -344,7 +371,10 @@ static void run(struct harness *h, const uint8_t *data, size_t size)
 
 		switch (op & 7) {
 		case OP_RAW:
-			deliver(h, p, len, src);
+			if (variant)
+				op_train(h, p, len, src);
+			else
+				deliver(h, p, len, src);
 			break;
 		case OP_DATA_HDR:
 			op_data(h, s, p, len, false, true, src);
@@ -517,6 +547,16 @@ static void write_seeds(const char *dir)
 	put(s, (uint8_t[]){ 0 }, 1);
 	put_op(s, OP_RAW, &m, sizeof(m));
 	write_seed(dir, "raw-initiation", s);
+
+	/* The same twice in one GRO train: the second is a replay. */
+	s->len = 0;
+	put(s, (uint8_t[]){ 0 }, 1);
+	n = 2 + 2 * sizeof(m);
+	put(s, (uint8_t[]){ OP_RAW | VARIANT, (uint8_t)n, (uint8_t)(n >> 8) }, 3);
+	put(s, (uint8_t[]){ sizeof(m), 0 }, 2);
+	put(s, &m, sizeof(m));
+	put(s, &m, sizeof(m));
+	write_seed(dir, "train", s);
 
 	/* Short and unknown datagrams of each type. */
 	s->len = 0;

@@ -4,14 +4,16 @@
  * of the kernel is replaced: tun_open() hands out /dev/null (writes of decrypted packets
  * succeed and vanish), netlink does nothing and succeeds, the UDP "sockets" are -1 and
  * sending succeeds or fails as the harness says while the handshake messages are kept for
- * the harness to answer. getaddrinfo() is held to numeric hosts: a config naming a host must
+ * the harness to answer; udp_recv() hands out what the harness puts in fuzz_recv. The clocks
+ * are the harness's. getaddrinfo() is held to numeric hosts: a config naming a host must
  * not make the fuzzer query DNS.
  *
  * LINK-WRAP: -Wl,--wrap=tun_open -Wl,--wrap=netlink_open -Wl,--wrap=netlink_set_mtu
  * LINK-WRAP: -Wl,--wrap=netlink_set_up -Wl,--wrap=netlink_addr_add -Wl,--wrap=netlink_addr_del
  * LINK-WRAP: -Wl,--wrap=netlink_route_add -Wl,--wrap=netlink_route_del -Wl,--wrap=udp_open
  * LINK-WRAP: -Wl,--wrap=udp_set_mark -Wl,--wrap=udp_send -Wl,--wrap=udp_send_train
- * LINK-WRAP: -Wl,--wrap=device_realtime -Wl,--wrap=getaddrinfo
+ * LINK-WRAP: -Wl,--wrap=udp_recv -Wl,--wrap=device_realtime -Wl,--wrap=device_now
+ * LINK-WRAP: -Wl,--wrap=getaddrinfo
  */
 #include "fuzz.h"
 
@@ -37,6 +39,8 @@
 unsigned fuzz_tun_granted = TUN_VNET_HDR | TUN_TSO | TUN_USO;
 bool fuzz_udp_ok;
 uint64_t fuzz_realtime = 1700000000ULL * NSEC_PER_SEC;
+uint64_t fuzz_now = 1000 * NSEC_PER_SEC;
+struct fuzz_recv fuzz_recv;
 struct fuzz_sent fuzz_sent[MESSAGE_HANDSHAKE_COOKIE + 1];
 
 uint8_t fuzz_private[FUZZ_NODES][NOISE_PUBLIC_KEY_LEN];
@@ -63,7 +67,10 @@ int __wrap_udp_set_mark(const struct udp *u, uint32_t mark);
 int __wrap_udp_send(const struct udp *u, const union endpoint *to, const void *buf, size_t len);
 int __wrap_udp_send_train(struct udp *u, const union endpoint *to, const uint8_t *buf,
 			  size_t len, size_t seglen, unsigned count);
+ssize_t __wrap_udp_recv(const struct udp *u, int fd, uint8_t *buf, size_t cap,
+			union endpoint *src, size_t *seglen);
 uint64_t __wrap_device_realtime(void);
+uint64_t __wrap_device_now(void);
 int __real_getaddrinfo(const char *node, const char *service, const struct addrinfo *hints,
 		       struct addrinfo **res);
 int __wrap_getaddrinfo(const char *node, const char *service, const struct addrinfo *hints,
@@ -172,6 +179,26 @@ int __wrap_udp_send_train(struct udp *u, const union endpoint *to, const uint8_t
 		abort();
 	}
 	return fuzz_udp_ok ? (int)count : -ENETUNREACH;
+}
+
+ssize_t __wrap_udp_recv(const struct udp *u, int fd, uint8_t *buf, size_t cap,
+			union endpoint *src, size_t *seglen)
+{
+	size_t n = fuzz_recv.len < cap ? fuzz_recv.len : cap;
+
+	if (!fuzz_recv.ready)
+		return -EAGAIN;
+	fuzz_recv.ready = false;
+	if (n)
+		memcpy(buf, fuzz_recv.buf, n);
+	*src = fuzz_recv.from;
+	*seglen = fuzz_recv.seglen;
+	return (ssize_t)n;
+}
+
+uint64_t __wrap_device_now(void)
+{
+	return fuzz_now;
 }
 
 uint64_t __wrap_device_realtime(void)

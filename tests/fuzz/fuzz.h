@@ -34,6 +34,19 @@ extern bool fuzz_udp_ok;
 /* What device_realtime() returns; every call moves it on by a second, so each handshake
  * initiation carries a newer timestamp than the last. */
 extern uint64_t fuzz_realtime;
+/* What device_now() returns to the other modules (device.c's own calls, made when a
+ * config is applied, still read the real clock). */
+extern uint64_t fuzz_now;
+
+/* What the next udp_recv() hands out: one read of len bytes (a datagram, or a GRO train of
+ * seglen-sized ones), then -EAGAIN. */
+struct fuzz_recv {
+	const uint8_t *buf;
+	size_t len, seglen;
+	union endpoint from;
+	bool ready;
+};
+extern struct fuzz_recv fuzz_recv;
 
 /* The last handshake message of each type (index = enum message_type) that the device sent,
  * sent or not: the harness plays the peer that receives it. */
