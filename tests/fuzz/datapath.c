@@ -55,17 +55,17 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 #define REALTIME0 (1700000000ULL * NSEC_PER_SEC)
 
 enum flags {
-	F_OFFLOAD = 1 << 0,	    /* the TUN takes vnet headers, TSO and USO */
-	F_NO_TSO = 1 << 1,	    /* with F_OFFLOAD: vnet headers only, no GRO */
+	F_OFFLOAD = 1 << 0,           /* the TUN takes vnet headers, TSO and USO */
+	F_NO_TSO = 1 << 1,            /* with F_OFFLOAD: vnet headers only, no GRO */
 	F_SESSION_INITIATOR = 1 << 2, /* A holds a current session with B, as initiator */
 	F_SESSION_RESPONDER = 1 << 3, /* and/or an unconfirmed next one, as responder */
-	F_UDP_FAILS = 1 << 4,	    /* every send fails */
-	F_UNDER_LOAD = 1 << 5,	    /* A starts under load: cookies demanded */
-	F_LOW_THRESHOLD = 1 << 6,   /* two handshake messages a second make a load */
+	F_UDP_FAILS = 1 << 4,         /* every send fails */
+	F_UNDER_LOAD = 1 << 5,        /* A starts under load: cookies demanded */
+	F_LOW_THRESHOLD = 1 << 6,     /* two handshake messages a second make a load */
 };
 
 enum op {
-	OP_RAW,	       /* the bytes as a datagram (variant: as the socket hands them over, a
+	OP_RAW,        /* the bytes as a datagram (variant: as the socket hands them over, a
 			* 16-bit segment size then a GRO train, to datapath_udp_readable()) */
 	OP_DATA_HDR,   /* a data message for a session: counter = 8 bytes, then ciphertext */
 	OP_SEALED,     /* the bytes sealed as a data message of a session (variant: counter
