@@ -216,6 +216,7 @@ void ipc_device_free(struct ipc_device *dev)
 	struct ipc_peer *p, *np;
 	struct ipc_allowedip *a, *na;
 	struct ipc_counter *c, *nc;
+	struct ipc_rule *r, *nr;
 
 	if (!dev)
 		return;
@@ -232,14 +233,20 @@ void ipc_device_free(struct ipc_device *dev)
 		free(c->name);
 		free(c);
 	}
+	for (r = dev->first_rule; r; r = nr) {
+		nr = r->next;
+		free(r);
+	}
 	free(dev);
 }
 
-/* Where the next peer, allowed ip and drop counter are linked, to keep the daemon's order. */
+/* Where the next peer, allowed ip, drop counter and rule are linked, to keep the daemon's
+ * order; last_rule takes the sealnet_rule_matches line that follows its rule. */
 struct tails {
 	struct ipc_peer **peer;
 	struct ipc_allowedip **allowedip;
 	struct ipc_counter **drop;
+	struct ipc_rule **rule, *last_rule;
 };
 
 static int device_key(struct ipc_device *dev, struct tails *t, const char *key, const char *value)
@@ -247,6 +254,7 @@ static int device_key(struct ipc_device *dev, struct tails *t, const char *key, 
 	uint64_t v = 0;
 	uint8_t priv[KEY_LEN];
 	struct ipc_counter *c;
+	struct ipc_rule *r;
 	int ret = 0;
 
 	if (!strcmp(key, "private_key")) {
@@ -278,6 +286,18 @@ static int device_key(struct ipc_device *dev, struct tails *t, const char *key, 
 		c->value = v;
 		*t->drop = c;
 		t->drop = &c->next;
+	} else if (!strcmp(key, "sealnet_rule")) {
+		if (strlen(value) >= sizeof(r->text))
+			return -EPROTO;
+		r = calloc(1, sizeof(*r));
+		if (!r)
+			return -ENOMEM;
+		strcpy(r->text, value);
+		*t->rule = r;
+		t->rule = &r->next;
+		t->last_rule = r;
+	} else if (!strcmp(key, "sealnet_rule_matches") && t->last_rule) {
+		ret = parse_u64(value, UINT64_MAX, &t->last_rule->matches);
 	}
 	/* Anything else (a newer daemon's keys) is skipped, as wg skips what it does not know. */
 	return ret;
@@ -344,7 +364,8 @@ static int peer_key(struct ipc_peer *p, struct tails *t, const char *key, const 
 /* reply: the answer without its blank line, modified in place. */
 static int parse_get(char *reply, struct ipc_device *dev)
 {
-	struct tails t = {.peer = &dev->first_peer, .drop = &dev->first_drop};
+	struct tails t = {
+	        .peer = &dev->first_peer, .drop = &dev->first_drop, .rule = &dev->first_rule};
 	struct ipc_peer *peer = NULL;
 	char *line, *save = NULL, *value;
 	int ret = 0, err = 1;

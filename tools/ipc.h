@@ -42,6 +42,13 @@ struct ipc_peer {
 	struct ipc_peer *next;
 };
 
+/* One access rule (get=sealnet), as the daemon writes it: "allow tcp/5201 from group:web". */
+struct ipc_rule {
+	char text[160]; /* FIREWALL_RULE_TEXT_MAX */
+	uint64_t matches;
+	struct ipc_rule *next;
+};
+
 /* One drop counter, named without the drop_ prefix ("bad_mac1"), in the daemon's order. */
 struct ipc_counter {
 	char *name;
@@ -60,6 +67,7 @@ struct ipc_device {
 	bool has_counters;
 	uint64_t rx_datagrams, tx_datagrams, cookie_replies_sent;
 	struct ipc_counter *first_drop;
+	struct ipc_rule *first_rule; /* in the daemon's order, which is the order they apply */
 	struct ipc_peer *first_peer;
 };
 

@@ -18,6 +18,14 @@
  * and its claims (overlay address, pod subnet) must not overlap those of an entry created
  * earlier (lower create_revision); the later claimant is refused, never applied.
  *
+ * Access rules come from two more keys, PREFIX/rules/all and PREFIX/rules/<this node>, each a
+ * JSON list of rules. The daemon's list is replaced whole (replace_rules=true): its own rules
+ * first, those of its config file, then this node's, then the cluster's. The daemon's own are
+ * what it had before the registry changed anything, and whatever it has again after it
+ * restarts or reloads: the registry tells them apart from its own by remembering the list it
+ * sent. A rules key that fails to parse is refused as a whole, and the rules last accepted
+ * from it stay.
+ *
  * etcd unreachable: nothing changes in the daemon; we retry with exponential backoff, and
  * say so once per change of state, in the log and in the metrics file. */
 #include <errno.h>
@@ -36,6 +44,7 @@
 
 #include "addr.h"
 #include "etcd.h"
+#include "firewall.h"
 #include "ipc.h"
 #include "key.h"
 #include "log.h"
@@ -49,6 +58,10 @@
 #define GROUP_NAME_MAX 31
 /* A node's entry is a few hundred bytes; anything much larger is not one of ours. */
 #define MAX_ENTRY_LEN 4096
+/* Per rules key: far more than a cluster's policy needs, few enough that the daemon's list
+ * stays short to walk for the first packet of every flow. */
+#define MAX_RULES 128
+#define MAX_RULES_LEN (32 * 1024)
 /* Base64url of a key without padding: 43 characters. */
 #define KEY_NAME_LEN 44
 /* Unary requests to etcd: long enough for a loaded server, short enough that a dead one
@@ -84,6 +97,26 @@ struct entry {
 	bool wanted;   /* accepted, and to be a peer here: not ours, not claiming our own */
 };
 
+/* Access rules as the daemon writes them ("allow tcp/5201 from group:web"), in order. */
+struct rule_list {
+	char (*text)[FIREWALL_RULE_TEXT_MAX];
+	size_t n;
+};
+
+/* A list of rules in its three parts, in the order they apply. */
+struct rule_set {
+	struct rule_list own, node, cluster;
+};
+
+/* PREFIX/rules/<this node> or PREFIX/rules/all. */
+struct rules_source {
+	const char *what;       /* "node", "cluster": in logs */
+	char key[512];          /* the key last looked at ("": none yet) */
+	int64_t revision;       /* its mod_revision last looked at; 0 absent */
+	struct rule_list rules; /* as last accepted: a refused revision leaves them */
+	bool refused;           /* the key's current revision was refused */
+};
+
 struct managed {
 	uint8_t public_key[KEY_LEN];
 	struct node applied;
@@ -94,7 +127,9 @@ struct registry {
 	const char *ifname, *etcd_url, *metrics_path;
 	const char *cacert, *cert, *key; /* TLS to etcd */
 	char state_path[256];
-	char prefix[256]; /* PREFIX/nodes/ */
+	char base[256];         /* PREFIX/: what is read and watched */
+	char prefix[256];       /* PREFIX/nodes/ */
+	char rules_prefix[256]; /* PREFIX/rules/ */
 	unsigned ttl;
 	struct etcd *etcd;
 
@@ -130,6 +165,18 @@ struct registry {
 	bool groups_unsupported;
 	unsigned long applies, apply_errors;
 
+	/* Access rules. rule_entries are the keys under rules_prefix, kept as entries are.
+	 * seen is the daemon's list as last read; sent what we last sent (or, before that,
+	 * what the state file says a previous run sent); own the daemon's own rules, from
+	 * its config file or set by hand; refused a list the daemon refused, not to be sent
+	 * again. */
+	struct entry *rule_entries;
+	size_t n_rule_entries;
+	struct rule_list own, seen, refused;
+	struct rule_set sent;
+	bool rules_seen, has_refused, rules_unsupported_reported;
+	struct rules_source node_rules, cluster_rules;
+
 	char *metrics_written;
 };
 
@@ -156,7 +203,10 @@ static void usage_text(FILE *f)
 	        "[--groups <name>[,<name>...]]\n"
 	        "         [--prefix <path>] [--ttl <seconds>] [--metrics <file>] "
 	        "[--state <file>]\n"
-	        "         [--cacert <file>] [--cert <file> --key <file>] [-v]\n",
+	        "         [--cacert <file>] [--cert <file> --key <file>] [-v]\n"
+	        "Publishes this node under PREFIX/nodes/, makes peers of the others there,\n"
+	        "and puts the access rules of PREFIX/rules/<node> and PREFIX/rules/all\n"
+	        "after the daemon's own (docs/cluster.md).\n",
 	        PROG_NAME);
 }
 
@@ -380,6 +430,132 @@ static bool node_same(const struct node *a, const struct node *b)
 	return true;
 }
 
+/* --- access rules: lists and parsing -------------------------------------------------- */
+
+static void rules_free(struct rule_list *l)
+{
+	free(l->text);
+	l->text = NULL;
+	l->n = 0;
+}
+
+static int rules_add(struct rule_list *l, const char *text)
+{
+	char(*grown)[FIREWALL_RULE_TEXT_MAX];
+
+	if (strlen(text) >= FIREWALL_RULE_TEXT_MAX)
+		return -EINVAL;
+	grown = realloc(l->text, (l->n + 1) * sizeof(*grown));
+	if (!grown)
+		return -ENOMEM;
+	l->text = grown;
+	snprintf(l->text[l->n++], FIREWALL_RULE_TEXT_MAX, "%s", text);
+	return 0;
+}
+
+static int rules_append(struct rule_list *dst, const struct rule_list *src)
+{
+	int ret = 0;
+
+	for (size_t i = 0; i < src->n && !ret; i++)
+		ret = rules_add(dst, src->text[i]);
+	return ret;
+}
+
+/* Replaces dst with a copy of src; dst is left as it was on failure. */
+static int rules_copy(struct rule_list *dst, const struct rule_list *src)
+{
+	struct rule_list l = {NULL, 0};
+	int ret = rules_append(&l, src);
+
+	if (ret) {
+		rules_free(&l);
+		return ret;
+	}
+	rules_free(dst);
+	*dst = l;
+	return 0;
+}
+
+/* Whether the first a->n rules of b are a's (a prefix of b, or b itself). */
+static bool rules_prefix_of(const struct rule_list *a, const struct rule_list *b)
+{
+	if (a->n > b->n)
+		return false;
+	for (size_t i = 0; i < a->n; i++)
+		if (strcmp(a->text[i], b->text[i]))
+			return false;
+	return true;
+}
+
+static bool rules_equal(const struct rule_list *a, const struct rule_list *b)
+{
+	return a->n == b->n && rules_prefix_of(a, b);
+}
+
+/* Checks the value of a rules key: a JSON list of at most MAX_RULES strings, each
+ * `allow|deny PROTO[/PORT[-PORT]] [from SOURCE]` as firewall_parse_rule() reads it (the
+ * daemon's own parser, so what passes here passes there). Fills out with the normalised
+ * texts. Returns 0, or -EINVAL with the reason in why, out then empty: all or nothing. */
+static int parse_rules(const char *value, size_t len, struct rule_list *out, char *why,
+                       size_t why_len)
+{
+	struct json_object *a = NULL, *item;
+	struct firewall_rule fr;
+	char err[160];
+	const char *s, *rest;
+	size_t verb;
+	int ret = -EINVAL;
+
+	memset(out, 0, sizeof(*out));
+	if (len > MAX_RULES_LEN || strlen(value) != len)
+		return refuse(why, why_len, "value of %zu bytes, not a list of rules", len);
+	a = json_tokener_parse(value);
+	if (!a || !json_object_is_type(a, json_type_array) ||
+	    json_object_array_length(a) > MAX_RULES) {
+		ret = refuse(why, why_len, "value is not a JSON list of at most %d rules",
+		             MAX_RULES);
+		goto out;
+	}
+	for (size_t i = 0; i < json_object_array_length(a); i++) {
+		item = json_object_array_get_idx(a, i);
+		if (!json_object_is_type(item, json_type_string)) {
+			ret = refuse(why, why_len, "rule %zu is not a string", i + 1);
+			goto out;
+		}
+		s = json_object_get_string(item);
+		/* One rule per string: nothing may end a line of the request it goes into. */
+		for (const char *c = s; *c; c++)
+			if ((unsigned char)*c < 0x20 && *c != '\t') {
+				ret = refuse(why, why_len, "rule %zu has a control character",
+				             i + 1);
+				goto out;
+			}
+		verb = strcspn(s, " \t");
+		rest = s + verb + strspn(s + verb, " \t");
+		if ((verb != 5 || strncmp(s, "allow", 5)) && (verb != 4 || strncmp(s, "deny", 4))) {
+			ret = refuse(why, why_len, "rule %zu \"%.60s\": not allow or deny", i + 1,
+			             s);
+			goto out;
+		}
+		if (firewall_parse_rule(rest, s[0] == 'd', &fr, err, sizeof(err))) {
+			ret = refuse(why, why_len, "rule %zu \"%.60s\": %s", i + 1, s, err);
+			goto out;
+		}
+		ret = rules_add(out, fr.text);
+		if (ret) {
+			snprintf(why, why_len, "%s", strerror(-ret));
+			goto out;
+		}
+	}
+	ret = 0;
+out:
+	if (ret)
+		rules_free(out);
+	json_object_put(a);
+	return ret;
+}
+
 /* --- our own entry ------------------------------------------------------------------- */
 
 static int add_string(struct json_object *o, const char *name, const char *s)
@@ -481,12 +657,18 @@ static int write_file(const char *path, const char *text)
 	return ret;
 }
 
+/* The peers we added, one key a line; then the rules we last sent, each line saying whose it
+ * is: "own RULE" (the daemon's), "node RULE" or "cluster RULE" (from etcd). */
 static void save_state(struct registry *r)
 {
-	char b64[KEY_B64_LEN], *text = malloc(r->n_peers * KEY_B64_LEN + 64);
+	const struct rule_list *lists[3] = {&r->sent.own, &r->sent.node, &r->sent.cluster};
+	const char *whose[3] = {"own", "node", "cluster"};
+	size_t n = r->sent.own.n + r->sent.node.n + r->sent.cluster.n;
+	char b64[KEY_B64_LEN], *text;
 	size_t len;
 	int ret;
 
+	text = malloc(r->n_peers * KEY_B64_LEN + n * (FIREWALL_RULE_TEXT_MAX + 10) + 160);
 	if (!text) {
 		log_err("%s: registry: cannot save %s: %s", r->ifname, r->state_path,
 		        strerror(ENOMEM));
@@ -495,6 +677,11 @@ static void save_state(struct registry *r)
 	len = (size_t)sprintf(text, "# peers sealnet registry added\n");
 	for (size_t i = 0; i < r->n_peers; i++)
 		len += (size_t)sprintf(text + len, "%s\n", key_text(b64, r->peers[i].public_key));
+	len += (size_t)sprintf(text + len,
+	                       "# access rules it sent: the daemon's own, then etcd's\n");
+	for (int k = 0; k < 3; k++)
+		for (size_t i = 0; i < lists[k]->n; i++)
+			len += (size_t)sprintf(text + len, "%s %s\n", whose[k], lists[k]->text[i]);
 	ret = write_file(r->state_path, text);
 	if (ret)
 		log_err("%s: registry: cannot save %s: %s", r->ifname, r->state_path,
@@ -525,9 +712,12 @@ static struct managed *find_managed(struct registry *r, const uint8_t key[KEY_LE
 
 static void load_state(struct registry *r)
 {
+	struct rule_list *lists[3] = {&r->sent.own, &r->sent.node, &r->sent.cluster};
+	const char *whose[3] = {"own ", "node ", "cluster "};
 	struct managed *m;
 	uint8_t key[KEY_LEN];
-	char line[128];
+	char line[FIREWALL_RULE_TEXT_MAX + 16];
+	bool rule;
 	FILE *f = fopen(r->state_path, "re");
 
 	if (!f) {
@@ -540,13 +730,26 @@ static void load_state(struct registry *r)
 		line[strcspn(line, "\r\n")] = '\0';
 		if (line[0] == '#' || !line[0])
 			continue;
-		if (key_from_base64(key, line) || find_managed(r, key) || add_managed(r, key, &m))
+		rule = false;
+		for (int k = 0; k < 3 && !rule; k++)
+			if (!strncmp(line, whose[k], strlen(whose[k]))) {
+				rules_add(lists[k], line + strlen(whose[k]));
+				rule = true;
+			}
+		if (rule || key_from_base64(key, line) || find_managed(r, key) ||
+		    add_managed(r, key, &m))
 			continue;
 	}
 	fclose(f);
-	if (r->n_peers)
-		log_info("%s: registry: %zu peers from a previous run (%s)", r->ifname, r->n_peers,
-		         r->state_path);
+	/* Until etcd says otherwise, what was sent is what was last accepted, and until the
+	 * daemon says otherwise its own rules are those sent as its own. */
+	if (rules_copy(&r->own, &r->sent.own) || rules_copy(&r->node_rules.rules, &r->sent.node) ||
+	    rules_copy(&r->cluster_rules.rules, &r->sent.cluster))
+		log_err("%s: registry: cannot keep the rules of %s: %s", r->ifname, r->state_path,
+		        strerror(ENOMEM));
+	if (r->n_peers || r->sent.node.n || r->sent.cluster.n)
+		log_info("%s: registry: from a previous run (%s): peers: %zu, rules from etcd: %zu",
+		         r->ifname, r->state_path, r->n_peers, r->sent.node.n + r->sent.cluster.n);
 }
 
 struct text {
@@ -589,11 +792,18 @@ static void write_metrics(struct registry *r)
 	metric(&t, "sealnet_registry_reconnects_total", "counter",
 	       "Times etcd was reached again after being unreachable.", r->ifname,
 	       (double)r->reconnects);
-	metric(&t, "sealnet_registry_applies_total", "counter", "Peer changes the daemon accepted.",
-	       r->ifname, (double)r->applies);
+	metric(&t, "sealnet_registry_applies_total", "counter",
+	       "Changes (a peer, the access rules) the daemon accepted.", r->ifname,
+	       (double)r->applies);
 	metric(&t, "sealnet_registry_apply_errors_total", "counter",
-	       "Peer changes the daemon refused or that could not be sent.", r->ifname,
-	       (double)r->apply_errors);
+	       "Changes (a peer, the access rules) the daemon refused or that could not be sent.",
+	       r->ifname, (double)r->apply_errors);
+	metric(&t, "sealnet_registry_rules", "gauge",
+	       "Access rules from etcd in the daemon: this node's and the cluster's.", r->ifname,
+	       (double)(r->sent.node.n + r->sent.cluster.n));
+	metric(&t, "sealnet_registry_refused_rule_keys", "gauge",
+	       "Rules keys for this node refused as invalid (the rules they had stay).", r->ifname,
+	       (double)(r->node_rules.refused + r->cluster_rules.refused));
 	if (r->metrics_written && !strcmp(r->metrics_written, t.buf))
 		return;
 	ret = write_file(r->metrics_path, t.buf);
@@ -689,6 +899,69 @@ static int remove_peer(struct registry *r, const uint8_t key[KEY_LEN])
 	return ret ? ret : err;
 }
 
+/* The daemon's rules changed under us when they are neither what they were at our last look
+ * nor what we sent: it restarted or reloaded (and has its config file's rules alone), or
+ * someone set rules by hand. Its own rules are then all it has, but for ours when they are
+ * still there with rules added after them (allow= on the control socket): those are its own
+ * too. */
+static void track_rules(struct registry *r, const struct ipc_device *dev)
+{
+	struct rule_list cur = {NULL, 0}, sent = {NULL, 0}, own = {NULL, 0};
+	size_t ours = r->sent.node.n + r->sent.cluster.n;
+	int ret = 0;
+
+	/* No get=sealnet (wireguard-go): no rules to keep or to add to. */
+	if (!dev->has_counters)
+		return;
+	for (const struct ipc_rule *x = dev->first_rule; x && !ret; x = x->next)
+		ret = rules_add(&cur, x->text);
+	if (ret || (r->rules_seen && rules_equal(&cur, &r->seen)))
+		goto out;
+	ret = rules_append(&sent, &r->sent.own);
+	if (!ret)
+		ret = rules_append(&sent, &r->sent.node);
+	if (!ret)
+		ret = rules_append(&sent, &r->sent.cluster);
+	if (ret)
+		goto out;
+	if (rules_equal(&cur, &sent)) {
+		ret = rules_append(&own, &r->sent.own);
+	} else if (ours && rules_prefix_of(&sent, &cur)) {
+		ret = rules_append(&own, &r->sent.own);
+		for (size_t i = sent.n; i < cur.n && !ret; i++)
+			ret = rules_add(&own, cur.text[i]);
+		if (!ret)
+			log_notice("%s: registry: %zu rules were added to the daemon's after ours: "
+			           "they are its own now, and go before ours",
+			           r->ifname, cur.n - sent.n);
+	} else {
+		ret = rules_append(&own, &cur);
+		if (!ret && (r->rules_seen || cur.n))
+			log_notice("%s: registry: the daemon's own access rules: %zu (%s)",
+			           r->ifname, cur.n,
+			           r->rules_seen ? "changed: restarted, reloaded or set by hand"
+			                         : "what it has as the registry starts");
+	}
+	if (ret)
+		goto out;
+	rules_free(&r->own);
+	r->own = own;
+	own.text = NULL;
+	rules_free(&r->seen);
+	r->seen = cur;
+	cur.text = NULL;
+	r->rules_seen = r->dirty = true;
+	/* A daemon that changed may take what it refused. */
+	r->has_refused = false;
+out:
+	if (ret)
+		log_err("%s: registry: cannot keep the daemon's rules: %s", r->ifname,
+		        strerror(-ret));
+	rules_free(&cur);
+	rules_free(&sent);
+	rules_free(&own);
+}
+
 /* Asks the daemon for its key and port, and whether our peers are still there (a restarted
  * daemon has lost them). A new key means the entry moves: a key rotation. */
 static void daemon_tick(struct registry *r)
@@ -710,6 +983,7 @@ static void daemon_tick(struct registry *r)
 		log_notice("%s: registry: the daemon answers (listen port %u)", r->ifname,
 		           dev->listen_port);
 	r->daemon_up = r->daemon_reported = true;
+	track_rules(r, dev);
 	if (!dev->has_public_key) {
 		if (!r->no_key_reported)
 			log_warn("%s: registry: the interface has no private key: nothing to "
@@ -745,6 +1019,14 @@ out:
 
 /* --- reconciling --------------------------------------------------------------------- */
 
+static struct entry *find_entry(struct entry *entries, size_t n, const char *key)
+{
+	for (size_t i = 0; i < n; i++)
+		if (!strcmp(entries[i].key, key))
+			return &entries[i];
+	return NULL;
+}
+
 /* Our entry: the one under our key, and, while a rotation is on its way to etcd, the one
  * still under the old key (published_key), which must not become a peer of ours either. */
 static bool is_self(const struct registry *r, const struct entry *e)
@@ -761,6 +1043,136 @@ static void report(struct registry *r, struct entry *e, int level, const char *w
 	e->reported_revision = e->mod_revision;
 	snprintf(e->reported, sizeof(e->reported), "%s", what);
 	log_msg(level, "%s: registry: %s: %s", r->ifname, e->key, what);
+}
+
+/* Brings a source of rules to what etcd has: the key's rules when they parse, none when
+ * there is no key. A refused revision leaves the rules as they were: a typo must neither open
+ * a node (rules gone) nor close it (rules cut short). */
+static void update_source(struct registry *r, struct rules_source *src, const char *key)
+{
+	struct entry *e = find_entry(r->rule_entries, r->n_rule_entries, key);
+	struct rule_list l;
+	char what[400];
+
+	if (!e) {
+		rules_free(&src->rules);
+		src->revision = 0;
+		src->refused = false;
+	} else if (e->mod_revision != src->revision || strcmp(src->key, key)) {
+		src->revision = e->mod_revision;
+		if (parse_rules(e->value, strlen(e->value), &l, e->why, sizeof(e->why))) {
+			snprintf(what, sizeof(what),
+			         "refused: %s; this node keeps the %zu %s rules it had", e->why,
+			         src->rules.n, src->what);
+			report(r, e, LOG_WARNING, what);
+			src->refused = true;
+		} else {
+			rules_free(&src->rules);
+			src->rules = l;
+			src->refused = false;
+		}
+	}
+	snprintf(src->key, sizeof(src->key), "%s", key);
+}
+
+/* One set=1 that replaces the daemon's rules with l: "allow tcp/5201 from group:web" is
+ * sent as allow=tcp/5201 from group:web. */
+static int send_rules(struct registry *r, const struct rule_list *l, int *daemon_err)
+{
+	size_t verb, len;
+	char *q = malloc(l->n * (FIREWALL_RULE_TEXT_MAX + 2) + 32);
+	int ret;
+
+	if (!q)
+		return -ENOMEM;
+	len = (size_t)sprintf(q, "set=1\nreplace_rules=true\n");
+	for (size_t i = 0; i < l->n; i++) {
+		verb = strcspn(l->text[i], " ");
+		len += (size_t)sprintf(q + len, "%.*s=%s\n", (int)verb, l->text[i],
+		                       l->text[i][verb] ? l->text[i] + verb + 1 : "");
+	}
+	ret = ipc_command(r->ifname, q, daemon_err);
+	free(q);
+	return ret;
+}
+
+/* Makes the daemon's rules its own, then this node's from etcd, then the cluster's: the first
+ * rule that matches decides, so the node's operator has the last word, and a rule for one node
+ * goes before those for all. Returns 0, or -errno when it must be tried again. */
+static int reconcile_rules(struct registry *r)
+{
+	struct rule_list want = {NULL, 0};
+	struct rule_set *sent = &r->sent;
+	char key[512], name[KEY_NAME_LEN];
+	int ret, err = 0;
+
+	key_name(name, r->self_key);
+	snprintf(key, sizeof(key), "%s%s", r->rules_prefix, name);
+	update_source(r, &r->node_rules, key);
+	snprintf(key, sizeof(key), "%sall", r->rules_prefix);
+	update_source(r, &r->cluster_rules, key);
+	if (!r->rules_seen) {
+		if ((r->node_rules.rules.n || r->cluster_rules.rules.n) &&
+		    !r->rules_unsupported_reported) {
+			log_warn("%s: registry: the daemon has no access rules (it does not answer "
+			         "get=sealnet): the rules from etcd are not applied",
+			         r->ifname);
+			r->rules_unsupported_reported = true;
+		}
+		return 0;
+	}
+	ret = rules_append(&want, &r->own);
+	if (!ret)
+		ret = rules_append(&want, &r->node_rules.rules);
+	if (!ret)
+		ret = rules_append(&want, &r->cluster_rules.rules);
+	if (ret)
+		goto out;
+	if (!rules_equal(&want, &r->seen)) {
+		/* Refused once, and logged: the same list would be refused again. */
+		if (r->has_refused && rules_equal(&want, &r->refused))
+			goto out;
+		ret = send_rules(r, &want, &err);
+		if (ret) {
+			r->apply_errors++;
+			log_err("%s: registry: cannot send the access rules: %s", r->ifname,
+			        strerror(-ret));
+			goto out;
+		}
+		if (err) {
+			r->apply_errors++;
+			log_err("%s: registry: the daemon refused the %zu access rules (%zu own, "
+			        "%zu this node's, %zu the cluster's): %s; it keeps the %zu it had",
+			        r->ifname, want.n, r->own.n, r->node_rules.rules.n,
+			        r->cluster_rules.rules.n,
+			        err == -ENOSPC ? "more than 64 group names" : strerror(-err),
+			        r->seen.n);
+			r->has_refused = !rules_copy(&r->refused, &want);
+			goto out;
+		}
+		r->applies++;
+		log_info("%s: registry: access rules: %zu (%zu own, %zu this node's, %zu the "
+		         "cluster's)",
+		         r->ifname, want.n, r->own.n, r->node_rules.rules.n,
+		         r->cluster_rules.rules.n);
+		rules_free(&r->seen);
+		r->seen = want;
+		want.text = NULL;
+	}
+	/* The state file says which of the daemon's rules are ours, for the next run. */
+	if (!rules_equal(&sent->own, &r->own) || !rules_equal(&sent->node, &r->node_rules.rules) ||
+	    !rules_equal(&sent->cluster, &r->cluster_rules.rules)) {
+		if (rules_copy(&sent->own, &r->own) ||
+		    rules_copy(&sent->node, &r->node_rules.rules) ||
+		    rules_copy(&sent->cluster, &r->cluster_rules.rules)) {
+			ret = -ENOMEM;
+			goto out;
+		}
+		save_state(r);
+	}
+out:
+	rules_free(&want);
+	return ret;
 }
 
 static int by_creation(const void *a, const void *b)
@@ -784,6 +1196,7 @@ static int reconcile(struct registry *r)
 	size_t j;
 	int ret, failed = 0;
 
+	failed = reconcile_rules(r);
 	ret = ipc_get(r->ifname, &dev);
 	if (ret)
 		return ret;
@@ -920,24 +1333,24 @@ static void entries_free(struct entry *entries, size_t n)
 	free(entries);
 }
 
-static struct entry *find_entry(struct entry *entries, size_t n, const char *key)
-{
-	for (size_t i = 0; i < n; i++)
-		if (!strcmp(entries[i].key, key))
-			return &entries[i];
-	return NULL;
-}
-
-static void drop_entry(struct registry *r, struct entry *e)
-{
-	free(e->key);
-	free(e->value);
-	*e = r->entries[--r->n_entries];
-}
-
 struct entry_list {
 	struct entry *entries;
 	size_t n;
+};
+
+/* Removes e, which is in l. */
+static void drop_entry(struct entry_list *l, struct entry *e)
+{
+	free(e->key);
+	free(e->value);
+	*e = l->entries[--l->n];
+}
+
+/* What a range reads: the nodes' entries and the rules keys, each in its list; other keys
+ * under the prefix are not ours to read. */
+struct range {
+	const struct registry *r;
+	struct entry_list nodes, rules;
 };
 
 /* Puts kv into the list (a new entry, or the new revision of one). */
@@ -970,31 +1383,49 @@ static int store_kv(struct entry_list *l, const struct etcd_kv *kv)
 	return 0;
 }
 
+static bool under(const char *key, const char *prefix)
+{
+	return !strncmp(key, prefix, strlen(prefix));
+}
+
 static int range_cb(void *ctx, const struct etcd_kv *kv)
 {
-	return store_kv(ctx, kv);
+	struct range *g = ctx;
+
+	if (under(kv->key, g->r->prefix))
+		return store_kv(&g->nodes, kv);
+	if (under(kv->key, g->r->rules_prefix))
+		return store_kv(&g->rules, kv);
+	return 0;
 }
 
 static void watch_cb(void *ctx, bool deleted, const struct etcd_kv *kv)
 {
 	struct registry *r = ctx;
-	struct entry_list l = {r->entries, r->n_entries};
+	bool rule = under(kv->key, r->rules_prefix);
+	struct entry_list l = {rule ? r->rule_entries : r->entries,
+	                       rule ? r->n_rule_entries : r->n_entries};
 	struct entry *e;
 
+	if (!rule && !under(kv->key, r->prefix))
+		return;
 	r->dirty = true;
 	if (deleted) {
-		e = find_entry(r->entries, r->n_entries, kv->key);
+		e = find_entry(l.entries, l.n, kv->key);
 		if (e)
-			drop_entry(r, e);
-		return;
-	}
-	if (store_kv(&l, kv)) {
+			drop_entry(&l, e);
+	} else if (store_kv(&l, kv)) {
 		/* Our picture of etcd is now wrong: read it whole again. */
 		log_err("%s: registry: out of memory storing %s", r->ifname, kv->key);
 		r->resync = true;
 	}
-	r->entries = l.entries;
-	r->n_entries = l.n;
+	if (rule) {
+		r->rule_entries = l.entries;
+		r->n_rule_entries = l.n;
+	} else {
+		r->entries = l.entries;
+		r->n_entries = l.n;
+	}
 }
 
 static void go_down(struct registry *r, const char *what, int err)
@@ -1036,10 +1467,13 @@ static int publish(struct registry *r)
 		/* The watch will tell us the old entry is gone, but only later: until then it
 		 * would look like a peer, with our own addresses. */
 		if (r->published_key[0] && strcmp(r->published_key, key)) {
-			struct entry *old = find_entry(r->entries, r->n_entries, r->published_key);
+			struct entry_list l = {r->entries, r->n_entries};
+			struct entry *old = find_entry(l.entries, l.n, r->published_key);
 
-			if (old)
-				drop_entry(r, old);
+			if (old) {
+				drop_entry(&l, old);
+				r->n_entries = l.n;
+			}
 		}
 		if (strcmp(r->published_key, key))
 			log_notice("%s: registry: published %s as %s", r->ifname,
@@ -1079,10 +1513,12 @@ static int renew_lease(struct registry *r)
 	return ret;
 }
 
-/* Lease, our entry, every entry, then the watch from the revision the range was read at. */
+/* Lease, our entry, every entry and rules key, then the watch from the revision the range was
+ * read at. */
 static void etcd_connect(struct registry *r)
 {
-	struct entry_list l = {NULL, 0};
+	struct range g = {.r = r};
+	const char *what;
 	int64_t revision = 0;
 	int ret;
 
@@ -1098,26 +1534,30 @@ static void etcd_connect(struct registry *r)
 		go_down(r, "publish", ret);
 		return;
 	}
-	ret = etcd_range_prefix(r->etcd, r->prefix, range_cb, &l, &revision);
-	if (ret) {
-		entries_free(l.entries, l.n);
-		go_down(r, "range", ret);
-		return;
+	ret = etcd_range_prefix(r->etcd, r->base, range_cb, &g, &revision);
+	what = "range";
+	if (!ret) {
+		ret = etcd_watch_start(r->etcd, r->base, revision + 1, watch_cb, r);
+		what = "watch";
 	}
-	ret = etcd_watch_start(r->etcd, r->prefix, revision + 1, watch_cb, r);
 	if (ret) {
-		entries_free(l.entries, l.n);
-		go_down(r, "watch", ret);
+		entries_free(g.nodes.entries, g.nodes.n);
+		entries_free(g.rules.entries, g.rules.n);
+		go_down(r, what, ret);
 		return;
 	}
 	entries_free(r->entries, r->n_entries);
-	r->entries = l.entries;
-	r->n_entries = l.n;
+	r->entries = g.nodes.entries;
+	r->n_entries = g.nodes.n;
+	entries_free(r->rule_entries, r->n_rule_entries);
+	r->rule_entries = g.rules.entries;
+	r->n_rule_entries = g.rules.n;
 	r->dirty = true;
 	if (r->down_reported || !r->synced)
-		log_notice("%s: registry: %s etcd %s: %zu entries at revision %lld", r->ifname,
-		           r->synced ? "reconnected to" : "connected to", r->etcd_url, l.n,
-		           (long long)revision);
+		log_notice("%s: registry: %s etcd %s: %zu entries, %zu rules keys at revision "
+		           "%lld",
+		           r->ifname, r->synced ? "reconnected to" : "connected to", r->etcd_url,
+		           g.nodes.n, g.rules.n, (long long)revision);
 	if (r->synced)
 		r->reconnects++;
 	r->up = r->synced = true;
@@ -1282,9 +1722,12 @@ static int parse_args(struct registry *r, int argc, char *argv[])
 	n = strlen(prefix);
 	while (n && prefix[n - 1] == '/')
 		n--;
+	/* The longest of the three, rules/, tells whether they all fit. */
+	snprintf(r->base, sizeof(r->base), "%.*s/", (int)n, prefix);
+	snprintf(r->prefix, sizeof(r->prefix), "%.*s/nodes/", (int)n, prefix);
 	if (prefix[0] != '/' || !n ||
-	    (size_t)snprintf(r->prefix, sizeof(r->prefix), "%.*s/nodes/", (int)n, prefix) >=
-	            sizeof(r->prefix)) {
+	    (size_t)snprintf(r->rules_prefix, sizeof(r->rules_prefix), "%.*s/rules/", (int)n,
+	                     prefix) >= sizeof(r->rules_prefix)) {
 		fprintf(stderr, "%s: registry: bad --prefix `%s' (/path)\n", PROG_NAME, prefix);
 		return usage();
 	}
@@ -1334,7 +1777,10 @@ static bool can_reconcile(const struct registry *r)
 
 int registry_main(int argc, char *argv[])
 {
-	struct registry r = {.ttl = DEFAULT_TTL, .backoff = BACKOFF_MIN};
+	struct registry r = {.ttl = DEFAULT_TTL,
+	                     .backoff = BACKOFF_MIN,
+	                     .node_rules.what = "node",
+	                     .cluster_rules.what = "cluster"};
 	struct sigaction sa = {.sa_handler = on_signal};
 	double t, next_tick = 0, wake;
 	int ret, timeout;
@@ -1402,6 +1848,15 @@ int registry_main(int argc, char *argv[])
 	           r.ifname, (int)stop_signal);
 	etcd_free(r.etcd);
 	entries_free(r.entries, r.n_entries);
+	entries_free(r.rule_entries, r.n_rule_entries);
+	rules_free(&r.own);
+	rules_free(&r.seen);
+	rules_free(&r.refused);
+	rules_free(&r.sent.own);
+	rules_free(&r.sent.node);
+	rules_free(&r.sent.cluster);
+	rules_free(&r.node_rules.rules);
+	rules_free(&r.cluster_rules.rules);
 	free(r.peers);
 	free(r.metrics_written);
 	return 0;

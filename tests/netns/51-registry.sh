@@ -9,7 +9,7 @@
 #
 # 0. Command lines the registry refuses.
 # 1. Join: every node gets the two others as peers, with no peer written by hand, and every
-#    overlay address answers pings from every node; so does every container (one per node,
+#    overlay address answers pings from every node; so does every container (two per node,
 #    attached by sealnet-cni when it is built) from the containers of the other nodes, their
 #    pod subnets being in the peers' AllowedIPs.  r captures its links meanwhile: leaving
 #    out etcd's own traffic (TCP port 2379, which is the registry's, not the overlay's) and
@@ -17,6 +17,12 @@
 #    WireGuard ports, and the marker the pings carry must appear nowhere.
 # 2. Entries that fail validation (a bad key, a pod subnet overlapping one claimed first) are
 #    refused, reported, never applied; a peer configured by hand is never touched.
+#    Access rules from etcd: PREFIX/rules/all allows only tcp/5201 from group:web (c is in
+#    web): iperf3 from c, and from c's container to a's, gets through; pings from b and its
+#    container to a and a's container are dropped and counted (drop_firewall); b's own rule
+#    (its config file's Allow) stays first.  An invalid rules list is refused and the rules
+#    stay; a per-node key (PREFIX/rules/<a>) goes before the cluster's; b's registry restarts
+#    and still knows which of b's rules are its own; the keys removed, the rules go.
 # 3. Key rotation: b takes a new key (sealnet set private-key); its registry moves b's entry,
 #    a and c swap the old peer for the new one, traffic resumes.  Then again while b's
 #    registry is stopped: restarted, it finds its old entry still there (older, so it keeps
@@ -24,7 +30,7 @@
 #    the new key once the old lease has expired.
 # 4. etcd stopped: nodes keep their peers and traffic, registries say so; etcd restarted
 #    (same data): registries reconnect, nothing is lost.  Then a's daemon restarts, empty:
-#    its registry puts the peers back.
+#    its registry puts the peers and the rules from etcd back.
 # 5. A node leaves (registry killed, daemon stopped): once its lease expires the others drop it.
 # 6. etcd over TLS that wants client certificates (the scenario's own CA, made with openssl):
 #    a registry without one cannot reach it, registries with one do.
@@ -106,6 +112,8 @@ peer_count() { peers_of "$1" | grep -c .; }
 count_is() { [ "$(peer_count "$1")" = "$2" ]; }
 # reg_logged NODE TEXT: the node's registry has logged TEXT (fixed string).
 reg_logged() { grep 'sealnet-registry\[' "${LOG[$1]}" | grep -qF -- "$2"; }
+# reg_count_ge NODE TEXT N: the node's registry has logged TEXT at least N times.
+reg_count_ge() { [ "$(grep 'sealnet-registry\[' "${LOG[$1]}" | grep -cF -- "$2")" -ge "$3" ]; }
 metric() { sed -n "s/^$2{[^}]*} //p" "$SN_TMP/$1.prom" 2>/dev/null; }
 metric_is() { [ "$(metric "$1" "$2")" = "$3" ]; }
 
@@ -130,13 +138,14 @@ mesh_pings() {
 	done
 }
 
-# Containers, when the CNI plugin (tests/netns/50-cni.sh) and host-local are there: one per
-# node, a namespace that sealnet-cni attaches to its node with an address of the node's pod
+# Containers, when the CNI plugin (tests/netns/50-cni.sh) and host-local are there: two per
+# node, namespaces that sealnet-cni attaches to their node with an address of the node's pod
 # subnet, as a container runtime would.
 CNI=${SEALNET_CNI:-$SN_ROOT/build/tools/sealnet-cni}
 CNI_BIN_DIR=${CNI_BIN_DIR:-/usr/lib/cni}
 CONTAINERS=()
-# cni_add NODE CONTAINER: ADD; the container's address in CIP.
+declare -A HOST
+# cni_add NODE CONTAINER: ADD; the container's address in CIP, its node in HOST.
 cni_add() {
 	local node=$1 cont=$2
 	cat >"$SN_TMP/cni-$node.json" <<EOF
@@ -151,6 +160,31 @@ EOF
 	CIP[$cont]=$(ip -n "${NS[$cont]}" -4 -o addr show dev eth0 | awk '{ print $4 }' | cut -d/ -f1)
 	[ -n "${CIP[$cont]}" ] || fail "container $cont has no address after ADD"
 	CONTAINERS+=("$cont")
+	HOST[$cont]=$node
+}
+
+# cross_pings WHAT: every container pings every container of the other nodes, all at once
+# (one echo each); a pair that got no answer has ten more seconds, alone.
+cross_pings() {
+	local what=$1 x y i pids=() pairs=()
+	for x in "${CONTAINERS[@]}"; do
+		for y in "${CONTAINERS[@]}"; do
+			[ "${HOST[$x]}" = "${HOST[$y]}" ] && continue
+			nsx "$x" ping -n -q -c 1 -W 2 -p "$MARKER_HEX" "${CIP[$y]}" >/dev/null 2>&1 &
+			pids+=("$!")
+			pairs+=("$x $y")
+			track "$!"
+		done
+	done
+	for i in "${!pids[@]}"; do
+		wait "${pids[$i]}" && continue
+		read -r x y <<<"${pairs[$i]}"
+		check "$what: $x -> $y (${CIP[$y]}), on a second try" wait_for 10 ping_marker "$x" "${CIP[$y]}"
+	done
+	for i in "${pids[@]}"; do
+		untrack "$i"
+	done
+	ok "$what: ${#pairs[@]} pairs, each container to those of the other nodes"
 }
 
 step "0. command lines the registry refuses (exit 2, nothing started)"
@@ -179,9 +213,15 @@ usage_refused "with TLS files on http://" sn0 --etcd "$ETCD" --overlay 100.64.0.
 step "etcd on $ETCD_IP in r; three nodes with no peers"
 etcd_start 1
 ok "etcd $("$ETCD_BIN" --version | head -n 1 | sed 's/.*Version: //') answers on $ETCD"
+# b's own rule (its config file's): the whole overlay, pod subnets included, may reach b.  It
+# changes nothing for traffic, but the rules from etcd must go after it and leave it there.
+B_OWN="allow any from 100.64.0.0/10"
 for n in "${NODES[@]}"; do
 	POD[$n]="100.96.${IDX[$n]}.0/24"
-	conf_interface "$n" >"$(conf_path "$n")"
+	{
+		conf_interface "$n"
+		[ "$n" = b ] && echo "Allow = ${B_OWN#allow }"
+	} >"$(conf_path "$n")"
 	start_node "$n"
 	check_eq "$n starts with no peer" "$(peer_count "$n")" 0
 done
@@ -228,9 +268,11 @@ fi
 
 if [ -x "$CNI" ] && [ -x "$CNI_BIN_DIR/host-local" ]; then
 	for n in "${NODES[@]}"; do
-		node_new "p$n" none
-		cni_add "$n" "p$n"
-		ok "container p$n on $n: ${CIP[p$n]} (from ${POD[$n]})"
+		for c in "p$n" "q$n"; do
+			node_new "$c" none
+			cni_add "$n" "$c"
+			ok "container $c on $n: ${CIP[$c]} (from ${POD[$n]})"
+		done
 	done
 else
 	skip "containers: no sealnet-cni at $CNI or no host-local in $CNI_BIN_DIR"
@@ -241,7 +283,7 @@ cap=$SN_TMP/underlay.pcap
 capture_start r any "$cap" not arp and not icmp6 and not '(' ip6 and dst net ff02::/16 ')' \
 	and not '(' tcp port 2379 ')'
 mesh_pings "overlay ping" "${NODES[@]}"
-[ ${#CONTAINERS[@]} -gt 0 ] && mesh_pings "container ping" "${CONTAINERS[@]}"
+[ ${#CONTAINERS[@]} -gt 0 ] && cross_pings "container ping"
 sleep 0.5
 capture_stop
 total=$(tcpdump -n -r "$cap" 2>/dev/null | grep -c .)
@@ -283,6 +325,91 @@ check "a still routes its pod subnet's claim to nobody else: ping a -> b" ping_m
 etcd_del "$rogue_key"
 etcd_del "$bad_key"
 check "a's hand-configured peer is still there" has_peer a "$HAND_PUB"
+
+# rules_at NODE: the node's access rules in the order they apply (get=sealnet), |-separated.
+rules_at() {
+	printf 'get=sealnet\n\n' | socat -t 2 - "UNIX-CONNECT:/var/run/wireguard/${IFACE[$1]}.sock" |
+		sed -n 's/^sealnet_rule=//p' | paste -sd'|' -
+}
+rules_are() { [ "$(rules_at "$1")" = "$2" ]; }
+# echoes_dropped NODE DEST: three pings from NODE to DEST, none answered.
+echoes_dropped() {
+	local out
+	out=$(nsx "$1" ping -n -q -c 3 -i 0.2 -W 1 "$2" 2>&1)
+	grep -q ' 0 received' <<<"$out" || { echo "$out" >&2; return 1; }
+}
+drops_at() {
+	counters_of "$1" >/dev/null
+	counter "$1" drop_firewall
+}
+
+step "2b. access rules from etcd: only tcp/5201 from group web (c)"
+if reg_logged a "does not take group="; then
+	skip "rules: this sealnetd has no access rules"
+else
+	WEB="allow tcp/5201 from group:web"
+	ALL_KEY=$PREFIX/rules/all
+	A_KEY=$PREFIX/rules/$(key_name "${PUB[a]}")
+	check_eq "b has its config file's rule" "$(rules_at b)" "$B_OWN"
+	etcd_put "$ALL_KEY" "[\"$WEB\"]" || fail "put $ALL_KEY"
+	t0=$SECONDS
+	check "a takes the cluster's rule" wait_for 5 rules_are a "$WEB"
+	check "b: its own rule first, then the cluster's" wait_for 5 rules_are b "$B_OWN|$WEB"
+	check "c takes the cluster's rule" wait_for 5 rules_are c "$WEB"
+	say "rules in place $((SECONDS - t0)) s after the put"
+	check "a: metrics count 1 rule from etcd" wait_for 3 metric_is a sealnet_registry_rules 1
+	check "b: metrics count 1 rule from etcd" wait_for 3 metric_is b sealnet_registry_rules 1
+
+	# c is in web: its TCP on 5201 gets in, to a and, through a, to a's containers (the
+	# rule's group is the sending node's, whichever of its containers sent).
+	SN_IPERF_TIME=1 iperf_check "c (web) -> a on tcp/5201" c a "${OV4[a]}"
+	[ ${#CONTAINERS[@]} -gt 0 ] &&
+		SN_IPERF_TIME=1 iperf_check "pc (on c, web) -> pa (on a) on tcp/5201" pc pa "${CIP[pa]}"
+	# b is not: its pings are dropped, and a counts each one.
+	d0=$(drops_at a)
+	check "b -> a: ping dropped" echoes_dropped b "${OV4[a]}"
+	expect=3
+	if [ ${#CONTAINERS[@]} -gt 0 ]; then
+		check "pb (on b) -> pa (on a): ping dropped" echoes_dropped pb "${CIP[pa]}"
+		expect=6
+	fi
+	check_eq "a's drop_firewall rose by the echoes it dropped" "$(($(drops_at a) - d0))" "$expect"
+	check "c -> b: ping answered (b's own rule comes first)" ping_ok c "${OV4[b]}" 2
+	check "a -> b: ping answered (replies to a's own flow)" ping_ok a "${OV4[b]}" 2
+
+	etcd_put "$ALL_KEY" "[\"$WEB\", \"allow icmp from nowhere\"]" || fail "put $ALL_KEY"
+	check "a refuses the invalid list, whole" wait_for 5 reg_logged a "$ALL_KEY: refused: rule 2"
+	check "a: metrics count 1 refused rules key" wait_for 3 metric_is a sealnet_registry_refused_rule_keys 1
+	check_eq "a keeps the rules it had" "$(rules_at a)" "$WEB"
+	check_eq "b keeps the rules it had" "$(rules_at b)" "$B_OWN|$WEB"
+
+	etcd_put "$A_KEY" "[\"allow icmp from ${OV4[b]}/32\"]" || fail "put $A_KEY"
+	check "a: its own key's rules go before the cluster's" \
+		wait_for 5 rules_are a "allow icmp from ${OV4[b]}/32|$WEB"
+	check "b -> a: ping answered (a's own key allows it)" wait_for 5 ping_once b "${OV4[a]}"
+	check_eq "c: the cluster's rules only" "$(rules_at c)" "$WEB"
+	check "c: the invalid list is refused there too" \
+		wait_for 3 metric_is c sealnet_registry_refused_rule_keys 1
+
+	etcd_put "$ALL_KEY" "[\"$WEB\"]" || fail "put $ALL_KEY"
+	check "a: the valid list accepted again" wait_for 3 metric_is a sealnet_registry_refused_rule_keys 0
+	# b's registry restarts with etcd's rule in b's list: its state file says it is not b's own.
+	stop_pid "${REG[b]}" TERM
+	reg_start b
+	check "b's registry read its state file" wait_for 5 reg_logged b "rules from etcd: 1"
+	check "b's registry connects again" wait_for 5 reg_count_ge b "connected to etcd" 2
+	check_eq "b: its own rule, then the cluster's, still" "$(rules_at b)" "$B_OWN|$WEB"
+
+	etcd_del "$ALL_KEY"
+	etcd_del "$A_KEY"
+	check "a: the rules are gone with the keys" wait_for 5 rules_are a ""
+	check "b: its own rule alone" wait_for 5 rules_are b "$B_OWN"
+	check "c: no rules" wait_for 5 rules_are c ""
+	check "b -> a: ping answered again" ping_ok b "${OV4[a]}" 2
+	[ ${#CONTAINERS[@]} -gt 0 ] &&
+		check "pb -> pa: ping answered again" ping_ok pb "${CIP[pa]}" 2
+	check "a: metrics count no rule from etcd" wait_for 3 metric_is a sealnet_registry_rules 0
+fi
 
 step "3. b rotates its key"
 hs_ac=$(handshakes a c)
@@ -351,17 +478,27 @@ for n in "${NODES[@]}"; do
 	done
 done
 mesh_pings "etcd back" "${NODES[@]}"
-[ ${#CONTAINERS[@]} -gt 0 ] && mesh_pings "etcd back, containers" "${CONTAINERS[@]}"
+[ ${#CONTAINERS[@]} -gt 0 ] && cross_pings "etcd back, containers"
 check_not "no lease expired while etcd was away (it renews them when it starts)" \
 	reg_logged a "expired"
 
-step "4b. a's daemon restarts: its registry puts the peers back"
+step "4b. a's daemon restarts: its registry puts the peers and the rules back"
+# A rule that lets everything in: only there to be found again after the restart.
+if [ -n "${A_KEY:-}" ]; then
+	etcd_put "$A_KEY" '["allow any"]' || fail "put $A_KEY"
+	check "a takes its rule from etcd" wait_for 5 rules_are a "allow any from any"
+fi
 stop_node a
 start_node a
 for m in b c; do
 	check "a has $m again" wait_for 5 has_peer a "${PUB[$m]}"
 done
 check "a's registry noticed" reg_logged a "is gone from the daemon (restarted?)"
+if [ -n "${A_KEY:-}" ]; then
+	check "a's registry puts its rule back" wait_for 5 rules_are a "allow any from any"
+	etcd_del "$A_KEY"
+	check "a: no rules once the key is gone" wait_for 5 rules_are a ""
+fi
 check "ping a -> c" wait_for 10 ping_marker a "${OV4[c]}"
 # The peer by hand went with the daemon; put it back for step 5.
 nsx a wg set "${IFACE[a]}" peer "$HAND_PUB" allowed-ips 100.64.9.9/32 || fail "hand peer on a"
