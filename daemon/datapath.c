@@ -176,10 +176,17 @@ void datapath_send_initiation(struct peer *p, bool is_retry, uint64_t now)
 	struct device *dev = p->dev;
 	struct message_handshake_initiation msg;
 
-	if (!p->endpoint.sa.sa_family || !dev->local.private_key)
+	if (!dev->local.private_key)
 		return;
 	if (!timers_may_send_initiation(&p->timers, is_retry, now))
 		return;
+	if (!p->endpoint.sa.sa_family) {
+		/* Nowhere to send, but the retries still count down to the give-up that drops
+		 * what is staged, as in WireGuard. */
+		timers_handshake_initiated(&p->timers, now);
+		peer_timers_schedule(p);
+		return;
+	}
 	index_insert(dev->index, &p->handshake.entry);
 	if (noise_create_initiation(&p->handshake, &dev->local, &msg, device_realtime())) {
 		index_remove(dev->index, &p->handshake.entry);
@@ -502,6 +509,9 @@ static void send_response(struct peer *p, uint64_t now)
 	cookie_add_macs(&p->cookie, (uint8_t *)&msg, sizeof(msg), now);
 	if (begin_session(p, now))
 		return;
+	/* Answering counts as a handshake sent: our own staged traffic must not start another
+	 * initiation within the same round trip (wireguard-go does the same). */
+	p->timers.last_sent_handshake = now;
 	timers_any_authenticated_packet_traversal(&p->timers, now);
 	if (!send_to_peer(p, &msg, sizeof(msg)))
 		timers_any_authenticated_packet_sent(&p->timers);

@@ -412,11 +412,47 @@ static int apply_routes(struct device *dev, const struct config *c)
 	return ret;
 }
 
+static bool name_seen(const struct config *c, size_t rule, size_t peer, unsigned g,
+		      const char *name)
+{
+	for (size_t i = 0; i < c->n_rules && i < rule; i++)
+		if (c->rules[i].from == FIREWALL_FROM_GROUP && !strcmp(c->rules[i].group, name))
+			return true;
+	for (size_t i = 0; i <= peer && i < c->n_peers; i++)
+		for (unsigned j = 0; j < c->peers[i].n_groups && (i < peer || j < g); j++)
+			if (!strcmp(c->peers[i].groups[j], name))
+				return true;
+	return false;
+}
+
+/* Distinct group names in rules and peers (quadratic, but configs are small and this runs
+ * on apply only). */
+static size_t count_groups(const struct config *c)
+{
+	size_t n = 0;
+
+	for (size_t i = 0; i < c->n_rules; i++)
+		if (c->rules[i].from == FIREWALL_FROM_GROUP && !name_seen(c, i, 0, 0, c->rules[i].group))
+			n++;
+	for (size_t i = 0; i < c->n_peers; i++)
+		for (unsigned j = 0; j < c->peers[i].n_groups; j++)
+			if (!name_seen(c, c->n_rules, i, j, c->peers[i].groups[j]))
+				n++;
+	return n;
+}
+
 int device_apply(struct device *dev, const struct config *c)
 {
 	int ret;
 
-	/* Rules first: they fail only for too many group names, and then nothing has changed. */
+	/* Rules first, with the group names the config uses counted before anything changes:
+	 * the table is built anew from this config, so renamed groups free their places. */
+	if (count_groups(c) > FIREWALL_MAX_GROUPS) {
+		log_err("%s: cannot apply the access rules: more than %d group names",
+			dev->ifname, FIREWALL_MAX_GROUPS);
+		return -ENOSPC;
+	}
+	firewall_reset_groups(dev->firewall);
 	ret = firewall_set_rules(dev->firewall, c->rules, c->n_rules);
 	if (ret) {
 		log_err("%s: cannot apply the access rules: %s", dev->ifname,

@@ -226,6 +226,11 @@ int firewall_group_id(struct firewall *fw, const char *name)
 	return (int)fw->n_groups++;
 }
 
+void firewall_reset_groups(struct firewall *fw)
+{
+	fw->n_groups = 0;
+}
+
 int firewall_set_rules(struct firewall *fw, const struct firewall_rule *rules, size_t n)
 {
 	struct firewall_rule *r = NULL;
@@ -292,14 +297,19 @@ const struct firewall_rule *firewall_rule(const struct firewall *fw, size_t i,
 }
 
 /* Fills the flow of a packet as seen from this node: outbound (src is local) or inbound
- * (dst is local). Non-first fragments and unknown protocols carry no ports. */
-static bool parse_flow(const uint8_t *pkt, size_t len, bool outbound, struct flow *f)
+ * (dst is local). IPv6 extension headers are walked to the real protocol, so a header in
+ * front of TCP cannot hide its port from a Deny rule. Non-first fragments carry no ports: only
+ * rules without ports can match them. Returns false for what cannot be parsed (denied). */
+static bool parse_flow(const uint8_t *pkt, size_t len, bool outbound, struct flow *f,
+		       const uint8_t **l4out, size_t *l4len)
 {
 	const uint8_t *src, *dst, *l4;
 	size_t alen, hl;
 	bool has_l4;
 
 	memset(f, 0, sizeof(*f));
+	*l4out = NULL;
+	*l4len = 0;
 	if (len >= 20 && (pkt[0] >> 4) == 4) {
 		hl = (size_t)(pkt[0] & 15) * 4;
 		if (hl < 20 || hl > len)
@@ -311,13 +321,33 @@ static bool parse_flow(const uint8_t *pkt, size_t len, bool outbound, struct flo
 		alen = 4;
 		has_l4 = !((pkt[6] & 0x1f) | pkt[7]); /* first fragment only */
 	} else if (len >= 40 && (pkt[0] >> 4) == 6) {
+		uint8_t next = pkt[6];
+
 		hl = 40;
+		has_l4 = true;
+		/* hop-by-hop, routing, fragment, destination options; AH is refused */
+		for (int n = 0; n < 8 && (next == 0 || next == 43 || next == 44 || next == 60); n++) {
+			if (len < hl + 8)
+				return false;
+			if (next == 44) {
+				if ((pkt[hl + 2] << 8 | pkt[hl + 3]) & 0xfff8)
+					has_l4 = false; /* not the first fragment */
+				next = pkt[hl];
+				hl += 8;
+			} else {
+				uint8_t nn = pkt[hl];
+
+				hl += ((size_t)pkt[hl + 1] + 1) * 8;
+				next = nn;
+			}
+		}
+		if (next == 0 || next == 43 || next == 44 || next == 60 || next == 51 || hl > len)
+			return false;
 		f->family = 6;
-		f->proto = pkt[6] == IPPROTO_ICMPV6 ? IPPROTO_ICMP : pkt[6];
+		f->proto = next == IPPROTO_ICMPV6 ? IPPROTO_ICMP : next;
 		src = pkt + 8;
 		dst = pkt + 24;
 		alen = 16;
-		has_l4 = true;
 	} else {
 		return false;
 	}
@@ -326,6 +356,8 @@ static bool parse_flow(const uint8_t *pkt, size_t len, bool outbound, struct flo
 	l4 = pkt + hl;
 	if (!has_l4)
 		return true;
+	*l4out = l4;
+	*l4len = len - hl;
 	if ((f->proto == IPPROTO_TCP || f->proto == IPPROTO_UDP) && len >= hl + 4) {
 		uint16_t sp = (uint16_t)(l4[0] << 8 | l4[1]), dp = (uint16_t)(l4[2] << 8 | l4[3]);
 
@@ -340,6 +372,17 @@ static bool parse_flow(const uint8_t *pkt, size_t len, bool outbound, struct flo
 			f->local_port = f->remote_port = (uint16_t)(l4[4] << 8 | l4[5]);
 	}
 	return true;
+}
+
+/* An ICMP error (unreachable, too big, time exceeded, parameter problem) quotes the packet
+ * it is about: if that is one of our flows, the error belongs to it (path MTU discovery). */
+static bool icmp_error(const struct flow *f, const uint8_t *l4)
+{
+	uint8_t type = l4[0];
+
+	if (f->family == 4)
+		return type == 3 || type == 11 || type == 12;
+	return type >= 1 && type <= 4;
 }
 
 static uint32_t flow_hash(const struct firewall *fw, const struct flow *f)
@@ -364,13 +407,11 @@ static uint64_t timeout(uint8_t proto)
 	       NSEC_PER_SEC;
 }
 
-void firewall_outbound(struct firewall *fw, const uint8_t *pkt, size_t len, uint64_t now)
+static void track(struct firewall *fw, const struct flow *fl, uint64_t now)
 {
 	struct ct_entry *b, *victim;
-	struct flow f;
+	struct flow f = *fl;
 
-	if (!parse_flow(pkt, len, true, &f))
-		return;
 	b = fw->ct[flow_hash(fw, &f)];
 	victim = &b[0];
 	for (int i = 0; i < CT_WAYS; i++) {
@@ -383,6 +424,22 @@ void firewall_outbound(struct firewall *fw, const uint8_t *pkt, size_t len, uint
 	}
 	victim->flow = f;
 	victim->expires = now + timeout(f.proto);
+}
+
+void firewall_outbound(struct firewall *fw, const uint8_t *pkt, size_t len, uint64_t now)
+{
+	const uint8_t *l4;
+	size_t l4len;
+	struct flow f;
+
+	if (!parse_flow(pkt, len, true, &f, &l4, &l4len))
+		return;
+	track(fw, &f, now);
+	/* The later fragments of a UDP reply carry no ports: the address pair stands for them. */
+	if (f.proto == IPPROTO_UDP) {
+		f.local_port = f.remote_port = 0;
+		track(fw, &f, now);
+	}
 }
 
 static bool tracked(struct firewall *fw, const struct flow *f, uint64_t now)
@@ -425,11 +482,17 @@ static bool source_matches(const struct firewall *fw, size_t i, const uint8_t ke
 int firewall_inbound(struct firewall *fw, const uint8_t key[32], uint64_t groups,
 		     const uint8_t *pkt, size_t len, uint64_t now)
 {
-	struct flow f;
+	const uint8_t *l4, *q4;
+	size_t l4len, q4len;
+	struct flow f, q;
 
-	if (!parse_flow(pkt, len, false, &f))
+	if (!parse_flow(pkt, len, false, &f, &l4, &l4len))
 		return FIREWALL_DEFAULT_DENY;
 	if (tracked(fw, &f, now))
+		return FIREWALL_ALLOW;
+	/* The quoted packet is one we sent: parsed as outbound it is our flow. */
+	if (f.proto == IPPROTO_ICMP && l4 && l4len > 8 && icmp_error(&f, l4) &&
+	    parse_flow(l4 + 8, l4len - 8, true, &q, &q4, &q4len) && tracked(fw, &q, now))
 		return FIREWALL_ALLOW;
 	for (size_t i = 0; i < fw->n_rules; i++) {
 		const struct firewall_rule *r = &fw->rules[i];

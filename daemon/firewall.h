@@ -56,6 +56,9 @@ void firewall_free(struct firewall *fw);
  * -ENOSPC (more than FIREWALL_MAX_GROUPS names). */
 int firewall_set_rules(struct firewall *fw, const struct firewall_rule *rules, size_t n);
 int firewall_group_id(struct firewall *fw, const char *name);
+/* Forgets every interned name: the next firewall_set_rules() and firewall_group_id() calls
+ * build the table again, so names no longer used stop counting towards the limit. */
+void firewall_reset_groups(struct firewall *fw);
 bool firewall_active(const struct firewall *fw);
 size_t firewall_rule_count(const struct firewall *fw);
 const struct firewall_rule *firewall_rule(const struct firewall *fw, size_t i,

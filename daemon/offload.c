@@ -117,6 +117,10 @@ int offload_complete_csum(const struct offload_vnet_hdr *vh, uint8_t *pkt, size_
 		return -EINVAL;
 	/* The kernel left the pseudo-header sum in the field: sum from csum_start on. */
 	c = (uint16_t)~offload_csum_fold(offload_csum_add(0, pkt + start, len - start));
+	/* UDP (its checksum sits 6 bytes in) sends "no checksum" as 0, which IPv6 forbids: a
+	 * real 0 goes out as 0xffff, as the kernel writes it. */
+	if (off == 6 && c == 0)
+		c = 0xffff;
 	put16(pkt + start + off, c);
 	return 0;
 }

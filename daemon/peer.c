@@ -62,9 +62,15 @@ void peer_update(struct peer *p, const struct config_peer *cp)
 	if (cp->endpoint.sa.sa_family)
 		p->endpoint = cp->endpoint;
 	if (p->timers.persistent_keepalive_interval != cp->persistent_keepalive) {
+		bool turned_on = !p->timers.persistent_keepalive_interval;
+
 		p->timers.persistent_keepalive_interval = cp->persistent_keepalive;
 		if (!cp->persistent_keepalive)
 			p->timers.persistent_keepalive = 0;
+		/* As WireGuard: switching it on sends one at once, so a NAT mapping that an
+		 * idle session let lapse comes back now, not at the next packet. */
+		else if (turned_on && p->endpoint.sa.sa_family)
+			datapath_send_keepalive(p, device_now());
 	}
 }
 

@@ -181,6 +181,11 @@ int udp_send_train(struct udp *u, const union endpoint *to, const uint8_t *buf, 
 	memcpy(CMSG_DATA(cm), &gso, sizeof(gso));
 	if (sendmsg(fd, &msg, MSG_DONTWAIT) >= 0)
 		return (int)count;
+	/* A train is never fragmented: on a path whose MTU is below its datagrams the kernel
+	 * refuses it, while single datagrams still go (fragmented). That is about this one
+	 * destination, not the socket: send this train singly and keep trains for the rest. */
+	if (errno == EMSGSIZE)
+		return send_each(fd, to, buf, len, seglen, count);
 	/* EIO and friends: this route or device cannot segment. Stop asking, send singly. */
 	if (errno == EIO || errno == EINVAL || errno == ENOPROTOOPT || errno == EOPNOTSUPP) {
 		log_notice("udp: the kernel refused UDP_SEGMENT (%s); sending datagrams one by "

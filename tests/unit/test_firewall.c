@@ -219,6 +219,78 @@ static void test_replies_to_own_flows(void **state)
 	firewall_free(fw);
 }
 
+/* IPv6 extension headers cannot hide the port from a deny rule (destination options, hop by
+ * hop, a first fragment); a later fragment has no port and only port-less rules match it. */
+static void test_ipv6_extension_headers(void **state)
+{
+	static const char *const rules[] = { "deny tcp/22", "allow any" };
+	struct firewall *fw = with_rules(rules, 2);
+	uint8_t p[120];
+	size_t len;
+
+	len = pkt6(p, "fd00:64::2", "fd00:64::1", 6, 40000, 22);
+	assert_int_equal(firewall_inbound(fw, key_b, 0, p, len, 1), 0);
+	for (int kind = 0; kind < 3; kind++) {
+		uint8_t hdr = kind == 0 ? 60 : kind == 1 ? 0 : 44;
+
+		memset(p, 0, sizeof(p));
+		p[0] = 0x60;
+		p[6] = hdr;
+		inet_pton(AF_INET6, "fd00:64::2", p + 8);
+		inet_pton(AF_INET6, "fd00:64::1", p + 24);
+		p[40] = 6; /* next: TCP; length 0 = 8 bytes (a fragment header is 8 too) */
+		p[48] = 0x9c;
+		p[49] = 0x40;
+		p[50] = 0;
+		p[51] = 22;
+		len = 48 + 20;
+		p[5] = (uint8_t)(len - 40);
+		assert_int_equal(firewall_inbound(fw, key_b, 0, p, len, 1), 0);
+	}
+	/* a later fragment: no port, so "deny tcp/22" cannot match, "allow any" does */
+	p[6] = 44;
+	p[43] = 0x08; /* offset 1 */
+	assert_int_equal(firewall_inbound(fw, key_b, 0, p, len, 1), FIREWALL_ALLOW);
+	/* a chain that does not end, or AH: refused */
+	p[6] = 60;
+	p[40] = 60;
+	p[41] = 200;
+	assert_int_equal(firewall_inbound(fw, key_b, 0, p, len, 1), FIREWALL_DEFAULT_DENY);
+	firewall_free(fw);
+}
+
+/* ICMP errors about our own flows, and the later fragments of UDP replies, come in. */
+static void test_errors_and_fragments_of_own_flows(void **state)
+{
+	static const char *const rules[] = { "allow tcp/5201 from group:web" };
+	struct firewall *fw = with_rules(rules, 1);
+	uint8_t p[120], q[60];
+	size_t len, qlen;
+
+	qlen = pkt4(q, "100.64.0.1", "100.64.0.3", 17, 5353, 53);
+	firewall_outbound(fw, q, qlen, 1);
+	/* port unreachable from c, quoting our datagram */
+	memset(p, 0, sizeof(p));
+	len = echo4(p, "100.64.0.3", "100.64.0.1", 3, 0);
+	p[21] = 3;
+	memcpy(p + 28, q, 28);
+	len = 28 + 28;
+	assert_int_equal(firewall_inbound(fw, key_c, 0, p, len, 2), FIREWALL_ALLOW);
+	/* the same error about a flow we never opened */
+	qlen = pkt4(q, "100.64.0.1", "100.64.0.3", 17, 5354, 53);
+	memcpy(p + 28, q, 28);
+	assert_int_equal(firewall_inbound(fw, key_c, 0, p, len, 2), FIREWALL_DEFAULT_DENY);
+	/* a later fragment of c's answer to our query */
+	len = pkt4(p, "100.64.0.3", "100.64.0.1", 17, 53, 5353);
+	p[6] = 0x00;
+	p[7] = 0xb9; /* offset 185 * 8 */
+	assert_int_equal(firewall_inbound(fw, key_c, 0, p, len, 2), FIREWALL_ALLOW);
+	len = pkt4(p, "100.64.0.4", "100.64.0.1", 17, 53, 5353);
+	p[7] = 0xb9;
+	assert_int_equal(firewall_inbound(fw, key_c, 0, p, len, 2), FIREWALL_DEFAULT_DENY);
+	firewall_free(fw);
+}
+
 static void test_no_rules_and_groups(void **state)
 {
 	struct firewall *fw;
@@ -248,6 +320,8 @@ int main(void)
 		cmocka_unit_test(test_groups_ports_and_default),
 		cmocka_unit_test(test_first_match_key_cidr),
 		cmocka_unit_test(test_replies_to_own_flows),
+		cmocka_unit_test(test_ipv6_extension_headers),
+		cmocka_unit_test(test_errors_and_fragments_of_own_flows),
 		cmocka_unit_test(test_no_rules_and_groups),
 	};
 
