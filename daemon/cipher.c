@@ -2,19 +2,30 @@
 
 #include <blake2.h>
 #include <errno.h>
+#include <pthread.h>
 #include <sodium.h>
 #include <string.h>
 
 #define BLAKE2S_BLOCK_LEN 64
 
+/* The internal generator aborts in a forked child (two processes must not draw the same
+ * stream) until it is re-keyed; sealnetd forks to daemonize and for its helper. */
+static void rekey_after_fork(void)
+{
+	randombytes_stir();
+}
+
 int cipher_init(void)
 {
 	/* libsodium's default generator makes a getrandom() call per draw, and the timers draw
 	 * a jitter for nearly every packet. Its internal generator is ChaCha20 keyed from the
-	 * kernel, re-keyed after a fork: the same strength without a system call per draw. */
+	 * kernel, re-keyed in every forked child (below): the same strength without a system
+	 * call per draw. */
 	if (randombytes_set_implementation(&randombytes_internal_implementation))
 		return -EIO;
-	return sodium_init() < 0 ? -EIO : 0;
+	if (sodium_init() < 0)
+		return -EIO;
+	return -pthread_atfork(NULL, NULL, rekey_after_fork);
 }
 
 void cipher_hash(uint8_t out[CIPHER_HASH_LEN], const uint8_t *a, size_t alen, const uint8_t *b,
