@@ -24,6 +24,8 @@
 #define _GNU_SOURCE
 #include "privdrop.h"
 
+#include "cipher.h"
+
 #include <errno.h>
 #include <fcntl.h>
 #include <grp.h>
@@ -235,6 +237,8 @@ static const struct rule sanitizer_rules[] = {
 	{ "nanosleep", ALLOW },
 	{ "clock_nanosleep", ALLOW },
 	{ "readlink", ALLOW },
+	{ "pipe", ALLOW }, /* a report checks what memory it may show by writing it to a pipe */
+	{ "pipe2", ALLOW },
 };
 static const struct rule sanitizer_helper_rules[] = {
 	{ "sigaltstack", ALLOW },
@@ -307,6 +311,12 @@ static int daemon_filter(scmp_filter_ctx ctx, bool helper)
 	ret = add_rules(ctx, sanitizer_rules, ARRAY_SIZE(sanitizer_rules));
 	if (ret)
 		return ret;
+	/* Before printing a report the runtime asks whether stderr is a terminal (to colour
+	 * it): without this, a leak or UBSan report ends in SIGSYS and is never written. */
+	cmp[0] = SCMP_A1(SCMP_CMP_EQ, TCGETS);
+	ret = seccomp_rule_add_array(ctx, SCMP_ACT_ALLOW, SCMP_SYS(ioctl), 1, cmp);
+	if (ret)
+		return ret;
 #endif
 	for (size_t i = 0; i < ARRAY_SIZE(domains); i++) {
 		cmp[0] = SCMP_A0(SCMP_CMP_EQ, (scmp_datum_t)domains[i]);
@@ -319,7 +329,13 @@ static int daemon_filter(scmp_filter_ctx ctx, bool helper)
 	ret = seccomp_rule_add_array(ctx, SCMP_ACT_ALLOW, SCMP_SYS(socket), 2, cmp);
 	if (ret)
 		return ret;
+#ifdef SANITIZER_BUILD
+	/* A daemonized sanitizer build reports into the file named by log_path, which the runtime
+	 * creates (O_CREAT) only when it has something to report. */
+	ret = add_open_rules(ctx, OPEN_TMPFILE_BIT);
+#else
 	ret = add_open_rules(ctx, O_CREAT | OPEN_TMPFILE_BIT);
+#endif
 	if (ret)
 		return ret;
 	/* FIONREAD only: libevent sizes its reads with it, and so does the resolver. */
@@ -575,6 +591,7 @@ int privdrop_prepare(void)
 	}
 	if (pid == 0) {
 		close(sv[0]);
+		cipher_after_fork();
 		helper_main(sv[1]);
 	}
 	close(sv[1]);
