@@ -28,11 +28,6 @@ int cipher_init(void)
 	return -pthread_atfork(NULL, NULL, rekey_after_fork);
 }
 
-void cipher_after_fork(void)
-{
-	randombytes_stir();
-}
-
 void cipher_hash(uint8_t out[CIPHER_HASH_LEN], const uint8_t *a, size_t alen, const uint8_t *b,
 		 size_t blen)
 {

@@ -13,11 +13,9 @@
 #define CIPHER_TAG_LEN 16
 #define CIPHER_XNONCE_LEN 24
 
-/* Call once before anything else (sodium_init). Returns 0 or -EIO. */
+/* Call once before anything else (sodium_init); forked children re-key the generator by
+ * themselves (pthread_atfork). Returns 0 or -errno. */
 int cipher_init(void);
-/* Call in the child after every fork(): the generator refuses (aborts) to run on in a copy
- * of its parent's state, which would repeat the parent's numbers. */
-void cipher_after_fork(void);
 
 /* out = BLAKE2s-256(a || b); b may be NULL with blen 0. */
 void cipher_hash(uint8_t out[CIPHER_HASH_LEN], const uint8_t *a, size_t alen, const uint8_t *b,

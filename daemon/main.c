@@ -105,7 +105,6 @@ static int daemonize(int *notify_fd)
 		_exit(status ? EXIT_FAILURE : EXIT_SUCCESS);
 	}
 	close(pipefd[0]);
-	cipher_after_fork();
 	if (setsid() < 0)
 		return -errno;
 	*notify_fd = pipefd[1];

@@ -24,7 +24,6 @@
 #define _GNU_SOURCE
 #include "privdrop.h"
 
-#include "cipher.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -591,7 +590,6 @@ int privdrop_prepare(void)
 	}
 	if (pid == 0) {
 		close(sv[0]);
-		cipher_after_fork();
 		helper_main(sv[1]);
 	}
 	close(sv[1]);
