@@ -24,7 +24,6 @@
 #define _GNU_SOURCE
 #include "privdrop.h"
 
-
 #include <errno.h>
 #include <fcntl.h>
 #include <grp.h>
