@@ -138,8 +138,7 @@ static void *grow(void *arr, size_t *cap, size_t n, size_t size)
 	return new;
 }
 
-/* Decimal, or hexadecimal after "0x" when hex is set; no sign, no spaces. */
-static int parse_number(const char *s, unsigned long long max, bool hex, unsigned long long *out)
+int config_parse_number(const char *s, unsigned long long max, bool hex, unsigned long long *out)
 {
 	int base = 10;
 	char *end;
@@ -244,7 +243,7 @@ static int parse_listen_port(struct parser *p, const char *value)
 {
 	unsigned long long n;
 
-	if (parse_number(value, 65535, false, &n))
+	if (config_parse_number(value, 65535, false, &n))
 		return fail(p, -EINVAL, p->line, "%s: bad port \"%s\" (0 to 65535)", p->opt->name,
 			    value);
 	p->cfg->listen_port = (uint16_t)n;
@@ -262,7 +261,7 @@ static int parse_mtu(struct parser *p, const char *value)
 {
 	unsigned long long n;
 
-	if (parse_number(value, 65535, false, &n) || n < MIN_MTU)
+	if (config_parse_number(value, 65535, false, &n) || n < MIN_MTU)
 		return fail(p, -EINVAL, p->line, "%s: bad MTU \"%s\" (%d to 65535)", p->opt->name,
 			    value, MIN_MTU);
 	p->cfg->mtu = (unsigned)n;
@@ -275,7 +274,7 @@ static int parse_fwmark(struct parser *p, const char *value)
 
 	if (!strcasecmp(value, "off"))
 		n = 0;
-	else if (parse_number(value, UINT32_MAX, true, &n))
+	else if (config_parse_number(value, UINT32_MAX, true, &n))
 		return fail(p, -EINVAL, p->line, "%s: bad mark \"%s\" (off or 0 to %u)",
 			    p->opt->name, value, UINT32_MAX);
 	p->cfg->fwmark = (uint32_t)n;
@@ -484,7 +483,7 @@ static int parse_keepalive(struct parser *p, const char *value)
 
 	if (!strcasecmp(value, "off"))
 		n = 0;
-	else if (parse_number(value, 65535, false, &n))
+	else if (config_parse_number(value, 65535, false, &n))
 		return fail(p, -EINVAL, p->line, "%s: bad interval \"%s\" (off or 0 to 65535)",
 			    p->opt->name, value);
 	current_peer(p)->persistent_keepalive = (unsigned)n;

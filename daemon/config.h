@@ -74,4 +74,8 @@ int config_parse_string(const char *text, const char *name, struct config **out,
 			size_t errlen);
 void config_free(struct config *c);
 
+/* A number as config values and the control socket write them: decimal, or hexadecimal after
+ * "0x" when hex is set; no sign, no blanks; at most max. Returns 0 or -EINVAL. */
+int config_parse_number(const char *s, unsigned long long max, bool hex, unsigned long long *out);
+
 #endif

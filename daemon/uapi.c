@@ -57,19 +57,6 @@ static int set_err(char *err, size_t errlen, int ret, const char *fmt, ...)
 	return ret;
 }
 
-static int parse_u64(const char *s, unsigned long long max, unsigned long long *out)
-{
-	char *end;
-
-	if (*s < '0' || *s > '9')
-		return -EINVAL;
-	errno = 0;
-	*out = strtoull(s, &end, 10);
-	if (errno || *end || *out > max)
-		return -EINVAL;
-	return 0;
-}
-
 static bool is_true(const char *v)
 {
 	return !strcmp(v, "true");
@@ -159,13 +146,13 @@ static int set_interface_key(struct config *c, const char *key, const char *valu
 		return 0;
 	}
 	if (!strcmp(key, "listen_port")) {
-		if (parse_u64(value, 65535, &n))
+		if (config_parse_number(value, 65535, false, &n))
 			return set_err(err, errlen, -EINVAL, "listen_port: bad port \"%s\"", value);
 		c->listen_port = (uint16_t)n;
 		return 0;
 	}
 	if (!strcmp(key, "fwmark")) {
-		if (parse_u64(value, UINT32_MAX, &n))
+		if (config_parse_number(value, UINT32_MAX, false, &n))
 			return set_err(err, errlen, -EINVAL, "fwmark: bad mark \"%s\"", value);
 		c->fwmark = (uint32_t)n;
 		return 0;
@@ -218,7 +205,7 @@ static int set_peer_key(struct config *c, size_t i, const char *key, const char 
 		return 0;
 	}
 	if (!strcmp(key, "persistent_keepalive_interval")) {
-		if (parse_u64(value, 65535, &n))
+		if (config_parse_number(value, 65535, false, &n))
 			return set_err(err, errlen, -EINVAL,
 				       "persistent_keepalive_interval: bad value \"%s\"", value);
 		cp->persistent_keepalive = (unsigned)n;

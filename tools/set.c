@@ -16,6 +16,7 @@
 #include "addr.h"
 #include "ipc.h"
 #include "key.h"
+#include "config.h"
 #include "subcommands.h"
 
 /* The request; it may hold the private and preshared keys, so it is wiped, never realloc'd. */
@@ -97,25 +98,6 @@ static void add_key(struct request *r, const char *name, const uint8_t key[KEY_L
 	key_to_hex(hex, key);
 	add(r, "%s=%s\n", name, hex);
 	sodium_memzero(hex, sizeof(hex));
-}
-
-/* Decimal (or 0x hexadecimal when hex is set) up to max; no sign, no blanks. */
-static int parse_number(const char *s, unsigned long long max, bool hex, unsigned long long *out)
-{
-	int base = 10;
-	char *end;
-
-	if (hex && s[0] == '0' && (s[1] == 'x' || s[1] == 'X')) {
-		base = 16;
-		s += 2;
-		if (!isxdigit((unsigned char)*s))
-			return -EINVAL;
-	} else if (!isdigit((unsigned char)*s)) {
-		return -EINVAL;
-	}
-	errno = 0;
-	*out = strtoull(s, &end, base);
-	return errno || *end || *out > max ? -EINVAL : 0;
 }
 
 /* A key file as wg reads one: base64 and optional blanks; an empty file is the all-zero key,
@@ -238,13 +220,13 @@ static int build_one(struct request *r, const char *word, const char *value, boo
 	} else if (!strcmp(word, "remove")) {
 		add(r, "remove=true\n");
 	} else if (!strcmp(word, "listen-port")) {
-		if (parse_number(value, 65535, false, &n))
+		if (config_parse_number(value, 65535, false, &n))
 			return bad("port", value);
 		add(r, "listen_port=%llu\n", n);
 	} else if (!strcmp(word, "fwmark")) {
 		if (!strcasecmp(value, "off"))
 			n = 0;
-		else if (parse_number(value, UINT32_MAX, true, &n))
+		else if (config_parse_number(value, UINT32_MAX, true, &n))
 			return bad("fwmark", value);
 		add(r, "fwmark=%llu\n", n);
 	} else if (!strcmp(word, "private-key") || !strcmp(word, "preshared-key")) {
@@ -265,7 +247,7 @@ static int build_one(struct request *r, const char *word, const char *value, boo
 	} else if (!strcmp(word, "persistent-keepalive")) {
 		if (!strcasecmp(value, "off"))
 			n = 0;
-		else if (parse_number(value, 65535, false, &n))
+		else if (config_parse_number(value, 65535, false, &n))
 			return bad("persistent keepalive interval", value);
 		add(r, "persistent_keepalive_interval=%llu\n", n);
 	} else if (!strcmp(word, "allowed-ips")) {
