@@ -40,6 +40,9 @@ DEB_PKGS += libcurl4-openssl-dev etcd-server openssl
 # gnuplot-nox draws the chart of `make bench` (tools/bench/bench.sh --plot).
 DEB_PKGS += gnuplot-nox
 
+# valgrind: tests/netns/45 runs one sealnetd under memcheck.
+DEB_PKGS += valgrind
+
 # libseccomp: sealnetd's system call filter (daemon/privdrop.c, docs/privileges.md).
 DEB_PKGS += libseccomp-dev
 
@@ -160,10 +163,12 @@ demo:
 	$(Q)$(MAKE) --no-print-directory all
 	$(Q)SEALNETD=$(CURDIR)/$(SEALNETD) SEALNET=$(CURDIR)/$(SEALNET) tests/demo.sh
 
-# Everything `check` runs, built with AddressSanitizer and UBSan in build-asan/.
+# Everything `check` runs, built with AddressSanitizer and UBSan in build-asan/. The default
+# build is made too: tests/netns/45 runs its sealnetd under valgrind, which cannot run ASan's.
 ASAN_FLAGS := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all
 asan:
 	$(Q)$(MAKE) --no-print-directory deps
+	$(Q)$(MAKE) --no-print-directory all
 	$(Q)ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 \
 		$(MAKE) --no-print-directory BUILD=build-asan OPT="-O1 -g" SAN="$(ASAN_FLAGS)" all unit netns
 

@@ -120,14 +120,15 @@ conf_interface a >"$conf_a"
 chmod 600 "$conf_a"
 
 step "sealnet up $ifa.conf"
-# A daemon has no stderr: an ASan/UBSan build (make asan) reports into $SN_TMP/a.san.PID,
+# A daemon has no stderr: an ASan/UBSan build (make asan) reports into $san/a.san.PID,
 # which becomes a's log, so the library's cleanup finds any report there.
-ASAN_OPTIONS=${ASAN_OPTIONS:+$ASAN_OPTIONS:}log_path=$SN_TMP/a.san \
-	UBSAN_OPTIONS=${UBSAN_OPTIONS:+$UBSAN_OPTIONS:}log_path=$SN_TMP/a.san \
+san=$(san_dir) || fail "no directory for sanitizer reports"
+ASAN_OPTIONS=${ASAN_OPTIONS:+$ASAN_OPTIONS:}log_path=$san/a.san \
+	UBSAN_OPTIONS=${UBSAN_OPTIONS:+$UBSAN_OPTIONS:}log_path=$san/a.san \
 	tool 0 up "$conf_a"
 track_up_daemon
 [ -n "${PID[a]:-}" ] || fail "no sealnetd pid in $pidfile after up"
-LOG[a]=$SN_TMP/a.san.${PID[a]}
+LOG[a]=$san/a.san.${PID[a]}
 ok "up exit 0, sealnetd pid ${PID[a]} in $pidfile"
 if ! iface_up; then
 	ip -n "${NS[a]}" addr show 2>&1 | sed 's/^/    /'

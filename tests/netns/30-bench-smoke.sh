@@ -21,6 +21,12 @@ fi
 [ -x "$SEALNETD" ] || { echo "$NAME: no $SEALNETD (make)" >&2; exit 1; }
 
 TMP=$(mktemp -d "${TMPDIR:-/tmp}/sn-30.XXXXXX") || exit 1
+# make asan: every sanitized process here (the tool, the bench's daemons, the pair below)
+# reports into $TMP/san/r.PID, not into output nobody reads; a report fails the scenario. The
+# daemons write it as nobody: the directory is open to them.
+chmod 711 "$TMP" && mkdir -m 1777 "$TMP/san" || exit 1
+export ASAN_OPTIONS=${ASAN_OPTIONS:+$ASAN_OPTIONS:}log_path=$TMP/san/r
+export UBSAN_OPTIONS=${UBSAN_OPTIONS:+$UBSAN_OPTIONS:}log_path=$TMP/san/r
 MY_PIDS=()
 MY_NS=()
 START=$SECONDS
@@ -35,6 +41,11 @@ cleanup() {
 		wait "$pid" 2>/dev/null
 	done
 	for ns in "${MY_NS[@]}"; do ip netns del "$ns" 2>/dev/null; done
+	if grep -Eq 'ERROR: [A-Za-z]+Sanitizer|runtime error:' "$TMP"/san/* 2>/dev/null; then
+		echo "FAIL: $NAME: sanitizer report:" >&2
+		cat "$TMP"/san/* | head -n 60 >&2
+		rc=1
+	fi
 	if [ "$rc" != 0 ]; then
 		for f in "$TMP"/*.err; do
 			[ -s "$f" ] || continue

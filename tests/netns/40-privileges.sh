@@ -235,14 +235,15 @@ cp "$conf_a" "$conf_up"
 chmod 600 "$conf_up"
 pidfile=$RUN_DIR/$ifa.pid
 # A daemon has no stderr: sanitizer reports of an ASan build go to a file that becomes the log.
-ASAN_OPTIONS=${ASAN_OPTIONS:+$ASAN_OPTIONS:}log_path=$SN_TMP/a.san \
-	UBSAN_OPTIONS=${UBSAN_OPTIONS:+$UBSAN_OPTIONS:}log_path=$SN_TMP/a.san \
+san=$(san_dir) || fail "no directory for sanitizer reports"
+ASAN_OPTIONS=${ASAN_OPTIONS:+$ASAN_OPTIONS:}log_path=$san/a.san \
+	UBSAN_OPTIONS=${UBSAN_OPTIONS:+$UBSAN_OPTIONS:}log_path=$san/a.san \
 	nsx a "$SEALNET" up "$conf_up" >"$SN_TMP/up.out" 2>&1 || fail "sealnet up: $(cat "$SN_TMP/up.out")"
 pid=$(cat "$pidfile" 2>/dev/null)
 [[ $pid =~ ^[0-9]+$ ]] || fail "no pid in $pidfile"
 track "$pid"
 PID[a]=$pid
-LOG[a]=$SN_TMP/a.san.$pid
+LOG[a]=$san/a.san.$pid
 ok "up: sealnetd $pid"
 check_daemon "$pid" "$nobody_uid" "$nobody_gid" 2
 check_helper a

@@ -152,7 +152,7 @@ stop_pid() {
 }
 
 sn_cleanup() {
-	local rc=$? pid ns node
+	local rc=$? pid ns node f
 	[ "$SN_CLEANED" = 1 ] && return
 	SN_CLEANED=1
 	trap - EXIT INT TERM
@@ -175,6 +175,14 @@ sn_cleanup() {
 			rc=1
 		fi
 	done
+	# So does one in any other output kept in $SN_TMP: a daemon refusing a config exits
+	# non-zero anyway, a tool's error path too, and only the report tells the leak apart.
+	while IFS= read -r f; do
+		[[ " ${LOG[*]} " == *" $f "* ]] && continue
+		echo "FAIL: $SN_SCRIPT: sanitizer report in ${f#"$SN_TMP"/}:" >&2
+		grep -E -A 12 'ERROR: [A-Za-z]+Sanitizer|runtime error:' "$f" | head -n 24 >&2
+		rc=1
+	done < <(grep -rlIE 'ERROR: [A-Za-z]+Sanitizer|runtime error:' "$SN_TMP" 2>/dev/null)
 	if [ "$rc" != 0 ]; then
 		for node in "${SN_NODES[@]}"; do
 			[ -s "${LOG[$node]:-/nonexistent}" ] || continue
@@ -399,6 +407,14 @@ _wggo_configure() {
 	for a in $(conf_get "$conf" AllowedIPs); do
 		ip -n "${NS[$node]}" route replace "$a" dev "$dev" || fail "node $node: route $a"
 	done
+}
+
+# san_dir: where a daemonized ASan/UBSan build (make asan) reports (log_path=): once the
+# daemon runs as User (nobody, sealnet) it can only create its report in a directory anyone may
+# write to, under an $SN_TMP that anyone may cross (the configs in it stay 0600).
+san_dir() {
+	chmod 711 "$SN_TMP" && mkdir -p "$SN_TMP/san" && chmod 1777 "$SN_TMP/san" &&
+		echo "$SN_TMP/san"
 }
 
 _sanitizer_report() {
