@@ -6,6 +6,15 @@
 
 #include "cipher.h"
 
+/* The decoded key goes out only when decoding worked; the scratch copy is wiped either way. */
+static int take_decoded(uint8_t key[KEY_LEN], uint8_t *tmp, size_t tmplen, bool ok)
+{
+	if (ok)
+		memcpy(key, tmp, KEY_LEN);
+	sodium_memzero(tmp, tmplen);
+	return ok ? 0 : -EINVAL;
+}
+
 int key_from_base64(uint8_t key[KEY_LEN], const char *b64)
 {
 	uint8_t tmp[KEY_LEN + 2];
@@ -14,15 +23,10 @@ int key_from_base64(uint8_t key[KEY_LEN], const char *b64)
 
 	if (strlen(b64) != KEY_B64_LEN - 1 || b64[KEY_B64_LEN - 2] != '=')
 		return -EINVAL;
-	if (sodium_base642bin(tmp, sizeof(tmp), b64, KEY_B64_LEN - 1, NULL, &len, &end,
-			      sodium_base64_VARIANT_ORIGINAL) ||
-	    len != KEY_LEN || *end) {
-		sodium_memzero(tmp, sizeof(tmp));
-		return -EINVAL;
-	}
-	memcpy(key, tmp, KEY_LEN);
-	sodium_memzero(tmp, sizeof(tmp));
-	return 0;
+	return take_decoded(key, tmp, sizeof(tmp),
+			    !sodium_base642bin(tmp, sizeof(tmp), b64, KEY_B64_LEN - 1, NULL, &len,
+					       &end, sodium_base64_VARIANT_ORIGINAL) &&
+				    len == KEY_LEN && !*end);
 }
 
 void key_to_base64(char b64[KEY_B64_LEN], const uint8_t key[KEY_LEN])
@@ -38,14 +42,9 @@ int key_from_hex(uint8_t key[KEY_LEN], const char *hex)
 
 	if (strlen(hex) != KEY_HEX_LEN - 1)
 		return -EINVAL;
-	if (sodium_hex2bin(tmp, sizeof(tmp), hex, KEY_HEX_LEN - 1, NULL, &len, &end) ||
-	    len != KEY_LEN || *end) {
-		sodium_memzero(tmp, sizeof(tmp));
-		return -EINVAL;
-	}
-	memcpy(key, tmp, KEY_LEN);
-	sodium_memzero(tmp, sizeof(tmp));
-	return 0;
+	return take_decoded(key, tmp, sizeof(tmp),
+			    !sodium_hex2bin(tmp, sizeof(tmp), hex, KEY_HEX_LEN - 1, NULL, &len, &end) &&
+				    len == KEY_LEN && !*end);
 }
 
 void key_to_hex(char hex[KEY_HEX_LEN], const uint8_t key[KEY_LEN])

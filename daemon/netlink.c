@@ -64,36 +64,6 @@ void netlink_close(struct netlink *nl)
 	free(nl);
 }
 
-/* Sends one request built in buf and reads until the kernel's ACK for it. Returns 0, or the
- * kernel's error as -errno. */
-static int transact(struct netlink *nl, struct nlmsghdr *nlh)
-{
-	char buf[NETLINK_BUF_SIZE];
-	unsigned seq = ++nl->seq;
-	ssize_t n;
-	int ret;
-
-	nlh->nlmsg_flags |= NLM_F_REQUEST | NLM_F_ACK;
-	nlh->nlmsg_seq = seq;
-	if (mnl_socket_sendto(nl->sock, nlh, nlh->nlmsg_len) < 0)
-		return -errno;
-	for (;;) {
-		n = mnl_socket_recvfrom(nl->sock, buf, sizeof(buf));
-		if (n < 0) {
-			if (errno == EINTR)
-				continue;
-			return -errno;
-		}
-		/* MNL_CB_STOP on the ACK (an error message with error 0); -1 with errno set
-		 * to the kernel's error; MNL_CB_OK if what we read was not the end yet. */
-		ret = mnl_cb_run(buf, (size_t)n, seq, nl->portid, NULL, NULL);
-		if (ret < 0)
-			return -errno;
-		if (ret == MNL_CB_STOP)
-			return 0;
-	}
-}
-
 static int link_change(struct netlink *nl, int ifindex, unsigned flags, unsigned change,
                        const unsigned *mtu)
 {
@@ -113,7 +83,7 @@ static int link_change(struct netlink *nl, int ifindex, unsigned flags, unsigned
 	ifi->ifi_change = change;
 	if (mtu)
 		mnl_attr_put_u32(nlh, IFLA_MTU, *mtu);
-	return transact(nl, nlh);
+	return netlink_request(nl, nlh, NULL, NULL);
 }
 
 int netlink_set_mtu(struct netlink *nl, int ifindex, unsigned mtu)
@@ -166,7 +136,7 @@ static int addr_change(struct netlink *nl, uint16_t type, uint16_t flags, int if
 		ifa->ifa_flags = IFA_F_NODAD;
 		mnl_attr_put(nlh, IFA_ADDRESS, len, p->addr.bytes);
 	}
-	return transact(nl, nlh);
+	return netlink_request(nl, nlh, NULL, NULL);
 }
 
 int netlink_addr_add(struct netlink *nl, int ifindex, const struct ip_prefix *p)
@@ -207,7 +177,7 @@ static int route_change(struct netlink *nl, uint16_t type, uint16_t flags, int i
 	/* For /0 the all-zero destination is what the kernel stores for a default route. */
 	mnl_attr_put(nlh, RTA_DST, addr_len(dst.addr.family), dst.addr.bytes);
 	mnl_attr_put_u32(nlh, RTA_OIF, (uint32_t)ifindex);
-	return transact(nl, nlh);
+	return netlink_request(nl, nlh, NULL, NULL);
 }
 
 int netlink_route_add(struct netlink *nl, int ifindex, const struct ip_prefix *p)

@@ -91,6 +91,17 @@ static void mix_ephemeral(uint8_t ck[NOISE_HASH_LEN], uint8_t hash[NOISE_HASH_LE
 	cipher_kdf(ck, NULL, NULL, ck, ephemeral, NOISE_PUBLIC_KEY_LEN);
 }
 
+/* e, on the sending side: a fresh ephemeral key, its public half into the message and the
+ * transcript. */
+static int new_ephemeral(struct noise_handshake *hs, uint8_t pub[NOISE_PUBLIC_KEY_LEN])
+{
+	cipher_generate_private(hs->ephemeral_private);
+	if (cipher_public_key(pub, hs->ephemeral_private))
+		return -EINVAL;
+	mix_ephemeral(hs->chaining_key, hs->hash, pub);
+	return 0;
+}
+
 static void handshake_start(uint8_t ck[NOISE_HASH_LEN], uint8_t hash[NOISE_HASH_LEN],
 			    const uint8_t responder_static[NOISE_PUBLIC_KEY_LEN])
 {
@@ -161,10 +172,8 @@ int noise_create_initiation(struct noise_handshake *hs, const struct noise_local
 	handshake_start(hs->chaining_key, hs->hash, hs->remote_static);
 
 	/* e */
-	cipher_generate_private(hs->ephemeral_private);
-	if (cipher_public_key(dst->unencrypted_ephemeral, hs->ephemeral_private))
+	if (new_ephemeral(hs, dst->unencrypted_ephemeral))
 		goto out;
-	mix_ephemeral(hs->chaining_key, hs->hash, dst->unencrypted_ephemeral);
 
 	/* es */
 	if (mix_dh(hs->chaining_key, key, hs->ephemeral_private, hs->remote_static))
@@ -274,10 +283,8 @@ int noise_create_response(struct noise_handshake *hs, const struct noise_local *
 	dst->receiver_index = htole32(hs->remote_index);
 
 	/* e */
-	cipher_generate_private(hs->ephemeral_private);
-	if (cipher_public_key(dst->unencrypted_ephemeral, hs->ephemeral_private))
+	if (new_ephemeral(hs, dst->unencrypted_ephemeral))
 		goto out;
-	mix_ephemeral(hs->chaining_key, hs->hash, dst->unencrypted_ephemeral);
 
 	/* ee */
 	if (mix_dh(hs->chaining_key, NULL, hs->ephemeral_private, hs->remote_ephemeral))
