@@ -150,6 +150,7 @@ int device_new(struct event_base *base, const char *ifname, unsigned offload,
 	}
 	dev->tun_fd = ret;
 	dev->tun_features = features;
+	dev->gro.udp = (features & TUN_USO) != 0;
 	log_info("%s: TUN offloads: %s%s%s", ifname, features & TUN_VNET_HDR ? "vnet-hdr" : "none",
 		 features & TUN_TSO ? " tso" : "", features & TUN_USO ? " uso" : "");
 	dev->ifindex = (int)if_nametoindex(dev->ifname);

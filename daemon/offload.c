@@ -229,12 +229,26 @@ int offload_segment(const struct offload_vnet_hdr *vh, const uint8_t *pkt, size_
 	return n;
 }
 
+/* UDP datagrams glued into one UDP_L4 super-packet: plain IPv4 (no options, not a
+ * fragment) or IPv6 without extension headers, lengths consistent, some payload. */
+static bool udp_candidate(const uint8_t *pkt, size_t len, int family, size_t iphlen)
+{
+	if (family == AF_INET && (iphlen != 20 || get16(pkt + 2) != len))
+		return false;
+	if (family == AF_INET6 && (size_t)get16(pkt + 4) + 40 != len)
+		return false;
+	return len > iphlen + 8 && get16(pkt + iphlen + 4) == len - iphlen;
+}
+
 bool offload_gro_candidate(const uint8_t *pkt, size_t len)
 {
 	size_t iphlen, hdrlen;
-	int family;
+	int family, proto;
 
-	if (parse_headers(pkt, len, &family, &iphlen, &hdrlen) != IPPROTO_TCP)
+	proto = parse_headers(pkt, len, &family, &iphlen, &hdrlen);
+	if (proto == IPPROTO_UDP)
+		return udp_candidate(pkt, len, family, iphlen);
+	if (proto != IPPROTO_TCP)
 		return false;
 	if (family == AF_INET && (iphlen != 20 || get16(pkt + 2) != len))
 		return false;
@@ -264,6 +278,8 @@ static bool same_flow(const struct offload_gro *g, const uint8_t *pkt, size_t hd
 		    memcmp(h + 8, pkt + 8, 32))
 			return false;
 	}
+	if (g->proto == IPPROTO_UDP)
+		return !memcmp(h + i, pkt + i, 4);
 	/* ports; then ack, data offset, window; then the options */
 	return !memcmp(h + i, pkt + i, 4) && !memcmp(h + i + 8, pkt + i + 8, 5) &&
 	       !memcmp(h + i + 14, pkt + i + 14, 2) &&
@@ -273,28 +289,35 @@ static bool same_flow(const struct offload_gro *g, const uint8_t *pkt, size_t hd
 bool offload_gro_add(struct offload_gro *g, const uint8_t *pkt, size_t len)
 {
 	size_t iphlen, hdrlen, payload;
-	int family;
-	uint8_t flags;
+	int family, proto;
+	uint8_t flags = 0;
 
 	if (!offload_gro_candidate(pkt, len))
 		return false;
-	parse_headers(pkt, len, &family, &iphlen, &hdrlen);
+	proto = parse_headers(pkt, len, &family, &iphlen, &hdrlen);
+	if (proto == IPPROTO_UDP && !g->udp)
+		return false;
 	payload = len - hdrlen;
-	flags = pkt[iphlen + 13];
+	if (proto == IPPROTO_TCP)
+		flags = pkt[iphlen + 13];
 	if (!g->len) {
 		memcpy(g->buf + OFFLOAD_VNET_HDR_LEN, pkt, len);
 		g->len = len;
+		g->proto = (uint8_t)proto;
 		g->family = family;
 		g->iphlen = iphlen;
 		g->hdrlen = hdrlen;
 		g->mss = (uint16_t)payload;
-		g->next_seq = get32(pkt + iphlen + 4) + (uint32_t)payload;
 		g->segments = 1;
-		g->closed = (flags & TCP_PSH) != 0;
+		if (proto == IPPROTO_TCP) {
+			g->next_seq = get32(pkt + iphlen + 4) + (uint32_t)payload;
+			g->closed = (flags & TCP_PSH) != 0;
+		}
 		return true;
 	}
-	if (g->closed || family != g->family || payload > g->mss ||
-	    g->len + payload > OFFLOAD_MAX_PACKET || get32(pkt + iphlen + 4) != g->next_seq ||
+	if (g->closed || proto != g->proto || family != g->family || payload > g->mss ||
+	    g->len + payload > OFFLOAD_MAX_PACKET || g->segments >= OFFLOAD_GRO_MAX_SEGMENTS ||
+	    (proto == IPPROTO_TCP && get32(pkt + iphlen + 4) != g->next_seq) ||
 	    !same_flow(g, pkt, hdrlen))
 		return false;
 	memcpy(g->buf + OFFLOAD_VNET_HDR_LEN + g->len, pkt + hdrlen, payload);
@@ -331,14 +354,22 @@ size_t offload_gro_finish(struct offload_gro *g)
 			put16(pkt + 4, (uint16_t)(len - 40));
 		}
 		/* CHECKSUM_PARTIAL: the field holds the pseudo-header sum for the whole. */
-		psum = offload_pseudo_sum(pkt, g->family, IPPROTO_TCP, (uint32_t)(len - g->iphlen));
-		put16(pkt + g->iphlen + 16, offload_csum_fold(psum));
+		psum = offload_pseudo_sum(pkt, g->family, g->proto, (uint32_t)(len - g->iphlen));
 		vh.flags = OFFLOAD_F_NEEDS_CSUM;
-		vh.gso_type = g->family == AF_INET ? OFFLOAD_GSO_TCPV4 : OFFLOAD_GSO_TCPV6;
 		vh.hdr_len = (uint16_t)g->hdrlen;
 		vh.gso_size = g->mss;
 		vh.csum_start = (uint16_t)g->iphlen;
-		vh.csum_offset = 16;
+		if (g->proto == IPPROTO_UDP) {
+			/* The kernel gives each datagram its own length when it splits. */
+			put16(pkt + g->iphlen + 4, (uint16_t)(len - g->iphlen));
+			put16(pkt + g->iphlen + 6, offload_csum_fold(psum));
+			vh.gso_type = OFFLOAD_GSO_UDP_L4;
+			vh.csum_offset = 6;
+		} else {
+			put16(pkt + g->iphlen + 16, offload_csum_fold(psum));
+			vh.gso_type = g->family == AF_INET ? OFFLOAD_GSO_TCPV4 : OFFLOAD_GSO_TCPV6;
+			vh.csum_offset = 16;
+		}
 	}
 	memcpy(g->buf, &vh, sizeof(vh));
 	g->len = 0;

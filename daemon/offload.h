@@ -55,16 +55,23 @@ typedef uint8_t *offload_alloc_fn(void *ctx, size_t len);
 int offload_segment(const struct offload_vnet_hdr *vh, const uint8_t *pkt, size_t len,
 		    offload_alloc_fn *alloc, void *ctx);
 
-/* Coalescing of received TCP segments into one super-packet for the TUN. */
+/* The kernel splits at most 64 segments of one super-packet written to a TUN on older
+ * kernels (UDP_MAX_SEGMENTS). */
+#define OFFLOAD_GRO_MAX_SEGMENTS 64
+
+/* Coalescing of received TCP segments, or UDP datagrams of one flow and size, into one
+ * super-packet for the TUN. */
 struct offload_gro {
 	uint8_t *buf; /* OFFLOAD_VNET_HDR_LEN + OFFLOAD_MAX_PACKET bytes, owned by the caller */
 	size_t len;   /* bytes of packet after the vnet header; 0 = empty */
 	size_t iphlen, hdrlen;
 	int family;
-	uint16_t mss;
+	uint8_t proto; /* IPPROTO_TCP or IPPROTO_UDP */
+	uint16_t mss;  /* payload bytes per segment */
 	uint32_t next_seq;
 	unsigned segments;
 	bool closed; /* a short or PSH segment ended it */
+	bool udp;    /* set by the caller: the TUN takes UDP super-packets too (USO) */
 };
 
 /* Appends pkt if it continues the flow held in g (or starts g when empty). Returns false

@@ -7,7 +7,7 @@
  *         offload_complete_csum() on the packet as it is (a TUN packet without GSO)
  *   odd:  offload_gro_add() on a sequence of packets (16-bit little-endian length, then the
  *         bytes), flushed with offload_gro_finish() whenever one does not fit, as
- *         tun_deliver() does
+ *         tun_deliver() does; bit 1 of that byte says whether UDP may be coalesced (USO)
  *
  * Beyond the sanitizers, the results are checked against this file's own naive arithmetic:
  * every segment carries correct IPv4 and TCP/UDP checksums, lengths and TCP sequence numbers,
@@ -213,20 +213,27 @@ static void check_finish(struct offload_gro *g, struct train *t)
 	} else {
 		size_t l4len = len - t->h.iphlen;
 
-		if (vh.flags != OFFLOAD_F_NEEDS_CSUM ||
-		    vh.gso_type != (t->h.v6 ? OFFLOAD_GSO_TCPV6 : OFFLOAD_GSO_TCPV4) ||
+		bool udp = t->h.proto == 17;
+		uint8_t gso = udp ? OFFLOAD_GSO_UDP_L4 :
+			      t->h.v6 ? OFFLOAD_GSO_TCPV6 : OFFLOAD_GSO_TCPV4;
+
+		if (vh.flags != OFFLOAD_F_NEEDS_CSUM || vh.gso_type != gso ||
 		    vh.hdr_len != t->h.hdrlen || vh.csum_start != t->h.iphlen ||
-		    vh.csum_offset != 16 || vh.gso_size == 0)
+		    vh.csum_offset != (udp ? 6 : 16) || vh.gso_size == 0 ||
+		    vh.gso_size != t->first_len - t->h.hdrlen)
 			broken("vnet header", t->packets);
+		if (udp && (t->packets > OFFLOAD_GRO_MAX_SEGMENTS || get16(pkt + t->h.iphlen + 4) != l4len))
+			broken("UDP train", t->packets);
 		if (t->h.v6 ? get16(pkt + 4) != len - 40 : get16(pkt + 2) != len)
 			broken("IP length", t->packets);
 		if (!t->h.v6 && naive_sum(pkt, t->h.iphlen, 0) != 0xffff)
 			broken("IPv4 header checksum", t->packets);
 		/* CHECKSUM_PARTIAL: the field holds the folded pseudo-header sum. */
-		if (get16(pkt + t->h.iphlen + 16) != naive_pseudo(pkt, t->h.v6, 6, l4len))
+		if (get16(pkt + t->h.iphlen + (udp ? 6 : 16)) !=
+		    naive_pseudo(pkt, t->h.v6, t->h.proto, l4len))
 			broken("partial checksum", t->packets);
-		/* Ports, sequence number and addresses are the first packet's. */
-		if (memcmp(pkt + t->h.iphlen, t->first + t->h.iphlen, 8) ||
+		/* Ports (and TCP's sequence number) and addresses are the first packet's. */
+		if (memcmp(pkt + t->h.iphlen, t->first + t->h.iphlen, udp ? 4 : 8) ||
 		    memcmp(pkt + (t->h.v6 ? 8 : 12), t->first + (t->h.v6 ? 8 : 12),
 			   t->h.v6 ? 32 : 8))
 			broken("headers are not the first packet's", t->packets);
@@ -242,8 +249,10 @@ static bool add(struct offload_gro *g, struct train *t, const uint8_t *pkt, size
 
 	if (!offload_gro_add(g, pkt, len))
 		return false;
-	if (!parse(pkt, len, &h) || h.proto != 6)
-		broken("took a packet that is not TCP", t->packets);
+	if (!parse(pkt, len, &h) || (h.proto != 6 && !(h.proto == 17 && g->udp)))
+		broken("took a packet that is neither TCP nor (with USO) UDP", t->packets);
+	if (t->packets && h.proto != t->h.proto)
+		broken("mixed protocols in one train", t->packets);
 	if (!t->packets) {
 		t->first = malloc(len);
 		t->payload = malloc(OFFLOAD_MAX_PACKET);
@@ -261,10 +270,10 @@ static bool add(struct offload_gro *g, struct train *t, const uint8_t *pkt, size
 	return true;
 }
 
-static void coalesce(const uint8_t *data, size_t size)
+static void coalesce(const uint8_t *data, size_t size, bool udp)
 {
 	struct fuzz_input in = { data, size };
-	struct offload_gro g = { 0 };
+	struct offload_gro g = { .udp = udp };
 	struct train t = { 0 };
 
 	g.buf = malloc(OFFLOAD_VNET_HDR_LEN + OFFLOAD_MAX_PACKET);
@@ -294,7 +303,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if (!size)
 		return 0;
 	if (data[0] & 1)
-		coalesce(data + 1, size - 1);
+		coalesce(data + 1, size - 1, data[0] & 2);
 	else
 		segment(data + 1, size - 1);
 	return 0;

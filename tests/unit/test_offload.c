@@ -110,6 +110,9 @@ static size_t build(uint8_t *pkt, int v6, uint8_t proto, size_t payload, uint8_t
 		pkt[ihl + 22] = 8; /* timestamps */
 		pkt[ihl + 23] = 10;
 		pkt[ihl + 27] = 0x42;
+	} else {
+		pkt[ihl + 4] = (uint8_t)((len - ihl) >> 8);
+		pkt[ihl + 5] = (uint8_t)(len - ihl);
 	}
 	srand(seed);
 	for (size_t i = 0; i < payload; i++)
@@ -330,8 +333,6 @@ static void test_gro_refuses(void **state)
 	assert_false(offload_gro_candidate(b, lb));
 	lb = build(b, 0, IPPROTO_TCP, 0, 0x10, 2);
 	assert_false(offload_gro_candidate(b, lb));
-	lb = build(b, 0, IPPROTO_UDP, 100, 0, 2);
-	assert_false(offload_gro_candidate(b, lb));
 	lb = build(b, 0, IPPROTO_TCP, 100, 0x10, 2);
 	b[0] = 0x46;
 	assert_false(offload_gro_candidate(b, lb));
@@ -347,6 +348,111 @@ static void test_gro_refuses(void **state)
 	assert_int_equal(offload_gro_finish(&g), 0);
 }
 
+/* Datagrams of one UDP flow and size, as a USO sender's segments arrive, become one UDP_L4
+ * super-packet again; at most OFFLOAD_GRO_MAX_SEGMENTS of them. */
+static void check_udp_gro_roundtrip(int v6)
+{
+	static uint8_t pkt[70000], grobuf[OFFLOAD_VNET_HDR_LEN + OFFLOAD_MAX_PACKET];
+	static struct segs s;
+	struct offload_gro g = { .buf = grobuf, .udp = true };
+	struct offload_vnet_hdr vh = { .gso_type = OFFLOAD_GSO_UDP_L4, .gso_size = 64 }, out;
+	size_t ihl = v6 ? 40 : 20, len, outlen, payload = 64 * 40 + 17;
+	uint8_t *o = grobuf + OFFLOAD_VNET_HDR_LEN;
+	int n;
+
+	len = build(pkt, v6, IPPROTO_UDP, payload, 0, 5);
+	s.n = 0;
+	n = offload_segment(&vh, pkt, len, alloc_seg, &s);
+	assert_int_equal(n, 41);
+	for (int i = 0; i < n; i++)
+		assert_true(offload_gro_add(&g, s.buf[i], s.len[i]));
+	outlen = offload_gro_finish(&g);
+	assert_int_equal(outlen, OFFLOAD_VNET_HDR_LEN + len);
+	memcpy(&out, grobuf, sizeof(out));
+	assert_int_equal(out.gso_type, OFFLOAD_GSO_UDP_L4);
+	assert_int_equal(out.gso_size, 64);
+	assert_int_equal(out.flags, OFFLOAD_F_NEEDS_CSUM);
+	assert_int_equal(out.csum_start, ihl);
+	assert_int_equal(out.csum_offset, 6);
+	assert_int_equal(out.hdr_len, ihl + 8);
+	assert_memory_equal(o + ihl + 8, pkt + ihl + 8, payload);
+	assert_memory_equal(o + ihl, pkt + ihl, 4);
+	if (v6) {
+		assert_int_equal(o[4] << 8 | o[5], len - 40);
+	} else {
+		assert_int_equal(o[2] << 8 | o[3], len);
+		assert_int_equal(naive_fold(naive_sum(o, 20, 0)), 0xffff);
+	}
+	/* the UDP length of the whole, and the pseudo sum over it in the checksum field */
+	assert_int_equal(o[ihl + 4] << 8 | o[ihl + 5], len - ihl);
+	assert_int_equal(o[ihl + 6] << 8 | o[ihl + 7],
+			 naive_fold(naive_pseudo(o, v6, IPPROTO_UDP, len - ihl)));
+
+	/* a train of 100 stops taking datagrams at the limit */
+	len = build(pkt, v6, IPPROTO_UDP, 64 * 100, 0, 6);
+	s.n = 0;
+	assert_int_equal(offload_segment(&vh, pkt, len, alloc_seg, &s), 100);
+	for (int i = 0; i < 100; i++)
+		assert_int_equal(offload_gro_add(&g, s.buf[i], s.len[i]),
+				 i < OFFLOAD_GRO_MAX_SEGMENTS);
+	assert_int_equal(offload_gro_finish(&g),
+			 OFFLOAD_VNET_HDR_LEN + ihl + 8 + 64 * OFFLOAD_GRO_MAX_SEGMENTS);
+}
+
+static void test_udp_gro_roundtrip(void **state)
+{
+	check_udp_gro_roundtrip(0);
+	check_udp_gro_roundtrip(1);
+}
+
+static void test_udp_gro_refuses(void **state)
+{
+	static uint8_t a[3000], b[3000], grobuf[OFFLOAD_VNET_HDR_LEN + OFFLOAD_MAX_PACKET];
+	struct offload_gro g = { .buf = grobuf };
+	size_t la = build(a, 0, IPPROTO_UDP, 100, 0, 1), lb;
+
+	/* only when the TUN takes UDP super-packets */
+	assert_true(offload_gro_candidate(a, la));
+	assert_false(offload_gro_add(&g, a, la));
+	g.udp = true;
+	assert_true(offload_gro_add(&g, a, la));
+	/* same flow and size joins; larger, other port, other protocol, other family do not */
+	lb = build(b, 0, IPPROTO_UDP, 100, 0, 2);
+	assert_true(offload_gro_add(&g, b, lb));
+	lb = build(b, 0, IPPROTO_UDP, 101, 0, 2);
+	assert_false(offload_gro_add(&g, b, lb));
+	lb = build(b, 0, IPPROTO_UDP, 100, 0, 2);
+	b[20 + 1] = 0x41;
+	assert_false(offload_gro_add(&g, b, lb));
+	lb = build(b, 0, IPPROTO_TCP, 100, 0x10, 2);
+	assert_false(offload_gro_add(&g, b, lb));
+	lb = build(b, 1, IPPROTO_UDP, 100, 0, 2);
+	assert_false(offload_gro_add(&g, b, lb));
+	/* IPv4 TTL differs: the kernel would give every datagram the first one's header */
+	lb = build(b, 0, IPPROTO_UDP, 100, 0, 2);
+	b[8] = 63;
+	assert_false(offload_gro_add(&g, b, lb));
+	/* a shorter one joins and ends the train */
+	lb = build(b, 0, IPPROTO_UDP, 60, 0, 3);
+	assert_true(offload_gro_add(&g, b, lb));
+	lb = build(b, 0, IPPROTO_UDP, 60, 0, 3);
+	assert_false(offload_gro_add(&g, b, lb));
+	assert_int_equal(offload_gro_finish(&g), OFFLOAD_VNET_HDR_LEN + la + 100 + 60);
+
+	/* fragments, IPv4 options, a UDP length that disagrees, no payload: never candidates */
+	lb = build(b, 0, IPPROTO_UDP, 100, 0, 2);
+	b[6] = 0x20;
+	assert_false(offload_gro_candidate(b, lb));
+	lb = build(b, 0, IPPROTO_UDP, 100, 0, 2);
+	b[0] = 0x46;
+	assert_false(offload_gro_candidate(b, lb));
+	lb = build(b, 0, IPPROTO_UDP, 100, 0, 2);
+	b[20 + 5]++;
+	assert_false(offload_gro_candidate(b, lb));
+	lb = build(b, 0, IPPROTO_UDP, 0, 0, 2);
+	assert_false(offload_gro_candidate(b, lb));
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -358,6 +464,8 @@ int main(void)
 		cmocka_unit_test(test_complete_csum),
 		cmocka_unit_test(test_gro_roundtrip),
 		cmocka_unit_test(test_gro_refuses),
+		cmocka_unit_test(test_udp_gro_roundtrip),
+		cmocka_unit_test(test_udp_gro_refuses),
 	};
 
 	return cmocka_run_group_tests_name("offload", tests, NULL, NULL);
