@@ -73,6 +73,7 @@ UNIT_BINS := $(UNIT_SRCS:tests/unit/%.c=$(BUILD)/tests/%)
 SEALNETD := $(BUILD)/daemon/sealnetd
 SEALNET := $(BUILD)/tools/sealnet
 UDPFUZZ := $(BUILD)/tests/udpfuzz
+UDPBURST := $(BUILD)/tests/udpburst
 SEALNET_CNI := $(BUILD)/tools/sealnet-cni
 CNI_SRCS := $(wildcard tools/cni/*.c)
 CNI_OBJS := $(CNI_SRCS:%.c=$(BUILD)/%.o)
@@ -124,6 +125,12 @@ $(UDPFUZZ): tests/tools/udpfuzz.c $(BUILD)/libsealnet.a
 	@$(if $(Q),echo "  CC      $<")
 	$(Q)$(CC) $(ALL_CFLAGS) $(ALL_LDFLAGS) -o $@ $< $(BUILD)/libsealnet.a $(PKG_LIBS)
 
+# Test tool for tests/netns: numbered UDP datagrams through a tunnel, checked on arrival; libc only.
+$(UDPBURST): tests/tools/udpburst.c
+	@mkdir -p $(dir $@)
+	@$(if $(Q),echo "  CC      $<")
+	$(Q)$(CC) $(ALL_CFLAGS) $(ALL_LDFLAGS) -o $@ $<
+
 deps:
 	@missing=""; for p in $(DEB_PKGS); do \
 		dpkg-query -W -f='$${Status}\n' $$p 2>/dev/null | grep -q 'install ok installed' || missing="$$missing $$p"; \
@@ -138,9 +145,9 @@ unit: $(UNIT_BINS) $(SEALNET)
 	$(Q)tests/run-unit.sh $(UNIT_BINS)
 	$(Q)tests/tools.sh $(SEALNET)
 
-netns: all $(UDPFUZZ)
+netns: all $(UDPFUZZ) $(UDPBURST)
 	$(Q)SEALNETD=$(CURDIR)/$(SEALNETD) SEALNET=$(CURDIR)/$(SEALNET) UDPFUZZ=$(CURDIR)/$(UDPFUZZ) \
-		SEALNET_CNI=$(CURDIR)/$(SEALNET_CNI) tests/netns/run.sh
+		UDPBURST=$(CURDIR)/$(UDPBURST) SEALNET_CNI=$(CURDIR)/$(SEALNET_CNI) tests/netns/run.sh
 
 check:
 	$(Q)$(MAKE) --no-print-directory deps

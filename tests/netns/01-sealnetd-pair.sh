@@ -27,6 +27,9 @@ pair_round() {
 	iperf_check "a -> b (IPv$fam underlay)" a b "${OV4[b]}"
 	iperf_check "b -> a (IPv$fam underlay, reverse)" a b "${OV4[b]}" -R
 	iperf_check "a -> b over IPv6 overlay" a b "${OV6[b]}"
+	udp_burst_check "a -> b (IPv$fam underlay, mixed sizes)" a b "${OV4[b]}"
+	udp_burst_check "b -> a (IPv$fam underlay, 64 bytes)" b a "${OV4[a]}" 2000 64
+	udp_burst_check "a -> b over IPv6 overlay" a b "${OV6[b]}"
 	stop_node a
 	ok "a exited 0 on SIGTERM, ${IFACE[a]} gone"
 	stop_node b

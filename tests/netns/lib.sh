@@ -9,6 +9,7 @@
 #	IMPL_A=wggo          only node "a" does (node names are one or two lower-case letters)
 #	SEALNETD, SEALNET    paths of the daemon and of the tool (default build/...)
 #	UDPFUZZ              path of tests/tools/udpfuzz (default build/tests/udpfuzz)
+#	UDPBURST             path of tests/tools/udpburst (default build/tests/udpburst)
 #	SN_KEEP=1            keep the temporary directory (configs, logs, captures)
 #	SN_IPERF_TIME=N      seconds per iperf3 run (default 2)
 #	SN_NSLIST=FILE       append every namespace created (run.sh checks none is left)
@@ -25,6 +26,7 @@ SN_ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 SEALNETD=${SEALNETD:-$SN_ROOT/build/daemon/sealnetd}
 SEALNET=${SEALNET:-$SN_ROOT/build/tools/sealnet}
 UDPFUZZ=${UDPFUZZ:-$SN_ROOT/build/tests/udpfuzz}
+UDPBURST=${UDPBURST:-$SN_ROOT/build/tests/udpburst}
 SN_IPERF_TIME=${SN_IPERF_TIME:-2}
 
 # Scenario id: the two-digit prefix of the script name ("demo" for tests/demo.sh).
@@ -554,6 +556,8 @@ iperf() {
 }
 
 _listening() { nsx "$1" ss -Hltn "sport = :$2" | grep . >/dev/null; }
+_udp_listening() { nsx "$1" ss -Hlun "sport = :$2" | grep . >/dev/null; }
+_exited() { ! kill -0 "$1" 2>/dev/null; }
 
 # iperf_check WHAT NODE_CLIENT NODE_SERVER DEST [args]: iperf and print the figure; fails the
 # scenario if no data went through.
@@ -563,6 +567,36 @@ iperf_check() {
 	iperf "$@" || fail "iperf3 $what failed"
 	awk -v m="$IPERF_MBIT" 'BEGIN { exit !(m > 0) }' || fail "iperf3 $what: $IPERF_MBIT Mbit/s"
 	ok "iperf3 $what: $IPERF_MBIT Mbit/s"
+}
+
+# udp_burst_check WHAT FROM TO ADDR [COUNT] [SIZE]: COUNT (default 2000) numbered datagrams
+# of SIZE bytes (default 0: a mix, see tests/tools/udpburst.c) in bursts from FROM to ADDR,
+# an address of TO; each is checked on arrival.  Fails the scenario if one arrives changed or
+# twice, or if fewer than 90% arrive.
+udp_burst_check() {
+	local what=$1 from=$2 to=$3 addr=$4 count=${5:-2000} size=${6:-0} port=7777
+	local log=$SN_TMP/udpburst-recv.log rpid line got
+	[ -x "$UDPBURST" ] || fail "udpburst not found at $UDPBURST (make build/tests/udpburst)"
+	# The receiver ends by itself once COUNT arrived or after 2 s without a datagram.
+	bg_start "$log" "$to" "$UDPBURST" recv "$port" "$count" 2
+	rpid=$BG_PID
+	wait_for 5 _udp_listening "$to" "$port" ||
+		fail "udp burst $what: receiver in $to did not start: $(cat "$log")"
+	if ! nsx "$from" "$UDPBURST" send "$addr" "$port" "$count" "$size" \
+		>"$SN_TMP/udpburst-send.log" 2>&1; then
+		stop_pid "$rpid"
+		fail "udp burst $what: $(cat "$SN_TMP/udpburst-send.log")"
+	fi
+	wait_for 30 _exited "$rpid"
+	stop_pid "$rpid"
+	line=$(sed -n 's/^udpburst: received/received/p' "$log")
+	[ "$STOP_RC" = 0 ] || fail "udp burst $what: receiver exited $STOP_RC: ${line:-$(cat "$log")}"
+	got=${line#received }
+	got=${got%% *}
+	if [ -z "$got" ] || [ $((got * 10)) -lt $((count * 9)) ]; then
+		fail "udp burst $what: fewer than 90% arrived: $line"
+	fi
+	ok "udp burst $what: $line"
 }
 
 # --- captures ---------------------------------------------------------------------------
