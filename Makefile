@@ -60,8 +60,8 @@ SAN ?=
 # Evaluated lazily so that `make deps` can run before pkg-config knows the libraries.
 PKG_CFLAGS = $(shell $(PKG_CONFIG) --cflags $(PKGS))
 PKG_LIBS = $(shell $(PKG_CONFIG) --libs $(PKGS))
-ALL_CFLAGS = -std=gnu11 $(OPT) $(WARN) $(HARDEN) $(SAN) -MMD -MP -Idaemon $(PKG_CFLAGS) $(CFLAGS)
-ALL_LDFLAGS = -pie -Wl,-z,relro,-z,now $(SAN) $(LDFLAGS)
+ALL_CFLAGS = -std=gnu11 -pthread $(OPT) $(WARN) $(HARDEN) $(SAN) -MMD -MP -Idaemon $(PKG_CFLAGS) $(CFLAGS)
+ALL_LDFLAGS = -pthread -pie -Wl,-z,relro,-z,now $(SAN) $(LDFLAGS)
 
 DAEMON_SRCS := $(filter-out daemon/main.c,$(wildcard daemon/*.c))
 DAEMON_OBJS := $(DAEMON_SRCS:%.c=$(BUILD)/%.o)
@@ -235,7 +235,7 @@ FUZZ_SMOKE_SECONDS ?= 6
 FUZZ_SAN := -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
 # The daemon's warnings are gcc's business (no -Werror here); clang's reading of libseccomp's
 # SCMP_A0() as a struct missing a field is not worth a screenful in every `make check`.
-FUZZ_CFLAGS = -std=gnu11 -O1 -g $(filter-out -Werror,$(WARN)) -Wno-missing-field-initializers \
+FUZZ_CFLAGS = -std=gnu11 -pthread -O1 -g $(filter-out -Werror,$(WARN)) -Wno-missing-field-initializers \
 	$(FUZZ_SAN) -MMD -MP -Idaemon $(PKG_CFLAGS)
 FUZZ_TARGETS := $(filter-out fuzz,$(basename $(notdir $(wildcard tests/fuzz/*.c))))
 FUZZ_BINS := $(FUZZ_TARGETS:%=$(FUZZ_BUILD)/bin/%)

@@ -26,6 +26,7 @@
 #include "key.h"
 #include "log.h"
 #include "privdrop.h"
+#include "workers.h"
 
 _Static_assert(CONFIG_KEY_LEN == KEY_LEN, "config and key modules disagree on key size");
 
@@ -314,6 +315,19 @@ static int parse_user(struct parser *p, const char *value)
 	return 0;
 }
 
+static int parse_threads(struct parser *p, const char *value)
+{
+	unsigned long long n;
+
+	if (!strcasecmp(value, "auto"))
+		n = 0;
+	else if (config_parse_number(value, WORKERS_MAX, false, &n) || n == 0)
+		return fail(p, -EINVAL, p->line, "%s: bad value \"%s\" (auto or 1 to %d)",
+			    p->opt->name, value, WORKERS_MAX);
+	p->cfg->threads = (unsigned)n;
+	return 0;
+}
+
 static int parse_sandbox(struct parser *p, const char *value)
 {
 	if (!strcasecmp(value, "on"))
@@ -497,6 +511,7 @@ static const struct option options[] = {
 	{ "MTU", SECTION_INTERFACE, false, parse_mtu },
 	{ "FwMark", SECTION_INTERFACE, false, parse_fwmark },
 	{ "Offload", SECTION_INTERFACE, false, parse_offload },
+	{ "Threads", SECTION_INTERFACE, false, parse_threads },
 	{ "MetricsListen", SECTION_INTERFACE, false, parse_metrics_listen },
 	{ "User", SECTION_INTERFACE, false, parse_user },
 	{ "Sandbox", SECTION_INTERFACE, false, parse_sandbox },

@@ -48,6 +48,7 @@ struct config {
 	unsigned mtu;
 	uint32_t fwmark; /* 0 = off */
 	unsigned offload; /* CONFIG_OFFLOAD_*, all by default; read at start only */
+	unsigned threads; /* Threads =: 0 = auto (the default), else 1..WORKERS_MAX; start only */
 	/* MetricsListen: where the Prometheus page is served, sa_family 0 = off (the default).
 	 * It shows every peer's public key and traffic to whoever reaches it: loopback unless
 	 * that is meant. Read at startup only; a reload that changes it logs a notice. */

@@ -48,12 +48,16 @@
 #include "ratelimiter.h"
 #include "timers.h"
 #include "tun.h"
+#include "workers.h"
 
 #define likely(x) __builtin_expect(!!(x), 1)
 #define unlikely(x) __builtin_expect(!!(x), 0)
 /* Packets handled per wakeup before the loop looks at the other sources again. */
 #define DATAPATH_BATCH 64
 #define HEADROOM sizeof(struct message_data)
+/* Packets per range handed to a thread, and the least work worth waking threads for. */
+#define PARALLEL_CHUNK 4
+#define PARALLEL_MIN_BYTES 16384
 
 #define container_of(ptr, type, member) ((type *)((char *)(ptr) - offsetof(type, member)))
 
@@ -111,24 +115,27 @@ static uint8_t *tx_slot(struct device *dev, size_t len)
 	return dev->batch + dev->batch_used + HEADROOM;
 }
 
-/* Seals the len bytes at tx_slot() and appends the datagram to the batch. */
+/* Appends the len bytes at tx_slot() to the batch as a datagram of the session kp, to be
+ * sealed by datapath_flush(). The counter is taken now, so datagrams leave in order. */
 static void tx_commit(struct peer *p, struct noise_keypair *kp, size_t len, uint64_t now)
 {
 	struct device *dev = p->dev;
 	uint8_t *payload = dev->batch + dev->batch_used + HEADROOM;
 	struct message_data *msg = (struct message_data *)(payload - HEADROOM);
 	size_t padded = padded_len(len, dev->mtu), total;
-	uint64_t counter = kp->send_counter++;
+	struct device_tx *tx = &dev->tx[dev->n_tx++];
 
 	memset(payload + len, 0, padded - len);
 	msg->header.type = htole32(MESSAGE_DATA);
 	msg->key_idx = htole32(kp->remote_index);
-	msg->counter = htole64(counter);
-	cipher_aead_seal(payload, payload, padded, NULL, 0, counter, kp->send_key);
+	tx->counter = kp->send_counter++;
+	msg->counter = htole64(tx->counter);
+	memcpy(tx->key, kp->send_key, sizeof(tx->key));
 	total = HEADROOM + padded + NOISE_AUTHTAG_LEN;
-	dev->tx[dev->n_tx++] = (struct device_tx){ .peer = p,
-						   .off = (uint32_t)dev->batch_used,
-						   .len = (uint32_t)total };
+	tx->peer = p;
+	tx->off = (uint32_t)dev->batch_used;
+	tx->len = (uint32_t)total;
+	tx->plen = (uint32_t)padded;
 	dev->batch_used += total;
 	timers_any_authenticated_packet_traversal(&p->timers, now);
 	timers_any_authenticated_packet_sent(&p->timers);
@@ -136,9 +143,25 @@ static void tx_commit(struct peer *p, struct noise_keypair *kp, size_t len, uint
 		timers_data_sent(&p->timers, now);
 }
 
+static void seal_range(void *ctx, unsigned begin, unsigned end)
+{
+	struct device *dev = ctx;
+
+	for (unsigned i = begin; i < end; i++) {
+		struct device_tx *tx = &dev->tx[i];
+		uint8_t *payload = dev->batch + tx->off + HEADROOM;
+
+		cipher_aead_seal(payload, payload, tx->plen, NULL, 0, tx->counter, tx->key);
+		cipher_wipe(tx->key, sizeof(tx->key));
+	}
+}
+
 void datapath_flush(struct device *dev)
 {
 	unsigned i = 0, j;
+
+	workers_run(dev->batch_used >= PARALLEL_MIN_BYTES ? dev->workers : NULL, seal_range, dev,
+		    dev->n_tx, PARALLEL_CHUNK);
 
 	while (i < dev->n_tx) {
 		struct device_tx *first = &dev->tx[i];
@@ -632,41 +655,78 @@ static size_t inner_packet_ok(struct device *dev, struct peer *p, const uint8_t 
 	return real;
 }
 
+static void rx_flush(struct device *dev, uint64_t now);
+
+/* Phase one for a data message: find its session and queue it for opening. Nothing that
+ * changes state happens until the queue is opened as a whole in rx_flush(). */
 static void receive_data(struct device *dev, uint8_t *buf, size_t len, const union endpoint *src,
 			 uint64_t now)
 {
 	struct message_data *msg = (struct message_data *)buf;
-	size_t clen = len - HEADROOM, plen, real;
-	struct noise_keypair *kp;
 	struct index_entry *e;
-	struct peer *p;
-	uint64_t counter;
 
 	e = index_lookup(dev->index, le32toh(msg->key_idx), INDEX_KEYPAIR);
 	if (unlikely(!e)) {
 		drop(dev, DROP_UNKNOWN_INDEX);
 		return;
 	}
-	kp = container_of(e, struct noise_keypair, entry);
-	p = e->peer;
-	if (unlikely(!timers_keypair_usable_for_receive(kp, now))) {
+	if (unlikely(!timers_keypair_usable_for_receive(container_of(e, struct noise_keypair, entry),
+							 now))) {
 		drop(dev, DROP_EXPIRED);
 		return;
 	}
-	counter = le64toh(msg->counter);
-	if (unlikely(cipher_aead_open(msg->encrypted_data, msg->encrypted_data, clen, NULL, 0,
-				      counter, kp->recv_key))) {
+	if (dev->n_rx == DEVICE_RX_MAX || (dev->n_rx && dev->rx_src != src))
+		rx_flush(dev, now);
+	dev->rx[dev->n_rx++] = (struct device_rx){ .buf = buf,
+						   .len = (uint32_t)len,
+						   .entry = e,
+						   .counter = le64toh(msg->counter) };
+	dev->rx_src = src;
+}
+
+static void open_range(void *ctx, unsigned begin, unsigned end)
+{
+	struct device *dev = ctx;
+
+	for (unsigned i = begin; i < end; i++) {
+		struct device_rx *rx = &dev->rx[i];
+		struct noise_keypair *kp = container_of(rx->entry, struct noise_keypair, entry);
+		uint8_t *data = rx->buf + HEADROOM;
+
+		rx->opened = cipher_aead_open(data, data, rx->len - HEADROOM, NULL, 0, rx->counter,
+					      kp->recv_key);
+	}
+}
+
+/* Phase two, in arrival order: an opened message is authentic; if it is also fresh it may
+ * move state and reach the TUN. */
+static void receive_opened(struct device *dev, const struct device_rx *rx, uint64_t now)
+{
+	struct message_data *msg = (struct message_data *)rx->buf;
+	size_t clen = rx->len - HEADROOM, plen, real;
+	struct noise_keypair *kp;
+	struct peer *p;
+
+	if (unlikely(rx->opened)) {
 		drop(dev, DROP_DECRYPT);
 		return;
 	}
-	if (unlikely(!replay_check(&kp->replay, counter))) {
+	/* An earlier message of the same train may have confirmed a new session and retired
+	 * this one. */
+	if (unlikely(index_lookup(dev->index, le32toh(msg->key_idx), INDEX_KEYPAIR) != rx->entry)) {
+		drop(dev, DROP_EXPIRED);
+		return;
+	}
+	kp = container_of(rx->entry, struct noise_keypair, entry);
+	p = rx->entry->peer;
+	if (unlikely(!replay_check(&kp->replay, rx->counter))) {
 		drop(dev, DROP_REPLAY);
 		return;
 	}
 
 	/* Authentic and fresh: only now may it move state. */
-	set_endpoint(p, src);
-	p->stats.rx_bytes += len;
+	set_endpoint(p, dev->rx_src);
+	p->stats.rx_bytes += rx->len;
 	p->stats.rx_packets++;
 	if (unlikely(peer_keypair_confirm(p, kp))) {
 		timers_handshake_complete(&p->timers);
@@ -681,21 +741,40 @@ static void receive_data(struct device *dev, uint8_t *buf, size_t len, const uni
 	plen = clen - NOISE_AUTHTAG_LEN;
 	if (plen) {
 		timers_data_received(&p->timers, now);
-		real = inner_packet_ok(dev, p, buf + HEADROOM, plen);
+		real = inner_packet_ok(dev, p, rx->buf + HEADROOM, plen);
 		if (real && unlikely(firewall_active(dev->firewall)) &&
 		    firewall_inbound(dev->firewall, peer_public_key(p), p->group_mask,
-				     buf + HEADROOM, real, now) != FIREWALL_ALLOW) {
+				     rx->buf + HEADROOM, real, now) != FIREWALL_ALLOW) {
 			drop(dev, DROP_FIREWALL);
 			real = 0;
 		}
 		if (real)
-			tun_deliver(dev, buf + HEADROOM - OFFLOAD_VNET_HDR_LEN, real);
+			tun_deliver(dev, rx->buf + HEADROOM - OFFLOAD_VNET_HDR_LEN, real);
 	}
 	peer_timers_schedule(p);
 }
 
-void datapath_receive(struct device *dev, uint8_t *buf, size_t len, const union endpoint *src,
-		      uint64_t now)
+/* Opens every queued data message (spread over the threads when there is enough to do),
+ * then finishes each in order. */
+static void rx_flush(struct device *dev, uint64_t now)
+{
+	size_t bytes = 0;
+	unsigned n = dev->n_rx;
+
+	for (unsigned i = 0; i < n; i++)
+		bytes += dev->rx[i].len;
+	workers_run(bytes >= PARALLEL_MIN_BYTES ? dev->workers : NULL, open_range, dev, n,
+		    PARALLEL_CHUNK);
+	/* receive_opened() may send (a confirmed session's staged packets), never receive. */
+	dev->n_rx = 0;
+	for (unsigned i = 0; i < n; i++)
+		receive_opened(dev, &dev->rx[i], now);
+}
+
+/* One datagram; data messages only queued (call rx_flush() before the buffer or the source
+ * address is reused). */
+static void receive_one(struct device *dev, uint8_t *buf, size_t len, const union endpoint *src,
+			uint64_t now)
 {
 	uint32_t type;
 
@@ -705,12 +784,18 @@ void datapath_receive(struct device *dev, uint8_t *buf, size_t len, const union 
 		return;
 	}
 	memcpy(&type, buf, sizeof(type));
-	switch (le32toh(type)) {
-	case MESSAGE_DATA:
-		if (unlikely(len < MESSAGE_MINIMUM_LENGTH))
-			break;
+	if (likely(le32toh(type) == MESSAGE_DATA)) {
+		if (unlikely(len < MESSAGE_MINIMUM_LENGTH)) {
+			drop(dev, DROP_BAD_SIZE);
+			return;
+		}
 		receive_data(dev, buf, len, src, now);
 		return;
+	}
+	/* Handshake messages change sessions: what came before them is finished first. */
+	if (dev->n_rx)
+		rx_flush(dev, now);
+	switch (le32toh(type)) {
 	case MESSAGE_HANDSHAKE_INITIATION:
 		if (len != sizeof(struct message_handshake_initiation))
 			break;
@@ -733,6 +818,14 @@ void datapath_receive(struct device *dev, uint8_t *buf, size_t len, const union 
 	drop(dev, DROP_BAD_SIZE);
 }
 
+void datapath_receive(struct device *dev, uint8_t *buf, size_t len, const union endpoint *src,
+		      uint64_t now)
+{
+	receive_one(dev, buf, len, src, now);
+	if (dev->n_rx)
+		rx_flush(dev, now);
+}
+
 void datapath_udp_readable(struct device *dev, int fd)
 {
 	uint64_t now = device_now();
@@ -753,8 +846,10 @@ void datapath_udp_readable(struct device *dev, int fd)
 			continue;
 		}
 		for (size_t off = 0; off < (size_t)n; off += seglen)
-			datapath_receive(dev, dev->rx_buf + off,
-					 (size_t)n - off < seglen ? (size_t)n - off : seglen, &src, now);
+			receive_one(dev, dev->rx_buf + off,
+				    (size_t)n - off < seglen ? (size_t)n - off : seglen, &src, now);
+		if (dev->n_rx)
+			rx_flush(dev, now);
 	}
 	tun_flush(dev);
 }

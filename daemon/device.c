@@ -20,6 +20,7 @@
 #include "netlink.h"
 #include "ratelimiter.h"
 #include "tun.h"
+#include "workers.h"
 
 /* Room for the largest IP packet (or GRO train of datagrams) the kernel can hand us, with the
  * data header or vnet header in front and padding and tag behind. */
@@ -613,8 +614,28 @@ int device_reload(struct device *dev, const char *config_path, char *err, size_t
 		log_notice("%s: reload: MetricsListen %s takes effect on restart; metrics stay %s",
 			   dev->ifname, want, have);
 	}
+	if (conf->threads != dev->threads)
+		log_notice("%s: reload: Threads takes effect on restart", dev->ifname);
 	config_free(conf);
 	log_notice("%s: reloaded %s", dev->ifname, config_path);
+	return 0;
+}
+
+int device_start_threads(struct device *dev, unsigned threads)
+{
+	unsigned n = threads ? threads : workers_auto();
+	int ret;
+
+	dev->threads = threads;
+	if (n > 1) {
+		ret = workers_new(n, &dev->workers);
+		if (ret) {
+			log_err("%s: cannot start %u threads: %s", dev->ifname, n, strerror(-ret));
+			return ret;
+		}
+	}
+	log_info("%s: %u thread%s for the datapath%s", dev->ifname, n, n > 1 ? "s" : "",
+		 threads ? "" : " (Threads = auto)");
 	return 0;
 }
 
@@ -624,6 +645,8 @@ void device_free(struct device *dev)
 
 	if (!dev)
 		return;
+	workers_free(dev->workers);
+	cipher_wipe(dev->tx, sizeof(dev->tx));
 	if (dev->nl) {
 		for (size_t i = 0; i < dev->n_routes; i++)
 			netlink_route_del(dev->nl, dev->ifindex, &dev->routes[i]);

@@ -22,6 +22,8 @@ struct allowedips;
 struct ratelimiter;
 struct index_table;
 struct firewall;
+struct index_entry;
+struct workers;
 
 /* Why a packet was dropped. The names (device_drop_name) appear in logs and later in metrics. */
 enum device_drop {
@@ -48,11 +50,27 @@ enum device_drop {
 };
 
 /* An encrypted datagram waiting in the transmit batch. */
+/* A datagram in the transmit batch: header written, payload sealed at flush time (by
+ * whichever thread gets it) with a copy of the session key, wiped once used, so the
+ * keypair may go away before the flush. */
 struct device_tx {
 	struct peer *peer;
-	uint32_t off, len;
+	uint32_t off, len; /* datagram in dev->batch */
+	uint32_t plen;     /* padded payload to seal */
+	uint64_t counter;
+	uint8_t key[32];
 };
 #define DEVICE_TX_MAX 256
+
+/* A data message of a received train, between opening and the checks that follow. */
+struct device_rx {
+	uint8_t *buf;
+	uint32_t len;
+	int opened; /* 0, or -EBADMSG */
+	struct index_entry *entry;
+	uint64_t counter;
+};
+#define DEVICE_RX_MAX 256
 
 struct device_stats {
 	uint64_t drops[DROP_MAX];
@@ -92,6 +110,11 @@ struct device {
 	size_t buf_size, batch_cap, batch_used;
 	struct device_tx tx[DEVICE_TX_MAX];
 	unsigned n_tx;
+	struct device_rx rx[DEVICE_RX_MAX];
+	unsigned n_rx;
+	const union endpoint *rx_src; /* where the datagrams in rx came from */
+	struct workers *workers;      /* NULL: every packet on the event loop's thread */
+	unsigned threads;             /* Threads = as configured at start, 0 = auto */
 	struct offload_gro gro;
 	/* Where metrics_open() serves the Prometheus page, sa_family 0 = nowhere: it cannot
 	 * move while running, so device_reload() only says when the file asks for another. */
@@ -115,6 +138,10 @@ int device_to_config(struct device *dev, struct config **out);
  * Returns 0 or -errno with the reason in err (also logged). */
 int device_reload(struct device *dev, const char *config_path, char *err, size_t errlen);
 /* Removes routes and addresses we added, closes everything, wipes keys. NULL is fine. */
+/* Starts the threads that share the crypto of big batches (threads: Threads =, 0 = auto).
+ * Call after privdrop_apply(): threads inherit the credentials and the filter of the
+ * thread that makes them. 0 or -errno. */
+int device_start_threads(struct device *dev, unsigned threads);
 void device_free(struct device *dev);
 
 uint64_t device_now(void);          /* monotonic ns */

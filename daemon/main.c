@@ -260,6 +260,10 @@ int main(int argc, char **argv)
 		ret = EXIT_FAILURE;
 		goto out;
 	}
+	if (device_start_threads(dev, conf->threads)) {
+		ret = EXIT_FAILURE;
+		goto out;
+	}
 	config_free(conf);
 	conf = NULL;
 	ret = EXIT_FAILURE;

@@ -30,6 +30,7 @@
 #include <limits.h>
 #include <linux/capability.h>
 #include <linux/netlink.h>
+#include <linux/sched.h>
 #include <pwd.h>
 #include <seccomp.h>
 #include <signal.h>
@@ -129,6 +130,7 @@ static int caps_set(uint64_t keep)
 enum rule_kind {
 	ALLOW,
 	DENY_EACCES, /* what the unprivileged user would get anyway: not worth a kill */
+	DENY_ENOSYS, /* "not implemented here", so that libc takes another way */
 };
 
 struct rule {
@@ -168,6 +170,14 @@ static const struct rule daemon_rules[] = {
 	{ "munlock", ALLOW },
 	{ "futex", ALLOW },
 	{ "getrandom", ALLOW },
+	/* the datapath's threads (Threads =), started after the drop so that they inherit it:
+	 * pthread_create sets up each one, sched_getaffinity counts the CPUs for "auto"; clone
+	 * itself is allowed for threads only, in daemon_filter() */
+	{ "set_robust_list", ALLOW },
+	{ "rseq", ALLOW },
+	{ "sched_getaffinity", ALLOW },
+	{ "clone3", DENY_ENOSYS }, /* its flags sit in memory, out of the filter's sight:
+				      glibc then falls back on clone */
 	/* descriptors: the TUN device, the control socket's and the metrics page's clients
 	 * (libevent sizes reads with FIONREAD), /etc files when resolving, /dev/null when
 	 * daemonizing */
@@ -252,8 +262,9 @@ static int add_rules(scmp_filter_ctx ctx, const struct rule *rules, size_t n)
 		if (nr == __NR_SCMP_ERROR)
 			continue;
 		ret = seccomp_rule_add(ctx,
-				       rules[i].kind == ALLOW ? SCMP_ACT_ALLOW
-							      : SCMP_ACT_ERRNO(EACCES),
+				       rules[i].kind == ALLOW	      ? SCMP_ACT_ALLOW :
+				       rules[i].kind == DENY_EACCES ? SCMP_ACT_ERRNO(EACCES) :
+								      SCMP_ACT_ERRNO(ENOSYS),
 				       nr, 0);
 		if (ret) {
 			log_err("%s: seccomp rule for %s: %s", __func__, rules[i].name,
@@ -346,6 +357,16 @@ static int daemon_filter(scmp_filter_ctx ctx, bool helper)
 	ret = add_rule_if(ctx, SCMP_ACT_ALLOW, "tgkill", 1, cmp);
 	if (!ret)
 		ret = add_rule_if(ctx, SCMP_ACT_ALLOW, "kill", 1, cmp);
+#ifndef SANITIZER_BUILD
+	/* Threads, not processes: a new process would escape nothing (it inherits the filter)
+	 * but has no business here. A thread that ends calls exit. Sanitizer builds allow
+	 * both outright (sanitizer_rules). */
+	cmp[0] = SCMP_A0(SCMP_CMP_MASKED_EQ, CLONE_THREAD, CLONE_THREAD);
+	if (!ret)
+		ret = seccomp_rule_add_array(ctx, SCMP_ACT_ALLOW, SCMP_SYS(clone), 1, cmp);
+	if (!ret)
+		ret = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(exit), 0);
+#endif
 	return ret;
 }
 

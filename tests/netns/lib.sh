@@ -306,6 +306,9 @@ conf_interface() {
 	[ -n "$mtu" ] && echo "MTU = $mtu"
 	# SN_OFFLOAD=off (or a list of kinds) runs a scenario on sealnetd's plain paths.
 	[ -n "${SN_OFFLOAD:-}" ] && echo "Offload = $SN_OFFLOAD"
+	# SN_THREADS=1 keeps all of a node's crypto on its event loop (the default, auto,
+	# spreads big batches over the CPUs).
+	[ -n "${SN_THREADS:-}" ] && echo "Threads = $SN_THREADS"
 	return 0
 }
 
