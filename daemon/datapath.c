@@ -1,25 +1,27 @@
 /*
- * The datapath, single-threaded on the device's event loop.
+ * The datapath, on the device's event loop, which owns every piece of its state.
  *
  * Out: the TUN hands us an IP packet, or with offloads a TCP/UDP super-packet of up to 64 KB
  * behind a virtio_net_hdr, which is split into MTU-sized packets with their own headers and
  * checksums (offload.c). Each packet's destination picks the peer (allowedips). With a usable
  * current session the packet is copied into the transmit batch behind room for the 16-byte
- * data header, padded to 16 bytes, sealed in place (ChaCha20-Poly1305, nonce = the session's
- * send counter) and left there. Without one it is staged and a handshake initiation goes out;
- * the staged packets leave as soon as a session exists. Once per wakeup the batch is flushed:
- * consecutive datagrams to one peer of one size (the last may be shorter) leave in one
- * sendmsg with UDP_SEGMENT, or one sendmmsg where the kernel will not segment.
+ * data header, padded to 16 bytes and given the session's next send counter; without one it
+ * is staged and a handshake initiation goes out, and the staged packets leave as soon as a
+ * session exists. Once per wakeup the batch is flushed: every datagram is sealed in place
+ * (ChaCha20-Poly1305; a big batch on several threads, see workers.h), then consecutive
+ * datagrams to one peer of one size (the last may be shorter) leave in one sendmsg with
+ * UDP_SEGMENT, or one sendmmsg where the kernel will not segment.
  *
  * In: a datagram (or, with UDP_GRO, a train of equal ones, split here) is hostile until
  * authenticated. Its size and type are checked first; handshake messages must carry a valid
  * mac1 (and, under load, mac2, or they get a cookie reply and nothing else). Data messages
- * name a session by receiver index; they are opened in place, their counter is checked
- * against the replay window only after they authenticate, and only then may they move the
- * peer's endpoint (roaming) or confirm a responder's new session. The decrypted packet must
- * be IPv4 or IPv6 whose source address the sending peer is allowed to use. Consecutive TCP
- * segments of one flow are glued back into one super-packet (GRO) and each write to the TUN
- * carries as much as it can.
+ * name a session by receiver index; a train's data messages are opened in place (a big train
+ * on several threads), then, one by one in arrival order, their counter is checked against
+ * the replay window, and only then may they move the peer's endpoint (roaming) or confirm a
+ * responder's new session. The decrypted packet must be IPv4 or IPv6 whose source address
+ * the sending peer is allowed to use. Consecutive TCP segments of one flow, and UDP
+ * datagrams of one flow and size, are glued back into one super-packet (GRO) and each write
+ * to the TUN carries as much as it can.
  *
  * Every drop bumps a counter in dev->stats.drops and is otherwise silent: nothing is answered
  * that lacks a valid mac1, and nothing is logged per packet. Nothing here allocates.

@@ -49,7 +49,6 @@ enum device_drop {
 	DROP_MAX
 };
 
-/* An encrypted datagram waiting in the transmit batch. */
 /* A datagram in the transmit batch: header written, payload sealed at flush time (by
  * whichever thread gets it) with a copy of the session key, wiped once used, so the
  * keypair may go away before the flush. */
@@ -137,11 +136,11 @@ int device_to_config(struct device *dev, struct config **out);
 /* Reads the config file again and applies it. A file that does not load changes nothing.
  * Returns 0 or -errno with the reason in err (also logged). */
 int device_reload(struct device *dev, const char *config_path, char *err, size_t errlen);
-/* Removes routes and addresses we added, closes everything, wipes keys. NULL is fine. */
 /* Starts the threads that share the crypto of big batches (threads: Threads =, 0 = auto).
  * Call after privdrop_apply(): threads inherit the credentials and the filter of the
  * thread that makes them. 0 or -errno. */
 int device_start_threads(struct device *dev, unsigned threads);
+/* Removes routes and addresses we added, closes everything, wipes keys. NULL is fine. */
 void device_free(struct device *dev);
 
 uint64_t device_now(void);          /* monotonic ns */

@@ -30,7 +30,8 @@ unsigned workers_threads(const struct workers *w);
  * pool, or n <= chunk, the caller does it alone without any synchronisation. */
 void workers_run(struct workers *w, workers_fn *fn, void *ctx, unsigned n, unsigned chunk);
 
-/* What Threads = auto means here: the CPUs this process may run on, at most 8. */
+/* What Threads = auto means here: the CPUs this process may run on, at most 8; 1 where
+ * that is 2 or fewer (see workers.c). */
 unsigned workers_auto(void);
 
 #endif

@@ -13,8 +13,10 @@ link_veth a b
 # task_status PID KEY: KEY's value in the status of every thread of PID, one per line.
 task_status() { awk -v k="$2:" '$1 == k { print $2 }' /proc/"$1"/task/*/status; }
 
+# auto: the CPUs, at most 8, but one thread where there are 2 or fewer (workers.c).
 cpus=$(nproc)
 [ "$cpus" -gt 8 ] && cpus=8
+[ "$cpus" -le 2 ] && cpus=1
 for threads in 1 4 auto; do
 	step "Threads = $threads"
 	{ conf_interface a; echo "Threads = $threads"; conf_peer b endpoint=4; } >"$(conf_path a)"
