@@ -701,8 +701,10 @@ static void open_range(void *ctx, unsigned begin, unsigned end)
 }
 
 /* Phase two, in arrival order: an opened message is authentic; if it is also fresh it may
- * move state and reach the TUN. */
-static void receive_opened(struct device *dev, const struct device_rx *rx, uint64_t now)
+ * move state and reach the TUN. *rotated says whether an earlier message of the batch
+ * confirmed a session (and so retired another), and is set when this one does. */
+static void receive_opened(struct device *dev, const struct device_rx *rx, uint64_t now,
+			   bool *rotated)
 {
 	struct message_data *msg = (struct message_data *)rx->buf;
 	size_t clen = rx->len - HEADROOM, plen, real;
@@ -713,9 +715,9 @@ static void receive_opened(struct device *dev, const struct device_rx *rx, uint6
 		drop(dev, DROP_DECRYPT);
 		return;
 	}
-	/* An earlier message of the same train may have confirmed a new session and retired
-	 * this one. */
-	if (unlikely(index_lookup(dev->index, le32toh(msg->key_idx), INDEX_KEYPAIR) != rx->entry)) {
+	/* The session this message was opened with may be gone since. */
+	if (unlikely(*rotated) &&
+	    index_lookup(dev->index, le32toh(msg->key_idx), INDEX_KEYPAIR) != rx->entry) {
 		drop(dev, DROP_EXPIRED);
 		return;
 	}
@@ -731,6 +733,7 @@ static void receive_opened(struct device *dev, const struct device_rx *rx, uint6
 	p->stats.rx_bytes += rx->len;
 	p->stats.rx_packets++;
 	if (unlikely(peer_keypair_confirm(p, kp))) {
+		*rotated = true;
 		timers_handshake_complete(&p->timers);
 		log_info("%s: peer %s: session confirmed", dev->ifname, p->name);
 		datapath_send_staged(p, now);
@@ -762,15 +765,19 @@ static void rx_flush(struct device *dev, uint64_t now)
 {
 	size_t bytes = 0;
 	unsigned n = dev->n_rx;
+	bool rotated = false;
 
 	for (unsigned i = 0; i < n; i++)
 		bytes += dev->rx[i].len;
 	workers_run(bytes >= PARALLEL_MIN_BYTES ? dev->workers : NULL, open_range, dev, n,
 		    PARALLEL_CHUNK);
-	/* receive_opened() may send (a confirmed session's staged packets), never receive. */
+	/* receive_opened() may send (a confirmed session's staged packets), never receive.
+	 * Confirming a session is the only way one retires while this loop runs: handshake
+	 * messages flush the queue before they are handled, and timers and the control socket
+	 * run between wakeups. */
 	dev->n_rx = 0;
 	for (unsigned i = 0; i < n; i++)
-		receive_opened(dev, &dev->rx[i], now);
+		receive_opened(dev, &dev->rx[i], now, &rotated);
 }
 
 /* One datagram; data messages only queued (call rx_flush() before the buffer or the source
