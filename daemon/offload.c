@@ -229,34 +229,39 @@ int offload_segment(const struct offload_vnet_hdr *vh, const uint8_t *pkt, size_
 	return n;
 }
 
-/* UDP datagrams glued into one UDP_L4 super-packet: plain IPv4 (no options, not a
- * fragment) or IPv6 without extension headers, lengths consistent, some payload. */
-static bool udp_candidate(const uint8_t *pkt, size_t len, int family, size_t iphlen)
+/* Whether a packet could join a train, and its headers: TCP with payload and plain flags,
+ * or UDP with payload, over plain IPv4 (no options, not a fragment) or IPv6 without
+ * extension headers, with lengths that agree. Returns the protocol or -EINVAL. */
+static int gro_headers(const uint8_t *pkt, size_t len, int *family, size_t *iphlen,
+		       size_t *hdrlen)
 {
-	if (family == AF_INET && (iphlen != 20 || get16(pkt + 2) != len))
-		return false;
-	if (family == AF_INET6 && (size_t)get16(pkt + 4) + 40 != len)
-		return false;
-	return len > iphlen + 8 && get16(pkt + iphlen + 4) == len - iphlen;
+	int proto = parse_headers(pkt, len, family, iphlen, hdrlen);
+
+	if (proto < 0 || len <= *hdrlen)
+		return -EINVAL;
+	if (*family == AF_INET && (*iphlen != 20 || get16(pkt + 2) != len))
+		return -EINVAL;
+	if (*family == AF_INET6 && (size_t)get16(pkt + 4) + 40 != len)
+		return -EINVAL;
+	if (proto == IPPROTO_UDP) {
+		if (get16(pkt + *iphlen + 4) != len - *iphlen)
+			return -EINVAL;
+	} else {
+		uint8_t flags = pkt[*iphlen + 13];
+
+		if ((flags & (TCP_SYN | TCP_FIN | TCP_RST | TCP_URG | TCP_CWR | TCP_ECE)) ||
+		    !(flags & TCP_ACK))
+			return -EINVAL;
+	}
+	return proto;
 }
 
 bool offload_gro_candidate(const uint8_t *pkt, size_t len)
 {
 	size_t iphlen, hdrlen;
-	int family, proto;
+	int family;
 
-	proto = parse_headers(pkt, len, &family, &iphlen, &hdrlen);
-	if (proto == IPPROTO_UDP)
-		return udp_candidate(pkt, len, family, iphlen);
-	if (proto != IPPROTO_TCP)
-		return false;
-	if (family == AF_INET && (iphlen != 20 || get16(pkt + 2) != len))
-		return false;
-	if (family == AF_INET6 && (size_t)get16(pkt + 4) + 40 != len)
-		return false;
-	return len > hdrlen && !(pkt[iphlen + 13] & (TCP_SYN | TCP_FIN | TCP_RST | TCP_URG |
-						    TCP_CWR | TCP_ECE)) &&
-	       (pkt[iphlen + 13] & TCP_ACK);
+	return gro_headers(pkt, len, &family, &iphlen, &hdrlen) >= 0;
 }
 
 /* Same flow and same everything that coalescing would otherwise lose: addresses, ports,
@@ -292,10 +297,8 @@ bool offload_gro_add(struct offload_gro *g, const uint8_t *pkt, size_t len)
 	int family, proto;
 	uint8_t flags = 0;
 
-	if (!offload_gro_candidate(pkt, len))
-		return false;
-	proto = parse_headers(pkt, len, &family, &iphlen, &hdrlen);
-	if (proto == IPPROTO_UDP && !g->udp)
+	proto = gro_headers(pkt, len, &family, &iphlen, &hdrlen);
+	if (proto < 0 || (proto == IPPROTO_UDP && !g->udp))
 		return false;
 	payload = len - hdrlen;
 	if (proto == IPPROTO_TCP)

@@ -258,26 +258,35 @@ static void test_complete_csum(void **state)
 	assert_int_equal(offload_complete_csum(&vh, pkt, len), -EINVAL);
 }
 
+/* Splits the super-packet pkt as the TUN hands it over, feeds every segment to g (each
+ * must join) and finishes g: the whole must come back, vnet header in front. Returns the
+ * number of segments; *out is the vnet header written. */
+static int segment_and_coalesce(const struct offload_vnet_hdr *vh, const uint8_t *pkt,
+				size_t len, struct offload_gro *g, struct offload_vnet_hdr *out)
+{
+	static struct segs s;
+	int n;
+
+	s.n = 0;
+	n = offload_segment(vh, pkt, len, alloc_seg, &s);
+	for (int i = 0; i < n; i++)
+		assert_true(offload_gro_add(g, s.buf[i], s.len[i]));
+	assert_int_equal(offload_gro_finish(g), OFFLOAD_VNET_HDR_LEN + len);
+	memcpy(out, g->buf, sizeof(*out));
+	return n;
+}
+
 static void check_gro_roundtrip(int v6)
 {
 	static uint8_t pkt[70000], grobuf[OFFLOAD_VNET_HDR_LEN + OFFLOAD_MAX_PACKET];
-	static struct segs s;
 	struct offload_gro g = { .buf = grobuf };
 	struct offload_vnet_hdr vh = { .gso_size = 1368 }, out;
-	size_t ihl = v6 ? 40 : 20, len, outlen, payload = 40000;
+	size_t ihl = v6 ? 40 : 20, len, payload = 40000;
 	uint8_t *o = grobuf + OFFLOAD_VNET_HDR_LEN;
-	int n;
 
 	vh.gso_type = v6 ? OFFLOAD_GSO_TCPV6 : OFFLOAD_GSO_TCPV4;
 	len = build(pkt, v6, IPPROTO_TCP, payload, 0x18, 9);
-	s.n = 0;
-	n = offload_segment(&vh, pkt, len, alloc_seg, &s);
-	assert_true(n > 20);
-	for (int i = 0; i < n; i++)
-		assert_true(offload_gro_add(&g, s.buf[i], s.len[i]));
-	outlen = offload_gro_finish(&g);
-	assert_int_equal(outlen, OFFLOAD_VNET_HDR_LEN + len);
-	memcpy(&out, grobuf, sizeof(out));
+	assert_true(segment_and_coalesce(&vh, pkt, len, &g, &out) > 20);
 	assert_int_equal(out.gso_type, vh.gso_type);
 	assert_int_equal(out.gso_size, 1368);
 	assert_int_equal(out.flags, OFFLOAD_F_NEEDS_CSUM);
@@ -356,19 +365,11 @@ static void check_udp_gro_roundtrip(int v6)
 	static struct segs s;
 	struct offload_gro g = { .buf = grobuf, .udp = true };
 	struct offload_vnet_hdr vh = { .gso_type = OFFLOAD_GSO_UDP_L4, .gso_size = 64 }, out;
-	size_t ihl = v6 ? 40 : 20, len, outlen, payload = 64 * 40 + 17;
+	size_t ihl = v6 ? 40 : 20, len, payload = 64 * 40 + 17;
 	uint8_t *o = grobuf + OFFLOAD_VNET_HDR_LEN;
-	int n;
 
 	len = build(pkt, v6, IPPROTO_UDP, payload, 0, 5);
-	s.n = 0;
-	n = offload_segment(&vh, pkt, len, alloc_seg, &s);
-	assert_int_equal(n, 41);
-	for (int i = 0; i < n; i++)
-		assert_true(offload_gro_add(&g, s.buf[i], s.len[i]));
-	outlen = offload_gro_finish(&g);
-	assert_int_equal(outlen, OFFLOAD_VNET_HDR_LEN + len);
-	memcpy(&out, grobuf, sizeof(out));
+	assert_int_equal(segment_and_coalesce(&vh, pkt, len, &g, &out), 41);
 	assert_int_equal(out.gso_type, OFFLOAD_GSO_UDP_L4);
 	assert_int_equal(out.gso_size, 64);
 	assert_int_equal(out.flags, OFFLOAD_F_NEEDS_CSUM);

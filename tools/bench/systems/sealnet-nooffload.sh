@@ -6,9 +6,4 @@
 . "$(dirname "${BASH_SOURCE[0]}")/sealnet.sh" || return 1
 SYS_DESC="sealnetd ($SEALNETD), Offload = off"
 
-# The original _sn_conf under another name, then an _sn_conf that adds the one key: the
-# config format stays sealnet.sh's business.
-eval "_sn_conf_offload_on() $(declare -f _sn_conf | tail -n +2)"
-_sn_conf() {
-	_sn_conf_offload_on "$@" | sed '/^\[Interface\]$/a Offload = off'
-}
+_sn_interface_extra() { echo "Offload = off"; }

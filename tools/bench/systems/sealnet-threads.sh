@@ -9,7 +9,4 @@ _SN_THREADS=$(nproc)
 [ "$_SN_THREADS" -gt 64 ] && _SN_THREADS=64
 SYS_DESC="sealnetd ($SEALNETD), Threads = $_SN_THREADS"
 
-eval "_sn_conf_threads_auto() $(declare -f _sn_conf | tail -n +2)"
-_sn_conf() {
-	_sn_conf_threads_auto "$@" | sed "/^\[Interface\]\$/a Threads = $_SN_THREADS"
-}
+_sn_interface_extra() { echo "Threads = $_SN_THREADS"; }

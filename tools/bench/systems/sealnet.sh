@@ -10,10 +10,15 @@ sys_available() {
 	fi
 }
 
+# Keys a variant of this driver adds to [Interface] (see sealnet-nooffload.sh): none here.
+_sn_interface_extra() { :; }
+
 # _sn_conf PRIVATE OWN_OVERLAY PEER_PUBLIC PEER_OVERLAY PEER_UNDERLAY
 _sn_conf() {
-	printf '[Interface]\nPrivateKey = %s\nListenPort = %s\nAddress = %s/%s\nMTU = %s\n\n' \
+	printf '[Interface]\nPrivateKey = %s\nListenPort = %s\nAddress = %s/%s\nMTU = %s\n' \
 		"$1" "$BENCH_PORT" "$2" "$BENCH_OV_PLEN" "$BENCH_MTU"
+	_sn_interface_extra
+	printf '\n'
 	printf '[Peer]\nPublicKey = %s\nAllowedIPs = %s/32\nEndpoint = %s:%s\n' \
 		"$3" "$4" "$5" "$BENCH_PORT"
 }
