@@ -40,12 +40,19 @@ struct config_peer {
 	int line;                      /* line of this peer's [Peer] header */
 };
 
+enum config_table { CONFIG_TABLE_AUTO, CONFIG_TABLE_OFF, CONFIG_TABLE_ID };
+
 struct config {
 	uint8_t *private_key; /* CONFIG_KEY_LEN bytes in sodium_malloc memory, or NULL */
 	uint16_t listen_port; /* 0 = random */
+	/* The control socket's listen_port=0: move to a new random port now (a file without
+	 * ListenPort keeps the port the daemon has). */
+	bool listen_port_new;
 	struct ip_prefix *addresses; /* host bits kept */
 	size_t n_addresses;
 	unsigned mtu;
+	enum config_table table_mode; /* Table =: auto (default), off, or a table id */
+	uint32_t table_id;            /* CONFIG_TABLE_ID only */
 	uint32_t fwmark; /* 0 = off */
 	unsigned offload; /* CONFIG_OFFLOAD_*, all by default; read at start only */
 	unsigned threads; /* Threads =: 0 = auto (the default), else 1..WORKERS_MAX; start only */

@@ -29,6 +29,7 @@
 #include "datapath.h"
 
 #include <endian.h>
+#include <event2/event.h>
 #include <errno.h>
 #include <stddef.h>
 #include <stdlib.h>
@@ -416,6 +417,14 @@ void datapath_tun_readable(struct device *dev)
 		size_t len;
 
 		if (n <= 0) {
+			if (n < 0 && errno == EBADFD) {
+				/* The interface was deleted (ip link del, wg-quick down): as
+				 * wireguard-go, the daemon goes with it. */
+				log_notice("%s: the TUN device is gone: shutting down", dev->ifname);
+				event_del(dev->tun_ev);
+				event_base_loopbreak(dev->base);
+				break;
+			}
 			if (n < 0 && errno != EAGAIN && errno != EINTR)
 				log_warn("%s: TUN read: %s", dev->ifname, strerror(errno));
 			break;
@@ -509,7 +518,9 @@ static int begin_session(struct peer *p, uint64_t now)
 	}
 	index_replace(dev->index, &p->handshake.entry, &kp->entry);
 	peer_keypair_install(p, kp);
-	p->last_handshake_realtime = device_realtime();
+	/* A responder's session counts once confirmed (peer_keypair_confirm). */
+	if (kp->i_am_initiator)
+		p->last_handshake_realtime = device_realtime();
 	timers_session_derived(&p->timers, now);
 	return 0;
 }

@@ -2,6 +2,7 @@
 
 #include <errno.h>
 #include <event2/event.h>
+#include <linux/rtnetlink.h>
 #include <sodium.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -120,6 +121,7 @@ int device_new(struct event_base *base, const char *ifname, unsigned offload,
 	dev->udp.fd4 = dev->udp.fd6 = -1;
 	dev->mtu = CONFIG_DEFAULT_MTU;
 	dev->load_threshold = DEVICE_LOAD_THRESHOLD;
+	dev->manage_net = true;
 	TAILQ_INIT(&dev->peers);
 	dev->buf_size = DEVICE_BUF_SIZE;
 	dev->batch_cap = DEVICE_BATCH_SIZE;
@@ -172,10 +174,11 @@ err:
 	return ret;
 }
 
-static int set_identity(struct device *dev, const uint8_t *private_key)
+static int set_identity(struct device *dev, const uint8_t *private_key, bool *changed)
 {
 	struct peer *p;
 
+	*changed = false;
 	if (!private_key) {
 		if (!dev->local.private_key)
 			return 0;
@@ -195,21 +198,36 @@ static int set_identity(struct device *dev, const uint8_t *private_key)
 		key_public_from_private(dev->local.public_key, private_key);
 	}
 	cookie_checker_init(&dev->cookie_checker, dev->local.public_key);
-	/* Sessions were made with the old identity: the peers must redo the handshake. */
+	/* Sessions were made with the old identity: nothing more goes out with them, but what
+	 * the peers already sent still decrypts, and a new handshake may start at once. */
 	TAILQ_FOREACH(p, &dev->peers, link) {
 		noise_handshake_set_local(&p->handshake, &dev->local);
-		peer_keypairs_zero(p);
+		peer_keypairs_expire(p);
 	}
+	*changed = true;
 	return 0;
 }
 
-static int set_port(struct device *dev, uint16_t port)
+/* After a change of identity, as after WireGuard's: peers we had a session with hear from
+ * us now rather than at their next packet. */
+static void kick_rekeys(struct device *dev)
+{
+	uint64_t now = device_now();
+	struct peer *p;
+
+	TAILQ_FOREACH(p, &dev->peers, link)
+		if (p->previous && !p->current && p->endpoint.sa.sa_family && dev->local.private_key)
+			datapath_send_initiation(p, false, now);
+}
+
+static int set_port(struct device *dev, uint16_t port, bool new_random)
 {
 	struct udp u;
 	struct event *ev4 = NULL, *ev6 = NULL;
 	int ret;
 
-	if ((dev->udp.fd4 >= 0 || dev->udp.fd6 >= 0) && (port == 0 || port == dev->udp.port))
+	if ((dev->udp.fd4 >= 0 || dev->udp.fd6 >= 0) && ((port == 0 && !new_random) ||
+							  (port && port == dev->udp.port)))
 		return 0;
 	ret = udp_open(&u, port,
 		       (dev->offload & CONFIG_OFFLOAD_UDP_GSO ? UDP_OFFLOAD_GSO : 0) |
@@ -266,12 +284,33 @@ static bool prefix_in(const struct ip_prefix *p, const struct ip_prefix *set, si
 	return false;
 }
 
+static int addr_add(struct device *dev, const struct ip_prefix *p)
+{
+	return netlink_addr_add(dev->nl, dev->ifindex, p);
+}
+
+static int addr_del(struct device *dev, const struct ip_prefix *p)
+{
+	return netlink_addr_del(dev->nl, dev->ifindex, p);
+}
+
+static int route_add(struct device *dev, const struct ip_prefix *p)
+{
+	return netlink_route_add_table(dev->nl, dev->ifindex, p, dev->route_table);
+}
+
+static int route_del(struct device *dev, const struct ip_prefix *p)
+{
+	return netlink_route_del_table(dev->nl, dev->ifindex, p, dev->route_table);
+}
+
 /* Brings the system's list (addresses or routes) to `want`, touching only what we added:
- * entries already present that we did not add are left alone and never removed. */
+ * entries already present that we did not add are left alone and never removed. Returns
+ * 0 or -errno, and in *changed whether anything we had was removed. */
 static int sync_list(struct device *dev, struct ip_prefix **have, size_t *n_have,
 		     const struct ip_prefix *want, size_t n_want, const char *what,
-		     int (*add)(struct netlink *, int, const struct ip_prefix *),
-		     int (*del)(struct netlink *, int, const struct ip_prefix *))
+		     int (*add)(struct device *, const struct ip_prefix *),
+		     int (*del)(struct device *, const struct ip_prefix *), bool *removed)
 {
 	struct ip_prefix *list;
 	size_t n = 0;
@@ -286,7 +325,8 @@ static int sync_list(struct device *dev, struct ip_prefix **have, size_t *n_have
 			list[n++] = (*have)[i];
 			continue;
 		}
-		ret = del(dev->nl, dev->ifindex, &(*have)[i]);
+		*removed = true;
+		ret = del(dev, &(*have)[i]);
 		if (ret && ret != -ENOENT && ret != -ESRCH && ret != -EADDRNOTAVAIL)
 			log_warn("%s: cannot remove %s %s: %s", dev->ifname, what,
 				 addr_prefix_str(&(*have)[i], buf), strerror(-ret));
@@ -294,9 +334,13 @@ static int sync_list(struct device *dev, struct ip_prefix **have, size_t *n_have
 	for (size_t i = 0; i < n_want; i++) {
 		if (prefix_in(&want[i], list, n))
 			continue;
-		ret = add(dev->nl, dev->ifindex, &want[i]);
-		if (ret == -EEXIST)
+		ret = add(dev, &want[i]);
+		if (ret == -EEXIST) {
+			/* Someone else's: it stays theirs, and stays when we stop. */
+			log_warn("%s: %s %s exists already (not added by sealnetd): left as it is",
+				 dev->ifname, what, addr_prefix_str(&want[i], buf));
 			continue;
+		}
 		if (ret) {
 			log_err("%s: cannot add %s %s: %s", dev->ifname, what,
 				addr_prefix_str(&want[i], buf), strerror(-ret));
@@ -381,12 +425,58 @@ static void kick_persistent_keepalives(struct device *dev)
 			datapath_send_keepalive(p, now);
 }
 
-static int apply_routes(struct device *dev, const struct config *c)
+/* The routing table AllowedIPs go to: Table = as wg-quick reads it, none without a file. */
+static uint32_t route_table(const struct device *dev, const struct config *c)
 {
-	struct ip_prefix *want;
-	size_t n = 0, total = 0;
+	if (!dev->manage_net || c->table_mode == CONFIG_TABLE_OFF)
+		return 0;
+	return c->table_mode == CONFIG_TABLE_ID ? c->table_id : RT_TABLE_MAIN;
+}
+
+/* Table = changed on reload: our routes leave the old table before any enter the new. */
+static void routes_clear(struct device *dev)
+{
+	char buf[ADDR_STRLEN];
 	int ret;
 
+	for (size_t i = 0; i < dev->n_routes; i++) {
+		ret = route_del(dev, &dev->routes[i]);
+		if (ret && ret != -ESRCH && ret != -ENOENT)
+			log_warn("%s: cannot remove route %s: %s", dev->ifname,
+				 addr_prefix_str(&dev->routes[i], buf), strerror(-ret));
+	}
+	dev->n_routes = 0;
+}
+
+/* Removing the last IPv4 address of a link makes the kernel flush every route through it,
+ * ours too: after an address change each of ours is added again where it went missing. */
+static void routes_reassert(struct device *dev)
+{
+	char buf[ADDR_STRLEN];
+	int ret;
+
+	for (size_t i = 0; i < dev->n_routes; i++) {
+		ret = route_add(dev, &dev->routes[i]);
+		if (ret && ret != -EEXIST)
+			log_warn("%s: cannot restore route %s: %s", dev->ifname,
+				 addr_prefix_str(&dev->routes[i], buf), strerror(-ret));
+	}
+}
+
+static int apply_routes(struct device *dev, const struct config *c)
+{
+	uint32_t table = route_table(dev, c);
+	struct ip_prefix *want;
+	size_t n = 0, total = 0;
+	bool removed = false;
+	int ret;
+
+	if (table != dev->route_table) {
+		routes_clear(dev);
+		dev->route_table = table;
+	}
+	if (!table)
+		return 0;
 	for (size_t i = 0; i < c->n_peers; i++)
 		total += c->peers[i].n_allowed_ips;
 	want = calloc(total ? total : 1, sizeof(*want));
@@ -396,11 +486,12 @@ static int apply_routes(struct device *dev, const struct config *c)
 		for (size_t j = 0; j < c->peers[i].n_allowed_ips; j++) {
 			const struct ip_prefix *pfx = &c->peers[i].allowed_ips[j];
 
-			/* A default route through the tunnel would also capture the tunnel's own
-			 * datagrams; that takes policy routing, which is the operator's call. */
-			if (pfx->cidr == 0) {
-				log_notice("%s: AllowedIPs %s/0: no route added (add one with "
-					   "policy routing if wanted)",
+			/* In the main table a default route through the tunnel would also capture
+			 * the tunnel's own datagrams; wg-quick answers that with policy routing,
+			 * which is the operator's call here (Table = a number, or their rules). */
+			if (pfx->cidr == 0 && table == RT_TABLE_MAIN) {
+				log_notice("%s: AllowedIPs %s/0: no route added in the main table "
+					   "(Table = a number puts it in another; see sealnet.conf(5))",
 					   dev->ifname, pfx->addr.family == AF_INET ? "0.0.0.0" : "::");
 				continue;
 			}
@@ -408,8 +499,8 @@ static int apply_routes(struct device *dev, const struct config *c)
 				want[n++] = *pfx;
 		}
 	}
-	ret = sync_list(dev, &dev->routes, &dev->n_routes, want, n, "route", netlink_route_add,
-			netlink_route_del);
+	ret = sync_list(dev, &dev->routes, &dev->n_routes, want, n, "route", route_add, route_del,
+			&removed);
 	free(want);
 	return ret;
 }
@@ -445,6 +536,7 @@ static size_t count_groups(const struct config *c)
 
 int device_apply(struct device *dev, const struct config *c)
 {
+	bool new_identity, mtu_changed = false, addr_removed = false;
 	int ret;
 
 	/* Rules first, with the group names the config uses counted before anything changes:
@@ -462,10 +554,10 @@ int device_apply(struct device *dev, const struct config *c)
 		return ret;
 	}
 	/* The port next: it is what most often fails (in use). */
-	ret = set_port(dev, c->listen_port);
+	ret = set_port(dev, c->listen_port, c->listen_port_new);
 	if (ret)
 		return ret;
-	ret = set_identity(dev, c->private_key);
+	ret = set_identity(dev, c->private_key, &new_identity);
 	if (ret)
 		return ret;
 	if (c->fwmark != dev->fwmark) {
@@ -485,30 +577,44 @@ int device_apply(struct device *dev, const struct config *c)
 		TAILQ_FOREACH(p, &dev->peers, link)
 			peer_staged_clear(p);
 		dev->mtu = c->mtu;
+		mtu_changed = true;
 	}
-	ret = netlink_set_mtu(dev->nl, dev->ifindex, dev->mtu);
-	if (ret) {
-		log_err("%s: cannot set MTU %u: %s", dev->ifname, dev->mtu, strerror(-ret));
-		return ret;
+	/* Only what changed goes to the kernel: a set that moves a peer's endpoint must not
+	 * undo what the admin did to the link since, nor fail because it moved away. */
+	if (dev->manage_net && (mtu_changed || !dev->link_set_up)) {
+		ret = netlink_set_mtu(dev->nl, dev->ifindex, dev->mtu);
+		if (ret) {
+			log_err("%s: cannot set MTU %u: %s", dev->ifname, dev->mtu, strerror(-ret));
+			return ret;
+		}
 	}
-	ret = sync_list(dev, &dev->addresses, &dev->n_addresses, c->addresses, c->n_addresses,
-			"address", netlink_addr_add, netlink_addr_del);
-	if (ret)
-		return ret;
+	if (dev->manage_net) {
+		ret = sync_list(dev, &dev->addresses, &dev->n_addresses, c->addresses,
+				c->n_addresses, "address", addr_add, addr_del, &addr_removed);
+		if (ret)
+			return ret;
+	}
 	ret = apply_peers(dev, c);
 	if (ret) {
 		log_err("%s: cannot apply peers: %s", dev->ifname, strerror(-ret));
 		return ret;
 	}
-	ret = netlink_set_up(dev->nl, dev->ifindex, true);
-	if (ret) {
-		log_err("%s: cannot bring the link up: %s", dev->ifname, strerror(-ret));
-		return ret;
+	if (dev->manage_net && !dev->link_set_up) {
+		ret = netlink_set_up(dev->nl, dev->ifindex, true);
+		if (ret) {
+			log_err("%s: cannot bring the link up: %s", dev->ifname, strerror(-ret));
+			return ret;
+		}
+		dev->link_set_up = true;
 	}
+	if (addr_removed)
+		routes_reassert(dev);
 	ret = apply_routes(dev, c);
 	if (ret)
 		return ret;
 	kick_persistent_keepalives(dev);
+	if (new_identity)
+		kick_rekeys(dev);
 	return 0;
 }
 
@@ -550,6 +656,10 @@ int device_to_config(struct device *dev, struct config **out)
 	c->listen_port = dev->udp.port;
 	c->fwmark = dev->fwmark;
 	c->mtu = dev->mtu;
+	/* The table the routes go to is the file's to say; a set keeps it. */
+	c->table_mode = !dev->route_table ? CONFIG_TABLE_OFF
+		       : dev->route_table == RT_TABLE_MAIN ? CONFIG_TABLE_AUTO : CONFIG_TABLE_ID;
+	c->table_id = dev->route_table;
 	memcpy(c->addresses, dev->addresses, dev->n_addresses * sizeof(*c->addresses));
 	c->n_addresses = dev->n_addresses;
 	c->n_rules = firewall_rule_count(dev->firewall);
@@ -649,9 +759,9 @@ void device_free(struct device *dev)
 	cipher_wipe(dev->tx, sizeof(dev->tx));
 	if (dev->nl) {
 		for (size_t i = 0; i < dev->n_routes; i++)
-			netlink_route_del(dev->nl, dev->ifindex, &dev->routes[i]);
+			route_del(dev, &dev->routes[i]);
 		for (size_t i = 0; i < dev->n_addresses; i++)
-			netlink_addr_del(dev->nl, dev->ifindex, &dev->addresses[i]);
+			addr_del(dev, &dev->addresses[i]);
 		netlink_close(dev->nl);
 	}
 	free(dev->routes);

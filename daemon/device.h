@@ -118,9 +118,17 @@ struct device {
 	/* Where metrics_open() serves the Prometheus page, sa_family 0 = nowhere: it cannot
 	 * move while running, so device_reload() only says when the file asks for another. */
 	union endpoint metrics_listen;
-	/* What we added to the system, so exit removes exactly that. */
+	/* From a config file, the addresses, the MTU, the link state and the AllowedIPs routes
+	 * are ours to set (the routes as its Table = says). Without one the daemon is what
+	 * wireguard-go is: only the control socket's settings, never a netlink change after
+	 * startup, so the TUN may move to another namespace. */
+	bool manage_net;
+	bool link_set_up; /* brought up once; later changes to the link are the admin's */
+	/* What we added to the system, so exit removes exactly that; routes in route_table
+	 * (0 while Table = off). */
 	struct ip_prefix *routes, *addresses;
 	size_t n_routes, n_addresses;
+	uint32_t route_table;
 };
 
 /* Opens the TUN device and netlink. offload: CONFIG_OFFLOAD_* allowed (fixed for the

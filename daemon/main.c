@@ -16,6 +16,7 @@
 #include "device.h"
 #include "log.h"
 #include "metrics.h"
+#include "netlink.h"
 #include "privdrop.h"
 #include "uapi.h"
 
@@ -31,14 +32,17 @@ struct daemon {
 
 static void usage(FILE *f)
 {
-	fprintf(f, "Usage: sealnetd [-f] [-v]... [-c CONFIG] [-p PIDFILE] IFACE\n"
+	fprintf(f, "Usage: sealnetd [-f] [-v]... [-c CONFIG] [-p PIDFILE] [-l LOGFILE] IFACE\n"
 		   "  -f          stay in the foreground, log to stderr\n"
 		   "  -v          more verbose (repeat for debug)\n"
-		   "  -c CONFIG   config file (default " DEFAULT_CONFIG_DIR "/IFACE.conf)\n"
+		   "  -c CONFIG   config file (default " DEFAULT_CONFIG_DIR "/IFACE.conf; when that\n"
+		   "              does not exist, start empty and configured through the control\n"
+		   "              socket only, as wireguard-go: no addresses, no routes)\n"
 		   "  -p PIDFILE  pid file (default " DEFAULT_RUN_DIR "/IFACE.pid; none with -f)\n"
+		   "  -l LOGFILE  log to this file (appended) instead of syslog or stderr\n"
 		   "  -h          this help\n"
 		   "Signals: SIGINT/SIGTERM stop, SIGHUP reloads the config, SIGUSR1 logs the\n"
-		   "counters.\n");
+		   "counters. Deleting the interface (ip link del) stops the daemon.\n");
 }
 
 static void on_stop(evutil_socket_t sig, short what, void *arg)
@@ -62,6 +66,11 @@ static void on_hup(evutil_socket_t sig, short what, void *arg)
 
 	struct daemon *d = arg;
 
+	if (!d->config_path) {
+		log_notice("%s: SIGHUP: no config file to reload (started without one)",
+			   d->dev->ifname);
+		return;
+	}
 	device_reload(d->dev, d->config_path, err, sizeof(err));
 }
 
@@ -111,7 +120,17 @@ static int daemonize(int *notify_fd)
 	return 0;
 }
 
-static void detach_stdio(void)
+/* A daemon without a syslog to write to (a container, a minimal system) would lose every
+ * message, a refused reload's reason among them: then stderr stays open and takes the log,
+ * as wireguard-go keeps its stderr. */
+static bool syslog_present(void)
+{
+	struct stat st;
+
+	return !stat("/dev/log", &st) && S_ISSOCK(st.st_mode);
+}
+
+static void detach_stdio(bool keep_stderr)
 {
 	int fd = open("/dev/null", O_RDWR);
 
@@ -119,14 +138,30 @@ static void detach_stdio(void)
 		return;
 	dup2(fd, STDIN_FILENO);
 	dup2(fd, STDOUT_FILENO);
-	dup2(fd, STDERR_FILENO);
+	if (!keep_stderr)
+		dup2(fd, STDERR_FILENO);
 	if (fd > STDERR_FILENO)
 		close(fd);
 }
 
+/* -l: the log goes to stderr, and stderr to the file. Opened as root, before the drop. */
+static int open_logfile(const char *path)
+{
+	int fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0640);
+
+	if (fd < 0)
+		return -errno;
+	if (dup2(fd, STDERR_FILENO) < 0) {
+		close(fd);
+		return -errno;
+	}
+	close(fd);
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
-	const char *config_path = NULL, *pidfile = NULL, *ifname;
+	const char *config_path = NULL, *pidfile = NULL, *logfile = NULL, *ifname;
 	char default_path[256], err[512], sockpath[sizeof(UAPI_DEFAULT_DIR) + IFNAMSIZ + 8];
 	struct privdrop_opts po = { 0 };
 	struct event *sigs[4] = { 0 };
@@ -136,10 +171,10 @@ int main(int argc, char **argv)
 	struct uapi *uapi = NULL;
 	struct metrics *metrics = NULL;
 	struct daemon d = { 0 };
-	bool foreground = false;
+	bool foreground = false, bare = false, log_to_stderr;
 	int verbosity = 0, notify_fd = -1, opt, ret = EXIT_FAILURE;
 
-	while ((opt = getopt(argc, argv, "fvc:p:h")) != -1) {
+	while ((opt = getopt(argc, argv, "fvc:p:l:h")) != -1) {
 		switch (opt) {
 		case 'f':
 			foreground = true;
@@ -152,6 +187,9 @@ int main(int argc, char **argv)
 			break;
 		case 'p':
 			pidfile = optarg;
+			break;
+		case 'l':
+			logfile = optarg;
 			break;
 		case 'h':
 			usage(stdout);
@@ -170,9 +208,13 @@ int main(int argc, char **argv)
 		fprintf(stderr, "sealnetd: bad interface name \"%s\"\n", ifname);
 		return 2;
 	}
+	/* Without a file of its own the daemon is what wireguard-go is: wg-quick and every
+	 * wireguard-go user start it with the interface name alone, then configure it with
+	 * `wg setconf`, and do addresses, MTU and routes themselves. */
 	if (!config_path) {
 		snprintf(default_path, sizeof(default_path), DEFAULT_CONFIG_DIR "/%s.conf", ifname);
 		config_path = default_path;
+		bare = access(default_path, F_OK) && errno == ENOENT;
 	}
 	/* In the foreground the caller holds the pid already; several test nodes with the same
 	 * interface name in different namespaces must not fight over one file. */
@@ -180,6 +222,12 @@ int main(int argc, char **argv)
 		snprintf(d.pidfile, sizeof(d.pidfile), "%s", pidfile);
 	else if (!foreground)
 		snprintf(d.pidfile, sizeof(d.pidfile), DEFAULT_RUN_DIR "/%s.pid", ifname);
+	if (logfile && (ret = open_logfile(logfile))) {
+		fprintf(stderr, "sealnetd: %s: cannot open the log file: %s\n", logfile,
+			strerror(-ret));
+		return EXIT_FAILURE;
+	}
+	log_to_stderr = foreground || logfile || !syslog_present();
 	log_init("sealnetd", true, verbosity >= 2 ? LOG_DEBUG : verbosity ? LOG_INFO : LOG_NOTICE);
 	if (cipher_init()) {
 		log_err("cannot initialise libsodium");
@@ -192,10 +240,13 @@ int main(int argc, char **argv)
 		return EXIT_FAILURE;
 	}
 	ret = EXIT_FAILURE;
-	if (config_load(config_path, &conf, err, sizeof(err))) {
+	if (bare ? config_parse_string("", ifname, &conf, err, sizeof(err))
+		 : config_load(config_path, &conf, err, sizeof(err))) {
 		fprintf(stderr, "%s\n", err);
 		return EXIT_FAILURE;
 	}
+	if (bare)
+		config_path = NULL;
 	if (!foreground && daemonize(&notify_fd)) {
 		log_err("cannot daemonize: %s", strerror(errno));
 		goto out;
@@ -208,7 +259,12 @@ int main(int argc, char **argv)
 		log_err("cannot create the event loop");
 		goto out;
 	}
-	if (device_new(base, ifname, conf->offload, &dev) || device_apply(dev, conf))
+	if (device_new(base, ifname, conf->offload, &dev))
+		goto out;
+	dev->manage_net = !bare;
+	if (bare && netlink_set_mtu(dev->nl, dev->ifindex, dev->mtu))
+		log_warn("%s: cannot set MTU %u", dev->ifname, dev->mtu);
+	if (device_apply(dev, conf))
 		goto out;
 	ret = uapi_open(dev, NULL, config_path, &uapi);
 	if (ret) {
@@ -253,7 +309,7 @@ int main(int argc, char **argv)
 	snprintf(sockpath, sizeof(sockpath), UAPI_DEFAULT_DIR "/%s.sock", dev->ifname);
 	po.user = conf->user;
 	po.sandbox = conf->sandbox;
-	po.config_path = config_path;
+	po.config_path = config_path; /* NULL when bare */
 	po.remove[0] = sockpath;
 	po.remove[1] = d.pidfile[0] ? d.pidfile : NULL;
 	if (privdrop_apply(&po)) {
@@ -267,7 +323,8 @@ int main(int argc, char **argv)
 	config_free(conf);
 	conf = NULL;
 	ret = EXIT_FAILURE;
-	log_notice("%s: up, UDP port %u, MTU %u", dev->ifname, dev->udp.port, dev->mtu);
+	log_notice("%s: up, UDP port %u, MTU %u%s", dev->ifname, dev->udp.port, dev->mtu,
+		   bare ? ", no config file: configured through " UAPI_DEFAULT_DIR " only" : "");
 	if (notify_fd >= 0) {
 		char ok = 0;
 
@@ -275,8 +332,9 @@ int main(int argc, char **argv)
 			goto out;
 		close(notify_fd);
 		notify_fd = -1;
-		detach_stdio();
-		log_init("sealnetd", false, verbosity >= 2 ? LOG_DEBUG : verbosity ? LOG_INFO : LOG_NOTICE);
+		detach_stdio(log_to_stderr);
+		log_init("sealnetd", log_to_stderr,
+			 verbosity >= 2 ? LOG_DEBUG : verbosity ? LOG_INFO : LOG_NOTICE);
 	}
 	if (event_base_dispatch(base) < 0)
 		log_err("event loop failed");

@@ -150,7 +150,7 @@ int netlink_addr_del(struct netlink *nl, int ifindex, const struct ip_prefix *p)
 }
 
 static int route_change(struct netlink *nl, uint16_t type, uint16_t flags, int ifindex,
-                        const struct ip_prefix *p)
+                        const struct ip_prefix *p, uint32_t table)
 {
 	char buf[NETLINK_BUF_SIZE];
 	struct nlmsghdr *nlh;
@@ -170,24 +170,43 @@ static int route_change(struct netlink *nl, uint16_t type, uint16_t flags, int i
 	rtm = mnl_nlmsg_put_extra_header(nlh, sizeof(*rtm));
 	rtm->rtm_family = (uint8_t)dst.addr.family;
 	rtm->rtm_dst_len = dst.cidr;
-	rtm->rtm_table = RT_TABLE_MAIN;
+	/* rtm_table has 8 bits; larger ids go in RTA_TABLE, as ip(8) does. */
+	rtm->rtm_table = table < 256 ? (uint8_t)table : RT_TABLE_UNSPEC;
 	rtm->rtm_protocol = NETLINK_ROUTE_PROTO;
 	rtm->rtm_scope = RT_SCOPE_LINK;
 	rtm->rtm_type = RTN_UNICAST;
 	/* For /0 the all-zero destination is what the kernel stores for a default route. */
 	mnl_attr_put(nlh, RTA_DST, addr_len(dst.addr.family), dst.addr.bytes);
 	mnl_attr_put_u32(nlh, RTA_OIF, (uint32_t)ifindex);
+	if (table >= 256)
+		mnl_attr_put_u32(nlh, RTA_TABLE, table);
 	return netlink_request(nl, nlh, NULL, NULL);
 }
 
 int netlink_route_add(struct netlink *nl, int ifindex, const struct ip_prefix *p)
 {
-	return route_change(nl, RTM_NEWROUTE, NLM_F_CREATE | NLM_F_EXCL, ifindex, p);
+	return netlink_route_add_table(nl, ifindex, p, RT_TABLE_MAIN);
 }
 
 int netlink_route_del(struct netlink *nl, int ifindex, const struct ip_prefix *p)
 {
-	return route_change(nl, RTM_DELROUTE, 0, ifindex, p);
+	return netlink_route_del_table(nl, ifindex, p, RT_TABLE_MAIN);
+}
+
+int netlink_route_add_table(struct netlink *nl, int ifindex, const struct ip_prefix *p,
+                            uint32_t table)
+{
+	if (!table)
+		return -EINVAL;
+	return route_change(nl, RTM_NEWROUTE, NLM_F_CREATE | NLM_F_EXCL, ifindex, p, table);
+}
+
+int netlink_route_del_table(struct netlink *nl, int ifindex, const struct ip_prefix *p,
+                            uint32_t table)
+{
+	if (!table)
+		return -EINVAL;
+	return route_change(nl, RTM_DELROUTE, 0, ifindex, p, table);
 }
 
 int netlink_request(struct netlink *nl, struct nlmsghdr *nlh,

@@ -4,6 +4,7 @@
 #define SEALNET_NETLINK_H
 
 #include <stdbool.h>
+#include <stdint.h>
 
 #include "addr.h"
 
@@ -22,6 +23,11 @@ int netlink_addr_del(struct netlink *nl, int ifindex, const struct ip_prefix *p)
  * present (callers treat it as "not ours", and do not delete it later). */
 int netlink_route_add(struct netlink *nl, int ifindex, const struct ip_prefix *p);
 int netlink_route_del(struct netlink *nl, int ifindex, const struct ip_prefix *p);
+/* The same in routing table `table` (1..2^32-1; 254 is main). */
+int netlink_route_add_table(struct netlink *nl, int ifindex, const struct ip_prefix *p,
+                            uint32_t table);
+int netlink_route_del_table(struct netlink *nl, int ifindex, const struct ip_prefix *p,
+                            uint32_t table);
 
 struct nlmsghdr;
 

@@ -28,7 +28,10 @@ int peer_new(struct device *dev, const struct config_peer *cp, struct peer **out
 	if (!p)
 		return -ENOMEM;
 	p->dev = dev;
-	p->staged_size = dev->mtu;
+	/* Without a config file the MTU is whatever `ip link` in the TUN's namespace makes it,
+	 * which we cannot see once the TUN has moved: a slot then holds any IP packet (pages
+	 * are only touched when used). */
+	p->staged_size = dev->manage_net ? dev->mtu : PEER_STAGED_ANY_SIZE;
 	p->staged = malloc(PEER_STAGED_MAX * p->staged_size);
 	p->timer_ev = evtimer_new(dev->base, timer_cb, p);
 	if (!p->staged || !p->timer_ev) {
@@ -94,6 +97,20 @@ void peer_keypairs_zero(struct peer *p)
 	noise_handshake_clear(&p->handshake);
 }
 
+void peer_keypairs_expire(struct peer *p)
+{
+	if (p->current) {
+		keypair_free(p, p->previous);
+		p->previous = p->current;
+		p->current = NULL;
+	}
+	keypair_free(p, p->next);
+	p->next = NULL;
+	index_remove(p->dev->index, &p->handshake.entry);
+	noise_handshake_clear(&p->handshake);
+	p->timers.last_sent_handshake = 0;
+}
+
 void peer_free(struct peer *p)
 {
 	if (!p)
@@ -139,6 +156,7 @@ void peer_keypair_install(struct peer *p, struct noise_keypair *kp)
 		p->next = kp;
 		keypair_free(p, p->previous);
 		p->previous = NULL;
+		return;
 	}
 	p->stats.handshakes_completed++;
 }
@@ -152,6 +170,11 @@ bool peer_keypair_confirm(struct peer *p, struct noise_keypair *kp)
 	p->current = p->next;
 	p->next = NULL;
 	p->stats.keypair_rotations++;
+	/* For a responder the handshake is complete only now (WireGuard's
+	 * wg_timers_handshake_complete on the first data): a session the initiator could not
+	 * derive, with another preshared key say, never counts. */
+	p->stats.handshakes_completed++;
+	p->last_handshake_realtime = device_realtime();
 	return true;
 }
 

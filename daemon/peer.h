@@ -19,12 +19,13 @@ struct config_peer;
 
 /* Packets from the TUN wait here while a handshake runs; the oldest is dropped when full. */
 #define PEER_STAGED_MAX 32
+#define PEER_STAGED_ANY_SIZE 65535
 
 struct peer_stats {
 	uint64_t rx_bytes, tx_bytes;
 	uint64_t rx_packets, tx_packets;
 	uint64_t handshakes_initiated; /* initiations sent */
-	uint64_t handshakes_completed; /* sessions derived */
+	uint64_t handshakes_completed; /* sessions derived (initiator) or confirmed (responder) */
 	uint64_t handshakes_failed;    /* initiations that timed out unanswered */
 	uint64_t keypair_rotations;
 	uint64_t staged_dropped;
@@ -68,6 +69,9 @@ void peer_keypair_install(struct peer *p, struct noise_keypair *kp);
  * becomes current. Returns true when that happened. */
 bool peer_keypair_confirm(struct peer *p, struct noise_keypair *kp);
 void peer_keypairs_zero(struct peer *p);
+/* Our identity changed: the current session sends no more but still receives (as previous),
+ * the next and the handshake go, and a new initiation may leave at once. */
+void peer_keypairs_expire(struct peer *p);
 
 /* Staging: copy a packet in; iterate with peer_staged_pop. */
 void peer_stage(struct peer *p, const uint8_t *pkt, size_t len);

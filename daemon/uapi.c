@@ -149,6 +149,8 @@ static int set_interface_key(struct config *c, const char *key, const char *valu
 		if (config_parse_number(value, 65535, false, &n))
 			return set_err(err, errlen, -EINVAL, "listen_port: bad port \"%s\"", value);
 		c->listen_port = (uint16_t)n;
+		/* As wireguard-go: 0 binds a new random port, it does not keep the old one. */
+		c->listen_port_new = n == 0;
 		return 0;
 	}
 	if (!strcmp(key, "fwmark")) {
@@ -469,7 +471,19 @@ void uapi_handle(struct device *dev, const char *config_path, char *request,
 	if (!strcmp(request, "set=1")) {
 		ret = handle_set(dev, rest);
 	} else if (!strcmp(request, "reload=1") && !*rest) {
-		ret = config_path ? device_reload(dev, config_path, err, sizeof(err)) : -EINVAL;
+		if (!config_path) {
+			snprintf(err, sizeof(err), "started without a config file: nothing to reload");
+			ret = -EINVAL;
+		} else {
+			ret = device_reload(dev, config_path, err, sizeof(err));
+		}
+		/* reload=1 is ours, so its answer may say why (wg never reads this one). */
+		if (ret) {
+			for (char *c = err; *c; c++)
+				if (*c == '\n' || *c == '\r')
+					*c = ' ';
+			evbuffer_add_printf(out, "error=%s\n", err);
+		}
 	} else {
 		ret = -EINVAL;
 	}

@@ -195,14 +195,27 @@ static int parse_errno(const char *value, int *err)
 
 int ipc_command(const char *ifname, const char *request, int *daemon_err)
 {
-	char *reply, *line;
+	return ipc_command_why(ifname, request, daemon_err, NULL, 0);
+}
+
+int ipc_command_why(const char *ifname, const char *request, int *daemon_err, char *why,
+                    size_t whylen)
+{
+	char *reply, *line, *msg;
 	size_t size;
 	int ret;
 
 	*daemon_err = 0;
+	if (why && whylen)
+		why[0] = '\0';
 	ret = transact(ifname, request, &reply, &size);
 	if (ret)
 		return ret;
+	msg = !strncmp(reply, "error=", 6) ? reply : strstr(reply, "\nerror=");
+	if (msg && why && whylen) {
+		msg += *msg == '\n' ? 7 : 6;
+		snprintf(why, whylen, "%.*s", (int)strcspn(msg, "\n"), msg);
+	}
 	line = strrchr(reply, '\n');
 	line = line ? line + 1 : reply;
 	if (strncmp(line, "errno=", 6) || parse_errno(line + 6, daemon_err))

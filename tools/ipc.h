@@ -84,6 +84,10 @@ int ipc_connect(const char *ifname);
  * wireguard-go does on a request it does not know), and otherwise leaves the daemon's answer
  * in *daemon_err: 0, or the negative errno it refused the request with. */
 int ipc_command(const char *ifname, const char *request, int *daemon_err);
+/* The same, and the daemon's reason for a refusal, where it gives one (reload=1 does, in an
+ * error= line before errno=), in why; empty when none. */
+int ipc_command_why(const char *ifname, const char *request, int *daemon_err, char *why,
+                    size_t whylen);
 
 /* Reads IFACE's state with get=sealnet, or with get=1 from a daemon that does not know it.
  * Returns 0 or -errno (-ENODEV: not running; -EPROTO: an answer we cannot read; a negative

@@ -15,6 +15,7 @@ static void usage_text(FILE *f)
 
 int reload_main(int argc, char *argv[])
 {
+	char why[512];
 	const char *ifname;
 	int ret, err;
 
@@ -32,7 +33,7 @@ int reload_main(int argc, char *argv[])
 		usage_text(stderr);
 		return EXIT_USAGE;
 	}
-	ret = ipc_command(ifname, "reload=1\n", &err);
+	ret = ipc_command_why(ifname, "reload=1\n", &err, why, sizeof(why));
 	if (ret == -ENODEV)
 		fprintf(stderr, "%s: reload %s: not running (no daemon on %s/%s.sock)\n", PROG_NAME,
 		        ifname, IPC_DIR, ifname);
@@ -42,6 +43,8 @@ int reload_main(int argc, char *argv[])
 	else if (ret)
 		fprintf(stderr, "%s: reload %s: cannot talk to the daemon: %s\n", PROG_NAME, ifname,
 		        strerror(-ret));
+	else if (err && why[0])
+		fprintf(stderr, "%s: reload %s: %s\n", PROG_NAME, ifname, why);
 	else if (err)
 		fprintf(stderr, "%s: reload %s: %s\n", PROG_NAME, ifname, strerror(-err));
 	return ret || err ? 1 : 0;

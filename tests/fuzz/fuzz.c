@@ -10,7 +10,7 @@
  *
  * LINK-WRAP: -Wl,--wrap=tun_open -Wl,--wrap=netlink_open -Wl,--wrap=netlink_set_mtu
  * LINK-WRAP: -Wl,--wrap=netlink_set_up -Wl,--wrap=netlink_addr_add -Wl,--wrap=netlink_addr_del
- * LINK-WRAP: -Wl,--wrap=netlink_route_add -Wl,--wrap=netlink_route_del -Wl,--wrap=udp_open
+ * LINK-WRAP: -Wl,--wrap=netlink_route_add_table -Wl,--wrap=netlink_route_del_table -Wl,--wrap=udp_open
  * LINK-WRAP: -Wl,--wrap=udp_set_mark -Wl,--wrap=udp_send -Wl,--wrap=udp_send_train
  * LINK-WRAP: -Wl,--wrap=udp_recv -Wl,--wrap=device_realtime -Wl,--wrap=device_now
  * LINK-WRAP: -Wl,--wrap=getaddrinfo
@@ -60,8 +60,10 @@ int __wrap_netlink_set_mtu(struct netlink *nl, int ifindex, unsigned mtu);
 int __wrap_netlink_set_up(struct netlink *nl, int ifindex, bool up);
 int __wrap_netlink_addr_add(struct netlink *nl, int ifindex, const struct ip_prefix *p);
 int __wrap_netlink_addr_del(struct netlink *nl, int ifindex, const struct ip_prefix *p);
-int __wrap_netlink_route_add(struct netlink *nl, int ifindex, const struct ip_prefix *p);
-int __wrap_netlink_route_del(struct netlink *nl, int ifindex, const struct ip_prefix *p);
+int __wrap_netlink_route_add_table(struct netlink *nl, int ifindex, const struct ip_prefix *p,
+				   uint32_t table);
+int __wrap_netlink_route_del_table(struct netlink *nl, int ifindex, const struct ip_prefix *p,
+				   uint32_t table);
 int __wrap_udp_open(struct udp *u, uint16_t port, unsigned offload);
 int __wrap_udp_set_mark(const struct udp *u, uint32_t mark);
 int __wrap_udp_send(const struct udp *u, const union endpoint *to, const void *buf, size_t len);
@@ -115,12 +117,14 @@ int __wrap_netlink_addr_del(struct netlink *nl, int ifindex, const struct ip_pre
 	return 0;
 }
 
-int __wrap_netlink_route_add(struct netlink *nl, int ifindex, const struct ip_prefix *p)
+int __wrap_netlink_route_add_table(struct netlink *nl, int ifindex, const struct ip_prefix *p,
+				   uint32_t table)
 {
 	return 0;
 }
 
-int __wrap_netlink_route_del(struct netlink *nl, int ifindex, const struct ip_prefix *p)
+int __wrap_netlink_route_del_table(struct netlink *nl, int ifindex, const struct ip_prefix *p,
+				   uint32_t table)
 {
 	return 0;
 }
