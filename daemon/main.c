@@ -39,7 +39,8 @@ static void usage(FILE *f)
 		   "              does not exist, start empty and configured through the control\n"
 		   "              socket only, as wireguard-go: no addresses, no routes)\n"
 		   "  -p PIDFILE  pid file (default " DEFAULT_RUN_DIR "/IFACE.pid; none with -f)\n"
-		   "  -l LOGFILE  log to this file (appended) instead of syslog or stderr\n"
+		   "  -l LOGFILE  log to this file (appended) instead of syslog or stderr; without\n"
+		   "              syslog a daemonized sealnetd logs to " DEFAULT_RUN_DIR "/IFACE.log\n"
 		   "  -h          this help\n"
 		   "Signals: SIGINT/SIGTERM stop, SIGHUP reloads the config, SIGUSR1 logs the\n"
 		   "counters. Deleting the interface (ip link del) stops the daemon.\n");
@@ -121,8 +122,9 @@ static int daemonize(int *notify_fd)
 }
 
 /* A daemon without a syslog to write to (a container, a minimal system) would lose every
- * message, a refused reload's reason among them: then stderr stays open and takes the log,
- * as wireguard-go keeps its stderr. */
+ * message, a refused reload's reason among them: it then logs to DEFAULT_RUN_DIR/IFACE.log.
+ * Not to the stderr it was started with: a caller reading that through a pipe, as
+ * `out=$(wg-quick up wg0 2>&1)` does, would wait for its end forever. */
 static bool syslog_present(void)
 {
 	struct stat st;
@@ -130,7 +132,8 @@ static bool syslog_present(void)
 	return !stat("/dev/log", &st) && S_ISSOCK(st.st_mode);
 }
 
-static void detach_stdio(bool keep_stderr)
+/* stderr goes to log_fd when there is one (and stays as it is when that is stderr). */
+static void detach_stdio(int log_fd)
 {
 	int fd = open("/dev/null", O_RDWR);
 
@@ -138,31 +141,27 @@ static void detach_stdio(bool keep_stderr)
 		return;
 	dup2(fd, STDIN_FILENO);
 	dup2(fd, STDOUT_FILENO);
-	if (!keep_stderr)
+	if (log_fd < 0)
 		dup2(fd, STDERR_FILENO);
+	else if (log_fd != STDERR_FILENO)
+		dup2(log_fd, STDERR_FILENO);
 	if (fd > STDERR_FILENO)
 		close(fd);
 }
 
-/* -l: the log goes to stderr, and stderr to the file. Opened as root, before the drop. */
+/* Opened as root, before the privilege drop; the log is only ever appended to. */
 static int open_logfile(const char *path)
 {
 	int fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0640);
 
-	if (fd < 0)
-		return -errno;
-	if (dup2(fd, STDERR_FILENO) < 0) {
-		close(fd);
-		return -errno;
-	}
-	close(fd);
-	return 0;
+	return fd < 0 ? -errno : fd;
 }
 
 int main(int argc, char **argv)
 {
 	const char *config_path = NULL, *pidfile = NULL, *logfile = NULL, *ifname;
 	char default_path[256], err[512], sockpath[sizeof(UAPI_DEFAULT_DIR) + IFNAMSIZ + 8];
+	char default_log[sizeof(DEFAULT_RUN_DIR) + IFNAMSIZ + 8];
 	struct privdrop_opts po = { 0 };
 	struct event *sigs[4] = { 0 };
 	struct event_base *base = NULL;
@@ -172,7 +171,7 @@ int main(int argc, char **argv)
 	struct metrics *metrics = NULL;
 	struct daemon d = { 0 };
 	bool foreground = false, bare = false, log_to_stderr;
-	int verbosity = 0, notify_fd = -1, opt, ret = EXIT_FAILURE;
+	int verbosity = 0, notify_fd = -1, log_fd = -1, opt, ret = EXIT_FAILURE;
 
 	while ((opt = getopt(argc, argv, "fvc:p:l:h")) != -1) {
 		switch (opt) {
@@ -222,12 +221,28 @@ int main(int argc, char **argv)
 		snprintf(d.pidfile, sizeof(d.pidfile), "%s", pidfile);
 	else if (!foreground)
 		snprintf(d.pidfile, sizeof(d.pidfile), DEFAULT_RUN_DIR "/%s.pid", ifname);
-	if (logfile && (ret = open_logfile(logfile))) {
-		fprintf(stderr, "sealnetd: %s: cannot open the log file: %s\n", logfile,
-			strerror(-ret));
-		return EXIT_FAILURE;
+	/* -l: everything from here on, startup errors included, goes to the file. */
+	if (logfile) {
+		log_fd = open_logfile(logfile);
+		if (log_fd < 0 || dup2(log_fd, STDERR_FILENO) < 0) {
+			fprintf(stderr, "sealnetd: %s: cannot open the log file: %s\n", logfile,
+				strerror(log_fd < 0 ? -log_fd : errno));
+			return EXIT_FAILURE;
+		}
+		close(log_fd);
+		log_fd = STDERR_FILENO;
 	}
 	log_to_stderr = foreground || logfile || !syslog_present();
+	if (!foreground && !logfile && log_to_stderr) {
+		snprintf(default_log, sizeof(default_log), DEFAULT_RUN_DIR "/%s.log", ifname);
+		mkdir(DEFAULT_RUN_DIR, 0755);
+		log_fd = open_logfile(default_log);
+		if (log_fd < 0) {
+			fprintf(stderr, "sealnetd: no syslog, and cannot open %s: %s\n", default_log,
+				strerror(-log_fd));
+			return EXIT_FAILURE;
+		}
+	}
 	log_init("sealnetd", true, verbosity >= 2 ? LOG_DEBUG : verbosity ? LOG_INFO : LOG_NOTICE);
 	if (cipher_init()) {
 		log_err("cannot initialise libsodium");
@@ -323,8 +338,6 @@ int main(int argc, char **argv)
 	config_free(conf);
 	conf = NULL;
 	ret = EXIT_FAILURE;
-	log_notice("%s: up, UDP port %u, MTU %u%s", dev->ifname, dev->udp.port, dev->mtu,
-		   bare ? ", no config file: configured through " UAPI_DEFAULT_DIR " only" : "");
 	if (notify_fd >= 0) {
 		char ok = 0;
 
@@ -332,10 +345,16 @@ int main(int argc, char **argv)
 			goto out;
 		close(notify_fd);
 		notify_fd = -1;
-		detach_stdio(log_to_stderr);
+		detach_stdio(log_fd);
+		if (log_fd > STDERR_FILENO)
+			close(log_fd);
+		log_fd = -1;
 		log_init("sealnetd", log_to_stderr,
 			 verbosity >= 2 ? LOG_DEBUG : verbosity ? LOG_INFO : LOG_NOTICE);
 	}
+	/* After the switch, so that the log of a daemon says it came up. */
+	log_notice("%s: up, UDP port %u, MTU %u%s", dev->ifname, dev->udp.port, dev->mtu,
+		   bare ? ", no config file: configured through " UAPI_DEFAULT_DIR " only" : "");
 	if (event_base_dispatch(base) < 0)
 		log_err("event loop failed");
 	else
@@ -354,5 +373,7 @@ out:
 		event_base_free(base);
 	if (notify_fd >= 0)
 		close(notify_fd);
+	if (log_fd > STDERR_FILENO)
+		close(log_fd);
 	return ret;
 }

@@ -255,7 +255,9 @@ step "sealnet reload: a broken config changes nothing"
 cp "$conf_a" "$conf_a.good"
 echo "Bogus = 1" >>"$conf_a"
 tool 1 reload "$ifa"
-check_eq "the daemon's refusal" "$(cat "$err")" "sealnet: reload $ifa: Invalid argument"
+# The caller hears the reason with the file and line, not just "Invalid argument".
+check_eq "the daemon's refusal, with file:line" "$(cat "$err")" \
+	"sealnet: reload $ifa: $conf_a:$(wc -l <"$conf_a"): Bogus: unknown key in [Peer]"
 check "still running" kill -0 "${PID[a]}"
 tool 0 show "$ifa" --json
 check_eq "still two peers" "$(npeers "$out" "$ifa")" 2

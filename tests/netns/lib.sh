@@ -192,6 +192,17 @@ sn_cleanup() {
 			tail -n 25 "${LOG[$node]}" >&2
 		done
 	fi
+	# A daemonized sealnetd on a machine without syslog logs to /run/sealnet/IFACE.log; the
+	# names are this scenario's own.
+	for node in "${SN_NODES[@]}"; do
+		f=/run/sealnet/${IFACE[$node]}.log
+		[ -e "$f" ] || continue
+		if [ "$rc" != 0 ]; then
+			echo "--- last lines of $f:" >&2
+			tail -n 25 "$f" >&2
+		fi
+		rm -f "$f"
+	done
 	for ns in "${SN_NAMESPACES[@]}"; do
 		ip netns del "$ns" 2>/dev/null
 	done
