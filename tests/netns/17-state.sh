@@ -90,17 +90,22 @@ check "b bound there" test -n "$(nsx b ss -Hlun "sport = :$new")"
 check "a told the new port" wg set "${IFACE[a]}" peer "${PUB[b]}" endpoint "${UL4[b]}:$new"
 check "ping a -> b on the new port" wait_ping a "${OV4[b]}" 10
 
-step "a new private key on a re-keys at once"
-check "ping b -> a (fresh handshake)" ping_ok b "${OV4[a]}"
-priv=$(genkey)
-pub=$(pubkey <<<"$priv")
-echo "$priv" >"$SN_TMP/a2.key"
-check "b learns a's next key" wg set "${IFACE[b]}" peer "$pub" allowed-ips \
-	"${OV4[a]}/32,100.64.0.77/32,${OV6[a]}/128" endpoint "${UL4[a]}:${PORT[a]}"
-t0=$(date +%s%N)
-check "a: wg set private-key" wg set "${IFACE[a]}" private-key "$SN_TMP/a2.key"
-wait_for 4 ping_once a "${OV4[b]}" || fail "no echo within 4 s of the new key (REKEY_TIMEOUT is 5)"
-ok "ping through the new session after $((($(date +%s%N) - t0) / 1000000)) ms"
-check_gt "b: handshake with a's new key" "$(wg show "${IFACE[b]}" latest-handshakes | grep "$pub" | cut -f2)" 0
+step "a new private key on a re-keys at once, twice in a row"
+# The second change comes within REKEY_TIMEOUT (5 s) of the first one's initiation: a
+# daemon that kept that limit across a change of identity would wait it out.
+check "ping a -> b before" wait_ping a "${OV4[b]}" 5
+for round in 1 2; do
+	priv=$(genkey)
+	pub=$(pubkey <<<"$priv")
+	echo "$priv" >"$SN_TMP/a$round.key"
+	check "b learns a's key $round" wg set "${IFACE[b]}" peer "$pub" allowed-ips \
+		"${OV4[a]}/32,100.64.0.77/32,${OV6[a]}/128" endpoint "${UL4[a]}:${PORT[a]}"
+	t0=$(date +%s%N)
+	check "a: wg set private-key ($round)" wg set "${IFACE[a]}" private-key "$SN_TMP/a$round.key"
+	wait_for 3 ping_once a "${OV4[b]}" || fail "key $round: no echo within 3 s of the new key"
+	ok "key $round: ping through the new session after $((($(date +%s%N) - t0) / 1000000)) ms"
+	check_gt "b: handshake with a's key $round" \
+		"$(wg show "${IFACE[b]}" latest-handshakes | grep "$pub" | cut -f2)" 0
+done
 stop_node a
 stop_node b
