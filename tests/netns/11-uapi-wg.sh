@@ -20,6 +20,7 @@
 # allowed_ip=-PREFIX, goes to the socket raw.  wireguard-go understands that line from
 # 0.0.20250515 on, and shows an endpoint's zone since it uses StdNetBind on Linux (0.0.2023);
 # against an older wireguard-go those checks say "skip" (sealnetd must pass them all).
+# shellcheck source=tests/netns/lib.sh
 . "$(dirname "$0")/lib.sh"
 
 WG=${WG:-wg}
@@ -92,12 +93,21 @@ allowed_ip=-$p"; done
 		[ "$(uapi_set "$lines")" = 0 ]
 	fi
 }
+# routed_to_a ADDR: a's kernel sends ADDR into the tunnel (sealnetd keeps a route per
+# AllowedIPs prefix; the harness sets wireguard-go's routes only at start).
+routed_to_a() { nsx a ip route get "$1" 2>/dev/null | grep -q "dev $DEV "; }
 if [ "$minus_supported" = 1 ]; then
 	wg_version_at_least 20250521 ||
 		say "$("$WG" --version | head -n 1) predates allowed-ips -PREFIX: sending allowed_ip=-PREFIX, the line it would send, raw"
+	if is_sealnetd; then
+		check "a routes 100.64.7.0/24 into the tunnel" routed_to_a 100.64.7.1
+	fi
 	check "allowed-ips -100.64.7.0/24" wg_minus 100.64.7.0/24
 	check_eq "b's allowed ips" "$(sorted "$(allowed_of "$PB")")" \
 		"$(sorted "${OV4[b]}/32 ${OV6[b]}/128 fd00:64:7::/64")"
+	if is_sealnetd; then
+		check_not "a no longer routes 100.64.7.0/24 into the tunnel" routed_to_a 100.64.7.1
+	fi
 	check "allowed-ips -fd00:64:7::/64 (IPv6), -100.64.99.0/24 (held by nobody), -100.64.8.0/24 (held by x)" \
 		wg_minus fd00:64:7::/64 100.64.99.0/24 100.64.8.0/24
 	check_eq "b's allowed ips" "$(sorted "$(allowed_of "$PB")")" \
