@@ -18,8 +18,9 @@
 # WG=/path/to/wg picks the wg(8) to drive (default: wg in PATH).  `allowed-ips -PREFIX`
 # needs wireguard-tools 1.0.20250521 or later; with an older wg the line it would send,
 # allowed_ip=-PREFIX, goes to the socket raw.  wireguard-go understands that line from
-# 0.0.20250515 on, and shows an endpoint's zone since it uses StdNetBind on Linux (0.0.2023);
-# against an older wireguard-go those checks say "skip" (sealnetd must pass them all).
+# 0.0.20250515 on, and shows an endpoint's zone from the same release (StdNetBind on Linux;
+# the LinuxSocketBind before it dropped the zone in get).  Against an older wireguard-go
+# those checks say "skip" (sealnetd must pass them all).
 # shellcheck source=tests/netns/lib.sh
 . "$(dirname "$0")/lib.sh"
 
@@ -189,7 +190,7 @@ if is_sealnetd; then
 	check_eq "wg show: the zone as the interface's name" "$ep" "[$LLB%ulb]:${PORT[b]}"
 elif [ "$ep" = "[$LLB]:${PORT[b]}" ]; then
 	zone_ok=0
-	skip "this wireguard-go shows no zone ($ep): LinuxSocketBind (before 0.0.2023)"
+	skip "this wireguard-go shows no zone ($ep): LinuxSocketBind (before 0.0.20250515)"
 else
 	check_eq "wg show: the zone as given" "$ep" "[$LLB%$IDX_ULB]:${PORT[b]}"
 fi
