@@ -2,6 +2,7 @@
 
 #include <arpa/inet.h>
 #include <errno.h>
+#include <net/if.h>
 #include <netdb.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -76,14 +77,17 @@ const char *addr_prefix_str(const struct ip_prefix *p, char buf[ADDR_STRLEN])
 	return buf;
 }
 
-static int split_host_port(const char *s, char *host, size_t hostlen, unsigned *port)
+/* "host:port" or "[host]:port" (*bracketed says which); the port is 1..65535, in decimal. */
+static int split_host_port(const char *s, char *host, size_t hostlen, unsigned *port,
+			   bool *bracketed)
 {
 	const char *colon;
 	size_t len;
 	unsigned long p;
 	char *end;
 
-	if (s[0] == '[') {
+	*bracketed = s[0] == '[';
+	if (*bracketed) {
 		const char *close = strchr(s, ']');
 
 		if (!close || close[1] != ':')
@@ -111,37 +115,83 @@ static int split_host_port(const char *s, char *host, size_t hostlen, unsigned *
 	return 0;
 }
 
+/* The zone of "fe80::1%eth0". A name is looked up first, then a number is taken as an index,
+ * in the order wireguard-go (Go's net package) tries them: a number need not name an
+ * interface that exists now, a name must, since only its index can be kept. */
+static int parse_zone(const char *zone, uint32_t *scope_id)
+{
+	unsigned long long n;
+	unsigned index;
+	char *end;
+
+	if (!*zone)
+		return -EINVAL;
+	index = if_nametoindex(zone);
+	if (index) {
+		*scope_id = index;
+		return 0;
+	}
+	if (zone[0] < '0' || zone[0] > '9')
+		return -ENODEV;
+	errno = 0;
+	n = strtoull(zone, &end, 10);
+	if (errno || *end || n > UINT32_MAX)
+		return -EINVAL;
+	*scope_id = (uint32_t)n;
+	return 0;
+}
+
 int addr_parse_endpoint(const char *s, union endpoint *out)
 {
-	char host[ADDR_STRLEN];
+	union endpoint e = { 0 };
+	char host[ADDR_STRLEN], *zone;
+	uint32_t scope_id = 0;
+	bool bracketed;
 	unsigned port;
+	int ret;
 
-	if (split_host_port(s, host, sizeof(host), &port))
+	if (split_host_port(s, host, sizeof(host), &port, &bracketed))
 		return -EINVAL;
-	memset(out, 0, sizeof(*out));
-	if (inet_pton(AF_INET, host, &out->in4.sin_addr) == 1) {
-		out->in4.sin_family = AF_INET;
-		out->in4.sin_port = htons((uint16_t)port);
+	/* Brackets for IPv6 and only for IPv6, as netip.ParseAddrPort wants them. */
+	if (!bracketed) {
+		if (inet_pton(AF_INET, host, &e.in4.sin_addr) != 1)
+			return -EINVAL;
+		e.in4.sin_family = AF_INET;
+		e.in4.sin_port = htons((uint16_t)port);
+		*out = e;
 		return 0;
 	}
-	if (inet_pton(AF_INET6, host, &out->in6.sin6_addr) == 1) {
-		out->in6.sin6_family = AF_INET6;
-		out->in6.sin6_port = htons((uint16_t)port);
-		return 0;
+	zone = strchr(host, '%');
+	if (zone)
+		*zone++ = '\0';
+	if (inet_pton(AF_INET6, host, &e.in6.sin6_addr) != 1)
+		return -EINVAL;
+	if (zone) {
+		ret = parse_zone(zone, &scope_id);
+		if (ret)
+			return ret;
 	}
-	return -EINVAL;
+	e.in6.sin6_family = AF_INET6;
+	e.in6.sin6_port = htons((uint16_t)port);
+	e.in6.sin6_scope_id = scope_id;
+	*out = e;
+	return 0;
 }
 
 int addr_resolve_endpoint(const char *s, union endpoint *out)
 {
 	char host[256], portstr[8];
 	struct addrinfo hints = { .ai_socktype = SOCK_DGRAM }, *res;
+	bool bracketed;
 	unsigned port;
 	int ret;
 
-	if (addr_parse_endpoint(s, out) == 0)
-		return 0;
-	if (split_host_port(s, host, sizeof(host), &port))
+	/* A numeric address needs no resolver; one with an unknown zone would get no further
+	 * there. */
+	ret = addr_parse_endpoint(s, out);
+	if (ret != -EINVAL)
+		return ret;
+	if (split_host_port(s, host, sizeof(host), &port, &bracketed))
 		return -EINVAL;
 	snprintf(portstr, sizeof(portstr), "%u", port);
 	ret = getaddrinfo(host, portstr, &hints, &res);
@@ -169,8 +219,15 @@ const char *addr_endpoint_str(const union endpoint *e, char buf[ADDR_STRLEN])
 		inet_ntop(AF_INET, &e->in4.sin_addr, a, sizeof(a));
 		snprintf(buf, ADDR_STRLEN, "%s:%u", a, ntohs(e->in4.sin_port));
 	} else if (e->sa.sa_family == AF_INET6) {
+		char zone[IF_NAMESIZE + 1] = "", name[IF_NAMESIZE];
+		uint32_t id = e->in6.sin6_scope_id;
+
 		inet_ntop(AF_INET6, &e->in6.sin6_addr, a, sizeof(a));
-		snprintf(buf, ADDR_STRLEN, "[%s]:%u", a, ntohs(e->in6.sin6_port));
+		if (id && if_indextoname(id, name))
+			snprintf(zone, sizeof(zone), "%%%s", name);
+		else if (id)
+			snprintf(zone, sizeof(zone), "%%%u", id);
+		snprintf(buf, ADDR_STRLEN, "[%s%s]:%u", a, zone, ntohs(e->in6.sin6_port));
 	} else {
 		snprintf(buf, ADDR_STRLEN, "(none)");
 	}

@@ -28,8 +28,9 @@ union endpoint {
 	struct sockaddr_in6 in6;
 };
 
-/* Longest text of a prefix or endpoint, with its NUL. */
-#define ADDR_STRLEN 64
+/* Longest text of a prefix or endpoint, with its NUL: "[" INET6_ADDRSTRLEN "%" zone "]:65535",
+ * where a zone is an interface name (IF_NAMESIZE, 16 on Linux) or a 10-digit index. */
+#define ADDR_STRLEN (INET6_ADDRSTRLEN + 16 + sizeof("[%]:65535"))
 
 /* "100.64.0.1/10", "fd00::1/64", or a bare address (cidr = 32 or 128). Host bits are kept;
  * use addr_prefix_mask() to clear them. Returns 0 or -EINVAL. */
@@ -39,10 +40,17 @@ const char *addr_prefix_str(const struct ip_prefix *p, char buf[ADDR_STRLEN]);
 const char *addr_str(const struct ip_addr *a, char buf[ADDR_STRLEN]);
 size_t addr_len(int family);
 
-/* "198.18.0.1:51820" or "[fd00::1]:51820", numeric only. Returns 0 or -EINVAL. */
+/* "198.18.0.1:51820", "[fd00::1]:51820", or an IPv6 address with a zone,
+ * "[fe80::1%eth0]:51820" or "[fe80::1%2]:51820" (as wireguard-go and the kernel take them):
+ * numeric only, brackets for IPv6 only, port 1..65535. A zone is an interface name, looked up
+ * now (if_nametoindex), or an index taken as is; it becomes sin6_scope_id. Returns 0,
+ * -EINVAL, or -ENODEV for a zone that names no interface. */
 int addr_parse_endpoint(const char *s, union endpoint *out);
-/* Also resolves host names ("node1.example:51820"); blocking, for startup only. */
+/* Also resolves host names ("node1.example:51820"); blocking, for startup only. Returns 0,
+ * -EINVAL (malformed), -ENODEV (unknown zone) or -EHOSTUNREACH (no address found). */
 int addr_resolve_endpoint(const char *s, union endpoint *out);
+/* "[fe80::1%eth0]:51820" for a scope id: the interface's name, or the index when no
+ * interface has it (any more), as wireguard-go prints a zone. */
 const char *addr_endpoint_str(const union endpoint *e, char buf[ADDR_STRLEN]);
 socklen_t addr_endpoint_len(const union endpoint *e);
 bool addr_endpoint_equal(const union endpoint *a, const union endpoint *b);

@@ -352,6 +352,17 @@ static int daemon_filter(scmp_filter_ctx ctx, bool helper)
 	ret = seccomp_rule_add_array(ctx, SCMP_ACT_ALLOW, SCMP_SYS(ioctl), 1, cmp);
 	if (ret)
 		return ret;
+	/* An IPv6 link-local endpoint's zone, "[fe80::1%eth0]:51820", in a set, a reload or a
+	 * get: if_nametoindex() and if_indextoname() ask with these. They only read names and
+	 * indexes, which rtnetlink (allowed above) lists anyway. */
+	cmp[0] = SCMP_A1(SCMP_CMP_EQ, SIOCGIFINDEX);
+	ret = seccomp_rule_add_array(ctx, SCMP_ACT_ALLOW, SCMP_SYS(ioctl), 1, cmp);
+	if (ret)
+		return ret;
+	cmp[0] = SCMP_A1(SCMP_CMP_EQ, SIOCGIFNAME);
+	ret = seccomp_rule_add_array(ctx, SCMP_ACT_ALLOW, SCMP_SYS(ioctl), 1, cmp);
+	if (ret)
+		return ret;
 	/* abort() signals itself, and nothing else may be signalled. */
 	cmp[0] = SCMP_A0(SCMP_CMP_EQ, (scmp_datum_t)getpid());
 	ret = add_rule_if(ctx, SCMP_ACT_ALLOW, "tgkill", 1, cmp);

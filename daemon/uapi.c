@@ -71,10 +71,38 @@ static void drop_peer(struct config *c, size_t i)
 	sodium_memzero(&c->peers[c->n_peers], sizeof(*c->peers));
 }
 
+/* X25519's clamping (RFC 7748): wireguard-go and the Linux module keep a private key
+ * clamped and answer get with it so; `wg showconf` shows it that way. */
+static void clamp_private(uint8_t k[KEY_LEN])
+{
+	k[0] &= 248;
+	k[KEY_LEN - 1] = (k[KEY_LEN - 1] & 127) | 64;
+}
+
+/* The peer that is the interface itself, if any: its index, or -1. */
+static long own_peer(const struct config *c)
+{
+	uint8_t pub[KEY_LEN];
+
+	if (!c->private_key || key_public_from_private(pub, c->private_key))
+		return -1;
+	for (size_t i = 0; i < c->n_peers; i++)
+		if (key_equal(c->peers[i].public_key, pub))
+			return (long)i;
+	return -1;
+}
+
 static bool prefix_same(const struct ip_prefix *a, const struct ip_prefix *b)
 {
 	return a->addr.family == b->addr.family && a->cidr == b->cidr &&
 	       !memcmp(a->addr.bytes, b->addr.bytes, addr_len(a->addr.family));
+}
+
+static void remove_prefix_at(struct config_peer *cp, size_t j)
+{
+	memmove(&cp->allowed_ips[j], &cp->allowed_ips[j + 1],
+		(cp->n_allowed_ips - j - 1) * sizeof(*cp->allowed_ips));
+	cp->n_allowed_ips--;
 }
 
 /* WireGuard semantics: a prefix belongs to one peer; giving it to another moves it. */
@@ -90,9 +118,7 @@ static int add_allowed_ip(struct config *c, size_t peer, const struct ip_prefix 
 				continue;
 			if (i == peer)
 				return 0;
-			memmove(&cp->allowed_ips[j], &cp->allowed_ips[j + 1],
-				(cp->n_allowed_ips - j - 1) * sizeof(*pfx));
-			cp->n_allowed_ips--;
+			remove_prefix_at(cp, j);
 			break;
 		}
 	}
@@ -103,6 +129,19 @@ static int add_allowed_ip(struct config *c, size_t peer, const struct ip_prefix 
 	cp->allowed_ips = grown;
 	cp->allowed_ips[cp->n_allowed_ips++] = *pfx;
 	return 0;
+}
+
+/* allowed_ip=-PREFIX: the peer lets go of exactly this prefix. One it does not hold (nobody
+ * does, or another peer does) is no error and changes nothing, as in wireguard-go's
+ * AllowedIPs.Remove and the Linux module's WGALLOWEDIP_F_REMOVE_ME. */
+static void remove_allowed_ip(struct config_peer *cp, const struct ip_prefix *pfx)
+{
+	for (size_t j = 0; j < cp->n_allowed_ips; j++) {
+		if (prefix_same(&cp->allowed_ips[j], pfx)) {
+			remove_prefix_at(cp, j);
+			return;
+		}
+	}
 }
 
 /* Finds or adds the peer with this key; *created says which. Returns its index or -errno. */
@@ -130,6 +169,7 @@ static int set_interface_key(struct config *c, const char *key, const char *valu
 {
 	unsigned long long n;
 	uint8_t k[KEY_LEN];
+	long own;
 
 	if (!strcmp(key, "private_key")) {
 		if (key_from_hex(k, value))
@@ -141,8 +181,14 @@ static int set_interface_key(struct config *c, const char *key, const char *valu
 		}
 		if (!c->private_key && !(c->private_key = sodium_malloc(KEY_LEN)))
 			return -ENOMEM;
+		clamp_private(k);
 		memcpy(c->private_key, k, KEY_LEN);
 		sodium_memzero(k, sizeof(k));
+		/* A peer that holds the new identity's public key goes, as in wireguard-go's
+		 * SetPrivateKey and the Linux module's set_device: it could never handshake. */
+		own = own_peer(c);
+		if (own >= 0)
+			drop_peer(c, (size_t)own);
 		return 0;
 	}
 	if (!strcmp(key, "listen_port")) {
@@ -194,6 +240,7 @@ static int set_peer_key(struct config *c, size_t i, const char *key, const char 
 	struct config_peer *cp = &c->peers[i];
 	unsigned long long n;
 	struct ip_prefix pfx;
+	int ret;
 
 	if (!strcmp(key, "preshared_key")) {
 		if (key_from_hex(cp->preshared_key, value))
@@ -202,7 +249,11 @@ static int set_peer_key(struct config *c, size_t i, const char *key, const char 
 		return 0;
 	}
 	if (!strcmp(key, "endpoint")) {
-		if (addr_parse_endpoint(value, &cp->endpoint))
+		ret = addr_parse_endpoint(value, &cp->endpoint);
+		if (ret == -ENODEV)
+			return set_err(err, errlen, -EINVAL,
+				       "endpoint: no such interface in \"%s\"", value);
+		if (ret)
 			return set_err(err, errlen, -EINVAL, "endpoint: bad address \"%s\"", value);
 		return 0;
 	}
@@ -220,10 +271,17 @@ static int set_peer_key(struct config *c, size_t i, const char *key, const char 
 		return 0;
 	}
 	if (!strcmp(key, "allowed_ip")) {
-		if (!strchr(value, '/') || addr_parse_prefix(value, &pfx))
+		/* "-PREFIX" removes, what `wg set ... allowed-ips -PREFIX` sends. */
+		bool drop = value[0] == '-';
+		const char *text = value + drop;
+
+		if (!strchr(text, '/') || addr_parse_prefix(text, &pfx))
 			return set_err(err, errlen, -EINVAL, "allowed_ip: bad prefix \"%s\"", value);
 		addr_prefix_mask(&pfx);
-		return add_allowed_ip(c, i, &pfx);
+		if (!drop)
+			return add_allowed_ip(c, i, &pfx);
+		remove_allowed_ip(cp, &pfx);
+		return 0;
 	}
 	if (!strcmp(key, "group")) {
 		bool dup = false;
@@ -246,46 +304,43 @@ static int set_peer_key(struct config *c, size_t i, const char *key, const char 
 		return 0;
 	}
 	if (!strcmp(key, "protocol_version")) {
+		/* -EINVAL, as wireguard-go answers (ipcErrorInvalid). */
 		if (strcmp(value, "1"))
-			return set_err(err, errlen, -EPROTONOSUPPORT,
-				       "protocol_version: only 1 is known");
+			return set_err(err, errlen, -EINVAL, "protocol_version: only 1 is known");
 		return 0;
 	}
 	return set_err(err, errlen, -EINVAL, "unknown peer key \"%s\"", key);
 }
 
-/* A peer with the interface's own key could never handshake: refused where it appears. */
-static bool own_key(const struct config *c, const uint8_t key[KEY_LEN])
-{
-	uint8_t pub[KEY_LEN];
-
-	return c->private_key && !key_public_from_private(pub, c->private_key) &&
-	       key_equal(pub, key);
-}
-
-static bool any_peer_own_key(const struct config *c)
-{
-	for (size_t i = 0; i < c->n_peers; i++)
-		if (own_key(c, c->peers[i].public_key))
-			return true;
-	return false;
-}
-
+/* The lines of a set, in wireguard-go's order of things (device/uapi.go, IpcSetOperation):
+ * interface keys until the first public_key, then each public_key selects the peer that the
+ * keys after it change, until the next one. A peer that is removed (remove=true), not
+ * created (update_only=true), or that is the interface itself, takes the rest of its lines
+ * on a scratch peer: they change nothing but must still make sense. The interface's own key
+ * is ignored, not refused, so that one list of every node of a mesh can be sent to each of
+ * them, as with wireguard-go and the Linux module. */
 int uapi_parse_set(struct config *c, char *lines, char *err, size_t errlen)
 {
-	/* The lines of a removed or skipped peer are still checked, on this scratch peer. */
 	struct config_peer scratch_peer = { 0 };
 	struct config scratch = { .peers = &scratch_peer, .n_peers = 1 };
-	long peer = -1;
-	bool created = false, skip = false;
-	uint8_t k[KEY_LEN];
+	bool peers = false, created = false, have_own = false;
+	long peer = -1; /* once in the peers: the index of the one changed, -1 for scratch */
+	uint8_t k[KEY_LEN], own[KEY_LEN];
 	char *line, *save = NULL, *value;
-	int ret = 0, n = 1, own_line = 0, key_line = 0;
+	size_t len;
+	int ret = 0, n = 1;
 
 	for (line = strtok_r(lines, "\n", &save); line; line = strtok_r(NULL, "\n", &save), n++) {
+		/* wireguard-go reads lines with bufio.ScanLines, which drops one '\r' before
+		 * the '\n'. */
+		len = strlen(line);
+		if (len && line[len - 1] == '\r')
+			line[len - 1] = '\0';
 		value = strchr(line, '=');
 		if (!value) {
-			ret = set_err(err, errlen, -EINVAL, "line %d: no '=' in \"%.40s\"", n, line);
+			/* -EPROTO, as wireguard-go answers a line it cannot split. */
+			ret = set_err(err, errlen, -EPROTO, "line %d: no '=' in \"%.40s\"", n,
+				      line);
 			goto out;
 		}
 		*value++ = '\0';
@@ -295,36 +350,38 @@ int uapi_parse_set(struct config *c, char *lines, char *err, size_t errlen)
 					      "line %d: public_key: not 64 hex digits", n);
 				goto out;
 			}
-			if (own_key(c, k))
-				own_line = n;
+			/* Interface keys are refused from here on: the identity is final. */
+			if (!peers)
+				have_own = c->private_key &&
+					   !key_public_from_private(own, c->private_key);
+			peers = true;
+			created = false;
+			if (have_own && key_equal(own, k)) {
+				peer = -1;
+				continue;
+			}
 			peer = find_or_add_peer(c, k, &created);
 			if (peer < 0) {
 				ret = set_err(err, errlen, (int)peer, "line %d: public_key: %s", n,
 					      strerror((int)-peer));
 				goto out;
 			}
-			skip = false;
 			continue;
 		}
-		if (peer < 0) {
+		if (!peers) {
 			ret = set_interface_key(c, line, value, err, errlen);
-			if (!strcmp(line, "private_key"))
-				key_line = n;
 		} else if (!strcmp(line, "remove") || !strcmp(line, "update_only")) {
 			if (!is_true(value)) {
 				ret = set_err(err, errlen, -EINVAL, "%s: only \"true\"", line);
-			} else if (!skip && (line[0] == 'r' || created)) {
+			} else if (peer >= 0 && (line[0] == 'r' || created)) {
 				/* Removing, or updating a peer that does not exist: the rest of
 				 * this peer's lines change nothing. */
-				if (own_key(c, c->peers[peer].public_key))
-					own_line = 0;
 				drop_peer(c, (size_t)peer);
-				skip = true;
+				peer = -1;
 			}
-		} else if (!skip) {
+		} else if (peer >= 0) {
 			ret = set_peer_key(c, (size_t)peer, line, value, err, errlen);
 		} else {
-			/* A skipped peer's lines change nothing but must still make sense. */
 			ret = set_peer_key(&scratch, 0, line, value, err, errlen);
 		}
 		if (ret) {
@@ -336,14 +393,6 @@ int uapi_parse_set(struct config *c, char *lines, char *err, size_t errlen)
 			}
 			goto out;
 		}
-	}
-	/* Checked at the end: a peer named and removed in one request is no conflict. The
-	 * line is the one that brought the conflict in. */
-	if (any_peer_own_key(c)) {
-		n = own_line ? own_line : key_line;
-		ret = set_err(err, errlen, -EINVAL,
-			      "line %d: %s: a peer has the interface's own public key", n,
-			      own_line ? "public_key" : "private_key");
 	}
 out:
 	free(scratch_peer.allowed_ips);
@@ -374,8 +423,14 @@ static void handle_get(struct device *dev, struct evbuffer *out, bool ours)
 	char ep[ADDR_STRLEN];
 	struct peer *p;
 
-	if (dev->local.private_key)
-		print_key(out, "private_key", dev->local.private_key);
+	if (dev->local.private_key) {
+		uint8_t k[KEY_LEN];
+
+		memcpy(k, dev->local.private_key, KEY_LEN);
+		clamp_private(k);
+		print_key(out, "private_key", k);
+		sodium_memzero(k, sizeof(k));
+	}
 	evbuffer_add_printf(out, "listen_port=%u\n", dev->udp.port);
 	if (dev->fwmark)
 		evbuffer_add_printf(out, "fwmark=%u\n", dev->fwmark);

@@ -27,7 +27,12 @@ int uapi_open(struct device *dev, const char *dir, const char *config_path, stru
 void uapi_close(struct uapi *u);
 
 /* Applies the lines of a set request (after `set=1`, without the blank line) to c. Returns 0
- * or -errno, with what was wrong in err. Pure: no device involved (unit tests, fuzzing). */
+ * or -errno, with what was wrong in err. Pure: no device involved (unit tests, fuzzing).
+ * Keys, values, order and errno are wireguard-go's (device/uapi.go): -EPROTO for a line
+ * without '=', -EINVAL for the rest; a peer with the interface's own key is ignored with its
+ * lines. On purpose not like it: nothing of a refused set stays (wireguard-go keeps the lines
+ * before the bad one), and an endpoint with port 0 or a zone naming no interface is
+ * refused (the port cannot be sent to; only an index fits in sin6_scope_id). */
 int uapi_parse_set(struct config *c, char *lines, char *err, size_t errlen);
 /* One whole request (without the blank line that ended it); appends the reply to out. */
 void uapi_handle(struct device *dev, const char *config_path, char *request,

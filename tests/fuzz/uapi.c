@@ -8,8 +8,9 @@
  * temporary file.
  *
  * Beyond the sanitizers, the protocol's promises are checked: every reply ends in
- * "errno=N" and a blank line, and a set that is refused changes nothing (the device answers
- * get=sealnet byte for byte as before). */
+ * "errno=N" and a blank line, a set that is refused changes nothing (the device answers
+ * get=sealnet byte for byte as before), and after any set no peer has the interface's own
+ * public key (such a peer is ignored, and a new private key removes it). */
 #define _GNU_SOURCE /* memmem */
 #include <errno.h>
 #include <stdio.h>
@@ -21,6 +22,7 @@
 
 #include "device.h"
 #include "fuzz.h"
+#include "key.h"
 #include "uapi.h"
 
 int LLVMFuzzerInitialize(int *argc, char ***argv);
@@ -83,6 +85,25 @@ static long reply_errno(const char *request, const char *reply)
 	return n;
 }
 
+/* No "public_key=" line of get names the key of its "private_key=" line. */
+static void check_no_own_peer(const char *request, const char *reply)
+{
+	char line[sizeof("public_key=") + KEY_HEX_LEN], hex[KEY_HEX_LEN];
+	const char *priv = strstr(reply, "private_key=");
+	uint8_t k[KEY_LEN], pub[KEY_LEN];
+
+	if (!priv)
+		return;
+	memcpy(hex, priv + strlen("private_key="), KEY_HEX_LEN - 1);
+	hex[KEY_HEX_LEN - 1] = '\0';
+	if (key_from_hex(k, hex) || key_public_from_private(pub, k))
+		broken("get: private_key= is not a key", request, reply);
+	key_to_hex(hex, pub);
+	snprintf(line, sizeof(line), "public_key=%s", hex);
+	if (strstr(reply, line))
+		broken("a peer has the interface's own public key", request, reply);
+}
+
 static void handle(struct device *dev, struct evbuffer *out, const uint8_t *p, size_t len)
 {
 	char *req = malloc(len + 1), *copy, *before = NULL, *reply, *after;
@@ -101,10 +122,11 @@ static void handle(struct device *dev, struct evbuffer *out, const uint8_t *p, s
 		before = get(dev, out);
 	uapi_handle(dev, config_path, req, out);
 	reply = take(out);
-	if (reply_errno(copy, reply) && set) {
+	if (set) {
 		after = get(dev, out);
-		if (strcmp(before, after))
+		if (reply_errno(copy, reply) && strcmp(before, after))
 			broken("a refused set changed the device", copy, after);
+		check_no_own_peer(copy, after);
 		free(after);
 	}
 	free(reply);

@@ -1,7 +1,10 @@
 /* The control socket's set request, at the level of uapi_parse_set(): every key wg(8) and
  * wireguard-go know, the WireGuard semantics around them (a prefix belongs to one peer,
- * update_only never creates, remove skips the rest of a peer), and a table of malformed
- * requests, each of which must fail with the right -errno and an err that names the line.
+ * update_only never creates, remove skips the rest of a peer, allowed_ip=-PREFIX lets one go,
+ * the interface's own key is ignored, link-local endpoints keep their zone), and a table of
+ * malformed requests, each of which must fail with the -errno wireguard-go answers and an
+ * err that names the line. What wireguard-go does was read in its device/uapi.go and checked
+ * against a running wireguard-go (tests/netns/11-uapi-wg.sh does both side by side).
  *
  * uapi_parse_set() is not atomic by itself: it edits the config it is given and stops at the
  * first bad line. The all-or-nothing promise of set=1 comes from the caller, which hands it a
@@ -18,6 +21,7 @@
 
 #include <arpa/inet.h>
 #include <errno.h>
+#include <net/if.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -254,13 +258,15 @@ static void test_private_key(void **state)
 	uint8_t k[KEY_LEN];
 
 	set_ok(c, "private_key=" K3_HEX);
-	hex_key(k, K3_HEX);
+	hex_key(k, "30" X2(X2(X4("33"))) X2(X4("33")) X4("33") X2("33") "73"); /* clamped */
 	assert_non_null(c->private_key);
 	assert_memory_equal(c->private_key, k, KEY_LEN);
 
-	/* wg sends lowercase; sodium_hex2bin also takes uppercase, and so do we. */
+	/* wg sends lowercase; sodium_hex2bin also takes uppercase, and so do we. A key is
+	 * kept clamped, as wireguard-go (FromMaybeZeroHex) and the Linux module keep it and
+	 * answer get with it: 0xab... becomes 0xa8 ... 0x6b. */
 	set_ok(c, "private_key=" HEX_OF("AB"));
-	hex_key(k, HEX_OF("ab"));
+	hex_key(k, "a8" X2(X2(X4("ab"))) X2(X4("ab")) X4("ab") X2("ab") "6b");
 	assert_memory_equal(c->private_key, k, KEY_LEN);
 
 	/* All zero removes the key (`wg set IFACE private-key /dev/null`)... */
@@ -538,53 +544,254 @@ static void test_empty(void **state)
 	config_free(c);
 }
 
-/* The peer that is ourselves: refused (WireGuard and wireguard-go ignore it silently; our
- * config file refuses it too, and so does the control socket). */
-static void test_own_key(void **state)
+/* The peer that is ourselves is ignored, with every line up to the next public_key, as
+ * wireguard-go (handlePublicKeyLine makes it a dummy) and the Linux module (set_peer) do:
+ * one list of every node of a mesh, pushed to each node, names each node too. */
+static void test_own_key_ignored(void **state)
+{
+	struct config *c = base_config(), *orig = base_config();
+	char req[1024];
+
+	/* Its lines change nothing: not K2's prefix, which it names, nor K1's endpoint. */
+	snprintf(req, sizeof(req),
+		 "public_key=%s\nallowed_ip=100.64.0.99/32\nallowed_ip=100.64.0.2/32\n"
+		 "endpoint=198.18.0.99:1\npersistent_keepalive_interval=5\npreshared_key=" PSK_HEX
+		 "\nreplace_allowed_ips=true\nallowed_ip=-100.64.0.2/32\nprotocol_version=1\n"
+		 "update_only=true\nremove=true",
+		 own_pub_hex);
+	set_ok(c, req);
+	assert_true(config_same(c, orig));
+	assert_int_equal(peer_index(c, own_pub_hex), -1);
+
+	/* The next public_key is handled as ever. */
+	snprintf(req, sizeof(req), "public_key=%s\nallowed_ip=100.64.0.99/32\npublic_key=" K3_HEX
+		 "\nallowed_ip=100.64.0.3/32", own_pub_hex);
+	set_ok(c, req);
+	assert_int_equal(c->n_peers, 3);
+	assert_int_equal(peer_index(c, own_pub_hex), -1);
+	assert_string_equal(allowed_str(peer_of(c, K3_HEX)), "100.64.0.3/32");
+	config_free(c);
+
+	/* A mesh's whole list, as `wg setconf` sends it to this node: ourselves among K1, K2. */
+	c = base_config();
+	snprintf(req, sizeof(req),
+		 "private_key=" PRIV_HEX "\nreplace_peers=true\npublic_key=" K1_HEX
+		 "\nallowed_ip=100.64.0.1/32\npublic_key=%s\nendpoint=198.18.0.9:51820\n"
+		 "allowed_ip=100.64.0.9/32\npublic_key=" K2_HEX "\nallowed_ip=100.64.0.2/32",
+		 own_pub_hex);
+	set_ok(c, req);
+	assert_int_equal(c->n_peers, 2);
+	assert_int_equal(peer_index(c, own_pub_hex), -1);
+	assert_string_equal(allowed_str(peer_of(c, K1_HEX)), "100.64.0.1/32");
+	assert_string_equal(allowed_str(peer_of(c, K2_HEX)), "100.64.0.2/32");
+
+	/* Without an identity there is no "ourselves": the key is a peer like any other. */
+	set_ok(c, "private_key=" ZERO_HEX);
+	snprintf(req, sizeof(req), "public_key=%s\nallowed_ip=100.64.0.9/32", own_pub_hex);
+	set_ok(c, req);
+	assert_int_equal(c->n_peers, 3);
+	assert_string_equal(allowed_str(peer_of(c, own_pub_hex)), "100.64.0.9/32");
+	config_free(c);
+	config_free(orig);
+}
+
+/* Its lines still have to make sense, as on any peer that is skipped. */
+static void test_own_key_lines_checked(void **state)
+{
+	static const char *const tails[] = {
+		"allowed_ip=100.64.0.1/40", "allowed_ip=-garbage", "endpoint=nonsense",
+		"preshared_key=xyz",        "remove=yes",          "update_only=1",
+		"protocol_version=2",       "listen_port=1",       "bogus=1",
+	};
+	char req[512];
+
+	for (size_t i = 0; i < sizeof(tails) / sizeof(tails[0]); i++) {
+		struct config *c = base_config();
+		int ret;
+
+		snprintf(req, sizeof(req), "public_key=%s\n%s", own_pub_hex, tails[i]);
+		ret = parse_set(c, req);
+		config_free(c);
+		if (ret != -EINVAL || !has_line(err, 2))
+			fail_msg("\"%s\" after our own key: returned %d (err \"%s\"), "
+				 "expected -EINVAL on line 2",
+				 tails[i], ret, err);
+	}
+}
+
+/* A new private key whose public key a peer has: that peer goes, with its prefixes, as in
+ * wireguard-go's SetPrivateKey and the Linux module's set_device. */
+static void test_private_key_removes_own_peer(void **state)
 {
 	struct config *c = base_config();
 	char req[512];
 
-	snprintf(req, sizeof(req), "public_key=%s\nallowed_ip=100.64.0.99/32", own_pub_hex);
-	assert_int_equal(parse_set(c, req), -EINVAL);
-	assert_non_null(strstr(err, "own public key"));
-	config_free(c);
-
-	/* A new private key whose public key is a peer's. */
-	c = base_config();
-	snprintf(req, sizeof(req), "public_key=%s", own_pub_hex);
 	set_ok(c, "private_key=" ZERO_HEX); /* no identity: any peer is fine */
+	snprintf(req, sizeof(req), "public_key=%s\nallowed_ip=100.64.0.9/32", own_pub_hex);
 	set_ok(c, req);
 	assert_int_equal(c->n_peers, 3);
-	assert_int_equal(parse_set(c, "private_key=" PRIV_HEX), -EINVAL);
-	assert_non_null(strstr(err, "own public key"));
-	config_free(c);
 
-	/* Named and removed in the same request: nothing is left to conflict. */
-	c = base_config();
-	snprintf(req, sizeof(req), "public_key=%s\nremove=true", own_pub_hex);
+	set_ok(c, "private_key=" PRIV_HEX);
+	assert_int_equal(c->n_peers, 2);
+	assert_int_equal(peer_index(c, own_pub_hex), -1);
+	for (size_t i = 0; i < c->n_peers; i++)
+		assert_null(strstr(allowed_str(&c->peers[i]), "100.64.0.9/32"));
+	assert_string_equal(allowed_str(peer_of(c, K1_HEX)), "100.64.0.1/32,fd00:64::1/128");
+
+	/* In one request with the peer named again after it: removed, then ignored. */
+	set_ok(c, "private_key=" ZERO_HEX);
 	set_ok(c, req);
-	snprintf(req, sizeof(req), "public_key=%s\nupdate_only=true", own_pub_hex);
+	snprintf(req, sizeof(req),
+		 "private_key=" PRIV_HEX "\npublic_key=%s\nallowed_ip=100.64.0.8/32", own_pub_hex);
 	set_ok(c, req);
+	assert_int_equal(c->n_peers, 2);
+	assert_int_equal(peer_index(c, own_pub_hex), -1);
+
+	/* Another key: the peers stay. */
+	set_ok(c, "private_key=" K3_HEX);
 	assert_int_equal(c->n_peers, 2);
 	config_free(c);
 }
 
-/* The brief for set errors: err names the line. The own-key check runs after the loop and
- * names none, though the line that introduced the peer (or the private_key) is known. */
-static void test_own_key_error_names_line(void **state)
+/* allowed_ip=-PREFIX, what `wg set IFACE peer K allowed-ips -PREFIX` sends (wireguard-tools
+ * 1.0.20250521, wireguard-go 0.0.20250515): the peer lets go of that prefix, and only that. */
+static void test_allowed_ip_remove(void **state)
 {
 	struct config *c = base_config();
-	char req[512];
 
-	int ret;
+	set_ok(c, "public_key=" K1_HEX "\nallowed_ip=-100.64.0.1/32");
+	assert_string_equal(allowed_str(peer_of(c, K1_HEX)), "fd00:64::1/128");
+	assert_string_equal(allowed_str(peer_of(c, K2_HEX)), "100.64.0.2/32,100.64.2.0/24");
+	set_ok(c, "public_key=" K1_HEX "\nallowed_ip=-fd00:64::1/128");
+	assert_int_equal(peer_of(c, K1_HEX)->n_allowed_ips, 0);
 
-	snprintf(req, sizeof(req), "listen_port=1\npublic_key=%s", own_pub_hex);
-	ret = parse_set(c, req);
+	/* Host bits are cleared first, as when adding. */
+	set_ok(c, "public_key=" K2_HEX "\nallowed_ip=-100.64.2.77/24");
+	assert_string_equal(allowed_str(peer_of(c, K2_HEX)), "100.64.0.2/32");
+
+	/* A prefix the peer does not hold is no error: one nobody holds, one another peer holds
+	 * (it stays there), and a wider or narrower one over the same addresses. */
+	set_ok(c, "public_key=" K1_HEX "\nallowed_ip=-100.64.9.0/24\nallowed_ip=-100.64.0.2/32\n"
+		  "public_key=" K2_HEX "\nallowed_ip=-100.64.0.2/31\nallowed_ip=-100.64.0.0/16");
+	assert_string_equal(allowed_str(peer_of(c, K2_HEX)), "100.64.0.2/32");
 	config_free(c);
-	assert_int_equal(ret, -EINVAL);
-	if (!has_line(err, 2))
-		fail_msg("own-key error does not name line 2: \"%s\"", err);
+
+	/* In order with the other lines: add then remove, remove then add, replace then
+	 * remove. */
+	c = base_config();
+	set_ok(c, "public_key=" K1_HEX "\nallowed_ip=100.64.5.0/24\nallowed_ip=-100.64.5.0/24\n"
+		  "allowed_ip=-100.64.0.1/32\nallowed_ip=100.64.0.1/32\npublic_key=" K2_HEX
+		  "\nreplace_allowed_ips=true\nallowed_ip=-100.64.0.2/32\n"
+		  "allowed_ip=100.64.6.0/24");
+	assert_string_equal(allowed_str(peer_of(c, K1_HEX)), "fd00:64::1/128,100.64.0.1/32");
+	assert_string_equal(allowed_str(peer_of(c, K2_HEX)), "100.64.6.0/24");
+
+	/* On a new peer: the peer is made, with nothing. */
+	set_ok(c, "public_key=" K3_HEX "\nallowed_ip=-100.64.0.1/32");
+	assert_int_equal(peer_of(c, K3_HEX)->n_allowed_ips, 0);
+	assert_string_equal(allowed_str(peer_of(c, K1_HEX)), "fd00:64::1/128,100.64.0.1/32");
+
+	/* On a removed peer: nothing, not even to another peer's prefix. */
+	set_ok(c, "public_key=" K1_HEX "\nremove=true\nallowed_ip=-100.64.6.0/24");
+	assert_string_equal(allowed_str(peer_of(c, K2_HEX)), "100.64.6.0/24");
+	config_free(c);
+}
+
+/* Endpoints with a zone, as `wg set ... endpoint [fe80::1%eth0]:51820` sends them (wg prints
+ * the scope with getnameinfo: the interface's name), and as wireguard-go takes them: a name
+ * or an index, kept as sin6_scope_id, and printed back as the name when there is one. lo is
+ * index 1 in every network namespace. */
+static void test_endpoint_zone(void **state)
+{
+	struct config *c = base_config();
+	const struct config_peer *p;
+	unsigned lo = if_nametoindex("lo");
+
+	assert_int_equal(lo, 1);
+	set_ok(c, "public_key=" K2_HEX "\nendpoint=[fe80::1%lo]:51820");
+	p = peer_of(c, K2_HEX);
+	assert_int_equal(p->endpoint.sa.sa_family, AF_INET6);
+	assert_int_equal(p->endpoint.in6.sin6_scope_id, lo);
+	assert_int_equal(ntohs(p->endpoint.in6.sin6_port), 51820);
+	assert_string_equal(endpoint_str(p), "[fe80::1%lo]:51820");
+
+	/* A number is an index, whether or not an interface has it now. */
+	set_ok(c, "public_key=" K2_HEX "\nendpoint=[fe80::2%1]:1");
+	assert_int_equal(peer_of(c, K2_HEX)->endpoint.in6.sin6_scope_id, 1);
+	assert_string_equal(endpoint_str(peer_of(c, K2_HEX)), "[fe80::2%lo]:1");
+	set_ok(c, "public_key=" K2_HEX "\nendpoint=[fe80::2%4294967295]:65535");
+	assert_int_equal(peer_of(c, K2_HEX)->endpoint.in6.sin6_scope_id, 4294967295u);
+	assert_string_equal(endpoint_str(peer_of(c, K2_HEX)), "[fe80::2%4294967295]:65535");
+
+	/* wireguard-go takes a zone on any IPv6 address (the kernel uses it only where the
+	 * address needs one). */
+	set_ok(c, "public_key=" K2_HEX "\nendpoint=[fd00::2%lo]:7");
+	assert_string_equal(endpoint_str(peer_of(c, K2_HEX)), "[fd00::2%lo]:7");
+
+	/* Without a zone, none: a new endpoint does not inherit the old one's. */
+	set_ok(c, "public_key=" K2_HEX "\nendpoint=[fe80::3]:7");
+	assert_int_equal(peer_of(c, K2_HEX)->endpoint.in6.sin6_scope_id, 0);
+	assert_string_equal(endpoint_str(peer_of(c, K2_HEX)), "[fe80::3]:7");
+	config_free(c);
+}
+
+/* The longest endpoint text fits ADDR_STRLEN whole. */
+static void test_endpoint_longest(void **state)
+{
+	static const char longest[] = "[ffff:ffff:ffff:ffff:ffff:ffff:ffff:ffff%4294967295]:65535";
+	union endpoint e;
+	char buf[ADDR_STRLEN];
+
+	assert_int_equal(addr_parse_endpoint(longest, &e), 0);
+	assert_string_equal(addr_endpoint_str(&e, buf), longest);
+	/* The longest input (INET6_ADDRSTRLEN - 1 characters) is no problem either. */
+	assert_int_equal(
+		addr_parse_endpoint("[ffff:ffff:ffff:ffff:ffff:ffff:255.255.255.255%1]:1", &e), 0);
+	assert_string_equal(addr_endpoint_str(&e, buf),
+			    "[ffff:ffff:ffff:ffff:ffff:ffff:ffff:ffff%lo]:1");
+}
+
+/* The config file's Endpoint goes through the same parser (config.c, addr_resolve_endpoint):
+ * a zone works there too, and an unknown interface is an error, not a name to resolve. */
+static void test_config_endpoint_zone(void **state)
+{
+	char text[512], pub[KEY_B64_LEN];
+	struct config *c;
+	char buf[ADDR_STRLEN];
+
+	b64_of_hex(pub, K1_HEX);
+	snprintf(text, sizeof(text), "[Peer]\nPublicKey = %s\nEndpoint = [fe80::1%%lo]:51820\n",
+		 pub);
+	if (config_parse_string(text, "zone.conf", &c, err, sizeof(err)))
+		fail_msg("zone.conf: %s", err);
+	assert_int_equal(c->peers[0].endpoint.in6.sin6_scope_id, 1);
+	assert_string_equal(addr_endpoint_str(&c->peers[0].endpoint, buf), "[fe80::1%lo]:51820");
+	config_free(c);
+
+	snprintf(text, sizeof(text), "[Peer]\nPublicKey = %s\nEndpoint = [fe80::1%%snnosuch0]:1\n",
+		 pub);
+	assert_int_not_equal(config_parse_string(text, "zone.conf", &c, err, sizeof(err)), 0);
+	assert_non_null(strstr(err, "zone.conf:3"));
+}
+
+/* wireguard-go reads lines with bufio.ScanLines, which drops a '\r' before each '\n': a
+ * request with CRLF lines is the same request (one '\r' only). */
+static void test_crlf(void **state)
+{
+	struct config *c = base_config();
+
+	set_ok(c, "listen_port=1\r\nfwmark=2\r\npublic_key=" K1_HEX "\r\n"
+		  "replace_allowed_ips=true\r\nallowed_ip=100.64.0.1/32\r\n"
+		  "endpoint=198.18.0.9:9\r\nprotocol_version=1\r\npublic_key=" K3_HEX "\r\n"
+		  "update_only=true\r\npublic_key=" K2_HEX "\r\nremove=true\r");
+	assert_int_equal(c->listen_port, 1);
+	assert_int_equal(c->fwmark, 2);
+	assert_int_equal(c->n_peers, 1);
+	assert_string_equal(allowed_str(peer_of(c, K1_HEX)), "100.64.0.1/32");
+	assert_string_equal(endpoint_str(peer_of(c, K1_HEX)), "198.18.0.9:9");
+	assert_int_equal(parse_set(c, "listen_port=1\r\r"), -EINVAL);
+	assert_true(has_line(err, 1));
+	config_free(c);
 }
 
 /* --- malformed requests --- */
@@ -597,10 +804,11 @@ struct bad {
 };
 
 static const struct bad bad_requests[] = {
-	/* Syntax */
-	{ "listen_port", -EINVAL, 1, "no '='" },
-	{ "listen_port=1\nfwmark", -EINVAL, 2, "no '='" },
-	{ "public_key=" K1_HEX "\nendpoint", -EINVAL, 2, "no '='" },
+	/* Syntax: a line without '=' is a protocol error to wireguard-go (ipcErrorProtocol) */
+	{ "listen_port", -EPROTO, 1, "no '='" },
+	{ "listen_port=1\nfwmark", -EPROTO, 2, "no '='" },
+	{ "public_key=" K1_HEX "\nendpoint", -EPROTO, 2, "no '='" },
+	{ "public_key=" K1_HEX "\nremove=true\nendpoint", -EPROTO, 3, "no '='" },
 	{ "=1", -EINVAL, 1, "unknown key" },
 	{ " listen_port=1", -EINVAL, 1, "unknown key" },
 	{ "listen_port =1", -EINVAL, 1, "unknown key" },
@@ -629,7 +837,7 @@ static const struct bad bad_requests[] = {
 	/* Keys: 64 hex digits */
 	{ "private_key=" X2(X4(X4("11"))) "1", -EINVAL, 1, "private_key" },
 	{ "private_key=" PRIV_HEX "1", -EINVAL, 1, "private_key" },
-	{ "private_key=" HEX_OF("1") HEX_OF("1") "\r", -EINVAL, 1, "private_key" },
+	{ "private_key=" HEX_OF("1") HEX_OF("1") "\r\r", -EINVAL, 1, "private_key" },
 	{ "private_key=", -EINVAL, 1, "private_key" },
 	{ "private_key=" HEX_OF("g1"), -EINVAL, 1, "private_key" },
 	{ "private_key=" HEX_OF("1 "), -EINVAL, 1, "private_key" },
@@ -658,7 +866,7 @@ static const struct bad bad_requests[] = {
 	{ "listen_port=1.0", -EINVAL, 1, "listen_port" },
 	{ "listen_port=99999999999999999999999", -EINVAL, 1, "listen_port" },
 	{ "listen_port=18446744073709551617", -EINVAL, 1, "listen_port" },
-	{ "listen_port=51820\r", -EINVAL, 1, "listen_port" },
+	{ "listen_port=51820\r\r", -EINVAL, 1, "listen_port" },
 	{ "fwmark=4294967296", -EINVAL, 1, "fwmark" },
 	{ "fwmark=-1", -EINVAL, 1, "fwmark" },
 	{ "fwmark=0x1", -EINVAL, 1, "fwmark" },
@@ -676,11 +884,9 @@ static const struct bad bad_requests[] = {
 	{ "replace_peers=1", -EINVAL, 1, "replace_peers" },
 	{ "replace_peers=TRUE", -EINVAL, 1, "replace_peers" },
 	{ "replace_peers=", -EINVAL, 1, "replace_peers" },
-	{ "replace_peers=true\r", -EINVAL, 1, "replace_peers" },
 	{ "public_key=" K1_HEX "\nremove=yes", -EINVAL, 2, "remove" },
 	{ "public_key=" K1_HEX "\nremove=false", -EINVAL, 2, "remove" },
 	{ "public_key=" K1_HEX "\nremove=", -EINVAL, 2, "remove" },
-	{ "public_key=" K1_HEX "\nremove=true\r", -EINVAL, 2, "remove" },
 	{ "public_key=" K1_HEX "\nupdate_only=false", -EINVAL, 2, "update_only" },
 	{ "public_key=" K3_HEX "\nupdate_only=1", -EINVAL, 2, "update_only" },
 	{ "public_key=" K1_HEX "\nreplace_allowed_ips=false", -EINVAL, 2, "replace_allowed_ips" },
@@ -705,8 +911,20 @@ static const struct bad bad_requests[] = {
 	{ "public_key=" K1_HEX "\nallowed_ip=100.64.0.1/24/8", -EINVAL, 2, "allowed_ip" },
 	{ "public_key=" K1_HEX "\nallowed_ip=100.64.0.0/24,100.64.1.0/24", -EINVAL, 2,
 	  "allowed_ip" },
-	{ "public_key=" K1_HEX "\nallowed_ip=100.64.0.1/32\r", -EINVAL, 2, "allowed_ip" },
 	{ "public_key=" K1_HEX "\nallowed_ip=[fd00::]/64", -EINVAL, 2, "allowed_ip" },
+	/* Removal: one '-' then a prefix; there is no '+' in the protocol (wg strips it) */
+	{ "public_key=" K1_HEX "\nallowed_ip=-", -EINVAL, 2, "allowed_ip" },
+	{ "public_key=" K1_HEX "\nallowed_ip=-/32", -EINVAL, 2, "allowed_ip" },
+	{ "public_key=" K1_HEX "\nallowed_ip=--100.64.0.1/32", -EINVAL, 2, "allowed_ip" },
+	{ "public_key=" K1_HEX "\nallowed_ip=-100.64.0.1", -EINVAL, 2, "allowed_ip" },
+	{ "public_key=" K1_HEX "\nallowed_ip=-100.64.0.1/33", -EINVAL, 2, "allowed_ip" },
+	{ "public_key=" K1_HEX "\nallowed_ip=- 100.64.0.1/32", -EINVAL, 2, "allowed_ip" },
+	{ "public_key=" K1_HEX "\nallowed_ip=+100.64.0.1/32", -EINVAL, 2, "allowed_ip" },
+	{ "public_key=" K1_HEX "\nallowed_ip=100.64.0.1/-32", -EINVAL, 2, "allowed_ip" },
+	{ "public_key=" K3_HEX "\nupdate_only=true\nallowed_ip=-x/1", -EINVAL, 3, "allowed_ip" },
+	/* A zone is for a prefix no more than for wireguard-go's netip.ParsePrefix */
+	{ "public_key=" K1_HEX "\nallowed_ip=fe80::/64%lo", -EINVAL, 2, "allowed_ip" },
+	{ "public_key=" K1_HEX "\nallowed_ip=fe80::%lo/64", -EINVAL, 2, "allowed_ip" },
 	/* Endpoints: numeric, with a port in 1..65535, IPv6 in brackets */
 	{ "public_key=" K1_HEX "\nendpoint=198.18.0.1", -EINVAL, 2, "endpoint" },
 	{ "public_key=" K1_HEX "\nendpoint=198.18.0.1:", -EINVAL, 2, "endpoint" },
@@ -717,7 +935,6 @@ static const struct bad bad_requests[] = {
 	{ "public_key=" K1_HEX "\nendpoint=198.18.0.1:-1", -EINVAL, 2, "endpoint" },
 	{ "public_key=" K1_HEX "\nendpoint=198.18.0.1:+1", -EINVAL, 2, "endpoint" },
 	{ "public_key=" K1_HEX "\nendpoint=198.18.0.1:1x", -EINVAL, 2, "endpoint" },
-	{ "public_key=" K1_HEX "\nendpoint=198.18.0.1:51820\r", -EINVAL, 2, "endpoint" },
 	{ "public_key=" K1_HEX "\nendpoint=fd00::1:51820", -EINVAL, 2, "endpoint" },
 	{ "public_key=" K1_HEX "\nendpoint=[fd00::1]", -EINVAL, 2, "endpoint" },
 	{ "public_key=" K1_HEX "\nendpoint=[fd00::1]51820", -EINVAL, 2, "endpoint" },
@@ -726,17 +943,35 @@ static const struct bad bad_requests[] = {
 	{ "public_key=" K1_HEX "\nendpoint=[]:1", -EINVAL, 2, "endpoint" },
 	{ "public_key=" K1_HEX "\nendpoint=", -EINVAL, 2, "endpoint" },
 	{ "public_key=" K1_HEX "\nendpoint=198.18.0.256:1", -EINVAL, 2, "endpoint" },
+	/* Brackets for IPv6 only (netip.ParseAddrPort) */
+	{ "public_key=" K1_HEX "\nendpoint=[198.18.0.1]:1", -EINVAL, 2, "endpoint" },
+	{ "public_key=" K1_HEX "\nendpoint=[::ffff:198.18.0.1:1", -EINVAL, 2, "endpoint" },
+	/* Zones: IPv6 only, not empty, an interface that exists or an index up to 2^32-1 */
+	{ "public_key=" K1_HEX "\nendpoint=[fe80::1%]:1", -EINVAL, 2, "endpoint" },
+	{ "public_key=" K1_HEX "\nendpoint=[fe80::1%snnosuch0]:1", -EINVAL, 2,
+	  "no such interface" },
+	{ "public_key=" K1_HEX "\nendpoint=[fe80::1%4294967296]:1", -EINVAL, 2, "endpoint" },
+	{ "public_key=" K1_HEX "\nendpoint=[fe80::1%-1]:1", -EINVAL, 2, "endpoint" },
+	{ "public_key=" K1_HEX "\nendpoint=[fe80::1%+1]:1", -EINVAL, 2, "endpoint" },
+	{ "public_key=" K1_HEX "\nendpoint=[fe80::1%1x]:1", -EINVAL, 2, "endpoint" },
+	{ "public_key=" K1_HEX "\nendpoint=[fe80::1%lo%lo]:1", -EINVAL, 2, "endpoint" },
+	{ "public_key=" K1_HEX "\nendpoint=[fe80::1%lo]", -EINVAL, 2, "endpoint" },
+	{ "public_key=" K1_HEX "\nendpoint=[%lo]:1", -EINVAL, 2, "endpoint" },
+	{ "public_key=" K1_HEX "\nendpoint=fe80::1%lo:1", -EINVAL, 2, "endpoint" },
+	{ "public_key=" K1_HEX "\nendpoint=198.18.0.1%lo:1", -EINVAL, 2, "endpoint" },
+	{ "public_key=" K1_HEX "\nendpoint=[fe80::1%" X4("lo") X4("lo") "]:1", -EINVAL, 2,
+	  "endpoint" },
 	/* No name resolution on the control socket: wg resolves before it sends. */
 	{ "public_key=" K1_HEX "\nendpoint=localhost:51820", -EINVAL, 2, "endpoint" },
-	/* Protocol version */
-	{ "public_key=" K1_HEX "\nprotocol_version=2", -EPROTONOSUPPORT, 2, "protocol_version" },
-	{ "public_key=" K1_HEX "\nprotocol_version=0", -EPROTONOSUPPORT, 2, "protocol_version" },
-	{ "public_key=" K1_HEX "\nprotocol_version=", -EPROTONOSUPPORT, 2, "protocol_version" },
-	{ "public_key=" K1_HEX "\nprotocol_version=1\r", -EPROTONOSUPPORT, 2,
-	  "protocol_version" },
-	/* CR: a CRLF request fails at its first line */
-	{ "listen_port=1\r\nfwmark=1\r\n", -EINVAL, 1, "listen_port" },
-	{ "public_key=" K1_HEX "\r\nallowed_ip=100.64.0.1/32\r\n", -EINVAL, 1, "public_key" },
+	/* Protocol version: -EINVAL, as wireguard-go answers */
+	{ "public_key=" K1_HEX "\nprotocol_version=2", -EINVAL, 2, "protocol_version" },
+	{ "public_key=" K1_HEX "\nprotocol_version=0", -EINVAL, 2, "protocol_version" },
+	{ "public_key=" K1_HEX "\nprotocol_version=", -EINVAL, 2, "protocol_version" },
+	{ "public_key=" K1_HEX "\nprotocol_version=01", -EINVAL, 2, "protocol_version" },
+	{ "public_key=" K1_HEX "\nprotocol_version=1\r\r", -EINVAL, 2, "protocol_version" },
+	/* CR: only one, at the end of a line, is dropped */
+	{ "listen_port=1\r\r\nfwmark=1\r\n", -EINVAL, 1, "listen_port" },
+	{ "public_key=" K1_HEX "\r\r\nallowed_ip=100.64.0.1/32\r\n", -EINVAL, 1, "public_key" },
 	{ "listen_port\r=1", -EINVAL, 1, "unknown key" },
 	/* An error after good lines names the right line */
 	{ "listen_port=1\nfwmark=2\npublic_key=" K1_HEX "\nallowed_ip=100.64.9.0/24\n"
@@ -801,8 +1036,8 @@ static void test_skipped_peer_values_checked(void **state)
 static void test_long_lines(void **state)
 {
 	static const char *const heads[] = {
-		"",                                      /* no '=' at all */
-		"x",                                     /* unknown key, long name */
+		"",                                      /* no '=' at all: -EPROTO */
+		"x",                                     /* the same, from a letter: -EPROTO */
 		"listen_port=",                          /* digits overflow */
 		"private_key=",                          /* key far too long */
 		"public_key=" K1_HEX "\nallowed_ip=",    /* prefix */
@@ -823,7 +1058,7 @@ static void test_long_lines(void **state)
 		memset(req + hl, i == 0 || i == 1 ? 'k' : '1', fill);
 		req[hl + fill] = '\0';
 		ret = parse_set(c, req);
-		if (ret != -EINVAL || !has_line(err, line))
+		if (ret != (i <= 1 ? -EPROTO : -EINVAL) || !has_line(err, line))
 			fail_msg("long line %zu: returned %d, err \"%s\"", i, ret, err);
 		assert_true(strlen(err) < sizeof(err));
 		free(req);
@@ -848,7 +1083,7 @@ static void test_err_buffer(void **state)
 	free(req);
 	req = strdup("nonsense");
 	small[0] = 'Z';
-	assert_int_equal(uapi_parse_set(c, req, small, 1), -EINVAL);
+	assert_int_equal(uapi_parse_set(c, req, small, 1), -EPROTO);
 	assert_int_equal(small[0], '\0');
 	free(req);
 	config_free(c);
@@ -933,8 +1168,14 @@ int main(void)
 		cmocka_unit_test(test_allowed_ips),
 		cmocka_unit_test(test_protocol_version),
 		cmocka_unit_test(test_empty),
-		cmocka_unit_test(test_own_key),
-		cmocka_unit_test(test_own_key_error_names_line),
+		cmocka_unit_test(test_own_key_ignored),
+		cmocka_unit_test(test_own_key_lines_checked),
+		cmocka_unit_test(test_private_key_removes_own_peer),
+		cmocka_unit_test(test_allowed_ip_remove),
+		cmocka_unit_test(test_endpoint_zone),
+		cmocka_unit_test(test_endpoint_longest),
+		cmocka_unit_test(test_config_endpoint_zone),
+		cmocka_unit_test(test_crlf),
 		cmocka_unit_test(test_bad_requests),
 		cmocka_unit_test(test_skipped_peer_values_checked),
 		cmocka_unit_test(test_long_lines),
