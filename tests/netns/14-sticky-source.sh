@@ -105,7 +105,7 @@ sticky_round() {
 	check "ping a -> b over IPv6 overlay" ping_ok a "${OV6[b]}"
 	check "ping b -> a (b's own data from $s)" ping_ok b "${OV4[a]}"
 	iperf_check "b -> a (IPv$fam underlay, trains from b)" a b "${OV4[b]}" -R
-	sleep 1.5 # a keepalive or two from b
+	sleep 1.5 # a keepalive or two from b; and tcpdump hands packets over in blocks
 	capture_stop
 	sources_in "$cap" | sed 's/^/    b sent from /'
 	check_eq "datagrams b sent from its primary $p" "$(count_from "$cap" "$p")" 0
@@ -128,6 +128,7 @@ sticky_round() {
 	capture_start b ula "$cap" udp port "${PORT[b]}"
 	check "ping a -> b within 5 s (b answers from $s again)" wait_ping a "${OV4[b]}" 5
 	check "ping b -> a" ping_ok b "${OV4[a]}"
+	sleep 1.5 # tcpdump hands packets over in blocks: let the last block time out
 	capture_stop
 	n=$(count_from "$cap" "$s")
 	check_gt "datagrams b sent from $s after a wrote to it" "$n" 0
