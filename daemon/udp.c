@@ -140,6 +140,8 @@ static bool has_src(const union endpoint *to, const struct udp_src *src)
 /* Writes the source of the datagram to to as a control message at cm. Returns its size. */
 static size_t put_src(struct cmsghdr *cm, const union endpoint *to, const struct udp_src *src)
 {
+	/* msg_controllen covers the padding behind the data: zeroed too (valgrind checks). */
+	memset(cm, 0, CMSG_SPACE(sizeof(struct in6_pktinfo)));
 	if (to->sa.sa_family == AF_INET) {
 		struct in_pktinfo pi = { .ipi_ifindex = src->ifindex, .ipi_spec_dst = src->addr.v4 };
 
@@ -263,6 +265,7 @@ int udp_send_train(struct udp *u, const union endpoint *to, struct udp_src *src,
 		return ret;
 	}
 	cm = (struct cmsghdr *)(control.buf + srclen);
+	memset(cm, 0, CMSG_SPACE(sizeof(gso)));
 	cm->cmsg_level = SOL_UDP;
 	cm->cmsg_type = UDP_SEGMENT;
 	cm->cmsg_len = CMSG_LEN(sizeof(gso));
