@@ -25,7 +25,13 @@ struct udp {
  * picks the source. */
 struct udp_src {
 	struct ip_addr addr;
-	int ifindex; /* IPv4: the interface the peer's datagram came in on, 0 = any */
+	/* IPv4: the interface the peer's datagram came in on, 0 = any. Sent as ipi_ifindex, as
+	 * wireguard-go does, so a reply leaves where the request came in even when the address
+	 * alone would route elsewhere (a link that went down keeps its addresses). The cost:
+	 * with no route to the peer through that interface the kernel assumes the peer is on
+	 * its link (the WireGuard module compares the route's interface instead, which a
+	 * socket cannot cheaply ask), until a handshake retry forgets the source. */
+	int ifindex;
 };
 
 /* Largest train udp_send_train() sends at once: the kernel's UDP_MAX_SEGMENTS, and what fits
