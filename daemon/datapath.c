@@ -17,8 +17,9 @@
  * mac1 (and, under load, mac2, or they get a cookie reply and nothing else). Data messages
  * name a session by receiver index; a train's data messages are opened in place (a big train
  * on several threads), then, one by one in arrival order, their counter is checked against
- * the replay window, and only then may they move the peer's endpoint (roaming) or confirm a
- * responder's new session. The decrypted packet must be IPv4 or IPv6 whose source address
+ * the replay window, and only then may they move the peer's endpoint (roaming, along with
+ * the address of ours the peer wrote to, which everything to it then leaves from) or confirm
+ * a responder's new session. The decrypted packet must be IPv4 or IPv6 whose source address
  * the sending peer is allowed to use. Consecutive TCP segments of one flow, and UDP
  * datagrams of one flow and size, are glued back into one super-packet (GRO) and each write
  * to the TUN carries as much as it can.
@@ -69,10 +70,14 @@ static void drop(struct device *dev, enum device_drop why)
 	dev->stats.drops[why]++;
 }
 
-static void set_endpoint(struct peer *p, const union endpoint *src)
+/* Where an authenticated datagram came from and which of our addresses it was sent to: the
+ * peer is answered there, from that address. */
+static void set_endpoint(struct peer *p, const union endpoint *src, const struct udp_src *local)
 {
 	if (!addr_endpoint_equal(&p->endpoint, src))
 		p->endpoint = *src;
+	/* A plain copy: it is as cheap as comparing, and the line is written anyway. */
+	p->endpoint_src = *local;
 }
 
 static int send_to_peer(struct peer *p, const void *buf, size_t len)
@@ -84,7 +89,7 @@ static int send_to_peer(struct peer *p, const void *buf, size_t len)
 		drop(dev, DROP_NO_ENDPOINT);
 		return -EDESTADDRREQ;
 	}
-	ret = udp_send(&dev->udp, &p->endpoint, buf, len);
+	ret = udp_send(&dev->udp, &p->endpoint, &p->endpoint_src, buf, len);
 	if (unlikely(ret)) {
 		drop(dev, DROP_UDP_SEND);
 		return ret;
@@ -182,8 +187,8 @@ void datapath_flush(struct device *dev)
 		if (unlikely(!p->endpoint.sa.sa_family)) {
 			dev->stats.drops[DROP_NO_ENDPOINT] += j - i;
 		} else {
-			sent = udp_send_train(&dev->udp, &p->endpoint, dev->batch + first->off,
-					      total, seglen, j - i);
+			sent = udp_send_train(&dev->udp, &p->endpoint, &p->endpoint_src,
+					      dev->batch + first->off, total, seglen, j - i);
 			if (sent < 0)
 				sent = 0;
 			dev->stats.drops[DROP_UDP_SEND] += j - i - (unsigned)sent;
@@ -269,8 +274,12 @@ void datapath_peer_timers(struct peer *p, uint64_t now)
 
 	if (actions & (TIMERS_SEND_INITIATION | TIMERS_GIVE_UP))
 		p->stats.handshakes_failed++;
-	if (actions & TIMERS_SEND_INITIATION)
+	if (actions & TIMERS_SEND_INITIATION) {
+		/* Unanswered: perhaps the address we send from is what no longer works (as
+		 * WireGuard's retransmit, which also forgets it). */
+		memset(&p->endpoint_src, 0, sizeof(p->endpoint_src));
 		datapath_send_initiation(p, true, now);
+	}
 	if (actions & TIMERS_SEND_NEW_INITIATION)
 		datapath_send_initiation(p, false, now);
 	if (actions & TIMERS_SEND_KEEPALIVE)
@@ -555,7 +564,7 @@ static void send_response(struct peer *p, uint64_t now)
 }
 
 static void receive_handshake(struct device *dev, uint8_t *buf, size_t len, uint32_t type,
-			      const union endpoint *src, uint64_t now)
+			      const union endpoint *src, const struct udp_src *local, uint64_t now)
 {
 	enum cookie_mac_state mac;
 	struct peer *p;
@@ -578,12 +587,13 @@ static void receive_handshake(struct device *dev, uint8_t *buf, size_t len, uint
 	if (under_load) {
 		if (mac != COOKIE_VALID_MAC_WITH_COOKIE) {
 			struct message_handshake_cookie reply;
+			struct udp_src from = *local; /* udp_send() may clear it */
 
 			memcpy(&sender, buf + offsetof(struct message_handshake_initiation,
 						       sender_index), sizeof(sender));
 			cookie_create_reply(&dev->cookie_checker, &reply, buf, len,
 					    le32toh(sender), src, now);
-			if (!udp_send(&dev->udp, src, &reply, sizeof(reply)))
+			if (!udp_send(&dev->udp, src, &from, &reply, sizeof(reply)))
 				dev->stats.cookie_replies_sent++;
 			drop(dev, DROP_COOKIE);
 			return;
@@ -609,7 +619,7 @@ static void receive_handshake(struct device *dev, uint8_t *buf, size_t len, uint
 			return;
 		}
 		p = container_of(hs, struct peer, handshake);
-		set_endpoint(p, src);
+		set_endpoint(p, src, local);
 		send_response(p, now);
 	} else {
 		const struct message_handshake_response *msg = (const void *)buf;
@@ -625,7 +635,7 @@ static void receive_handshake(struct device *dev, uint8_t *buf, size_t len, uint
 			drop(dev, DROP_HANDSHAKE);
 			return;
 		}
-		set_endpoint(p, src);
+		set_endpoint(p, src, local);
 		if (!begin_session(p, now)) {
 			timers_handshake_complete(&p->timers);
 			log_info("%s: peer %s: handshake complete", dev->ifname, p->name);
@@ -673,7 +683,7 @@ static void rx_flush(struct device *dev, uint64_t now);
 /* Phase one for a data message: find its session and queue it for opening. Nothing that
  * changes state happens until the queue is opened as a whole in rx_flush(). */
 static void receive_data(struct device *dev, uint8_t *buf, size_t len, const union endpoint *src,
-			 uint64_t now)
+			 const struct udp_src *local, uint64_t now)
 {
 	struct message_data *msg = (struct message_data *)buf;
 	struct index_entry *e;
@@ -695,6 +705,7 @@ static void receive_data(struct device *dev, uint8_t *buf, size_t len, const uni
 						   .entry = e,
 						   .counter = le64toh(msg->counter) };
 	dev->rx_src = src;
+	dev->rx_local = local;
 }
 
 static void open_range(void *ctx, unsigned begin, unsigned end)
@@ -740,7 +751,7 @@ static void receive_opened(struct device *dev, const struct device_rx *rx, uint6
 	}
 
 	/* Authentic and fresh: only now may it move state. */
-	set_endpoint(p, dev->rx_src);
+	set_endpoint(p, dev->rx_src, dev->rx_local);
 	p->stats.rx_bytes += rx->len;
 	p->stats.rx_packets++;
 	if (unlikely(peer_keypair_confirm(p, kp))) {
@@ -794,7 +805,7 @@ static void rx_flush(struct device *dev, uint64_t now)
 /* One datagram; data messages only queued (call rx_flush() before the buffer or the source
  * address is reused). */
 static void receive_one(struct device *dev, uint8_t *buf, size_t len, const union endpoint *src,
-			uint64_t now)
+			const struct udp_src *local, uint64_t now)
 {
 	uint32_t type;
 
@@ -809,7 +820,7 @@ static void receive_one(struct device *dev, uint8_t *buf, size_t len, const unio
 			drop(dev, DROP_BAD_SIZE);
 			return;
 		}
-		receive_data(dev, buf, len, src, now);
+		receive_data(dev, buf, len, src, local, now);
 		return;
 	}
 	/* Handshake messages change sessions: what came before them is finished first. */
@@ -819,12 +830,13 @@ static void receive_one(struct device *dev, uint8_t *buf, size_t len, const unio
 	case MESSAGE_HANDSHAKE_INITIATION:
 		if (len != sizeof(struct message_handshake_initiation))
 			break;
-		receive_handshake(dev, buf, len, MESSAGE_HANDSHAKE_INITIATION, src, now);
+		receive_handshake(dev, buf, len, MESSAGE_HANDSHAKE_INITIATION, src, local,
+				  now);
 		return;
 	case MESSAGE_HANDSHAKE_RESPONSE:
 		if (len != sizeof(struct message_handshake_response))
 			break;
-		receive_handshake(dev, buf, len, MESSAGE_HANDSHAKE_RESPONSE, src, now);
+		receive_handshake(dev, buf, len, MESSAGE_HANDSHAKE_RESPONSE, src, local, now);
 		return;
 	case MESSAGE_HANDSHAKE_COOKIE:
 		if (len != sizeof(struct message_handshake_cookie))
@@ -839,9 +851,11 @@ static void receive_one(struct device *dev, uint8_t *buf, size_t len, const unio
 }
 
 void datapath_receive(struct device *dev, uint8_t *buf, size_t len, const union endpoint *src,
-		      uint64_t now)
+		      const struct udp_src *local, uint64_t now)
 {
-	receive_one(dev, buf, len, src, now);
+	static const struct udp_src unknown;
+
+	receive_one(dev, buf, len, src, local ? local : &unknown, now);
 	if (dev->n_rx)
 		rx_flush(dev, now);
 }
@@ -850,10 +864,12 @@ void datapath_udp_readable(struct device *dev, int fd)
 {
 	uint64_t now = device_now();
 	union endpoint src;
+	struct udp_src local;
 	size_t seglen;
 
 	for (int i = 0; i < DATAPATH_BATCH; i++) {
-		ssize_t n = udp_recv(&dev->udp, fd, dev->rx_buf, dev->buf_size, &src, &seglen);
+		ssize_t n = udp_recv(&dev->udp, fd, dev->rx_buf, dev->buf_size, &src, &local,
+				     &seglen);
 
 		if (n < 0) {
 			if (n != -EAGAIN && n != -EINTR)
@@ -867,7 +883,8 @@ void datapath_udp_readable(struct device *dev, int fd)
 		}
 		for (size_t off = 0; off < (size_t)n; off += seglen)
 			receive_one(dev, dev->rx_buf + off,
-				    (size_t)n - off < seglen ? (size_t)n - off : seglen, &src, now);
+				    (size_t)n - off < seglen ? (size_t)n - off : seglen, &src, &local,
+				    now);
 		if (dev->n_rx)
 			rx_flush(dev, now);
 	}

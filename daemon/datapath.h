@@ -11,13 +11,15 @@
 
 struct device;
 struct peer;
+struct udp_src;
 
 void datapath_tun_readable(struct device *dev);
 void datapath_udp_readable(struct device *dev, int fd);
 
-/* One datagram, as read from a socket (exposed for tests and fuzzing). */
+/* One datagram, as read from a socket (exposed for tests and fuzzing): from src, sent to our
+ * address local (NULL: not known). */
 void datapath_receive(struct device *dev, uint8_t *buf, size_t len, const union endpoint *src,
-		      uint64_t now);
+		      const struct udp_src *local, uint64_t now);
 
 /* Sends the datagrams the transmit batch holds. Every entry point that fills the batch
  * flushes it before returning to the event loop, so it is empty between wakeups. */

@@ -112,6 +112,7 @@ struct device {
 	struct device_rx rx[DEVICE_RX_MAX];
 	unsigned n_rx;
 	const union endpoint *rx_src; /* where the datagrams in rx came from */
+	const struct udp_src *rx_local; /* and which of our addresses they were sent to */
 	struct workers *workers;      /* NULL: every packet on the event loop's thread */
 	unsigned threads;             /* Threads = as configured at start, 0 = auto */
 	struct offload_gro gro;

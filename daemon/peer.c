@@ -62,8 +62,11 @@ void peer_update(struct peer *p, const struct config_peer *cp)
 		else
 			cipher_wipe(p->handshake.preshared_key, NOISE_SYMMETRIC_KEY_LEN);
 	}
-	if (cp->endpoint.sa.sa_family)
+	if (cp->endpoint.sa.sa_family && !addr_endpoint_equal(&p->endpoint, &cp->endpoint)) {
 		p->endpoint = cp->endpoint;
+		/* Another address may be reached from another of ours. */
+		memset(&p->endpoint_src, 0, sizeof(p->endpoint_src));
+	}
 	if (p->timers.persistent_keepalive_interval != cp->persistent_keepalive) {
 		bool turned_on = !p->timers.persistent_keepalive_interval;
 

@@ -12,6 +12,7 @@
 #include "cookie.h"
 #include "noise.h"
 #include "timers.h"
+#include "udp.h"
 
 struct device;
 struct event;
@@ -39,6 +40,10 @@ struct peer {
 	struct cookie_maker cookie;
 	struct timers timers;
 	union endpoint endpoint; /* sa_family 0 until known */
+	/* Our address the peer last wrote to, learnt with the endpoint from authenticated
+	 * datagrams only: what we send from. Cleared when the config moves the endpoint, when
+	 * a handshake is retried, and by udp_send() when the kernel refuses it. */
+	struct udp_src endpoint_src;
 	struct event *timer_ev;
 	uint64_t timer_scheduled; /* deadline timer_ev is set for, 0 = none */
 	uint64_t last_handshake_realtime; /* ns since the epoch, 0 = never */

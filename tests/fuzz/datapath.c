@@ -6,7 +6,8 @@
  * Input: a flags byte (F_*), then operations, each an op byte, a 16-bit little-endian length
  * and that many bytes (fewer at the end of the input). The op byte's low 3 bits are the
  * operation (OP_*), bits 3-4 pick one of B's sessions, bit 5 a variant, bits 6-7 the source
- * address of the datagram (B's endpoint, another IPv4 one, an IPv6 one, B's again).
+ * address of the datagram (B's endpoint, another IPv4 one, an IPv6 one, B's again) and the
+ * address of A's it was sent to (A's, a second IPv4 one, an IPv6 one, not known).
  *
  * The control-socket request (uapi_handle(), through device_apply()) is there because a set
  * arrives between datagrams in real life: peers vanish, keys change and prefixes move while
@@ -102,6 +103,7 @@ static struct noise_local b_local;
 static struct noise_handshake b_hs_pristine;
 static struct cookie_checker b_checker;
 static union endpoint sources[4];
+static struct udp_src locals[4]; /* what each of sources wrote to */
 
 static struct noise_handshake *b_lookup(void *ctx, const uint8_t pub[NOISE_PUBLIC_KEY_LEN])
 {
@@ -174,7 +176,7 @@ static void deliver(struct harness *h, const void *msg, size_t len, const union 
 		abort();
 	memcpy(buf, msg, len);
 	fuzz_sent[MESSAGE_HANDSHAKE_COOKIE].len = 0;
-	datapath_receive(h->dev, buf, len, src, h->now);
+	datapath_receive(h->dev, buf, len, src, &locals[src - sources], h->now);
 	free(buf);
 	take_cookie(h);
 }
@@ -190,6 +192,7 @@ static void op_train(struct harness *h, const uint8_t *p, size_t len, const unio
 		.len = len - skip,
 		.seglen = len < 2 ? 0 : (size_t)(p[0] | p[1] << 8),
 		.from = *src,
+		.to = locals[src - sources],
 		.ready = true,
 	};
 	fuzz_sent[MESSAGE_HANDSHAKE_COOKIE].len = 0;
@@ -676,6 +679,12 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
 	if (addr_parse_endpoint("198.18.0.9:4500", &sources[1]) ||
 	    addr_parse_endpoint("[fd00::9]:51820", &sources[2]))
 		abort();
+	locals[0] = (struct udp_src){ .addr = { .family = AF_INET, .bytes = { 198, 18, 0, 1 } },
+				      .ifindex = 2 };
+	locals[1] = (struct udp_src){ .addr = { .family = AF_INET, .bytes = { 198, 18, 0, 101 } },
+				      .ifindex = 3 };
+	locals[2] = (struct udp_src){ .addr = { .family = AF_INET6,
+						.bytes = { 0xfd, [15] = 1 } } };
 	if (seeds) {
 		write_seeds(seeds);
 		exit(0);

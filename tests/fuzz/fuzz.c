@@ -66,11 +66,12 @@ int __wrap_netlink_route_del_table(struct netlink *nl, int ifindex, const struct
 				   uint32_t table);
 int __wrap_udp_open(struct udp *u, uint16_t port, unsigned offload);
 int __wrap_udp_set_mark(const struct udp *u, uint32_t mark);
-int __wrap_udp_send(const struct udp *u, const union endpoint *to, const void *buf, size_t len);
-int __wrap_udp_send_train(struct udp *u, const union endpoint *to, const uint8_t *buf,
-			  size_t len, size_t seglen, unsigned count);
+int __wrap_udp_send(const struct udp *u, const union endpoint *to, struct udp_src *src,
+		    const void *buf, size_t len);
+int __wrap_udp_send_train(struct udp *u, const union endpoint *to, struct udp_src *src,
+			  const uint8_t *buf, size_t len, size_t seglen, unsigned count);
 ssize_t __wrap_udp_recv(const struct udp *u, int fd, uint8_t *buf, size_t cap,
-			union endpoint *src, size_t *seglen);
+			union endpoint *from, struct udp_src *to, size_t *seglen);
 uint64_t __wrap_device_realtime(void);
 uint64_t __wrap_device_now(void);
 int __real_getaddrinfo(const char *node, const char *service, const struct addrinfo *hints,
@@ -165,15 +166,29 @@ static void capture(const union endpoint *to, const uint8_t *buf, size_t len)
 	fuzz_sent[type].to = *to;
 }
 
-int __wrap_udp_send(const struct udp *u, const union endpoint *to, const void *buf, size_t len)
+/* A source goes with an endpoint of its own family, or is none (udp_send() would ignore it
+ * otherwise, so a mismatch means the datapath kept a stale one). */
+static void check_src(const union endpoint *to, const struct udp_src *src)
 {
+	if (src && src->addr.family && src->addr.family != to->sa.sa_family) {
+		fprintf(stderr, "fuzz: udp_send: source of family %d to an endpoint of %d\n",
+			src->addr.family, to->sa.sa_family);
+		abort();
+	}
+}
+
+int __wrap_udp_send(const struct udp *u, const union endpoint *to, struct udp_src *src,
+		    const void *buf, size_t len)
+{
+	check_src(to, src);
 	capture(to, buf, len);
 	return fuzz_udp_ok ? 0 : -ENETUNREACH;
 }
 
-int __wrap_udp_send_train(struct udp *u, const union endpoint *to, const uint8_t *buf,
-			  size_t len, size_t seglen, unsigned count)
+int __wrap_udp_send_train(struct udp *u, const union endpoint *to, struct udp_src *src,
+			  const uint8_t *buf, size_t len, size_t seglen, unsigned count)
 {
+	check_src(to, src);
 	/* The batch must describe itself consistently: count datagrams of seglen, the last
 	 * one possibly shorter, in len bytes. */
 	if (!count || !seglen || len > (size_t)count * seglen ||
@@ -186,7 +201,7 @@ int __wrap_udp_send_train(struct udp *u, const union endpoint *to, const uint8_t
 }
 
 ssize_t __wrap_udp_recv(const struct udp *u, int fd, uint8_t *buf, size_t cap,
-			union endpoint *src, size_t *seglen)
+			union endpoint *from, struct udp_src *to, size_t *seglen)
 {
 	size_t n = fuzz_recv.len < cap ? fuzz_recv.len : cap;
 
@@ -195,7 +210,8 @@ ssize_t __wrap_udp_recv(const struct udp *u, int fd, uint8_t *buf, size_t cap,
 	fuzz_recv.ready = false;
 	if (n)
 		memcpy(buf, fuzz_recv.buf, n);
-	*src = fuzz_recv.from;
+	*from = fuzz_recv.from;
+	*to = fuzz_recv.to;
 	*seglen = fuzz_recv.seglen;
 	return (ssize_t)n;
 }

@@ -13,6 +13,7 @@
 
 #include "addr.h"
 #include "messages.h"
+#include "udp.h"
 
 struct config;
 struct device;
@@ -44,6 +45,7 @@ struct fuzz_recv {
 	const uint8_t *buf;
 	size_t len, seglen;
 	union endpoint from;
+	struct udp_src to; /* the address of ours it was sent to */
 	bool ready;
 };
 extern struct fuzz_recv fuzz_recv;
