@@ -186,16 +186,26 @@ static int set_identity(struct device *dev, const uint8_t *private_key, bool *ch
 		dev->local.private_key = NULL;
 		memset(dev->local.public_key, 0, sizeof(dev->local.public_key));
 	} else {
-		if (dev->local.private_key &&
-		    cipher_equal(dev->local.private_key, private_key, NOISE_PUBLIC_KEY_LEN))
-			return 0;
-		if (!dev->local.private_key) {
+		uint8_t k[NOISE_PUBLIC_KEY_LEN];
+		bool same;
+
+		/* Compared clamped: the key `wg showconf` shows is the file's key clamped, and
+		 * setting it back must not reset every session. */
+		memcpy(k, private_key, sizeof(k));
+		key_clamp_private(k);
+		same = dev->local.private_key &&
+		       cipher_equal(dev->local.private_key, k, NOISE_PUBLIC_KEY_LEN);
+		if (!same && !dev->local.private_key)
 			dev->local.private_key = sodium_malloc(NOISE_PUBLIC_KEY_LEN);
-			if (!dev->local.private_key)
-				return -ENOMEM;
+		if (!same && dev->local.private_key) {
+			memcpy(dev->local.private_key, k, NOISE_PUBLIC_KEY_LEN);
+			key_public_from_private(dev->local.public_key, k);
 		}
-		memcpy(dev->local.private_key, private_key, NOISE_PUBLIC_KEY_LEN);
-		key_public_from_private(dev->local.public_key, private_key);
+		cipher_wipe(k, sizeof(k));
+		if (same)
+			return 0;
+		if (!dev->local.private_key)
+			return -ENOMEM;
 	}
 	cookie_checker_init(&dev->cookie_checker, dev->local.public_key);
 	/* Sessions were made with the old identity: nothing more goes out with them, but what
@@ -218,6 +228,16 @@ static void kick_rekeys(struct device *dev)
 	TAILQ_FOREACH(p, &dev->peers, link)
 		if (p->previous && !p->current && p->endpoint.sa.sa_family && dev->local.private_key)
 			datapath_send_initiation(p, false, now);
+}
+
+/* New sockets or a new mark change which of our addresses can reach a peer: as WireGuard
+ * does then, every peer's remembered source address is forgotten. */
+static void forget_sources(struct device *dev)
+{
+	struct peer *p;
+
+	TAILQ_FOREACH(p, &dev->peers, link)
+		memset(&p->endpoint_src, 0, sizeof(p->endpoint_src));
 }
 
 static int set_port(struct device *dev, uint16_t port, bool new_random)
@@ -266,6 +286,7 @@ static int set_port(struct device *dev, uint16_t port, bool new_random)
 	dev->udp = u;
 	dev->udp4_ev = ev4;
 	dev->udp6_ev = ev6;
+	forget_sources(dev);
 	log_info("%s: listening on UDP port %u", dev->ifname, u.port);
 	return 0;
 }
@@ -568,6 +589,7 @@ int device_apply(struct device *dev, const struct config *c)
 			return ret;
 		}
 		dev->fwmark = c->fwmark;
+		forget_sources(dev);
 	}
 	if (c->mtu && c->mtu != dev->mtu) {
 		struct peer *p;

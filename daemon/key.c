@@ -62,6 +62,12 @@ void key_generate_private(uint8_t priv[KEY_LEN])
 	cipher_generate_private(priv);
 }
 
+void key_clamp_private(uint8_t priv[KEY_LEN])
+{
+	priv[0] &= 248;
+	priv[KEY_LEN - 1] = (priv[KEY_LEN - 1] & 127) | 64;
+}
+
 bool key_is_zero(const uint8_t key[KEY_LEN])
 {
 	return cipher_is_zero(key, KEY_LEN);

@@ -18,6 +18,9 @@ void key_to_hex(char hex[KEY_HEX_LEN], const uint8_t key[KEY_LEN]);
 /* X25519 public key of a private key; clamps a copy as X25519 does. */
 int key_public_from_private(uint8_t pub[KEY_LEN], const uint8_t priv[KEY_LEN]);
 void key_generate_private(uint8_t priv[KEY_LEN]);
+/* X25519's clamping (RFC 7748), in place: wireguard-go and the Linux module keep a private
+ * key clamped and show it so, and two keys that clamp alike are one identity. */
+void key_clamp_private(uint8_t priv[KEY_LEN]);
 /* Constant time. */
 bool key_is_zero(const uint8_t key[KEY_LEN]);
 bool key_equal(const uint8_t a[KEY_LEN], const uint8_t b[KEY_LEN]);

@@ -71,14 +71,6 @@ static void drop_peer(struct config *c, size_t i)
 	sodium_memzero(&c->peers[c->n_peers], sizeof(*c->peers));
 }
 
-/* X25519's clamping (RFC 7748): wireguard-go and the Linux module keep a private key
- * clamped and answer get with it so; `wg showconf` shows it that way. */
-static void clamp_private(uint8_t k[KEY_LEN])
-{
-	k[0] &= 248;
-	k[KEY_LEN - 1] = (k[KEY_LEN - 1] & 127) | 64;
-}
-
 /* The peer that is the interface itself, if any: its index, or -1. */
 static long own_peer(const struct config *c)
 {
@@ -181,7 +173,7 @@ static int set_interface_key(struct config *c, const char *key, const char *valu
 		}
 		if (!c->private_key && !(c->private_key = sodium_malloc(KEY_LEN)))
 			return -ENOMEM;
-		clamp_private(k);
+		key_clamp_private(k);
 		memcpy(c->private_key, k, KEY_LEN);
 		sodium_memzero(k, sizeof(k));
 		/* A peer that holds the new identity's public key goes, as in wireguard-go's
@@ -427,7 +419,7 @@ static void handle_get(struct device *dev, struct evbuffer *out, bool ours)
 		uint8_t k[KEY_LEN];
 
 		memcpy(k, dev->local.private_key, KEY_LEN);
-		clamp_private(k);
+		key_clamp_private(k);
 		print_key(out, "private_key", k);
 		sodium_memzero(k, sizeof(k));
 	}
