@@ -31,9 +31,10 @@ struct daemon {
 
 static void usage(FILE *f)
 {
-	fprintf(f, "Usage: sealnetd [-f] [-v]... [-c CONFIG] [-p PIDFILE] IFACE\n"
+	fprintf(f, "Usage: sealnetd [-f] [-v]... [-q] [-c CONFIG] [-p PIDFILE] IFACE\n"
 		   "  -f          stay in the foreground, log to stderr\n"
 		   "  -v          more verbose (repeat for debug)\n"
+		   "  -q          the caller runs the config's hooks, DNS and SaveConfig (sealnet up)\n"
 		   "  -c CONFIG   config file (default " DEFAULT_CONFIG_DIR "/IFACE.conf)\n"
 		   "  -p PIDFILE  pid file (default " DEFAULT_RUN_DIR "/IFACE.pid; none with -f)\n"
 		   "  -h          this help\n"
@@ -139,13 +140,16 @@ int main(int argc, char **argv)
 	bool foreground = false;
 	int verbosity = 0, notify_fd = -1, opt, ret = EXIT_FAILURE;
 
-	while ((opt = getopt(argc, argv, "fvc:p:h")) != -1) {
+	while ((opt = getopt(argc, argv, "fvqc:p:h")) != -1) {
 		switch (opt) {
 		case 'f':
 			foreground = true;
 			break;
 		case 'v':
 			verbosity++;
+			break;
+		case 'q':
+			config_set_quick_runner(true);
 			break;
 		case 'c':
 			config_path = optarg;
