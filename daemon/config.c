@@ -86,6 +86,7 @@ struct parser {
 	 * the current peer for [Peer] options. */
 	int seen_line[MAX_OPTIONS];
 	bool has_secret;
+	bool no_resolve; /* config_load_unresolved() */
 	struct config *cfg;
 	size_t peers_cap;
 	size_t addresses_cap;
@@ -666,7 +667,14 @@ static int parse_endpoint(struct parser *p, const char *value)
 	struct config_peer *peer = current_peer(p);
 	int ret;
 
-	ret = addr_resolve_endpoint(value, &peer->endpoint);
+	if (p->no_resolve) {
+		/* A numeric endpoint is still read; a host name is kept as text only. */
+		if (addr_parse_endpoint(value, &peer->endpoint))
+			memset(&peer->endpoint, 0, sizeof(peer->endpoint));
+		ret = 0;
+	} else {
+		ret = addr_resolve_endpoint(value, &peer->endpoint);
+	}
 	if (ret == -EINVAL)
 		return fail(p, ret, p->line, "%s: bad endpoint \"%s\"", p->opt->name, value);
 	if (ret)
@@ -1081,10 +1089,11 @@ static int validate(struct parser *p)
 /* text[0..len) need not be NUL-terminated. *has_secret tells whether a PrivateKey or
  * PresharedKey was read, even when parsing failed. */
 static int parse(const char *text, size_t len, const char *name, struct config **out,
-		 char *err, size_t errlen, bool *has_secret)
+		 char *err, size_t errlen, bool *has_secret, bool no_resolve)
 {
 	struct parser p = {
 		.name = name ? name : "(config)",
+		.no_resolve = no_resolve,
 		.text = text,
 		.len = len,
 		.err = err,
@@ -1134,7 +1143,7 @@ void config_set_quick_runner(bool caller_runs_them)
 int config_parse_string(const char *text, const char *name, struct config **out, char *err,
 			size_t errlen)
 {
-	return parse(text, strlen(text), name, out, err, errlen, NULL);
+	return parse(text, strlen(text), name, out, err, errlen, NULL, false);
 }
 
 /* Reads until EOF, so that pipes (wg-quick's `<(...)` habit) work too. Every buffer given
@@ -1187,7 +1196,8 @@ fail_buf:
 	return ret;
 }
 
-int config_load(const char *path, struct config **out, char *err, size_t errlen)
+static int load(const char *path, struct config **out, char *err, size_t errlen,
+		bool no_resolve)
 {
 	struct stat st;
 	char *text = NULL;
@@ -1214,7 +1224,7 @@ int config_load(const char *path, struct config **out, char *err, size_t errlen)
 		set_err(err, errlen, "%s: cannot read: %s", path, strerror(-ret));
 		goto out_close;
 	}
-	ret = parse(text, len, path, out, err, errlen, &has_secret);
+	ret = parse(text, len, path, out, err, errlen, &has_secret, no_resolve);
 	if (has_secret && S_ISREG(st.st_mode) && (st.st_mode & (S_IRGRP | S_IROTH)))
 		log_warn("%s: private key file is readable by others (mode %o)", path,
 			 (unsigned)(st.st_mode & 07777));
@@ -1228,6 +1238,16 @@ int config_load(const char *path, struct config **out, char *err, size_t errlen)
 out_close:
 	close(fd);
 	return ret;
+}
+
+int config_load(const char *path, struct config **out, char *err, size_t errlen)
+{
+	return load(path, out, err, errlen, false);
+}
+
+int config_load_unresolved(const char *path, struct config **out, char *err, size_t errlen)
+{
+	return load(path, out, err, errlen, true);
 }
 
 void config_free(struct config *c)

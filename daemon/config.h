@@ -110,7 +110,11 @@ void config_set_quick_runner(bool caller_runs_them);
  * key is left out with a notice, as WireGuard ignores it. *out owned by the caller, freed with
  * config_free(). */
 int config_load(const char *path, struct config **out, char *err, size_t errlen);
-/* Same, from memory; `name` stands for FILE in messages. */
+/* Same, for a caller that needs no peer's address (sealnet down, which must work when names
+ * do not resolve): an Endpoint host name is kept in endpoint_text, not resolved, and leaves
+ * endpoint's sa_family 0. */
+int config_load_unresolved(const char *path, struct config **out, char *err, size_t errlen);
+/* Same as config_load, from memory; `name` stands for FILE in messages. */
 int config_parse_string(const char *text, const char *name, struct config **out, char *err,
 			size_t errlen);
 void config_free(struct config *c);

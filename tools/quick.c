@@ -68,14 +68,19 @@ int quick_target(const char *cmd, const char *arg, char ifname[IFNAMSIZ], char *
 	return 0;
 }
 
-int quick_load(const char *cmd, const char *path, struct config **out)
+int quick_load(const char *cmd, const char *path, bool resolve, struct config **out)
 {
 	char err[512];
+	int ret;
 
 	config_set_quick_runner(true);
 	/* The daemon reads the same file next (up) or did (down) and warns itself. */
 	log_set_level(LOG_ERR);
-	if (config_load(path, out, err, sizeof(err))) {
+	if (resolve)
+		ret = config_load(path, out, err, sizeof(err));
+	else
+		ret = config_load_unresolved(path, out, err, sizeof(err));
+	if (ret) {
 		fprintf(stderr, "%s: %s: %s\n", PROG_NAME, cmd, err);
 		return 1;
 	}

@@ -208,6 +208,9 @@ step "a peer added at run time, then sealnet down: PreDown, SaveConfig, stop, DN
 pub_c=$(genkey | pubkey) || fail "key for peer c"
 tool 0 -- set "$ifa" peer "$pub_c" allowed-ips 100.64.0.99/32 persistent-keepalive 7
 : >"$marks"
+# down needs no peer's address: a name that cannot resolve must not stop it.
+pub_d=$(genkey | pubkey) || fail "key for peer d"
+{ echo; echo "[Peer]"; echo "PublicKey = $pub_d"; echo "Endpoint = nowhere.invalid:51820"; } >>"$conf_a"
 cp "$conf_a" "$SN_TMP/before-save.conf"
 tool 0 -- down "$ifa"
 sed 's/^/    | /' "$err"
@@ -238,6 +241,7 @@ check_eq "peer b's long AllowedIPs, on one line" \
 	"$(echo "$allowed" | sorted_list | tr '\n' ' ')"
 check "peer c, added at run time" grep -qxF "PublicKey = $pub_c" "$conf_a"
 check "with its keepalive" grep -qxF "PersistentKeepalive = 7" "$conf_a"
+check_not "peer d, only in the file, is not (the running state is saved)" grep -q "$pub_d" "$conf_a"
 check_not "comments are not kept (as wg-quick)" grep -q '^#' "$conf_a"
 ls "$SN_TMP/$ifa.conf".* >/dev/null 2>&1 && fail "a temporary file was left next to the config"
 ok "no temporary file left"

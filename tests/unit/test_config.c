@@ -449,9 +449,26 @@ static void test_nul_byte(void **state)
 
 static void test_unresolvable(void **state)
 {
+	static const char text[] = "[Peer]\nPublicKey = " PUB1 "\nEndpoint = sn1.invalid:51820\n"
+				   "[Peer]\nPublicKey = " PUB2 "\nEndpoint = 198.18.0.2:51820\n";
+	char path[128], buf[ADDR_STRLEN];
+	struct config *c;
+
 	assert_parse_error("[Peer]\nPublicKey = " PUB1 "\nEndpoint = sn1.invalid:51820\n",
 			   -EHOSTUNREACH,
 			   "t.conf:3: Endpoint: cannot resolve \"sn1.invalid:51820\"");
+
+	/* sealnet down reads without resolving: the name stays text, a number is read. */
+	snprintf(path, sizeof(path), "%s/unresolved.conf", tmp_dir);
+	write_file(path, text, sizeof(text) - 1, 0600);
+	assert_int_equal(config_load(path, &c, err, sizeof(err)), -EHOSTUNREACH);
+	assert_int_equal(config_load_unresolved(path, &c, err, sizeof(err)), 0);
+	assert_int_equal(c->n_peers, 2);
+	assert_int_equal(c->peers[0].endpoint.sa.sa_family, 0);
+	assert_string_equal(c->peers[0].endpoint_text, "sn1.invalid:51820");
+	assert_string_equal(addr_endpoint_str(&c->peers[1].endpoint, buf), "198.18.0.2:51820");
+	config_free(c);
+	unlink(path);
 }
 
 static void test_missing_file(void **state)
