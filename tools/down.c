@@ -236,7 +236,7 @@ int down_main(int argc, char *argv[])
 		return stop("down", ifname, pid);
 	/* As wg-quick down: a file that does not load stops nothing, a failing PreDown or
 	 * SaveConfig leaves the interface up, DNS is removed whatever resolvconf says. */
-	if (quick_load("down", path, false, &c))
+	if (quick_load("down", path, &c))
 		return 1;
 	ret = quick_run_hooks("down", c, CONFIG_HOOK_PRE_DOWN, ifname);
 	if (!ret && c->save_config)

@@ -68,19 +68,14 @@ int quick_target(const char *cmd, const char *arg, char ifname[IFNAMSIZ], char *
 	return 0;
 }
 
-int quick_load(const char *cmd, const char *path, bool resolve, struct config **out)
+int quick_load(const char *cmd, const char *path, struct config **out)
 {
 	char err[512];
-	int ret;
 
 	config_set_quick_runner(true);
 	/* The daemon reads the same file next (up) or did (down) and warns itself. */
 	log_set_level(LOG_ERR);
-	if (resolve)
-		ret = config_load(path, out, err, sizeof(err));
-	else
-		ret = config_load_unresolved(path, out, err, sizeof(err));
-	if (ret) {
+	if (config_load_unresolved(path, out, err, sizeof(err))) {
 		fprintf(stderr, "%s: %s: %s\n", PROG_NAME, cmd, err);
 		return 1;
 	}
@@ -248,7 +243,7 @@ static void resolvconf_name(const char *ifname, char *name, size_t size)
 		for (s = line; *s == ' ' || *s == '\t'; s++)
 			;
 		end = s + strcspn(s, " \t\n");
-		if (*end && *end != '\n' && end[strspn(end, " \t\n")])
+		if (end[strspn(end, " \t\n")])
 			continue; /* more than one word */
 		*end = '\0';
 		if (end - s >= 2 && end[-1] == '*' &&

@@ -27,11 +27,12 @@
 int quick_target(const char *cmd, const char *arg, char ifname[IFNAMSIZ], char *path,
 		 size_t size, bool *is_file);
 
-/* Loads path as sealnet up reads it (config_set_quick_runner), resolving Endpoint names or
- * not (down needs no address, and must work offline). Warnings are left to the daemon, which
- * reads the same file. Returns 0, or prints the error and returns 1. *out is the caller's,
- * freed with config_free(). */
-int quick_load(const char *cmd, const char *path, bool resolve, struct config **out);
+/* Loads path as sealnet up and down read it (config_set_quick_runner). Endpoint names are
+ * not resolved: neither needs an address (the daemon resolves them, after PreUp, as wg
+ * setconf does under wg-quick), and down must work offline. Warnings are left to the
+ * daemon, which reads the same file. Returns 0, or prints the error and returns 1. *out is
+ * the caller's, freed with config_free(). */
+int quick_load(const char *cmd, const char *path, struct config **out);
 
 /* Runs the hooks of one kind in order, each through `bash -e -o pipefail -c` (wg-quick
  * evals them in its own bash, which has both options) with %i replaced by ifname. Stops at

@@ -117,7 +117,7 @@ int up_main(int argc, char *argv[])
 		return 1;
 	}
 	/* As wg-quick, the file is read before anything runs: a mistake in it runs no hook. */
-	if (quick_load("up", config, true, &c))
+	if (quick_load("up", config, &c))
 		return 1;
 
 	env = getenv("SEALNETD");
