@@ -124,8 +124,8 @@ static int find_daemon(const char *cmd, const char *ifname, long *pid)
 	}
 	snprintf(path, sizeof(path), "/proc/%ld/comm", *pid);
 	if (exited((pid_t)*pid) || read_small(path, buf, sizeof(buf))) {
-		fprintf(stderr, "%s: %s %s: not running (process %ld from %s is gone)\n",
-		        PROG_NAME, cmd, ifname, *pid, pidfile);
+		fprintf(stderr, "%s: %s %s: not running (process %ld from %s is gone)\n", PROG_NAME,
+		        cmd, ifname, *pid, pidfile);
 		return 1;
 	}
 	buf[strcspn(buf, "\n")] = '\0';
@@ -152,8 +152,8 @@ static int stop(const char *cmd, const char *ifname, long pid)
 			return 0;
 		nanosleep(&tick, NULL);
 	}
-	fprintf(stderr, "%s: %s %s: process %ld still running after %d s\n", PROG_NAME, cmd,
-	        ifname, pid, DOWN_TIMEOUT_SEC);
+	fprintf(stderr, "%s: %s %s: process %ld still running after %d s\n", PROG_NAME, cmd, ifname,
+	        pid, DOWN_TIMEOUT_SEC);
 	return 1;
 }
 

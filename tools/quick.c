@@ -30,8 +30,8 @@ static bool ends_with(const char *s, const char *suffix)
 	return len >= n && !strcmp(s + len - n, suffix);
 }
 
-int quick_target(const char *cmd, const char *arg, char ifname[IFNAMSIZ], char *path,
-		 size_t size, bool *is_file)
+int quick_target(const char *cmd, const char *arg, char ifname[IFNAMSIZ], char *path, size_t size,
+                 bool *is_file)
 {
 	const char *base;
 	size_t len;
@@ -53,7 +53,8 @@ int quick_target(const char *cmd, const char *arg, char ifname[IFNAMSIZ], char *
 		snprintf(path, size, "%s", arg);
 	} else {
 		if (strlen(arg) >= IFNAMSIZ) {
-			fprintf(stderr, "%s: %s: invalid interface name `%s'\n", PROG_NAME, cmd, arg);
+			fprintf(stderr, "%s: %s: invalid interface name `%s'\n", PROG_NAME, cmd,
+			        arg);
 			return EXIT_USAGE;
 		}
 		snprintf(ifname, IFNAMSIZ, "%s", arg);
@@ -166,7 +167,7 @@ static char *expand(const char *hook, const char *ifname)
 }
 
 int quick_run_hooks(const char *cmd, const struct config *c, enum config_hook hook,
-		    const char *ifname)
+                    const char *ifname)
 {
 	const struct config_list *l = &c->hooks[hook];
 
@@ -183,8 +184,8 @@ int quick_run_hooks(const char *cmd, const struct config *c, enum config_hook ho
 		ret = run((char *const[]){"bash", "-e", "-o", "pipefail", "-c", line, NULL}, NULL);
 		if (ret) {
 			if (ret < 0)
-				fprintf(stderr, "%s: %s %s: %s: cannot run bash: %s\n", PROG_NAME, cmd,
-				        ifname, config_hook_names[hook], strerror(-ret));
+				fprintf(stderr, "%s: %s %s: %s: cannot run bash: %s\n", PROG_NAME,
+				        cmd, ifname, config_hook_names[hook], strerror(-ret));
 			else
 				fprintf(stderr, "%s: %s %s: %s failed (exit %d): %s\n", PROG_NAME,
 				        cmd, ifname, config_hook_names[hook], ret, line);

@@ -24,8 +24,8 @@
  * name without .conf is the interface; anything else is an interface in QUICK_CONFIG_DIR.
  * Fills ifname and path (as given, not resolved). *is_file tells which it was. Returns 0,
  * or prints why not (naming cmd) and returns EXIT_USAGE: the caller prints its usage. */
-int quick_target(const char *cmd, const char *arg, char ifname[IFNAMSIZ], char *path,
-		 size_t size, bool *is_file);
+int quick_target(const char *cmd, const char *arg, char ifname[IFNAMSIZ], char *path, size_t size,
+                 bool *is_file);
 
 /* Loads path as sealnet up and down read it (config_set_quick_runner). Endpoint names are
  * not resolved: neither needs an address (the daemon resolves them, after PreUp, as wg
@@ -38,7 +38,7 @@ int quick_load(const char *cmd, const char *path, struct config **out);
  * evals them in its own bash, which has both options) with %i replaced by ifname. Stops at
  * the first that fails. Returns 0, or prints which failed and returns 1. */
 int quick_run_hooks(const char *cmd, const struct config *c, enum config_hook hook,
-		    const char *ifname);
+                    const char *ifname);
 
 /* Whether DNS needs resolvconf and none is in PATH; if so, prints so and returns 1. */
 int quick_dns_check(const char *cmd, const struct config *c);
@@ -51,8 +51,7 @@ int quick_dns_unset(const char *cmd, const struct config *c, const char *ifname)
 /* SaveConfig: writes the running state of ifname, merged with what only the file holds, over
  * path (saveconfig.c says which is which). file is the loaded file; its peers, keys, port and
  * mark are replaced. Returns 0, or prints why and returns 1, the file untouched. */
-int quick_save_config(const char *cmd, const char *path, const char *ifname,
-		      struct config *file);
+int quick_save_config(const char *cmd, const char *path, const char *ifname, struct config *file);
 
 /* down.c: stops the daemon of ifname (its pid file, checked to be a sealnetd) and waits
  * until the interface is gone. Returns 0, or prints why (naming cmd) and returns 1. */

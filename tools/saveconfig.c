@@ -163,8 +163,7 @@ fail:
 	return ret;
 }
 
-int quick_save_config(const char *cmd, const char *path, const char *ifname,
-                      struct config *file)
+int quick_save_config(const char *cmd, const char *path, const char *ifname, struct config *file)
 {
 	struct config *run = NULL;
 	struct config_peer *peers;
