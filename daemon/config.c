@@ -5,15 +5,21 @@
  * which hands it one cleaned line at a time from memory: it counts lines (every message
  * names one), sees every section header (each [Peer] starts a new peer although inih reports
  * the same section name for all of them), and rejects what inih would mangle or report
- * without a reason. The handler looks the key up in options[]; each parse_* function checks
- * one value and fills the structs. validate() then checks the rules that span fields, as
- * wireguard-tools' config_read_finish() does. */
+ * without a reason. Values can be of any length (an AllowedIPs list that leaves out the
+ * private ranges is some 500 bytes, a PostUp with iptables rules as long), so read_line()
+ * keeps the value itself and hands inih only "Key=": inih never sees a long line, and the
+ * value reaches the handler exactly as wg-quick reads it (after '#', blanks trimmed; a ';'
+ * in a value is part of it, as `a; b` in a PostUp must be). The handler looks the key up in
+ * options[]; each parse_* function checks one value and fills the structs. validate() then
+ * checks the rules that span fields, as wireguard-tools' config_read_finish() does. */
 #include "config.h"
 
+#include <arpa/inet.h>
 #include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <ini.h>
+#include <net/if.h>
 #include <sodium.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -30,13 +36,25 @@
 
 _Static_assert(CONFIG_KEY_LEN == KEY_LEN, "config and key modules disagree on key size");
 
-/* inih's stock line buffer is 200 bytes with the NUL. */
-#define MAX_LINE 199
 /* Far above any real configuration; bounds what a mistaken path (a log, a device) costs. */
 #define MAX_FILE_SIZE (16u << 20)
 #define MAX_OPTIONS 32
 #define MIN_MTU 576
 #define MIN_MTU_IPV6 1280
+/* Where ip(8) finds the names of routing tables, the first that has one winning (the files
+ * in rt_tables.d are not read: a name only there is refused, not guessed). */
+static const char *const rt_tables_paths[] = { "/etc/iproute2/rt_tables",
+					       "/usr/share/iproute2/rt_tables" };
+
+const char *const config_hook_names[CONFIG_HOOK_MAX] = {
+	[CONFIG_HOOK_PRE_UP] = "PreUp",
+	[CONFIG_HOOK_POST_UP] = "PostUp",
+	[CONFIG_HOOK_PRE_DOWN] = "PreDown",
+	[CONFIG_HOOK_POST_DOWN] = "PostDown",
+};
+
+/* See config_set_quick_runner(). */
+static bool quick_runner;
 
 enum section { SECTION_NONE, SECTION_INTERFACE, SECTION_PEER };
 
@@ -55,11 +73,20 @@ struct parser {
 	size_t pos;
 	int line;
 	enum section section;
+	int interface_line;       /* of the [Interface] header, 0 before it */
 	const struct option *opt; /* the option being parsed, for messages */
+	/* The value of the line being parsed, NUL-terminated, in a buffer of value_cap bytes
+	 * that grows with the longest line (wiped: it may hold a key). */
+	char *value;
+	size_t value_cap;
+	/* The first key only `sealnet up` and `down` act on, and its line (0: none). */
+	const char *quick_key;
+	int quick_line;
 	/* Line where each option was first seen: in the whole file for [Interface] options, in
 	 * the current peer for [Peer] options. */
 	int seen_line[MAX_OPTIONS];
 	bool has_secret;
+	bool no_resolve; /* config_load_unresolved() */
 	struct config *cfg;
 	size_t peers_cap;
 	size_t addresses_cap;
@@ -340,7 +367,6 @@ static int parse_sandbox(struct parser *p, const char *value)
 	return 0;
 }
 
-/* wg-quick's keys: acted on by wg-quick itself, never by us. */
 static int parse_offload(struct parser *p, const char *value)
 {
 	static const struct {
@@ -381,9 +407,229 @@ static int parse_offload(struct parser *p, const char *value)
 	return 0;
 }
 
-static int parse_ignored(struct parser *p, const char *value)
+/* Appends a copy of s[0..len). Returns 0 or -ENOMEM. */
+static int list_add(struct config_list *l, const char *s, size_t len)
 {
+	char **grown, *copy;
+
+	copy = strndup(s, len);
+	if (!copy)
+		return -ENOMEM;
+	grown = realloc(l->items, (l->n + 1) * sizeof(*grown));
+	if (!grown) {
+		free(copy);
+		return -ENOMEM;
+	}
+	l->items = grown;
+	l->items[l->n++] = copy;
 	return 0;
+}
+
+static void list_free(struct config_list *l)
+{
+	for (size_t i = 0; i < l->n; i++)
+		free(l->items[i]);
+	free(l->items);
+	l->items = NULL;
+	l->n = 0;
+}
+
+/* A key sealnetd itself cannot act on now has something to do (see validate()). */
+static void note_quick(struct parser *p)
+{
+	if (!p->quick_line) {
+		p->quick_line = p->line;
+		p->quick_key = p->opt->name;
+	}
+}
+
+/* Kept as written, in file order; an empty value adds nothing. */
+static int parse_hook(struct parser *p, const char *value, enum config_hook hook)
+{
+	if (!*value)
+		return 0;
+	note_quick(p);
+	if (list_add(&p->cfg->hooks[hook], value, strlen(value)))
+		return fail(p, -ENOMEM, p->line, "out of memory");
+	return 0;
+}
+
+static int parse_pre_up(struct parser *p, const char *value)
+{
+	return parse_hook(p, value, CONFIG_HOOK_PRE_UP);
+}
+
+static int parse_post_up(struct parser *p, const char *value)
+{
+	return parse_hook(p, value, CONFIG_HOOK_POST_UP);
+}
+
+static int parse_pre_down(struct parser *p, const char *value)
+{
+	return parse_hook(p, value, CONFIG_HOOK_PRE_DOWN);
+}
+
+static int parse_post_down(struct parser *p, const char *value)
+{
+	return parse_hook(p, value, CONFIG_HOOK_POST_DOWN);
+}
+
+/* wg-quick's rule: an entry that looks like an address (digits and dots, or holding a ':')
+ * is a nameserver, anything else a search domain. We also check that the address is one
+ * (an IPv6 one may name its zone after '%'), and that a domain holds nothing resolv.conf
+ * would misread. */
+static int parse_dns_entry(struct parser *p, const char *s, size_t len)
+{
+	struct config *c = p->cfg;
+	char buf[INET6_ADDRSTRLEN + IFNAMSIZ + 1];
+	unsigned char bin[sizeof(struct in6_addr)];
+	size_t zone;
+	int ret;
+
+	if (strspn(s, "0123456789.") >= len || memchr(s, ':', len)) {
+		if (len >= sizeof(buf))
+			goto bad_address;
+		memcpy(buf, s, len);
+		buf[len] = '\0';
+		zone = strcspn(buf, "%");
+		if (strchr(buf, ':') && buf[zone]) {
+			if (!buf[zone + 1] || strspn(buf + zone + 1, "abcdefghijklmnopqrstuvwxyz"
+							       "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
+							       "0123456789_.-") != len - zone - 1)
+				goto bad_address;
+			buf[zone] = '\0';
+		}
+		if (inet_pton(strchr(buf, ':') ? AF_INET6 : AF_INET, buf, bin) != 1)
+			goto bad_address;
+		ret = list_add(&c->dns_servers, s, len);
+	} else {
+		if (len > 253 || s[0] == '-' ||
+		    strspn(s, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._-") <
+			    len)
+			return fail(p, -EINVAL, p->line,
+				    "%s: bad search domain \"%.*s\" (letters, digits, '.', '_', '-')",
+				    p->opt->name, (int)len, s);
+		ret = list_add(&c->dns_search, s, len);
+	}
+	if (ret)
+		return fail(p, ret, p->line, "out of memory");
+	return 0;
+
+bad_address:
+	return fail(p, -EINVAL, p->line, "%s: bad nameserver address \"%.*s\"", p->opt->name,
+		    (int)len, s);
+}
+
+/* Entries are separated by commas and blanks, as wg-quick splits them. */
+static int parse_dns(struct parser *p, const char *value)
+{
+	const char *s = value + strspn(value, ", \t");
+
+	while (*s) {
+		size_t len = strcspn(s, ", \t");
+		int ret;
+
+		note_quick(p);
+		ret = parse_dns_entry(p, s, len);
+		if (ret)
+			return ret;
+		s += len;
+		s += strspn(s, ", \t");
+	}
+	return 0;
+}
+
+static int parse_save_config(struct parser *p, const char *value)
+{
+	if (!strcasecmp(value, "true"))
+		p->cfg->save_config = true;
+	else if (!strcasecmp(value, "false"))
+		p->cfg->save_config = false;
+	else
+		return fail(p, -EINVAL, p->line, "%s: bad value \"%s\" (true or false)",
+			    p->opt->name, value);
+	if (p->cfg->save_config)
+		note_quick(p);
+	return 0;
+}
+
+/* A number as ip(8) reads a table id: decimal or 0x hexadecimal (a leading 0 would be octal
+ * to ip and decimal to us, so it is refused rather than read one way). */
+static int table_number(const char *s, uint32_t *id)
+{
+	unsigned long long n;
+
+	if (s[0] == '0' && isdigit((unsigned char)s[1]))
+		return -EINVAL;
+	if (config_parse_number(s, UINT32_MAX, true, &n) || n == 0)
+		return -EINVAL;
+	*id = (uint32_t)n;
+	return 0;
+}
+
+/* Looks name up in an rt_tables file: "ID NAME" lines, '#' comments. Returns 0 with *id,
+ * -ENOENT when the name is not there or the file cannot be read. */
+static int table_from_file(const char *path, const char *name, uint32_t *id)
+{
+	char line[256], *number, *word, *save;
+	int ret = -ENOENT;
+	FILE *f;
+
+	f = fopen(path, "re");
+	if (!f)
+		return -ENOENT;
+	while (ret && fgets(line, sizeof(line), f)) {
+		line[strcspn(line, "#\n")] = '\0';
+		number = strtok_r(line, " \t", &save);
+		word = number ? strtok_r(NULL, " \t", &save) : NULL;
+		if (word && !strcmp(word, name) && !table_number(number, id))
+			ret = 0;
+	}
+	fclose(f);
+	return ret;
+}
+
+/* auto, off (any case, as wg-quick), or what ip(8) takes after "table": a number or a name,
+ * built in or from rt_tables (case-sensitive, as ip reads them). */
+static int parse_table(struct parser *p, const char *value)
+{
+	static const struct {
+		const char *name;
+		uint32_t id;
+	} builtin[] = { { "default", 253 }, { "main", 254 }, { "local", 255 } };
+	struct config *c = p->cfg;
+	size_t i;
+
+	c->table_id = 0;
+	if (!strcasecmp(value, "auto")) {
+		c->table_mode = CONFIG_TABLE_AUTO;
+		return 0;
+	}
+	if (!strcasecmp(value, "off")) {
+		c->table_mode = CONFIG_TABLE_OFF;
+		return 0;
+	}
+	c->table_mode = CONFIG_TABLE_ID;
+	if (isdigit((unsigned char)value[0])) {
+		if (!table_number(value, &c->table_id))
+			return 0;
+		return fail(p, -EINVAL, p->line,
+			    "%s: bad table \"%s\" (1 to 4294967295, decimal or 0x hexadecimal)",
+			    p->opt->name, value);
+	}
+	for (i = 0; i < sizeof(builtin) / sizeof(builtin[0]); i++) {
+		if (!strcmp(value, builtin[i].name)) {
+			c->table_id = builtin[i].id;
+			return 0;
+		}
+	}
+	for (i = 0; i < sizeof(rt_tables_paths) / sizeof(rt_tables_paths[0]); i++)
+		if (!table_from_file(rt_tables_paths[i], value, &c->table_id))
+			return 0;
+	return fail(p, -EINVAL, p->line,
+		    "%s: bad table \"%s\" (auto, off, a number, main, local, default, or a name "
+		    "from %s)",
+		    p->opt->name, value, rt_tables_paths[0]);
 }
 
 static int parse_public_key(struct parser *p, const char *value)
@@ -421,7 +667,14 @@ static int parse_endpoint(struct parser *p, const char *value)
 	struct config_peer *peer = current_peer(p);
 	int ret;
 
-	ret = addr_resolve_endpoint(value, &peer->endpoint);
+	if (p->no_resolve) {
+		/* A numeric endpoint is still read; a host name is kept as text only. */
+		if (addr_parse_endpoint(value, &peer->endpoint))
+			memset(&peer->endpoint, 0, sizeof(peer->endpoint));
+		ret = 0;
+	} else {
+		ret = addr_resolve_endpoint(value, &peer->endpoint);
+	}
 	if (ret == -EINVAL)
 		return fail(p, ret, p->line, "%s: bad endpoint \"%s\"", p->opt->name, value);
 	if (ret)
@@ -515,13 +768,13 @@ static const struct option options[] = {
 	{ "MetricsListen", SECTION_INTERFACE, false, parse_metrics_listen },
 	{ "User", SECTION_INTERFACE, false, parse_user },
 	{ "Sandbox", SECTION_INTERFACE, false, parse_sandbox },
-	{ "DNS", SECTION_INTERFACE, true, parse_ignored },
-	{ "Table", SECTION_INTERFACE, false, parse_ignored },
-	{ "PreUp", SECTION_INTERFACE, true, parse_ignored },
-	{ "PostUp", SECTION_INTERFACE, true, parse_ignored },
-	{ "PreDown", SECTION_INTERFACE, true, parse_ignored },
-	{ "PostDown", SECTION_INTERFACE, true, parse_ignored },
-	{ "SaveConfig", SECTION_INTERFACE, false, parse_ignored },
+	{ "DNS", SECTION_INTERFACE, true, parse_dns },
+	{ "Table", SECTION_INTERFACE, false, parse_table },
+	{ "PreUp", SECTION_INTERFACE, true, parse_pre_up },
+	{ "PostUp", SECTION_INTERFACE, true, parse_post_up },
+	{ "PreDown", SECTION_INTERFACE, true, parse_pre_down },
+	{ "PostDown", SECTION_INTERFACE, true, parse_post_down },
+	{ "SaveConfig", SECTION_INTERFACE, false, parse_save_config },
 	{ "PublicKey", SECTION_PEER, false, parse_public_key },
 	{ "PresharedKey", SECTION_PEER, false, parse_preshared_key },
 	{ "AllowedIPs", SECTION_PEER, true, parse_allowed_ips },
@@ -545,10 +798,12 @@ static const struct option *find_option(const char *name, enum section section)
 }
 
 /* The ini_handler. inih's section argument is ignored: read_line() knows better, since
- * inih cannot tell one [Peer] from the next. */
-static int handle(void *user, const char *section, const char *name, const char *value)
+ * inih cannot tell one [Peer] from the next; so is its value, always empty: read_line()
+ * kept the real one in p->value. */
+static int handle(void *user, const char *section, const char *name, const char *ini_value)
 {
 	struct parser *p = user;
+	const char *value = p->value;
 	const struct option *opt;
 	size_t i;
 
@@ -622,6 +877,12 @@ static int start_section(struct parser *p, const char *s, size_t len)
 	while (end > name && isspace((unsigned char)end[-1]))
 		end--;
 	if (token_is(name, (size_t)(end - name), "Interface")) {
+		/* wg-quick would merge them; one of them is almost surely a mistake. */
+		if (p->interface_line)
+			return fail(p, -EINVAL, p->line,
+				    "[Interface]: a second one (the first is on line %d)",
+				    p->interface_line);
+		p->interface_line = p->line;
 		p->section = SECTION_INTERFACE;
 		return 0;
 	}
@@ -632,17 +893,43 @@ static int start_section(struct parser *p, const char *s, size_t len)
 	return fail(p, -EINVAL, p->line, "unknown section \"%.*s\"", (int)len, s);
 }
 
+/* Copies s[0..len) into p->value. Returns 0 or -ENOMEM. */
+static int keep_value(struct parser *p, const char *s, size_t len)
+{
+	char *grown;
+	size_t cap = p->value_cap ? p->value_cap : 256;
+
+	while (cap <= len)
+		cap *= 2;
+	if (cap != p->value_cap) {
+		/* Not realloc: the old buffer may hold a key and is wiped. */
+		grown = malloc(cap);
+		if (!grown)
+			return -ENOMEM;
+		if (p->value) {
+			sodium_memzero(p->value, p->value_cap);
+			free(p->value);
+		}
+		p->value = grown;
+		p->value_cap = cap;
+	}
+	memcpy(p->value, s, len);
+	p->value[len] = '\0';
+	return 0;
+}
+
 /* The ini_reader: fgets() over p->text, but one call per line of the file whatever its
  * length, with '#' comments and surrounding blanks removed. Leading blanks must go anyway:
  * inih would take an indented line for the continuation of the previous value. Section
- * headers are rewritten in their canonical form. Returns NULL at the end or on error. */
+ * headers are rewritten in their canonical form, and a "Key = Value" line becomes "Key=",
+ * its value kept in p->value. Returns NULL at the end or on error. */
 static char *read_line(char *str, int num, void *stream)
 {
 	struct parser *p = stream;
-	const char *s, *end, *nl, *hash, *eq;
+	const char *s, *end, *nl, *hash, *eq, *key_end, *value;
 	size_t len;
 
-	/* inih's buffer still holds the previous line, maybe a key. */
+	/* inih's buffer still holds the previous line: a key name at most, now. */
 	sodium_memzero(str, (size_t)num);
 	if (p->ret || p->pos >= p->len)
 		return NULL;
@@ -667,11 +954,6 @@ static char *read_line(char *str, int num, void *stream)
 		end--;
 	len = (size_t)(end - s);
 
-	/* Only what reaches inih counts: comments may be longer. */
-	if (len > MAX_LINE || len + 1 > (size_t)num) {
-		fail(p, -EINVAL, p->line, "line too long (%zu bytes, at most %d)", len, MAX_LINE);
-		return NULL;
-	}
 	if (len == 0 || *s == ';') {
 		str[0] = '\0';
 		return str;
@@ -690,8 +972,23 @@ static char *read_line(char *str, int num, void *stream)
 		fail(p, -EINVAL, p->line, "expected \"Key = Value\" or \"[Section]\"");
 		return NULL;
 	}
-	memcpy(str, s, len);
-	str[len] = '\0';
+	for (key_end = eq; isspace((unsigned char)key_end[-1]);)
+		key_end--;
+	for (value = eq + 1; value < end && isspace((unsigned char)*value);)
+		value++;
+	/* No key is this long: the handler would only say so. */
+	if (key_end - s + 2 > num) {
+		fail(p, -EINVAL, p->line, "%.32s...: unknown key in %s", s,
+		     section_names[p->section]);
+		return NULL;
+	}
+	if (keep_value(p, value, (size_t)(end - value))) {
+		fail(p, -ENOMEM, p->line, "out of memory");
+		return NULL;
+	}
+	memcpy(str, s, (size_t)(key_end - s));
+	str[key_end - s] = '=';
+	str[key_end - s + 1] = '\0';
 	return str;
 }
 
@@ -703,18 +1000,20 @@ static bool has_ipv6_address(const struct config *c)
 	return false;
 }
 
+static void free_peer(struct config_peer *peer)
+{
+	free(peer->allowed_ips);
+	free(peer->endpoint_text);
+	sodium_memzero(peer, sizeof(*peer));
+}
+
 /* Peer rules name the line of the [Peer] header. */
-static int validate_peer(struct parser *p, size_t i, const uint8_t *own)
+static int validate_peer(struct parser *p, size_t i)
 {
 	const struct config_peer *peer = &p->cfg->peers[i];
 	char b64[KEY_B64_LEN];
 
-	if (!peer->has_public_key)
-		return fail(p, -EINVAL, peer->line, "[Peer]: no PublicKey");
 	key_to_base64(b64, peer->public_key);
-	if (own && key_equal(peer->public_key, own))
-		return fail(p, -EINVAL, peer->line,
-			    "[Peer]: PublicKey \"%s\" is our own public key", b64);
 	for (size_t j = 0; j < i; j++) {
 		const struct config_peer *other = &p->cfg->peers[j];
 
@@ -726,36 +1025,75 @@ static int validate_peer(struct parser *p, size_t i, const uint8_t *own)
 	return 0;
 }
 
+/* A peer list shared by a whole mesh holds every node, this one too. WireGuard ignores a
+ * peer with the interface's own public key; so do we, saying so. */
+static void skip_own_peers(struct parser *p)
+{
+	struct config *c = p->cfg;
+	char b64[KEY_B64_LEN];
+	uint8_t own[KEY_LEN];
+	size_t i = 0;
+
+	if (!c->private_key || key_public_from_private(own, c->private_key))
+		return;
+	while (i < c->n_peers) {
+		struct config_peer *peer = &c->peers[i];
+
+		if (!key_equal(peer->public_key, own)) {
+			i++;
+			continue;
+		}
+		key_to_base64(b64, peer->public_key);
+		log_notice("%s:%d: [Peer] %s has this interface's own public key: left out, as "
+			   "WireGuard does",
+			   p->name, peer->line, b64);
+		free_peer(peer);
+		memmove(peer, peer + 1, (c->n_peers - i - 1) * sizeof(*peer));
+		c->n_peers--;
+		sodium_memzero(&c->peers[c->n_peers], sizeof(*peer));
+	}
+	sodium_memzero(own, sizeof(own));
+}
+
 /* The rules that span fields, as wireguard-tools' config_read_finish(). Duplicate keys are
  * caught earlier, in handle(), where the line of each is known. */
 static int validate(struct parser *p)
 {
 	const struct config *c = p->cfg;
-	uint8_t own[KEY_LEN];
-	bool have_own = false;
 	int ret;
 
 	if (c->mtu < MIN_MTU_IPV6 && has_ipv6_address(c))
 		return fail(p, -EINVAL, seen_line(p, "MTU"),
 			    "MTU: \"%u\" too small with an IPv6 Address (at least %d)", c->mtu,
 			    MIN_MTU_IPV6);
-	if (c->private_key)
-		have_own = key_public_from_private(own, c->private_key) == 0;
+	for (size_t i = 0; i < c->n_peers; i++)
+		if (!c->peers[i].has_public_key)
+			return fail(p, -EINVAL, c->peers[i].line, "[Peer]: no PublicKey");
+	skip_own_peers(p);
 	for (size_t i = 0; i < c->n_peers; i++) {
-		ret = validate_peer(p, i, have_own ? own : NULL);
+		ret = validate_peer(p, i);
 		if (ret)
 			return ret;
 	}
+	/* sealnetd runs no commands and writes no file: a hook it was given would never run,
+	 * and a tunnel whose PostUp sets its key would come up keyless with rc 0. */
+	if (p->quick_line && !quick_runner)
+		return fail(p, -EINVAL, p->quick_line,
+			    "%s: acted on by `sealnet up` and `down`, not by sealnetd: bring this "
+			    "file up with `sealnet up` (sealnetd -q says the caller runs PreUp, "
+			    "PostUp, PreDown, PostDown, DNS and SaveConfig)",
+			    p->quick_key);
 	return 0;
 }
 
 /* text[0..len) need not be NUL-terminated. *has_secret tells whether a PrivateKey or
  * PresharedKey was read, even when parsing failed. */
 static int parse(const char *text, size_t len, const char *name, struct config **out,
-		 char *err, size_t errlen, bool *has_secret)
+		 char *err, size_t errlen, bool *has_secret, bool no_resolve)
 {
 	struct parser p = {
 		.name = name ? name : "(config)",
+		.no_resolve = no_resolve,
 		.text = text,
 		.len = len,
 		.err = err,
@@ -783,6 +1121,10 @@ static int parse(const char *text, size_t len, const char *name, struct config *
 		fail(&p, -ENOMEM, 0, "out of memory");
 	if (!p.ret)
 		validate(&p);
+	if (p.value) {
+		sodium_memzero(p.value, p.value_cap);
+		free(p.value);
+	}
 	if (has_secret)
 		*has_secret = p.has_secret;
 	if (p.ret) {
@@ -793,10 +1135,15 @@ static int parse(const char *text, size_t len, const char *name, struct config *
 	return 0;
 }
 
+void config_set_quick_runner(bool caller_runs_them)
+{
+	quick_runner = caller_runs_them;
+}
+
 int config_parse_string(const char *text, const char *name, struct config **out, char *err,
 			size_t errlen)
 {
-	return parse(text, strlen(text), name, out, err, errlen, NULL);
+	return parse(text, strlen(text), name, out, err, errlen, NULL, false);
 }
 
 /* Reads until EOF, so that pipes (wg-quick's `<(...)` habit) work too. Every buffer given
@@ -849,7 +1196,8 @@ fail_buf:
 	return ret;
 }
 
-int config_load(const char *path, struct config **out, char *err, size_t errlen)
+static int load(const char *path, struct config **out, char *err, size_t errlen,
+		bool no_resolve)
 {
 	struct stat st;
 	char *text = NULL;
@@ -876,10 +1224,15 @@ int config_load(const char *path, struct config **out, char *err, size_t errlen)
 		set_err(err, errlen, "%s: cannot read: %s", path, strerror(-ret));
 		goto out_close;
 	}
-	ret = parse(text, len, path, out, err, errlen, &has_secret);
+	ret = parse(text, len, path, out, err, errlen, &has_secret, no_resolve);
 	if (has_secret && S_ISREG(st.st_mode) && (st.st_mode & (S_IRGRP | S_IROTH)))
 		log_warn("%s: private key file is readable by others (mode %o)", path,
 			 (unsigned)(st.st_mode & 07777));
+	/* Legal, as for wg(8), but silent otherwise until someone wonders why nothing works. */
+	if (!ret && !(*out)->private_key)
+		log_warn("%s: no PrivateKey: the interface will not handshake until one is set "
+			 "(`wg set IFACE private-key FILE`, by hand or in a PostUp)",
+			 path);
 	sodium_memzero(text, len);
 	free(text);
 out_close:
@@ -887,20 +1240,203 @@ out_close:
 	return ret;
 }
 
+int config_load(const char *path, struct config **out, char *err, size_t errlen)
+{
+	return load(path, out, err, errlen, false);
+}
+
+int config_load_unresolved(const char *path, struct config **out, char *err, size_t errlen)
+{
+	return load(path, out, err, errlen, true);
+}
+
 void config_free(struct config *c)
 {
 	if (!c)
 		return;
-	for (size_t i = 0; i < c->n_peers; i++) {
-		free(c->peers[i].allowed_ips);
-		free(c->peers[i].endpoint_text);
-	}
-	if (c->peers)
-		sodium_memzero(c->peers, c->n_peers * sizeof(*c->peers));
+	for (size_t i = 0; i < c->n_peers; i++)
+		free_peer(&c->peers[i]);
 	free(c->peers);
 	free(c->addresses);
 	free(c->user);
 	free(c->rules);
+	for (int h = 0; h < CONFIG_HOOK_MAX; h++)
+		list_free(&c->hooks[h]);
+	list_free(&c->dns_servers);
+	list_free(&c->dns_search);
 	sodium_free(c->private_key);
 	free(c);
+}
+
+/* --- writing a file back (SaveConfig) --- */
+
+/* A growing text that holds a private key: every buffer given up is wiped. A failed append
+ * leaves ret set and makes the later ones do nothing. */
+struct text {
+	char *buf;
+	size_t len, cap;
+	int ret;
+};
+
+static void add(struct text *t, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+static void add(struct text *t, const char *fmt, ...)
+{
+	va_list ap;
+	size_t cap;
+	char *grown;
+	int n;
+
+	if (t->ret)
+		return;
+	va_start(ap, fmt);
+	n = vsnprintf(t->buf ? t->buf + t->len : NULL, t->buf ? t->cap - t->len : 0, fmt, ap);
+	va_end(ap);
+	if (n < 0) {
+		t->ret = -EINVAL;
+		return;
+	}
+	if (t->buf && t->len + (size_t)n < t->cap) {
+		t->len += (size_t)n;
+		return;
+	}
+	for (cap = t->cap ? t->cap : 1024; cap <= t->len + (size_t)n;)
+		cap *= 2;
+	grown = malloc(cap);
+	if (!grown) {
+		t->ret = -ENOMEM;
+		return;
+	}
+	if (t->buf) {
+		memcpy(grown, t->buf, t->len);
+		sodium_memzero(t->buf, t->cap);
+		free(t->buf);
+	}
+	t->buf = grown;
+	t->cap = cap;
+	va_start(ap, fmt);
+	vsnprintf(t->buf + t->len, t->cap - t->len, fmt, ap);
+	va_end(ap);
+	t->len += (size_t)n;
+}
+
+static void add_key(struct text *t, const char *name, const uint8_t *key)
+{
+	char b64[KEY_B64_LEN];
+
+	key_to_base64(b64, key);
+	add(t, "%s = %s\n", name, b64);
+	sodium_memzero(b64, sizeof(b64));
+}
+
+/* One "Key = a, b, c" line of the items of both lists (b may be NULL), or none. */
+static void add_list(struct text *t, const char *key, const struct config_list *a,
+		     const struct config_list *b)
+{
+	const struct config_list *lists[] = { a, b };
+	bool first = true;
+
+	for (int l = 0; l < 2; l++) {
+		for (size_t i = 0; lists[l] && i < lists[l]->n; i++) {
+			if (first)
+				add(t, "%s = %s", key, lists[l]->items[i]);
+			else
+				add(t, ", %s", lists[l]->items[i]);
+			first = false;
+		}
+	}
+	if (!first)
+		add(t, "\n");
+}
+
+static void format_interface(struct text *t, const struct config *c)
+{
+	char buf[ADDR_STRLEN];
+
+	add(t, "[Interface]\n");
+	if (c->private_key)
+		add_key(t, "PrivateKey", c->private_key);
+	if (c->listen_port)
+		add(t, "ListenPort = %u\n", c->listen_port);
+	if (c->fwmark)
+		add(t, "FwMark = 0x%x\n", c->fwmark);
+	for (size_t i = 0; i < c->n_addresses; i++)
+		add(t, "Address = %s\n", addr_prefix_str(&c->addresses[i], buf));
+	if (c->mtu != CONFIG_DEFAULT_MTU)
+		add(t, "MTU = %u\n", c->mtu);
+	add_list(t, "DNS", &c->dns_servers, &c->dns_search);
+	if (c->table_mode == CONFIG_TABLE_OFF)
+		add(t, "Table = off\n");
+	else if (c->table_mode == CONFIG_TABLE_ID)
+		add(t, "Table = %u\n", c->table_id);
+	if (c->save_config)
+		add(t, "SaveConfig = true\n");
+	for (int h = 0; h < CONFIG_HOOK_MAX; h++)
+		for (size_t i = 0; i < c->hooks[h].n; i++)
+			add(t, "%s = %s\n", config_hook_names[h], c->hooks[h].items[i]);
+	if (c->offload != CONFIG_OFFLOAD_ALL) {
+		add(t, "Offload = %s", c->offload ? "" : "off");
+		add(t, "%s", c->offload & CONFIG_OFFLOAD_TUN ? "tun " : "");
+		add(t, "%s", c->offload & CONFIG_OFFLOAD_UDP_GSO ? "udp-gso " : "");
+		add(t, "%s", c->offload & CONFIG_OFFLOAD_UDP_GRO ? "udp-gro " : "");
+		if (t->buf && t->buf[t->len - 1] == ' ')
+			t->len--;
+		add(t, "\n");
+	}
+	if (c->threads)
+		add(t, "Threads = %u\n", c->threads);
+	if (c->metrics_listen.sa.sa_family)
+		add(t, "MetricsListen = %s\n", addr_endpoint_str(&c->metrics_listen, buf));
+	if (c->user)
+		add(t, "User = %s\n", c->user);
+	if (!c->sandbox)
+		add(t, "Sandbox = off\n");
+	/* The normalised text starts with the verb, the key of its line. */
+	for (size_t i = 0; i < c->n_rules; i++)
+		add(t, "%s = %s\n", c->rules[i].deny ? "Deny" : "Allow",
+		    c->rules[i].text + strcspn(c->rules[i].text, " ") + 1);
+}
+
+static void format_peer(struct text *t, const struct config_peer *peer)
+{
+	char buf[ADDR_STRLEN];
+
+	add(t, "\n[Peer]\n");
+	add_key(t, "PublicKey", peer->public_key);
+	if (peer->has_preshared_key)
+		add_key(t, "PresharedKey", peer->preshared_key);
+	for (size_t i = 0; i < peer->n_allowed_ips; i++)
+		add(t, "%s%s", i ? ", " : "AllowedIPs = ",
+		    addr_prefix_str(&peer->allowed_ips[i], buf));
+	if (peer->n_allowed_ips)
+		add(t, "\n");
+	if (peer->endpoint_text)
+		add(t, "Endpoint = %s\n", peer->endpoint_text);
+	else if (peer->endpoint.sa.sa_family)
+		add(t, "Endpoint = %s\n", addr_endpoint_str(&peer->endpoint, buf));
+	if (peer->persistent_keepalive)
+		add(t, "PersistentKeepalive = %u\n", peer->persistent_keepalive);
+	for (unsigned i = 0; i < peer->n_groups; i++)
+		add(t, "%s%s", i ? ", " : "Groups = ", peer->groups[i]);
+	if (peer->n_groups)
+		add(t, "\n");
+}
+
+int config_format(const struct config *c, char **out, size_t *len)
+{
+	struct text t = { 0 };
+
+	*out = NULL;
+	format_interface(&t, c);
+	for (size_t i = 0; i < c->n_peers; i++)
+		format_peer(&t, &c->peers[i]);
+	if (t.ret) {
+		if (t.buf)
+			sodium_memzero(t.buf, t.cap);
+		free(t.buf);
+		return t.ret;
+	}
+	*out = t.buf;
+	*len = t.len;
+	return 0;
 }

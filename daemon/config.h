@@ -3,8 +3,11 @@
  * config_load and config_parse_string) checks the rules that span fields. Startup, reload
  * and the control socket all hand the result to device_apply().
  *
- * wg-quick's own keys (DNS, Table, PreUp, PostUp, PreDown, PostDown, SaveConfig) are accepted
- * and ignored so that its files load unchanged; any other unknown key is an error. */
+ * wg-quick's own keys are all read, none ignored: Table is the daemon's (routes); PreUp,
+ * PostUp, PreDown, PostDown, DNS and SaveConfig are kept here for `sealnet up` and `down`,
+ * which act on them as wg-quick does (tools/quick.c). sealnetd runs no commands, so a file
+ * holding any of those is refused, naming the line, unless the process declared that its
+ * caller acts on them (config_set_quick_runner). Any unknown key is an error. */
 #ifndef SEALNET_CONFIG_H
 #define SEALNET_CONFIG_H
 
@@ -25,6 +28,27 @@
 #define CONFIG_OFFLOAD_UDP_GRO (1u << 2) /* trains of datagrams in one recvmsg */
 #define CONFIG_OFFLOAD_ALL 7u
 
+/* Table =: which routing table the routes of AllowedIPs go to, as wg-quick's. */
+enum config_table { CONFIG_TABLE_AUTO, CONFIG_TABLE_OFF, CONFIG_TABLE_ID };
+
+/* wg-quick's hooks: shell commands, run by `sealnet up` and `down`, never by sealnetd. */
+enum config_hook {
+	CONFIG_HOOK_PRE_UP,    /* before the interface exists */
+	CONFIG_HOOK_POST_UP,   /* once it is up, after DNS */
+	CONFIG_HOOK_PRE_DOWN,  /* before it is taken down */
+	CONFIG_HOOK_POST_DOWN, /* once it is gone */
+	CONFIG_HOOK_MAX,
+};
+
+/* The key of each hook, "PreUp" ..., as the file spells it. */
+extern const char *const config_hook_names[CONFIG_HOOK_MAX];
+
+/* Strings in file order, each its own allocation. */
+struct config_list {
+	char **items;
+	size_t n;
+};
+
 struct config_peer {
 	uint8_t public_key[CONFIG_KEY_LEN];
 	bool has_public_key;
@@ -40,8 +64,6 @@ struct config_peer {
 	int line;                      /* line of this peer's [Peer] header */
 };
 
-enum config_table { CONFIG_TABLE_AUTO, CONFIG_TABLE_OFF, CONFIG_TABLE_ID };
-
 struct config {
 	uint8_t *private_key; /* CONFIG_KEY_LEN bytes in sodium_malloc memory, or NULL */
 	uint16_t listen_port; /* 0 = random */
@@ -51,8 +73,6 @@ struct config {
 	struct ip_prefix *addresses; /* host bits kept */
 	size_t n_addresses;
 	unsigned mtu;
-	enum config_table table_mode; /* Table =: auto (default), off, or a table id */
-	uint32_t table_id;            /* CONFIG_TABLE_ID only */
 	uint32_t fwmark; /* 0 = off */
 	unsigned offload; /* CONFIG_OFFLOAD_*, all by default; read at start only */
 	unsigned threads; /* Threads =: 0 = auto (the default), else 1..WORKERS_MAX; start only */
@@ -69,18 +89,44 @@ struct config {
 	size_t n_peers;
 	struct firewall_rule *rules; /* Allow = and Deny =, in file order */
 	size_t n_rules;
+	enum config_table table_mode; /* Table =: auto (default), off, or a table id */
+	uint32_t table_id;            /* CONFIG_TABLE_ID only */
+	/* Read for `sealnet up` and `down` only (see the top of this file); a reload that
+	 * changes them needs no action: down reads the file again, as wg-quick down does. */
+	struct config_list hooks[CONFIG_HOOK_MAX]; /* as written: %i not replaced yet */
+	struct config_list dns_servers;            /* DNS = entries that are IP addresses */
+	struct config_list dns_search;             /* the other DNS = entries: search domains */
+	bool save_config;                          /* SaveConfig = true */
 };
+
+/* Whether whoever started this process acts on PreUp, PostUp, PreDown, PostDown, DNS and
+ * SaveConfig = true: `sealnet up` and `down` do, and start sealnetd with -q to say so. By
+ * default nobody does, and a file that holds any of them (with something to do) is refused
+ * with its line rather than loaded with them ignored. Process-wide; set before loading. */
+void config_set_quick_runner(bool caller_runs_them);
 
 /* Reads and validates a file. On error returns -errno (-EINVAL for a bad file, -EHOSTUNREACH
  * for an Endpoint host name that does not resolve) and writes "FILE:LINE: what is wrong"
  * into err (may be NULL); the first error wins. Endpoint host names are resolved here,
  * blocking. Warns (log_warn) when the file holding a private or preshared key is readable by
- * group or others. *out owned by the caller, freed with config_free(). */
+ * group or others, and when it has no PrivateKey. A [Peer] with the interface's own public
+ * key is left out with a notice, as WireGuard ignores it. *out owned by the caller, freed with
+ * config_free(). */
 int config_load(const char *path, struct config **out, char *err, size_t errlen);
-/* Same, from memory; `name` stands for FILE in messages. */
+/* Same, for a caller that needs no peer's address (sealnet down, which must work when names
+ * do not resolve): an Endpoint host name is kept in endpoint_text, not resolved, and leaves
+ * endpoint's sa_family 0. */
+int config_load_unresolved(const char *path, struct config **out, char *err, size_t errlen);
+/* Same as config_load, from memory; `name` stands for FILE in messages. */
 int config_parse_string(const char *text, const char *name, struct config **out, char *err,
 			size_t errlen);
 void config_free(struct config *c);
+
+/* The text of a file that loads back into what c holds (comments and the spelling of values
+ * are not kept; defaults are left out; an Endpoint is its text if it has one). Returns 0 or
+ * -ENOMEM. *out is NUL-terminated, *len bytes without the NUL, and holds the private key:
+ * the caller wipes it (sodium_memzero) and frees it. */
+int config_format(const struct config *c, char **out, size_t *len);
 
 /* A number as config values and the control socket write them: decimal, or hexadecimal after
  * "0x" when hex is set; no sign, no blanks; at most max. Returns 0 or -EINVAL. */

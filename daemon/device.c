@@ -728,6 +728,19 @@ int device_reload(struct device *dev, const char *config_path, char *err, size_t
 		log_err("%s: reload: %s; keeping the running configuration", dev->ifname, err);
 		return ret;
 	}
+	/* As `wg syncconf` with a file that has no PrivateKey: the key set since (by wg set, a
+	 * PostUp) stays. */
+	if (!conf->private_key && dev->local.private_key) {
+		conf->private_key = sodium_malloc(NOISE_PUBLIC_KEY_LEN);
+		if (!conf->private_key) {
+			config_free(conf);
+			snprintf(err, errlen, "out of memory");
+			return -ENOMEM;
+		}
+		memcpy(conf->private_key, dev->local.private_key, NOISE_PUBLIC_KEY_LEN);
+		log_notice("%s: reload: the file has no PrivateKey: keeping the running one",
+			   dev->ifname);
+	}
 	ret = device_apply(dev, conf);
 	if (ret) {
 		config_free(conf);

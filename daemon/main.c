@@ -32,9 +32,10 @@ struct daemon {
 
 static void usage(FILE *f)
 {
-	fprintf(f, "Usage: sealnetd [-f] [-v]... [-c CONFIG] [-p PIDFILE] [-l LOGFILE] IFACE\n"
+	fprintf(f, "Usage: sealnetd [-f] [-v]... [-q] [-c CONFIG] [-p PIDFILE] [-l LOGFILE] IFACE\n"
 		   "  -f          stay in the foreground, log to stderr\n"
 		   "  -v          more verbose (repeat for debug)\n"
+		   "  -q          the caller runs the config's hooks, DNS and SaveConfig (sealnet up)\n"
 		   "  -c CONFIG   config file (default " DEFAULT_CONFIG_DIR "/IFACE.conf; when that\n"
 		   "              does not exist, start empty and configured through the control\n"
 		   "              socket only, as wireguard-go: no addresses, no routes)\n"
@@ -173,13 +174,16 @@ int main(int argc, char **argv)
 	bool foreground = false, bare = false, log_to_stderr;
 	int verbosity = 0, notify_fd = -1, log_fd = -1, opt, ret = EXIT_FAILURE;
 
-	while ((opt = getopt(argc, argv, "fvc:p:l:h")) != -1) {
+	while ((opt = getopt(argc, argv, "fvqc:p:l:h")) != -1) {
 		switch (opt) {
 		case 'f':
 			foreground = true;
 			break;
 		case 'v':
 			verbosity++;
+			break;
+		case 'q':
+			config_set_quick_runner(true);
 			break;
 		case 'c':
 			config_path = optarg;

@@ -202,7 +202,8 @@ usage_error "up with a path not ending in .conf" up up "$tmp/notakey"
 usage_error "up with a long file name" up up "$tmp/0123456789abcdef.conf"
 expect_status "up with a missing file" 1 "$sealnet" up "$tmp/$none.conf"
 if grep -q "$none.conf" "$tmp/err"; then ok; else bad "up missing file: stderr: $(cat "$tmp/err")"; fi
-# What up runs: SEALNETD, with -c and the absolute path, and its exit status is up's.
+# What up runs: SEALNETD, with -q (up runs the file's hooks), -c and the absolute path, and
+# its exit status is up's.
 # shellcheck disable=SC2016 # expanded by the fake daemon, not here
 printf '#!/bin/sh\necho "$0 $*" >"%s/args"\nexit 3\n' "$tmp" >"$tmp/fake-sealnetd"
 chmod 755 "$tmp/fake-sealnetd"
@@ -210,7 +211,7 @@ chmod 755 "$tmp/fake-sealnetd"
 abs=$(cd "$(dirname "$sealnet")" && pwd)/$(basename "$sealnet")
 (cd "$tmp" && SEALNETD=$tmp/fake-sealnetd "$abs" up "./$none.conf" >"$tmp/out" 2>"$tmp/err")
 expect_eq "up: the daemon's exit status" "$?" 3
-expect_eq "up: the daemon's arguments" "$(cat "$tmp/args" 2>/dev/null)" "$tmp/fake-sealnetd -c $(cd "$tmp" && pwd -P)/$none.conf $none"
+expect_eq "up: the daemon's arguments" "$(cat "$tmp/args" 2>/dev/null)" "$tmp/fake-sealnetd -q -c $(cd "$tmp" && pwd -P)/$none.conf $none"
 SEALNETD=$tmp/missing-sealnetd "$sealnet" up "$tmp/$none.conf" >"$tmp/out" 2>"$tmp/err"
 expect_eq "up: a daemon that cannot run: exit status" "$?" 1
 if grep -q "cannot run" "$tmp/err"; then ok; else bad "up: missing daemon: stderr: $(cat "$tmp/err")"; fi

@@ -83,11 +83,7 @@ static void wipe_free(char *buf, size_t size)
 	free(buf);
 }
 
-/* Sends request (without its blank line) on a new connection and reads the answer, without
- * the newline of its last line and the blank line, into *reply: NUL-terminated, in *size
- * bytes that the caller wipes and frees with wipe_free (a get answer holds the private key).
- * Returns 0, or -ENOTSUP when the daemon hung up without a word. */
-static int transact(const char *ifname, const char *request, char **reply, size_t *size)
+int ipc_transact(const char *ifname, const char *request, char **reply, size_t *size)
 {
 	size_t len = 0, cap = 4096, from;
 	char *buf = NULL, *grown, *end;
@@ -193,6 +189,11 @@ static int parse_errno(const char *value, int *err)
 	return 0;
 }
 
+void ipc_reply_free(char *reply, size_t size)
+{
+	wipe_free(reply, size);
+}
+
 int ipc_command(const char *ifname, const char *request, int *daemon_err)
 {
 	return ipc_command_why(ifname, request, daemon_err, NULL, 0);
@@ -208,7 +209,7 @@ int ipc_command_why(const char *ifname, const char *request, int *daemon_err, ch
 	*daemon_err = 0;
 	if (why && whylen)
 		why[0] = '\0';
-	ret = transact(ifname, request, &reply, &size);
+	ret = ipc_transact(ifname, request, &reply, &size);
 	if (ret)
 		return ret;
 	msg = !strncmp(reply, "error=", 6) ? reply : strstr(reply, "\nerror=");
@@ -425,13 +426,13 @@ int ipc_get(const char *ifname, struct ipc_device **out)
 	int ret;
 
 	*out = NULL;
-	ret = transact(ifname, "get=sealnet\n", &reply, &size);
+	ret = ipc_transact(ifname, "get=sealnet\n", &reply, &size);
 	/* wireguard-go hangs up on a request it does not know; a sealnetd from before
 	 * get=sealnet answers EINVAL. Either way get=1 still works. */
 	if (ret == -ENOTSUP || (!ret && !strcmp(reply, "errno=-22"))) {
 		wipe_free(reply, size);
 		ours = false;
-		ret = transact(ifname, "get=1\n", &reply, &size);
+		ret = ipc_transact(ifname, "get=1\n", &reply, &size);
 	}
 	if (ret)
 		goto out;

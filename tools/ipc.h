@@ -89,6 +89,14 @@ int ipc_command(const char *ifname, const char *request, int *daemon_err);
 int ipc_command_why(const char *ifname, const char *request, int *daemon_err, char *why,
                     size_t whylen);
 
+/* Sends request (its lines, without the blank line) on a new connection and reads the
+ * answer, without the newline of its last line and the blank line, into *reply:
+ * NUL-terminated, in *size bytes that the caller frees with ipc_reply_free(), which wipes them
+ * (a get answer holds the private key). Returns 0, or -ENOTSUP when the daemon hung up
+ * without a word, or another -errno. */
+int ipc_transact(const char *ifname, const char *request, char **reply, size_t *size);
+void ipc_reply_free(char *reply, size_t size);
+
 /* Reads IFACE's state with get=sealnet, or with get=1 from a daemon that does not know it.
  * Returns 0 or -errno (-ENODEV: not running; -EPROTO: an answer we cannot read; a negative
  * errno the daemon answered). *out is owned by the caller: ipc_device_free(). */

@@ -1,10 +1,15 @@
 /* Config parser: a full good file, the shipped example, and golden error files.
  *
  * Each tests/unit/conf/err-*.conf starts with "# expect: MESSAGE", the exact error it must
- * produce; adding a case is adding a file. Log messages are captured to see the warning about
- * a readable key file, and getaddrinfo() answers ".invalid" names itself so no test asks DNS.
+ * produce; adding a case is adding a file. Log messages are captured to see the warnings
+ * about a readable key file or a missing key and the notice about a peer with our own key;
+ * getaddrinfo() answers ".invalid" names itself so no test asks DNS; fopen() of ip's
+ * rt_tables files opens test files instead, so table names do not depend on the host.
  *
- * LINK-WRAP: -Wl,--wrap=log_msg -Wl,--wrap=getaddrinfo
+ * The tests read files with hooks and DNS as `sealnet up` does (config_set_quick_runner);
+ * test_quick_runner checks what sealnetd alone does with them.
+ *
+ * LINK-WRAP: -Wl,--wrap=log_msg -Wl,--wrap=getaddrinfo -Wl,--wrap=fopen
  */
 #include <stdarg.h>
 #include <stddef.h>
@@ -30,6 +35,7 @@
 #include "log.h"
 
 #define PRIV0 "kHlQLl0y0VkpTU5ekHkzKQeQtJbmmOqYVptaSghK8ls="
+#define PUB0 "OXZavlkvJihpcOUW+vTNDnGIMoJIuGsNcB3XEMESSGo=" /* PRIV0's */
 #define PUB1 "4IdA/QYDbsa9B0qb9tyNZ612GrkX9HwJOu6/LzmVLDg="
 #define PUB2 "Uw8Rv5Bpo8CxiWgPcc7OdpTMX7KeNWx1xpJCX488IwQ="
 #define PSK "t+Rxhjs1wtc4K7pg9AdzxpoAKrAzzZMu1/EuxRButnY="
@@ -41,9 +47,13 @@ int __real_getaddrinfo(const char *node, const char *service, const struct addri
 		       struct addrinfo **res);
 int __wrap_getaddrinfo(const char *node, const char *service, const struct addrinfo *hints,
 		       struct addrinfo **res);
+FILE *__real_fopen(const char *path, const char *mode);
+FILE *__wrap_fopen(const char *path, const char *mode);
 
-static int n_warnings;
+static int n_warnings, n_notices;
 static char last_log[1024];
+/* What fopen() of each rt_tables file opens instead; "" for none (no such file). */
+static char rt_tables_etc[128], rt_tables_share[128];
 
 void __wrap_log_msg(int level, const char *fmt, ...)
 {
@@ -54,6 +64,17 @@ void __wrap_log_msg(int level, const char *fmt, ...)
 	va_end(ap);
 	if (level == LOG_WARNING)
 		n_warnings++;
+	if (level == LOG_NOTICE)
+		n_notices++;
+}
+
+FILE *__wrap_fopen(const char *path, const char *mode)
+{
+	if (!strcmp(path, "/etc/iproute2/rt_tables"))
+		path = rt_tables_etc[0] ? rt_tables_etc : "/nonexistent";
+	else if (!strcmp(path, "/usr/share/iproute2/rt_tables"))
+		path = rt_tables_share[0] ? rt_tables_share : "/nonexistent";
+	return __real_fopen(path, mode);
 }
 
 int __wrap_getaddrinfo(const char *node, const char *service, const struct addrinfo *hints,
@@ -159,10 +180,26 @@ static void test_good_file(void **state)
 	assert_prefix(&c->addresses[2], "100.64.9.9/32");
 	assert_int_equal(c->mtu, 1420);
 	assert_int_equal(c->fwmark, 0x1234);
+	/* wg-quick's keys, as sealnet up runs them: a ';' in a value is the shell's. */
+	assert_int_equal(c->dns_servers.n, 2);
+	assert_string_equal(c->dns_servers.items[0], "100.64.0.53");
+	assert_string_equal(c->dns_servers.items[1], "fd00::53");
+	assert_int_equal(c->dns_search.n, 1);
+	assert_string_equal(c->dns_search.items[0], "corp.example");
+	assert_int_equal(c->table_mode, CONFIG_TABLE_OFF);
+	assert_int_equal(c->hooks[CONFIG_HOOK_PRE_UP].n, 1);
+	assert_string_equal(c->hooks[CONFIG_HOOK_PRE_UP].items[0], "true");
+	assert_int_equal(c->hooks[CONFIG_HOOK_POST_UP].n, 2);
+	assert_string_equal(c->hooks[CONFIG_HOOK_POST_UP].items[0],
+			    "ip rule add fwmark 0x1234 table 51820 ; logger -t %i up");
+	assert_string_equal(c->hooks[CONFIG_HOOK_POST_UP].items[1], "echo second");
+	assert_int_equal(c->hooks[CONFIG_HOOK_PRE_DOWN].n, 1);
+	assert_int_equal(c->hooks[CONFIG_HOOK_POST_DOWN].n, 1);
+	assert_false(c->save_config);
 	assert_int_equal(c->n_peers, 2);
 
 	p = &c->peers[0];
-	assert_int_equal(p->line, 20);
+	assert_int_equal(p->line, 21);
 	assert_true(p->has_public_key);
 	key(k, PUB1);
 	assert_memory_equal(p->public_key, k, KEY_LEN);
@@ -178,7 +215,7 @@ static void test_good_file(void **state)
 	assert_int_equal(p->persistent_keepalive, 25);
 
 	p = &c->peers[1];
-	assert_int_equal(p->line, 30);
+	assert_int_equal(p->line, 31);
 	key(k, PUB2);
 	assert_memory_equal(p->public_key, k, KEY_LEN);
 	assert_false(p->has_preshared_key);
@@ -307,29 +344,67 @@ static void test_values(void **state)
 	assert_parse_error(
 		"[Peer]\nPublicKey = " PUB1 "\nPersistentKeepalive = on\n", -EINVAL,
 		"t.conf:3: PersistentKeepalive: bad interval \"on\" (off or 0 to 65535)");
-	/* A second [Interface] continues the first; the message names the MTU line. */
-	assert_parse_error(
-		"[Interface]\nAddress = fd00::1/64\n[Interface]\nMTU = 1000\n", -EINVAL,
-		"t.conf:4: MTU: \"1000\" too small with an IPv6 Address (at least 1280)");
+	/* wg-quick would merge a second [Interface] into the first; we refuse it. */
+	assert_parse_error("[Interface]\nAddress = fd00::1/64\n\n[interface]\nMTU = 1000\n", -EINVAL,
+			   "t.conf:4: [Interface]: a second one (the first is on line 1)");
+	assert_parse_error("[Peer]\nPublicKey = " PUB1 "\n[Interface]\n[Peer]\n"
+			   "PublicKey = " PUB2 "\n[ Interface ]\n",
+			   -EINVAL, "t.conf:6: [Interface]: a second one (the first is on line 3)");
 }
 
-/* Line handling: what reaches inih is at most 199 bytes; comments, blanks and CRs do not
- * count; a BOM is skipped; each line is one line whatever its length. */
+/* The list of AllowedIPs that routes everything but the private ranges through the tunnel,
+ * in IPv4 and IPv6: 38 prefixes, some 470 bytes. */
+#define NOT_PRIVATE                                                                              \
+	"0.0.0.0/5, 8.0.0.0/7, 11.0.0.0/8, 12.0.0.0/6, 16.0.0.0/4, 32.0.0.0/3, 64.0.0.0/2, "      \
+	"128.0.0.0/3, 160.0.0.0/5, 168.0.0.0/6, 172.0.0.0/12, 172.32.0.0/11, 172.64.0.0/10, "     \
+	"172.128.0.0/9, 173.0.0.0/8, 174.0.0.0/7, 176.0.0.0/4, 192.0.0.0/9, 192.128.0.0/11, "     \
+	"192.160.0.0/13, 192.169.0.0/16, 192.170.0.0/15, 192.172.0.0/14, 192.176.0.0/12, "        \
+	"192.192.0.0/10, 193.0.0.0/8, 194.0.0.0/7, 196.0.0.0/6, 200.0.0.0/5, 208.0.0.0/4, ::/2, " \
+	"4000::/2, 8000::/2, c000::/3, e000::/4, f000::/5, f800::/6, fe00::/7"
+
+/* Line handling: a line is one line whatever its length; comments, blanks and CRs do not
+ * count; a BOM is skipped. */
 static void test_lines(void **state)
 {
-	char text[1024], key_line[256];
+	char text[4096], key_line[256], hook[2100];
 	struct config *c;
 	size_t n;
 
-	/* "DNS = " plus padding: exactly 199 bytes passes, 200 fails. */
-	memset(key_line, 0, sizeof(key_line));
-	n = (size_t)snprintf(key_line, sizeof(key_line), "DNS = ");
-	memset(key_line + n, 'a', 199 - n);
-	snprintf(text, sizeof(text), "[Interface]\n%s\n", key_line);
+	/* Over 500 bytes, twice, then an error: the count stays right. */
+	snprintf(text, sizeof(text),
+		 "[Interface]\n\n[Peer]\nPublicKey = " PUB1 "\nAllowedIPs = " NOT_PRIVATE "\n"
+		 "AllowedIPs = 100.64.0.2/32, " NOT_PRIVATE "\n");
+	assert_true(strlen("AllowedIPs = 100.64.0.2/32, " NOT_PRIVATE) > 500);
 	assert_int_equal(parse_ok(text, &c), 0);
+	assert_int_equal(c->peers[0].n_allowed_ips, 77);
+	assert_prefix(&c->peers[0].allowed_ips[0], "0.0.0.0/5");
+	assert_prefix(&c->peers[0].allowed_ips[37], "fe00::/7");
+	assert_prefix(&c->peers[0].allowed_ips[38], "100.64.0.2/32");
+	assert_prefix(&c->peers[0].allowed_ips[76], "fe00::/7");
 	config_free(c);
-	snprintf(text, sizeof(text), "[Interface]\n%sa\nMTU = 1\n", key_line);
-	assert_parse_error(text, -EINVAL, "t.conf:2: line too long (200 bytes, at most 199)");
+	snprintf(text + strlen(text), sizeof(text) - strlen(text), "AllowedIPs = %s, 1.2.3.4/33\n",
+		 NOT_PRIVATE);
+	assert_parse_error(text, -EINVAL, "t.conf:7: AllowedIPs: bad prefix \"1.2.3.4/33\"");
+
+	/* A 2000-byte PostUp is kept whole, and so is the line after it. */
+	n = (size_t)snprintf(hook, sizeof(hook), "iptables -A FORWARD -i %%i -j ACCEPT");
+	while (n + 40 < sizeof(hook))
+		n += (size_t)snprintf(hook + n, sizeof(hook) - n, "; iptables -A FORWARD -o %%i -j ACCEPT");
+	snprintf(text, sizeof(text), "[Interface]\nPostUp = %s\nPostUp = x\nMTU = 1\n", hook);
+	assert_parse_error(text, -EINVAL, "t.conf:4: MTU: bad MTU \"1\" (576 to 65535)");
+	snprintf(text, sizeof(text), "[Interface]\nPostUp =   %s  \t\nPostUp = x\n", hook);
+	assert_int_equal(parse_ok(text, &c), 0);
+	assert_int_equal(c->hooks[CONFIG_HOOK_POST_UP].n, 2);
+	assert_string_equal(c->hooks[CONFIG_HOOK_POST_UP].items[0], hook);
+	config_free(c);
+
+	/* No key is that long: refused with what it starts with. */
+	memset(key_line, 'k', sizeof(key_line));
+	snprintf(text, sizeof(text), "[Interface]\n%.*s = 1\n", 250, key_line);
+	assert_parse_error(text, -EINVAL,
+			   "t.conf:2: kkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkk...: unknown key in [Interface]");
+	memset(key_line, 0, sizeof(key_line));
+	memset(key_line, 'a', 199);
 
 	/* A long comment (alone or after a value) is fine, and the next line still counts. */
 	snprintf(text, sizeof(text), "# %s%s\n[Interface] # %s\nMTU = 1\n", key_line, key_line,
@@ -374,9 +449,26 @@ static void test_nul_byte(void **state)
 
 static void test_unresolvable(void **state)
 {
+	static const char text[] = "[Peer]\nPublicKey = " PUB1 "\nEndpoint = sn1.invalid:51820\n"
+				   "[Peer]\nPublicKey = " PUB2 "\nEndpoint = 198.18.0.2:51820\n";
+	char path[128], buf[ADDR_STRLEN];
+	struct config *c;
+
 	assert_parse_error("[Peer]\nPublicKey = " PUB1 "\nEndpoint = sn1.invalid:51820\n",
 			   -EHOSTUNREACH,
 			   "t.conf:3: Endpoint: cannot resolve \"sn1.invalid:51820\"");
+
+	/* sealnet down reads without resolving: the name stays text, a number is read. */
+	snprintf(path, sizeof(path), "%s/unresolved.conf", tmp_dir);
+	write_file(path, text, sizeof(text) - 1, 0600);
+	assert_int_equal(config_load(path, &c, err, sizeof(err)), -EHOSTUNREACH);
+	assert_int_equal(config_load_unresolved(path, &c, err, sizeof(err)), 0);
+	assert_int_equal(c->n_peers, 2);
+	assert_int_equal(c->peers[0].endpoint.sa.sa_family, 0);
+	assert_string_equal(c->peers[0].endpoint_text, "sn1.invalid:51820");
+	assert_string_equal(addr_endpoint_str(&c->peers[1].endpoint, buf), "198.18.0.2:51820");
+	config_free(c);
+	unlink(path);
 }
 
 static void test_missing_file(void **state)
@@ -411,11 +503,12 @@ static void test_mode_warning(void **state)
 	snprintf(want, sizeof(want), "%s: private key file is readable by others (mode 644)", path);
 	assert_string_equal(last_log, want);
 
+	/* The second warning is about the missing PrivateKey (test_no_private_key). */
 	write_file(path, psk, sizeof(psk) - 1, 0640);
 	n_warnings = 0;
 	assert_int_equal(config_load(path, &c, err, sizeof(err)), 0);
 	config_free(c);
-	assert_int_equal(n_warnings, 1);
+	assert_int_equal(n_warnings, 2);
 
 	/* Still warned when the file does not load: the key is exposed all the same. */
 	write_file(path, broken, sizeof(broken) - 1, 0604);
@@ -433,12 +526,362 @@ static void test_mode_warning(void **state)
 	n_warnings = 0;
 	assert_int_equal(config_load(path, &c, err, sizeof(err)), 0);
 	config_free(c);
+	assert_int_equal(n_warnings, 1);
+	assert_null(strstr(last_log, "readable"));
+	unlink(path);
+}
+
+/* Legal, as for wg(8), but said: the interface cannot handshake until a key is set. */
+static void test_no_private_key(void **state)
+{
+	static const char keyless[] = "[Interface]\nListenPort = 51820\n"
+				      "PostUp = wg set %i private-key /etc/sealnet/k\n";
+	static const char keyed[] = "[Interface]\nPrivateKey = " PRIV0 "\n";
+	char path[128], want[512];
+	struct config *c;
+
+	snprintf(path, sizeof(path), "%s/keyless.conf", tmp_dir);
+	write_file(path, keyless, sizeof(keyless) - 1, 0600);
+	n_warnings = 0;
+	assert_int_equal(config_load(path, &c, err, sizeof(err)), 0);
+	assert_null(c->private_key);
+	config_free(c);
+	assert_int_equal(n_warnings, 1);
+	snprintf(want, sizeof(want),
+		 "%s: no PrivateKey: the interface will not handshake until one is set "
+		 "(`wg set IFACE private-key FILE`, by hand or in a PostUp)",
+		 path);
+	assert_string_equal(last_log, want);
+
+	write_file(path, keyed, sizeof(keyed) - 1, 0600);
+	n_warnings = 0;
+	assert_int_equal(config_load(path, &c, err, sizeof(err)), 0);
+	config_free(c);
 	assert_int_equal(n_warnings, 0);
 	unlink(path);
 }
 
+static void assert_table(const char *value, enum config_table mode, uint32_t id)
+{
+	char text[256];
+	struct config *c;
+
+	snprintf(text, sizeof(text), "[Interface]\nTable = %s\n", value);
+	assert_int_equal(parse_ok(text, &c), 0);
+	assert_int_equal(c->table_mode, mode);
+	assert_int_equal(c->table_id, id);
+	config_free(c);
+}
+
+static void test_table(void **state)
+{
+	static const char etc[] = "# reserved values\n255\tlocal\n254\tmain\n0\tunspec\n"
+				  "100 vpn\n0x65\thexname # trailing comment\n  7 spaced\n"
+				  "bogus line\n12\n";
+	static const char share[] = "200 shared\n201 vpn\n";
+	char text[128];
+
+	snprintf(rt_tables_etc, sizeof(rt_tables_etc), "%s/rt_tables", tmp_dir);
+	snprintf(rt_tables_share, sizeof(rt_tables_share), "%s/rt_tables.share", tmp_dir);
+	write_file(rt_tables_etc, etc, sizeof(etc) - 1, 0644);
+	write_file(rt_tables_share, share, sizeof(share) - 1, 0644);
+
+	assert_table("auto", CONFIG_TABLE_AUTO, 0);
+	assert_table("AUTO", CONFIG_TABLE_AUTO, 0);
+	assert_table("off", CONFIG_TABLE_OFF, 0);
+	assert_table("Off", CONFIG_TABLE_OFF, 0);
+	assert_table("1234", CONFIG_TABLE_ID, 1234);
+	assert_table("0x10", CONFIG_TABLE_ID, 16);
+	assert_table("4294967295", CONFIG_TABLE_ID, UINT32_MAX);
+	assert_table("main", CONFIG_TABLE_ID, 254);
+	assert_table("local", CONFIG_TABLE_ID, 255);
+	assert_table("default", CONFIG_TABLE_ID, 253);
+	/* From rt_tables, /etc first, then /usr/share. */
+	assert_table("vpn", CONFIG_TABLE_ID, 100);
+	assert_table("hexname", CONFIG_TABLE_ID, 101);
+	assert_table("spaced", CONFIG_TABLE_ID, 7);
+	assert_table("shared", CONFIG_TABLE_ID, 200);
+	/* Without a Table line: auto. */
+	assert_table("auto", CONFIG_TABLE_AUTO, 0);
+
+	assert_parse_error("[Interface]\nTable = 4294967296\n", -EINVAL,
+			   "t.conf:2: Table: bad table \"4294967296\" (1 to 4294967295, decimal or "
+			   "0x hexadecimal)");
+	assert_parse_error("[Interface]\nTable = 12x\n", -EINVAL,
+			   "t.conf:2: Table: bad table \"12x\" (1 to 4294967295, decimal or 0x "
+			   "hexadecimal)");
+	/* 0 is no table, by number or by name. */
+	assert_parse_error("[Interface]\nTable = 0\n", -EINVAL,
+			   "t.conf:2: Table: bad table \"0\" (1 to 4294967295, decimal or 0x "
+			   "hexadecimal)");
+	snprintf(text, sizeof(text), "[Interface]\n\nTable = unspec\n");
+	assert_parse_error(text, -EINVAL,
+			   "t.conf:3: Table: bad table \"unspec\" (auto, off, a number, main, local, "
+			   "default, or a name from /etc/iproute2/rt_tables)");
+	assert_parse_error("[Interface]\nTable =\n", -EINVAL,
+			   "t.conf:2: Table: bad table \"\" (auto, off, a number, main, local, "
+			   "default, or a name from /etc/iproute2/rt_tables)");
+	assert_parse_error("[Interface]\nTable = bogus\n", -EINVAL,
+			   "t.conf:2: Table: bad table \"bogus\" (auto, off, a number, main, local, "
+			   "default, or a name from /etc/iproute2/rt_tables)");
+	assert_parse_error("[Interface]\nTable = off\nTable = main\n", -EINVAL,
+			   "t.conf:3: Table: duplicate key (first on line 2)");
+
+	unlink(rt_tables_etc);
+	unlink(rt_tables_share);
+	rt_tables_etc[0] = rt_tables_share[0] = '\0';
+	/* No file at all: the built-in names still work. */
+	assert_table("main", CONFIG_TABLE_ID, 254);
+}
+
+static void test_dns(void **state)
+{
+	struct config *c;
+
+	/* wg-quick's split: addresses are nameservers, the rest search domains, in order. */
+	assert_int_equal(parse_ok("[Interface]\nDNS = 100.64.0.53,fd00::53 ,corp.example\n"
+				  "DNS = 1.1.1.1\tlab.corp.example, fe80::1%eth0\nDNS =\n",
+				  &c),
+			 0);
+	assert_int_equal(c->dns_servers.n, 4);
+	assert_string_equal(c->dns_servers.items[0], "100.64.0.53");
+	assert_string_equal(c->dns_servers.items[1], "fd00::53");
+	assert_string_equal(c->dns_servers.items[2], "1.1.1.1");
+	assert_string_equal(c->dns_servers.items[3], "fe80::1%eth0");
+	assert_int_equal(c->dns_search.n, 2);
+	assert_string_equal(c->dns_search.items[0], "corp.example");
+	assert_string_equal(c->dns_search.items[1], "lab.corp.example");
+	config_free(c);
+
+	/* What looks like an address must be one. */
+	assert_parse_error("[Interface]\nDNS = 1.2.3\n", -EINVAL,
+			   "t.conf:2: DNS: bad nameserver address \"1.2.3\"");
+	assert_parse_error("[Interface]\nDNS = fd00::53::1\n", -EINVAL,
+			   "t.conf:2: DNS: bad nameserver address \"fd00::53::1\"");
+	assert_parse_error("[Interface]\nDNS = fe80::1%\n", -EINVAL,
+			   "t.conf:2: DNS: bad nameserver address \"fe80::1%\"");
+	assert_parse_error("[Interface]\nDNS = -corp\n", -EINVAL,
+			   "t.conf:2: DNS: bad search domain \"-corp\" (letters, digits, '.', '_', "
+			   "'-')");
+	assert_parse_error("[Interface]\nDNS = a;b\n", -EINVAL,
+			   "t.conf:2: DNS: bad search domain \"a;b\" (letters, digits, '.', '_', "
+			   "'-')");
+}
+
+static void test_hooks(void **state)
+{
+	static const char *const want[CONFIG_HOOK_MAX][3] = {
+		[CONFIG_HOOK_PRE_UP] = { "echo pre-up 1", "echo pre-up 2 > /tmp/%i" },
+		[CONFIG_HOOK_POST_UP] = { "wg set %i private-key /k", "a ; b && c; d" },
+		[CONFIG_HOOK_PRE_DOWN] = { "echo 'quoted'" },
+		[CONFIG_HOOK_POST_DOWN] = { "x=1 y=2", "=", "last" },
+	};
+	struct config *c;
+
+	assert_int_equal(parse_ok("[Interface]\n"
+				  "PreUp = echo pre-up 1\n"
+				  "PostUp = wg set %i private-key /k # comment\n"
+				  "PostDown = x=1 y=2\n"
+				  "preup=echo pre-up 2 > /tmp/%i\n"
+				  "PostUp =\n"
+				  "POSTUP = a ; b && c; d\n"
+				  "PreDown = echo 'quoted'\n"
+				  "PostDown = =\n"
+				  "PostDown = last\n",
+				  &c),
+			 0);
+	for (int h = 0; h < CONFIG_HOOK_MAX; h++) {
+		size_t n = 0;
+
+		while (n < 3 && want[h][n])
+			n++;
+		assert_int_equal(c->hooks[h].n, n);
+		for (size_t i = 0; i < n; i++)
+			assert_string_equal(c->hooks[h].items[i], want[h][i]);
+	}
+	assert_string_equal(config_hook_names[CONFIG_HOOK_POST_DOWN], "PostDown");
+	config_free(c);
+}
+
+static void test_save_config(void **state)
+{
+	struct config *c;
+
+	assert_int_equal(parse_ok("[Interface]\nSaveConfig = true\n", &c), 0);
+	assert_true(c->save_config);
+	config_free(c);
+	assert_int_equal(parse_ok("[Interface]\nSaveConfig = TRUE\n", &c), 0);
+	assert_true(c->save_config);
+	config_free(c);
+	assert_int_equal(parse_ok("[Interface]\nSaveConfig = false\n", &c), 0);
+	assert_false(c->save_config);
+	config_free(c);
+	assert_int_equal(parse_ok("[Interface]\n", &c), 0);
+	assert_false(c->save_config);
+	config_free(c);
+	assert_parse_error("[Interface]\nSaveConfig = 1\n", -EINVAL,
+			   "t.conf:2: SaveConfig: bad value \"1\" (true or false)");
+}
+
+/* sealnetd alone (no -q) refuses what only sealnet up acts on, at the first such line;
+ * what leaves nothing to do passes. */
+static void test_quick_runner(void **state)
+{
+	static const char *const refused[][2] = {
+		{ "[Interface]\nMTU = 1420\nPostUp = true\nPreUp = true\n", "t.conf:3: PostUp" },
+		{ "[Interface]\nPreDown = true\n", "t.conf:2: PreDown" },
+		{ "[Interface]\nDNS =\nDNS = 100.64.0.53\n", "t.conf:3: DNS" },
+		{ "[Interface]\nSaveConfig = true\n", "t.conf:2: SaveConfig" },
+		{ "[Interface]\n[Peer]\nPublicKey = " PUB1 "\n[Peer]\nPublicKey = " PUB2 "\n"
+		  "[Interface]\nPostDown = true\n",
+		  "t.conf:6: [Interface]" },
+	};
+	static const char *const accepted[] = {
+		"[Interface]\nSaveConfig = false\nDNS =\nPostUp =\nTable = off\n",
+		"",
+	};
+	char want[512];
+	struct config *c;
+
+	config_set_quick_runner(false);
+	for (size_t i = 0; i < sizeof(refused) / sizeof(refused[0]); i++) {
+		c = (struct config *)1;
+		assert_int_equal(config_parse_string(refused[i][0], "t.conf", &c, err, sizeof(err)),
+				 -EINVAL);
+		assert_null(c);
+		assert_true(strncmp(err, refused[i][1], strlen(refused[i][1])) == 0);
+	}
+	snprintf(want, sizeof(want),
+		 "t.conf:3: PostUp: acted on by `sealnet up` and `down`, not by sealnetd: bring "
+		 "this file up with `sealnet up` (sealnetd -q says the caller runs PreUp, PostUp, "
+		 "PreDown, PostDown, DNS and SaveConfig)");
+	assert_int_equal(config_parse_string(refused[0][0], "t.conf", &c, err, sizeof(err)),
+			 -EINVAL);
+	assert_string_equal(err, want);
+	for (size_t i = 0; i < sizeof(accepted) / sizeof(accepted[0]); i++) {
+		assert_int_equal(parse_ok(accepted[i], &c), 0);
+		config_free(c);
+	}
+	config_set_quick_runner(true);
+	for (size_t i = 0; i < sizeof(refused) / sizeof(refused[0]) - 1; i++) {
+		assert_int_equal(parse_ok(refused[i][0], &c), 0);
+		config_free(c);
+	}
+}
+
+/* A mesh-wide peer list holds this node too: its [Peer] is left out with a notice. */
+static void test_own_peer(void **state)
+{
+	static const char text[] = "[Interface]\nPrivateKey = " PRIV0 "\n\n"
+				   "[Peer]\nPublicKey = " PUB1 "\nAllowedIPs = 100.64.0.2/32\n\n"
+				   "[Peer]\nPublicKey = " PUB0 "\nAllowedIPs = 100.64.0.1/32\n"
+				   "Endpoint = 198.18.0.1:51820\n\n"
+				   "[Peer]\nPublicKey = " PUB2 "\nAllowedIPs = 100.64.0.3/32\n";
+	uint8_t k[KEY_LEN];
+	struct config *c;
+
+	n_notices = 0;
+	assert_int_equal(parse_ok(text, &c), 0);
+	assert_int_equal(n_notices, 1);
+	assert_string_equal(last_log, "t.conf:8: [Peer] " PUB0 " has this interface's own public "
+				      "key: left out, as WireGuard does");
+	assert_int_equal(c->n_peers, 2);
+	key(k, PUB1);
+	assert_memory_equal(c->peers[0].public_key, k, KEY_LEN);
+	assert_int_equal(c->peers[0].line, 4);
+	key(k, PUB2);
+	assert_memory_equal(c->peers[1].public_key, k, KEY_LEN);
+	assert_int_equal(c->peers[1].line, 13);
+	assert_int_equal(c->peers[1].n_allowed_ips, 1);
+	config_free(c);
+
+	/* Without a private key there is no own key to tell: the peer stays. */
+	assert_int_equal(parse_ok("[Peer]\nPublicKey = " PUB0 "\n", &c), 0);
+	assert_int_equal(c->n_peers, 1);
+	config_free(c);
+
+	/* Left out before duplicates are looked for: two own entries are no duplicate. */
+	n_notices = 0;
+	assert_int_equal(parse_ok("[Interface]\nPrivateKey = " PRIV0 "\n[Peer]\nPublicKey = " PUB0
+				  "\n[Peer]\nPublicKey = " PUB0 "\n",
+				  &c),
+			 0);
+	assert_int_equal(n_notices, 2);
+	assert_int_equal(c->n_peers, 0);
+	config_free(c);
+	assert_parse_error("[Interface]\nPrivateKey = " PRIV0 "\n[Peer]\nPublicKey = " PUB1
+			   "\n[Peer]\nPublicKey = " PUB0 "\n[Peer]\nPublicKey = " PUB1 "\n",
+			   -EINVAL,
+			   "t.conf:7: [Peer]: PublicKey \"" PUB1 "\" duplicates the peer on line 3");
+}
+
+/* config_format() writes what loads back into the same config, and writes it the same. */
+static void test_format(void **state)
+{
+	struct config *c, *again;
+	char *text, *text2;
+	size_t len, len2;
+
+	assert_int_equal(config_load("good.conf", &c, err, sizeof(err)), 0);
+	c->save_config = true;
+	c->threads = 3;
+	c->offload = CONFIG_OFFLOAD_TUN | CONFIG_OFFLOAD_UDP_GRO;
+	c->sandbox = false;
+	c->table_mode = CONFIG_TABLE_ID;
+	c->table_id = 51820;
+	assert_int_equal(config_format(c, &text, &len), 0);
+	assert_int_equal(strlen(text), len);
+	assert_non_null(strstr(text, "[Interface]\nPrivateKey = " PRIV0 "\nListenPort = 51820\n"
+				     "FwMark = 0x1234\nAddress = 100.64.0.1/24\n"
+				     "Address = fd00::1/64\nAddress = 100.64.9.9/32\n"
+				     "DNS = 100.64.0.53, fd00::53, corp.example\nTable = 51820\n"
+				     "SaveConfig = true\nPreUp = true\n"
+				     "PostUp = ip rule add fwmark 0x1234 table 51820 ; logger -t %i up\n"
+				     "PostUp = echo second\nPreDown = true\nPostDown = true\n"
+				     "Offload = tun udp-gro\nThreads = 3\nSandbox = off\n"));
+	assert_non_null(strstr(text, "\n[Peer]\nPublicKey = " PUB1 "\nPresharedKey = " PSK "\n"
+				     "AllowedIPs = 100.64.0.2/32, fd00::2/128, 100.64.1.0/24\n"
+				     "Endpoint = 198.18.0.2:51820\nPersistentKeepalive = 25\n"));
+	assert_non_null(strstr(text, "Endpoint = localhost:51820\n"));
+	assert_int_equal(parse_ok(text, &again), 0);
+	assert_int_equal(config_format(again, &text2, &len2), 0);
+	assert_string_equal(text, text2);
+	assert_int_equal(again->n_peers, 2);
+	assert_int_equal(again->hooks[CONFIG_HOOK_POST_UP].n, 2);
+	free(text);
+	free(text2);
+	config_free(again);
+	config_free(c);
+
+	/* Rules, groups, metrics, a user, an endpoint with no text. */
+	assert_int_equal(parse_ok("[Interface]\nMetricsListen = [::1]:9586\nUser = sealnet\n"
+				  "Allow = tcp/22 from group:admin\nDeny = any\n"
+				  "[Peer]\nPublicKey = " PUB1 "\nGroups = admin web\n",
+				  &c),
+			 0);
+	c->peers[0].endpoint_text = NULL;
+	assert_int_equal(addr_parse_endpoint("[fd00::2]:51820", &c->peers[0].endpoint), 0);
+	assert_int_equal(config_format(c, &text, &len), 0);
+	assert_string_equal(text, "[Interface]\nMetricsListen = [::1]:9586\nUser = sealnet\n"
+				  "Allow = tcp/22 from group:admin\nDeny = any from any\n\n[Peer]\n"
+				  "PublicKey = " PUB1 "\nEndpoint = [fd00::2]:51820\n"
+				  "Groups = admin, web\n");
+	assert_int_equal(parse_ok(text, &again), 0);
+	free(text);
+	config_free(again);
+	config_free(c);
+
+	/* Nothing at all. */
+	assert_int_equal(parse_ok("", &c), 0);
+	assert_int_equal(config_format(c, &text, &len), 0);
+	assert_string_equal(text, "[Interface]\n");
+	free(text);
+	config_free(c);
+}
+
 static int group_setup(void **state)
 {
+	config_set_quick_runner(true);
 	snprintf(tmp_dir, sizeof(tmp_dir), "/tmp/sealnet-test-config.XXXXXX");
 	return mkdtemp(tmp_dir) ? 0 : -1;
 }
@@ -455,7 +898,11 @@ int main(void)
 		cmocka_unit_test(test_minimal),     cmocka_unit_test(test_values),
 		cmocka_unit_test(test_lines),       cmocka_unit_test(test_nul_byte),
 		cmocka_unit_test(test_unresolvable), cmocka_unit_test(test_missing_file),
-		cmocka_unit_test(test_mode_warning),
+		cmocka_unit_test(test_mode_warning), cmocka_unit_test(test_no_private_key),
+		cmocka_unit_test(test_table),       cmocka_unit_test(test_dns),
+		cmocka_unit_test(test_hooks),       cmocka_unit_test(test_save_config),
+		cmocka_unit_test(test_quick_runner), cmocka_unit_test(test_own_peer),
+		cmocka_unit_test(test_format),
 	};
 	const size_t n_fixed = sizeof(fixed) / sizeof(fixed[0]);
 	struct CMUnitTest *tests;
