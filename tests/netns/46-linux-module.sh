@@ -106,11 +106,15 @@ handshake_round() {
 	fi
 }
 
-# transfer_check: `wg show transfer` on both sides, until what each sent is what the other
-# received (a keepalive may be in flight for a moment); 5 s at most.
+# transfer_check WHEN MIN [STRICT]: `wg show transfer` on both sides, until what each sent is
+# what the other received (a keepalive may be in flight for a moment); 5 s at most.  Each
+# side must have sent more than MIN bytes.  Both
+# count a datagram's whole WireGuard message, so the figures agree to the byte unless the
+# underlay lost one: STRICT=0 (after iperf3 retransmitted) only wants no side to have
+# received more than the other sent.
 transfer_check() {
-	local i gx ax g_rx g_tx a_rx a_tx
-	for i in $(seq 10); do
+	local when=$1 min=$2 strict=${3:-1} gx ax g_rx g_tx a_rx a_tx
+	for _ in $(seq 10); do
 		gx=$(wg_field g transfer a) || fail "guest: no transfer line for a"
 		ax=$(wg_field a transfer g) || fail "sealnetd: no transfer line for g"
 		read -r g_rx g_tx <<<"$gx"
@@ -118,11 +122,18 @@ transfer_check() {
 		[ "$g_rx" = "$a_tx" ] && [ "$g_tx" = "$a_rx" ] && break
 		sleep 0.5
 	done
-	say "figures: transfer: sealnetd rx $a_rx tx $a_tx, module rx $g_rx tx $g_tx (bytes)"
-	check_gt "bytes a -> g" "$a_tx" 1000000
-	check_gt "bytes g -> a" "$g_tx" 1000000
-	check_eq "module received what sealnetd sent" "$g_rx" "$a_tx"
-	check_eq "sealnetd received what the module sent" "$a_rx" "$g_tx"
+	say "figures: transfer $when: sealnetd rx $a_rx tx $a_tx, module rx $g_rx tx $g_tx (bytes)"
+	check_gt "$when: bytes a -> g" "$a_tx" "$min"
+	check_gt "$when: bytes g -> a" "$g_tx" "$min"
+	if [ "$strict" = 1 ]; then
+		check_eq "$when: the module received what sealnetd sent" "$g_rx" "$a_tx"
+		check_eq "$when: sealnetd received what the module sent" "$a_rx" "$g_tx"
+	else
+		skip "$when: equal byte counts (iperf3 retransmitted: the underlay lost datagrams)"
+		[ "$g_rx" -le "$a_tx" ] || fail "$when: the module received $g_rx bytes, sealnetd sent $a_tx"
+		[ "$a_rx" -le "$g_tx" ] || fail "$when: sealnetd received $a_rx bytes, the module sent $g_tx"
+		ok "$when: no side received more than the other sent"
+	fi
 }
 
 handshake_round a 4
@@ -142,9 +153,11 @@ check_not "ping a -> g, $((MTU + 1)) bytes IPv4, DF (over the MTU)" \
 	a_ping "${OV4[g]}" -M "do" -s $((MTU - 27))
 rtt=$(nsx a ping -n -q -c 5 -i 0.2 -W 2 "${OV4[g]}" | sed -n 's|^rtt [^=]*= \([^ ]*\) ms|\1|p')
 say "figures: ping a -> g rtt min/avg/max/mdev $rtt ms"
+transfer_check "after the pings" 10000
 check "iperf3 server in the guest" guest_run g "iperf3 -s -D -p 5201 --logfile /tmp/iperf3.log"
 check "iperf3 server listening" guest_run g \
 	"i=0; while [ \$i -lt 50 ]; do netstat -ltn | grep -q ':5201 ' && exit 0; sleep 0.1; i=\$((i + 1)); done; exit 1"
+retr_all=0
 for dir in "a -> g" "g -> a"; do
 	json=$SN_TMP/iperf-${dir// /}.json
 	reverse=()
@@ -156,11 +169,12 @@ for dir in "a -> g" "g -> a"; do
 	fi
 	mbit=$(jq -r '.end.sum_received.bits_per_second / 1e6 | . * 10 | floor / 10' "$json")
 	retr=$(jq -r '.end.sum_sent.retransmits // 0' "$json")
+	retr_all=$((retr_all + retr))
 	awk -v m="$mbit" 'BEGIN { exit !(m > 0) }' || fail "iperf3 $dir: $mbit Mbit/s"
 	ok "iperf3 $dir: $mbit Mbit/s ($retr retransmits)"
 	say "figures: iperf3 $dir $mbit Mbit/s, $retr retransmits, ${GUEST_ACCEL[g]}"
 done
-transfer_check
+transfer_check "after iperf3" 1000000 "$([ "$retr_all" = 0 ] && echo 1 || echo 0)"
 stop_node a
 
 if [ "${SN_LONG:-0}" = 1 ]; then
@@ -226,8 +240,10 @@ mismatch_round() {
 		check_gt "sealnetd sent initiations" "$(peer_counter a g initiations)" 0
 		check_gt "sealnetd dropped the module's responses" "$(counter a drop_handshake)" 0
 	else
-		check_eq "sealnetd sent no initiation" "$(peer_counter a g initiations)" 0
-		check_gt "sealnetd answered the module's initiations" "$(counter a tx_datagrams)" 0
+		# No data ever crosses: what a received from g is handshake messages, and a could
+		# not send first (it learns g's endpoint from g's initiation; once it has, it may
+		# initiate too, as the module does in its place).
+		check_gt "sealnetd received the module's initiations (bytes)" "$(peer_counter a g rx_bytes)" 0
 	fi
 	t=$(wg_field g latest-handshakes a)
 	if [ "$t" = 0 ]; then ok "guest (wg show): latest handshake with a: 0"; else wrong+=("guest wg show: $t"); fi
