@@ -161,7 +161,7 @@ qemu-guest:
 	$(Q)tests/qemu/prepare.sh $(CURDIR)/build/qemu
 
 # tests/netns/46 with its long part: the 120 s rekey initiated by each side, with pings both
-# ways throughout (about 7 minutes under TCG). `make check` runs the short form.
+# ways throughout (about 6 minutes under TCG). `make check` runs the short form.
 interop-long: all
 	$(Q)SEALNETD=$(CURDIR)/$(SEALNETD) SEALNET=$(CURDIR)/$(SEALNET) SN_LONG=1 SN_TIMEOUT=900 \
 		tests/netns/run.sh 46
