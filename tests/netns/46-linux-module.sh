@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# timeout: 300 (run.sh: a TCG guest on a busy machine takes longer than the default 120 s)
 # Interoperability with the Linux WireGuard module: node a runs sealnetd, node g is a QEMU
 # guest booting Debian's own cloud kernel (fetched once into build/qemu, never installed) with
 # wireguard.ko, configured by the real `wg` (tests/qemu/README.md).  The guest's virtio NIC is
