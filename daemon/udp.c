@@ -175,20 +175,29 @@ static void src_forget(struct udp_src *src)
 	memset(src, 0, sizeof(*src));
 }
 
+/* One datagram (or GSO train) of len bytes to `to`, with room for control messages. */
+static void msg_to(struct msghdr *msg, struct iovec *iov, const union endpoint *to,
+		   const void *buf, size_t len, union send_control *control)
+{
+	iov->iov_base = (void *)(uintptr_t)buf;
+	iov->iov_len = len;
+	memset(msg, 0, sizeof(*msg));
+	msg->msg_name = (void *)(uintptr_t)&to->sa;
+	msg->msg_namelen = addr_endpoint_len(to);
+	msg->msg_iov = iov;
+	msg->msg_iovlen = 1;
+	msg->msg_control = control->buf;
+}
+
 int udp_send(const struct udp *u, const union endpoint *to, struct udp_src *src, const void *buf,
 	     size_t len)
 {
 	int fd = to->sa.sa_family == AF_INET ? u->fd4 : u->fd6;
 	union send_control control;
-	struct iovec iov = { .iov_base = (void *)(uintptr_t)buf, .iov_len = len };
-	struct msghdr msg = {
-		.msg_name = (void *)(uintptr_t)&to->sa,
-		.msg_namelen = addr_endpoint_len(to),
-		.msg_iov = &iov,
-		.msg_iovlen = 1,
-		.msg_control = control.buf,
-	};
+	struct iovec iov;
+	struct msghdr msg;
 
+	msg_to(&msg, &iov, to, buf, len, &control);
 	if (fd < 0)
 		return -EAFNOSUPPORT;
 	if (has_src(to, src)) {
@@ -235,14 +244,8 @@ int udp_send_train(struct udp *u, const union endpoint *to, struct udp_src *src,
 	int fd = v4 ? u->fd4 : u->fd6;
 	unsigned *offload = v4 ? &u->offload4 : &u->offload6;
 	union send_control control;
-	struct iovec iov = { .iov_base = (void *)(uintptr_t)buf, .iov_len = len };
-	struct msghdr msg = {
-		.msg_name = (void *)(uintptr_t)&to->sa,
-		.msg_namelen = addr_endpoint_len(to),
-		.msg_iov = &iov,
-		.msg_iovlen = 1,
-		.msg_control = control.buf,
-	};
+	struct iovec iov;
+	struct msghdr msg;
 	/* The source (if any) comes first, so send_each() can pass it on alone. */
 	void *srcctl = NULL;
 	size_t srclen = 0;
@@ -254,6 +257,7 @@ int udp_send_train(struct udp *u, const union endpoint *to, struct udp_src *src,
 		return -EAFNOSUPPORT;
 	if (count > UDP_MAX_SEGMENTS)
 		return -EINVAL;
+	msg_to(&msg, &iov, to, buf, len, &control);
 	if (has_src(to, src)) {
 		srcctl = control.buf;
 		srclen = put_src(&control.align, to, src);

@@ -30,14 +30,7 @@ keyfile=$SN_TMP/a.key
 (umask 077 && echo "${PRIV[a]}" >"$keyfile")
 
 # The daemon `up` started, if the scenario had not recorded it yet, for the cleanup.
-track_up_daemon() {
-	local pid
-	pid=$(cat "$pidfile" 2>/dev/null) || return 0
-	[[ $pid =~ ^[0-9]+$ ]] || return 0
-	[ "$(cat "/proc/$pid/comm" 2>/dev/null)" = sealnetd ] || return 0
-	case " ${SN_PIDS[*]} " in *" $pid "*) ;; *) track "$pid" ;; esac
-	PID[a]=$pid
-}
+track_up_daemon() { track_pidfile a "$pidfile"; }
 # shellcheck disable=SC2154 # sn_rc is set by the trap itself
 trap 'sn_rc=$?; track_up_daemon; (exit $sn_rc); sn_cleanup' EXIT
 

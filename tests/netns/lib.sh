@@ -119,6 +119,18 @@ wait_for() {
 # track PID: kill it on exit.
 track() { SN_PIDS+=("$1"); }
 
+# track_pidfile NODE PIDFILE: a sealnetd that `sealnet up` daemonized (not our child) is found
+# through its pid file, checked to be a sealnetd, and handed to the cleanup as NODE's daemon.
+# For an EXIT trap that runs before sn_cleanup, so that one started and interrupted is killed.
+track_pidfile() {
+	local pid
+	pid=$(cat "$2" 2>/dev/null) || return 0
+	[[ $pid =~ ^[0-9]+$ ]] || return 0
+	[ "$(cat "/proc/$pid/comm" 2>/dev/null)" = sealnetd ] || return 0
+	case " ${SN_PIDS[*]} " in *" $pid "*) ;; *) track "$pid" ;; esac
+	PID[$1]=$pid
+}
+
 # untrack PID: it was reaped by the scenario.
 untrack() {
 	local i
