@@ -14,9 +14,14 @@
  *    are ever updated or removed: a peer configured by hand is left alone. The list is kept in
  *    a state file so a restarted registry still knows which peers are its own.
  *
- * Validation is deterministic so every node refuses the same entries: an entry must parse,
- * and its claims (overlay address, pod subnet) must not overlap those of an entry created
- * earlier (lower create_revision); the later claimant is refused, never applied.
+ * Validation is deterministic so every node refuses the same entries: an entry must parse
+ * (registry_entry.c: its claims inside the cluster's ranges, --cluster-cidr, its endpoints
+ * outside), and its claims (overlay address, pod subnet) must not overlap those of an entry
+ * created earlier (lower create_revision); the later claimant is refused, never applied.
+ * Each node then refuses for itself what would take a prefix from a peer it does not manage
+ * or route its underlay, etcd or a peer's endpoint into the tunnel (local_clash). Our own
+ * entry, deleted or overwritten by another writer, is published again (check_own_entry).
+ * Whatever came from etcd is escaped before it is logged.
  *
  * Access rules come from two more keys, PREFIX/rules/all and PREFIX/rules/<this node>, each a
  * JSON list of rules. The daemon's list is replaced whole (replace_rules=true): its own rules
@@ -1342,8 +1347,12 @@ static void check_own_entry(struct registry *r)
 		what = "was put on another lease";
 	if (!what)
 		return;
-	log_warn("%s: registry: our entry %s %s (revision %lld): publishing it again", r->ifname,
-	         r->published_key, what, e ? (long long)e->mod_revision : 0LL);
+	if (e)
+		log_warn("%s: registry: our entry %s %s (revision %lld): publishing it again",
+		         r->ifname, r->published_key, what, (long long)e->mod_revision);
+	else
+		log_warn("%s: registry: our entry %s %s: publishing it again", r->ifname,
+		         r->published_key, what);
 	r->need_publish = true;
 }
 

@@ -7,7 +7,8 @@
 #	b (198.18.2.2) ---- r: routes between the links; etcd on 198.18.1.4:2379
 #	c (198.18.3.3) --/
 #
-# 0. Command lines the registry refuses.
+# 0. Command lines the registry refuses (no --cluster-cidr, claims outside it, a range that
+#    covers etcd).  tests/netns/53 plays a rogue writer of etcd.
 # 1. Join: every node gets the two others as peers, with no peer written by hand, and every
 #    overlay address answers pings from every node; so does every container (two per node,
 #    attached by sealnet-cni when it is built) from the containers of the other nodes, their
