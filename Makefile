@@ -115,8 +115,12 @@ $(SEALNET): $(TOOL_OBJS) $(BUILD)/libsealnet.a
 $(BUILD)/tests/%: tests/unit/%.c $(BUILD)/libsealnet.a
 	@mkdir -p $(dir $@)
 	@$(if $(Q),echo "  TEST-CC $<")
-	$(Q)$(CC) $(ALL_CFLAGS) $(ALL_LDFLAGS) -o $@ $< $(BUILD)/libsealnet.a $(PKG_LIBS) \
+	$(Q)$(CC) $(ALL_CFLAGS) $(ALL_LDFLAGS) -o $@ $< $(BUILD)/libsealnet.a $(PKG_LIBS) $(UNIT_LIBS) \
 		$(shell $(PKG_CONFIG) --cflags --libs cmocka) $(shell sed -n 's/^.*LINK-WRAP: *\([^*]*\).*/\1/p' $<)
+
+# test_registry includes tools/registry_entry.c, which reads entries with json-c.
+$(BUILD)/tests/test_registry: tools/registry_entry.c tools/registry_entry.h
+$(BUILD)/tests/test_registry: UNIT_LIBS = $(shell $(PKG_CONFIG) --libs json-c)
 
 # The CNI plugin: the daemon's netlink.c and addr.c, plus json-c.
 $(CNI_OBJS): ALL_CFLAGS += $(shell $(PKG_CONFIG) --cflags json-c)

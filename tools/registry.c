@@ -14,9 +14,14 @@
  *    are ever updated or removed: a peer configured by hand is left alone. The list is kept in
  *    a state file so a restarted registry still knows which peers are its own.
  *
- * Validation is deterministic so every node refuses the same entries: an entry must parse,
- * and its claims (overlay address, pod subnet) must not overlap those of an entry created
- * earlier (lower create_revision); the later claimant is refused, never applied.
+ * Validation is deterministic so every node refuses the same entries: an entry must parse
+ * (registry_entry.c: its claims inside the cluster's ranges, --cluster-cidr, its endpoints
+ * outside), and its claims (overlay address, pod subnet) must not overlap those of an entry
+ * created earlier (lower create_revision); the later claimant is refused, never applied.
+ * Each node then refuses for itself what would take a prefix from a peer it does not manage
+ * or route its underlay, etcd or a peer's endpoint into the tunnel (local_clash). Our own
+ * entry, deleted or overwritten by another writer, is published again (check_own_entry).
+ * Whatever came from etcd is escaped before it is logged.
  *
  * Access rules come from two more keys, PREFIX/rules/all and PREFIX/rules/<this node>, each a
  * JSON list of rules. The daemon's list is replaced whole (replace_rules=true): its own rules
@@ -31,6 +36,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
+#include <ifaddrs.h>
 #include <json-c/json.h>
 #include <signal.h>
 #include <sodium.h>
@@ -48,22 +54,15 @@
 #include "ipc.h"
 #include "key.h"
 #include "log.h"
+#include "registry_entry.h"
 #include "subcommands.h"
 
 #define DEFAULT_PREFIX "/sealnet/default"
 #define DEFAULT_TTL 10
-#define MAX_ENDPOINTS 8
-#define MAX_GROUPS 16
-/* As the daemon's access rules take them (FIREWALL_GROUP_NAME_MAX less the NUL). */
-#define GROUP_NAME_MAX 31
-/* A node's entry is a few hundred bytes; anything much larger is not one of ours. */
-#define MAX_ENTRY_LEN 4096
 /* Per rules key: far more than a cluster's policy needs, few enough that the daemon's list
  * stays short to walk for the first packet of every flow. */
 #define MAX_RULES 128
 #define MAX_RULES_LEN (32 * 1024)
-/* Base64url of a key without padding: 43 characters. */
-#define KEY_NAME_LEN 44
 /* Unary requests to etcd: long enough for a loaded server, short enough that a dead one
  * is noticed well within a lease. */
 #define ETCD_TIMEOUT_MS 2000
@@ -72,20 +71,9 @@
 /* How often the daemon is asked for its key, port and peers. */
 #define TICK_SEC 1.0
 
-/* What an entry says, once checked. */
-struct node {
-	uint8_t public_key[KEY_LEN];
-	char endpoint[ADDR_STRLEN]; /* the first endpoint, as the daemon writes it; "" none */
-	struct ip_prefix overlay;   /* a host prefix: /32 or /128 */
-	struct ip_prefix pod_subnet;
-	bool has_pod_subnet;
-	char groups[MAX_GROUPS][GROUP_NAME_MAX + 1];
-	size_t n_groups;
-};
-
 struct entry {
 	char *key, *value;
-	int64_t create_revision, mod_revision;
+	int64_t create_revision, mod_revision, lease;
 	int64_t parsed_revision; /* the mod_revision that valid, why and node describe */
 	bool valid;
 	char why[256];
@@ -134,12 +122,17 @@ struct registry {
 	struct etcd *etcd;
 
 	/* This node, as the command line describes it. */
-	char *endpoints[MAX_ENDPOINTS];
+	char *endpoints[REGISTRY_MAX_ENDPOINTS];
 	size_t n_endpoints;
 	char overlay[ADDR_STRLEN], pod_subnet[ADDR_STRLEN];
-	char *groups[MAX_GROUPS];
+	char *groups[REGISTRY_MAX_GROUPS];
 	size_t n_groups;
 	struct node self_claims; /* our entry as parsed: its overlay and pod subnet */
+	/* What the claims of every entry must lie in: configuration, never etcd's. */
+	struct cluster_cidrs cidrs;
+	/* etcd's address, when the URL gives one: no claim may take the route to it. */
+	struct ip_addr etcd_addr;
+	bool has_etcd_addr;
 
 	/* This node, as the daemon describes it. */
 	bool have_self, daemon_up, daemon_reported, no_key_reported, no_endpoint_reported;
@@ -149,6 +142,8 @@ struct registry {
 	/* etcd. */
 	int64_t lease;
 	char published_key[512]; /* where our entry is; "" before the first put */
+	struct node published;   /* what it says, as every node parses it */
+	bool published_valid;    /* and it does parse: only then can a change be told */
 	bool up, synced, down_reported, need_publish;
 	bool resync; /* entries lost an event: read them whole again */
 	unsigned long reconnects;
@@ -199,7 +194,8 @@ static void usage_text(FILE *f)
 {
 	fprintf(f,
 	        "Usage: %s registry <interface> --etcd <url> --overlay <address>\n"
-	        "         [--pod-subnet <prefix>] [--endpoint <ip>:<port>]... "
+	        "         --cluster-cidr <prefix>... "
+	        "[--pod-subnet <prefix>] [--endpoint <ip>:<port>]...\n         "
 	        "[--groups <name>[,<name>...]]\n"
 	        "         [--prefix <path>] [--ttl <seconds>] [--metrics <file>] "
 	        "[--state <file>]\n"
@@ -216,13 +212,7 @@ static int usage(void)
 	return EXIT_USAGE;
 }
 
-/* --- entries: parsing and checking ---------------------------------------------------- */
-
-static void key_name(char name[KEY_NAME_LEN], const uint8_t key[KEY_LEN])
-{
-	sodium_bin2base64(name, KEY_NAME_LEN, key, KEY_LEN,
-	                  sodium_base64_VARIANT_URLSAFE_NO_PADDING);
-}
+/* --- entries ------------------------------------------------------------------------- */
 
 static const char *key_text(char b64[KEY_B64_LEN], const uint8_t key[KEY_LEN])
 {
@@ -241,193 +231,6 @@ static int refuse(char *why, size_t len, const char *fmt, ...)
 	vsnprintf(why, len, fmt, ap);
 	va_end(ap);
 	return -EINVAL;
-}
-
-static bool valid_group(const char *g)
-{
-	size_t len = strlen(g);
-
-	return len && len <= GROUP_NAME_MAX &&
-	       strspn(g, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_.-") ==
-	               len;
-}
-
-static const char *member(struct json_object *o, const char *name, enum json_type type,
-                          struct json_object **v)
-{
-	if (!json_object_object_get_ex(o, name, v))
-		return "absent";
-	return json_object_is_type(*v, type) ? NULL : "of the wrong type";
-}
-
-/* Checks the entry at key (under prefix) and fills n. Returns 0, or -EINVAL with the reason
- * in why. Fields we do not know are ignored, so newer nodes can add some. */
-static int parse_entry(const char *prefix, const char *key, const char *value, size_t len,
-                       struct node *n, char *why, size_t why_len)
-{
-	struct json_object *o = NULL, *v, *item;
-	struct ip_prefix masked;
-	union endpoint ep;
-	uint8_t named[KEY_LEN];
-	size_t bin_len, plen = strlen(prefix);
-	const char *name, *s, *bad;
-	int ret = -EINVAL;
-
-	memset(n, 0, sizeof(*n));
-	if (strncmp(key, prefix, plen))
-		return refuse(why, why_len, "not under %s", prefix);
-	name = key + plen;
-	if (strlen(name) != KEY_NAME_LEN - 1 ||
-	    sodium_base642bin(named, sizeof(named), name, strlen(name), NULL, &bin_len, NULL,
-	                      sodium_base64_VARIANT_URLSAFE_NO_PADDING) ||
-	    bin_len != KEY_LEN)
-		return refuse(why, why_len, "the key's last part is not a public key in base64url");
-	if (len > MAX_ENTRY_LEN || strlen(value) != len)
-		return refuse(why, why_len, "value of %zu bytes, not a node's JSON", len);
-	o = json_tokener_parse(value);
-	if (!o || !json_object_is_type(o, json_type_object)) {
-		ret = refuse(why, why_len, "value is not a JSON object");
-		goto out;
-	}
-	if ((bad = member(o, "public_key", json_type_string, &v))) {
-		ret = refuse(why, why_len, "public_key %s", bad);
-		goto out;
-	}
-	if (key_from_base64(n->public_key, json_object_get_string(v)) ||
-	    key_is_zero(n->public_key)) {
-		ret = refuse(why, why_len, "public_key \"%.60s\" is not a key",
-		             json_object_get_string(v));
-		goto out;
-	}
-	/* The name is how others find an entry: it must not stand for another key. */
-	if (!key_equal(named, n->public_key)) {
-		ret = refuse(why, why_len, "public_key is not the key the entry is named after");
-		goto out;
-	}
-	if ((bad = member(o, "overlay", json_type_string, &v))) {
-		ret = refuse(why, why_len, "overlay %s", bad);
-		goto out;
-	}
-	s = json_object_get_string(v);
-	if (addr_parse_prefix(s, &n->overlay) ||
-	    n->overlay.cidr != addr_len(n->overlay.addr.family) * 8) {
-		ret = refuse(why, why_len, "overlay \"%.60s\" is not one address", s);
-		goto out;
-	}
-	if (json_object_object_get_ex(o, "pod_subnet", &v) &&
-	    !json_object_is_type(v, json_type_null) &&
-	    (!json_object_is_type(v, json_type_string) || *json_object_get_string(v))) {
-		s = json_object_is_type(v, json_type_string) ? json_object_get_string(v) : "";
-		if (!strchr(s, '/') || addr_parse_prefix(s, &n->pod_subnet)) {
-			ret = refuse(why, why_len, "pod_subnet \"%.60s\" is not a prefix", s);
-			goto out;
-		}
-		masked = n->pod_subnet;
-		addr_prefix_mask(&masked);
-		if (memcmp(masked.addr.bytes, n->pod_subnet.addr.bytes,
-		           sizeof(masked.addr.bytes))) {
-			ret = refuse(why, why_len, "pod_subnet \"%.60s\" has host bits set", s);
-			goto out;
-		}
-		/* A claim that wide would take the routes of the underlay itself. */
-		if (n->pod_subnet.cidr < (n->pod_subnet.addr.family == AF_INET ? 8 : 32)) {
-			ret = refuse(why, why_len, "pod_subnet \"%.60s\" is wider than /%d", s,
-			             n->pod_subnet.addr.family == AF_INET ? 8 : 32);
-			goto out;
-		}
-		n->has_pod_subnet = true;
-	}
-	if (json_object_object_get_ex(o, "endpoints", &v)) {
-		if (!json_object_is_type(v, json_type_array) ||
-		    json_object_array_length(v) > MAX_ENDPOINTS) {
-			ret = refuse(why, why_len, "endpoints is not a list of at most %d",
-			             MAX_ENDPOINTS);
-			goto out;
-		}
-		for (size_t i = 0; i < json_object_array_length(v); i++) {
-			item = json_object_array_get_idx(v, i);
-			s = json_object_is_type(item, json_type_string)
-			            ? json_object_get_string(item)
-			            : "";
-			/* Numeric only: a name would make every node resolve it, blocking. */
-			if (addr_parse_endpoint(s, &ep) || !ep.in4.sin_port) {
-				ret = refuse(why, why_len, "endpoint \"%.60s\" is not ip:port", s);
-				goto out;
-			}
-			if (i == 0)
-				addr_endpoint_str(&ep, n->endpoint);
-		}
-	}
-	if (json_object_object_get_ex(o, "groups", &v)) {
-		if (!json_object_is_type(v, json_type_array) ||
-		    json_object_array_length(v) > MAX_GROUPS) {
-			ret = refuse(why, why_len, "groups is not a list of at most %d",
-			             MAX_GROUPS);
-			goto out;
-		}
-		for (size_t i = 0; i < json_object_array_length(v); i++) {
-			item = json_object_array_get_idx(v, i);
-			s = json_object_is_type(item, json_type_string)
-			            ? json_object_get_string(item)
-			            : "";
-			if (!valid_group(s)) {
-				ret = refuse(why, why_len, "group \"%.40s\" is not a name", s);
-				goto out;
-			}
-			snprintf(n->groups[n->n_groups++], sizeof(n->groups[0]), "%s", s);
-		}
-	}
-	ret = 0;
-out:
-	json_object_put(o);
-	return ret;
-}
-
-static bool prefixes_overlap(const struct ip_prefix *a, const struct ip_prefix *b)
-{
-	unsigned bits = a->cidr < b->cidr ? a->cidr : b->cidr;
-	unsigned bytes = bits / 8, rest = bits % 8;
-	uint8_t mask = (uint8_t)(0xff << (8 - rest));
-
-	if (a->addr.family != b->addr.family)
-		return false;
-	if (memcmp(a->addr.bytes, b->addr.bytes, bytes))
-		return false;
-	return !rest || !((a->addr.bytes[bytes] ^ b->addr.bytes[bytes]) & mask);
-}
-
-/* Writes the claim of a that overlaps one of b's into what; false when none does. */
-static bool claims_overlap(const struct node *a, const struct node *b, char *what, size_t len)
-{
-	const struct ip_prefix *ca[2] = {&a->overlay, a->has_pod_subnet ? &a->pod_subnet : NULL};
-	const struct ip_prefix *cb[2] = {&b->overlay, b->has_pod_subnet ? &b->pod_subnet : NULL};
-	char x[ADDR_STRLEN], y[ADDR_STRLEN];
-
-	for (int i = 0; i < 2; i++)
-		for (int j = 0; j < 2; j++)
-			if (ca[i] && cb[j] && prefixes_overlap(ca[i], cb[j])) {
-				snprintf(what, len, "%s overlaps %s", addr_prefix_str(ca[i], x),
-				         addr_prefix_str(cb[j], y));
-				return true;
-			}
-	return false;
-}
-
-static bool node_same(const struct node *a, const struct node *b)
-{
-	char x[ADDR_STRLEN], y[ADDR_STRLEN];
-
-	if (!key_equal(a->public_key, b->public_key) || strcmp(a->endpoint, b->endpoint) ||
-	    strcmp(addr_prefix_str(&a->overlay, x), addr_prefix_str(&b->overlay, y)) ||
-	    a->has_pod_subnet != b->has_pod_subnet || a->n_groups != b->n_groups)
-		return false;
-	if (a->has_pod_subnet &&
-	    strcmp(addr_prefix_str(&a->pod_subnet, x), addr_prefix_str(&b->pod_subnet, y)))
-		return false;
-	for (size_t i = 0; i < a->n_groups; i++)
-		if (strcmp(a->groups[i], b->groups[i]))
-			return false;
-	return true;
 }
 
 /* --- access rules: lists and parsing -------------------------------------------------- */
@@ -598,7 +401,7 @@ static bool loopback(const char *ip)
 static int self_entry(struct registry *r, char *key, size_t key_len, char **value)
 {
 	struct json_object *o = json_object_new_object();
-	char name[KEY_NAME_LEN], b64[KEY_B64_LEN], ip[ADDR_STRLEN], ep[ADDR_STRLEN + 8];
+	char name[REGISTRY_KEY_NAME_LEN], b64[KEY_B64_LEN], ip[ADDR_STRLEN], ep[ADDR_STRLEN + 8];
 	char stamp[32], *eps[1] = {ep};
 	struct tm tm;
 	time_t t = time(NULL);
@@ -607,7 +410,7 @@ static int self_entry(struct registry *r, char *key, size_t key_len, char **valu
 	*value = NULL;
 	if (!o)
 		return -ENOMEM;
-	key_name(name, r->self_key);
+	registry_key_name(name, r->self_key);
 	snprintf(key, key_len, "%s%s", r->prefix, name);
 	gmtime_r(&t, &tm);
 	strftime(stamp, sizeof(stamp), "%Y-%m-%dT%H:%M:%SZ", &tm);
@@ -708,6 +511,14 @@ static struct managed *find_managed(struct registry *r, const uint8_t key[KEY_LE
 		if (key_equal(r->peers[i].public_key, key))
 			return &r->peers[i];
 	return NULL;
+}
+
+static bool is_managed(const struct registry *r, const uint8_t key[KEY_LEN])
+{
+	for (size_t i = 0; i < r->n_peers; i++)
+		if (key_equal(r->peers[i].public_key, key))
+			return true;
+	return false;
 }
 
 static void load_state(struct registry *r)
@@ -839,7 +650,7 @@ static void add(struct request *q, const char *fmt, ...)
 	va_start(ap, fmt);
 	n = vsnprintf(q->buf + q->len, sizeof(q->buf) - q->len, fmt, ap);
 	va_end(ap);
-	/* Bounded: MAX_GROUPS names and two prefixes fit many times over. */
+	/* Bounded: REGISTRY_MAX_GROUPS names and two prefixes fit many times over. */
 	if (n > 0 && (size_t)n < sizeof(q->buf) - q->len)
 		q->len += (size_t)n;
 }
@@ -1035,14 +846,19 @@ static bool is_self(const struct registry *r, const struct entry *e)
 	       (r->published_key[0] && !strcmp(e->key, r->published_key));
 }
 
-/* Logs a refusal or a clash once per revision of the entry and reason. */
+/* Logs a refusal or a clash once per revision of the entry and reason. The key and the
+ * reason (which quotes the value) are whatever was written to etcd: escaped, so that no
+ * newline in them can end the line and forge the next. */
 static void report(struct registry *r, struct entry *e, int level, const char *what)
 {
+	char key[4 * 512], text[4 * sizeof(e->reported)];
+
 	if (e->reported_revision == e->mod_revision && !strcmp(e->reported, what))
 		return;
 	e->reported_revision = e->mod_revision;
 	snprintf(e->reported, sizeof(e->reported), "%s", what);
-	log_msg(level, "%s: registry: %s: %s", r->ifname, e->key, what);
+	log_msg(level, "%s: registry: %s: %s", r->ifname, registry_escape(key, sizeof(key), e->key),
+	        registry_escape(text, sizeof(text), what));
 }
 
 /* Brings a source of rules to what etcd has: the key's rules when they parse, none when
@@ -1103,10 +919,10 @@ static int reconcile_rules(struct registry *r)
 {
 	struct rule_list want = {NULL, 0};
 	struct rule_set *sent = &r->sent;
-	char key[512], name[KEY_NAME_LEN];
+	char key[512], name[REGISTRY_KEY_NAME_LEN];
 	int ret, err = 0;
 
-	key_name(name, r->self_key);
+	registry_key_name(name, r->self_key);
 	snprintf(key, sizeof(key), "%s%s", r->rules_prefix, name);
 	update_source(r, &r->node_rules, key);
 	snprintf(key, sizeof(key), "%sall", r->rules_prefix);
@@ -1175,6 +991,98 @@ out:
 	return ret;
 }
 
+struct addr_list {
+	struct ip_addr *a;
+	size_t n;
+};
+
+/* This host's addresses, but for those of the tunnel itself and those inside this node's own
+ * claims (the gateway address sealnet-cni puts on every pod's veth): the underlay, which no
+ * claim may take into the tunnel. Returns 0 or -errno. */
+static int local_addrs(const struct registry *r, struct addr_list *l)
+{
+	struct ifaddrs *ifa, *i;
+	struct ip_addr *grown, a;
+	char unused[8];
+
+	if (getifaddrs(&ifa))
+		return -errno;
+	for (i = ifa; i; i = i->ifa_next) {
+		if (!i->ifa_addr ||
+		    (i->ifa_addr->sa_family != AF_INET && i->ifa_addr->sa_family != AF_INET6) ||
+		    (i->ifa_name && !strcmp(i->ifa_name, r->ifname)))
+			continue;
+		registry_endpoint_addr((const union endpoint *)(const void *)i->ifa_addr, &a);
+		if (registry_claims_cover(&r->self_claims, &a, unused, sizeof(unused)))
+			continue;
+		grown = realloc(l->a, (l->n + 1) * sizeof(*grown));
+		if (!grown) {
+			freeifaddrs(ifa);
+			return -ENOMEM;
+		}
+		l->a = grown;
+		l->a[l->n++] = a;
+	}
+	freeifaddrs(ifa);
+	return 0;
+}
+
+/* What makes a valid entry unfit to be a peer here, whatever the other nodes decide: a claim
+ * that would route into the tunnel the way to etcd, to this node's own underlay addresses or
+ * to the endpoint of any peer of the daemon (the site links configured by hand included), or
+ * that would take a prefix of a peer the registry does not manage (WireGuard moves a prefix
+ * to the last peer given it). The cluster's ranges keep claims away from all of these when
+ * they are right; this holds when they are not. Writes the clash into what. */
+static bool local_clash(const struct registry *r, const struct ipc_device *dev,
+                        const struct addr_list *local, const struct node *n, char *what, size_t len)
+{
+	struct ip_prefix held;
+	union endpoint ep;
+	struct ip_addr a;
+	char clash[160], b64[KEY_B64_LEN];
+
+	if (r->has_etcd_addr && registry_claims_cover(n, &r->etcd_addr, clash, sizeof(clash))) {
+		snprintf(what, len, "%s, etcd's address", clash);
+		return true;
+	}
+	for (size_t i = 0; i < r->n_endpoints; i++) {
+		if (addr_parse_endpoint(r->endpoints[i], &ep))
+			continue;
+		registry_endpoint_addr(&ep, &a);
+		if (registry_claims_cover(n, &a, clash, sizeof(clash))) {
+			snprintf(what, len, "%s, this node's endpoint", clash);
+			return true;
+		}
+	}
+	for (size_t i = 0; i < local->n; i++)
+		if (registry_claims_cover(n, &local->a[i], clash, sizeof(clash))) {
+			snprintf(what, len, "%s, an address of this host", clash);
+			return true;
+		}
+	for (const struct ipc_peer *p = dev->first_peer; p; p = p->next) {
+		if (p->endpoint[0] && !addr_parse_endpoint(p->endpoint, &ep)) {
+			registry_endpoint_addr(&ep, &a);
+			if (registry_claims_cover(n, &a, clash, sizeof(clash))) {
+				snprintf(what, len, "%s, the endpoint of peer %s", clash,
+				         key_text(b64, p->public_key));
+				return true;
+			}
+		}
+		/* A peer by hand under the entry's own key is left alone further on. */
+		if (is_managed(r, p->public_key) || key_equal(p->public_key, n->public_key))
+			continue;
+		for (const struct ipc_allowedip *x = p->first_allowedip; x; x = x->next)
+			if (!addr_parse_prefix(x->text, &held) &&
+			    registry_claims_take(n, &held, &r->cidrs, clash, sizeof(clash))) {
+				snprintf(what, len,
+				         "%s, held by peer %s, which the registry does not manage",
+				         clash, key_text(b64, p->public_key));
+				return true;
+			}
+	}
+	return false;
+}
+
 static int by_creation(const void *a, const void *b)
 {
 	const struct entry *x = *(struct entry *const *)a, *y = *(struct entry *const *)b;
@@ -1191,7 +1099,8 @@ static int reconcile(struct registry *r)
 	struct entry **order = NULL, *e;
 	struct ipc_device *dev = NULL;
 	struct managed *m;
-	char what[640], clash[160], b64[KEY_B64_LEN], ov[ADDR_STRLEN];
+	struct addr_list local = {NULL, 0};
+	char what[640], clash[320], b64[KEY_B64_LEN], ov[ADDR_STRLEN];
 	bool changed = false;
 	size_t j;
 	int ret, failed = 0;
@@ -1200,6 +1109,9 @@ static int reconcile(struct registry *r)
 	ret = ipc_get(r->ifname, &dev);
 	if (ret)
 		return ret;
+	ret = local_addrs(r, &local);
+	if (ret)
+		goto out;
 	order = calloc(r->n_entries ? r->n_entries : 1, sizeof(*order));
 	if (!order) {
 		ret = -ENOMEM;
@@ -1213,8 +1125,9 @@ static int reconcile(struct registry *r)
 		e = order[i];
 		e->accepted = false;
 		if (e->parsed_revision != e->mod_revision) {
-			e->valid = !parse_entry(r->prefix, e->key, e->value, strlen(e->value),
-			                        &e->node, e->why, sizeof(e->why));
+			e->valid =
+			        !registry_parse_entry(r->prefix, e->key, e->value, strlen(e->value),
+			                              &r->cidrs, &e->node, e->why, sizeof(e->why));
 			e->parsed_revision = e->mod_revision;
 		}
 		if (!e->valid) {
@@ -1224,8 +1137,8 @@ static int reconcile(struct registry *r)
 			continue;
 		}
 		for (j = 0; j < i; j++)
-			if (order[j]->accepted &&
-			    claims_overlap(&e->node, &order[j]->node, clash, sizeof(clash)))
+			if (order[j]->accepted && registry_claims_overlap(&e->node, &order[j]->node,
+			                                                  clash, sizeof(clash)))
 				break;
 		if (j < i) {
 			snprintf(what, sizeof(what), "refused: %s, claimed first by %s%s", clash,
@@ -1241,11 +1154,19 @@ static int reconcile(struct registry *r)
 		 * was not running) is older than the new one, and wins above until it
 		 * expires. */
 		e->wanted = !is_self(r, e);
-		if (e->wanted && claims_overlap(&e->node, &r->self_claims, clash, sizeof(clash))) {
+		if (e->wanted &&
+		    registry_claims_overlap(&e->node, &r->self_claims, clash, sizeof(clash))) {
 			snprintf(what, sizeof(what), "not made a peer here: %s, this node's own",
 			         clash);
 			report(r, e, LOG_WARNING, what);
 			e->wanted = false;
+		}
+		if (e->wanted && local_clash(r, dev, &local, &e->node, clash, sizeof(clash))) {
+			snprintf(what, sizeof(what), "refused here: %s", clash);
+			report(r, e, LOG_WARNING, what);
+			e->wanted = false;
+			r->n_valid--;
+			r->n_refused++;
 		}
 	}
 
@@ -1256,7 +1177,7 @@ static int reconcile(struct registry *r)
 		if (!e->accepted || !e->wanted)
 			continue;
 		m = find_managed(r, e->node.public_key);
-		if (m && m->known && node_same(&m->applied, &e->node))
+		if (m && m->known && registry_node_same(&m->applied, &e->node))
 			continue;
 		if (!m && daemon_has(dev, e->node.public_key)) {
 			report(r, e, LOG_NOTICE,
@@ -1318,6 +1239,7 @@ static int reconcile(struct registry *r)
 	ret = failed;
 out:
 	free(order);
+	free(local.a);
 	ipc_device_free(dev);
 	return ret;
 }
@@ -1379,6 +1301,7 @@ static int store_kv(struct entry_list *l, const struct etcd_kv *kv)
 	/* A value with a NUL inside is cut there: parse_entry sees the length differ. */
 	e->create_revision = kv->create_revision;
 	e->mod_revision = kv->mod_revision;
+	e->lease = kv->lease;
 	e->parsed_revision = 0;
 	return 0;
 }
@@ -1399,6 +1322,40 @@ static int range_cb(void *ctx, const struct etcd_kv *kv)
 	return 0;
 }
 
+/* Our entry as etcd has it now. Whoever may write under PREFIX/nodes/ may delete it or write
+ * over it, and another entry could then claim our addresses first and have them everywhere:
+ * so when it is gone, says something else than what we published, or hangs on another lease
+ * (it would outlive us), we publish it again, at once. Our own puts come back through the
+ * watch and match; one of an earlier put, seen after a later one, costs one more put of the
+ * same thing. */
+static void check_own_entry(struct registry *r)
+{
+	struct entry *e = find_entry(r->entries, r->n_entries, r->published_key);
+	struct node n;
+	char why[256];
+	const char *what = NULL;
+
+	if (!r->published_key[0] || !r->published_valid)
+		return;
+	if (!e)
+		what = "is gone from etcd";
+	else if (registry_parse_entry(r->prefix, e->key, e->value, strlen(e->value), &r->cidrs, &n,
+	                              why, sizeof(why)) ||
+	         !registry_node_same(&n, &r->published))
+		what = "says something else than we published";
+	else if (e->lease != r->lease)
+		what = "was put on another lease";
+	if (!what)
+		return;
+	if (e)
+		log_warn("%s: registry: our entry %s %s (revision %lld): publishing it again",
+		         r->ifname, r->published_key, what, (long long)e->mod_revision);
+	else
+		log_warn("%s: registry: our entry %s %s: publishing it again", r->ifname,
+		         r->published_key, what);
+	r->need_publish = true;
+}
+
 static void watch_cb(void *ctx, bool deleted, const struct etcd_kv *kv)
 {
 	struct registry *r = ctx;
@@ -1406,6 +1363,7 @@ static void watch_cb(void *ctx, bool deleted, const struct etcd_kv *kv)
 	struct entry_list l = {rule ? r->rule_entries : r->entries,
 	                       rule ? r->n_rule_entries : r->n_entries};
 	struct entry *e;
+	char esc[4 * 512];
 
 	if (!rule && !under(kv->key, r->prefix))
 		return;
@@ -1416,7 +1374,8 @@ static void watch_cb(void *ctx, bool deleted, const struct etcd_kv *kv)
 			drop_entry(&l, e);
 	} else if (store_kv(&l, kv)) {
 		/* Our picture of etcd is now wrong: read it whole again. */
-		log_err("%s: registry: out of memory storing %s", r->ifname, kv->key);
+		log_err("%s: registry: out of memory storing %s", r->ifname,
+		        registry_escape(esc, sizeof(esc), kv->key));
 		r->resync = true;
 	}
 	if (rule) {
@@ -1425,12 +1384,17 @@ static void watch_cb(void *ctx, bool deleted, const struct etcd_kv *kv)
 	} else {
 		r->entries = l.entries;
 		r->n_entries = l.n;
+		if (!strcmp(kv->key, r->published_key))
+			check_own_entry(r);
 	}
 }
 
 static void go_down(struct registry *r, const char *what, int err)
 {
-	const char *why = etcd_error(r->etcd);
+	char why[1024];
+
+	/* etcd's words may quote what was sent, keys included. */
+	registry_escape(why, sizeof(why), etcd_error(r->etcd));
 
 	etcd_watch_stop(r->etcd);
 	if (r->up || !r->down_reported)
@@ -1453,7 +1417,7 @@ static void go_down(struct registry *r, const char *what, int err)
 
 static int publish(struct registry *r)
 {
-	char key[512], b64[KEY_B64_LEN], *value;
+	char key[512], b64[KEY_B64_LEN], why[256], esc[1024], *value;
 	int ret;
 
 	ret = self_entry(r, key, sizeof(key), &value);
@@ -1486,6 +1450,12 @@ static int publish(struct registry *r)
 			r->no_endpoint_reported = true;
 		}
 		snprintf(r->published_key, sizeof(r->published_key), "%s", key);
+		r->published_valid =
+		        !registry_parse_entry(r->prefix, key, value, strlen(value), &r->cidrs,
+		                              &r->published, why, sizeof(why));
+		if (!r->published_valid)
+			log_err("%s: registry: our own entry is refused by every node: %s",
+			        r->ifname, registry_escape(esc, sizeof(esc), why));
 		r->need_publish = false;
 	}
 	free(value);
@@ -1553,6 +1523,8 @@ static void etcd_connect(struct registry *r)
 	r->rule_entries = g.rules.entries;
 	r->n_rule_entries = g.rules.n;
 	r->dirty = true;
+	/* Put just before the range: changed already means changed by someone else. */
+	check_own_entry(r);
 	if (r->down_reported || !r->synced)
 		log_notice("%s: registry: %s etcd %s: %zu entries, %zu rules keys at revision "
 		           "%lld",
@@ -1581,6 +1553,64 @@ static void keepalive(struct registry *r)
 
 /* --- the command --------------------------------------------------------------------- */
 
+/* etcd's address, when its URL names one (http://198.18.1.4:2379, https://[fd00::4]:2379). */
+static bool url_addr(const char *url, struct ip_addr *out)
+{
+	struct ip_prefix p;
+	char host[ADDR_STRLEN];
+	const char *h = strstr(url, "://");
+	size_t len;
+
+	if (!h)
+		return false;
+	h += 3;
+	if (*h == '[') {
+		h++;
+		len = strcspn(h, "]");
+	} else {
+		len = strcspn(h, ":/");
+	}
+	if (len >= sizeof(host))
+		return false;
+	snprintf(host, sizeof(host), "%.*s", (int)len, h);
+	if (addr_parse_prefix(host, &p) || p.cidr != addr_len(p.addr.family) * 8)
+		return false;
+	*out = p.addr;
+	return true;
+}
+
+/* The cluster's ranges are where the overlay is: the way to etcd and to this node's
+ * endpoints must lie outside, or the first claim there would route them into the tunnel. */
+static int check_ranges(struct registry *r)
+{
+	struct ip_prefix *c;
+	union endpoint ep;
+	struct ip_addr a;
+	char buf[ADDR_STRLEN];
+
+	r->has_etcd_addr = url_addr(r->etcd_url, &r->etcd_addr);
+	for (size_t k = 0; k < r->cidrs.n; k++) {
+		c = &r->cidrs.p[k];
+		if (r->has_etcd_addr && registry_prefix_covers(c, &r->etcd_addr)) {
+			fprintf(stderr, "%s: registry: --cluster-cidr %s covers etcd's address\n",
+			        PROG_NAME, addr_prefix_str(c, buf));
+			return -EINVAL;
+		}
+		for (size_t i = 0; i < r->n_endpoints; i++) {
+			if (addr_parse_endpoint(r->endpoints[i], &ep))
+				continue;
+			registry_endpoint_addr(&ep, &a);
+			if (registry_prefix_covers(c, &a)) {
+				fprintf(stderr,
+				        "%s: registry: --cluster-cidr %s covers the endpoint %s\n",
+				        PROG_NAME, addr_prefix_str(c, buf), r->endpoints[i]);
+				return -EINVAL;
+			}
+		}
+	}
+	return 0;
+}
+
 static int parse_args(struct registry *r, int argc, char *argv[])
 {
 	static const struct option options[] = {
@@ -1588,6 +1618,7 @@ static int parse_args(struct registry *r, int argc, char *argv[])
 	        {"prefix", required_argument, NULL, 'p'},
 	        {"overlay", required_argument, NULL, 'o'},
 	        {"pod-subnet", required_argument, NULL, 's'},
+	        {"cluster-cidr", required_argument, NULL, 'R'},
 	        {"endpoint", required_argument, NULL, 'E'},
 	        {"groups", required_argument, NULL, 'g'},
 	        {"ttl", required_argument, NULL, 't'},
@@ -1602,7 +1633,7 @@ static int parse_args(struct registry *r, int argc, char *argv[])
 	const char *prefix = DEFAULT_PREFIX, *state = NULL;
 	union endpoint ep;
 	struct ip_prefix pfx;
-	char *end, *save = NULL, *g;
+	char *end, *save = NULL, *g, why[160];
 	unsigned long n;
 	int c;
 
@@ -1639,19 +1670,27 @@ static int parse_args(struct registry *r, int argc, char *argv[])
 			}
 			addr_prefix_str(&pfx, r->pod_subnet);
 			break;
+		case 'R':
+			if (registry_add_cluster_cidr(&r->cidrs, optarg, why, sizeof(why))) {
+				fprintf(stderr, "%s: registry: bad --cluster-cidr: %s\n", PROG_NAME,
+				        why);
+				return usage();
+			}
+			break;
 		case 'E':
-			if (r->n_endpoints == MAX_ENDPOINTS || addr_parse_endpoint(optarg, &ep) ||
-			    !ep.in4.sin_port) {
+			if (r->n_endpoints == REGISTRY_MAX_ENDPOINTS ||
+			    addr_parse_endpoint(optarg, &ep) || !ep.in4.sin_port) {
 				fprintf(stderr,
 				        "%s: registry: bad endpoint `%s' (ip:port, at most %d)\n",
-				        PROG_NAME, optarg, MAX_ENDPOINTS);
+				        PROG_NAME, optarg, REGISTRY_MAX_ENDPOINTS);
 				return usage();
 			}
 			r->endpoints[r->n_endpoints++] = optarg;
 			break;
 		case 'g':
 			for (g = strtok_r(optarg, ",", &save); g; g = strtok_r(NULL, ",", &save)) {
-				if (!valid_group(g) || r->n_groups == MAX_GROUPS) {
+				if (!registry_valid_group(g) ||
+				    r->n_groups == REGISTRY_MAX_GROUPS) {
 					fprintf(stderr, "%s: registry: bad group `%s'\n", PROG_NAME,
 					        g);
 					return usage();
@@ -1715,10 +1754,13 @@ static int parse_args(struct registry *r, int argc, char *argv[])
 		fprintf(stderr, "%s: registry: --cert and --key go together\n", PROG_NAME);
 		return usage();
 	}
-	if (!r->etcd_url || !r->overlay[0]) {
-		fprintf(stderr, "%s: registry: --etcd and --overlay are required\n", PROG_NAME);
+	if (!r->etcd_url || !r->overlay[0] || !r->cidrs.n) {
+		fprintf(stderr, "%s: registry: --etcd, --overlay and --cluster-cidr are required\n",
+		        PROG_NAME);
 		return usage();
 	}
+	if (check_ranges(r))
+		return usage();
 	n = strlen(prefix);
 	while (n && prefix[n - 1] == '/')
 		n--;
@@ -1759,7 +1801,8 @@ static int check_self(struct registry *r)
 	ret = self_entry(r, key, sizeof(key), &value);
 	if (ret)
 		return ret;
-	ret = parse_entry(r->prefix, key, value, strlen(value), n, why, sizeof(why));
+	ret = registry_parse_entry(r->prefix, key, value, strlen(value), &r->cidrs, n, why,
+	                           sizeof(why));
 	if (ret)
 		fprintf(stderr, "%s: registry: this node's entry would be refused: %s\n", PROG_NAME,
 		        why);

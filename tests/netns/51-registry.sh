@@ -7,7 +7,8 @@
 #	b (198.18.2.2) ---- r: routes between the links; etcd on 198.18.1.4:2379
 #	c (198.18.3.3) --/
 #
-# 0. Command lines the registry refuses.
+# 0. Command lines the registry refuses (no --cluster-cidr, claims outside it, a range that
+#    covers etcd).  tests/netns/53 plays a rogue writer of etcd.
 # 1. Join: every node gets the two others as peers, with no peer written by hand, and every
 #    overlay address answers pings from every node; so does every container (two per node,
 #    attached by sealnet-cni when it is built) from the containers of the other nodes, their
@@ -46,6 +47,8 @@ command -v curl >/dev/null || fail "curl is not installed (make deps)"
 
 TTL=3
 PREFIX=/sealnet/t51
+# The cluster's range: every overlay address and pod subnet of the scenario is in it.
+CLUSTER=(--cluster-cidr 100.64.0.0/10)
 NODES=(a b c)
 
 node_new a
@@ -100,7 +103,8 @@ reg_start() {
 	shift
 	ip netns exec "${NS[$n]}" "$SEALNET" registry "${IFACE[$n]}" --etcd "$ETCD" \
 		--prefix "$PREFIX" --overlay "${OV4[$n]}" --pod-subnet "${POD[$n]}" --ttl "$TTL" \
-		--state "$SN_TMP/$n.state" --metrics "$SN_TMP/$n.prom" "$@" >>"${LOG[$n]}" 2>&1 &
+		"${CLUSTER[@]}" --state "$SN_TMP/$n.state" --metrics "$SN_TMP/$n.prom" "$@" \
+		>>"${LOG[$n]}" 2>&1 &
 	REG[$n]=$!
 	track "${REG[$n]}"
 }
@@ -197,9 +201,19 @@ usage_refused() {
 	[ "$rc" = 2 ] || fail "registry $what: exit $rc, expected 2: $(cat "$SN_TMP/usage.err")"
 	ok "registry $what: exit 2 ($(grep -v '^ *\[\|^Usage' "$SN_TMP/usage.err" | head -n 1))"
 }
-st=(--state "$SN_TMP/usage.state")
+st=(--state "$SN_TMP/usage.state" "${CLUSTER[@]}")
 usage_refused "without arguments"
 usage_refused "without --etcd" sn0 --overlay 100.64.0.9 "${st[@]}"
+usage_refused "without --cluster-cidr" sn0 --etcd "$ETCD" --overlay 100.64.0.9 \
+	--state "$SN_TMP/usage.state"
+usage_refused "with an overlay address outside the cluster's ranges" sn0 --etcd "$ETCD" \
+	--overlay 100.128.0.9 "${st[@]}"
+usage_refused "with a pod subnet outside the cluster's ranges" sn0 --etcd "$ETCD" \
+	--overlay 100.64.0.9 --pod-subnet 10.96.9.0/24 "${st[@]}"
+usage_refused "with a cluster range of everything" sn0 --etcd "$ETCD" --overlay 100.64.0.9 \
+	--cluster-cidr 0.0.0.0/0 --state "$SN_TMP/usage.state"
+usage_refused "with a cluster range around etcd's address" sn0 --etcd "$ETCD" \
+	--overlay 100.64.0.9 "${st[@]}" --cluster-cidr 198.18.0.0/15
 usage_refused "with a bad overlay address" sn0 --etcd "$ETCD" --overlay 100.64.0.0/24 "${st[@]}"
 usage_refused "with a pod subnet wider than /32 (IPv6)" sn0 --etcd "$ETCD" \
 	--overlay 100.64.0.9 --pod-subnet fd00::/16 "${st[@]}"

@@ -1,0 +1,306 @@
+/* The registry's entries (tools/registry_entry.c), the rules every node applies alike to what
+ * anyone who may write under PREFIX/nodes/ can write there: the name must be the entry's own
+ * key; the claims (overlay address, pod subnet) must lie in the cluster's ranges, which are
+ * configuration (--cluster-cidr), so that no entry can route 8.0.0.0/8, the underlay or one
+ * outside address into every node's tunnel; no endpoint may lie in those ranges, so that no
+ * claim can take the way to a node; a prefix held by a peer the registry does not manage is
+ * not taken; and whatever is logged from etcd is escaped. Each test starts from an entry that
+ * is accepted and changes one thing, so that it fails if that one check goes.
+ *
+ * The file under test is included, as the fuzz targets do: it is the tool's, not
+ * libsealnet's, and json-c comes with it (Makefile).
+ */
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <setjmp.h>
+#include <cmocka.h>
+
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "../../tools/registry_entry.c"
+
+#define PREFIX "/sealnet/t/nodes/"
+
+static uint8_t k1[KEY_LEN], k2[KEY_LEN];
+static struct cluster_cidrs v4, dual;
+
+static int setup(void **state)
+{
+	char why[160];
+
+	(void)state;
+	memset(k1, 0x11, KEY_LEN);
+	memset(k2, 0x22, KEY_LEN);
+	if (registry_add_cluster_cidr(&v4, "100.64.0.0/10", why, sizeof(why)) ||
+	    registry_add_cluster_cidr(&dual, "100.64.0.0/10", why, sizeof(why)) ||
+	    registry_add_cluster_cidr(&dual, "fd00::/8", why, sizeof(why)))
+		return -1;
+	return 0;
+}
+
+/* The etcd key of an entry named after name_key. */
+static void entry_key(char *buf, size_t len, const uint8_t name_key[KEY_LEN])
+{
+	char name[REGISTRY_KEY_NAME_LEN];
+
+	registry_key_name(name, name_key);
+	snprintf(buf, len, PREFIX "%s", name);
+}
+
+/* An entry named after name_key that says it is pub, with the fields given (JSON members,
+ * after public_key). */
+static int parse(const uint8_t name_key[KEY_LEN], const uint8_t pub[KEY_LEN],
+                 const struct cluster_cidrs *cidrs, const char *fields, struct node *n, char *why,
+                 size_t why_len)
+{
+	char key[128], b64[KEY_B64_LEN], value[1024];
+
+	entry_key(key, sizeof(key), name_key);
+	key_to_base64(b64, pub);
+	snprintf(value, sizeof(value), "{\"public_key\":\"%s\",%s}", b64, fields);
+	return registry_parse_entry(PREFIX, key, value, strlen(value), cidrs, n, why, why_len);
+}
+
+#define GOOD                                                                                       \
+	"\"endpoints\":[\"198.18.2.2:51820\"],\"overlay\":\"100.64.0.2\","                         \
+	"\"pod_subnet\":\"100.96.2.0/24\",\"groups\":[\"web\"]"
+
+static void accepted(const char *fields, const struct cluster_cidrs *cidrs)
+{
+	struct node n;
+	char why[256] = "";
+	int ret = parse(k1, k1, cidrs, fields, &n, why, sizeof(why));
+
+	if (ret)
+		print_error("refused: %s\n%s\n", why, fields);
+	assert_int_equal(ret, 0);
+}
+
+static void refused(const char *fields, const struct cluster_cidrs *cidrs, const char *reason)
+{
+	struct node n;
+	char why[256] = "";
+	int ret = parse(k1, k1, cidrs, fields, &n, why, sizeof(why));
+
+	if (ret != -EINVAL || !strstr(why, reason))
+		print_error("%s\nexpected a refusal with \"%s\", got %d \"%s\"\n", fields, reason,
+		            ret, why);
+	assert_int_equal(ret, -EINVAL);
+	assert_non_null(strstr(why, reason));
+}
+
+static void test_good_entry(void **state)
+{
+	struct node n;
+	char why[256], buf[ADDR_STRLEN];
+
+	(void)state;
+	assert_int_equal(parse(k1, k1, &v4, GOOD, &n, why, sizeof(why)), 0);
+	assert_memory_equal(n.public_key, k1, KEY_LEN);
+	assert_string_equal(n.endpoint, "198.18.2.2:51820");
+	assert_string_equal(addr_prefix_str(&n.overlay, buf), "100.64.0.2/32");
+	assert_true(n.has_pod_subnet);
+	assert_string_equal(addr_prefix_str(&n.pod_subnet, buf), "100.96.2.0/24");
+	assert_int_equal(n.n_groups, 1);
+}
+
+/* Both keys are keys, and the entry is otherwise fine: only the name check stands between it
+ * and a peer of k2 made from an entry under k1's name. */
+static void test_name_is_the_key(void **state)
+{
+	struct node n;
+	char why[256];
+
+	(void)state;
+	assert_int_equal(parse(k2, k2, &v4, GOOD, &n, why, sizeof(why)), 0);
+	assert_int_equal(parse(k1, k2, &v4, GOOD, &n, why, sizeof(why)), -EINVAL);
+	assert_string_equal(why, "public_key is not the key the entry is named after");
+	assert_int_equal(parse(k2, k1, &v4, GOOD, &n, why, sizeof(why)), -EINVAL);
+	assert_string_equal(why, "public_key is not the key the entry is named after");
+}
+
+/* The claims issue 12 found accepted: each would be routed into the tunnel of every node. */
+static void test_claims_in_cluster_ranges(void **state)
+{
+	(void)state;
+	refused("\"overlay\":\"100.64.0.2\",\"pod_subnet\":\"8.0.0.0/8\"", &v4,
+	        "pod_subnet 8.0.0.0/8 is outside the cluster's ranges");
+	refused("\"overlay\":\"100.64.0.2\",\"pod_subnet\":\"198.18.0.0/15\"", &v4,
+	        "pod_subnet 198.18.0.0/15 is outside");
+	refused("\"overlay\":\"1.1.1.1\"", &v4, "overlay 1.1.1.1/32 is outside");
+	refused("\"overlay\":\"198.18.2.2\"", &v4, "overlay 198.18.2.2/32 is outside");
+	/* Straddling the edge of the range: overlapping is not being inside. */
+	refused("\"overlay\":\"100.64.0.2\",\"pod_subnet\":\"100.0.0.0/9\"", &v4,
+	        "pod_subnet 100.0.0.0/9 is outside");
+	refused("\"overlay\":\"100.64.0.2\",\"pod_subnet\":\"100.128.0.0/24\"", &v4,
+	        "pod_subnet 100.128.0.0/24 is outside");
+	/* A family the cluster has no range for. */
+	refused("\"overlay\":\"fd00::2\"", &v4, "overlay fd00::2/128 is outside");
+	refused("\"overlay\":\"100.64.0.2\",\"pod_subnet\":\"2001:db8::/64\"", &dual,
+	        "pod_subnet 2001:db8::/64 is outside");
+	/* The width limit still holds inside a wide range. */
+	refused("\"overlay\":\"fd00::2\",\"pod_subnet\":\"fd00::/16\"", &dual, "wider than /32");
+
+	accepted("\"overlay\":\"100.64.0.2\",\"pod_subnet\":\"100.96.2.0/24\"", &v4);
+	accepted("\"overlay\":\"100.127.255.255\"", &v4);
+	accepted("\"overlay\":\"fd00::2\",\"pod_subnet\":\"fd00:96:2::/64\"", &dual);
+}
+
+/* An endpoint in the cluster's ranges would send the tunnel into itself, and is what would
+ * let a claim, always inside them, cover a node's endpoint. */
+static void test_endpoints_outside_cluster_ranges(void **state)
+{
+	(void)state;
+	refused("\"overlay\":\"100.64.0.2\",\"endpoints\":[\"100.96.1.5:51820\"]", &v4,
+	        "endpoint \"100.96.1.5:51820\" is inside the cluster's range 100.64.0.0/10");
+	refused("\"overlay\":\"100.64.0.2\",\"endpoints\":[\"198.18.2.2:1\","
+	        "\"[::ffff:100.64.0.1]:51820\"]",
+	        &v4, "is inside the cluster's range");
+	refused("\"overlay\":\"100.64.0.2\",\"endpoints\":[\"[fd00::9]:51820\"]", &dual,
+	        "is inside the cluster's range fd00::/8");
+	accepted("\"overlay\":\"100.64.0.2\",\"endpoints\":[\"[fd00::9]:51820\"]", &v4);
+	accepted("\"overlay\":\"100.64.0.2\",\"endpoints\":[\"198.18.2.2:51820\"]", &dual);
+}
+
+static void test_cluster_cidr_option(void **state)
+{
+	struct cluster_cidrs c = {.n = 0};
+	char why[160];
+
+	(void)state;
+	assert_int_equal(registry_add_cluster_cidr(&c, "100.64.0.1/10", why, sizeof(why)), -EINVAL);
+	assert_non_null(strstr(why, "host bits"));
+	assert_int_equal(registry_add_cluster_cidr(&c, "0.0.0.0/0", why, sizeof(why)), -EINVAL);
+	assert_int_equal(registry_add_cluster_cidr(&c, "::/0", why, sizeof(why)), -EINVAL);
+	assert_int_equal(registry_add_cluster_cidr(&c, "100.64.0.1", why, sizeof(why)), -EINVAL);
+	assert_int_equal(registry_add_cluster_cidr(&c, "nowhere/8", why, sizeof(why)), -EINVAL);
+	assert_int_equal(c.n, 0);
+	for (int i = 0; i < REGISTRY_MAX_CLUSTER_CIDRS; i++)
+		assert_int_equal(registry_add_cluster_cidr(&c, "100.64.0.0/10", why, sizeof(why)),
+		                 0);
+	assert_int_equal(registry_add_cluster_cidr(&c, "fd00::/8", why, sizeof(why)), -ENOSPC);
+}
+
+static struct ip_prefix pfx(const char *s)
+{
+	struct ip_prefix p;
+
+	assert_int_equal(addr_parse_prefix(s, &p), 0);
+	return p;
+}
+
+static struct node node_of(const char *overlay, const char *pod)
+{
+	struct node n;
+
+	memset(&n, 0, sizeof(n));
+	n.overlay = pfx(overlay);
+	if (pod) {
+		n.pod_subnet = pfx(pod);
+		n.has_pod_subnet = true;
+	}
+	return n;
+}
+
+/* A peer configured by hand holds 100.64.9.9/32 (tests/netns/51's): WireGuard would move it
+ * to the entry's peer were the entry applied. */
+static void test_held_prefix_not_taken(void **state)
+{
+	struct node same = node_of("100.64.9.9/32", NULL);
+	struct node around = node_of("100.64.0.7/32", "100.64.9.0/24");
+	struct node inside = node_of("100.64.0.7/32", "100.96.7.0/24");
+	struct node apart = node_of("100.64.0.7/32", "100.96.8.0/24");
+	struct ip_prefix held = pfx("100.64.9.9/32"), site = pfx("100.96.4.0/22");
+	char what[160];
+
+	(void)state;
+	assert_true(registry_claims_take(&same, &held, &v4, what, sizeof(what)));
+	assert_string_equal(what, "100.64.9.9/32 overlaps 100.64.9.9/32");
+	assert_true(registry_claims_take(&around, &held, &v4, what, sizeof(what)));
+	assert_false(registry_claims_take(&apart, &held, &v4, what, sizeof(what)));
+	/* A hand peer's range inside the cluster's: a claim within it takes part of it. */
+	assert_true(registry_claims_take(&inside, &site, &v4, what, sizeof(what)));
+	assert_string_equal(what, "100.96.7.0/24 overlaps 100.96.4.0/22");
+	assert_false(registry_claims_take(&apart, &site, &v4, what, sizeof(what)));
+	/* Routes that hold the whole cluster range (an exit node, a gateway to it) hold none
+	 * of its addresses in particular. */
+	held = pfx("0.0.0.0/0");
+	assert_false(registry_claims_take(&inside, &held, &v4, what, sizeof(what)));
+	held = pfx("100.64.0.0/10");
+	assert_false(registry_claims_take(&inside, &held, &v4, what, sizeof(what)));
+	held = pfx("100.0.0.0/8");
+	assert_false(registry_claims_take(&inside, &held, &v4, what, sizeof(what)));
+	held = pfx("100.96.0.0/11");
+	assert_true(registry_claims_take(&inside, &held, &v4, what, sizeof(what)));
+}
+
+static void test_claims_cover(void **state)
+{
+	struct node wide = node_of("100.64.0.7/32", "198.18.0.0/15");
+	struct ip_prefix ep = pfx("198.18.2.2");
+	char what[160];
+
+	(void)state;
+	assert_true(registry_claims_cover(&wide, &ep.addr, what, sizeof(what)));
+	assert_string_equal(what, "198.18.0.0/15 covers 198.18.2.2");
+	ep = pfx("198.20.0.1");
+	assert_false(registry_claims_cover(&wide, &ep.addr, what, sizeof(what)));
+	ep = pfx("100.64.0.7");
+	assert_true(registry_claims_cover(&wide, &ep.addr, what, sizeof(what)));
+	ep = pfx("fd00::7");
+	assert_false(registry_claims_cover(&wide, &ep.addr, what, sizeof(what)));
+}
+
+static void test_escape(void **state)
+{
+	char out[64], tiny[5];
+
+	(void)state;
+	assert_string_equal(registry_escape(out, sizeof(out), PREFIX "x\nsealnet-registry[1]"),
+	                    PREFIX "x\\x0asealnet-registry[1]");
+	assert_string_equal(registry_escape(out, sizeof(out), "\r\t\x1b[31m\x7f"),
+	                    "\\x0d\\x09\\x1b[31m\\x7f");
+	/* A UTF-8 C1 control (CSI) and a backslash, which would make \x0a ambiguous. */
+	assert_string_equal(registry_escape(out, sizeof(out), "\xc2\x9b\\x0a"),
+	                    "\\xc2\\x9b\\\\x0a");
+	/* Cut short, never in the middle of an escape, always terminated. */
+	assert_string_equal(registry_escape(tiny, sizeof(tiny), "a\nbcdef"), "a");
+	assert_string_equal(registry_escape(tiny, sizeof(tiny), "abcdefgh"), "abcd");
+	assert_string_equal(registry_escape(tiny, sizeof(tiny), "ab\\cd"), "ab\\\\");
+}
+
+/* What an entry's values put into the reason a refusal gives comes back escaped. */
+static void test_refusal_escaped(void **state)
+{
+	struct node n;
+	char why[256], out[1024];
+
+	(void)state;
+	assert_int_equal(parse(k1, k1, &v4,
+	                       "\"overlay\":\"1\\nsealnet-registry[0] notice: sn0: forged\"", &n,
+	                       why, sizeof(why)),
+	                 -EINVAL);
+	assert_non_null(strchr(why, '\n'));
+	assert_null(strchr(registry_escape(out, sizeof(out), why), '\n'));
+	assert_non_null(strstr(out, "1\\x0asealnet-registry[0]"));
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+	        cmocka_unit_test(test_good_entry),
+	        cmocka_unit_test(test_name_is_the_key),
+	        cmocka_unit_test(test_claims_in_cluster_ranges),
+	        cmocka_unit_test(test_endpoints_outside_cluster_ranges),
+	        cmocka_unit_test(test_cluster_cidr_option),
+	        cmocka_unit_test(test_held_prefix_not_taken),
+	        cmocka_unit_test(test_claims_cover),
+	        cmocka_unit_test(test_escape),
+	        cmocka_unit_test(test_refusal_escaped),
+	};
+
+	return cmocka_run_group_tests_name("registry", tests, setup, NULL);
+}
