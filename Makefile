@@ -241,6 +241,11 @@ FUZZ_TARGETS := $(filter-out fuzz,$(basename $(notdir $(wildcard tests/fuzz/*.c)
 FUZZ_BINS := $(FUZZ_TARGETS:%=$(FUZZ_BUILD)/bin/%)
 FUZZ_OBJS := $(DAEMON_SRCS:%.c=$(FUZZ_BUILD)/%.o) $(FUZZ_BUILD)/tests/fuzz/fuzz.o
 
+# The cni target includes the plugin's main file and links its IPAM code, and json-c.
+FUZZ_CNI_OBJS := $(FUZZ_BUILD)/tools/cni/ipam.o
+$(FUZZ_BUILD)/bin/cni: $(FUZZ_CNI_OBJS)
+$(FUZZ_BUILD)/bin/cni: FUZZ_EXTRA = $(FUZZ_CNI_OBJS) $(shell $(PKG_CONFIG) --libs json-c)
+
 .PHONY: fuzz fuzz-smoke fuzz-build
 
 $(FUZZ_BUILD)/%.o: %.c
@@ -252,11 +257,11 @@ $(FUZZ_BUILD)/%.o: %.c
 $(FUZZ_BUILD)/bin/%: tests/fuzz/%.c $(FUZZ_OBJS)
 	@mkdir -p $(dir $@)
 	@$(if $(Q),echo "  FUZZ-LD $@")
-	$(Q)$(FUZZ_CC) $(FUZZ_CFLAGS) -Werror -fsanitize=fuzzer -o $@ $< $(FUZZ_OBJS) $(PKG_LIBS) \
+	$(Q)$(FUZZ_CC) $(FUZZ_CFLAGS) -Werror -fsanitize=fuzzer -o $@ $< $(FUZZ_OBJS) $(FUZZ_EXTRA) $(PKG_LIBS) \
 		$(shell sed -n 's/^.*LINK-WRAP: *\([^*]*\).*/\1/p' $< tests/fuzz/fuzz.c)
 
 # The objects are named here so that make does not take them for intermediate files.
-fuzz-build: $(FUZZ_OBJS) $(FUZZ_BINS)
+fuzz-build: $(FUZZ_OBJS) $(FUZZ_CNI_OBJS) $(FUZZ_BINS)
 
 fuzz: fuzz-build
 	$(Q)tests/fuzz/run.sh $(FUZZ_SECONDS) $(FUZZ_BINS)
@@ -264,6 +269,6 @@ fuzz: fuzz-build
 fuzz-smoke:
 	$(Q)$(MAKE) --no-print-directory fuzz FUZZ_SECONDS=$(FUZZ_SMOKE_SECONDS)
 
--include $(FUZZ_OBJS:.o=.d) $(FUZZ_BINS:=.d)
+-include $(FUZZ_OBJS:.o=.d) $(FUZZ_CNI_OBJS:.o=.d) $(FUZZ_BINS:=.d)
 
 -include $(DAEMON_OBJS:.o=.d) $(TOOL_OBJS:.o=.d) $(CNI_OBJS:.o=.d) $(BUILD)/daemon/main.d
