@@ -76,24 +76,31 @@ static void on_hup(evutil_socket_t sig, short what, void *arg)
 	device_reload(d->dev, d->config_path, err, sizeof(err));
 }
 
-/* The pid file tells `sealnet down` and `sealnet reload` whom to signal. */
+/* The pid file tells `sealnet down` and `sealnet reload` whom to signal. It is written as
+ * root under a name mkstemp() makes (O_EXCL, so never through a link someone planted there)
+ * in the pid file's own directory, then renamed over it: a reader sees the old file or the
+ * new one, and a link at the pid file's name is replaced, not followed. */
 static int write_pidfile(struct daemon *d)
 {
-	char tmp[sizeof(d->pidfile) + 24];
-	FILE *f;
+	char tmp[sizeof(d->pidfile) + 8], line[24];
+	int fd, len, ret = 0;
 
 	if (!strncmp(d->pidfile, DEFAULT_RUN_DIR "/", sizeof(DEFAULT_RUN_DIR)))
 		mkdir(DEFAULT_RUN_DIR, 0755);
-	snprintf(tmp, sizeof(tmp), "%s.%ld", d->pidfile, (long)getpid());
-	f = fopen(tmp, "w");
-	if (!f)
+	snprintf(tmp, sizeof(tmp), "%s.XXXXXX", d->pidfile);
+	fd = mkstemp(tmp);
+	if (fd < 0)
 		return -errno;
-	fprintf(f, "%ld\n", (long)getpid());
-	if (fclose(f) || rename(tmp, d->pidfile)) {
+	len = snprintf(line, sizeof(line), "%ld\n", (long)getpid());
+	if (write(fd, line, (size_t)len) != len)
+		ret = -EIO;
+	if (close(fd) && !ret)
+		ret = -errno;
+	if (!ret && rename(tmp, d->pidfile))
+		ret = -errno;
+	if (ret)
 		unlink(tmp);
-		return -errno;
-	}
-	return 0;
+	return ret;
 }
 
 /* Forks; the parent waits until the child reports that setup worked, so a broken config or a

@@ -261,5 +261,46 @@ if _sanitizer_report "${LOG[a]}"; then
 	fail "sanitizer report from the daemonized sealnetd"
 fi
 
+step "files written as root follow no planted link: the pid file, the registry's files"
+# Whoever may write the directory could plant a link at a temporary name it can guess: the
+# pid file's was PIDFILE.PID, the registry's --metrics and --state FILE.tmp. Root must not
+# write through it, nor move the link into the file's place.
+victim=$SN_TMP/victim
+pf_dir=$SN_TMP/piddir
+mkdir -p "$pf_dir"
+pf=$pf_dir/$ifa.pid
+echo untouched >"$victim"
+conf_a_with "User = nobody"
+# The daemon's pid is known before it starts: bash plants the link with its own pid, then
+# becomes sealnetd (exec keeps the pid).
+ip netns exec "${NS[a]}" bash -c 'ln -s "$1" "$2.$$" && exec "$3" -f -v -c "$4" -p "$2" "$5"' \
+	_ "$victim" "$pf" "$SEALNETD" "$conf_a" "$ifa" >>"${LOG[a]}" 2>&1 &
+PID[a]=$!
+track "${PID[a]}"
+wait_for 10 _node_ready a || fail "a did not come up with -p $pf"
+check_eq "the link's target is untouched" "$(cat "$victim")" untouched
+check "the pid file is a regular file, not the link" test -f "$pf" -a ! -L "$pf"
+apid=${PID[a]}
+check_eq "it holds the daemon's pid" "$(cat "$pf")" "$apid"
+check "the planted link is left as it was" test -L "$pf.$apid"
+stop_node a
+check "the helper removed the pid file" wait_for 5 test ! -e "$pf"
+rm -f "$pf_dir"/*
+# The registry writes its metrics file at once, whether etcd answers or not (here nothing
+# listens on port 9).
+prom=$pf_dir/a.prom
+ln -s "$victim" "$prom.tmp"
+nsx a "$SEALNET" registry "$ifa" --etcd http://127.0.0.1:9 --overlay "${OV4[a]}" \
+	--state "$pf_dir/a.state" --metrics "$prom" >"$SN_TMP/registry.log" 2>&1 &
+reg=$!
+track "$reg"
+check "the registry writes its metrics file" wait_for 10 test -s "$prom"
+stop_pid "$reg" TERM
+check_eq "the link's target is untouched" "$(cat "$victim")" untouched
+check "the metrics file is a regular file, not the link" test -f "$prom" -a ! -L "$prom"
+check "it holds the metrics" grep -q '^sealnet_registry_etcd_up{interface="'"$ifa"'"} 0' "$prom"
+check "the planted link is left as it was" test -L "$prom.tmp"
+check_eq "the metrics file is readable by all (node_exporter)" "$(stat -c %a "$prom")" 644
+
 stop_node b
 say "done"
