@@ -74,6 +74,7 @@ SEALNETD := $(BUILD)/daemon/sealnetd
 SEALNET := $(BUILD)/tools/sealnet
 UDPFUZZ := $(BUILD)/tests/udpfuzz
 UDPBURST := $(BUILD)/tests/udpburst
+PRIVCHECK := $(BUILD)/tests/privcheck
 SEALNET_CNI := $(BUILD)/tools/sealnet-cni
 CNI_SRCS := $(wildcard tools/cni/*.c)
 CNI_OBJS := $(CNI_SRCS:%.c=$(BUILD)/%.o)
@@ -131,6 +132,12 @@ $(UDPBURST): tests/tools/udpburst.c
 	@$(if $(Q),echo "  CC      $<")
 	$(Q)$(CC) $(ALL_CFLAGS) $(ALL_LDFLAGS) -o $@ $<
 
+# Test tool for tests/netns/40: the daemon's privilege drop and filter, then a forbidden call.
+$(PRIVCHECK): tests/tools/privcheck.c $(BUILD)/libsealnet.a
+	@mkdir -p $(dir $@)
+	@$(if $(Q),echo "  CC      $<")
+	$(Q)$(CC) $(ALL_CFLAGS) $(ALL_LDFLAGS) -o $@ $< $(BUILD)/libsealnet.a $(PKG_LIBS)
+
 deps:
 	@missing=""; for p in $(DEB_PKGS); do \
 		dpkg-query -W -f='$${Status}\n' $$p 2>/dev/null | grep -q 'install ok installed' || missing="$$missing $$p"; \
@@ -145,9 +152,10 @@ unit: $(UNIT_BINS) $(SEALNET)
 	$(Q)tests/run-unit.sh $(UNIT_BINS)
 	$(Q)tests/tools.sh $(SEALNET)
 
-netns: all $(UDPFUZZ) $(UDPBURST)
+netns: all $(UDPFUZZ) $(UDPBURST) $(PRIVCHECK)
 	$(Q)SEALNETD=$(CURDIR)/$(SEALNETD) SEALNET=$(CURDIR)/$(SEALNET) UDPFUZZ=$(CURDIR)/$(UDPFUZZ) \
-		UDPBURST=$(CURDIR)/$(UDPBURST) SEALNET_CNI=$(CURDIR)/$(SEALNET_CNI) tests/netns/run.sh
+		UDPBURST=$(CURDIR)/$(UDPBURST) SEALNET_CNI=$(CURDIR)/$(SEALNET_CNI) \
+		PRIVCHECK=$(CURDIR)/$(PRIVCHECK) tests/netns/run.sh
 
 check:
 	$(Q)$(MAKE) --no-print-directory deps

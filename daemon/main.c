@@ -140,11 +140,11 @@ static bool syslog_present(void)
 	return !stat("/dev/log", &st) && S_ISSOCK(st.st_mode);
 }
 
-/* stderr goes to log_fd when there is one (and stays as it is when that is stderr). */
-static void detach_stdio(int log_fd)
+/* stderr goes to log_fd when there is one (and stays as it is when that is stderr). fd is
+ * /dev/null, opened before the privilege drop (the filter lets nothing be opened for writing
+ * after it), and is closed here. */
+static void detach_stdio(int fd, int log_fd)
 {
-	int fd = open("/dev/null", O_RDWR);
-
 	if (fd < 0)
 		return;
 	dup2(fd, STDIN_FILENO);
@@ -179,7 +179,7 @@ int main(int argc, char **argv)
 	struct metrics *metrics = NULL;
 	struct daemon d = { 0 };
 	bool foreground = false, bare = false, log_to_stderr;
-	int verbosity = 0, notify_fd = -1, log_fd = -1, opt, ret = EXIT_FAILURE;
+	int verbosity = 0, notify_fd = -1, log_fd = -1, null_fd = -1, opt, ret = EXIT_FAILURE;
 
 	while ((opt = getopt(argc, argv, "fvqc:p:l:h")) != -1) {
 		switch (opt) {
@@ -331,6 +331,16 @@ int main(int argc, char **argv)
 		d.pidfile[0] = '\0';
 		goto out;
 	}
+	/* A daemon's stdio goes to /dev/null, opened while files may still be opened for
+	 * writing. */
+	if (notify_fd >= 0) {
+		null_fd = open("/dev/null", O_RDWR | O_CLOEXEC);
+		if (null_fd < 0) {
+			log_err("/dev/null: %s", strerror(errno));
+			ret = EXIT_FAILURE;
+			goto out;
+		}
+	}
 	/* Everything that needs root exists now. */
 	snprintf(sockpath, sizeof(sockpath), UAPI_DEFAULT_DIR "/%s.sock", dev->ifname);
 	po.user = conf->user;
@@ -356,7 +366,8 @@ int main(int argc, char **argv)
 			goto out;
 		close(notify_fd);
 		notify_fd = -1;
-		detach_stdio(log_fd);
+		detach_stdio(null_fd, log_fd);
+		null_fd = -1;
 		if (log_fd > STDERR_FILENO)
 			close(log_fd);
 		log_fd = -1;
@@ -384,6 +395,8 @@ out:
 		event_base_free(base);
 	if (notify_fd >= 0)
 		close(notify_fd);
+	if (null_fd >= 0)
+		close(null_fd);
 	if (log_fd > STDERR_FILENO)
 		close(log_fd);
 	return ret;

@@ -179,8 +179,9 @@ static const struct rule daemon_rules[] = {
 	{ "clone3", DENY_ENOSYS }, /* its flags sit in memory, out of the filter's sight:
 				      glibc then falls back on clone */
 	/* descriptors: the TUN device, the control socket's and the metrics page's clients
-	 * (libevent sizes reads with FIONREAD), /etc files when resolving, /dev/null when
-	 * daemonizing */
+	 * (libevent sizes reads with FIONREAD), /etc files when resolving (open and openat,
+	 * read-only, are added in daemon_filter()); /dev/null for a daemon's stdio is opened
+	 * before the drop */
 	{ "read", ALLOW },
 	{ "readv", ALLOW },
 	{ "write", ALLOW },
@@ -289,7 +290,11 @@ static int add_rule_if(scmp_filter_ctx ctx, uint32_t action, const char *name, u
 /* O_TMPFILE without the O_DIRECTORY it includes: the bit that makes an unnamed file. */
 #define OPEN_TMPFILE_BIT 020000000
 
-/* Files may be opened (resolv.conf, hosts, /dev/null) but never created. */
+/* What opening a file for reading only leaves out: any write access, O_CREAT, O_TRUNC (which
+ * Linux honours even with O_RDONLY, given write permission) and an unnamed O_TMPFILE. */
+#define OPEN_WRITING (O_ACCMODE | O_CREAT | O_TRUNC | OPEN_TMPFILE_BIT)
+
+/* Opens whose flags have none of the bits of forbid. */
 static int add_open_rules(scmp_filter_ctx ctx, scmp_datum_t forbid)
 {
 	struct scmp_arg_cmp open_flags = SCMP_A1(SCMP_CMP_MASKED_EQ, forbid, 0);
@@ -340,10 +345,16 @@ static int daemon_filter(scmp_filter_ctx ctx, bool helper)
 		return ret;
 #ifdef SANITIZER_BUILD
 	/* A daemonized sanitizer build reports into the file named by log_path, which the runtime
-	 * creates (O_CREAT) only when it has something to report. */
+	 * creates (O_WRONLY | O_CREAT) only when it has something to report. */
 	ret = add_open_rules(ctx, OPEN_TMPFILE_BIT);
 #else
-	ret = add_open_rules(ctx, O_CREAT | OPEN_TMPFILE_BIT);
+	/* Read-only: what the running daemon opens is the resolver's files (/etc/hosts,
+	 * resolv.conf, nsswitch.conf, gai.conf, NSS modules) and, with User = root, the config
+	 * on reload. Everything it writes to was opened before the drop: the TUN, the log file,
+	 * /dev/null for a daemon's stdio. With User = root it is still uid 0, and a write-open
+	 * would let a daemon taken over rewrite any root-owned file (/etc/passwd, a unit, a
+	 * cron job). */
+	ret = add_open_rules(ctx, OPEN_WRITING);
 #endif
 	if (ret)
 		return ret;
@@ -410,7 +421,7 @@ static int helper_filter(scmp_filter_ctx ctx, bool unused)
 		ret = add_rules(ctx, sanitizer_helper_rules, ARRAY_SIZE(sanitizer_helper_rules));
 #endif
 	if (!ret)
-		ret = add_open_rules(ctx, O_ACCMODE | O_CREAT | O_TRUNC | OPEN_TMPFILE_BIT);
+		ret = add_open_rules(ctx, OPEN_WRITING);
 	return ret;
 }
 

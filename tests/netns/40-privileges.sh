@@ -7,15 +7,20 @@
 # (read through the helper, also after an editor replaced it, with a host name to resolve),
 # SIGUSR1, a metrics scrape, and SIGTERM, after which the helper removes the control socket.
 # A call outside the filter kills the daemon with SIGSYS, which every check below would see.
-# Then: Sandbox = off (no filter, still dropped), User = root (no switch, no helper), an
-# unknown User (no start), a SIGKILLed daemon (the helper still cleans up), and `sealnet up`
-# and `down` of a daemonized one (pid file and socket gone after down).
+# Then: Sandbox = off (no filter, still dropped), User = root (no switch, no helper), no
+# file opened for writing after the drop (tests/tools/privcheck: the daemon's own drop and
+# filter, then a write-open, which is killed), an unknown User (no start), a SIGKILLed daemon
+# (the helper still cleans up), `sealnet up` and `down` of a daemonized one (pid file and
+# socket gone after down; its /dev/null opened before the drop), and links planted at the
+# temporary names of the pid file and of the registry's --metrics file (not followed).
 #
 # The scenarios run as User = nobody: they must not depend on the sealnet user existing.
 # shellcheck source=tests/netns/lib.sh
 . "$(dirname "$0")/lib.sh"
 
 # CAP_NET_ADMIN is capability 12: the one bit the running daemon keeps.
+PRIVCHECK=${PRIVCHECK:-$SN_ROOT/build/tests/privcheck}
+[ -x "$PRIVCHECK" ] || fail "privcheck not found at $PRIVCHECK (make build/tests/privcheck)"
 NET_ADMIN=0000000000001000
 NO_CAPS=0000000000000000
 MPORT=9587
@@ -208,6 +213,24 @@ check "reload reads the file itself" nsx a "$SEALNET" reload "$ifa"
 check "ping a -> b" wait_ping a "${OV4[b]}" 10
 stop_node a
 check "the control socket is gone" wait_for 5 test ! -e "$sock_a"
+
+step "after the drop nothing is opened for writing: User = root cannot rewrite root's files"
+# privcheck drops as the daemon does with User = root (uid 0 stays), then opens one file.
+if "$PRIVCHECK" sanitizer; then
+	skip "a sanitizer build's filter lets its runtime create its report file"
+else
+	victim=$SN_TMP/root-owned
+	echo untouched >"$victim"
+	check_eq "read-only: opened" "$("$PRIVCHECK" open read "$victim")" opened
+	for mode in write rdwr append trunc creat; do
+		"$PRIVCHECK" open "$mode" "$victim" >/dev/null 2>&1
+		check_eq "open for $mode: killed by the filter (SIGSYS)" "$?" 159
+	done
+	"$PRIVCHECK" open creat "$SN_TMP/new-file" >/dev/null 2>&1
+	check_eq "creating a file: killed by the filter" "$?" 159
+	check "no file created" test ! -e "$SN_TMP/new-file"
+	check_eq "the root-owned file is untouched" "$(cat "$victim")" untouched
+fi
 
 step "an unknown User: no start"
 conf_a_with "User = sn-no-such-user"
