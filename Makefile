@@ -75,6 +75,7 @@ SEALNET := $(BUILD)/tools/sealnet
 UDPFUZZ := $(BUILD)/tests/udpfuzz
 UDPBURST := $(BUILD)/tests/udpburst
 PRIVCHECK := $(BUILD)/tests/privcheck
+NSS_SNTEST := $(BUILD)/tests/nss/libnss_sntest.so.2
 SEALNET_CNI := $(BUILD)/tools/sealnet-cni
 CNI_SRCS := $(wildcard tools/cni/*.c)
 CNI_OBJS := $(CNI_SRCS:%.c=$(BUILD)/%.o)
@@ -138,6 +139,12 @@ $(PRIVCHECK): tests/tools/privcheck.c $(BUILD)/libsealnet.a
 	@$(if $(Q),echo "  CC      $<")
 	$(Q)$(CC) $(ALL_CFLAGS) $(ALL_LDFLAGS) -o $@ $< $(BUILD)/libsealnet.a $(PKG_LIBS)
 
+# Test NSS module for tests/netns/40: a look-up that makes a system call no filter allows.
+$(NSS_SNTEST): tests/tools/nss_sntest.c
+	@mkdir -p $(dir $@)
+	@$(if $(Q),echo "  CC      $<")
+	$(Q)$(CC) -std=gnu11 $(OPT) $(WARN) -fPIC -shared -Wl,-soname,$(notdir $@) -o $@ $<
+
 deps:
 	@missing=""; for p in $(DEB_PKGS); do \
 		dpkg-query -W -f='$${Status}\n' $$p 2>/dev/null | grep -q 'install ok installed' || missing="$$missing $$p"; \
@@ -152,10 +159,10 @@ unit: $(UNIT_BINS) $(SEALNET)
 	$(Q)tests/run-unit.sh $(UNIT_BINS)
 	$(Q)tests/tools.sh $(SEALNET)
 
-netns: all $(UDPFUZZ) $(UDPBURST) $(PRIVCHECK)
+netns: all $(UDPFUZZ) $(UDPBURST) $(PRIVCHECK) $(NSS_SNTEST)
 	$(Q)SEALNETD=$(CURDIR)/$(SEALNETD) SEALNET=$(CURDIR)/$(SEALNET) UDPFUZZ=$(CURDIR)/$(UDPFUZZ) \
 		UDPBURST=$(CURDIR)/$(UDPBURST) SEALNET_CNI=$(CURDIR)/$(SEALNET_CNI) \
-		PRIVCHECK=$(CURDIR)/$(PRIVCHECK) tests/netns/run.sh
+		PRIVCHECK=$(CURDIR)/$(PRIVCHECK) NSS_SNTEST=$(CURDIR)/$(NSS_SNTEST) tests/netns/run.sh
 
 check:
 	$(Q)$(MAKE) --no-print-directory deps

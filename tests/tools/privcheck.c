@@ -90,7 +90,8 @@ int main(int argc, char **argv)
 	}
 	snprintf(user, sizeof(user), "%s", pw->pw_name);
 	o.user = user;
-	if (privdrop_apply(&o))
+	/* As the daemon does: the helper (dismissed, no switch) and the resolver first. */
+	if (privdrop_prepare() || privdrop_apply(&o))
 		return 3;
 	fd = open(argv[3], flags | O_CLOEXEC, 0600);
 	/* write(2), not stdio: on a first write to a character device (/dev/null) stdio asks
