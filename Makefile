@@ -79,6 +79,8 @@ SEALNETD := $(BUILD)/daemon/sealnetd
 SEALNET := $(BUILD)/tools/sealnet
 UDPFUZZ := $(BUILD)/tests/udpfuzz
 UDPBURST := $(BUILD)/tests/udpburst
+PRIVCHECK := $(BUILD)/tests/privcheck
+NSS_SNTEST := $(BUILD)/tests/nss/libnss_sntest.so.2
 SEALNET_CNI := $(BUILD)/tools/sealnet-cni
 CNI_SRCS := $(wildcard tools/cni/*.c)
 CNI_OBJS := $(CNI_SRCS:%.c=$(BUILD)/%.o)
@@ -140,6 +142,18 @@ $(UDPBURST): tests/tools/udpburst.c
 	@$(if $(Q),echo "  CC      $<")
 	$(Q)$(CC) $(ALL_CFLAGS) $(ALL_LDFLAGS) -o $@ $<
 
+# Test tool for tests/netns/40: the daemon's privilege drop and filter, then a forbidden call.
+$(PRIVCHECK): tests/tools/privcheck.c $(BUILD)/libsealnet.a
+	@mkdir -p $(dir $@)
+	@$(if $(Q),echo "  CC      $<")
+	$(Q)$(CC) $(ALL_CFLAGS) $(ALL_LDFLAGS) -o $@ $< $(BUILD)/libsealnet.a $(PKG_LIBS)
+
+# Test NSS module for tests/netns/40: a look-up that makes a system call no filter allows.
+$(NSS_SNTEST): tests/tools/nss_sntest.c
+	@mkdir -p $(dir $@)
+	@$(if $(Q),echo "  CC      $<")
+	$(Q)$(CC) -std=gnu11 $(OPT) $(WARN) -fPIC -shared -Wl,-soname,$(notdir $@) -o $@ $<
+
 deps:
 	@missing=""; for p in $(DEB_PKGS); do \
 		dpkg-query -W -f='$${Status}\n' $$p 2>/dev/null | grep -q 'install ok installed' || missing="$$missing $$p"; \
@@ -154,9 +168,10 @@ unit: $(UNIT_BINS) $(SEALNET)
 	$(Q)tests/run-unit.sh $(UNIT_BINS)
 	$(Q)tests/tools.sh $(SEALNET)
 
-netns: all $(UDPFUZZ) $(UDPBURST)
+netns: all $(UDPFUZZ) $(UDPBURST) $(PRIVCHECK) $(NSS_SNTEST)
 	$(Q)SEALNETD=$(CURDIR)/$(SEALNETD) SEALNET=$(CURDIR)/$(SEALNET) UDPFUZZ=$(CURDIR)/$(UDPFUZZ) \
-		UDPBURST=$(CURDIR)/$(UDPBURST) SEALNET_CNI=$(CURDIR)/$(SEALNET_CNI) tests/netns/run.sh
+		UDPBURST=$(CURDIR)/$(UDPBURST) SEALNET_CNI=$(CURDIR)/$(SEALNET_CNI) \
+		PRIVCHECK=$(CURDIR)/$(PRIVCHECK) NSS_SNTEST=$(CURDIR)/$(NSS_SNTEST) tests/netns/run.sh
 
 # The guest of tests/netns/46 (tests/qemu/README.md): Debian's kernel, fetched once into
 # build/qemu, and an initramfs made again when its inputs change. The scenario does this
@@ -262,6 +277,11 @@ FUZZ_TARGETS := $(filter-out fuzz,$(basename $(notdir $(wildcard tests/fuzz/*.c)
 FUZZ_BINS := $(FUZZ_TARGETS:%=$(FUZZ_BUILD)/bin/%)
 FUZZ_OBJS := $(DAEMON_SRCS:%.c=$(FUZZ_BUILD)/%.o) $(FUZZ_BUILD)/tests/fuzz/fuzz.o
 
+# The cni target includes the plugin's main file and links its IPAM code, and json-c.
+FUZZ_CNI_OBJS := $(FUZZ_BUILD)/tools/cni/ipam.o
+$(FUZZ_BUILD)/bin/cni: $(FUZZ_CNI_OBJS)
+$(FUZZ_BUILD)/bin/cni: FUZZ_EXTRA = $(FUZZ_CNI_OBJS) $(shell $(PKG_CONFIG) --libs json-c)
+
 .PHONY: fuzz fuzz-smoke fuzz-build
 
 $(FUZZ_BUILD)/%.o: %.c
@@ -273,11 +293,11 @@ $(FUZZ_BUILD)/%.o: %.c
 $(FUZZ_BUILD)/bin/%: tests/fuzz/%.c $(FUZZ_OBJS)
 	@mkdir -p $(dir $@)
 	@$(if $(Q),echo "  FUZZ-LD $@")
-	$(Q)$(FUZZ_CC) $(FUZZ_CFLAGS) -Werror -fsanitize=fuzzer -o $@ $< $(FUZZ_OBJS) $(PKG_LIBS) \
+	$(Q)$(FUZZ_CC) $(FUZZ_CFLAGS) -Werror -fsanitize=fuzzer -o $@ $< $(FUZZ_OBJS) $(FUZZ_EXTRA) $(PKG_LIBS) \
 		$(shell sed -n 's/^.*LINK-WRAP: *\([^*]*\).*/\1/p' $< tests/fuzz/fuzz.c)
 
 # The objects are named here so that make does not take them for intermediate files.
-fuzz-build: $(FUZZ_OBJS) $(FUZZ_BINS)
+fuzz-build: $(FUZZ_OBJS) $(FUZZ_CNI_OBJS) $(FUZZ_BINS)
 
 fuzz: fuzz-build
 	$(Q)tests/fuzz/run.sh $(FUZZ_SECONDS) $(FUZZ_BINS)
@@ -285,6 +305,6 @@ fuzz: fuzz-build
 fuzz-smoke:
 	$(Q)$(MAKE) --no-print-directory fuzz FUZZ_SECONDS=$(FUZZ_SMOKE_SECONDS)
 
--include $(FUZZ_OBJS:.o=.d) $(FUZZ_BINS:=.d)
+-include $(FUZZ_OBJS:.o=.d) $(FUZZ_CNI_OBJS:.o=.d) $(FUZZ_BINS:=.d)
 
 -include $(DAEMON_OBJS:.o=.d) $(TOOL_OBJS:.o=.d) $(CNI_OBJS:.o=.d) $(BUILD)/daemon/main.d

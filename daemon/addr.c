@@ -178,23 +178,19 @@ int addr_parse_endpoint(const char *s, union endpoint *out)
 	return 0;
 }
 
-int addr_resolve_endpoint(const char *s, union endpoint *out)
+static int (*resolver)(const char *host, const char *port, union endpoint *out);
+
+void addr_set_resolver(int (*resolve)(const char *host, const char *port, union endpoint *out))
 {
-	char host[256], portstr[8];
+	resolver = resolve;
+}
+
+int addr_lookup(const char *host, const char *port, union endpoint *out)
+{
 	struct addrinfo hints = { .ai_socktype = SOCK_DGRAM }, *res;
-	bool bracketed;
-	unsigned port;
 	int ret;
 
-	/* A numeric address needs no resolver; one with an unknown zone would get no further
-	 * there. */
-	ret = addr_parse_endpoint(s, out);
-	if (ret != -EINVAL)
-		return ret;
-	if (split_host_port(s, host, sizeof(host), &port, &bracketed))
-		return -EINVAL;
-	snprintf(portstr, sizeof(portstr), "%u", port);
-	ret = getaddrinfo(host, portstr, &hints, &res);
+	ret = getaddrinfo(host, port, &hints, &res);
 	if (ret)
 		return -EHOSTUNREACH;
 	ret = -EHOSTUNREACH;
@@ -209,6 +205,24 @@ int addr_resolve_endpoint(const char *s, union endpoint *out)
 	}
 	freeaddrinfo(res);
 	return ret;
+}
+
+int addr_resolve_endpoint(const char *s, union endpoint *out)
+{
+	char host[256], portstr[8];
+	bool bracketed;
+	unsigned port;
+	int ret;
+
+	/* A numeric address needs no resolver; one with an unknown zone would get no further
+	 * there. */
+	ret = addr_parse_endpoint(s, out);
+	if (ret != -EINVAL)
+		return ret;
+	if (split_host_port(s, host, sizeof(host), &port, &bracketed))
+		return -EINVAL;
+	snprintf(portstr, sizeof(portstr), "%u", port);
+	return (resolver ? resolver : addr_lookup)(host, portstr, out);
 }
 
 const char *addr_endpoint_str(const union endpoint *e, char buf[ADDR_STRLEN])

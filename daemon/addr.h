@@ -47,8 +47,16 @@ size_t addr_len(int family);
  * -EINVAL, or -ENODEV for a zone that names no interface. */
 int addr_parse_endpoint(const char *s, union endpoint *out);
 /* Also resolves host names ("node1.example:51820"); blocking, for startup only. Returns 0,
- * -EINVAL (malformed), -ENODEV (unknown zone) or -EHOSTUNREACH (no address found). */
+ * -EINVAL (malformed), -ENODEV (unknown zone) or -EHOSTUNREACH (no address found). Host
+ * names go to the resolver set by addr_set_resolver(), else to addr_lookup(). */
 int addr_resolve_endpoint(const char *s, union endpoint *out);
+/* The first IPv4 or IPv6 address getaddrinfo() finds for host and port (a number). Returns 0
+ * or -EHOSTUNREACH. */
+int addr_lookup(const char *host, const char *port, union endpoint *out);
+/* Who looks host names up from now on (NULL: addr_lookup()). The daemon's privilege drop
+ * sets a resolver in another process (privdrop.c): name lookup runs whatever the system's
+ * NSS modules do, which its system call filter cannot know. Same returns as addr_lookup(). */
+void addr_set_resolver(int (*resolve)(const char *host, const char *port, union endpoint *out));
 /* "[fe80::1%eth0]:51820" for a scope id: the interface's name, or the index when no
  * interface has it (any more), as wireguard-go prints a zone. */
 const char *addr_endpoint_str(const union endpoint *e, char buf[ADDR_STRLEN]);

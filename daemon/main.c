@@ -76,24 +76,31 @@ static void on_hup(evutil_socket_t sig, short what, void *arg)
 	device_reload(d->dev, d->config_path, err, sizeof(err));
 }
 
-/* The pid file tells `sealnet down` and `sealnet reload` whom to signal. */
+/* The pid file tells `sealnet down` and `sealnet reload` whom to signal. It is written as
+ * root under a name mkstemp() makes (O_EXCL, so never through a link someone planted there)
+ * in the pid file's own directory, then renamed over it: a reader sees the old file or the
+ * new one, and a link at the pid file's name is replaced, not followed. */
 static int write_pidfile(struct daemon *d)
 {
-	char tmp[sizeof(d->pidfile) + 24];
-	FILE *f;
+	char tmp[sizeof(d->pidfile) + 8], line[24];
+	int fd, len, ret = 0;
 
 	if (!strncmp(d->pidfile, DEFAULT_RUN_DIR "/", sizeof(DEFAULT_RUN_DIR)))
 		mkdir(DEFAULT_RUN_DIR, 0755);
-	snprintf(tmp, sizeof(tmp), "%s.%ld", d->pidfile, (long)getpid());
-	f = fopen(tmp, "w");
-	if (!f)
+	snprintf(tmp, sizeof(tmp), "%s.XXXXXX", d->pidfile);
+	fd = mkstemp(tmp);
+	if (fd < 0)
 		return -errno;
-	fprintf(f, "%ld\n", (long)getpid());
-	if (fclose(f) || rename(tmp, d->pidfile)) {
+	len = snprintf(line, sizeof(line), "%ld\n", (long)getpid());
+	if (write(fd, line, (size_t)len) != len)
+		ret = -EIO;
+	if (close(fd) && !ret)
+		ret = -errno;
+	if (!ret && rename(tmp, d->pidfile))
+		ret = -errno;
+	if (ret)
 		unlink(tmp);
-		return -errno;
-	}
-	return 0;
+	return ret;
 }
 
 /* Forks; the parent waits until the child reports that setup worked, so a broken config or a
@@ -133,11 +140,11 @@ static bool syslog_present(void)
 	return !stat("/dev/log", &st) && S_ISSOCK(st.st_mode);
 }
 
-/* stderr goes to log_fd when there is one (and stays as it is when that is stderr). */
-static void detach_stdio(int log_fd)
+/* stderr goes to log_fd when there is one (and stays as it is when that is stderr). fd is
+ * /dev/null, opened before the privilege drop (the filter lets nothing be opened for writing
+ * after it), and is closed here. */
+static void detach_stdio(int fd, int log_fd)
 {
-	int fd = open("/dev/null", O_RDWR);
-
 	if (fd < 0)
 		return;
 	dup2(fd, STDIN_FILENO);
@@ -172,7 +179,7 @@ int main(int argc, char **argv)
 	struct metrics *metrics = NULL;
 	struct daemon d = { 0 };
 	bool foreground = false, bare = false, log_to_stderr;
-	int verbosity = 0, notify_fd = -1, log_fd = -1, opt, ret = EXIT_FAILURE;
+	int verbosity = 0, notify_fd = -1, log_fd = -1, null_fd = -1, opt, ret = EXIT_FAILURE;
 
 	while ((opt = getopt(argc, argv, "fvqc:p:l:h")) != -1) {
 		switch (opt) {
@@ -324,6 +331,16 @@ int main(int argc, char **argv)
 		d.pidfile[0] = '\0';
 		goto out;
 	}
+	/* A daemon's stdio goes to /dev/null, opened while files may still be opened for
+	 * writing. */
+	if (notify_fd >= 0) {
+		null_fd = open("/dev/null", O_RDWR | O_CLOEXEC);
+		if (null_fd < 0) {
+			log_err("/dev/null: %s", strerror(errno));
+			ret = EXIT_FAILURE;
+			goto out;
+		}
+	}
 	/* Everything that needs root exists now. */
 	snprintf(sockpath, sizeof(sockpath), UAPI_DEFAULT_DIR "/%s.sock", dev->ifname);
 	po.user = conf->user;
@@ -349,7 +366,8 @@ int main(int argc, char **argv)
 			goto out;
 		close(notify_fd);
 		notify_fd = -1;
-		detach_stdio(log_fd);
+		detach_stdio(null_fd, log_fd);
+		null_fd = -1;
 		if (log_fd > STDERR_FILENO)
 			close(log_fd);
 		log_fd = -1;
@@ -377,6 +395,8 @@ out:
 		event_base_free(base);
 	if (notify_fd >= 0)
 		close(notify_fd);
+	if (null_fd >= 0)
+		close(null_fd);
 	if (log_fd > STDERR_FILENO)
 		close(log_fd);
 	return ret;

@@ -12,6 +12,7 @@
  *      before the key was read): no core dump, no ptrace by the new uid, no /proc/PID/mem;
  *      then a check that uid 0 cannot come back;
  *   6. the seccomp filter, last, so that nothing above needs to be allowed by it.
+ * Before all of it the resolver is told whom to become, and drops (see resolver_drop()).
  *
  * The helper talks over a SOCK_SEQPACKET pair, one message per request:
  *   'A' config-path NUL path NUL ...  arm: remember the config path and the inodes of the
@@ -20,7 +21,11 @@
  * Each is answered with a 32-bit errno (0 on success), with SCM_RIGHTS for 'C'. When the
  * daemon's end closes (exit, crash, SIGKILL), an armed helper removes those files that still
  * have the inode they had at arming, so a daemon started since on the same interface keeps
- * its own, and exits. */
+ * its own, and exits.
+ *
+ * The resolver's pair carries 'A' (struct resolver_arm: the user, Sandbox) once, then
+ *   'R' host NUL port NUL             look up, answered with struct resolver_reply
+ * and it exits when the daemon's end closes. */
 #define _GNU_SOURCE
 #include "privdrop.h"
 
@@ -46,6 +51,7 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
+#include "addr.h"
 #include "log.h"
 
 #define ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
@@ -53,6 +59,7 @@
 #define DEFAULT_USER "sealnet"
 #define FALLBACK_USER "nobody"
 #define HELPER_NAME "sealnetd-helper" /* 15 characters, the most a comm holds */
+#define RESOLVER_NAME "sealnetd-resolv"
 
 /* CAP_NET_ADMIN is the one capability the running daemon keeps: device_apply() runs again on
  * every reload and every `set` through the control socket, and it changes the interface's
@@ -67,9 +74,11 @@
 
 #define MSG_ARM 'A'
 #define MSG_OPEN 'C'
+#define MSG_RESOLVE 'R'
 #define MSG_MAX (1 + (PRIVDROP_MAX_REMOVE + 1) * PATH_MAX)
 
-static int helper_fd = -1; /* our end of the pair, -1 without a helper */
+static int helper_fd = -1;   /* our end of the pair, -1 without a helper */
+static int resolver_fd = -1; /* our end of the resolver's pair */
 static bool helper_armed;  /* uid switched: config opens go through the helper */
 static char helper_config[PATH_MAX];
 
@@ -179,8 +188,9 @@ static const struct rule daemon_rules[] = {
 	{ "clone3", DENY_ENOSYS }, /* its flags sit in memory, out of the filter's sight:
 				      glibc then falls back on clone */
 	/* descriptors: the TUN device, the control socket's and the metrics page's clients
-	 * (libevent sizes reads with FIONREAD), /etc files when resolving, /dev/null when
-	 * daemonizing */
+	 * (libevent sizes reads with FIONREAD), /etc files when resolving (open and openat,
+	 * read-only, are added in daemon_filter()); /dev/null for a daemon's stdio is opened
+	 * before the drop */
 	{ "read", ALLOW },
 	{ "readv", ALLOW },
 	{ "write", ALLOW },
@@ -289,7 +299,11 @@ static int add_rule_if(scmp_filter_ctx ctx, uint32_t action, const char *name, u
 /* O_TMPFILE without the O_DIRECTORY it includes: the bit that makes an unnamed file. */
 #define OPEN_TMPFILE_BIT 020000000
 
-/* Files may be opened (resolv.conf, hosts, /dev/null) but never created. */
+/* What opening a file for reading only leaves out: any write access, O_CREAT, O_TRUNC (which
+ * Linux honours even with O_RDONLY, given write permission) and an unnamed O_TMPFILE. */
+#define OPEN_WRITING (O_ACCMODE | O_CREAT | O_TRUNC | OPEN_TMPFILE_BIT)
+
+/* Opens whose flags have none of the bits of forbid. */
 static int add_open_rules(scmp_filter_ctx ctx, scmp_datum_t forbid)
 {
 	struct scmp_arg_cmp open_flags = SCMP_A1(SCMP_CMP_MASKED_EQ, forbid, 0);
@@ -340,10 +354,16 @@ static int daemon_filter(scmp_filter_ctx ctx, bool helper)
 		return ret;
 #ifdef SANITIZER_BUILD
 	/* A daemonized sanitizer build reports into the file named by log_path, which the runtime
-	 * creates (O_CREAT) only when it has something to report. */
+	 * creates (O_WRONLY | O_CREAT) only when it has something to report. */
 	ret = add_open_rules(ctx, OPEN_TMPFILE_BIT);
 #else
-	ret = add_open_rules(ctx, O_CREAT | OPEN_TMPFILE_BIT);
+	/* Read-only: what the running daemon opens is the resolver's files (/etc/hosts,
+	 * resolv.conf, nsswitch.conf, gai.conf, NSS modules) and, with User = root, the config
+	 * on reload. Everything it writes to was opened before the drop: the TUN, the log file,
+	 * /dev/null for a daemon's stdio. With User = root it is still uid 0, and a write-open
+	 * would let a daemon taken over rewrite any root-owned file (/etc/passwd, a unit, a
+	 * cron job). */
+	ret = add_open_rules(ctx, OPEN_WRITING);
 #endif
 	if (ret)
 		return ret;
@@ -410,18 +430,95 @@ static int helper_filter(scmp_filter_ctx ctx, bool unused)
 		ret = add_rules(ctx, sanitizer_helper_rules, ARRAY_SIZE(sanitizer_helper_rules));
 #endif
 	if (!ret)
-		ret = add_open_rules(ctx, O_ACCMODE | O_CREAT | O_TRUNC | OPEN_TMPFILE_BIT);
+		ret = add_open_rules(ctx, OPEN_WRITING);
 	return ret;
 }
 
-static int seccomp_install(int (*fill)(scmp_filter_ctx, bool), bool arg)
+/* Anything the filter does not name gets action: SCMP_ACT_KILL_PROCESS for the daemon and the
+ * helper (the whole process, not the thread: a daemon that lost a thread would go on in an
+ * unknown state; the kernel logs the call that did it, audit type 1326, `dmesg`), an error
+ * for the resolver. */
+/* The resolver's calls: getaddrinfo() with the NSS modules of this system (dlopen() of a
+ * module, /etc files read-only, DNS over UDP and TCP, nscd and systemd-resolved over AF_UNIX,
+ * rtnetlink for the local addresses), and its socket to the daemon. Whatever else a module
+ * does fails with EPERM: the look-up fails, and with it the reload that asked, nothing else. */
+static const struct rule resolver_rules[] = {
+	{ "read", ALLOW },
+	{ "readv", ALLOW },
+	{ "pread64", ALLOW }, /* dlopen() */
+	{ "write", ALLOW },
+	{ "writev", ALLOW },
+	{ "close", ALLOW },
+	{ "fcntl", ALLOW },
+	{ "fstat", ALLOW },
+	{ "newfstatat", ALLOW },
+	{ "statx", ALLOW },
+	{ "lseek", ALLOW },
+	{ "brk", ALLOW },
+	{ "mmap", ALLOW },
+	{ "munmap", ALLOW },
+	{ "mremap", ALLOW },
+	{ "mprotect", ALLOW },
+	{ "madvise", ALLOW },
+	{ "futex", ALLOW },
+	{ "getrandom", ALLOW },
+	{ "uname", ALLOW },
+	{ "getpid", ALLOW },
+	{ "gettid", ALLOW },
+	{ "clock_gettime", ALLOW },
+	{ "gettimeofday", ALLOW },
+	{ "rt_sigprocmask", ALLOW },
+	{ "rt_sigreturn", ALLOW },
+	{ "restart_syscall", ALLOW },
+	{ "exit_group", ALLOW },
+	{ "connect", ALLOW },
+	{ "bind", ALLOW },
+	{ "sendto", ALLOW },
+	{ "recvfrom", ALLOW },
+	{ "sendmsg", ALLOW },
+	{ "recvmsg", ALLOW },
+	{ "sendmmsg", ALLOW },
+	{ "getsockname", ALLOW },
+	{ "getpeername", ALLOW },
+	{ "setsockopt", ALLOW },
+	{ "getsockopt", ALLOW },
+	{ "poll", ALLOW },
+	{ "ppoll", ALLOW },
+};
+
+static int resolver_filter(scmp_filter_ctx ctx, bool unused)
+{
+	static const int domains[] = { AF_INET, AF_INET6, AF_UNIX };
+	struct scmp_arg_cmp cmp[2];
+	int ret;
+
+	ret = add_rules(ctx, resolver_rules, ARRAY_SIZE(resolver_rules));
+#ifdef SANITIZER_BUILD
+	if (!ret)
+		ret = add_rules(ctx, sanitizer_helper_rules, ARRAY_SIZE(sanitizer_helper_rules));
+#endif
+	for (size_t i = 0; !ret && i < ARRAY_SIZE(domains); i++) {
+		cmp[0] = SCMP_A0(SCMP_CMP_EQ, (scmp_datum_t)domains[i]);
+		ret = seccomp_rule_add_array(ctx, SCMP_ACT_ALLOW, SCMP_SYS(socket), 1, cmp);
+	}
+	cmp[0] = SCMP_A0(SCMP_CMP_EQ, AF_NETLINK);
+	cmp[1] = SCMP_A2(SCMP_CMP_EQ, NETLINK_ROUTE);
+	if (!ret)
+		ret = seccomp_rule_add_array(ctx, SCMP_ACT_ALLOW, SCMP_SYS(socket), 2, cmp);
+	cmp[0] = SCMP_A1(SCMP_CMP_EQ, FIONREAD);
+	if (!ret)
+		ret = seccomp_rule_add_array(ctx, SCMP_ACT_ALLOW, SCMP_SYS(ioctl), 1, cmp);
+	if (!ret)
+		ret = add_open_rules(ctx, OPEN_WRITING);
+	return ret;
+}
+
+static int seccomp_install(int (*fill)(scmp_filter_ctx, bool), bool arg, uint32_t action)
 {
 	scmp_filter_ctx ctx;
 	int ret;
 
-	/* Kill the whole process, not the thread: a daemon that lost a thread would go on in
-	 * an unknown state. The kernel logs the call that did it (audit type 1326, `dmesg`). */
-	ctx = seccomp_init(SCMP_ACT_KILL_PROCESS);
+	ctx = seccomp_init(action);
 	if (!ctx)
 		return -ENOMEM;
 	ret = seccomp_attr_set(ctx, SCMP_FLTATR_ACT_BADARCH, SCMP_ACT_KILL_PROCESS);
@@ -579,37 +676,187 @@ static int helper_fds(int fd)
 	return 3;
 }
 
-static void __attribute__((noreturn)) helper_main(int fd)
+/* A child of the daemon (helper or resolver) on its own: signals meant for the daemon (a
+ * terminal's ^C, systemd's SIGTERM to the whole unit) must not stop it before the daemon has
+ * gone; away from the terminal, if any, whose session may end long before the daemon; only
+ * its end of the socket pair kept, on 3. Returns 3 or -errno. */
+static int child_detach(int fd, const char *name)
 {
-	/* Signals meant for the daemon (a terminal's ^C, systemd's SIGTERM to the whole
-	 * unit) must not stop the helper before the daemon has gone. */
 	static const int ignored[] = { SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGUSR1, SIGUSR2,
 				       SIGPIPE, SIGTSTP, SIGTTIN, SIGTTOU };
 
 	for (size_t i = 0; i < ARRAY_SIZE(ignored); i++)
 		signal(ignored[i], SIG_IGN);
-	/* Away from the terminal, if any: its session may end long before the daemon. */
 	setsid();
-	prctl(PR_SET_NAME, HELPER_NAME, 0, 0, 0);
-	fd = helper_fds(fd);
+	prctl(PR_SET_NAME, name, 0, 0, 0);
+	return helper_fds(fd);
+}
+
+static void __attribute__((noreturn)) helper_main(int fd)
+{
+	fd = child_detach(fd, HELPER_NAME);
 	/* uid 0 stays: it is what owns /etc/sealnet and /run; the capabilities go. */
 	if (fd < 0 || caps_bound(0) || caps_set(0) || prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) ||
-	    prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) || seccomp_install(helper_filter, false))
+	    prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) ||
+	    seccomp_install(helper_filter, false, SCMP_ACT_KILL_PROCESS))
 		_exit(1);
 	helper_loop(fd);
 	_exit(0);
 }
 
-int privdrop_prepare(void)
+/* --- the resolver ------------------------------------------------------------------------ */
+
+/* The drop, once, before any look-up: the daemon's user (or its uid 0 when there is no
+ * switch), no capabilities, no-new-privs, not dumpable, and (Sandbox = on) its filter. */
+struct resolver_arm {
+	char kind; /* MSG_ARM */
+	bool sandbox;
+	uint32_t uid, gid;
+};
+
+struct resolver_reply {
+	int32_t err;
+	union endpoint ep;
+};
+
+static int resolver_drop(const struct resolver_arm *a)
+{
+	gid_t gid = a->gid;
+	int ret;
+
+	ret = caps_bound(0);
+	if (ret)
+		return ret;
+	if (a->uid != getuid() && (setgroups(1, &gid) || setresgid(gid, gid, gid) ||
+				   setresuid(a->uid, a->uid, a->uid)))
+		return -errno;
+	ret = caps_set(0);
+	if (ret)
+		return ret;
+	if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) || prctl(PR_SET_DUMPABLE, 0, 0, 0, 0))
+		return -errno;
+	return a->sandbox ? seccomp_install(resolver_filter, false, SCMP_ACT_ERRNO(EPERM)) : 0;
+}
+
+/* One buffer for requests, in either process: MSG_RESOLVE host NUL port NUL. */
+static char resolver_buf[1 + 256 + 8];
+
+static void resolver_reply(int fd, int err, const union endpoint *ep)
+{
+	struct resolver_reply reply;
+
+	memset(&reply, 0, sizeof(reply));
+	reply.err = err;
+	if (ep)
+		reply.ep = *ep;
+	send(fd, &reply, sizeof(reply), MSG_NOSIGNAL);
+}
+
+static void resolver_loop(int fd)
+{
+	struct resolver_arm arm;
+	union endpoint ep;
+	bool armed = false;
+	const char *host = resolver_buf + 1, *port, *end;
+	ssize_t n;
+	int ret;
+
+	for (;;) {
+		n = recv(fd, resolver_buf, sizeof(resolver_buf) - 1, 0);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			break;
+		end = resolver_buf + n;
+		port = memchr(host, '\0', (size_t)(end - host));
+		if (!armed && resolver_buf[0] == MSG_ARM && n == (ssize_t)sizeof(arm)) {
+			memcpy(&arm, resolver_buf, sizeof(arm));
+			ret = resolver_drop(&arm);
+			resolver_reply(fd, ret, NULL);
+			if (ret)
+				break;
+			armed = true;
+		} else if (armed && resolver_buf[0] == MSG_RESOLVE && port && port + 1 < end &&
+			   !end[-1]) {
+			ret = addr_lookup(host, port + 1, &ep);
+			resolver_reply(fd, ret, ret ? NULL : &ep);
+		} else {
+			resolver_reply(fd, -EPERM, NULL);
+		}
+	}
+}
+
+static void __attribute__((noreturn)) resolver_main(int fd)
+{
+	fd = child_detach(fd, RESOLVER_NAME);
+	if (fd < 0)
+		_exit(1);
+	resolver_loop(fd);
+	_exit(0);
+}
+
+/* One request, one reply from the resolver; -EPIPE when it is gone. */
+static int resolver_call(const void *req, size_t len, struct resolver_reply *reply)
+{
+	ssize_t n;
+
+	if (resolver_fd < 0)
+		return -EPIPE;
+	if (send(resolver_fd, req, len, MSG_NOSIGNAL) != (ssize_t)len)
+		return -EPIPE;
+	do
+		n = recv(resolver_fd, reply, sizeof(*reply), 0);
+	while (n < 0 && errno == EINTR);
+	return n == (ssize_t)sizeof(*reply) ? 0 : -EPIPE;
+}
+
+/* Through the resolver, once the daemon has dropped: for addr_set_resolver(). */
+static int resolver_lookup(const char *host, const char *port, union endpoint *out)
+{
+	struct resolver_reply reply;
+	size_t hlen = strlen(host) + 1, plen = strlen(port) + 1;
+
+	if (1 + hlen + plen > sizeof(resolver_buf))
+		return -EHOSTUNREACH;
+	resolver_buf[0] = MSG_RESOLVE;
+	memcpy(resolver_buf + 1, host, hlen);
+	memcpy(resolver_buf + 1 + hlen, port, plen);
+	if (resolver_call(resolver_buf, 1 + hlen + plen, &reply)) {
+		log_err("%s: %s: the resolver process is gone: no host name can be looked up "
+			"until a restart",
+			__func__, host);
+		return -EHOSTUNREACH;
+	}
+	if (reply.err)
+		return -EHOSTUNREACH;
+	*out = reply.ep;
+	return 0;
+}
+
+/* Tells the resolver whom to become (while it is still root) and waits for it to drop. */
+static int resolver_arm_call(uid_t uid, gid_t gid, bool sandbox)
+{
+	struct resolver_arm arm;
+	struct resolver_reply reply;
+	int ret;
+
+	memset(&arm, 0, sizeof(arm)); /* the padding too: it goes to another process */
+	arm.kind = MSG_ARM;
+	arm.sandbox = sandbox;
+	arm.uid = uid;
+	arm.gid = gid;
+
+	ret = resolver_call(&arm, sizeof(arm), &reply);
+	return ret ? ret : reply.err;
+}
+
+/* Forks a child that runs child_main(fd) with its end of a new SEQPACKET pair; *ours gets
+ * the other end. */
+static int fork_child(void (*child_main)(int), int *ours)
 {
 	int sv[2], ret;
 	pid_t pid;
 
-	if (helper_fd >= 0)
-		return 0;
-	/* From now on, before the private key is read: no core dump, no ptrace but by root. */
-	if (prctl(PR_SET_DUMPABLE, 0, 0, 0, 0))
-		return -errno;
 	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv))
 		return -errno;
 	pid = fork();
@@ -621,11 +868,26 @@ int privdrop_prepare(void)
 	}
 	if (pid == 0) {
 		close(sv[0]);
-		helper_main(sv[1]);
+		child_main(sv[1]);
 	}
 	close(sv[1]);
-	helper_fd = sv[0];
+	*ours = sv[0];
 	return 0;
+}
+
+int privdrop_prepare(void)
+{
+	int ret;
+
+	if (helper_fd >= 0)
+		return 0;
+	/* From now on, before the private key is read: no core dump, no ptrace but by root. */
+	if (prctl(PR_SET_DUMPABLE, 0, 0, 0, 0))
+		return -errno;
+	ret = fork_child(helper_main, &helper_fd);
+	if (!ret)
+		ret = fork_child(resolver_main, &resolver_fd);
+	return ret;
 }
 
 /* One request, one answer; *passfd gets a descriptor if one came. Returns the helper's
@@ -814,6 +1076,13 @@ int privdrop_apply(const struct privdrop_opts *o)
 	} else {
 		helper_dismiss();
 	}
+	/* Host names are looked up in another process from now on (docs/privileges.md). */
+	ret = resolver_arm_call(u.uid, u.gid, o->sandbox);
+	if (ret) {
+		log_err("%s: the resolver process refused or is gone: %s", __func__,
+			strerror(-ret));
+		return ret;
+	}
 	ret = caps_bound(KEEP_CAPS);
 	if (ret) {
 		log_err("%s: cannot limit the bounding set: %s", __func__, strerror(-ret));
@@ -844,13 +1113,14 @@ int privdrop_apply(const struct privdrop_opts *o)
 		return ret;
 	}
 	if (o->sandbox) {
-		ret = seccomp_install(daemon_filter, do_switch);
+		ret = seccomp_install(daemon_filter, do_switch, SCMP_ACT_KILL_PROCESS);
 		if (ret) {
 			log_err("%s: cannot install the seccomp filter: %s", __func__,
 				strerror(-ret));
 			return ret;
 		}
 	}
+	addr_set_resolver(resolver_lookup);
 	log_info("running as %s (uid %u), capabilities: cap_net_admin, seccomp filter %s",
 		 u.name, (unsigned)u.uid, o->sandbox ? "on" : "off (Sandbox = off)");
 	return 0;

@@ -12,7 +12,15 @@
  * uid 0 and nothing else: no capabilities, its own small seccomp filter, and it opens only
  * the config path and removes only the files it was told about before the drop.
  *
- * Privileges belong to the process, so this module's state is the process's: one helper. */
+ * Host names (an Endpoint in a reloaded config) are looked up after the drop by a third
+ * process, the resolver, also forked by privdrop_prepare(): NSS modules differ from system to
+ * system, and what they call cannot be listed in the daemon's filter, which kills. The
+ * resolver becomes the daemon's user without capabilities when the daemon drops, and its own
+ * filter makes an unknown call fail rather than kill: the look-up fails, and the reload that
+ * asked for it, nothing else. privdrop_apply() hands it to addr_set_resolver().
+ *
+ * Privileges belong to the process, so this module's state is the process's: one helper, one
+ * resolver. */
 #ifndef SEALNET_PRIVDROP_H
 #define SEALNET_PRIVDROP_H
 
@@ -34,8 +42,8 @@ struct privdrop_opts {
 };
 
 /* Makes the process not dumpable (no core dump will hold the private key) and forks the
- * helper. Call early, before the config and its private key are read: the helper is a copy
- * of the process as it is then. Returns 0 or -errno. */
+ * helper and the resolver. Call early, before the config and its private key are read: they
+ * are copies of the process as it is then. Returns 0 or -errno. */
 int privdrop_prepare(void);
 /* Drops privileges as o says (see above); logs what it did and why it failed. On error the
  * process may be half-dropped: the caller exits. Returns 0 or -errno. */

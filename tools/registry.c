@@ -437,19 +437,25 @@ out:
 
 /* --- state file and metrics ---------------------------------------------------------- */
 
-/* Replaces path with text: a reader sees the old file or the new one, never half. */
+/* Replaces path with text: a reader sees the old file or the new one, never half. The new
+ * file gets a name mkstemp() makes in path's directory (O_EXCL: a link planted at a name
+ * known in advance would have root write wherever it points), and is renamed over path,
+ * which replaces a link there rather than following it. Mode 0644: node_exporter's
+ * textfile collector may run as another user. */
 static int write_file(const char *path, const char *text)
 {
 	char tmp[300];
 	size_t len = strlen(text);
 	int fd, ret = 0;
 
-	if ((size_t)snprintf(tmp, sizeof(tmp), "%s.tmp", path) >= sizeof(tmp))
+	if ((size_t)snprintf(tmp, sizeof(tmp), "%s.XXXXXX", path) >= sizeof(tmp))
 		return -ENAMETOOLONG;
-	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+	fd = mkstemp(tmp);
 	if (fd < 0)
 		return -errno;
-	if (write(fd, text, len) != (ssize_t)len)
+	if (fchmod(fd, 0644))
+		ret = -errno;
+	else if (write(fd, text, len) != (ssize_t)len)
 		ret = -EIO;
 	if (close(fd) && !ret)
 		ret = -errno;

@@ -7,15 +7,22 @@
 # (read through the helper, also after an editor replaced it, with a host name to resolve),
 # SIGUSR1, a metrics scrape, and SIGTERM, after which the helper removes the control socket.
 # A call outside the filter kills the daemon with SIGSYS, which every check below would see.
-# Then: Sandbox = off (no filter, still dropped), User = root (no switch, no helper), an
-# unknown User (no start), a SIGKILLed daemon (the helper still cleans up), and `sealnet up`
-# and `down` of a daemonized one (pid file and socket gone after down).
+# Then: Sandbox = off (no filter, still dropped), User = root (no switch, no helper), no
+# file opened for writing after the drop (tests/tools/privcheck: the daemon's own drop and
+# filter, then a write-open, which is killed), an unknown User (no start), a SIGKILLed daemon
+# (the helper still cleans up), `sealnet up` and `down` of a daemonized one (pid file and
+# socket gone after down; its /dev/null opened before the drop), and links planted at the
+# temporary names of the pid file and of the registry's --metrics file (not followed).
 #
 # The scenarios run as User = nobody: they must not depend on the sealnet user existing.
 # shellcheck source=tests/netns/lib.sh
 . "$(dirname "$0")/lib.sh"
 
 # CAP_NET_ADMIN is capability 12: the one bit the running daemon keeps.
+PRIVCHECK=${PRIVCHECK:-$SN_ROOT/build/tests/privcheck}
+[ -x "$PRIVCHECK" ] || fail "privcheck not found at $PRIVCHECK (make build/tests/privcheck)"
+NSS_SNTEST=${NSS_SNTEST:-$SN_ROOT/build/tests/nss/libnss_sntest.so.2}
+[ -f "$NSS_SNTEST" ] || fail "the test NSS module is not at $NSS_SNTEST (make $NSS_SNTEST)"
 NET_ADMIN=0000000000001000
 NO_CAPS=0000000000000000
 MPORT=9587
@@ -40,14 +47,16 @@ status() {
 	awk -v f="$2:" '$1 == f { $1 = ""; sub(/^ /, ""); print; exit }' "/proc/$1/status" 2>/dev/null
 }
 
-# helper_of NODE: the pid of the helper in NODE's namespace (empty if none).
-helper_of() {
+# child_of NODE COMM: the pid of the daemon's child named COMM (sealnetd-helper,
+# sealnetd-resolv) in NODE's namespace (empty if none).
+child_of() {
 	local pid
 	for pid in $(ip netns pids "${NS[$1]}" 2>/dev/null); do
-		[ "$(cat "/proc/$pid/comm" 2>/dev/null)" = sealnetd-helper ] && echo "$pid"
+		[ "$(cat "/proc/$pid/comm" 2>/dev/null)" = "$2" ] && echo "$pid"
 	done
 	return 0
 }
+helper_of() { child_of "$1" sealnetd-helper; }
 no_helper() { [ -z "$(helper_of "$1")" ]; }
 
 # check_daemon PID UID GID SECCOMP: the daemon's process state after the drop.
@@ -86,6 +95,7 @@ route_a() { [[ $(ip -n "${NS[a]}" route show "$1" 2>/dev/null) == *"dev $ifa"* ]
 no_route_a() { ! route_a "$1"; }
 udp_listening_a() { nsx a ss -Hlun "sport = :$1" | grep -q .; }
 log_has() { grep -qF -- "$1" "${LOG[a]}"; }
+answers_a() { nsx a wg show "$ifa" listen-port >/dev/null 2>&1; }
 
 # conf_a_with [LINES...]: a's config with extra [Interface] lines, written as a fresh file
 # that replaces the old one (a new inode, as editors do), root-owned and 0600.
@@ -209,6 +219,25 @@ check "ping a -> b" wait_ping a "${OV4[b]}" 10
 stop_node a
 check "the control socket is gone" wait_for 5 test ! -e "$sock_a"
 
+step "after the drop nothing is opened for writing: User = root cannot rewrite root's files"
+# privcheck drops as the daemon does with User = root (uid 0 stays), then opens one file.
+if "$PRIVCHECK" sanitizer; then
+	skip "a sanitizer build's filter lets its runtime create its report file"
+else
+	victim=$SN_TMP/root-owned
+	echo untouched >"$victim"
+	check_eq "read-only: opened" "$("$PRIVCHECK" open read "$victim")" opened
+	for mode in write rdwr append trunc creat; do
+		# Braces: bash's own "Bad system call" line goes to /dev/null too.
+		{ "$PRIVCHECK" open "$mode" "$victim"; } >/dev/null 2>&1
+		check_eq "open for $mode: killed by the filter (SIGSYS)" "$?" 159
+	done
+	{ "$PRIVCHECK" open creat "$SN_TMP/new-file"; } >/dev/null 2>&1
+	check_eq "creating a file: killed by the filter" "$?" 159
+	check "no file created" test ! -e "$SN_TMP/new-file"
+	check_eq "the root-owned file is untouched" "$(cat "$victim")" untouched
+fi
+
 step "an unknown User: no start"
 conf_a_with "User = sn-no-such-user"
 nsx a timeout 20 "$SEALNETD" -f -c "$conf_a" "$ifa" >"$SN_TMP/nouser.log" 2>&1
@@ -227,6 +256,64 @@ stop_pid "${PID[a]}" KILL
 PID[a]=
 check "control socket removed after the kill" wait_for 5 test ! -e "$sock_a"
 check "the helper has exited" wait_for 5 no_helper a
+
+step "reload looks a host name up through an NSS module no filter knows"
+# tests/tools/nss_sntest.c stands for the NSS modules of other systems: before it answers for
+# sn-nss-test.invalid it makes a system call (sysinfo) that no filter of ours lists. The
+# look-up runs in the resolver process, where the call fails: the look-up fails, then the
+# reload, and nothing else. In the daemon the same call would kill it (SIGSYS).
+nss_conf=$SN_TMP/nsswitch.conf
+printf 'hosts: sntest files\n' >"$nss_conf"
+# start_nss_a: a's daemon in a mount namespace of its own, where /etc/nsswitch.conf names the
+# module and LD_LIBRARY_PATH finds it (unshare without --fork execs, so the pid stays).
+start_nss_a() {
+	ip netns exec "${NS[a]}" unshare -m --propagation private sh -c \
+		'mount --bind "$1" /etc/nsswitch.conf && exec env LD_LIBRARY_PATH="$2" "$3" -f -v -c "$4" "$5"' \
+		_ "$nss_conf" "$(dirname "$NSS_SNTEST")" "$SEALNETD" "$conf_a" "$ifa" >>"${LOG[a]}" 2>&1 &
+	PID[a]=$!
+	track "${PID[a]}"
+	wait_for 10 _node_ready a || fail "a did not come up with the test NSS module"
+}
+# conf_a_nss ENDPOINT: a's config with a peer e at ENDPOINT (100.64.0.89/32).
+pub_e=$(genkey | pubkey) || fail "key for peer e"
+conf_a_nss() {
+	printf '\n[Peer]\nPublicKey = %s\nAllowedIPs = 100.64.0.89/32\nEndpoint = %s\n' \
+		"$pub_e" "$1" >>"$conf_a"
+}
+conf_a_with "User = nobody"
+start_nss_a
+resolver=$(child_of a sealnetd-resolv)
+[ -n "$resolver" ] || fail "no sealnetd-resolv in a's namespace"
+check_eq "resolver Uid: the daemon's user" "$(status "$resolver" Uid)" \
+	"$nobody_uid $nobody_uid $nobody_uid $nobody_uid"
+check_eq "resolver CapEff: none" "$(status "$resolver" CapEff)" "$NO_CAPS"
+check_eq "resolver CapBnd: none" "$(status "$resolver" CapBnd)" "$NO_CAPS"
+check_eq "resolver NoNewPrivs" "$(status "$resolver" NoNewPrivs)" 1
+check_eq "resolver Seccomp" "$(status "$resolver" Seccomp)" 2
+conf_a_nss sn-nss-test.invalid:51999
+check_not "sealnet reload with the module's name fails" nsx a "$SEALNET" reload "$ifa" 2>/dev/null
+alive "a look-up the filter made fail"
+# kill -0 also succeeds on a daemon killed but not yet reaped: ask it something.
+check "the daemon still answers on its control socket" answers_a
+check "the log says which name" log_has 'cannot resolve "sn-nss-test.invalid:51999"'
+check "the resolver still runs" kill -0 "$resolver"
+check_not "peer e was not added" route_a 100.64.0.89
+check "ping a -> b: the running configuration stays" wait_ping a "${OV4[b]}" 10
+conf_a_with "User = nobody"
+conf_a_nss localhost:51999
+check "a name in /etc/hosts (files, after the module) still resolves" nsx a "$SEALNET" reload "$ifa"
+check "peer e's route appears" wait_for 5 route_a 100.64.0.89
+check_eq "peer e's endpoint" "$(nsx a wg show "$ifa" endpoints | awk -v k="$pub_e" '$1 == k { print $2 }')" 127.0.0.1:51999
+stop_node a
+check "the resolver has exited" wait_for 5 test ! -e "/proc/$resolver"
+# Without the filter the module's call works: the name resolves, so the failure above was
+# the filter's, and the module is sound.
+conf_a_with "User = nobody" "Sandbox = off"
+conf_a_nss sn-nss-test.invalid:51999
+start_nss_a
+check_eq "Sandbox = off: peer e's endpoint from the module" \
+	"$(nsx a wg show "$ifa" endpoints | awk -v k="$pub_e" '$1 == k { print $2 }')" 198.18.0.99:51999
+stop_node a
 
 step "sealnet up and down: a daemonized sealnetd as nobody"
 conf_up=$SN_TMP/$ifa.conf
@@ -260,6 +347,47 @@ if _sanitizer_report "${LOG[a]}"; then
 	head -n 40 "${LOG[a]}" >&2
 	fail "sanitizer report from the daemonized sealnetd"
 fi
+
+step "files written as root follow no planted link: the pid file, the registry's files"
+# Whoever may write the directory could plant a link at a temporary name it can guess: the
+# pid file's was PIDFILE.PID, the registry's --metrics and --state FILE.tmp. Root must not
+# write through it, nor move the link into the file's place.
+victim=$SN_TMP/victim
+pf_dir=$SN_TMP/piddir
+mkdir -p "$pf_dir"
+pf=$pf_dir/$ifa.pid
+echo untouched >"$victim"
+conf_a_with "User = nobody"
+# The daemon's pid is known before it starts: bash plants the link with its own pid, then
+# becomes sealnetd (exec keeps the pid).
+ip netns exec "${NS[a]}" bash -c 'ln -s "$1" "$2.$$" && exec "$3" -f -v -c "$4" -p "$2" "$5"' \
+	_ "$victim" "$pf" "$SEALNETD" "$conf_a" "$ifa" >>"${LOG[a]}" 2>&1 &
+PID[a]=$!
+track "${PID[a]}"
+wait_for 10 _node_ready a || fail "a did not come up with -p $pf"
+check_eq "the link's target is untouched" "$(cat "$victim")" untouched
+check "the pid file is a regular file, not the link" test -f "$pf" -a ! -L "$pf"
+apid=${PID[a]}
+check_eq "it holds the daemon's pid" "$(cat "$pf")" "$apid"
+check "the planted link is left as it was" test -L "$pf.$apid"
+stop_node a
+check "the helper removed the pid file" wait_for 5 test ! -e "$pf"
+rm -f "$pf_dir"/*
+# The registry writes its metrics file at once, whether etcd answers or not (here nothing
+# listens on port 9).
+prom=$pf_dir/a.prom
+ln -s "$victim" "$prom.tmp"
+nsx a "$SEALNET" registry "$ifa" --etcd http://127.0.0.1:9 --overlay "${OV4[a]}" \
+	--state "$pf_dir/a.state" --metrics "$prom" >"$SN_TMP/registry.log" 2>&1 &
+reg=$!
+track "$reg"
+check "the registry writes its metrics file" wait_for 10 test -s "$prom"
+stop_pid "$reg" TERM
+check_eq "the link's target is untouched" "$(cat "$victim")" untouched
+check "the metrics file is a regular file, not the link" test -f "$prom" -a ! -L "$prom"
+check "it holds the metrics" grep -q '^sealnet_registry_etcd_up{interface="'"$ifa"'"} 0' "$prom"
+check "the planted link is left as it was" test -L "$prom.tmp"
+check_eq "the metrics file is readable by all (node_exporter)" "$(stat -c %a "$prom")" 644
 
 stop_node b
 say "done"

@@ -8,9 +8,10 @@
 #    that notices a missing address and route, cniVersion 0.4.0, an exhausted pool (the
 #    failed ADD leaves nothing behind), DEL twice (veth, route and address reservation gone;
 #    the address is handed out again), DEL after the namespace is gone.
-# 2. Bad input: malformed JSON, missing fields, unsupported cniVersion, missing or bad CNI_*
-#    variables, a namespace that does not exist: each answered with the spec's error object
-#    and its well-known code, and a non-zero exit. VERSION.
+# 2. Bad input: malformed JSON, missing fields, fields of the wrong type (in prevResult too,
+#    for CHECK), unsupported cniVersion, missing or bad CNI_* variables, a namespace that does
+#    not exist: each answered with the spec's error object and its well-known code, and exit
+#    1 (never a crash). VERSION.
 # 3. Two nodes over sealnet, each with its pod subnet in the other's AllowedIPs, a container
 #    on each: they reach each other through the tunnel (the point of the plugin).
 #
@@ -103,9 +104,11 @@ with_prev() {
 		"$SN_TMP/conf-$1-${3:-1.0.0}.json"
 }
 
-# expect_error CODE WHAT: the last call failed with the spec's error object carrying CODE.
+# expect_error CODE WHAT: the last call failed with the spec's error object carrying CODE,
+# and exit 1 (a crash, exit 139, prints nothing: jq -e accepts an empty file).
 expect_error() {
-	[ "$CNI_RC" != 0 ] || fail "$2: exit 0, expected error $1"
+	[ "$CNI_RC" = 1 ] || fail "$2: exit $CNI_RC, expected 1 with error $1"
+	[ -s "$OUT" ] || fail "$2: no error object on stdout"
 	if ! jq -e --argjson code "$1" '.code == $code and (.msg | type == "string") and
 		(.details | type == "string") and (.cniVersion | type == "string")' "$OUT" >/dev/null; then
 		fail "$2: expected the error object with code $1, got: $(cat "$OUT")"
@@ -205,6 +208,20 @@ expect_error 102 "CHECK cb without the host route"
 ip -n "${NS[n]}" route add "$(ip4_of cb)" dev "$(hostif_of cb)" proto static scope link
 cni n CHECK cb <"$SN_TMP/conf-n-1.0.0.json"
 expect_error 7 "CHECK without prevResult"
+# Every field read is type-checked: a prevResult of the wrong shape is a decoding error (6),
+# never a crash (a null interface name was a NULL dereference, exit 139).
+for bad in '.interfaces[1].name = null' '.interfaces[0].name = 5' \
+	'.interfaces[1].sandbox = {}' '.interfaces[1].mac = 7' '.interfaces[1] = 1' \
+	'.interfaces = "eth0"' '.ips[0].gateway = 1' '.ips[0].interface = "1"' '.ips = {}' \
+	'.routes[0].gw = []' '.dns = 1'; do
+	jq ".prevResult |= ($bad)" "$SN_TMP/check-ca.json" >"$SN_TMP/check-bad.json"
+	cni n CHECK ca <"$SN_TMP/check-bad.json"
+	expect_error 6 "CHECK with prevResult $bad"
+done
+# null is absent, as in the reference plugins: a null MAC is not compared.
+jq '.prevResult.interfaces[1].mac = null' "$SN_TMP/check-ca.json" >"$SN_TMP/check-null.json"
+cni n CHECK ca <"$SN_TMP/check-null.json"
+expect_silent_success "CHECK with a null MAC"
 
 step "pool exhausted: the failed ADD leaves nothing behind"
 cni n ADD cd <"$SN_TMP/conf-n-1.0.0.json"
@@ -267,6 +284,12 @@ expect_error 1 "cniVersion 0.3.1"
 check_eq "the error carries the config's cniVersion" "$(jq -r .cniVersion "$OUT")" 0.3.1
 cni n ADD ca < <(jq '.ipMasq = true' "$good")
 expect_error 2 "ipMasq"
+cni n ADD ca < <(jq '.ipMasq = "false"' "$good")
+expect_error 7 "ipMasq a string"
+cni n ADD ca < <(jq '.mtu = "1400"' "$good")
+expect_error 7 "mtu a string"
+cni n ADD ca < <(jq '.prevResult = []' "$good")
+expect_error 7 "prevResult a list"
 cni n ADD ca CNI_CONTAINERID= <"$good"
 expect_error 4 "no CNI_CONTAINERID"
 jq -e '.details | test("CNI_CONTAINERID")' "$OUT" >/dev/null || fail "the details do not name CNI_CONTAINERID"

@@ -119,66 +119,72 @@ static void take_plugin_error(const char *type, int status, const char *output, 
 	json_object_put(obj);
 }
 
-static int parse_ip(struct json_object *obj, struct cni_ip *ip, struct cni_error *e)
+/* An address without a prefix length, of the given family, from the string member key of
+ * obj (absent or null: *has false). */
+static int parse_gateway(struct json_object *obj, const char *key, int family, struct ip_addr *gw,
+                         bool *has)
 {
 	struct json_object *v;
-	struct ip_prefix gw;
+	struct ip_prefix p;
 	const char *s;
 
-	if (!json_object_is_type(obj, json_type_object))
-		return cni_fail(e, CNI_ERR_DECODE, "decoding result",
-		                "an ips entry is not an object");
-	if (!json_object_object_get_ex(obj, "address", &v) ||
-	    !json_object_is_type(v, json_type_string))
-		return cni_fail(e, CNI_ERR_DECODE, "decoding result",
-		                "an ips entry has no address");
+	*has = false;
+	if (cni_json_member(obj, key, json_type_string, &v) < 0)
+		return -EINVAL;
+	if (!v)
+		return 0;
 	s = json_object_get_string(v);
-	if (addr_parse_prefix(s, &ip->addr) < 0 || !strchr(s, '/'))
-		return cni_fail(e, CNI_ERR_DECODE, "decoding result", "ips: bad address \"%s\"", s);
-	ip->has_gw = false;
-	if (json_object_object_get_ex(obj, "gateway", &v)) {
-		s = json_object_get_string(v);
-		if (!json_object_is_type(v, json_type_string) || addr_parse_prefix(s, &gw) < 0 ||
-		    strchr(s, '/') || gw.addr.family != ip->addr.addr.family)
-			return cni_fail(
-			        e, CNI_ERR_DECODE, "decoding result",
-			        "ips: bad gateway \"%s\" for %s", s ? s : "",
-			        json_object_get_string(json_object_object_get(obj, "address")));
-		ip->gw = gw.addr;
-		ip->has_gw = true;
-	}
-	ip->iface = -1;
-	if (json_object_object_get_ex(obj, "interface", &v)) {
-		if (!json_object_is_type(v, json_type_int) || json_object_get_int(v) < 0)
-			return cni_fail(e, CNI_ERR_DECODE, "decoding result",
-			                "ips: bad interface index");
-		ip->iface = json_object_get_int(v);
-	}
+	if (addr_parse_prefix(s, &p) < 0 || strchr(s, '/') || p.addr.family != family)
+		return -EINVAL;
+	*gw = p.addr;
+	*has = true;
 	return 0;
 }
 
-static int parse_route(struct json_object *obj, struct cni_route *rt, struct cni_error *e)
+static int parse_ip(struct json_object *obj, size_t i, struct cni_ip *ip, struct cni_error *e)
 {
 	struct json_object *v;
-	struct ip_prefix gw;
 	const char *s;
 
-	if (!json_object_is_type(obj, json_type_object) ||
-	    !json_object_object_get_ex(obj, "dst", &v) || !json_object_is_type(v, json_type_string))
-		return cni_fail(e, CNI_ERR_DECODE, "decoding result", "a routes entry has no dst");
+	if (!json_object_is_type(obj, json_type_object))
+		return cni_fail(e, CNI_ERR_DECODE, "decoding result", "ips[%zu] is not an object",
+		                i);
+	if (cni_json_member(obj, "address", json_type_string, &v) <= 0)
+		return cni_fail(e, CNI_ERR_DECODE, "decoding result",
+		                "ips[%zu] has no address (a string)", i);
+	s = json_object_get_string(v);
+	if (addr_parse_prefix(s, &ip->addr) < 0 || !strchr(s, '/'))
+		return cni_fail(e, CNI_ERR_DECODE, "decoding result",
+		                "ips[%zu]: bad address \"%s\"", i, s);
+	if (parse_gateway(obj, "gateway", ip->addr.addr.family, &ip->gw, &ip->has_gw) < 0)
+		return cni_fail(
+		        e, CNI_ERR_DECODE, "decoding result", "ips[%zu]: bad gateway %s for %s", i,
+		        json_object_to_json_string(json_object_object_get(obj, "gateway")), s);
+	ip->iface = -1;
+	if (cni_json_member(obj, "interface", json_type_int, &v) < 0 ||
+	    (v && (json_object_get_int64(v) < 0 || json_object_get_int64(v) > INT_MAX)))
+		return cni_fail(e, CNI_ERR_DECODE, "decoding result",
+		                "ips[%zu]: bad interface index", i);
+	if (v)
+		ip->iface = json_object_get_int(v);
+	return 0;
+}
+
+static int parse_route(struct json_object *obj, size_t i, struct cni_route *rt, struct cni_error *e)
+{
+	struct json_object *v;
+	const char *s;
+
+	if (cni_json_member(obj, "dst", json_type_string, &v) <= 0)
+		return cni_fail(e, CNI_ERR_DECODE, "decoding result",
+		                "routes[%zu] has no dst (a string)", i);
 	s = json_object_get_string(v);
 	if (addr_parse_prefix(s, &rt->dst) < 0 || !strchr(s, '/'))
-		return cni_fail(e, CNI_ERR_DECODE, "decoding result", "routes: bad dst \"%s\"", s);
-	rt->has_gw = false;
-	if (json_object_object_get_ex(obj, "gw", &v)) {
-		s = json_object_get_string(v);
-		if (!json_object_is_type(v, json_type_string) || addr_parse_prefix(s, &gw) < 0 ||
-		    strchr(s, '/') || gw.addr.family != rt->dst.addr.family)
-			return cni_fail(e, CNI_ERR_DECODE, "decoding result",
-			                "routes: bad gw \"%s\"", s ? s : "");
-		rt->gw = gw.addr;
-		rt->has_gw = true;
-	}
+		return cni_fail(e, CNI_ERR_DECODE, "decoding result", "routes[%zu]: bad dst \"%s\"",
+		                i, s);
+	if (parse_gateway(obj, "gw", rt->dst.addr.family, &rt->gw, &rt->has_gw) < 0)
+		return cni_fail(e, CNI_ERR_DECODE, "decoding result", "routes[%zu]: bad gw %s", i,
+		                json_object_to_json_string(json_object_object_get(obj, "gw")));
 	return 0;
 }
 
@@ -195,38 +201,32 @@ int cni_result_parse(struct json_object *obj, struct cni_ipam_result *r, struct 
 	r->n_routes = 0;
 	r->routes_json = NULL;
 	r->dns = NULL;
-	if (json_object_object_get_ex(obj, "ips", &ips)) {
-		if (!json_object_is_type(ips, json_type_array))
-			return cni_fail(e, CNI_ERR_DECODE, "decoding result", "ips is not a list");
-		n = json_object_array_length(ips);
-		if (n > CNI_MAX_IPS)
-			return cni_fail(e, CNI_ERR_IPAM, "too many addresses",
-			                "%zu addresses, at most %d", n, CNI_MAX_IPS);
-		for (i = 0; i < n; i++) {
-			ret = parse_ip(json_object_array_get_idx(ips, i), &r->ips[i], e);
-			if (ret < 0)
-				return ret;
-		}
-		r->n_ips = n;
+	if (cni_json_member(obj, "ips", json_type_array, &ips) < 0)
+		return cni_fail(e, CNI_ERR_DECODE, "decoding result", "ips is not a list");
+	n = ips ? json_object_array_length(ips) : 0;
+	if (n > CNI_MAX_IPS)
+		return cni_fail(e, CNI_ERR_IPAM, "too many addresses", "%zu addresses, at most %d",
+		                n, CNI_MAX_IPS);
+	for (i = 0; i < n; i++) {
+		ret = parse_ip(json_object_array_get_idx(ips, i), i, &r->ips[i], e);
+		if (ret < 0)
+			return ret;
 	}
-	if (json_object_object_get_ex(obj, "routes", &routes)) {
-		if (!json_object_is_type(routes, json_type_array))
-			return cni_fail(e, CNI_ERR_DECODE, "decoding result",
-			                "routes is not a list");
-		n = json_object_array_length(routes);
-		if (n > CNI_MAX_ROUTES)
-			return cni_fail(e, CNI_ERR_IPAM, "too many routes",
-			                "%zu routes, at most %d", n, CNI_MAX_ROUTES);
-		for (i = 0; i < n; i++) {
-			ret = parse_route(json_object_array_get_idx(routes, i), &r->routes[i], e);
-			if (ret < 0)
-				return ret;
-		}
-		r->n_routes = n;
-		r->routes_json = routes;
+	r->n_ips = n;
+	if (cni_json_member(obj, "routes", json_type_array, &routes) < 0)
+		return cni_fail(e, CNI_ERR_DECODE, "decoding result", "routes is not a list");
+	n = routes ? json_object_array_length(routes) : 0;
+	if (n > CNI_MAX_ROUTES)
+		return cni_fail(e, CNI_ERR_IPAM, "too many routes", "%zu routes, at most %d", n,
+		                CNI_MAX_ROUTES);
+	for (i = 0; i < n; i++) {
+		ret = parse_route(json_object_array_get_idx(routes, i), i, &r->routes[i], e);
+		if (ret < 0)
+			return ret;
 	}
-	if (json_object_object_get_ex(obj, "dns", &r->dns) &&
-	    !json_object_is_type(r->dns, json_type_object))
+	r->n_routes = n;
+	r->routes_json = routes;
+	if (cni_json_member(obj, "dns", json_type_object, &r->dns) < 0)
 		return cni_fail(e, CNI_ERR_DECODE, "decoding result", "dns is not an object");
 	return 0;
 }
@@ -300,36 +300,23 @@ out_close:
 	return ret;
 }
 
-int cni_ipam_exec(const char *type, const char *cni_path, const char *command, const char *config,
-                  size_t config_len, struct cni_ipam_result *out, struct cni_error *e)
+int cni_ipam_answer(const char *type, int status, const char *output, size_t output_len,
+                    struct cni_ipam_result *out, struct cni_error *e)
 {
-	char path[PATH_MAX];
-	char *output = NULL;
-	size_t output_len = 0;
 	struct json_tokener *tok = NULL;
 	struct json_object *obj = NULL;
-	int status = 0, ret;
+	int ret = 0;
 
-	if (find_plugin(type, cni_path, path) < 0)
-		return cni_fail(e, CNI_ERR_IPAM, "IPAM plugin not found",
-		                "no executable \"%s\" in CNI_PATH %s", type, cni_path);
-	ret = run_plugin(path, command, config, config_len, &output, &output_len, &status);
-	if (ret < 0)
-		return cni_fail(e, CNI_ERR_IPAM, "IPAM plugin failed", "running %s: %s", path,
-		                strerror(-ret));
 	if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
 		take_plugin_error(type, status, output, e);
-		ret = -EIO;
-		goto out;
+		return -EIO;
 	}
 	if (!out)
-		goto out;
+		return 0;
 	memset(out, 0, sizeof(*out));
 	tok = json_tokener_new();
-	if (!tok) {
-		ret = cni_fail(e, CNI_ERR_SYSTEM, "out of memory", "parsing %s's answer", type);
-		goto out;
-	}
+	if (!tok)
+		return cni_fail(e, CNI_ERR_SYSTEM, "out of memory", "parsing %s's answer", type);
 	obj = json_tokener_parse_ex(tok, output, (int)output_len);
 	if (!obj || json_tokener_get_error(tok) != json_tokener_success) {
 		ret = cni_fail(e, CNI_ERR_IPAM, "IPAM plugin's answer is not JSON", "%s: %s", type,
@@ -347,8 +334,26 @@ int cni_ipam_exec(const char *type, const char *cni_path, const char *command, c
 	obj = NULL;
 out:
 	json_object_put(obj);
-	if (tok)
-		json_tokener_free(tok);
+	json_tokener_free(tok);
+	return ret;
+}
+
+int cni_ipam_exec(const char *type, const char *cni_path, const char *command, const char *config,
+                  size_t config_len, struct cni_ipam_result *out, struct cni_error *e)
+{
+	char path[PATH_MAX];
+	char *output = NULL;
+	size_t output_len = 0;
+	int status = 0, ret;
+
+	if (find_plugin(type, cni_path, path) < 0)
+		return cni_fail(e, CNI_ERR_IPAM, "IPAM plugin not found",
+		                "no executable \"%s\" in CNI_PATH %s", type, cni_path);
+	ret = run_plugin(path, command, config, config_len, &output, &output_len, &status);
+	if (ret < 0)
+		return cni_fail(e, CNI_ERR_IPAM, "IPAM plugin failed", "running %s: %s", path,
+		                strerror(-ret));
+	ret = cni_ipam_answer(type, status, output, output_len, out, e);
 	free(output);
 	return ret;
 }

@@ -95,6 +95,20 @@ int cni_fail(struct cni_error *e, int code, const char *msg, const char *fmt, ..
 	return -EINVAL;
 }
 
+int cni_json_member(struct json_object *obj, const char *key, enum json_type t,
+                    struct json_object **out)
+{
+	struct json_object *v;
+
+	*out = NULL;
+	if (!json_object_object_get_ex(obj, key, &v) || json_object_is_type(v, json_type_null))
+		return 0;
+	if (!json_object_is_type(v, t))
+		return -EINVAL;
+	*out = v;
+	return 1;
+}
+
 static int print_json(struct json_object *obj)
 {
 	const char *s = json_object_to_json_string_ext(obj, JSON_C_TO_STRING_PRETTY |
@@ -206,20 +220,33 @@ out:
 	return ret;
 }
 
+/* A member of the configuration of type t, or NULL if it is absent; -EINVAL (with e) if it
+ * is of another type. */
+static int get_member(struct json_object *obj, const char *key, enum json_type t, const char *where,
+                      struct json_object **out, struct cni_error *e)
+{
+	if (cni_json_member(obj, key, t, out) < 0)
+		return cni_fail(e, CNI_ERR_CONFIG, "invalid network configuration",
+		                "%s%s is not %s", where, key,
+		                t == json_type_object    ? "an object"
+		                : t == json_type_int     ? "an integer"
+		                : t == json_type_boolean ? "true or false"
+		                                         : "a string");
+	return 0;
+}
+
 /* A string member, or NULL if it is absent; -EINVAL (with e) if it is not a string. */
 static int get_string(struct json_object *obj, const char *key, const char *where, const char **out,
                       struct cni_error *e)
 {
 	struct json_object *v;
+	int ret;
 
 	*out = NULL;
-	if (!json_object_object_get_ex(obj, key, &v) || json_object_is_type(v, json_type_null))
-		return 0;
-	if (!json_object_is_type(v, json_type_string))
-		return cni_fail(e, CNI_ERR_CONFIG, "invalid network configuration",
-		                "%s%s is not a string", where, key);
-	*out = json_object_get_string(v);
-	return 0;
+	ret = get_member(obj, key, json_type_string, where, &v, e);
+	if (ret == 0 && v)
+		*out = json_object_get_string(v);
+	return ret;
 }
 
 static int conf_parse(struct conf *c, struct cni_error *e)
@@ -265,29 +292,30 @@ static int conf_parse(struct conf *c, struct cni_error *e)
 		return cni_fail(e, CNI_ERR_CONFIG, "invalid network configuration",
 		                "ipam.type must name a plugin in CNI_PATH");
 	c->mtu = CONFIG_DEFAULT_MTU;
-	if (json_object_object_get_ex(c->root, "mtu", &v)) {
+	ret = get_member(c->root, "mtu", json_type_int, "", &v, e);
+	if (ret < 0)
+		return ret;
+	if (v) {
 		mtu = json_object_get_int64(v);
-		if (!json_object_is_type(v, json_type_int) || mtu < 576 || mtu > 65535)
+		if (mtu < 576 || mtu > 65535)
 			return cni_fail(e, CNI_ERR_CONFIG, "invalid network configuration",
 			                "mtu %s: 576 to 65535", json_object_to_json_string(v));
 		c->mtu = (unsigned)mtu;
 	}
 	/* Masquerading would hide pod addresses from the other nodes, and the whole point is
 	 * that they are routed as they are: refused rather than ignored. */
-	if (json_object_object_get_ex(c->root, "ipMasq", &v) && json_object_get_boolean(v))
+	ret = get_member(c->root, "ipMasq", json_type_boolean, "", &v, e);
+	if (ret < 0)
+		return ret;
+	if (v && json_object_get_boolean(v))
 		return cni_fail(
 		        e, CNI_ERR_FIELD, "unsupported field",
 		        "ipMasq: %s (pod addresses are routed over sealnet, never masqueraded)",
 		        json_object_to_json_string(v));
-	if (json_object_object_get_ex(c->root, "prevResult", &c->prev_result) &&
-	    !json_object_is_type(c->prev_result, json_type_object))
-		return cni_fail(e, CNI_ERR_CONFIG, "invalid network configuration",
-		                "prevResult is not an object");
-	if (json_object_object_get_ex(c->root, "dns", &c->dns) &&
-	    !json_object_is_type(c->dns, json_type_object))
-		return cni_fail(e, CNI_ERR_CONFIG, "invalid network configuration",
-		                "dns is not an object");
-	return 0;
+	ret = get_member(c->root, "prevResult", json_type_object, "", &c->prev_result, e);
+	if (ret < 0)
+		return ret;
+	return get_member(c->root, "dns", json_type_object, "", &c->dns, e);
 }
 
 static void conf_free(struct conf *c)
@@ -719,28 +747,51 @@ out:
 
 /* --- CHECK ---------------------------------------------------------------------------- */
 
-/* The index in prevResult's interfaces of (name, sandbox), or -1. */
-static int find_interface(struct json_object *prev, const char *name, const char *sandbox,
-                          const char **mac)
+/* One of prevResult's interfaces: an object with a string name, and a string sandbox and
+ * mac if it has them (SPEC.md, "Success"). */
+static int interface_fields(struct json_object *ifs, size_t i, const char **name,
+                            const char **sandbox, const char **mac, struct cni_error *e)
 {
-	struct json_object *ifs, *it, *v;
-	const char *sb;
+	static const char *const keys[3] = {"name", "sandbox", "mac"};
+	const char **out[3] = {name, sandbox, mac};
+	struct json_object *it = json_object_array_get_idx(ifs, i), *v;
 
-	if (!json_object_object_get_ex(prev, "interfaces", &ifs) ||
-	    !json_object_is_type(ifs, json_type_array))
-		return -1;
-	for (size_t i = 0; i < json_object_array_length(ifs); i++) {
-		it = json_object_array_get_idx(ifs, i);
-		if (!json_object_object_get_ex(it, "name", &v) ||
-		    strcmp(json_object_get_string(v), name) != 0)
-			continue;
-		sb = json_object_object_get_ex(it, "sandbox", &v) ? json_object_get_string(v) : "";
-		if (strcmp(sb ? sb : "", sandbox) != 0)
-			continue;
-		*mac = json_object_object_get_ex(it, "mac", &v) ? json_object_get_string(v) : NULL;
-		return (int)i;
+	if (!json_object_is_type(it, json_type_object))
+		return cni_fail(e, CNI_ERR_DECODE, "decoding prevResult",
+		                "interfaces[%zu] is not an object", i);
+	for (size_t k = 0; k < 3; k++) {
+		if (cni_json_member(it, keys[k], json_type_string, &v) < 0 || (k == 0 && !v))
+			return cni_fail(e, CNI_ERR_DECODE, "decoding prevResult",
+			                "interfaces[%zu].%s is not a string", i, keys[k]);
+		*out[k] = v ? json_object_get_string(v) : NULL;
 	}
-	return -1;
+	return 0;
+}
+
+/* *idx: the index in prevResult's interfaces of (name, sandbox), -1 if none; *mac its MAC if
+ * it has one. Every entry is checked, not only those before the match. */
+static int find_interface(struct json_object *prev, const char *name, const char *sandbox, int *idx,
+                          const char **mac, struct cni_error *e)
+{
+	struct json_object *ifs;
+	const char *n, *sb, *m;
+	int ret;
+
+	*idx = -1;
+	*mac = NULL;
+	if (cni_json_member(prev, "interfaces", json_type_array, &ifs) < 0)
+		return cni_fail(e, CNI_ERR_DECODE, "decoding prevResult",
+		                "interfaces is not a list");
+	for (size_t i = 0; ifs && i < json_object_array_length(ifs); i++) {
+		ret = interface_fields(ifs, i, &n, &sb, &m, e);
+		if (ret < 0)
+			return ret;
+		if (*idx < 0 && strcmp(n, name) == 0 && strcmp(sb ? sb : "", sandbox) == 0) {
+			*idx = (int)i;
+			*mac = m;
+		}
+	}
+	return 0;
 }
 
 static int check_link(const struct cni_link *l, const char *name, const char *where,
@@ -767,7 +818,7 @@ static int cmd_check(const struct env *env, const struct conf *c, struct cni_err
 	struct cni_link host, cont;
 	struct ip_prefix p;
 	const char *host_mac = NULL, *cont_mac = NULL;
-	int nsfd = -1, cont_idx, ret;
+	int nsfd = -1, cont_idx, host_idx, ret;
 
 	if (!c->prev_result)
 		return cni_fail(e, CNI_ERR_CONFIG, "invalid network configuration",
@@ -776,8 +827,11 @@ static int cmd_check(const struct env *env, const struct conf *c, struct cni_err
 	if (ret < 0)
 		return ret;
 	host_veth_name(env, host_name);
-	cont_idx = find_interface(c->prev_result, env->ifname, env->netns, &cont_mac);
-	if (cont_idx < 0 || find_interface(c->prev_result, host_name, "", &host_mac) < 0)
+	if ((ret = find_interface(c->prev_result, env->ifname, env->netns, &cont_idx, &cont_mac,
+	                          e)) < 0 ||
+	    (ret = find_interface(c->prev_result, host_name, "", &host_idx, &host_mac, e)) < 0)
+		return ret;
+	if (cont_idx < 0 || host_idx < 0)
 		return cni_fail(e, CNI_ERR_CHECK, "prevResult is not ours",
 		                "prevResult lists no %s in %s and %s on the host", env->ifname,
 		                env->netns, host_name);
