@@ -377,7 +377,7 @@ rm -f "$pf_dir"/*
 # listens on port 9).
 prom=$pf_dir/a.prom
 ln -s "$victim" "$prom.tmp"
-nsx a "$SEALNET" registry "$ifa" --etcd http://127.0.0.1:9 --overlay "${OV4[a]}" \
+nsx a "$SEALNET" registry "$ifa" --etcd http://127.0.0.1:9 --cluster-cidr 100.64.0.0/16 --overlay "${OV4[a]}" \
 	--state "$pf_dir/a.state" --metrics "$prom" >"$SN_TMP/registry.log" 2>&1 &
 reg=$!
 track "$reg"
