@@ -9,8 +9,8 @@
 #    timeout, and the page answers once the flood is gone.
 # 2. 200 idle connections to the control socket: capped as well (a keeps its descriptors and
 #    still serves the page), and dropped after the timeout, after which `wg show` answers.
-# 3. Out of descriptors anyway (prlimit lowers a's limit to what it uses plus a few): accept
-#    fails with EMFILE.  a must back off instead of spinning (CPU low, one log line), and
+# 3. Out of descriptors anyway (a restarts with User = root, so that prlimit may lower its
+#    limit to what it uses plus a few): accept fails with EMFILE.  a must back off instead of spinning (CPU low, a log line a minute), and
 #    serve the page and the control socket again once the connections are gone.
 #
 # Prints the figures (a's CPU, descriptors, connections dropped) on lines starting "figures:".
@@ -63,7 +63,12 @@ hold_wait() {
 closed_by_server() { sed -n 's/.*closed by the server \([0-9]*\).*/\1/p' <<<"$HOLD_LINE"; }
 
 step "a (sealnetd, MetricsListen 127.0.0.1:$MPORT, soft RLIMIT_NOFILE $NOFILE) <-> b"
-{ conf_interface a; echo "MetricsListen = 127.0.0.1:$MPORT"; conf_peer b endpoint=4; } >"$(conf_path a)"
+# conf_a [LINE]: a's config, with LINE in [Interface].
+conf_a() {
+	{ conf_interface a; echo "MetricsListen = 127.0.0.1:$MPORT"; [ -n "${1:-}" ] && echo "$1"
+		conf_peer b endpoint=4; } >"$(conf_path a)"
+}
+conf_a
 { conf_interface b; conf_peer a endpoint=4; } >"$(conf_path b)"
 hard=$(ulimit -Hn)
 ulimit -Sn "$NOFILE" || fail "ulimit -Sn $NOFILE"
@@ -112,6 +117,14 @@ check "wg show answers once the flood is gone" wait_for 5 show_a
 say "figures: flood 2 (200 idle to the control socket): a CPU $CPU2%, $FDS2 descriptors; $HOLD_LINE"
 
 step "3. out of descriptors: a's limit lowered to what it uses plus 3"
+# prlimit(2) on another uid's process needs CAP_SYS_RESOURCE; a keeping root's uid does not.
+stop_node a
+conf_a "User = root"
+ulimit -Sn "$NOFILE" || fail "ulimit -Sn $NOFILE"
+start_node a
+ulimit -Sn "$hard"
+check "handshake a -> b" wait_ping a "${OV4[b]}" 10
+check "a serves the page" page
 FDS3=$(nfds)
 prlimit --pid "${PID[a]}" --nofile=$((FDS3 + 3)):"$hard" || fail "prlimit"
 nlog=$(wc -l <"${LOG[a]}")
@@ -122,8 +135,9 @@ CPU3=$(cpu_over 3)
 check "a's CPU out of descriptors: $CPU3% (< $CPU_MAX%)" test "$CPU3" -lt "$CPU_MAX"
 hold_wait m3
 logged=$(tail -n +"$((nlog + 1))" "${LOG[a]}" | grep -c 'out of descriptors')
-check "a logged running out of descriptors ($logged lines, at most one a second)" \
-	test "$logged" -ge 1 -a "$logged" -le 12
+# At most one line a minute per listener (the control socket may run out too).
+check "a logged running out of descriptors ($logged lines, 1 or 2)" \
+	test "$logged" -ge 1 -a "$logged" -le 2
 prlimit --pid "${PID[a]}" --nofile="$NOFILE:$hard" || fail "prlimit back"
 check "the page answers again" wait_for 5 page
 check "wg show answers again" wait_for 5 show_a
