@@ -563,50 +563,49 @@ static void send_response(struct peer *p, uint64_t now)
 	log_debug("%s: peer %s: answered a handshake initiation", dev->ifname, p->name);
 }
 
-static void receive_handshake(struct device *dev, uint8_t *buf, size_t len, uint32_t type,
-			      const union endpoint *src, const struct udp_src *local, uint64_t now)
+/* Whether a handshake message must come with a cookie, or get one: under load (load.h)
+ * and without a valid mac2, it gets a cookie reply; with one but over its source's rate, it is
+ * dropped. Either way it counts towards the load at a handled message's average cost, and
+ * true means the caller is done with it. */
+static bool defer_handshake(struct device *dev, const uint8_t *buf, size_t len,
+			    const union endpoint *src, const struct udp_src *local, uint64_t now)
 {
-	enum cookie_mac_state mac;
-	struct peer *p;
-	bool under_load;
-	uint32_t sender;
+	struct message_handshake_cookie reply;
+	struct udp_src from = *local; /* udp_send() may clear it */
 	struct ip_addr ip;
+	uint32_t sender;
+
+	if (cookie_validate(&dev->cookie_checker, buf, len, src, true, now) !=
+	    COOKIE_VALID_MAC_WITH_COOKIE) {
+		memcpy(&sender, buf + offsetof(struct message_handshake_initiation, sender_index),
+		       sizeof(sender));
+		cookie_create_reply(&dev->cookie_checker, &reply, buf, len, le32toh(sender), src,
+				    now);
+		if (!udp_send(&dev->udp, src, &from, &reply, sizeof(reply)))
+			dev->stats.cookie_replies_sent++;
+		drop(dev, DROP_COOKIE);
+		load_deferred(&dev->load);
+		return true;
+	}
+	ip.family = src->sa.sa_family;
+	memcpy(ip.bytes, src->sa.sa_family == AF_INET ? (const void *)&src->in4.sin_addr
+						      : (const void *)&src->in6.sin6_addr,
+	       addr_len(ip.family));
+	if (!ratelimiter_allow(dev->ratelimiter, &ip, now)) {
+		drop(dev, DROP_RATELIMIT);
+		load_deferred(&dev->load);
+		return true;
+	}
+	return false;
+}
+
+/* A handshake message with a valid mac1, and under load a valid mac2 and within its source's
+ * rate: the Noise step it is. */
+static void handle_handshake(struct device *dev, uint8_t *buf, size_t len, uint32_t type,
+			     const union endpoint *src, const struct udp_src *local, uint64_t now)
+{
+	struct peer *p;
 	int ret;
-
-	dev->stats.handshake_messages++;
-	mac = cookie_validate(&dev->cookie_checker, buf, len, src, false, now);
-	if (mac == COOKIE_INVALID_MAC) {
-		drop(dev, DROP_BAD_MAC1);
-		return;
-	}
-	/* Only messages with a valid mac1 count towards load: junk from someone who does not
-	 * even know our public key must not push real peers into cookie round trips. */
-	under_load = device_under_load(dev, now);
-	if (under_load)
-		mac = cookie_validate(&dev->cookie_checker, buf, len, src, true, now);
-	if (under_load) {
-		if (mac != COOKIE_VALID_MAC_WITH_COOKIE) {
-			struct message_handshake_cookie reply;
-			struct udp_src from = *local; /* udp_send() may clear it */
-
-			memcpy(&sender, buf + offsetof(struct message_handshake_initiation,
-						       sender_index), sizeof(sender));
-			cookie_create_reply(&dev->cookie_checker, &reply, buf, len,
-					    le32toh(sender), src, now);
-			if (!udp_send(&dev->udp, src, &from, &reply, sizeof(reply)))
-				dev->stats.cookie_replies_sent++;
-			drop(dev, DROP_COOKIE);
-			return;
-		}
-		ip.family = src->sa.sa_family;
-		memcpy(ip.bytes, src->sa.sa_family == AF_INET ? (const void *)&src->in4.sin_addr
-							      : (const void *)&src->in6.sin6_addr,
-		       addr_len(ip.family));
-		if (!ratelimiter_allow(dev->ratelimiter, &ip, now)) {
-			drop(dev, DROP_RATELIMIT);
-			return;
-		}
-	}
 
 	if (type == MESSAGE_HANDSHAKE_INITIATION) {
 		struct noise_handshake *hs;
@@ -648,6 +647,28 @@ static void receive_handshake(struct device *dev, uint8_t *buf, size_t len, uint
 	timers_any_authenticated_packet_received(&p->timers);
 	timers_any_authenticated_packet_traversal(&p->timers, now);
 	peer_timers_schedule(p);
+}
+
+/* A handshake message: mac1 first (only messages with a valid one count towards load: junk
+ * from someone who does not even know our public key must not push real peers into cookie
+ * round trips), then the load decision, then the work, timed on a fresh clock (now is the
+ * wakeup's, and a batch of handshakes takes a while). */
+static void receive_handshake(struct device *dev, uint8_t *buf, size_t len, uint32_t type,
+			      const union endpoint *src, const struct udp_src *local, uint64_t now)
+{
+	uint64_t start;
+
+	dev->stats.handshake_messages++;
+	if (cookie_validate(&dev->cookie_checker, buf, len, src, false, now) ==
+	    COOKIE_INVALID_MAC) {
+		drop(dev, DROP_BAD_MAC1);
+		return;
+	}
+	start = device_now();
+	if (load_under(&dev->load, start) && defer_handshake(dev, buf, len, src, local, now))
+		return;
+	handle_handshake(dev, buf, len, type, src, local, now);
+	load_handled(&dev->load, start, device_now());
 }
 
 /* Checks the decrypted packet and returns its real length (without padding), or 0. */

@@ -29,8 +29,6 @@
 			 NOISE_AUTHTAG_LEN)
 /* Two super-packets' worth of encrypted datagrams. */
 #define DEVICE_BATCH_SIZE (2 * DEVICE_BUF_SIZE + 4096)
-/* Handshake messages per second above which we answer with cookies instead of work. */
-#define DEVICE_LOAD_THRESHOLD 128
 
 static const char *const drop_names[DROP_MAX] = {
 	[DROP_BAD_SIZE] = "drop_bad_size",
@@ -75,17 +73,6 @@ uint64_t device_realtime(void)
 	return (uint64_t)ts.tv_sec * NSEC_PER_SEC + (uint64_t)ts.tv_nsec;
 }
 
-bool device_under_load(struct device *dev, uint64_t now)
-{
-	if (now - dev->load_window_start >= NSEC_PER_SEC) {
-		dev->load_window_start = now;
-		dev->load_count = 0;
-	}
-	if (++dev->load_count > dev->load_threshold)
-		dev->under_load_until = now + NSEC_PER_SEC;
-	return now < dev->under_load_until;
-}
-
 struct peer *device_peer_by_key(struct device *dev, const uint8_t pub[NOISE_PUBLIC_KEY_LEN])
 {
 	struct peer *p;
@@ -120,7 +107,7 @@ int device_new(struct event_base *base, const char *ifname, unsigned offload,
 	dev->tun_fd = -1;
 	dev->udp.fd4 = dev->udp.fd6 = -1;
 	dev->mtu = CONFIG_DEFAULT_MTU;
-	dev->load_threshold = DEVICE_LOAD_THRESHOLD;
+	load_init(&dev->load);
 	dev->manage_net = true;
 	TAILQ_INIT(&dev->peers);
 	dev->buf_size = DEVICE_BUF_SIZE;

@@ -9,6 +9,7 @@
 
 #include "addr.h"
 #include "cookie.h"
+#include "load.h"
 #include "noise.h"
 #include "offload.h"
 #include "peer.h"
@@ -96,10 +97,7 @@ struct device {
 	struct netlink *nl;
 	struct event *tun_ev, *udp4_ev, *udp6_ev;
 	struct device_stats stats;
-	/* Load: handshake messages counted per second; above the threshold we demand cookies
-	 * for a second. */
-	uint64_t load_window_start, under_load_until;
-	unsigned load_count, load_threshold;
+	struct load load; /* handshake work: when to answer with cookies (load.h) */
 	unsigned offload;      /* CONFIG_OFFLOAD_* */
 	unsigned tun_features; /* TUN_* the kernel granted */
 	/* One buffer per direction for what the kernel hands us (the loop is single-threaded),
@@ -154,7 +152,6 @@ void device_free(struct device *dev);
 
 uint64_t device_now(void);          /* monotonic ns */
 uint64_t device_realtime(void);     /* ns since the epoch */
-bool device_under_load(struct device *dev, uint64_t now);
 const char *device_drop_name(enum device_drop d);
 void device_log_counters(struct device *dev);
 struct peer *device_peer_by_key(struct device *dev, const uint8_t pub[NOISE_PUBLIC_KEY_LEN]);

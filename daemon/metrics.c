@@ -1,6 +1,10 @@
-/* Prometheus metrics: libevent's evhttp on the device's loop answers GET /metrics with the
- * counters the datapath keeps anyway, so scraping costs the datapath nothing but the time of
- * one page between two wakeups. Every other path is 404 and every other method 405.
+/* Prometheus metrics: a small HTTP/1.x server on the device's loop answers GET /metrics with
+ * the counters the datapath keeps anyway, so scraping costs the datapath nothing but the time
+ * of one page between two wakeups. Every other path is 404 and every other method 405. One
+ * request per connection (Connection: close): only the request line is read, headers are
+ * skipped, a body is never read. Ours rather than evhttp: libevent 2.1's evhttp can neither
+ * cap its connections nor tell when one goes, and the cap is what keeps an idle-connection
+ * flood from taking every descriptor (listener.h).
  *
  * The page is the text exposition format 0.0.4: each family is announced by # HELP and
  * # TYPE lines and its samples follow together (so the peer loop runs once per family),
@@ -9,36 +13,49 @@
 
 #include <errno.h>
 #include <event2/buffer.h>
-#include <event2/http.h>
-#include <event2/keyvalq_struct.h>
+#include <event2/bufferevent.h>
+#include <event2/event.h>
+#include <event2/listener.h>
 #include <net/if.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/queue.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
 #include "device.h"
 #include "firewall.h"
 #include "key.h"
+#include "listener.h"
 #include "log.h"
 #include "peer.h"
 
 /* A scraper sends a request line and a few headers, never a body. */
 #define METRICS_MAX_HEADERS 8192
-#define METRICS_MAX_BODY 4096
 /* Connections idle for this long are closed: a stuck client must not pile up sockets. */
 #define METRICS_TIMEOUT_SEC 10
+/* Scrapers at once; more wait in the kernel's backlog (see listener.h). */
+#define METRICS_MAX_CONNECTIONS 16
 #define METRICS_BACKLOG 16
 
 /* A label value escaped: every byte may double. */
 #define LABEL_MAX(n) (2 * (n) + 1)
 
+struct metrics_conn {
+	TAILQ_ENTRY(metrics_conn) link;
+	struct metrics *m;
+	struct bufferevent *bev;
+	bool answered, shut;
+};
+
 struct metrics {
 	struct device *dev;
-	struct evhttp *http;
+	struct evconnlistener *listener;
+	struct listener *guard;
+	TAILQ_HEAD(, metrics_conn) conns;
 };
 
 /* The page being written; the first failed append is remembered, the rest are skipped. */
@@ -224,51 +241,165 @@ int metrics_format(struct device *dev, struct evbuffer *out)
 	return pg.ret;
 }
 
-/* evhttp_send_error() would drop our headers (the Allow of a 405) and answer in HTML. */
-static void send_status(struct evhttp_request *req, int code, const char *reason)
+int metrics_request_status(const char *req, size_t len, bool *head)
 {
-	struct evbuffer *body = evbuffer_new();
+	const char *sp, *target, *query, *end = req + len;
+	size_t mlen;
 
-	evhttp_add_header(evhttp_request_get_output_headers(req), "Content-Type",
-			  "text/plain; charset=utf-8");
-	if (body)
-		evbuffer_add_printf(body, "%d %s\n", code, reason);
-	evhttp_send_reply(req, code, reason, body);
-	if (body)
-		evbuffer_free(body);
+	*head = false;
+	sp = memchr(req, ' ', len);
+	if (!sp || sp == req)
+		return 400;
+	mlen = (size_t)(sp - req);
+	for (const char *c = req; c < sp; c++)
+		if (*c < 'A' || *c > 'Z')
+			return 400;
+	target = sp + 1;
+	sp = memchr(target, ' ', (size_t)(end - target));
+	if (!sp || sp == target || (size_t)(end - sp) < 9 || memcmp(sp + 1, "HTTP/1.", 7))
+		return 400;
+	/* origin-form: the path ends at the query. */
+	query = memchr(target, '?', (size_t)(sp - target));
+	if ((query ? query : sp) - target != 8 || memcmp(target, "/metrics", 8))
+		return 404;
+	*head = mlen == 4 && !memcmp(req, "HEAD", 4);
+	if (!*head && !(mlen == 3 && !memcmp(req, "GET", 3)))
+		return 405;
+	return 200;
 }
 
-static void handle_request(struct evhttp_request *req, void *arg)
+static const char *status_text(int status)
 {
-	struct metrics *m = arg;
-	const struct evhttp_uri *uri = evhttp_request_get_evhttp_uri(req);
-	const char *path = uri ? evhttp_uri_get_path(uri) : NULL;
-	enum evhttp_cmd_type cmd = evhttp_request_get_command(req);
-	struct evkeyvalq *headers = evhttp_request_get_output_headers(req);
-	struct evbuffer *body;
+	switch (status) {
+	case 200:
+		return "OK";
+	case 404:
+		return "Not Found";
+	case 405:
+		return "Method Not Allowed";
+	case 431:
+		return "Request Header Fields Too Large";
+	case 500:
+		return "Internal Server Error";
+	default:
+		return "Bad Request";
+	}
+}
 
-	if (!path || strcmp(path, "/metrics")) {
-		send_status(req, HTTP_NOTFOUND, "Not Found");
-		return;
+static void conn_free(struct metrics_conn *c)
+{
+	TAILQ_REMOVE(&c->m->conns, c, link);
+	bufferevent_free(c->bev);
+	listener_closed(c->m->guard);
+	free(c);
+}
+
+/* The answer, then the write side closed. A client may still be sending (a body we never
+ * read): closing at once could reset the connection before it read the answer, so what it
+ * sends is read and dropped until it closes too, or the timeout. */
+static void reply(struct metrics_conn *c, int status, bool head)
+{
+	struct evbuffer *out = bufferevent_get_output(c->bev);
+	struct evbuffer *body = evbuffer_new();
+	const char *type = status == 200 ? METRICS_CONTENT_TYPE : "text/plain; charset=utf-8";
+	int ret = body ? 0 : -ENOMEM;
+
+	if (!ret && status == 200)
+		ret = metrics_format(c->m->dev, body);
+	if (ret) {
+		log_warn("%s: metrics: out of memory", c->m->dev->ifname);
+		status = 500;
+		if (body)
+			evbuffer_drain(body, evbuffer_get_length(body));
 	}
-	/* HEAD too: any general-purpose HTTP client may try it; evhttp sends no body for it. */
-	if (cmd != EVHTTP_REQ_GET && cmd != EVHTTP_REQ_HEAD) {
-		evhttp_add_header(headers, "Allow", "GET, HEAD");
-		send_status(req, HTTP_BADMETHOD, "Method Not Allowed");
-		return;
-	}
-	body = evbuffer_new();
-	if (!body || metrics_format(m->dev, body)) {
-		log_warn("%s: metrics: out of memory", m->dev->ifname);
-		send_status(req, HTTP_INTERNAL, "Internal Server Error");
-		goto out;
-	}
-	evhttp_add_header(headers, "Content-Type", METRICS_CONTENT_TYPE);
-	evhttp_add_header(headers, "Cache-Control", "no-store");
-	evhttp_send_reply(req, HTTP_OK, "OK", body);
-out:
+	if (body && status != 200)
+		evbuffer_add_printf(body, "%d %s\n", status, status_text(status));
+	evbuffer_add_printf(out, "HTTP/1.1 %d %s\r\nContent-Type: %s\r\nContent-Length: %zu\r\n",
+			    status, status_text(status), type, body ? evbuffer_get_length(body) : 0);
+	if (status == 405)
+		evbuffer_add_printf(out, "Allow: GET, HEAD\r\n");
+	if (status == 200)
+		evbuffer_add_printf(out, "Cache-Control: no-store\r\n");
+	evbuffer_add_printf(out, "Connection: close\r\n\r\n");
+	if (body && !head)
+		evbuffer_add_buffer(out, body);
 	if (body)
 		evbuffer_free(body);
+	c->answered = true;
+}
+
+static void conn_read(struct bufferevent *bev, void *arg)
+{
+	struct metrics_conn *c = arg;
+	struct evbuffer *in = bufferevent_get_input(bev);
+	struct evbuffer_ptr eol;
+	const char *line;
+	bool head = false;
+	int status;
+
+	if (c->answered) {
+		evbuffer_drain(in, evbuffer_get_length(in));
+		return;
+	}
+	/* Answered once the headers are complete; only the request line matters. */
+	if (evbuffer_search(in, "\r\n\r\n", 4, NULL).pos < 0 &&
+	    evbuffer_search(in, "\n\n", 2, NULL).pos < 0) {
+		if (evbuffer_get_length(in) > METRICS_MAX_HEADERS)
+			reply(c, 431, false);
+		return;
+	}
+	eol = evbuffer_search(in, "\n", 1, NULL);
+	line = (const char *)evbuffer_pullup(in, eol.pos + 1);
+	if (!line)
+		status = 500;
+	else
+		status = metrics_request_status(line, (size_t)eol.pos -
+							      (eol.pos && line[eol.pos - 1] == '\r'),
+						&head);
+	evbuffer_drain(in, evbuffer_get_length(in));
+	reply(c, status, head);
+}
+
+static void conn_write(struct bufferevent *bev, void *arg)
+{
+	struct metrics_conn *c = arg;
+
+	if (c->answered && !c->shut) {
+		shutdown(bufferevent_getfd(bev), SHUT_WR);
+		c->shut = true;
+	}
+}
+
+static void conn_event(struct bufferevent *bev, short what, void *arg)
+{
+	conn_free(arg);
+}
+
+static void accept_cb(struct evconnlistener *l, evutil_socket_t fd, struct sockaddr *sa,
+		      int socklen, void *arg)
+{
+	struct metrics *m = arg;
+	struct timeval tv = { .tv_sec = METRICS_TIMEOUT_SEC };
+	struct metrics_conn *c;
+
+	c = calloc(1, sizeof(*c));
+	if (!c) {
+		close(fd);
+		return;
+	}
+	c->m = m;
+	c->bev = bufferevent_socket_new(m->dev->base, fd, BEV_OPT_CLOSE_ON_FREE);
+	if (!c->bev) {
+		close(fd);
+		free(c);
+		return;
+	}
+	TAILQ_INSERT_TAIL(&m->conns, c, link);
+	listener_opened(m->guard);
+	bufferevent_setcb(c->bev, conn_read, conn_write, conn_event, c);
+	bufferevent_setwatermark(c->bev, EV_READ, 0, METRICS_MAX_HEADERS + 1);
+	bufferevent_set_timeouts(c->bev, &tv, &tv);
+	bufferevent_enable(c->bev, EV_READ | EV_WRITE);
 }
 
 /* Our own socket rather than evhttp_bind_socket(), which resolves a string and logs on its
@@ -302,7 +433,7 @@ static bool is_loopback(const union endpoint *addr)
 
 int metrics_open(struct device *dev, const union endpoint *addr, struct metrics **out)
 {
-	char text[ADDR_STRLEN];
+	char text[ADDR_STRLEN], what[IFNAMSIZ + 32];
 	struct metrics *m;
 	int fd, ret;
 
@@ -313,30 +444,23 @@ int metrics_open(struct device *dev, const union endpoint *addr, struct metrics 
 	if (!m)
 		return -ENOMEM;
 	m->dev = dev;
-	m->http = evhttp_new(dev->base);
-	if (!m->http) {
-		ret = -ENOMEM;
-		goto err_free;
-	}
-	evhttp_set_max_headers_size(m->http, METRICS_MAX_HEADERS);
-	evhttp_set_max_body_size(m->http, METRICS_MAX_BODY);
-	evhttp_set_timeout(m->http, METRICS_TIMEOUT_SEC);
-	/* evhttp answers methods outside this set with 501 itself; we want 405 with Allow. */
-	evhttp_set_allowed_methods(m->http, EVHTTP_REQ_GET | EVHTTP_REQ_POST | EVHTTP_REQ_HEAD |
-						    EVHTTP_REQ_PUT | EVHTTP_REQ_DELETE |
-						    EVHTTP_REQ_OPTIONS | EVHTTP_REQ_TRACE |
-						    EVHTTP_REQ_CONNECT | EVHTTP_REQ_PATCH);
-	evhttp_set_gencb(m->http, handle_request, m);
+	TAILQ_INIT(&m->conns);
 	fd = listen_socket(addr);
 	if (fd < 0) {
 		ret = fd;
-		goto err_http;
+		goto err_free;
 	}
-	if (!evhttp_accept_socket_with_handle(m->http, fd)) {
+	m->listener = evconnlistener_new(dev->base, accept_cb, m,
+					 LEV_OPT_CLOSE_ON_FREE | LEV_OPT_CLOSE_ON_EXEC, -1, fd);
+	if (!m->listener) {
 		close(fd);
 		ret = -ENOMEM;
-		goto err_http;
+		goto err_free;
 	}
+	snprintf(what, sizeof(what), "%s: metrics", dev->ifname);
+	ret = listener_new(m->listener, METRICS_MAX_CONNECTIONS, what, &m->guard);
+	if (ret)
+		goto err_listener;
 	dev->metrics_listen = *addr;
 	addr_endpoint_str(addr, text);
 	log_notice("%s: metrics on http://%s/metrics", dev->ifname, text);
@@ -347,8 +471,8 @@ int metrics_open(struct device *dev, const union endpoint *addr, struct metrics 
 	*out = m;
 	return 0;
 
-err_http:
-	evhttp_free(m->http);
+err_listener:
+	evconnlistener_free(m->listener); /* closes fd */
 err_free:
 	free(m);
 	return ret;
@@ -356,8 +480,13 @@ err_free:
 
 void metrics_close(struct metrics *m)
 {
+	struct metrics_conn *c;
+
 	if (!m)
 		return;
-	evhttp_free(m->http);
+	while ((c = TAILQ_FIRST(&m->conns)))
+		conn_free(c);
+	listener_free(m->guard);
+	evconnlistener_free(m->listener);
 	free(m);
 }

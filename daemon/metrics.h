@@ -7,6 +7,9 @@
 #ifndef SEALNET_METRICS_H
 #define SEALNET_METRICS_H
 
+#include <stdbool.h>
+#include <stddef.h>
+
 #include "addr.h"
 
 struct device;
@@ -24,5 +27,9 @@ void metrics_close(struct metrics *m);
 
 /* The page GET /metrics answers, appended to out. Returns 0 or -ENOMEM. */
 int metrics_format(struct device *dev, struct evbuffer *out);
+/* The status that the request line req (len bytes, without its line end) gets: 200 for GET
+ * or HEAD of /metrics (with or without a query; *head says which), 404 for another path,
+ * 405 for another method, 400 for what is not METHOD SP TARGET SP HTTP/1.x. Pure. */
+int metrics_request_status(const char *req, size_t len, bool *head);
 
 #endif

@@ -21,6 +21,7 @@
 #include "device.h"
 #include "firewall.h"
 #include "key.h"
+#include "listener.h"
 #include "log.h"
 #include "peer.h"
 
@@ -28,6 +29,9 @@
 #define UAPI_MAX_REQUEST (16u << 20)
 /* A client that sends nothing or reads nothing for this long is dropped. */
 #define UAPI_TIMEOUT_SEC 10
+/* Clients at once (wg, sealnet, the registry): more wait in the kernel's backlog. */
+#define UAPI_MAX_CLIENTS 16
+#define UAPI_BACKLOG 16
 
 struct uapi_client {
 	TAILQ_ENTRY(uapi_client) link;
@@ -39,6 +43,7 @@ struct uapi_client {
 struct uapi {
 	struct device *dev;
 	struct evconnlistener *listener;
+	struct listener *guard;
 	char path[sizeof(((struct sockaddr_un *)0)->sun_path)];
 	char *config_path;
 	TAILQ_HEAD(, uapi_client) clients;
@@ -542,6 +547,7 @@ static void client_free(struct uapi_client *cl)
 {
 	TAILQ_REMOVE(&cl->u->clients, cl, link);
 	bufferevent_free(cl->bev);
+	listener_closed(cl->u->guard);
 	free(cl);
 }
 
@@ -623,6 +629,7 @@ static void accept_cb(struct evconnlistener *l, evutil_socket_t fd, struct socka
 		return;
 	}
 	TAILQ_INSERT_TAIL(&u->clients, cl, link);
+	listener_opened(u->guard);
 	bufferevent_setcb(cl->bev, client_read, client_write, client_event, cl);
 	bufferevent_set_timeouts(cl->bev, &tv, &tv);
 	bufferevent_enable(cl->bev, EV_READ | EV_WRITE);
@@ -650,6 +657,7 @@ static int claim_path(const char *path)
 int uapi_open(struct device *dev, const char *dir, const char *config_path, struct uapi **out)
 {
 	struct sockaddr_un sun = { .sun_family = AF_UNIX };
+	char what[IFNAMSIZ + 32];
 	struct uapi *u;
 	mode_t old;
 	int fd = -1, ret;
@@ -688,7 +696,7 @@ int uapi_open(struct device *dev, const char *dir, const char *config_path, stru
 	umask(old);
 	if (ret)
 		goto err_fd;
-	if (chmod(u->path, 0600) || listen(fd, 16)) {
+	if (chmod(u->path, 0600) || listen(fd, UAPI_BACKLOG)) {
 		ret = -errno;
 		goto err_unlink;
 	}
@@ -698,12 +706,20 @@ int uapi_open(struct device *dev, const char *dir, const char *config_path, stru
 		ret = -ENOMEM;
 		goto err_unlink;
 	}
+	snprintf(what, sizeof(what), "%s: control socket", dev->ifname);
+	ret = listener_new(u->listener, UAPI_MAX_CLIENTS, what, &u->guard);
+	if (ret)
+		goto err_listener;
 	*out = u;
 	return 0;
+err_listener:
+	evconnlistener_free(u->listener);
+	fd = -1; /* closed with it */
 err_unlink:
 	unlink(u->path);
 err_fd:
-	close(fd);
+	if (fd >= 0)
+		close(fd);
 err:
 	free(u->config_path);
 	free(u);
@@ -718,6 +734,7 @@ void uapi_close(struct uapi *u)
 		return;
 	while ((cl = TAILQ_FIRST(&u->clients)))
 		client_free(cl);
+	listener_free(u->guard);
 	if (u->listener)
 		evconnlistener_free(u->listener);
 	unlink(u->path);

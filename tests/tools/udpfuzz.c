@@ -7,6 +7,8 @@
  *	udpfuzz [options] mutate HOST PORT FILE.pcap COUNT
  *	udpfuzz [options] flood HOST PORT PUBKEY_B64 COUNT RATE
  *	udpfuzz [-m MTU] check FILE.pcap PORT[,PORT...] MARKER
+ *	udpfuzz [-t SECONDS] hold HOST PORT COUNT
+ *	udpfuzz [-t SECONDS] hold unix PATH COUNT
  *
  * garbage sends COUNT random datagrams.  Most are shaped like WireGuard messages (a type
  * byte 1..4, zero reserved bytes, the exact sizes 148/92/64 or a transport size >= 32), so
@@ -18,7 +20,9 @@
  *
  * replay resends every UDP payload of a classic pcap file (as tcpdump -w writes it):
  * Ethernet, Linux cooked capture v1 (113, what tcpdump -i any gave) and v2 (276), raw IP and
- * BSD loopback link types; IPv4 and IPv6; fragments and truncated records are skipped.
+ * BSD loopback link types; IPv4 and IPv6; fragments and truncated records are skipped.  With
+ * -r ROUNDS the whole file is sent ROUNDS times: one captured initiation, -i 5000 apart, is
+ * a replay flood of 200 a second.
  *
  * mutate sends COUNT damaged copies of the UDP payloads of a capture: truncated, with bits
  * flipped behind the header, extended with random bytes (to MAXLEN), with non-zero reserved
@@ -33,6 +37,12 @@
  * and each source then sends a valid mac2: the victim must fall back on its per-source rate
  * limit.
  *
+ * hold opens COUNT TCP connections to HOST PORT (or stream connections to the AF_UNIX socket
+ * PATH), sends nothing on them and keeps them open until SECONDS have passed or SIGINT: the
+ * idle-connection flood that a server must cap and time out.  Connects do not wait for one
+ * another (a server that stopped accepting leaves them pending).  It prints one "hold:" line:
+ * connections established, pending, refused or failed, and closed by the server.
+ *
  * check reads a capture and verifies that every UDP payload is a well-formed WireGuard
  * message to or from one of the PORTs (type 1..4, bytes 1..3 zero, 148/92/64 bytes or a
  * transport message of 32 + 16n bytes, or 32 + MTU bytes, never more) and that MARKER
@@ -45,6 +55,7 @@
  *	-s SEED      seed of the random choices (garbage, mutate, flood)
  *	-i USEC      pause after each datagram (default 50; 0: line rate)
  *	-n MAX       replay: stop after MAX datagrams
+ *	-r ROUNDS    replay: send the capture ROUNDS times (default 1)
  *	-t SECONDS   stop sending after SECONDS, whatever COUNT says (at most 600)
  *	-B ADDR      send from ADDR (repeatable, at most 16: the datagrams take turns).  ADDR
  *	             need not be local: the socket is transparent, so an on-path attacker can
@@ -54,7 +65,7 @@
  *	-c           flood: consume cookie replies and send a valid mac2 from then on
  *	-m MTU       check: the tunnel's MTU (default 1420)
  *
- * Every mode is bounded (COUNT and MAX at most 1000000) and only talks to the test ranges
+ * Every mode is bounded (COUNT and MAX at most 1000000, hold's COUNT at most 10000) and only talks to the test ranges
  * (198.18.0.0/15, 100.64.0.0/10, fd00::/8, loopback), from them too: this tool must never aim
  * elsewhere.
  */
@@ -73,9 +84,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <poll.h>
 #include <sys/prctl.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/types.h>
+#include <sys/un.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -91,6 +105,7 @@
 #define MAX_SOURCES 16
 #define MAX_SECONDS 600
 #define MAX_PAYLOADS 8192
+#define MAX_HOLD 10000
 /* flood: how many recent initiations a cookie reply can still be matched to. */
 #define FLOOD_RING 65536
 
@@ -165,16 +180,17 @@ static void usage(void)
 	fprintf(stderr,
 	        "usage: %s [-s SEED] [-i USEC] [-t SEC] [-B ADDR]... [-P PORT] [-L MAXLEN] "
 	        "garbage HOST PORT COUNT\n"
-	        "       %s [-i USEC] [-n MAX] [-t SEC] [-B ADDR]... [-P PORT] "
+	        "       %s [-i USEC] [-n MAX] [-r ROUNDS] [-t SEC] [-B ADDR]... [-P PORT] "
 	        "replay HOST PORT FILE.pcap\n"
 	        "       %s [-s SEED] [-i USEC] [-t SEC] [-B ADDR]... [-P PORT] [-L MAXLEN] "
 	        "mutate HOST PORT FILE.pcap COUNT\n"
 	        "       %s [-s SEED] [-t SEC] [-B ADDR]... [-P PORT] [-c] "
 	        "flood HOST PORT PUBKEY_B64 COUNT RATE\n"
 	        "       %s [-m MTU] check FILE.pcap PORT[,PORT...] MARKER\n"
+	        "       %s [-t SEC] hold HOST PORT COUNT | hold unix PATH COUNT\n"
 	        "HOST and ADDR must be in 198.18.0.0/15, 100.64.0.0/10, fd00::/8 or loopback; "
 	        "COUNT and MAX at most %lu.\n",
-	        progname, progname, progname, progname, progname, MAX_COUNT);
+	        progname, progname, progname, progname, progname, progname, MAX_COUNT);
 	exit(2);
 }
 
@@ -715,24 +731,31 @@ static void pcap_close(struct pcap *pc)
 		fclose(pc->f);
 }
 
-static int run_replay(struct target *t, const char *path, unsigned long max)
+static int run_replay(struct target *t, const char *path, unsigned long max,
+                      unsigned long rounds)
 {
 	const uint8_t *payload;
 	struct pcap pc;
 	size_t len;
-	int ret;
+	int ret = 0;
 
-	ret = pcap_open(&pc, path);
-	if (ret)
-		return ret;
-	while (t->sent + t->errors < max && !target_expired(t) && (ret = pcap_next(&pc)) > 0)
-		if (pcap_udp(&pc, &payload, &len))
-			target_send(t, payload, len);
-	if (ret >= 0) {
-		pcap_report(&pc);
-		ret = 0;
+	for (unsigned long r = 0; r < rounds && !ret && t->sent + t->errors < max &&
+	                          !target_expired(t);
+	     r++) {
+		ret = pcap_open(&pc, path);
+		if (ret)
+			return ret;
+		while (t->sent + t->errors < max && !target_expired(t) &&
+		       (ret = pcap_next(&pc)) > 0)
+			if (pcap_udp(&pc, &payload, &len))
+				target_send(t, payload, len);
+		if (ret >= 0) {
+			if (r == 0)
+				pcap_report(&pc);
+			ret = 0;
+		}
+		pcap_close(&pc);
 	}
-	pcap_close(&pc);
 	return ret;
 }
 
@@ -930,6 +953,143 @@ static int run_flood(struct target *t, const char *pub_b64, unsigned long count,
 	return 0;
 }
 
+struct hold_stats {
+	unsigned long established, pending, failed, closed;
+};
+
+/* One connection attempt that does not wait: 0 established, 1 pending, -errno failed. */
+static int hold_connect(const struct sockaddr_storage *ss, socklen_t len, int *fdp)
+{
+	int fd, type = SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC;
+
+	*fdp = -1;
+	fd = socket(ss->ss_family, type, 0);
+	if (fd < 0)
+		return -errno;
+	if (connect(fd, (const struct sockaddr *)ss, len) == 0) {
+		*fdp = fd;
+		return 0;
+	}
+	if (errno == EINPROGRESS) {
+		*fdp = fd;
+		return 1;
+	}
+	/* A full AF_UNIX backlog answers EAGAIN at once: the server is not accepting. */
+	close(fd);
+	return -errno;
+}
+
+/* Watches the connections until the deadline: a pending one that completes is established,
+ * one the server closes (EOF, reset) is closed and counted once. */
+static void hold_watch(struct pollfd *pfd, bool *up, unsigned long n, uint64_t deadline,
+                       struct hold_stats *hs)
+{
+	char byte;
+
+	while (!stopping && now_ns() < deadline) {
+		if (poll(pfd, n, 100) < 0 && errno != EINTR)
+			break;
+		for (unsigned long i = 0; i < n; i++) {
+			if (pfd[i].fd < 0 || !pfd[i].revents)
+				continue;
+			if (!up[i] && (pfd[i].revents & POLLOUT) &&
+			    !(pfd[i].revents & (POLLERR | POLLHUP))) {
+				up[i] = true;
+				hs->pending--;
+				hs->established++;
+				pfd[i].events = POLLIN | POLLRDHUP;
+				continue;
+			}
+			if ((pfd[i].revents & POLLIN) && recv(pfd[i].fd, &byte, 1, MSG_DONTWAIT) > 0)
+				continue; /* a server that talks first: still open */
+			if (up[i]) {
+				hs->established--;
+				hs->closed++;
+			} else {
+				hs->pending--;
+				hs->failed++;
+			}
+			close(pfd[i].fd);
+			pfd[i].fd = -1;
+		}
+	}
+}
+
+static int run_hold(int argc, char **argv, unsigned long seconds)
+{
+	struct sockaddr_storage ss = {0};
+	struct hold_stats hs = {0};
+	struct rlimit rl;
+	unsigned long count, n = 0;
+	struct pollfd *pfd;
+	socklen_t len;
+	const char *what;
+	bool *up;
+	int ret, fd;
+
+	if (argc != 4 || !parse_ulong(argv[3], MAX_HOLD, &count) || !count)
+		usage();
+	if (!strcmp(argv[1], "unix")) {
+		struct sockaddr_un *sun = (struct sockaddr_un *)&ss;
+
+		if (strlen(argv[2]) >= sizeof(sun->sun_path))
+			usage();
+		sun->sun_family = AF_UNIX;
+		strcpy(sun->sun_path, argv[2]);
+		len = sizeof(*sun);
+	} else {
+		unsigned long port;
+
+		if (!parse_ulong(argv[2], 65535, &port) || !port)
+			usage();
+		ret = resolve(argv[1], argv[2], &ss, &len);
+		if (ret)
+			return ret;
+	}
+	what = argv[2];
+	/* Room for every connection, whatever the shell's limit. */
+	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < count + 64) {
+		rl.rlim_cur = count + 64;
+		if (rl.rlim_max < rl.rlim_cur)
+			rl.rlim_max = rl.rlim_cur;
+		if (setrlimit(RLIMIT_NOFILE, &rl))
+			fprintf(stderr, "%s: hold: RLIMIT_NOFILE %lu: %s\n", progname, count + 64,
+			        strerror(errno));
+	}
+	pfd = calloc(count, sizeof(*pfd));
+	up = calloc(count, sizeof(*up));
+	if (!pfd || !up) {
+		free(pfd);
+		free(up);
+		return -ENOMEM;
+	}
+	for (unsigned long i = 0; i < count && !stopping; i++) {
+		ret = hold_connect(&ss, len, &fd);
+		if (ret < 0) {
+			hs.failed++;
+			continue;
+		}
+		pfd[n] = (struct pollfd){ .fd = fd, .events = ret ? POLLOUT : POLLIN | POLLRDHUP };
+		up[n++] = ret == 0;
+		if (ret)
+			hs.pending++;
+		else
+			hs.established++;
+	}
+	fprintf(stderr, "%s: hold: %lu connections to %s opened\n", progname, n, what);
+	hold_watch(pfd, up, n, now_ns() + (seconds ? seconds : MAX_SECONDS) * NSEC_PER_SEC, &hs);
+	for (unsigned long i = 0; i < n; i++)
+		if (pfd[i].fd >= 0)
+			close(pfd[i].fd);
+	fprintf(stderr,
+	        "%s: hold: %lu tried to %s: established %lu, pending %lu, refused or failed %lu, "
+	        "closed by the server %lu\n",
+	        progname, count, what, hs.established, hs.pending, hs.failed, hs.closed);
+	free(pfd);
+	free(up);
+	return 0;
+}
+
 struct check_stats {
 	unsigned long types[5]; /* by message type, 0 unused */
 	unsigned long malformed, other_udp, marker;
@@ -1045,11 +1205,12 @@ int main(int argc, char *argv[])
 	char *srcs[MAX_SOURCES];
 	const char *srcport = "0";
 	unsigned nsrcs = 0;
+	unsigned long rounds = 1;
 	bool seeded = false, consume = false;
 	char host[INET6_ADDRSTRLEN + 8];
 	int opt, ret;
 
-	while ((opt = getopt(argc, argv, "s:i:n:t:B:P:L:m:ch")) != -1) {
+	while ((opt = getopt(argc, argv, "s:i:n:r:t:B:P:L:m:ch")) != -1) {
 		switch (opt) {
 		case 's':
 			if (!parse_ulong(optarg, ULONG_MAX, &seed))
@@ -1062,6 +1223,10 @@ int main(int argc, char *argv[])
 			break;
 		case 'n':
 			if (!parse_ulong(optarg, MAX_COUNT, &max))
+				usage();
+			break;
+		case 'r':
+			if (!parse_ulong(optarg, MAX_COUNT, &rounds) || !rounds)
 				usage();
 			break;
 		case 't':
@@ -1104,6 +1269,11 @@ int main(int argc, char *argv[])
 		ret = run_check(argv[1], argv[2], argv[3], mtu);
 		return ret < 0 ? 2 : ret;
 	}
+	if (!strcmp(argv[0], "hold")) {
+		signal(SIGINT, on_signal);
+		signal(SIGTERM, on_signal);
+		return run_hold(argc, argv, seconds) ? 1 : 0;
+	}
 	if (argc < 4 || !parse_ulong(argv[2], 65535, &port) || port == 0)
 		usage();
 	if (cipher_init())
@@ -1127,7 +1297,7 @@ int main(int argc, char *argv[])
 		        seed);
 		ret = run_garbage(&t, count);
 	} else if (!strcmp(argv[0], "replay") && argc == 4) {
-		ret = run_replay(&t, argv[3], max);
+		ret = run_replay(&t, argv[3], max, rounds);
 	} else if (!strcmp(argv[0], "mutate") && argc == 5) {
 		if (!parse_ulong(argv[4], MAX_COUNT, &count))
 			usage();

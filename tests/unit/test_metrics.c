@@ -202,6 +202,44 @@ static void test_no_peers(void **state)
 	assert_null(strstr(page, "peer=\""));
 }
 
+/* The request line alone decides: the path without its query, then the method. */
+static void test_request_status(void **state)
+{
+	static const struct {
+		const char *line;
+		int status;
+		bool head;
+	} cases[] = {
+		{ "GET /metrics HTTP/1.1", 200, false },
+		{ "GET /metrics?x=1 HTTP/1.0", 200, false },
+		{ "HEAD /metrics HTTP/1.1", 200, true },
+		{ "GET / HTTP/1.1", 404, false },
+		{ "GET /metrics/x HTTP/1.1", 404, false },
+		{ "GET /metricsx HTTP/1.1", 404, false },
+		{ "GET /metric HTTP/1.1", 404, false },
+		{ "POST /metrics HTTP/1.1", 405, false },
+		{ "DELETE /metrics HTTP/1.1", 405, false },
+		{ "GET /metrics", 400, false },
+		{ "GET /metrics HTTP/2", 400, false },
+		{ "GET  /metrics HTTP/1.1", 400, false },
+		{ "get /metrics HTTP/1.1", 400, false },
+		{ " /metrics HTTP/1.1", 400, false },
+		{ "", 400, false },
+		{ "GARBAGE", 400, false },
+	};
+	bool head;
+
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		head = !cases[i].head;
+		assert_int_equal(metrics_request_status(cases[i].line, strlen(cases[i].line), &head),
+				 cases[i].status);
+		assert_int_equal(head, cases[i].head);
+	}
+	/* The length is the line's, not the string's. */
+	assert_int_equal(metrics_request_status("GET /metrics HTTP/1.1 trailing", 21, &head), 200);
+	assert_int_equal(metrics_request_status("GET /metrics HTTP/1.1", 12, &head), 400);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -209,6 +247,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_every_drop_reason, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_structure, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_no_peers, setup, teardown),
+		cmocka_unit_test(test_request_status),
 	};
 
 	return cmocka_run_group_tests_name("metrics", tests, NULL, NULL);
