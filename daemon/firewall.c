@@ -22,9 +22,23 @@
 #define CT_UDP_TIMEOUT (3 * 60)
 #define CT_OTHER_TIMEOUT (10 * 60)
 
+/* What of a packet the connection table may know it by. Only a node's own flows are
+ * entries: a TCP or UDP flow by its ports, a ping by its identifier (the request opens, the
+ * reply matches), and the later fragments of a UDP flow by the address pair, which only real
+ * later fragments look up. Anything else (an ICMP error, an echo reply we give, a protocol
+ * without ports, a header cut short) opens nothing and matches nothing: an ICMP error comes
+ * in only for the flow it quotes. */
+enum flow_kind {
+	FLOW_NONE,
+	FLOW_PORTS,
+	FLOW_ECHO,
+	FLOW_UDP_FRAGMENTS,
+};
+
 struct flow {
 	uint8_t family, proto;
 	uint16_t local_port, remote_port;
+	uint8_t kind, reserved; /* hashed and compared as bytes: no padding */
 	uint8_t local[16], remote[16];
 };
 
@@ -354,8 +368,11 @@ static bool parse_flow(const uint8_t *pkt, size_t len, bool outbound, struct flo
 	memcpy(f->local, outbound ? src : dst, alen);
 	memcpy(f->remote, outbound ? dst : src, alen);
 	l4 = pkt + hl;
-	if (!has_l4)
+	if (!has_l4) {
+		if (f->proto == IPPROTO_UDP)
+			f->kind = FLOW_UDP_FRAGMENTS;
 		return true;
+	}
 	*l4out = l4;
 	*l4len = len - hl;
 	if ((f->proto == IPPROTO_TCP || f->proto == IPPROTO_UDP) && len >= hl + 4) {
@@ -363,13 +380,18 @@ static bool parse_flow(const uint8_t *pkt, size_t len, bool outbound, struct flo
 
 		f->local_port = outbound ? sp : dp;
 		f->remote_port = outbound ? dp : sp;
+		f->kind = FLOW_PORTS;
 	} else if (f->proto == IPPROTO_ICMP && len >= hl + 8) {
-		/* Echo: the identifier pairs request and reply. */
+		/* Echo: the identifier pairs our request with its reply; a request coming in or
+		 * the reply we give is nobody's flow of ours. */
 		uint8_t type = l4[0];
-		bool echo = f->family == 4 ? (type == 8 || type == 0) : (type == 128 || type == 129);
+		bool ours = f->family == 4 ? type == (outbound ? 8 : 0)
+					   : type == (outbound ? 128 : 129);
 
-		if (echo)
+		if (ours) {
 			f->local_port = f->remote_port = (uint16_t)(l4[4] << 8 | l4[5]);
+			f->kind = FLOW_ECHO;
+		}
 	}
 	return true;
 }
@@ -432,12 +454,15 @@ void firewall_outbound(struct firewall *fw, const uint8_t *pkt, size_t len, uint
 	size_t l4len;
 	struct flow f;
 
-	if (!parse_flow(pkt, len, true, &f, &l4, &l4len))
+	if (!parse_flow(pkt, len, true, &f, &l4, &l4len) ||
+	    (f.kind != FLOW_PORTS && f.kind != FLOW_ECHO))
 		return;
 	track(fw, &f, now);
-	/* The later fragments of a UDP reply carry no ports: the address pair stands for them. */
+	/* The later fragments of a UDP reply carry no ports: the address pair stands for them,
+	 * and only for them. */
 	if (f.proto == IPPROTO_UDP) {
 		f.local_port = f.remote_port = 0;
+		f.kind = FLOW_UDP_FRAGMENTS;
 		track(fw, &f, now);
 	}
 }
@@ -488,11 +513,14 @@ int firewall_inbound(struct firewall *fw, const uint8_t key[32], uint64_t groups
 
 	if (!parse_flow(pkt, len, false, &f, &l4, &l4len))
 		return FIREWALL_DEFAULT_DENY;
-	if (tracked(fw, &f, now))
+	if (f.kind != FLOW_NONE && tracked(fw, &f, now))
 		return FIREWALL_ALLOW;
-	/* The quoted packet is one we sent: parsed as outbound it is our flow. */
-	if (f.proto == IPPROTO_ICMP && l4 && l4len > 8 && icmp_error(&f, l4) &&
-	    parse_flow(l4 + 8, l4len - 8, true, &q, &q4, &q4len) && tracked(fw, &q, now))
+	/* The quoted packet is one we sent, from the address the error comes to: parsed as
+	 * outbound it is our flow. */
+	if (f.proto == IPPROTO_ICMP && f.kind == FLOW_NONE && l4 && l4len > 8 &&
+	    icmp_error(&f, l4) && parse_flow(l4 + 8, l4len - 8, true, &q, &q4, &q4len) &&
+	    (q.kind == FLOW_PORTS || q.kind == FLOW_ECHO) && q.family == f.family &&
+	    !memcmp(q.local, f.local, sizeof(q.local)) && tracked(fw, &q, now))
 		return FIREWALL_ALLOW;
 	for (size_t i = 0; i < fw->n_rules; i++) {
 		const struct firewall_rule *r = &fw->rules[i];

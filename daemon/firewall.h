@@ -1,7 +1,10 @@
 /* Access rules between nodes, in the manner of Nebula's firewall: who (a peer's public key, a
  * named group of peers, or an overlay CIDR) may reach which protocols and ports here.
  * Enforced on the inner packet after decryption, before the TUN. Replies to flows this node
- * opened are always let in (a small connection table, fed by outgoing packets). Once any
+ * opened are always let in (a small connection table, fed by outgoing packets): TCP and UDP
+ * by their ports (and the later fragments of a UDP reply), pings by their identifier, ICMP
+ * errors only when they quote such a flow of ours. Nothing else this node sends (an ICMP
+ * error, an echo reply, a protocol without ports) opens a way in. Once any
  * rule exists, whatever no rule allows is dropped; with none, everything passes and the
  * datapath skips the firewall entirely. Rules are tried in order and the first match decides;
  * the connection table is consulted first, so a rule decides the first packets of a flow and

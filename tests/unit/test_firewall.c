@@ -291,6 +291,92 @@ static void test_errors_and_fragments_of_own_flows(void **state)
 	firewall_free(fw);
 }
 
+/* An ICMP message of any type with an 8-byte header (type, code, then rest-of-header). */
+static size_t icmp4(uint8_t *p, const char *src, const char *dst, uint8_t type, uint8_t code)
+{
+	size_t len = echo4(p, src, dst, type, 0);
+
+	p[21] = code;
+	return len;
+}
+
+/* Issue 12, finding 6: what a node sends never opens the way in for what no flow of its own
+ * explains. Its kernel's port unreachable, an echo reply it gives, a packet of a port-less
+ * protocol: none lets anything past a Deny rule; an ICMP error comes in only for the flow it
+ * quotes, and no packet without ports rides a tracked UDP flow but its later fragments. */
+static void test_no_way_in_without_own_flow(void **state)
+{
+	static const char *const deny_icmp[] = { "deny icmp", "allow udp" };
+	static const char *const deny_any_b[] = { "deny any from 100.64.0.3/32", "allow tcp/22" };
+	struct firewall *fw;
+	uint8_t p[120], q[80];
+	size_t len, qlen;
+	uint64_t m;
+
+	fw = with_rules(deny_icmp, 2);
+	/* c's datagram to a closed port of a is allowed; a's kernel answers port unreachable,
+	 * quoting it */
+	qlen = pkt4(q, "100.64.0.3", "100.64.0.1", 17, 40000, 9);
+	assert_int_equal(firewall_inbound(fw, key_c, 0, q, qlen, 1), FIREWALL_ALLOW);
+	len = icmp4(p, "100.64.0.1", "100.64.0.3", 3, 3);
+	memcpy(p + 28, q, 28);
+	firewall_outbound(fw, p, 56, 1);
+	/* c's timestamp request, redirect, or unreachable about nothing of ours: denied */
+	len = icmp4(p, "100.64.0.3", "100.64.0.1", 13, 0);
+	assert_int_equal(firewall_inbound(fw, key_c, 0, p, len, 2), 0);
+	len = icmp4(p, "100.64.0.3", "100.64.0.1", 5, 1);
+	assert_int_equal(firewall_inbound(fw, key_c, 0, p, len, 2), 0);
+	len = icmp4(p, "100.64.0.3", "100.64.0.1", 3, 3);
+	memcpy(p + 28, q, 28); /* quoting c's own datagram, not one of a's */
+	assert_int_equal(firewall_inbound(fw, key_c, 0, p, 56, 2), 0);
+	/* an echo request too short to carry its identifier */
+	len = icmp4(p, "100.64.0.3", "100.64.0.1", 8, 0);
+	assert_int_equal(firewall_inbound(fw, key_c, 0, p, 24, 2), 0);
+	/* a answers an echo request (id 5): that opens nothing for c's requests with id 5 */
+	len = echo4(p, "100.64.0.1", "100.64.0.3", 0, 5);
+	firewall_outbound(fw, p, len, 2);
+	len = echo4(p, "100.64.0.3", "100.64.0.1", 8, 5);
+	assert_int_equal(firewall_inbound(fw, key_c, 0, p, len, 3), 0);
+	firewall_rule(fw, 0, &m);
+	assert_int_equal(m, 5);
+	firewall_free(fw);
+
+	fw = with_rules(deny_any_b, 2);
+	/* a sends GRE (47) and UDP to c: c's GRE, a UDP header cut short, UDP from port 0 to
+	 * port 0 all meet the deny rule */
+	len = pkt4(p, "100.64.0.1", "100.64.0.3", 47, 0, 0);
+	firewall_outbound(fw, p, len, 1);
+	len = pkt4(p, "100.64.0.1", "100.64.0.3", 17, 5353, 53);
+	firewall_outbound(fw, p, len, 1);
+	len = pkt4(p, "100.64.0.3", "100.64.0.1", 47, 0, 0);
+	assert_int_equal(firewall_inbound(fw, key_c, 0, p, len, 2), 0);
+	len = pkt4(p, "100.64.0.3", "100.64.0.1", 17, 53, 5353);
+	assert_int_equal(firewall_inbound(fw, key_c, 0, p, 22, 2), 0);
+	len = pkt4(p, "100.64.0.3", "100.64.0.1", 17, 0, 0);
+	assert_int_equal(firewall_inbound(fw, key_c, 0, p, len, 2), 0);
+	/* the reply itself and its later fragments do come in */
+	len = pkt4(p, "100.64.0.3", "100.64.0.1", 17, 53, 5353);
+	assert_int_equal(firewall_inbound(fw, key_c, 0, p, len, 2), FIREWALL_ALLOW);
+	p[7] = 0xb9;
+	assert_int_equal(firewall_inbound(fw, key_c, 0, p, len, 2), FIREWALL_ALLOW);
+	firewall_rule(fw, 0, &m);
+	assert_int_equal(m, 3);
+	/* IPv6: a's kernel's port unreachable to c opens nothing either */
+	qlen = pkt6(q, "fd00:64::3", "fd00:64::1", 17, 40000, 9);
+	memset(p, 0, sizeof(p));
+	len = pkt6(p, "fd00:64::1", "fd00:64::3", 58, 0, 0);
+	p[40] = 1;
+	p[41] = 4;
+	memcpy(p + 48, q, 48);
+	len = 96;
+	p[5] = (uint8_t)(len - 40);
+	firewall_outbound(fw, p, len, 3);
+	len = pkt6(p, "fd00:64::3", "fd00:64::1", 58, 0, 0);
+	p[40] = 1;
+	assert_int_equal(firewall_inbound(fw, key_c, 0, p, len, 4), FIREWALL_DEFAULT_DENY);
+	firewall_free(fw);
+}
+
 static void test_no_rules_and_groups(void **state)
 {
 	struct firewall *fw;
@@ -322,6 +408,7 @@ int main(void)
 		cmocka_unit_test(test_replies_to_own_flows),
 		cmocka_unit_test(test_ipv6_extension_headers),
 		cmocka_unit_test(test_errors_and_fragments_of_own_flows),
+		cmocka_unit_test(test_no_way_in_without_own_flow),
 		cmocka_unit_test(test_no_rules_and_groups),
 	};
 
