@@ -122,7 +122,7 @@ static void test_groups_ports_and_default(void **state)
 	static const char *const rules[] = { "allow tcp/5201 from group:web" };
 	struct firewall *fw = with_rules(rules, 1);
 	uint64_t web = 1ULL << firewall_group_id(fw, "web");
-	uint64_t db = 1ULL << firewall_group_id(fw, "db");
+	uint64_t db = 1ULL << 1; /* a group no rule names: the next bit */
 	uint8_t p[80];
 	size_t len;
 
@@ -377,21 +377,73 @@ static void test_no_way_in_without_own_flow(void **state)
 	firewall_free(fw);
 }
 
+/* Issue 12, finding 3: a rule set built aside leaves the one in force, its group numbering
+ * and its counts alone until it is swapped in; dropped unswapped, it changes nothing. */
+static void test_rules_built_aside(void **state)
+{
+	static const char *const old_rules[] = { "allow tcp/5201 from group:web",
+						 "allow any from group:admin" };
+	struct firewall_rule r[2];
+	struct firewall_rules *rs;
+	struct firewall *fw = with_rules(old_rules, 2);
+	uint64_t web = 1ULL << firewall_group_id(fw, "web"), m;
+	uint8_t p[80];
+	size_t len;
+	char err[160];
+
+	assert_int_equal(firewall_group_id(fw, "web"), 0);
+	assert_int_equal(firewall_group_id(fw, "admin"), 1);
+	len = pkt4(p, "100.64.0.2", "100.64.0.1", 6, 40000, 22);
+	assert_int_equal(firewall_inbound(fw, key_b, web, p, len, 1), FIREWALL_DEFAULT_DENY);
+	/* the new rules name admin first: admin would be bit 0 */
+	assert_int_equal(firewall_parse_rule("any from group:admin", false, &r[0], err,
+					     sizeof(err)), 0);
+	assert_int_equal(firewall_parse_rule("tcp/5201 from group:web", false, &r[1], err,
+					     sizeof(err)), 0);
+	assert_int_equal(firewall_rules_new(r, 2, &rs), 0);
+	assert_int_equal(firewall_rules_group_id(rs, "admin"), 0);
+	assert_int_equal(firewall_rules_group_id(rs, "web"), 1);
+	/* still the old numbering: b (web, bit 0) has web's access only */
+	assert_int_equal(firewall_group_id(fw, "web"), 0);
+	assert_string_equal(firewall_group_name(fw, 0), "web");
+	assert_int_equal(firewall_inbound(fw, key_b, web, p, len, 1), FIREWALL_DEFAULT_DENY);
+	firewall_rules_free(rs);
+	assert_int_equal(firewall_rule_count(fw), 2);
+	/* swapped in: the new numbering, and the unchanged rule keeps its count */
+	len = pkt4(p, "100.64.0.2", "100.64.0.1", 6, 40000, 5201);
+	assert_int_equal(firewall_inbound(fw, key_b, web, p, len, 1), FIREWALL_ALLOW);
+	assert_int_equal(firewall_rules_new(r, 2, &rs), 0);
+	firewall_swap_rules(fw, rs);
+	assert_int_equal(firewall_group_id(fw, "web"), 1);
+	assert_string_equal(firewall_rule(fw, 1, &m)->text, "allow tcp/5201 from group:web");
+	assert_int_equal(m, 1);
+	firewall_free(fw);
+}
+
 static void test_no_rules_and_groups(void **state)
 {
+	struct firewall_rules *rs;
 	struct firewall *fw;
 
 	assert_int_equal(firewall_new(&fw), 0);
 	assert_false(firewall_active(fw));
 	assert_false(firewall_active(NULL));
+	assert_int_equal(firewall_rules_new(NULL, 0, &rs), 0);
 	for (int i = 0; i < FIREWALL_MAX_GROUPS; i++) {
 		char name[16];
 
 		snprintf(name, sizeof(name), "g%d", i);
-		assert_int_equal(firewall_group_id(fw, name), i);
+		assert_int_equal(firewall_rules_group_id(rs, name), i);
 	}
+	assert_int_equal(firewall_rules_group_id(rs, "g3"), 3);
+	assert_int_equal(firewall_rules_group_id(rs, "one-too-many"), -ENOSPC);
+	/* built aside, the table is not the one in force until swapped in */
+	assert_int_equal(firewall_group_id(fw, "g3"), -ENOENT);
+	assert_null(firewall_group_name(fw, 3));
+	firewall_swap_rules(fw, rs);
 	assert_int_equal(firewall_group_id(fw, "g3"), 3);
-	assert_int_equal(firewall_group_id(fw, "one-too-many"), -ENOSPC);
+	assert_string_equal(firewall_group_name(fw, 63), "g63");
+	assert_null(firewall_group_name(fw, 64));
 	assert_true(firewall_group_name_ok("web-1_a.b"));
 	assert_false(firewall_group_name_ok(""));
 	assert_false(firewall_group_name_ok("we b"));
@@ -409,6 +461,7 @@ int main(void)
 		cmocka_unit_test(test_ipv6_extension_headers),
 		cmocka_unit_test(test_errors_and_fragments_of_own_flows),
 		cmocka_unit_test(test_no_way_in_without_own_flow),
+		cmocka_unit_test(test_rules_built_aside),
 		cmocka_unit_test(test_no_rules_and_groups),
 	};
 
