@@ -17,7 +17,6 @@ for n in a b c; do
 	[ "${!IMPL_n:-${IMPL:-sealnetd}}" = sealnetd ] || { skip "rules are sealnetd's"; exit 0; }
 done
 command -v socat >/dev/null || fail "socat is not installed (make deps)"
-command -v python3 >/dev/null || fail "python3 is not installed (it sends ICMP timestamp requests)"
 
 node_new a
 node_new b
@@ -141,6 +140,9 @@ d0=$(drops)
 nsx b bash -c "echo x >/dev/udp/${OV4[a]}/9" || fail "b could not send to a's port 9"
 sleep 0.5
 check_eq "the rule allow udp/9 admitted b's datagram" "$(($(rule_matches 1) - m1))" 1
+if ! command -v python3 >/dev/null; then
+	skip "no python3 to send ICMP timestamp requests with"
+else
 nsx b python3 - "${OV4[a]}" <<'PY' || fail "b could not send ICMP timestamp requests"
 import socket, struct, sys, time
 def csum(b):
@@ -158,6 +160,7 @@ PY
 sleep 0.5
 check_eq "the Deny rule counted b's 4 timestamp requests" "$(($(rule_matches 0) - m0))" 4
 check_eq "drop_firewall rose by b's 4 timestamp requests" "$(($(drops) - d0))" 4
+fi
 
 step "stop"
 stop_node a
