@@ -792,7 +792,8 @@ int device_to_config(struct device *dev, struct config **out)
 	c->table_mode = !dev->route_table ? CONFIG_TABLE_OFF
 		       : dev->route_table == RT_TABLE_MAIN ? CONFIG_TABLE_AUTO : CONFIG_TABLE_ID;
 	c->table_id = dev->route_table;
-	memcpy(c->addresses, dev->addresses, dev->n_addresses * sizeof(*c->addresses));
+	if (dev->n_addresses) /* none without a config file: dev->addresses is NULL then */
+		memcpy(c->addresses, dev->addresses, dev->n_addresses * sizeof(*c->addresses));
 	c->n_addresses = dev->n_addresses;
 	c->n_rules = firewall_rule_count(dev->firewall);
 	if (c->n_rules) {
