@@ -161,50 +161,6 @@ err:
 	return ret;
 }
 
-static int set_identity(struct device *dev, const uint8_t *private_key, bool *changed)
-{
-	struct peer *p;
-
-	*changed = false;
-	if (!private_key) {
-		if (!dev->local.private_key)
-			return 0;
-		sodium_free(dev->local.private_key);
-		dev->local.private_key = NULL;
-		memset(dev->local.public_key, 0, sizeof(dev->local.public_key));
-	} else {
-		uint8_t k[NOISE_PUBLIC_KEY_LEN];
-		bool same;
-
-		/* Compared clamped: the key `wg showconf` shows is the file's key clamped, and
-		 * setting it back must not reset every session. */
-		memcpy(k, private_key, sizeof(k));
-		key_clamp_private(k);
-		same = dev->local.private_key &&
-		       cipher_equal(dev->local.private_key, k, NOISE_PUBLIC_KEY_LEN);
-		if (!same && !dev->local.private_key)
-			dev->local.private_key = sodium_malloc(NOISE_PUBLIC_KEY_LEN);
-		if (!same && dev->local.private_key) {
-			memcpy(dev->local.private_key, k, NOISE_PUBLIC_KEY_LEN);
-			key_public_from_private(dev->local.public_key, k);
-		}
-		cipher_wipe(k, sizeof(k));
-		if (same)
-			return 0;
-		if (!dev->local.private_key)
-			return -ENOMEM;
-	}
-	cookie_checker_init(&dev->cookie_checker, dev->local.public_key);
-	/* Sessions were made with the old identity: nothing more goes out with them, but what
-	 * the peers already sent still decrypts, and a new handshake may start at once. */
-	TAILQ_FOREACH(p, &dev->peers, link) {
-		noise_handshake_set_local(&p->handshake, &dev->local);
-		peer_keypairs_expire(p);
-	}
-	*changed = true;
-	return 0;
-}
-
 /* After a change of identity, as after WireGuard's: peers we had a session with hear from
  * us now rather than at their next packet. */
 static void kick_rekeys(struct device *dev)
@@ -225,57 +181,6 @@ static void forget_sources(struct device *dev)
 
 	TAILQ_FOREACH(p, &dev->peers, link)
 		memset(&p->endpoint_src, 0, sizeof(p->endpoint_src));
-}
-
-static int set_port(struct device *dev, uint16_t port, bool new_random)
-{
-	struct udp u;
-	struct event *ev4 = NULL, *ev6 = NULL;
-	int ret;
-
-	if ((dev->udp.fd4 >= 0 || dev->udp.fd6 >= 0) && ((port == 0 && !new_random) ||
-							  (port && port == dev->udp.port)))
-		return 0;
-	ret = udp_open(&u, port,
-		       (dev->offload & CONFIG_OFFLOAD_UDP_GSO ? UDP_OFFLOAD_GSO : 0) |
-			       (dev->offload & CONFIG_OFFLOAD_UDP_GRO ? UDP_OFFLOAD_GRO : 0));
-	if (ret) {
-		log_err("%s: cannot listen on UDP port %u: %s", dev->ifname, port, strerror(-ret));
-		return ret;
-	}
-	if (u.fd4 >= 0)
-		ev4 = event_new(dev->base, u.fd4, EV_READ | EV_PERSIST, udp_cb, dev);
-	if (u.fd6 >= 0)
-		ev6 = event_new(dev->base, u.fd6, EV_READ | EV_PERSIST, udp_cb, dev);
-	if ((u.fd4 >= 0 && (!ev4 || event_add(ev4, NULL))) ||
-	    (u.fd6 >= 0 && (!ev6 || event_add(ev6, NULL)))) {
-		if (ev4)
-			event_free(ev4);
-		if (ev6)
-			event_free(ev6);
-		udp_close(&u);
-		return -ENOMEM;
-	}
-	if (dev->fwmark && (ret = udp_set_mark(&u, dev->fwmark))) {
-		log_err("%s: cannot set fwmark %u: %s", dev->ifname, dev->fwmark, strerror(-ret));
-		if (ev4)
-			event_free(ev4);
-		if (ev6)
-			event_free(ev6);
-		udp_close(&u);
-		return ret;
-	}
-	if (dev->udp4_ev)
-		event_free(dev->udp4_ev);
-	if (dev->udp6_ev)
-		event_free(dev->udp6_ev);
-	udp_close(&dev->udp);
-	dev->udp = u;
-	dev->udp4_ev = ev4;
-	dev->udp6_ev = ev6;
-	forget_sources(dev);
-	log_info("%s: listening on UDP port %u", dev->ifname, u.port);
-	return 0;
 }
 
 static bool prefix_equal(const struct ip_prefix *a, const struct ip_prefix *b)
@@ -365,61 +270,6 @@ static int sync_list(struct device *dev, struct ip_prefix **have, size_t *n_have
 	return 0;
 }
 
-static int apply_peers(struct device *dev, const struct config *c)
-{
-	struct peer *p, *tmp;
-	int ret;
-	/* Peers the config no longer names go first, with their routes in allowedips. */
-	for (p = TAILQ_FIRST(&dev->peers); p; p = tmp) {
-		bool found = false;
-
-		tmp = TAILQ_NEXT(p, link);
-
-		for (size_t i = 0; i < c->n_peers && !found; i++)
-			found = key_equal(c->peers[i].public_key, peer_public_key(p));
-		if (found)
-			continue;
-		log_info("%s: peer %s removed", dev->ifname, p->name);
-		allowedips_remove_by_peer(dev->allowedips, p);
-		TAILQ_REMOVE(&dev->peers, p, link);
-		peer_free(p);
-	}
-	for (size_t i = 0; i < c->n_peers; i++) {
-		const struct config_peer *cp = &c->peers[i];
-
-		p = device_peer_by_key(dev, cp->public_key);
-		if (p) {
-			peer_update(p, cp);
-		} else {
-			ret = peer_new(dev, cp, &p);
-			if (ret)
-				return ret;
-			TAILQ_INSERT_TAIL(&dev->peers, p, link);
-			log_info("%s: peer %s added", dev->ifname, p->name);
-		}
-		p->group_mask = 0;
-		for (unsigned j = 0; j < cp->n_groups; j++) {
-			int id = firewall_group_id(dev->firewall, cp->groups[j]);
-
-			if (id < 0) {
-				log_err("%s: peer %s: group %s: more than %d group names", dev->ifname,
-					p->name, cp->groups[j], FIREWALL_MAX_GROUPS);
-				return id;
-			}
-			p->group_mask |= 1ULL << id;
-		}
-		memcpy(p->groups, cp->groups, sizeof(p->groups));
-		p->n_groups = cp->n_groups;
-		allowedips_remove_by_peer(dev->allowedips, p);
-		for (size_t j = 0; j < cp->n_allowed_ips; j++) {
-			ret = allowedips_insert(dev->allowedips, &cp->allowed_ips[j], p);
-			if (ret)
-				return ret;
-		}
-	}
-	return 0;
-}
-
 /* As WireGuard does, a peer with a persistent keepalive is contacted at once rather than
  * at the first packet, so a node behind NAT becomes reachable without sending first. */
 static void kick_persistent_keepalives(struct device *dev)
@@ -457,18 +307,22 @@ static void routes_clear(struct device *dev)
 }
 
 /* Removing the last IPv4 address of a link makes the kernel flush every route through it,
- * ours too: after an address change each of ours is added again where it went missing. */
-static void routes_reassert(struct device *dev)
+ * ours too: after an address change each of ours is added again where it went missing.
+ * Returns 0 or the first error (each is logged). */
+static int routes_reassert(struct device *dev)
 {
 	char buf[ADDR_STRLEN];
-	int ret;
+	int ret, first = 0;
 
 	for (size_t i = 0; i < dev->n_routes; i++) {
 		ret = route_add(dev, &dev->routes[i]);
-		if (ret && ret != -EEXIST)
+		if (ret && ret != -EEXIST) {
 			log_warn("%s: cannot restore route %s: %s", dev->ifname,
 				 addr_prefix_str(&dev->routes[i], buf), strerror(-ret));
+			first = first ? first : ret;
+		}
 	}
+	return first;
 }
 
 static int apply_routes(struct device *dev, const struct config *c)
@@ -513,100 +367,179 @@ static int apply_routes(struct device *dev, const struct config *c)
 	return ret;
 }
 
-static bool name_seen(const struct config *c, size_t rule, size_t peer, unsigned g,
-		      const char *name)
+/* What device_apply() builds aside before it changes anything, and what it did to the system
+ * that it must undo when a later step fails: a set, a reload or the startup config takes
+ * effect whole or not at all. Everything that can fail happens before commit(), which
+ * cannot; what the system was asked to change is put back by rollback(). */
+struct apply_peer {
+	struct peer *p; /* the device's, or made here */
+	bool made;
+	uint64_t mask; /* its groups' bits in the new rule set's table */
+};
+
+struct apply {
+	struct firewall_rules *rules;
+	struct apply_peer *peers; /* one per config peer */
+	struct allowedips *allowedips;
+	bool identity_changes;
+	uint8_t *private_key; /* the new identity, clamped; NULL for none */
+	bool new_socket;
+	struct udp udp;
+	struct event *ev4, *ev6;
+	unsigned old_mtu;
+	/* done to the system so far */
+	bool mark_set, mtu_set, addresses_set, link_set, routes_set;
+	struct ip_prefix *old_addresses, *old_routes;
+	size_t n_old_addresses, n_old_routes;
+	uint32_t old_route_table;
+};
+
+/* Compared clamped: the key `wg showconf` shows is the file's key clamped, and setting it
+ * back must not reset every session. */
+static int prepare_identity(struct device *dev, const uint8_t *key, struct apply *a)
 {
-	for (size_t i = 0; i < c->n_rules && i < rule; i++)
-		if (c->rules[i].from == FIREWALL_FROM_GROUP && !strcmp(c->rules[i].group, name))
-			return true;
-	for (size_t i = 0; i <= peer && i < c->n_peers; i++)
-		for (unsigned j = 0; j < c->peers[i].n_groups && (i < peer || j < g); j++)
-			if (!strcmp(c->peers[i].groups[j], name))
-				return true;
-	return false;
+	if (!key) {
+		a->identity_changes = dev->local.private_key != NULL;
+		return 0;
+	}
+	a->private_key = sodium_malloc(NOISE_PUBLIC_KEY_LEN);
+	if (!a->private_key)
+		return -ENOMEM;
+	memcpy(a->private_key, key, NOISE_PUBLIC_KEY_LEN);
+	key_clamp_private(a->private_key);
+	a->identity_changes =
+		!dev->local.private_key ||
+		!cipher_equal(dev->local.private_key, a->private_key, NOISE_PUBLIC_KEY_LEN);
+	return 0;
 }
 
-/* Distinct group names in rules and peers (quadratic, but configs are small and this runs
- * on apply only). */
-static size_t count_groups(const struct config *c)
+/* A new socket when the port changes (or a new random one is asked for), with the new mark:
+ * the old one serves until commit(). */
+static int prepare_socket(struct device *dev, const struct config *c, struct apply *a)
 {
-	size_t n = 0;
-
-	for (size_t i = 0; i < c->n_rules; i++)
-		if (c->rules[i].from == FIREWALL_FROM_GROUP && !name_seen(c, i, 0, 0, c->rules[i].group))
-			n++;
-	for (size_t i = 0; i < c->n_peers; i++)
-		for (unsigned j = 0; j < c->peers[i].n_groups; j++)
-			if (!name_seen(c, c->n_rules, i, j, c->peers[i].groups[j]))
-				n++;
-	return n;
-}
-
-int device_apply(struct device *dev, const struct config *c)
-{
-	bool new_identity, mtu_changed = false, addr_removed = false;
+	uint16_t port = c->listen_port;
 	int ret;
 
-	/* Rules first, with the group names the config uses counted before anything changes:
-	 * the table is built anew from this config, so renamed groups free their places. */
-	if (count_groups(c) > FIREWALL_MAX_GROUPS) {
-		log_err("%s: cannot apply the access rules: more than %d group names",
-			dev->ifname, FIREWALL_MAX_GROUPS);
-		return -ENOSPC;
+	if ((dev->udp.fd4 >= 0 || dev->udp.fd6 >= 0) &&
+	    ((port == 0 && !c->listen_port_new) || (port && port == dev->udp.port)))
+		return 0;
+	ret = udp_open(&a->udp, port,
+		       (dev->offload & CONFIG_OFFLOAD_UDP_GSO ? UDP_OFFLOAD_GSO : 0) |
+			       (dev->offload & CONFIG_OFFLOAD_UDP_GRO ? UDP_OFFLOAD_GRO : 0));
+	if (ret) {
+		log_err("%s: cannot listen on UDP port %u: %s", dev->ifname, port, strerror(-ret));
+		return ret;
 	}
-	firewall_reset_groups(dev->firewall);
-	ret = firewall_set_rules(dev->firewall, c->rules, c->n_rules);
+	a->new_socket = true;
+	if (a->udp.fd4 >= 0)
+		a->ev4 = event_new(dev->base, a->udp.fd4, EV_READ | EV_PERSIST, udp_cb, dev);
+	if (a->udp.fd6 >= 0)
+		a->ev6 = event_new(dev->base, a->udp.fd6, EV_READ | EV_PERSIST, udp_cb, dev);
+	if ((a->udp.fd4 >= 0 && (!a->ev4 || event_add(a->ev4, NULL))) ||
+	    (a->udp.fd6 >= 0 && (!a->ev6 || event_add(a->ev6, NULL))))
+		return -ENOMEM;
+	if (c->fwmark && (ret = udp_set_mark(&a->udp, c->fwmark))) {
+		log_err("%s: cannot set fwmark %u: %s", dev->ifname, c->fwmark, strerror(-ret));
+		return ret;
+	}
+	return 0;
+}
+
+/* The new rule set with every peer's mask read from its table, the peers the config adds
+ * (in no table yet) and a new AllowedIPs trie. */
+static int prepare_peers(struct device *dev, const struct config *c, struct apply *a)
+{
+	int ret;
+
+	ret = firewall_rules_new(c->rules, c->n_rules, &a->rules);
 	if (ret) {
 		log_err("%s: cannot apply the access rules: %s", dev->ifname,
 			ret == -ENOSPC ? "more than 64 group names" : strerror(-ret));
 		return ret;
 	}
-	/* The port next: it is what most often fails (in use). */
-	ret = set_port(dev, c->listen_port, c->listen_port_new);
+	a->peers = calloc(c->n_peers ? c->n_peers : 1, sizeof(*a->peers));
+	if (!a->peers)
+		return -ENOMEM;
+	ret = allowedips_new(&a->allowedips);
 	if (ret)
 		return ret;
-	ret = set_identity(dev, c->private_key, &new_identity);
-	if (ret)
-		return ret;
-	if (c->fwmark != dev->fwmark) {
+	/* Public keys are unique in a config (validated, or made so by uapi_parse_set()). */
+	for (size_t i = 0; i < c->n_peers; i++) {
+		const struct config_peer *cp = &c->peers[i];
+		struct apply_peer *ap = &a->peers[i];
+
+		for (unsigned j = 0; j < cp->n_groups; j++) {
+			int id = firewall_rules_group_id(a->rules, cp->groups[j]);
+
+			if (id < 0) {
+				log_err("%s: group %s: more than %d group names", dev->ifname,
+					cp->groups[j], FIREWALL_MAX_GROUPS);
+				return id;
+			}
+			ap->mask |= 1ULL << id;
+		}
+		ap->p = device_peer_by_key(dev, cp->public_key);
+		if (!ap->p) {
+			ret = peer_new(dev, cp, &ap->p);
+			if (ret)
+				return ret;
+			ap->made = true;
+		}
+		for (size_t j = 0; j < cp->n_allowed_ips; j++) {
+			ret = allowedips_insert(a->allowedips, &cp->allowed_ips[j], ap->p);
+			if (ret)
+				return ret;
+		}
+	}
+	return 0;
+}
+
+static int copy_list(const struct ip_prefix *list, size_t n, struct ip_prefix **out)
+{
+	*out = calloc(n ? n : 1, sizeof(**out));
+	if (!*out)
+		return -ENOMEM;
+	if (n)
+		memcpy(*out, list, n * sizeof(*list));
+	return 0;
+}
+
+/* The fwmark, the MTU, the addresses, the link and the routes: each remembered in a as done
+ * as soon as it may have changed something, for rollback(). */
+static int apply_system(struct device *dev, const struct config *c, struct apply *a)
+{
+	bool addr_removed = false;
+	int ret;
+
+	if (!a->new_socket && c->fwmark != dev->fwmark) {
 		ret = udp_set_mark(&dev->udp, c->fwmark);
 		if (ret) {
 			log_err("%s: cannot set fwmark %u: %s", dev->ifname, c->fwmark,
 				strerror(-ret));
 			return ret;
 		}
-		dev->fwmark = c->fwmark;
-		forget_sources(dev);
-	}
-	if (c->mtu && c->mtu != dev->mtu) {
-		struct peer *p;
-
-		/* Staged buffers are sized by the MTU: peers made from now on get the new size;
-		 * existing ones keep theirs and drop larger packets while a handshake runs. */
-		TAILQ_FOREACH(p, &dev->peers, link)
-			peer_staged_clear(p);
-		dev->mtu = c->mtu;
-		mtu_changed = true;
+		a->mark_set = true;
 	}
 	/* Only what changed goes to the kernel: a set that moves a peer's endpoint must not
 	 * undo what the admin did to the link since, nor fail because it moved away. */
-	if (dev->manage_net && (mtu_changed || !dev->link_set_up)) {
+	if (dev->manage_net && (dev->mtu != a->old_mtu || !dev->link_set_up)) {
 		ret = netlink_set_mtu(dev->nl, dev->ifindex, dev->mtu);
 		if (ret) {
 			log_err("%s: cannot set MTU %u: %s", dev->ifname, dev->mtu, strerror(-ret));
 			return ret;
 		}
+		a->mtu_set = dev->mtu != a->old_mtu;
 	}
 	if (dev->manage_net) {
+		ret = copy_list(dev->addresses, dev->n_addresses, &a->old_addresses);
+		if (ret)
+			return ret;
+		a->n_old_addresses = dev->n_addresses;
+		a->addresses_set = true;
 		ret = sync_list(dev, &dev->addresses, &dev->n_addresses, c->addresses,
 				c->n_addresses, "address", addr_add, addr_del, &addr_removed);
 		if (ret)
 			return ret;
-	}
-	ret = apply_peers(dev, c);
-	if (ret) {
-		log_err("%s: cannot apply peers: %s", dev->ifname, strerror(-ret));
-		return ret;
 	}
 	if (dev->manage_net && !dev->link_set_up) {
 		ret = netlink_set_up(dev->nl, dev->ifindex, true);
@@ -615,14 +548,191 @@ int device_apply(struct device *dev, const struct config *c)
 			return ret;
 		}
 		dev->link_set_up = true;
+		a->link_set = true;
 	}
-	if (addr_removed)
-		routes_reassert(dev);
-	ret = apply_routes(dev, c);
+	ret = copy_list(dev->routes, dev->n_routes, &a->old_routes);
 	if (ret)
 		return ret;
+	a->n_old_routes = dev->n_routes;
+	a->old_route_table = dev->route_table;
+	a->routes_set = true;
+	if (addr_removed && (ret = routes_reassert(dev)))
+		return ret;
+	return apply_routes(dev, c);
+}
+
+/* Puts back what apply_system() did, in reverse, and frees what was built aside. The
+ * kernel may refuse to undo too: that is logged, and the device keeps what it has. */
+static void rollback(struct device *dev, struct apply *a)
+{
+	bool removed = false;
+	int ret;
+
+	if (a->routes_set) {
+		if (dev->route_table != a->old_route_table) {
+			routes_clear(dev);
+			dev->route_table = a->old_route_table;
+		}
+		if (dev->route_table &&
+		    (ret = sync_list(dev, &dev->routes, &dev->n_routes, a->old_routes,
+				     a->n_old_routes, "route", route_add, route_del, &removed)))
+			log_warn("%s: cannot restore the routes: %s", dev->ifname, strerror(-ret));
+	}
+	if (a->link_set) {
+		netlink_set_up(dev->nl, dev->ifindex, false);
+		dev->link_set_up = false;
+	}
+	if (a->addresses_set) {
+		removed = false;
+		ret = sync_list(dev, &dev->addresses, &dev->n_addresses, a->old_addresses,
+				a->n_old_addresses, "address", addr_add, addr_del, &removed);
+		if (ret)
+			log_warn("%s: cannot restore the addresses: %s", dev->ifname,
+				 strerror(-ret));
+		if (removed)
+			routes_reassert(dev);
+	}
+	if (a->mtu_set && (ret = netlink_set_mtu(dev->nl, dev->ifindex, a->old_mtu)))
+		log_warn("%s: cannot restore MTU %u: %s", dev->ifname, a->old_mtu, strerror(-ret));
+	dev->mtu = a->old_mtu;
+	if (a->mark_set && (ret = udp_set_mark(&dev->udp, dev->fwmark)))
+		log_warn("%s: cannot restore fwmark %u: %s", dev->ifname, dev->fwmark,
+			 strerror(-ret));
+	if (a->ev4)
+		event_free(a->ev4);
+	if (a->ev6)
+		event_free(a->ev6);
+	if (a->new_socket)
+		udp_close(&a->udp);
+}
+
+static void apply_free(struct apply *a, size_t n_peers)
+{
+	for (size_t i = 0; a->peers && i < n_peers; i++)
+		if (a->peers[i].made)
+			peer_free(a->peers[i].p);
+	free(a->peers);
+	allowedips_free(a->allowedips);
+	firewall_rules_free(a->rules);
+	if (a->private_key)
+		sodium_free(a->private_key);
+	free(a->old_addresses);
+	free(a->old_routes);
+}
+
+/* Our identity changed: sessions were made with the old one, so nothing more goes out with
+ * them, but what the peers already sent still decrypts, and a new handshake may start. */
+static void commit_identity(struct device *dev, struct apply *a)
+{
+	struct peer *p;
+
+	if (dev->local.private_key)
+		sodium_free(dev->local.private_key);
+	dev->local.private_key = a->private_key;
+	a->private_key = NULL;
+	if (dev->local.private_key)
+		key_public_from_private(dev->local.public_key, dev->local.private_key);
+	else
+		memset(dev->local.public_key, 0, sizeof(dev->local.public_key));
+	cookie_checker_init(&dev->cookie_checker, dev->local.public_key);
+	TAILQ_FOREACH(p, &dev->peers, link) {
+		noise_handshake_set_local(&p->handshake, &dev->local);
+		peer_keypairs_expire(p);
+	}
+}
+
+/* Puts in force what was built aside; cannot fail. */
+static void commit(struct device *dev, const struct config *c, struct apply *a)
+{
+	struct allowedips *old_trie = dev->allowedips;
+	struct peer *p, *tmp;
+
+	if (a->new_socket) {
+		if (dev->udp4_ev)
+			event_free(dev->udp4_ev);
+		if (dev->udp6_ev)
+			event_free(dev->udp6_ev);
+		udp_close(&dev->udp);
+		dev->udp = a->udp;
+		dev->udp4_ev = a->ev4;
+		dev->udp6_ev = a->ev6;
+		a->ev4 = a->ev6 = NULL;
+		log_info("%s: listening on UDP port %u", dev->ifname, dev->udp.port);
+	}
+	if (a->new_socket || c->fwmark != dev->fwmark)
+		forget_sources(dev);
+	a->new_socket = false;
+	dev->fwmark = c->fwmark;
+	/* Staged buffers are sized by the MTU: peers made from now on get the new size;
+	 * existing ones keep theirs and drop larger packets while a handshake runs. */
+	if (dev->mtu != a->old_mtu)
+		TAILQ_FOREACH(p, &dev->peers, link)
+			peer_staged_clear(p);
+	firewall_swap_rules(dev->firewall, a->rules);
+	a->rules = NULL;
+	dev->allowedips = a->allowedips;
+	a->allowedips = NULL;
+	allowedips_free(old_trie);
+	/* Peers the config no longer names go, those it adds join at the end. */
+	for (p = TAILQ_FIRST(&dev->peers); p; p = tmp) {
+		bool found = false;
+
+		tmp = TAILQ_NEXT(p, link);
+		for (size_t i = 0; i < c->n_peers && !found; i++)
+			found = a->peers[i].p == p;
+		if (found)
+			continue;
+		log_info("%s: peer %s removed", dev->ifname, p->name);
+		TAILQ_REMOVE(&dev->peers, p, link);
+		peer_free(p);
+	}
+	for (size_t i = 0; i < c->n_peers; i++) {
+		if (!a->peers[i].made)
+			continue;
+		TAILQ_INSERT_TAIL(&dev->peers, a->peers[i].p, link);
+		a->peers[i].made = false;
+		log_info("%s: peer %s added", dev->ifname, a->peers[i].p->name);
+	}
+	/* Before the peers' updates: a keepalive they send goes out with the new identity. */
+	if (a->identity_changes)
+		commit_identity(dev, a);
+	for (size_t i = 0; i < c->n_peers; i++) {
+		const struct config_peer *cp = &c->peers[i];
+
+		p = a->peers[i].p;
+		peer_update(p, cp);
+		p->group_mask = a->peers[i].mask;
+		memcpy(p->groups, cp->groups, sizeof(p->groups));
+		p->n_groups = cp->n_groups;
+	}
+}
+
+int device_apply(struct device *dev, const struct config *c)
+{
+	struct apply a = { .old_mtu = dev->mtu };
+	int ret;
+
+	/* Peers made here get staged slots of the new MTU; rollback() puts the old back. */
+	if (c->mtu)
+		dev->mtu = c->mtu;
+	ret = prepare_identity(dev, c->private_key, &a);
+	if (!ret)
+		ret = prepare_peers(dev, c, &a);
+	/* The port next: it is what most often fails (in use, or below 1024 once privileges
+	 * are dropped). */
+	if (!ret)
+		ret = prepare_socket(dev, c, &a);
+	if (!ret)
+		ret = apply_system(dev, c, &a);
+	if (ret) {
+		rollback(dev, &a);
+		apply_free(&a, c->n_peers);
+		return ret;
+	}
+	commit(dev, c, &a);
+	apply_free(&a, c->n_peers);
 	kick_persistent_keepalives(dev);
-	if (new_identity)
+	if (a.identity_changes)
 		kick_rekeys(dev);
 	return 0;
 }
@@ -669,7 +779,8 @@ int device_to_config(struct device *dev, struct config **out)
 	c->table_mode = !dev->route_table ? CONFIG_TABLE_OFF
 		       : dev->route_table == RT_TABLE_MAIN ? CONFIG_TABLE_AUTO : CONFIG_TABLE_ID;
 	c->table_id = dev->route_table;
-	memcpy(c->addresses, dev->addresses, dev->n_addresses * sizeof(*c->addresses));
+	if (dev->n_addresses) /* none without a config file: dev->addresses is NULL then */
+		memcpy(c->addresses, dev->addresses, dev->n_addresses * sizeof(*c->addresses));
 	c->n_addresses = dev->n_addresses;
 	c->n_rules = firewall_rule_count(dev->firewall);
 	if (c->n_rules) {

@@ -22,9 +22,23 @@
 #define CT_UDP_TIMEOUT (3 * 60)
 #define CT_OTHER_TIMEOUT (10 * 60)
 
+/* What of a packet the connection table may know it by. Only a node's own flows are
+ * entries: a TCP or UDP flow by its ports, a ping by its identifier (the request opens, the
+ * reply matches), and the later fragments of a UDP flow by the address pair, which only real
+ * later fragments look up. Anything else (an ICMP error, an echo reply we give, a protocol
+ * without ports, a header cut short) opens nothing and matches nothing: an ICMP error comes
+ * in only for the flow it quotes. */
+enum flow_kind {
+	FLOW_NONE,
+	FLOW_PORTS,
+	FLOW_ECHO,
+	FLOW_UDP_FRAGMENTS,
+};
+
 struct flow {
 	uint8_t family, proto;
 	uint16_t local_port, remote_port;
+	uint8_t kind, reserved; /* hashed and compared as bytes: no padding */
 	uint8_t local[16], remote[16];
 };
 
@@ -33,13 +47,17 @@ struct ct_entry {
 	uint64_t expires; /* monotonic ns; 0 = free */
 };
 
-struct firewall {
+struct firewall_rules {
 	struct firewall_rule *rules;
 	uint64_t *matches;
 	int *rule_group; /* interned group id per rule, -1 when not a group rule */
 	size_t n_rules;
 	char groups[FIREWALL_MAX_GROUPS][FIREWALL_GROUP_NAME_MAX];
 	unsigned n_groups;
+};
+
+struct firewall {
+	struct firewall_rules *rs; /* never NULL */
 	uint64_t seed;
 	struct ct_entry ct[CT_BUCKETS][CT_WAYS];
 };
@@ -194,12 +212,69 @@ int firewall_parse_rule(const char *text, bool deny, struct firewall_rule *out, 
 	return 0;
 }
 
+int firewall_rules_group_id(struct firewall_rules *rs, const char *name)
+{
+	for (unsigned i = 0; i < rs->n_groups; i++)
+		if (!strcmp(rs->groups[i], name))
+			return (int)i;
+	if (rs->n_groups == FIREWALL_MAX_GROUPS)
+		return -ENOSPC;
+	snprintf(rs->groups[rs->n_groups], FIREWALL_GROUP_NAME_MAX, "%s", name);
+	return (int)rs->n_groups++;
+}
+
+void firewall_rules_free(struct firewall_rules *rs)
+{
+	if (!rs)
+		return;
+	free(rs->rules);
+	free(rs->matches);
+	free(rs->rule_group);
+	free(rs);
+}
+
+int firewall_rules_new(const struct firewall_rule *rules, size_t n, struct firewall_rules **out)
+{
+	struct firewall_rules *rs = calloc(1, sizeof(*rs));
+	size_t alloc = n ? n : 1;
+	int ret = -ENOMEM;
+
+	if (!rs)
+		return -ENOMEM;
+	rs->rules = calloc(alloc, sizeof(*rs->rules));
+	rs->matches = calloc(alloc, sizeof(*rs->matches));
+	rs->rule_group = calloc(alloc, sizeof(*rs->rule_group));
+	if (!rs->rules || !rs->matches || !rs->rule_group)
+		goto err;
+	if (n)
+		memcpy(rs->rules, rules, n * sizeof(*rules));
+	rs->n_rules = n;
+	for (size_t i = 0; i < n; i++) {
+		rs->rule_group[i] = -1;
+		if (rs->rules[i].from != FIREWALL_FROM_GROUP)
+			continue;
+		ret = firewall_rules_group_id(rs, rs->rules[i].group);
+		if (ret < 0)
+			goto err;
+		rs->rule_group[i] = ret;
+	}
+	*out = rs;
+	return 0;
+err:
+	firewall_rules_free(rs);
+	return ret;
+}
+
 int firewall_new(struct firewall **out)
 {
 	struct firewall *fw = calloc(1, sizeof(*fw));
 
 	if (!fw)
 		return -ENOMEM;
+	if (firewall_rules_new(NULL, 0, &fw->rs)) {
+		free(fw);
+		return -ENOMEM;
+	}
 	cipher_random(&fw->seed, sizeof(fw->seed));
 	*out = fw;
 	return 0;
@@ -209,91 +284,63 @@ void firewall_free(struct firewall *fw)
 {
 	if (!fw)
 		return;
-	free(fw->rules);
-	free(fw->matches);
-	free(fw->rule_group);
+	firewall_rules_free(fw->rs);
 	free(fw);
 }
 
-int firewall_group_id(struct firewall *fw, const char *name)
+void firewall_swap_rules(struct firewall *fw, struct firewall_rules *rs)
 {
-	for (unsigned i = 0; i < fw->n_groups; i++)
-		if (!strcmp(fw->groups[i], name))
-			return (int)i;
-	if (fw->n_groups == FIREWALL_MAX_GROUPS)
-		return -ENOSPC;
-	snprintf(fw->groups[fw->n_groups], FIREWALL_GROUP_NAME_MAX, "%s", name);
-	return (int)fw->n_groups++;
-}
-
-void firewall_reset_groups(struct firewall *fw)
-{
-	fw->n_groups = 0;
+	/* An unchanged rule keeps its count across a reload. */
+	for (size_t i = 0; i < rs->n_rules; i++)
+		for (size_t j = 0; j < fw->rs->n_rules; j++)
+			if (!strcmp(rs->rules[i].text, fw->rs->rules[j].text))
+				rs->matches[i] = fw->rs->matches[j];
+	firewall_rules_free(fw->rs);
+	fw->rs = rs;
 }
 
 int firewall_set_rules(struct firewall *fw, const struct firewall_rule *rules, size_t n)
 {
-	struct firewall_rule *r = NULL;
-	uint64_t *m = NULL;
-	int *g = NULL;
+	struct firewall_rules *rs;
+	int ret = firewall_rules_new(rules, n, &rs);
 
-	if (n) {
-		r = calloc(n, sizeof(*r));
-		m = calloc(n, sizeof(*m));
-		g = calloc(n, sizeof(*g));
-		if (!r || !m || !g) {
-			free(r);
-			free(m);
-			free(g);
-			return -ENOMEM;
-		}
-		memcpy(r, rules, n * sizeof(*r));
-		for (size_t i = 0; i < n; i++) {
-			g[i] = -1;
-			if (r[i].from != FIREWALL_FROM_GROUP)
-				continue;
-			g[i] = firewall_group_id(fw, r[i].group);
-			if (g[i] < 0) {
-				free(r);
-				free(m);
-				free(g);
-				return -ENOSPC;
-			}
-			/* An unchanged rule keeps its count across a reload. */
-		}
-		for (size_t i = 0; i < n; i++)
-			for (size_t j = 0; j < fw->n_rules; j++)
-				if (!strcmp(r[i].text, fw->rules[j].text))
-					m[i] = fw->matches[j];
-	}
-	free(fw->rules);
-	free(fw->matches);
-	free(fw->rule_group);
-	fw->rules = r;
-	fw->matches = m;
-	fw->rule_group = g;
-	fw->n_rules = n;
+	if (ret)
+		return ret;
+	firewall_swap_rules(fw, rs);
 	return 0;
+}
+
+int firewall_group_id(const struct firewall *fw, const char *name)
+{
+	for (unsigned i = 0; i < fw->rs->n_groups; i++)
+		if (!strcmp(fw->rs->groups[i], name))
+			return (int)i;
+	return -ENOENT;
+}
+
+const char *firewall_group_name(const struct firewall *fw, unsigned id)
+{
+	return id < fw->rs->n_groups ? fw->rs->groups[id] : NULL;
 }
 
 bool firewall_active(const struct firewall *fw)
 {
-	return fw && fw->n_rules;
+	return fw && fw->rs->n_rules;
 }
 
 size_t firewall_rule_count(const struct firewall *fw)
 {
-	return fw ? fw->n_rules : 0;
+	return fw ? fw->rs->n_rules : 0;
 }
 
 const struct firewall_rule *firewall_rule(const struct firewall *fw, size_t i,
 					  uint64_t *matches)
 {
-	if (i >= fw->n_rules)
+	if (i >= fw->rs->n_rules)
 		return NULL;
 	if (matches)
-		*matches = fw->matches[i];
-	return &fw->rules[i];
+		*matches = fw->rs->matches[i];
+	return &fw->rs->rules[i];
 }
 
 /* Fills the flow of a packet as seen from this node: outbound (src is local) or inbound
@@ -354,8 +401,11 @@ static bool parse_flow(const uint8_t *pkt, size_t len, bool outbound, struct flo
 	memcpy(f->local, outbound ? src : dst, alen);
 	memcpy(f->remote, outbound ? dst : src, alen);
 	l4 = pkt + hl;
-	if (!has_l4)
+	if (!has_l4) {
+		if (f->proto == IPPROTO_UDP)
+			f->kind = FLOW_UDP_FRAGMENTS;
 		return true;
+	}
 	*l4out = l4;
 	*l4len = len - hl;
 	if ((f->proto == IPPROTO_TCP || f->proto == IPPROTO_UDP) && len >= hl + 4) {
@@ -363,13 +413,18 @@ static bool parse_flow(const uint8_t *pkt, size_t len, bool outbound, struct flo
 
 		f->local_port = outbound ? sp : dp;
 		f->remote_port = outbound ? dp : sp;
+		f->kind = FLOW_PORTS;
 	} else if (f->proto == IPPROTO_ICMP && len >= hl + 8) {
-		/* Echo: the identifier pairs request and reply. */
+		/* Echo: the identifier pairs our request with its reply; a request coming in or
+		 * the reply we give is nobody's flow of ours. */
 		uint8_t type = l4[0];
-		bool echo = f->family == 4 ? (type == 8 || type == 0) : (type == 128 || type == 129);
+		bool ours = f->family == 4 ? type == (outbound ? 8 : 0)
+					   : type == (outbound ? 128 : 129);
 
-		if (echo)
+		if (ours) {
 			f->local_port = f->remote_port = (uint16_t)(l4[4] << 8 | l4[5]);
+			f->kind = FLOW_ECHO;
+		}
 	}
 	return true;
 }
@@ -432,12 +487,15 @@ void firewall_outbound(struct firewall *fw, const uint8_t *pkt, size_t len, uint
 	size_t l4len;
 	struct flow f;
 
-	if (!parse_flow(pkt, len, true, &f, &l4, &l4len))
+	if (!parse_flow(pkt, len, true, &f, &l4, &l4len) ||
+	    (f.kind != FLOW_PORTS && f.kind != FLOW_ECHO))
 		return;
 	track(fw, &f, now);
-	/* The later fragments of a UDP reply carry no ports: the address pair stands for them. */
+	/* The later fragments of a UDP reply carry no ports: the address pair stands for them,
+	 * and only for them. */
 	if (f.proto == IPPROTO_UDP) {
 		f.local_port = f.remote_port = 0;
+		f.kind = FLOW_UDP_FRAGMENTS;
 		track(fw, &f, now);
 	}
 }
@@ -452,16 +510,16 @@ static bool tracked(struct firewall *fw, const struct flow *f, uint64_t now)
 	return false;
 }
 
-static bool source_matches(const struct firewall *fw, size_t i, const uint8_t key[32],
+static bool source_matches(const struct firewall_rules *rs, size_t i, const uint8_t key[32],
 			   uint64_t groups, const struct flow *f)
 {
-	const struct firewall_rule *r = &fw->rules[i];
+	const struct firewall_rule *r = &rs->rules[i];
 
 	switch (r->from) {
 	case FIREWALL_FROM_ANY:
 		return true;
 	case FIREWALL_FROM_GROUP:
-		return fw->rule_group[i] >= 0 && (groups >> fw->rule_group[i]) & 1;
+		return rs->rule_group[i] >= 0 && (groups >> rs->rule_group[i]) & 1;
 	case FIREWALL_FROM_KEY:
 		return cipher_equal(r->key, key, 32);
 	case FIREWALL_FROM_CIDR: {
@@ -482,28 +540,32 @@ static bool source_matches(const struct firewall *fw, size_t i, const uint8_t ke
 int firewall_inbound(struct firewall *fw, const uint8_t key[32], uint64_t groups,
 		     const uint8_t *pkt, size_t len, uint64_t now)
 {
+	struct firewall_rules *rs = fw->rs;
 	const uint8_t *l4, *q4;
 	size_t l4len, q4len;
 	struct flow f, q;
 
 	if (!parse_flow(pkt, len, false, &f, &l4, &l4len))
 		return FIREWALL_DEFAULT_DENY;
-	if (tracked(fw, &f, now))
+	if (f.kind != FLOW_NONE && tracked(fw, &f, now))
 		return FIREWALL_ALLOW;
-	/* The quoted packet is one we sent: parsed as outbound it is our flow. */
-	if (f.proto == IPPROTO_ICMP && l4 && l4len > 8 && icmp_error(&f, l4) &&
-	    parse_flow(l4 + 8, l4len - 8, true, &q, &q4, &q4len) && tracked(fw, &q, now))
+	/* The quoted packet is one we sent, from the address the error comes to: parsed as
+	 * outbound it is our flow. */
+	if (f.proto == IPPROTO_ICMP && f.kind == FLOW_NONE && l4 && l4len > 8 &&
+	    icmp_error(&f, l4) && parse_flow(l4 + 8, l4len - 8, true, &q, &q4, &q4len) &&
+	    (q.kind == FLOW_PORTS || q.kind == FLOW_ECHO) && q.family == f.family &&
+	    !memcmp(q.local, f.local, sizeof(q.local)) && tracked(fw, &q, now))
 		return FIREWALL_ALLOW;
-	for (size_t i = 0; i < fw->n_rules; i++) {
-		const struct firewall_rule *r = &fw->rules[i];
+	for (size_t i = 0; i < rs->n_rules; i++) {
+		const struct firewall_rule *r = &rs->rules[i];
 
 		if (r->proto && r->proto != f.proto)
 			continue;
 		if (r->port_lo && (f.local_port < r->port_lo || f.local_port > r->port_hi))
 			continue;
-		if (!source_matches(fw, i, key, groups, &f))
+		if (!source_matches(rs, i, key, groups, &f))
 			continue;
-		fw->matches[i]++;
+		rs->matches[i]++;
 		return r->deny ? (int)i : FIREWALL_ALLOW;
 	}
 	return FIREWALL_DEFAULT_DENY;

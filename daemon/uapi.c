@@ -150,11 +150,16 @@ static long find_or_add_peer(struct config *c, const uint8_t key[KEY_LEN], bool 
 	for (size_t i = 0; i < c->n_peers; i++)
 		if (key_equal(c->peers[i].public_key, key))
 			return (long)i;
-	grown = realloc(c->peers, (c->n_peers + 1) * sizeof(*grown));
+	/* Not realloc: the peers hold preshared keys, and the old block is wiped. */
+	grown = calloc(c->n_peers + 1, sizeof(*grown));
 	if (!grown)
 		return -ENOMEM;
+	if (c->n_peers) {
+		memcpy(grown, c->peers, c->n_peers * sizeof(*grown));
+		sodium_memzero(c->peers, c->n_peers * sizeof(*grown));
+	}
+	free(c->peers);
 	c->peers = grown;
-	memset(&c->peers[c->n_peers], 0, sizeof(*grown));
 	memcpy(c->peers[c->n_peers].public_key, key, KEY_LEN);
 	c->peers[c->n_peers].has_public_key = true;
 	*created = true;
@@ -398,13 +403,26 @@ out:
 	return ret;
 }
 
+static void wipe_line(const void *data, size_t len, void *line)
+{
+	sodium_memzero(line, len);
+	free(line);
+}
+
+/* libevent frees what it buffers without wiping it: a key's line is handed over by
+ * reference, in a buffer of ours that is wiped once the line is written (or dropped). */
 static void print_key(struct evbuffer *out, const char *name, const uint8_t *key)
 {
-	char hex[KEY_HEX_LEN];
+	size_t len = strlen(name) + 1 + KEY_HEX_LEN;
+	char *line = malloc(len);
 
-	key_to_hex(hex, key);
-	evbuffer_add_printf(out, "%s=%s\n", name, hex);
-	sodium_memzero(hex, sizeof(hex));
+	if (!line)
+		return;
+	snprintf(line, len, "%s=", name);
+	key_to_hex(line + strlen(name) + 1, key);
+	line[len - 1] = '\n';
+	if (evbuffer_add_reference(out, line, len, wipe_line, line))
+		wipe_line(line, len, line);
 }
 
 static int print_allowed_ip(void *ctx, const struct ip_prefix *p)
@@ -543,9 +561,34 @@ void uapi_handle(struct device *dev, const char *config_path, char *request,
 	evbuffer_add_printf(out, "errno=%d\n\n", ret);
 }
 
+/* Drains len bytes of what a client wrote, wiping them first: libevent frees its buffers
+ * without, and a set carries keys. */
+static void drain_wiped(struct evbuffer *in, size_t len)
+{
+	struct evbuffer_iovec v[16];
+	size_t left = len;
+
+	while (left) {
+		int n = evbuffer_peek(in, (ev_ssize_t)left, NULL, v, 16);
+
+		if (n <= 0)
+			break;
+		for (int i = 0; i < n && i < 16; i++) {
+			size_t k = v[i].iov_len < left ? v[i].iov_len : left;
+
+			sodium_memzero(v[i].iov_base, k);
+			evbuffer_drain(in, k);
+			left -= k;
+		}
+	}
+}
+
 static void client_free(struct uapi_client *cl)
 {
+	struct evbuffer *in = bufferevent_get_input(cl->bev);
+
 	TAILQ_REMOVE(&cl->u->clients, cl, link);
+	drain_wiped(in, evbuffer_get_length(in));
 	bufferevent_free(cl->bev);
 	listener_closed(cl->u->guard);
 	free(cl);
@@ -569,9 +612,9 @@ static void client_read(struct bufferevent *bev, void *arg)
 			cl->closing = true;
 			break;
 		}
-		evbuffer_remove(in, req, len);
+		evbuffer_copyout(in, req, len);
 		req[len] = '\0';
-		evbuffer_drain(in, 1);
+		drain_wiped(in, len + 1);
 		if (len && req[len - 1] == '\n')
 			req[len - 1] = '\0';
 		uapi_handle(cl->u->dev, cl->u->config_path, req, bufferevent_get_output(bev));

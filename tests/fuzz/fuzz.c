@@ -2,7 +2,9 @@
  *
  * A device is made by the daemon's own device_new() and device_apply(); only what they ask
  * of the kernel is replaced: tun_open() hands out /dev/null (writes of decrypted packets
- * succeed and vanish), netlink does nothing and succeeds, the UDP "sockets" are -1 and
+ * succeed and vanish), netlink does nothing and succeeds (but for the call of an add or a
+ * set the harness picks with fuzz_fail_at, as udp_open() or udp_set_mark() may fail too),
+ * the UDP "sockets" are -1 and
  * sending succeeds or fails as the harness says while the handshake messages are kept for
  * the harness to answer; udp_recv() hands out what the harness puts in fuzz_recv. The clocks
  * are the harness's. getaddrinfo() is held to numeric hosts: a config naming a host must
@@ -38,6 +40,7 @@
 
 unsigned fuzz_tun_granted = TUN_VNET_HDR | TUN_TSO | TUN_USO;
 bool fuzz_udp_ok;
+unsigned fuzz_fail_at, fuzz_apply_calls;
 uint64_t fuzz_realtime = 1700000000ULL * NSEC_PER_SEC;
 uint64_t fuzz_now = 1000 * NSEC_PER_SEC;
 struct fuzz_recv fuzz_recv;
@@ -79,6 +82,14 @@ int __real_getaddrinfo(const char *node, const char *service, const struct addri
 int __wrap_getaddrinfo(const char *node, const char *service, const struct addrinfo *hints,
 		       struct addrinfo **res);
 
+/* One more call of a system step of device_apply(): the one numbered fuzz_fail_at fails
+ * with -EPERM, what binding port 80 answers once the daemon runs unprivileged. Removals are
+ * no such step: their failure is logged and the apply goes on. */
+static int apply_step(void)
+{
+	return ++fuzz_apply_calls == fuzz_fail_at ? -EPERM : 0;
+}
+
 int __wrap_tun_open(const char *name, char ifname[IFNAMSIZ], unsigned *features)
 {
 	int fd = open("/dev/null", O_RDWR | O_CLOEXEC);
@@ -100,17 +111,17 @@ int __wrap_netlink_open(struct netlink **out)
 
 int __wrap_netlink_set_mtu(struct netlink *nl, int ifindex, unsigned mtu)
 {
-	return 0;
+	return apply_step();
 }
 
 int __wrap_netlink_set_up(struct netlink *nl, int ifindex, bool up)
 {
-	return 0;
+	return apply_step();
 }
 
 int __wrap_netlink_addr_add(struct netlink *nl, int ifindex, const struct ip_prefix *p)
 {
-	return 0;
+	return apply_step();
 }
 
 int __wrap_netlink_addr_del(struct netlink *nl, int ifindex, const struct ip_prefix *p)
@@ -121,7 +132,7 @@ int __wrap_netlink_addr_del(struct netlink *nl, int ifindex, const struct ip_pre
 int __wrap_netlink_route_add_table(struct netlink *nl, int ifindex, const struct ip_prefix *p,
 				   uint32_t table)
 {
-	return 0;
+	return apply_step();
 }
 
 int __wrap_netlink_route_del_table(struct netlink *nl, int ifindex, const struct ip_prefix *p,
@@ -132,6 +143,10 @@ int __wrap_netlink_route_del_table(struct netlink *nl, int ifindex, const struct
 
 int __wrap_udp_open(struct udp *u, uint16_t port, unsigned offload)
 {
+	int ret = apply_step();
+
+	if (ret)
+		return ret;
 	/* No descriptors: device_apply() adds no events for them, and udp_close() has nothing
 	 * to close. */
 	u->fd4 = u->fd6 = -1;
@@ -142,7 +157,7 @@ int __wrap_udp_open(struct udp *u, uint16_t port, unsigned offload)
 
 int __wrap_udp_set_mark(const struct udp *u, uint32_t mark)
 {
-	return 0;
+	return apply_step();
 }
 
 static void capture(const union endpoint *to, const uint8_t *buf, size_t len)

@@ -32,6 +32,10 @@ struct event_base *fuzz_base(void);
 extern unsigned fuzz_tun_granted;
 /* Whether udp_send() and udp_send_train() succeed. */
 extern bool fuzz_udp_ok;
+/* The system steps of device_apply() that must succeed (netlink's sets and adds, udp_open(),
+ * udp_set_mark()) are counted in fuzz_apply_calls; the call numbered fuzz_fail_at (from 1)
+ * fails with -EPERM, none if 0. */
+extern unsigned fuzz_fail_at, fuzz_apply_calls;
 /* What device_realtime() returns; every call moves it on by a second, so each handshake
  * initiation carries a newer timestamp than the last. */
 extern uint64_t fuzz_realtime;

@@ -8,9 +8,19 @@
  * temporary file.
  *
  * Beyond the sanitizers, the protocol's promises are checked: every reply ends in
- * "errno=N" and a blank line, a set that is refused changes nothing (the device answers
- * get=sealnet byte for byte as before), and after any set no peer has the interface's own
- * public key (such a peer is ignored, and a new private key removes it). */
+ * "errno=N" and a blank line, a set or reload that is refused changes nothing (the device
+ * answers get=sealnet byte for byte as before), and after any set no peer has the
+ * interface's own public key (such a peer is ignored, and a new private key removes it).
+ * After every request each peer's group mask names exactly its groups in the firewall's
+ * table.
+ *
+ * A set or reload is applied whole or not at all, whichever step fails: each one is first
+ * run with the stand-in system failing its first call of netlink or the sockets, then its
+ * second, and so on (each such run must be refused and change nothing, or succeed), until a
+ * run makes no more calls than the failing one's number: that run is the real one. Once per
+ * process, the same is done with what a set cannot change (the startup apply, which brings
+ * the link up, and a reload that changes the MTU, the addresses, the fwmark, the route table
+ * and a peer's groups), comparing what the device holds of the system as well. */
 #define _GNU_SOURCE /* memmem */
 #include <errno.h>
 #include <stdio.h>
@@ -20,9 +30,12 @@
 
 #include <event2/buffer.h>
 
+#include "config.h"
 #include "device.h"
+#include "firewall.h"
 #include "fuzz.h"
 #include "key.h"
+#include "peer.h"
 #include "uapi.h"
 
 int LLVMFuzzerInitialize(int *argc, char ***argv);
@@ -104,10 +117,42 @@ static void check_no_own_peer(const char *request, const char *reply)
 		broken("a peer has the interface's own public key", request, reply);
 }
 
-static void handle(struct device *dev, struct evbuffer *out, const uint8_t *p, size_t len)
+/* Each bit of a peer's group mask is one of its groups in the firewall's table, and each of
+ * its groups has its bit: a mask read against another numbering gives another group's
+ * access. */
+static void check_group_masks(struct device *dev, const char *request)
+{
+	struct peer *p;
+
+	TAILQ_FOREACH(p, &dev->peers, link) {
+		unsigned bits = 0;
+
+		for (unsigned id = 0; id < 64; id++) {
+			const char *name = firewall_group_name(dev->firewall, id);
+			bool listed = false;
+
+			if (!(p->group_mask >> id & 1))
+				continue;
+			bits++;
+			for (unsigned g = 0; name && g < p->n_groups; g++)
+				listed |= !strcmp(p->groups[g], name);
+			if (!listed) {
+				fprintf(stderr, "peer %s: mask bit %u is group %s, not one of its %u\n",
+					p->name, id, name ? name : "(none)", p->n_groups);
+				broken("a peer's group mask names another group", request, NULL);
+			}
+		}
+		if (bits != p->n_groups)
+			broken("a peer's group mask lacks one of its groups", request, NULL);
+	}
+}
+
+/* Returns the errno= of the reply. */
+static long handle(struct device *dev, struct evbuffer *out, const uint8_t *p, size_t len)
 {
 	char *req = malloc(len + 1), *copy, *before = NULL, *reply, *after;
 	bool set;
+	long ret;
 
 	if (!req)
 		abort();
@@ -117,22 +162,54 @@ static void handle(struct device *dev, struct evbuffer *out, const uint8_t *p, s
 	copy = strdup(req);
 	if (!copy)
 		abort();
-	set = !strncmp(req, "set=1\n", 6) || !strcmp(req, "set=1");
+	set = !strncmp(req, "set=1\n", 6) || !strcmp(req, "set=1") || !strcmp(req, "reload=1");
 	if (set)
 		before = get(dev, out);
 	uapi_handle(dev, config_path, req, out);
 	reply = take(out);
+	ret = reply_errno(copy, reply);
 	if (set) {
 		after = get(dev, out);
-		if (reply_errno(copy, reply) && strcmp(before, after))
-			broken("a refused set changed the device", copy, after);
+		if (ret && strcmp(before, after)) {
+			fprintf(stderr, "--- before:\n%s", before);
+			broken("a refused set or reload changed the device", copy, after);
+		}
 		check_no_own_peer(copy, after);
 		free(after);
 	}
+	check_group_masks(dev, copy);
 	free(reply);
 	free(before);
 	free(copy);
 	free(req);
+	return ret;
+}
+
+static bool is_apply(const uint8_t *p, size_t len)
+{
+	return (len >= 6 && !memcmp(p, "set=1\n", 6)) || (len == 5 && !memcmp(p, "set=1", 5)) ||
+	       (len == 8 && !memcmp(p, "reload=1", 8));
+}
+
+/* A set or reload with each system step failing in turn, then for real (see the top). */
+static void handle_failing(struct device *dev, struct evbuffer *out, const uint8_t *p,
+			   size_t len)
+{
+	for (unsigned n = 1;; n++) {
+		long ret;
+
+		fuzz_apply_calls = 0;
+		fuzz_fail_at = n;
+		ret = handle(dev, out, p, len);
+		if (fuzz_apply_calls < n)
+			break;
+		if (!ret) {
+			fprintf(stderr, "failing call %u\n", n);
+			broken("a set or reload succeeded although a step failed",
+			       strndup((const char *)p, len), NULL);
+		}
+	}
+	fuzz_fail_at = 0;
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
@@ -153,12 +230,102 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		if (!end)
 			break;
 		len = (size_t)(end - (data + pos));
-		handle(dev, out, data + pos, len);
+		if (is_apply(data + pos, len))
+			handle_failing(dev, out, data + pos, len);
+		else
+			handle(dev, out, data + pos, len);
 		pos += len + 2;
 	}
 	fuzz_device_free(dev);
 	evbuffer_free(out);
 	return 0;
+}
+
+/* get=sealnet, then what a device holds of the system, which get does not show. */
+static char *state(struct device *dev, struct evbuffer *out)
+{
+	char addr[ADDR_STRLEN];
+
+	evbuffer_add_printf(out, "mtu=%u table=%u link_up=%d fwmark=%u\n", dev->mtu,
+			    dev->route_table, dev->link_set_up, dev->fwmark);
+	for (size_t i = 0; i < dev->n_addresses; i++)
+		evbuffer_add_printf(out, "address=%s\n", addr_prefix_str(&dev->addresses[i], addr));
+	for (size_t i = 0; i < dev->n_routes; i++)
+		evbuffer_add_printf(out, "route=%s\n", addr_prefix_str(&dev->routes[i], addr));
+	{
+		char req[] = "get=sealnet";
+
+		uapi_handle(dev, NULL, req, out);
+	}
+	return take(out);
+}
+
+/* device_apply(dev, c) with each system step failing in turn: each failing run must leave
+ * state() as it was, and the peers' masks meaning their groups; the last run succeeds. */
+static void apply_failing(struct device *dev, const struct config *c, const char *what)
+{
+	struct evbuffer *out = evbuffer_new();
+
+	if (!out)
+		abort();
+	for (unsigned n = 1;; n++) {
+		char *before = state(dev, out), *after;
+		int ret;
+
+		fuzz_apply_calls = 0;
+		fuzz_fail_at = n;
+		ret = device_apply(dev, c);
+		after = state(dev, out);
+		check_group_masks(dev, what);
+		if (ret && strcmp(before, after)) {
+			fprintf(stderr, "--- failing call %u; before:\n%s", n, before);
+			broken("a refused apply changed the device", what, after);
+		}
+		free(before);
+		free(after);
+		if (fuzz_apply_calls < n) {
+			if (ret)
+				broken("an apply failed on its own", what, NULL);
+			break;
+		}
+		if (!ret)
+			broken("an apply succeeded although a step failed", what, NULL);
+	}
+	fuzz_fail_at = 0;
+	evbuffer_free(out);
+}
+
+static void check_apply_failures(void)
+{
+	struct device *dev;
+	struct config *c;
+	char text[4096], err[512];
+	const char *iface = strstr(fuzz_config_text, "ListenPort"), *peer_c;
+	int ret;
+
+	ret = device_new(fuzz_base(), "sn-fuzz0", 0, &dev);
+	if (ret)
+		abort();
+	apply_failing(dev, fuzz_config, "the startup config");
+	/* Another MTU, address, fwmark and table; C in a group a new rule names first. */
+	peer_c = strrchr(fuzz_config_text, '[');
+	if (!iface || !peer_c)
+		abort();
+	snprintf(text, sizeof(text),
+		 "%.*sMTU = 1300\nFwMark = 7\nTable = 1234\nAddress = 100.64.9.1/24\n"
+		 "Allow = any from group:admin\nAllow = tcp/5201 from group:web\n\n%.*s"
+		 "Groups = web\n\n%sGroups = admin\n",
+		 (int)(iface - fuzz_config_text), fuzz_config_text,
+		 (int)(peer_c - strstr(fuzz_config_text, "[Peer]")),
+		 strstr(fuzz_config_text, "[Peer]"), peer_c);
+	if (config_parse_string(text, "fuzz-reload.conf", &c, err, sizeof(err))) {
+		fprintf(stderr, "fuzz: reload config: %s\n%s", err, text);
+		abort();
+	}
+	apply_failing(dev, c, "a reload with another MTU, address, fwmark, table and rules");
+	config_free(c);
+	apply_failing(dev, fuzz_config, "the startup config again");
+	device_free(dev);
 }
 
 int LLVMFuzzerInitialize(int *argc, char ***argv)
@@ -167,6 +334,7 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
 	size_t len;
 
 	fuzz_init();
+	check_apply_failures();
 	fd = mkstemp(config_path);
 	if (fd < 0)
 		abort();

@@ -122,7 +122,7 @@ static void test_groups_ports_and_default(void **state)
 	static const char *const rules[] = { "allow tcp/5201 from group:web" };
 	struct firewall *fw = with_rules(rules, 1);
 	uint64_t web = 1ULL << firewall_group_id(fw, "web");
-	uint64_t db = 1ULL << firewall_group_id(fw, "db");
+	uint64_t db = 1ULL << 1; /* a group no rule names: the next bit */
 	uint8_t p[80];
 	size_t len;
 
@@ -291,21 +291,159 @@ static void test_errors_and_fragments_of_own_flows(void **state)
 	firewall_free(fw);
 }
 
+/* An ICMP message of any type with an 8-byte header (type, code, then rest-of-header). */
+static size_t icmp4(uint8_t *p, const char *src, const char *dst, uint8_t type, uint8_t code)
+{
+	size_t len = echo4(p, src, dst, type, 0);
+
+	p[21] = code;
+	return len;
+}
+
+/* Issue 12, finding 6: what a node sends never opens the way in for what no flow of its own
+ * explains. Its kernel's port unreachable, an echo reply it gives, a packet of a port-less
+ * protocol: none lets anything past a Deny rule; an ICMP error comes in only for the flow it
+ * quotes, and no packet without ports rides a tracked UDP flow but its later fragments. */
+static void test_no_way_in_without_own_flow(void **state)
+{
+	static const char *const deny_icmp[] = { "deny icmp", "allow udp" };
+	static const char *const deny_any_b[] = { "deny any from 100.64.0.3/32", "allow tcp/22" };
+	struct firewall *fw;
+	uint8_t p[120], q[80];
+	size_t len, qlen;
+	uint64_t m;
+
+	fw = with_rules(deny_icmp, 2);
+	/* c's datagram to a closed port of a is allowed; a's kernel answers port unreachable,
+	 * quoting it */
+	qlen = pkt4(q, "100.64.0.3", "100.64.0.1", 17, 40000, 9);
+	assert_int_equal(firewall_inbound(fw, key_c, 0, q, qlen, 1), FIREWALL_ALLOW);
+	len = icmp4(p, "100.64.0.1", "100.64.0.3", 3, 3);
+	memcpy(p + 28, q, 28);
+	firewall_outbound(fw, p, 56, 1);
+	/* c's timestamp request, redirect, or unreachable about nothing of ours: denied */
+	len = icmp4(p, "100.64.0.3", "100.64.0.1", 13, 0);
+	assert_int_equal(firewall_inbound(fw, key_c, 0, p, len, 2), 0);
+	len = icmp4(p, "100.64.0.3", "100.64.0.1", 5, 1);
+	assert_int_equal(firewall_inbound(fw, key_c, 0, p, len, 2), 0);
+	len = icmp4(p, "100.64.0.3", "100.64.0.1", 3, 3);
+	memcpy(p + 28, q, 28); /* quoting c's own datagram, not one of a's */
+	assert_int_equal(firewall_inbound(fw, key_c, 0, p, 56, 2), 0);
+	/* an echo request too short to carry its identifier */
+	len = icmp4(p, "100.64.0.3", "100.64.0.1", 8, 0);
+	assert_int_equal(firewall_inbound(fw, key_c, 0, p, 24, 2), 0);
+	/* a answers an echo request (id 5): that opens nothing for c's requests with id 5 */
+	len = echo4(p, "100.64.0.1", "100.64.0.3", 0, 5);
+	firewall_outbound(fw, p, len, 2);
+	len = echo4(p, "100.64.0.3", "100.64.0.1", 8, 5);
+	assert_int_equal(firewall_inbound(fw, key_c, 0, p, len, 3), 0);
+	firewall_rule(fw, 0, &m);
+	assert_int_equal(m, 5);
+	firewall_free(fw);
+
+	fw = with_rules(deny_any_b, 2);
+	/* a sends GRE (47) and UDP to c: c's GRE, a UDP header cut short, UDP from port 0 to
+	 * port 0 all meet the deny rule */
+	len = pkt4(p, "100.64.0.1", "100.64.0.3", 47, 0, 0);
+	firewall_outbound(fw, p, len, 1);
+	len = pkt4(p, "100.64.0.1", "100.64.0.3", 17, 5353, 53);
+	firewall_outbound(fw, p, len, 1);
+	len = pkt4(p, "100.64.0.3", "100.64.0.1", 47, 0, 0);
+	assert_int_equal(firewall_inbound(fw, key_c, 0, p, len, 2), 0);
+	len = pkt4(p, "100.64.0.3", "100.64.0.1", 17, 53, 5353);
+	assert_int_equal(firewall_inbound(fw, key_c, 0, p, 22, 2), 0);
+	len = pkt4(p, "100.64.0.3", "100.64.0.1", 17, 0, 0);
+	assert_int_equal(firewall_inbound(fw, key_c, 0, p, len, 2), 0);
+	/* the reply itself and its later fragments do come in */
+	len = pkt4(p, "100.64.0.3", "100.64.0.1", 17, 53, 5353);
+	assert_int_equal(firewall_inbound(fw, key_c, 0, p, len, 2), FIREWALL_ALLOW);
+	p[7] = 0xb9;
+	assert_int_equal(firewall_inbound(fw, key_c, 0, p, len, 2), FIREWALL_ALLOW);
+	firewall_rule(fw, 0, &m);
+	assert_int_equal(m, 3);
+	/* IPv6: a's kernel's port unreachable to c opens nothing either */
+	qlen = pkt6(q, "fd00:64::3", "fd00:64::1", 17, 40000, 9);
+	memset(p, 0, sizeof(p));
+	len = pkt6(p, "fd00:64::1", "fd00:64::3", 58, 0, 0);
+	p[40] = 1;
+	p[41] = 4;
+	memcpy(p + 48, q, 48);
+	len = 96;
+	p[5] = (uint8_t)(len - 40);
+	firewall_outbound(fw, p, len, 3);
+	len = pkt6(p, "fd00:64::3", "fd00:64::1", 58, 0, 0);
+	p[40] = 1;
+	assert_int_equal(firewall_inbound(fw, key_c, 0, p, len, 4), FIREWALL_DEFAULT_DENY);
+	firewall_free(fw);
+}
+
+/* Issue 12, finding 3: a rule set built aside leaves the one in force, its group numbering
+ * and its counts alone until it is swapped in; dropped unswapped, it changes nothing. */
+static void test_rules_built_aside(void **state)
+{
+	static const char *const old_rules[] = { "allow tcp/5201 from group:web",
+						 "allow any from group:admin" };
+	struct firewall_rule r[2];
+	struct firewall_rules *rs;
+	struct firewall *fw = with_rules(old_rules, 2);
+	uint64_t web = 1ULL << firewall_group_id(fw, "web"), m;
+	uint8_t p[80];
+	size_t len;
+	char err[160];
+
+	assert_int_equal(firewall_group_id(fw, "web"), 0);
+	assert_int_equal(firewall_group_id(fw, "admin"), 1);
+	len = pkt4(p, "100.64.0.2", "100.64.0.1", 6, 40000, 22);
+	assert_int_equal(firewall_inbound(fw, key_b, web, p, len, 1), FIREWALL_DEFAULT_DENY);
+	/* the new rules name admin first: admin would be bit 0 */
+	assert_int_equal(firewall_parse_rule("any from group:admin", false, &r[0], err,
+					     sizeof(err)), 0);
+	assert_int_equal(firewall_parse_rule("tcp/5201 from group:web", false, &r[1], err,
+					     sizeof(err)), 0);
+	assert_int_equal(firewall_rules_new(r, 2, &rs), 0);
+	assert_int_equal(firewall_rules_group_id(rs, "admin"), 0);
+	assert_int_equal(firewall_rules_group_id(rs, "web"), 1);
+	/* still the old numbering: b (web, bit 0) has web's access only */
+	assert_int_equal(firewall_group_id(fw, "web"), 0);
+	assert_string_equal(firewall_group_name(fw, 0), "web");
+	assert_int_equal(firewall_inbound(fw, key_b, web, p, len, 1), FIREWALL_DEFAULT_DENY);
+	firewall_rules_free(rs);
+	assert_int_equal(firewall_rule_count(fw), 2);
+	/* swapped in: the new numbering, and the unchanged rule keeps its count */
+	len = pkt4(p, "100.64.0.2", "100.64.0.1", 6, 40000, 5201);
+	assert_int_equal(firewall_inbound(fw, key_b, web, p, len, 1), FIREWALL_ALLOW);
+	assert_int_equal(firewall_rules_new(r, 2, &rs), 0);
+	firewall_swap_rules(fw, rs);
+	assert_int_equal(firewall_group_id(fw, "web"), 1);
+	assert_string_equal(firewall_rule(fw, 1, &m)->text, "allow tcp/5201 from group:web");
+	assert_int_equal(m, 1);
+	firewall_free(fw);
+}
+
 static void test_no_rules_and_groups(void **state)
 {
+	struct firewall_rules *rs;
 	struct firewall *fw;
 
 	assert_int_equal(firewall_new(&fw), 0);
 	assert_false(firewall_active(fw));
 	assert_false(firewall_active(NULL));
+	assert_int_equal(firewall_rules_new(NULL, 0, &rs), 0);
 	for (int i = 0; i < FIREWALL_MAX_GROUPS; i++) {
 		char name[16];
 
 		snprintf(name, sizeof(name), "g%d", i);
-		assert_int_equal(firewall_group_id(fw, name), i);
+		assert_int_equal(firewall_rules_group_id(rs, name), i);
 	}
+	assert_int_equal(firewall_rules_group_id(rs, "g3"), 3);
+	assert_int_equal(firewall_rules_group_id(rs, "one-too-many"), -ENOSPC);
+	/* built aside, the table is not the one in force until swapped in */
+	assert_int_equal(firewall_group_id(fw, "g3"), -ENOENT);
+	assert_null(firewall_group_name(fw, 3));
+	firewall_swap_rules(fw, rs);
 	assert_int_equal(firewall_group_id(fw, "g3"), 3);
-	assert_int_equal(firewall_group_id(fw, "one-too-many"), -ENOSPC);
+	assert_string_equal(firewall_group_name(fw, 63), "g63");
+	assert_null(firewall_group_name(fw, 64));
 	assert_true(firewall_group_name_ok("web-1_a.b"));
 	assert_false(firewall_group_name_ok(""));
 	assert_false(firewall_group_name_ok("we b"));
@@ -322,6 +460,8 @@ int main(void)
 		cmocka_unit_test(test_replies_to_own_flows),
 		cmocka_unit_test(test_ipv6_extension_headers),
 		cmocka_unit_test(test_errors_and_fragments_of_own_flows),
+		cmocka_unit_test(test_no_way_in_without_own_flow),
+		cmocka_unit_test(test_rules_built_aside),
 		cmocka_unit_test(test_no_rules_and_groups),
 	};
 

@@ -9,9 +9,10 @@
  * uapi_parse_set() is not atomic by itself: it edits the config it is given and stops at the
  * first bad line. The all-or-nothing promise of set=1 comes from the caller, which hands it a
  * copy (device_to_config) and throws the copy away on error; test_copy_contract spells that
- * out. realloc() is wrapped so the -ENOMEM paths run too (and, under ASan, leak nothing).
+ * out. realloc() and calloc() (the peer array grows by calloc, copy and wipe) are wrapped so
+ * the -ENOMEM paths run too (and, under ASan, leak nothing).
  *
- * LINK-WRAP: -Wl,--wrap=realloc
+ * LINK-WRAP: -Wl,--wrap=realloc -Wl,--wrap=calloc
  */
 #include <stdarg.h>
 #include <stddef.h>
@@ -47,7 +48,10 @@
 void *__real_realloc(void *p, size_t n);
 void *__wrap_realloc(void *p, size_t n);
 
-/* Number of realloc() calls that still succeed; negative: all do. */
+void *__real_calloc(size_t n, size_t size);
+void *__wrap_calloc(size_t n, size_t size);
+
+/* Number of realloc() and calloc() calls that still succeed; negative: all do. */
 static int realloc_budget = -1;
 
 void *__wrap_realloc(void *p, size_t n)
@@ -57,6 +61,15 @@ void *__wrap_realloc(void *p, size_t n)
 	if (realloc_budget > 0)
 		realloc_budget--;
 	return __real_realloc(p, n);
+}
+
+void *__wrap_calloc(size_t n, size_t size)
+{
+	if (realloc_budget == 0)
+		return NULL;
+	if (realloc_budget > 0)
+		realloc_budget--;
+	return __real_calloc(n, size);
 }
 
 /* --- helpers --- */
