@@ -49,8 +49,8 @@
 #include <event2/buffer.h>
 #include <sodium.h>
 
-#include "cipher.h"
 #include "allowedips.h"
+#include "cipher.h"
 #include "config.h"
 #include "cookie.h"
 #include "datapath.h"
