@@ -18,10 +18,27 @@
  * without the cost of a handshake per run); OP_INITIATION and OP_RESPONSE run real
  * handshakes and add theirs.
  *
+ * Besides the sanitizers, every run checks what A promises B and the host (check_*):
+ * - every packet that reaches A's TUN (written, or taken into the GRO train) is IPv4 or IPv6
+ *   whose source address A's AllowedIPs give to B, the only peer that can send authentic
+ *   data (cryptokey routing); none comes from a session older than REJECT_AFTER_TIME, and a
+ *   sealed packet raises drop_allowedips only when its source is not B's;
+ * - every data message A sends names a session A derived (noise_derive_keypair(), wrapped,
+ *   or installed by the harness) less than REJECT_AFTER_TIME ago by the harness's clock, its
+ *   counters rise strictly (no nonce twice) and stay below REJECT_AFTER_MESSAGES, and its
+ *   plaintext is padded to 16 bytes unless that would pass the MTU.
+ * The TUN's read() is wrapped too, so that packets from the host (OP_DATA_HDR's variant)
+ * take the send path: routing, staging, the session's age, the transmit batch.
+ *
+ * LINK-WRAP: -Wl,--wrap=read -Wl,--wrap=write -Wl,--wrap=offload_gro_add
+ * LINK-WRAP: -Wl,--wrap=noise_derive_keypair
+ *
  * With SEALNET_FUZZ_WRITE_SEEDS=DIR in the environment the binary writes its seed inputs
  * into DIR and exits (tests/fuzz/README.md). */
+#include <arpa/inet.h>
 #include <endian.h>
 #include <errno.h>
+#include <stdarg.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -32,6 +49,7 @@
 #include <event2/buffer.h>
 #include <sodium.h>
 
+#include "allowedips.h"
 #include "cipher.h"
 #include "config.h"
 #include "cookie.h"
@@ -68,7 +86,9 @@ enum flags {
 enum op {
 	OP_RAW,        /* the bytes as a datagram (variant: as the socket hands them over, a
 			* 16-bit segment size then a GRO train, to datapath_udp_readable()) */
-	OP_DATA_HDR,   /* a data message for a session: counter = 8 bytes, then ciphertext */
+	OP_DATA_HDR,   /* a data message for a session: counter = 8 bytes, then ciphertext
+			* (variant: the bytes are a packet A's TUN hands over, with a vnet
+			* header in front when A has offloads) */
 	OP_SEALED,     /* the bytes sealed as a data message of a session (variant: counter
 			* from the first 8 bytes rather than the next one) */
 	OP_INITIATION, /* B initiates (bytes XORed into the body before mac1) */
@@ -85,6 +105,16 @@ struct session {
 	uint32_t idx; /* A's receiver index */
 	uint8_t key[NOISE_SYMMETRIC_KEY_LEN];
 	uint64_t counter; /* next one to send */
+	uint64_t birth;   /* when A derived it, by the harness's clock */
+};
+
+/* A session of A's towards B, as the data messages A sends name it (by B's index). */
+#define A_SESSIONS 256
+struct a_session {
+	uint32_t remote_idx;
+	bool ambiguous; /* B gave the same index twice: counters may start again */
+	uint64_t birth; /* the latest derivation under that index */
+	uint64_t next_counter;
 };
 
 struct harness {
@@ -96,7 +126,19 @@ struct harness {
 	struct session sess[SESSIONS];
 	unsigned next_sess;
 	uint32_t b_index;
+	struct a_session a_sess[A_SESSIONS];
+	unsigned n_a_sess;    /* ever recorded; past A_SESSIONS the oldest are forgotten */
+	uint64_t tun_packets; /* packets that reached A's TUN (written or taken by GRO) */
 };
+
+/* The run under way, for the wraps. */
+static struct harness *cur;
+/* What the next read() of A's TUN returns (OP_DATA_HDR's variant). */
+static struct {
+	const uint8_t *p;
+	size_t len;
+	bool ready;
+} tun_in;
 
 /* B's identity and what it never changes; set up once. */
 static struct noise_local b_local;
@@ -104,6 +146,168 @@ static struct noise_handshake b_hs_pristine;
 static struct cookie_checker b_checker;
 static union endpoint sources[4];
 static struct udp_src locals[4]; /* what each of sources wrote to */
+
+/* --- the invariants --- */
+
+static void __attribute__((noreturn, format(printf, 1, 2))) broken(const char *fmt, ...)
+{
+	va_list ap;
+
+	fprintf(stderr, "fuzz: datapath: ");
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fprintf(stderr, "\n");
+	abort();
+}
+
+static struct a_session *a_session_find(struct harness *h, uint32_t remote_idx)
+{
+	unsigned n = h->n_a_sess < A_SESSIONS ? h->n_a_sess : A_SESSIONS;
+
+	for (unsigned i = 0; i < n; i++)
+		if (h->a_sess[i].remote_idx == remote_idx)
+			return &h->a_sess[i];
+	return NULL;
+}
+
+/* A made a session towards B, named by B's index, now. */
+static void a_session_derived(struct harness *h, uint32_t remote_idx)
+{
+	struct a_session *a = a_session_find(h, remote_idx);
+
+	if (a) {
+		a->ambiguous = true;
+	} else {
+		a = &h->a_sess[h->n_a_sess++ % A_SESSIONS];
+		*a = (struct a_session){ .remote_idx = remote_idx };
+	}
+	a->birth = h->now;
+	a->next_counter = 0;
+}
+
+/* A packet on its way into A's TUN: B must be allowed its source address. */
+static void check_tun_packet(struct harness *h, const uint8_t *pkt, size_t len, const char *how)
+{
+	struct peer *b = device_peer_by_key(h->dev, fuzz_public[FUZZ_B]);
+	char text[INET6_ADDRSTRLEN];
+	const uint8_t *src;
+	int family;
+
+	if (len >= 20 && pkt[0] >> 4 == 4)
+		family = AF_INET, src = pkt + 12;
+	else if (len >= 40 && pkt[0] >> 4 == 6)
+		family = AF_INET6, src = pkt + 8;
+	else
+		broken("%s: %zu bytes that are not IPv4 or IPv6 reach the TUN", how, len);
+	if (!b || allowedips_lookup(h->dev->allowedips, family, src) != b) {
+		inet_ntop(family, src, text, sizeof(text));
+		broken("%s: a packet from %s reaches the TUN, outside B's AllowedIPs", how, text);
+	}
+	h->tun_packets++;
+}
+
+ssize_t __real_read(int fd, void *buf, size_t n);
+ssize_t __wrap_read(int fd, void *buf, size_t n);
+ssize_t __real_write(int fd, const void *buf, size_t n);
+ssize_t __wrap_write(int fd, const void *buf, size_t n);
+bool __real_offload_gro_add(struct offload_gro *g, const uint8_t *pkt, size_t len);
+bool __wrap_offload_gro_add(struct offload_gro *g, const uint8_t *pkt, size_t len);
+int __real_noise_derive_keypair(struct noise_handshake *hs, struct noise_keypair *kp,
+				uint64_t now);
+int __wrap_noise_derive_keypair(struct noise_handshake *hs, struct noise_keypair *kp,
+				uint64_t now);
+
+ssize_t __wrap_read(int fd, void *buf, size_t n)
+{
+	if (!cur || !cur->dev || fd != cur->dev->tun_fd)
+		return __real_read(fd, buf, n);
+	if (!tun_in.ready) {
+		errno = EAGAIN;
+		return -1;
+	}
+	tun_in.ready = false;
+	if (n > tun_in.len)
+		n = tun_in.len;
+	if (n)
+		memcpy(buf, tun_in.p, n);
+	return (ssize_t)n;
+}
+
+ssize_t __wrap_write(int fd, const void *buf, size_t n)
+{
+	struct device *dev = cur ? cur->dev : NULL;
+	size_t hdr;
+
+	if (!dev || fd != dev->tun_fd)
+		return __real_write(fd, buf, n);
+	/* A GRO train's packets were checked one by one as they joined it. */
+	if (buf != dev->gro.buf) {
+		hdr = dev->tun_features & TUN_VNET_HDR ? OFFLOAD_VNET_HDR_LEN : 0;
+		if (n < hdr)
+			broken("a %zu-byte write to the TUN, shorter than its vnet header", n);
+		check_tun_packet(cur, (const uint8_t *)buf + hdr, n - hdr, "TUN write");
+	}
+	return __real_write(fd, buf, n);
+}
+
+bool __wrap_offload_gro_add(struct offload_gro *g, const uint8_t *pkt, size_t len)
+{
+	if (!__real_offload_gro_add(g, pkt, len))
+		return false;
+	if (cur && cur->dev && g == &cur->dev->gro)
+		check_tun_packet(cur, pkt, len, "GRO");
+	return true;
+}
+
+int __wrap_noise_derive_keypair(struct noise_handshake *hs, struct noise_keypair *kp,
+				uint64_t now)
+{
+	int ret = __real_noise_derive_keypair(hs, kp, now);
+
+	/* B's own derivations (b_session) are the harness's. */
+	if (!ret && cur && hs != &cur->b_hs)
+		a_session_derived(cur, kp->remote_index);
+	return ret;
+}
+
+/* fuzz_on_send: what leaves A. */
+static void check_sent(const union endpoint *to, const uint8_t *buf, size_t len)
+{
+	struct harness *h = cur;
+	const struct message_data *msg = (const void *)buf;
+	struct a_session *a;
+	uint64_t counter;
+	size_t plen;
+
+	if (!h || !h->dev || len < sizeof(msg->header) || le32toh(msg->header.type) != MESSAGE_DATA)
+		return;
+	if (len < MESSAGE_MINIMUM_LENGTH)
+		broken("a data message of %zu bytes leaves", len);
+	plen = len - MESSAGE_MINIMUM_LENGTH;
+	if (plen % MESSAGE_PADDING_MULTIPLE && plen < h->dev->mtu)
+		broken("a data message leaves with %zu bytes of plaintext: not padded to %d (MTU %u)",
+		       plen, MESSAGE_PADDING_MULTIPLE, h->dev->mtu);
+	counter = le64toh(msg->counter);
+	if (counter >= REJECT_AFTER_MESSAGES)
+		broken("a data message leaves with counter %llu", (unsigned long long)counter);
+	a = a_session_find(h, le32toh(msg->key_idx));
+	if (!a) {
+		if (h->n_a_sess > A_SESSIONS)
+			return; /* forgotten */
+		broken("a data message leaves for B's index %#x: A never derived that session",
+		       le32toh(msg->key_idx));
+	}
+	if (h->now - a->birth >= (uint64_t)REJECT_AFTER_TIME * NSEC_PER_SEC)
+		broken("a data message leaves on a session %llu ms old (REJECT_AFTER_TIME %d s)",
+		       (unsigned long long)((h->now - a->birth) / NSEC_PER_MSEC), REJECT_AFTER_TIME);
+	if (a->ambiguous)
+		return;
+	if (counter < a->next_counter)
+		broken("a data message leaves with counter %llu after %llu on the same session",
+		       (unsigned long long)counter, (unsigned long long)a->next_counter - 1);
+	a->next_counter = counter + 1;
+}
 
 static struct noise_handshake *b_lookup(void *ctx, const uint8_t pub[NOISE_PUBLIC_KEY_LEN])
 {
@@ -136,10 +340,12 @@ static void install_session(struct harness *h, bool initiator)
 	index_insert(h->dev->index, &kp->entry);
 	peer_keypair_install(h->b, kp);
 	timers_session_derived(&h->b->timers, h->now);
+	a_session_derived(h, kp->remote_index);
 	s = new_session(h);
 	s->idx = kp->entry.index;
 	memcpy(s->key, kp->recv_key, sizeof(s->key));
 	s->counter = 0;
+	s->birth = h->now;
 }
 
 /* B's handshake finished (or B thinks so): its session becomes one of ours. */
@@ -154,6 +360,8 @@ static void b_session(struct harness *h)
 	s->idx = kp.remote_index;
 	memcpy(s->key, kp.send_key, sizeof(s->key));
 	s->counter = 0;
+	/* A derived its side in the same step, at the same time. */
+	s->birth = h->now;
 	noise_keypair_wipe(&kp);
 }
 
@@ -206,11 +414,34 @@ static void xor_into(uint8_t *dst, size_t n, const uint8_t *src, size_t len)
 		dst[i] ^= src[i];
 }
 
+/* Whether pkt is IPv4 or IPv6 whose source A's AllowedIPs do not give to B. */
+static bool foreign_source(struct harness *h, const uint8_t *pkt, size_t len)
+{
+	struct peer *b = device_peer_by_key(h->dev, fuzz_public[FUZZ_B]);
+
+	if (len >= 20 && pkt[0] >> 4 == 4)
+		return allowedips_lookup(h->dev->allowedips, AF_INET, pkt + 12) != b;
+	if (len >= 40 && pkt[0] >> 4 == 6)
+		return allowedips_lookup(h->dev->allowedips, AF_INET6, pkt + 8) != b;
+	return false;
+}
+
+/* A packet from the host: A's TUN is readable. */
+static void op_tun(struct harness *h, const uint8_t *p, size_t len)
+{
+	tun_in.p = p;
+	tun_in.len = len;
+	tun_in.ready = true;
+	datapath_tun_readable(h->dev);
+	tun_in.ready = false;
+}
+
 static void op_data(struct harness *h, struct session *s, const uint8_t *p, size_t len,
 		    bool sealed, bool explicit_counter, const union endpoint *src)
 {
+	uint64_t counter, tun_before, refused_before, refused;
 	struct message_data *msg;
-	uint64_t counter;
+	bool foreign;
 	size_t n;
 
 	if (!sealed || explicit_counter) {
@@ -234,8 +465,19 @@ static void op_data(struct harness *h, struct session *s, const uint8_t *p, size
 		cipher_aead_seal(msg->encrypted_data, p, len, NULL, 0, counter, s->key);
 	else
 		memcpy(msg->encrypted_data, p, len);
+	tun_before = h->tun_packets;
+	refused_before = h->dev->stats.drops[DROP_ALLOWEDIPS];
+	foreign = sealed && foreign_source(h, p, len);
 	deliver(h, msg, n, src);
 	free(msg);
+	if (h->tun_packets != tun_before &&
+	    h->now - s->birth >= (uint64_t)REJECT_AFTER_TIME * NSEC_PER_SEC)
+		broken("a packet reaches the TUN from a session %llu ms old (REJECT_AFTER_TIME %d s)",
+		       (unsigned long long)((h->now - s->birth) / NSEC_PER_MSEC), REJECT_AFTER_TIME);
+	refused = h->dev->stats.drops[DROP_ALLOWEDIPS] - refused_before;
+	if (refused > 1 || (refused && !foreign))
+		broken("one data message raised drop_allowedips by %llu (source %s B's)",
+		       (unsigned long long)refused, foreign ? "not" : "one of");
 }
 
 static void op_initiation(struct harness *h, const uint8_t *p, size_t len,
@@ -347,6 +589,8 @@ static void run(struct harness *h, const uint8_t *data, size_t size)
 	fuzz_realtime = REALTIME0;
 	fuzz_sent_clear();
 	memset(h, 0, sizeof(*h));
+	cur = h;
+	fuzz_on_send = check_sent;
 	h->now = fuzz_now = T0;
 	h->b_hs = b_hs_pristine;
 	cookie_maker_init(&h->b_maker, fuzz_public[FUZZ_A]);
@@ -383,7 +627,10 @@ static void run(struct harness *h, const uint8_t *data, size_t size)
 				deliver(h, p, len, src);
 			break;
 		case OP_DATA_HDR:
-			op_data(h, s, p, len, false, true, src);
+			if (variant)
+				op_tun(h, p, len);
+			else
+				op_data(h, s, p, len, false, true, src);
 			break;
 		case OP_SEALED:
 			op_data(h, s, p, len, true, variant, src);
@@ -413,6 +660,8 @@ static void run(struct harness *h, const uint8_t *data, size_t size)
 	/* Seen with SEALNET_FUZZ_LOG=1: where a seed's datagrams went. */
 	device_log_counters(h->dev);
 	fuzz_device_free(h->dev);
+	h->dev = NULL;
+	cur = NULL;
 	cipher_wipe(&h->b_hs, sizeof(h->b_hs));
 }
 
@@ -662,6 +911,64 @@ static void write_seeds(const char *dir)
 	n = (size_t)snprintf(req, sizeof(req), "get=sealnet");
 	put_op(s, OP_FLUSH | VARIANT, req, n);
 	write_seed(dir, "control-rekey", s);
+
+	/* Authentic packets from sources B may not use: C's address, one nobody has, IPv6 ones
+	 * outside B's prefixes; then one from B's own. Only the last reaches the TUN. */
+	s->len = 0;
+	put(s, (uint8_t[]){ F_SESSION_INITIATOR }, 1);
+	n = ip4(pkt, 0, 3, false, 0, 20);
+	put_op(s, OP_SEALED | SLOT(0), pkt, n);
+	n = ip4(pkt, 0, 99, false, 0, 20);
+	put_op(s, OP_SEALED | SLOT(0), pkt, n);
+	n = ip4(pkt, 3, 1, true, 1, 100); /* next to B's 100.64.2.0/24 */
+	put_op(s, OP_SEALED | SLOT(0), pkt, n);
+	n = ip6(pkt, 16);
+	pkt[23] = 3; /* fd00::3, C's */
+	put_op(s, OP_SEALED | SLOT(0), pkt, n);
+	n = ip6(pkt, 16);
+	pkt[9] = 3; /* fd00:3::2, next to B's fd00:2::/64 */
+	put_op(s, OP_SEALED | SLOT(0), pkt, n);
+	n = ip4(pkt, 2, 200, false, 0, 20);
+	put_op(s, OP_SEALED | SLOT(0), pkt, n);
+	write_seed(dir, "allowedips-source", s);
+
+	/* A sends what its TUN hands over (45 bytes: padded to 48) on a session that ages: at
+	 * 170 s it may, at 181 s it must start a handshake instead. B's data at 172 s asks for
+	 * a keepalive 10 s later, when the session is past REJECT_AFTER_TIME too. */
+	s->len = 0;
+	put(s, (uint8_t[]){ F_SESSION_INITIATOR }, 1);
+	n = ip4(pkt, 0, 2, false, 0, 17);
+	memcpy(tmp, pkt + 12, 4), memcpy(pkt + 12, pkt + 16, 4), memcpy(pkt + 16, tmp, 4);
+	put_op(s, OP_DATA_HDR | VARIANT, pkt, n); /* swapped: from 100.64.0.1 to B */
+	put_op(s, OP_TIME | VARIANT, (uint8_t[]){ 170, 0 }, 2);
+	put_op(s, OP_DATA_HDR | VARIANT, pkt, n);
+	put_op(s, OP_TIME | VARIANT, (uint8_t[]){ 2, 0 }, 2);
+	n = ip4(tmp, 0, 2, false, 0, 20);
+	put_op(s, OP_SEALED | SLOT(0), tmp, n);
+	put_op(s, OP_TIME | VARIANT, (uint8_t[]){ 9, 0 }, 2);
+	put_op(s, OP_DATA_HDR | VARIANT, pkt, 45);
+	put_op(s, OP_TIME | VARIANT, (uint8_t[]){ 2, 0 }, 2);
+	write_seed(dir, "session-age", s);
+
+	/* From a TUN with offloads: a TCP super-packet of three segments to B, twice. */
+	s->len = 0;
+	put(s, (uint8_t[]){ F_OFFLOAD | F_SESSION_INITIATOR }, 1);
+	memset(pkt, 0, OFFLOAD_VNET_HDR_LEN);
+	pkt[0] = OFFLOAD_F_NEEDS_CSUM;
+	pkt[1] = OFFLOAD_GSO_TCPV4;
+	pkt[2] = 40, pkt[3] = 0;  /* hdr_len */
+	pkt[4] = 0xc8, pkt[5] = 0; /* gso_size 200 */
+	pkt[6] = 20, pkt[7] = 0;  /* csum_start */
+	pkt[8] = 16, pkt[9] = 0;  /* csum_offset */
+	n = ip4(pkt + OFFLOAD_VNET_HDR_LEN, 0, 2, true, 1, 550); /* swapped below */
+	memcpy(tmp, pkt + OFFLOAD_VNET_HDR_LEN + 12, 4);
+	memcpy(pkt + OFFLOAD_VNET_HDR_LEN + 12, pkt + OFFLOAD_VNET_HDR_LEN + 16, 4);
+	memcpy(pkt + OFFLOAD_VNET_HDR_LEN + 16, tmp, 4);
+	put_op(s, OP_DATA_HDR | VARIANT, pkt, OFFLOAD_VNET_HDR_LEN + n);
+	/* Past REJECT_AFTER_TIME: staged, and a handshake starts. */
+	put_op(s, OP_TIME | VARIANT, (uint8_t[]){ 181, 0 }, 2);
+	put_op(s, OP_DATA_HDR | VARIANT, pkt, OFFLOAD_VNET_HDR_LEN + n);
+	write_seed(dir, "tun-super-packet", s);
 	free(s);
 	cipher_wipe(&h, sizeof(h));
 }

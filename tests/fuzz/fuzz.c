@@ -45,6 +45,7 @@ uint64_t fuzz_realtime = 1700000000ULL * NSEC_PER_SEC;
 uint64_t fuzz_now = 1000 * NSEC_PER_SEC;
 struct fuzz_recv fuzz_recv;
 struct fuzz_sent fuzz_sent[MESSAGE_HANDSHAKE_COOKIE + 1];
+void (*fuzz_on_send)(const union endpoint *to, const uint8_t *buf, size_t len);
 
 uint8_t fuzz_private[FUZZ_NODES][NOISE_PUBLIC_KEY_LEN];
 uint8_t fuzz_public[FUZZ_NODES][NOISE_PUBLIC_KEY_LEN];
@@ -197,6 +198,8 @@ int __wrap_udp_send(const struct udp *u, const union endpoint *to, struct udp_sr
 {
 	check_src(to, src);
 	capture(to, buf, len);
+	if (fuzz_on_send)
+		fuzz_on_send(to, buf, len);
 	return fuzz_udp_ok ? 0 : -ENETUNREACH;
 }
 
@@ -212,6 +215,8 @@ int __wrap_udp_send_train(struct udp *u, const union endpoint *to, struct udp_sr
 			seglen, len);
 		abort();
 	}
+	for (size_t off = 0; fuzz_on_send && off < len; off += seglen)
+		fuzz_on_send(to, buf + off, len - off < seglen ? len - off : seglen);
 	return fuzz_udp_ok ? (int)count : -ENETUNREACH;
 }
 

@@ -64,6 +64,11 @@ struct fuzz_sent {
 extern struct fuzz_sent fuzz_sent[MESSAGE_HANDSHAKE_COOKIE + 1];
 void fuzz_sent_clear(void);
 
+/* When set, called with every datagram the device hands to udp_send() or udp_send_train()
+ * (a train one datagram at a time), whether the send then succeeds or not: a target checks
+ * what leaves. NULL by default. */
+extern void (*fuzz_on_send)(const union endpoint *to, const uint8_t *buf, size_t len);
+
 /* --- the test network: A is the device under test, B and C its peers --- */
 
 enum fuzz_who { FUZZ_A, FUZZ_B, FUZZ_C, FUZZ_NODES };

@@ -7,6 +7,8 @@
 node_new a
 node_new b
 link_veth a b
+step "plain veth a -> b, for the throughput floor"
+iperf_baseline a b "${UL4[b]}"
 
 pair_round() {
 	local fam=$1

@@ -2,7 +2,8 @@
 # Hostile datagrams at a live tunnel: while a pings b, udpfuzz (run in a's namespace, from
 # another port) sends b garbage shaped like WireGuard messages, then replays datagrams
 # captured earlier on b's link to both nodes.  Pings must keep being answered, nothing may
-# move b's idea of a's endpoint, and b's drop counters must rise.
+# move b's idea of a's endpoint, and b's drop counters must rise: drop_handshake_replay by
+# exactly three times the initiations captured towards each node, with no new handshake.
 # shellcheck source=tests/netns/lib.sh
 . "$(dirname "$0")/lib.sh"
 
@@ -51,6 +52,23 @@ else
 	skip "drop counters (${IMPL[b]} has none)"
 fi
 
+# Initiations in the capture, by the node they went to (148 bytes of type 1: a UDP length of
+# 156): each copy of one is a replay for that node, and for the other its mac1 is wrong.
+inits_to() {
+	tcpdump -n -r "$cap" "udp dst port ${PORT[$1]} and udp[4:2] = 156 and udp[8] = 1" 2>/dev/null | wc -l
+}
+inits_a=$(inits_to a) inits_b=$(inits_to b)
+check_gt "initiations captured (to a: $inits_a, to b: $inits_b)" "$((inits_a + inits_b))" 0
+for n in a b; do
+	counters_of "$n" >/dev/null
+	cp "$SN_TMP/$n.counters" "$SN_TMP/$n.counters.replay"
+done
+hs_a=$(peer_counter a b handshakes) hs_b=$(peer_counter b a handshakes)
+# The time of the latest handshake too, through the control socket: wireguard-go's handshake
+# count is only 0 or 1 (see counters_of).
+latest() { nsx "$1" wg show "${IFACE[$1]}" latest-handshakes | awk -v k="${PUB[$2]}" '$1 == k { print $2 }'; }
+lh_a=$(latest a b) lh_b=$(latest b a)
+
 step "replay of the $captured captured datagrams, three times, to b and to a"
 for _ in 1 2 3; do
 	fuzz -i 100 replay "${UL4[b]}" "${PORT[b]}" "$cap" || fail "udpfuzz replay to b"
@@ -63,6 +81,24 @@ if has_drop_counters b; then
 	check_gt "b: drop_replay" "$(counter b drop_replay)" 0
 	check_gt "b: drops during replay" "$(($(drops_total b) - drops1))" 0
 fi
+# Exactly: every copy of an initiation is refused as a replay (its timestamp is not newer),
+# and none completes a handshake.
+for n in a b; do
+	p=b want=$((3 * inits_a))
+	[ "$n" = b ] && p=a want=$((3 * inits_b))
+	if has_drop_counters "$n"; then
+		counters_of "$n" >/dev/null
+		before=$(tr ' ' '\n' <"$SN_TMP/$n.counters.replay" | sed -n 's/^drop_handshake_replay=//p' | head -n 1)
+		check_eq "$n: drop_handshake_replay rose by the $want initiations replayed to it" \
+			"$(($(counter "$n" drop_handshake_replay) - before))" "$want"
+	else
+		skip "$n: drop_handshake_replay (${IMPL[$n]} has no drop counters)"
+	fi
+	hs=$hs_a lh=$lh_a
+	[ "$n" = b ] && hs=$hs_b lh=$lh_b
+	check_eq "$n: handshakes with $p unchanged by the replays" "$(handshakes "$n" "$p")" "$hs"
+	check_eq "$n: latest handshake with $p unchanged by the replays" "$(latest "$n" "$p")" "$lh"
+done
 
 wait "$ping_pid"
 untrack "$ping_pid"

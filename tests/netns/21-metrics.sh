@@ -3,7 +3,9 @@
 # [::1] inside their namespaces.  After N pings the pages must pass `promtool check metrics`
 # and show the traffic (packets >= N, a handshake, no drops); other paths are 404, other
 # methods 405; a reload that moves MetricsListen only logs a notice; a second daemon on the
-# same port refuses to start.
+# same port refuses to start.  Taken at a quiet moment, after traffic that makes every pair of
+# counters differ (a one-way UDP burst), each page must equal, sample for sample, what the
+# control socket's get=sealnet answers.
 . "$(dirname "$0")/lib.sh"
 
 MPORT=9586
@@ -88,6 +90,74 @@ check_page() {
 	ok "$node: one drop sample per reason, without the drop_ prefix ($(echo "$have" | wc -l))"
 }
 
+# uapi_get NODE FILE: the control socket's answer to get=sealnet.
+uapi_get() {
+	nsx "$1" socat -t 2 - "UNIX-CONNECT:/var/run/wireguard/${IFACE[$1]}.sock" \
+		<<<$'get=sealnet\n' >"$2" 2>&1 && grep -qx 'errno=0' "$2"
+}
+
+# hex_key NODE: the node's public key in hex, as the control socket writes it.
+hex_key() { base64 -d <<<"${PUB[$1]}" | od -An -tx1 | tr -d ' \n'; }
+
+# page_samples FILE: every sample of a page as "name{labels} value", without the interface
+# label (one interface per page) and with peers in hex; rules by index only.
+page_samples() {
+	local node sed_keys=()
+	for node in "${SN_NODES[@]}"; do
+		sed_keys+=(-e "s|peer=\"${PUB[$node]}\"|peer=\"$(hex_key "$node")\"|")
+	done
+	awk '/^#/ || NF == 0 { next }
+		{ name = $1; sub(/interface="[^"]*",?/, "", name); sub(/,?rule="([^"\\]|\\.)*"/, "", name)
+		  sub(/\{\}$/, "", name); print name " " $2 }' "$1" | sed "${sed_keys[@]}" | sort
+}
+
+# uapi_samples FILE: the same samples, as the control socket's counters say they must be.
+uapi_samples() {
+	awk '
+		BEGIN {
+			m["sealnet_rx_datagrams"] = "sealnet_rx_datagrams_total"
+			m["sealnet_tx_datagrams"] = "sealnet_tx_datagrams_total"
+			m["sealnet_cookie_replies_sent"] = "sealnet_cookie_replies_sent_total"
+			pm["rx_bytes"] = "sealnet_peer_rx_bytes_total"
+			pm["tx_bytes"] = "sealnet_peer_tx_bytes_total"
+			pm["sealnet_rx_packets"] = "sealnet_peer_rx_packets_total"
+			pm["sealnet_tx_packets"] = "sealnet_peer_tx_packets_total"
+			pm["sealnet_handshakes"] = "sealnet_peer_handshakes_total"
+			pm["sealnet_handshakes_failed"] = "sealnet_peer_handshakes_failed_total"
+			pm["sealnet_initiations"] = "sealnet_peer_handshake_initiations_total"
+			pm["sealnet_rotations"] = "sealnet_peer_keypair_rotations_total"
+			pm["last_handshake_time_sec"] = "sealnet_peer_last_handshake_seconds"
+		}
+		{ i = index($0, "="); k = substr($0, 1, i - 1); v = substr($0, i + 1) }
+		k == "public_key" { peer = v; peers++; next }
+		peer == "" && (k in m) { print m[k] " " v }
+		peer == "" && k ~ /^sealnet_drop_/ { print "sealnet_drops_total{reason=\"" substr(k, 14) "\"} " v }
+		peer == "" && k == "sealnet_rule_matches" { print "sealnet_rule_matches_total{index=\"" rules++ "\"} " v }
+		peer != "" && (k in pm) { print pm[k] "{peer=\"" peer "\"} " v }
+		END { print "sealnet_peers " peers + 0 }' "$1" | sort
+}
+
+# same_as_uapi NODE URL: a page, the control socket, the page again; where nothing moved in
+# between (no keepalive, no retry), the page must equal the control socket's counters.
+same_as_uapi() {
+	local node=$1 url=$2 f=$SN_TMP/$1.same i
+	for i in $(seq 10); do
+		[ "$(fetch "$node" "$url" "$f.1")" = 200 ] || fail "$node: GET $url"
+		uapi_get "$node" "$f.uapi" || fail "$node: get=sealnet on the control socket: $(cat "$f.uapi")"
+		[ "$(fetch "$node" "$url" "$f.2")" = 200 ] || fail "$node: GET $url"
+		if cmp -s "$f.1" "$f.2"; then
+			page_samples "$f.1" >"$f.page"
+			uapi_samples "$f.uapi" >"$f.want"
+			diff -u "$f.want" "$f.page" >"$f.diff" ||
+				fail "$node: the page is not what the control socket says (- get=sealnet, + page):$(printf '\n%s' "$(tail -n +3 "$f.diff")")"
+			ok "$node: all $(wc -l <"$f.page") samples equal the control socket's counters"
+			return 0
+		fi
+		sleep 1
+	done
+	fail "$node: counters kept moving for 10 s: no quiet moment to compare the page with"
+}
+
 step "a (MetricsListen 127.0.0.1:$MPORT) <-> b (MetricsListen [::1]:$MPORT), $N pings"
 { conf_interface a; echo "MetricsListen = 127.0.0.1:$MPORT"; conf_peer b endpoint=4; } >"$(conf_path a)"
 { conf_interface b; echo "MetricsListen = [::1]:$MPORT"; conf_peer a endpoint=4; } >"$(conf_path b)"
@@ -96,6 +166,12 @@ start_node b
 check "a: notice with the metrics URL" grep -q "metrics on http://127.0.0.1:$MPORT/metrics" "${LOG[a]}"
 check "first ping a -> b (handshake) within 10 s" wait_ping a "${OV4[b]}" 10
 check "$N pings a -> b" ping_ok a "${OV4[b]}" "$N"
+# One way only, so that no counter equals its opposite (rx and tx packets would, after pings).
+udp_burst_check "a -> b, 300 datagrams" a b "${OV4[b]}" 300 64
+
+step "each page equals the control socket's counters (get=sealnet), at a quiet moment"
+same_as_uapi a "http://127.0.0.1:$MPORT/metrics"
+same_as_uapi b "http://[::1]:$MPORT/metrics"
 
 step "a's page"
 check_eq "a: GET /metrics" "$(fetch a "http://127.0.0.1:$MPORT/metrics" "$SN_TMP/a.prom")" 200
@@ -140,6 +216,13 @@ check "second daemon says why" \
 check_not "second daemon removed $busy_if" link_exists a "$busy_if"
 check_not "second daemon removed its control socket" test -e "/var/run/wireguard/$busy_if.sock"
 check_eq "a: still serving" "$(fetch a "http://127.0.0.1:$MPORT/metrics" "$SN_TMP/r")" 200
+
+step "garbage at b's port: drops of several reasons, and b's page still equals get=sealnet"
+[ -x "$UDPFUZZ" ] || fail "udpfuzz not found at $UDPFUZZ (make build/tests/udpfuzz)"
+nsx a "$UDPFUZZ" -i 100 garbage "${UL4[b]}" "${PORT[b]}" 1000 2>&1 | sed 's/^/    /'
+same_as_uapi b "http://[::1]:$MPORT/metrics"
+reasons=$(awk '/^sealnet_drops_total\{/ && $2 != 0 { print $2 }' "$SN_TMP/b.same.1" | sort -u | wc -l)
+check_gt "b: distinct non-zero drop counts compared" "$reasons" 2
 
 step "stop"
 stop_node a

@@ -35,8 +35,14 @@ nsx m tcpdump -n -r "$cap" 2>/dev/null | awk '{ print $NF }' | sort -n | uniq -c
 	head -n 4 | sed 's/^/    sizes: /'
 captured=$(tcpdump -n -r "$cap" 2>/dev/null | wc -l)
 check_gt "datagrams captured" "$captured" 100
-out=$("$UDPFUZZ" check "$cap" "${PORT[a]},${PORT[b]}" "no-marker-here")
+out=$("$UDPFUZZ" check "$cap" "${PORT[a]},${PORT[b]}" "no-marker-here" 2>"$SN_TMP/check.err")
+rc=$?
 say "captured: $out"
+sed 's/^/    /' "$SN_TMP/check.err"
+# Every datagram well-formed: transport messages padded to 16 bytes (or to the MTU), each
+# handshake message of its type's size; nothing else, nothing cut or fragmented.
+check_eq "malformed datagrams in the capture" "$(sed -n 's/.* malformed=\([0-9]*\).*/\1/p' <<<"$out")" 0
+[ "$rc" = 0 ] || fail "udpfuzz check of the capture: exit $rc (SN_KEEP=1 keeps $cap)"
 grep -q ' initiation=[1-9]' <<<"$out" || fail "no initiation captured"
 grep -q ' response=[1-9]' <<<"$out" || fail "no response captured"
 

@@ -12,6 +12,8 @@
 #	UDPBURST             path of tests/tools/udpburst (default build/tests/udpburst)
 #	SN_KEEP=1            keep the temporary directory (configs, logs, captures)
 #	SN_IPERF_TIME=N      seconds per iperf3 run (default 2)
+#	SN_IPERF_FLOOR_PCT=P after iperf_baseline, the least a tunnel must carry, in percent of
+#	                     plain veth between the same namespaces (default 0.2)
 #	SN_NSLIST=FILE       append every namespace created (run.sh checks none is left)
 #
 # Addresses: underlay 198.18.L.N/24 and fd00:18:L::N/64 on veth link L, overlay 100.64.0.N/24
@@ -28,6 +30,8 @@ SEALNET=${SEALNET:-$SN_ROOT/build/tools/sealnet}
 UDPFUZZ=${UDPFUZZ:-$SN_ROOT/build/tests/udpfuzz}
 UDPBURST=${UDPBURST:-$SN_ROOT/build/tests/udpburst}
 SN_IPERF_TIME=${SN_IPERF_TIME:-2}
+SN_IPERF_FLOOR_PCT=${SN_IPERF_FLOOR_PCT:-0.2}
+IPERF_BASE='' IPERF_FLOOR=''
 
 # Scenario id: the two-digit prefix of the script name ("demo" for tests/demo.sh).
 SN_SCRIPT=$(basename "$0" .sh)
@@ -585,14 +589,33 @@ _listening() { nsx "$1" ss -Hltn "sport = :$2" | grep . >/dev/null; }
 _udp_listening() { nsx "$1" ss -Hlun "sport = :$2" | grep . >/dev/null; }
 _exited() { ! kill -0 "$1" 2>/dev/null; }
 
+# iperf_baseline NODE_CLIENT NODE_SERVER DEST: iperf over a plain path between the same
+# namespaces (DEST an underlay address: veth, no tunnel); from then on iperf_check demands
+# SN_IPERF_FLOOR_PCT percent of that figure (IPERF_FLOOR) of every run.  Not a benchmark:
+# a sanity floor, measured in the same conditions so that it holds on a loaded machine.  On
+# 2 busy cores a working tunnel carries 4-12% of plain veth (176-444 of 3000-4700 Mbit/s);
+# one that breaks TCP checksums carries 0.2 Mbit/s (0.005%).  Not for rate-limited runs.
+iperf_baseline() {
+	iperf "$@" || fail "iperf3 baseline $1 -> $2 over plain veth failed"
+	IPERF_BASE=$IPERF_MBIT
+	IPERF_FLOOR=$(awk -v m="$IPERF_MBIT" -v p="$SN_IPERF_FLOOR_PCT" 'BEGIN { printf "%.1f\n", m * p / 100 }')
+	ok "iperf3 $1 -> $2 over plain veth: $IPERF_BASE Mbit/s; floor for the tunnel from here on: $IPERF_FLOOR Mbit/s ($SN_IPERF_FLOOR_PCT%)"
+}
+
 # iperf_check WHAT NODE_CLIENT NODE_SERVER DEST [args]: iperf and print the figure; fails the
-# scenario if no data went through.
+# scenario if no data went through, or less than IPERF_FLOOR after iperf_baseline.
 iperf_check() {
-	local what=$1
+	local what=$1 share=''
 	shift
 	iperf "$@" || fail "iperf3 $what failed"
 	awk -v m="$IPERF_MBIT" 'BEGIN { exit !(m > 0) }' || fail "iperf3 $what: $IPERF_MBIT Mbit/s"
-	ok "iperf3 $what: $IPERF_MBIT Mbit/s"
+	if [ -n "$IPERF_FLOOR" ]; then
+		share=$(awk -v m="$IPERF_MBIT" -v b="$IPERF_BASE" 'BEGIN { printf "%.2f\n", m * 100 / b }')
+		awk -v m="$IPERF_MBIT" -v f="$IPERF_FLOOR" 'BEGIN { exit !(m >= f) }' ||
+			fail "iperf3 $what: $IPERF_MBIT Mbit/s, $share% of plain veth ($IPERF_BASE Mbit/s), below the floor of $IPERF_FLOOR Mbit/s ($SN_IPERF_FLOOR_PCT%)"
+		share=" ($share% of plain veth, floor $IPERF_FLOOR)"
+	fi
+	ok "iperf3 $what: $IPERF_MBIT Mbit/s$share"
 }
 
 # udp_burst_check WHAT FROM TO ADDR [COUNT] [SIZE]: COUNT (default 2000) numbered datagrams
