@@ -367,16 +367,25 @@ static int parse_sandbox(struct parser *p, const char *value)
 	return 0;
 }
 
+static const struct {
+	const char *name;
+	unsigned bit;
+} offload_kinds[] = {
+	{ "tun", CONFIG_OFFLOAD_TUN },
+	{ "udp-gso", CONFIG_OFFLOAD_UDP_GSO },
+	{ "udp-gro", CONFIG_OFFLOAD_UDP_GRO },
+};
+
+const char *config_offload_name(unsigned bit)
+{
+	for (size_t i = 0; i < sizeof(offload_kinds) / sizeof(offload_kinds[0]); i++)
+		if (offload_kinds[i].bit == bit)
+			return offload_kinds[i].name;
+	return "?";
+}
+
 static int parse_offload(struct parser *p, const char *value)
 {
-	static const struct {
-		const char *name;
-		unsigned bit;
-	} kinds[] = {
-		{ "tun", CONFIG_OFFLOAD_TUN },
-		{ "udp-gso", CONFIG_OFFLOAD_UDP_GSO },
-		{ "udp-gro", CONFIG_OFFLOAD_UDP_GRO },
-	};
 	unsigned set = 0;
 	const char *s = value;
 
@@ -391,15 +400,16 @@ static int parse_offload(struct parser *p, const char *value)
 	while (*s) {
 		size_t len = strcspn(s, ", \t"), i;
 
-		for (i = 0; i < sizeof(kinds) / sizeof(kinds[0]); i++)
-			if (len == strlen(kinds[i].name) && !strncasecmp(s, kinds[i].name, len))
+		for (i = 0; i < sizeof(offload_kinds) / sizeof(offload_kinds[0]); i++)
+			if (len == strlen(offload_kinds[i].name) &&
+			    !strncasecmp(s, offload_kinds[i].name, len))
 				break;
-		if (!len || i == sizeof(kinds) / sizeof(kinds[0]))
+		if (!len || i == sizeof(offload_kinds) / sizeof(offload_kinds[0]))
 			return fail(p, -EINVAL, p->line,
 				    "%s: bad value \"%s\" (on, off, or a list of tun, udp-gso, "
 				    "udp-gro)",
 				    p->opt->name, value);
-		set |= kinds[i].bit;
+		set |= offload_kinds[i].bit;
 		s += len;
 		s += strspn(s, ", \t");
 	}
@@ -744,6 +754,29 @@ static int parse_groups(struct parser *p, const char *value)
 	return 0;
 }
 
+bool config_name_ok(const char *s)
+{
+	size_t len = strlen(s);
+
+	if (!len || len >= CONFIG_NAME_MAX)
+		return false;
+	for (; *s; s++)
+		if ((unsigned char)*s < 0x20 || *s == 0x7f || *s == '"' || *s == '\\')
+			return false;
+	return true;
+}
+
+static int parse_name(struct parser *p, const char *value)
+{
+	if (!config_name_ok(value))
+		return fail(p, -EINVAL, p->line,
+			    "%s: bad name \"%s\" (1 to %d bytes, no control characters, '\"' or "
+			    "'\\')",
+			    p->opt->name, value, CONFIG_NAME_MAX - 1);
+	snprintf(current_peer(p)->name, CONFIG_NAME_MAX, "%s", value);
+	return 0;
+}
+
 static int parse_keepalive(struct parser *p, const char *value)
 {
 	unsigned long long n;
@@ -781,6 +814,7 @@ static const struct option options[] = {
 	{ "Endpoint", SECTION_PEER, false, parse_endpoint },
 	{ "PersistentKeepalive", SECTION_PEER, false, parse_keepalive },
 	{ "Groups", SECTION_PEER, true, parse_groups },
+	{ "Name", SECTION_PEER, false, parse_name },
 	{ "Allow", SECTION_INTERFACE, true, parse_allow },
 	{ "Deny", SECTION_INTERFACE, true, parse_deny },
 };
@@ -1402,6 +1436,8 @@ static void format_peer(struct text *t, const struct config_peer *peer)
 	char buf[ADDR_STRLEN];
 
 	add(t, "\n[Peer]\n");
+	if (peer->name[0])
+		add(t, "Name = %s\n", peer->name);
 	add_key(t, "PublicKey", peer->public_key);
 	if (peer->has_preshared_key)
 		add_key(t, "PresharedKey", peer->preshared_key);

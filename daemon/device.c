@@ -710,6 +710,7 @@ int device_to_config(struct device *dev, struct config **out)
 		cp->persistent_keepalive = p->timers.persistent_keepalive_interval;
 		memcpy(cp->groups, p->groups, sizeof(cp->groups));
 		cp->n_groups = p->n_groups;
+		memcpy(cp->name, p->label, sizeof(cp->name));
 	}
 	*out = c;
 	return 0;

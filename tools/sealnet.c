@@ -13,6 +13,7 @@ static const struct subcommand {
 	const char *description;
 } subcommands[] = {
         {"show", show_main, "Shows the state of running interfaces, or their names"},
+        {"status", status_main, "Shows running interfaces at a glance: a line per peer"},
         {"set", set_main, "Changes the configuration of a running interface"},
         {"up", up_main, "Starts sealnetd on a configuration file"},
         {"down", down_main, "Stops the sealnetd of an interface that `up' started"},

@@ -24,6 +24,9 @@ bool wants_help(int argc, char *argv[]);
 int print_key(const char *cmd, const unsigned char key[32]);
 
 int show_main(int argc, char *argv[]);
+/* show and status (brief: status's lines by default); cmd names the subcommand in messages. */
+int show_run(const char *cmd, int argc, char *argv[], bool brief);
+int status_main(int argc, char *argv[]);
 int set_main(int argc, char *argv[]);
 int up_main(int argc, char *argv[]);
 int down_main(int argc, char *argv[]);
