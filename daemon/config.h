@@ -91,6 +91,7 @@ struct config {
 	 * "nobody"); Sandbox: the seccomp filter, on by default. Both read at startup only; see
 	 * privdrop.h. */
 	char *user;
+	int user_line; /* of User =, for startup's message when there is no such user */
 	bool sandbox;
 	struct config_peer *peers;
 	size_t n_peers;
@@ -128,6 +129,23 @@ int config_load_unresolved(const char *path, struct config **out, char *err, siz
 int config_parse_string(const char *text, const char *name, struct config **out, char *err,
 			size_t errlen);
 void config_free(struct config *c);
+
+/* One thing config_check() found. */
+struct config_issue {
+	bool error;    /* else a warning */
+	int line;      /* 0: the file as a whole */
+	size_t seq;    /* the order it was found in, among those of its line */
+	char text[640]; /* "FILE:LINE: what", as config_load() words it */
+};
+
+/* Reads the file as config_load_unresolved() does (no name is resolved), but goes on past
+ * each error: *out holds every error and warning, in line order, *n of them (the caller
+ * frees *out with free()). Warns besides of what is legal but likely a mistake (a peer with
+ * no AllowedIPs, a prefix given to two peers), and checks what sealnetd finds only at
+ * startup (that User exists). Returns 0 whatever the file holds, or -errno when it cannot
+ * be read (with the reason in err). */
+int config_check(const char *path, struct config_issue **out, size_t *n, char *err,
+		 size_t errlen);
 
 /* The text of a file that loads back into what c holds (comments and the spelling of values
  * are not kept; defaults are left out; an Endpoint is its text if it has one). Returns 0 or

@@ -411,7 +411,8 @@ static int print_allowed_ip(void *ctx, const struct ip_prefix *p)
 	return 0;
 }
 
-static void handle_get(struct device *dev, struct evbuffer *out, bool ours)
+static void handle_get(struct device *dev, struct evbuffer *out, bool ours,
+		       const char *config_path)
 {
 	char ep[ADDR_STRLEN];
 	struct peer *p;
@@ -436,7 +437,10 @@ static void handle_get(struct device *dev, struct evbuffer *out, bool ours)
 		for (int d = 0; d < DROP_MAX; d++)
 			evbuffer_add_printf(out, "sealnet_%s=%llu\n", device_drop_name(d),
 					    (unsigned long long)dev->stats.drops[d]);
-		/* For `sealnet status`: what the process and the interface are. */
+		/* For `sealnet reload`, which checks the file first, and `sealnet status`: what
+		 * the process and the interface are. */
+		if (config_path)
+			evbuffer_add_printf(out, "sealnet_config=%s\n", config_path);
 		evbuffer_add_printf(out, "sealnet_pid=%ld\nsealnet_mtu=%u\nsealnet_threads=%u\n",
 				    (long)getpid(), dev->mtu,
 				    dev->workers ? workers_threads(dev->workers) : 1);
@@ -529,7 +533,7 @@ void uapi_handle(struct device *dev, const char *config_path, char *request,
 			evbuffer_add_printf(out, "errno=%d\n\n", -EINVAL);
 			return;
 		}
-		handle_get(dev, out, request[4] == 's');
+		handle_get(dev, out, request[4] == 's', config_path);
 		return;
 	}
 	if (!strcmp(request, "set=1")) {

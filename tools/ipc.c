@@ -255,6 +255,7 @@ void ipc_device_free(struct ipc_device *dev)
 		na = a->next;
 		free(a);
 	}
+	free(dev->config_path);
 	free(dev);
 }
 
@@ -332,6 +333,11 @@ static int device_key(struct ipc_device *dev, struct tails *t, const char *key, 
 		*t->rule = r;
 		t->rule = &r->next;
 		t->last_rule = r;
+	} else if (!strcmp(key, "sealnet_config")) {
+		free(dev->config_path);
+		dev->config_path = strdup(value);
+		if (!dev->config_path)
+			return -ENOMEM;
 	} else if (!strcmp(key, "sealnet_pid")) {
 		ret = parse_u64(value, INT32_MAX, &dev->pid);
 	} else if (!strcmp(key, "sealnet_mtu")) {

@@ -71,6 +71,7 @@ struct ipc_device {
 	struct ipc_counter *first_drop;
 	/* The process and the interface (get=sealnet): pid 0 when not said. */
 	uint64_t pid, mtu, threads;
+	char *config_path; /* the file it reloads; NULL when it has none */
 	char offload[32];                    /* "tun udp-gso udp-gro", "" = off */
 	struct ipc_allowedip *first_address; /* the interface's, as the daemon set them */
 	struct ipc_rule *first_rule; /* in the daemon's order, which is the order they apply */

@@ -144,5 +144,15 @@ tool 0 reload "$ifa"
 tool 0 status "$ifa"
 check "renamed by reload" grep -q '^  old laptop ' "$out"
 
+step "reload checks the file first: every error, and nothing changes"
+cp "$(conf_path a)" "$SN_TMP/a.good"
+printf 'Bogus = 1\nAllowedIPs = 100.64.0.9/32,\n' >>"$(conf_path a)"
+tool 1 reload "$ifa"
+sed 's/^/    | /' "$err"
+check_eq "two errors, each with its line" "$(grep -c "^sealnet: reload $ifa: $(conf_path a):[0-9]*: " "$err")" 2
+tool 0 status "$ifa"
+check "still named as before" grep -q '^  old laptop ' "$out"
+cp "$SN_TMP/a.good" "$(conf_path a)"
+
 for n in a b c; do stop_node "$n"; done
 say "done"
