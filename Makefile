@@ -65,7 +65,12 @@ SAN ?=
 # Evaluated lazily so that `make deps` can run before pkg-config knows the libraries.
 PKG_CFLAGS = $(shell $(PKG_CONFIG) --cflags $(PKGS))
 PKG_LIBS = $(shell $(PKG_CONFIG) --libs $(PKGS))
-ALL_CFLAGS = -std=gnu11 -pthread $(OPT) $(WARN) $(HARDEN) $(SAN) -MMD -MP -Idaemon $(PKG_CFLAGS) $(CFLAGS)
+# What --version prints: the commit, or VERSION= for a release build without git.
+ifeq ($(origin VERSION),undefined)
+VERSION := $(shell git describe --always --dirty 2>/dev/null || echo unknown)
+endif
+ALL_CFLAGS = -std=gnu11 -pthread $(OPT) $(WARN) $(HARDEN) $(SAN) -MMD -MP -Idaemon $(PKG_CFLAGS) $(CFLAGS) \
+	-DSEALNET_VERSION='"$(VERSION)"'
 ALL_LDFLAGS = -pthread -pie -Wl,-z,relro,-z,now $(SAN) $(LDFLAGS)
 
 DAEMON_SRCS := $(filter-out daemon/main.c,$(wildcard daemon/*.c))

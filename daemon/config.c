@@ -19,6 +19,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <ini.h>
+#include <pwd.h>
 #include <net/if.h>
 #include <sodium.h>
 #include <stdarg.h>
@@ -94,6 +95,11 @@ struct parser {
 	int ret;                /* the first error */
 	char *err;
 	size_t errlen;
+	/* config_check(): each error and warning is kept here, and only running out of memory
+	 * ends the parse; bad_section skips the keys under a header that was refused. */
+	bool collect, bad_section;
+	struct config_issue *issues;
+	size_t n_issues, issues_cap;
 };
 
 struct option {
@@ -119,7 +125,35 @@ static void set_err(char *err, size_t errlen, const char *fmt, ...)
 	va_end(ap);
 }
 
-/* Records the first error only: later ones are usually consequences of it. Returns ret. */
+static void warn(struct parser *p, int line, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+
+/* Keeps one issue for config_check(); the text is the message config_load() would give. */
+static void add_issue(struct parser *p, bool error, int line, const char *msg)
+{
+	struct config_issue *grown, *i;
+	size_t cap = p->issues_cap ? p->issues_cap * 2 : 16;
+
+	if (p->n_issues == p->issues_cap) {
+		grown = realloc(p->issues, cap * sizeof(*grown));
+		if (!grown) {
+			p->ret = -ENOMEM;
+			return;
+		}
+		p->issues = grown;
+		p->issues_cap = cap;
+	}
+	i = &p->issues[p->n_issues++];
+	i->error = error;
+	i->line = line > 0 ? line : 0;
+	if (line > 0)
+		snprintf(i->text, sizeof(i->text), "%s:%d: %s", p->name, line, msg);
+	else
+		snprintf(i->text, sizeof(i->text), "%s: %s", p->name, msg);
+}
+
+/* Records the first error only: later ones are usually consequences of it; config_check()
+ * keeps them all and goes on. Returns ret. */
 static int fail(struct parser *p, int ret, int line, const char *fmt, ...)
 {
 	char msg[512];
@@ -127,15 +161,36 @@ static int fail(struct parser *p, int ret, int line, const char *fmt, ...)
 
 	if (p->ret)
 		return ret;
-	p->ret = ret;
 	va_start(ap, fmt);
 	vsnprintf(msg, sizeof(msg), fmt, ap);
 	va_end(ap);
+	if (p->collect && ret != -ENOMEM) {
+		add_issue(p, true, line, msg);
+		return ret;
+	}
+	p->ret = ret;
 	if (line > 0)
 		set_err(p->err, p->errlen, "%s:%d: %s", p->name, line, msg);
 	else
 		set_err(p->err, p->errlen, "%s: %s", p->name, msg);
 	return ret;
+}
+
+/* A warning: logged, or kept by config_check(). */
+static void warn(struct parser *p, int line, const char *fmt, ...)
+{
+	char msg[512];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	if (p->collect)
+		add_issue(p, false, line, msg);
+	else if (line > 0)
+		log_warn("%s:%d: %s", p->name, line, msg);
+	else
+		log_warn("%s: %s", p->name, msg);
 }
 
 static struct config_peer *current_peer(struct parser *p)
@@ -235,6 +290,10 @@ static int parse_prefixes(struct parser *p, const char *value, struct ip_prefix 
 			s++;
 		for (last = end; last > s && isspace((unsigned char)last[-1]);)
 			last--;
+		if (last == s)
+			return fail(p, -EINVAL, p->line,
+				    "%s: an empty entry in \"%s\" (a comma too many?)", p->opt->name,
+				    value);
 		if (parse_one_prefix(s, (size_t)(last - s), &prefix))
 			return fail(p, -EINVAL, p->line, "%s: bad prefix \"%.*s\"", p->opt->name,
 				    (int)(last - s), s);
@@ -339,6 +398,7 @@ static int parse_user(struct parser *p, const char *value)
 		return fail(p, -ENOMEM, p->line, "out of memory");
 	free(p->cfg->user);
 	p->cfg->user = user;
+	p->cfg->user_line = p->line;
 	return 0;
 }
 
@@ -367,16 +427,25 @@ static int parse_sandbox(struct parser *p, const char *value)
 	return 0;
 }
 
+static const struct {
+	const char *name;
+	unsigned bit;
+} offload_kinds[] = {
+	{ "tun", CONFIG_OFFLOAD_TUN },
+	{ "udp-gso", CONFIG_OFFLOAD_UDP_GSO },
+	{ "udp-gro", CONFIG_OFFLOAD_UDP_GRO },
+};
+
+const char *config_offload_name(unsigned bit)
+{
+	for (size_t i = 0; i < sizeof(offload_kinds) / sizeof(offload_kinds[0]); i++)
+		if (offload_kinds[i].bit == bit)
+			return offload_kinds[i].name;
+	return "?";
+}
+
 static int parse_offload(struct parser *p, const char *value)
 {
-	static const struct {
-		const char *name;
-		unsigned bit;
-	} kinds[] = {
-		{ "tun", CONFIG_OFFLOAD_TUN },
-		{ "udp-gso", CONFIG_OFFLOAD_UDP_GSO },
-		{ "udp-gro", CONFIG_OFFLOAD_UDP_GRO },
-	};
 	unsigned set = 0;
 	const char *s = value;
 
@@ -391,15 +460,16 @@ static int parse_offload(struct parser *p, const char *value)
 	while (*s) {
 		size_t len = strcspn(s, ", \t"), i;
 
-		for (i = 0; i < sizeof(kinds) / sizeof(kinds[0]); i++)
-			if (len == strlen(kinds[i].name) && !strncasecmp(s, kinds[i].name, len))
+		for (i = 0; i < sizeof(offload_kinds) / sizeof(offload_kinds[0]); i++)
+			if (len == strlen(offload_kinds[i].name) &&
+			    !strncasecmp(s, offload_kinds[i].name, len))
 				break;
-		if (!len || i == sizeof(kinds) / sizeof(kinds[0]))
+		if (!len || i == sizeof(offload_kinds) / sizeof(offload_kinds[0]))
 			return fail(p, -EINVAL, p->line,
 				    "%s: bad value \"%s\" (on, off, or a list of tun, udp-gso, "
 				    "udp-gro)",
 				    p->opt->name, value);
-		set |= kinds[i].bit;
+		set |= offload_kinds[i].bit;
 		s += len;
 		s += strspn(s, ", \t");
 	}
@@ -668,10 +738,18 @@ static int parse_endpoint(struct parser *p, const char *value)
 	int ret;
 
 	if (p->no_resolve) {
-		/* A numeric endpoint is still read; a host name is kept as text only. */
-		if (addr_parse_endpoint(value, &peer->endpoint))
-			memset(&peer->endpoint, 0, sizeof(peer->endpoint));
+		/* A numeric endpoint is still read; a host name is kept as text only, but must
+		 * at least be HOST:PORT. */
 		ret = 0;
+		if (addr_parse_endpoint(value, &peer->endpoint)) {
+			const char *colon = strrchr(value, ':');
+			unsigned long long port;
+
+			memset(&peer->endpoint, 0, sizeof(peer->endpoint));
+			if (!colon || colon == value ||
+			    config_parse_number(colon + 1, 65535, false, &port) || !port)
+				ret = -EINVAL;
+		}
 	} else {
 		ret = addr_resolve_endpoint(value, &peer->endpoint);
 	}
@@ -744,6 +822,29 @@ static int parse_groups(struct parser *p, const char *value)
 	return 0;
 }
 
+bool config_name_ok(const char *s)
+{
+	size_t len = strlen(s);
+
+	if (!len || len >= CONFIG_NAME_MAX)
+		return false;
+	for (; *s; s++)
+		if ((unsigned char)*s < 0x20 || *s == 0x7f || *s == '"' || *s == '\\')
+			return false;
+	return true;
+}
+
+static int parse_name(struct parser *p, const char *value)
+{
+	if (!config_name_ok(value))
+		return fail(p, -EINVAL, p->line,
+			    "%s: bad name \"%s\" (1 to %d bytes, no control characters, '\"' or "
+			    "'\\')",
+			    p->opt->name, value, CONFIG_NAME_MAX - 1);
+	snprintf(current_peer(p)->name, CONFIG_NAME_MAX, "%s", value);
+	return 0;
+}
+
 static int parse_keepalive(struct parser *p, const char *value)
 {
 	unsigned long long n;
@@ -781,6 +882,7 @@ static const struct option options[] = {
 	{ "Endpoint", SECTION_PEER, false, parse_endpoint },
 	{ "PersistentKeepalive", SECTION_PEER, false, parse_keepalive },
 	{ "Groups", SECTION_PEER, true, parse_groups },
+	{ "Name", SECTION_PEER, false, parse_name },
 	{ "Allow", SECTION_INTERFACE, true, parse_allow },
 	{ "Deny", SECTION_INTERFACE, true, parse_deny },
 };
@@ -809,9 +911,11 @@ static int handle(void *user, const char *section, const char *name, const char 
 
 	if (p->ret)
 		return 0;
+	if (p->bad_section)
+		return 1;
 	if (p->section == SECTION_NONE) {
 		fail(p, -EINVAL, p->line, "%s: key before any section", name);
-		return 0;
+		return p->collect;
 	}
 	opt = find_option(name, p->section);
 	if (!opt) {
@@ -822,18 +926,18 @@ static int handle(void *user, const char *section, const char *name, const char 
 		else
 			fail(p, -EINVAL, p->line, "%s: unknown key in %s", name,
 			     section_names[p->section]);
-		return 0;
+		return p->collect;
 	}
 	i = (size_t)(opt - options);
 	if (p->seen_line[i] && !opt->repeatable) {
 		fail(p, -EINVAL, p->line, "%s: duplicate key (first on line %d)", opt->name,
 		     p->seen_line[i]);
-		return 0;
+		return p->collect;
 	}
 	if (!p->seen_line[i])
 		p->seen_line[i] = p->line;
 	p->opt = opt;
-	return opt->parse(p, value) == 0;
+	return opt->parse(p, value) == 0 || p->collect;
 }
 
 static int seen_line(const struct parser *p, const char *name)
@@ -918,6 +1022,15 @@ static int keep_value(struct parser *p, const char *s, size_t len)
 	return 0;
 }
 
+/* After a refused line: the end of the parse, or for config_check() an empty line. */
+static char *skip_line(struct parser *p, char *str)
+{
+	if (p->ret)
+		return NULL;
+	str[0] = '\0';
+	return str;
+}
+
 /* The ini_reader: fgets() over p->text, but one call per line of the file whatever its
  * length, with '#' comments and surrounding blanks removed. Leading blanks must go anyway:
  * inih would take an indented line for the continuation of the previous value. Section
@@ -941,7 +1054,7 @@ static char *read_line(char *str, int num, void *stream)
 
 	if (memchr(s, '\0', (size_t)(end - s))) {
 		fail(p, -EINVAL, p->line, "NUL byte in line");
-		return NULL;
+		return skip_line(p, str);
 	}
 	if (p->line == 1 && end - s >= 3 && !memcmp(s, "\xef\xbb\xbf", 3))
 		s += 3;
@@ -959,8 +1072,11 @@ static char *read_line(char *str, int num, void *stream)
 		return str;
 	}
 	if (*s == '[') {
-		if (start_section(p, s, len))
-			return NULL;
+		p->bad_section = false;
+		if (start_section(p, s, len)) {
+			p->bad_section = true;
+			return skip_line(p, str);
+		}
 		snprintf(str, (size_t)num, "%s", section_names[p->section]);
 		return str;
 	}
@@ -970,7 +1086,7 @@ static char *read_line(char *str, int num, void *stream)
 	if (!eq || eq == s || memchr(s, ':', (size_t)(eq - s)) ||
 	    memchr(s, ';', (size_t)(eq - s))) {
 		fail(p, -EINVAL, p->line, "expected \"Key = Value\" or \"[Section]\"");
-		return NULL;
+		return skip_line(p, str);
 	}
 	for (key_end = eq; isspace((unsigned char)key_end[-1]);)
 		key_end--;
@@ -980,7 +1096,7 @@ static char *read_line(char *str, int num, void *stream)
 	if (key_end - s + 2 > num) {
 		fail(p, -EINVAL, p->line, "%.32s...: unknown key in %s", s,
 		     section_names[p->section]);
-		return NULL;
+		return skip_line(p, str);
 	}
 	if (keep_value(p, value, (size_t)(end - value))) {
 		fail(p, -ENOMEM, p->line, "out of memory");
@@ -1017,7 +1133,7 @@ static int validate_peer(struct parser *p, size_t i)
 	for (size_t j = 0; j < i; j++) {
 		const struct config_peer *other = &p->cfg->peers[j];
 
-		if (key_equal(peer->public_key, other->public_key))
+		if (other->has_public_key && key_equal(peer->public_key, other->public_key))
 			return fail(p, -EINVAL, peer->line,
 				    "[Peer]: PublicKey \"%s\" duplicates the peer on line %d", b64,
 				    other->line);
@@ -1044,9 +1160,15 @@ static void skip_own_peers(struct parser *p)
 			continue;
 		}
 		key_to_base64(b64, peer->public_key);
-		log_notice("%s:%d: [Peer] %s has this interface's own public key: left out, as "
-			   "WireGuard does",
-			   p->name, peer->line, b64);
+		if (p->collect)
+			warn(p, peer->line,
+			     "[Peer] %s has this interface's own public key: left out, as WireGuard "
+			     "does",
+			     b64);
+		else
+			log_notice("%s:%d: [Peer] %s has this interface's own public key: left out, "
+				   "as WireGuard does",
+				   p->name, peer->line, b64);
 		free_peer(peer);
 		memmove(peer, peer + 1, (c->n_peers - i - 1) * sizeof(*peer));
 		c->n_peers--;
@@ -1055,35 +1177,107 @@ static void skip_own_peers(struct parser *p)
 	sodium_memzero(own, sizeof(own));
 }
 
+static bool prefix_equal(const struct ip_prefix *a, const struct ip_prefix *b)
+{
+	return a->addr.family == b->addr.family && a->cidr == b->cidr &&
+	       !memcmp(a->addr.bytes, b->addr.bytes, addr_len(a->addr.family));
+}
+
+/* What is legal but most likely a mistake, for config_check(): a peer no traffic can reach,
+ * and a prefix given to two peers (WireGuard hands it to the later one without a word). */
+static void warn_peers(struct parser *p)
+{
+	const struct config *c = p->cfg;
+	char buf[ADDR_STRLEN];
+
+	for (size_t i = 0; i < c->n_peers; i++) {
+		const struct config_peer *peer = &c->peers[i];
+
+		if (!peer->n_allowed_ips)
+			warn(p, peer->line, "[Peer]: no AllowedIPs: nothing will be sent to it");
+		for (size_t j = 0; j < peer->n_allowed_ips; j++)
+			for (size_t k = i + 1; k < c->n_peers; k++)
+				for (size_t m = 0; m < c->peers[k].n_allowed_ips; m++)
+					if (prefix_equal(&peer->allowed_ips[j],
+							      &c->peers[k].allowed_ips[m]))
+						warn(p, c->peers[k].line,
+						     "[Peer]: AllowedIPs %s is also the peer's on line "
+						     "%d: this later peer takes it",
+						     addr_prefix_str(&peer->allowed_ips[j], buf),
+						     peer->line);
+	}
+}
+
 /* The rules that span fields, as wireguard-tools' config_read_finish(). Duplicate keys are
  * caught earlier, in handle(), where the line of each is known. */
 static int validate(struct parser *p)
 {
 	const struct config *c = p->cfg;
-	int ret;
+	bool keyless = false;
 
 	if (c->mtu < MIN_MTU_IPV6 && has_ipv6_address(c))
-		return fail(p, -EINVAL, seen_line(p, "MTU"),
-			    "MTU: \"%u\" too small with an IPv6 Address (at least %d)", c->mtu,
-			    MIN_MTU_IPV6);
-	for (size_t i = 0; i < c->n_peers; i++)
-		if (!c->peers[i].has_public_key)
-			return fail(p, -EINVAL, c->peers[i].line, "[Peer]: no PublicKey");
-	skip_own_peers(p);
-	for (size_t i = 0; i < c->n_peers; i++) {
-		ret = validate_peer(p, i);
-		if (ret)
-			return ret;
+		fail(p, -EINVAL, seen_line(p, "MTU"),
+		     "MTU: \"%u\" too small with an IPv6 Address (at least %d)", c->mtu,
+		     MIN_MTU_IPV6);
+	for (size_t i = 0; i < c->n_peers && !p->ret; i++) {
+		if (!c->peers[i].has_public_key) {
+			fail(p, -EINVAL, c->peers[i].line, "[Peer]: no PublicKey");
+			keyless = true;
+		}
 	}
+	if (p->ret)
+		return p->ret;
+	skip_own_peers(p);
+	for (size_t i = 0; i < c->n_peers && !p->ret; i++)
+		if (c->peers[i].has_public_key)
+			validate_peer(p, i);
+	if (p->collect && !keyless)
+		warn_peers(p);
 	/* sealnetd runs no commands and writes no file: a hook it was given would never run,
 	 * and a tunnel whose PostUp sets its key would come up keyless with rc 0. */
 	if (p->quick_line && !quick_runner)
-		return fail(p, -EINVAL, p->quick_line,
-			    "%s: acted on by `sealnet up` and `down`, not by sealnetd: bring this "
-			    "file up with `sealnet up` (sealnetd -q says the caller runs PreUp, "
-			    "PostUp, PreDown, PostDown, DNS and SaveConfig)",
-			    p->quick_key);
-	return 0;
+		fail(p, -EINVAL, p->quick_line,
+		     "%s: acted on by `sealnet up` and `down`, not by sealnetd: bring this "
+		     "file up with `sealnet up` (sealnetd -q says the caller runs PreUp, "
+		     "PostUp, PreDown, PostDown, DNS and SaveConfig)",
+		     p->quick_key);
+	return p->ret;
+}
+
+/* Parses p->text: fills p->cfg (NULL on failure), p->issues with collect. Returns p->ret. */
+static int run_parser(struct parser *p)
+{
+	int ret;
+
+	set_err(p->err, p->errlen, "%s", "");
+	/* Idempotent; needed before sodium_malloc(). */
+	if (sodium_init() < 0)
+		return fail(p, -ENOMEM, 0, "cannot initialize libsodium");
+	p->cfg = calloc(1, sizeof(*p->cfg));
+	if (!p->cfg)
+		return fail(p, -ENOMEM, 0, "out of memory");
+	p->cfg->mtu = CONFIG_DEFAULT_MTU;
+	p->cfg->offload = CONFIG_OFFLOAD_ALL;
+	p->cfg->sandbox = true;
+
+	ret = ini_parse_stream(read_line, p, handle, p);
+	/* read_line() screens out what inih itself rejects; these are for safety. */
+	if (ret > 0 && !p->collect)
+		fail(p, -EINVAL, ret, "syntax error");
+	else if (ret < 0)
+		fail(p, -ENOMEM, 0, "out of memory");
+	if (!p->ret)
+		validate(p);
+	if (p->value) {
+		sodium_memzero(p->value, p->value_cap);
+		free(p->value);
+		p->value = NULL;
+	}
+	if (p->ret) {
+		config_free(p->cfg);
+		p->cfg = NULL;
+	}
+	return p->ret;
 }
 
 /* text[0..len) need not be NUL-terminated. *has_secret tells whether a PrivateKey or
@@ -1099,40 +1293,12 @@ static int parse(const char *text, size_t len, const char *name, struct config *
 		.err = err,
 		.errlen = errlen,
 	};
-	int ret;
+	int ret = run_parser(&p);
 
-	*out = NULL;
-	set_err(err, errlen, "%s", "");
-	/* Idempotent; needed before sodium_malloc(). */
-	if (sodium_init() < 0)
-		return fail(&p, -ENOMEM, 0, "cannot initialize libsodium");
-	p.cfg = calloc(1, sizeof(*p.cfg));
-	if (!p.cfg)
-		return fail(&p, -ENOMEM, 0, "out of memory");
-	p.cfg->mtu = CONFIG_DEFAULT_MTU;
-	p.cfg->offload = CONFIG_OFFLOAD_ALL;
-	p.cfg->sandbox = true;
-
-	ret = ini_parse_stream(read_line, &p, handle, &p);
-	/* read_line() screens out what inih itself rejects; these are for safety. */
-	if (ret > 0)
-		fail(&p, -EINVAL, ret, "syntax error");
-	else if (ret < 0)
-		fail(&p, -ENOMEM, 0, "out of memory");
-	if (!p.ret)
-		validate(&p);
-	if (p.value) {
-		sodium_memzero(p.value, p.value_cap);
-		free(p.value);
-	}
 	if (has_secret)
 		*has_secret = p.has_secret;
-	if (p.ret) {
-		config_free(p.cfg);
-		return p.ret;
-	}
 	*out = p.cfg;
-	return 0;
+	return ret;
 }
 
 void config_set_quick_runner(bool caller_runs_them)
@@ -1196,38 +1362,56 @@ fail_buf:
 	return ret;
 }
 
-static int load(const char *path, struct config **out, char *err, size_t errlen,
-		bool no_resolve)
+/* The whole file into *text (the caller wipes and frees it), its mode into *mode. */
+static int read_file(const char *path, char **text, size_t *len, mode_t *mode, char *err,
+		     size_t errlen)
 {
 	struct stat st;
-	char *text = NULL;
-	size_t len = 0;
-	bool has_secret = false;
 	int fd, ret;
 
-	*out = NULL;
 	/* After the privilege drop, through the helper that still may. */
 	fd = privdrop_open_config(path);
 	if (fd < 0) {
-		ret = fd;
-		set_err(err, errlen, "%s: cannot open: %s%s", path, strerror(-ret),
-			privdrop_open_hint(ret));
-		return ret;
+		set_err(err, errlen, "%s: cannot open: %s%s", path, strerror(-fd),
+			privdrop_open_hint(fd));
+		return fd;
 	}
 	if (fstat(fd, &st) < 0) {
 		ret = -errno;
 		set_err(err, errlen, "%s: cannot stat: %s", path, strerror(-ret));
 		goto out_close;
 	}
-	ret = read_all(fd, &text, &len);
-	if (ret) {
+	*mode = st.st_mode;
+	ret = read_all(fd, text, len);
+	if (ret)
 		set_err(err, errlen, "%s: cannot read: %s", path, strerror(-ret));
-		goto out_close;
-	}
+out_close:
+	close(fd);
+	return ret;
+}
+
+static bool readable_by_others(mode_t mode)
+{
+	return S_ISREG(mode) && (mode & (S_IRGRP | S_IROTH));
+}
+
+static int load(const char *path, struct config **out, char *err, size_t errlen,
+		bool no_resolve)
+{
+	char *text = NULL;
+	size_t len = 0;
+	bool has_secret = false;
+	mode_t mode = 0;
+	int ret;
+
+	*out = NULL;
+	ret = read_file(path, &text, &len, &mode, err, errlen);
+	if (ret)
+		return ret;
 	ret = parse(text, len, path, out, err, errlen, &has_secret, no_resolve);
-	if (has_secret && S_ISREG(st.st_mode) && (st.st_mode & (S_IRGRP | S_IROTH)))
+	if (has_secret && readable_by_others(mode))
 		log_warn("%s: private key file is readable by others (mode %o)", path,
-			 (unsigned)(st.st_mode & 07777));
+			 (unsigned)(mode & 07777));
 	/* Legal, as for wg(8), but silent otherwise until someone wonders why nothing works. */
 	if (!ret && !(*out)->private_key)
 		log_warn("%s: no PrivateKey: the interface will not handshake until one is set "
@@ -1235,9 +1419,62 @@ static int load(const char *path, struct config **out, char *err, size_t errlen,
 			 path);
 	sodium_memzero(text, len);
 	free(text);
-out_close:
-	close(fd);
 	return ret;
+}
+
+static int compare_issues(const void *a, const void *b)
+{
+	const struct config_issue *x = a, *y = b;
+
+	if (x->line != y->line)
+		return x->line < y->line ? -1 : 1;
+	return x->seq < y->seq ? -1 : x->seq > y->seq;
+}
+
+int config_check(const char *path, struct config_issue **out, size_t *n, char *err,
+		 size_t errlen)
+{
+	struct parser p = {
+		.name = path,
+		.no_resolve = true,
+		.collect = true,
+	};
+	mode_t mode = 0;
+	char *text = NULL;
+	int ret, line;
+
+	*out = NULL;
+	*n = 0;
+	ret = read_file(path, &text, &p.len, &mode, err, errlen);
+	if (ret)
+		return ret;
+	p.text = text;
+	run_parser(&p);
+	if (p.has_secret && readable_by_others(mode))
+		warn(&p, 0, "private key file is readable by others (mode %o)",
+		     (unsigned)(mode & 07777));
+	if (p.cfg && !p.cfg->private_key)
+		warn(&p, 0, "no PrivateKey: the interface will not handshake until one is set");
+	/* What sealnetd would find only at startup. */
+	if (p.cfg && p.cfg->user && !getpwnam(p.cfg->user)) {
+		line = seen_line(&p, "User");
+		fail(&p, -EINVAL, line, "User: no such user \"%s\"", p.cfg->user);
+	}
+	config_free(p.cfg);
+	sodium_memzero(text, p.len);
+	free(text);
+	if (p.ret) {
+		set_err(err, errlen, "%s: %s", path, strerror(-p.ret));
+		free(p.issues);
+		return p.ret;
+	}
+	/* Items with the same line keep the order they were found in. */
+	for (size_t i = 0; i < p.n_issues; i++)
+		p.issues[i].seq = i;
+	qsort(p.issues, p.n_issues, sizeof(*p.issues), compare_issues);
+	*out = p.issues;
+	*n = p.n_issues;
+	return 0;
 }
 
 int config_load(const char *path, struct config **out, char *err, size_t errlen)
@@ -1402,6 +1639,8 @@ static void format_peer(struct text *t, const struct config_peer *peer)
 	char buf[ADDR_STRLEN];
 
 	add(t, "\n[Peer]\n");
+	if (peer->name[0])
+		add(t, "Name = %s\n", peer->name);
 	add_key(t, "PublicKey", peer->public_key);
 	if (peer->has_preshared_key)
 		add_key(t, "PresharedKey", peer->preshared_key);

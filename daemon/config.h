@@ -20,6 +20,10 @@
 
 #define CONFIG_KEY_LEN 32
 #define CONFIG_MAX_GROUPS 16 /* per peer */
+/* Name = of a peer, with its NUL: a label for people (show, status, JSON, metrics), nothing
+ * on the wire. Any text up to 63 bytes but control characters, '"' and '\\', so it needs no
+ * quoting in the control socket, a log line or a Prometheus label. */
+#define CONFIG_NAME_MAX 64
 #define CONFIG_DEFAULT_MTU 1420
 
 /* Offload = on | off | a list of these kinds (the ones left on). */
@@ -27,6 +31,8 @@
 #define CONFIG_OFFLOAD_UDP_GSO (1u << 1) /* trains of datagrams in one sendmsg */
 #define CONFIG_OFFLOAD_UDP_GRO (1u << 2) /* trains of datagrams in one recvmsg */
 #define CONFIG_OFFLOAD_ALL 7u
+/* "tun", "udp-gso", "udp-gro": the word Offload = takes for one CONFIG_OFFLOAD_* bit. */
+const char *config_offload_name(unsigned bit);
 
 /* Table =: which routing table the routes of AllowedIPs go to, as wg-quick's. */
 enum config_table { CONFIG_TABLE_AUTO, CONFIG_TABLE_OFF, CONFIG_TABLE_ID };
@@ -61,6 +67,7 @@ struct config_peer {
 	unsigned persistent_keepalive; /* seconds, 0 = off */
 	char groups[CONFIG_MAX_GROUPS][FIREWALL_GROUP_NAME_MAX]; /* Groups =, for access rules */
 	unsigned n_groups;
+	char name[CONFIG_NAME_MAX];    /* Name =, "" when none */
 	int line;                      /* line of this peer's [Peer] header */
 };
 
@@ -84,6 +91,7 @@ struct config {
 	 * "nobody"); Sandbox: the seccomp filter, on by default. Both read at startup only; see
 	 * privdrop.h. */
 	char *user;
+	int user_line; /* of User =, for startup's message when there is no such user */
 	bool sandbox;
 	struct config_peer *peers;
 	size_t n_peers;
@@ -122,6 +130,23 @@ int config_parse_string(const char *text, const char *name, struct config **out,
 			size_t errlen);
 void config_free(struct config *c);
 
+/* One thing config_check() found. */
+struct config_issue {
+	bool error;    /* else a warning */
+	int line;      /* 0: the file as a whole */
+	size_t seq;    /* the order it was found in, among those of its line */
+	char text[640]; /* "FILE:LINE: what", as config_load() words it */
+};
+
+/* Reads the file as config_load_unresolved() does (no name is resolved), but goes on past
+ * each error: *out holds every error and warning, in line order, *n of them (the caller
+ * frees *out with free()). Warns besides of what is legal but likely a mistake (a peer with
+ * no AllowedIPs, a prefix given to two peers), and checks what sealnetd finds only at
+ * startup (that User exists). Returns 0 whatever the file holds, or -errno when it cannot
+ * be read (with the reason in err). */
+int config_check(const char *path, struct config_issue **out, size_t *n, char *err,
+		 size_t errlen);
+
 /* The text of a file that loads back into what c holds (comments and the spelling of values
  * are not kept; defaults are left out; an Endpoint is its text if it has one). Returns 0 or
  * -ENOMEM. *out is NUL-terminated, *len bytes without the NUL, and holds the private key:
@@ -131,5 +156,9 @@ int config_format(const struct config *c, char **out, size_t *len);
 /* A number as config values and the control socket write them: decimal, or hexadecimal after
  * "0x" when hex is set; no sign, no blanks; at most max. Returns 0 or -EINVAL. */
 int config_parse_number(const char *s, unsigned long long max, bool hex, unsigned long long *out);
+
+/* Whether s may be a peer's Name (see CONFIG_NAME_MAX): checked in one place for the file,
+ * the control socket and the tool. */
+bool config_name_ok(const char *s);
 
 #endif

@@ -135,7 +135,15 @@ int device_new(struct event_base *base, const char *ifname, unsigned offload,
 	features = offload & CONFIG_OFFLOAD_TUN ? TUN_VNET_HDR | TUN_TSO | TUN_USO : 0;
 	ret = tun_open(ifname, dev->ifname, &features);
 	if (ret < 0) {
-		log_err("%s: cannot create TUN device: %s", ifname, strerror(-ret));
+		/* The kernel's EINVAL for a name another kind of interface holds says nothing. */
+		if (ret == -EINVAL && if_nametoindex(ifname))
+			log_err("%s: an interface of that name exists and is not a TUN device: "
+				"remove it (ip link del %s) or choose another name", ifname, ifname);
+		else if (ret == -EBUSY)
+			log_err("%s: the TUN device is held by another process (another sealnetd, "
+				"wireguard-go?)", ifname);
+		else
+			log_err("%s: cannot create TUN device: %s", ifname, strerror(-ret));
 		goto err;
 	}
 	dev->tun_fd = ret;
@@ -808,6 +816,7 @@ int device_to_config(struct device *dev, struct config **out)
 		cp->persistent_keepalive = p->timers.persistent_keepalive_interval;
 		memcpy(cp->groups, p->groups, sizeof(cp->groups));
 		cp->n_groups = p->n_groups;
+		memcpy(cp->name, p->label, sizeof(cp->name));
 	}
 	*out = c;
 	return 0;

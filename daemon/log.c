@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 static bool log_stderr = true;
 static int log_level = LOG_NOTICE;
@@ -43,12 +44,17 @@ void log_msg(int level, const char *fmt, ...)
 	va_start(ap, fmt);
 	if (log_stderr) {
 		struct timespec ts;
-		char buf[1024];
+		struct tm tm;
+		char buf[1024], when[32];
 
+		/* "2026-12-02T02:51:19.962Z sealnetd[1234]: error: ...": the time as ISO 8601
+		 * in UTC, and a PID in the tag where syslog readers expect one. */
 		clock_gettime(CLOCK_REALTIME, &ts);
+		gmtime_r(&ts.tv_sec, &tm);
+		strftime(when, sizeof(when), "%Y-%m-%dT%H:%M:%S", &tm);
 		vsnprintf(buf, sizeof(buf), fmt, ap);
-		fprintf(stderr, "%s[%lld.%03ld] %s: %s\n", log_ident, (long long)ts.tv_sec,
-			ts.tv_nsec / 1000000, level_names[level & 7], buf);
+		fprintf(stderr, "%s.%03ldZ %s[%ld]: %s: %s\n", when, ts.tv_nsec / 1000000, log_ident,
+			(long)getpid(), level_names[level & 7], buf);
 	} else {
 		vsyslog(level, fmt, ap);
 	}

@@ -4,6 +4,7 @@
 #include <event2/event.h>
 #include <fcntl.h>
 #include <getopt.h>
+#include <pwd.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -20,6 +21,9 @@
 #include "privdrop.h"
 #include "uapi.h"
 
+#ifndef SEALNET_VERSION
+#define SEALNET_VERSION "unknown" /* the Makefile says: git describe */
+#endif
 #define DEFAULT_CONFIG_DIR "/etc/sealnet"
 #define DEFAULT_RUN_DIR "/run/sealnet"
 
@@ -42,7 +46,8 @@ static void usage(FILE *f)
 		   "  -p PIDFILE  pid file (default " DEFAULT_RUN_DIR "/IFACE.pid; none with -f)\n"
 		   "  -l LOGFILE  log to this file (appended) instead of syslog or stderr; without\n"
 		   "              syslog a daemonized sealnetd logs to " DEFAULT_RUN_DIR "/IFACE.log\n"
-		   "  -h          this help\n"
+		   "  -h, --help     this help\n"
+		   "  -V, --version  the version\n"
 		   "Signals: SIGINT/SIGTERM stop, SIGHUP reloads the config, SIGUSR1 logs the\n"
 		   "counters. Deleting the interface (ip link del) stops the daemon.\n");
 }
@@ -181,7 +186,13 @@ int main(int argc, char **argv)
 	bool foreground = false, bare = false, log_to_stderr;
 	int verbosity = 0, notify_fd = -1, log_fd = -1, null_fd = -1, opt, ret = EXIT_FAILURE;
 
-	while ((opt = getopt(argc, argv, "fvqc:p:l:h")) != -1) {
+	static const struct option long_opts[] = {
+		{ "help", no_argument, NULL, 'h' },
+		{ "version", no_argument, NULL, 'V' },
+		{ NULL, 0, NULL, 0 },
+	};
+
+	while ((opt = getopt_long(argc, argv, "fvqc:p:l:hV", long_opts, NULL)) != -1) {
 		switch (opt) {
 		case 'f':
 			foreground = true;
@@ -204,12 +215,21 @@ int main(int argc, char **argv)
 		case 'h':
 			usage(stdout);
 			return EXIT_SUCCESS;
+		case 'V':
+			printf("sealnetd %s\n", SEALNET_VERSION);
+			return EXIT_SUCCESS;
 		default:
 			usage(stderr);
 			return 2;
 		}
 	}
 	if (optind != argc - 1) {
+		if (optind == argc)
+			fprintf(stderr, "sealnetd: the interface name is missing\n");
+		else
+			fprintf(stderr, "sealnetd: unexpected argument \"%s\" after the interface "
+					"name\n",
+				argv[optind + 1]);
 		usage(stderr);
 		return 2;
 	}
@@ -270,6 +290,12 @@ int main(int argc, char **argv)
 		 : config_load(config_path, &conf, err, sizeof(err))) {
 		fprintf(stderr, "%s\n", err);
 		return EXIT_FAILURE;
+	}
+	/* privdrop_apply() would find out later, with no file or line to name. */
+	if (conf->user && !getpwnam(conf->user)) {
+		fprintf(stderr, "%s:%d: User: no such user \"%s\"\n", config_path, conf->user_line,
+			conf->user);
+		goto out;
 	}
 	if (bare)
 		config_path = NULL;

@@ -47,6 +47,7 @@ int peer_new(struct device *dev, const struct config_peer *cp, struct peer **out
 		p->endpoint = cp->endpoint;
 	key_to_base64(b64, cp->public_key);
 	snprintf(p->name, sizeof(p->name), "%.8s", b64);
+	snprintf(p->label, sizeof(p->label), "%s", cp->name);
 	*out = p;
 	return 0;
 }
@@ -56,6 +57,7 @@ void peer_update(struct peer *p, const struct config_peer *cp)
 	const uint8_t *psk = cp->has_preshared_key ? cp->preshared_key : NULL;
 	static const uint8_t zero[NOISE_SYMMETRIC_KEY_LEN];
 
+	snprintf(p->label, sizeof(p->label), "%s", cp->name);
 	if (!cipher_equal(p->handshake.preshared_key, psk ? psk : zero, NOISE_SYMMETRIC_KEY_LEN)) {
 		if (psk)
 			memcpy(p->handshake.preshared_key, psk, NOISE_SYMMETRIC_KEY_LEN);

@@ -53,6 +53,7 @@ struct peer {
 	uint16_t staged_len[PEER_STAGED_MAX];
 	unsigned staged_head, staged_count;
 	char name[12]; /* short base64 prefix of the public key, for logs */
+	char label[CONFIG_NAME_MAX]; /* the config's Name =, "" when none */
 	/* Access-rule groups: names as configured, and their bits in the firewall's table. */
 	char groups[CONFIG_MAX_GROUPS][FIREWALL_GROUP_NAME_MAX];
 	unsigned n_groups;

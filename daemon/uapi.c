@@ -24,6 +24,7 @@
 #include "listener.h"
 #include "log.h"
 #include "peer.h"
+#include "workers.h"
 
 /* A set with every peer of a large cluster fits many times over. */
 #define UAPI_MAX_REQUEST (16u << 20)
@@ -433,7 +434,8 @@ static int print_allowed_ip(void *ctx, const struct ip_prefix *p)
 	return 0;
 }
 
-static void handle_get(struct device *dev, struct evbuffer *out, bool ours)
+static void handle_get(struct device *dev, struct evbuffer *out, bool ours,
+		       const char *config_path)
 {
 	char ep[ADDR_STRLEN];
 	struct peer *p;
@@ -458,6 +460,20 @@ static void handle_get(struct device *dev, struct evbuffer *out, bool ours)
 		for (int d = 0; d < DROP_MAX; d++)
 			evbuffer_add_printf(out, "sealnet_%s=%llu\n", device_drop_name(d),
 					    (unsigned long long)dev->stats.drops[d]);
+		/* For `sealnet reload`, which checks the file first, and `sealnet status`: what
+		 * the process and the interface are. */
+		if (config_path)
+			evbuffer_add_printf(out, "sealnet_config=%s\n", config_path);
+		evbuffer_add_printf(out, "sealnet_pid=%ld\nsealnet_mtu=%u\nsealnet_threads=%u\n",
+				    (long)getpid(), dev->mtu,
+				    dev->workers ? workers_threads(dev->workers) : 1);
+		for (unsigned bit = 1; bit & CONFIG_OFFLOAD_ALL; bit <<= 1)
+			if (dev->offload & bit)
+				evbuffer_add_printf(out, "sealnet_offload=%s\n",
+						    config_offload_name(bit));
+		for (size_t i = 0; i < dev->n_addresses; i++)
+			evbuffer_add_printf(out, "sealnet_address=%s\n",
+					    addr_prefix_str(&dev->addresses[i], ep));
 		for (size_t i = 0; i < firewall_rule_count(dev->firewall); i++) {
 			uint64_t matches;
 			const struct firewall_rule *r = firewall_rule(dev->firewall, i, &matches);
@@ -493,6 +509,11 @@ static void handle_get(struct device *dev, struct evbuffer *out, bool ours)
 				(unsigned long long)p->stats.handshakes_initiated,
 				(unsigned long long)p->stats.handshakes_failed,
 				(unsigned long long)p->stats.keypair_rotations);
+		if (ours && p->label[0])
+			evbuffer_add_printf(out, "sealnet_name=%s\n", p->label);
+		if (ours)
+			evbuffer_add_printf(out, "sealnet_handshake_attempts=%u\n",
+					    p->timers.handshake_attempts);
 		if (ours)
 			for (unsigned g = 0; g < p->n_groups; g++)
 				evbuffer_add_printf(out, "sealnet_group=%s\n", p->groups[g]);
@@ -535,7 +556,7 @@ void uapi_handle(struct device *dev, const char *config_path, char *request,
 			evbuffer_add_printf(out, "errno=%d\n\n", -EINVAL);
 			return;
 		}
-		handle_get(dev, out, request[4] == 's');
+		handle_get(dev, out, request[4] == 's', config_path);
 		return;
 	}
 	if (!strcmp(request, "set=1")) {

@@ -225,5 +225,111 @@ usage_error "reload with two arguments" reload reload a b
 usage_error "reload with a bad name" reload reload 'no/such'
 not_running "reload a stopped interface" reload "$none"
 
+# --- check: every error and warning of a file, and an exit status for scripts -----------
+k0=$(wg genkey)
+kp1=$(wg genkey | wg pubkey)
+kp2=$(wg genkey | wg pubkey)
+printf '[Interface]\nPrivateKey = %s\nAddress = 100.64.8.1/24\n\n[Peer]\nName = laptop\nPublicKey = %s\nAllowedIPs = 100.64.8.2/32\n' \
+	"$k0" "$kp1" >"$tmp/good.conf"
+expect_status "check a good file" 0 "$sealnet" check "$tmp/good.conf"
+expect_eq "check a good file: stdout" "$(cat "$tmp/out")" ""
+expect_eq "check a good file: stderr" "$(cat "$tmp/err")" "$tmp/good.conf: good"
+f=$tmp/bad.conf
+{
+	printf '[Interface]\nPrivateKey = %s\nAddress = 100.64.8.1/24,\nListenPort = 70000\n' "$k0"
+	printf 'User = nosuchuser%s\nBogus = 1\n\n' "$$"
+	printf '[Peer]\nPublicKey = %s\nAllowedIPs = 100.64.8.2/32\nEndpoint = no-port\n\n' "$kp1"
+	printf '[Peer]\nPublicKey = %s\nAllowedIPs = 100.64.8.3/32\nName = my "phone"\n\n' "$kp2"
+	printf '[Peer]\nPublicKey = %s\n[Interface]\n' "$kp1"
+} >"$f"
+expect_status "check a bad file" 1 "$sealnet" check "$f"
+cat >"$tmp/want" <<EOF
+$f:3: error: Address: an empty entry in "100.64.8.1/24," (a comma too many?)
+$f:4: error: ListenPort: bad port "70000" (0 to 65535)
+$f:5: error: User: no such user "nosuchuser$$"
+$f:6: error: Bogus: unknown key in [Interface]
+$f:11: error: Endpoint: bad endpoint "no-port"
+$f:16: error: Name: bad name "my "phone"" (1 to 63 bytes, no control characters, '"' or '\')
+$f:18: error: [Peer]: PublicKey "$kp1" duplicates the peer on line 8
+$f:18: warning: [Peer]: no AllowedIPs: nothing will be sent to it
+$f:20: error: [Interface]: a second one (the first is on line 1)
+EOF
+expect_eq "check: every error, in line order" "$(cat "$tmp/out")" "$(cat "$tmp/want")"
+expect_eq "check a bad file: summary" "$(cat "$tmp/err")" "$f: 8 errors, 1 warning"
+# Warnings alone pass, unless --strict.
+{
+	printf '[Interface]\nAddress = 100.64.8.1/24\n\n'
+	printf '[Peer]\nPublicKey = %s\nAllowedIPs = 100.64.8.2/32\n\n' "$kp1"
+	printf '[Peer]\nPublicKey = %s\nAllowedIPs = 100.64.8.2/32\n\n' "$kp2"
+	printf '[Peer]\nPublicKey = %s\n' "$(wg genkey | wg pubkey)"
+} >"$tmp/warn.conf"
+expect_status "check warnings" 0 "$sealnet" check "$tmp/warn.conf"
+cat >"$tmp/want" <<EOF
+$tmp/warn.conf: warning: no PrivateKey: the interface will not handshake until one is set
+$tmp/warn.conf:8: warning: [Peer]: AllowedIPs 100.64.8.2/32 is also the peer's on line 4: this later peer takes it
+$tmp/warn.conf:12: warning: [Peer]: no AllowedIPs: nothing will be sent to it
+EOF
+expect_eq "check warnings: what" "$(cat "$tmp/out")" "$(cat "$tmp/want")"
+expect_status "check --strict with warnings" 1 "$sealnet" check --strict "$tmp/warn.conf"
+cp "$tmp/good.conf" "$tmp/open.conf"
+chmod 644 "$tmp/open.conf"
+expect_status "check a key file others can read" 0 "$sealnet" check "$tmp/open.conf"
+expect_eq "check: mode warning" "$(cat "$tmp/out")" \
+	"$tmp/open.conf: warning: private key file is readable by others (mode 644)"
+expect_status "check a missing file" 1 "$sealnet" check "$tmp/missing.conf"
+if grep -q "missing.conf: cannot open" "$tmp/err"; then ok; else bad "check missing: $(cat "$tmp/err")"; fi
+usage_error "check without a file" check check
+usage_error "check two files" check check a.conf b.conf
+usage_error "check --bogus" check check --bogus a.conf
+expect_status "check --help" 0 "$sealnet" check --help
+if grep -q "^Usage: sealnet check" "$tmp/out"; then ok; else bad "check --help: $(cat "$tmp/out")"; fi
+# up checks the file first: all its errors, and no daemon started.
+cp "$f" "$tmp/$none.conf"
+rm -f "$tmp/args"
+SEALNETD=$tmp/fake-sealnetd "$sealnet" up "$tmp/$none.conf" >"$tmp/out" 2>"$tmp/err"
+expect_eq "up on a bad file: exit status" "$?" 1
+expect_eq "up on a bad file: every error" "$(grep -c "^sealnet: up: $tmp/$none.conf:[0-9]*: " "$tmp/err")" 8
+if [ -e "$tmp/args" ]; then bad "up on a bad file ran the daemon"; else ok; fi
+
+# --- the man pages and --help say the same things ------------------------------------------
+# Flags in a --help text: from its Usage and indented lines (prose may quote other commands).
+help_flags() {
+	grep -E '^(Usage:|[[:space:]])' | grep -oE '(^|[][ |,])--?[A-Za-z][A-Za-z-]*' |
+		sed 's/^[][ |,]//' | sort -u | tr '\n' ' '
+}
+# Flags of sealnet(8)'s SYNOPSIS lines for one subcommand (after `.Cm SUB`, up to the next
+# `.Nm`), and of its `.It Cm SUB` entry.
+man_flags() {
+	awk -v sub_="$2" '
+		/^\.Sh DESCRIPTION/ { syn = 0 } /^\.Sh SYNOPSIS/ { syn = 1 }
+		syn && /^\.Nm/ { on = 0 }
+		syn && $0 == ".Cm " sub_ { on = 1 }
+		syn && on || index($0, ".It Cm " sub_ " ") == 1 || $0 == ".It Cm " sub_ { print }
+	' "$1" | sed 's/\\-/-/g' | grep -oE 'Fl -?[A-Za-z][A-Za-z-]*' | sed -e 's/^Fl -/--/' -e 's/^Fl /-/' |
+		sort -u | tr '\n' ' '
+}
+man8=$(dirname "$0")/../docs/sealnet.8
+for sub in $("$sealnet" help | sed -n 's/^  \([a-z]*\): .*/\1/p'); do
+	if grep -q "^\.It Cm $sub\( \|$\)" "$man8"; then ok; else bad "sealnet.8 does not describe $sub"; fi
+	expect_status "$sub --help" 0 "$sealnet" "$sub" --help
+	expect_eq "$sub: --help and sealnet.8 list the same flags" \
+		"$(help_flags <"$tmp/out")" "$(man_flags "$man8" "$sub")"
+	expect_status "$sub --version" 0 "$sealnet" "$sub" --version
+	if grep -q "^sealnet " "$tmp/out"; then ok; else bad "$sub --version: $(cat "$tmp/out")"; fi
+done
+sealnetd=$(dirname "$sealnet")/../daemon/sealnetd
+if [ -x "$sealnetd" ]; then
+	expect_status "sealnetd --help" 0 "$sealnetd" --help
+	got=$(grep -oE '^  -[A-Za-z](, --[a-z]+)?' "$tmp/out" | tr -d ' ,' | sed 's/--/ --/' | tr ' ' '\n' | sort -u | tr '\n' ' ')
+	want=$(sed -n 's/^\.It Fl \([A-Za-z]\)\( Ar [a-z]*\)\?\( , Fl \\-\([a-z]*\)\)\?$/-\1 --\4/p' \
+		"$(dirname "$0")/../docs/sealnetd.8" | tr ' ' '\n' | grep -v '^--$' | sort -u | tr '\n' ' ')
+	expect_eq "sealnetd: --help and sealnetd.8 list the same options" "$got" "$want"
+	expect_status "sealnetd --version" 0 "$sealnetd" --version
+	expect_status "sealnetd without an interface" 2 "$sealnetd"
+	if grep -q "interface name is missing" "$tmp/err"; then ok; else bad "sealnetd: $(cat "$tmp/err")"; fi
+	expect_status "sealnetd with two" 2 "$sealnetd" a b
+	if grep -q 'unexpected argument "b"' "$tmp/err"; then ok; else bad "sealnetd a b: $(cat "$tmp/err")"; fi
+fi
+
 echo "tools: $pass passed, $fail failed"
 [ "$fail" -eq 0 ]

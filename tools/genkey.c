@@ -55,6 +55,11 @@ static int generate(int argc, char *argv[], bool private_key)
 	unsigned char key[KEY_LEN];
 	int ret;
 
+	if (wants_help(argc, argv)) {
+		printf("Usage: %s %s\n  Writes a new %s key, in base64, to stdout.\n", PROG_NAME,
+		       argv[0], private_key ? "private" : "preshared");
+		return 0;
+	}
 	if (argc != 1) {
 		fprintf(stderr, "%s: %s: unexpected argument `%s'\n", PROG_NAME, argv[0], argv[1]);
 		return usage_error();

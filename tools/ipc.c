@@ -251,6 +251,11 @@ void ipc_device_free(struct ipc_device *dev)
 		nr = r->next;
 		free(r);
 	}
+	for (a = dev->first_address; a; a = na) {
+		na = a->next;
+		free(a);
+	}
+	free(dev->config_path);
 	free(dev);
 }
 
@@ -261,7 +266,25 @@ struct tails {
 	struct ipc_allowedip **allowedip;
 	struct ipc_counter **drop;
 	struct ipc_rule **rule, *last_rule;
+	struct ipc_allowedip **address;
 };
+
+/* Appends the prefix text to a list. Returns 0 or -errno. */
+static int add_prefix(struct ipc_allowedip ***tail, const char *value)
+{
+	struct ipc_allowedip *a;
+	struct ip_prefix pfx;
+
+	if (addr_parse_prefix(value, &pfx))
+		return -EPROTO;
+	a = calloc(1, sizeof(*a));
+	if (!a)
+		return -ENOMEM;
+	addr_prefix_str(&pfx, a->text);
+	**tail = a;
+	*tail = &a->next;
+	return 0;
+}
 
 static int device_key(struct ipc_device *dev, struct tails *t, const char *key, const char *value)
 {
@@ -310,6 +333,26 @@ static int device_key(struct ipc_device *dev, struct tails *t, const char *key, 
 		*t->rule = r;
 		t->rule = &r->next;
 		t->last_rule = r;
+	} else if (!strcmp(key, "sealnet_config")) {
+		free(dev->config_path);
+		dev->config_path = strdup(value);
+		if (!dev->config_path)
+			return -ENOMEM;
+	} else if (!strcmp(key, "sealnet_pid")) {
+		ret = parse_u64(value, INT32_MAX, &dev->pid);
+	} else if (!strcmp(key, "sealnet_mtu")) {
+		ret = parse_u64(value, UINT16_MAX, &dev->mtu);
+	} else if (!strcmp(key, "sealnet_threads")) {
+		ret = parse_u64(value, UINT16_MAX, &dev->threads);
+	} else if (!strcmp(key, "sealnet_offload")) {
+		size_t len = strlen(dev->offload);
+
+		if (len + strlen(value) + 2 > sizeof(dev->offload))
+			return -EPROTO;
+		snprintf(dev->offload + len, sizeof(dev->offload) - len, "%s%s", len ? " " : "",
+		         value);
+	} else if (!strcmp(key, "sealnet_address")) {
+		ret = add_prefix(&t->address, value);
 	} else if (!strcmp(key, "sealnet_rule_matches") && t->last_rule) {
 		ret = parse_u64(value, UINT64_MAX, &t->last_rule->matches);
 	}
@@ -333,9 +376,8 @@ static int peer_key(struct ipc_peer *p, struct tails *t, const char *key, const 
 	        {"sealnet_initiations", offsetof(struct ipc_peer, initiations)},
 	        {"sealnet_handshakes_failed", offsetof(struct ipc_peer, handshakes_failed)},
 	        {"sealnet_rotations", offsetof(struct ipc_peer, rotations)},
+	        {"sealnet_handshake_attempts", offsetof(struct ipc_peer, handshake_attempts)},
 	};
-	struct ipc_allowedip *a;
-	struct ip_prefix pfx;
 	uint8_t psk[KEY_LEN];
 	uint64_t v = 0;
 	int ret;
@@ -361,25 +403,24 @@ static int peer_key(struct ipc_peer *p, struct tails *t, const char *key, const 
 		p->persistent_keepalive = (unsigned)v;
 		return ret;
 	}
-	if (!strcmp(key, "allowed_ip")) {
-		if (addr_parse_prefix(value, &pfx))
+	if (!strcmp(key, "sealnet_name")) {
+		if (strlen(value) >= sizeof(p->name))
 			return -EPROTO;
-		a = calloc(1, sizeof(*a));
-		if (!a)
-			return -ENOMEM;
-		addr_prefix_str(&pfx, a->text);
-		*t->allowedip = a;
-		t->allowedip = &a->next;
+		strcpy(p->name, value);
 		return 0;
 	}
+	if (!strcmp(key, "allowed_ip"))
+		return add_prefix(&t->allowedip, value);
 	return 0;
 }
 
 /* reply: the answer without its blank line, modified in place. */
 static int parse_get(char *reply, struct ipc_device *dev)
 {
-	struct tails t = {
-	        .peer = &dev->first_peer, .drop = &dev->first_drop, .rule = &dev->first_rule};
+	struct tails t = {.peer = &dev->first_peer,
+	                  .drop = &dev->first_drop,
+	                  .rule = &dev->first_rule,
+	                  .address = &dev->first_address};
 	struct ipc_peer *peer = NULL;
 	char *line, *save = NULL, *value;
 	int ret = 0, err = 1;

@@ -38,6 +38,8 @@ struct ipc_peer {
 	/* sealnet_* counters: only when the device's has_counters is set. */
 	uint64_t rx_packets, tx_packets;
 	uint64_t handshakes, initiations, handshakes_failed, rotations;
+	char name[64];               /* Name = (CONFIG_NAME_MAX); "" when none */
+	uint64_t handshake_attempts; /* unanswered initiations of the handshake under way */
 	struct ipc_allowedip *first_allowedip;
 	struct ipc_peer *next;
 };
@@ -67,6 +69,11 @@ struct ipc_device {
 	bool has_counters;
 	uint64_t rx_datagrams, tx_datagrams, cookie_replies_sent;
 	struct ipc_counter *first_drop;
+	/* The process and the interface (get=sealnet): pid 0 when not said. */
+	uint64_t pid, mtu, threads;
+	char *config_path; /* the file it reloads; NULL when it has none */
+	char offload[32];                    /* "tun udp-gso udp-gro", "" = off */
+	struct ipc_allowedip *first_address; /* the interface's, as the daemon set them */
 	struct ipc_rule *first_rule; /* in the daemon's order, which is the order they apply */
 	struct ipc_peer *first_peer;
 };

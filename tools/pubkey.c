@@ -52,6 +52,12 @@ int pubkey_main(int argc, char *argv[])
 	ssize_t len;
 	int ret = 1;
 
+	if (wants_help(argc, argv)) {
+		printf("Usage: %s pubkey < private-key\n  Reads a private key from stdin and writes "
+		       "its public key to stdout.\n",
+		       PROG_NAME);
+		return 0;
+	}
 	if (argc != 1) {
 		fprintf(stderr, "%s: %s: unexpected argument `%s'\n", PROG_NAME, argv[0], argv[1]);
 		return usage_error();

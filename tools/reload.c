@@ -4,8 +4,10 @@
 #include <errno.h>
 #include <stdio.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "ipc.h"
+#include "log.h"
 #include "subcommands.h"
 
 static void usage_text(FILE *f)
@@ -15,6 +17,7 @@ static void usage_text(FILE *f)
 
 int reload_main(int argc, char *argv[])
 {
+	struct ipc_device *dev;
 	char why[512];
 	const char *ifname;
 	int ret, err;
@@ -32,6 +35,20 @@ int reload_main(int argc, char *argv[])
 		fprintf(stderr, "%s: reload: invalid interface name `%s'\n", PROG_NAME, ifname);
 		usage_text(stderr);
 		return EXIT_USAGE;
+	}
+	/* The file is checked here first, so every error is said, not only the daemon's first;
+	 * one we cannot read is left to the daemon, which may. */
+	if (!ipc_get(ifname, &dev)) {
+		unsigned errors, warnings;
+		char cmd[IFNAMSIZ + 8];
+
+		snprintf(cmd, sizeof(cmd), "reload %s", ifname);
+		ret = dev->config_path && !access(dev->config_path, R_OK)
+		              ? check_config(cmd, dev->config_path, true, stderr, &errors, &warnings)
+		              : 0;
+		ipc_device_free(dev);
+		if (ret)
+			return 1;
 	}
 	ret = ipc_command_why(ifname, "reload=1\n", &err, why, sizeof(why));
 	if (ret == -ENODEV)

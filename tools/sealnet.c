@@ -13,7 +13,9 @@ static const struct subcommand {
 	const char *description;
 } subcommands[] = {
         {"show", show_main, "Shows the state of running interfaces, or their names"},
+        {"status", status_main, "Shows running interfaces at a glance: a line per peer"},
         {"set", set_main, "Changes the configuration of a running interface"},
+        {"check", check_main, "Reports every error and warning of a configuration file"},
         {"up", up_main, "Starts sealnetd on a configuration file"},
         {"down", down_main, "Stops the sealnetd of an interface that `up' started"},
         {"reload", reload_main, "Makes sealnetd re-read its configuration file"},
@@ -43,12 +45,23 @@ bool wants_help(int argc, char *argv[])
 	return argc == 2 && (!strcmp(argv[1], "-h") || !strcmp(argv[1], "--help"));
 }
 
+static bool is_version(const char *arg)
+{
+	return !strcmp(arg, "--version") || !strcmp(arg, "-V");
+}
+
 int main(int argc, char *argv[])
 {
 	if (argc < 2)
 		return usage_error();
 	if (!strcmp(argv[1], "help") || !strcmp(argv[1], "--help") || !strcmp(argv[1], "-h")) {
 		usage(stdout);
+		return 0;
+	}
+	/* `sealnet --version`, `sealnet version`, and `sealnet SUBCOMMAND --version` alike. */
+	if (is_version(argv[1]) || !strcmp(argv[1], "version") ||
+	    (argc == 3 && is_version(argv[2]))) {
+		printf("%s %s\n", PROG_NAME, SEALNET_VERSION);
 		return 0;
 	}
 	/* Before any subcommand: key generation must not run on an unseeded generator. */

@@ -1,25 +1,72 @@
-/* show: a running interface's state, for people as `wg show` prints it plus our counters, or
- * as one JSON document for scripts. Secrets are never printed, not even in JSON: a private
- * key appears as its public key, a preshared key as "(hidden)". */
+/* show: a running interface's state, for people as `wg show` prints it plus our counters, as
+ * one JSON document for scripts, in brief (status.c), or one field as `wg show IFACE FIELD`
+ * prints it (dump, endpoints, ...). Secrets are never printed, not even in JSON or a dump: a
+ * private key appears as its public key or "(hidden)", a preshared key as "(hidden)". */
 #include <errno.h>
 #include <inttypes.h>
 #include <stdbool.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "ipc.h"
 #include "key.h"
+#include "status.h"
 #include "subcommands.h"
 
-static void usage_text(FILE *f)
+/* What `wg show IFACE FIELD` takes, in wg's order. */
+static const char *const fields[] = {
+        "public-key",
+        "private-key",
+        "listen-port",
+        "fwmark",
+        "peers",
+        "preshared-keys",
+        "endpoints",
+        "allowed-ips",
+        "latest-handshakes",
+        "transfer",
+        "persistent-keepalive",
+        "dump",
+};
+
+enum format { FORMAT_TEXT, FORMAT_JSON, FORMAT_BRIEF, FORMAT_FIELD };
+
+struct show_opts {
+	const char *cmd; /* "show" or "status", for messages */
+	enum format format;
+	const char *field; /* FORMAT_FIELD */
+	bool colour;
+	bool all; /* several interfaces: field lines start with the interface's name */
+};
+
+static void usage_text(FILE *f, const char *cmd)
 {
-	fprintf(f, "Usage: %s show [<interface> | all | interfaces] [--json]\n", PROG_NAME);
+	if (!strcmp(cmd, "status")) {
+		fprintf(f,
+		        "Usage: %s status [<interface> | all] [--json]\n"
+		        "  One line per interface and per peer, with a state word: online, idle,\n"
+		        "  stale or never. Colours on a terminal only (not with NO_COLOR set).\n"
+		        "  --json     the document `show --json` prints\n",
+		        PROG_NAME);
+		return;
+	}
+	fprintf(f,
+	        "Usage: %s show [<interface> | all | interfaces] [--json | --brief | <field>]\n"
+	        "  --json     one JSON document, for scripts\n"
+	        "  --brief    one line per peer, as `%s status`\n"
+	        "  <field>    one of:",
+	        PROG_NAME, PROG_NAME);
+	for (size_t i = 0; i < sizeof(fields) / sizeof(fields[0]); i++)
+		fprintf(f, "%s %s", i && i % 6 == 0 ? "\n            " : "", fields[i]);
+	fprintf(f, "\n             as `wg show` prints them (keys are never shown: (hidden))\n");
 }
 
-static int usage(void)
+static int usage(const char *cmd)
 {
-	usage_text(stderr);
+	usage_text(stderr, cmd);
 	return EXIT_USAGE;
 }
 
@@ -111,6 +158,11 @@ static void show_human(const struct ipc_device *dev)
 		printf("  listening port: %u\n", dev->listen_port);
 	if (dev->fwmark)
 		printf("  fwmark: 0x%x\n", dev->fwmark);
+	if (dev->first_address) {
+		printf("  addresses: ");
+		for (a = dev->first_address; a; a = a->next)
+			printf("%s%s", a->text, a->next ? ", " : "\n");
+	}
 	if (dev->has_counters) {
 		printf("  datagrams: %" PRIu64 " received, %" PRIu64 " sent\n", dev->rx_datagrams,
 		       dev->tx_datagrams);
@@ -121,6 +173,8 @@ static void show_human(const struct ipc_device *dev)
 	for (p = dev->first_peer; p; p = p->next) {
 		key_to_base64(b64, p->public_key);
 		printf("\npeer: %s\n", b64);
+		if (p->name[0])
+			printf("  name: %s\n", p->name);
 		if (p->has_preshared_key)
 			printf("  preshared key: (hidden)\n");
 		if (p->endpoint[0])
@@ -216,24 +270,35 @@ static void json_key_b64(const uint8_t key[KEY_LEN])
 	json_string(b64);
 }
 
-static void json_peer(const struct ipc_device *dev, const struct ipc_peer *p)
+static void json_prefixes(const struct ipc_allowedip *a)
 {
-	const struct ipc_allowedip *a;
+	printf("[");
+	for (; a; a = a->next) {
+		json_string(a->text);
+		if (a->next)
+			printf(", ");
+	}
+	printf("]");
+}
 
+static void json_peer(const struct ipc_device *dev, const struct ipc_peer *p, time_t now)
+{
 	printf("        {\n          \"public_key\": ");
 	json_key_b64(p->public_key);
+	printf(",\n          \"name\": ");
+	if (p->name[0])
+		json_string(p->name);
+	else
+		printf("null");
+	printf(",\n          \"state\": \"%s\"", status_peer_state(dev, p, now));
 	printf(",\n          \"endpoint\": ");
 	if (p->endpoint[0])
 		json_string(p->endpoint);
 	else
 		printf("null");
-	printf(",\n          \"allowed_ips\": [");
-	for (a = p->first_allowedip; a; a = a->next) {
-		json_string(a->text);
-		if (a->next)
-			printf(", ");
-	}
-	printf("],\n          \"latest_handshake\": %" PRIu64 ",\n", p->last_handshake_sec);
+	printf(",\n          \"allowed_ips\": ");
+	json_prefixes(p->first_allowedip);
+	printf(",\n          \"latest_handshake\": %" PRIu64 ",\n", p->last_handshake_sec);
 	printf("          \"rx_bytes\": %" PRIu64 ",\n          \"tx_bytes\": %" PRIu64 ",\n",
 	       p->rx_bytes, p->tx_bytes);
 	if (dev->has_counters)
@@ -241,9 +306,10 @@ static void json_peer(const struct ipc_device *dev, const struct ipc_peer *p)
 		       ",\n          \"handshakes\": %" PRIu64
 		       ",\n          \"initiations\": %" PRIu64
 		       ",\n          \"handshakes_failed\": %" PRIu64
-		       ",\n          \"rotations\": %" PRIu64 ",\n",
+		       ",\n          \"rotations\": %" PRIu64
+		       ",\n          \"handshake_attempts\": %" PRIu64 ",\n",
 		       p->rx_packets, p->tx_packets, p->handshakes, p->initiations,
-		       p->handshakes_failed, p->rotations);
+		       p->handshakes_failed, p->rotations, p->handshake_attempts);
 	printf("          \"persistent_keepalive\": %u\n        }", p->persistent_keepalive);
 }
 
@@ -251,6 +317,8 @@ static void json_device(const struct ipc_device *dev)
 {
 	const struct ipc_counter *c;
 	const struct ipc_peer *p;
+	struct status_process proc;
+	time_t now = time(NULL);
 
 	printf("    {\n      \"name\": ");
 	json_string(dev->name);
@@ -261,6 +329,26 @@ static void json_device(const struct ipc_device *dev)
 		printf("null");
 	printf(",\n      \"listen_port\": %u,\n      \"fwmark\": %" PRIu32 ",\n", dev->listen_port,
 	       dev->fwmark);
+	if (dev->has_counters) {
+		printf("      \"pid\": %" PRIu64 ",\n", dev->pid);
+		if (dev->pid && !status_process_read((pid_t)dev->pid, &proc)) {
+			printf("      \"user\": ");
+			json_string(proc.user);
+			printf(",\n      \"uptime\": %" PRIu64 ",\n", proc.uptime_sec);
+		}
+		printf("      \"mtu\": %" PRIu64 ",\n      \"threads\": %" PRIu64
+		       ",\n      \"offload\": [",
+		       dev->mtu, dev->threads);
+		for (const char *o = dev->offload; *o;) {
+			size_t len = strcspn(o, " ");
+
+			printf("\"%.*s\"%s", (int)len, o, o[len] ? ", " : "");
+			o += len + (o[len] != '\0');
+		}
+		printf("],\n      \"addresses\": ");
+		json_prefixes(dev->first_address);
+		printf(",\n");
+	}
 	if (dev->has_counters) {
 		printf("      \"counters\": {\n        \"rx_datagrams\": %" PRIu64
 		       ",\n        \"tx_datagrams\": %" PRIu64
@@ -276,39 +364,146 @@ static void json_device(const struct ipc_device *dev)
 	printf("      \"peers\": [");
 	for (p = dev->first_peer; p; p = p->next) {
 		printf("\n");
-		json_peer(dev, p);
+		json_peer(dev, p, now);
 		if (p->next)
 			printf(",");
 	}
 	printf("%s]\n    }", dev->first_peer ? "\n      " : "");
 }
 
-/* --- the subcommand ------------------------------------------------------------------ */
+/* --- one field, as wg prints it ------------------------------------------------------ */
 
-static void print_error(const char *ifname, int err)
+static void field_prefix(const struct show_opts *o, const struct ipc_device *dev)
 {
-	if (err == -ENODEV)
-		fprintf(stderr, "%s: show %s: not running (no daemon on %s/%s.sock)\n", PROG_NAME,
-		        ifname, IPC_DIR, ifname);
-	else if (err == -EPROTO)
-		fprintf(stderr, "%s: show %s: cannot read the daemon's answer\n", PROG_NAME,
-		        ifname);
-	else
-		fprintf(stderr, "%s: show %s: %s\n", PROG_NAME, ifname, strerror(-err));
+	if (o->all)
+		printf("%s\t", dev->name);
 }
 
-static int show_interfaces(bool json)
+static void print_key_b64(const uint8_t key[KEY_LEN])
+{
+	char b64[KEY_B64_LEN];
+
+	key_to_base64(b64, key);
+	printf("%s", b64);
+}
+
+static void field_allowed_ips(const struct ipc_peer *p, const char *sep)
+{
+	const struct ipc_allowedip *a;
+
+	if (!p->first_allowedip)
+		printf("(none)");
+	for (a = p->first_allowedip; a; a = a->next)
+		printf("%s%s", a->text, a->next ? sep : "");
+}
+
+/* wg's dump: the interface, then one line per peer, tab-separated. */
+static void field_dump(const struct show_opts *o, const struct ipc_device *dev)
+{
+	const struct ipc_peer *p;
+	const struct ipc_allowedip *a;
+
+	field_prefix(o, dev);
+	printf("%s\t", dev->has_public_key ? "(hidden)" : "(none)");
+	if (dev->has_public_key)
+		print_key_b64(dev->public_key);
+	else
+		printf("(none)");
+	printf("\t%u\t", dev->listen_port);
+	if (dev->fwmark)
+		printf("0x%x\n", dev->fwmark);
+	else
+		printf("off\n");
+	for (p = dev->first_peer; p; p = p->next) {
+		field_prefix(o, dev);
+		print_key_b64(p->public_key);
+		printf("\t%s\t%s\t", p->has_preshared_key ? "(hidden)" : "(none)",
+		       p->endpoint[0] ? p->endpoint : "(none)");
+		if (!p->first_allowedip)
+			printf("(none)");
+		for (a = p->first_allowedip; a; a = a->next)
+			printf("%s%s", a->text, a->next ? "," : "");
+		printf("\t%" PRIu64 "\t%" PRIu64 "\t%" PRIu64 "\t", p->last_handshake_sec,
+		       p->rx_bytes, p->tx_bytes);
+		if (p->persistent_keepalive)
+			printf("%u\n", p->persistent_keepalive);
+		else
+			printf("off\n");
+	}
+}
+
+static void show_field(const struct show_opts *o, const struct ipc_device *dev)
+{
+	const char *f = o->field;
+	const struct ipc_peer *p;
+
+	if (!strcmp(f, "dump")) {
+		field_dump(o, dev);
+		return;
+	}
+	if (!strcmp(f, "public-key") || !strcmp(f, "private-key") || !strcmp(f, "listen-port") ||
+	    !strcmp(f, "fwmark")) {
+		field_prefix(o, dev);
+		if (!strcmp(f, "public-key") && dev->has_public_key)
+			print_key_b64(dev->public_key);
+		else if (!strcmp(f, "public-key") || !strcmp(f, "private-key"))
+			printf("%s", dev->has_public_key ? "(hidden)" : "(none)");
+		else if (!strcmp(f, "listen-port"))
+			printf("%u", dev->listen_port);
+		else if (dev->fwmark)
+			printf("0x%x", dev->fwmark);
+		else
+			printf("off");
+		printf("\n");
+		return;
+	}
+	for (p = dev->first_peer; p; p = p->next) {
+		field_prefix(o, dev);
+		print_key_b64(p->public_key);
+		if (!strcmp(f, "preshared-keys"))
+			printf("\t%s", p->has_preshared_key ? "(hidden)" : "(none)");
+		else if (!strcmp(f, "endpoints"))
+			printf("\t%s", p->endpoint[0] ? p->endpoint : "(none)");
+		else if (!strcmp(f, "allowed-ips"))
+			printf("\t"), field_allowed_ips(p, " ");
+		else if (!strcmp(f, "latest-handshakes"))
+			printf("\t%" PRIu64, p->last_handshake_sec);
+		else if (!strcmp(f, "transfer"))
+			printf("\t%" PRIu64 "\t%" PRIu64, p->rx_bytes, p->tx_bytes);
+		else if (!strcmp(f, "persistent-keepalive") && p->persistent_keepalive)
+			printf("\t%u", p->persistent_keepalive);
+		else if (!strcmp(f, "persistent-keepalive"))
+			printf("\toff");
+		printf("\n");
+	}
+}
+
+/* --- the subcommand ------------------------------------------------------------------ */
+
+static void print_error(const struct show_opts *o, const char *ifname, int err)
+{
+	if (err == -ENODEV)
+		fprintf(stderr, "%s: %s %s: not running (no daemon on %s/%s.sock)\n", PROG_NAME,
+		        o->cmd, ifname, IPC_DIR, ifname);
+	else if (err == -EPROTO)
+		fprintf(stderr, "%s: %s %s: cannot read the daemon's answer\n", PROG_NAME, o->cmd,
+		        ifname);
+	else
+		fprintf(stderr, "%s: %s %s: %s\n", PROG_NAME, o->cmd, ifname, strerror(-err));
+}
+
+static int show_interfaces(const struct show_opts *o)
 {
 	char **names;
 	int ret;
 
 	ret = ipc_list(&names);
 	if (ret) {
-		fprintf(stderr, "%s: show: cannot list %s: %s\n", PROG_NAME, IPC_DIR,
+		fprintf(stderr, "%s: %s: cannot list %s: %s\n", PROG_NAME, o->cmd, IPC_DIR,
 		        strerror(-ret));
 		return 1;
 	}
-	if (json) {
+	if (o->format == FORMAT_JSON) {
 		printf("[");
 		for (char **n = names; *n; n++) {
 			json_string(*n);
@@ -326,8 +521,9 @@ static int show_interfaces(bool json)
 
 /* Shows each of names[0..n); an interface that cannot be read is reported and skipped, but
  * with all set, one that stopped since it was listed is simply no longer part of "all". */
-static int show_devices(const char *const *names, size_t n, bool all, bool json)
+static int show_devices(const struct show_opts *o, const char *const *names, size_t n)
 {
+	bool json = o->format == FORMAT_JSON;
 	struct ipc_device *dev;
 	bool first = true;
 	int ret = 0, err;
@@ -336,20 +532,25 @@ static int show_devices(const char *const *names, size_t n, bool all, bool json)
 		printf("{\n  \"interfaces\": [");
 	for (size_t i = 0; i < n; i++) {
 		err = ipc_get(names[i], &dev);
-		if (err == -ENODEV && all)
+		if (err == -ENODEV && o->all)
 			continue;
 		if (err) {
-			print_error(names[i], err);
+			print_error(o, names[i], err);
 			ret = 1;
 			continue;
 		}
 		if (json) {
 			printf("%s\n", first ? "" : ",");
 			json_device(dev);
+		} else if (o->format == FORMAT_FIELD) {
+			show_field(o, dev);
 		} else {
 			if (!first)
 				printf("\n");
-			show_human(dev);
+			if (o->format == FORMAT_BRIEF)
+				status_print(dev, o->colour);
+			else
+				show_human(dev);
 		}
 		first = false;
 		ipc_device_free(dev);
@@ -357,53 +558,93 @@ static int show_devices(const char *const *names, size_t n, bool all, bool json)
 	if (json)
 		printf("%s]\n}\n", first ? "" : "\n  ");
 	if (fflush(stdout) || ferror(stdout)) {
-		fprintf(stderr, "%s: show: cannot write to stdout: %s\n", PROG_NAME,
+		fprintf(stderr, "%s: %s: cannot write to stdout: %s\n", PROG_NAME, o->cmd,
 		        strerror(errno));
 		ret = 1;
 	}
 	return ret;
 }
 
-int show_main(int argc, char *argv[])
+static bool is_field(const char *word)
 {
+	for (size_t i = 0; i < sizeof(fields) / sizeof(fields[0]); i++)
+		if (!strcmp(word, fields[i]))
+			return true;
+	return false;
+}
+
+/* Colours where a person reads them: a terminal, and not turned off (https://no-color.org). */
+static bool want_colour(void)
+{
+	const char *term = getenv("TERM"), *no = getenv("NO_COLOR");
+
+	return isatty(STDOUT_FILENO) && !(no && *no) && term && strcmp(term, "dumb");
+}
+
+int show_run(const char *cmd, int argc, char *argv[], bool brief)
+{
+	struct show_opts o = {.cmd = cmd, .format = brief ? FORMAT_BRIEF : FORMAT_TEXT};
 	const char *what = NULL;
-	char **names;
 	bool json = false;
+	char **names;
 	size_t n;
 	int ret;
 
 	if (wants_help(argc, argv)) {
-		usage_text(stdout);
+		usage_text(stdout, cmd);
 		return 0;
 	}
 	for (int i = 1; i < argc; i++) {
 		if (!strcmp(argv[i], "--json")) {
 			json = true;
+		} else if (!strcmp(argv[i], "--brief") && !brief) {
+			o.format = FORMAT_BRIEF;
+		} else if (!brief && what && !o.field && is_field(argv[i])) {
+			o.field = argv[i];
 		} else if (argv[i][0] == '-' || what) {
-			fprintf(stderr, "%s: show: unexpected argument `%s'\n", PROG_NAME, argv[i]);
-			return usage();
+			fprintf(stderr, "%s: %s: unexpected argument `%s'\n", PROG_NAME, cmd,
+			        argv[i]);
+			return usage(cmd);
 		} else {
 			what = argv[i];
 		}
 	}
-	if (what && !strcmp(what, "interfaces"))
-		return show_interfaces(json);
+	/* One form at a time; status --json is show --json. */
+	if ((json || o.format == FORMAT_BRIEF) + !!o.field > 1 ||
+	    (json && o.format == FORMAT_BRIEF && !brief)) {
+		fprintf(stderr, "%s: %s: --json, --brief and a field go alone\n", PROG_NAME, cmd);
+		return usage(cmd);
+	}
+	if (json)
+		o.format = FORMAT_JSON;
+	else if (o.field)
+		o.format = FORMAT_FIELD;
+	o.colour = o.format == FORMAT_BRIEF && want_colour();
+	if (what && !strcmp(what, "interfaces") && !brief && o.format != FORMAT_FIELD)
+		return show_interfaces(&o);
 	if (what && strcmp(what, "all")) {
 		if (!ipc_valid_name(what)) {
-			fprintf(stderr, "%s: show: invalid interface name `%s'\n", PROG_NAME, what);
-			return usage();
+			fprintf(stderr, "%s: %s: invalid interface name `%s'\n", PROG_NAME, cmd,
+			        what);
+			return usage(cmd);
 		}
-		return show_devices(&what, 1, false, json);
+		return show_devices(&o, &what, 1);
 	}
 	ret = ipc_list(&names);
 	if (ret) {
-		fprintf(stderr, "%s: show: cannot list %s: %s\n", PROG_NAME, IPC_DIR,
+		fprintf(stderr, "%s: %s: cannot list %s: %s\n", PROG_NAME, cmd, IPC_DIR,
 		        strerror(-ret));
 		return 1;
 	}
 	for (n = 0; names[n]; n++)
 		;
-	ret = show_devices((const char *const *)names, n, true, json);
+	o.all = true;
+	ret = show_devices(&o, (const char *const *)names, n);
 	ipc_list_free(names);
 	return ret;
+}
+
+int show_main(int argc, char *argv[])
+{
+	return show_run("show", argc, argv, false);
 }

@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "ipc.h"
+#include "log.h"
 #include "quick.h"
 #include "subcommands.h"
 
@@ -93,6 +94,7 @@ int up_main(int argc, char *argv[])
 {
 	char ifname[IFNAMSIZ], config[PATH_MAX], daemon[PATH_MAX], given[PATH_MAX];
 	struct config *c = NULL;
+	unsigned errors, warnings;
 	const char *env;
 	bool is_file;
 	int fd, ret;
@@ -116,7 +118,11 @@ int up_main(int argc, char *argv[])
 		fprintf(stderr, "%s: up: %s is already running\n", PROG_NAME, ifname);
 		return 1;
 	}
-	/* As wg-quick, the file is read before anything runs: a mistake in it runs no hook. */
+	/* As wg-quick, the file is read before anything runs: a mistake in it runs no hook.
+	 * Every mistake is said, not only the first. */
+	log_set_level(LOG_ERR);
+	if (check_config("up", config, true, stderr, &errors, &warnings))
+		return 1;
 	if (quick_load("up", config, &c))
 		return 1;
 

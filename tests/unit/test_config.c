@@ -856,7 +856,7 @@ static void test_format(void **state)
 	/* Rules, groups, metrics, a user, an endpoint with no text. */
 	assert_int_equal(parse_ok("[Interface]\nMetricsListen = [::1]:9586\nUser = sealnet\n"
 				  "Allow = tcp/22 from group:admin\nDeny = any\n"
-				  "[Peer]\nPublicKey = " PUB1 "\nGroups = admin web\n",
+				  "[Peer]\nPublicKey = " PUB1 "\nGroups = admin web\nName = büro 1\n",
 				  &c),
 			 0);
 	c->peers[0].endpoint_text = NULL;
@@ -864,7 +864,7 @@ static void test_format(void **state)
 	assert_int_equal(config_format(c, &text, &len), 0);
 	assert_string_equal(text, "[Interface]\nMetricsListen = [::1]:9586\nUser = sealnet\n"
 				  "Allow = tcp/22 from group:admin\nDeny = any from any\n\n[Peer]\n"
-				  "PublicKey = " PUB1 "\nEndpoint = [fd00::2]:51820\n"
+				  "Name = büro 1\nPublicKey = " PUB1 "\nEndpoint = [fd00::2]:51820\n"
 				  "Groups = admin, web\n");
 	assert_int_equal(parse_ok(text, &again), 0);
 	free(text);
