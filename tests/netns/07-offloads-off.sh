@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# timeout: 300 (run.sh: six runs of 01, 02 and 05, each about 20 s)
 # The tunnel scenarios again with every offload off (Offload = off), and with each kind on
 # alone: both datapaths, the batched one and the one-packet-per-system-call one, must carry
 # the same traffic, interoperate with wireguard-go, roam and drop the same garbage.
