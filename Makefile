@@ -172,6 +172,7 @@ deps:
 unit: $(UNIT_BINS) $(SEALNET)
 	$(Q)tests/run-unit.sh $(UNIT_BINS)
 	$(Q)tests/tools.sh $(SEALNET)
+	$(Q)tests/bench-report.sh
 
 netns: all $(UDPFUZZ) $(UDPBURST) $(PRIVCHECK) $(NSS_SNTEST)
 	$(Q)SEALNETD=$(CURDIR)/$(SEALNETD) SEALNET=$(CURDIR)/$(SEALNET) UDPFUZZ=$(CURDIR)/$(UDPFUZZ) \
@@ -234,7 +235,8 @@ install: all
 	install -d $(DESTDIR)$(CNIDIR)
 	install -m 0755 $(SEALNET_CNI) $(DESTDIR)$(CNIDIR)/sealnet-cni
 	install -d $(DESTDIR)$(BENCHDIR)/systems
-	install -m 0755 tools/bench/bench.sh $(DESTDIR)$(BENCHDIR)/
+	install -m 0755 tools/bench/bench.sh tools/bench/report.sh $(DESTDIR)$(BENCHDIR)/
+	install -m 0644 tools/bench/procs.sh $(DESTDIR)$(BENCHDIR)/
 	install -m 0644 tools/bench/systems/*.sh $(DESTDIR)$(BENCHDIR)/systems/
 	install -m 0644 docs/sealnetd.8 docs/sealnet.8 $(DESTDIR)$(MANDIR)/man8/
 	install -m 0644 docs/sealnet.conf.5 $(DESTDIR)$(MANDIR)/man5/
