@@ -125,6 +125,9 @@ $(BUILD)/tests/%: tests/unit/%.c $(BUILD)/libsealnet.a
 	$(Q)$(CC) $(ALL_CFLAGS) $(ALL_LDFLAGS) -o $@ $< $(BUILD)/libsealnet.a $(PKG_LIBS) $(UNIT_LIBS) \
 		$(shell $(PKG_CONFIG) --cflags --libs cmocka) $(shell sed -n 's/^.*LINK-WRAP: *\([^*]*\).*/\1/p' $<)
 
+# Every test may use the helpers of tests/unit/unit.h.
+$(UNIT_BINS): tests/unit/unit.h
+
 # test_registry includes tools/registry_entry.c, which reads entries with json-c.
 $(BUILD)/tests/test_registry: tools/registry_entry.c tools/registry_entry.h
 $(BUILD)/tests/test_registry: UNIT_LIBS = $(shell $(PKG_CONFIG) --libs json-c)
