@@ -138,11 +138,12 @@ $(SEALNET_CNI): $(CNI_OBJS) $(BUILD)/libsealnet.a
 	@$(if $(Q),echo "  LD      $@")
 	$(Q)$(CC) $(ALL_LDFLAGS) -o $@ $^ $(PKG_LIBS) $(shell $(PKG_CONFIG) --libs json-c)
 
-# Test tool for tests/netns; its handshake flood computes mac1 with the daemon's cookie.c.
-$(UDPFUZZ): tests/tools/udpfuzz.c $(BUILD)/libsealnet.a
-	@mkdir -p $(dir $@)
-	@$(if $(Q),echo "  CC      $<")
-	$(Q)$(CC) $(ALL_CFLAGS) $(ALL_LDFLAGS) -o $@ $< $(BUILD)/libsealnet.a $(PKG_LIBS)
+# Test tool for tests/netns, one file per mode and a pcap reader of its own; its handshake
+# flood computes mac1 with the daemon's cookie.c.
+UDPFUZZ_OBJS := $(patsubst %.c,$(BUILD)/%.o,$(wildcard tests/tools/udpfuzz/*.c) tests/tools/pcap.c)
+$(UDPFUZZ): $(UDPFUZZ_OBJS) $(BUILD)/libsealnet.a
+	@$(if $(Q),echo "  LD      $@")
+	$(Q)$(CC) $(ALL_LDFLAGS) -o $@ $^ $(PKG_LIBS)
 
 # Test tool for tests/netns: numbered UDP datagrams through a tunnel, checked on arrival; libc only.
 $(UDPBURST): tests/tools/udpburst.c
@@ -317,4 +318,4 @@ fuzz-smoke:
 
 -include $(FUZZ_OBJS:.o=.d) $(FUZZ_CNI_OBJS:.o=.d) $(FUZZ_BINS:=.d)
 
--include $(DAEMON_OBJS:.o=.d) $(TOOL_OBJS:.o=.d) $(CNI_OBJS:.o=.d) $(BUILD)/daemon/main.d
+-include $(DAEMON_OBJS:.o=.d) $(TOOL_OBJS:.o=.d) $(CNI_OBJS:.o=.d) $(BUILD)/daemon/main.d $(UDPFUZZ_OBJS:.o=.d)
