@@ -70,7 +70,7 @@ expect_status "unknown option" 1 "$report" --bogus "$fixtures/local.results"
 
 # procs.sh: a tracked process is stopped by PID, reaped with its status, and untracked; one
 # that ignores SIGTERM is killed after the grace period.
-(
+if (
 	. "$root/tools/bench/procs.sh"
 	sleep 30 &
 	procs_track $!
@@ -80,7 +80,11 @@ expect_status "unknown option" 1 "$report" --bogus "$fixtures/local.results"
 	sleep 0.3 # for sh to ignore SIGTERM before it comes
 	procs_stop_all 3
 	[ "${#PROCS_PIDS[@]}" = 0 ] && [ "$STOP_RC" = 137 ]
-) && ok || bad "procs.sh: tracked processes not stopped"
+);  then
+	ok
+else
+	bad "procs.sh: tracked processes not stopped"
+fi
 
 echo "bench-report: $pass passed, $fail failed"
 [ "$fail" -eq 0 ]

@@ -37,6 +37,7 @@ procs_stop() {
 		done
 		kill -0 "$pid" 2>/dev/null && kill -s KILL "$pid" 2>/dev/null
 		wait "$pid" 2>/dev/null
+		# shellcheck disable=SC2034 # for the caller
 		STOP_RC=$?
 		procs_untrack "$pid"
 	done
