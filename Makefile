@@ -125,6 +125,9 @@ $(BUILD)/tests/%: tests/unit/%.c $(BUILD)/libsealnet.a
 	$(Q)$(CC) $(ALL_CFLAGS) $(ALL_LDFLAGS) -o $@ $< $(BUILD)/libsealnet.a $(PKG_LIBS) $(UNIT_LIBS) \
 		$(shell $(PKG_CONFIG) --cflags --libs cmocka) $(shell sed -n 's/^.*LINK-WRAP: *\([^*]*\).*/\1/p' $<)
 
+# Every test may use the helpers of tests/unit/unit.h.
+$(UNIT_BINS): tests/unit/unit.h
+
 # test_registry includes tools/registry_entry.c, which reads entries with json-c.
 $(BUILD)/tests/test_registry: tools/registry_entry.c tools/registry_entry.h
 $(BUILD)/tests/test_registry: UNIT_LIBS = $(shell $(PKG_CONFIG) --libs json-c)
@@ -135,11 +138,12 @@ $(SEALNET_CNI): $(CNI_OBJS) $(BUILD)/libsealnet.a
 	@$(if $(Q),echo "  LD      $@")
 	$(Q)$(CC) $(ALL_LDFLAGS) -o $@ $^ $(PKG_LIBS) $(shell $(PKG_CONFIG) --libs json-c)
 
-# Test tool for tests/netns; its handshake flood computes mac1 with the daemon's cookie.c.
-$(UDPFUZZ): tests/tools/udpfuzz.c $(BUILD)/libsealnet.a
-	@mkdir -p $(dir $@)
-	@$(if $(Q),echo "  CC      $<")
-	$(Q)$(CC) $(ALL_CFLAGS) $(ALL_LDFLAGS) -o $@ $< $(BUILD)/libsealnet.a $(PKG_LIBS)
+# Test tool for tests/netns, one file per mode and a pcap reader of its own; its handshake
+# flood computes mac1 with the daemon's cookie.c.
+UDPFUZZ_OBJS := $(patsubst %.c,$(BUILD)/%.o,$(wildcard tests/tools/udpfuzz/*.c) tests/tools/pcap.c)
+$(UDPFUZZ): $(UDPFUZZ_OBJS) $(BUILD)/libsealnet.a
+	@$(if $(Q),echo "  LD      $@")
+	$(Q)$(CC) $(ALL_LDFLAGS) -o $@ $^ $(PKG_LIBS)
 
 # Test tool for tests/netns: numbered UDP datagrams through a tunnel, checked on arrival; libc only.
 $(UDPBURST): tests/tools/udpburst.c
@@ -172,6 +176,7 @@ deps:
 unit: $(UNIT_BINS) $(SEALNET)
 	$(Q)tests/run-unit.sh $(UNIT_BINS)
 	$(Q)tests/tools.sh $(SEALNET)
+	$(Q)tests/bench-report.sh
 
 netns: all $(UDPFUZZ) $(UDPBURST) $(PRIVCHECK) $(NSS_SNTEST)
 	$(Q)SEALNETD=$(CURDIR)/$(SEALNETD) SEALNET=$(CURDIR)/$(SEALNET) UDPFUZZ=$(CURDIR)/$(UDPFUZZ) \
@@ -234,7 +239,8 @@ install: all
 	install -d $(DESTDIR)$(CNIDIR)
 	install -m 0755 $(SEALNET_CNI) $(DESTDIR)$(CNIDIR)/sealnet-cni
 	install -d $(DESTDIR)$(BENCHDIR)/systems
-	install -m 0755 tools/bench/bench.sh $(DESTDIR)$(BENCHDIR)/
+	install -m 0755 tools/bench/bench.sh tools/bench/report.sh $(DESTDIR)$(BENCHDIR)/
+	install -m 0644 tools/bench/procs.sh $(DESTDIR)$(BENCHDIR)/
 	install -m 0644 tools/bench/systems/*.sh $(DESTDIR)$(BENCHDIR)/systems/
 	install -m 0644 docs/sealnetd.8 docs/sealnet.8 $(DESTDIR)$(MANDIR)/man8/
 	install -m 0644 docs/sealnet.conf.5 $(DESTDIR)$(MANDIR)/man5/
@@ -312,4 +318,4 @@ fuzz-smoke:
 
 -include $(FUZZ_OBJS:.o=.d) $(FUZZ_CNI_OBJS:.o=.d) $(FUZZ_BINS:=.d)
 
--include $(DAEMON_OBJS:.o=.d) $(TOOL_OBJS:.o=.d) $(CNI_OBJS:.o=.d) $(BUILD)/daemon/main.d
+-include $(DAEMON_OBJS:.o=.d) $(TOOL_OBJS:.o=.d) $(CNI_OBJS:.o=.d) $(BUILD)/daemon/main.d $(UDPFUZZ_OBJS:.o=.d)

@@ -43,7 +43,6 @@ esac
 declare -A NS IFACE IMPL PRIV PUB PORT IDX OV4 OV6 UL4 UL6 ULDEV PID LOG
 SN_NODES=()
 SN_NAMESPACES=()
-SN_PIDS=()
 SN_LINKS=0
 SN_CLEANED=0
 
@@ -120,8 +119,12 @@ wait_for() {
 
 # --- process bookkeeping and cleanup -----------------------------------------------------
 
+# The PIDs themselves are kept by tools/bench/procs.sh, which bench.sh shares.
+# shellcheck source=tools/bench/procs.sh
+. "$SN_ROOT/tools/bench/procs.sh"
+
 # track PID: kill it on exit.
-track() { SN_PIDS+=("$1"); }
+track() { procs_track "$1"; }
 
 # track_pidfile NODE PIDFILE: a sealnetd that `sealnet up` daemonized (not our child) is found
 # through its pid file, checked to be a sealnetd, and handed to the cleanup as NODE's daemon.
@@ -131,18 +134,12 @@ track_pidfile() {
 	pid=$(cat "$2" 2>/dev/null) || return 0
 	[[ $pid =~ ^[0-9]+$ ]] || return 0
 	[ "$(cat "/proc/$pid/comm" 2>/dev/null)" = sealnetd ] || return 0
-	case " ${SN_PIDS[*]} " in *" $pid "*) ;; *) track "$pid" ;; esac
+	case " ${PROCS_PIDS[*]} " in *" $pid "*) ;; *) track "$pid" ;; esac
 	PID[$1]=$pid
 }
 
 # untrack PID: it was reaped by the scenario.
-untrack() {
-	local i
-	for i in "${!SN_PIDS[@]}"; do
-		[ "${SN_PIDS[$i]}" = "$1" ] && unset 'SN_PIDS[$i]'
-	done
-	return 0
-}
+untrack() { procs_untrack "$1"; }
 
 # bg_start LOGFILE NODE CMD...: run CMD in NODE's namespace in the background; sets BG_PID.
 bg_start() {
@@ -155,36 +152,14 @@ bg_start() {
 
 # stop_pid PID [SIGNAL]: signal a tracked process, wait up to 5 s, then SIGKILL; the exit code
 # of the process is left in STOP_RC.
-stop_pid() {
-	local pid=$1 sig=${2:-TERM} i
-	STOP_RC=
-	kill -s "$sig" "$pid" 2>/dev/null
-	for i in $(seq 50); do
-		kill -0 "$pid" 2>/dev/null || break
-		sleep 0.1
-	done
-	kill -0 "$pid" 2>/dev/null && kill -s KILL "$pid" 2>/dev/null
-	wait "$pid" 2>/dev/null
-	STOP_RC=$?
-	untrack "$pid"
-}
+stop_pid() { procs_stop 50 "${2:-TERM}" "$1"; }
 
 sn_cleanup() {
-	local rc=$? pid ns node f
+	local rc=$? ns node f
 	[ "$SN_CLEANED" = 1 ] && return
 	SN_CLEANED=1
 	trap - EXIT INT TERM
-	for pid in "${SN_PIDS[@]}"; do
-		kill -s TERM "$pid" 2>/dev/null
-	done
-	for pid in "${SN_PIDS[@]}"; do
-		for _ in $(seq 30); do
-			kill -0 "$pid" 2>/dev/null || break
-			sleep 0.1
-		done
-		kill -s KILL "$pid" 2>/dev/null
-		wait "$pid" 2>/dev/null
-	done
+	procs_stop_all 30
 	# An ASan/UBSan build (make asan) reports into the log; a report fails the scenario even
 	# when everything else worked.
 	for node in "${SN_NODES[@]}"; do

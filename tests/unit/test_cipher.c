@@ -15,6 +15,7 @@
 #include <sodium.h>
 
 #include "cipher.h"
+#include "unit.h"
 
 /* --- Printed by tests/unit/gen-kat.py --- */
 static const char kat_blake2s_empty[] =
@@ -59,38 +60,6 @@ static const char kat_aead_cbig[] =
 static const char kat_aead_empty_c7[] = "e69a4e87ebac391984c1cd45c9942a5b";
 static const char kat_xaead[] = "f10d71f75ff5f25df31b7dd8faa3935a7b2488d518274b826f1d16796e59e5e7";
 /* --- end of gen-kat.py output --- */
-
-/* Fills out with the bytes hex spells; the lengths must agree exactly. */
-static void unhex(uint8_t *out, size_t len, const char *hex)
-{
-	assert_int_equal(strlen(hex), 2 * len);
-	for (size_t i = 0; i < len; i++) {
-		unsigned v;
-
-		assert_int_equal(sscanf(hex + 2 * i, "%2x", &v), 1);
-		out[i] = (uint8_t)v;
-	}
-}
-
-static void pattern(uint8_t *out, size_t len, uint8_t start)
-{
-	for (size_t i = 0; i < len; i++)
-		out[i] = (uint8_t)(start + i);
-}
-
-static void assert_hex(const uint8_t *got, size_t len, const char *hex)
-{
-	uint8_t want[256];
-
-	assert_true(len <= sizeof(want));
-	unhex(want, len, hex);
-	assert_memory_equal(got, want, len);
-}
-
-static int setup(void **state)
-{
-	return cipher_init();
-}
 
 static void test_blake2s(void **state)
 {
@@ -485,5 +454,5 @@ int main(void)
 	        cmocka_unit_test(test_helpers),
 	};
 
-	return cmocka_run_group_tests_name("cipher", tests, setup, NULL);
+	return cmocka_run_group_tests_name("cipher", tests, cipher_setup, NULL);
 }

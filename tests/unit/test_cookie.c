@@ -21,6 +21,8 @@
 
 #include "cipher.h"
 #include "cookie.h"
+#define UNIT_SCRIPTED_RANDOM
+#include "unit.h"
 
 /* --- Printed by tests/unit/gen-kat.py --- */
 static const char kat_cookie_pub[] =
@@ -39,61 +41,6 @@ static const char kat_cookie_mac2_6[] = "d870aaedb093b12eb537af3415433190";
 #define KAT_INDEX 0x01020304U
 #define T0 (1000 * NSEC_PER_SEC)
 #define SEC NSEC_PER_SEC
-
-void __real_randombytes_buf(void *const buf, const size_t size);
-void __wrap_randombytes_buf(void *const buf, const size_t size);
-
-/* Requests are served from this queue first, in order and with matching sizes. */
-static struct {
-	const uint8_t *bytes;
-	size_t len;
-} script[4];
-static size_t script_head, script_len;
-
-static void script_push(const uint8_t *bytes, size_t len)
-{
-	assert_true(script_len < sizeof(script) / sizeof(script[0]));
-	script[script_len].bytes = bytes;
-	script[script_len++].len = len;
-}
-
-void __wrap_randombytes_buf(void *const buf, const size_t size)
-{
-	if (script_head < script_len) {
-		assert_int_equal(size, script[script_head].len);
-		memcpy(buf, script[script_head++].bytes, size);
-		if (script_head == script_len)
-			script_head = script_len = 0;
-		return;
-	}
-	__real_randombytes_buf(buf, size);
-}
-
-static void unhex(uint8_t *out, size_t len, const char *hex)
-{
-	assert_int_equal(strlen(hex), 2 * len);
-	for (size_t i = 0; i < len; i++) {
-		unsigned v;
-
-		assert_int_equal(sscanf(hex + 2 * i, "%2x", &v), 1);
-		out[i] = (uint8_t)v;
-	}
-}
-
-static void assert_hex(const void *got, size_t len, const char *hex)
-{
-	uint8_t want[256];
-
-	assert_true(len <= sizeof(want));
-	unhex(want, len, hex);
-	assert_memory_equal(got, want, len);
-}
-
-static void pattern(uint8_t *out, size_t len, uint8_t start)
-{
-	for (size_t i = 0; i < len; i++)
-		out[i] = (uint8_t)(start + i);
-}
 
 static void endpoint4(union endpoint *e, const char *addr, uint16_t port)
 {
@@ -133,17 +80,6 @@ static int setup(void **state)
 	endpoint4(&f->src, "198.18.0.1", 51820);
 	*state = f;
 	return 0;
-}
-
-static int teardown(void **state)
-{
-	free(*state);
-	return 0;
-}
-
-static int group_setup(void **state)
-{
-	return cipher_init();
 }
 
 static enum cookie_mac_state validate(struct fixture *f, const union endpoint *src, bool load,
@@ -434,7 +370,7 @@ static void test_tampered_reply(void **state)
 	assert_true(f->maker.have_cookie);
 }
 
-#define FIXTURE_TEST(t) cmocka_unit_test_setup_teardown(t, setup, teardown)
+#define FIXTURE_TEST(t) cmocka_unit_test_setup_teardown(t, setup, free_state)
 
 int main(void)
 {
@@ -446,5 +382,5 @@ int main(void)
 	        FIXTURE_TEST(test_reply_to_old_mac1), FIXTURE_TEST(test_tampered_reply),
 	};
 
-	return cmocka_run_group_tests_name("cookie", tests, group_setup, NULL);
+	return cmocka_run_group_tests_name("cookie", tests, cipher_setup, NULL);
 }

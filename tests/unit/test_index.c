@@ -14,31 +14,8 @@
 
 #include "cipher.h"
 #include "index.h"
-
-void __real_randombytes_buf(void *const buf, const size_t size);
-void __wrap_randombytes_buf(void *const buf, const size_t size);
-
-/* Indexes handed out before real randomness, in order. */
-static uint32_t script[8];
-static size_t script_head, script_len;
-
-static void script_push(uint32_t index)
-{
-	assert_true(script_len < sizeof(script) / sizeof(script[0]));
-	script[script_len++] = index;
-}
-
-void __wrap_randombytes_buf(void *const buf, const size_t size)
-{
-	if (script_head < script_len) {
-		assert_int_equal(size, sizeof(uint32_t));
-		memcpy(buf, &script[script_head++], sizeof(uint32_t));
-		if (script_head == script_len)
-			script_head = script_len = 0;
-		return;
-	}
-	__real_randombytes_buf(buf, size);
-}
+#define UNIT_SCRIPTED_RANDOM
+#include "unit.h"
 
 static int setup(void **state)
 {
@@ -47,20 +24,9 @@ static int setup(void **state)
 	assert_non_null(t);
 	memset(t, 0xa5, sizeof(*t)); /* index_init must not rely on zeroed memory */
 	index_init(t);
-	script_head = script_len = 0;
+	script_reset();
 	*state = t;
 	return 0;
-}
-
-static int teardown(void **state)
-{
-	free(*state);
-	return 0;
-}
-
-static int group_setup(void **state)
-{
-	return cipher_init();
 }
 
 static void entry(struct index_entry *e, enum index_type type)
@@ -114,17 +80,17 @@ static void test_insert_collision(void **state)
 	entry(&a, INDEX_HANDSHAKE);
 	entry(&b, INDEX_KEYPAIR);
 	entry(&c, INDEX_KEYPAIR);
-	script_push(0xdeadbeef);
+	script_push_u32(0xdeadbeef);
 	assert_int_equal(index_insert(t, &a), 0xdeadbeef);
-	script_push(0xdeadbeef);
-	script_push(0xdeadbeef);
-	script_push(0x0badcafe);
+	script_push_u32(0xdeadbeef);
+	script_push_u32(0xdeadbeef);
+	script_push_u32(0x0badcafe);
 	assert_int_equal(index_insert(t, &b), 0x0badcafe);
 	assert_int_equal(script_len, 0);
 	assert_ptr_equal(index_lookup(t, 0xdeadbeef, INDEX_HANDSHAKE), &a);
 	assert_ptr_equal(index_lookup(t, 0x0badcafe, INDEX_KEYPAIR), &b);
 	/* Zero is an index like any other. */
-	script_push(0);
+	script_push_u32(0);
 	assert_int_equal(index_insert(t, &c), 0);
 	assert_ptr_equal(index_lookup(t, 0, INDEX_KEYPAIR), &c);
 }
@@ -137,7 +103,7 @@ static void test_same_bucket(void **state)
 
 	for (uint32_t i = 0; i < 4; i++) {
 		entry(&e[i], i % 2 ? INDEX_KEYPAIR : INDEX_HANDSHAKE);
-		script_push(7 + i * INDEX_BUCKETS);
+		script_push_u32(7 + i * INDEX_BUCKETS);
 		assert_int_equal(index_insert(t, &e[i]), 7 + i * INDEX_BUCKETS);
 	}
 	for (uint32_t i = 0; i < 4; i++)
@@ -191,16 +157,16 @@ static void test_reinsert(void **state)
 	uint32_t first, second;
 
 	entry(&a, INDEX_HANDSHAKE);
-	script_push(100);
+	script_push_u32(100);
 	first = index_insert(t, &a);
-	script_push(200);
+	script_push_u32(200);
 	second = index_insert(t, &a);
 	assert_int_equal(first, 100);
 	assert_int_equal(second, 200);
 	assert_null(index_lookup(t, first, INDEX_HANDSHAKE));
 	assert_ptr_equal(index_lookup(t, second, INDEX_HANDSHAKE), &a);
 	/* Even if the draw returns the index it had: it was freed first. */
-	script_push(second);
+	script_push_u32(second);
 	assert_int_equal(index_insert(t, &a), second);
 	assert_ptr_equal(index_lookup(t, second, INDEX_HANDSHAKE), &a);
 }
@@ -303,7 +269,7 @@ static void test_many(void **state)
 	free(e);
 }
 
-#define TABLE_TEST(f) cmocka_unit_test_setup_teardown(f, setup, teardown)
+#define TABLE_TEST(f) cmocka_unit_test_setup_teardown(f, setup, free_state)
 
 int main(void)
 {
@@ -318,5 +284,5 @@ int main(void)
 	        TABLE_TEST(test_many),
 	};
 
-	return cmocka_run_group_tests_name("index", tests, group_setup, NULL);
+	return cmocka_run_group_tests_name("index", tests, cipher_setup, NULL);
 }

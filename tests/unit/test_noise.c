@@ -21,6 +21,8 @@
 #include "cipher.h"
 #include "cookie.h"
 #include "noise.h"
+#define UNIT_SCRIPTED_RANDOM
+#include "unit.h"
 
 /* --- Printed by tests/unit/gen-kat.py --- */
 static const char kat_hs_i_static[] =
@@ -78,43 +80,6 @@ static const char kat_hs_timestamp[] = "400000006553f10a07000000";
 #define T0 (1000 * NSEC_PER_SEC)
 #define WALL0 1700000000000000000ULL
 #define FLOOD_GAP (NSEC_PER_SEC / INITIATIONS_PER_SECOND)
-
-void __real_randombytes_buf(void *const buf, const size_t size);
-void __wrap_randombytes_buf(void *const buf, const size_t size);
-
-/* The next 32-byte request gets these bytes; everything else is really random. */
-static const uint8_t *scripted;
-
-void __wrap_randombytes_buf(void *const buf, const size_t size)
-{
-	if (scripted) {
-		assert_int_equal(size, 32);
-		memcpy(buf, scripted, 32);
-		scripted = NULL;
-		return;
-	}
-	__real_randombytes_buf(buf, size);
-}
-
-static void unhex(uint8_t *out, size_t len, const char *hex)
-{
-	assert_int_equal(strlen(hex), 2 * len);
-	for (size_t i = 0; i < len; i++) {
-		unsigned v;
-
-		assert_int_equal(sscanf(hex + 2 * i, "%2x", &v), 1);
-		out[i] = (uint8_t)v;
-	}
-}
-
-static void assert_hex(const void *got, size_t len, const char *hex)
-{
-	uint8_t want[256];
-
-	assert_true(len <= sizeof(want));
-	unhex(want, len, hex);
-	assert_memory_equal(got, want, len);
-}
 
 /* The responder knows its peers by static key, as the device's peer table would. */
 struct peers {
@@ -189,11 +154,6 @@ static int pair_teardown(void **state)
 	sodium_free(p->r.private_key);
 	free(p);
 	return 0;
-}
-
-static int group_setup(void **state)
-{
-	return cipher_init();
 }
 
 /* Initiation, consumption, response, consumption, both keypairs: asserts every step. */
@@ -290,18 +250,18 @@ static void kat_handshake(const char *psk_hex, const char *init_hex, const char 
 	cookie_maker_init(&to_r, p->r.public_key);
 	cookie_maker_init(&to_i, p->i.public_key);
 
-	scripted = i_eph;
+	script_push(i_eph, 32);
 	assert_int_equal(noise_create_initiation(&p->hs_i, &p->i, &init, KAT_REALTIME_NS), 0);
-	assert_null(scripted);
+	assert_int_equal(script_len, 0);
 	cookie_add_macs(&to_r, (uint8_t *)&init, sizeof(init), T0);
 	assert_hex(&init, sizeof(init), init_hex);
 
 	assert_int_equal(noise_consume_initiation(&p->r, &init, lookup, &p->peers, T0, &found), 0);
 	assert_ptr_equal(found, &p->hs_r);
 	assert_hex(p->hs_r.latest_timestamp, NOISE_TIMESTAMP_LEN, kat_hs_timestamp);
-	scripted = r_eph;
+	script_push(r_eph, 32);
 	assert_int_equal(noise_create_response(&p->hs_r, &p->r, &resp), 0);
-	assert_null(scripted);
+	assert_int_equal(script_len, 0);
 	cookie_add_macs(&to_i, (uint8_t *)&resp, sizeof(resp), T0);
 	assert_hex(&resp, sizeof(resp), resp_hex);
 
@@ -735,5 +695,5 @@ int main(void)
 	        PAIR_TEST(test_keypair_wipe),        cmocka_unit_test(test_tai64n),
 	};
 
-	return cmocka_run_group_tests_name("noise", tests, group_setup, NULL);
+	return cmocka_run_group_tests_name("noise", tests, cipher_setup, NULL);
 }

@@ -15,6 +15,9 @@
 # Peer mode: from this host to HOST's underlay address and to its overlay address, where
 # HOST runs `iperf3 -s`; the overlay figures are given as ratios to the underlay ones.
 #
+# Every sample goes to a results file; tools/bench/report.sh renders the table, the JSON and
+# the chart from it at the end of the run.
+#
 # Figures, per system (median over rounds):
 #	tcp1_mbps      iperf3 TCP, one stream, receiver's Mbit/s
 #	tcp4_mbps      iperf3 TCP, four streams (-P 4), receiver's Mbit/s
@@ -170,49 +173,31 @@ export SEALNET SEALNETD
 # --- bookkeeping and cleanup -------------------------------------------------------------
 
 WORK=$(mktemp -d "${TMPDIR:-/tmp}/sn-bench.XXXXXX") || die "cannot make a scratch directory"
-RESULTS=$WORK/results # round <TAB> system <TAB> figure <TAB> value, one line per sample
+RESULTS=$WORK/results # the samples and what the report needs besides (see report.sh)
 : >"$RESULTS"
-PIDS=()       # every background process we started, by PID
 NAMESPACES=() # every namespace we created
 CLEANED=0
 WHY=          # what went wrong, for the closing message
 TTY=0
 [ -t 2 ] && TTY=1
 
-track() { PIDS+=("$1"); }
-untrack() {
-	local i
-	for i in "${!PIDS[@]}"; do
-		[ "${PIDS[$i]}" = "$1" ] && unset 'PIDS[i]'
-	done
-	return 0
-}
-
+# Every background process we start, by PID (shared with tests/netns/lib.sh).
+# shellcheck source=tools/bench/procs.sh
+. "$BENCH_HOME/procs.sh" || die "cannot load $BENCH_HOME/procs.sh"
+track() { procs_track "$1"; }
+untrack() { procs_untrack "$1"; }
 # stop_pids PID...: SIGTERM, up to 5 s of grace, SIGKILL; reaps our own children.
-stop_pids() {
-	local pid i
-	for pid; do kill -s TERM "$pid" 2>/dev/null; done
-	for pid; do
-		for ((i = 0; i < 50; i++)); do
-			kill -0 "$pid" 2>/dev/null || break
-			sleep 0.1
-		done
-		kill -s KILL "$pid" 2>/dev/null
-		wait "$pid" 2>/dev/null
-		untrack "$pid"
-	done
-	return 0
-}
+stop_pids() { procs_stop 50 TERM "$@"; }
 
 progress_clear() { [ "$TTY" = 1 ] && printf '\r\033[K' >&9; return 0; }
 
 cleanup() {
-	local rc=$? pid ns left i nproc=${#PIDS[@]} nns=${#NAMESPACES[@]}
+	local rc=$? pid ns left i nproc=${#PROCS_PIDS[@]} nns=${#NAMESPACES[@]}
 	[ "$CLEANED" = 1 ] && return
 	CLEANED=1
 	trap - EXIT INT TERM HUP PIPE
 	progress_clear
-	[ "$nproc" -gt 0 ] && stop_pids "${PIDS[@]}"
+	procs_stop_all 50
 	for ns in "${NAMESPACES[@]}"; do
 		# Anything still inside a namespace we made was started by us: a daemon's own
 		# helper finishing its exit (given 2 s), or a process of a driver that did not
@@ -461,7 +446,7 @@ progress() {
 	fi
 }
 
-record() { printf '%s\t%s\t%s\t%s\n' "$CUR_ROUND" "$CUR_SYS" "$1" "$2" >>"$RESULTS"; }
+record() { printf 'sample\t%s\t%s\t%s\t%s\n' "$CUR_ROUND" "$CUR_SYS" "$1" "$2" >>"$RESULTS"; }
 
 # iperf_field FILE KEY: KEY from iperf3's end.sum_received (the receiver's view).
 iperf_field() {
@@ -695,257 +680,55 @@ run_peer() {
 	fi
 }
 
-# --- summary and output ----------------------------------------------------------------------
+# --- the results file ----------------------------------------------------------------------
 
-FIGURES=(tcp1_mbps tcp4_mbps udp64_pps rtt_median_ms rtt_p99_ms cpu_s_per_gb rss_peak_kib)
-declare -A FIG_LABEL=(
-	[tcp1_mbps]="TCP, 1 stream (Mbit/s)"
-	[tcp4_mbps]="TCP, 4 streams (Mbit/s)"
-	[udp64_pps]="UDP 64 B (packets/s)"
-	[rtt_median_ms]="RTT median (ms)"
-	[rtt_p99_ms]="RTT p99 (ms)"
-	[cpu_s_per_gb]="CPU (s per GB)"
-	[rss_peak_kib]="peak RSS (MiB)"
-)
-declare -A FIG_UNIT=(
-	[tcp1_mbps]="Mbit/s" [tcp4_mbps]="Mbit/s" [udp64_pps]="packets/s" [rtt_median_ms]="ms"
-	[rtt_p99_ms]="ms" [cpu_s_per_gb]="CPU s/GB" [rss_peak_kib]="KiB"
-)
-declare -A MED RAT SAMP
-
-# summarize: medians of the samples and of the per-round ratios to the reference.
-summarize() {
-	local sys fig med rat samp
-	while IFS=$'\t' read -r sys fig med rat samp; do
-		MED[$sys,$fig]=$med
-		RAT[$sys,$fig]=$rat
-		SAMP[$sys,$fig]=$samp
-	done < <(awk -F'\t' -v ref="$REF" '
-		function isort(a, n,   i, j, t) {
-			for (i = 2; i <= n; i++) { t = a[i]; for (j = i - 1; j >= 1 && a[j] > t; j--) a[j + 1] = a[j]; a[j + 1] = t }
-		}
-		function median(list,   a, n, i) {
-			n = split(list, a, ",")
-			if (n == 0) return "null"
-			for (i = 1; i <= n; i++) a[i] += 0
-			isort(a, n)
-			return (n % 2) ? a[(n + 1) / 2] : (a[n / 2] + a[n / 2 + 1]) / 2
-		}
-		{
-			key = $2 SUBSEP $3
-			if (!(key in seen)) { seen[key] = 1; order[++nk] = key }
-			if (!($1 in rseen)) { rseen[$1] = 1; rounds[++nr] = $1 }
-			val[$1, $2, $3] = $4
-		}
-		END {
-			for (i = 1; i <= nk; i++) {
-				split(order[i], p, SUBSEP)
-				samp = ""; rat = ""
-				for (j = 1; j <= nr; j++) {
-					rd = rounds[j]
-					if (!((rd, p[1], p[2]) in val) || val[rd, p[1], p[2]] == "null") continue
-					v = val[rd, p[1], p[2]]
-					samp = samp (samp == "" ? "" : ",") v
-					# The ratio to the reference measured in the same round.
-					if ((rd, ref, p[2]) in val && val[rd, ref, p[2]] != "null" && val[rd, ref, p[2]] + 0 > 0)
-						rat = rat (rat == "" ? "" : ",") sprintf("%.6g", v / val[rd, ref, p[2]])
-				}
-				m = (samp == "") ? "null" : sprintf("%.10g", median(samp))
-				r = (rat == "") ? "null" : sprintf("%.4g", median(rat))
-				printf "%s\t%s\t%s\t%s\t%s\n", p[1], p[2], m, r, samp
-			}
-		}' "$RESULTS")
+# results_line KIND NAME TEXT: one record of the results file, TEXT escaped as report.sh reads it.
+results_line() {
+	local t=$3
+	t=${t//\\/\\\\}
+	t=${t//$'\n'/\\n}
+	t=${t//$'\t'/\\t}
+	t=${t//$'\r'/\\r}
+	printf '%s\t%s\t%s\n' "$1" "$2" "$t"
 }
 
-# fmt FIGURE VALUE: for the table.
-fmt() {
-	local v=$2
-	if [ -z "$v" ] || [ "$v" = null ]; then echo "-"; return; fi
-	case $1 in
-	rss_peak_kib) awk -v v="$v" 'BEGIN { printf "%.1f", v / 1024 }' ;;
-	rtt_*) awk -v v="$v" 'BEGIN { printf "%.3f", v }' ;;
-	cpu_*) awk -v v="$v" 'BEGIN { printf "%.2f", v }' ;;
-	*) awk -v v="$v" 'BEGIN { printf "%.0f", v }' ;;
-	esac
-}
-
-print_table() {
-	local sys fig cell w0=24 i row
-	local -a width cells
-	echo "$TITLE"
-	echo "$SUBTITLE"
-	echo
-	for i in "${!SYS_LIST[@]}"; do width[i]=${#SYS_LIST[i]}; done
-	# First pass: the cells, to size the columns.
-	for fig in "${FIGURES[@]}"; do
-		for i in "${!SYS_LIST[@]}"; do
-			sys=${SYS_LIST[i]}
-			cell=$(fmt "$fig" "${MED[$sys,$fig]:-}")
-			if [ "$sys" != "$REF" ] && [ -n "${RAT[$sys,$fig]:-}" ] && [ "${RAT[$sys,$fig]}" != null ]; then
-				cell="$cell ($(awk -v r="${RAT[$sys,$fig]}" 'BEGIN { printf "%.2f", r }')x)"
-			fi
-			cells+=("$cell")
-			[ "${#cell}" -gt "${width[i]}" ] && width[i]=${#cell}
-		done
-	done
-	printf "%-${w0}s" ""
-	for i in "${!SYS_LIST[@]}"; do printf "  %${width[i]}s" "${SYS_LIST[i]}"; done
-	echo
-	row=0
-	for fig in "${FIGURES[@]}"; do
-		printf "%-${w0}s" "${FIG_LABEL[$fig]}"
-		for i in "${!SYS_LIST[@]}"; do
-			printf "  %${width[i]}s" "${cells[row]}"
-			row=$((row + 1))
-		done
-		echo
-	done
-	echo
-	echo "Medians over rounds; (Nx) = median over rounds of the ratio to $REF in the same round."
-	echo "Throughput and packets: higher is better; RTT, CPU and RSS: lower is better."
-	echo "CPU: user+system seconds of the daemons during the TCP runs per GB received; RSS: the"
-	echo "largest daemon's VmHWM.  '-': no daemon to measure."
-	for sys in "${SYS_LIST[@]}"; do
-		[ -n "${SYS_DESCR[$sys]:-}" ] && printf '  %-14s %s\n' "$sys:" "${SYS_DESCR[$sys]}"
-		[ -n "${SYS_FAILED[$sys]:-}" ] && printf '  %-14s FAILED: %s\n' "$sys:" "${SYS_FAILED[$sys]}"
-	done
-	for i in "${SKIPPED[@]}"; do printf '  %-14s not run: %s\n' "${i%%$'\t'*}:" "${i#*$'\t'}"; done
-	return 0
-}
-
-json_str() {
-	local s=$1
-	s=${s//\\/\\\\}
-	s=${s//\"/\\\"}
-	s=${s//$'\t'/\\t}
-	s=${s//$'\n'/\\n}
-	s=${s//$'\r'/}
-	printf '"%s"' "$s"
-}
-
-json_num() {
-	if [ -z "$1" ] || [ "$1" = null ]; then printf null; else printf '%s' "$1"; fi
-}
-
-write_json() {
-	local f=$1 sys fig i first
+# record_run: what the report needs besides the samples.
+record_run() {
+	local name i
 	{
-		printf '{\n'
-		printf '  "tool": "sealnet bench",\n'
-		printf '  "version": 1,\n'
-		printf '  "mode": %s,\n' "$(json_str "$MODE")"
-		printf '  "date": %s,\n' "$(json_str "$DATE")"
-		printf '  "host": %s,\n' "$(json_str "$(uname -n)")"
-		printf '  "kernel": %s,\n' "$(json_str "$(uname -r)")"
-		printf '  "cpus": %s,\n' "$(nproc)"
-		printf '  "rounds": %s,\n' "$ROUNDS"
-		printf '  "seconds": %s,\n' "$SECS"
-		printf '  "reference": %s,\n' "$(json_str "$REF")"
+		results_line meta mode "$MODE"
+		results_line meta reference "$REF"
+		results_line meta date "$DATE"
+		results_line meta host "$(uname -n)"
+		results_line meta kernel "$(uname -r)"
+		results_line meta cpus "$(nproc)"
+		results_line meta rounds "$ROUNDS"
+		results_line meta seconds "$SECS"
 		if [ "$MODE" = peer ]; then
-			printf '  "peer": {"host": %s, "underlay": %s, "overlay": %s},\n' \
-				"$(json_str "$PEER")" "$(json_str "$PEER_UL")" "$(json_str "$OVERLAY")"
+			results_line meta peer "$PEER"
+			results_line meta peer_underlay "$PEER_UL"
+			results_line meta overlay "$OVERLAY"
 		fi
-		printf '  "units": {'
-		first=1
-		for fig in "${FIGURES[@]}"; do
-			[ "$first" = 1 ] || printf ', '
-			first=0
-			printf '%s: %s' "$(json_str "$fig")" "$(json_str "${FIG_UNIT[$fig]}")"
+		for name in "${SYS_LIST[@]}"; do
+			results_line system "$name" "${SYS_DESCR[$name]:-}"
+			[ -n "${SYS_FAILED[$name]:-}" ] && results_line failed "$name" "${SYS_FAILED[$name]}"
 		done
-		printf '},\n'
-		printf '  "systems": {\n'
-		for i in "${!SYS_LIST[@]}"; do
-			sys=${SYS_LIST[i]}
-			printf '    %s: {\n' "$(json_str "$sys")"
-			printf '      "description": %s,\n' "$(json_str "${SYS_DESCR[$sys]:-}")"
-			if [ -n "${SYS_FAILED[$sys]:-}" ]; then
-				printf '      "failed": %s,\n' "$(json_str "${SYS_FAILED[$sys]}")"
-			else
-				printf '      "failed": null,\n'
-			fi
-			for part in median ratio samples; do
-				printf '      "%s": {' "$part"
-				first=1
-				for fig in "${FIGURES[@]}"; do
-					[ "$first" = 1 ] || printf ', '
-					first=0
-					printf '%s: ' "$(json_str "$fig")"
-					case $part in
-					median) json_num "${MED[$sys,$fig]:-}" ;;
-					ratio) json_num "${RAT[$sys,$fig]:-}" ;;
-					samples) printf '[%s]' "${SAMP[$sys,$fig]:-}" ;;
-					esac
-				done
-				[ "$part" = samples ] && printf '}\n' || printf '},\n'
-			done
-			[ "$i" -lt $((${#SYS_LIST[@]} - 1)) ] && printf '    },\n' || printf '    }\n'
-		done
-		printf '  },\n'
-		printf '  "skipped": {'
-		first=1
-		for i in "${SKIPPED[@]}"; do
-			[ "$first" = 1 ] || printf ', '
-			first=0
-			printf '%s: %s' "$(json_str "${i%%$'\t'*}")" "$(json_str "${i#*$'\t'}")"
-		done
-		printf '}\n'
-		printf '}\n'
-	} >"$f.tmp.$$" && mv "$f.tmp.$$" "$f" || die "cannot write $f"
+		for i in "${SKIPPED[@]}"; do results_line skipped "${i%%$'\t'*}" "${i#*$'\t'}"; done
+	} >>"$RESULTS"
 }
 
-# write_plot FILE.svg: one cluster per figure that has a ratio, one bar per system, drawn
-# from the reference's 1 on a log axis, so that half and double are the same length.
-write_plot() {
-	local f=$1 data=$WORK/plot.dat gp=$WORK/plot.gp sys fig i n v cmd='' range w x
-	local -a others=()
-	for sys in "${SYS_LIST[@]}"; do [ "$sys" != "$REF" ] && others+=("$sys"); done
-	n=${#others[@]}
-	i=0
-	for fig in tcp1_mbps tcp4_mbps udp64_pps rtt_median_ms rtt_p99_ms; do
-		printf '%d' "$i"
-		for sys in "${others[@]}"; do
-			v=${RAT[$sys,$fig]:-}
-			{ [ -z "$v" ] || [ "$v" = null ]; } && v=NaN
-			printf ' %s' "$v"
-		done
-		echo
-		i=$((i + 1))
-	done >"$data"
-	# A range around every bar and 1, with room for the labels.
-	range=$(awk '{ for (i = 2; i <= NF; i++) if ($i != "NaN" && $i > 0) { if ($i < lo) lo = $i; if ($i > hi) hi = $i } }
-		BEGIN { lo = 1; hi = 1 } END { printf "[%g:%g]", lo / 2.5, hi * 2.5 }' "$data")
-	w=$(awk -v n="$n" 'BEGIN { printf "%g", 0.8 / n }')
-	for ((i = 0; i < n; i++)); do
-		x="(\$1 - 0.4 + $w * ($i + 0.5))"
-		[ -n "$cmd" ] && cmd="$cmd, \\"$'\n'"	"
-		cmd="$cmd'$data' using $x:(1):($x - $w * 0.45):($x + $w * 0.45):(1):$((i + 2)) with boxxyerror fillstyle solid 0.85 border -1 linecolor $((i + 1)) title '${others[i]}', \\"$'\n'"	"
-		v="\$$((i + 2))"
-		cmd="$cmd'$data' using $x:($v >= 1 ? $v * 1.35 : $v / 1.35):(sprintf('%.2fx', $v)) with labels font ',9' notitle"
-	done
-	cat >"$gp" <<-EOF
-		set terminal svg size 960,560 dynamic enhanced font "sans,12" background rgb "white"
-		set output '$f.tmp.$$'
-		set title "$TITLE\n{/*0.8 $SUBTITLE}"
-		set logscale y
-		set yrange $range
-		set xrange [-0.6:4.6]
-		set ylabel "ratio to $REF (median of the per-round ratios; log scale)"
-		set xtics ("TCP, 1 stream\n(higher is better)" 0, "TCP, 4 streams\n(higher is better)" 1, \\
-			"UDP, 64 B packets\n(higher is better)" 2, "RTT median\n(lower is better)" 3, \\
-			"RTT p99\n(lower is better)" 4) scale 0
-		set bmargin 5
-		set grid ytics
-		set key outside right top
-		set arrow from graph 0, first 1 to graph 1, first 1 nohead dashtype 2 linewidth 1.5 front
-		set label "$REF = 1" at graph 0.01, first 1 offset 0,0.7 front
-		plot $cmd
-	EOF
-	gnuplot "$gp" >"$WORK/gnuplot.log" 2>&1 && mv "$f.tmp.$$" "$f" || {
-		rm -f "$f.tmp.$$"
-		printf '%s: gnuplot could not draw %s:\n' "$ME" "$f" >&9
-		sed 's/^/    /' "$WORK/gnuplot.log" >&9
-		return 1
-	}
+# report: the table on stdout and the files asked for, by report.sh.
+report() {
+	local args=()
+	[ -n "$JSON_OUT" ] && args+=(--json "$JSON_OUT")
+	[ -n "$PLOT_OUT" ] && args+=(--plot "$PLOT_OUT")
+	[ -n "$TXT_OUT" ] && args+=(--txt "$TXT_OUT")
+	"$BENCH_HOME/report.sh" "${args[@]}" "$RESULTS" 9>&-
+	case $? in
+	0) ;;
+	141) WHY="standard output closed (SIGPIPE)"; exit 141 ;;
+	*) WHY="the report is incomplete" ;;
+	esac
 }
 
 # --- main --------------------------------------------------------------------------------
@@ -976,7 +759,6 @@ main() {
 			run_peer underlay "$PEER_UL" ""
 			run_peer overlay "$OVERLAY" "$OV_PIDS"
 		done
-		TITLE="sealnet bench --peer $PEER: overlay against underlay"
 	else
 		MODE=local
 		REF=plain
@@ -993,21 +775,10 @@ main() {
 				run_local "$name"
 			done
 		done
-		TITLE="sealnet bench: encryption against plain veth"
 	fi
 	progress_clear
-	SUBTITLE="$ROUNDS round(s) of $SECS s per test, $(uname -n), $(nproc) CPUs, Linux $(uname -r), $DATE"
-
-	summarize
-	# The files first: they are what a closed terminal or pipe must not cost.
-	[ -n "$JSON_OUT" ] && write_json "$JSON_OUT"
-	[ -n "$PLOT_OUT" ] && { write_plot "$PLOT_OUT" || WHY="no chart"; }
-	if [ -n "$TXT_OUT" ]; then
-		print_table >"$TXT_OUT" || die "cannot write $TXT_OUT"
-		cat "$TXT_OUT"
-	else
-		print_table
-	fi
+	record_run
+	report
 	for name in "${SYS_LIST[@]}"; do
 		if [ -n "${SYS_FAILED[$name]:-}" ]; then
 			WHY="$name failed: ${SYS_FAILED[$name]}"
