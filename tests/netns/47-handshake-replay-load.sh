@@ -58,11 +58,16 @@ check_eq "b: no cookie replies (never under load)" "$(counter_delta b r0 cookie_
 check_eq "b: no drop_cookie" "$(counter_delta b r0 drop_cookie)" 0
 # A cookie round means waiting for the retransmission, REKEY_TIMEOUT = 5 s later.
 check "a's handshake took ${reconnect}0 ms (< 2 s: no cookie round)" test "$reconnect" -lt 200
-# Each one reached the timestamp check (none was turned away with a cookie instead).
-check_gt "b refused the replays (drop_handshake_replay)" "$(counter_delta b r0 drop_handshake_replay)" $((RATE * 3))
 stop_pid "$REPLAY_PID" INT
 sed 's/^/    /' "$SN_TMP/replay.log"
 show_counters b >/dev/null
+# Each one reached the timestamp check (none was turned away with a cookie instead): as many
+# refusals as replays went out (a loaded machine sends fewer than RATE a second, and its
+# socket buffers may lose a few).
+sent=$(sed -n 's/^udpfuzz: sent \([0-9]*\) datagrams.*/\1/p' "$SN_TMP/replay.log")
+[ -n "$sent" ] || fail "no 'sent' line from the replayer"
+check_gt "b refused the replays (drop_handshake_replay, of $sent sent)" \
+	"$(counter_delta b r0 drop_handshake_replay)" $((sent * 9 / 10))
 say "figures: replay of one initiation at $RATE/s: $(grep 'sent ' "$SN_TMP/replay.log" | sed 's/^udpfuzz: //')"
 say "figures: a restarted and handshook again in ${reconnect}0 ms; b CPU meanwhile $(cpu_percent "$ticks0" "$ticks1" $((cs1 - cs0)))%"
 say "figures: b's counters moved: $(drop_deltas b r0)"
