@@ -125,8 +125,10 @@ $(BUILD)/tests/%: tests/unit/%.c $(BUILD)/libsealnet.a
 	$(Q)$(CC) $(ALL_CFLAGS) $(ALL_LDFLAGS) -o $@ $< $(BUILD)/libsealnet.a $(PKG_LIBS) $(UNIT_LIBS) \
 		$(shell $(PKG_CONFIG) --cflags --libs cmocka) $(shell sed -n 's/^.*LINK-WRAP: *\([^*]*\).*/\1/p' $<)
 
-# test_registry includes tools/registry_entry.c, which reads entries with json-c.
-$(BUILD)/tests/test_registry: tools/registry_entry.c tools/registry_entry.h
+# test_registry includes tools/registry_entry.c, which reads entries with json-c, and
+# tools/registry_request.c.
+$(BUILD)/tests/test_registry: tools/registry_entry.c tools/registry_entry.h \
+	tools/registry_request.c tools/registry_request.h
 $(BUILD)/tests/test_registry: UNIT_LIBS = $(shell $(PKG_CONFIG) --libs json-c)
 
 # The CNI plugin: the daemon's netlink.c and addr.c, plus json-c.
