@@ -69,13 +69,20 @@
 #define ETCD_TIMEOUT_MS 2000
 #define BACKOFF_MIN 0.5
 #define BACKOFF_MAX 10.0
-/* How often the daemon is asked for its key, port and peers. */
+/* How often the daemon is asked for its key, port and peers: every second, or, when its
+ * answer takes long (a get of every peer, on the daemon's event loop), seldom enough that the
+ * asking takes at most 1/TICK_SHARE of the daemon's time. */
 #define TICK_SEC 1.0
+#define TICK_SHARE 20
 /* How long after the first change seen in the watch the peers are decided again: the changes
  * of a burst (nodes joining one after another, a lease of many entries expiring) then go to
  * the daemon in one set, each of which costs the daemon a pass over its peers. Short beside
  * a lease, the time a node takes to be dropped. */
 #define BATCH_WINDOW_SEC 0.1
+/* Changes per set=1 at most: a set of many new peers costs the daemon of today (which applies
+ * its whole configuration again for each set, issue 14) about as much per peer as the peers it
+ * has, and a set must end well within the control socket's timeout and a third of a lease. */
+#define SET_MAX_CHANGES 100
 
 struct entry {
 	char *key, *value;
@@ -1305,47 +1312,73 @@ static void peer_removed(struct registry *r, const uint8_t key[KEY_LEN])
 	         key_text(b64, key));
 }
 
-/* Every change in one set=1 (added and updated, then removed): the daemon applies it whole
- * or refuses it whole, and a set costs it about as much for one peer as for many. Returns 0,
- * or -errno when it was not taken (nothing of it was applied). */
-static int send_changes(struct registry *r, const struct ipc_device *dev,
-                        const struct changes *c)
+/* The changes [from, to) of c (the peers to set first, then those to remove) in one set=1:
+ * the daemon applies it whole or refuses it whole, and a set costs it about as much for one
+ * peer as for many. Returns 0, or -errno: *refused says whether the daemon answered with it
+ * (it refuses something in the set) or the exchange failed (a daemon gone, or too slow). */
+static int send_chunk(struct registry *r, const struct ipc_device *dev, const struct changes *c,
+                      size_t from, size_t to, bool *refused)
 {
 	struct registry_request q = {0};
 	const struct managed *m;
 	const struct node *n;
+	const char *text;
 	double t0 = now();
-	int ret = 0;
+	int ret = 0, err = 0;
 
-	for (size_t i = 0; i < c->n_set && !ret; i++) {
-		n = &c->set[i]->node;
-		m = find_managed(r, n->public_key);
-		ret = registry_request_peer(&q, n, endpoint_is_new(n, m), !r->groups_unsupported);
+	*refused = false;
+	for (size_t i = from; i < to && !ret; i++) {
+		if (i < c->n_set) {
+			n = &c->set[i]->node;
+			m = find_managed(r, n->public_key);
+			ret = registry_request_peer(&q, n, endpoint_is_new(n, m),
+			                            !r->groups_unsupported);
+		} else if (daemon_has(dev, r->peers[c->gone[i - c->n_set]].public_key)) {
+			ret = registry_request_remove(&q, r->peers[c->gone[i - c->n_set]].public_key);
+		}
 	}
-	for (size_t i = 0; i < c->n_gone && !ret; i++)
-		if (daemon_has(dev, r->peers[c->gone[i]].public_key))
-			ret = registry_request_remove(&q, r->peers[c->gone[i]].public_key);
-	if (!ret && !q.n_peers && !q.n_removed)
-		goto out;
-	if (ret) {
-		log_err("%s: registry: cannot build the set of %zu changes: %s", r->ifname,
-		        c->n_set + c->n_gone, strerror(-ret));
-		goto out;
+	text = registry_request_text(&q);
+	if (ret || (!text && q.err)) {
+		log_err("%s: registry: cannot build the set of %zu changes: %s", r->ifname, to - from,
+		        strerror(-(ret ? ret : q.err)));
+		ret = ret ? ret : q.err;
+	} else if (text) {
+		ret = ipc_command(r->ifname, text, &err);
+		*refused = !ret && err;
+		ret = ret ? ret : err;
+		if (!ret)
+			log_info("%s: registry: one set to the daemon: %zu peers added or updated, "
+			         "%zu removed, in %.0f ms",
+			         r->ifname, q.n_peers, q.n_removed, (now() - t0) * 1000);
 	}
-	ret = send_request(r, &q);
-	if (!ret)
-		log_info("%s: registry: one set to the daemon: %zu peers added or updated, %zu "
-		         "removed, in %.0f ms",
-		         r->ifname, q.n_peers, q.n_removed, (now() - t0) * 1000);
-out:
 	registry_request_free(&q);
 	return ret;
 }
 
+static int renew_lease(struct registry *r);
+static void go_down(struct registry *r, const char *what, int err);
+
+/* Between two sets: the lease alone. Publishing (which may move our entry and drop one of the
+ * entries being applied) waits for the main loop. */
+static void keep_lease(struct registry *r)
+{
+	int ret;
+
+	if (!r->up || now() < r->next_keepalive)
+		return;
+	ret = renew_lease(r);
+	if (ret)
+		go_down(r, "keepalive", ret);
+	else
+		r->next_keepalive = now() + r->ttl / 3.0;
+}
+
 /* Decides which entries are valid, in order of creation, then brings the daemon's managed
- * peers to them, in one set=1; when the daemon refuses that, one peer at a time, so that one
- * it refuses does not hold up the others. Returns 0, or -errno when something must be tried
- * again. */
+ * peers to them: in one set=1, or in sets of SET_MAX_CHANGES when there are more, renewing
+ * our lease between two when it is due (a set at thousands of peers may take the daemon
+ * seconds). A set the daemon refuses is sent again one peer at a time, so that one peer it
+ * refuses does not hold up the others; one that could not be exchanged is tried again a tick
+ * later. Returns 0, or -errno when something must be tried again. */
 static int reconcile(struct registry *r)
 {
 	struct changes c = {0};
@@ -1353,7 +1386,8 @@ static int reconcile(struct registry *r)
 	struct managed *m;
 	struct entry *e;
 	char b64[KEY_B64_LEN];
-	bool one_by_one, changed = false;
+	bool refused, changed = false, *done = NULL;
+	size_t total, to;
 	int ret, failed = 0;
 
 	failed = reconcile_rules(r);
@@ -1363,46 +1397,70 @@ static int reconcile(struct registry *r)
 	ret = decide(r, dev);
 	if (!ret)
 		ret = changes_find(r, dev, &c);
+	total = c.n_set + c.n_gone;
+	if (!ret && !(done = calloc(total ? total : 1, sizeof(*done))))
+		ret = -ENOMEM;
 	if (ret)
 		goto out;
-	ret = send_changes(r, dev, &c);
-	one_by_one = ret != 0;
-	if (one_by_one && c.n_set + c.n_gone > 1)
-		log_warn("%s: registry: the daemon did not take the set of %zu changes (%s): "
-		         "sending them one by one",
-		         r->ifname, c.n_set + c.n_gone, strerror(-ret));
-	for (size_t i = 0; i < c.n_set; i++) {
-		e = c.set[i];
-		if (one_by_one) {
-			ret = apply_peer(r, &e->node, find_managed(r, e->node.public_key));
+	for (size_t from = 0; from < total; from = to) {
+		to = from + SET_MAX_CHANGES < total ? from + SET_MAX_CHANGES : total;
+		keep_lease(r);
+		ret = send_chunk(r, dev, &c, from, to, &refused);
+		if (ret && !refused) {
+			log_err("%s: registry: cannot send the set of %zu changes: %s; trying "
+			        "again",
+			        r->ifname, to - from, strerror(-ret));
+			r->apply_errors++;
+			failed = ret;
+			break;
+		}
+		if (ret && to - from > 1)
+			log_warn("%s: registry: the daemon refused the set of %zu changes (%s): "
+			         "sending them one by one",
+			         r->ifname, to - from, strerror(-ret));
+		for (size_t i = from; i < to; i++) {
+			done[i] = !ret;
+			if (!ret)
+				continue;
+			if (i < c.n_set) {
+				e = c.set[i];
+				ret = apply_peer(r, &e->node, find_managed(r, e->node.public_key));
+				if (ret)
+					log_err("%s: registry: peer %s: the daemon refused it: %s",
+					        r->ifname, key_text(b64, e->node.public_key),
+					        strerror(-ret));
+			} else {
+				m = &r->peers[c.gone[i - c.n_set]];
+				ret = daemon_has(dev, m->public_key) ? remove_peer(r, m->public_key)
+				                                     : 0;
+				if (ret)
+					log_err("%s: registry: peer %s: cannot remove it: %s",
+					        r->ifname, key_text(b64, m->public_key),
+					        strerror(-ret));
+			}
+			done[i] = !ret;
 			if (ret) {
 				r->apply_errors++;
 				failed = ret;
-				log_err("%s: registry: peer %s: the daemon refused it: %s",
-				        r->ifname, key_text(b64, e->node.public_key),
-				        strerror(-ret));
-				continue;
 			}
+			ret = -EAGAIN; /* the rest of this set one by one too */
 		}
-		ret = peer_set(r, e);
+	}
+	for (size_t i = 0; i < c.n_set; i++) {
+		if (!done[i])
+			continue;
+		ret = peer_set(r, c.set[i]);
 		if (ret)
 			failed = ret;
 		changed = true;
 	}
 	/* From the last: forgetting one moves the last peer into its place. */
 	for (size_t k = c.n_gone; k-- > 0;) {
+		if (!done[c.n_set + k])
+			continue;
 		m = &r->peers[c.gone[k]];
-		if (daemon_has(dev, m->public_key)) {
-			ret = one_by_one ? remove_peer(r, m->public_key) : 0;
-			if (ret) {
-				r->apply_errors++;
-				failed = ret;
-				log_err("%s: registry: peer %s: cannot remove it: %s", r->ifname,
-				        key_text(b64, m->public_key), strerror(-ret));
-				continue;
-			}
+		if (daemon_has(dev, m->public_key))
 			peer_removed(r, m->public_key);
-		}
 		*m = r->peers[--r->n_peers];
 		changed = true;
 	}
@@ -1410,6 +1468,7 @@ static int reconcile(struct registry *r)
 		save_state(r);
 	ret = failed;
 out:
+	free(done);
 	changes_free(&c);
 	ipc_device_free(dev);
 	return ret;
@@ -2051,7 +2110,9 @@ int registry_main(int argc, char *argv[])
 		t = now();
 		if (t >= next_tick) {
 			daemon_tick(&r);
-			next_tick = t + TICK_SEC;
+			next_tick = now();
+			next_tick += (next_tick - t) * TICK_SHARE > TICK_SEC ? (next_tick - t) * TICK_SHARE
+			                                                     : TICK_SEC;
 		}
 		if (!r.up && r.have_self && t >= r.next_try)
 			etcd_connect(&r);
