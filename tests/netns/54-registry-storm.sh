@@ -270,14 +270,14 @@ for pair in "a b" "b c" "c a"; do
 done
 
 # Each decision goes in one set: join and churn took a handful each, where a set per change
-# would have been thousands (2.5 N + 150 changes in all).
+# would have been thousands (2 N + N/2 + 140 changes in all).
 # cpu_of PID: user and system time of the process so far, in seconds.
 cpu_of() { awk -v hz="$(getconf CLK_TCK)" '{ printf "%.1f", ($14 + $15) / hz }' "/proc/$1/stat"; }
 sets=""
 cpu=""
 for n in "${NODES[@]}"; do
 	s=$(sets_of "$n")
-	check "$n: $s sets for $((N + N / 4 + 100 + 20 + N)) changes (at most 100)" [ "$s" -le 100 ]
+	check "$n: $s sets for $((2 * N + 2 * Q + 140)) changes (at most 100)" [ "$s" -le 100 ]
 	sets="$sets $n $s (join ${SETS0[$n]})"
 	cpu="$cpu $n $(cpu_of "${PID[$n]}")/$(cpu_of "${REG[$n]}") s"
 	grep 'sealnet-registry\[' "${LOG[$n]}" | grep -qE 'error|refused' &&
