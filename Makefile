@@ -128,8 +128,10 @@ $(BUILD)/tests/%: tests/unit/%.c $(BUILD)/libsealnet.a
 # Every test may use the helpers of tests/unit/unit.h.
 $(UNIT_BINS): tests/unit/unit.h
 
-# test_registry includes tools/registry_entry.c, which reads entries with json-c.
-$(BUILD)/tests/test_registry: tools/registry_entry.c tools/registry_entry.h
+# test_registry includes tools/registry_entry.c, which reads entries with json-c, and
+# tools/registry_request.c.
+$(BUILD)/tests/test_registry: tools/registry_entry.c tools/registry_entry.h \
+	tools/registry_request.c tools/registry_request.h
 $(BUILD)/tests/test_registry: UNIT_LIBS = $(shell $(PKG_CONFIG) --libs json-c)
 
 # The CNI plugin: the daemon's netlink.c and addr.c, plus json-c.

@@ -55,6 +55,7 @@
 #include "key.h"
 #include "log.h"
 #include "registry_entry.h"
+#include "registry_request.h"
 #include "subcommands.h"
 
 #define DEFAULT_PREFIX "/sealnet/default"
@@ -68,8 +69,20 @@
 #define ETCD_TIMEOUT_MS 2000
 #define BACKOFF_MIN 0.5
 #define BACKOFF_MAX 10.0
-/* How often the daemon is asked for its key, port and peers. */
+/* How often the daemon is asked for its key, port and peers: every second, or, when its
+ * answer takes long (a get of every peer, on the daemon's event loop), seldom enough that the
+ * asking takes at most 1/TICK_SHARE of the daemon's time. */
 #define TICK_SEC 1.0
+#define TICK_SHARE 20
+/* How long after the first change seen in the watch the peers are decided again: the changes
+ * of a burst (nodes joining one after another, a lease of many entries expiring) then go to
+ * the daemon in one set, each of which costs the daemon a pass over its peers. Short beside
+ * a lease, the time a node takes to be dropped. */
+#define BATCH_WINDOW_SEC 0.1
+/* Changes per set=1 at most: a set of many new peers costs the daemon of today (which applies
+ * its whole configuration again for each set, issue 14) about as much per peer as the peers it
+ * has, and a set must end well within the control socket's timeout and a third of a lease. */
+#define SET_MAX_CHANGES 100
 
 struct entry {
 	char *key, *value;
@@ -109,6 +122,7 @@ struct managed {
 	uint8_t public_key[KEY_LEN];
 	struct node applied;
 	bool known; /* applied is what we set (false: named by the state file, or lost) */
+	bool wanted; /* an accepted entry wants it (during reconcile) */
 };
 
 struct registry {
@@ -124,7 +138,9 @@ struct registry {
 	/* This node, as the command line describes it. */
 	char *endpoints[REGISTRY_MAX_ENDPOINTS];
 	size_t n_endpoints;
-	char overlay[ADDR_STRLEN], pod_subnet[ADDR_STRLEN];
+	char overlay[ADDR_STRLEN];
+	char pod_subnets[REGISTRY_MAX_POD_SUBNETS][ADDR_STRLEN]; /* one per family */
+	size_t n_pod_subnets;
 	char *groups[REGISTRY_MAX_GROUPS];
 	size_t n_groups;
 	struct node self_claims; /* our entry as parsed: its overlay and pod subnet */
@@ -195,7 +211,7 @@ static void usage_text(FILE *f)
 	fprintf(f,
 	        "Usage: %s registry <interface> --etcd <url> --overlay <address>\n"
 	        "         --cluster-cidr <prefix>... "
-	        "[--pod-subnet <prefix>] [--endpoint <ip>:<port>]...\n         "
+	        "[--pod-subnet <prefix>]... [--endpoint <ip>:<port>]...\n         "
 	        "[--groups <name>[,<name>...]]\n"
 	        "         [--prefix <path>] [--ttl <seconds>] [--metrics <file>] "
 	        "[--state <file>]\n"
@@ -390,6 +406,25 @@ static int add_strings(struct json_object *o, const char *name, char *const *s, 
 	return 0;
 }
 
+/* pod_subnet, which every version reads: the IPv4 one of a dual-stack node, so that an older
+ * node routes that one at least; and pod_subnets, both, when there are two. */
+static int add_pod_subnets(struct json_object *o, struct registry *r)
+{
+	char *both[REGISTRY_MAX_POD_SUBNETS];
+	size_t first = 0;
+
+	if (!r->n_pod_subnets)
+		return 0;
+	for (size_t i = 0; i < r->n_pod_subnets; i++) {
+		both[i] = r->pod_subnets[i];
+		if (!strchr(r->pod_subnets[i], ':') && strchr(r->pod_subnets[first], ':'))
+			first = i;
+	}
+	if (add_string(o, "pod_subnet", r->pod_subnets[first]))
+		return -ENOMEM;
+	return r->n_pod_subnets > 1 ? add_strings(o, "pod_subnets", both, r->n_pod_subnets) : 0;
+}
+
 /* An etcd on this host tells us nothing about the address other nodes reach us on. */
 static bool loopback(const char *ip)
 {
@@ -424,8 +459,7 @@ static int self_entry(struct registry *r, char *key, size_t key_len, char **valu
 		if (add_strings(o, "endpoints", eps, 1))
 			goto out;
 	}
-	if (add_string(o, "overlay", r->overlay) ||
-	    (r->pod_subnet[0] && add_string(o, "pod_subnet", r->pod_subnet)) ||
+	if (add_string(o, "overlay", r->overlay) || add_pod_subnets(o, r) ||
 	    add_strings(o, "groups", r->groups, r->n_groups) || add_string(o, "updated", stamp))
 		goto out;
 	*value = strdup(json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN));
@@ -641,60 +675,43 @@ static bool daemon_has(const struct ipc_device *dev, const uint8_t key[KEY_LEN])
 	return false;
 }
 
-struct request {
-	char buf[4096];
-	size_t len;
-};
-
-static void add(struct request *q, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-
-static void add(struct request *q, const char *fmt, ...)
+/* Sends q, built by registry_request_*. Returns 0 or -errno: the exchange's, -ENOMEM when
+ * the request could not be built whole, or the daemon's refusal. */
+static int send_request(struct registry *r, const struct registry_request *q)
 {
-	va_list ap;
-	int n;
-
-	va_start(ap, fmt);
-	n = vsnprintf(q->buf + q->len, sizeof(q->buf) - q->len, fmt, ap);
-	va_end(ap);
-	/* Bounded: REGISTRY_MAX_GROUPS names and two prefixes fit many times over. */
-	if (n > 0 && (size_t)n < sizeof(q->buf) - q->len)
-		q->len += (size_t)n;
-}
-
-/* One set=1 for one peer: added, or updated with its claims replacing what it had. The
- * endpoint is only sent when it is new, so one the daemon learnt from the peer (roaming) is
- * not reset each time. */
-static int send_peer(struct registry *r, const struct node *n, const struct managed *m, bool groups)
-{
-	struct request q = {.len = 0};
-	char hex[KEY_HEX_LEN], buf[ADDR_STRLEN];
+	const char *text = registry_request_text(q);
 	int ret, err;
 
-	key_to_hex(hex, n->public_key);
-	add(&q, "set=1\npublic_key=%s\n", hex);
-	if (n->endpoint[0] && (!m || !m->known || strcmp(m->applied.endpoint, n->endpoint)))
-		add(&q, "endpoint=%s\n", n->endpoint);
-	add(&q, "replace_allowed_ips=true\nallowed_ip=%s\n", addr_prefix_str(&n->overlay, buf));
-	if (n->has_pod_subnet)
-		add(&q, "allowed_ip=%s\n", addr_prefix_str(&n->pod_subnet, buf));
-	if (groups) {
-		add(&q, "replace_groups=true\n");
-		for (size_t i = 0; i < n->n_groups; i++)
-			add(&q, "group=%s\n", n->groups[i]);
-	}
-	ret = ipc_command(r->ifname, q.buf, &err);
+	if (!text)
+		return q->err ? q->err : -EINVAL;
+	ret = ipc_command(r->ifname, text, &err);
 	return ret ? ret : err;
 }
 
+/* The endpoint goes only when it is new, so that one the daemon learnt from the peer
+ * (roaming) is not reset each time. */
+static bool endpoint_is_new(const struct node *n, const struct managed *m)
+{
+	return n->endpoint[0] && (!m || !m->known || strcmp(m->applied.endpoint, n->endpoint));
+}
+
+/* One set=1 for one peer: added, or updated with its claims replacing what it had. */
 static int apply_peer(struct registry *r, const struct node *n, const struct managed *m)
 {
+	struct registry_request q = {0};
 	int ret;
 
-	ret = send_peer(r, n, m, !r->groups_unsupported);
+	ret = registry_request_peer(&q, n, endpoint_is_new(n, m), !r->groups_unsupported);
+	if (!ret)
+		ret = send_request(r, &q);
+	registry_request_free(&q);
 	/* A daemon without access rules refuses the group lines as unknown keys: the peer is
 	 * still worth having, without its groups. */
 	if (ret == -EINVAL && !r->groups_unsupported) {
-		ret = send_peer(r, n, m, false);
+		ret = registry_request_peer(&q, n, endpoint_is_new(n, m), false);
+		if (!ret)
+			ret = send_request(r, &q);
+		registry_request_free(&q);
 		if (!ret) {
 			r->groups_unsupported = true;
 			log_notice("%s: registry: the daemon does not take group= (no access "
@@ -707,13 +724,13 @@ static int apply_peer(struct registry *r, const struct node *n, const struct man
 
 static int remove_peer(struct registry *r, const uint8_t key[KEY_LEN])
 {
-	char hex[KEY_HEX_LEN], req[KEY_HEX_LEN + 48];
-	int ret, err;
+	struct registry_request q = {0};
+	int ret = registry_request_remove(&q, key);
 
-	key_to_hex(hex, key);
-	snprintf(req, sizeof(req), "set=1\npublic_key=%s\nremove=true\n", hex);
-	ret = ipc_command(r->ifname, req, &err);
-	return ret ? ret : err;
+	if (!ret)
+		ret = send_request(r, &q);
+	registry_request_free(&q);
+	return ret;
 }
 
 /* The daemon's rules changed under us when they are neither what they were at our last look
@@ -901,20 +918,14 @@ static void update_source(struct registry *r, struct rules_source *src, const ch
  * sent as allow=tcp/5201 from group:web. */
 static int send_rules(struct registry *r, const struct rule_list *l, int *daemon_err)
 {
-	size_t verb, len;
-	char *q = malloc(l->n * (FIREWALL_RULE_TEXT_MAX + 2) + 32);
+	struct registry_request q = {0};
+	const char *text;
 	int ret;
 
-	if (!q)
-		return -ENOMEM;
-	len = (size_t)sprintf(q, "set=1\nreplace_rules=true\n");
-	for (size_t i = 0; i < l->n; i++) {
-		verb = strcspn(l->text[i], " ");
-		len += (size_t)sprintf(q + len, "%.*s=%s\n", (int)verb, l->text[i],
-		                       l->text[i][verb] ? l->text[i] + verb + 1 : "");
-	}
-	ret = ipc_command(r->ifname, q, daemon_err);
-	free(q);
+	registry_request_rules(&q, l->text, l->n);
+	text = registry_request_text(&q);
+	ret = text ? ipc_command(r->ifname, text, daemon_err) : q.err;
+	registry_request_free(&q);
 	return ret;
 }
 
@@ -1033,16 +1044,69 @@ static int local_addrs(const struct registry *r, struct addr_list *l)
 	return 0;
 }
 
+/* What the daemon's peers hold that no claim may take, read once per decision rather than once
+ * per entry: their endpoints, and the allowed IPs of those the registry does not manage.
+ * The keys point into the ipc_device they were read from. */
+struct held {
+	struct held_addr {
+		struct ip_addr a;
+		const uint8_t *key;
+	} *endpoints;
+	size_t n_endpoints;
+	struct held_prefix {
+		struct ip_prefix p;
+		const uint8_t *key;
+	} *prefixes;
+	size_t n_prefixes;
+};
+
+static void held_free(struct held *h)
+{
+	free(h->endpoints);
+	free(h->prefixes);
+}
+
+static int held_read(const struct registry *r, const struct ipc_device *dev, struct held *h)
+{
+	struct held_prefix *gp;
+	struct held_addr *ga;
+	struct ip_prefix p;
+	union endpoint ep;
+
+	for (const struct ipc_peer *x = dev->first_peer; x; x = x->next) {
+		if (x->endpoint[0] && !addr_parse_endpoint(x->endpoint, &ep)) {
+			ga = realloc(h->endpoints, (h->n_endpoints + 1) * sizeof(*ga));
+			if (!ga)
+				return -ENOMEM;
+			h->endpoints = ga;
+			registry_endpoint_addr(&ep, &ga[h->n_endpoints].a);
+			ga[h->n_endpoints++].key = x->public_key;
+		}
+		if (is_managed(r, x->public_key))
+			continue;
+		for (const struct ipc_allowedip *y = x->first_allowedip; y; y = y->next) {
+			if (addr_parse_prefix(y->text, &p))
+				continue;
+			gp = realloc(h->prefixes, (h->n_prefixes + 1) * sizeof(*gp));
+			if (!gp)
+				return -ENOMEM;
+			h->prefixes = gp;
+			gp[h->n_prefixes].p = p;
+			gp[h->n_prefixes++].key = x->public_key;
+		}
+	}
+	return 0;
+}
+
 /* What makes a valid entry unfit to be a peer here, whatever the other nodes decide: a claim
  * that would route into the tunnel the way to etcd, to this node's own underlay addresses or
  * to the endpoint of any peer of the daemon (the site links configured by hand included), or
  * that would take a prefix of a peer the registry does not manage (WireGuard moves a prefix
  * to the last peer given it). The cluster's ranges keep claims away from all of these when
  * they are right; this holds when they are not. Writes the clash into what. */
-static bool local_clash(const struct registry *r, const struct ipc_device *dev,
+static bool local_clash(const struct registry *r, const struct held *h,
                         const struct addr_list *local, const struct node *n, char *what, size_t len)
 {
-	struct ip_prefix held;
 	union endpoint ep;
 	struct ip_addr a;
 	char clash[160], b64[KEY_B64_LEN];
@@ -1065,26 +1129,21 @@ static bool local_clash(const struct registry *r, const struct ipc_device *dev,
 			snprintf(what, len, "%s, an address of this host", clash);
 			return true;
 		}
-	for (const struct ipc_peer *p = dev->first_peer; p; p = p->next) {
-		if (p->endpoint[0] && !addr_parse_endpoint(p->endpoint, &ep)) {
-			registry_endpoint_addr(&ep, &a);
-			if (registry_claims_cover(n, &a, clash, sizeof(clash))) {
-				snprintf(what, len, "%s, the endpoint of peer %s", clash,
-				         key_text(b64, p->public_key));
-				return true;
-			}
+	for (size_t i = 0; i < h->n_endpoints; i++)
+		if (registry_claims_cover(n, &h->endpoints[i].a, clash, sizeof(clash))) {
+			snprintf(what, len, "%s, the endpoint of peer %s", clash,
+			         key_text(b64, h->endpoints[i].key));
+			return true;
 		}
+	for (size_t i = 0; i < h->n_prefixes; i++) {
 		/* A peer by hand under the entry's own key is left alone further on. */
-		if (is_managed(r, p->public_key) || key_equal(p->public_key, n->public_key))
+		if (key_equal(h->prefixes[i].key, n->public_key))
 			continue;
-		for (const struct ipc_allowedip *x = p->first_allowedip; x; x = x->next)
-			if (!addr_parse_prefix(x->text, &held) &&
-			    registry_claims_take(n, &held, &r->cidrs, clash, sizeof(clash))) {
-				snprintf(what, len,
-				         "%s, held by peer %s, which the registry does not manage",
-				         clash, key_text(b64, p->public_key));
-				return true;
-			}
+		if (registry_claims_take(n, &h->prefixes[i].p, &r->cidrs, clash, sizeof(clash))) {
+			snprintf(what, len, "%s, held by peer %s, which the registry does not manage",
+			         clash, key_text(b64, h->prefixes[i].key));
+			return true;
+		}
 	}
 	return false;
 }
@@ -1098,29 +1157,22 @@ static int by_creation(const void *a, const void *b)
 	return strcmp(x->key, y->key);
 }
 
-/* Decides which entries are valid, in order of creation, then brings the daemon's managed
- * peers to them. Returns 0, or -errno when something must be tried again. */
-static int reconcile(struct registry *r)
+/* Which entries are valid, in order of creation: each entry's accepted and wanted. */
+static int decide(struct registry *r, const struct ipc_device *dev)
 {
-	struct entry **order = NULL, *e;
-	struct ipc_device *dev = NULL;
-	struct managed *m;
+	struct entry **order, *e;
 	struct addr_list local = {NULL, 0};
-	char what[640], clash[320], b64[KEY_B64_LEN], ov[ADDR_STRLEN];
-	bool changed = false;
+	struct held held = {0};
+	char what[640], clash[320];
 	size_t j;
-	int ret, failed = 0;
+	int ret;
 
-	failed = reconcile_rules(r);
-	ret = ipc_get(r->ifname, &dev);
-	if (ret)
-		return ret;
 	ret = local_addrs(r, &local);
-	if (ret)
-		goto out;
+	if (!ret)
+		ret = held_read(r, dev, &held);
 	order = calloc(r->n_entries ? r->n_entries : 1, sizeof(*order));
-	if (!order) {
-		ret = -ENOMEM;
+	if (ret || !order) {
+		ret = ret ? ret : -ENOMEM;
 		goto out;
 	}
 	for (size_t i = 0; i < r->n_entries; i++)
@@ -1167,7 +1219,7 @@ static int reconcile(struct registry *r)
 			report(r, e, LOG_WARNING, what);
 			e->wanted = false;
 		}
-		if (e->wanted && local_clash(r, dev, &local, &e->node, clash, sizeof(clash))) {
+		if (e->wanted && local_clash(r, &held, &local, &e->node, clash, sizeof(clash))) {
 			snprintf(what, sizeof(what), "refused here: %s", clash);
 			report(r, e, LOG_WARNING, what);
 			e->wanted = false;
@@ -1175,14 +1227,46 @@ static int reconcile(struct registry *r)
 			r->n_refused++;
 		}
 	}
+out:
+	free(order);
+	free(local.a);
+	held_free(&held);
+	return ret;
+}
 
-	/* Added and updated first: a prefix that moves from a peer being removed to another
-	 * (a rotation) then never goes without a route. */
+/* What a decision changes in the daemon: peers to add or update (their entries), and managed
+ * peers to remove (indexes into r->peers). */
+struct changes {
+	struct entry **set;
+	size_t n_set;
+	size_t *gone;
+	size_t n_gone;
+};
+
+static void changes_free(struct changes *c)
+{
+	free(c->set);
+	free(c->gone);
+}
+
+static int changes_find(struct registry *r, const struct ipc_device *dev, struct changes *c)
+{
+	struct managed *m;
+	struct entry *e;
+
+	c->set = calloc(r->n_entries ? r->n_entries : 1, sizeof(*c->set));
+	c->gone = calloc(r->n_peers ? r->n_peers : 1, sizeof(*c->gone));
+	if (!c->set || !c->gone)
+		return -ENOMEM;
+	for (size_t i = 0; i < r->n_peers; i++)
+		r->peers[i].wanted = false;
 	for (size_t i = 0; i < r->n_entries; i++) {
 		e = &r->entries[i];
 		if (!e->accepted || !e->wanted)
 			continue;
 		m = find_managed(r, e->node.public_key);
+		if (m)
+			m->wanted = true;
 		if (m && m->known && registry_node_same(&m->applied, &e->node))
 			continue;
 		if (!m && daemon_has(dev, e->node.public_key)) {
@@ -1190,62 +1274,202 @@ static int reconcile(struct registry *r)
 			       "a peer with this key was configured by hand: left as it is");
 			continue;
 		}
-		ret = apply_peer(r, &e->node, m);
-		if (ret) {
+		c->set[c->n_set++] = e;
+	}
+	for (size_t i = 0; i < r->n_peers; i++)
+		if (!r->peers[i].wanted)
+			c->gone[c->n_gone++] = i;
+	return 0;
+}
+
+/* The daemon took e's peer. */
+static int peer_set(struct registry *r, const struct entry *e)
+{
+	struct managed *m = find_managed(r, e->node.public_key);
+	char b64[KEY_B64_LEN], ov[ADDR_STRLEN];
+	bool added = !m;
+	int ret;
+
+	r->applies++;
+	log_info("%s: registry: peer %s (%s) %s", r->ifname, key_text(b64, e->node.public_key),
+	         addr_prefix_str(&e->node.overlay, ov), added ? "added" : "updated");
+	if (added) {
+		ret = add_managed(r, e->node.public_key, &m);
+		if (ret)
+			return ret;
+	}
+	m->applied = e->node;
+	m->known = true;
+	return 0;
+}
+
+static void peer_removed(struct registry *r, const uint8_t key[KEY_LEN])
+{
+	char b64[KEY_B64_LEN];
+
+	r->applies++;
+	log_info("%s: registry: peer %s removed (its entry is gone or refused)", r->ifname,
+	         key_text(b64, key));
+}
+
+/* The changes [from, to) of c (the peers to set first, then those to remove) in one set=1:
+ * the daemon applies it whole or refuses it whole, and a set costs it about as much for one
+ * peer as for many. Returns 0, or -errno: *refused says whether the daemon answered with it
+ * (it refuses something in the set) or the exchange failed (a daemon gone, or too slow). */
+static int send_chunk(struct registry *r, const struct ipc_device *dev, const struct changes *c,
+                      size_t from, size_t to, bool *refused)
+{
+	struct registry_request q = {0};
+	const struct managed *m;
+	const struct node *n;
+	const char *text;
+	double t0 = now();
+	int ret = 0, err = 0;
+
+	*refused = false;
+	for (size_t i = from; i < to && !ret; i++) {
+		if (i < c->n_set) {
+			n = &c->set[i]->node;
+			m = find_managed(r, n->public_key);
+			ret = registry_request_peer(&q, n, endpoint_is_new(n, m),
+			                            !r->groups_unsupported);
+		} else if (daemon_has(dev, r->peers[c->gone[i - c->n_set]].public_key)) {
+			ret = registry_request_remove(&q, r->peers[c->gone[i - c->n_set]].public_key);
+		}
+	}
+	text = registry_request_text(&q);
+	if (ret || (!text && q.err)) {
+		log_err("%s: registry: cannot build the set of %zu changes: %s", r->ifname, to - from,
+		        strerror(-(ret ? ret : q.err)));
+		ret = ret ? ret : q.err;
+	} else if (text) {
+		ret = ipc_command(r->ifname, text, &err);
+		*refused = !ret && err;
+		ret = ret ? ret : err;
+		if (!ret)
+			log_info("%s: registry: one set to the daemon: %zu peers added or updated, "
+			         "%zu removed, in %.0f ms",
+			         r->ifname, q.n_peers, q.n_removed, (now() - t0) * 1000);
+	}
+	registry_request_free(&q);
+	return ret;
+}
+
+static int renew_lease(struct registry *r);
+static void go_down(struct registry *r, const char *what, int err);
+
+/* Between two sets: the lease alone. Publishing (which may move our entry and drop one of the
+ * entries being applied) waits for the main loop. */
+static void keep_lease(struct registry *r)
+{
+	int ret;
+
+	if (!r->up || now() < r->next_keepalive)
+		return;
+	ret = renew_lease(r);
+	if (ret)
+		go_down(r, "keepalive", ret);
+	else
+		r->next_keepalive = now() + r->ttl / 3.0;
+}
+
+/* Decides which entries are valid, in order of creation, then brings the daemon's managed
+ * peers to them: in one set=1, or in sets of SET_MAX_CHANGES when there are more, renewing
+ * our lease between two when it is due (a set at thousands of peers may take the daemon
+ * seconds). A set the daemon refuses is sent again one peer at a time, so that one peer it
+ * refuses does not hold up the others; one that could not be exchanged is tried again a tick
+ * later. Returns 0, or -errno when something must be tried again. */
+static int reconcile(struct registry *r)
+{
+	struct changes c = {0};
+	struct ipc_device *dev = NULL;
+	struct managed *m;
+	struct entry *e;
+	char b64[KEY_B64_LEN];
+	bool refused, changed = false, *done = NULL;
+	size_t total, to;
+	int ret, failed = 0;
+
+	failed = reconcile_rules(r);
+	ret = ipc_get(r->ifname, &dev);
+	if (ret)
+		return ret;
+	ret = decide(r, dev);
+	if (!ret)
+		ret = changes_find(r, dev, &c);
+	total = c.n_set + c.n_gone;
+	if (!ret && !(done = calloc(total ? total : 1, sizeof(*done))))
+		ret = -ENOMEM;
+	if (ret)
+		goto out;
+	for (size_t from = 0; from < total; from = to) {
+		to = from + SET_MAX_CHANGES < total ? from + SET_MAX_CHANGES : total;
+		keep_lease(r);
+		ret = send_chunk(r, dev, &c, from, to, &refused);
+		if (ret && !refused) {
+			log_err("%s: registry: cannot send the set of %zu changes: %s; trying "
+			        "again",
+			        r->ifname, to - from, strerror(-ret));
 			r->apply_errors++;
 			failed = ret;
-			log_err("%s: registry: peer %s: the daemon refused it: %s", r->ifname,
-			        key_text(b64, e->node.public_key), strerror(-ret));
-			continue;
+			break;
 		}
-		r->applies++;
-		log_info("%s: registry: peer %s (%s) %s", r->ifname,
-		         key_text(b64, e->node.public_key), addr_prefix_str(&e->node.overlay, ov),
-		         m ? "updated" : "added");
-		if (!m) {
-			ret = add_managed(r, e->node.public_key, &m);
-			if (ret) {
-				failed = ret;
+		if (ret && to - from > 1)
+			log_warn("%s: registry: the daemon refused the set of %zu changes (%s): "
+			         "sending them one by one",
+			         r->ifname, to - from, strerror(-ret));
+		for (size_t i = from; i < to; i++) {
+			done[i] = !ret;
+			if (!ret)
 				continue;
+			if (i < c.n_set) {
+				e = c.set[i];
+				ret = apply_peer(r, &e->node, find_managed(r, e->node.public_key));
+				if (ret)
+					log_err("%s: registry: peer %s: the daemon refused it: %s",
+					        r->ifname, key_text(b64, e->node.public_key),
+					        strerror(-ret));
+			} else {
+				m = &r->peers[c.gone[i - c.n_set]];
+				ret = daemon_has(dev, m->public_key) ? remove_peer(r, m->public_key)
+				                                     : 0;
+				if (ret)
+					log_err("%s: registry: peer %s: cannot remove it: %s",
+					        r->ifname, key_text(b64, m->public_key),
+					        strerror(-ret));
 			}
-			changed = true;
-		}
-		m->applied = e->node;
-		m->known = true;
-	}
-	for (size_t i = 0; i < r->n_peers;) {
-		bool wanted = false;
-
-		for (size_t k = 0; k < r->n_entries && !wanted; k++)
-			wanted = r->entries[k].accepted && r->entries[k].wanted &&
-			         key_equal(r->entries[k].node.public_key, r->peers[i].public_key);
-		if (wanted) {
-			i++;
-			continue;
-		}
-		if (daemon_has(dev, r->peers[i].public_key)) {
-			ret = remove_peer(r, r->peers[i].public_key);
+			done[i] = !ret;
 			if (ret) {
 				r->apply_errors++;
 				failed = ret;
-				log_err("%s: registry: peer %s: cannot remove it: %s", r->ifname,
-				        key_text(b64, r->peers[i].public_key), strerror(-ret));
-				i++;
-				continue;
 			}
-			r->applies++;
-			log_info("%s: registry: peer %s removed (its entry is gone or refused)",
-			         r->ifname, key_text(b64, r->peers[i].public_key));
+			ret = -EAGAIN; /* the rest of this set one by one too */
 		}
-		r->peers[i] = r->peers[--r->n_peers];
+	}
+	for (size_t i = 0; i < c.n_set; i++) {
+		if (!done[i])
+			continue;
+		ret = peer_set(r, c.set[i]);
+		if (ret)
+			failed = ret;
+		changed = true;
+	}
+	/* From the last: forgetting one moves the last peer into its place. */
+	for (size_t k = c.n_gone; k-- > 0;) {
+		if (!done[c.n_set + k])
+			continue;
+		m = &r->peers[c.gone[k]];
+		if (daemon_has(dev, m->public_key))
+			peer_removed(r, m->public_key);
+		*m = r->peers[--r->n_peers];
 		changed = true;
 	}
 	if (changed)
 		save_state(r);
 	ret = failed;
 out:
-	free(order);
-	free(local.a);
+	free(done);
+	changes_free(&c);
 	ipc_device_free(dev);
 	return ret;
 }
@@ -1373,6 +1597,9 @@ static void watch_cb(void *ctx, bool deleted, const struct etcd_kv *kv)
 
 	if (!rule && !under(kv->key, r->prefix))
 		return;
+	/* The first change of a burst waits for the others (BATCH_WINDOW_SEC). */
+	if (!r->dirty && r->next_reconcile < now() + BATCH_WINDOW_SEC)
+		r->next_reconcile = now() + BATCH_WINDOW_SEC;
 	r->dirty = true;
 	if (deleted) {
 		e = find_entry(l.entries, l.n, kv->key);
@@ -1617,6 +1844,29 @@ static int check_ranges(struct registry *r)
 	return 0;
 }
 
+/* --pod-subnet: one of each family at most (a pod gets one address of each). */
+static int add_pod_subnet(struct registry *r, const char *arg)
+{
+	struct ip_prefix pfx, other;
+
+	if (!strchr(arg, '/') || addr_parse_prefix(arg, &pfx)) {
+		fprintf(stderr, "%s: registry: bad pod subnet `%s'\n", PROG_NAME, arg);
+		return -EINVAL;
+	}
+	for (size_t i = 0; i < r->n_pod_subnets; i++) {
+		addr_parse_prefix(r->pod_subnets[i], &other);
+		if (other.addr.family == pfx.addr.family) {
+			fprintf(stderr,
+			        "%s: registry: --pod-subnet `%s': one pod subnet per family "
+			        "(%s already)\n",
+			        PROG_NAME, arg, r->pod_subnets[i]);
+			return -EINVAL;
+		}
+	}
+	addr_prefix_str(&pfx, r->pod_subnets[r->n_pod_subnets++]);
+	return 0;
+}
+
 static int parse_args(struct registry *r, int argc, char *argv[])
 {
 	static const struct option options[] = {
@@ -1669,12 +1919,8 @@ static int parse_args(struct registry *r, int argc, char *argv[])
 			addr_str(&pfx.addr, r->overlay);
 			break;
 		case 's':
-			if (!strchr(optarg, '/') || addr_parse_prefix(optarg, &pfx)) {
-				fprintf(stderr, "%s: registry: bad pod subnet `%s'\n", PROG_NAME,
-				        optarg);
+			if (add_pod_subnet(r, optarg))
 				return usage();
-			}
-			addr_prefix_str(&pfx, r->pod_subnet);
 			break;
 		case 'R':
 			if (registry_add_cluster_cidr(&r->cidrs, optarg, why, sizeof(why))) {
@@ -1864,7 +2110,9 @@ int registry_main(int argc, char *argv[])
 		t = now();
 		if (t >= next_tick) {
 			daemon_tick(&r);
-			next_tick = t + TICK_SEC;
+			next_tick = now();
+			next_tick += (next_tick - t) * TICK_SHARE > TICK_SEC ? (next_tick - t) * TICK_SHARE
+			                                                     : TICK_SEC;
 		}
 		if (!r.up && r.have_self && t >= r.next_try)
 			etcd_connect(&r);

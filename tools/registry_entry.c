@@ -144,13 +144,83 @@ static int check_name(const char *prefix, const char *key, uint8_t named[KEY_LEN
 	return 0;
 }
 
+/* One pod subnet, from the field named field: added to n unless it is there already (the
+ * same prefix in pod_subnet and in pod_subnets). */
+static int add_pod_subnet(struct json_object *v, const char *field,
+                          const struct cluster_cidrs *cidrs, struct node *n, char *why,
+                          size_t why_len)
+{
+	const char *s = json_object_is_type(v, json_type_string) ? json_object_get_string(v) : "";
+	struct ip_prefix p;
+	char buf[ADDR_STRLEN];
+	int wide;
+
+	if (!strchr(s, '/') || addr_parse_prefix(s, &p))
+		return refuse(why, why_len, "%s \"%.60s\" is not a prefix", field, s);
+	if (has_host_bits(&p))
+		return refuse(why, why_len, "%s \"%.60s\" has host bits set", field, s);
+	/* A claim that wide would take the routes of the underlay itself. */
+	wide = p.addr.family == AF_INET ? 8 : 32;
+	if (p.cidr < wide)
+		return refuse(why, why_len, "%s \"%.60s\" is wider than /%d", field, s, wide);
+	if (!range_of(cidrs, &p))
+		return refuse(why, why_len, "%s %s is outside the cluster's ranges", field,
+		              addr_prefix_str(&p, buf));
+	for (size_t i = 0; i < n->n_pod_subnets; i++) {
+		if (n->pod_subnets[i].addr.family != p.addr.family)
+			continue;
+		if (n->pod_subnets[i].cidr == p.cidr &&
+		    !memcmp(n->pod_subnets[i].addr.bytes, p.addr.bytes, sizeof(p.addr.bytes)))
+			return 0;
+		/* One subnet per family: a pod gets one address of each. */
+		return refuse(why, why_len, "%s %s: a second pod subnet of its family", field,
+		              addr_prefix_str(&p, buf));
+	}
+	n->pod_subnets[n->n_pod_subnets++] = p;
+	return 0;
+}
+
+static bool absent_or_empty(struct json_object *o, const char *name, struct json_object **v)
+{
+	return !json_object_object_get_ex(o, name, v) || json_object_is_type(*v, json_type_null) ||
+	       (json_object_is_type(*v, json_type_string) && !*json_object_get_string(*v));
+}
+
+/* pod_subnet, which every version reads, then pod_subnets, which a dual-stack node adds (and
+ * which older versions ignore: they route its pod_subnet alone). */
+static int parse_pod_subnets(struct json_object *o, const struct cluster_cidrs *cidrs,
+                             struct node *n, char *why, size_t why_len)
+{
+	struct json_object *v;
+	size_t len;
+	int ret;
+
+	if (!absent_or_empty(o, "pod_subnet", &v)) {
+		ret = add_pod_subnet(v, "pod_subnet", cidrs, n, why, why_len);
+		if (ret)
+			return ret;
+	}
+	if (absent_or_empty(o, "pod_subnets", &v))
+		return 0;
+	if (!json_object_is_type(v, json_type_array) ||
+	    (len = json_object_array_length(v)) > REGISTRY_MAX_POD_SUBNETS)
+		return refuse(why, why_len, "pod_subnets is not a list of at most %d",
+		              REGISTRY_MAX_POD_SUBNETS);
+	for (size_t i = 0; i < len; i++) {
+		ret = add_pod_subnet(json_object_array_get_idx(v, i), "pod_subnets", cidrs, n, why,
+		                     why_len);
+		if (ret)
+			return ret;
+	}
+	return 0;
+}
+
 static int parse_claims(struct json_object *o, const struct cluster_cidrs *cidrs, struct node *n,
                         char *why, size_t why_len)
 {
 	struct json_object *v;
 	const char *s, *bad;
 	char buf[ADDR_STRLEN];
-	int wide;
 
 	if ((bad = member(o, "overlay", json_type_string, &v)))
 		return refuse(why, why_len, "overlay %s", bad);
@@ -161,24 +231,7 @@ static int parse_claims(struct json_object *o, const struct cluster_cidrs *cidrs
 	if (!range_of(cidrs, &n->overlay))
 		return refuse(why, why_len, "overlay %s is outside the cluster's ranges",
 		              addr_prefix_str(&n->overlay, buf));
-	if (!json_object_object_get_ex(o, "pod_subnet", &v) ||
-	    json_object_is_type(v, json_type_null) ||
-	    (json_object_is_type(v, json_type_string) && !*json_object_get_string(v)))
-		return 0;
-	s = json_object_is_type(v, json_type_string) ? json_object_get_string(v) : "";
-	if (!strchr(s, '/') || addr_parse_prefix(s, &n->pod_subnet))
-		return refuse(why, why_len, "pod_subnet \"%.60s\" is not a prefix", s);
-	if (has_host_bits(&n->pod_subnet))
-		return refuse(why, why_len, "pod_subnet \"%.60s\" has host bits set", s);
-	/* A claim that wide would take the routes of the underlay itself. */
-	wide = n->pod_subnet.addr.family == AF_INET ? 8 : 32;
-	if (n->pod_subnet.cidr < wide)
-		return refuse(why, why_len, "pod_subnet \"%.60s\" is wider than /%d", s, wide);
-	if (!range_of(cidrs, &n->pod_subnet))
-		return refuse(why, why_len, "pod_subnet %s is outside the cluster's ranges",
-		              addr_prefix_str(&n->pod_subnet, buf));
-	n->has_pod_subnet = true;
-	return 0;
+	return parse_pod_subnets(o, cidrs, n, why, why_len);
 }
 
 static int parse_endpoints(struct json_object *o, const struct cluster_cidrs *cidrs, struct node *n,
@@ -282,18 +335,18 @@ out:
 	return ret;
 }
 
-/* The node's claims: its overlay address, and its pod subnet when it has one. */
-static size_t claims(const struct node *n, const struct ip_prefix *c[2])
+size_t registry_claims(const struct node *n, const struct ip_prefix *c[REGISTRY_MAX_CLAIMS])
 {
 	c[0] = &n->overlay;
-	c[1] = n->has_pod_subnet ? &n->pod_subnet : NULL;
-	return n->has_pod_subnet ? 2 : 1;
+	for (size_t i = 0; i < n->n_pod_subnets; i++)
+		c[1 + i] = &n->pod_subnets[i];
+	return 1 + n->n_pod_subnets;
 }
 
 bool registry_claims_overlap(const struct node *a, const struct node *b, char *what, size_t len)
 {
-	const struct ip_prefix *ca[2], *cb[2];
-	size_t na = claims(a, ca), nb = claims(b, cb);
+	const struct ip_prefix *ca[REGISTRY_MAX_CLAIMS], *cb[REGISTRY_MAX_CLAIMS];
+	size_t na = registry_claims(a, ca), nb = registry_claims(b, cb);
 	char x[ADDR_STRLEN], y[ADDR_STRLEN];
 
 	for (size_t i = 0; i < na; i++)
@@ -308,8 +361,8 @@ bool registry_claims_overlap(const struct node *a, const struct node *b, char *w
 
 bool registry_claims_cover(const struct node *n, const struct ip_addr *a, char *what, size_t len)
 {
-	const struct ip_prefix *c[2];
-	size_t nc = claims(n, c);
+	const struct ip_prefix *c[REGISTRY_MAX_CLAIMS];
+	size_t nc = registry_claims(n, c);
 	char x[ADDR_STRLEN], y[ADDR_STRLEN];
 
 	for (size_t i = 0; i < nc; i++)
@@ -324,8 +377,8 @@ bool registry_claims_cover(const struct node *n, const struct ip_addr *a, char *
 bool registry_claims_take(const struct node *n, const struct ip_prefix *held,
                           const struct cluster_cidrs *cidrs, char *what, size_t len)
 {
-	const struct ip_prefix *c[2], *range;
-	size_t nc = claims(n, c);
+	const struct ip_prefix *c[REGISTRY_MAX_CLAIMS], *range;
+	size_t nc = registry_claims(n, c);
 	char x[ADDR_STRLEN], y[ADDR_STRLEN];
 
 	for (size_t i = 0; i < nc; i++) {
@@ -341,17 +394,21 @@ bool registry_claims_take(const struct node *n, const struct ip_prefix *held,
 	return false;
 }
 
+static bool prefix_equal(const struct ip_prefix *a, const struct ip_prefix *b)
+{
+	return a->addr.family == b->addr.family && a->cidr == b->cidr &&
+	       !memcmp(a->addr.bytes, b->addr.bytes, sizeof(a->addr.bytes));
+}
+
 bool registry_node_same(const struct node *a, const struct node *b)
 {
-	char x[ADDR_STRLEN], y[ADDR_STRLEN];
-
 	if (!key_equal(a->public_key, b->public_key) || strcmp(a->endpoint, b->endpoint) ||
-	    strcmp(addr_prefix_str(&a->overlay, x), addr_prefix_str(&b->overlay, y)) ||
-	    a->has_pod_subnet != b->has_pod_subnet || a->n_groups != b->n_groups)
+	    !prefix_equal(&a->overlay, &b->overlay) || a->n_pod_subnets != b->n_pod_subnets ||
+	    a->n_groups != b->n_groups)
 		return false;
-	if (a->has_pod_subnet &&
-	    strcmp(addr_prefix_str(&a->pod_subnet, x), addr_prefix_str(&b->pod_subnet, y)))
-		return false;
+	for (size_t i = 0; i < a->n_pod_subnets; i++)
+		if (!prefix_equal(&a->pod_subnets[i], &b->pod_subnets[i]))
+			return false;
 	for (size_t i = 0; i < a->n_groups; i++)
 		if (strcmp(a->groups[i], b->groups[i]))
 			return false;

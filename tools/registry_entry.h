@@ -26,14 +26,19 @@
 #define REGISTRY_KEY_NAME_LEN 44
 /* --cluster-cidr: an overlay of each family and a few pod ranges. */
 #define REGISTRY_MAX_CLUSTER_CIDRS 8
+/* A node's pod subnets: one of each family at most (dual stack). */
+#define REGISTRY_MAX_POD_SUBNETS 2
+/* Its claims: the overlay address and the pod subnets. */
+#define REGISTRY_MAX_CLAIMS (1 + REGISTRY_MAX_POD_SUBNETS)
 
 /* What an entry says, once checked. */
 struct node {
 	uint8_t public_key[KEY_LEN];
 	char endpoint[ADDR_STRLEN]; /* the first endpoint, as the daemon writes it; "" none */
 	struct ip_prefix overlay;   /* a host prefix: /32 or /128 */
-	struct ip_prefix pod_subnet;
-	bool has_pod_subnet;
+	/* In the order the entry gives them; at most one per family. */
+	struct ip_prefix pod_subnets[REGISTRY_MAX_POD_SUBNETS];
+	size_t n_pod_subnets;
 	char groups[REGISTRY_MAX_GROUPS][REGISTRY_GROUP_NAME_MAX + 1];
 	size_t n_groups;
 };
@@ -57,8 +62,11 @@ int registry_add_cluster_cidr(struct cluster_cidrs *cidrs, const char *s, char *
 
 /* Checks the entry at key (under prefix) against the rules every node applies alike, and
  * fills n: the name is the base64url of public_key; value is a JSON object of at most
- * REGISTRY_MAX_ENTRY_LEN bytes (len, which must be strlen(value)); overlay is one address and
- * pod_subnet a prefix without host bits, at most /8 (/32) wide, both inside one of cidrs;
+ * REGISTRY_MAX_ENTRY_LEN bytes (len, which must be strlen(value)); overlay is one address;
+ * the pod subnets are those of pod_subnet (one prefix, what every version reads) and of
+ * pod_subnets (a list, for a dual-stack node), the same one in both counted once, at most one
+ * per family, each a prefix without host bits, at most /8 (/32) wide; every claim inside one
+ * of cidrs;
  * endpoints are numeric ip:port, none inside cidrs (an overlay address cannot carry the
  * tunnel, and so no claim can cover an endpoint); groups are names. Fields it does not know
  * are ignored. Returns 0, or -EINVAL with the reason in why, which may quote the value: pass
@@ -86,6 +94,9 @@ bool registry_claims_cover(const struct node *n, const struct ip_addr *a, char *
  * it as in any routing table, and does not count. Writes the clash into what. */
 bool registry_claims_take(const struct node *n, const struct ip_prefix *held,
                           const struct cluster_cidrs *cidrs, char *what, size_t len);
+
+/* The node's claims: its overlay address, then its pod subnets. Returns how many. */
+size_t registry_claims(const struct node *n, const struct ip_prefix *c[REGISTRY_MAX_CLAIMS]);
 
 bool registry_node_same(const struct node *a, const struct node *b);
 

@@ -11,8 +11,8 @@
 #    covers etcd).  tests/netns/53 plays a rogue writer of etcd.
 # 1. Join: every node gets the two others as peers, with no peer written by hand, and every
 #    overlay address answers pings from every node; so does every container (two per node,
-#    attached by sealnet-cni when it is built) from the containers of the other nodes, their
-#    pod subnets being in the peers' AllowedIPs.  r captures its links meanwhile: leaving
+#    attached by sealnet-cni when it is built, dual stack) from the containers of the other
+#    nodes, over IPv4 and IPv6, both pod subnets of each node being in its peer's AllowedIPs.  r captures its links meanwhile: leaving
 #    out etcd's own traffic (TCP port 2379, which is the registry's, not the overlay's) and
 #    the links' own chatter (ARP, neighbour discovery, MLD), everything must be UDP between
 #    WireGuard ports, and the marker the pings carry must appear nowhere.
@@ -47,8 +47,9 @@ command -v curl >/dev/null || fail "curl is not installed (make deps)"
 
 TTL=3
 PREFIX=/sealnet/t51
-# The cluster's range: every overlay address and pod subnet of the scenario is in it.
-CLUSTER=(--cluster-cidr 100.64.0.0/10)
+# The cluster's ranges: every overlay address and pod subnet of the scenario is in one (the
+# IPv6 pod subnets in the second: the nodes are dual stack, as conf/sealnet-cni.conflist).
+CLUSTER=(--cluster-cidr 100.64.0.0/10 --cluster-cidr fd00:96::/32)
 NODES=(a b c)
 
 node_new a
@@ -95,14 +96,15 @@ key_name() { printf '%s' "$1" | tr '+/' '-_' | tr -d '='; }
 
 # --- nodes and registries ------------------------------------------------------------------
 
-declare -A REG POD
+declare -A REG POD POD6
 # reg_start NODE [ARGS...]: the node's registry; its lines go to the node's log, after the
 # daemon's, so a failure shows both.
 reg_start() {
 	local n=$1
 	shift
 	ip netns exec "${NS[$n]}" "$SEALNET" registry "${IFACE[$n]}" --etcd "$ETCD" \
-		--prefix "$PREFIX" --overlay "${OV4[$n]}" --pod-subnet "${POD[$n]}" --ttl "$TTL" \
+		--prefix "$PREFIX" --overlay "${OV4[$n]}" --pod-subnet "${POD[$n]}" \
+		--pod-subnet "${POD6[$n]}" --ttl "$TTL" \
 		"${CLUSTER[@]}" --state "$SN_TMP/$n.state" --metrics "$SN_TMP/$n.prom" "$@" \
 		>>"${LOG[$n]}" 2>&1 &
 	REG[$n]=$!
@@ -149,32 +151,39 @@ CNI=${SEALNET_CNI:-$SN_ROOT/build/tools/sealnet-cni}
 CNI_BIN_DIR=${CNI_BIN_DIR:-/usr/lib/cni}
 CONTAINERS=()
 declare -A HOST
-# cni_add NODE CONTAINER: ADD; the container's address in CIP, its node in HOST.
+# cni_add NODE CONTAINER: ADD; the container's addresses in CIP and CIP6, its node in HOST.
+declare -A CIP6
 cni_add() {
 	local node=$1 cont=$2
 	cat >"$SN_TMP/cni-$node.json" <<EOF
 {"cniVersion": "1.0.0", "name": "sn51", "type": "sealnet-cni", "mtu": 1380,
  "ipam": {"type": "host-local", "dataDir": "$SN_TMP/ipam-$node",
-          "ranges": [[{"subnet": "${POD[$node]}"}]], "routes": [{"dst": "0.0.0.0/0"}]}}
+          "ranges": [[{"subnet": "${POD[$node]}"}], [{"subnet": "${POD6[$node]}"}]],
+          "routes": [{"dst": "0.0.0.0/0"}, {"dst": "::/0"}]}}
 EOF
 	nsx "$node" env -i PATH="$PATH" CNI_COMMAND=ADD CNI_CONTAINERID="ctr-$cont-$$" \
 		CNI_NETNS="/var/run/netns/${NS[$cont]}" CNI_IFNAME=eth0 CNI_PATH="$CNI_BIN_DIR" \
 		"$CNI" <"$SN_TMP/cni-$node.json" >"$SN_TMP/cni-$cont.out" 2>&1 ||
 		fail "CNI ADD $cont on $node: $(cat "$SN_TMP/cni-$cont.out")"
 	CIP[$cont]=$(ip -n "${NS[$cont]}" -4 -o addr show dev eth0 | awk '{ print $4 }' | cut -d/ -f1)
-	[ -n "${CIP[$cont]}" ] || fail "container $cont has no address after ADD"
+	CIP6[$cont]=$(ip -n "${NS[$cont]}" -6 -o addr show dev eth0 scope global |
+		awk '{ print $4 }' | cut -d/ -f1)
+	[ -n "${CIP[$cont]}" ] && [ -n "${CIP6[$cont]}" ] ||
+		fail "container $cont has not both addresses after ADD: ${CIP[$cont]} ${CIP6[$cont]}"
 	CONTAINERS+=("$cont")
 	HOST[$cont]=$node
 }
 
-# cross_pings WHAT: every container pings every container of the other nodes, all at once
-# (one echo each); a pair that got no answer has ten more seconds, alone.
+# cross_pings WHAT [CIP|CIP6]: every container pings every container of the other nodes, all
+# at once (one echo each), at its IPv4 (CIP, the default) or IPv6 address (CIP6); a pair that
+# got no answer has ten more seconds, alone.
 cross_pings() {
 	local what=$1 x y i pids=() pairs=()
+	local -n addr=${2:-CIP}
 	for x in "${CONTAINERS[@]}"; do
 		for y in "${CONTAINERS[@]}"; do
 			[ "${HOST[$x]}" = "${HOST[$y]}" ] && continue
-			nsx "$x" ping -n -q -c 1 -W 2 -p "$MARKER_HEX" "${CIP[$y]}" >/dev/null 2>&1 &
+			nsx "$x" ping -n -q -c 1 -W 2 -p "$MARKER_HEX" "${addr[$y]}" >/dev/null 2>&1 &
 			pids+=("$!")
 			pairs+=("$x $y")
 			track "$!"
@@ -183,7 +192,7 @@ cross_pings() {
 	for i in "${!pids[@]}"; do
 		wait "${pids[$i]}" && continue
 		read -r x y <<<"${pairs[$i]}"
-		check "$what: $x -> $y (${CIP[$y]}), on a second try" wait_for 10 ping_marker "$x" "${CIP[$y]}"
+		check "$what: $x -> $y (${addr[$y]}), on a second try" wait_for 10 ping_marker "$x" "${addr[$y]}"
 	done
 	for i in "${pids[@]}"; do
 		untrack "$i"
@@ -227,14 +236,16 @@ usage_refused "with TLS files on http://" sn0 --etcd "$ETCD" --overlay 100.64.0.
 step "etcd on $ETCD_IP in r; three nodes with no peers"
 etcd_start 1
 ok "etcd $("$ETCD_BIN" --version | head -n 1 | sed 's/.*Version: //') answers on $ETCD"
-# b's own rule (its config file's): the whole overlay, pod subnets included, may reach b.  It
-# changes nothing for traffic, but the rules from etcd must go after it and leave it there.
-B_OWN="allow any from 100.64.0.0/10"
+# b's own rules (its config file's): the whole overlay, pod subnets of both families included,
+# may reach b.  They change nothing for traffic, but the rules from etcd must go after them and
+# leave them there.  |-separated, as rules_at writes them.
+B_OWN="allow any from 100.64.0.0/10|allow any from fd00:96::/32"
 for n in "${NODES[@]}"; do
 	POD[$n]="100.96.${IDX[$n]}.0/24"
+	POD6[$n]="fd00:96:${IDX[$n]}::/64"
 	{
 		conf_interface "$n"
-		[ "$n" = b ] && echo "Allow = ${B_OWN#allow }"
+		[ "$n" = b ] && tr '|' '\n' <<<"$B_OWN" | sed 's/^allow /Allow = /'
 	} >"$(conf_path "$n")"
 	start_node "$n"
 	check_eq "$n starts with no peer" "$(peer_count "$n")" 0
@@ -258,9 +269,12 @@ done
 say "joined in $((SECONDS - t0)) s"
 check_eq "a: peers (b, c and the one by hand)" "$(peer_count a)" 3
 check_eq "b: peers" "$(peer_count b)" 2
-allowed=$(nsx a wg show "${IFACE[a]}" allowed-ips | grep -F "${PUB[c]}" | cut -f2)
-check "a routes c's overlay and pod subnet to c ($allowed)" \
-	grep -qE "^${OV4[c]}/32 ${POD[c]}$|^${POD[c]} ${OV4[c]}/32$" <<<"$allowed"
+allowed=$(nsx a wg show "${IFACE[a]}" allowed-ips | grep -F "${PUB[c]}" | cut -f2 | tr ' ' '\n' |
+	sort | paste -sd' ')
+check_eq "a routes c's overlay address and both pod subnets to c" "$allowed" \
+	"$(printf '%s\n' "${OV4[c]}/32" "${POD[c]}" "${POD6[c]}" | sort | paste -sd' ')"
+check "a routes c's IPv6 pod subnet into the tunnel" \
+	bash -c "ip -n ${NS[a]} -6 route show ${POD6[c]} | grep -q 'dev ${IFACE[a]}'"
 ep=$(nsx a wg show "${IFACE[a]}" endpoints | grep -F "${PUB[b]}" | cut -f2)
 check_eq "b's endpoint at a: the address b reaches etcd from" "$ep" "${UL4[b]}:${PORT[b]}"
 ep=$(nsx a wg show "${IFACE[a]}" endpoints | grep -F "${PUB[c]}" | cut -f2)
@@ -285,7 +299,7 @@ if [ -x "$CNI" ] && [ -x "$CNI_BIN_DIR/host-local" ]; then
 		for c in "p$n" "q$n"; do
 			node_new "$c" none
 			cni_add "$n" "$c"
-			ok "container $c on $n: ${CIP[$c]} (from ${POD[$n]})"
+			ok "container $c on $n: ${CIP[$c]}, ${CIP6[$c]} (from ${POD[$n]}, ${POD6[$n]})"
 		done
 	done
 else
@@ -297,7 +311,8 @@ cap=$SN_TMP/underlay.pcap
 capture_start r any "$cap" not arp and not icmp6 and not '(' ip6 and dst net ff02::/16 ')' \
 	and not '(' tcp port 2379 ')'
 mesh_pings "overlay ping" "${NODES[@]}"
-[ ${#CONTAINERS[@]} -gt 0 ] && cross_pings "container ping"
+[ ${#CONTAINERS[@]} -gt 0 ] && cross_pings "container ping" &&
+	cross_pings "container ping (IPv6)" CIP6
 sleep 0.5
 capture_stop
 total=$(tcpdump -n -r "$cap" 2>/dev/null | grep -c .)
@@ -364,7 +379,7 @@ else
 	WEB="allow tcp/5201 from group:web"
 	ALL_KEY=$PREFIX/rules/all
 	A_KEY=$PREFIX/rules/$(key_name "${PUB[a]}")
-	check_eq "b has its config file's rule" "$(rules_at b)" "$B_OWN"
+	check_eq "b has its config file's rules" "$(rules_at b)" "$B_OWN"
 	etcd_put "$ALL_KEY" "[\"$WEB\"]" || fail "put $ALL_KEY"
 	t0=$SECONDS
 	check "a takes the cluster's rule" wait_for 5 rules_are a "$WEB"

@@ -21,6 +21,10 @@
 #include <string.h>
 
 #include "../../tools/registry_entry.c"
+#include "../../tools/registry_request.c"
+
+#include "config.h"
+#include "uapi.h"
 
 #define PREFIX "/sealnet/t/nodes/"
 
@@ -102,8 +106,8 @@ static void test_good_entry(void **state)
 	assert_memory_equal(n.public_key, k1, KEY_LEN);
 	assert_string_equal(n.endpoint, "198.18.2.2:51820");
 	assert_string_equal(addr_prefix_str(&n.overlay, buf), "100.64.0.2/32");
-	assert_true(n.has_pod_subnet);
-	assert_string_equal(addr_prefix_str(&n.pod_subnet, buf), "100.96.2.0/24");
+	assert_int_equal(n.n_pod_subnets, 1);
+	assert_string_equal(addr_prefix_str(&n.pod_subnets[0], buf), "100.96.2.0/24");
 	assert_int_equal(n.n_groups, 1);
 }
 
@@ -198,10 +202,8 @@ static struct node node_of(const char *overlay, const char *pod)
 
 	memset(&n, 0, sizeof(n));
 	n.overlay = pfx(overlay);
-	if (pod) {
-		n.pod_subnet = pfx(pod);
-		n.has_pod_subnet = true;
-	}
+	if (pod)
+		n.pod_subnets[n.n_pod_subnets++] = pfx(pod);
 	return n;
 }
 
@@ -254,6 +256,129 @@ static void test_claims_cover(void **state)
 	assert_false(registry_claims_cover(&wide, &ep.addr, what, sizeof(what)));
 }
 
+/* A dual-stack node: pod_subnet (what every version reads) and pod_subnets, the same prefix
+ * in both counted once; each checked like pod_subnet; one per family. Before issue 14 an entry
+ * carried one pod subnet, and a node's IPv6 pods were reachable from nowhere. */
+#define DUAL "\"overlay\":\"100.64.0.2\",\"pod_subnet\":\"100.96.2.0/24\","
+
+static void test_dual_stack_pod_subnets(void **state)
+{
+	struct node n, other;
+	struct ip_prefix held;
+	char why[256], buf[ADDR_STRLEN], what[160];
+
+	(void)state;
+	assert_int_equal(parse(k1, k1, &dual,
+	                       DUAL "\"pod_subnets\":[\"100.96.2.0/24\",\"fd00:96:2::/64\"]", &n,
+	                       why, sizeof(why)),
+	                 0);
+	assert_int_equal(n.n_pod_subnets, 2);
+	assert_string_equal(addr_prefix_str(&n.pod_subnets[0], buf), "100.96.2.0/24");
+	assert_string_equal(addr_prefix_str(&n.pod_subnets[1], buf), "fd00:96:2::/64");
+	/* pod_subnets alone, in either order. */
+	accepted("\"overlay\":\"100.64.0.2\",\"pod_subnets\":[\"fd00:96:2::/64\",\"100.96.2.0/24\"]",
+	         &dual);
+	accepted("\"overlay\":\"100.64.0.2\",\"pod_subnets\":[]", &dual);
+	refused(DUAL "\"pod_subnets\":[\"100.96.2.0/24\",\"fd00:96:2::/64\",\"fd00:97::/64\"]", &dual,
+	        "pod_subnets is not a list of at most 2");
+	refused(DUAL "\"pod_subnets\":[\"100.96.3.0/24\"]", &dual,
+	        "pod_subnets 100.96.3.0/24: a second pod subnet of its family");
+	refused(DUAL "\"pod_subnets\":[\"fd00:96:2::/64\",\"fd00:96:3::/64\"]", &dual,
+	        "a second pod subnet of its family");
+	refused(DUAL "\"pod_subnets\":\"fd00:96:2::/64\"", &dual, "pod_subnets is not a list");
+	refused(DUAL "\"pod_subnets\":[\"fd00:96:2::1/64\"]", &dual, "has host bits set");
+	refused(DUAL "\"pod_subnets\":[\"fd00::/16\"]", &dual, "wider than /32");
+	refused(DUAL "\"pod_subnets\":[\"2001:db8::/64\"]", &dual,
+	        "pod_subnets 2001:db8::/64 is outside the cluster's ranges");
+	refused(DUAL "\"pod_subnets\":[42]", &dual, "pod_subnets \"\" is not a prefix");
+	/* The IPv6 one is a claim like the others: it overlaps, and it covers. */
+	other = node_of("100.64.0.3/32", "fd00:96:2:0:1::/80");
+	assert_true(registry_claims_overlap(&other, &n, what, sizeof(what)));
+	assert_string_equal(what, "fd00:96:2:0:1::/80 overlaps fd00:96:2::/64");
+	other.pod_subnets[0] = pfx("fd00:96:3::/64");
+	assert_false(registry_claims_overlap(&other, &n, what, sizeof(what)));
+	held = pfx("fd00:96:2::7");
+	assert_true(registry_claims_cover(&n, &held.addr, what, sizeof(what)));
+	/* An update that adds the IPv6 subnet is a change. */
+	parse(k1, k1, &dual, DUAL "\"groups\":[]", &other, why, sizeof(why));
+	assert_false(registry_node_same(&n, &other));
+}
+
+/* The request the registry sends, read back by the daemon's own parser: every peer of a batch
+ * far larger than the 4 KB buffer the builder once had (which stopped appending when full,
+ * silently: the daemon then took a set cut short), removals, and the rules. */
+static void test_request_batch(void **state)
+{
+	struct registry_request q = {0};
+	struct config *c = calloc(1, sizeof(*c));
+	struct node n;
+	char why[256], err[256], ov[64], pods[160], *text;
+	uint8_t gone[KEY_LEN];
+	size_t np;
+
+	(void)state;
+	assert_non_null(c);
+	memset(gone, 0x77, KEY_LEN);
+	assert_null(registry_request_text(&q));
+	for (int i = 0; i < 300; i++) {
+		uint8_t k[KEY_LEN];
+
+		memset(k, 0, KEY_LEN);
+		k[0] = (uint8_t)(i >> 8);
+		k[1] = (uint8_t)i;
+		k[2] = 1;
+		snprintf(ov, sizeof(ov), "\"overlay\":\"100.65.%d.%d\",", i / 256, i % 256);
+		snprintf(pods, sizeof(pods),
+		         "\"pod_subnets\":[\"100.%d.%d.0/24\",\"fd00:97:%x::/64\"],"
+		         "\"groups\":[\"web\",\"db\"],\"endpoints\":[\"198.19.%d.%d:51820\"]",
+		         112 + i / 256, i % 256, i, i / 256, i % 256);
+		snprintf(why, sizeof(why), "%s%s", ov, pods);
+		assert_int_equal(parse(k, k, &dual, why, &n, err, sizeof(err)), 0);
+		assert_int_equal(registry_request_peer(&q, &n, i % 2, true), 0);
+	}
+	assert_int_equal(registry_request_remove(&q, gone), 0);
+	assert_int_equal(q.n_peers, 300);
+	assert_int_equal(q.n_removed, 1);
+	assert_true(q.len > 16 * 4096);
+	text = strdup(registry_request_text(&q));
+	assert_non_null(text);
+	assert_int_equal(strncmp(text, "set=1\n", 6), 0);
+	/* The daemon's parser takes the lines after set=1. */
+	assert_int_equal(uapi_parse_set(c, text + 6, err, sizeof(err)), 0);
+	assert_int_equal(c->n_peers, 300);
+	np = 0;
+	for (size_t i = 0; i < c->n_peers; i++) {
+		assert_int_equal(c->peers[i].n_allowed_ips, 3);
+		np += c->peers[i].endpoint.sa.sa_family != 0;
+		assert_int_equal(c->peers[i].n_groups, 2);
+	}
+	assert_int_equal(np, 150);
+	assert_string_equal(addr_prefix_str(&c->peers[299].allowed_ips[2], ov),
+	                    "fd00:97:12b::/64");
+	config_free(c);
+	free(text);
+	registry_request_free(&q);
+	assert_null(registry_request_text(&q));
+}
+
+/* A failed allocation is kept: the request can no longer be had, so none cut short is sent. */
+static void test_request_fails_loudly(void **state)
+{
+	struct registry_request q = {0};
+	struct node n;
+
+	(void)state;
+	memset(&n, 0, sizeof(n));
+	n.overlay = pfx("100.64.0.2/32");
+	assert_int_equal(registry_request_peer(&q, &n, false, false), 0);
+	q.err = -ENOMEM; /* as add() leaves it when realloc fails */
+	assert_int_equal(registry_request_peer(&q, &n, false, false), -ENOMEM);
+	assert_int_equal(registry_request_remove(&q, n.public_key), -ENOMEM);
+	assert_int_equal(q.n_peers, 1);
+	assert_null(registry_request_text(&q));
+	registry_request_free(&q);
+}
+
 static void test_escape(void **state)
 {
 	char out[64], tiny[5];
@@ -298,6 +423,9 @@ int main(void)
 	        cmocka_unit_test(test_cluster_cidr_option),
 	        cmocka_unit_test(test_held_prefix_not_taken),
 	        cmocka_unit_test(test_claims_cover),
+	        cmocka_unit_test(test_dual_stack_pod_subnets),
+	        cmocka_unit_test(test_request_batch),
+	        cmocka_unit_test(test_request_fails_loudly),
 	        cmocka_unit_test(test_escape),
 	        cmocka_unit_test(test_refusal_escaped),
 	};
