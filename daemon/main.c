@@ -374,6 +374,7 @@ int main(int argc, char **argv)
 	po.config_path = config_path; /* NULL when bare */
 	po.remove[0] = sockpath;
 	po.remove[1] = d.pidfile[0] ? d.pidfile : NULL;
+	po.ifindex = dev->ifindex;
 	if (privdrop_apply(&po)) {
 		ret = EXIT_FAILURE;
 		goto out;

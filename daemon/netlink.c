@@ -60,8 +60,80 @@ void netlink_close(struct netlink *nl)
 {
 	if (!nl)
 		return;
-	mnl_socket_close(nl->sock);
+	if (nl->sock)
+		mnl_socket_close(nl->sock);
 	free(nl);
+}
+
+_Static_assert(sizeof(struct netlink_req) == 28, "struct netlink_req has padding");
+
+static int (*forward_fn)(const struct netlink_req *r);
+
+void netlink_set_forward(int (*forward)(const struct netlink_req *r))
+{
+	forward_fn = forward;
+}
+
+static bool all_zero(const uint8_t *p, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		if (p[i])
+			return false;
+	return true;
+}
+
+static bool req_has_prefix(const struct netlink_req *r)
+{
+	if (r->family == AF_INET)
+		return r->cidr <= 32 && all_zero(r->addr + 4, sizeof(r->addr) - 4);
+	if (r->family == AF_INET6)
+		return r->cidr <= 128;
+	return false;
+}
+
+static bool req_no_prefix(const struct netlink_req *r)
+{
+	return !r->family && !r->cidr && all_zero(r->addr, sizeof(r->addr));
+}
+
+/* What a request may be, at both ends: the daemon refuses to send anything else, the helper
+ * to run it. The ifindex is checked against the armed one in netlink_req_parse(). */
+static int req_check(const struct netlink_req *r)
+{
+	bool ok = false;
+
+	if (r->zero || r->ifindex <= 0)
+		return -EINVAL;
+	switch (r->op) {
+	case NETLINK_OP_MTU:
+		ok = r->value && req_no_prefix(r);
+		break;
+	case NETLINK_OP_UP:
+		ok = r->value <= 1 && req_no_prefix(r);
+		break;
+	case NETLINK_OP_ADDR_ADD:
+	case NETLINK_OP_ADDR_DEL:
+		ok = !r->value && req_has_prefix(r);
+		break;
+	case NETLINK_OP_ROUTE_ADD:
+	case NETLINK_OP_ROUTE_DEL:
+		ok = r->value && req_has_prefix(r); /* table 0 is no table */
+		break;
+	}
+	return ok ? 0 : -EINVAL;
+}
+
+int netlink_req_parse(const void *buf, size_t len, int ifindex, struct netlink_req *out)
+{
+	int ret;
+
+	if (len != sizeof(*out))
+		return -EINVAL;
+	memcpy(out, buf, sizeof(*out));
+	ret = req_check(out);
+	if (ret)
+		return ret;
+	return out->ifindex == ifindex ? 0 : -EPERM;
 }
 
 static int link_change(struct netlink *nl, int ifindex, unsigned flags, unsigned change,
@@ -71,8 +143,6 @@ static int link_change(struct netlink *nl, int ifindex, unsigned flags, unsigned
 	struct nlmsghdr *nlh;
 	struct ifinfomsg *ifi;
 
-	if (ifindex <= 0)
-		return -EINVAL;
 	nlh = mnl_nlmsg_put_header(buf);
 	nlh->nlmsg_type = RTM_NEWLINK;
 	ifi = mnl_nlmsg_put_extra_header(nlh, sizeof(*ifi));
@@ -86,25 +156,6 @@ static int link_change(struct netlink *nl, int ifindex, unsigned flags, unsigned
 	return netlink_request(nl, nlh, NULL, NULL);
 }
 
-int netlink_set_mtu(struct netlink *nl, int ifindex, unsigned mtu)
-{
-	return link_change(nl, ifindex, 0, 0, &mtu);
-}
-
-int netlink_set_up(struct netlink *nl, int ifindex, bool up)
-{
-	return link_change(nl, ifindex, up ? IFF_UP : 0, IFF_UP, NULL);
-}
-
-static bool prefix_valid(const struct ip_prefix *p)
-{
-	if (p->addr.family == AF_INET)
-		return p->cidr <= 32;
-	if (p->addr.family == AF_INET6)
-		return p->cidr <= 128;
-	return false;
-}
-
 static int addr_change(struct netlink *nl, uint16_t type, uint16_t flags, int ifindex,
                        const struct ip_prefix *p)
 {
@@ -113,8 +164,6 @@ static int addr_change(struct netlink *nl, uint16_t type, uint16_t flags, int if
 	struct ifaddrmsg *ifa;
 	size_t len;
 
-	if (ifindex <= 0 || !prefix_valid(p))
-		return -EINVAL;
 	len = addr_len(p->addr.family);
 	nlh = mnl_nlmsg_put_header(buf);
 	nlh->nlmsg_type = type;
@@ -139,16 +188,6 @@ static int addr_change(struct netlink *nl, uint16_t type, uint16_t flags, int if
 	return netlink_request(nl, nlh, NULL, NULL);
 }
 
-int netlink_addr_add(struct netlink *nl, int ifindex, const struct ip_prefix *p)
-{
-	return addr_change(nl, RTM_NEWADDR, NLM_F_CREATE | NLM_F_EXCL, ifindex, p);
-}
-
-int netlink_addr_del(struct netlink *nl, int ifindex, const struct ip_prefix *p)
-{
-	return addr_change(nl, RTM_DELADDR, 0, ifindex, p);
-}
-
 static int route_change(struct netlink *nl, uint16_t type, uint16_t flags, int ifindex,
                         const struct ip_prefix *p, uint32_t table)
 {
@@ -157,8 +196,6 @@ static int route_change(struct netlink *nl, uint16_t type, uint16_t flags, int i
 	struct rtmsg *rtm;
 	struct ip_prefix dst;
 
-	if (ifindex <= 0 || !prefix_valid(p))
-		return -EINVAL;
 	/* The kernel rejects an IPv4 destination with host bits set (and IPv6 silently
 	 * clears them), so both get the masked prefix. */
 	dst = *p;
@@ -183,6 +220,95 @@ static int route_change(struct netlink *nl, uint16_t type, uint16_t flags, int i
 	return netlink_request(nl, nlh, NULL, NULL);
 }
 
+int netlink_req_run(struct netlink *nl, const struct netlink_req *r)
+{
+	struct ip_prefix p;
+	unsigned mtu = r->value;
+	int ret;
+
+	ret = req_check(r);
+	if (ret)
+		return ret;
+	memset(&p, 0, sizeof(p));
+	p.addr.family = r->family;
+	p.cidr = r->cidr;
+	memcpy(p.addr.bytes, r->addr, sizeof(p.addr.bytes));
+	switch (r->op) {
+	case NETLINK_OP_MTU:
+		return link_change(nl, r->ifindex, 0, 0, &mtu);
+	case NETLINK_OP_UP:
+		return link_change(nl, r->ifindex, r->value ? IFF_UP : 0, IFF_UP, NULL);
+	case NETLINK_OP_ADDR_ADD:
+		return addr_change(nl, RTM_NEWADDR, NLM_F_CREATE | NLM_F_EXCL, r->ifindex, &p);
+	case NETLINK_OP_ADDR_DEL:
+		return addr_change(nl, RTM_DELADDR, 0, r->ifindex, &p);
+	case NETLINK_OP_ROUTE_ADD:
+		return route_change(nl, RTM_NEWROUTE, NLM_F_CREATE | NLM_F_EXCL, r->ifindex, &p,
+		                    r->value);
+	case NETLINK_OP_ROUTE_DEL:
+		return route_change(nl, RTM_DELROUTE, 0, r->ifindex, &p, r->value);
+	}
+	return -EINVAL;
+}
+
+/* Every call of the API goes through here: to the kernel on our own socket before the drop,
+ * to the helper after it. */
+static int submit(struct netlink *nl, const struct netlink_req *r)
+{
+	int ret;
+
+	ret = req_check(r);
+	if (ret)
+		return ret;
+	if (!forward_fn)
+		return netlink_req_run(nl, r);
+	/* Without a capability the socket could still read what any process may; it has no
+	 * more use here. */
+	if (nl->sock) {
+		mnl_socket_close(nl->sock);
+		nl->sock = NULL;
+	}
+	return forward_fn(r);
+}
+
+static int submit_prefix(struct netlink *nl, uint8_t op, int ifindex, const struct ip_prefix *p,
+                         uint32_t value)
+{
+	struct netlink_req r = { .op = op, .ifindex = ifindex, .value = value };
+
+	/* Any other family stays 0, which req_check() refuses. */
+	if (p->addr.family == AF_INET || p->addr.family == AF_INET6) {
+		r.family = (uint8_t)p->addr.family;
+		r.cidr = p->cidr;
+		memcpy(r.addr, p->addr.bytes, addr_len(p->addr.family));
+	}
+	return submit(nl, &r);
+}
+
+int netlink_set_mtu(struct netlink *nl, int ifindex, unsigned mtu)
+{
+	struct netlink_req r = { .op = NETLINK_OP_MTU, .ifindex = ifindex, .value = mtu };
+
+	return submit(nl, &r);
+}
+
+int netlink_set_up(struct netlink *nl, int ifindex, bool up)
+{
+	struct netlink_req r = { .op = NETLINK_OP_UP, .ifindex = ifindex, .value = up };
+
+	return submit(nl, &r);
+}
+
+int netlink_addr_add(struct netlink *nl, int ifindex, const struct ip_prefix *p)
+{
+	return submit_prefix(nl, NETLINK_OP_ADDR_ADD, ifindex, p, 0);
+}
+
+int netlink_addr_del(struct netlink *nl, int ifindex, const struct ip_prefix *p)
+{
+	return submit_prefix(nl, NETLINK_OP_ADDR_DEL, ifindex, p, 0);
+}
+
 int netlink_route_add(struct netlink *nl, int ifindex, const struct ip_prefix *p)
 {
 	return netlink_route_add_table(nl, ifindex, p, RT_TABLE_MAIN);
@@ -196,17 +322,13 @@ int netlink_route_del(struct netlink *nl, int ifindex, const struct ip_prefix *p
 int netlink_route_add_table(struct netlink *nl, int ifindex, const struct ip_prefix *p,
                             uint32_t table)
 {
-	if (!table)
-		return -EINVAL;
-	return route_change(nl, RTM_NEWROUTE, NLM_F_CREATE | NLM_F_EXCL, ifindex, p, table);
+	return submit_prefix(nl, NETLINK_OP_ROUTE_ADD, ifindex, p, table);
 }
 
 int netlink_route_del_table(struct netlink *nl, int ifindex, const struct ip_prefix *p,
                             uint32_t table)
 {
-	if (!table)
-		return -EINVAL;
-	return route_change(nl, RTM_DELROUTE, 0, ifindex, p, table);
+	return submit_prefix(nl, NETLINK_OP_ROUTE_DEL, ifindex, p, table);
 }
 
 int netlink_request(struct netlink *nl, struct nlmsghdr *nlh,
@@ -217,6 +339,8 @@ int netlink_request(struct netlink *nl, struct nlmsghdr *nlh,
 	ssize_t n;
 	int ret;
 
+	if (!nl->sock) /* closed by submit() after the drop */
+		return -EBADF;
 	if (nlh->nlmsg_len > NETLINK_REQUEST_SIZE)
 		return -EMSGSIZE;
 	nlh->nlmsg_flags |= NLM_F_REQUEST;

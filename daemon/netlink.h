@@ -4,6 +4,7 @@
 #define SEALNET_NETLINK_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 #include "addr.h"
@@ -28,6 +29,43 @@ int netlink_route_add_table(struct netlink *nl, int ifindex, const struct ip_pre
                             uint32_t table);
 int netlink_route_del_table(struct netlink *nl, int ifindex, const struct ip_prefix *p,
                             uint32_t table);
+
+/* After the privilege drop the daemon holds no capability, so it cannot change the link
+ * itself: privdrop.c hands every call above to its helper, which holds CAP_NET_ADMIN, as a
+ * struct netlink_req, never as netlink bytes. The helper checks the request
+ * (netlink_req_parse(): only the operations above, only on the ifindex it recorded before
+ * the drop) and builds the message itself (netlink_req_run()). The layout is fixed (no
+ * padding, host order: both ends are the same binary); every field an operation does not use
+ * is zero. */
+enum netlink_op {
+	NETLINK_OP_MTU = 1,   /* value: the MTU */
+	NETLINK_OP_UP,        /* value: 1 up, 0 down */
+	NETLINK_OP_ADDR_ADD,  /* family, cidr, addr */
+	NETLINK_OP_ADDR_DEL,  /* family, cidr, addr */
+	NETLINK_OP_ROUTE_ADD, /* family, cidr, addr, value: the table */
+	NETLINK_OP_ROUTE_DEL, /* family, cidr, addr, value: the table */
+};
+
+struct netlink_req {
+	uint8_t op; /* enum netlink_op */
+	uint8_t family; /* AF_INET, AF_INET6 */
+	uint8_t cidr;
+	uint8_t zero;
+	int32_t ifindex;
+	uint32_t value;
+	uint8_t addr[16];
+};
+
+/* Where the calls above go instead of the kernel (NULL: to the kernel). privdrop_apply()
+ * sets it after the drop; from then on the process's own rtnetlink sockets are closed at
+ * their next use. forward returns 0 or -errno, the kernel's error included. */
+void netlink_set_forward(int (*forward)(const struct netlink_req *r));
+/* The helper's side: buf[0..len) as a request for ifindex. Returns 0 with *out, -EINVAL for
+ * anything malformed (wrong size, unknown operation, a bad prefix or table, a nonzero unused
+ * field), -EPERM for another interface. */
+int netlink_req_parse(const void *buf, size_t len, int ifindex, struct netlink_req *out);
+/* Builds r's message and sends it on nl. Returns 0, -EINVAL or the kernel's -errno. */
+int netlink_req_run(struct netlink *nl, const struct netlink_req *r);
 
 struct nlmsghdr;
 

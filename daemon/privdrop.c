@@ -5,9 +5,10 @@
  *   1. if the uid changes, the helper learns (while we are still root) which file it may open
  *      and which files to remove, and answers: it takes no such instruction again; if not, it
  *      is dismissed (User = root can do both jobs itself);
- *   2. the bounding set loses everything but CAP_NET_ADMIN (needs CAP_SETPCAP, still ours);
+ *   2. the bounding set loses everything (with a switch) or everything but CAP_NET_ADMIN
+ *      (without: no helper does the network part then); needs CAP_SETPCAP, still ours;
  *   3. PR_SET_KEEPCAPS, then groups, gid and uid: the permitted set survives the switch;
- *   4. capset: permitted = effective = CAP_NET_ADMIN, inheritable and ambient empty;
+ *   4. capset: permitted = effective = what 2 kept, inheritable and ambient empty;
  *   5. no-new-privs, and not dumpable again (the switch resets it; privdrop_prepare() set it
  *      before the key was read): no core dump, no ptrace by the new uid, no /proc/PID/mem;
  *      then a check that uid 0 cannot come back;
@@ -18,6 +19,7 @@
  *   'A' config-path NUL path NUL ...  arm: remember the config path and the inodes of the
  *                                    files to remove (once; later ones are refused)
  *   'C'                              open the config path, answer with its descriptor
+ *   'N', 'L', 'M'                    its network part: see "the helper's network part"
  * Each is answered with a 32-bit errno (0 on success), with SCM_RIGHTS for 'C'. When the
  * daemon's end closes (exit, crash, SIGKILL), an armed helper removes those files that still
  * have the inode they had at arming, so a daemon started since on the same interface keeps
@@ -53,6 +55,7 @@
 
 #include "addr.h"
 #include "log.h"
+#include "netlink.h"
 
 #define ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
 
@@ -61,19 +64,28 @@
 #define HELPER_NAME "sealnetd-helper" /* 15 characters, the most a comm holds */
 #define RESOLVER_NAME "sealnetd-resolv"
 
-/* CAP_NET_ADMIN is the one capability the running daemon keeps: device_apply() runs again on
- * every reload and every `set` through the control socket, and it changes the interface's
- * addresses, routes and MTU over rtnetlink (the kernel checks the capability of the sender
- * at each message, not only of the socket's opener) and sets SO_MARK for FwMark.
+/* device_apply() runs again on every reload and every `set` through the control socket, and
+ * it changes the interface's addresses, routes and MTU over rtnetlink (the kernel checks the
+ * capability of the sender at each message, not only of the socket's opener) and sets
+ * SO_MARK for FwMark: all of it needs CAP_NET_ADMIN, which is not scoped to our interface.
+ * So after a switch of user the daemon keeps no capability: the helper keeps CAP_NET_ADMIN
+ * (HELPER_CAPS) and does those few things for it, on the TUN's ifindex only (see "the
+ * helper's network part" below). Without a switch (User = root, or a unit that already made
+ * us the user) there is no helper, and the daemon keeps CAP_NET_ADMIN itself.
  *
  * Not kept: CAP_NET_BIND_SERVICE. A ListenPort below 1024 is bound at startup, as root; a
  * `set listen_port` or a reload to another port below 1024 later fails with EACCES and leaves
  * the old port in place (restart to move there). Keeping the capability for that rare case
  * would let a compromised daemon impersonate any system service on this host. */
-#define KEEP_CAPS (1ull << CAP_NET_ADMIN)
+#define KEEP_CAPS_SWITCHED 0ull
+#define KEEP_CAPS_SAME_USER (1ull << CAP_NET_ADMIN)
+#define HELPER_CAPS (1ull << CAP_NET_ADMIN)
 
 #define MSG_ARM 'A'
 #define MSG_OPEN 'C'
+#define MSG_NET_ARM 'N'
+#define MSG_NETLINK 'L'
+#define MSG_MARK 'M'
 #define MSG_RESOLVE 'R'
 #define MSG_MAX (1 + (PRIVDROP_MAX_REMOVE + 1) * PATH_MAX)
 
@@ -318,8 +330,10 @@ static int add_open_rules(scmp_filter_ctx ctx, scmp_datum_t forbid)
 
 static int daemon_filter(scmp_filter_ctx ctx, bool helper)
 {
-	/* The kinds of socket the daemon makes after setup: UDP for the tunnel and for DNS,
-	 * AF_UNIX for syslog, rtnetlink for getaddrinfo()'s look at the local addresses. */
+	/* The kinds of socket the daemon makes after setup: UDP for the tunnel (a new
+	 * listen_port), AF_UNIX for syslog. No netlink: host names are looked up by the
+	 * resolver, and the link changed by the helper or, without a switch, on the rtnetlink
+	 * socket opened at startup. */
 	static const int domains[] = { AF_INET, AF_INET6, AF_UNIX };
 	struct scmp_arg_cmp cmp[2];
 	int ret;
@@ -347,11 +361,6 @@ static int daemon_filter(scmp_filter_ctx ctx, bool helper)
 		if (ret)
 			return ret;
 	}
-	cmp[0] = SCMP_A0(SCMP_CMP_EQ, AF_NETLINK);
-	cmp[1] = SCMP_A2(SCMP_CMP_EQ, NETLINK_ROUTE);
-	ret = seccomp_rule_add_array(ctx, SCMP_ACT_ALLOW, SCMP_SYS(socket), 2, cmp);
-	if (ret)
-		return ret;
 #ifdef SANITIZER_BUILD
 	/* A daemonized sanitizer build reports into the file named by log_path, which the runtime
 	 * creates (O_WRONLY | O_CREAT) only when it has something to report. */
@@ -401,7 +410,8 @@ static int daemon_filter(scmp_filter_ctx ctx, bool helper)
 	return ret;
 }
 
-/* The helper's calls: its socket, opening the config read-only, removing files. */
+/* The helper's calls: its socket, opening the config read-only, removing files; the network
+ * part adds its own (helper_net_filter()). */
 static const struct rule helper_rules[] = {
 	{ "recvfrom", ALLOW },
 	{ "recvmsg", ALLOW },
@@ -420,6 +430,21 @@ static const struct rule helper_rules[] = {
 	{ "restart_syscall", ALLOW },
 };
 
+/* The network part's calls beyond its socket's sendto and recvmsg (helper_rules): reading
+ * what kind of socket the daemon passed, and SO_MARK on it, no other option. */
+static int helper_net_filter(scmp_filter_ctx ctx)
+{
+	struct scmp_arg_cmp cmp[2];
+	int ret;
+
+	cmp[0] = SCMP_A1(SCMP_CMP_EQ, SOL_SOCKET);
+	ret = seccomp_rule_add_array(ctx, SCMP_ACT_ALLOW, SCMP_SYS(getsockopt), 1, cmp);
+	cmp[1] = SCMP_A2(SCMP_CMP_EQ, SO_MARK);
+	if (!ret)
+		ret = seccomp_rule_add_array(ctx, SCMP_ACT_ALLOW, SCMP_SYS(setsockopt), 2, cmp);
+	return ret;
+}
+
 static int helper_filter(scmp_filter_ctx ctx, bool unused)
 {
 	int ret;
@@ -431,6 +456,8 @@ static int helper_filter(scmp_filter_ctx ctx, bool unused)
 #endif
 	if (!ret)
 		ret = add_open_rules(ctx, OPEN_WRITING);
+	if (!ret)
+		ret = helper_net_filter(ctx);
 	return ret;
 }
 
@@ -608,6 +635,118 @@ static int helper_open(const char *config)
 	return fd;
 }
 
+/* --- the helper's network part ---------------------------------------------------------- *
+ *
+ * The daemon keeps no capability after a switch of user; the helper keeps CAP_NET_ADMIN and
+ * does for it what device_apply() needs at run time, and nothing else:
+ *   'N' ifindex (int32)               arm, once, before 'A' (so while the daemon is root):
+ *                                    the TUN's ifindex, 0 for none
+ *   'L' struct netlink_req            MTU, up/down, address add/del, route add/del, built
+ *                                    here by netlink.c after netlink_req_parse() checked it
+ *                                    names the armed ifindex (a route's output interface
+ *                                    is that ifindex too)
+ *   'M' mark (uint32) + SCM_RIGHTS    SO_MARK on the socket passed, if it is UDP
+ * The rtnetlink socket is opened at the helper's start, before its filter, which allows no
+ * socket(). */
+struct helper_net {
+	bool armed;
+	int ifindex;
+	struct netlink *nl; /* NULL if it could not be opened: every 'L' fails */
+};
+
+static struct helper_net helper_net;
+
+static int helper_net_arm(struct helper_net *net, const char *buf, size_t len)
+{
+	int32_t ifindex;
+
+	if (len != sizeof(ifindex))
+		return -EINVAL;
+	memcpy(&ifindex, buf, sizeof(ifindex));
+	if (ifindex < 0)
+		return -EINVAL;
+	net->ifindex = ifindex;
+	net->armed = true;
+	return 0;
+}
+
+static int helper_netlink(const struct helper_net *net, const char *buf, size_t len)
+{
+	struct netlink_req r;
+	int ret;
+
+	ret = netlink_req_parse(buf, len, net->ifindex, &r);
+	if (ret)
+		return ret;
+	return net->nl ? netlink_req_run(net->nl, &r) : -ENETDOWN;
+}
+
+static int sockopt_int(int sock, int name, int *value)
+{
+	socklen_t len = sizeof(*value);
+
+	if (getsockopt(sock, SOL_SOCKET, name, value, &len))
+		return -errno;
+	return len == sizeof(*value) ? 0 : -EINVAL;
+}
+
+/* The daemon's UDP sockets only: a mark on another kind (raw, netlink, TCP) is no FwMark. */
+static int helper_mark(const char *buf, size_t len, int sock)
+{
+	int domain, type, protocol;
+	uint32_t mark;
+
+	if (len != sizeof(mark) || sock < 0)
+		return -EINVAL;
+	memcpy(&mark, buf, sizeof(mark));
+	if (sockopt_int(sock, SO_DOMAIN, &domain) || sockopt_int(sock, SO_TYPE, &type) ||
+	    sockopt_int(sock, SO_PROTOCOL, &protocol))
+		return -ENOTSOCK;
+	if ((domain != AF_INET && domain != AF_INET6) || type != SOCK_DGRAM ||
+	    protocol != IPPROTO_UDP)
+		return -EPERM;
+	if (setsockopt(sock, SOL_SOCKET, SO_MARK, &mark, sizeof(mark)))
+		return -errno;
+	return 0;
+}
+
+/* One request into buf, and in *passfd the descriptor that came with it (-1 if none; any
+ * beyond the first are closed). Returns its length, 0 when the daemon's end is closed, or
+ * -errno. */
+static ssize_t helper_recv(int fd, char *buf, size_t size, int *passfd)
+{
+	union {
+		struct cmsghdr hdr;
+		char buf[CMSG_SPACE(sizeof(int) * 4)];
+	} control;
+	struct iovec iov = { .iov_base = buf, .iov_len = size };
+	struct msghdr msg = { .msg_iov = &iov,
+			      .msg_iovlen = 1,
+			      .msg_control = control.buf,
+			      .msg_controllen = sizeof(control.buf) };
+	struct cmsghdr *c;
+	ssize_t n;
+
+	*passfd = -1;
+	n = recvmsg(fd, &msg, MSG_CMSG_CLOEXEC);
+	if (n < 0)
+		return -errno;
+	for (c = CMSG_FIRSTHDR(&msg); c; c = CMSG_NXTHDR(&msg, c)) {
+		if (c->cmsg_level != SOL_SOCKET || c->cmsg_type != SCM_RIGHTS)
+			continue;
+		for (size_t i = 0; i < (c->cmsg_len - CMSG_LEN(0)) / sizeof(int); i++) {
+			int got;
+
+			memcpy(&got, CMSG_DATA(c) + i * sizeof(int), sizeof(int));
+			if (*passfd < 0)
+				*passfd = got;
+			else
+				close(got);
+		}
+	}
+	return n;
+}
+
 /* Static: nothing in the helper allocates once its filter is on. */
 static char helper_buf[MSG_MAX + 1];
 static char helper_config_path[PATH_MAX];
@@ -619,15 +758,24 @@ static void helper_loop(int fd)
 	bool armed = false;
 	struct stat st;
 	ssize_t n;
-	int ret;
+	int ret, passfd;
 
 	for (;;) {
-		n = recv(fd, helper_buf, sizeof(helper_buf) - 1, 0);
-		if (n < 0 && errno == EINTR)
+		n = helper_recv(fd, helper_buf, sizeof(helper_buf) - 1, &passfd);
+		if (n == -EINTR)
 			continue;
 		if (n <= 0)
 			break;
-		if (helper_buf[0] == MSG_ARM && !armed) {
+		if (helper_buf[0] == MSG_NET_ARM && !armed && !helper_net.armed) {
+			ret = helper_net_arm(&helper_net, helper_buf + 1, (size_t)n - 1);
+			send_reply(fd, -ret, -1);
+		} else if (helper_buf[0] == MSG_NETLINK && helper_net.armed) {
+			ret = helper_netlink(&helper_net, helper_buf + 1, (size_t)n - 1);
+			send_reply(fd, -ret, -1);
+		} else if (helper_buf[0] == MSG_MARK && helper_net.armed) {
+			ret = helper_mark(helper_buf + 1, (size_t)n - 1, passfd);
+			send_reply(fd, -ret, -1);
+		} else if (helper_buf[0] == MSG_ARM && !armed) {
 			ret = helper_arm(helper_buf + 1, (size_t)n - 1, helper_config_path,
 					 helper_files, &n_files);
 			armed = ret == 0;
@@ -642,6 +790,8 @@ static void helper_loop(int fd)
 		} else {
 			send_reply(fd, EPERM, -1);
 		}
+		if (passfd >= 0)
+			close(passfd);
 	}
 	for (size_t i = 0; armed && i < n_files; i++)
 		if (!lstat(helper_files[i].path, &st) && st.st_dev == helper_files[i].dev &&
@@ -695,8 +845,15 @@ static int child_detach(int fd, const char *name)
 static void __attribute__((noreturn)) helper_main(int fd)
 {
 	fd = child_detach(fd, HELPER_NAME);
-	/* uid 0 stays: it is what owns /etc/sealnet and /run; the capabilities go. */
-	if (fd < 0 || caps_bound(0) || caps_set(0) || prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) ||
+	if (fd < 0)
+		_exit(1);
+	/* Before the filter, which allows no socket(); if it fails, netlink requests do. */
+	if (netlink_open(&helper_net.nl))
+		helper_net.nl = NULL;
+	/* uid 0 stays: it is what owns /etc/sealnet and /run; of the capabilities only
+	 * CAP_NET_ADMIN, for the daemon's interface (the network part above). */
+	if (caps_bound(HELPER_CAPS) || caps_set(HELPER_CAPS) ||
+	    prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) ||
 	    prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) ||
 	    seccomp_install(helper_filter, false, SCMP_ACT_KILL_PROCESS))
 		_exit(1);
@@ -892,7 +1049,34 @@ int privdrop_prepare(void)
 
 /* One request, one answer; *passfd gets a descriptor if one came. Returns the helper's
  * answer (0 or -errno), or -EPIPE when the helper is gone. */
-static int helper_call(const void *req, size_t len, int *passfd)
+/* Sends req, with sendfd (if not -1) as SCM_RIGHTS. */
+static int helper_send(const void *req, size_t len, int sendfd)
+{
+	union {
+		struct cmsghdr hdr;
+		char buf[CMSG_SPACE(sizeof(int))];
+	} control;
+	struct iovec iov = { .iov_base = (void *)(uintptr_t)req, .iov_len = len };
+	struct msghdr msg = { .msg_iov = &iov, .msg_iovlen = 1 };
+	struct cmsghdr *c;
+
+	if (sendfd >= 0) {
+		memset(&control, 0, sizeof(control));
+		msg.msg_control = control.buf;
+		msg.msg_controllen = sizeof(control.buf);
+		c = CMSG_FIRSTHDR(&msg);
+		c->cmsg_level = SOL_SOCKET;
+		c->cmsg_type = SCM_RIGHTS;
+		c->cmsg_len = CMSG_LEN(sizeof(int));
+		memcpy(CMSG_DATA(c), &sendfd, sizeof(int));
+	}
+	if (sendmsg(helper_fd, &msg, MSG_NOSIGNAL) != (ssize_t)len)
+		return errno == ECONNRESET ? -EPIPE : -errno;
+	return 0;
+}
+
+/* helper_call() with a descriptor sent along (sendfd, -1 for none). */
+static int helper_call_fd(const void *req, size_t len, int sendfd, int *passfd)
 {
 	union {
 		struct cmsghdr hdr;
@@ -906,13 +1090,15 @@ static int helper_call(const void *req, size_t len, int *passfd)
 			      .msg_controllen = sizeof(control.buf) };
 	struct cmsghdr *c;
 	ssize_t n;
+	int ret;
 
 	if (passfd)
 		*passfd = -1;
 	if (helper_fd < 0)
 		return -EPIPE;
-	if (send(helper_fd, req, len, MSG_NOSIGNAL) != (ssize_t)len)
-		return errno == ECONNRESET ? -EPIPE : -errno;
+	ret = helper_send(req, len, sendfd);
+	if (ret)
+		return ret;
 	do
 		n = recvmsg(helper_fd, &msg, MSG_CMSG_CLOEXEC);
 	while (n < 0 && errno == EINTR);
@@ -935,6 +1121,47 @@ static int helper_call(const void *req, size_t len, int *passfd)
 	if (passfd && !e && *passfd < 0)
 		return -EPROTO;
 	return -e;
+}
+
+static int helper_call(const void *req, size_t len, int *passfd)
+{
+	return helper_call_fd(req, len, -1, passfd);
+}
+
+/* --- the helper's network part, the daemon's side ---------------------------------------- */
+
+static bool net_via_helper; /* switched: the link and SO_MARK go through the helper */
+
+/* Before the file arm, while we are root: the helper takes 'N' only then. */
+static int helper_net_arm_call(int ifindex)
+{
+	char msg[1 + sizeof(int32_t)];
+	int32_t i = ifindex > 0 ? ifindex : 0;
+
+	msg[0] = MSG_NET_ARM;
+	memcpy(msg + 1, &i, sizeof(i));
+	return helper_call(msg, sizeof(msg), NULL);
+}
+
+/* For netlink_set_forward(). */
+static int helper_netlink_call(const struct netlink_req *r)
+{
+	char msg[1 + sizeof(*r)];
+
+	msg[0] = MSG_NETLINK;
+	memcpy(msg + 1, r, sizeof(*r));
+	return helper_call(msg, sizeof(msg), NULL);
+}
+
+int privdrop_set_mark(int fd, uint32_t mark)
+{
+	char msg[1 + sizeof(mark)];
+
+	if (!net_via_helper)
+		return setsockopt(fd, SOL_SOCKET, SO_MARK, &mark, sizeof(mark)) ? -errno : 0;
+	msg[0] = MSG_MARK;
+	memcpy(msg + 1, &mark, sizeof(mark));
+	return helper_call_fd(msg, sizeof(msg), fd, NULL);
 }
 
 static int helper_arm_call(const struct privdrop_opts *o)
@@ -1060,14 +1287,18 @@ int privdrop_apply(const struct privdrop_opts *o)
 {
 	struct user u;
 	bool do_switch;
+	uint64_t keep;
 	int ret;
 
 	ret = find_user(o->user, &u);
 	if (ret)
 		return ret;
 	do_switch = u.uid != geteuid() || u.uid != getuid();
+	keep = do_switch ? KEEP_CAPS_SWITCHED : KEEP_CAPS_SAME_USER;
 	if (do_switch) {
-		ret = helper_arm_call(o);
+		ret = helper_net_arm_call(o->ifindex);
+		if (!ret)
+			ret = helper_arm_call(o);
 		if (ret) {
 			log_err("%s: the privileged helper refused or is gone: %s", __func__,
 				strerror(-ret));
@@ -1083,7 +1314,7 @@ int privdrop_apply(const struct privdrop_opts *o)
 			strerror(-ret));
 		return ret;
 	}
-	ret = caps_bound(KEEP_CAPS);
+	ret = caps_bound(keep);
 	if (ret) {
 		log_err("%s: cannot limit the bounding set: %s", __func__, strerror(-ret));
 		return ret;
@@ -1097,7 +1328,7 @@ int privdrop_apply(const struct privdrop_opts *o)
 		}
 	}
 	/* The switch cleared the effective set; this also empties what a uid of 0 kept. */
-	ret = caps_set(KEEP_CAPS);
+	ret = caps_set(keep);
 	if (ret) {
 		log_err("%s: cannot set capabilities: %s", __func__, strerror(-ret));
 		return ret;
@@ -1121,7 +1352,13 @@ int privdrop_apply(const struct privdrop_opts *o)
 		}
 	}
 	addr_set_resolver(resolver_lookup);
-	log_info("running as %s (uid %u), capabilities: cap_net_admin, seccomp filter %s",
-		 u.name, (unsigned)u.uid, o->sandbox ? "on" : "off (Sandbox = off)");
+	if (do_switch) {
+		netlink_set_forward(helper_netlink_call);
+		net_via_helper = true;
+	}
+	log_info("running as %s (uid %u), capabilities: %s, seccomp filter %s", u.name,
+		 (unsigned)u.uid,
+		 do_switch ? "none (the helper changes the interface)" : "cap_net_admin",
+		 o->sandbox ? "on" : "off (Sandbox = off)");
 	return 0;
 }

@@ -1,16 +1,19 @@
 /* Least privilege for the running daemon. Setup needs root: the TUN device, the UDP sockets,
  * netlink, the control socket in /var/run/wireguard, the pid file. Once they exist,
- * privdrop_apply() switches to an unprivileged user, keeps one capability (CAP_NET_ADMIN:
- * reload and `set` change addresses, routes, MTU and SO_MARK at run time), marks the process
+ * privdrop_apply() switches to an unprivileged user with no capability, marks the process
  * no-new-privs and not dumpable, and installs a seccomp filter that allows the system calls
  * of the running daemon and kills it on any other. docs/privileges.md explains each choice.
  *
- * Two jobs outlive the drop and need root's ownership of files, so a helper process does
- * them: opening the (root-owned, 0600) config file again for a reload, and removing the
- * control socket and the pid file from their root-owned directories when the daemon exits,
- * however it exits. privdrop_prepare() forks it before any secret is in memory. It keeps
- * uid 0 and nothing else: no capabilities, its own small seccomp filter, and it opens only
- * the config path and removes only the files it was told about before the drop.
+ * Three jobs outlive the drop, so a helper process does them: opening the (root-owned, 0600)
+ * config file again for a reload; removing the control socket and the pid file from their
+ * root-owned directories when the daemon exits, however it exits; and what reload and `set`
+ * change at run time, the TUN's MTU, link state, addresses and routes (netlink.h's calls are
+ * forwarded to it) and SO_MARK on the UDP sockets (privdrop_set_mark()). privdrop_prepare()
+ * forks it before any secret is in memory. It keeps uid 0 and CAP_NET_ADMIN, nothing else,
+ * under its own small seccomp filter; it opens only the config path, removes only the files
+ * it was told about before the drop, changes only the interface whose index it was told then,
+ * and marks only UDP sockets. Without a switch (User = root) there is no helper, and the
+ * daemon keeps CAP_NET_ADMIN to do the network part itself.
  *
  * Host names (an Endpoint in a reloaded config) are looked up after the drop by a third
  * process, the resolver, also forked by privdrop_prepare(): NSS modules differ from system to
@@ -25,6 +28,7 @@
 #define SEALNET_PRIVDROP_H
 
 #include <stdbool.h>
+#include <stdint.h>
 
 #define PRIVDROP_MAX_REMOVE 4
 
@@ -39,6 +43,8 @@ struct privdrop_opts {
 	/* Files the helper removes when the daemon has exited, if they are still the files that
 	 * existed at the drop (same inode). NULL entries are skipped. */
 	const char *remove[PRIVDROP_MAX_REMOVE];
+	/* The TUN's ifindex: after the drop, the only interface the helper changes (0: none). */
+	int ifindex;
 };
 
 /* Makes the process not dumpable (no core dump will hold the private key) and forks the
@@ -52,6 +58,10 @@ int privdrop_apply(const struct privdrop_opts *o);
  * which opens o->config_path only (as uid 0 without capabilities: a file root owns, such as
  * /etc/sealnet/IFACE.conf at 0600). Returns a descriptor or -errno. */
 int privdrop_open_config(const char *path);
+/* SO_MARK = mark on the socket fd: setsockopt(2) before the drop or without a switch, and
+ * after it through the helper, which marks UDP sockets only. Returns 0 or -errno (-EPIPE: the
+ * helper is gone). */
+int privdrop_set_mark(int fd, uint32_t mark);
 /* What to add to the message for an error of privdrop_open_config(): "" or a sentence that
  * starts with a space. */
 const char *privdrop_open_hint(int err);

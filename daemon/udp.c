@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "log.h"
+#include "privdrop.h"
 
 #ifndef UDP_SEGMENT
 #define UDP_SEGMENT 103
@@ -117,11 +118,12 @@ void udp_close(struct udp *u)
 
 int udp_set_mark(const struct udp *u, uint32_t mark)
 {
-	int fds[2] = { u->fd4, u->fd6 };
+	int fds[2] = { u->fd4, u->fd6 }, ret;
 
+	/* After the drop SO_MARK needs CAP_NET_ADMIN, which only the helper keeps. */
 	for (int i = 0; i < 2; i++)
-		if (fds[i] >= 0 && setsockopt(fds[i], SOL_SOCKET, SO_MARK, &mark, sizeof(mark)))
-			return -errno;
+		if (fds[i] >= 0 && (ret = privdrop_set_mark(fds[i], mark)))
+			return ret;
 	return 0;
 }
 

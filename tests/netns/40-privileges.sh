@@ -1,15 +1,19 @@
 #!/usr/bin/env bash
 # Least privilege (docs/privileges.md).  Once set up, sealnetd runs as an unprivileged user
-# with CAP_NET_ADMIN only, no-new-privs, not dumpable, under a seccomp filter (Seccomp: 2);
-# its helper keeps uid 0 and nothing else.  Everything the running daemon does must still
-# work under the filter: traffic with offloads, handshakes, `wg show`, `wg set` (peers and
-# their routes, fwmark, listen port), SIGHUP and `sealnet reload` of a root-owned 0600 file
+# with no capability, no-new-privs, not dumpable, under a seccomp filter (Seccomp: 2) and
+# without a netlink socket; its helper keeps uid 0 and CAP_NET_ADMIN, nothing else, and
+# changes the daemon's TUN only (routes, addresses, MTU, link) and marks UDP sockets only.
+# Everything the running daemon does must still work under the filter: traffic with offloads,
+# handshakes, `wg show`, `wg set` (peers and their routes, fwmark, listen port), SIGHUP and
+# `sealnet reload` of a root-owned 0600 file
 # (read through the helper, also after an editor replaced it, with a host name to resolve),
 # SIGUSR1, a metrics scrape, and SIGTERM, after which the helper removes the control socket.
 # A call outside the filter kills the daemon with SIGSYS, which every check below would see.
 # Then: Sandbox = off (no filter, still dropped), User = root (no switch, no helper), no
 # file opened for writing after the drop (tests/tools/privcheck: the daemon's own drop and
-# filter, then a write-open, which is killed), an unknown User (no start), a SIGKILLed daemon
+# filter, then a write-open, which is killed), requests for another interface through the
+# helper (tests/tools/privcheck net: refused) and an rtnetlink socket of the dropped daemon's
+# own (killed), an unknown User (no start), a SIGKILLed daemon
 # (the helper still cleans up), `sealnet up` and `down` of a daemonized one (pid file and
 # socket gone after down; its /dev/null opened before the drop), and links planted at the
 # temporary names of the pid file and of the registry's --metrics file (not followed).
@@ -18,7 +22,8 @@
 # shellcheck source=tests/netns/lib.sh
 . "$(dirname "$0")/lib.sh"
 
-# CAP_NET_ADMIN is capability 12: the one bit the running daemon keeps.
+# CAP_NET_ADMIN is capability 12: the one bit the helper keeps, and a daemon without a switch
+# of user (User = root), which has no helper.
 PRIVCHECK=${PRIVCHECK:-$SN_ROOT/build/tests/privcheck}
 [ -x "$PRIVCHECK" ] || fail "privcheck not found at $PRIVCHECK (make build/tests/privcheck)"
 NSS_SNTEST=${NSS_SNTEST:-$SN_ROOT/build/tests/nss/libnss_sntest.so.2}
@@ -65,9 +70,9 @@ check_daemon() {
 	check_eq "daemon Uid (real, effective, saved, fs)" "$(status "$pid" Uid)" "$uid $uid $uid $uid"
 	check_eq "daemon Gid" "$(status "$pid" Gid)" "$gid $gid $gid $gid"
 	check_eq "daemon supplementary groups: its own group only" "$(status "$pid" Groups)" "$gid"
-	check_eq "daemon CapEff: cap_net_admin only" "$(status "$pid" CapEff)" "$NET_ADMIN"
-	check_eq "daemon CapPrm: cap_net_admin only" "$(status "$pid" CapPrm)" "$NET_ADMIN"
-	check_eq "daemon CapBnd: cap_net_admin only" "$(status "$pid" CapBnd)" "$NET_ADMIN"
+	check_eq "daemon CapEff: none" "$(status "$pid" CapEff)" "$NO_CAPS"
+	check_eq "daemon CapPrm: none" "$(status "$pid" CapPrm)" "$NO_CAPS"
+	check_eq "daemon CapBnd: none" "$(status "$pid" CapBnd)" "$NO_CAPS"
 	check_eq "daemon CapInh: none" "$(status "$pid" CapInh)" "$NO_CAPS"
 	check_eq "daemon CapAmb: none" "$(status "$pid" CapAmb)" "$NO_CAPS"
 	check_eq "daemon NoNewPrivs" "$(status "$pid" NoNewPrivs)" 1
@@ -76,17 +81,28 @@ check_daemon() {
 	check_eq "daemon not dumpable (/proc/$pid/status owned by root)" "$(stat -c %u "/proc/$pid/status")" 0
 }
 
-# check_helper NODE: the helper of NODE's daemon: uid 0, nothing else.
+# check_helper NODE: the helper of NODE's daemon: uid 0 and CAP_NET_ADMIN, nothing else.
 check_helper() {
 	local pid
 	pid=$(helper_of "$1")
 	[ -n "$pid" ] || fail "no sealnetd-helper in $1's namespace"
 	check_eq "helper Uid" "$(status "$pid" Uid)" "0 0 0 0"
-	check_eq "helper CapEff: none" "$(status "$pid" CapEff)" "$NO_CAPS"
-	check_eq "helper CapPrm: none" "$(status "$pid" CapPrm)" "$NO_CAPS"
-	check_eq "helper CapBnd: none" "$(status "$pid" CapBnd)" "$NO_CAPS"
+	check_eq "helper CapEff: cap_net_admin only" "$(status "$pid" CapEff)" "$NET_ADMIN"
+	check_eq "helper CapPrm: cap_net_admin only" "$(status "$pid" CapPrm)" "$NET_ADMIN"
+	check_eq "helper CapBnd: cap_net_admin only" "$(status "$pid" CapBnd)" "$NET_ADMIN"
+	check_eq "helper CapAmb: none" "$(status "$pid" CapAmb)" "$NO_CAPS"
 	check_eq "helper NoNewPrivs" "$(status "$pid" NoNewPrivs)" 1
 	check_eq "helper Seccomp" "$(status "$pid" Seccomp)" 2
+}
+
+# netlink_sockets PID: how many netlink sockets PID holds (in a's namespace).
+netlink_sockets() {
+	local inodes ino n=0
+	inodes=$(nsx a awk 'NR > 1 { print $NF }' /proc/net/netlink)
+	for ino in $(find /proc/"$1"/fd -lname 'socket:*' -printf '%l\n' 2>/dev/null | tr -dc '0-9\n'); do
+		grep -qx "$ino" <<<"$inodes" && n=$((n + 1))
+	done
+	echo "$n"
 }
 
 alive() { node_alive a || fail "a's sealnetd died${1:+ ($1)}: $(tail -n 3 "${LOG[a]}")"; }
@@ -119,7 +135,7 @@ start_node b
 step "a starts as User = nobody with the filter on"
 conf_a_with "User = nobody" "MetricsListen = 127.0.0.1:$MPORT"
 start_node a
-check "the drop is logged" log_has "running as nobody (uid $nobody_uid), capabilities: cap_net_admin, seccomp filter on"
+check "the drop is logged" log_has "running as nobody (uid $nobody_uid), capabilities: none (the helper changes the interface), seccomp filter on"
 check_daemon "${PID[a]}" "$nobody_uid" "$nobody_gid" 2
 check_helper a
 check "b (nobody too) runs under the filter" test "$(status "${PID[b]}" Seccomp)" = 2
@@ -145,11 +161,16 @@ alive "show"
 step "wg set at run time: peers and routes, fwmark, listen port"
 pub_c=$(genkey | pubkey) || fail "key for peer c"
 check "wg set: peer c with 100.64.0.77/32" nsx a wg set "$ifa" peer "$pub_c" allowed-ips 100.64.0.77/32
-check "its route was added (CAP_NET_ADMIN at run time)" wait_for 5 route_a 100.64.0.77
+check "its route was added (by the helper)" wait_for 5 route_a 100.64.0.77
+check_eq "the daemon holds no netlink socket any more" "$(netlink_sockets "${PID[a]}")" 0
 check "wg set: fwmark 0x2a (SO_MARK)" nsx a wg set "$ifa" fwmark 0x2a
 check_eq "fwmark" "$(nsx a wg show "$ifa" fwmark)" 0x2a
+check "the UDP socket carries it (set by the helper)" \
+	eval 'nsx a ss -Hulne "sport = :${PORT[a]}" | grep -q "fwmark:0x2a"'
 check "wg set: listen-port 51077" nsx a wg set "$ifa" listen-port 51077
 check "a listens on UDP 51077" wait_for 5 udp_listening_a 51077
+check "the new socket carries the mark too" \
+	eval 'nsx a ss -Hulne "sport = :51077" | grep -q "fwmark:0x2a"'
 check "ping a -> b from the new port" wait_ping a "${OV4[b]}" 10
 check_not "wg set: listen-port 999 (below 1024) is refused" nsx a wg set "$ifa" listen-port 999 2>/dev/null
 check "the refusal is logged" log_has "cannot listen on UDP port 999: Permission denied"
@@ -196,7 +217,7 @@ check "the helper removed the control socket" wait_for 5 test ! -e "$sock_a"
 check "the helper has exited" wait_for 5 no_helper a
 check_not "no private key in a's log" grep -qF "${PRIV[a]}" "${LOG[a]}"
 
-step "Sandbox = off: no filter, still nobody with cap_net_admin"
+step "Sandbox = off: no filter, still nobody without capabilities"
 conf_a_with "User = nobody" "Sandbox = off"
 start_node a
 check "logged" log_has "seccomp filter off (Sandbox = off)"
@@ -238,12 +259,41 @@ else
 	check_eq "the root-owned file is untouched" "$(cat "$victim")" untouched
 fi
 
+step "the helper changes the daemon's interface only, and the dropped daemon has no rtnetlink"
+# privcheck drops as a daemon with User = nobody does, its helper armed with the ifindex of
+# pctun0 (standing for the TUN), then asks through the netlink.h calls for an MTU, an address,
+# routes (main table and 1234), their removal and link down, on pctun0 and on a's veth
+# (ul$b: its routes, addresses and link carry the underlay), and SO_MARK on a UDP and a TCP
+# socket; last it opens an rtnetlink socket itself.
+ul=ulb
+nsx a ip tuntap add mode tun name pctun0 || fail "tun pctun0"
+nsx a ip link set pctun0 up
+mtu_ul=$(nsx a cat "/sys/class/net/$ul/mtu")
+{ nsx a "$PRIVCHECK" net nobody pctun0 "$ul"; } >"$SN_TMP/privcheck-net" 2>&1
+check_eq "privcheck net: the own rtnetlink socket is killed by the filter (SIGSYS)" "$?" 159
+sed 's/^/    | /' "$SN_TMP/privcheck-net"
+for what in mtu addr-add route-add route-add-table-1234 route-del addr-del down; do
+	check "$what on the armed interface: done" grep -qxF "$what pctun0: ok" "$SN_TMP/privcheck-net"
+	check "$what on $ul: refused by the helper" \
+		grep -qxF "$what $ul: Operation not permitted" "$SN_TMP/privcheck-net"
+done
+check "SO_MARK on a UDP socket: done" grep -qxF "mark-udp -: ok" "$SN_TMP/privcheck-net"
+check "SO_MARK on a TCP socket: refused" grep -qxF "mark-tcp -: Operation not permitted" "$SN_TMP/privcheck-net"
+check_not "no rtnetlink socket was opened" grep -qF "netlink socket opened" "$SN_TMP/privcheck-net"
+check_eq "pctun0's MTU was changed" "$(nsx a cat /sys/class/net/pctun0/mtu)" 1300
+check_eq "$ul's MTU was not" "$(nsx a cat "/sys/class/net/$ul/mtu")" "$mtu_ul"
+check "$ul is still up" eval 'nsx a ip link show "$ul" | grep -q "[<,]UP[,>]"'
+check_not "no address 198.51.100.2 on $ul" eval 'nsx a ip addr show dev "$ul" | grep -qF 198.51.100.2'
+check_not "no route 203.0.113.2 anywhere" eval 'nsx a ip route show table all | grep -qF 203.0.113.2'
+check "ping b's underlay address still" nsx a ping -c 1 -W 2 "198.18.$LINK_NET.${IDX[b]}"
+nsx a ip link del pctun0
+
 step "an unknown User: no start"
 conf_a_with "User = sn-no-such-user"
 nsx a timeout 20 "$SEALNETD" -f -c "$conf_a" "$ifa" >"$SN_TMP/nouser.log" 2>&1
 rc=$?
 check_eq "exit status" "$rc" 1
-check "the reason" grep -qF "User = sn-no-such-user: no such user" "$SN_TMP/nouser.log"
+check "the reason, with file and line" grep -qF "User: no such user \"sn-no-such-user\"" "$SN_TMP/nouser.log"
 check_not "no interface left" ip -n "${NS[a]}" link show "$ifa" 2>/dev/null
 check "no control socket left" test ! -e "$sock_a"
 

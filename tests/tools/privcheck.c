@@ -3,6 +3,7 @@
  * call the running daemon must not be able to make, for tests/netns/40.
  *
  *	privcheck open MODE PATH     MODE: read, write, rdwr, append, trunc, creat
+ *	privcheck net USER TUN OTHER
  *	privcheck sanitizer          exit 0 in a sanitizer build, 1 otherwise
  *
  * The drop is User = the caller (root, for the tests): no switch and no helper, so what a
@@ -12,16 +13,29 @@
  * process with SIGSYS (status 159 in a shell). A sanitizer build's filter lets files be
  * created (its runtime writes its report to one), so the write checks do not apply there.
  * Bad arguments exit 2, a failed drop 3.
+ *
+ * net drops as a daemon with User = USER does (a switch, so the helper does the network part),
+ * the helper armed with TUN's ifindex (any interface standing for the daemon's TUN), then
+ * asks through the ordinary netlink.h calls for what a daemon taken over might: MTU, link
+ * state, an address and a route on TUN and on OTHER, and SO_MARK on a UDP and a TCP socket.
+ * It prints one line per request, "WHAT IFACE: ok" or the error. Last it opens an rtnetlink
+ * socket of its own, which the filter kills (status 159): a daemon that has dropped has none.
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <linux/netlink.h>
+#include <linux/rtnetlink.h>
+#include <net/if.h>
+#include <netinet/in.h>
 #include <pwd.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
 #include <unistd.h>
 
+#include "addr.h"
 #include "log.h"
+#include "netlink.h"
 #include "privdrop.h"
 
 #if defined(__SANITIZE_ADDRESS__)
@@ -61,6 +75,57 @@ static void __attribute__((format(printf, 1, 2))) say(const char *fmt, ...)
 		_exit(4);
 }
 
+static void result(const char *what, const char *ifname, int ret)
+{
+	say("%s %s: %s\n", what, ifname, ret ? strerror(-ret) : "ok");
+}
+
+/* The requests of a daemon taken over, on ifname (ifindex). */
+static void net_requests(struct netlink *nl, const char *ifname, int ifindex, int n)
+{
+	struct ip_prefix addr, route;
+	char a[32], r[32];
+
+	snprintf(a, sizeof(a), "198.51.100.%d/32", n);
+	snprintf(r, sizeof(r), "203.0.113.%d/32", n);
+	if (addr_parse_prefix(a, &addr) || addr_parse_prefix(r, &route))
+		_exit(2);
+	result("mtu", ifname, netlink_set_mtu(nl, ifindex, 1300));
+	result("addr-add", ifname, netlink_addr_add(nl, ifindex, &addr));
+	result("route-add", ifname, netlink_route_add_table(nl, ifindex, &route, RT_TABLE_MAIN));
+	result("route-add-table-1234", ifname, netlink_route_add_table(nl, ifindex, &route, 1234));
+	result("route-del", ifname, netlink_route_del_table(nl, ifindex, &route, RT_TABLE_MAIN));
+	result("addr-del", ifname, netlink_addr_del(nl, ifindex, &addr));
+	result("down", ifname, netlink_set_up(nl, ifindex, false));
+}
+
+static int net_check(const char *user, const char *tun, const char *other)
+{
+	struct privdrop_opts o = { .sandbox = true, .user = user };
+	int tun_index = (int)if_nametoindex(tun), other_index = (int)if_nametoindex(other);
+	struct netlink *nl;
+	int udp, tcp;
+
+	if (!tun_index || !other_index) {
+		fprintf(stderr, "privcheck: no interface %s or %s\n", tun, other);
+		return 2;
+	}
+	o.ifindex = tun_index;
+	/* As the daemon does: the helper and the resolver, rtnetlink, then the drop. */
+	if (privdrop_prepare() || netlink_open(&nl) || privdrop_apply(&o))
+		return 3;
+	net_requests(nl, tun, tun_index, 1);
+	net_requests(nl, other, other_index, 2);
+	udp = socket(AF_INET, SOCK_DGRAM, 0);
+	tcp = socket(AF_INET, SOCK_STREAM, 0);
+	result("mark-udp", "-", privdrop_set_mark(udp, 42));
+	result("mark-tcp", "-", privdrop_set_mark(tcp, 42));
+	say("netlink socket\n");
+	socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC, NETLINK_ROUTE);
+	say("netlink socket opened\n");
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
 	struct privdrop_opts o = { .sandbox = true };
@@ -74,6 +139,10 @@ int main(int argc, char **argv)
 #else
 		return 1;
 #endif
+	}
+	if (argc == 5 && !strcmp(argv[1], "net")) {
+		log_init("privcheck", true, LOG_NOTICE);
+		return net_check(argv[2], argv[3], argv[4]);
 	}
 	if (argc != 4 || strcmp(argv[1], "open"))
 		goto usage;
@@ -105,6 +174,7 @@ int main(int argc, char **argv)
 	return 0;
 usage:
 	fprintf(stderr, "usage: privcheck open read|write|rdwr|append|trunc|creat PATH\n"
+			"       privcheck net USER TUN OTHER\n"
 			"       privcheck sanitizer\n");
 	return 2;
 }
