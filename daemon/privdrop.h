@@ -52,7 +52,11 @@ int privdrop_apply(const struct privdrop_opts *o);
  * which opens o->config_path only (as uid 0 without capabilities: a file root owns, such as
  * /etc/sealnet/IFACE.conf at 0600). Returns a descriptor or -errno. */
 int privdrop_open_config(const char *path);
-/* What to add to the message for an error of privdrop_open_config(): "" or a sentence that
+/* Opens the key file a config names (PrivateKeyFile) read-only: open(2) before the drop, and
+ * the helper remembers the path; after it through the helper, which opens that path only.
+ * Returns a descriptor or -errno (-EPERM for another path after the drop). */
+int privdrop_open_key(const char *path);
+/* What to add to the message for an error of privdrop_open_config() or privdrop_open_key(): "" or a sentence that
  * starts with a space. */
 const char *privdrop_open_hint(int err);
 

@@ -265,7 +265,7 @@ expect_eq "check a bad file: summary" "$(cat "$tmp/err")" "$f: 8 errors, 1 warni
 } >"$tmp/warn.conf"
 expect_status "check warnings" 0 "$sealnet" check "$tmp/warn.conf"
 cat >"$tmp/want" <<EOF
-$tmp/warn.conf: warning: no PrivateKey: the interface will not handshake until one is set
+$tmp/warn.conf: warning: no PrivateKey or PrivateKeyFile: the interface will not handshake until one is set
 $tmp/warn.conf:8: warning: [Peer]: AllowedIPs 100.64.8.2/32 is also the peer's on line 4: this later peer takes it
 $tmp/warn.conf:12: warning: [Peer]: no AllowedIPs: nothing will be sent to it
 EOF
@@ -283,6 +283,37 @@ usage_error "check two files" check check a.conf b.conf
 usage_error "check --bogus" check check --bogus a.conf
 expect_status "check --help" 0 "$sealnet" check --help
 if grep -q "^Usage: sealnet check" "$tmp/out"; then ok; else bad "check --help: $(cat "$tmp/out")"; fi
+# PrivateKeyFile: read when the file is, refused with its line when it cannot be or holds no
+# key, a warning when others can read it; never together with PrivateKey.
+wg genkey >"$tmp/sn.key"
+printf '[Interface]\nPrivateKeyFile = %s\nAddress = 100.64.8.1/24\n' "$tmp/sn.key" >"$tmp/kf.conf"
+expect_status "check PrivateKeyFile" 0 "$sealnet" check "$tmp/kf.conf"
+expect_eq "check PrivateKeyFile: nothing to say" "$(cat "$tmp/out")" ""
+chmod 644 "$tmp/sn.key"
+expect_status "check PrivateKeyFile others can read" 0 "$sealnet" check "$tmp/kf.conf"
+expect_eq "check PrivateKeyFile: mode warning" "$(cat "$tmp/out")" \
+	"$tmp/kf.conf:2: warning: PrivateKeyFile: \"$tmp/sn.key\" is readable by others (mode 644)"
+chmod 600 "$tmp/sn.key"
+echo "not a key at all" >"$tmp/sn.key"
+expect_status "check PrivateKeyFile without a key" 1 "$sealnet" check "$tmp/kf.conf"
+expect_eq "check PrivateKeyFile without a key: what" "$(cat "$tmp/out")" \
+	"$tmp/kf.conf:2: error: PrivateKeyFile: \"$tmp/sn.key\" holds no key (one line of 44 base64 characters, as \`sealnet genkey\` writes)"
+rm "$tmp/sn.key"
+expect_status "check PrivateKeyFile missing" 1 "$sealnet" check "$tmp/kf.conf"
+expect_eq "check PrivateKeyFile missing: what" "$(cat "$tmp/out")" \
+	"$tmp/kf.conf:2: error: PrivateKeyFile: cannot open \"$tmp/sn.key\": No such file or directory"
+printf '[Interface]\nPrivateKey = %s\nPrivateKeyFile = /x.key\nPrivateKeyFile = relative.key\n' "$k0" >"$tmp/kf2.conf"
+expect_status "check PrivateKey and PrivateKeyFile" 1 "$sealnet" check "$tmp/kf2.conf"
+cat >"$tmp/want" <<EOF
+$tmp/kf2.conf:3: error: PrivateKeyFile: PrivateKey is given too (line 2): one or the other
+$tmp/kf2.conf:4: error: PrivateKeyFile: duplicate key (first on line 3)
+EOF
+expect_eq "check PrivateKey and PrivateKeyFile: what" "$(cat "$tmp/out")" "$(cat "$tmp/want")"
+printf '[Interface]\nPrivateKeyFile = relative.key\n' >"$tmp/kf3.conf"
+expect_status "check a relative PrivateKeyFile" 1 "$sealnet" check "$tmp/kf3.conf"
+expect_eq "check a relative PrivateKeyFile: what" "$(cat "$tmp/out")" \
+	"$tmp/kf3.conf:2: error: PrivateKeyFile: \"relative.key\" is not an absolute path"
+
 # up checks the file first: all its errors, and no daemon started.
 cp "$f" "$tmp/$none.conf"
 rm -f "$tmp/args"
