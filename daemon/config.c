@@ -1508,7 +1508,7 @@ static int load(const char *path, struct config **out, char *err, size_t errlen,
 			 (unsigned)(mode & 07777));
 	/* Legal, as for wg(8), but silent otherwise until someone wonders why nothing works. */
 	if (!ret && !(*out)->private_key)
-		log_warn("%s: no PrivateKey or PrivateKeyFile: the interface will not handshake until one is set "
+		log_warn("%s: no PrivateKey: the interface will not handshake until one is set "
 			 "(`wg set IFACE private-key FILE`, by hand or in a PostUp)",
 			 path);
 	sodium_memzero(text, len);
@@ -1548,7 +1548,7 @@ int config_check(const char *path, struct config_issue **out, size_t *n, char *e
 		warn(&p, 0, "private key file is readable by others (mode %o)",
 		     (unsigned)(mode & 07777));
 	if (p.cfg && !p.cfg->private_key && !seen_line(&p, "PrivateKeyFile"))
-		warn(&p, 0, "no PrivateKey or PrivateKeyFile: the interface will not handshake until one is set");
+		warn(&p, 0, "no PrivateKey: the interface will not handshake until one is set");
 	/* What sealnetd would find only at startup. */
 	if (p.cfg && p.cfg->user && !getpwnam(p.cfg->user)) {
 		line = seen_line(&p, "User");

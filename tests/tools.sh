@@ -265,7 +265,7 @@ expect_eq "check a bad file: summary" "$(cat "$tmp/err")" "$f: 8 errors, 1 warni
 } >"$tmp/warn.conf"
 expect_status "check warnings" 0 "$sealnet" check "$tmp/warn.conf"
 cat >"$tmp/want" <<EOF
-$tmp/warn.conf: warning: no PrivateKey or PrivateKeyFile: the interface will not handshake until one is set
+$tmp/warn.conf: warning: no PrivateKey: the interface will not handshake until one is set
 $tmp/warn.conf:8: warning: [Peer]: AllowedIPs 100.64.8.2/32 is also the peer's on line 4: this later peer takes it
 $tmp/warn.conf:12: warning: [Peer]: no AllowedIPs: nothing will be sent to it
 EOF
