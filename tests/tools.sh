@@ -186,6 +186,21 @@ usage_error "set keepalive 65536" set set "$none" peer "$key" persistent-keepali
 usage_error "set allowed ip /33" set set "$none" peer "$key" allowed-ips 100.64.0.1/33
 usage_error "set empty allowed ip" set set "$none" peer "$key" allowed-ips "100.64.0.1/32,,fd00::1"
 usage_error "set bad interface name" set set 'no/such' peer "$key"
+# rules and groups, in the config's words.
+usage_error "set rules: not a rule" set set "$none" rules 'permit icmp'
+if grep -q "bad rule (Allow = ... or Deny = ...) \`permit icmp'" "$tmp/err"; then ok; else bad "set rules: stderr: $(cat "$tmp/err")"; fi
+usage_error "set rules: bad port" set set "$none" rules 'Allow = icmp; Allow = tcp/99999'
+if grep -q "bad rule \`Allow = tcp/99999': bad port" "$tmp/err"; then ok; else bad "set rules port: stderr: $(cat "$tmp/err")"; fi
+usage_error "set rules: allowx" set set "$none" rules 'allowx icmp'
+usage_error "set rules after peer" set set "$none" peer "$key" rules 'Allow = icmp'
+usage_error "set groups before peer" set set "$none" groups web
+if grep -q "unexpected \`groups' before peer" "$tmp/err"; then ok; else bad "set groups before peer: stderr: $(cat "$tmp/err")"; fi
+usage_error "set groups: bad name" set set "$none" peer "$key" groups 'web, no/slash'
+usage_error "set groups: too many" set set "$none" peer "$key" groups "$(echo g{1..17})"
+not_running "set rules as the file writes them" set "$none" rules "$(printf 'Allow = icmp # ping\nDeny = tcp/22 from group:guest\nallow tcp/443 from 100.64.0.0/10')"
+not_running "set rules none" set "$none" rules ''
+not_running "set groups" set "$none" peer "$key" groups 'web, db admin'
+not_running "set groups none" set "$none" peer "$key" groups ''
 not_running "set on a stopped interface" set "$none" fwmark off listen-port 0 peer "$key" \
 	endpoint 198.18.0.1:51820 allowed-ips "100.64.0.1/32, fd00::1" persistent-keepalive off
 not_running "set peer remove" set "$none" peer "$key" remove
