@@ -56,8 +56,8 @@ int privdrop_open_config(const char *path);
  * the helper remembers the path; after it through the helper, which opens that path only.
  * Returns a descriptor or -errno (-EPERM for another path after the drop). */
 int privdrop_open_key(const char *path);
-/* What to add to the message for an error of privdrop_open_config() or privdrop_open_key(): "" or a sentence that
- * starts with a space. */
+/* What to add to the message for an error of privdrop_open_config() or privdrop_open_key():
+ * "" or a sentence that starts with a space. */
 const char *privdrop_open_hint(int err);
 
 #endif
