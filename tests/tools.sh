@@ -337,6 +337,49 @@ expect_eq "up on a bad file: exit status" "$?" 1
 expect_eq "up on a bad file: every error" "$(grep -c "^sealnet: up: $tmp/$none.conf:[0-9]*: " "$tmp/err")" 8
 if [ -e "$tmp/args" ]; then bad "up on a bad file ran the daemon"; else ok; fi
 
+# --- bash completion (conf/completion/sealnet.bash) ---------------------------------------
+completion=$(cd "$(dirname "$0")/.." && pwd)/conf/completion/sealnet.bash
+# complete WORDS...: what the completion offers for the last word, sorted, on one line.
+complete_words() {
+	(
+		# shellcheck source=conf/completion/sealnet.bash
+		. "$completion"
+		COMP_WORDS=("$@")
+		COMP_CWORD=$(($# - 1))
+		_sealnet
+		printf '%s\n' "${COMPREPLY[@]}" | sort | tr '\n' ' '
+	)
+}
+mkdir -p "$tmp/run" "$tmp/etc" "$tmp/cwd/dir"
+for s in sn7 wg0; do
+	python3 -c 'import socket, sys; socket.socket(socket.AF_UNIX).bind(sys.argv[1])' "$tmp/run/$s.sock"
+done
+: >"$tmp/run/notasocket.sock"
+: >"$tmp/etc/sn0.conf"
+: >"$tmp/cwd/a.conf"
+: >"$tmp/cwd/b.txt"
+export SEALNET_RUN_DIR=$tmp/run SEALNET_CONF_DIR=$tmp/etc
+expect_eq "complete: subcommands" "$(complete_words sealnet '')" \
+	"--help --version bench check down genkey genpsk help pubkey registry reload set show status up "
+expect_eq "complete: s..." "$(complete_words sealnet s)" "set show status "
+help_cmds=$("$sealnet" help | sed -n 's/^  \([a-z]*\): .*/\1/p' | sort | tr '\n' ' ')
+expect_eq "complete: every subcommand of sealnet help" \
+	"$(complete_words sealnet '' | tr ' ' '\n' | grep -Ev '^(--|help$|$)' | tr '\n' ' ')" "$help_cmds"
+expect_eq "complete: show's interfaces (sockets only)" "$(complete_words sealnet show '')" \
+	"--brief --json all interfaces sn7 wg0 "
+expect_eq "complete: status" "$(complete_words sealnet status '')" "--json all sn7 wg0 "
+expect_eq "complete: show IFACE field" "$(complete_words sealnet show sn7 l)" "latest-handshakes listen-port "
+expect_eq "complete: down" "$(complete_words sealnet down s)" "sn7 "
+expect_eq "complete: reload" "$(complete_words sealnet reload w)" "wg0 "
+expect_eq "complete: set IFACE" "$(complete_words sealnet set sn7 '')" \
+	"fwmark listen-port peer private-key rules "
+expect_eq "complete: set after peer" "$(complete_words sealnet set sn7 peer "$key" '')" \
+	"allowed-ips endpoint groups peer persistent-keepalive preshared-key remove "
+expect_eq "complete: up (.conf files, directories, /etc/sealnet's names)" \
+	"$(cd "$tmp/cwd" && complete_words sealnet up '')" "a.conf dir sn0 "
+expect_eq "complete: check --" "$(complete_words sealnet check --)" "--strict "
+unset SEALNET_RUN_DIR SEALNET_CONF_DIR
+
 # --- the man pages and --help say the same things ------------------------------------------
 # Flags in a --help text: from its Usage and indented lines (prose may quote other commands).
 help_flags() {
