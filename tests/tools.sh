@@ -380,6 +380,14 @@ expect_eq "complete: up (.conf files, directories, /etc/sealnet's names)" \
 expect_eq "complete: check --" "$(complete_words sealnet check --)" "--strict "
 unset SEALNET_RUN_DIR SEALNET_CONF_DIR
 
+# Every drop reason the daemon counts is described in sealnetd(8)'s table.
+src=$(dirname "$0")/..
+reasons=$(sed -n 's/^\t\[DROP_[A-Z0-9_]*\] = "drop_\([a-z0-9_]*\)",$/\1/p' "$src/daemon/device.c" | sort | tr '\n' ' ')
+documented=$(awk '/^\.Ss Drop reasons/ { on = 1 } on && /^\.El/ { exit } on && /^\.It Li / { print $3 }' \
+	"$src/docs/sealnetd.8" | sort | tr '\n' ' ')
+if [ "$(echo "$reasons" | wc -w)" -gt 15 ]; then ok; else bad "drop reasons: found only: $reasons"; fi
+expect_eq "sealnetd.8 describes every drop reason" "$documented" "$reasons"
+
 # --- the man pages and --help say the same things ------------------------------------------
 # Flags in a --help text: from its Usage and indented lines (prose may quote other commands).
 help_flags() {
