@@ -7,6 +7,8 @@ SYSCONFDIR ?= /etc
 BENCHDIR ?= $(PREFIX)/lib/sealnet/bench
 MANDIR ?= $(PREFIX)/share/man
 SYSTEMDUNITDIR ?= $(PREFIX)/lib/systemd/system
+# bash-completion loads completions/sealnet from here on the first <Tab> after `sealnet`.
+BASHCOMPDIR ?= $(PREFIX)/share/bash-completion/completions
 # Runtimes look for CNI plugins in /opt/cni/bin unless told otherwise: CNIDIR=/opt/cni/bin.
 CNIDIR ?= $(PREFIX)/lib/cni
 DESTDIR ?=
@@ -246,6 +248,8 @@ install: all
 	install -m 0644 tools/bench/systems/*.sh $(DESTDIR)$(BENCHDIR)/systems/
 	install -m 0644 docs/sealnetd.8 docs/sealnet.8 $(DESTDIR)$(MANDIR)/man8/
 	install -m 0644 docs/sealnet.conf.5 $(DESTDIR)$(MANDIR)/man5/
+	install -d $(DESTDIR)$(BASHCOMPDIR)
+	install -m 0644 conf/completion/sealnet.bash $(DESTDIR)$(BASHCOMPDIR)/sealnet
 	sed -e 's|/usr/local/sbin/|$(SBINDIR)/|g' -e 's|/etc/sealnet/|$(SYSCONFDIR)/sealnet/|g' \
 		conf/sealnetd@.service >$(DESTDIR)$(SYSTEMDUNITDIR)/sealnetd@.service
 	chmod 0644 $(DESTDIR)$(SYSTEMDUNITDIR)/sealnetd@.service
@@ -261,6 +265,7 @@ uninstall:
 		$(DESTDIR)$(CNIDIR)/sealnet-cni \
 		$(DESTDIR)$(MANDIR)/man8/sealnetd.8 $(DESTDIR)$(MANDIR)/man8/sealnet.8 \
 		$(DESTDIR)$(MANDIR)/man5/sealnet.conf.5 \
+		$(DESTDIR)$(BASHCOMPDIR)/sealnet \
 		$(DESTDIR)$(SYSTEMDUNITDIR)/sealnetd@.service \
 		$(DESTDIR)$(SYSCONFDIR)/sealnet/sn0.conf.example
 	rmdir $(DESTDIR)$(SYSCONFDIR)/sealnet 2>/dev/null || true

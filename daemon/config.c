@@ -193,6 +193,9 @@ static void warn(struct parser *p, int line, const char *fmt, ...)
 		log_warn("%s: %s", p->name, msg);
 }
 
+static int seen_line(const struct parser *p, const char *name);
+static bool readable_by_others(mode_t mode);
+
 static struct config_peer *current_peer(struct parser *p)
 {
 	return &p->cfg->peers[p->cfg->n_peers - 1];
@@ -314,6 +317,9 @@ static int parse_private_key(struct parser *p, const char *value)
 	uint8_t *key;
 
 	p->has_secret = true;
+	if (seen_line(p, "PrivateKeyFile"))
+		return fail(p, -EINVAL, p->line, "%s: PrivateKeyFile is given too (line %d): one "
+			    "or the other", p->opt->name, seen_line(p, "PrivateKeyFile"));
 	key = sodium_malloc(KEY_LEN);
 	if (!key)
 		return fail(p, -ENOMEM, p->line, "out of memory");
@@ -323,6 +329,93 @@ static int parse_private_key(struct parser *p, const char *value)
 	}
 	sodium_free(p->cfg->private_key);
 	p->cfg->private_key = key;
+	return 0;
+}
+
+/* A key file as wg(8) reads one: the base64 key, blanks around it. Returns 0 or -EINVAL. */
+static int read_key_file(int fd, uint8_t key[KEY_LEN])
+{
+	char buf[128];
+	size_t len = 0, start = 0;
+	ssize_t n;
+	int ret = -EINVAL;
+
+	while (len < sizeof(buf) - 1) {
+		n = read(fd, buf + len, sizeof(buf) - 1 - len);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0) {
+			ret = -errno;
+			goto out;
+		}
+		if (n == 0)
+			break;
+		len += (size_t)n;
+	}
+	buf[len] = '\0';
+	while (start < len && isspace((unsigned char)buf[start]))
+		start++;
+	while (len > start && isspace((unsigned char)buf[len - 1]))
+		buf[--len] = '\0';
+	if (!key_from_base64(key, buf + start))
+		ret = 0;
+out:
+	sodium_memzero(buf, sizeof(buf));
+	return ret;
+}
+
+/* PrivateKeyFile = PATH: the key is read now, so that a file sealnetd cannot read or that
+ * holds no key is refused with this line, at startup as at a reload. */
+static int parse_private_key_file(struct parser *p, const char *value)
+{
+	struct stat st;
+	uint8_t *key;
+	char *path;
+	int fd, ret;
+
+	if (seen_line(p, "PrivateKey"))
+		return fail(p, -EINVAL, p->line, "%s: PrivateKey is given too (line %d): one or "
+			    "the other", p->opt->name, seen_line(p, "PrivateKey"));
+	if (value[0] != '/')
+		return fail(p, -EINVAL, p->line, "%s: \"%s\" is not an absolute path",
+			    p->opt->name, value);
+	fd = privdrop_open_key(value);
+	if (fd < 0)
+		return fail(p, fd, p->line, "%s: cannot open \"%s\": %s%s", p->opt->name, value,
+			    strerror(-fd), privdrop_open_hint(fd));
+	if (fstat(fd, &st) || !S_ISREG(st.st_mode)) {
+		close(fd);
+		return fail(p, -EINVAL, p->line, "%s: \"%s\" is not a regular file",
+			    p->opt->name, value);
+	}
+	if (readable_by_others(st.st_mode))
+		warn(p, p->line, "%s: \"%s\" is readable by others (mode %o)", p->opt->name,
+		     value, (unsigned)(st.st_mode & 07777));
+	key = sodium_malloc(KEY_LEN);
+	path = strdup(value);
+	if (!key || !path) {
+		close(fd);
+		sodium_free(key);
+		free(path);
+		return fail(p, -ENOMEM, p->line, "out of memory");
+	}
+	ret = read_key_file(fd, key);
+	close(fd);
+	if (ret) {
+		sodium_free(key);
+		free(path);
+		if (ret != -EINVAL)
+			return fail(p, ret, p->line, "%s: cannot read \"%s\": %s", p->opt->name,
+				    value, strerror(-ret));
+		return fail(p, ret, p->line,
+			    "%s: \"%s\" holds no key (one line of 44 base64 characters, as "
+			    "`sealnet genkey` writes)",
+			    p->opt->name, value);
+	}
+	sodium_free(p->cfg->private_key);
+	p->cfg->private_key = key;
+	free(p->cfg->private_key_file);
+	p->cfg->private_key_file = path;
 	return 0;
 }
 
@@ -860,6 +953,7 @@ static int parse_keepalive(struct parser *p, const char *value)
 
 static const struct option options[] = {
 	{ "PrivateKey", SECTION_INTERFACE, false, parse_private_key },
+	{ "PrivateKeyFile", SECTION_INTERFACE, false, parse_private_key_file },
 	{ "ListenPort", SECTION_INTERFACE, false, parse_listen_port },
 	{ "Address", SECTION_INTERFACE, true, parse_address },
 	{ "MTU", SECTION_INTERFACE, false, parse_mtu },
@@ -1453,7 +1547,7 @@ int config_check(const char *path, struct config_issue **out, size_t *n, char *e
 	if (p.has_secret && readable_by_others(mode))
 		warn(&p, 0, "private key file is readable by others (mode %o)",
 		     (unsigned)(mode & 07777));
-	if (p.cfg && !p.cfg->private_key)
+	if (p.cfg && !p.cfg->private_key && !seen_line(&p, "PrivateKeyFile"))
 		warn(&p, 0, "no PrivateKey: the interface will not handshake until one is set");
 	/* What sealnetd would find only at startup. */
 	if (p.cfg && p.cfg->user && !getpwnam(p.cfg->user)) {
@@ -1496,6 +1590,7 @@ void config_free(struct config *c)
 	free(c->peers);
 	free(c->addresses);
 	free(c->user);
+	free(c->private_key_file);
 	free(c->rules);
 	for (int h = 0; h < CONFIG_HOOK_MAX; h++)
 		list_free(&c->hooks[h]);
@@ -1591,7 +1686,9 @@ static void format_interface(struct text *t, const struct config *c)
 	char buf[ADDR_STRLEN];
 
 	add(t, "[Interface]\n");
-	if (c->private_key)
+	if (c->private_key_file)
+		add(t, "PrivateKeyFile = %s\n", c->private_key_file);
+	else if (c->private_key)
 		add_key(t, "PrivateKey", c->private_key);
 	if (c->listen_port)
 		add(t, "ListenPort = %u\n", c->listen_port);

@@ -73,6 +73,10 @@ struct config_peer {
 
 struct config {
 	uint8_t *private_key; /* CONFIG_KEY_LEN bytes in sodium_malloc memory, or NULL */
+	/* PrivateKeyFile =: where private_key was read from (an absolute path), or NULL. Read
+	 * when the file is loaded, at startup and each reload (after the privilege drop through
+	 * the helper, which opens only the key file named at startup: see privdrop.h). */
+	char *private_key_file;
 	uint16_t listen_port; /* 0 = random */
 	/* The control socket's listen_port=0: move to a new random port now (a file without
 	 * ListenPort keeps the port the daemon has). */

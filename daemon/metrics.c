@@ -8,7 +8,8 @@
  *
  * The page is the text exposition format 0.0.4: each family is announced by # HELP and
  * # TYPE lines and its samples follow together (so the peer loop runs once per family),
- * counters end in _total, and label values escape backslash, double quote and newline. */
+ * counters end in _total, and label values escape backslash, double quote and newline. A
+ * peer's samples carry its public key (peer=) and, when the config gives one, its Name (name=). */
 #include "metrics.h"
 
 #include <errno.h>
@@ -140,12 +141,20 @@ static void escape_label(char *out, const char *in)
 	*out = '\0';
 }
 
-static void peer_label(char out[LABEL_MAX(KEY_B64_LEN)], const struct peer *p)
+/* The labels of a peer's samples after the interface's: peer="KEY", and name="NAME" when
+ * the config gives it a Name (left out otherwise: to Prometheus an empty label is none). */
+#define PEER_LABELS_MAX (sizeof(",peer=\"\",name=\"\"") + LABEL_MAX(KEY_B64_LEN) + \
+			 LABEL_MAX(CONFIG_NAME_MAX))
+
+static void peer_label(char out[PEER_LABELS_MAX], const struct peer *p)
 {
-	char b64[KEY_B64_LEN];
+	char b64[KEY_B64_LEN], key[LABEL_MAX(KEY_B64_LEN)], name[LABEL_MAX(CONFIG_NAME_MAX)];
 
 	key_to_base64(b64, peer_public_key(p));
-	escape_label(out, b64);
+	escape_label(key, b64);
+	escape_label(name, p->label);
+	snprintf(out, PEER_LABELS_MAX, ",peer=\"%s\"%s%s%s", key, p->label[0] ? ",name=\"" : "",
+		 name, p->label[0] ? "\"" : "");
 }
 
 /* Packets each access rule decided: allowed for allow rules, dropped for deny rules (the
@@ -204,7 +213,7 @@ static void format_device(struct page *pg, struct device *dev, const char *ifl)
 
 static void format_peers(struct page *pg, struct device *dev, const char *ifl)
 {
-	char pl[LABEL_MAX(KEY_B64_LEN)];
+	char pl[PEER_LABELS_MAX];
 	struct peer *p;
 
 	for (size_t i = 0; i < N_PEER_COUNTERS; i++) {
@@ -216,7 +225,7 @@ static void format_peers(struct page *pg, struct device *dev, const char *ifl)
 
 			memcpy(&v, (const uint8_t *)&p->stats + c->offset, sizeof(v));
 			peer_label(pl, p);
-			put(pg, "%s{interface=\"%s\",peer=\"%s\"} %llu\n", c->name, ifl, pl,
+			put(pg, "%s{interface=\"%s\"%s} %llu\n", c->name, ifl, pl,
 			    (unsigned long long)v);
 		}
 	}
@@ -225,7 +234,7 @@ static void format_peers(struct page *pg, struct device *dev, const char *ifl)
 	       "(0 = never).");
 	TAILQ_FOREACH(p, &dev->peers, link) {
 		peer_label(pl, p);
-		put(pg, "sealnet_peer_last_handshake_seconds{interface=\"%s\",peer=\"%s\"} %llu\n",
+		put(pg, "sealnet_peer_last_handshake_seconds{interface=\"%s\"%s} %llu\n",
 		    ifl, pl, (unsigned long long)(p->last_handshake_realtime / NSEC_PER_SEC));
 	}
 }

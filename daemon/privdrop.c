@@ -87,6 +87,8 @@
 #define MSG_NETLINK 'L'
 #define MSG_MARK 'M'
 #define MSG_RESOLVE 'R'
+#define MSG_KEY_NAME 'K' /* before the drop: the key file the config names (PrivateKeyFile) */
+#define MSG_KEY_OPEN 'k' /* after it: open that file */
 #define MSG_MAX (1 + (PRIVDROP_MAX_REMOVE + 1) * PATH_MAX)
 
 static int helper_fd = -1;   /* our end of the pair, -1 without a helper */
@@ -752,6 +754,30 @@ static char helper_buf[MSG_MAX + 1];
 static char helper_config_path[PATH_MAX];
 static struct helper_file helper_files[PRIVDROP_MAX_REMOVE];
 
+/* PrivateKeyFile: the daemon names the key file while it is still root (whatever it names
+ * then, it could read itself), and after the drop the helper opens that file only, as it
+ * opens the config: as uid 0 without capabilities. A reload that names another key file is
+ * refused (-EPERM), as one of another config file would be. */
+static char helper_key_path[PATH_MAX];
+
+static void helper_key(int fd, size_t n, bool armed)
+{
+	int ret;
+
+	if (helper_buf[0] == MSG_KEY_NAME && !armed && n > 1 && n - 1 < PATH_MAX) {
+		helper_buf[n] = '\0';
+		memcpy(helper_key_path, helper_buf + 1, n);
+		send_reply(fd, 0, -1);
+	} else if (helper_buf[0] == MSG_KEY_OPEN && armed && n == 1) {
+		ret = helper_open(helper_key_path);
+		send_reply(fd, ret < 0 ? -ret : 0, ret);
+		if (ret >= 0)
+			close(ret);
+	} else {
+		send_reply(fd, EPERM, -1);
+	}
+}
+
 static void helper_loop(int fd)
 {
 	size_t n_files = 0;
@@ -782,6 +808,8 @@ static void helper_loop(int fd)
 			if (!armed)
 				n_files = 0;
 			send_reply(fd, -ret, -1);
+		} else if (helper_buf[0] == MSG_KEY_NAME || helper_buf[0] == MSG_KEY_OPEN) {
+			helper_key(fd, (size_t)n, armed);
 		} else if (helper_buf[0] == MSG_OPEN && armed && n == 1) {
 			ret = helper_open(helper_config_path);
 			send_reply(fd, ret < 0 ? -ret : 0, ret);
@@ -1215,6 +1243,45 @@ int privdrop_open_config(const char *path)
 		return -EPERM;
 	ret = helper_call((const char[]){ MSG_OPEN }, 1, &fd);
 	return ret ? ret : fd;
+}
+
+/* The daemon's side of helper_key(): the key file named before the drop. */
+static char key_file_path[PATH_MAX];
+
+int privdrop_open_key(const char *path)
+{
+	char msg[1 + PATH_MAX];
+	size_t len = strlen(path);
+	int fd, ret;
+
+	if (helper_armed) {
+		if (strcmp(path, key_file_path))
+			return -EPERM;
+		ret = helper_call((const char[]){ MSG_KEY_OPEN }, 1, &fd);
+		return ret ? ret : fd;
+	}
+	if (len >= PATH_MAX)
+		return -ENAMETOOLONG;
+	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
+	if (fd < 0)
+		return -errno;
+	if (fcntl(fd, F_SETFL, 0)) {
+		ret = -errno;
+		close(fd);
+		return ret;
+	}
+	/* Still root: tell the helper, if there is one, which file a reload may read. */
+	if (helper_fd >= 0) {
+		msg[0] = MSG_KEY_NAME;
+		memcpy(msg + 1, path, len);
+		ret = helper_call(msg, 1 + len, NULL);
+		if (ret) {
+			close(fd);
+			return ret;
+		}
+		memcpy(key_file_path, path, len + 1);
+	}
+	return fd;
 }
 
 const char *privdrop_open_hint(int err)

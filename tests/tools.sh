@@ -186,6 +186,21 @@ usage_error "set keepalive 65536" set set "$none" peer "$key" persistent-keepali
 usage_error "set allowed ip /33" set set "$none" peer "$key" allowed-ips 100.64.0.1/33
 usage_error "set empty allowed ip" set set "$none" peer "$key" allowed-ips "100.64.0.1/32,,fd00::1"
 usage_error "set bad interface name" set set 'no/such' peer "$key"
+# rules and groups, in the config's words.
+usage_error "set rules: not a rule" set set "$none" rules 'permit icmp'
+if grep -q "bad rule (Allow = ... or Deny = ...) \`permit icmp'" "$tmp/err"; then ok; else bad "set rules: stderr: $(cat "$tmp/err")"; fi
+usage_error "set rules: bad port" set set "$none" rules 'Allow = icmp; Allow = tcp/99999'
+if grep -q "bad rule \`Allow = tcp/99999': bad port" "$tmp/err"; then ok; else bad "set rules port: stderr: $(cat "$tmp/err")"; fi
+usage_error "set rules: allowx" set set "$none" rules 'allowx icmp'
+usage_error "set rules after peer" set set "$none" peer "$key" rules 'Allow = icmp'
+usage_error "set groups before peer" set set "$none" groups web
+if grep -q "unexpected \`groups' before peer" "$tmp/err"; then ok; else bad "set groups before peer: stderr: $(cat "$tmp/err")"; fi
+usage_error "set groups: bad name" set set "$none" peer "$key" groups 'web, no/slash'
+usage_error "set groups: too many" set set "$none" peer "$key" groups "$(echo g{1..17})"
+not_running "set rules as the file writes them" set "$none" rules "$(printf 'Allow = icmp # ping\nDeny = tcp/22 from group:guest\nallow tcp/443 from 100.64.0.0/10')"
+not_running "set rules none" set "$none" rules ''
+not_running "set groups" set "$none" peer "$key" groups 'web, db admin'
+not_running "set groups none" set "$none" peer "$key" groups ''
 not_running "set on a stopped interface" set "$none" fwmark off listen-port 0 peer "$key" \
 	endpoint 198.18.0.1:51820 allowed-ips "100.64.0.1/32, fd00::1" persistent-keepalive off
 not_running "set peer remove" set "$none" peer "$key" remove
@@ -283,6 +298,37 @@ usage_error "check two files" check check a.conf b.conf
 usage_error "check --bogus" check check --bogus a.conf
 expect_status "check --help" 0 "$sealnet" check --help
 if grep -q "^Usage: sealnet check" "$tmp/out"; then ok; else bad "check --help: $(cat "$tmp/out")"; fi
+# PrivateKeyFile: read when the file is, refused with its line when it cannot be or holds no
+# key, a warning when others can read it; never together with PrivateKey.
+wg genkey >"$tmp/sn.key"
+printf '[Interface]\nPrivateKeyFile = %s\nAddress = 100.64.8.1/24\n' "$tmp/sn.key" >"$tmp/kf.conf"
+expect_status "check PrivateKeyFile" 0 "$sealnet" check "$tmp/kf.conf"
+expect_eq "check PrivateKeyFile: nothing to say" "$(cat "$tmp/out")" ""
+chmod 644 "$tmp/sn.key"
+expect_status "check PrivateKeyFile others can read" 0 "$sealnet" check "$tmp/kf.conf"
+expect_eq "check PrivateKeyFile: mode warning" "$(cat "$tmp/out")" \
+	"$tmp/kf.conf:2: warning: PrivateKeyFile: \"$tmp/sn.key\" is readable by others (mode 644)"
+chmod 600 "$tmp/sn.key"
+echo "not a key at all" >"$tmp/sn.key"
+expect_status "check PrivateKeyFile without a key" 1 "$sealnet" check "$tmp/kf.conf"
+expect_eq "check PrivateKeyFile without a key: what" "$(cat "$tmp/out")" \
+	"$tmp/kf.conf:2: error: PrivateKeyFile: \"$tmp/sn.key\" holds no key (one line of 44 base64 characters, as \`sealnet genkey\` writes)"
+rm "$tmp/sn.key"
+expect_status "check PrivateKeyFile missing" 1 "$sealnet" check "$tmp/kf.conf"
+expect_eq "check PrivateKeyFile missing: what" "$(cat "$tmp/out")" \
+	"$tmp/kf.conf:2: error: PrivateKeyFile: cannot open \"$tmp/sn.key\": No such file or directory"
+printf '[Interface]\nPrivateKey = %s\nPrivateKeyFile = /x.key\nPrivateKeyFile = relative.key\n' "$k0" >"$tmp/kf2.conf"
+expect_status "check PrivateKey and PrivateKeyFile" 1 "$sealnet" check "$tmp/kf2.conf"
+cat >"$tmp/want" <<EOF
+$tmp/kf2.conf:3: error: PrivateKeyFile: PrivateKey is given too (line 2): one or the other
+$tmp/kf2.conf:4: error: PrivateKeyFile: duplicate key (first on line 3)
+EOF
+expect_eq "check PrivateKey and PrivateKeyFile: what" "$(cat "$tmp/out")" "$(cat "$tmp/want")"
+printf '[Interface]\nPrivateKeyFile = relative.key\n' >"$tmp/kf3.conf"
+expect_status "check a relative PrivateKeyFile" 1 "$sealnet" check "$tmp/kf3.conf"
+expect_eq "check a relative PrivateKeyFile: what" "$(cat "$tmp/out")" \
+	"$tmp/kf3.conf:2: error: PrivateKeyFile: \"relative.key\" is not an absolute path"
+
 # up checks the file first: all its errors, and no daemon started.
 cp "$f" "$tmp/$none.conf"
 rm -f "$tmp/args"
@@ -290,6 +336,57 @@ SEALNETD=$tmp/fake-sealnetd "$sealnet" up "$tmp/$none.conf" >"$tmp/out" 2>"$tmp/
 expect_eq "up on a bad file: exit status" "$?" 1
 expect_eq "up on a bad file: every error" "$(grep -c "^sealnet: up: $tmp/$none.conf:[0-9]*: " "$tmp/err")" 8
 if [ -e "$tmp/args" ]; then bad "up on a bad file ran the daemon"; else ok; fi
+
+# --- bash completion (conf/completion/sealnet.bash) ---------------------------------------
+completion=$(cd "$(dirname "$0")/.." && pwd)/conf/completion/sealnet.bash
+# complete WORDS...: what the completion offers for the last word, sorted, on one line.
+complete_words() {
+	(
+		# shellcheck source=conf/completion/sealnet.bash
+		. "$completion"
+		COMP_WORDS=("$@")
+		COMP_CWORD=$(($# - 1))
+		_sealnet
+		printf '%s\n' "${COMPREPLY[@]}" | sort | tr '\n' ' '
+	)
+}
+mkdir -p "$tmp/run" "$tmp/etc" "$tmp/cwd/dir"
+for s in sn7 wg0; do
+	python3 -c 'import socket, sys; socket.socket(socket.AF_UNIX).bind(sys.argv[1])' "$tmp/run/$s.sock"
+done
+: >"$tmp/run/notasocket.sock"
+: >"$tmp/etc/sn0.conf"
+: >"$tmp/cwd/a.conf"
+: >"$tmp/cwd/b.txt"
+export SEALNET_RUN_DIR=$tmp/run SEALNET_CONF_DIR=$tmp/etc
+expect_eq "complete: subcommands" "$(complete_words sealnet '')" \
+	"--help --version bench check down genkey genpsk help pubkey registry reload set show status up "
+expect_eq "complete: s..." "$(complete_words sealnet s)" "set show status "
+help_cmds=$("$sealnet" help | sed -n 's/^  \([a-z]*\): .*/\1/p' | sort | tr '\n' ' ')
+expect_eq "complete: every subcommand of sealnet help" \
+	"$(complete_words sealnet '' | tr ' ' '\n' | grep -Ev '^(--|help$|$)' | tr '\n' ' ')" "$help_cmds"
+expect_eq "complete: show's interfaces (sockets only)" "$(complete_words sealnet show '')" \
+	"--brief --json all interfaces sn7 wg0 "
+expect_eq "complete: status" "$(complete_words sealnet status '')" "--json all sn7 wg0 "
+expect_eq "complete: show IFACE field" "$(complete_words sealnet show sn7 l)" "latest-handshakes listen-port "
+expect_eq "complete: down" "$(complete_words sealnet down s)" "sn7 "
+expect_eq "complete: reload" "$(complete_words sealnet reload w)" "wg0 "
+expect_eq "complete: set IFACE" "$(complete_words sealnet set sn7 '')" \
+	"fwmark listen-port peer private-key rules "
+expect_eq "complete: set after peer" "$(complete_words sealnet set sn7 peer "$key" '')" \
+	"allowed-ips endpoint groups peer persistent-keepalive preshared-key remove "
+expect_eq "complete: up (.conf files, directories, /etc/sealnet's names)" \
+	"$(cd "$tmp/cwd" && complete_words sealnet up '')" "a.conf dir sn0 "
+expect_eq "complete: check --" "$(complete_words sealnet check --)" "--strict "
+unset SEALNET_RUN_DIR SEALNET_CONF_DIR
+
+# Every drop reason the daemon counts is described in sealnetd(8)'s table.
+src=$(dirname "$0")/..
+reasons=$(sed -n 's/^\t\[DROP_[A-Z0-9_]*\] = "drop_\([a-z0-9_]*\)",$/\1/p' "$src/daemon/device.c" | sort | tr '\n' ' ')
+documented=$(awk '/^\.Ss Drop reasons/ { on = 1 } on && /^\.El/ { exit } on && /^\.It Li / { print $3 }' \
+	"$src/docs/sealnetd.8" | sort | tr '\n' ' ')
+if [ "$(echo "$reasons" | wc -w)" -gt 15 ]; then ok; else bad "drop reasons: found only: $reasons"; fi
+expect_eq "sealnetd.8 describes every drop reason" "$documented" "$reasons"
 
 # --- the man pages and --help say the same things ------------------------------------------
 # Flags in a --help text: from its Usage and indented lines (prose may quote other commands).

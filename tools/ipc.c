@@ -403,6 +403,14 @@ static int peer_key(struct ipc_peer *p, struct tails *t, const char *key, const 
 		p->persistent_keepalive = (unsigned)v;
 		return ret;
 	}
+	if (!strcmp(key, "sealnet_group")) {
+		size_t len = strlen(p->groups);
+
+		if (len + strlen(value) + 3 > sizeof(p->groups))
+			return -EPROTO;
+		snprintf(p->groups + len, sizeof(p->groups) - len, "%s%s", len ? ", " : "", value);
+		return 0;
+	}
 	if (!strcmp(key, "sealnet_name")) {
 		if (strlen(value) >= sizeof(p->name))
 			return -EPROTO;

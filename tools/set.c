@@ -1,7 +1,9 @@
 /* set: `wg set`'s command line, translated into one set=1 request, so a change is applied
  * whole or not at all (the daemon edits a copy and applies it only if every line passed).
  * Values are checked here first, so a typo is a usage error naming the word, not a bare
- * "Invalid argument" from the daemon. */
+ * "Invalid argument" from the daemon. Two words of our own: `rules` (the access rules, as
+ * the Allow and Deny lines of sealnet.conf(5) write them) and a peer's `groups` (as its
+ * Groups line), each the whole list. */
 #include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -17,6 +19,7 @@
 #include "ipc.h"
 #include "key.h"
 #include "config.h"
+#include "firewall.h"
 #include "subcommands.h"
 
 /* The request; it may hold the private and preshared keys, so it is wiped, never realloc'd. */
@@ -30,11 +33,14 @@ static void usage_text(FILE *f)
 {
 	fprintf(f,
 	        "Usage: %s set <interface> [listen-port <port>] [fwmark <mark>] "
-	        "[private-key <file>]\n"
+	        "[private-key <file>] [rules <rules>]\n"
 	        "         [peer <base64 public key> [remove] [preshared-key <file>] "
 	        "[endpoint <host>:<port>]\n"
-	        "          [persistent-keepalive <seconds>|off] [allowed-ips <ip>[/<cidr>][,...]] "
-	        "]...\n",
+	        "          [persistent-keepalive <seconds>|off] [allowed-ips <ip>[/<cidr>][,...]]\n"
+	        "          [groups <name>[,...]] ]...\n"
+	        "  rules: the whole list of access rules, as the config writes them, one per\n"
+	        "      line or separated by ';' (\"Allow = icmp; Deny = tcp/22\"); '' for none\n"
+	        "  groups: the peer's whole list of groups, as Groups = lists them; '' for none\n",
 	        PROG_NAME);
 }
 
@@ -180,6 +186,101 @@ static int add_allowed_ips(struct request *r, const char *list)
 	}
 }
 
+/* One rule of a `rules` list: "Allow = SPEC" as in the file (or "allow SPEC", as show and
+ * status print them), SPEC as firewall_parse_rule() reads it. Returns 0 or EXIT_USAGE. */
+static int add_rule(struct request *r, const char *s, size_t len)
+{
+	struct firewall_rule rule;
+	char text[FIREWALL_RULE_TEXT_MAX * 2], why[160];
+	const char *spec;
+	bool deny;
+
+	if (len >= sizeof(text)) {
+		fprintf(stderr, "%s: set: rule too long: `%.*s'\n", PROG_NAME, (int)len, s);
+		return usage();
+	}
+	memcpy(text, s, len);
+	text[len] = '\0';
+	if (!strncasecmp(text, "allow", 5))
+		deny = false;
+	else if (!strncasecmp(text, "deny", 4))
+		deny = true;
+	else
+		return bad("rule (Allow = ... or Deny = ...)", text);
+	spec = text + (deny ? 4 : 5);
+	if (*spec && *spec != '=' && !isspace((unsigned char)*spec))
+		return bad("rule (Allow = ... or Deny = ...)", text);
+	spec += strspn(spec, " \t");
+	if (*spec == '=')
+		spec += 1 + strspn(spec + 1, " \t");
+	if (firewall_parse_rule(spec, deny, &rule, why, sizeof(why))) {
+		fprintf(stderr, "%s: set: bad rule `%s': %s\n", PROG_NAME, text, why);
+		return usage();
+	}
+	add(r, "%s=%s\n", deny ? "deny" : "allow", spec);
+	return 0;
+}
+
+/* `rules LIST`: replace_rules, then each rule; lines or ';' separate them, '#' starts a
+ * comment (so the Allow and Deny lines of a config can be pasted). Returns 0 or EXIT_USAGE. */
+static int add_rules(struct request *r, const char *list)
+{
+	const char *s = list;
+	int ret;
+
+	add(r, "replace_rules=true\n");
+	while (*s) {
+		size_t len = strcspn(s, ";\n"), body = strcspn(s, "#;\n");
+		const char *b = s;
+
+		while (body && isspace((unsigned char)*b)) {
+			b++;
+			body--;
+		}
+		while (body && isspace((unsigned char)b[body - 1]))
+			body--;
+		if (body) {
+			ret = add_rule(r, b, body);
+			if (ret)
+				return ret;
+		}
+		s += len;
+		if (*s)
+			s++;
+	}
+	return 0;
+}
+
+/* `groups LIST`: the peer's whole list, split at commas and blanks as Groups = is. Returns 0
+ * or EXIT_USAGE. */
+static int add_groups(struct request *r, const char *list)
+{
+	char name[FIREWALL_GROUP_NAME_MAX];
+	const char *s = list + strspn(list, ", \t");
+	unsigned n = 0;
+
+	add(r, "replace_groups=true\n");
+	while (*s) {
+		size_t len = strcspn(s, ", \t");
+
+		if (len >= sizeof(name))
+			return bad("group name", s);
+		memcpy(name, s, len);
+		name[len] = '\0';
+		if (!firewall_group_name_ok(name))
+			return bad("group name (letters, digits, - _ .)", name);
+		if (++n > CONFIG_MAX_GROUPS) {
+			fprintf(stderr, "%s: set: more than %d groups\n", PROG_NAME,
+			        CONFIG_MAX_GROUPS);
+			return usage();
+		}
+		add(r, "group=%s\n", name);
+		s += len;
+		s += strspn(s, ", \t");
+	}
+	return 0;
+}
+
 enum scope { INTERFACE, PEER, ANY };
 
 static const struct keyword {
@@ -191,7 +292,8 @@ static const struct keyword {
         {"private-key", INTERFACE, true}, {"peer", ANY, true},
         {"remove", PEER, false},          {"preshared-key", PEER, true},
         {"endpoint", PEER, true},         {"persistent-keepalive", PEER, true},
-        {"allowed-ips", PEER, true},
+        {"allowed-ips", PEER, true},      {"rules", INTERFACE, true},
+        {"groups", PEER, true},
 };
 
 static const struct keyword *find_keyword(const char *word, bool in_peer)
@@ -252,6 +354,10 @@ static int build_one(struct request *r, const char *word, const char *value, boo
 		add(r, "persistent_keepalive_interval=%llu\n", n);
 	} else if (!strcmp(word, "allowed-ips")) {
 		ret = add_allowed_ips(r, value);
+	} else if (!strcmp(word, "rules")) {
+		ret = add_rules(r, value);
+	} else if (!strcmp(word, "groups")) {
+		ret = add_groups(r, value);
 	}
 	sodium_memzero(key, sizeof(key));
 	return ret;
@@ -269,7 +375,9 @@ static int build(struct request *r, int argc, char *argv[])
 		kw = find_keyword(argv[i], in_peer);
 		if (!kw) {
 			fprintf(stderr, "%s: set: unexpected `%s'%s\n", PROG_NAME, argv[i],
-			        in_peer && find_keyword(argv[i], false) ? " after peer" : "");
+			        in_peer && find_keyword(argv[i], false)    ? " after peer"
+			        : !in_peer && find_keyword(argv[i], true) ? " before peer"
+			                                                   : "");
 			return usage();
 		}
 		if (kw->has_value && i + 1 == argc) {

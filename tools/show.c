@@ -144,6 +144,7 @@ static void print_drops(const struct ipc_device *dev)
 
 static void show_human(const struct ipc_device *dev)
 {
+	const struct ipc_rule *r;
 	const struct ipc_allowedip *a;
 	const struct ipc_peer *p;
 	char b64[KEY_B64_LEN];
@@ -170,11 +171,17 @@ static void show_human(const struct ipc_device *dev)
 			printf("  cookie replies sent: %" PRIu64 "\n", dev->cookie_replies_sent);
 		print_drops(dev);
 	}
+	if (dev->first_rule)
+		printf("  access rules (the first that matches decides):\n");
+	for (r = dev->first_rule; r; r = r->next)
+		printf("    %s (%" PRIu64 " matched)\n", r->text, r->matches);
 	for (p = dev->first_peer; p; p = p->next) {
 		key_to_base64(b64, p->public_key);
 		printf("\npeer: %s\n", b64);
 		if (p->name[0])
 			printf("  name: %s\n", p->name);
+		if (p->groups[0])
+			printf("  groups: %s\n", p->groups);
 		if (p->has_preshared_key)
 			printf("  preshared key: (hidden)\n");
 		if (p->endpoint[0])

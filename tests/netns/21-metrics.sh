@@ -35,9 +35,24 @@ refused() { ! nsx "$1" curl -s --max-time 2 -o /dev/null "$2"; }
 
 link_exists() { ip -n "${NS[$1]}" link show "$2" >/dev/null 2>&1; }
 
-# sample FILE METRIC LABELS: the value of the sample METRIC{LABELS} (empty if absent).
+# sample FILE METRIC LABELS: the value of the sample METRIC{LABELS} (empty if absent); a
+# peer's name label (which may hold blanks) is left out: check_names looks at it.
 sample() {
-	awk -v want="$2{$3}" '$1 == want { print $2 }' "$1"
+	awk -v want="$2{$3}" '{ k = $0; sub(/ [^ ]*$/, "", k); sub(/,name="([^"\\]|\\.)*"/, "", k) } k == want { print $NF }' "$1"
+}
+
+# check_names FILE NODE NAME: every peer sample of the page carries name="NAME" (none when
+# NAME is empty).
+check_names() {
+	local all named
+	all=$(grep -c '^sealnet_peer_[a-z_]*{.*peer="' "$1")
+	named=$(grep -cF "name=\"$3\"}" "$1")
+	check_gt "$2: peer samples on the page" "$all" 6
+	if [ -n "$3" ]; then
+		check_eq "$2: each peer sample names the peer ($3)" "$named" "$all"
+	else
+		check_eq "$2: no name label without a Name" "$(grep -c 'name="' "$1")" 0
+	fi
 }
 
 # peer_sample FILE NODE PEER METRIC: METRIC of NODE's page about PEER.
@@ -100,15 +115,16 @@ uapi_get() {
 hex_key() { base64 -d <<<"${PUB[$1]}" | od -An -tx1 | tr -d ' \n'; }
 
 # page_samples FILE: every sample of a page as "name{labels} value", without the interface
-# label (one interface per page) and with peers in hex; rules by index only.
+# label (one interface per page) and a peer's name, with peers in hex; rules by index only.
 page_samples() {
 	local node sed_keys=()
 	for node in "${SN_NODES[@]}"; do
 		sed_keys+=(-e "s|peer=\"${PUB[$node]}\"|peer=\"$(hex_key "$node")\"|")
 	done
 	awk '/^#/ || NF == 0 { next }
-		{ name = $1; sub(/interface="[^"]*",?/, "", name); sub(/,?rule="([^"\\]|\\.)*"/, "", name)
-		  sub(/\{\}$/, "", name); print name " " $2 }' "$1" | sed "${sed_keys[@]}" | sort
+		{ name = $0; sub(/ [^ ]*$/, "", name); sub(/interface="[^"]*",?/, "", name); sub(/,?rule="([^"\\]|\\.)*"/, "", name)
+		  sub(/,name="([^"\\]|\\.)*"/, "", name)
+		  sub(/\{\}$/, "", name); print name " " $NF }' "$1" | sed "${sed_keys[@]}" | sort
 }
 
 # uapi_samples FILE: the same samples, as the control socket's counters say they must be.
@@ -159,7 +175,8 @@ same_as_uapi() {
 }
 
 step "a (MetricsListen 127.0.0.1:$MPORT) <-> b (MetricsListen [::1]:$MPORT), $N pings"
-{ conf_interface a; echo "MetricsListen = 127.0.0.1:$MPORT"; conf_peer b endpoint=4; } >"$(conf_path a)"
+# a names b (Name =): its samples carry the name as a label.
+{ conf_interface a; echo "MetricsListen = 127.0.0.1:$MPORT"; conf_peer b endpoint=4; echo "Name = b's laptop, rack 3"; } >"$(conf_path a)"
 { conf_interface b; echo "MetricsListen = [::1]:$MPORT"; conf_peer a endpoint=4; } >"$(conf_path b)"
 start_node a
 start_node b
@@ -176,10 +193,12 @@ same_as_uapi b "http://[::1]:$MPORT/metrics"
 step "a's page"
 check_eq "a: GET /metrics" "$(fetch a "http://127.0.0.1:$MPORT/metrics" "$SN_TMP/a.prom")" 200
 check_page a b "$SN_TMP/a.prom"
+check_names "$SN_TMP/a.prom" a "b's laptop, rack 3"
 
 step "b's page (IPv6 loopback)"
 check_eq "b: GET /metrics" "$(fetch b "http://[::1]:$MPORT/metrics" "$SN_TMP/b.prom")" 200
 check_page b a "$SN_TMP/b.prom"
+check_names "$SN_TMP/b.prom" b ""
 check "b: nothing on 127.0.0.1:$MPORT (IPv6 only)" refused b "http://127.0.0.1:$MPORT/metrics"
 
 step "other paths and methods"
