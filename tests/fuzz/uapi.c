@@ -30,6 +30,7 @@
 
 #include <event2/buffer.h>
 
+#include "allowedips.h"
 #include "config.h"
 #include "device.h"
 #include "firewall.h"
@@ -120,10 +121,52 @@ static void check_no_own_peer(const char *request, const char *reply)
 /* Each bit of a peer's group mask is one of its groups in the firewall's table, and each of
  * its groups has its bit: a mask read against another numbering gives another group's
  * access. */
+static int count_prefix(void *ctx, const struct ip_prefix *p)
+{
+	(*(size_t *)ctx)++;
+	return 0;
+}
+
+/* What device_apply_change() keeps in step, incrementally: each peer's sorted list and the
+ * trie (every prefix listed is the peer's in the trie, and the trie gives it no other), the
+ * key table, and one route per listed prefix while routes are on (none for a /0 in the main
+ * table, none that was there before us). */
+static void check_tables(struct device *dev, const char *request)
+{
+	size_t n = 0, prefixes = 0;
+	struct peer *p;
+
+	TAILQ_FOREACH(p, &dev->peers, link) {
+		size_t in_trie = 0;
+
+		n++;
+		if (device_peer_by_key(dev, peer_public_key(p)) != p)
+			broken("a peer is not found by its key", request, NULL);
+		for (size_t i = 0; i < p->n_allowed_ips; i++) {
+			if (i && peer_prefix_cmp(&p->allowed_ips[i - 1], &p->allowed_ips[i]) >= 0)
+				broken("a peer's AllowedIPs are not sorted and unique", request, NULL);
+			if (allowedips_lookup_exact(dev->allowedips, &p->allowed_ips[i]) != p)
+				broken("a peer lists a prefix the trie gives another", request, NULL);
+			if (!(p->allowed_ips[i].cidr == 0 && dev->route_table == 254))
+				prefixes++;
+		}
+		allowedips_walk_by_peer(dev->allowedips, p, count_prefix, &in_trie);
+		if (in_trie != p->n_allowed_ips)
+			broken("the trie gives a peer a prefix it does not list", request, NULL);
+	}
+	if (n != dev->n_peers || n != dev->peer_table.count)
+		broken("the peer counts disagree", request, NULL);
+	if (dev->route_table && dev->n_routes != prefixes)
+		broken("routes and AllowedIPs disagree", request, NULL);
+	if (!dev->route_table && dev->n_routes)
+		broken("routes with Table = off", request, NULL);
+}
+
 static void check_group_masks(struct device *dev, const char *request)
 {
 	struct peer *p;
 
+	check_tables(dev, request);
 	TAILQ_FOREACH(p, &dev->peers, link) {
 		unsigned bits = 0;
 
