@@ -189,6 +189,41 @@ static void forget_sources(struct device *dev)
 		memset(&p->endpoint_src, 0, sizeof(p->endpoint_src));
 }
 
+static void swap_bytes(uint8_t *a, uint8_t *b, size_t size)
+{
+	for (size_t i = 0; i < size; i++) {
+		uint8_t t = a[i];
+
+		a[i] = b[i];
+		b[i] = t;
+	}
+}
+
+/* Heapsort: glibc's qsort() asks sysinfo() how much memory there is before sorting a large
+ * array, and the daemon's seccomp filter kills it for that. */
+void device_sort(void *base, size_t n, size_t size, int (*cmp)(const void *, const void *))
+{
+	uint8_t *b = base;
+
+	for (size_t end = n, start = n / 2; end > 1;) {
+		size_t root, child;
+
+		if (start > 0) {
+			start--;
+		} else {
+			end--;
+			swap_bytes(b, b + end * size, size);
+		}
+		for (root = start; (child = 2 * root + 1) < end; root = child) {
+			if (child + 1 < end && cmp(b + child * size, b + (child + 1) * size) < 0)
+				child++;
+			if (cmp(b + root * size, b + child * size) >= 0)
+				break;
+			swap_bytes(b + root * size, b + child * size, size);
+		}
+	}
+}
+
 static bool prefix_equal(const struct ip_prefix *a, const struct ip_prefix *b)
 {
 	return a->addr.family == b->addr.family && a->cidr == b->cidr &&
@@ -594,7 +629,7 @@ static void sort_unique(struct apply_prefix *list, size_t *n)
 
 	if (!*n)
 		return;
-	qsort(list, *n, sizeof(*list), apply_prefix_cmp);
+	device_sort(list, *n, sizeof(*list), apply_prefix_cmp);
 	for (size_t i = 0; i < *n; i++) {
 		if (k && !peer_prefix_cmp(&list[k - 1].pfx, &list[i].pfx))
 			k--;
@@ -654,7 +689,7 @@ static int diff_prefixes(const struct config_peer *cp, struct apply_peer *ap, st
 		return -ENOMEM;
 	if (cp->n_allowed_ips)
 		memcpy(ap->ips, cp->allowed_ips, cp->n_allowed_ips * sizeof(*ap->ips));
-	qsort(ap->ips, cp->n_allowed_ips, sizeof(*ap->ips), ip_prefix_cmp);
+	device_sort(ap->ips, cp->n_allowed_ips, sizeof(*ap->ips), ip_prefix_cmp);
 	for (i = 0; i < cp->n_allowed_ips; i++)
 		if (!k || peer_prefix_cmp(&ap->ips[k - 1], &ap->ips[i]))
 			ap->ips[k++] = ap->ips[i];
@@ -853,7 +888,7 @@ static int all_prefixes(struct device *dev, struct apply *a, const struct config
 				list[n++] = p->allowed_ips[j];
 	for (size_t i = 0; i < a->n_adds; i++)
 		list[n++] = a->adds[i].pfx;
-	qsort(list, n, sizeof(*list), ip_prefix_cmp);
+	device_sort(list, n, sizeof(*list), ip_prefix_cmp);
 	*n_out = 0;
 	for (size_t i = 0; i < n; i++)
 		if (!*n_out || peer_prefix_cmp(&list[*n_out - 1], &list[i]))

@@ -179,6 +179,10 @@ int device_start_threads(struct device *dev, unsigned threads);
 /* Removes routes and addresses we added, closes everything, wipes keys. NULL is fine. */
 void device_free(struct device *dev);
 
+/* qsort() for the daemon: never calls sysinfo(), which the seccomp filter refuses. Not
+ * stable. */
+void device_sort(void *base, size_t n, size_t size, int (*cmp)(const void *, const void *));
+
 uint64_t device_now(void);          /* monotonic ns */
 uint64_t device_realtime(void);     /* ns since the epoch */
 const char *device_drop_name(enum device_drop d);

@@ -696,7 +696,10 @@ static long named_peers(const char *lines, uint8_t (**named)[KEY_LEN], bool *rep
 			*replace = true;
 		if (strncmp(l, pk, sizeof(pk) - 1))
 			continue;
-		snprintf(hex, sizeof(hex), "%s", l + sizeof(pk) - 1);
+		/* Not snprintf: it would measure the whole rest of the request each time. */
+		l += sizeof(pk) - 1;
+		memcpy(hex, l, strnlen(l, KEY_HEX_LEN));
+		hex[strnlen(l, KEY_HEX_LEN)] = '\0';
 		if (n == cap) {
 			cap = cap ? 2 * cap : 8;
 			grown = realloc(*named, cap * KEY_LEN);
@@ -709,7 +712,7 @@ static long named_peers(const char *lines, uint8_t (**named)[KEY_LEN], bool *rep
 			n++;
 	}
 	if (n)
-		qsort(*named, n, KEY_LEN, key_cmp);
+		device_sort(*named, n, KEY_LEN, key_cmp);
 	for (size_t i = 0; i < n; i++)
 		if (!k || memcmp((*named)[k - 1], (*named)[i], KEY_LEN))
 			memmove((*named)[k++], (*named)[i], KEY_LEN);

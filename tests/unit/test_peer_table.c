@@ -2,7 +2,8 @@
  * Checked against a naive reference (a linear constant-time scan, what device_peer_by_key
  * was), through growth and removal; then, as figures and never as a pass or fail, the cost
  * of one lookup at 10 to 10,000 peers for both ("# lookup" lines, which `make scale`
- * prints). Also peer_prefix_cmp/find/drop, the order of a peer's AllowedIPs list. */
+ * prints). Also peer_prefix_cmp/find/drop, the order of a peer's AllowedIPs list, and
+ * device_sort() against qsort(). */
 #include <errno.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -17,6 +18,7 @@
 
 #include "addr.h"
 #include "cipher.h"
+#include "device.h"
 #include "peer.h"
 
 #define MAX_PEERS 10000
@@ -145,12 +147,34 @@ static void test_prefix_list(void **state)
 	assert_int_equal(peer_prefix_find(&p, &list[0]), 0);
 }
 
+static int cmp_u32(const void *a, const void *b)
+{
+	uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
+
+	return (x > y) - (x < y);
+}
+
+/* device_sort(), which the daemon sorts these lists with (qsort() would call sysinfo()). */
+static void test_sort(void **state)
+{
+	static uint32_t a[5000], b[5000];
+
+	for (size_t n = 0; n <= 5000; n = n ? n * 3 + 1 : 1) {
+		for (size_t i = 0; i < n; i++)
+			a[i] = b[i] = cipher_random_uniform(n / 2 + 1);
+		device_sort(a, n, sizeof(*a), cmp_u32);
+		qsort(b, n, sizeof(*b), cmp_u32);
+		assert_true(!memcmp(a, b, n * sizeof(*a)));
+	}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_against_naive),
 		cmocka_unit_test(test_lookup_cost),
 		cmocka_unit_test(test_prefix_list),
+		cmocka_unit_test(test_sort),
 	};
 
 	return cmocka_run_group_tests_name("peer_table", tests, setup, teardown);
