@@ -88,6 +88,8 @@ static void udp_cb(evutil_socket_t fd, short what, void *arg)
 	datapath_udp_readable(arg, fd);
 }
 
+static void kick_cb(evutil_socket_t fd, short what, void *arg);
+
 int device_new(struct event_base *base, const char *ifname, unsigned offload,
 	       struct device **out)
 {
@@ -153,6 +155,11 @@ int device_new(struct event_base *base, const char *ifname, unsigned offload,
 	ret = netlink_open(&dev->nl);
 	if (ret) {
 		log_err("%s: cannot open netlink: %s", dev->ifname, strerror(-ret));
+		goto err;
+	}
+	dev->kick_ev = evtimer_new(base, kick_cb, dev);
+	if (!dev->kick_ev) {
+		ret = -ENOMEM;
 		goto err;
 	}
 	dev->tun_ev = event_new(base, dev->tun_fd, EV_READ | EV_PERSIST, tun_cb, dev);
@@ -1240,12 +1247,49 @@ static void commit(struct device *dev, const struct config *c, const struct devi
 	}
 }
 
+/* Peers made with an endpoint are greeted with one initiation each, KICK_BATCH per turn of
+ * the event loop, a turn every millisecond: a load of thousands never holds the loop. The
+ * queue holds keys, not peers, so a peer removed meanwhile is simply not found. */
+#define KICK_BATCH 64
+
+/* One initiation, not the retries of one that has data waiting: a peer that does not
+ * answer (it is down) costs one message, and traffic to it starts the handshake again as
+ * usual. */
+static void kick_one(struct peer *p, uint64_t now)
+{
+	if (!p->endpoint.sa.sa_family || !p->dev->local.private_key || p->current ||
+	    p->timers.last_sent_handshake)
+		return;
+	datapath_send_initiation(p, false, now);
+	if (!p->staged_count)
+		p->timers.retransmit_handshake = 0;
+}
+
+static void kick_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct device *dev = arg;
+	uint64_t now = device_now();
+	size_t end = dev->kick_done + KICK_BATCH < dev->n_kick ? dev->kick_done + KICK_BATCH
+							       : dev->n_kick;
+	struct timeval ms = { 0, 1000 };
+	struct peer *p;
+
+	for (; dev->kick_done < end; dev->kick_done++)
+		if ((p = peer_table_lookup(&dev->peer_table, dev->kick[dev->kick_done])))
+			kick_one(p, now);
+	if (dev->kick_done < dev->n_kick) {
+		evtimer_add(dev->kick_ev, &ms);
+		return;
+	}
+	dev->n_kick = dev->kick_done = 0;
+}
+
 /* Contact at once what the apply made reachable: a peer made with an endpoint gets an
  * initiation, so a restarted node is heard again within one round trip of its registry's
  * re-adding it (the peer's old session toward us died with the restart, and it would
  * otherwise wait out its 15 s new-handshake timer); a peer with a persistent keepalive gets
- * one. Many at once are spread over the timers, 64 per millisecond, so a load of thousands
- * never holds the event loop. */
+ * one. Up to KICK_BATCH now, the rest through kick_cb(); out of memory for the queue, the
+ * rest are not greeted (traffic still starts their handshakes). */
 static void kick_peers(struct device *dev, const struct config *c, const struct apply *a,
 		       const bool *made)
 {
@@ -1255,13 +1299,29 @@ static void kick_peers(struct device *dev, const struct config *c, const struct 
 	for (size_t i = 0; i < c->n_peers; i++) {
 		struct peer *p = a->peers[i].p;
 
-		if (made[i] && p->endpoint.sa.sa_family && dev->local.private_key &&
-		    !p->current && !p->timers.last_sent_handshake) {
-			p->timers.new_handshake = now + (uint64_t)(n++ / 64) * NSEC_PER_MSEC + 1;
-			peer_timers_schedule(p);
+		if (!made[i] || !p->endpoint.sa.sa_family) {
+			kick_persistent_keepalive(p, now);
 			continue;
 		}
-		kick_persistent_keepalive(p, now);
+		if (n++ < KICK_BATCH) {
+			kick_one(p, now);
+			continue;
+		}
+		if (dev->n_kick == dev->kick_cap) {
+			size_t cap = dev->kick_cap ? 2 * dev->kick_cap : 256;
+			uint8_t(*grown)[NOISE_PUBLIC_KEY_LEN] = realloc(dev->kick, cap * sizeof(*grown));
+
+			if (!grown)
+				break;
+			dev->kick = grown;
+			dev->kick_cap = cap;
+		}
+		memcpy(dev->kick[dev->n_kick++], peer_public_key(p), NOISE_PUBLIC_KEY_LEN);
+	}
+	if (dev->n_kick > dev->kick_done && !evtimer_pending(dev->kick_ev, NULL)) {
+		struct timeval ms = { 0, 1000 };
+
+		evtimer_add(dev->kick_ev, &ms);
 	}
 }
 
@@ -1494,6 +1554,9 @@ void device_free(struct device *dev)
 	peer_table_free(&dev->peer_table);
 	if (dev->tun_ev)
 		event_free(dev->tun_ev);
+	if (dev->kick_ev)
+		event_free(dev->kick_ev);
+	free(dev->kick);
 	if (dev->udp4_ev)
 		event_free(dev->udp4_ev);
 	if (dev->udp6_ev)

@@ -99,6 +99,10 @@ struct device {
 	unsigned apply_mark;          /* last peer.apply_mark handed out */
 	struct netlink *nl;
 	struct event *tun_ev, *udp4_ev, *udp6_ev;
+	/* Keys of peers an apply made, still to be greeted with an initiation (kick_cb). */
+	struct event *kick_ev;
+	uint8_t (*kick)[NOISE_PUBLIC_KEY_LEN];
+	size_t n_kick, kick_done, kick_cap;
 	struct device_stats stats;
 	struct load load; /* handshake work: when to answer with cookies (load.h) */
 	unsigned offload;      /* CONFIG_OFFLOAD_* */
