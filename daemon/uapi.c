@@ -677,39 +677,69 @@ static int key_cmp(const void *a, const void *b)
 	return memcmp(a, b, KEY_LEN);
 }
 
-/* The peers a set names (its public_key lines, each once, sorted), before the parse
- * consumes the lines. *named freed by the caller; *replace says whether replace_peers=true
- * is among the lines. Returns how many, or -ENOMEM. */
-static long named_peers(const char *lines, uint8_t (**named)[KEY_LEN], bool *replace)
+/* Appends a key to a growing list. 0 or -ENOMEM. */
+static int named_add(uint8_t (**named)[KEY_LEN], size_t *n, size_t *cap, const uint8_t *key)
 {
-	static const char pk[] = "public_key=";
+	uint8_t (*grown)[KEY_LEN];
+
+	if (*n == *cap) {
+		*cap = *cap ? 2 * *cap : 8;
+		grown = realloc(*named, *cap * KEY_LEN);
+		if (!grown)
+			return -ENOMEM;
+		*named = grown;
+	}
+	memcpy((*named)[(*n)++], key, KEY_LEN);
+	return 0;
+}
+
+/* The value of the line at l, up to its end, into buf (cut to its size). Not snprintf: that
+ * would measure the whole rest of the request each time. */
+static void line_value(const char *l, char *buf, size_t size)
+{
+	size_t len = strcspn(l, "\r\n");
+
+	len = len < size - 1 ? len : size - 1;
+	memcpy(buf, l, len);
+	buf[len] = '\0';
+}
+
+/* The peers a set touches, before the parse consumes its lines: those its public_key lines
+ * name, and the present holders of the prefixes its allowed_ip lines give (a prefix given
+ * to another peer leaves its holder, which must be in the edit for that). Each once,
+ * sorted; *named freed by the caller; *replace says whether replace_peers=true is among the
+ * lines. Returns how many, or -ENOMEM. */
+static long named_peers(struct device *dev, const char *lines, uint8_t (**named)[KEY_LEN],
+			bool *replace)
+{
+	static const char pk[] = "public_key=", ai[] = "allowed_ip=";
 	size_t n = 0, cap = 0, k = 0;
+	uint8_t key[KEY_LEN];
 	const char *l;
 
 	*named = NULL;
 	*replace = false;
 	for (l = lines; l && *l; l = strchr(l, '\n'), l = l ? l + 1 : NULL) {
-		uint8_t (*grown)[KEY_LEN];
-		char hex[KEY_HEX_LEN + 1];
+		char value[KEY_HEX_LEN]; /* a key's 64 digits, or a prefix, and a NUL */
+		struct ip_prefix pfx;
+		struct peer *p;
 
 		if (!strncmp(l, "replace_peers=true", 18) && (l[18] == '\n' || l[18] == '\r' || !l[18]))
 			*replace = true;
-		if (strncmp(l, pk, sizeof(pk) - 1))
-			continue;
-		/* Not snprintf: it would measure the whole rest of the request each time. */
-		l += sizeof(pk) - 1;
-		memcpy(hex, l, strnlen(l, KEY_HEX_LEN));
-		hex[strnlen(l, KEY_HEX_LEN)] = '\0';
-		if (n == cap) {
-			cap = cap ? 2 * cap : 8;
-			grown = realloc(*named, cap * KEY_LEN);
-			if (!grown)
+		if (!strncmp(l, pk, sizeof(pk) - 1)) {
+			line_value(l + sizeof(pk) - 1, value, sizeof(value));
+			/* A bad key is the parse's to refuse. */
+			if (!key_from_hex(key, value) && named_add(named, &n, &cap, key))
 				return -ENOMEM;
-			*named = grown;
+		} else if (!strncmp(l, ai, sizeof(ai) - 1) && l[sizeof(ai) - 1] != '-') {
+			line_value(l + sizeof(ai) - 1, value, sizeof(value));
+			if (!strchr(value, '/') || addr_parse_prefix(value, &pfx))
+				continue;
+			addr_prefix_mask(&pfx);
+			p = allowedips_lookup_exact(dev->allowedips, &pfx);
+			if (p && named_add(named, &n, &cap, peer_public_key(p)))
+				return -ENOMEM;
 		}
-		/* A bad key is the parse's to refuse. */
-		if (!key_from_hex((*named)[n], hex))
-			n++;
 	}
 	if (n)
 		device_sort(*named, n, KEY_LEN, key_cmp);
@@ -733,7 +763,7 @@ static int handle_set(struct device *dev, char *lines)
 	long n;
 	int ret;
 
-	n = named_peers(lines, &named, &replace);
+	n = named_peers(dev, lines, &named, &replace);
 	if (n < 0) {
 		ret = (int)n;
 		goto out;

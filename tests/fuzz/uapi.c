@@ -191,8 +191,60 @@ static void check_group_masks(struct device *dev, const char *request)
 }
 
 /* Returns the errno= of the reply. */
+static int prefix_order(const void *a, const void *b)
+{
+	return peer_prefix_cmp(a, b);
+}
+
+/* A peer's AllowedIPs as a sorted list without repeats, in place. */
+static size_t normalise(struct ip_prefix *list, size_t n)
+{
+	size_t k = 0;
+
+	if (n)
+		qsort(list, n, sizeof(*list), prefix_order);
+	for (size_t i = 0; i < n; i++)
+		if (!k || peer_prefix_cmp(&list[k - 1], &list[i]))
+			list[k++] = list[i];
+	return k;
+}
+
+/* A set edits a config of the peers it names only (handle_set): the device must end as if
+ * the whole device had been copied, edited by uapi_parse_set() and applied, which is what
+ * `want` is (made before the set). */
+static void check_like_whole_copy(struct device *dev, struct config *want, const char *request)
+{
+	struct config *have;
+
+	if (device_to_config(dev, &have))
+		abort();
+	if (have->n_peers != want->n_peers)
+		broken("a set left another number of peers than the whole copy would", request,
+		       NULL);
+	for (size_t i = 0; i < want->n_peers; i++) {
+		struct config_peer *w = &want->peers[i], *h = NULL;
+
+		for (size_t j = 0; j < have->n_peers && !h; j++)
+			if (!memcmp(have->peers[j].public_key, w->public_key, 32))
+				h = &have->peers[j];
+		if (!h)
+			broken("a set lost or missed a peer the whole copy has", request, NULL);
+		w->n_allowed_ips = normalise(w->allowed_ips, w->n_allowed_ips);
+		if (h->n_allowed_ips != w->n_allowed_ips ||
+		    (w->n_allowed_ips && memcmp(h->allowed_ips, w->allowed_ips,
+						w->n_allowed_ips * sizeof(*w->allowed_ips))))
+			broken("a peer's AllowedIPs differ from the whole copy's", request, NULL);
+		if ((w->endpoint.sa.sa_family && !addr_endpoint_equal(&h->endpoint, &w->endpoint)) ||
+		    h->persistent_keepalive != w->persistent_keepalive ||
+		    memcmp(h->preshared_key, w->preshared_key, 32) || h->n_groups != w->n_groups)
+			broken("a peer's settings differ from the whole copy's", request, NULL);
+	}
+	config_free(have);
+}
+
 static long handle(struct device *dev, struct evbuffer *out, const uint8_t *p, size_t len)
 {
+	struct config *want = NULL;
 	char *req = malloc(len + 1), *copy, *before = NULL, *reply, *after;
 	bool set;
 	long ret;
@@ -208,9 +260,23 @@ static long handle(struct device *dev, struct evbuffer *out, const uint8_t *p, s
 	set = !strncmp(req, "set=1\n", 6) || !strcmp(req, "set=1") || !strcmp(req, "reload=1");
 	if (set)
 		before = get(dev, out);
+	if (!strncmp(req, "set=1\n", 6)) {
+		char *lines = strdup(req + 6);
+
+		if (!lines || device_to_config(dev, &want))
+			abort();
+		if (uapi_parse_set(want, lines, NULL, 0)) {
+			config_free(want);
+			want = NULL;
+		}
+		free(lines);
+	}
 	uapi_handle(dev, config_path, req, out);
 	reply = take(out);
 	ret = reply_errno(copy, reply);
+	if (!ret && want)
+		check_like_whole_copy(dev, want, copy);
+	config_free(want);
 	if (set) {
 		after = get(dev, out);
 		if (ret && strcmp(before, after)) {
