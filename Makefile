@@ -149,6 +149,13 @@ $(UDPFUZZ): $(UDPFUZZ_OBJS) $(BUILD)/libsealnet.a
 	@$(if $(Q),echo "  LD      $@")
 	$(Q)$(CC) $(ALL_LDFLAGS) -o $@ $^ $(PKG_LIBS)
 
+# make scale's client of the control socket (tools/bench/scale.sh); libc only.
+SCALE := $(BUILD)/tests/scale
+$(SCALE): tests/tools/scale.c
+	@mkdir -p $(dir $@)
+	@$(if $(Q),echo "  CC      $<")
+	$(Q)$(CC) $(ALL_CFLAGS) $(ALL_LDFLAGS) -o $@ $<
+
 # Test tool for tests/netns: numbered UDP datagrams through a tunnel, checked on arrival; libc only.
 $(UDPBURST): tests/tools/udpburst.c
 	@mkdir -p $(dir $@)
@@ -214,6 +221,15 @@ bench:
 	$(Q)mkdir -p bench-results
 	$(Q)SEALNETD=$(CURDIR)/$(SEALNETD) $(SEALNET) bench $(BENCH_ARGS) --txt bench-results/bench.txt \
 		--json bench-results/bench.json --plot bench-results/bench.svg
+
+# What a daemon holding 1,000 and 10,000 peers costs (issue 14): figures, never pass or fail.
+# SCALE_SIZES="1000 2000" for others; root, as the netns scenarios.
+SCALE_SIZES ?= 1000 10000
+.PHONY: scale
+scale: all $(SCALE) $(BUILD)/tests/test_peer_table
+	$(Q)$(BUILD)/tests/test_peer_table | grep '^# lookup' || true
+	$(Q)SEALNETD=$(CURDIR)/$(SEALNETD) SEALNET=$(CURDIR)/$(SEALNET) SCALE=$(CURDIR)/$(SCALE) \
+		tools/bench/scale.sh $(SCALE_SIZES)
 
 demo:
 	$(Q)$(MAKE) --no-print-directory deps

@@ -38,6 +38,10 @@ _Static_assert(sizeof(struct node) == 64, "a node should fill one cache line");
 struct allowedips {
 	struct node *root4;
 	struct node *root6;
+	/* Nodes allocated ahead by allowedips_reserve(), linked through child[0]: inserts
+	 * take from here first, so an apply's commit cannot run out of memory. */
+	struct node *spare;
+	size_t n_spare;
 };
 
 static unsigned family_bits(int family)
@@ -109,10 +113,17 @@ static bool node_matches(const struct node *n, const uint64_t key[2])
 	return !(((key[0] ^ n->key[0]) & n->mask[0]) | ((key[1] ^ n->key[1]) & n->mask[1]));
 }
 
-static struct node *node_new(const uint64_t key[2], unsigned cidr, void *peer)
+static struct node *node_new(struct allowedips *t, const uint64_t key[2], unsigned cidr,
+			     void *peer)
 {
-	struct node *n = aligned_alloc(_Alignof(struct node), sizeof(*n));
+	struct node *n = t->spare;
 
+	if (n) {
+		t->spare = n->child[0];
+		t->n_spare--;
+	} else {
+		n = aligned_alloc(_Alignof(struct node), sizeof(*n));
+	}
 	if (!n)
 		return NULL;
 	memset(n, 0, sizeof(*n));
@@ -164,7 +175,34 @@ void allowedips_free(struct allowedips *t)
 		return;
 	free_subtree(t->root4);
 	free_subtree(t->root6);
+	allowedips_release(t);
 	free(t);
+}
+
+/* An insert makes at most two nodes: the prefix's own and a glue node. */
+int allowedips_reserve(struct allowedips *t, size_t inserts)
+{
+	while (t->n_spare < 2 * inserts) {
+		struct node *n = aligned_alloc(_Alignof(struct node), sizeof(*n));
+
+		if (!n)
+			return -ENOMEM;
+		n->child[0] = t->spare;
+		t->spare = n;
+		t->n_spare++;
+	}
+	return 0;
+}
+
+void allowedips_release(struct allowedips *t)
+{
+	struct node *n;
+
+	while ((n = t->spare)) {
+		t->spare = n->child[0];
+		free(n);
+	}
+	t->n_spare = 0;
 }
 
 int allowedips_insert(struct allowedips *t, const struct ip_prefix *p, void *peer)
@@ -184,7 +222,7 @@ int allowedips_insert(struct allowedips *t, const struct ip_prefix *p, void *pee
 		n = *slot;
 		if (!n) {
 			/* Fell off the trie: a new leaf in the empty slot. */
-			fresh = node_new(key, cidr, peer);
+			fresh = node_new(t, key, cidr, peer);
 			if (!fresh)
 				return -ENOMEM;
 			*slot = fresh;
@@ -207,7 +245,7 @@ int allowedips_insert(struct allowedips *t, const struct ip_prefix *p, void *pee
 	}
 
 	/* Our prefix and n's part ways at bit `common`, before n->cidr. */
-	fresh = node_new(key, cidr, peer);
+	fresh = node_new(t, key, cidr, peer);
 	if (!fresh)
 		return -ENOMEM;
 	if (common == cidr) {
@@ -217,7 +255,7 @@ int allowedips_insert(struct allowedips *t, const struct ip_prefix *p, void *pee
 		return 0;
 	}
 	/* Neither covers the other: a glue node at the common bits branches to both. */
-	glue = node_new(key, common, NULL);
+	glue = node_new(t, key, common, NULL);
 	if (!glue) {
 		free(fresh);
 		return -ENOMEM;
@@ -315,6 +353,27 @@ void *allowedips_lookup(const struct allowedips *t, int family, const uint8_t *a
 		n = n->child[key_bit(key, n->cidr)];
 	}
 	return best;
+}
+
+void *allowedips_lookup_exact(const struct allowedips *t, const struct ip_prefix *p)
+{
+	const struct node *n;
+	uint64_t key[2], mask[2];
+
+	if ((p->addr.family != AF_INET && p->addr.family != AF_INET6) ||
+	    p->cidr > family_bits(p->addr.family))
+		return NULL;
+	n = p->addr.family == AF_INET ? t->root4 : t->root6;
+	load_key(key, p->addr.family, p->addr.bytes);
+	make_mask(mask, p->cidr);
+	key[0] &= mask[0];
+	key[1] &= mask[1];
+	while (n && n->cidr <= p->cidr && node_matches(n, key)) {
+		if (n->cidr == p->cidr)
+			return n->peer;
+		n = n->child[key_bit(key, n->cidr)];
+	}
+	return NULL;
 }
 
 static int walk(const struct node *n, int family, const void *peer,

@@ -21,6 +21,15 @@ int allowedips_insert(struct allowedips *t, const struct ip_prefix *p, void *pee
 int allowedips_remove(struct allowedips *t, const struct ip_prefix *p, void *peer);
 void allowedips_remove_by_peer(struct allowedips *t, void *peer);
 
+/* Makes room for this many inserts ahead: until allowedips_release(), that many
+ * allowedips_insert() calls cannot fail with -ENOMEM (device_apply's commit). 0 or -ENOMEM. */
+int allowedips_reserve(struct allowedips *t, size_t inserts);
+/* Frees what allowedips_reserve() set aside and no insert used. */
+void allowedips_release(struct allowedips *t);
+
+/* The peer holding exactly this prefix (host bits ignored), NULL if none does. */
+void *allowedips_lookup_exact(const struct allowedips *t, const struct ip_prefix *p);
+
 /* addr points to 4 (AF_INET) or 16 (AF_INET6) bytes in network order. NULL if no match. */
 void *allowedips_lookup(const struct allowedips *t, int family, const uint8_t *addr);
 

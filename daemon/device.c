@@ -75,12 +75,7 @@ uint64_t device_realtime(void)
 
 struct peer *device_peer_by_key(struct device *dev, const uint8_t pub[NOISE_PUBLIC_KEY_LEN])
 {
-	struct peer *p;
-
-	TAILQ_FOREACH(p, &dev->peers, link)
-		if (cipher_equal(peer_public_key(p), pub, NOISE_PUBLIC_KEY_LEN))
-			return p;
-	return NULL;
+	return peer_table_lookup(&dev->peer_table, pub);
 }
 
 static void tun_cb(evutil_socket_t fd, short what, void *arg)
@@ -92,6 +87,8 @@ static void udp_cb(evutil_socket_t fd, short what, void *arg)
 {
 	datapath_udp_readable(arg, fd);
 }
+
+static void kick_cb(evutil_socket_t fd, short what, void *arg);
 
 int device_new(struct event_base *base, const char *ifname, unsigned offload,
 	       struct device **out)
@@ -123,6 +120,9 @@ int device_new(struct event_base *base, const char *ifname, unsigned offload,
 	    !dev->index)
 		goto err;
 	index_init(dev->index);
+	ret = peer_table_init(&dev->peer_table);
+	if (ret)
+		goto err;
 	ret = allowedips_new(&dev->allowedips);
 	if (ret)
 		goto err;
@@ -155,6 +155,11 @@ int device_new(struct event_base *base, const char *ifname, unsigned offload,
 	ret = netlink_open(&dev->nl);
 	if (ret) {
 		log_err("%s: cannot open netlink: %s", dev->ifname, strerror(-ret));
+		goto err;
+	}
+	dev->kick_ev = evtimer_new(base, kick_cb, dev);
+	if (!dev->kick_ev) {
+		ret = -ENOMEM;
 		goto err;
 	}
 	dev->tun_ev = event_new(base, dev->tun_fd, EV_READ | EV_PERSIST, tun_cb, dev);
@@ -191,6 +196,41 @@ static void forget_sources(struct device *dev)
 		memset(&p->endpoint_src, 0, sizeof(p->endpoint_src));
 }
 
+static void swap_bytes(uint8_t *a, uint8_t *b, size_t size)
+{
+	for (size_t i = 0; i < size; i++) {
+		uint8_t t = a[i];
+
+		a[i] = b[i];
+		b[i] = t;
+	}
+}
+
+/* Heapsort: glibc's qsort() asks sysinfo() how much memory there is before sorting a large
+ * array, and the daemon's seccomp filter kills it for that. */
+void device_sort(void *base, size_t n, size_t size, int (*cmp)(const void *, const void *))
+{
+	uint8_t *b = base;
+
+	for (size_t end = n, start = n / 2; end > 1;) {
+		size_t root, child;
+
+		if (start > 0) {
+			start--;
+		} else {
+			end--;
+			swap_bytes(b, b + end * size, size);
+		}
+		for (root = start; (child = 2 * root + 1) < end; root = child) {
+			if (child + 1 < end && cmp(b + child * size, b + (child + 1) * size) < 0)
+				child++;
+			if (cmp(b + root * size, b + child * size) >= 0)
+				break;
+			swap_bytes(b + root * size, b + child * size, size);
+		}
+	}
+}
+
 static bool prefix_equal(const struct ip_prefix *a, const struct ip_prefix *b)
 {
 	return a->addr.family == b->addr.family && a->cidr == b->cidr &&
@@ -225,13 +265,12 @@ static int route_del(struct device *dev, const struct ip_prefix *p)
 	return netlink_route_del_table(dev->nl, dev->ifindex, p, dev->route_table);
 }
 
-/* Brings the system's list (addresses or routes) to `want`, touching only what we added:
- * entries already present that we did not add are left alone and never removed. Returns
- * 0 or -errno, and in *changed whether anything we had was removed. */
-static int sync_list(struct device *dev, struct ip_prefix **have, size_t *n_have,
-		     const struct ip_prefix *want, size_t n_want, const char *what,
-		     int (*add)(struct device *, const struct ip_prefix *),
-		     int (*del)(struct device *, const struct ip_prefix *), bool *removed)
+/* Brings the system's addresses to `want`, touching only what we added: entries already
+ * present that we did not add are left alone and never removed. A device has a handful, so
+ * the lists are compared pairwise. Returns 0 or -errno, and in *removed whether anything we
+ * had was removed. */
+static int sync_addresses(struct device *dev, const struct ip_prefix *want, size_t n_want,
+			  bool *removed)
 {
 	struct ip_prefix *list;
 	size_t n = 0;
@@ -241,54 +280,115 @@ static int sync_list(struct device *dev, struct ip_prefix **have, size_t *n_have
 	list = calloc(n_want ? n_want : 1, sizeof(*list));
 	if (!list)
 		return -ENOMEM;
-	for (size_t i = 0; i < *n_have; i++) {
-		if (prefix_in(&(*have)[i], want, n_want)) {
-			list[n++] = (*have)[i];
+	for (size_t i = 0; i < dev->n_addresses; i++) {
+		if (prefix_in(&dev->addresses[i], want, n_want)) {
+			list[n++] = dev->addresses[i];
 			continue;
 		}
 		*removed = true;
-		ret = del(dev, &(*have)[i]);
+		ret = addr_del(dev, &dev->addresses[i]);
 		if (ret && ret != -ENOENT && ret != -ESRCH && ret != -EADDRNOTAVAIL)
-			log_warn("%s: cannot remove %s %s: %s", dev->ifname, what,
-				 addr_prefix_str(&(*have)[i], buf), strerror(-ret));
+			log_warn("%s: cannot remove address %s: %s", dev->ifname,
+				 addr_prefix_str(&dev->addresses[i], buf), strerror(-ret));
 	}
 	for (size_t i = 0; i < n_want; i++) {
 		if (prefix_in(&want[i], list, n))
 			continue;
-		ret = add(dev, &want[i]);
+		ret = addr_add(dev, &want[i]);
 		if (ret == -EEXIST) {
 			/* Someone else's: it stays theirs, and stays when we stop. */
-			log_warn("%s: %s %s exists already (not added by sealnetd): left as it is",
-				 dev->ifname, what, addr_prefix_str(&want[i], buf));
+			log_warn("%s: address %s exists already (not added by sealnetd): left as "
+				 "it is", dev->ifname, addr_prefix_str(&want[i], buf));
 			continue;
 		}
 		if (ret) {
-			log_err("%s: cannot add %s %s: %s", dev->ifname, what,
+			log_err("%s: cannot add address %s: %s", dev->ifname,
 				addr_prefix_str(&want[i], buf), strerror(-ret));
-			free(*have);
-			*have = list;
-			*n_have = n;
+			/* Keep what is in place recorded, so it is removed at exit. */
+			free(dev->addresses);
+			dev->addresses = list;
+			dev->n_addresses = n;
 			return ret;
 		}
 		list[n++] = want[i];
 	}
-	free(*have);
-	*have = list;
-	*n_have = n;
+	free(dev->addresses);
+	dev->addresses = list;
+	dev->n_addresses = n;
 	return 0;
+}
+
+/* --- our routes: dev->routes, sorted (peer_prefix_cmp), one per prefix we added --- */
+
+/* Where pfx is in dev->routes, or where it would go (*found false). */
+static size_t route_pos(const struct device *dev, const struct ip_prefix *pfx, bool *found)
+{
+	size_t lo = 0, hi = dev->n_routes;
+
+	*found = false;
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+		int d = peer_prefix_cmp(&dev->routes[mid], pfx);
+
+		if (!d) {
+			*found = true;
+			return mid;
+		}
+		if (d < 0)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return lo;
+}
+
+static int routes_reserve(struct device *dev, size_t n)
+{
+	struct ip_prefix *grown;
+	size_t cap = dev->routes_cap ? dev->routes_cap : 16;
+
+	if (n <= dev->routes_cap)
+		return 0;
+	while (cap < n)
+		cap *= 2;
+	grown = realloc(dev->routes, cap * sizeof(*grown));
+	if (!grown)
+		return -ENOMEM;
+	dev->routes = grown;
+	dev->routes_cap = cap;
+	return 0;
+}
+
+/* Within the room routes_reserve() made. */
+static void routes_insert(struct device *dev, const struct ip_prefix *pfx)
+{
+	bool found;
+	size_t i = route_pos(dev, pfx, &found);
+
+	if (found)
+		return;
+	memmove(&dev->routes[i + 1], &dev->routes[i], (dev->n_routes - i) * sizeof(*pfx));
+	dev->routes[i] = *pfx;
+	dev->n_routes++;
+}
+
+static void routes_forget(struct device *dev, const struct ip_prefix *pfx)
+{
+	bool found;
+	size_t i = route_pos(dev, pfx, &found);
+
+	if (!found)
+		return;
+	memmove(&dev->routes[i], &dev->routes[i + 1], (dev->n_routes - i - 1) * sizeof(*pfx));
+	dev->n_routes--;
 }
 
 /* As WireGuard does, a peer with a persistent keepalive is contacted at once rather than
  * at the first packet, so a node behind NAT becomes reachable without sending first. */
-static void kick_persistent_keepalives(struct device *dev)
+static void kick_persistent_keepalive(struct peer *p, uint64_t now)
 {
-	uint64_t now = device_now();
-	struct peer *p;
-
-	TAILQ_FOREACH(p, &dev->peers, link)
-		if (p->timers.persistent_keepalive_interval && p->endpoint.sa.sa_family &&
-		    !p->current)
-			datapath_send_keepalive(p, now);
+	if (p->timers.persistent_keepalive_interval && p->endpoint.sa.sa_family && !p->current)
+		datapath_send_keepalive(p, now);
 }
 
 /* The routing table AllowedIPs go to: Table = as wg-quick reads it, none without a file. */
@@ -333,62 +433,46 @@ static int routes_reassert(struct device *dev)
 	return first;
 }
 
-static int apply_routes(struct device *dev, const struct config *c)
-{
-	uint32_t table = route_table(dev, c);
-	struct ip_prefix *want;
-	size_t n = 0, total = 0;
-	bool removed = false;
-	int ret;
-
-	if (table != dev->route_table) {
-		routes_clear(dev);
-		dev->route_table = table;
-	}
-	if (!table)
-		return 0;
-	for (size_t i = 0; i < c->n_peers; i++)
-		total += c->peers[i].n_allowed_ips;
-	want = calloc(total ? total : 1, sizeof(*want));
-	if (!want)
-		return -ENOMEM;
-	for (size_t i = 0; i < c->n_peers; i++) {
-		for (size_t j = 0; j < c->peers[i].n_allowed_ips; j++) {
-			const struct ip_prefix *pfx = &c->peers[i].allowed_ips[j];
-
-			/* In the main table a default route through the tunnel would also capture
-			 * the tunnel's own datagrams; wg-quick answers that with policy routing,
-			 * which is the operator's call here (Table = a number, or their rules). */
-			if (pfx->cidr == 0 && table == RT_TABLE_MAIN) {
-				log_notice("%s: AllowedIPs %s/0: no route added in the main table "
-					   "(Table = a number puts it in another; see sealnet.conf(5))",
-					   dev->ifname, pfx->addr.family == AF_INET ? "0.0.0.0" : "::");
-				continue;
-			}
-			if (!prefix_in(pfx, want, n))
-				want[n++] = *pfx;
-		}
-	}
-	ret = sync_list(dev, &dev->routes, &dev->n_routes, want, n, "route", route_add, route_del,
-			&removed);
-	free(want);
-	return ret;
-}
-
 /* What device_apply() builds aside before it changes anything, and what it did to the system
  * that it must undo when a later step fails: a set, a reload or the startup config takes
  * effect whole or not at all. Everything that can fail happens before commit(), which
- * cannot; what the system was asked to change is put back by rollback(). */
+ * cannot; what the system was asked to change is put back by rollback().
+ *
+ * Each concern is diffed on its own, so an apply costs what it changes: a peer's AllowedIPs
+ * against its sorted list, the peers by the key table, the routes by what enters or leaves
+ * the set of all AllowedIPs, the rules, the MTU, the link and the port only when they differ.
+ * Only a replacing apply (startup, reload, `wg setconf`) looks at every peer, to find those
+ * it removes. */
 struct apply_peer {
 	struct peer *p; /* the device's, or made here */
 	bool made;
-	uint64_t mask; /* its groups' bits in the new rule set's table */
+	uint64_t mask; /* its groups' bits in the rule set in force after the apply */
+	struct ip_prefix *ips; /* the config's AllowedIPs sorted, no two alike */
+	size_t n_ips;
+};
+
+/* A prefix that a peer gains or lets go of. */
+struct apply_prefix {
+	struct ip_prefix pfx;
+	struct peer *peer; /* who lets it go (dels) or gains it (adds) */
+	size_t seq;        /* order in the config: of two peers given the same, the later wins */
+};
+
+/* A route added (true) or removed for rollback(), in the order done. */
+struct apply_route {
+	struct ip_prefix pfx;
+	bool added;
 };
 
 struct apply {
-	struct firewall_rules *rules;
+	struct firewall_rules *rules; /* NULL: the rules in force stay */
+	uint64_t *other_masks; /* with new rules: the masks of peers the config leaves alone */
 	struct apply_peer *peers; /* one per config peer */
-	struct allowedips *allowedips;
+	struct peer **gone;       /* the peers that go */
+	size_t n_gone;
+	struct apply_prefix *adds, *dels; /* sorted by prefix, one per prefix */
+	size_t n_adds, n_dels;
+	unsigned mark; /* peer.apply_mark of the config's peers; mark + 1 of those that go */
 	bool identity_changes;
 	uint8_t *private_key; /* the new identity, clamped; NULL for none */
 	bool new_socket;
@@ -396,10 +480,12 @@ struct apply {
 	struct event *ev4, *ev6;
 	unsigned old_mtu;
 	/* done to the system so far */
-	bool mark_set, mtu_set, addresses_set, link_set, routes_set;
-	struct ip_prefix *old_addresses, *old_routes;
+	bool mark_set, mtu_set, addresses_set, link_set, table_set;
+	struct ip_prefix *old_addresses, *old_routes; /* old_routes only when the table moved */
 	size_t n_old_addresses, n_old_routes;
 	uint32_t old_route_table;
+	struct apply_route *route_ops;
+	size_t n_route_ops;
 };
 
 /* Compared clamped: the key `wg showconf` shows is the file's key clamped, and setting it
@@ -453,52 +539,426 @@ static int prepare_socket(struct device *dev, const struct config *c, struct app
 	return 0;
 }
 
-/* The new rule set with every peer's mask read from its table, the peers the config adds
- * (in no table yet) and a new AllowedIPs trie. */
-static int prepare_peers(struct device *dev, const struct config *c, struct apply *a)
+static bool rules_equal(const struct firewall *fw, const struct config *c)
 {
-	int ret;
+	if (firewall_rule_count(fw) != c->n_rules)
+		return false;
+	for (size_t i = 0; i < c->n_rules; i++) {
+		const struct firewall_rule *r = firewall_rule(fw, i, NULL);
 
+		if (r->deny != c->rules[i].deny || strcmp(r->text, c->rules[i].text))
+			return false;
+	}
+	return true;
+}
+
+/* The bits of these groups in rs (new rules), or in the rules in force (rs NULL): -ENOENT
+ * there for a name they do not know yet, which takes a new rule set. */
+static int groups_mask(struct device *dev, struct firewall_rules *rs,
+		       const char (*groups)[FIREWALL_GROUP_NAME_MAX], unsigned n, uint64_t *mask)
+{
+	*mask = 0;
+	for (unsigned j = 0; j < n; j++) {
+		int id = rs ? firewall_rules_group_id(rs, groups[j])
+			    : firewall_group_id(dev->firewall, groups[j]);
+
+		if (id < 0) {
+			if (id == -ENOSPC)
+				log_err("%s: group %s: more than %d group names", dev->ifname,
+					groups[j], FIREWALL_MAX_GROUPS);
+			return id;
+		}
+		*mask |= 1ULL << id;
+	}
+	return 0;
+}
+
+/* The rules stay unless the config changes them or names a group they do not know; new
+ * rules intern every staying peer's groups too (other_masks, in the order of dev->peers). */
+static int prepare_rules(struct device *dev, const struct config *c, struct apply *a)
+{
+	struct peer *p;
+	size_t k = 0;
+	int ret = 0;
+
+	if (rules_equal(dev->firewall, c)) {
+		for (size_t i = 0; i < c->n_peers; i++) {
+			ret = groups_mask(dev, NULL, c->peers[i].groups, c->peers[i].n_groups,
+					  &a->peers[i].mask);
+			if (ret == -ENOENT)
+				break;
+		}
+		if (ret != -ENOENT)
+			return 0;
+	}
 	ret = firewall_rules_new(c->rules, c->n_rules, &a->rules);
 	if (ret) {
 		log_err("%s: cannot apply the access rules: %s", dev->ifname,
 			ret == -ENOSPC ? "more than 64 group names" : strerror(-ret));
 		return ret;
 	}
+	for (size_t i = 0; i < c->n_peers; i++) {
+		ret = groups_mask(dev, a->rules, c->peers[i].groups, c->peers[i].n_groups,
+				  &a->peers[i].mask);
+		if (ret)
+			return ret;
+	}
+	a->other_masks = calloc(dev->n_peers ? dev->n_peers : 1, sizeof(*a->other_masks));
+	if (!a->other_masks)
+		return -ENOMEM;
+	TAILQ_FOREACH(p, &dev->peers, link) {
+		if (p->apply_mark != a->mark && p->apply_mark != a->mark + 1 &&
+		    (ret = groups_mask(dev, a->rules, (const char(*)[FIREWALL_GROUP_NAME_MAX])p->groups,
+				       p->n_groups, &a->other_masks[k])))
+			return ret;
+		k++;
+	}
+	return 0;
+}
+
+static int apply_prefix_cmp(const void *x, const void *y)
+{
+	const struct apply_prefix *a = x, *b = y;
+	int d = peer_prefix_cmp(&a->pfx, &b->pfx);
+
+	return d ? d : (a->seq > b->seq) - (a->seq < b->seq);
+}
+
+static int ip_prefix_cmp(const void *x, const void *y)
+{
+	return peer_prefix_cmp(x, y);
+}
+
+/* Sorted by prefix, then keeps the last of each prefix. */
+static void sort_unique(struct apply_prefix *list, size_t *n)
+{
+	size_t k = 0;
+
+	if (!*n)
+		return;
+	device_sort(list, *n, sizeof(*list), apply_prefix_cmp);
+	for (size_t i = 0; i < *n; i++) {
+		if (k && !peer_prefix_cmp(&list[k - 1].pfx, &list[i].pfx))
+			k--;
+		list[k++] = list[i];
+	}
+	*n = k;
+}
+
+static const struct apply_prefix *find_prefix(const struct apply_prefix *list, size_t n,
+					      const struct ip_prefix *pfx)
+{
+	size_t lo = 0, hi = n;
+
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+		int d = peer_prefix_cmp(&list[mid].pfx, pfx);
+
+		if (!d)
+			return &list[mid];
+		if (d < 0)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return NULL;
+}
+
+/* Room for more entries in a growing list of apply_prefix. */
+static int prefixes_grow(struct apply_prefix **list, size_t n, size_t more, size_t *cap)
+{
+	struct apply_prefix *grown;
+	size_t want = *cap ? *cap : 64;
+
+	if (n + more <= *cap)
+		return 0;
+	while (want < n + more)
+		want *= 2;
+	grown = realloc(*list, want * sizeof(*grown));
+	if (!grown)
+		return -ENOMEM;
+	*list = grown;
+	*cap = want;
+	return 0;
+}
+
+/* The config peer's AllowedIPs, sorted and without repeats, against what the peer holds:
+ * what it gains goes to adds, what it lets go of to dels. */
+static int diff_prefixes(const struct config_peer *cp, struct apply_peer *ap, struct apply *a,
+			 size_t *cap_adds, size_t *cap_dels)
+{
+	const struct peer *p = ap->p;
+	size_t i = 0, j = 0, k = 0;
+	int ret;
+
+	ap->ips = calloc(cp->n_allowed_ips ? cp->n_allowed_ips : 1, sizeof(*ap->ips));
+	if (!ap->ips)
+		return -ENOMEM;
+	if (cp->n_allowed_ips)
+		memcpy(ap->ips, cp->allowed_ips, cp->n_allowed_ips * sizeof(*ap->ips));
+	device_sort(ap->ips, cp->n_allowed_ips, sizeof(*ap->ips), ip_prefix_cmp);
+	for (i = 0; i < cp->n_allowed_ips; i++)
+		if (!k || peer_prefix_cmp(&ap->ips[k - 1], &ap->ips[i]))
+			ap->ips[k++] = ap->ips[i];
+	ap->n_ips = k;
+	if ((ret = prefixes_grow(&a->adds, a->n_adds, ap->n_ips, cap_adds)) ||
+	    (ret = prefixes_grow(&a->dels, a->n_dels, p->n_allowed_ips, cap_dels)))
+		return ret;
+	for (i = 0; i < ap->n_ips || j < p->n_allowed_ips;) {
+		int d = i == ap->n_ips		? 1
+			: j == p->n_allowed_ips ? -1
+						: peer_prefix_cmp(&ap->ips[i], &p->allowed_ips[j]);
+
+		if (d < 0) {
+			a->adds[a->n_adds] = (struct apply_prefix){ ap->ips[i], ap->p, a->n_adds };
+			a->n_adds++;
+			i++;
+		} else if (d > 0) {
+			a->dels[a->n_dels] = (struct apply_prefix){ p->allowed_ips[j], ap->p, 0 };
+			a->n_dels++;
+			j++;
+		} else {
+			i++;
+			j++;
+		}
+	}
+	return 0;
+}
+
+static int mark_gone(struct peer *p, struct apply *a, size_t *cap_gone, size_t *cap_dels)
+{
+	struct peer **grown;
+	int ret;
+
+	if (p->apply_mark == a->mark || p->apply_mark == a->mark + 1)
+		return 0;
+	if (a->n_gone == *cap_gone) {
+		*cap_gone = *cap_gone ? 2 * *cap_gone : 16;
+		grown = realloc(a->gone, *cap_gone * sizeof(*grown));
+		if (!grown)
+			return -ENOMEM;
+		a->gone = grown;
+	}
+	ret = prefixes_grow(&a->dels, a->n_dels, p->n_allowed_ips, cap_dels);
+	if (ret)
+		return ret;
+	for (size_t j = 0; j < p->n_allowed_ips; j++)
+		a->dels[a->n_dels++] = (struct apply_prefix){ p->allowed_ips[j], p, 0 };
+	p->apply_mark = a->mark + 1;
+	a->gone[a->n_gone++] = p;
+	return 0;
+}
+
+/* Which peers go: those the scope says (see enum device_scope), and one holding the new
+ * identity's public key, which could never handshake. */
+static int prepare_gone(struct device *dev, const struct config *c,
+			const struct device_change *how, struct apply *a, size_t *cap_dels)
+{
+	size_t cap_gone = 0;
+	uint8_t pub[NOISE_PUBLIC_KEY_LEN];
+	struct peer *p;
+	int ret;
+
+	if (how->scope == DEVICE_REPLACE_ALL || how->scope == DEVICE_REPLACE_FILE) {
+		TAILQ_FOREACH(p, &dev->peers, link)
+			if ((how->scope == DEVICE_REPLACE_ALL || p->from_file) &&
+			    (ret = mark_gone(p, a, &cap_gone, cap_dels)))
+				return ret;
+	} else {
+		for (size_t i = 0; i < how->n_named; i++)
+			if ((p = peer_table_lookup(&dev->peer_table, how->named[i])) &&
+			    (ret = mark_gone(p, a, &cap_gone, cap_dels)))
+				return ret;
+	}
+	if (a->identity_changes && a->private_key &&
+	    !key_public_from_private(pub, a->private_key) &&
+	    (p = peer_table_lookup(&dev->peer_table, pub)) && (ret = mark_gone(p, a, &cap_gone,
+									      cap_dels)))
+		return ret;
+	return 0;
+}
+
+/* The peers the config names (found by key, or made here and in no table yet), what each
+ * gains and loses of AllowedIPs, the peers that go, the rules, and room in every table that
+ * commit() fills, so that it cannot fail. */
+static int prepare_peers(struct device *dev, const struct config *c,
+			 const struct device_change *how, struct apply *a)
+{
+	size_t cap_adds = 0, cap_dels = 0, made = 0;
+	int ret;
+
+	a->mark = dev->apply_mark += 2;
 	a->peers = calloc(c->n_peers ? c->n_peers : 1, sizeof(*a->peers));
 	if (!a->peers)
 		return -ENOMEM;
-	ret = allowedips_new(&a->allowedips);
-	if (ret)
-		return ret;
 	/* Public keys are unique in a config (validated, or made so by uapi_parse_set()). */
 	for (size_t i = 0; i < c->n_peers; i++) {
 		const struct config_peer *cp = &c->peers[i];
 		struct apply_peer *ap = &a->peers[i];
 
-		for (unsigned j = 0; j < cp->n_groups; j++) {
-			int id = firewall_rules_group_id(a->rules, cp->groups[j]);
-
-			if (id < 0) {
-				log_err("%s: group %s: more than %d group names", dev->ifname,
-					cp->groups[j], FIREWALL_MAX_GROUPS);
-				return id;
-			}
-			ap->mask |= 1ULL << id;
-		}
-		ap->p = device_peer_by_key(dev, cp->public_key);
+		ap->p = peer_table_lookup(&dev->peer_table, cp->public_key);
 		if (!ap->p) {
 			ret = peer_new(dev, cp, &ap->p);
 			if (ret)
 				return ret;
 			ap->made = true;
+			made++;
 		}
-		for (size_t j = 0; j < cp->n_allowed_ips; j++) {
-			ret = allowedips_insert(a->allowedips, &cp->allowed_ips[j], ap->p);
-			if (ret)
-				return ret;
-		}
+		ap->p->apply_mark = a->mark;
+		ret = diff_prefixes(cp, ap, a, &cap_adds, &cap_dels);
+		if (ret)
+			return ret;
 	}
+	ret = prepare_gone(dev, c, how, a, &cap_dels);
+	if (ret)
+		return ret;
+	sort_unique(a->adds, &a->n_adds);
+	sort_unique(a->dels, &a->n_dels);
+	ret = prepare_rules(dev, c, a);
+	if (ret)
+		return ret;
+	ret = peer_table_reserve(&dev->peer_table, dev->peer_table.count + made);
+	if (ret)
+		return ret;
+	return allowedips_reserve(dev->allowedips, a->n_adds);
+}
+
+/* A route for every prefix of the AllowedIPs but a default route in the main table. */
+static bool wants_route(struct device *dev, const struct ip_prefix *pfx, bool log)
+{
+	/* In the main table a default route through the tunnel would also capture the
+	 * tunnel's own datagrams; wg-quick answers that with policy routing, which is the
+	 * operator's call here (Table = a number, or their rules). */
+	if (pfx->cidr == 0 && dev->route_table == RT_TABLE_MAIN) {
+		if (log)
+			log_notice("%s: AllowedIPs %s/0: no route added in the main table "
+				   "(Table = a number puts it in another; see sealnet.conf(5))",
+				   dev->ifname, pfx->addr.family == AF_INET ? "0.0.0.0" : "::");
+		return false;
+	}
+	return true;
+}
+
+static int route_op(struct device *dev, struct apply *a, const struct ip_prefix *pfx, bool add)
+{
+	char buf[ADDR_STRLEN];
+	bool found;
+	int ret;
+
+	route_pos(dev, pfx, &found);
+	if (!add) {
+		if (!found)
+			return 0; /* not ours */
+		ret = route_del(dev, pfx);
+		if (ret && ret != -ESRCH && ret != -ENOENT)
+			log_warn("%s: cannot remove route %s: %s", dev->ifname,
+				 addr_prefix_str(pfx, buf), strerror(-ret));
+		routes_forget(dev, pfx);
+	} else {
+		if (found || !wants_route(dev, pfx, true))
+			return 0;
+		ret = route_add(dev, pfx);
+		if (ret == -EEXIST) {
+			/* Someone else's: it stays theirs, and stays when we stop. */
+			log_warn("%s: route %s exists already (not added by sealnetd): left as it is",
+				 dev->ifname, addr_prefix_str(pfx, buf));
+			return 0;
+		}
+		if (ret) {
+			log_err("%s: cannot add route %s: %s", dev->ifname,
+				addr_prefix_str(pfx, buf), strerror(-ret));
+			return ret;
+		}
+		routes_insert(dev, pfx);
+	}
+	a->route_ops[a->n_route_ops++] = (struct apply_route){ *pfx, add };
+	return 0;
+}
+
+/* Every prefix the peers hold once the apply is done (sorted, no repeats): for a new
+ * table, which takes all of them. *out freed by the caller. */
+static int all_prefixes(struct device *dev, struct apply *a, const struct config *c,
+			struct ip_prefix **out, size_t *n_out)
+{
+	struct ip_prefix *list;
+	size_t n = 0, total = a->n_adds;
+	struct peer *p;
+
+	TAILQ_FOREACH(p, &dev->peers, link)
+		total += p->n_allowed_ips;
+	list = calloc(total ? total : 1, sizeof(*list));
+	if (!list)
+		return -ENOMEM;
+	TAILQ_FOREACH(p, &dev->peers, link)
+		for (size_t j = 0; j < p->n_allowed_ips; j++)
+			if (!find_prefix(a->dels, a->n_dels, &p->allowed_ips[j]))
+				list[n++] = p->allowed_ips[j];
+	for (size_t i = 0; i < a->n_adds; i++)
+		list[n++] = a->adds[i].pfx;
+	device_sort(list, n, sizeof(*list), ip_prefix_cmp);
+	*n_out = 0;
+	for (size_t i = 0; i < n; i++)
+		if (!*n_out || peer_prefix_cmp(&list[*n_out - 1], &list[i]))
+			list[(*n_out)++] = list[i];
+	*out = list;
+	return 0;
+}
+
+/* Routes follow the set of all AllowedIPs: a prefix that enters it (held by no peer before)
+ * gets a route, one that leaves it (let go of, and gained by no other peer) loses its route.
+ * A new table takes every route from the old one. */
+static int apply_routes(struct device *dev, const struct config *c, struct apply *a)
+{
+	uint32_t table = route_table(dev, c);
+	struct ip_prefix *all = NULL;
+	size_t n_all = 0, ops;
+	int ret;
+
+	if (table != dev->route_table) {
+		if (dev->n_routes) {
+			a->old_routes = malloc(dev->n_routes * sizeof(*a->old_routes));
+			if (!a->old_routes)
+				return -ENOMEM;
+			memcpy(a->old_routes, dev->routes, dev->n_routes * sizeof(*dev->routes));
+		}
+		if (table && (ret = all_prefixes(dev, a, c, &all, &n_all)))
+			return ret;
+		a->n_old_routes = dev->n_routes;
+		a->old_route_table = dev->route_table;
+		a->table_set = true;
+		routes_clear(dev);
+		dev->route_table = table;
+		ret = routes_reserve(dev, n_all);
+		for (size_t i = 0; !ret && i < n_all; i++)
+			if (wants_route(dev, &all[i], true)) {
+				ret = route_add(dev, &all[i]);
+				if (ret == -EEXIST)
+					ret = 0;
+				else if (!ret)
+					routes_insert(dev, &all[i]);
+				else
+					log_err("%s: cannot add route: %s", dev->ifname,
+						strerror(-ret));
+			}
+		free(all);
+		return ret;
+	}
+	if (!table)
+		return 0;
+	ops = a->n_adds + a->n_dels;
+	a->route_ops = calloc(ops ? ops : 1, sizeof(*a->route_ops));
+	if (!a->route_ops)
+		return -ENOMEM;
+	ret = routes_reserve(dev, dev->n_routes + a->n_adds);
+	if (ret)
+		return ret;
+	for (size_t i = 0; i < a->n_dels; i++)
+		if (!find_prefix(a->adds, a->n_adds, &a->dels[i].pfx))
+			route_op(dev, a, &a->dels[i].pfx, false);
+	for (size_t i = 0; i < a->n_adds; i++)
+		if (!allowedips_lookup_exact(dev->allowedips, &a->adds[i].pfx) &&
+		    (ret = route_op(dev, a, &a->adds[i].pfx, true)))
+			return ret;
 	return 0;
 }
 
@@ -512,8 +972,18 @@ static int copy_list(const struct ip_prefix *list, size_t n, struct ip_prefix **
 	return 0;
 }
 
-/* The fwmark, the MTU, the addresses, the link and the routes: each remembered in a as done
- * as soon as it may have changed something, for rollback(). */
+static bool addresses_equal(const struct device *dev, const struct config *c)
+{
+	if (dev->n_addresses != c->n_addresses)
+		return false;
+	for (size_t i = 0; i < c->n_addresses; i++)
+		if (!prefix_in(&c->addresses[i], dev->addresses, dev->n_addresses))
+			return false;
+	return true;
+}
+
+/* The fwmark, the MTU, the addresses, the link and the routes, each only when it changes:
+ * each remembered in a as done as soon as it may have changed something, for rollback(). */
 static int apply_system(struct device *dev, const struct config *c, struct apply *a)
 {
 	bool addr_removed = false;
@@ -538,14 +1008,13 @@ static int apply_system(struct device *dev, const struct config *c, struct apply
 		}
 		a->mtu_set = dev->mtu != a->old_mtu;
 	}
-	if (dev->manage_net) {
+	if (dev->manage_net && !addresses_equal(dev, c)) {
 		ret = copy_list(dev->addresses, dev->n_addresses, &a->old_addresses);
 		if (ret)
 			return ret;
 		a->n_old_addresses = dev->n_addresses;
 		a->addresses_set = true;
-		ret = sync_list(dev, &dev->addresses, &dev->n_addresses, c->addresses,
-				c->n_addresses, "address", addr_add, addr_del, &addr_removed);
+		ret = sync_addresses(dev, c->addresses, c->n_addresses, &addr_removed);
 		if (ret)
 			return ret;
 	}
@@ -558,15 +1027,50 @@ static int apply_system(struct device *dev, const struct config *c, struct apply
 		dev->link_set_up = true;
 		a->link_set = true;
 	}
-	ret = copy_list(dev->routes, dev->n_routes, &a->old_routes);
-	if (ret)
-		return ret;
-	a->n_old_routes = dev->n_routes;
-	a->old_route_table = dev->route_table;
-	a->routes_set = true;
 	if (addr_removed && (ret = routes_reassert(dev)))
 		return ret;
-	return apply_routes(dev, c);
+	return apply_routes(dev, c, a);
+}
+
+/* Routes back as they were: the table's, or each one added or removed, in reverse. */
+static void rollback_routes(struct device *dev, struct apply *a)
+{
+	char buf[ADDR_STRLEN];
+	int ret;
+
+	if (a->table_set) {
+		routes_clear(dev);
+		dev->route_table = a->old_route_table;
+		if (routes_reserve(dev, a->n_old_routes)) {
+			log_warn("%s: cannot restore the routes: out of memory", dev->ifname);
+			return;
+		}
+		for (size_t i = 0; i < a->n_old_routes; i++) {
+			ret = route_add(dev, &a->old_routes[i]);
+			if (ret && ret != -EEXIST)
+				log_warn("%s: cannot restore route %s: %s", dev->ifname,
+					 addr_prefix_str(&a->old_routes[i], buf), strerror(-ret));
+			else
+				routes_insert(dev, &a->old_routes[i]);
+		}
+		return;
+	}
+	/* The room routes_reserve() made covers every route that was there before. */
+	for (size_t i = a->n_route_ops; i-- > 0;) {
+		const struct apply_route *op = &a->route_ops[i];
+
+		if (op->added) {
+			route_del(dev, &op->pfx);
+			routes_forget(dev, &op->pfx);
+			continue;
+		}
+		ret = route_add(dev, &op->pfx);
+		if (ret && ret != -EEXIST)
+			log_warn("%s: cannot restore route %s: %s", dev->ifname,
+				 addr_prefix_str(&op->pfx, buf), strerror(-ret));
+		else
+			routes_insert(dev, &op->pfx);
+	}
 }
 
 /* Puts back what apply_system() did, in reverse, and frees what was built aside. The
@@ -576,24 +1080,13 @@ static void rollback(struct device *dev, struct apply *a)
 	bool removed = false;
 	int ret;
 
-	if (a->routes_set) {
-		if (dev->route_table != a->old_route_table) {
-			routes_clear(dev);
-			dev->route_table = a->old_route_table;
-		}
-		if (dev->route_table &&
-		    (ret = sync_list(dev, &dev->routes, &dev->n_routes, a->old_routes,
-				     a->n_old_routes, "route", route_add, route_del, &removed)))
-			log_warn("%s: cannot restore the routes: %s", dev->ifname, strerror(-ret));
-	}
+	rollback_routes(dev, a);
 	if (a->link_set) {
 		netlink_set_up(dev->nl, dev->ifindex, false);
 		dev->link_set_up = false;
 	}
 	if (a->addresses_set) {
-		removed = false;
-		ret = sync_list(dev, &dev->addresses, &dev->n_addresses, a->old_addresses,
-				a->n_old_addresses, "address", addr_add, addr_del, &removed);
+		ret = sync_addresses(dev, a->old_addresses, a->n_old_addresses, &removed);
 		if (ret)
 			log_warn("%s: cannot restore the addresses: %s", dev->ifname,
 				 strerror(-ret));
@@ -612,20 +1105,27 @@ static void rollback(struct device *dev, struct apply *a)
 		event_free(a->ev6);
 	if (a->new_socket)
 		udp_close(&a->udp);
+	allowedips_release(dev->allowedips);
 }
 
 static void apply_free(struct apply *a, size_t n_peers)
 {
-	for (size_t i = 0; a->peers && i < n_peers; i++)
+	for (size_t i = 0; a->peers && i < n_peers; i++) {
 		if (a->peers[i].made)
 			peer_free(a->peers[i].p);
+		free(a->peers[i].ips);
+	}
 	free(a->peers);
-	allowedips_free(a->allowedips);
+	free(a->gone);
+	free(a->adds);
+	free(a->dels);
+	free(a->other_masks);
 	firewall_rules_free(a->rules);
 	if (a->private_key)
 		sodium_free(a->private_key);
 	free(a->old_addresses);
 	free(a->old_routes);
+	free(a->route_ops);
 }
 
 /* Our identity changed: sessions were made with the old one, so nothing more goes out with
@@ -649,11 +1149,39 @@ static void commit_identity(struct device *dev, struct apply *a)
 	}
 }
 
-/* Puts in force what was built aside; cannot fail. */
-static void commit(struct device *dev, const struct config *c, struct apply *a)
+/* The trie and the peers' lists, in an order that keeps them agreeing: what is let go of
+ * leaves the trie, each config peer takes its new list, and each prefix gained is inserted
+ * (from the room prepare_peers() made), leaving the list of a peer it is taken from. */
+static void commit_prefixes(struct device *dev, struct apply *a, size_t n_peers)
 {
-	struct allowedips *old_trie = dev->allowedips;
-	struct peer *p, *tmp;
+	for (size_t i = 0; i < a->n_dels; i++)
+		allowedips_remove(dev->allowedips, &a->dels[i].pfx, a->dels[i].peer);
+	for (size_t i = 0; i < n_peers; i++) {
+		struct apply_peer *ap = &a->peers[i];
+
+		free(ap->p->allowed_ips);
+		ap->p->allowed_ips = ap->ips;
+		ap->p->n_allowed_ips = ap->n_ips;
+		ap->ips = NULL;
+	}
+	for (size_t i = 0; i < a->n_adds; i++) {
+		const struct apply_prefix *ad = &a->adds[i];
+		struct peer *from = allowedips_lookup_exact(dev->allowedips, &ad->pfx);
+		long at;
+
+		allowedips_insert(dev->allowedips, &ad->pfx, ad->peer);
+		if (from && from != ad->peer && (at = peer_prefix_find(from, &ad->pfx)) >= 0)
+			peer_prefix_drop(from, (size_t)at);
+	}
+	allowedips_release(dev->allowedips);
+}
+
+/* Puts in force what was built aside; cannot fail. */
+static void commit(struct device *dev, const struct config *c, const struct device_change *how,
+		   struct apply *a)
+{
+	struct peer *p;
+	size_t k = 0;
 
 	if (a->new_socket) {
 		if (dev->udp4_ev)
@@ -676,30 +1204,33 @@ static void commit(struct device *dev, const struct config *c, struct apply *a)
 	if (dev->mtu != a->old_mtu)
 		TAILQ_FOREACH(p, &dev->peers, link)
 			peer_staged_clear(p);
-	firewall_swap_rules(dev->firewall, a->rules);
-	a->rules = NULL;
-	dev->allowedips = a->allowedips;
-	a->allowedips = NULL;
-	allowedips_free(old_trie);
-	/* Peers the config no longer names go, those it adds join at the end. */
-	for (p = TAILQ_FIRST(&dev->peers); p; p = tmp) {
-		bool found = false;
-
-		tmp = TAILQ_NEXT(p, link);
-		for (size_t i = 0; i < c->n_peers && !found; i++)
-			found = a->peers[i].p == p;
-		if (found)
-			continue;
+	if (a->rules) {
+		TAILQ_FOREACH(p, &dev->peers, link) {
+			if (p->apply_mark != a->mark && p->apply_mark != a->mark + 1)
+				p->group_mask = a->other_masks[k];
+			k++;
+		}
+		firewall_swap_rules(dev->firewall, a->rules);
+		a->rules = NULL;
+	}
+	commit_prefixes(dev, a, c->n_peers);
+	for (size_t i = 0; i < a->n_gone; i++) {
+		p = a->gone[i];
 		log_info("%s: peer %s removed", dev->ifname, p->name);
 		TAILQ_REMOVE(&dev->peers, p, link);
+		peer_table_remove(&dev->peer_table, p);
+		dev->n_peers--;
 		peer_free(p);
 	}
 	for (size_t i = 0; i < c->n_peers; i++) {
 		if (!a->peers[i].made)
 			continue;
-		TAILQ_INSERT_TAIL(&dev->peers, a->peers[i].p, link);
+		p = a->peers[i].p;
+		TAILQ_INSERT_TAIL(&dev->peers, p, link);
+		peer_table_insert(&dev->peer_table, p);
+		dev->n_peers++;
 		a->peers[i].made = false;
-		log_info("%s: peer %s added", dev->ifname, a->peers[i].p->name);
+		log_info("%s: peer %s added", dev->ifname, p->name);
 	}
 	/* Before the peers' updates: a keepalive they send goes out with the new identity. */
 	if (a->identity_changes)
@@ -712,12 +1243,93 @@ static void commit(struct device *dev, const struct config *c, struct apply *a)
 		p->group_mask = a->peers[i].mask;
 		memcpy(p->groups, cp->groups, sizeof(p->groups));
 		p->n_groups = cp->n_groups;
+		p->from_file |= how->from_file;
 	}
 }
 
-int device_apply(struct device *dev, const struct config *c)
+/* Peers made with an endpoint are greeted with one initiation each, KICK_BATCH per turn of
+ * the event loop, a turn every millisecond: a load of thousands never holds the loop. The
+ * queue holds keys, not peers, so a peer removed meanwhile is simply not found. */
+#define KICK_BATCH 64
+
+/* One initiation, not the retries of one that has data waiting: a peer that does not
+ * answer (it is down) costs one message, and traffic to it starts the handshake again as
+ * usual. */
+static void kick_one(struct peer *p, uint64_t now)
+{
+	if (!p->endpoint.sa.sa_family || !p->dev->local.private_key || p->current ||
+	    p->timers.last_sent_handshake)
+		return;
+	datapath_send_initiation(p, false, now);
+	if (!p->staged_count)
+		p->timers.retransmit_handshake = 0;
+}
+
+static void kick_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct device *dev = arg;
+	uint64_t now = device_now();
+	size_t end = dev->kick_done + KICK_BATCH < dev->n_kick ? dev->kick_done + KICK_BATCH
+							       : dev->n_kick;
+	struct timeval ms = { 0, 1000 };
+	struct peer *p;
+
+	for (; dev->kick_done < end; dev->kick_done++)
+		if ((p = peer_table_lookup(&dev->peer_table, dev->kick[dev->kick_done])))
+			kick_one(p, now);
+	if (dev->kick_done < dev->n_kick) {
+		evtimer_add(dev->kick_ev, &ms);
+		return;
+	}
+	dev->n_kick = dev->kick_done = 0;
+}
+
+/* Contact at once what the apply made reachable: a peer made with an endpoint gets an
+ * initiation, so a restarted node is heard again within one round trip of its registry's
+ * re-adding it (the peer's old session toward us died with the restart, and it would
+ * otherwise wait out its 15 s new-handshake timer); a peer with a persistent keepalive gets
+ * one. Up to KICK_BATCH now, the rest through kick_cb(); out of memory for the queue, the
+ * rest are not greeted (traffic still starts their handshakes). */
+static void kick_peers(struct device *dev, const struct config *c, const struct apply *a,
+		       const bool *made)
+{
+	uint64_t now = device_now();
+	unsigned n = 0;
+
+	for (size_t i = 0; i < c->n_peers; i++) {
+		struct peer *p = a->peers[i].p;
+
+		if (!made[i] || !p->endpoint.sa.sa_family) {
+			kick_persistent_keepalive(p, now);
+			continue;
+		}
+		if (n++ < KICK_BATCH) {
+			kick_one(p, now);
+			continue;
+		}
+		if (dev->n_kick == dev->kick_cap) {
+			size_t cap = dev->kick_cap ? 2 * dev->kick_cap : 256;
+			uint8_t(*grown)[NOISE_PUBLIC_KEY_LEN] = realloc(dev->kick, cap * sizeof(*grown));
+
+			if (!grown)
+				break;
+			dev->kick = grown;
+			dev->kick_cap = cap;
+		}
+		memcpy(dev->kick[dev->n_kick++], peer_public_key(p), NOISE_PUBLIC_KEY_LEN);
+	}
+	if (dev->n_kick > dev->kick_done && !evtimer_pending(dev->kick_ev, NULL)) {
+		struct timeval ms = { 0, 1000 };
+
+		evtimer_add(dev->kick_ev, &ms);
+	}
+}
+
+int device_apply_change(struct device *dev, const struct config *c,
+			const struct device_change *how)
 {
 	struct apply a = { .old_mtu = dev->mtu };
+	bool *made = NULL;
 	int ret;
 
 	/* Peers made here get staged slots of the new MTU; rollback() puts the old back. */
@@ -725,7 +1337,9 @@ int device_apply(struct device *dev, const struct config *c)
 		dev->mtu = c->mtu;
 	ret = prepare_identity(dev, c->private_key, &a);
 	if (!ret)
-		ret = prepare_peers(dev, c, &a);
+		ret = prepare_peers(dev, c, how, &a);
+	if (!ret && !(made = calloc(c->n_peers ? c->n_peers : 1, sizeof(*made))))
+		ret = -ENOMEM;
 	/* The port next: it is what most often fails (in use, or below 1024 once privileges
 	 * are dropped). */
 	if (!ret)
@@ -735,42 +1349,59 @@ int device_apply(struct device *dev, const struct config *c)
 	if (ret) {
 		rollback(dev, &a);
 		apply_free(&a, c->n_peers);
+		free(made);
 		return ret;
 	}
-	commit(dev, c, &a);
-	apply_free(&a, c->n_peers);
-	kick_persistent_keepalives(dev);
+	for (size_t i = 0; i < c->n_peers; i++)
+		made[i] = a.peers[i].made;
+	commit(dev, c, how, &a);
 	if (a.identity_changes)
 		kick_rekeys(dev);
+	kick_peers(dev, c, &a, made);
+	apply_free(&a, c->n_peers);
+	free(made);
 	return 0;
 }
 
-static int add_allowed_ip(void *ctx, const struct ip_prefix *p)
+int device_apply(struct device *dev, const struct config *c)
 {
-	struct config_peer *cp = ctx;
+	static const struct device_change whole_file = {
+		.scope = DEVICE_REPLACE_ALL,
+		.from_file = true,
+	};
 
-	cp->allowed_ips[cp->n_allowed_ips++] = *p;
-	return 0;
+	return device_apply_change(dev, c, &whole_file);
 }
 
-static int count_allowed_ip(void *ctx, const struct ip_prefix *p)
+int device_to_config_peer(struct device *dev, const struct peer *p, struct config_peer *cp)
 {
-	(*(size_t *)ctx)++;
+	memset(cp, 0, sizeof(*cp));
+	cp->allowed_ips = calloc(p->n_allowed_ips ? p->n_allowed_ips : 1, sizeof(*cp->allowed_ips));
+	if (!cp->allowed_ips)
+		return -ENOMEM;
+	if (p->n_allowed_ips)
+		memcpy(cp->allowed_ips, p->allowed_ips, p->n_allowed_ips * sizeof(*cp->allowed_ips));
+	cp->n_allowed_ips = p->n_allowed_ips;
+	memcpy(cp->public_key, peer_public_key(p), NOISE_PUBLIC_KEY_LEN);
+	cp->has_public_key = true;
+	memcpy(cp->preshared_key, p->handshake.preshared_key, NOISE_SYMMETRIC_KEY_LEN);
+	cp->has_preshared_key = !cipher_is_zero(cp->preshared_key, NOISE_SYMMETRIC_KEY_LEN);
+	cp->endpoint = p->endpoint;
+	cp->persistent_keepalive = p->timers.persistent_keepalive_interval;
+	memcpy(cp->groups, p->groups, sizeof(cp->groups));
+	cp->n_groups = p->n_groups;
+	memcpy(cp->name, p->label, sizeof(cp->name));
 	return 0;
 }
 
-int device_to_config(struct device *dev, struct config **out)
+int device_interface_config(struct device *dev, size_t peers_room, struct config **out)
 {
 	struct config *c;
-	struct peer *p;
-	size_t n = 0;
 
 	c = calloc(1, sizeof(*c));
 	if (!c)
 		return -ENOMEM;
-	TAILQ_FOREACH(p, &dev->peers, link)
-		n++;
-	c->peers = calloc(n ? n : 1, sizeof(*c->peers));
+	c->peers = calloc(peers_room ? peers_room : 1, sizeof(*c->peers));
 	c->addresses = calloc(dev->n_addresses ? dev->n_addresses : 1, sizeof(*c->addresses));
 	if (!c->peers || !c->addresses)
 		goto nomem;
@@ -798,32 +1429,40 @@ int device_to_config(struct device *dev, struct config **out)
 		for (size_t i = 0; i < c->n_rules; i++)
 			c->rules[i] = *firewall_rule(dev->firewall, i, NULL);
 	}
-	TAILQ_FOREACH(p, &dev->peers, link) {
-		struct config_peer *cp = &c->peers[c->n_peers];
-		size_t count = 0;
-
-		allowedips_walk_by_peer(dev->allowedips, p, count_allowed_ip, &count);
-		cp->allowed_ips = calloc(count ? count : 1, sizeof(*cp->allowed_ips));
-		if (!cp->allowed_ips)
-			goto nomem;
-		c->n_peers++;
-		allowedips_walk_by_peer(dev->allowedips, p, add_allowed_ip, cp);
-		memcpy(cp->public_key, peer_public_key(p), NOISE_PUBLIC_KEY_LEN);
-		cp->has_public_key = true;
-		memcpy(cp->preshared_key, p->handshake.preshared_key, NOISE_SYMMETRIC_KEY_LEN);
-		cp->has_preshared_key = !cipher_is_zero(cp->preshared_key, NOISE_SYMMETRIC_KEY_LEN);
-		cp->endpoint = p->endpoint;
-		cp->persistent_keepalive = p->timers.persistent_keepalive_interval;
-		memcpy(cp->groups, p->groups, sizeof(cp->groups));
-		cp->n_groups = p->n_groups;
-		memcpy(cp->name, p->label, sizeof(cp->name));
-	}
 	*out = c;
 	return 0;
 nomem:
 	config_free(c);
 	return -ENOMEM;
 }
+
+int device_to_config(struct device *dev, struct config **out)
+{
+	struct config *c;
+	struct peer *p;
+	int ret;
+
+	ret = device_interface_config(dev, dev->n_peers, &c);
+	if (ret)
+		return ret;
+	TAILQ_FOREACH(p, &dev->peers, link) {
+		ret = device_to_config_peer(dev, p, &c->peers[c->n_peers]);
+		if (ret) {
+			config_free(c);
+			return ret;
+		}
+		c->n_peers++;
+	}
+	*out = c;
+	return 0;
+}
+
+/* The file replaces the peers it names or named before; peers only the control socket added
+ * (the registry's) stay, with their sessions. */
+static const struct device_change file_reload = {
+	.scope = DEVICE_REPLACE_FILE,
+	.from_file = true,
+};
 
 int device_reload(struct device *dev, const char *config_path, char *err, size_t errlen)
 {
@@ -848,7 +1487,7 @@ int device_reload(struct device *dev, const char *config_path, char *err, size_t
 		log_notice("%s: reload: the file has no PrivateKey: keeping the running one",
 			   dev->ifname);
 	}
-	ret = device_apply(dev, conf);
+	ret = device_apply_change(dev, conf, &file_reload);
 	if (ret) {
 		config_free(conf);
 		snprintf(err, errlen, "%s: applying failed: %s", config_path, strerror(-ret));
@@ -912,8 +1551,12 @@ void device_free(struct device *dev)
 		TAILQ_REMOVE(&dev->peers, p, link);
 		peer_free(p);
 	}
+	peer_table_free(&dev->peer_table);
 	if (dev->tun_ev)
 		event_free(dev->tun_ev);
+	if (dev->kick_ev)
+		event_free(dev->kick_ev);
+	free(dev->kick);
 	if (dev->udp4_ev)
 		event_free(dev->udp4_ev);
 	if (dev->udp6_ev)

@@ -94,8 +94,15 @@ struct device {
 	struct firewall *firewall;
 	struct index_table *index;
 	TAILQ_HEAD(peer_list, peer) peers;
+	size_t n_peers;
+	struct peer_table peer_table; /* the same peers by public key */
+	unsigned apply_mark;          /* last peer.apply_mark handed out */
 	struct netlink *nl;
 	struct event *tun_ev, *udp4_ev, *udp6_ev;
+	/* Keys of peers an apply made, still to be greeted with an initiation (kick_cb). */
+	struct event *kick_ev;
+	uint8_t (*kick)[NOISE_PUBLIC_KEY_LEN];
+	size_t n_kick, kick_done, kick_cap;
 	struct device_stats stats;
 	struct load load; /* handshake work: when to answer with cookies (load.h) */
 	unsigned offload;      /* CONFIG_OFFLOAD_* */
@@ -124,9 +131,9 @@ struct device {
 	bool manage_net;
 	bool link_set_up; /* brought up once; later changes to the link are the admin's */
 	/* What we added to the system, so exit removes exactly that; routes in route_table
-	 * (0 while Table = off). */
+	 * (0 while Table = off), sorted by peer_prefix_cmp() with room for routes_cap. */
 	struct ip_prefix *routes, *addresses;
-	size_t n_routes, n_addresses;
+	size_t n_routes, routes_cap, n_addresses;
 	uint32_t route_table;
 };
 
@@ -134,12 +141,38 @@ struct device {
  * device's life). Returns 0 or -errno; *out owned by the caller. */
 int device_new(struct event_base *base, const char *ifname, unsigned offload,
 	       struct device **out);
-/* Makes the device what the config says: identity, port, MTU, addresses, peers, routes.
- * Peers that stay keep their sessions. Returns 0 or -errno (logged). */
+/* Which of the device's peers that a config does not name an apply removes. */
+enum device_scope {
+	DEVICE_REPLACE_ALL,  /* all of them: startup, `wg setconf` (replace_peers=true) */
+	DEVICE_REPLACE_FILE, /* those a config file named (a reload): not the control socket's */
+	DEVICE_NAMED,        /* only those in named[] (a set that removed them): not the rest */
+};
+
+struct device_change {
+	enum device_scope scope;
+	bool from_file; /* the config is the file's: its peers are the file's from now on */
+	const uint8_t (*named)[NOISE_PUBLIC_KEY_LEN]; /* DEVICE_NAMED only */
+	size_t n_named;
+};
+
+/* Makes the device what the config says: identity, port, MTU, addresses, rules, the peers
+ * it holds, routes; the peers it does not hold go or stay as `how` says. All or nothing;
+ * peers that stay keep their sessions; costs what changes (a set of one peer does not
+ * depend on how many there are), but for finding what a replacing scope removes. A peer
+ * made with an endpoint gets a handshake initiation at once. Returns 0 or -errno (logged). */
+int device_apply_change(struct device *dev, const struct config *c,
+			const struct device_change *how);
+/* device_apply_change() of a whole config file: DEVICE_REPLACE_ALL (startup). */
 int device_apply(struct device *dev, const struct config *c);
 /* The running state as a config (current endpoints, the addresses we manage), for the
  * control socket to edit and hand back to device_apply(). *out freed with config_free(). */
 int device_to_config(struct device *dev, struct config **out);
+/* The interface's part only (no peers), with room for peers_room peers in c->peers, for a
+ * set that names a few: device_to_config_peer() fills them. *out freed with config_free(). */
+int device_interface_config(struct device *dev, size_t peers_room, struct config **out);
+/* One peer's state into *cp (zeroed first); cp->allowed_ips is allocated, freed with the
+ * config that holds cp. 0 or -ENOMEM. */
+int device_to_config_peer(struct device *dev, const struct peer *p, struct config_peer *cp);
 /* Reads the config file again and applies it. A file that does not load changes nothing.
  * Returns 0 or -errno with the reason in err (also logged). */
 int device_reload(struct device *dev, const char *config_path, char *err, size_t errlen);
@@ -149,6 +182,10 @@ int device_reload(struct device *dev, const char *config_path, char *err, size_t
 int device_start_threads(struct device *dev, unsigned threads);
 /* Removes routes and addresses we added, closes everything, wipes keys. NULL is fine. */
 void device_free(struct device *dev);
+
+/* qsort() for the daemon: never calls sysinfo(), which the seccomp filter refuses. Not
+ * stable. */
+void device_sort(void *base, size_t n, size_t size, int (*cmp)(const void *, const void *));
 
 uint64_t device_now(void);          /* monotonic ns */
 uint64_t device_realtime(void);     /* ns since the epoch */

@@ -2,6 +2,7 @@
 
 #include <errno.h>
 #include <event2/event.h>
+#include <sodium.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -129,7 +130,130 @@ void peer_free(struct peer *p)
 		cipher_wipe(p->staged, PEER_STAGED_MAX * p->staged_size);
 		free(p->staged);
 	}
+	free(p->allowed_ips);
 	free(p);
+}
+
+int peer_table_init(struct peer_table *t)
+{
+	memset(t, 0, sizeof(*t));
+	cipher_random(t->hash_key, sizeof(t->hash_key));
+	return peer_table_reserve(t, 0);
+}
+
+void peer_table_free(struct peer_table *t)
+{
+	free(t->buckets);
+	t->buckets = NULL;
+	t->n_buckets = t->count = 0;
+}
+
+static size_t key_bucket(const struct peer_table *t, const uint8_t key[NOISE_PUBLIC_KEY_LEN])
+{
+	uint64_t h;
+
+	_Static_assert(crypto_shorthash_BYTES == sizeof(h), "SipHash gives 64 bits");
+	_Static_assert(crypto_shorthash_KEYBYTES == sizeof(t->hash_key), "SipHash takes 128");
+	crypto_shorthash((uint8_t *)&h, key, NOISE_PUBLIC_KEY_LEN, t->hash_key);
+	return (size_t)h & (t->n_buckets - 1);
+}
+
+/* At most one peer per bucket on average; the table only grows. */
+int peer_table_reserve(struct peer_table *t, size_t count)
+{
+	struct peer **grown, *p, *next;
+	size_t n = t->n_buckets ? t->n_buckets : 64, old = t->n_buckets;
+
+	while (n < count)
+		n *= 2;
+	if (n == old)
+		return 0;
+	grown = calloc(n, sizeof(*grown));
+	if (!grown)
+		return -ENOMEM;
+	t->n_buckets = n;
+	for (size_t i = 0; i < old; i++) {
+		for (p = t->buckets[i]; p; p = next) {
+			size_t b = key_bucket(t, peer_public_key(p));
+
+			next = p->hash_next;
+			p->hash_next = grown[b];
+			grown[b] = p;
+		}
+	}
+	free(t->buckets);
+	t->buckets = grown;
+	return 0;
+}
+
+void peer_table_insert(struct peer_table *t, struct peer *p)
+{
+	size_t b = key_bucket(t, peer_public_key(p));
+
+	p->hash_next = t->buckets[b];
+	t->buckets[b] = p;
+	t->count++;
+}
+
+void peer_table_remove(struct peer_table *t, struct peer *p)
+{
+	struct peer **pp = &t->buckets[key_bucket(t, peer_public_key(p))];
+
+	for (; *pp; pp = &(*pp)->hash_next) {
+		if (*pp == p) {
+			*pp = p->hash_next;
+			p->hash_next = NULL;
+			t->count--;
+			return;
+		}
+	}
+}
+
+struct peer *peer_table_lookup(const struct peer_table *t, const uint8_t key[NOISE_PUBLIC_KEY_LEN])
+{
+	struct peer *p;
+
+	for (p = t->buckets[key_bucket(t, key)]; p; p = p->hash_next)
+		if (cipher_equal(peer_public_key(p), key, NOISE_PUBLIC_KEY_LEN))
+			return p;
+	return NULL;
+}
+
+int peer_prefix_cmp(const struct ip_prefix *a, const struct ip_prefix *b)
+{
+	int d;
+
+	if (a->addr.family != b->addr.family)
+		return a->addr.family < b->addr.family ? -1 : 1;
+	d = memcmp(a->addr.bytes, b->addr.bytes, addr_len(a->addr.family));
+	if (d)
+		return d;
+	return (a->cidr > b->cidr) - (a->cidr < b->cidr);
+}
+
+long peer_prefix_find(const struct peer *p, const struct ip_prefix *pfx)
+{
+	size_t lo = 0, hi = p->n_allowed_ips;
+
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+		int d = peer_prefix_cmp(&p->allowed_ips[mid], pfx);
+
+		if (!d)
+			return (long)mid;
+		if (d < 0)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return -1;
+}
+
+void peer_prefix_drop(struct peer *p, size_t i)
+{
+	memmove(&p->allowed_ips[i], &p->allowed_ips[i + 1],
+		(p->n_allowed_ips - i - 1) * sizeof(*p->allowed_ips));
+	p->n_allowed_ips--;
 }
 
 const uint8_t *peer_public_key(const struct peer *p)

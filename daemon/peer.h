@@ -34,6 +34,7 @@ struct peer_stats {
 
 struct peer {
 	TAILQ_ENTRY(peer) link;
+	struct peer *hash_next; /* in the device's peer_table, by public key */
 	struct device *dev;
 	struct noise_handshake handshake;
 	struct noise_keypair *current, *previous, *next;
@@ -58,7 +59,43 @@ struct peer {
 	char groups[CONFIG_MAX_GROUPS][FIREWALL_GROUP_NAME_MAX];
 	unsigned n_groups;
 	uint64_t group_mask;
+	/* Its AllowedIPs as the trie holds them, sorted by addr_prefix order (peer_prefix_cmp),
+	 * no two alike: what get shows and what device_apply() diffs against. Owned. */
+	struct ip_prefix *allowed_ips;
+	size_t n_allowed_ips;
+	/* Named by the config file (startup or reload), not only by the control socket: a
+	 * reload removes only such peers when the file stops naming them. */
+	bool from_file;
+	unsigned apply_mark; /* device_apply's scratch */
 };
+
+/* Peers by static public key, as WireGuard's pubkey_hashtable: SipHash with a random key,
+ * chained through peer.hash_next, the final match compared in constant time. The handshake
+ * path looks up every initiation's sender here, so the cost is flat in the number of peers.
+ * Does not own the peers. */
+struct peer_table {
+	struct peer **buckets; /* n_buckets, a power of two */
+	size_t n_buckets, count;
+	uint8_t hash_key[16];
+};
+
+/* 0 or -ENOMEM. */
+int peer_table_init(struct peer_table *t);
+void peer_table_free(struct peer_table *t);
+/* Makes room so that `count` peers in all keep the chains short. 0 or -ENOMEM; after it,
+ * inserting up to that many cannot fail. */
+int peer_table_reserve(struct peer_table *t, size_t count);
+/* The key must not be in the table yet. */
+void peer_table_insert(struct peer_table *t, struct peer *p);
+void peer_table_remove(struct peer_table *t, struct peer *p);
+struct peer *peer_table_lookup(const struct peer_table *t, const uint8_t key[NOISE_PUBLIC_KEY_LEN]);
+
+/* The order of peer.allowed_ips: family, address bytes, then length. */
+int peer_prefix_cmp(const struct ip_prefix *a, const struct ip_prefix *b);
+/* Where pfx is in p->allowed_ips, or -1. O(log n). */
+long peer_prefix_find(const struct peer *p, const struct ip_prefix *pfx);
+/* Takes the prefix at position i out of the list (no allocation). */
+void peer_prefix_drop(struct peer *p, size_t i);
 
 /* Returns 0 or -ENOMEM/-EINVAL; the peer is not yet in any table. */
 int peer_new(struct device *dev, const struct config_peer *cp, struct peer **out);

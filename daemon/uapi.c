@@ -63,13 +63,132 @@ static int set_err(char *err, size_t errlen, int ret, const char *fmt, ...)
 	return ret;
 }
 
+/* What makes a set of thousands of peers (`wg setconf`) cost what it holds rather than its
+ * square: room in c->peers that doubles, and the peers by key and the AllowedIPs by prefix
+ * in two open-addressed tables of peer indexes. Entries are not removed: one is believed only
+ * once the peer it points to is seen to hold the key or the prefix (a prefix is held by one
+ * peer at a time), and the tables are rebuilt when a dropped peer shifts the indexes. */
+struct set_index {
+	size_t cap;           /* peers c->peers has room for */
+	uint32_t *keys, *pfx; /* n_slots each: peer index + 1, 0 for none */
+	size_t n_slots, used;
+	bool stale;
+};
+
+static size_t key_slot(const uint8_t key[KEY_LEN])
+{
+	uint64_t h;
+
+	memcpy(&h, key, sizeof(h));
+	return (size_t)(h ^ h >> 29);
+}
+
+static size_t prefix_slot(const struct ip_prefix *p)
+{
+	uint64_t h = 0xcbf29ce484222325ULL ^ (uint64_t)p->cidr << 8 ^ (uint64_t)p->addr.family;
+
+	for (size_t i = 0; i < addr_len(p->addr.family); i++)
+		h = (h ^ p->addr.bytes[i]) * 0x100000001b3ULL;
+	return (size_t)(h ^ h >> 32);
+}
+
+static void slot_put(uint32_t *t, size_t mask, size_t h, size_t peer)
+{
+	while (t[h & mask])
+		h++;
+	t[h & mask] = (uint32_t)peer + 1;
+}
+
+static bool prefix_same(const struct ip_prefix *a, const struct ip_prefix *b);
+
+/* Builds both tables afresh from c, with room to grow. 0 or -ENOMEM. */
+static int index_rebuild(struct set_index *ix, const struct config *c)
+{
+	size_t total = c->n_peers, n = 64;
+
+	for (size_t i = 0; i < c->n_peers; i++)
+		total += c->peers[i].n_allowed_ips;
+	while (n < 4 * total)
+		n *= 2;
+	free(ix->keys);
+	free(ix->pfx);
+	ix->keys = calloc(n, sizeof(*ix->keys));
+	ix->pfx = calloc(n, sizeof(*ix->pfx));
+	if (!ix->keys || !ix->pfx)
+		return -ENOMEM;
+	ix->n_slots = n;
+	ix->used = total;
+	ix->stale = false;
+	for (size_t i = 0; i < c->n_peers; i++) {
+		slot_put(ix->keys, n - 1, key_slot(c->peers[i].public_key), i);
+		for (size_t j = 0; j < c->peers[i].n_allowed_ips; j++)
+			slot_put(ix->pfx, n - 1, prefix_slot(&c->peers[i].allowed_ips[j]), i);
+	}
+	return 0;
+}
+
+/* Before an entry goes in: a rebuild when the indexes moved or the tables are half full. */
+static int index_ready(struct set_index *ix, const struct config *c)
+{
+	if (ix->stale || !ix->n_slots || 2 * (ix->used + 1) > ix->n_slots)
+		return index_rebuild(ix, c);
+	return 0;
+}
+
+static long index_find_key(const struct set_index *ix, const struct config *c,
+			   const uint8_t key[KEY_LEN])
+{
+	size_t mask = ix->n_slots - 1;
+
+	for (size_t h = key_slot(key);; h++) {
+		uint32_t v = ix->keys[h & mask];
+
+		if (!v)
+			return -1;
+		if (v - 1 < c->n_peers && key_equal(c->peers[v - 1].public_key, key))
+			return (long)(v - 1);
+	}
+}
+
+/* The peer holding pfx and where in its list (*at), or -1. */
+static long index_find_prefix(const struct set_index *ix, const struct config *c,
+			      const struct ip_prefix *pfx, size_t *at)
+{
+	size_t mask = ix->n_slots - 1;
+
+	for (size_t h = prefix_slot(pfx);; h++) {
+		uint32_t v = ix->pfx[h & mask];
+		const struct config_peer *cp;
+
+		if (!v)
+			return -1;
+		if (v - 1 >= c->n_peers)
+			continue;
+		cp = &c->peers[v - 1];
+		for (size_t j = 0; j < cp->n_allowed_ips; j++) {
+			if (prefix_same(&cp->allowed_ips[j], pfx)) {
+				*at = j;
+				return (long)(v - 1);
+			}
+		}
+	}
+}
+
+static void index_free(struct set_index *ix)
+{
+	free(ix->keys);
+	free(ix->pfx);
+}
+
 static bool is_true(const char *v)
 {
 	return !strcmp(v, "true");
 }
 
-static void drop_peer(struct config *c, size_t i)
+static void drop_peer(struct config *c, size_t i, struct set_index *ix)
 {
+	if (ix && i + 1 < c->n_peers)
+		ix->stale = true;
 	free(c->peers[i].allowed_ips);
 	free(c->peers[i].endpoint_text);
 	memmove(&c->peers[i], &c->peers[i + 1], (c->n_peers - i - 1) * sizeof(*c->peers));
@@ -104,11 +223,34 @@ static void remove_prefix_at(struct config_peer *cp, size_t j)
 }
 
 /* WireGuard semantics: a prefix belongs to one peer; giving it to another moves it. */
-static int add_allowed_ip(struct config *c, size_t peer, const struct ip_prefix *pfx)
+static int add_allowed_ip(struct config *c, size_t peer, const struct ip_prefix *pfx,
+			  struct set_index *ix)
 {
 	struct config_peer *cp;
 	struct ip_prefix *grown;
+	size_t at;
+	long owner;
+	int ret;
 
+	if (ix) {
+		ret = index_ready(ix, c);
+		if (ret)
+			return ret;
+		owner = index_find_prefix(ix, c, pfx, &at);
+		if (owner == (long)peer)
+			return 0;
+		cp = &c->peers[peer];
+		grown = realloc(cp->allowed_ips, (cp->n_allowed_ips + 1) * sizeof(*pfx));
+		if (!grown)
+			return -ENOMEM;
+		cp->allowed_ips = grown;
+		cp->allowed_ips[cp->n_allowed_ips++] = *pfx;
+		if (owner >= 0)
+			remove_prefix_at(&c->peers[owner], at);
+		slot_put(ix->pfx, ix->n_slots - 1, prefix_slot(pfx), peer);
+		ix->used++;
+		return 0;
+	}
 	for (size_t i = 0; i < c->n_peers; i++) {
 		cp = &c->peers[i];
 		for (size_t j = 0; j < cp->n_allowed_ips; j++) {
@@ -143,32 +285,43 @@ static void remove_allowed_ip(struct config_peer *cp, const struct ip_prefix *pf
 }
 
 /* Finds or adds the peer with this key; *created says which. Returns its index or -errno. */
-static long find_or_add_peer(struct config *c, const uint8_t key[KEY_LEN], bool *created)
+static long find_or_add_peer(struct config *c, const uint8_t key[KEY_LEN], bool *created,
+			     struct set_index *ix)
 {
 	struct config_peer *grown;
+	long i;
+	int ret;
 
 	*created = false;
-	for (size_t i = 0; i < c->n_peers; i++)
-		if (key_equal(c->peers[i].public_key, key))
-			return (long)i;
-	/* Not realloc: the peers hold preshared keys, and the old block is wiped. */
-	grown = calloc(c->n_peers + 1, sizeof(*grown));
-	if (!grown)
-		return -ENOMEM;
-	if (c->n_peers) {
-		memcpy(grown, c->peers, c->n_peers * sizeof(*grown));
-		sodium_memzero(c->peers, c->n_peers * sizeof(*grown));
+	ret = index_ready(ix, c);
+	if (ret)
+		return ret;
+	i = index_find_key(ix, c, key);
+	if (i >= 0)
+		return i;
+	if (c->n_peers == ix->cap) {
+		/* Not realloc: the peers hold preshared keys, and the old block is wiped. */
+		ix->cap = ix->cap ? 2 * ix->cap : 4;
+		grown = calloc(ix->cap, sizeof(*grown));
+		if (!grown)
+			return -ENOMEM;
+		if (c->n_peers) {
+			memcpy(grown, c->peers, c->n_peers * sizeof(*grown));
+			sodium_memzero(c->peers, c->n_peers * sizeof(*grown));
+		}
+		free(c->peers);
+		c->peers = grown;
 	}
-	free(c->peers);
-	c->peers = grown;
 	memcpy(c->peers[c->n_peers].public_key, key, KEY_LEN);
 	c->peers[c->n_peers].has_public_key = true;
 	*created = true;
+	slot_put(ix->keys, ix->n_slots - 1, key_slot(key), c->n_peers);
+	ix->used++;
 	return (long)c->n_peers++;
 }
 
 static int set_interface_key(struct config *c, const char *key, const char *value, char *err,
-			     size_t errlen)
+			     size_t errlen, struct set_index *ix)
 {
 	unsigned long long n;
 	uint8_t k[KEY_LEN];
@@ -191,7 +344,7 @@ static int set_interface_key(struct config *c, const char *key, const char *valu
 		 * SetPrivateKey and the Linux module's set_device: it could never handshake. */
 		own = own_peer(c);
 		if (own >= 0)
-			drop_peer(c, (size_t)own);
+			drop_peer(c, (size_t)own, ix);
 		return 0;
 	}
 	if (!strcmp(key, "listen_port")) {
@@ -212,7 +365,7 @@ static int set_interface_key(struct config *c, const char *key, const char *valu
 		if (!is_true(value))
 			return set_err(err, errlen, -EINVAL, "replace_peers: only \"true\"");
 		while (c->n_peers)
-			drop_peer(c, c->n_peers - 1);
+			drop_peer(c, c->n_peers - 1, ix);
 		return 0;
 	}
 	if (!strcmp(key, "allow") || !strcmp(key, "deny")) {
@@ -238,7 +391,7 @@ static int set_interface_key(struct config *c, const char *key, const char *valu
 }
 
 static int set_peer_key(struct config *c, size_t i, const char *key, const char *value,
-			char *err, size_t errlen)
+			char *err, size_t errlen, struct set_index *ix)
 {
 	struct config_peer *cp = &c->peers[i];
 	unsigned long long n;
@@ -282,7 +435,7 @@ static int set_peer_key(struct config *c, size_t i, const char *key, const char 
 			return set_err(err, errlen, -EINVAL, "allowed_ip: bad prefix \"%s\"", value);
 		addr_prefix_mask(&pfx);
 		if (!drop)
-			return add_allowed_ip(c, i, &pfx);
+			return add_allowed_ip(c, i, &pfx, ix);
 		remove_allowed_ip(cp, &pfx);
 		return 0;
 	}
@@ -330,6 +483,7 @@ int uapi_parse_set(struct config *c, char *lines, char *err, size_t errlen)
 	long peer = -1; /* once in the peers: the index of the one changed, -1 for scratch */
 	uint8_t k[KEY_LEN], own[KEY_LEN];
 	char *line, *save = NULL, *value;
+	struct set_index ix = { .cap = c->n_peers };
 	size_t len;
 	int ret = 0, n = 1;
 
@@ -363,7 +517,7 @@ int uapi_parse_set(struct config *c, char *lines, char *err, size_t errlen)
 				peer = -1;
 				continue;
 			}
-			peer = find_or_add_peer(c, k, &created);
+			peer = find_or_add_peer(c, k, &created, &ix);
 			if (peer < 0) {
 				ret = set_err(err, errlen, (int)peer, "line %d: public_key: %s", n,
 					      strerror((int)-peer));
@@ -372,20 +526,20 @@ int uapi_parse_set(struct config *c, char *lines, char *err, size_t errlen)
 			continue;
 		}
 		if (!peers) {
-			ret = set_interface_key(c, line, value, err, errlen);
+			ret = set_interface_key(c, line, value, err, errlen, &ix);
 		} else if (!strcmp(line, "remove") || !strcmp(line, "update_only")) {
 			if (!is_true(value)) {
 				ret = set_err(err, errlen, -EINVAL, "%s: only \"true\"", line);
 			} else if (peer >= 0 && (line[0] == 'r' || created)) {
 				/* Removing, or updating a peer that does not exist: the rest of
 				 * this peer's lines change nothing. */
-				drop_peer(c, (size_t)peer);
+				drop_peer(c, (size_t)peer, &ix);
 				peer = -1;
 			}
 		} else if (peer >= 0) {
-			ret = set_peer_key(c, (size_t)peer, line, value, err, errlen);
+			ret = set_peer_key(c, (size_t)peer, line, value, err, errlen, &ix);
 		} else {
-			ret = set_peer_key(&scratch, 0, line, value, err, errlen);
+			ret = set_peer_key(&scratch, 0, line, value, err, errlen, NULL);
 		}
 		if (ret) {
 			if (err && errlen) {
@@ -398,6 +552,7 @@ int uapi_parse_set(struct config *c, char *lines, char *err, size_t errlen)
 		}
 	}
 out:
+	index_free(&ix);
 	free(scratch_peer.allowed_ips);
 	sodium_memzero(&scratch_peer, sizeof(scratch_peer));
 	sodium_memzero(k, sizeof(k));
@@ -426,13 +581,6 @@ static void print_key(struct evbuffer *out, const char *name, const uint8_t *key
 		wipe_line(line, len, line);
 }
 
-static int print_allowed_ip(void *ctx, const struct ip_prefix *p)
-{
-	char buf[ADDR_STRLEN];
-
-	evbuffer_add_printf(ctx, "allowed_ip=%s\n", addr_prefix_str(p, buf));
-	return 0;
-}
 
 static void handle_get(struct device *dev, struct evbuffer *out, bool ours,
 		       const char *config_path)
@@ -517,28 +665,134 @@ static void handle_get(struct device *dev, struct evbuffer *out, bool ours,
 		if (ours)
 			for (unsigned g = 0; g < p->n_groups; g++)
 				evbuffer_add_printf(out, "sealnet_group=%s\n", p->groups[g]);
-		allowedips_walk_by_peer(dev->allowedips, p, print_allowed_ip, out);
+		for (size_t i = 0; i < p->n_allowed_ips; i++)
+			evbuffer_add_printf(out, "allowed_ip=%s\n",
+					    addr_prefix_str(&p->allowed_ips[i], ep));
 	}
 	evbuffer_add_printf(out, "errno=0\n\n");
 }
 
+static int key_cmp(const void *a, const void *b)
+{
+	return memcmp(a, b, KEY_LEN);
+}
+
+/* Appends a key to a growing list. 0 or -ENOMEM. */
+static int named_add(uint8_t (**named)[KEY_LEN], size_t *n, size_t *cap, const uint8_t *key)
+{
+	uint8_t (*grown)[KEY_LEN];
+
+	if (*n == *cap) {
+		*cap = *cap ? 2 * *cap : 8;
+		grown = realloc(*named, *cap * KEY_LEN);
+		if (!grown)
+			return -ENOMEM;
+		*named = grown;
+	}
+	memcpy((*named)[(*n)++], key, KEY_LEN);
+	return 0;
+}
+
+/* The value of the line at l, up to its end, into buf (cut to its size). Not snprintf: that
+ * would measure the whole rest of the request each time. */
+static void line_value(const char *l, char *buf, size_t size)
+{
+	size_t len = strcspn(l, "\r\n");
+
+	len = len < size - 1 ? len : size - 1;
+	memcpy(buf, l, len);
+	buf[len] = '\0';
+}
+
+/* The peers a set touches, before the parse consumes its lines: those its public_key lines
+ * name, and the present holders of the prefixes its allowed_ip lines give (a prefix given
+ * to another peer leaves its holder, which must be in the edit for that). Each once,
+ * sorted; *named freed by the caller; *replace says whether replace_peers=true is among the
+ * lines. Returns how many, or -ENOMEM. */
+static long named_peers(struct device *dev, const char *lines, uint8_t (**named)[KEY_LEN],
+			bool *replace)
+{
+	static const char pk[] = "public_key=", ai[] = "allowed_ip=";
+	size_t n = 0, cap = 0, k = 0;
+	uint8_t key[KEY_LEN];
+	const char *l;
+
+	*named = NULL;
+	*replace = false;
+	for (l = lines; l && *l; l = strchr(l, '\n'), l = l ? l + 1 : NULL) {
+		char value[KEY_HEX_LEN]; /* a key's 64 digits, or a prefix, and a NUL */
+		struct ip_prefix pfx;
+		struct peer *p;
+
+		if (!strncmp(l, "replace_peers=true", 18) && (l[18] == '\n' || l[18] == '\r' || !l[18]))
+			*replace = true;
+		if (!strncmp(l, pk, sizeof(pk) - 1)) {
+			line_value(l + sizeof(pk) - 1, value, sizeof(value));
+			/* A bad key is the parse's to refuse. */
+			if (!key_from_hex(key, value) && named_add(named, &n, &cap, key))
+				return -ENOMEM;
+		} else if (!strncmp(l, ai, sizeof(ai) - 1) && l[sizeof(ai) - 1] != '-') {
+			line_value(l + sizeof(ai) - 1, value, sizeof(value));
+			if (!strchr(value, '/') || addr_parse_prefix(value, &pfx))
+				continue;
+			addr_prefix_mask(&pfx);
+			p = allowedips_lookup_exact(dev->allowedips, &pfx);
+			if (p && named_add(named, &n, &cap, peer_public_key(p)))
+				return -ENOMEM;
+		}
+	}
+	if (n)
+		device_sort(*named, n, KEY_LEN, key_cmp);
+	for (size_t i = 0; i < n; i++)
+		if (!k || memcmp((*named)[k - 1], (*named)[i], KEY_LEN))
+			memmove((*named)[k++], (*named)[i], KEY_LEN);
+	return (long)k;
+}
+
+/* A set changes the peers it names and nothing else: it edits a config of the interface and
+ * of those peers only (not a copy of every peer, which would make each set cost as much as
+ * the device holds), and device_apply_change() removes of the peers it named those the
+ * edit took out. With replace_peers=true the config holds every peer there will be. */
 static int handle_set(struct device *dev, char *lines)
 {
-	struct config *c;
+	struct device_change how = { .scope = DEVICE_NAMED };
+	uint8_t (*named)[KEY_LEN];
+	struct config *c = NULL;
 	char err[256] = "";
+	bool replace;
+	long n;
 	int ret;
 
-	ret = device_to_config(dev, &c);
+	n = named_peers(dev, lines, &named, &replace);
+	if (n < 0) {
+		ret = (int)n;
+		goto out;
+	}
+	ret = device_interface_config(dev, replace ? 0 : (size_t)n, &c);
 	if (ret)
-		return ret;
+		goto out;
+	for (long i = 0; !replace && i < n; i++) {
+		struct peer *p = device_peer_by_key(dev, named[i]);
+
+		if (!p)
+			continue;
+		ret = device_to_config_peer(dev, p, &c->peers[c->n_peers]);
+		if (ret)
+			goto out;
+		c->n_peers++;
+	}
 	ret = uapi_parse_set(c, lines, err, sizeof(err));
 	if (ret) {
 		log_warn("%s: control socket: set refused, nothing changed: %s", dev->ifname, err);
 		goto out;
 	}
-	ret = device_apply(dev, c);
+	how.scope = replace ? DEVICE_REPLACE_ALL : DEVICE_NAMED;
+	how.named = (const uint8_t(*)[KEY_LEN])named;
+	how.n_named = (size_t)n;
+	ret = device_apply_change(dev, c, &how);
 out:
 	config_free(c);
+	free(named);
 	return ret;
 }
 

@@ -30,6 +30,7 @@
 
 #include <event2/buffer.h>
 
+#include "allowedips.h"
 #include "config.h"
 #include "device.h"
 #include "firewall.h"
@@ -120,10 +121,52 @@ static void check_no_own_peer(const char *request, const char *reply)
 /* Each bit of a peer's group mask is one of its groups in the firewall's table, and each of
  * its groups has its bit: a mask read against another numbering gives another group's
  * access. */
+static int count_prefix(void *ctx, const struct ip_prefix *p)
+{
+	(*(size_t *)ctx)++;
+	return 0;
+}
+
+/* What device_apply_change() keeps in step, incrementally: each peer's sorted list and the
+ * trie (every prefix listed is the peer's in the trie, and the trie gives it no other), the
+ * key table, and one route per listed prefix while routes are on (none for a /0 in the main
+ * table, none that was there before us). */
+static void check_tables(struct device *dev, const char *request)
+{
+	size_t n = 0, prefixes = 0;
+	struct peer *p;
+
+	TAILQ_FOREACH(p, &dev->peers, link) {
+		size_t in_trie = 0;
+
+		n++;
+		if (device_peer_by_key(dev, peer_public_key(p)) != p)
+			broken("a peer is not found by its key", request, NULL);
+		for (size_t i = 0; i < p->n_allowed_ips; i++) {
+			if (i && peer_prefix_cmp(&p->allowed_ips[i - 1], &p->allowed_ips[i]) >= 0)
+				broken("a peer's AllowedIPs are not sorted and unique", request, NULL);
+			if (allowedips_lookup_exact(dev->allowedips, &p->allowed_ips[i]) != p)
+				broken("a peer lists a prefix the trie gives another", request, NULL);
+			if (!(p->allowed_ips[i].cidr == 0 && dev->route_table == 254))
+				prefixes++;
+		}
+		allowedips_walk_by_peer(dev->allowedips, p, count_prefix, &in_trie);
+		if (in_trie != p->n_allowed_ips)
+			broken("the trie gives a peer a prefix it does not list", request, NULL);
+	}
+	if (n != dev->n_peers || n != dev->peer_table.count)
+		broken("the peer counts disagree", request, NULL);
+	if (dev->route_table && dev->n_routes != prefixes)
+		broken("routes and AllowedIPs disagree", request, NULL);
+	if (!dev->route_table && dev->n_routes)
+		broken("routes with Table = off", request, NULL);
+}
+
 static void check_group_masks(struct device *dev, const char *request)
 {
 	struct peer *p;
 
+	check_tables(dev, request);
 	TAILQ_FOREACH(p, &dev->peers, link) {
 		unsigned bits = 0;
 
@@ -148,8 +191,60 @@ static void check_group_masks(struct device *dev, const char *request)
 }
 
 /* Returns the errno= of the reply. */
+static int prefix_order(const void *a, const void *b)
+{
+	return peer_prefix_cmp(a, b);
+}
+
+/* A peer's AllowedIPs as a sorted list without repeats, in place. */
+static size_t normalise(struct ip_prefix *list, size_t n)
+{
+	size_t k = 0;
+
+	if (n)
+		qsort(list, n, sizeof(*list), prefix_order);
+	for (size_t i = 0; i < n; i++)
+		if (!k || peer_prefix_cmp(&list[k - 1], &list[i]))
+			list[k++] = list[i];
+	return k;
+}
+
+/* A set edits a config of the peers it names only (handle_set): the device must end as if
+ * the whole device had been copied, edited by uapi_parse_set() and applied, which is what
+ * `want` is (made before the set). */
+static void check_like_whole_copy(struct device *dev, struct config *want, const char *request)
+{
+	struct config *have;
+
+	if (device_to_config(dev, &have))
+		abort();
+	if (have->n_peers != want->n_peers)
+		broken("a set left another number of peers than the whole copy would", request,
+		       NULL);
+	for (size_t i = 0; i < want->n_peers; i++) {
+		struct config_peer *w = &want->peers[i], *h = NULL;
+
+		for (size_t j = 0; j < have->n_peers && !h; j++)
+			if (!memcmp(have->peers[j].public_key, w->public_key, 32))
+				h = &have->peers[j];
+		if (!h)
+			broken("a set lost or missed a peer the whole copy has", request, NULL);
+		w->n_allowed_ips = normalise(w->allowed_ips, w->n_allowed_ips);
+		if (h->n_allowed_ips != w->n_allowed_ips ||
+		    (w->n_allowed_ips && memcmp(h->allowed_ips, w->allowed_ips,
+						w->n_allowed_ips * sizeof(*w->allowed_ips))))
+			broken("a peer's AllowedIPs differ from the whole copy's", request, NULL);
+		if ((w->endpoint.sa.sa_family && !addr_endpoint_equal(&h->endpoint, &w->endpoint)) ||
+		    h->persistent_keepalive != w->persistent_keepalive ||
+		    memcmp(h->preshared_key, w->preshared_key, 32) || h->n_groups != w->n_groups)
+			broken("a peer's settings differ from the whole copy's", request, NULL);
+	}
+	config_free(have);
+}
+
 static long handle(struct device *dev, struct evbuffer *out, const uint8_t *p, size_t len)
 {
+	struct config *want = NULL;
 	char *req = malloc(len + 1), *copy, *before = NULL, *reply, *after;
 	bool set;
 	long ret;
@@ -165,9 +260,23 @@ static long handle(struct device *dev, struct evbuffer *out, const uint8_t *p, s
 	set = !strncmp(req, "set=1\n", 6) || !strcmp(req, "set=1") || !strcmp(req, "reload=1");
 	if (set)
 		before = get(dev, out);
+	if (!strncmp(req, "set=1\n", 6)) {
+		char *lines = strdup(req + 6);
+
+		if (!lines || device_to_config(dev, &want))
+			abort();
+		if (uapi_parse_set(want, lines, NULL, 0)) {
+			config_free(want);
+			want = NULL;
+		}
+		free(lines);
+	}
 	uapi_handle(dev, config_path, req, out);
 	reply = take(out);
 	ret = reply_errno(copy, reply);
+	if (!ret && want)
+		check_like_whole_copy(dev, want, copy);
+	config_free(want);
 	if (set) {
 		after = get(dev, out);
 		if (ret && strcmp(before, after)) {

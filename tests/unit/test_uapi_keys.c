@@ -114,7 +114,8 @@ static int setup(void **state)
 	dev->manage_net = true;
 	TAILQ_INIT(&dev->peers);
 	dev->index = malloc(sizeof(*dev->index));
-	if (!dev->index || firewall_new(&dev->firewall) || allowedips_new(&dev->allowedips))
+	if (!dev->index || firewall_new(&dev->firewall) || allowedips_new(&dev->allowedips) ||
+	    peer_table_init(&dev->peer_table))
 		return -1;
 	index_init(dev->index);
 	dev->local.private_key = sodium_malloc(KEY_LEN);
@@ -126,6 +127,8 @@ static int setup(void **state)
 	if (peer_new(dev, &cp, &peer))
 		return -1;
 	TAILQ_INSERT_TAIL(&dev->peers, peer, link);
+	peer_table_insert(&dev->peer_table, peer);
+	dev->n_peers = 1;
 	found = NULL;
 	watching = true;
 	return 0;
