@@ -236,19 +236,6 @@ static const char *key_text(char b64[KEY_B64_LEN], const uint8_t key[KEY_LEN])
 	return b64;
 }
 
-static int refuse(char *why, size_t len, const char *fmt, ...)
-        __attribute__((format(printf, 3, 4)));
-
-static int refuse(char *why, size_t len, const char *fmt, ...)
-{
-	va_list ap;
-
-	va_start(ap, fmt);
-	vsnprintf(why, len, fmt, ap);
-	va_end(ap);
-	return -EINVAL;
-}
-
 /* --- access rules: lists and parsing -------------------------------------------------- */
 
 static void rules_free(struct rule_list *l)
@@ -328,37 +315,37 @@ static int parse_rules(const char *value, size_t len, struct rule_list *out, cha
 
 	memset(out, 0, sizeof(*out));
 	if (len > MAX_RULES_LEN || strlen(value) != len)
-		return refuse(why, why_len, "value of %zu bytes, not a list of rules", len);
+		return registry_refuse(why, why_len, "value of %zu bytes, not a list of rules", len);
 	a = json_tokener_parse(value);
 	if (!a || !json_object_is_type(a, json_type_array) ||
 	    json_object_array_length(a) > MAX_RULES) {
-		ret = refuse(why, why_len, "value is not a JSON list of at most %d rules",
+		ret = registry_refuse(why, why_len, "value is not a JSON list of at most %d rules",
 		             MAX_RULES);
 		goto out;
 	}
 	for (size_t i = 0; i < json_object_array_length(a); i++) {
 		item = json_object_array_get_idx(a, i);
 		if (!json_object_is_type(item, json_type_string)) {
-			ret = refuse(why, why_len, "rule %zu is not a string", i + 1);
+			ret = registry_refuse(why, why_len, "rule %zu is not a string", i + 1);
 			goto out;
 		}
 		s = json_object_get_string(item);
 		/* One rule per string: nothing may end a line of the request it goes into. */
 		for (const char *c = s; *c; c++)
 			if ((unsigned char)*c < 0x20 && *c != '\t') {
-				ret = refuse(why, why_len, "rule %zu has a control character",
+				ret = registry_refuse(why, why_len, "rule %zu has a control character",
 				             i + 1);
 				goto out;
 			}
 		verb = strcspn(s, " \t");
 		rest = s + verb + strspn(s + verb, " \t");
 		if ((verb != 5 || strncmp(s, "allow", 5)) && (verb != 4 || strncmp(s, "deny", 4))) {
-			ret = refuse(why, why_len, "rule %zu \"%.60s\": not allow or deny", i + 1,
+			ret = registry_refuse(why, why_len, "rule %zu \"%.60s\": not allow or deny", i + 1,
 			             s);
 			goto out;
 		}
 		if (firewall_parse_rule(rest, s[0] == 'd', &fr, err, sizeof(err))) {
-			ret = refuse(why, why_len, "rule %zu \"%.60s\": %s", i + 1, s, err);
+			ret = registry_refuse(why, why_len, "rule %zu \"%.60s\": %s", i + 1, s, err);
 			goto out;
 		}
 		ret = rules_add(out, fr.text);

@@ -15,10 +15,7 @@ void registry_key_name(char name[REGISTRY_KEY_NAME_LEN], const uint8_t key[KEY_L
 	                  sodium_base64_VARIANT_URLSAFE_NO_PADDING);
 }
 
-static int refuse(char *why, size_t len, const char *fmt, ...)
-        __attribute__((format(printf, 3, 4)));
-
-static int refuse(char *why, size_t len, const char *fmt, ...)
+int registry_refuse(char *why, size_t len, const char *fmt, ...)
 {
 	va_list ap;
 
@@ -50,12 +47,12 @@ int registry_add_cluster_cidr(struct cluster_cidrs *cidrs, const char *s, char *
 	struct ip_prefix p;
 
 	if (!strchr(s, '/') || addr_parse_prefix(s, &p))
-		return refuse(why, why_len, "\"%.60s\" is not a prefix", s);
+		return registry_refuse(why, why_len, "\"%.60s\" is not a prefix", s);
 	if (has_host_bits(&p))
-		return refuse(why, why_len, "\"%.60s\" has host bits set", s);
+		return registry_refuse(why, why_len, "\"%.60s\" has host bits set", s);
 	/* Everything is nobody's range: the rule would admit any claim. */
 	if (!p.cidr)
-		return refuse(why, why_len, "\"%.60s\" is everything", s);
+		return registry_refuse(why, why_len, "\"%.60s\" is everything", s);
 	if (cidrs->n == REGISTRY_MAX_CLUSTER_CIDRS) {
 		snprintf(why, why_len, "more than %d cluster ranges", REGISTRY_MAX_CLUSTER_CIDRS);
 		return -ENOSPC;
@@ -134,13 +131,13 @@ static int check_name(const char *prefix, const char *key, uint8_t named[KEY_LEN
 	const char *name;
 
 	if (strncmp(key, prefix, plen))
-		return refuse(why, why_len, "not under %s", prefix);
+		return registry_refuse(why, why_len, "not under %s", prefix);
 	name = key + plen;
 	if (strlen(name) != REGISTRY_KEY_NAME_LEN - 1 ||
 	    sodium_base642bin(named, KEY_LEN, name, strlen(name), NULL, &bin_len, NULL,
 	                      sodium_base64_VARIANT_URLSAFE_NO_PADDING) ||
 	    bin_len != KEY_LEN)
-		return refuse(why, why_len, "the key's last part is not a public key in base64url");
+		return registry_refuse(why, why_len, "the key's last part is not a public key in base64url");
 	return 0;
 }
 
@@ -156,15 +153,15 @@ static int add_pod_subnet(struct json_object *v, const char *field,
 	int wide;
 
 	if (!strchr(s, '/') || addr_parse_prefix(s, &p))
-		return refuse(why, why_len, "%s \"%.60s\" is not a prefix", field, s);
+		return registry_refuse(why, why_len, "%s \"%.60s\" is not a prefix", field, s);
 	if (has_host_bits(&p))
-		return refuse(why, why_len, "%s \"%.60s\" has host bits set", field, s);
+		return registry_refuse(why, why_len, "%s \"%.60s\" has host bits set", field, s);
 	/* A claim that wide would take the routes of the underlay itself. */
 	wide = p.addr.family == AF_INET ? 8 : 32;
 	if (p.cidr < wide)
-		return refuse(why, why_len, "%s \"%.60s\" is wider than /%d", field, s, wide);
+		return registry_refuse(why, why_len, "%s \"%.60s\" is wider than /%d", field, s, wide);
 	if (!range_of(cidrs, &p))
-		return refuse(why, why_len, "%s %s is outside the cluster's ranges", field,
+		return registry_refuse(why, why_len, "%s %s is outside the cluster's ranges", field,
 		              addr_prefix_str(&p, buf));
 	for (size_t i = 0; i < n->n_pod_subnets; i++) {
 		if (n->pod_subnets[i].addr.family != p.addr.family)
@@ -173,7 +170,7 @@ static int add_pod_subnet(struct json_object *v, const char *field,
 		    !memcmp(n->pod_subnets[i].addr.bytes, p.addr.bytes, sizeof(p.addr.bytes)))
 			return 0;
 		/* One subnet per family: a pod gets one address of each. */
-		return refuse(why, why_len, "%s %s: a second pod subnet of its family", field,
+		return registry_refuse(why, why_len, "%s %s: a second pod subnet of its family", field,
 		              addr_prefix_str(&p, buf));
 	}
 	n->pod_subnets[n->n_pod_subnets++] = p;
@@ -204,7 +201,7 @@ static int parse_pod_subnets(struct json_object *o, const struct cluster_cidrs *
 		return 0;
 	if (!json_object_is_type(v, json_type_array) ||
 	    (len = json_object_array_length(v)) > REGISTRY_MAX_POD_SUBNETS)
-		return refuse(why, why_len, "pod_subnets is not a list of at most %d",
+		return registry_refuse(why, why_len, "pod_subnets is not a list of at most %d",
 		              REGISTRY_MAX_POD_SUBNETS);
 	for (size_t i = 0; i < len; i++) {
 		ret = add_pod_subnet(json_object_array_get_idx(v, i), "pod_subnets", cidrs, n, why,
@@ -223,13 +220,13 @@ static int parse_claims(struct json_object *o, const struct cluster_cidrs *cidrs
 	char buf[ADDR_STRLEN];
 
 	if ((bad = member(o, "overlay", json_type_string, &v)))
-		return refuse(why, why_len, "overlay %s", bad);
+		return registry_refuse(why, why_len, "overlay %s", bad);
 	s = json_object_get_string(v);
 	if (addr_parse_prefix(s, &n->overlay) ||
 	    n->overlay.cidr != addr_len(n->overlay.addr.family) * 8)
-		return refuse(why, why_len, "overlay \"%.60s\" is not one address", s);
+		return registry_refuse(why, why_len, "overlay \"%.60s\" is not one address", s);
 	if (!range_of(cidrs, &n->overlay))
-		return refuse(why, why_len, "overlay %s is outside the cluster's ranges",
+		return registry_refuse(why, why_len, "overlay %s is outside the cluster's ranges",
 		              addr_prefix_str(&n->overlay, buf));
 	return parse_pod_subnets(o, cidrs, n, why, why_len);
 }
@@ -247,21 +244,21 @@ static int parse_endpoints(struct json_object *o, const struct cluster_cidrs *ci
 		return 0;
 	if (!json_object_is_type(v, json_type_array) ||
 	    json_object_array_length(v) > REGISTRY_MAX_ENDPOINTS)
-		return refuse(why, why_len, "endpoints is not a list of at most %d",
+		return registry_refuse(why, why_len, "endpoints is not a list of at most %d",
 		              REGISTRY_MAX_ENDPOINTS);
 	for (size_t i = 0; i < json_object_array_length(v); i++) {
 		item = json_object_array_get_idx(v, i);
 		s = json_object_is_type(item, json_type_string) ? json_object_get_string(item) : "";
 		/* Numeric only: a name would make every node resolve it, blocking. */
 		if (addr_parse_endpoint(s, &ep) || !ep.in4.sin_port)
-			return refuse(why, why_len, "endpoint \"%.60s\" is not ip:port", s);
+			return registry_refuse(why, why_len, "endpoint \"%.60s\" is not ip:port", s);
 		/* Sent into the tunnel, the tunnel's own datagrams would never leave; and with
 		 * every endpoint outside the ranges that bound the claims, no claim can take the
 		 * route to a node. */
 		registry_endpoint_addr(&ep, &a);
 		for (size_t k = 0; k < cidrs->n; k++)
 			if (registry_prefix_covers(&cidrs->p[k], &a))
-				return refuse(why, why_len,
+				return registry_refuse(why, why_len,
 				              "endpoint \"%.60s\" is inside the cluster's range %s",
 				              s, addr_prefix_str(&cidrs->p[k], buf));
 		if (i == 0)
@@ -279,13 +276,13 @@ static int parse_groups(struct json_object *o, struct node *n, char *why, size_t
 		return 0;
 	if (!json_object_is_type(v, json_type_array) ||
 	    json_object_array_length(v) > REGISTRY_MAX_GROUPS)
-		return refuse(why, why_len, "groups is not a list of at most %d",
+		return registry_refuse(why, why_len, "groups is not a list of at most %d",
 		              REGISTRY_MAX_GROUPS);
 	for (size_t i = 0; i < json_object_array_length(v); i++) {
 		item = json_object_array_get_idx(v, i);
 		s = json_object_is_type(item, json_type_string) ? json_object_get_string(item) : "";
 		if (!registry_valid_group(s))
-			return refuse(why, why_len, "group \"%.40s\" is not a name", s);
+			return registry_refuse(why, why_len, "group \"%.40s\" is not a name", s);
 		snprintf(n->groups[n->n_groups++], sizeof(n->groups[0]), "%s", s);
 	}
 	return 0;
@@ -305,24 +302,24 @@ int registry_parse_entry(const char *prefix, const char *key, const char *value,
 	if (ret)
 		return ret;
 	if (len > REGISTRY_MAX_ENTRY_LEN || strlen(value) != len)
-		return refuse(why, why_len, "value of %zu bytes, not a node's JSON", len);
+		return registry_refuse(why, why_len, "value of %zu bytes, not a node's JSON", len);
 	o = json_tokener_parse(value);
 	if (!o || !json_object_is_type(o, json_type_object)) {
-		ret = refuse(why, why_len, "value is not a JSON object");
+		ret = registry_refuse(why, why_len, "value is not a JSON object");
 		goto out;
 	}
 	if ((bad = member(o, "public_key", json_type_string, &v))) {
-		ret = refuse(why, why_len, "public_key %s", bad);
+		ret = registry_refuse(why, why_len, "public_key %s", bad);
 		goto out;
 	}
 	if (key_from_base64(n->public_key, json_object_get_string(v)) ||
 	    key_is_zero(n->public_key)) {
-		ret = refuse(why, why_len, "public_key \"%.60s\" is not a key",
+		ret = registry_refuse(why, why_len, "public_key \"%.60s\" is not a key",
 		             json_object_get_string(v));
 		goto out;
 	}
 	if (!key_equal(named, n->public_key)) {
-		ret = refuse(why, why_len, "public_key is not the key the entry is named after");
+		ret = registry_refuse(why, why_len, "public_key is not the key the entry is named after");
 		goto out;
 	}
 	ret = parse_claims(o, cidrs, n, why, why_len);

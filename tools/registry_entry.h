@@ -54,6 +54,9 @@ void registry_key_name(char name[REGISTRY_KEY_NAME_LEN], const uint8_t key[KEY_L
 
 /* 1 to REGISTRY_GROUP_NAME_MAX of letters, digits, '-', '_', '.'. */
 bool registry_valid_group(const char *g);
+/* Writes the reason into why (len bytes) and returns -EINVAL: every refusal's one form. */
+int registry_refuse(char *why, size_t len, const char *fmt, ...)
+        __attribute__((format(printf, 3, 4)));
 
 /* Parses "100.64.0.0/10" into cidrs (appended): a prefix without host bits, never /0.
  * Returns 0, -EINVAL (why says what is wrong) or -ENOSPC (too many). */
