@@ -13,12 +13,15 @@ node_new b
 link_veth a b
 
 step "a (${IMPL[a]}) <-> b (${IMPL[b]}); capture of the tunnel traffic on b's link"
+# b knows no endpoint and starts first; a greets b with an initiation as it comes up (a peer
+# made with an endpoint is contacted at once), so the capture, started before either, holds
+# only initiations that reached a running daemon: each replayed copy must be refused.
 { conf_interface a; conf_peer b endpoint=4; } >"$(conf_path a)"
-{ conf_interface b; conf_peer a endpoint=4; } >"$(conf_path b)"
-start_node a
-start_node b
+{ conf_interface b; conf_peer a; } >"$(conf_path b)"
 cap=$SN_TMP/tunnel.pcap
 capture_start b ula "$cap" udp port "${PORT[b]}"
+start_node b
+start_node a
 check "first ping a -> b (handshake)" wait_ping a "${OV4[b]}" 10
 check "ping a -> b" ping_ok a "${OV4[b]}" 10
 check "ping b -> a" ping_ok b "${OV4[a]}" 10
