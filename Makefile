@@ -301,7 +301,7 @@ clean:
 FUZZ_CC ?= clang
 FUZZ_BUILD := build-fuzz
 FUZZ_SECONDS ?= 60
-FUZZ_SMOKE_SECONDS ?= 6
+FUZZ_SMOKE_SECONDS ?= 3
 FUZZ_SAN := -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
 # The daemon's warnings are gcc's business (no -Werror here); clang's reading of libseccomp's
 # SCMP_A0() as a struct missing a field is not worth a screenful in every `make check`.

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# parallel: yes (run.sh: nothing here is measured against the clock or the CPU)
 # A wrong config makes sealnetd exit non-zero at once with "FILE:LINE: message" on stderr,
 # leaving no interface behind; the same node then starts from a correct config.
 # wireguard-go has no config file of its own (wg setconf parses it), so this is sealnetd only.

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# parallel: yes (run.sh: nothing here is measured against the clock or the CPU)
 # The control socket driven by the real wg(8): a (sealnetd) starts with no peer; b is added
 # with `wg set`, c with `wg addconf`; `wg show` and `wg showconf` report them, and showconf
 # round-trips through setconf.  `wg syncconf` then drops c while b's session goes on

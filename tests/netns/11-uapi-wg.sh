@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# parallel: yes (run.sh: nothing here is measured against the clock or the CPU)
 # The control socket answers what wg(8) sends as wireguard-go answers it (issue 11).  Node a
 # is the one under test, sealnetd unless IMPL_A=wggo (or IMPL=wggo): the same sequence then
 # runs against wireguard-go and must pass the same way, which is how the expectations below

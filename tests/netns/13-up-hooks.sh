@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# parallel: yes (run.sh: nothing here is measured against the clock or the CPU)
 # `sealnet up` and `down` on a wg-quick file with everything wg-quick itself acts on: PreUp,
 # PostUp, PreDown and PostDown hooks with %i, a file without PrivateKey whose PostUp sets the
 # key with wg(8), DNS through resolvconf, SaveConfig, and a 500-byte AllowedIPs line. The

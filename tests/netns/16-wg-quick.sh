@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# parallel: yes (run.sh: nothing here is measured against the clock or the CPU)
 # wg-quick with sealnetd as its userspace implementation (WG_QUICK_USERSPACE_IMPLEMENTATION):
 # wg-quick starts `sealnetd IFACE` with the name alone, then does everything else itself
 # (wg setconf, addresses, MTU, routes, hooks) and `ip link delete` on down.  Node a runs

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# parallel: yes (run.sh: nothing here is measured against the clock or the CPU)
 # State that must survive, or change, as WireGuard users expect (issue 11's state bugs):
 #  - a preshared key that differs on the two sides shows no handshake on either side (the
 #    responder used to show one before its session was confirmed);

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# parallel: yes (run.sh: nothing here is measured against the clock or the CPU)
 # The sealnet tool against a running daemon: `up` starts sealnetd on a config file, `set`
 # adds a peer, `show` (text and --json) reports it, `reload` takes a good config and refuses a
 # broken one without losing the running state, `down` stops the daemon and its interface.

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# parallel: yes (run.sh: nothing here is measured against the clock or the CPU)
 # Prometheus metrics (MetricsListen): two sealnetd nodes, a serving on 127.0.0.1 and b on
 # [::1] inside their namespaces.  After N pings the pages must pass `promtool check metrics`
 # and show the traffic (packets >= N, a handshake, no drops); other paths are 404, other

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# parallel: yes (run.sh: nothing here is measured against the clock or the CPU)
 # What an operator reads when sealnetd cannot start: the file and line of a User that does
 # not exist, and what to do about an interface of the same name that is not a TUN device.
 # shellcheck source=tests/netns/lib.sh

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# parallel: yes (run.sh: nothing here is measured against the clock or the CPU)
 # sealnet status (and show --brief, show --json, show IFACE FIELD) on a node with three named
 # peers: two that answer (online) and one that answered once and then went down (stale, as
 # soon as a's handshake to it goes unanswered). Names survive set and reload; the fields of

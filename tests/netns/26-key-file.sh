@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# parallel: yes (run.sh: nothing here is measured against the clock or the CPU)
 # PrivateKeyFile = PATH: the key read at startup (as root) and again at each reload, after the
 # privilege drop, through the root helper, which opens only the key file named at startup. A
 # new key written to that file is taken by a reload; a reload that names another file is

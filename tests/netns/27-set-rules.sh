@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# parallel: yes (run.sh: nothing here is measured against the clock or the CPU)
 # `sealnet set IF rules ...` and `... peer KEY groups ...`: the access rules and a peer's
 # groups changed at run time in the words of the config file (Allow = / Deny = lines, a
 # Groups list), each list whole; `sealnet show` lists what is in force. b pings a throughout:

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# parallel: yes (run.sh: nothing here is measured against the clock or the CPU)
 # Access rules (the test): node a allows only TCP port 5201 from the group "web".
 # b is in "web", c is not. iperf3 from b works; ping from b is dropped; everything from c is
 # dropped; a's own flows (a pings b and c) get their replies; the counters agree with what

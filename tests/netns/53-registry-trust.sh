@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# parallel: yes (run.sh: nothing here is measured against the clock or the CPU)
 # What one writer of etcd can do to the others through the peer registry (docs/security.md,
 # "The peer registry"): two sealnetd nodes join through a real etcd in the router namespace r,
 # as in 51, with the cluster's range 100.64.0.0/10 on their command lines, and then a rogue

@@ -17,8 +17,6 @@ done
 
 dir=$(cd "$(dirname "$0")" && pwd)
 timeout_s=${SN_TIMEOUT:-120}
-nslist=$(mktemp "${TMPDIR:-/tmp}/sn-nslist.XXXXXX") || exit 1
-trap 'rm -f "$nslist"' EXIT
 
 scenarios=()
 if [ $# -eq 0 ]; then
@@ -31,8 +29,9 @@ else
 	done
 fi
 
-# leftovers: namespaces a scenario recorded in $nslist that still exist.  Their processes are
-# ours (started in a namespace we created) and are killed by PID before the namespace goes.
+# leftovers NSLIST: namespaces a scenario recorded in NSLIST that still exist.  Their
+# processes are ours (started in a namespace we created) and are killed by PID before the
+# namespace goes.
 leftovers() {
 	local ns pid
 	while read -r ns; do
@@ -42,37 +41,72 @@ leftovers() {
 			kill -s KILL "$pid" 2>/dev/null
 		done
 		ip netns del "$ns" 2>/dev/null
-	done <"$nslist"
+	done <"$1"
 }
 
-pass=0
-fail=0
-for f in "${scenarios[@]}"; do
+# run_one FILE OUT: the scenario under its timeout, everything it says and its verdict in
+# OUT, "pass" or "fail" in OUT.verdict.
+run_one() {
+	local f=$1 out=$2 name limit start rc left why list=$2.ns
 	name=$(basename "$f" .sh)
-	: >"$nslist"
-	echo "--- $name"
+	: >"$list"
 	start=$SECONDS
 	# A scenario that needs longer says so in a "# timeout: N" line (a QEMU guest under TCG).
 	limit=$(sed -n 's/^# timeout: \([0-9][0-9]*\).*/\1/p' "$f" | head -n 1)
 	limit=${limit:-$timeout_s}
 	[ "$limit" -lt "$timeout_s" ] && limit=$timeout_s
-	SN_NSLIST=$nslist timeout -k 15 "$limit" bash "$f" 2>&1 | sed 's/^/    /'
-	rc=${PIPESTATUS[0]}
-	left=$(leftovers)
-	why=
-	[ "$rc" = 124 ] && why=" (timeout after ${limit}s)"
-	[ "$rc" = 137 ] && why=" (killed after timeout)"
-	if [ -n "$left" ]; then
-		why="$why (left namespaces behind: ${left//$'\n'/ })"
-		[ "$rc" = 0 ] && rc=1
+	{
+		echo "--- $name"
+		SN_NSLIST=$list timeout -k 15 "$limit" bash "$f" 2>&1 | sed 's/^/    /'
+		rc=${PIPESTATUS[0]}
+		left=$(leftovers "$list")
+		why=
+		[ "$rc" = 124 ] && why=" (timeout after ${limit}s)"
+		[ "$rc" = 137 ] && why=" (killed after timeout)"
+		if [ -n "$left" ]; then
+			why="$why (left namespaces behind: ${left//$'\n'/ })"
+			[ "$rc" = 0 ] && rc=1
+		fi
+		if [ "$rc" = 0 ]; then
+			echo "PASS $name ($((SECONDS - start))s)"
+			echo pass >"$out.verdict"
+		else
+			echo "FAIL $name (exit $rc)$why"
+			echo fail >"$out.verdict"
+		fi
+	} >"$out"
+}
+
+# Scenarios marked "# parallel: yes" measure nothing against the clock or the CPU: they run
+# two at a time, after the others, which run alone.
+serial=() light=()
+for f in "${scenarios[@]}"; do
+	if grep -qx '# parallel: yes' "$f"; then light+=("$f"); else serial+=("$f"); fi
+done
+work=$(mktemp -d "${TMPDIR:-/tmp}/sn-run.XXXXXX") || exit 1
+trap 'rm -rf "$work"' EXIT
+n=0
+for f in "${serial[@]}"; do
+	n=$((n + 1))
+	run_one "$f" "$work/$n"
+	cat "$work/$n"
+done
+for ((i = 0; i < ${#light[@]}; i += 2)); do
+	n=$((n + 1))
+	run_one "${light[$i]}" "$work/$n" &
+	first=$!
+	if [ $((i + 1)) -lt ${#light[@]} ]; then
+		run_one "${light[$((i + 1))]}" "$work/$((n + 1))" &
+		wait $!
 	fi
-	if [ "$rc" = 0 ]; then
-		pass=$((pass + 1))
-		echo "PASS $name ($((SECONDS - start))s)"
-	else
-		fail=$((fail + 1))
-		echo "FAIL $name (exit $rc)$why"
+	wait "$first"
+	cat "$work/$n"
+	if [ $((i + 1)) -lt ${#light[@]} ]; then
+		n=$((n + 1))
+		cat "$work/$n"
 	fi
 done
+pass=$(cat "$work"/*.verdict 2>/dev/null | grep -c '^pass$')
+fail=$(cat "$work"/*.verdict 2>/dev/null | grep -c '^fail$')
 echo "netns: $pass passed, $fail failed"
 [ "$fail" -eq 0 ] && [ "$pass" -gt 0 ]
