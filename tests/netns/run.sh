@@ -81,7 +81,7 @@ run_one() {
 # two at a time, after the others, which run alone.
 serial=() light=()
 for f in "${scenarios[@]}"; do
-	if grep -qx '# parallel: yes' "$f"; then light+=("$f"); else serial+=("$f"); fi
+	if grep -q '^# parallel: yes' "$f"; then light+=("$f"); else serial+=("$f"); fi
 done
 work=$(mktemp -d "${TMPDIR:-/tmp}/sn-run.XXXXXX") || exit 1
 trap 'rm -rf "$work"' EXIT
