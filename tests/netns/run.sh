@@ -78,7 +78,7 @@ run_one() {
 }
 
 # Scenarios marked "# parallel: yes" measure nothing against the clock or the CPU: they run
-# two at a time, after the others, which run alone.
+# SN_PARALLEL (3) at a time, after the others, which run alone.
 serial=() light=()
 for f in "${scenarios[@]}"; do
 	if grep -q '^# parallel: yes' "$f"; then light+=("$f"); else serial+=("$f"); fi
@@ -91,20 +91,22 @@ for f in "${serial[@]}"; do
 	run_one "$f" "$work/$n"
 	cat "$work/$n"
 done
-for ((i = 0; i < ${#light[@]}; i += 2)); do
+# A pool of SN_PARALLEL (3): the next starts as soon as one ends; outputs in order at the end.
+width=${SN_PARALLEL:-3}
+first=$((n + 1))
+running=0
+for f in "${light[@]}"; do
+	if [ "$running" -ge "$width" ]; then
+		wait -n
+		running=$((running - 1))
+	fi
 	n=$((n + 1))
-	run_one "${light[$i]}" "$work/$n" &
-	first=$!
-	if [ $((i + 1)) -lt ${#light[@]} ]; then
-		run_one "${light[$((i + 1))]}" "$work/$((n + 1))" &
-		wait $!
-	fi
-	wait "$first"
-	cat "$work/$n"
-	if [ $((i + 1)) -lt ${#light[@]} ]; then
-		n=$((n + 1))
-		cat "$work/$n"
-	fi
+	run_one "$f" "$work/$n" &
+	running=$((running + 1))
+done
+wait
+for ((k = first; k <= n; k++)); do
+	cat "$work/$k"
 done
 pass=$(cat "$work"/*.verdict 2>/dev/null | grep -c '^pass$')
 fail=$(cat "$work"/*.verdict 2>/dev/null | grep -c '^fail$')
