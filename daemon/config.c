@@ -1565,7 +1565,8 @@ int config_check(const char *path, struct config_issue **out, size_t *n, char *e
 	/* Items with the same line keep the order they were found in. */
 	for (size_t i = 0; i < p.n_issues; i++)
 		p.issues[i].seq = i;
-	qsort(p.issues, p.n_issues, sizeof(*p.issues), compare_issues);
+	if (p.n_issues) /* a file without a word to say has no array at all */
+		qsort(p.issues, p.n_issues, sizeof(*p.issues), compare_issues);
 	*out = p.issues;
 	*n = p.n_issues;
 	return 0;
