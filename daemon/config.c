@@ -332,42 +332,11 @@ static int parse_private_key(struct parser *p, const char *value)
 	return 0;
 }
 
-/* A key file as wg(8) reads one: the base64 key, blanks around it. Returns 0 or -EINVAL. */
-static int read_key_file(int fd, uint8_t key[KEY_LEN])
-{
-	char buf[128];
-	size_t len = 0, start = 0;
-	ssize_t n;
-	int ret = -EINVAL;
-
-	while (len < sizeof(buf) - 1) {
-		n = read(fd, buf + len, sizeof(buf) - 1 - len);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0) {
-			ret = -errno;
-			goto out;
-		}
-		if (n == 0)
-			break;
-		len += (size_t)n;
-	}
-	buf[len] = '\0';
-	while (start < len && isspace((unsigned char)buf[start]))
-		start++;
-	while (len > start && isspace((unsigned char)buf[len - 1]))
-		buf[--len] = '\0';
-	if (!key_from_base64(key, buf + start))
-		ret = 0;
-out:
-	sodium_memzero(buf, sizeof(buf));
-	return ret;
-}
-
 /* PrivateKeyFile = PATH: the key is read now, so that a file sealnetd cannot read or that
  * holds no key is refused with this line, at startup as at a reload. */
 static int parse_private_key_file(struct parser *p, const char *value)
 {
+	bool empty;
 	struct stat st;
 	uint8_t *key;
 	char *path;
@@ -399,7 +368,7 @@ static int parse_private_key_file(struct parser *p, const char *value)
 		free(path);
 		return fail(p, -ENOMEM, p->line, "out of memory");
 	}
-	ret = read_key_file(fd, key);
+	ret = key_read_file(fd, key, &empty);
 	close(fd);
 	if (ret) {
 		sodium_free(key);

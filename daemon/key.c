@@ -1,8 +1,10 @@
 #include "key.h"
 
+#include <ctype.h>
 #include <errno.h>
 #include <sodium.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "cipher.h"
 
@@ -76,4 +78,37 @@ bool key_is_zero(const uint8_t key[KEY_LEN])
 bool key_equal(const uint8_t a[KEY_LEN], const uint8_t b[KEY_LEN])
 {
 	return cipher_equal(a, b, KEY_LEN);
+}
+
+int key_read_file(int fd, uint8_t key[KEY_LEN], bool *empty)
+{
+	char buf[128];
+	size_t len = 0, start = 0;
+	ssize_t n;
+	int ret = -EINVAL;
+
+	*empty = false;
+	while (len < sizeof(buf) - 1) {
+		n = read(fd, buf + len, sizeof(buf) - 1 - len);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0) {
+			ret = -errno;
+			goto out;
+		}
+		if (n == 0)
+			break;
+		len += (size_t)n;
+	}
+	buf[len] = '\0';
+	while (start < len && isspace((unsigned char)buf[start]))
+		start++;
+	while (len > start && isspace((unsigned char)buf[len - 1]))
+		buf[--len] = '\0';
+	*empty = start == len;
+	if (!*empty && !key_from_base64(key, buf + start))
+		ret = 0;
+out:
+	sodium_memzero(buf, sizeof(buf));
+	return ret;
 }

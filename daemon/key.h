@@ -21,6 +21,10 @@ void key_generate_private(uint8_t priv[KEY_LEN]);
 /* X25519's clamping (RFC 7748), in place: wireguard-go and the Linux module keep a private
  * key clamped and show it so, and two keys that clamp alike are one identity. */
 void key_clamp_private(uint8_t priv[KEY_LEN]);
+/* A key file as wg(8) reads one: the base64 key, blanks around it, at most 127 bytes read.
+ * Returns 0, -EINVAL (not a key; *empty when the file held only blanks) or -errno of read(2).
+ * The buffer is wiped. */
+int key_read_file(int fd, uint8_t key[KEY_LEN], bool *empty);
 /* Constant time. */
 bool key_is_zero(const uint8_t key[KEY_LEN]);
 bool key_equal(const uint8_t a[KEY_LEN], const uint8_t b[KEY_LEN]);

@@ -330,6 +330,14 @@ static int add_open_rules(scmp_filter_ctx ctx, scmp_datum_t forbid)
 	return ret;
 }
 
+/* ioctl(2) with this request only. */
+static int allow_ioctl(scmp_filter_ctx ctx, unsigned long request)
+{
+	struct scmp_arg_cmp cmp = SCMP_A1(SCMP_CMP_EQ, (scmp_datum_t)request);
+
+	return seccomp_rule_add_array(ctx, SCMP_ACT_ALLOW, SCMP_SYS(ioctl), 1, &cmp);
+}
+
 static int daemon_filter(scmp_filter_ctx ctx, bool helper)
 {
 	/* The kinds of socket the daemon makes after setup: UDP for the tunnel (a new
@@ -352,8 +360,7 @@ static int daemon_filter(scmp_filter_ctx ctx, bool helper)
 		return ret;
 	/* Before printing a report the runtime asks whether stderr is a terminal (to colour
 	 * it): without this, a leak or UBSan report ends in SIGSYS and is never written. */
-	cmp[0] = SCMP_A1(SCMP_CMP_EQ, TCGETS);
-	ret = seccomp_rule_add_array(ctx, SCMP_ACT_ALLOW, SCMP_SYS(ioctl), 1, cmp);
+	ret = allow_ioctl(ctx, TCGETS);
 	if (ret)
 		return ret;
 #endif
@@ -378,20 +385,15 @@ static int daemon_filter(scmp_filter_ctx ctx, bool helper)
 #endif
 	if (ret)
 		return ret;
-	/* FIONREAD only: libevent sizes its reads with it, and so does the resolver. */
-	cmp[0] = SCMP_A1(SCMP_CMP_EQ, FIONREAD);
-	ret = seccomp_rule_add_array(ctx, SCMP_ACT_ALLOW, SCMP_SYS(ioctl), 1, cmp);
-	if (ret)
-		return ret;
-	/* An IPv6 link-local endpoint's zone, "[fe80::1%eth0]:51820", in a set, a reload or a
-	 * get: if_nametoindex() and if_indextoname() ask with these. They only read names and
-	 * indexes, which rtnetlink (allowed above) lists anyway. */
-	cmp[0] = SCMP_A1(SCMP_CMP_EQ, SIOCGIFINDEX);
-	ret = seccomp_rule_add_array(ctx, SCMP_ACT_ALLOW, SCMP_SYS(ioctl), 1, cmp);
-	if (ret)
-		return ret;
-	cmp[0] = SCMP_A1(SCMP_CMP_EQ, SIOCGIFNAME);
-	ret = seccomp_rule_add_array(ctx, SCMP_ACT_ALLOW, SCMP_SYS(ioctl), 1, cmp);
+	/* FIONREAD: libevent sizes its reads with it, and so does the resolver. SIOCGIFINDEX and
+	 * SIOCGIFNAME: an IPv6 link-local endpoint's zone, "[fe80::1%eth0]:51820", in a set, a
+	 * reload or a get (if_nametoindex(), if_indextoname()); they only read names and
+	 * indexes, which /sys/class/net shows anyone. */
+	ret = allow_ioctl(ctx, FIONREAD);
+	if (!ret)
+		ret = allow_ioctl(ctx, SIOCGIFINDEX);
+	if (!ret)
+		ret = allow_ioctl(ctx, SIOCGIFNAME);
 	if (ret)
 		return ret;
 	/* abort() signals itself, and nothing else may be signalled. */

@@ -110,47 +110,31 @@ static void add_key(struct request *r, const char *name, const uint8_t key[KEY_L
  * which removes the key. Returns 0, or prints why not and returns 1. */
 static int read_keyfile(const char *path, uint8_t key[KEY_LEN])
 {
-	char buf[128];
-	size_t len = 0, start = 0;
-	ssize_t n;
-	int fd, ret = 1;
+	bool empty;
+	int fd, ret;
 
 	fd = open(path, O_RDONLY | O_CLOEXEC);
 	if (fd < 0) {
 		fprintf(stderr, "%s: set: %s: %s\n", PROG_NAME, path, strerror(errno));
 		return 1;
 	}
-	while (len < sizeof(buf) - 1) {
-		n = read(fd, buf + len, sizeof(buf) - 1 - len);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0) {
-			fprintf(stderr, "%s: set: %s: %s\n", PROG_NAME, path, strerror(errno));
-			goto out;
-		}
-		if (n == 0)
-			break;
-		len += (size_t)n;
-	}
-	buf[len] = '\0';
-	while (start < len && isspace((unsigned char)buf[start]))
-		start++;
-	while (len > start && isspace((unsigned char)buf[len - 1]))
-		buf[--len] = '\0';
-	if (start == len) {
+	ret = key_read_file(fd, key, &empty);
+	close(fd);
+	if (ret == -EINVAL && empty) {
 		memset(key, 0, KEY_LEN);
-		ret = 0;
-	} else if (key_from_base64(key, buf + start)) {
+		return 0;
+	}
+	if (ret == -EINVAL) {
 		/* Never the content: it is mostly a secret even when mistyped. */
 		fprintf(stderr, "%s: set: %s: not a key (44 characters of base64)\n", PROG_NAME,
 		        path);
-	} else {
-		ret = 0;
+		return 1;
 	}
-out:
-	sodium_memzero(buf, sizeof(buf));
-	close(fd);
-	return ret;
+	if (ret) {
+		fprintf(stderr, "%s: set: %s: %s\n", PROG_NAME, path, strerror(-ret));
+		return 1;
+	}
+	return 0;
 }
 
 /* "a/n, b/n,c" -> allowed_ip lines; an empty value only clears the list. Returns 0 or
