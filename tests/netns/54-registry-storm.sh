@@ -182,7 +182,10 @@ STOP=$SN_TMP/stop-pings
 pinger() {
 	local from=$1 to=$2 out tx=0 rx=0 max=0 s r m
 	while [ ! -e "$STOP" ]; do
-		out=$(nsx "$from" ping -n -q -c 20 -i 0.05 -W 20 "${OV4[$to]}" 2>&1)
+		# -D -O: every probe's fate with a timestamp, kept in ping-log-FROM-TO, so that a
+		# loss can be set beside the daemons' and registries' logs.
+		out=$(nsx "$from" ping -n -D -O -c 20 -i 0.05 -W 20 "${OV4[$to]}" 2>&1)
+		{ echo "---"; cat <<<"$out"; } >>"$SN_TMP/ping-log-$from-$to"
 		s=$(sed -n 's/^\([0-9]*\) packets transmitted.*/\1/p' <<<"$out")
 		r=$(sed -n 's/.* \([0-9]*\) received.*/\1/p' <<<"$out")
 		m=$(sed -n 's|^rtt .* = [^/]*/[^/]*/\([0-9]*\).*|\1|p' <<<"$out")
@@ -258,12 +261,32 @@ for n in "${NODES[@]}"; do
 	say "figures: $n drops:$(grep -v '^counters: peer ' "$SN_TMP/$n.counters" | tr ' ' '\n' |
 		grep '^drop_' | grep -v '=0$' | tr '\n' ' ')"
 done
+# lost_probes LOG: the probes of each ping run in LOG that got no reply at all (-O says "no
+# answer yet" for late ones too), and the error lines.
+lost_probes() {
+	awk '/^---$/ { for (q in wait) if (!(q in got)) print wait[q]; delete wait; delete got; next }
+	     /no answer yet/ { q = $NF; sub(/.*=/, "", q); wait[q] = $0; next }
+	     /bytes from/ { for (i = 1; i <= NF; i++) if ($i ~ /^icmp_seq=/) { q = $i; sub(/.*=/, "", q); got[q] = 1 } next }
+	     /nreachable|rror/ { print }
+	     END { for (q in wait) if (!(q in got)) print wait[q] }' "$1"
+}
 lost_all=0
 rtt=""
 for pair in "a b" "b c" "c a"; do
 	read -r tx rx max <"$SN_TMP/ping-${pair% *}-${pair#* }"
 	rtt="$rtt ${pair% *}->${pair#* } ${max} ms"
 	check_gt "${pair% *} -> ${pair#* }: pings sent" "$tx" 100
+	if [ "$((tx - rx))" -gt 0 ]; then
+		say "${pair% *} -> ${pair#* }: the probes never answered (time: epoch seconds of the next probe), and ping's errors:"
+		lost_probes "$SN_TMP/ping-log-${pair% *}-${pair#* }" >"$SN_TMP/lost"
+		sed 's/^/      /' "$SN_TMP/lost"
+		# What the nodes logged in the second of each loss and the one before.
+		for t in $(sed -n 's/^\[\([0-9]*\)\..*no answer.*/\1/p' "$SN_TMP/lost" | sort -u); do
+			for sec in $((t - 1)) "$t"; do
+				grep -h "^$(date -u -d "@$sec" +%Y-%m-%dT%H:%M:%S)" "${LOG[@]}" | head -n 20 | sed 's/^/        /'
+			done
+		done
+	fi
 	check "${pair% *} -> ${pair#* }: $((tx - rx)) pings lost of $tx (at most ${SN_STORM_MAX_LOST:-2})" \
 		[ "$((tx - rx))" -le "${SN_STORM_MAX_LOST:-2}" ]
 	lost_all=$((lost_all + tx - rx))
