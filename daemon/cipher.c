@@ -148,8 +148,8 @@ const char *cipher_aead_describe(void)
 		break;
 	}
 	if (!evp_chacha)
-		return "auto (libsodium for every size: OpenSSL's ChaCha20-Poly1305 is unavailable)";
-	return "auto (libsodium below " STRINGIFY(CIPHER_AEAD_OPENSSL_MIN) " bytes, OpenSSL from there on)";
+		return "auto (libsodium for every size: no ChaCha20-Poly1305 in OpenSSL)";
+	return "auto (libsodium below " STRINGIFY(CIPHER_AEAD_OPENSSL_MIN) " bytes, OpenSSL above)";
 }
 
 int cipher_init(void)

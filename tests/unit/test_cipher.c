@@ -503,18 +503,18 @@ static void test_aead_libraries_agree(void **state)
 			assert_memory_equal(back, plain, len);
 			/* In place, as the datapath opens. */
 			memcpy(back, o_ct, len + CIPHER_TAG_LEN);
-			assert_int_equal(cipher_aead_open(back, back, len + CIPHER_TAG_LEN, ad, adlen,
-			                                  counter, key),
+			assert_int_equal(cipher_aead_open(back, back, len + CIPHER_TAG_LEN, ad,
+			                                  adlen, counter, key),
 			                 0);
 			assert_memory_equal(back, plain, len);
 
 			memcpy(back, s_ct, len + CIPHER_TAG_LEN);
 			back[bit / 8] ^= (uint8_t)(1 << (bit % 8));
-			assert_int_equal(cipher_aead_open(back, back, len + CIPHER_TAG_LEN, ad, adlen,
-			                                  counter, key),
+			assert_int_equal(cipher_aead_open(back, back, len + CIPHER_TAG_LEN, ad,
+			                                  adlen, counter, key),
 			                 -EBADMSG);
-			assert_int_equal(cipher_aead_open(back, s_ct, len + CIPHER_TAG_LEN, ad, adlen,
-			                                  counter + 1, key),
+			assert_int_equal(cipher_aead_open(back, s_ct, len + CIPHER_TAG_LEN, ad,
+			                                  adlen, counter + 1, key),
 			                 -EBADMSG);
 		}
 		/* In place, as the datapath seals. */
@@ -532,8 +532,8 @@ static void test_aead_libraries_agree(void **state)
 static void test_aead_auto_rule(void **state)
 {
 	uint8_t key[32], buf[1420 + CIPHER_TAG_LEN];
-	static const size_t lens[] = {0,   16,  64,  CIPHER_AEAD_OPENSSL_MIN - 1,
-	                              CIPHER_AEAD_OPENSSL_MIN, 512, 1420};
+	static const size_t lens[] = {
+	        0, 16, 64, CIPHER_AEAD_OPENSSL_MIN - 1, CIPHER_AEAD_OPENSSL_MIN, 512, 1420};
 
 	cipher_random(key, sizeof(key));
 	memset(buf, 0, sizeof(buf));
@@ -542,9 +542,8 @@ static void test_aead_auto_rule(void **state)
 		unsigned before = evp_rekeys;
 
 		cipher_aead_seal(buf, buf, lens[i], NULL, 0, i, key);
-		assert_int_equal(cipher_aead_open(buf, buf, lens[i] + CIPHER_TAG_LEN, NULL, 0, i,
-		                                  key),
-		                 0);
+		assert_int_equal(
+		        cipher_aead_open(buf, buf, lens[i] + CIPHER_TAG_LEN, NULL, 0, i, key), 0);
 		assert_int_equal(evp_rekeys - before, lens[i] >= CIPHER_AEAD_OPENSSL_MIN ? 2 : 0);
 	}
 	assert_int_equal(cipher_aead_select("sodium"), 0);
@@ -706,10 +705,8 @@ int main(void)
 	};
 	/* The same tests with each library forced. */
 	const struct CMUnitTest aead[] = {
-	        cmocka_unit_test(test_aead_rfc8439),
-	        cmocka_unit_test(test_aead_kat),
-	        cmocka_unit_test(test_aead_nonce_layout),
-	        cmocka_unit_test(test_aead_round_trip),
+	        cmocka_unit_test(test_aead_rfc8439),      cmocka_unit_test(test_aead_kat),
+	        cmocka_unit_test(test_aead_nonce_layout), cmocka_unit_test(test_aead_round_trip),
 	        cmocka_unit_test(test_aead_tamper),
 	};
 	int failed;
