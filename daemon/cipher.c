@@ -149,7 +149,8 @@ const char *cipher_aead_describe(void)
 	}
 	if (!evp_chacha)
 		return "auto (libsodium for every size: no ChaCha20-Poly1305 in OpenSSL)";
-	return "auto (libsodium below " STRINGIFY(CIPHER_AEAD_OPENSSL_MIN) " bytes, OpenSSL above)";
+	return "auto (libsodium below " STRINGIFY(CIPHER_AEAD_OPENSSL_MIN) " bytes, OpenSSL from "
+		STRINGIFY(CIPHER_AEAD_OPENSSL_MIN) ")";
 }
 
 int cipher_init(void)

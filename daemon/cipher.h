@@ -28,7 +28,7 @@ int cipher_init(void);
  * could not be set up (auto then stays with libsodium). */
 int cipher_aead_select(const char *name);
 /* What cipher_aead_* use now, for the log: e.g. "auto (libsodium below 128 bytes, OpenSSL
- * from there on)". Static storage. */
+ * from 128)". Static storage. */
 const char *cipher_aead_describe(void);
 /* Where auto switches to OpenSSL: below it, EVP's per-call cost outweighs its faster
  * ChaCha20 and Poly1305 (docs/performance.md, AEAD). */
