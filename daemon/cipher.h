@@ -23,9 +23,10 @@ int cipher_init(void);
 
 /* Which library seals and opens cipher_aead_*: "sodium", "openssl", or "auto" (NULL, or
  * empty, too): libsodium below CIPHER_AEAD_OPENSSL_MIN bytes of text, OpenSSL from there on.
- * Not thread-safe: called by cipher_init() and by tests, while no other thread uses the
- * cipher. Returns 0, -EINVAL for another name, or -ENOTSUP for "openssl" when libcrypto
- * could not be set up (auto then stays with libsodium). */
+ * OpenSSL is set up here, on the first choice that may use it (never for "sodium"). Not
+ * thread-safe: called by cipher_init() and by tests, before the system call filter and
+ * while no other thread uses the cipher. Returns 0, -EINVAL for another name, or -ENOTSUP
+ * for "openssl" when libcrypto could not be set up (auto then means libsodium alone). */
 int cipher_aead_select(const char *name);
 /* What cipher_aead_* use now, for the log: e.g. "auto (libsodium below 128 bytes, OpenSSL
  * from 128)". Static storage. */
