@@ -16,7 +16,7 @@ BUILD ?= build
 
 CC ?= cc
 PKG_CONFIG ?= pkg-config
-PKGS := libsodium libb2 libmnl libevent inih libseccomp
+PKGS := libsodium libb2 libmnl libevent inih libseccomp libcrypto
 
 # Debian packages the build, the tests and the demo need; `make deps` installs the missing ones.
 # prometheus is there for promtool (tests/netns/21 checks the metrics page with it).
@@ -47,6 +47,10 @@ DEB_PKGS += valgrind
 
 # libseccomp: sealnetd's system call filter (daemon/privdrop.c, docs/privileges.md).
 DEB_PKGS += libseccomp-dev
+
+# libssl-dev: OpenSSL's libcrypto, whose ChaCha20-Poly1305 seals and opens the bigger packets
+# (daemon/cipher.c, docs/performance.md, make bench-crypto).
+DEB_PKGS += libssl-dev
 
 # tests/netns/46 boots Debian's cloud kernel in QEMU to meet the Linux WireGuard module:
 # busybox-static is the guest's userland, kmod's depmod and modprobe find the modules the
@@ -184,7 +188,8 @@ deps:
 		apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends $$missing; \
 	fi
 
-unit: $(UNIT_BINS) $(SEALNET)
+# bench-crypto is built, not run, so that it keeps compiling.
+unit: $(UNIT_BINS) $(SEALNET) $(BENCH_CRYPTO)
 	$(Q)tests/run-unit.sh $(UNIT_BINS)
 	$(Q)tests/tools.sh $(SEALNET)
 	$(Q)tests/bench-report.sh
@@ -230,6 +235,20 @@ scale: all $(SCALE) $(BUILD)/tests/test_peer_table
 	$(Q)$(BUILD)/tests/test_peer_table | grep '^# lookup' || true
 	$(Q)SEALNETD=$(CURDIR)/$(SEALNETD) SEALNET=$(CURDIR)/$(SEALNET) SCALE=$(CURDIR)/$(SCALE) \
 		tools/bench/scale.sh $(SCALE_SIZES)
+
+# ChaCha20-Poly1305 from libsodium and OpenSSL, as the datapath calls them, for the sizes it
+# sees (tools/bench/crypto.c, docs/performance.md): figures, never pass or fail. One thread;
+# CRYPTO_BENCH_ARGS="-r 5 -t 0.5" for more rounds or longer cells.
+BENCH_CRYPTO := $(BUILD)/tools/bench-crypto
+CRYPTO_BENCH_ARGS ?=
+$(BENCH_CRYPTO): tools/bench/crypto.c $(BUILD)/libsealnet.a
+	@mkdir -p $(dir $@)
+	@$(if $(Q),echo "  CC      $<")
+	$(Q)$(CC) $(ALL_CFLAGS) $(ALL_LDFLAGS) -o $@ $< $(BUILD)/libsealnet.a $(PKG_LIBS)
+
+.PHONY: bench-crypto
+bench-crypto: $(BENCH_CRYPTO)
+	$(Q)$(BENCH_CRYPTO) $(CRYPTO_BENCH_ARGS)
 
 demo:
 	$(Q)$(MAKE) --no-print-directory deps
@@ -341,4 +360,4 @@ fuzz-smoke:
 
 -include $(FUZZ_OBJS:.o=.d) $(FUZZ_CNI_OBJS:.o=.d) $(FUZZ_BINS:=.d)
 
--include $(DAEMON_OBJS:.o=.d) $(TOOL_OBJS:.o=.d) $(CNI_OBJS:.o=.d) $(BUILD)/daemon/main.d $(UDPFUZZ_OBJS:.o=.d)
+-include $(DAEMON_OBJS:.o=.d) $(TOOL_OBJS:.o=.d) $(BENCH_CRYPTO).d $(CNI_OBJS:.o=.d) $(BUILD)/daemon/main.d $(UDPFUZZ_OBJS:.o=.d)

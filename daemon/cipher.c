@@ -2,11 +2,46 @@
 
 #include <blake2.h>
 #include <errno.h>
+#include <limits.h>
+#include <openssl/crypto.h>
+#include <openssl/evp.h>
 #include <pthread.h>
 #include <sodium.h>
+#include <stdlib.h>
 #include <string.h>
 
+#include "log.h"
+
 #define BLAKE2S_BLOCK_LEN 64
+
+#define STR(x) #x
+#define STRINGIFY(x) STR(x)
+#define likely(x) __builtin_expect(!!(x), 1)
+#define unlikely(x) __builtin_expect(!!(x), 0)
+
+/* Which library does cipher_aead_*. Set before any thread uses it, read on every call. */
+enum aead_impl { AEAD_AUTO, AEAD_SODIUM, AEAD_OPENSSL };
+static enum aead_impl aead_impl = AEAD_AUTO;
+
+/* OpenSSL's ChaCha20-Poly1305, fetched once: EVP_chacha20_poly1305() in an init call would
+ * look it up in the provider store (a lock) on every call. NULL when libcrypto could not
+ * give it, and auto then means libsodium alone. */
+static EVP_CIPHER *evp_chacha;
+
+/* Each thread's pair of EVP contexts, one per direction so that a call never switches one,
+ * set up once with the cipher and then only re-keyed: EVP_CipherInit_ex2() with no cipher
+ * sets the key and nonce in the provider's context without allocating or locking. The
+ * pthread key frees a thread's pair when the thread ends (the workers of a reload that
+ * changes Threads); the main thread's pair lives until exit. */
+struct evp_pair {
+	EVP_CIPHER_CTX *seal;
+	EVP_CIPHER_CTX *open;
+};
+static __thread struct evp_pair *thread_evp;
+/* Set if this thread could not get its pair: it stays with libsodium rather than try to
+ * allocate again for every packet. */
+static __thread bool thread_evp_failed;
+static pthread_key_t evp_key;
 
 /* The internal generator aborts in a forked child (two processes must not draw the same
  * stream) until it is re-keyed; sealnetd forks to daemonize and for its helper. */
@@ -15,8 +50,133 @@ static void rekey_after_fork(void)
 	randombytes_stir();
 }
 
+static void evp_pair_free(void *arg)
+{
+	struct evp_pair *e = arg;
+
+	if (!e)
+		return;
+	EVP_CIPHER_CTX_free(e->seal);
+	EVP_CIPHER_CTX_free(e->open);
+	free(e);
+}
+
+/* Once per thread, on its first OpenSSL call: the only allocation of the AEAD path. NULL
+ * if anything fails; the caller then uses libsodium, which needs no state. */
+static struct evp_pair *evp_pair_new(void)
+{
+	struct evp_pair *e;
+
+	if (thread_evp_failed)
+		return NULL;
+	thread_evp_failed = true;
+	e = calloc(1, sizeof(*e));
+	if (!e)
+		return NULL;
+	e->seal = EVP_CIPHER_CTX_new();
+	e->open = EVP_CIPHER_CTX_new();
+	if (!e->seal || !e->open || !EVP_EncryptInit_ex2(e->seal, evp_chacha, NULL, NULL, NULL) ||
+	    !EVP_DecryptInit_ex2(e->open, evp_chacha, NULL, NULL, NULL) ||
+	    pthread_setspecific(evp_key, e)) {
+		evp_pair_free(e);
+		return NULL;
+	}
+	thread_evp = e;
+	thread_evp_failed = false;
+	return e;
+}
+
+static inline struct evp_pair *evp_this_thread(void)
+{
+	struct evp_pair *e = thread_evp;
+
+	return likely(e) ? e : evp_pair_new();
+}
+
+/* Runs before OpenSSL's own exit handler (registered earlier, so run later): what is freed
+ * here must not outlive the library. */
+static void evp_cleanup(void)
+{
+	evp_pair_free(thread_evp);
+	thread_evp = NULL;
+	pthread_setspecific(evp_key, NULL);
+	EVP_CIPHER_free(evp_chacha);
+	evp_chacha = NULL;
+}
+
+/* Fetches the cipher and sets up this thread's contexts now, before the system call filter
+ * and before any thread. The system's openssl.cnf is not read: the default provider's
+ * ChaCha20-Poly1305 is all that is used, the bytes are fixed by the protocol, and loading
+ * the configuration costs 0.6 MiB of RSS. */
+static int evp_init(void)
+{
+	if (evp_chacha)
+		return 0;
+	if (!OPENSSL_init_crypto(OPENSSL_INIT_NO_LOAD_CONFIG, NULL))
+		return -ENOTSUP;
+	evp_chacha = EVP_CIPHER_fetch(NULL, "ChaCha20-Poly1305", NULL);
+	if (!evp_chacha)
+		return -ENOTSUP;
+	if (pthread_key_create(&evp_key, evp_pair_free))
+		goto free_cipher;
+	thread_evp_failed = false;
+	if (!evp_pair_new())
+		goto delete_key;
+	atexit(evp_cleanup);
+	return 0;
+
+delete_key:
+	pthread_key_delete(evp_key);
+free_cipher:
+	EVP_CIPHER_free(evp_chacha);
+	evp_chacha = NULL;
+	return -ENOTSUP;
+}
+
+/* OpenSSL is set up only for the choices that may use it: with sodium forced the daemon
+ * keeps its old footprint (OpenSSL's method store and the library pages it touches are
+ * about 3 MiB of RSS, docs/performance.md). */
+int cipher_aead_select(const char *name)
+{
+	if (!name || !*name || !strcmp(name, "auto")) {
+		/* Without OpenSSL, auto is libsodium for every size. */
+		evp_init();
+		aead_impl = AEAD_AUTO;
+		return 0;
+	}
+	if (!strcmp(name, "sodium")) {
+		aead_impl = AEAD_SODIUM;
+		return 0;
+	}
+	if (strcmp(name, "openssl"))
+		return -EINVAL;
+	if (evp_init())
+		return -ENOTSUP;
+	aead_impl = AEAD_OPENSSL;
+	return 0;
+}
+
+const char *cipher_aead_describe(void)
+{
+	switch (aead_impl) {
+	case AEAD_SODIUM:
+		return "sodium (libsodium for every size)";
+	case AEAD_OPENSSL:
+		return "openssl (OpenSSL for every size)";
+	case AEAD_AUTO:
+		break;
+	}
+	if (!evp_chacha)
+		return "auto (libsodium for every size: no ChaCha20-Poly1305 in OpenSSL)";
+	return "auto (libsodium below " STRINGIFY(CIPHER_AEAD_OPENSSL_MIN) " bytes, OpenSSL from "
+		STRINGIFY(CIPHER_AEAD_OPENSSL_MIN) ")";
+}
+
 int cipher_init(void)
 {
+	const char *aead = getenv("SEALNET_AEAD");
+	int ret;
+
 	/* libsodium's default generator makes a getrandom() call per draw, and the timers draw
 	 * a jitter for nearly every packet. Its internal generator is ChaCha20 keyed from the
 	 * kernel, re-keyed in every forked child (below): the same strength without a system
@@ -25,7 +185,17 @@ int cipher_init(void)
 		return -EIO;
 	if (sodium_init() < 0)
 		return -EIO;
-	return -pthread_atfork(NULL, NULL, rekey_after_fork);
+	ret = -pthread_atfork(NULL, NULL, rekey_after_fork);
+	if (ret)
+		return ret;
+	ret = cipher_aead_select(aead);
+	if (ret == -EINVAL)
+		log_err("SEALNET_AEAD=%s: unknown; sodium, openssl or auto", aead);
+	else if (ret)
+		log_err("SEALNET_AEAD=openssl: OpenSSL's ChaCha20-Poly1305 is unavailable");
+	else
+		log_info("AEAD: %s", cipher_aead_describe());
+	return ret;
 }
 
 void cipher_hash(uint8_t out[CIPHER_HASH_LEN], const uint8_t *a, size_t alen, const uint8_t *b,
@@ -127,35 +297,109 @@ int cipher_public_key(uint8_t pub[CIPHER_KEY_LEN], const uint8_t priv[CIPHER_KEY
 	return crypto_scalarmult_curve25519_base(pub, priv) ? -EINVAL : 0;
 }
 
-static void wg_nonce(uint8_t nonce[12], uint64_t counter)
+static void wg_nonce(uint8_t nonce[CIPHER_NONCE_LEN], uint64_t counter)
 {
 	memset(nonce, 0, 4);
 	for (int i = 0; i < 8; i++)
 		nonce[4 + i] = (uint8_t)(counter >> (8 * i));
 }
 
+/* OpenSSL for this many bytes of text? EVP counts in int. */
+static inline bool use_evp(size_t len, size_t adlen)
+{
+	if (aead_impl == AEAD_SODIUM || !evp_chacha || len > INT_MAX || adlen > INT_MAX)
+		return false;
+	return aead_impl == AEAD_OPENSSL || len >= CIPHER_AEAD_OPENSSL_MIN;
+}
+
+/* 0, or -EIO if OpenSSL failed somewhere (then the caller seals with libsodium). */
+static int evp_seal(uint8_t *dst, const uint8_t *src, size_t len, const uint8_t *ad,
+		    size_t adlen, const uint8_t nonce[CIPHER_NONCE_LEN],
+		    const uint8_t key[CIPHER_KEY_LEN])
+{
+	struct evp_pair *e = evp_this_thread();
+	uint8_t none[CIPHER_TAG_LEN]; /* a stream cipher's Final writes nothing */
+	int outl;
+
+	if (unlikely(!e))
+		return -EIO;
+	if (!EVP_EncryptInit_ex2(e->seal, NULL, key, nonce, NULL) ||
+	    (adlen && !EVP_EncryptUpdate(e->seal, NULL, &outl, ad, (int)adlen)) ||
+	    (len && !EVP_EncryptUpdate(e->seal, dst, &outl, src, (int)len)) ||
+	    !EVP_EncryptFinal_ex(e->seal, none, &outl) ||
+	    !EVP_CIPHER_CTX_ctrl(e->seal, EVP_CTRL_AEAD_GET_TAG, CIPHER_TAG_LEN, dst + len))
+		return -EIO;
+	return 0;
+}
+
+/* len without the tag. 0, -EBADMSG for a wrong tag, -EIO if OpenSSL failed otherwise. */
+static int evp_open(uint8_t *dst, const uint8_t *src, size_t len, const uint8_t *ad,
+		    size_t adlen, const uint8_t nonce[CIPHER_NONCE_LEN],
+		    const uint8_t key[CIPHER_KEY_LEN])
+{
+	struct evp_pair *e = evp_this_thread();
+	uint8_t tag[CIPHER_TAG_LEN], none[CIPHER_TAG_LEN];
+	int outl;
+
+	if (unlikely(!e))
+		return -EIO;
+	/* SET_TAG takes a pointer to non-const. */
+	memcpy(tag, src + len, sizeof(tag));
+	if (!EVP_DecryptInit_ex2(e->open, NULL, key, nonce, NULL) ||
+	    (adlen && !EVP_DecryptUpdate(e->open, NULL, &outl, ad, (int)adlen)) ||
+	    (len && !EVP_DecryptUpdate(e->open, dst, &outl, src, (int)len)) ||
+	    !EVP_CIPHER_CTX_ctrl(e->open, EVP_CTRL_AEAD_SET_TAG, CIPHER_TAG_LEN, tag))
+		return -EIO;
+	/* A wrong tag is the only way Final fails once the rest succeeded. */
+	return EVP_DecryptFinal_ex(e->open, none, &outl) ? 0 : -EBADMSG;
+}
+
+void cipher_aead_seal_nonce(uint8_t *dst, const uint8_t *src, size_t len, const uint8_t *ad,
+			    size_t adlen, const uint8_t nonce[CIPHER_NONCE_LEN],
+			    const uint8_t key[CIPHER_KEY_LEN])
+{
+	if (use_evp(len, adlen) && likely(!evp_seal(dst, src, len, ad, adlen, nonce, key)))
+		return;
+	crypto_aead_chacha20poly1305_ietf_encrypt_detached(dst, dst + len, NULL, src, len, ad,
+							   adlen, NULL, nonce, key);
+}
+
+int cipher_aead_open_nonce(uint8_t *dst, const uint8_t *src, size_t len, const uint8_t *ad,
+			   size_t adlen, const uint8_t nonce[CIPHER_NONCE_LEN],
+			   const uint8_t key[CIPHER_KEY_LEN])
+{
+	int ret;
+
+	if (len < CIPHER_TAG_LEN)
+		return -EBADMSG;
+	len -= CIPHER_TAG_LEN;
+	if (use_evp(len, adlen)) {
+		ret = evp_open(dst, src, len, ad, adlen, nonce, key);
+		if (likely(ret != -EIO))
+			return ret;
+	}
+	if (crypto_aead_chacha20poly1305_ietf_decrypt_detached(dst, NULL, src, len, src + len, ad,
+							       adlen, nonce, key))
+		return -EBADMSG;
+	return 0;
+}
+
 void cipher_aead_seal(uint8_t *dst, const uint8_t *src, size_t len, const uint8_t *ad,
 		      size_t adlen, uint64_t counter, const uint8_t key[CIPHER_KEY_LEN])
 {
-	uint8_t nonce[crypto_aead_chacha20poly1305_IETF_NPUBBYTES];
+	uint8_t nonce[CIPHER_NONCE_LEN];
 
 	wg_nonce(nonce, counter);
-	crypto_aead_chacha20poly1305_ietf_encrypt(dst, NULL, src, len, ad, adlen, NULL, nonce,
-						  key);
+	cipher_aead_seal_nonce(dst, src, len, ad, adlen, nonce, key);
 }
 
 int cipher_aead_open(uint8_t *dst, const uint8_t *src, size_t len, const uint8_t *ad,
 		     size_t adlen, uint64_t counter, const uint8_t key[CIPHER_KEY_LEN])
 {
-	uint8_t nonce[crypto_aead_chacha20poly1305_IETF_NPUBBYTES];
+	uint8_t nonce[CIPHER_NONCE_LEN];
 
-	if (len < CIPHER_TAG_LEN)
-		return -EBADMSG;
 	wg_nonce(nonce, counter);
-	if (crypto_aead_chacha20poly1305_ietf_decrypt(dst, NULL, NULL, src, len, ad, adlen, nonce,
-						      key))
-		return -EBADMSG;
-	return 0;
+	return cipher_aead_open_nonce(dst, src, len, ad, adlen, nonce, key);
 }
 
 void cipher_xaead_seal(uint8_t *dst, const uint8_t *src, size_t len, const uint8_t *ad,

@@ -1,8 +1,19 @@
 /* Primitives against answers from implementations that share no code with ours: BLAKE2s,
  * HMAC and HKDF from Python's hashlib/hmac, ChaCha20-Poly1305 from OpenSSL (through Python's
- * `cryptography`), XChaCha20 from an HChaCha20 written after the draft, X25519 from RFC 7748.
- * tests/unit/gen-kat.py prints the kat_* constants below; rerun it to check them. */
+ * `cryptography`) and RFC 8439, XChaCha20 from an HChaCha20 written after the draft, X25519
+ * from RFC 7748. tests/unit/gen-kat.py prints the kat_* constants below; rerun it to check
+ * them.
+ *
+ * The AEAD tests run three times, with libsodium, OpenSSL and the choice by size forced
+ * (cipher_aead_select), and the two libraries are held against each other at every size a
+ * datagram can have. The EVP init calls are wrapped to count which library really ran;
+ * OpenSSL's allocator is counted to show the OpenSSL path allocates nothing once a thread
+ * has its contexts.
+ * LINK-WRAP: -Wl,--wrap=EVP_EncryptInit_ex2 -Wl,--wrap=EVP_DecryptInit_ex2 */
 #include <errno.h>
+#include <openssl/crypto.h>
+#include <openssl/evp.h>
+#include <pthread.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -16,6 +27,63 @@
 
 #include "cipher.h"
 #include "unit.h"
+
+/* Calls of the EVP init functions that (re-)key a context: one per seal or open that went
+ * through OpenSSL. Counted on the calling thread. */
+static __thread unsigned evp_rekeys;
+
+int __real_EVP_EncryptInit_ex2(EVP_CIPHER_CTX *ctx, const EVP_CIPHER *cipher,
+                               const unsigned char *key, const unsigned char *iv,
+                               const OSSL_PARAM params[]);
+int __real_EVP_DecryptInit_ex2(EVP_CIPHER_CTX *ctx, const EVP_CIPHER *cipher,
+                               const unsigned char *key, const unsigned char *iv,
+                               const OSSL_PARAM params[]);
+int __wrap_EVP_EncryptInit_ex2(EVP_CIPHER_CTX *ctx, const EVP_CIPHER *cipher,
+                               const unsigned char *key, const unsigned char *iv,
+                               const OSSL_PARAM params[]);
+int __wrap_EVP_DecryptInit_ex2(EVP_CIPHER_CTX *ctx, const EVP_CIPHER *cipher,
+                               const unsigned char *key, const unsigned char *iv,
+                               const OSSL_PARAM params[]);
+
+int __wrap_EVP_EncryptInit_ex2(EVP_CIPHER_CTX *ctx, const EVP_CIPHER *cipher,
+                               const unsigned char *key, const unsigned char *iv,
+                               const OSSL_PARAM params[])
+{
+	if (key)
+		evp_rekeys++;
+	return __real_EVP_EncryptInit_ex2(ctx, cipher, key, iv, params);
+}
+
+int __wrap_EVP_DecryptInit_ex2(EVP_CIPHER_CTX *ctx, const EVP_CIPHER *cipher,
+                               const unsigned char *key, const unsigned char *iv,
+                               const OSSL_PARAM params[])
+{
+	if (key)
+		evp_rekeys++;
+	return __real_EVP_DecryptInit_ex2(ctx, cipher, key, iv, params);
+}
+
+/* OpenSSL's allocations, on any thread. Set before the library's first allocation. */
+static _Atomic long ossl_allocs, ossl_frees;
+
+static void *count_malloc(size_t n, const char *file, int line)
+{
+	ossl_allocs++;
+	return malloc(n);
+}
+
+static void *count_realloc(void *p, size_t n, const char *file, int line)
+{
+	ossl_allocs++;
+	return realloc(p, n);
+}
+
+static void count_free(void *p, const char *file, int line)
+{
+	if (p)
+		ossl_frees++;
+	free(p);
+}
 
 /* --- Printed by tests/unit/gen-kat.py --- */
 static const char kat_blake2s_empty[] =
@@ -370,6 +438,174 @@ static void test_aead_tamper(void **state)
 	                 0);
 }
 
+/* RFC 8439 §2.8.2: the AEAD with the RFC's own nonce (not WireGuard's layout). */
+static void test_aead_rfc8439(void **state)
+{
+	static const char nonce_hex[] = "070000004041424344454647";
+	static const char cipher_hex[] =
+	        "d31a8d34648e60db7b86afbc53ef7ec2a4aded51296e08fea9e2b5a736ee62d6"
+	        "3dbea45e8ca9671282fafb69da92728b1a71de0a9e060b2905d6a5b67ecd3b36"
+	        "92ddbd7f2d778b8c9803aee328091b58fab324e4fad675945585808b4831d7bc"
+	        "3ff4def08e4b7a9de576d26586cec64b6116";
+	static const char tag_hex[] = "1ae10b594f09e26a7e902ecbd0600691";
+	uint8_t key[32], nonce[CIPHER_NONCE_LEN], out[TEXT_LEN + CIPHER_TAG_LEN], back[TEXT_LEN];
+
+	pattern(key, sizeof(key), 0x80);
+	unhex(nonce, sizeof(nonce), nonce_hex);
+	cipher_aead_seal_nonce(out, (const uint8_t *)aead_text, TEXT_LEN, aead_ad, sizeof(aead_ad),
+	                       nonce, key);
+	assert_hex(out, TEXT_LEN, cipher_hex);
+	assert_hex(out + TEXT_LEN, CIPHER_TAG_LEN, tag_hex);
+	assert_int_equal(cipher_aead_open_nonce(back, out, sizeof(out), aead_ad, sizeof(aead_ad),
+	                                        nonce, key),
+	                 0);
+	assert_memory_equal(back, aead_text, TEXT_LEN);
+	out[TEXT_LEN + CIPHER_TAG_LEN - 1] ^= 0x80;
+	assert_int_equal(cipher_aead_open_nonce(back, out, sizeof(out), aead_ad, sizeof(aead_ad),
+	                                        nonce, key),
+	                 -EBADMSG);
+}
+
+/* One library's output, opened by each, at every size a datagram's text can have (and the
+ * handshake's 32-byte additional data); a flipped bit anywhere is refused by both. */
+#define AGREE_MAX 1500
+static void test_aead_libraries_agree(void **state)
+{
+	static uint8_t plain[AGREE_MAX], s_ct[AGREE_MAX + CIPHER_TAG_LEN],
+	        o_ct[AGREE_MAX + CIPHER_TAG_LEN], back[AGREE_MAX + CIPHER_TAG_LEN];
+	static const char *const libs[] = {"sodium", "openssl"};
+	uint8_t key[32], ad[32];
+	unsigned rekeys = evp_rekeys;
+
+	for (size_t len = 0; len <= AGREE_MAX; len++) {
+		size_t adlen = len % 3 ? 0 : sizeof(ad);
+		uint64_t counter;
+		size_t bit;
+
+		cipher_random(key, sizeof(key));
+		cipher_random(ad, sizeof(ad));
+		cipher_random(plain, len);
+		cipher_random(&counter, sizeof(counter));
+		assert_int_equal(cipher_aead_select("sodium"), 0);
+		cipher_aead_seal(s_ct, plain, len, ad, adlen, counter, key);
+		assert_int_equal(cipher_aead_select("openssl"), 0);
+		cipher_aead_seal(o_ct, plain, len, ad, adlen, counter, key);
+		assert_memory_equal(s_ct, o_ct, len + CIPHER_TAG_LEN);
+
+		cipher_random(&bit, sizeof(bit));
+		bit %= 8 * (len + CIPHER_TAG_LEN);
+		for (int i = 0; i < 2; i++) {
+			assert_int_equal(cipher_aead_select(libs[i]), 0);
+			memset(back, 0xee, sizeof(back));
+			assert_int_equal(cipher_aead_open(back, s_ct, len + CIPHER_TAG_LEN, ad,
+			                                  adlen, counter, key),
+			                 0);
+			assert_memory_equal(back, plain, len);
+			/* In place, as the datapath opens. */
+			memcpy(back, o_ct, len + CIPHER_TAG_LEN);
+			assert_int_equal(cipher_aead_open(back, back, len + CIPHER_TAG_LEN, ad,
+			                                  adlen, counter, key),
+			                 0);
+			assert_memory_equal(back, plain, len);
+
+			memcpy(back, s_ct, len + CIPHER_TAG_LEN);
+			back[bit / 8] ^= (uint8_t)(1 << (bit % 8));
+			assert_int_equal(cipher_aead_open(back, back, len + CIPHER_TAG_LEN, ad,
+			                                  adlen, counter, key),
+			                 -EBADMSG);
+			assert_int_equal(cipher_aead_open(back, s_ct, len + CIPHER_TAG_LEN, ad,
+			                                  adlen, counter + 1, key),
+			                 -EBADMSG);
+		}
+		/* In place, as the datapath seals. */
+		memcpy(back, plain, len);
+		cipher_aead_seal(back, back, len, ad, adlen, counter, key);
+		assert_memory_equal(back, s_ct, len + CIPHER_TAG_LEN);
+	}
+	/* OpenSSL really did the "openssl" half: per size a seal, four opens and the seal in
+	 * place. */
+	assert_int_equal(evp_rekeys - rekeys, (AGREE_MAX + 1) * 6);
+	cipher_aead_select("auto");
+}
+
+/* Which library auto takes, by size. */
+static void test_aead_auto_rule(void **state)
+{
+	uint8_t key[32], buf[1420 + CIPHER_TAG_LEN];
+	static const size_t lens[] = {
+	        0, 16, 64, CIPHER_AEAD_OPENSSL_MIN - 1, CIPHER_AEAD_OPENSSL_MIN, 512, 1420};
+
+	cipher_random(key, sizeof(key));
+	memset(buf, 0, sizeof(buf));
+	assert_int_equal(cipher_aead_select("auto"), 0);
+	for (size_t i = 0; i < sizeof(lens) / sizeof(lens[0]); i++) {
+		unsigned before = evp_rekeys;
+
+		cipher_aead_seal(buf, buf, lens[i], NULL, 0, i, key);
+		assert_int_equal(
+		        cipher_aead_open(buf, buf, lens[i] + CIPHER_TAG_LEN, NULL, 0, i, key), 0);
+		assert_int_equal(evp_rekeys - before, lens[i] >= CIPHER_AEAD_OPENSSL_MIN ? 2 : 0);
+	}
+	assert_int_equal(cipher_aead_select("sodium"), 0);
+	{
+		unsigned before = evp_rekeys;
+
+		cipher_aead_seal(buf, buf, 1420, NULL, 0, 9, key);
+		assert_int_equal(evp_rekeys, before);
+	}
+	assert_int_equal(cipher_aead_select("bogus"), -EINVAL);
+	assert_int_equal(cipher_aead_select(""), 0);
+	assert_non_null(strstr(cipher_aead_describe(), "auto"));
+	assert_int_equal(cipher_aead_select(NULL), 0);
+}
+
+/* The OpenSSL path allocates nothing per packet, wrong tags included; a new thread's first
+ * call sets up its contexts, and they are freed when the thread ends. */
+static void *seal_on_thread(void *arg)
+{
+	uint8_t *buf = arg, key[32] = {1};
+
+	cipher_aead_seal(buf, buf, 1000, NULL, 0, 5, key);
+	return NULL;
+}
+
+static void test_aead_openssl_no_alloc(void **state)
+{
+	uint8_t key[32], buf[1420 + CIPHER_TAG_LEN], other[sizeof(buf)], zero_key[32] = {1};
+	long allocs, live;
+	pthread_t t;
+
+	cipher_random(key, sizeof(key));
+	memset(buf, 0x42, sizeof(buf));
+	assert_int_equal(cipher_aead_select("openssl"), 0);
+	cipher_aead_seal(buf, buf, 1420, NULL, 0, 0, key); /* this thread's contexts exist */
+	allocs = ossl_allocs;
+	for (uint64_t i = 1; i < 2000; i++) {
+		size_t len = i % 1421;
+
+		cipher_aead_seal(buf, buf, len, NULL, 0, i, key);
+		assert_int_equal(cipher_aead_open(buf, buf, len + CIPHER_TAG_LEN, NULL, 0, i, key),
+		                 0);
+		cipher_aead_seal(buf, buf, len, NULL, 0, i, key);
+		buf[0] ^= 1;
+		assert_int_equal(cipher_aead_open(buf, buf, len + CIPHER_TAG_LEN, NULL, 0, i, key),
+		                 -EBADMSG);
+	}
+	assert_int_equal(ossl_allocs, allocs);
+
+	live = ossl_allocs - ossl_frees;
+	memset(buf, 0x42, sizeof(buf));
+	memcpy(other, buf, sizeof(other));
+	assert_int_equal(pthread_create(&t, NULL, seal_on_thread, buf), 0);
+	assert_int_equal(pthread_join(t, NULL), 0);
+	assert_true(ossl_allocs > allocs);
+	assert_int_equal(ossl_allocs - ossl_frees, live);
+	assert_int_equal(cipher_aead_select("sodium"), 0);
+	cipher_aead_seal(other, other, 1000, NULL, 0, 5, zero_key);
+	assert_memory_equal(buf, other, 1000 + CIPHER_TAG_LEN);
+	cipher_aead_select("auto");
+}
+
 static void test_xaead_kat(void **state)
 {
 	uint8_t key[32], nonce[CIPHER_XNONCE_LEN], plain[16], ad[16], out[32], back[16];
@@ -434,6 +670,21 @@ static void test_helpers(void **state)
 		assert_true(cipher_random_uniform(334) < 334);
 }
 
+static int use_sodium(void **state)
+{
+	return cipher_aead_select("sodium");
+}
+
+static int use_openssl(void **state)
+{
+	return cipher_aead_select("openssl");
+}
+
+static int use_auto(void **state)
+{
+	return cipher_aead_select("auto");
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -445,14 +696,28 @@ int main(void)
 	        cmocka_unit_test(test_x25519_rfc7748),
 	        cmocka_unit_test(test_x25519_low_order),
 	        cmocka_unit_test(test_generate_private),
-	        cmocka_unit_test(test_aead_kat),
-	        cmocka_unit_test(test_aead_nonce_layout),
-	        cmocka_unit_test(test_aead_round_trip),
-	        cmocka_unit_test(test_aead_tamper),
 	        cmocka_unit_test(test_xaead_kat),
 	        cmocka_unit_test(test_xaead_tamper),
 	        cmocka_unit_test(test_helpers),
+	        cmocka_unit_test(test_aead_libraries_agree),
+	        cmocka_unit_test(test_aead_auto_rule),
+	        cmocka_unit_test(test_aead_openssl_no_alloc),
 	};
+	/* The same tests with each library forced. */
+	const struct CMUnitTest aead[] = {
+	        cmocka_unit_test(test_aead_rfc8439),      cmocka_unit_test(test_aead_kat),
+	        cmocka_unit_test(test_aead_nonce_layout), cmocka_unit_test(test_aead_round_trip),
+	        cmocka_unit_test(test_aead_tamper),
+	};
+	int failed;
 
-	return cmocka_run_group_tests_name("cipher", tests, cipher_setup, NULL);
+	if (!CRYPTO_set_mem_functions(count_malloc, count_realloc, count_free))
+		return 1;
+	if (cipher_init())
+		return 1;
+	failed = cmocka_run_group_tests_name("cipher", tests, NULL, NULL);
+	failed += cmocka_run_group_tests_name("cipher aead, libsodium", aead, use_sodium, use_auto);
+	failed += cmocka_run_group_tests_name("cipher aead, OpenSSL", aead, use_openssl, use_auto);
+	failed += cmocka_run_group_tests_name("cipher aead, auto", aead, use_auto, NULL);
+	return failed;
 }

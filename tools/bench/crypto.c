@@ -1,0 +1,287 @@
+/* make bench-crypto: ChaCha20-Poly1305 from libsodium and from OpenSSL's libcrypto, called
+ * as the datapath calls them, for the sizes it sees. Figures, never pass or fail (it fails
+ * only if an implementation gets a message wrong).
+ *
+ * The datapath seals each datagram in place with the session key handed over on every call
+ * (daemon/datapath.c, seal_range(): the key is copied per packet) and a new counter as the
+ * nonce, one call per datagram, whether the batch holds one datagram or a train of 64; it
+ * opens each received datagram the same way. So every call here sets the key and the nonce.
+ * The columns:
+ *   sodium      crypto_aead_chacha20poly1305_ietf_encrypt/decrypt (combined), the calls the
+ *               datapath made before the choice by size
+ *   sodium-det  the _detached calls, tag written after the text, in place
+ *   openssl     EVP: one context per direction, set up once with the cipher, re-keyed per
+ *               call with EVP_CipherInit_ex2(ctx, NULL, key, nonce), Update, Final, tag ctrl
+ *   sealnet     cipher_aead_seal/open as the datapath calls them (SEALNET_AEAD, default auto)
+ * Each cell runs for -t seconds of the thread's CPU time; the rounds alternate the columns'
+ * order; the figure is the median of the rounds. "single" is one message in one buffer;
+ * "train" is 64 consecutive messages in one batch, as a GSO train or a GRO batch. */
+#include <errno.h>
+#include <openssl/evp.h>
+#include <sodium.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "cipher.h"
+
+#define TAG 16
+#define TRAIN 64
+#define MAX_ROUNDS 15
+
+enum impl { SODIUM, SODIUM_DET, OPENSSL, SEALNET, N_IMPLS };
+static const char *const impl_names[N_IMPLS] = {"sodium", "sodium-det", "openssl", "sealnet"};
+
+struct bench_case {
+	size_t len; /* bytes of text per message */
+	unsigned n; /* messages per batch */
+};
+
+#define MAX_CASES 32
+#define MAX_LEN 1420
+
+static struct bench_case cases[MAX_CASES] = {
+        {64, 1}, {128, 1}, {256, 1}, {512, 1}, {1024, 1}, {1420, 1}, {64, TRAIN}, {1420, TRAIN},
+};
+static size_t n_cases = 8;
+
+static EVP_CIPHER_CTX *evp_seal_ctx, *evp_open_ctx;
+static uint8_t key[32];
+
+static void nonce_of(uint8_t nonce[12], uint64_t counter)
+{
+	memset(nonce, 0, 4);
+	for (int i = 0; i < 8; i++)
+		nonce[4 + i] = (uint8_t)(counter >> (8 * i));
+}
+
+static void die(const char *what)
+{
+	fprintf(stderr, "bench-crypto: %s\n", what);
+	exit(1);
+}
+
+static void seal_one(enum impl impl, uint8_t *buf, size_t len, uint64_t counter)
+{
+	uint8_t nonce[12], none[16];
+	int outl;
+
+	switch (impl) {
+	case SODIUM:
+		nonce_of(nonce, counter);
+		crypto_aead_chacha20poly1305_ietf_encrypt(buf, NULL, buf, len, NULL, 0, NULL, nonce,
+		                                          key);
+		break;
+	case SODIUM_DET:
+		nonce_of(nonce, counter);
+		crypto_aead_chacha20poly1305_ietf_encrypt_detached(buf, buf + len, NULL, buf, len,
+		                                                   NULL, 0, NULL, nonce, key);
+		break;
+	case OPENSSL:
+		nonce_of(nonce, counter);
+		if (!EVP_EncryptInit_ex2(evp_seal_ctx, NULL, key, nonce, NULL) ||
+		    !EVP_EncryptUpdate(evp_seal_ctx, buf, &outl, buf, (int)len) ||
+		    !EVP_EncryptFinal_ex(evp_seal_ctx, none, &outl) ||
+		    !EVP_CIPHER_CTX_ctrl(evp_seal_ctx, EVP_CTRL_AEAD_GET_TAG, TAG, buf + len))
+			die("EVP seal failed");
+		break;
+	case SEALNET:
+		cipher_aead_seal(buf, buf, len, NULL, 0, counter, key);
+		break;
+	case N_IMPLS:
+		break;
+	}
+}
+
+static bool open_one(enum impl impl, uint8_t *dst, const uint8_t *src, size_t len, uint64_t counter)
+{
+	uint8_t nonce[12], tag[TAG], none[16];
+	int outl;
+
+	switch (impl) {
+	case SODIUM:
+		nonce_of(nonce, counter);
+		return !crypto_aead_chacha20poly1305_ietf_decrypt(dst, NULL, NULL, src, len + TAG,
+		                                                  NULL, 0, nonce, key);
+	case SODIUM_DET:
+		nonce_of(nonce, counter);
+		return !crypto_aead_chacha20poly1305_ietf_decrypt_detached(
+		        dst, NULL, src, len, src + len, NULL, 0, nonce, key);
+	case OPENSSL:
+		nonce_of(nonce, counter);
+		memcpy(tag, src + len, TAG);
+		return EVP_DecryptInit_ex2(evp_open_ctx, NULL, key, nonce, NULL) &&
+		       EVP_DecryptUpdate(evp_open_ctx, dst, &outl, src, (int)len) &&
+		       EVP_CIPHER_CTX_ctrl(evp_open_ctx, EVP_CTRL_AEAD_SET_TAG, TAG, tag) &&
+		       EVP_DecryptFinal_ex(evp_open_ctx, none, &outl);
+	case SEALNET:
+		return !cipher_aead_open(dst, src, len + TAG, NULL, 0, counter, key);
+	case N_IMPLS:
+		break;
+	}
+	return false;
+}
+
+/* The thread's CPU time, not the wall clock: on a shared machine the time this thread
+ * waits for a CPU is not the cipher's. */
+static double cpu_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+	return ts.tv_sec * 1e9 + ts.tv_nsec;
+}
+
+/* ns per message, running whole batches for at least `seconds` of CPU time. Sealing is in
+ * place in batch (its content changes every pass; the cost does not); opening reads the n
+ * sealed messages of ct, counters 0..n-1, into batch. The clock (a system call) is read
+ * every TRAIN messages at most. */
+static double run_cell(enum impl impl, bool seal, const struct bench_case *c, uint8_t *batch,
+                       const uint8_t *ct, double seconds)
+{
+	size_t slot = c->len + TAG;
+	double start = cpu_ns(), end = start + seconds * 1e9, t;
+	unsigned reps = c->n < TRAIN ? TRAIN / c->n : 1;
+	uint64_t counter = 0, msgs = 0;
+
+	do {
+		for (unsigned r = 0; r < reps; r++) {
+			for (unsigned i = 0; i < c->n; i++) {
+				if (seal)
+					seal_one(impl, batch + i * slot, c->len, counter++);
+				else if (!open_one(impl, batch + i * slot, ct + i * slot, c->len,
+				                   i))
+					die("a message did not open");
+			}
+		}
+		msgs += (uint64_t)reps * c->n;
+	} while ((t = cpu_ns()) < end);
+	return (t - start) / (double)msgs;
+}
+
+static int cmp_double(const void *a, const void *b)
+{
+	double x = *(const double *)a, y = *(const double *)b;
+
+	return (x > y) - (x < y);
+}
+
+static void usage(void)
+{
+	fprintf(stderr,
+	        "usage: bench-crypto [-r rounds (3)] [-t seconds per cell (0.2)]\n"
+	        "                    [-s size,size,... (single messages of these sizes only,\n"
+	        "                     at most %d bytes; to find where one library overtakes)]\n",
+	        MAX_LEN);
+	exit(2);
+}
+
+int main(int argc, char **argv)
+{
+	unsigned rounds = 3;
+	double seconds = 0.2;
+	uint8_t *batch, *ct;
+	EVP_CIPHER *chacha;
+	int opt;
+
+	while ((opt = getopt(argc, argv, "r:t:s:")) != -1) {
+		switch (opt) {
+		case 's':
+			n_cases = 0;
+			for (char *tok = strtok(optarg, ","); tok; tok = strtok(NULL, ",")) {
+				long len = atol(tok);
+
+				if (len < 0 || len > MAX_LEN || n_cases == MAX_CASES)
+					usage();
+				cases[n_cases++] = (struct bench_case){(size_t)len, 1};
+			}
+			break;
+		case 'r':
+			rounds = (unsigned)atoi(optarg);
+			break;
+		case 't':
+			seconds = atof(optarg);
+			break;
+		default:
+			usage();
+		}
+	}
+	if (rounds < 1 || rounds > MAX_ROUNDS || !(seconds > 0) || seconds > 10)
+		usage();
+	if (cipher_init())
+		die("cannot initialise the ciphers (SEALNET_AEAD?)");
+	chacha = EVP_CIPHER_fetch(NULL, "ChaCha20-Poly1305", NULL);
+	evp_seal_ctx = EVP_CIPHER_CTX_new();
+	evp_open_ctx = EVP_CIPHER_CTX_new();
+	if (!chacha || !evp_seal_ctx || !evp_open_ctx ||
+	    !EVP_EncryptInit_ex2(evp_seal_ctx, chacha, NULL, NULL, NULL) ||
+	    !EVP_DecryptInit_ex2(evp_open_ctx, chacha, NULL, NULL, NULL))
+		die("no ChaCha20-Poly1305 in OpenSSL");
+	batch = calloc(TRAIN, MAX_LEN + TAG);
+	ct = calloc(TRAIN, MAX_LEN + TAG);
+	if (!batch || !ct)
+		die("out of memory");
+	randombytes_buf(key, sizeof(key));
+
+	printf("ChaCha20-Poly1305, one thread, key and nonce set on every call; %s %s, %s;\n"
+	       "median of %u alternating rounds of %.2f s of CPU time per cell.\n"
+	       "ns per message / Gbit/s of text. sealnet = cipher_aead_*: %s\n\n",
+	       "libsodium", sodium_version_string(), OpenSSL_version(OPENSSL_VERSION), rounds,
+	       seconds, cipher_aead_describe());
+	printf("%-5s %-12s", "op", "messages");
+	for (int i = 0; i < N_IMPLS; i++)
+		printf(" | %17s", impl_names[i]);
+	printf(" | fastest\n");
+
+	for (int op = 0; op < 2; op++) {
+		bool seal = op == 0;
+
+		for (size_t k = 0; k < n_cases; k++) {
+			const struct bench_case *c = &cases[k];
+			size_t slot = c->len + TAG;
+			double ns[N_IMPLS][MAX_ROUNDS], med[N_IMPLS];
+			char label[32];
+			int best = 0;
+
+			randombytes_buf(batch, TRAIN * (MAX_LEN + TAG));
+			for (unsigned i = 0; i < c->n; i++) {
+				randombytes_buf(ct + i * slot, c->len);
+				crypto_aead_chacha20poly1305_ietf_encrypt(
+				        ct + i * slot, NULL, ct + i * slot, c->len, NULL, 0, NULL,
+				        (uint8_t[12]){0, 0, 0, 0, (uint8_t)i}, key);
+			}
+			for (unsigned r = 0; r < rounds; r++)
+				for (int j = 0; j < N_IMPLS; j++) {
+					int impl = (j + (int)r) % N_IMPLS;
+
+					if (r & 1)
+						impl = N_IMPLS - 1 - impl;
+					ns[impl][r] = run_cell(impl, seal, c, batch, ct, seconds);
+				}
+			if (c->n == 1)
+				snprintf(label, sizeof(label), "%zu", c->len);
+			else
+				snprintf(label, sizeof(label), "%u x %zu", c->n, c->len);
+			printf("%-5s %-12s", seal ? "seal" : "open", label);
+			for (int i = 0; i < N_IMPLS; i++) {
+				qsort(ns[i], rounds, sizeof(double), cmp_double);
+				med[i] = ns[i][rounds / 2];
+				printf(" | %7.0f ns %5.2f G", med[i], (double)c->len * 8 / med[i]);
+				if (i != SEALNET && med[i] < med[best])
+					best = i;
+			}
+			printf(" | %s\n", impl_names[best]);
+			fflush(stdout);
+		}
+	}
+	EVP_CIPHER_CTX_free(evp_seal_ctx);
+	EVP_CIPHER_CTX_free(evp_open_ctx);
+	EVP_CIPHER_free(chacha);
+	free(batch);
+	free(ct);
+	return 0;
+}
