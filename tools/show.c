@@ -1,9 +1,12 @@
 /* show: a running interface's state, for people as `wg show` prints it plus our counters, as
  * one JSON document for scripts, in brief (status.c), or one field as `wg show IFACE FIELD`
- * prints it (dump, endpoints, ...). Secrets are never printed, not even in JSON or a dump: a
- * private key appears as its public key or "(hidden)", a preshared key as "(hidden)". */
+ * prints it (dump, endpoints, ...). Secrets are printed only where they are asked for by
+ * name, as wg does: `show IFACE private-key` prints the key (to whoever may read the control
+ * socket, which is root); everywhere else, JSON and a dump included, a private key appears as
+ * its public key or "(hidden)", a preshared key as "(hidden)". */
 #include <errno.h>
 #include <inttypes.h>
+#include <sodium.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -61,7 +64,8 @@ static void usage_text(FILE *f, const char *cmd)
 	        PROG_NAME, PROG_NAME);
 	for (size_t i = 0; i < sizeof(fields) / sizeof(fields[0]); i++)
 		fprintf(f, "%s %s", i && i % 6 == 0 ? "\n            " : "", fields[i]);
-	fprintf(f, "\n             as `wg show` prints them (keys are never shown: (hidden))\n");
+	fprintf(f, "\n             as `wg show` prints them (private-key prints the key, as wg;\n"
+	           "             a dump and preshared-keys show (hidden))\n");
 }
 
 static int usage(const char *cmd)
@@ -404,6 +408,38 @@ static void field_allowed_ips(const struct ipc_peer *p, const char *sep)
 		printf("%s%s", a->text, a->next ? sep : "");
 }
 
+/* `wg show IFACE private-key`: the key itself, read from a get=1 answer of its own (ipc_get()
+ * keeps only the public key), in memory that is wiped. "(none)" when none is set. */
+static void field_private_key(const struct ipc_device *dev)
+{
+	static const char name[] = "private_key=";
+	char *reply, *line, *end, b64[KEY_B64_LEN];
+	uint8_t key[KEY_LEN];
+	size_t size;
+	bool found = false;
+
+	if (!dev->has_public_key || ipc_transact(dev->name, "get=1\n", &reply, &size)) {
+		printf("%s", dev->has_public_key ? "(hidden)" : "(none)");
+		return;
+	}
+	for (line = reply; line && *line && !found; line = end ? end + 1 : NULL) {
+		end = strchr(line, '\n');
+		if (end)
+			*end = '\0';
+		found = !strncmp(line, name, sizeof(name) - 1) &&
+		        !key_from_hex(key, line + sizeof(name) - 1);
+	}
+	ipc_reply_free(reply, size);
+	if (!found) {
+		printf("(none)");
+		return;
+	}
+	key_to_base64(b64, key);
+	printf("%s", b64);
+	sodium_memzero(key, sizeof(key));
+	sodium_memzero(b64, sizeof(b64));
+}
+
 /* wg's dump: the interface, then one line per peer, tab-separated. */
 static void field_dump(const struct show_opts *o, const struct ipc_device *dev)
 {
@@ -453,7 +489,9 @@ static void show_field(const struct show_opts *o, const struct ipc_device *dev)
 		field_prefix(o, dev);
 		if (!strcmp(f, "public-key") && dev->has_public_key)
 			print_key_b64(dev->public_key);
-		else if (!strcmp(f, "public-key") || !strcmp(f, "private-key"))
+		else if (!strcmp(f, "private-key"))
+			field_private_key(dev);
+		else if (!strcmp(f, "public-key"))
 			printf("%s", dev->has_public_key ? "(hidden)" : "(none)");
 		else if (!strcmp(f, "listen-port"))
 			printf("%u", dev->listen_port);

@@ -113,7 +113,7 @@ tool 0 show "$ifa"
 check "show: the peer's name" grep -qxF "  name: build server" "$out"
 check "show: the addresses" grep -qxF "  addresses: ${OV4[a]}/24, ${OV6[a]}/64" "$out"
 
-step "show $ifa FIELD: what wg show prints from the same socket (keys hidden)"
+step "show $ifa FIELD: what wg show prints from the same socket (private-key too)"
 for f in public-key listen-port fwmark peers endpoints allowed-ips latest-handshakes \
 	persistent-keepalive; do
 	tool 0 show "$ifa" "$f"
@@ -122,7 +122,8 @@ done
 tool 0 show "$ifa" preshared-keys
 check_eq "preshared-keys: none here" "$(cut -f 2 "$out" | sort -u)" "(none)"
 tool 0 show "$ifa" private-key
-check_eq "private-key: hidden" "$(cat "$out")" "(hidden)"
+check_eq "private-key: the key, as wg show prints it" "$(cat "$out")" "$(nsx a wg show "$ifa" private-key)"
+check_eq "private-key: a's" "$(cat "$out")" "${PRIV[a]}"
 tool 0 show "$ifa" dump
 wg_dump=$(nsx a wg show "$ifa" dump)
 # Everything but the private key (the first field of the first line) and the transfer
