@@ -43,23 +43,34 @@ struct show_opts {
 	const char *field; /* FORMAT_FIELD */
 	bool colour;
 	bool all; /* several interfaces: field lines start with the interface's name */
+	double interval; /* seconds between the two readings that give rates; 0 = one reading */
 };
+
+/* status reads twice this far apart for its rates, unless told otherwise. */
+#define STATUS_INTERVAL 1.0
+#define STATUS_INTERVAL_MAX 60.0
 
 static void usage_text(FILE *f, const char *cmd)
 {
 	if (!strcmp(cmd, "status")) {
 		fprintf(f,
-		        "Usage: %s status [<interface> | all] [--json]\n"
+		        "Usage: %s status [<interface> | all] [--json] [--interval <seconds>]\n"
 		        "  One line per interface and per peer, with a state word: online, idle,\n"
-		        "  stale or never. Colours on a terminal only (not with NO_COLOR set).\n"
-		        "  --json     the document `show --json` prints\n",
+		        "  stale or never, and each peer's rx/tx rate in bytes per second.\n"
+		        "  Colours on a terminal only (not with NO_COLOR set).\n"
+		        "  --json       the document `show --json` prints, with the rates\n"
+		        "  --interval   seconds between the two readings the rates come from\n"
+		        "               (default 1; 0: one reading, no rates)\n",
 		        PROG_NAME);
 		return;
 	}
 	fprintf(f,
 	        "Usage: %s show [<interface> | all | interfaces] [--json | --brief | <field>]\n"
+	        "           [--interval <seconds>]\n"
 	        "  --json     one JSON document, for scripts\n"
 	        "  --brief    one line per peer, as `%s status`\n"
+	        "  --interval with --brief or --json: rates over two readings this far apart\n"
+	        "             (--brief: 1 by default; --json: none by default)\n"
 	        "  <field>    one of:",
 	        PROG_NAME, PROG_NAME);
 	for (size_t i = 0; i < sizeof(fields) / sizeof(fields[0]); i++)
@@ -292,8 +303,11 @@ static void json_prefixes(const struct ipc_allowedip *a)
 	printf("]");
 }
 
-static void json_peer(const struct ipc_device *dev, const struct ipc_peer *p, time_t now)
+static void json_peer(const struct ipc_device *dev, const struct status_sample *smp,
+                      const struct ipc_peer *p, time_t now)
 {
+	double rx, tx;
+
 	printf("        {\n          \"public_key\": ");
 	json_key_b64(p->public_key);
 	printf(",\n          \"name\": ");
@@ -312,6 +326,11 @@ static void json_peer(const struct ipc_device *dev, const struct ipc_peer *p, ti
 	printf(",\n          \"latest_handshake\": %" PRIu64 ",\n", p->last_handshake_sec);
 	printf("          \"rx_bytes\": %" PRIu64 ",\n          \"tx_bytes\": %" PRIu64 ",\n",
 	       p->rx_bytes, p->tx_bytes);
+	/* Bytes per second over the device's rate_interval; null when not measured. */
+	if (status_peer_rate(smp, p, &rx, &tx))
+		printf("          \"rx_rate\": %.1f,\n          \"tx_rate\": %.1f,\n", rx, tx);
+	else
+		printf("          \"rx_rate\": null,\n          \"tx_rate\": null,\n");
 	if (dev->has_counters)
 		printf("          \"rx_packets\": %" PRIu64 ",\n          \"tx_packets\": %" PRIu64
 		       ",\n          \"handshakes\": %" PRIu64
@@ -324,7 +343,7 @@ static void json_peer(const struct ipc_device *dev, const struct ipc_peer *p, ti
 	printf("          \"persistent_keepalive\": %u\n        }", p->persistent_keepalive);
 }
 
-static void json_device(const struct ipc_device *dev)
+static void json_device(const struct ipc_device *dev, const struct status_sample *smp)
 {
 	const struct ipc_counter *c;
 	const struct ipc_peer *p;
@@ -340,6 +359,10 @@ static void json_device(const struct ipc_device *dev)
 		printf("null");
 	printf(",\n      \"listen_port\": %u,\n      \"fwmark\": %" PRIu32 ",\n", dev->listen_port,
 	       dev->fwmark);
+	if (smp && smp->before)
+		printf("      \"rate_interval\": %.3f,\n", smp->elapsed);
+	else
+		printf("      \"rate_interval\": null,\n");
 	if (dev->has_counters) {
 		printf("      \"pid\": %" PRIu64 ",\n", dev->pid);
 		if (dev->pid && !status_process_read((pid_t)dev->pid, &proc)) {
@@ -375,7 +398,7 @@ static void json_device(const struct ipc_device *dev)
 	printf("      \"peers\": [");
 	for (p = dev->first_peer; p; p = p->next) {
 		printf("\n");
-		json_peer(dev, p, now);
+		json_peer(dev, smp, p, now);
 		if (p->next)
 			printf(",");
 	}
@@ -564,15 +587,50 @@ static int show_interfaces(const struct show_opts *o)
 	return 0;
 }
 
+static double mono_seconds(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+/* The first readings for rates, all interfaces at once so that one interval serves them all;
+ * an interface that cannot be read now is read (and reported) once, later. */
+static void read_before(const struct show_opts *o, const char *const *names, size_t n,
+                        struct ipc_device **before, double *t0)
+{
+	struct timespec ts;
+
+	for (size_t i = 0; i < n; i++)
+		if (ipc_get(names[i], &before[i]))
+			before[i] = NULL;
+	*t0 = mono_seconds();
+	ts.tv_sec = (time_t)o->interval;
+	ts.tv_nsec = (long)((o->interval - (double)ts.tv_sec) * 1e9);
+	while (nanosleep(&ts, &ts) && errno == EINTR)
+		;
+}
+
 /* Shows each of names[0..n); an interface that cannot be read is reported and skipped, but
  * with all set, one that stopped since it was listed is simply no longer part of "all". */
 static int show_devices(const struct show_opts *o, const char *const *names, size_t n)
 {
 	bool json = o->format == FORMAT_JSON;
-	struct ipc_device *dev;
+	struct ipc_device *dev, **before = NULL;
+	struct status_sample smp;
 	bool first = true;
+	double t0 = 0;
 	int ret = 0, err;
 
+	if (o->interval > 0 && n) {
+		before = calloc(n, sizeof(*before));
+		if (!before) {
+			fprintf(stderr, "%s: %s: out of memory\n", PROG_NAME, o->cmd);
+			return 1;
+		}
+		read_before(o, names, n, before, &t0);
+	}
 	if (json)
 		printf("{\n  \"interfaces\": [");
 	for (size_t i = 0; i < n; i++) {
@@ -584,22 +642,27 @@ static int show_devices(const struct show_opts *o, const char *const *names, siz
 			ret = 1;
 			continue;
 		}
+		smp.before = before ? before[i] : NULL;
+		smp.elapsed = before ? mono_seconds() - t0 : 0;
 		if (json) {
 			printf("%s\n", first ? "" : ",");
-			json_device(dev);
+			json_device(dev, &smp);
 		} else if (o->format == FORMAT_FIELD) {
 			show_field(o, dev);
 		} else {
 			if (!first)
 				printf("\n");
 			if (o->format == FORMAT_BRIEF)
-				status_print(dev, o->colour);
+				status_print(dev, &smp, o->colour);
 			else
 				show_human(dev);
 		}
 		first = false;
 		ipc_device_free(dev);
 	}
+	for (size_t i = 0; before && i < n; i++)
+		ipc_device_free(before[i]);
+	free(before);
 	if (json)
 		printf("%s]\n}\n", first ? "" : "\n  ");
 	if (fflush(stdout) || ferror(stdout)) {
@@ -630,8 +693,8 @@ int show_run(const char *cmd, int argc, char *argv[], bool brief)
 {
 	struct show_opts o = {.cmd = cmd, .format = brief ? FORMAT_BRIEF : FORMAT_TEXT};
 	const char *what = NULL;
-	bool json = false;
-	char **names;
+	bool json = false, interval_set = false;
+	char **names, *end;
 	size_t n;
 	int ret;
 
@@ -642,6 +705,22 @@ int show_run(const char *cmd, int argc, char *argv[], bool brief)
 	for (int i = 1; i < argc; i++) {
 		if (!strcmp(argv[i], "--json")) {
 			json = true;
+		} else if (!strcmp(argv[i], "--interval")) {
+			if (i + 1 == argc) {
+				fprintf(stderr, "%s: %s: --interval needs a number of seconds\n",
+				        PROG_NAME, cmd);
+				return usage(cmd);
+			}
+			errno = 0;
+			o.interval = strtod(argv[++i], &end);
+			if (errno || end == argv[i] || *end || !(o.interval >= 0) ||
+			    o.interval > STATUS_INTERVAL_MAX) {
+				fprintf(stderr, "%s: %s: --interval: bad number of seconds `%s' (0 to "
+				        "%.0f)\n",
+				        PROG_NAME, cmd, argv[i], STATUS_INTERVAL_MAX);
+				return usage(cmd);
+			}
+			interval_set = true;
 		} else if (!strcmp(argv[i], "--brief") && !brief) {
 			o.format = FORMAT_BRIEF;
 		} else if (!brief && what && !o.field && is_field(argv[i])) {
@@ -660,6 +739,14 @@ int show_run(const char *cmd, int argc, char *argv[], bool brief)
 		fprintf(stderr, "%s: %s: --json, --brief and a field go alone\n", PROG_NAME, cmd);
 		return usage(cmd);
 	}
+	if (interval_set && !json && o.format != FORMAT_BRIEF) {
+		fprintf(stderr, "%s: %s: --interval goes with --brief or --json\n", PROG_NAME, cmd);
+		return usage(cmd);
+	}
+	/* status (and show --brief) measure rates unless told not to; show --json only when
+	 * asked, so that a script's plain read stays one reading. */
+	if (!interval_set && (brief || o.format == FORMAT_BRIEF))
+		o.interval = STATUS_INTERVAL;
 	if (json)
 		o.format = FORMAT_JSON;
 	else if (o.field)
