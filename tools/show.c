@@ -601,11 +601,16 @@ static void read_before(const struct show_opts *o, const char *const *names, siz
                         struct ipc_device **before, double *t0)
 {
 	struct timespec ts;
+	bool any = false;
 
-	for (size_t i = 0; i < n; i++)
+	for (size_t i = 0; i < n; i++) {
 		if (ipc_get(names[i], &before[i]))
 			before[i] = NULL;
+		any |= before[i] != NULL;
+	}
 	*t0 = mono_seconds();
+	if (!any)
+		return; /* nothing to measure: the errors come with the second reading */
 	ts.tv_sec = (time_t)o->interval;
 	ts.tv_nsec = (long)((o->interval - (double)ts.tv_sec) * 1e9);
 	while (nanosleep(&ts, &ts) && errno == EINTR)
