@@ -73,7 +73,9 @@ int log_open_journal(const char *path)
 
 /* One entry: KEY=value lines, MESSAGE last (systemd's "Native Journal Protocol"). A message
  * with a newline in it takes the binary form: the name, a newline, its length as 64 bits
- * little-endian, the bytes, a newline. Returns 0 or -errno; the caller falls back to stderr. */
+ * little-endian, the bytes, a newline. Never blocks: a journald that does not keep up costs
+ * the line (-EAGAIN), not the event loop. Returns 0 or -errno; the caller falls back to
+ * stderr. */
 static int journal_send(int level, char *msg)
 {
 	static char message[] = "MESSAGE=", message_bin[] = "MESSAGE\n", nl[] = "\n";
@@ -99,7 +101,7 @@ static int journal_send(int level, char *msg)
 	iov[n++] = (struct iovec){ msg, len };
 	iov[n++] = (struct iovec){ nl, 1 };
 	if (sendmsg(journal_fd, &(struct msghdr){ .msg_iov = iov, .msg_iovlen = (size_t)n },
-		    MSG_NOSIGNAL) < 0)
+		    MSG_NOSIGNAL | MSG_DONTWAIT) < 0)
 		return -errno;
 	return 0;
 }
