@@ -25,7 +25,8 @@
  * to the TUN carries as much as it can.
  *
  * Every drop bumps a counter in dev->stats.drops and is otherwise silent: nothing is answered
- * that lacks a valid mac1, and nothing is logged per packet. Nothing here allocates.
+ * that lacks a valid mac1, and nothing is logged per packet (droplog.c reads the counters
+ * once a second and logs, rate-limited). Nothing here allocates.
  */
 #include "datapath.h"
 
