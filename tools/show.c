@@ -42,7 +42,7 @@ struct show_opts {
 	enum format format;
 	const char *field; /* FORMAT_FIELD */
 	bool colour;
-	bool all; /* several interfaces: field lines start with the interface's name */
+	bool all;        /* several interfaces: field lines start with the interface's name */
 	double interval; /* seconds between the two readings that give rates; 0 = one reading */
 };
 
@@ -720,7 +720,8 @@ int show_run(const char *cmd, int argc, char *argv[], bool brief)
 			o.interval = strtod(argv[++i], &end);
 			if (errno || end == argv[i] || *end || !(o.interval >= 0) ||
 			    o.interval > STATUS_INTERVAL_MAX) {
-				fprintf(stderr, "%s: %s: --interval: bad number of seconds `%s' (0 to "
+				fprintf(stderr,
+				        "%s: %s: --interval: bad number of seconds `%s' (0 to "
 				        "%.0f)\n",
 				        PROG_NAME, cmd, argv[i], STATUS_INTERVAL_MAX);
 				return usage(cmd);

@@ -226,9 +226,9 @@ static void print_peer(const struct ipc_device *dev, const struct status_sample 
 		fmt_rate(rxr, sizeof(rxr), rx_rate);
 		fmt_rate(txr, sizeof(txr), tx_rate);
 	}
-	printf("  %-16s %-10.10s %-24s %9s %9s %9s %11s %11s  %s%s%s\n",
-	       p->name[0] ? p->name : "-", b64, p->endpoint[0] ? p->endpoint : "-", hs, rx, tx,
-	       rxr, txr, colour ? state_colour(state) : "", state, colour ? "\033[0m" : "");
+	printf("  %-16s %-10.10s %-24s %9s %9s %9s %11s %11s  %s%s%s\n", p->name[0] ? p->name : "-",
+	       b64, p->endpoint[0] ? p->endpoint : "-", hs, rx, tx, rxr, txr,
+	       colour ? state_colour(state) : "", state, colour ? "\033[0m" : "");
 }
 
 void status_print(const struct ipc_device *dev, const struct status_sample *s, bool colour)
