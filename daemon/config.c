@@ -332,19 +332,16 @@ static int parse_private_key(struct parser *p, const char *value)
 	return 0;
 }
 
-/* PrivateKeyFile = PATH: the key is read now, so that a file sealnetd cannot read or that
- * holds no key is refused with this line, at startup as at a reload. */
-static int parse_private_key_file(struct parser *p, const char *value)
+/* A key file's key into key (KEY_LEN bytes): PrivateKeyFile and PresharedKeyFile. The file
+ * is read now, so that one sealnetd cannot read or that holds no key is refused with this
+ * line, at startup as at a reload (after the privilege drop through the root helper, which
+ * opens only the key files named at startup: privdrop.h). Returns 0 or fail()'s error. */
+static int read_key_file(struct parser *p, const char *value, uint8_t *key)
 {
 	bool empty;
 	struct stat st;
-	uint8_t *key;
-	char *path;
 	int fd, ret;
 
-	if (seen_line(p, "PrivateKey"))
-		return fail(p, -EINVAL, p->line, "%s: PrivateKey is given too (line %d): one or "
-			    "the other", p->opt->name, seen_line(p, "PrivateKey"));
 	if (value[0] != '/')
 		return fail(p, -EINVAL, p->line, "%s: \"%s\" is not an absolute path",
 			    p->opt->name, value);
@@ -360,26 +357,42 @@ static int parse_private_key_file(struct parser *p, const char *value)
 	if (readable_by_others(st.st_mode))
 		warn(p, p->line, "%s: \"%s\" is readable by others (mode %o)", p->opt->name,
 		     value, (unsigned)(st.st_mode & 07777));
+	ret = key_read_file(fd, key, &empty);
+	close(fd);
+	if (ret == -EINVAL)
+		return fail(p, ret, p->line,
+			    "%s: \"%s\" holds no key (one line of 44 base64 characters, as "
+			    "`sealnet %s` writes)",
+			    p->opt->name, value,
+			    p->section == SECTION_PEER ? "genpsk" : "genkey");
+	if (ret)
+		return fail(p, ret, p->line, "%s: cannot read \"%s\": %s", p->opt->name, value,
+			    strerror(-ret));
+	return 0;
+}
+
+/* PrivateKeyFile = PATH. */
+static int parse_private_key_file(struct parser *p, const char *value)
+{
+	uint8_t *key;
+	char *path;
+	int ret;
+
+	if (seen_line(p, "PrivateKey"))
+		return fail(p, -EINVAL, p->line, "%s: PrivateKey is given too (line %d): one or "
+			    "the other", p->opt->name, seen_line(p, "PrivateKey"));
 	key = sodium_malloc(KEY_LEN);
 	path = strdup(value);
 	if (!key || !path) {
-		close(fd);
 		sodium_free(key);
 		free(path);
 		return fail(p, -ENOMEM, p->line, "out of memory");
 	}
-	ret = key_read_file(fd, key, &empty);
-	close(fd);
+	ret = read_key_file(p, value, key);
 	if (ret) {
 		sodium_free(key);
 		free(path);
-		if (ret != -EINVAL)
-			return fail(p, ret, p->line, "%s: cannot read \"%s\": %s", p->opt->name,
-				    value, strerror(-ret));
-		return fail(p, ret, p->line,
-			    "%s: \"%s\" holds no key (one line of 44 base64 characters, as "
-			    "`sealnet genkey` writes)",
-			    p->opt->name, value);
+		return ret;
 	}
 	sodium_free(p->cfg->private_key);
 	p->cfg->private_key = key;
@@ -779,10 +792,36 @@ static int parse_preshared_key(struct parser *p, const char *value)
 	struct config_peer *peer = current_peer(p);
 
 	p->has_secret = true;
+	if (seen_line(p, "PresharedKeyFile"))
+		return fail(p, -EINVAL, p->line, "%s: PresharedKeyFile is given too (line %d): one "
+			    "or the other", p->opt->name, seen_line(p, "PresharedKeyFile"));
 	if (key_from_base64(peer->preshared_key, value))
 		return bad_key(p, value, true);
 	peer->has_preshared_key = true;
 	return 0;
+}
+
+/* PresharedKeyFile = PATH: as PrivateKeyFile, for this peer's PresharedKey. The key is kept,
+ * not the path: a peer's running state (show, SaveConfig) is its key. */
+static int parse_preshared_key_file(struct parser *p, const char *value)
+{
+	struct config_peer *peer = current_peer(p);
+	uint8_t *key;
+	int ret;
+
+	if (seen_line(p, "PresharedKey"))
+		return fail(p, -EINVAL, p->line, "%s: PresharedKey is given too (line %d): one or "
+			    "the other", p->opt->name, seen_line(p, "PresharedKey"));
+	key = sodium_malloc(KEY_LEN);
+	if (!key)
+		return fail(p, -ENOMEM, p->line, "out of memory");
+	ret = read_key_file(p, value, key);
+	if (!ret) {
+		memcpy(peer->preshared_key, key, KEY_LEN);
+		peer->has_preshared_key = true;
+	}
+	sodium_free(key);
+	return ret;
 }
 
 static int parse_allowed_ips(struct parser *p, const char *value)
@@ -941,6 +980,7 @@ static const struct option options[] = {
 	{ "SaveConfig", SECTION_INTERFACE, false, parse_save_config },
 	{ "PublicKey", SECTION_PEER, false, parse_public_key },
 	{ "PresharedKey", SECTION_PEER, false, parse_preshared_key },
+	{ "PresharedKeyFile", SECTION_PEER, false, parse_preshared_key_file },
 	{ "AllowedIPs", SECTION_PEER, true, parse_allowed_ips },
 	{ "Endpoint", SECTION_PEER, false, parse_endpoint },
 	{ "PersistentKeepalive", SECTION_PEER, false, parse_keepalive },

@@ -25,7 +25,8 @@
  * to the TUN carries as much as it can.
  *
  * Every drop bumps a counter in dev->stats.drops and is otherwise silent: nothing is answered
- * that lacks a valid mac1, and nothing is logged per packet. Nothing here allocates.
+ * that lacks a valid mac1, and nothing is logged per packet (droplog.c reads the counters
+ * once a second and logs, rate-limited). Nothing here allocates.
  */
 #include "datapath.h"
 
@@ -311,6 +312,16 @@ static const uint8_t *ip_addr_at(const uint8_t *pkt, size_t len, bool source, in
 	return NULL;
 }
 
+/* Multicast no router forwards (interface- and link-local scope): ff01::/16, ff02::/16 and
+ * 224.0.0.0/24. The kernel sends such packets on every link it brings up (router
+ * solicitations, MLD and IGMP reports); unrouted, they are no sign of a missing route. */
+static bool link_scope_multicast(int family, const uint8_t *dst)
+{
+	if (family == AF_INET6)
+		return dst[0] == 0xff && (dst[1] & 0x0f) <= 2;
+	return dst[0] == 224 && dst[1] == 0 && dst[2] == 0;
+}
+
 static struct peer *route(struct device *dev, const uint8_t *pkt, size_t len)
 {
 	const uint8_t *dst;
@@ -324,7 +335,7 @@ static struct peer *route(struct device *dev, const uint8_t *pkt, size_t len)
 	}
 	p = allowedips_lookup(dev->allowedips, family, dst);
 	if (unlikely(!p))
-		drop(dev, DROP_NO_ROUTE);
+		drop(dev, link_scope_multicast(family, dst) ? DROP_LINK_LOCAL : DROP_NO_ROUTE);
 	return p;
 }
 

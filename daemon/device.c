@@ -45,6 +45,7 @@ static const char *const drop_names[DROP_MAX] = {
 	[DROP_BAD_INNER] = "drop_bad_inner",
 	[DROP_ALLOWEDIPS] = "drop_allowedips",
 	[DROP_NO_ROUTE] = "drop_no_route",
+	[DROP_LINK_LOCAL] = "drop_link_local",
 	[DROP_NO_ENDPOINT] = "drop_no_endpoint",
 	[DROP_STAGED_FULL] = "drop_staged_full",
 	[DROP_TUN_WRITE] = "drop_tun_write",

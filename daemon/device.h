@@ -42,6 +42,9 @@ enum device_drop {
 	DROP_BAD_INNER,      /* decrypted packet is not IPv4/IPv6 of a sane length */
 	DROP_ALLOWEDIPS,     /* inner source address not in the sender's AllowedIPs */
 	DROP_NO_ROUTE,       /* TUN packet to an address no peer's AllowedIPs covers */
+	DROP_LINK_LOCAL,     /* the same, to link-scope multicast (ff02::/16, 224.0.0.0/24):
+			      * what the kernel sends on any fresh link (router solicitations,
+			      * MLD reports), harmless, so not a no_route */
 	DROP_NO_ENDPOINT,    /* peer has no known endpoint yet */
 	DROP_STAGED_FULL,    /* staged queue overflowed while a handshake ran */
 	DROP_TUN_WRITE,      /* the kernel refused the decrypted packet */

@@ -15,6 +15,7 @@
 #include "cipher.h"
 #include "config.h"
 #include "device.h"
+#include "droplog.h"
 #include "log.h"
 #include "metrics.h"
 #include "netlink.h"
@@ -36,7 +37,7 @@ struct daemon {
 
 static void usage(FILE *f)
 {
-	fprintf(f, "Usage: sealnetd [-f] [-v]... [-q] [-c CONFIG] [-p PIDFILE] [-l LOGFILE] IFACE\n"
+	fprintf(f, "Usage: sealnetd [-f] [-v]... [-q] [-c CONFIG] [-p PIDFILE] [-L LOGFILE] IFACE\n"
 		   "  -f          stay in the foreground, log to stderr\n"
 		   "  -v          more verbose (repeat for debug)\n"
 		   "  -q          the caller runs the config's hooks, DNS and SaveConfig (sealnet up)\n"
@@ -44,8 +45,10 @@ static void usage(FILE *f)
 		   "              does not exist, start empty and configured through the control\n"
 		   "              socket only, as wireguard-go: no addresses, no routes)\n"
 		   "  -p PIDFILE  pid file (default " DEFAULT_RUN_DIR "/IFACE.pid; none with -f)\n"
-		   "  -l LOGFILE  log to this file (appended) instead of syslog or stderr; without\n"
-		   "              syslog a daemonized sealnetd logs to " DEFAULT_RUN_DIR "/IFACE.log\n"
+		   "  -L LOGFILE  log to this file (appended) instead of the journal, syslog or\n"
+		   "              stderr (-l is the same); under systemd the journal (its native\n"
+		   "              protocol), else syslog; without either a daemonized sealnetd\n"
+		   "              logs to " DEFAULT_RUN_DIR "/IFACE.log\n"
 		   "  -h, --help     this help\n"
 		   "  -V, --version  the version\n"
 		   "Signals: SIGINT/SIGTERM stop, SIGHUP reloads the config, SIGUSR1 logs the\n"
@@ -172,7 +175,7 @@ static int open_logfile(const char *path)
 
 int main(int argc, char **argv)
 {
-	const char *config_path = NULL, *pidfile = NULL, *logfile = NULL, *ifname;
+	const char *config_path = NULL, *pidfile = NULL, *logfile = NULL, *journal = NULL, *ifname;
 	char default_path[256], err[512], sockpath[sizeof(UAPI_DEFAULT_DIR) + IFNAMSIZ + 8];
 	char default_log[sizeof(DEFAULT_RUN_DIR) + IFNAMSIZ + 8];
 	struct privdrop_opts po = { 0 };
@@ -182,6 +185,7 @@ int main(int argc, char **argv)
 	struct config *conf = NULL;
 	struct uapi *uapi = NULL;
 	struct metrics *metrics = NULL;
+	struct droplog *droplog = NULL;
 	struct daemon d = { 0 };
 	bool foreground = false, bare = false, log_to_stderr;
 	int verbosity = 0, notify_fd = -1, log_fd = -1, null_fd = -1, opt, ret = EXIT_FAILURE;
@@ -192,7 +196,7 @@ int main(int argc, char **argv)
 		{ NULL, 0, NULL, 0 },
 	};
 
-	while ((opt = getopt_long(argc, argv, "fvqc:p:l:hV", long_opts, NULL)) != -1) {
+	while ((opt = getopt_long(argc, argv, "fvqc:p:L:l:hV", long_opts, NULL)) != -1) {
 		switch (opt) {
 		case 'f':
 			foreground = true;
@@ -209,7 +213,8 @@ int main(int argc, char **argv)
 		case 'p':
 			pidfile = optarg;
 			break;
-		case 'l':
+		case 'L':
+		case 'l': /* the first name it had: kept for the command lines that use it */
 			logfile = optarg;
 			break;
 		case 'h':
@@ -252,7 +257,7 @@ int main(int argc, char **argv)
 		snprintf(d.pidfile, sizeof(d.pidfile), "%s", pidfile);
 	else if (!foreground)
 		snprintf(d.pidfile, sizeof(d.pidfile), DEFAULT_RUN_DIR "/%s.pid", ifname);
-	/* -l: everything from here on, startup errors included, goes to the file. */
+	/* -L: everything from here on, startup errors included, goes to the file. */
 	if (logfile) {
 		log_fd = open_logfile(logfile);
 		if (log_fd < 0 || dup2(log_fd, STDERR_FILENO) < 0) {
@@ -263,8 +268,17 @@ int main(int argc, char **argv)
 		close(log_fd);
 		log_fd = STDERR_FILENO;
 	}
-	log_to_stderr = foreground || logfile || !syslog_present();
-	if (!foreground && !logfile && log_to_stderr) {
+	/* Under systemd (or where a test names a socket) each line is a journal entry with its
+	 * priority; a journal that does not answer leaves us with what we would do without. */
+	if (!logfile)
+		journal = log_journal_path();
+	if (journal && (ret = log_open_journal(journal))) {
+		fprintf(stderr, "sealnetd: %s: cannot reach the journal: %s\n", journal,
+			strerror(-ret));
+		journal = NULL;
+	}
+	log_to_stderr = foreground || logfile || (!journal && !syslog_present());
+	if (!foreground && !logfile && !journal && log_to_stderr) {
 		snprintf(default_log, sizeof(default_log), DEFAULT_RUN_DIR "/%s.log", ifname);
 		mkdir(DEFAULT_RUN_DIR, 0755);
 		log_fd = open_logfile(default_log);
@@ -318,6 +332,10 @@ int main(int argc, char **argv)
 		log_warn("%s: cannot set MTU %u", dev->ifname, dev->mtu);
 	if (device_apply(dev, conf))
 		goto out;
+	if (droplog_new(dev, &droplog)) {
+		log_err("%s: out of memory", dev->ifname);
+		goto out;
+	}
 	ret = uapi_open(dev, NULL, config_path, &uapi);
 	if (ret) {
 		log_err("%s: cannot open the control socket in " UAPI_DEFAULT_DIR ": %s",
@@ -416,6 +434,7 @@ out:
 			event_free(sigs[i]);
 	metrics_close(metrics);
 	uapi_close(uapi);
+	droplog_free(droplog);
 	device_free(dev);
 	config_free(conf);
 	if (base)

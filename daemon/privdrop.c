@@ -87,8 +87,11 @@
 #define MSG_NETLINK 'L'
 #define MSG_MARK 'M'
 #define MSG_RESOLVE 'R'
-#define MSG_KEY_NAME 'K' /* before the drop: the key file the config names (PrivateKeyFile) */
-#define MSG_KEY_OPEN 'k' /* after it: open that file */
+#define MSG_KEY_NAME 'K' /* before the drop: a key file the config names (PrivateKeyFile,
+			  * PresharedKeyFile) */
+#define MSG_KEY_OPEN 'k' /* after it: open one of those files, by its path */
+/* The key files named before the drop, their paths one after another with their NULs. */
+#define KEY_PATHS_MAX 16384
 #define MSG_MAX (1 + (PRIVDROP_MAX_REMOVE + 1) * PATH_MAX)
 
 static int helper_fd = -1;   /* our end of the pair, -1 without a helper */
@@ -756,22 +759,41 @@ static char helper_buf[MSG_MAX + 1];
 static char helper_config_path[PATH_MAX];
 static struct helper_file helper_files[PRIVDROP_MAX_REMOVE];
 
-/* PrivateKeyFile: the daemon names the key file while it is still root (whatever it names
- * then, it could read itself), and after the drop the helper opens that file only, as it
- * opens the config: as uid 0 without capabilities. A reload that names another key file is
- * refused (-EPERM), as one of another config file would be. */
-static char helper_key_path[PATH_MAX];
+/* Whether path is one of the NUL-ended paths in list[0..used). */
+static bool key_path_listed(const char *list, size_t used, const char *path)
+{
+	for (size_t off = 0; off < used; off += strlen(list + off) + 1)
+		if (!strcmp(list + off, path))
+			return true;
+	return false;
+}
+
+/* PrivateKeyFile, PresharedKeyFile: the daemon names each key file while it is still root
+ * (whatever it names then, it could read itself), and after the drop the helper opens those
+ * files only, as it opens the config: as uid 0 without capabilities. A reload that names
+ * another key file is refused (-EPERM), as one of another config file would be. */
+static char helper_key_paths[KEY_PATHS_MAX];
+static size_t helper_key_used;
 
 static void helper_key(int fd, size_t n, bool armed)
 {
+	const char *path = helper_buf + 1;
 	int ret;
 
-	if (helper_buf[0] == MSG_KEY_NAME && !armed && n > 1 && n - 1 < PATH_MAX) {
-		helper_buf[n] = '\0';
-		memcpy(helper_key_path, helper_buf + 1, n);
-		send_reply(fd, 0, -1);
-	} else if (helper_buf[0] == MSG_KEY_OPEN && armed && n == 1) {
-		ret = helper_open(helper_key_path);
+	helper_buf[n] = '\0';
+	if (helper_buf[0] == MSG_KEY_NAME && !armed && n > 1 && strlen(path) == n - 1) {
+		if (key_path_listed(helper_key_paths, helper_key_used, path)) {
+			send_reply(fd, 0, -1);
+		} else if (n > sizeof(helper_key_paths) - helper_key_used) {
+			send_reply(fd, ENOSPC, -1);
+		} else {
+			memcpy(helper_key_paths + helper_key_used, path, n);
+			helper_key_used += n;
+			send_reply(fd, 0, -1);
+		}
+	} else if (helper_buf[0] == MSG_KEY_OPEN && armed && n > 1 &&
+		   key_path_listed(helper_key_paths, helper_key_used, path)) {
+		ret = helper_open(path);
 		send_reply(fd, ret < 0 ? -ret : 0, ret);
 		if (ret >= 0)
 			close(ret);
@@ -1247,8 +1269,9 @@ int privdrop_open_config(const char *path)
 	return ret ? ret : fd;
 }
 
-/* The daemon's side of helper_key(): the key file named before the drop. */
-static char key_file_path[PATH_MAX];
+/* The daemon's side of helper_key(): the key files named before the drop. */
+static char key_file_paths[KEY_PATHS_MAX];
+static size_t key_file_used;
 
 int privdrop_open_key(const char *path)
 {
@@ -1256,14 +1279,16 @@ int privdrop_open_key(const char *path)
 	size_t len = strlen(path);
 	int fd, ret;
 
-	if (helper_armed) {
-		if (strcmp(path, key_file_path))
-			return -EPERM;
-		ret = helper_call((const char[]){ MSG_KEY_OPEN }, 1, &fd);
-		return ret ? ret : fd;
-	}
 	if (len >= PATH_MAX)
 		return -ENAMETOOLONG;
+	if (helper_armed) {
+		if (!key_path_listed(key_file_paths, key_file_used, path))
+			return -EPERM;
+		msg[0] = MSG_KEY_OPEN;
+		memcpy(msg + 1, path, len);
+		ret = helper_call(msg, 1 + len, &fd);
+		return ret ? ret : fd;
+	}
 	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
 	if (fd < 0)
 		return -errno;
@@ -1281,13 +1306,18 @@ int privdrop_open_key(const char *path)
 			close(fd);
 			return ret;
 		}
-		memcpy(key_file_path, path, len + 1);
+		if (!key_path_listed(key_file_paths, key_file_used, path)) {
+			memcpy(key_file_paths + key_file_used, path, len + 1);
+			key_file_used += len + 1;
+		}
 	}
 	return fd;
 }
 
 const char *privdrop_open_hint(int err)
 {
+	if (err == -ENOSPC)
+		return " (the helper keeps the paths of at most 16 KiB of key files)";
 	if (!helper_armed)
 		return "";
 	if (err == -EACCES)

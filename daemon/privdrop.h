@@ -62,9 +62,10 @@ int privdrop_open_config(const char *path);
  * after it through the helper, which marks UDP sockets only. Returns 0 or -errno (-EPIPE: the
  * helper is gone). */
 int privdrop_set_mark(int fd, uint32_t mark);
-/* Opens the key file a config names (PrivateKeyFile) read-only: open(2) before the drop, and
- * the helper remembers the path; after it through the helper, which opens that path only.
- * Returns a descriptor or -errno (-EPERM for another path after the drop). */
+/* Opens a key file a config names (PrivateKeyFile, PresharedKeyFile) read-only: open(2)
+ * before the drop, and the helper remembers the path; after it through the helper, which
+ * opens those paths only. Returns a descriptor or -errno (-EPERM for another path after the
+ * drop, -ENOSPC when the helper keeps no more paths). */
 int privdrop_open_key(const char *path);
 /* What to add to the message for an error of privdrop_open_config() or privdrop_open_key():
  * "" or a sentence that starts with a space. */

@@ -166,6 +166,14 @@ usage_error "show two interfaces" show show a b
 usage_error "show --bogus" show show --bogus
 usage_error "show a bad name" show show 'no/such'
 usage_error "show a long name" show show 0123456789abcdef
+usage_error "status --interval without a number" status status "$none" --interval
+usage_error "status --interval x" status status "$none" --interval x
+usage_error "status --interval -1" status status "$none" --interval -1
+usage_error "status --interval 61" status status "$none" --interval 61
+usage_error "show --interval without --brief or --json" show show "$none" --interval 1
+usage_error "show FIELD --interval" show show "$none" endpoints --interval 1
+not_running "status IFACE --interval 0.5" status "$none" --interval 0.5
+not_running "show IFACE --brief --interval 0" show "$none" --brief --interval 0
 not_running "show IFACE" show "$none"
 not_running "show IFACE --json" show "$none" --json
 expect_status "show interfaces" 0 "$sealnet" show interfaces

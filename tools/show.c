@@ -1,9 +1,12 @@
 /* show: a running interface's state, for people as `wg show` prints it plus our counters, as
  * one JSON document for scripts, in brief (status.c), or one field as `wg show IFACE FIELD`
- * prints it (dump, endpoints, ...). Secrets are never printed, not even in JSON or a dump: a
- * private key appears as its public key or "(hidden)", a preshared key as "(hidden)". */
+ * prints it (dump, endpoints, ...). Secrets are printed only where they are asked for by
+ * name, as wg does: `show IFACE private-key` prints the key (to whoever may read the control
+ * socket, which is root); everywhere else, JSON and a dump included, a private key appears as
+ * its public key or "(hidden)", a preshared key as "(hidden)". */
 #include <errno.h>
 #include <inttypes.h>
+#include <sodium.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -39,29 +42,41 @@ struct show_opts {
 	enum format format;
 	const char *field; /* FORMAT_FIELD */
 	bool colour;
-	bool all; /* several interfaces: field lines start with the interface's name */
+	bool all;        /* several interfaces: field lines start with the interface's name */
+	double interval; /* seconds between the two readings that give rates; 0 = one reading */
 };
+
+/* status reads twice this far apart for its rates, unless told otherwise. */
+#define STATUS_INTERVAL 1.0
+#define STATUS_INTERVAL_MAX 60.0
 
 static void usage_text(FILE *f, const char *cmd)
 {
 	if (!strcmp(cmd, "status")) {
 		fprintf(f,
-		        "Usage: %s status [<interface> | all] [--json]\n"
+		        "Usage: %s status [<interface> | all] [--json] [--interval <seconds>]\n"
 		        "  One line per interface and per peer, with a state word: online, idle,\n"
-		        "  stale or never. Colours on a terminal only (not with NO_COLOR set).\n"
-		        "  --json     the document `show --json` prints\n",
+		        "  stale or never, and each peer's rx/tx rate in bytes per second.\n"
+		        "  Colours on a terminal only (not with NO_COLOR set).\n"
+		        "  --json       the document `show --json` prints, with the rates\n"
+		        "  --interval   seconds between the two readings the rates come from\n"
+		        "               (default 1; 0: one reading, no rates)\n",
 		        PROG_NAME);
 		return;
 	}
 	fprintf(f,
 	        "Usage: %s show [<interface> | all | interfaces] [--json | --brief | <field>]\n"
+	        "           [--interval <seconds>]\n"
 	        "  --json     one JSON document, for scripts\n"
 	        "  --brief    one line per peer, as `%s status`\n"
+	        "  --interval with --brief or --json: rates over two readings this far apart\n"
+	        "             (--brief: 1 by default; --json: none by default)\n"
 	        "  <field>    one of:",
 	        PROG_NAME, PROG_NAME);
 	for (size_t i = 0; i < sizeof(fields) / sizeof(fields[0]); i++)
 		fprintf(f, "%s %s", i && i % 6 == 0 ? "\n            " : "", fields[i]);
-	fprintf(f, "\n             as `wg show` prints them (keys are never shown: (hidden))\n");
+	fprintf(f, "\n             as `wg show` prints them (private-key prints the key, as wg;\n"
+	           "             a dump and preshared-keys show (hidden))\n");
 }
 
 static int usage(const char *cmd)
@@ -288,8 +303,11 @@ static void json_prefixes(const struct ipc_allowedip *a)
 	printf("]");
 }
 
-static void json_peer(const struct ipc_device *dev, const struct ipc_peer *p, time_t now)
+static void json_peer(const struct ipc_device *dev, const struct status_sample *smp,
+                      const struct ipc_peer *p, time_t now)
 {
+	double rx, tx;
+
 	printf("        {\n          \"public_key\": ");
 	json_key_b64(p->public_key);
 	printf(",\n          \"name\": ");
@@ -308,6 +326,11 @@ static void json_peer(const struct ipc_device *dev, const struct ipc_peer *p, ti
 	printf(",\n          \"latest_handshake\": %" PRIu64 ",\n", p->last_handshake_sec);
 	printf("          \"rx_bytes\": %" PRIu64 ",\n          \"tx_bytes\": %" PRIu64 ",\n",
 	       p->rx_bytes, p->tx_bytes);
+	/* Bytes per second over the device's rate_interval; null when not measured. */
+	if (status_peer_rate(smp, p, &rx, &tx))
+		printf("          \"rx_rate\": %.1f,\n          \"tx_rate\": %.1f,\n", rx, tx);
+	else
+		printf("          \"rx_rate\": null,\n          \"tx_rate\": null,\n");
 	if (dev->has_counters)
 		printf("          \"rx_packets\": %" PRIu64 ",\n          \"tx_packets\": %" PRIu64
 		       ",\n          \"handshakes\": %" PRIu64
@@ -320,7 +343,7 @@ static void json_peer(const struct ipc_device *dev, const struct ipc_peer *p, ti
 	printf("          \"persistent_keepalive\": %u\n        }", p->persistent_keepalive);
 }
 
-static void json_device(const struct ipc_device *dev)
+static void json_device(const struct ipc_device *dev, const struct status_sample *smp)
 {
 	const struct ipc_counter *c;
 	const struct ipc_peer *p;
@@ -336,6 +359,10 @@ static void json_device(const struct ipc_device *dev)
 		printf("null");
 	printf(",\n      \"listen_port\": %u,\n      \"fwmark\": %" PRIu32 ",\n", dev->listen_port,
 	       dev->fwmark);
+	if (smp && smp->before)
+		printf("      \"rate_interval\": %.3f,\n", smp->elapsed);
+	else
+		printf("      \"rate_interval\": null,\n");
 	if (dev->has_counters) {
 		printf("      \"pid\": %" PRIu64 ",\n", dev->pid);
 		if (dev->pid && !status_process_read((pid_t)dev->pid, &proc)) {
@@ -371,7 +398,7 @@ static void json_device(const struct ipc_device *dev)
 	printf("      \"peers\": [");
 	for (p = dev->first_peer; p; p = p->next) {
 		printf("\n");
-		json_peer(dev, p, now);
+		json_peer(dev, smp, p, now);
 		if (p->next)
 			printf(",");
 	}
@@ -402,6 +429,38 @@ static void field_allowed_ips(const struct ipc_peer *p, const char *sep)
 		printf("(none)");
 	for (a = p->first_allowedip; a; a = a->next)
 		printf("%s%s", a->text, a->next ? sep : "");
+}
+
+/* `wg show IFACE private-key`: the key itself, read from a get=1 answer of its own (ipc_get()
+ * keeps only the public key), in memory that is wiped. "(none)" when none is set. */
+static void field_private_key(const struct ipc_device *dev)
+{
+	static const char name[] = "private_key=";
+	char *reply, *line, *end, b64[KEY_B64_LEN];
+	uint8_t key[KEY_LEN];
+	size_t size;
+	bool found = false;
+
+	if (!dev->has_public_key || ipc_transact(dev->name, "get=1\n", &reply, &size)) {
+		printf("%s", dev->has_public_key ? "(hidden)" : "(none)");
+		return;
+	}
+	for (line = reply; line && *line && !found; line = end ? end + 1 : NULL) {
+		end = strchr(line, '\n');
+		if (end)
+			*end = '\0';
+		found = !strncmp(line, name, sizeof(name) - 1) &&
+		        !key_from_hex(key, line + sizeof(name) - 1);
+	}
+	ipc_reply_free(reply, size);
+	if (!found) {
+		printf("(none)");
+		return;
+	}
+	key_to_base64(b64, key);
+	printf("%s", b64);
+	sodium_memzero(key, sizeof(key));
+	sodium_memzero(b64, sizeof(b64));
 }
 
 /* wg's dump: the interface, then one line per peer, tab-separated. */
@@ -453,7 +512,9 @@ static void show_field(const struct show_opts *o, const struct ipc_device *dev)
 		field_prefix(o, dev);
 		if (!strcmp(f, "public-key") && dev->has_public_key)
 			print_key_b64(dev->public_key);
-		else if (!strcmp(f, "public-key") || !strcmp(f, "private-key"))
+		else if (!strcmp(f, "private-key"))
+			field_private_key(dev);
+		else if (!strcmp(f, "public-key"))
 			printf("%s", dev->has_public_key ? "(hidden)" : "(none)");
 		else if (!strcmp(f, "listen-port"))
 			printf("%u", dev->listen_port);
@@ -526,15 +587,55 @@ static int show_interfaces(const struct show_opts *o)
 	return 0;
 }
 
+static double mono_seconds(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+/* The first readings for rates, all interfaces at once so that one interval serves them all;
+ * an interface that cannot be read now is read (and reported) once, later. */
+static void read_before(const struct show_opts *o, const char *const *names, size_t n,
+                        struct ipc_device **before, double *t0)
+{
+	struct timespec ts;
+	bool any = false;
+
+	for (size_t i = 0; i < n; i++) {
+		if (ipc_get(names[i], &before[i]))
+			before[i] = NULL;
+		any |= before[i] != NULL;
+	}
+	*t0 = mono_seconds();
+	if (!any)
+		return; /* nothing to measure: the errors come with the second reading */
+	ts.tv_sec = (time_t)o->interval;
+	ts.tv_nsec = (long)((o->interval - (double)ts.tv_sec) * 1e9);
+	while (nanosleep(&ts, &ts) && errno == EINTR)
+		;
+}
+
 /* Shows each of names[0..n); an interface that cannot be read is reported and skipped, but
  * with all set, one that stopped since it was listed is simply no longer part of "all". */
 static int show_devices(const struct show_opts *o, const char *const *names, size_t n)
 {
 	bool json = o->format == FORMAT_JSON;
-	struct ipc_device *dev;
+	struct ipc_device *dev, **before = NULL;
+	struct status_sample smp;
 	bool first = true;
+	double t0 = 0;
 	int ret = 0, err;
 
+	if (o->interval > 0 && n) {
+		before = calloc(n, sizeof(*before));
+		if (!before) {
+			fprintf(stderr, "%s: %s: out of memory\n", PROG_NAME, o->cmd);
+			return 1;
+		}
+		read_before(o, names, n, before, &t0);
+	}
 	if (json)
 		printf("{\n  \"interfaces\": [");
 	for (size_t i = 0; i < n; i++) {
@@ -546,22 +647,27 @@ static int show_devices(const struct show_opts *o, const char *const *names, siz
 			ret = 1;
 			continue;
 		}
+		smp.before = before ? before[i] : NULL;
+		smp.elapsed = before ? mono_seconds() - t0 : 0;
 		if (json) {
 			printf("%s\n", first ? "" : ",");
-			json_device(dev);
+			json_device(dev, &smp);
 		} else if (o->format == FORMAT_FIELD) {
 			show_field(o, dev);
 		} else {
 			if (!first)
 				printf("\n");
 			if (o->format == FORMAT_BRIEF)
-				status_print(dev, o->colour);
+				status_print(dev, &smp, o->colour);
 			else
 				show_human(dev);
 		}
 		first = false;
 		ipc_device_free(dev);
 	}
+	for (size_t i = 0; before && i < n; i++)
+		ipc_device_free(before[i]);
+	free(before);
 	if (json)
 		printf("%s]\n}\n", first ? "" : "\n  ");
 	if (fflush(stdout) || ferror(stdout)) {
@@ -592,8 +698,8 @@ int show_run(const char *cmd, int argc, char *argv[], bool brief)
 {
 	struct show_opts o = {.cmd = cmd, .format = brief ? FORMAT_BRIEF : FORMAT_TEXT};
 	const char *what = NULL;
-	bool json = false;
-	char **names;
+	bool json = false, interval_set = false;
+	char **names, *end;
 	size_t n;
 	int ret;
 
@@ -604,6 +710,23 @@ int show_run(const char *cmd, int argc, char *argv[], bool brief)
 	for (int i = 1; i < argc; i++) {
 		if (!strcmp(argv[i], "--json")) {
 			json = true;
+		} else if (!strcmp(argv[i], "--interval")) {
+			if (i + 1 == argc) {
+				fprintf(stderr, "%s: %s: --interval needs a number of seconds\n",
+				        PROG_NAME, cmd);
+				return usage(cmd);
+			}
+			errno = 0;
+			o.interval = strtod(argv[++i], &end);
+			if (errno || end == argv[i] || *end || !(o.interval >= 0) ||
+			    o.interval > STATUS_INTERVAL_MAX) {
+				fprintf(stderr,
+				        "%s: %s: --interval: bad number of seconds `%s' (0 to "
+				        "%.0f)\n",
+				        PROG_NAME, cmd, argv[i], STATUS_INTERVAL_MAX);
+				return usage(cmd);
+			}
+			interval_set = true;
 		} else if (!strcmp(argv[i], "--brief") && !brief) {
 			o.format = FORMAT_BRIEF;
 		} else if (!brief && what && !o.field && is_field(argv[i])) {
@@ -622,6 +745,14 @@ int show_run(const char *cmd, int argc, char *argv[], bool brief)
 		fprintf(stderr, "%s: %s: --json, --brief and a field go alone\n", PROG_NAME, cmd);
 		return usage(cmd);
 	}
+	if (interval_set && !json && o.format != FORMAT_BRIEF) {
+		fprintf(stderr, "%s: %s: --interval goes with --brief or --json\n", PROG_NAME, cmd);
+		return usage(cmd);
+	}
+	/* status (and show --brief) measure rates unless told not to; show --json only when
+	 * asked, so that a script's plain read stays one reading. */
+	if (!interval_set && (brief || o.format == FORMAT_BRIEF))
+		o.interval = STATUS_INTERVAL;
 	if (json)
 		o.format = FORMAT_JSON;
 	else if (o.field)

@@ -119,6 +119,32 @@ static void fmt_bytes(char *buf, size_t size, uint64_t b)
 	snprintf(buf, size, "%.1f%siB", v, units[u]);
 }
 
+/* "0B/s", "812B/s", "1.2MiB/s". */
+static void fmt_rate(char *buf, size_t size, double r)
+{
+	char b[16];
+
+	fmt_bytes(b, sizeof(b), (uint64_t)(r + 0.5));
+	snprintf(buf, size, "%s/s", b);
+}
+
+bool status_peer_rate(const struct status_sample *s, const struct ipc_peer *p, double *rx,
+                      double *tx)
+{
+	const struct ipc_peer *q;
+
+	if (!s || !s->before || s->elapsed <= 0)
+		return false;
+	for (q = s->before->first_peer; q; q = q->next)
+		if (!memcmp(q->public_key, p->public_key, KEY_LEN))
+			break;
+	if (!q || q->rx_bytes > p->rx_bytes || q->tx_bytes > p->tx_bytes)
+		return false;
+	*rx = (double)(p->rx_bytes - q->rx_bytes) / s->elapsed;
+	*tx = (double)(p->tx_bytes - q->tx_bytes) / s->elapsed;
+	return true;
+}
+
 static const char *state_colour(const char *state)
 {
 	if (!strcmp(state, "online"))
@@ -169,8 +195,9 @@ static void print_interface(const struct ipc_device *dev, bool colour)
 		rules++;
 	if (rules)
 		printf("  access rules: %u (`sealnet show %s` lists them)\n", rules, dev->name);
+	/* link_local is the kernel's own multicast on a new link, not a fault (sealnetd(8)). */
 	for (c = dev->first_drop; c; c = c->next) {
-		if (!c->value)
+		if (!c->value || !strcmp(c->name, "link_local"))
 			continue;
 		printf("%s%s %" PRIu64, first ? "  drops: " : ", ", c->name, c->value);
 		first = false;
@@ -179,11 +206,12 @@ static void print_interface(const struct ipc_device *dev, bool colour)
 		printf("\n");
 }
 
-static void print_peer(const struct ipc_device *dev, const struct ipc_peer *p, time_t now,
-                       bool colour)
+static void print_peer(const struct ipc_device *dev, const struct status_sample *s,
+                       const struct ipc_peer *p, time_t now, bool colour)
 {
-	char b64[KEY_B64_LEN], hs[32], rx[16], tx[16];
+	char b64[KEY_B64_LEN], hs[32], rx[16], tx[16], rxr[24] = "-", txr[24] = "-";
 	const char *state = status_peer_state(dev, p, now);
+	double rx_rate, tx_rate;
 
 	key_to_base64(b64, p->public_key);
 	if (!p->last_handshake_sec)
@@ -194,12 +222,16 @@ static void print_peer(const struct ipc_device *dev, const struct ipc_peer *p, t
 		fmt_age(hs, sizeof(hs), (uint64_t)now - p->last_handshake_sec);
 	fmt_bytes(rx, sizeof(rx), p->rx_bytes);
 	fmt_bytes(tx, sizeof(tx), p->tx_bytes);
-	printf("  %-16s %-10.10s %-24s %8s %9s %9s  %s%s%s\n", p->name[0] ? p->name : "-", b64,
-	       p->endpoint[0] ? p->endpoint : "-", hs, rx, tx, colour ? state_colour(state) : "",
-	       state, colour ? "\033[0m" : "");
+	if (status_peer_rate(s, p, &rx_rate, &tx_rate)) {
+		fmt_rate(rxr, sizeof(rxr), rx_rate);
+		fmt_rate(txr, sizeof(txr), tx_rate);
+	}
+	printf("  %-16s %-10.10s %-24s %9s %9s %9s %11s %11s  %s%s%s\n", p->name[0] ? p->name : "-",
+	       b64, p->endpoint[0] ? p->endpoint : "-", hs, rx, tx, rxr, txr,
+	       colour ? state_colour(state) : "", state, colour ? "\033[0m" : "");
 }
 
-void status_print(const struct ipc_device *dev, bool colour)
+void status_print(const struct ipc_device *dev, const struct status_sample *s, bool colour)
 {
 	const struct ipc_peer *p;
 	time_t now = time(NULL);
@@ -209,10 +241,17 @@ void status_print(const struct ipc_device *dev, bool colour)
 		printf("  no peers\n");
 		return;
 	}
-	printf("  %-16s %-10s %-24s %8s %9s %9s  %s\n", "NAME", "KEY", "ENDPOINT", "HANDSHAKE",
-	       "RX", "TX", "STATE");
+	printf("  %-16s %-10s %-24s %9s %9s %9s %11s %11s  %s\n", "NAME", "KEY", "ENDPOINT",
+	       "HANDSHAKE", "RX", "TX", "RX/s", "TX/s", "STATE");
 	for (p = dev->first_peer; p; p = p->next)
-		print_peer(dev, p, now, colour);
+		print_peer(dev, s, p, now, colour);
+	if (s && s->before)
+		printf("  (RX/s, TX/s: bytes per second over the last %.1f s; RX, TX: since the "
+		       "peer was added)\n",
+		       s->elapsed);
+	else
+		printf("  (RX/s, TX/s: not measured, --interval 0; RX, TX: since the peer was "
+		       "added)\n");
 }
 
 int status_main(int argc, char *argv[])

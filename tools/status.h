@@ -29,8 +29,18 @@ struct status_process {
 };
 int status_process_read(pid_t pid, struct status_process *out);
 
-/* The brief form: the interface's line and one line per peer. colour: ANSI colours for the
- * state words. */
-void status_print(const struct ipc_device *dev, bool colour);
+/* A rate needs two readings: the device as it was `elapsed` seconds before dev. */
+struct status_sample {
+	const struct ipc_device *before;
+	double elapsed;
+};
+/* p's rx and tx rate in bytes per second since the earlier reading: false when there is none
+ * (no sample, a peer new since, or counters that went back: a peer removed and added). */
+bool status_peer_rate(const struct status_sample *s, const struct ipc_peer *p, double *rx,
+                      double *tx);
+
+/* The brief form: the interface's line and one line per peer, with rates when s is not NULL.
+ * colour: ANSI colours for the state words. */
+void status_print(const struct ipc_device *dev, const struct status_sample *s, bool colour);
 
 #endif

@@ -2,6 +2,9 @@
 # parallel: yes (run.sh: nothing here is measured against the clock or the CPU)
 # What an operator reads when sealnetd cannot start: the file and line of a User that does
 # not exist, and what to do about an interface of the same name that is not a TUN device.
+# Where a running daemon's lines go: -L FILE (with its pid in the tag), and journald's native
+# protocol (a datagram socket of the test's own stands in for journald, named by
+# SEALNET_JOURNAL_SOCKET), after the privilege drop too.
 # shellcheck source=tests/netns/lib.sh
 . "$(dirname "$0")/lib.sh"
 
@@ -38,4 +41,48 @@ sed 's/^/    | /' "$err"
 check "says what to do" grep -q "$ifa: an interface of that name exists and is not a TUN device: remove it (ip link del $ifa)" "$err"
 check "the veth is left alone" ip -n "${NS[a]}" link show "$ifa" type veth
 ip -n "${NS[a]}" link del "$ifa"
+
+step "-L FILE: a daemonized sealnetd logs there, its pid in the tag"
+conf_interface a >"$conf"
+nsx a "$SEALNETD" -L "$SN_TMP/minus-L.log" -p "$SN_TMP/a.pid" -c "$conf" "$ifa" 2>"$err"
+check_eq "sealnetd -L: started" "$?" 0
+track_pidfile a "$SN_TMP/a.pid"
+sed 's/^/    | /' "$SN_TMP/minus-L.log"
+check "the up line, with the pid" grep -Eq "^[0-9T:.-]+Z sealnetd\[${PID[a]}\]: notice: $ifa: up, " "$SN_TMP/minus-L.log"
+# Not our child: no exit status to wait for.
+kill "${PID[a]}"
+check "it stops on SIGTERM" wait_for 5 _exited "${PID[a]}"
+untrack "${PID[a]}"
+check "its last line is in the file" grep -q "sealnetd\[${PID[a]}\]: notice: signal 15: shutting down" "$SN_TMP/minus-L.log"
+
+step "journald's native protocol"
+jsock=$SN_TMP/journal.sock
+bg_start "$SN_TMP/journal.err" a python3 -c '
+import socket, sys
+s = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+s.bind(sys.argv[1])
+with open(sys.argv[2], "ab", buffering=0) as f:
+    while True:
+        f.write(s.recv(65536) + b"\x1e\n")
+' "$jsock" "$SN_TMP/journal"
+jpid=$BG_PID
+check "the stand-in journal listens" wait_for 5 test -S "$jsock"
+ip netns exec "${NS[a]}" env SEALNET_JOURNAL_SOCKET="$jsock" "$SEALNETD" -f -c "$conf" "$ifa" \
+	>>"${LOG[a]}" 2>&1 &
+PID[a]=$!
+track "${PID[a]}"
+check "a comes up" wait_for 10 _node_ready a
+check "the up line reaches the journal" wait_for 5 grep -q "^MESSAGE=$ifa: up, " "$SN_TMP/journal"
+# The datagram of that line: its fields, one a line.
+entry=$(awk -v RS='\036\n' "/MESSAGE=$ifa: up, /" "$SN_TMP/journal")
+printf '%s\n' "$entry" | sed 's/^/    | /'
+check "PRIORITY=5 (notice)" grep -qx "PRIORITY=5" <<<"$entry"
+check "SYSLOG_IDENTIFIER=sealnetd" grep -qx "SYSLOG_IDENTIFIER=sealnetd" <<<"$entry"
+check "SYSLOG_PID is the daemon's" grep -qx "SYSLOG_PID=${PID[a]}" <<<"$entry"
+check_not "nothing of it on stderr" grep -q "sealnetd\[${PID[a]}\]: notice: $ifa: up, " "${LOG[a]}"
+kill -USR1 "${PID[a]}"
+check "after the privilege drop too (SIGUSR1's counters)" wait_for 5 grep -q "^MESSAGE=counters: " "$SN_TMP/journal"
+stop_node a
+stop_pid "$jpid" TERM
+untrack "$jpid"
 say "done"

@@ -531,6 +531,83 @@ static void test_mode_warning(void **state)
 	unlink(path);
 }
 
+/* PresharedKeyFile = PATH: the peer's key from a file, as PrivateKeyFile; errors name the
+ * line. */
+static void test_preshared_key_file(void **state)
+{
+	static const char head[] = "[Interface]\nPrivateKey = " PRIV0 "\n\n[Peer]\n"
+				   "PublicKey = " PUB1 "\nAllowedIPs = 100.64.0.2/32\n";
+	char path[128], text[512], want[512];
+	uint8_t want_psk[KEY_LEN];
+	struct config *c;
+
+	snprintf(path, sizeof(path), "%s/psk", tmp_dir);
+	write_file(path, PSK "\n", sizeof(PSK), 0600);
+	key(want_psk, PSK);
+
+	/* Read, and the next [Peer] may have its own inline PresharedKey. */
+	snprintf(text, sizeof(text),
+		 "%sPresharedKeyFile = %s\n\n[Peer]\nPublicKey = " PUB2 "\nPresharedKey = " PSK
+		 "\n",
+		 head, path);
+	n_warnings = 0;
+	assert_int_equal(parse_ok(text, &c), 0);
+	assert_int_equal(n_warnings, 0);
+	assert_int_equal(c->n_peers, 2);
+	assert_true(c->peers[0].has_preshared_key);
+	assert_memory_equal(c->peers[0].preshared_key, want_psk, KEY_LEN);
+	assert_true(c->peers[1].has_preshared_key);
+	config_free(c);
+
+	/* One or the other, either way round. */
+	snprintf(text, sizeof(text), "%sPresharedKey = " PSK "\nPresharedKeyFile = %s\n", head,
+		 path);
+	assert_parse_error(text, -EINVAL,
+			   "t.conf:8: PresharedKeyFile: PresharedKey is given too (line 7): one or "
+			   "the other");
+	snprintf(text, sizeof(text), "%sPresharedKeyFile = %s\nPresharedKey = " PSK "\n", head,
+		 path);
+	assert_parse_error(text, -EINVAL,
+			   "t.conf:8: PresharedKey: PresharedKeyFile is given too (line 7): one or "
+			   "the other");
+
+	snprintf(text, sizeof(text), "%sPresharedKeyFile = psk\n", head);
+	assert_parse_error(text, -EINVAL,
+			   "t.conf:7: PresharedKeyFile: \"psk\" is not an absolute path");
+
+	snprintf(text, sizeof(text), "%sPresharedKeyFile = %s.missing\n", head, path);
+	snprintf(want, sizeof(want),
+		 "t.conf:7: PresharedKeyFile: cannot open \"%s.missing\": No such file or "
+		 "directory",
+		 path);
+	assert_parse_error(text, -ENOENT, want);
+
+	write_file(path, "not a key\n", 10, 0600);
+	snprintf(text, sizeof(text), "%sPresharedKeyFile = %s\n", head, path);
+	snprintf(want, sizeof(want),
+		 "t.conf:7: PresharedKeyFile: \"%s\" holds no key (one line of 44 base64 "
+		 "characters, as `sealnet genpsk` writes)",
+		 path);
+	assert_parse_error(text, -EINVAL, want);
+
+	/* Readable by others: loads, with a warning that names the line. */
+	write_file(path, PSK "\n", sizeof(PSK), 0644);
+	n_warnings = 0;
+	assert_int_equal(parse_ok(text, &c), 0);
+	config_free(c);
+	assert_int_equal(n_warnings, 1);
+	snprintf(want, sizeof(want),
+		 "t.conf:7: PresharedKeyFile: \"%s\" is readable by others (mode 644)", path);
+	assert_string_equal(last_log, want);
+
+	/* A [Peer] key only. */
+	snprintf(text, sizeof(text), "[Interface]\nPresharedKeyFile = %s\n", path);
+	c = (struct config *)1;
+	assert_int_equal(config_parse_string(text, "t.conf", &c, err, sizeof(err)), -EINVAL);
+	assert_non_null(strstr(err, "t.conf:2: "));
+	unlink(path);
+}
+
 /* Legal, as for wg(8), but said: the interface cannot handshake until a key is set. */
 static void test_no_private_key(void **state)
 {
@@ -902,7 +979,7 @@ int main(void)
 		cmocka_unit_test(test_table),       cmocka_unit_test(test_dns),
 		cmocka_unit_test(test_hooks),       cmocka_unit_test(test_save_config),
 		cmocka_unit_test(test_quick_runner), cmocka_unit_test(test_own_peer),
-		cmocka_unit_test(test_format),
+		cmocka_unit_test(test_format),      cmocka_unit_test(test_preshared_key_file),
 	};
 	const size_t n_fixed = sizeof(fixed) / sizeof(fixed[0]);
 	struct CMUnitTest *tests;
