@@ -89,6 +89,7 @@ void timers_handshake_complete(struct timers *t)
 	t->retransmit_handshake = 0;
 	t->handshake_attempts = 0;
 	t->sent_lastminute_handshake = false;
+	t->unanswered_since = 0;
 }
 
 void timers_session_derived(struct timers *t, uint64_t now)
@@ -103,6 +104,8 @@ bool timers_may_send_initiation(struct timers *t, bool is_retry, uint64_t now)
 	if (t->last_sent_handshake && now - t->last_sent_handshake < secs(REKEY_TIMEOUT))
 		return false;
 	t->last_sent_handshake = now;
+	if (!t->unanswered_since)
+		t->unanswered_since = now;
 	return true;
 }
 

@@ -17,6 +17,11 @@ struct timers {
 	uint64_t zero_key_material;
 	uint64_t persistent_keepalive;
 	uint64_t last_sent_handshake; /* 0 = never */
+	/* The first initiation sent since the last completed handshake, 0 = none: how long the
+	 * peer has not answered, which the attempt count cannot tell (a new initiation, not a
+	 * retry, resets it as WireGuard does, so it drops to 0 every few seconds of a peer that
+	 * is down and traffic keeps wanting). */
+	uint64_t unanswered_since;
 	unsigned handshake_attempts;
 	unsigned persistent_keepalive_interval; /* seconds, 0 = off */
 	bool need_another_keepalive;

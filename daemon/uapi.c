@@ -662,6 +662,11 @@ static void handle_get(struct device *dev, struct evbuffer *out, bool ours,
 		if (ours)
 			evbuffer_add_printf(out, "sealnet_handshake_attempts=%u\n",
 					    p->timers.handshake_attempts);
+		if (ours && p->timers.unanswered_since)
+			evbuffer_add_printf(out, "sealnet_unanswered_ms=%llu\n",
+					    (unsigned long long)((device_now() -
+								  p->timers.unanswered_since) /
+								 1000000));
 		if (ours)
 			for (unsigned g = 0; g < p->n_groups; g++)
 				evbuffer_add_printf(out, "sealnet_group=%s\n", p->groups[g]);

@@ -377,6 +377,7 @@ static int peer_key(struct ipc_peer *p, struct tails *t, const char *key, const 
 	        {"sealnet_handshakes_failed", offsetof(struct ipc_peer, handshakes_failed)},
 	        {"sealnet_rotations", offsetof(struct ipc_peer, rotations)},
 	        {"sealnet_handshake_attempts", offsetof(struct ipc_peer, handshake_attempts)},
+	        {"sealnet_unanswered_ms", offsetof(struct ipc_peer, unanswered_ms)},
 	};
 	uint8_t psk[KEY_LEN];
 	uint64_t v = 0;

@@ -40,6 +40,7 @@ struct ipc_peer {
 	uint64_t handshakes, initiations, handshakes_failed, rotations;
 	char name[64];               /* Name = (CONFIG_NAME_MAX); "" when none */
 	uint64_t handshake_attempts; /* unanswered initiations of the handshake under way */
+	uint64_t unanswered_ms;      /* since the first initiation not answered yet, 0 = none */
 	char groups[16 * 32];        /* Groups = (sealnet_group lines), ", " between; "" for none */
 	struct ipc_allowedip *first_allowedip;
 	struct ipc_peer *next;

@@ -12,6 +12,9 @@
 
 /* A session lives REJECT_AFTER_TIME (180 s) after its handshake (messages.h). */
 #define STATUS_SESSION_SEC 180
+/* An initiation unanswered for REKEY_TIMEOUT (5 s) is one WireGuard retries: the peer did not
+ * answer in time. */
+#define STATUS_UNANSWERED_MS 5000
 
 /* One word per peer:
  *   online  a handshake in the last 180 s, and none of ours going unanswered: traffic flows;

@@ -90,6 +90,17 @@ pinger=$!
 track "$pinger"
 stale() { tool 0 status "$ifa" --interval 0; peer_line phone | grep -q ' stale$'; }
 check "d turns stale within 35 s" wait_for 35 stale
+# And stays so while a keeps sending: a's new-handshake timer (15 s after data that got no
+# answer) starts a new initiation, not a retry, which resets the attempt count; the state
+# must not read online again for the 5 s until its retry.
+steady_stale() {
+	local i
+	for i in $(seq 16); do
+		stale || { echo "phone not stale after $i s: $(peer_line phone)"; return 1; }
+		sleep 1
+	done
+}
+check "d stays stale for 16 s of pings" steady_stale
 stop_pid "$pinger" TERM
 untrack "$pinger"
 

@@ -203,6 +203,28 @@ static void test_new_initiation_resets_attempts(void **state)
 	assert_int_equal(t.handshake_attempts, 0);
 }
 
+/* How long the peer has not answered: from the first initiation after the last handshake,
+ * moved by neither retries nor new initiations, cleared by a completed handshake. */
+static void test_unanswered_since(void **state)
+{
+	struct timers t;
+
+	timers_init(&t, 0);
+	assert_int_equal(t.unanswered_since, 0);
+	assert_true(timers_may_send_initiation(&t, false, T0));
+	assert_int_equal(t.unanswered_since, T0);
+	assert_true(timers_may_send_initiation(&t, true, T0 + 5 * SEC));
+	assert_true(timers_may_send_initiation(&t, false, T0 + 20 * SEC));
+	assert_int_equal(t.handshake_attempts, 0);
+	assert_int_equal(t.unanswered_since, T0);
+	timers_handshake_complete(&t);
+	assert_int_equal(t.unanswered_since, 0);
+	/* Refused for being too soon: nothing went out, nothing is unanswered. */
+	t.last_sent_handshake = T0 + 30 * SEC;
+	assert_false(timers_may_send_initiation(&t, false, T0 + 31 * SEC));
+	assert_int_equal(t.unanswered_since, 0);
+}
+
 static void test_may_send_initiation(void **state)
 {
 	struct timers t;
@@ -471,6 +493,7 @@ int main(void)
 	        T(test_give_up_keeps_zeroing),
 	        T(test_new_initiation_resets_attempts),
 	        T(test_may_send_initiation),
+	        T(test_unanswered_since),
 	        T(test_data_sent),
 	        T(test_keepalive),
 	        T(test_sent_cancels_keepalive),
