@@ -181,13 +181,16 @@ int cipher_init(void)
 	 * a jitter for nearly every packet. Its internal generator is ChaCha20 keyed from the
 	 * kernel, re-keyed in every forked child (below): the same strength without a system
 	 * call per draw. */
-	if (randombytes_set_implementation(&randombytes_internal_implementation))
+	if (randombytes_set_implementation(&randombytes_internal_implementation) ||
+	    sodium_init() < 0) {
+		log_err("cannot initialise libsodium");
 		return -EIO;
-	if (sodium_init() < 0)
-		return -EIO;
+	}
 	ret = -pthread_atfork(NULL, NULL, rekey_after_fork);
-	if (ret)
+	if (ret) {
+		log_err("pthread_atfork: %s", strerror(-ret));
 		return ret;
+	}
 	ret = cipher_aead_select(aead);
 	if (ret == -EINVAL)
 		log_err("SEALNET_AEAD=%s: unknown; sodium, openssl or auto", aead);

@@ -289,8 +289,8 @@ int main(int argc, char **argv)
 		}
 	}
 	log_init("sealnetd", true, verbosity >= 2 ? LOG_DEBUG : verbosity ? LOG_INFO : LOG_NOTICE);
+	/* cipher_init() says what went wrong. */
 	if (cipher_init()) {
-		log_err("cannot initialise libsodium");
 		return EXIT_FAILURE;
 	}
 	/* Before the config, so the helper holds no copy of the private key. */
