@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# parallel: yes (run.sh: nothing here is measured against the clock or the CPU)
 # a's [Peer] entry for b carries the wrong public key: no handshake may complete in either
 # direction and no packet may cross.  b drops a's initiations (their mac1 is keyed with b's
 # public key, which a does not know); a drops b's (b's static key is not a peer of a).

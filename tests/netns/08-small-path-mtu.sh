@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# parallel: yes (run.sh: nothing here is measured against the clock or the CPU)
 # The underlay's MTU (1400) is below the tunnel's datagrams (MTU 1420 + 32 bytes): the kernel
 # fragments single datagrams but refuses whole UDP_SEGMENT trains with EMSGSIZE. Bulk traffic
 # must still flow (trains to that destination go out one datagram at a time), with no

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# parallel: yes (run.sh: nothing here is measured against the clock or the CPU)
 # Least privilege (docs/privileges.md).  Once set up, sealnetd runs as an unprivileged user
 # with no capability, no-new-privs, not dumpable, under a seccomp filter (Seccomp: 2) and
 # without a netlink socket; its helper keeps uid 0 and CAP_NET_ADMIN, nothing else, and

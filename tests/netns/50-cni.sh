@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# parallel: yes (run.sh: nothing here is measured against the clock or the CPU)
 # sealnet-cni, the CNI plugin (tools/cni, docs/cluster.md), driven the way a container runtime
 # drives it: CNI_* variables, the network configuration on stdin, host-local (Debian's
 # containernetworking-plugins) handing out addresses from the node's pod subnet.
