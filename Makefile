@@ -136,6 +136,9 @@ $(BUILD)/tests/test_registry: tools/registry_entry.c tools/registry_entry.h \
 	tools/registry_request.c tools/registry_request.h
 $(BUILD)/tests/test_registry: UNIT_LIBS = $(shell $(PKG_CONFIG) --libs json-c)
 
+# test_counters includes tools/ipc.c, the tool's parser of the counters.
+$(BUILD)/tests/test_counters: tools/ipc.c tools/ipc.h
+
 # The CNI plugin: the daemon's netlink.c and addr.c, plus json-c.
 $(CNI_OBJS): ALL_CFLAGS += $(shell $(PKG_CONFIG) --cflags json-c)
 $(SEALNET_CNI): $(CNI_OBJS) $(BUILD)/libsealnet.a

@@ -1614,16 +1614,13 @@ void device_log_counters(struct device *dev)
 	}
 	TAILQ_FOREACH(p, &dev->peers, link) {
 		key_to_base64(b64, peer_public_key(p));
-		log_notice("counters: peer %s endpoint=%s rx_bytes=%llu tx_bytes=%llu "
-			   "rx_packets=%llu tx_packets=%llu handshakes=%llu initiations=%llu "
-			   "rotations=%llu",
-			   b64, addr_endpoint_str(&p->endpoint, ep),
-			   (unsigned long long)p->stats.rx_bytes,
-			   (unsigned long long)p->stats.tx_bytes,
-			   (unsigned long long)p->stats.rx_packets,
-			   (unsigned long long)p->stats.tx_packets,
-			   (unsigned long long)p->stats.handshakes_completed,
-			   (unsigned long long)p->stats.handshakes_initiated,
-			   (unsigned long long)p->stats.keypair_rotations);
+		off = (size_t)snprintf(line, sizeof(line), "peer %s endpoint=%s", b64,
+				       addr_endpoint_str(&p->endpoint, ep));
+		/* peer_stats.h names them. */
+		for (size_t i = 0; i < peer_n_counters && off < sizeof(line); i++)
+			off += (size_t)snprintf(line + off, sizeof(line) - off, " %s=%llu",
+						peer_counters[i].name,
+						(unsigned long long)peer_counter_value(&p->stats, i));
+		log_notice("counters: %s", line);
 	}
 }

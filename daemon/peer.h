@@ -11,6 +11,7 @@
 #include "config.h"
 #include "cookie.h"
 #include "noise.h"
+#include "peer_stats.h"
 #include "timers.h"
 #include "udp.h"
 
@@ -21,16 +22,6 @@ struct config_peer;
 /* Packets from the TUN wait here while a handshake runs; the oldest is dropped when full. */
 #define PEER_STAGED_MAX 32
 #define PEER_STAGED_ANY_SIZE 65535
-
-struct peer_stats {
-	uint64_t rx_bytes, tx_bytes;
-	uint64_t rx_packets, tx_packets;
-	uint64_t handshakes_initiated; /* initiations sent */
-	uint64_t handshakes_completed; /* sessions derived (initiator) or confirmed (responder) */
-	uint64_t handshakes_failed;    /* initiations that timed out unanswered */
-	uint64_t keypair_rotations;
-	uint64_t staged_dropped;
-};
 
 struct peer {
 	TAILQ_ENTRY(peer) link;

@@ -638,25 +638,15 @@ static void handle_get(struct device *dev, struct evbuffer *out, bool ours,
 			evbuffer_add_printf(out, "endpoint=%s\n", addr_endpoint_str(&p->endpoint, ep));
 		evbuffer_add_printf(out,
 				    "last_handshake_time_sec=%llu\nlast_handshake_time_nsec=%llu\n"
-				    "tx_bytes=%llu\nrx_bytes=%llu\n"
 				    "persistent_keepalive_interval=%u\n",
 				    (unsigned long long)(p->last_handshake_realtime / NSEC_PER_SEC),
 				    (unsigned long long)(p->last_handshake_realtime % NSEC_PER_SEC),
-				    (unsigned long long)p->stats.tx_bytes,
-				    (unsigned long long)p->stats.rx_bytes,
 				    p->timers.persistent_keepalive_interval);
-		if (ours)
-			evbuffer_add_printf(
-				out,
-				"sealnet_rx_packets=%llu\nsealnet_tx_packets=%llu\n"
-				"sealnet_handshakes=%llu\nsealnet_initiations=%llu\n"
-				"sealnet_handshakes_failed=%llu\nsealnet_rotations=%llu\n",
-				(unsigned long long)p->stats.rx_packets,
-				(unsigned long long)p->stats.tx_packets,
-				(unsigned long long)p->stats.handshakes_completed,
-				(unsigned long long)p->stats.handshakes_initiated,
-				(unsigned long long)p->stats.handshakes_failed,
-				(unsigned long long)p->stats.keypair_rotations);
+		/* wg's own (tx_bytes, rx_bytes) always, ours for get=sealnet: peer_stats.h. */
+		for (size_t i = 0; i < peer_n_counters; i++)
+			if (ours || peer_counters[i].wg)
+				evbuffer_add_printf(out, "%s=%llu\n", peer_counters[i].uapi_key,
+						    (unsigned long long)peer_counter_value(&p->stats, i));
 		if (ours && p->label[0])
 			evbuffer_add_printf(out, "sealnet_name=%s\n", p->label);
 		if (ours)

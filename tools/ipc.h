@@ -17,6 +17,7 @@
 
 #include "addr.h"
 #include "key.h"
+#include "peer_stats.h"
 
 #define IPC_DIR "/var/run/wireguard"
 /* Where a daemonized sealnetd writes IFACE.pid (its default -p); `sealnet down` reads it. */
@@ -33,11 +34,12 @@ struct ipc_peer {
 	char endpoint[ADDR_STRLEN];  /* "198.18.0.2:51820", "[fd00::2]:51820"; "" when none */
 	uint64_t last_handshake_sec; /* Unix time; 0 = never */
 	uint64_t last_handshake_nsec;
-	uint64_t rx_bytes, tx_bytes;
 	unsigned persistent_keepalive; /* seconds; 0 = off */
-	/* sealnet_* counters: only when the device's has_counters is set. */
-	uint64_t rx_packets, tx_packets;
-	uint64_t handshakes, initiations, handshakes_failed, rotations;
+	/* The counters, by their names in peer_stats.h: wg's (rx_bytes, tx_bytes) always, the
+	 * sealnet_* ones only when the device's has_counters is set. */
+#define IPC_PEER_COUNTER(field, name, wg, metric, help) uint64_t name;
+	PEER_COUNTERS(IPC_PEER_COUNTER)
+#undef IPC_PEER_COUNTER
 	char name[64];               /* Name = (CONFIG_NAME_MAX); "" when none */
 	uint64_t handshake_attempts; /* unanswered initiations of the handshake under way */
 	char groups[16 * 32];        /* Groups = (sealnet_group lines), ", " between; "" for none */

@@ -306,17 +306,14 @@ static void json_peer(const struct ipc_device *dev, const struct ipc_peer *p, ti
 	printf(",\n          \"allowed_ips\": ");
 	json_prefixes(p->first_allowedip);
 	printf(",\n          \"latest_handshake\": %" PRIu64 ",\n", p->last_handshake_sec);
-	printf("          \"rx_bytes\": %" PRIu64 ",\n          \"tx_bytes\": %" PRIu64 ",\n",
-	       p->rx_bytes, p->tx_bytes);
+	/* peer_stats.h names them: wg's always, ours when the daemon is sealnetd. */
+#define JSON_COUNTER(field, name, wg, metric, help) \
+	if ((wg) || dev->has_counters) \
+		printf("          \"" #name "\": %" PRIu64 ",\n", p->name);
+	PEER_COUNTERS(JSON_COUNTER)
+#undef JSON_COUNTER
 	if (dev->has_counters)
-		printf("          \"rx_packets\": %" PRIu64 ",\n          \"tx_packets\": %" PRIu64
-		       ",\n          \"handshakes\": %" PRIu64
-		       ",\n          \"initiations\": %" PRIu64
-		       ",\n          \"handshakes_failed\": %" PRIu64
-		       ",\n          \"rotations\": %" PRIu64
-		       ",\n          \"handshake_attempts\": %" PRIu64 ",\n",
-		       p->rx_packets, p->tx_packets, p->handshakes, p->initiations,
-		       p->handshakes_failed, p->rotations, p->handshake_attempts);
+		printf("          \"handshake_attempts\": %" PRIu64 ",\n", p->handshake_attempts);
 	printf("          \"persistent_keepalive\": %u\n        }", p->persistent_keepalive);
 }
 
