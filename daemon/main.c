@@ -16,6 +16,7 @@
 #include "config.h"
 #include "device.h"
 #include "log.h"
+#include "paths.h"
 #include "metrics.h"
 #include "netlink.h"
 #include "privdrop.h"
@@ -24,8 +25,6 @@
 #ifndef SEALNET_VERSION
 #define SEALNET_VERSION "unknown" /* the Makefile says: git describe */
 #endif
-#define DEFAULT_CONFIG_DIR "/etc/sealnet"
-#define DEFAULT_RUN_DIR "/run/sealnet"
 
 struct daemon {
 	struct event_base *base;
@@ -40,12 +39,12 @@ static void usage(FILE *f)
 		   "  -f          stay in the foreground, log to stderr\n"
 		   "  -v          more verbose (repeat for debug)\n"
 		   "  -q          the caller runs the config's hooks, DNS and SaveConfig (sealnet up)\n"
-		   "  -c CONFIG   config file (default " DEFAULT_CONFIG_DIR "/IFACE.conf; when that\n"
+		   "  -c CONFIG   config file (default " PATHS_CONFIG_DIR "/IFACE.conf; when that\n"
 		   "              does not exist, start empty and configured through the control\n"
 		   "              socket only, as wireguard-go: no addresses, no routes)\n"
-		   "  -p PIDFILE  pid file (default " DEFAULT_RUN_DIR "/IFACE.pid; none with -f)\n"
+		   "  -p PIDFILE  pid file (default " PATHS_RUN_DIR "/IFACE.pid; none with -f)\n"
 		   "  -l LOGFILE  log to this file (appended) instead of syslog or stderr; without\n"
-		   "              syslog a daemonized sealnetd logs to " DEFAULT_RUN_DIR "/IFACE.log\n"
+		   "              syslog a daemonized sealnetd logs to " PATHS_RUN_DIR "/IFACE.log\n"
 		   "  -h, --help     this help\n"
 		   "  -V, --version  the version\n"
 		   "Signals: SIGINT/SIGTERM stop, SIGHUP reloads the config, SIGUSR1 logs the\n"
@@ -90,8 +89,8 @@ static int write_pidfile(struct daemon *d)
 	char tmp[sizeof(d->pidfile) + 8], line[24];
 	int fd, len, ret = 0;
 
-	if (!strncmp(d->pidfile, DEFAULT_RUN_DIR "/", sizeof(DEFAULT_RUN_DIR)))
-		mkdir(DEFAULT_RUN_DIR, 0755);
+	if (!strncmp(d->pidfile, PATHS_RUN_DIR "/", sizeof(PATHS_RUN_DIR)))
+		mkdir(PATHS_RUN_DIR, 0755);
 	snprintf(tmp, sizeof(tmp), "%s.XXXXXX", d->pidfile);
 	fd = mkstemp(tmp);
 	if (fd < 0)
@@ -135,7 +134,7 @@ static int daemonize(int *notify_fd)
 }
 
 /* A daemon without a syslog to write to (a container, a minimal system) would lose every
- * message, a refused reload's reason among them: it then logs to DEFAULT_RUN_DIR/IFACE.log.
+ * message, a refused reload's reason among them: it then logs to PATHS_RUN_DIR/IFACE.log.
  * Not to the stderr it was started with: a caller reading that through a pipe, as
  * `out=$(wg-quick up wg0 2>&1)` does, would wait for its end forever. */
 static bool syslog_present(void)
@@ -173,8 +172,8 @@ static int open_logfile(const char *path)
 int main(int argc, char **argv)
 {
 	const char *config_path = NULL, *pidfile = NULL, *logfile = NULL, *ifname;
-	char default_path[256], err[512], sockpath[sizeof(UAPI_DEFAULT_DIR) + IFNAMSIZ + 8];
-	char default_log[sizeof(DEFAULT_RUN_DIR) + IFNAMSIZ + 8];
+	char default_path[256], err[512], sockpath[sizeof(PATHS_SOCKET_DIR) + IFNAMSIZ + 8];
+	char default_log[sizeof(PATHS_RUN_DIR) + IFNAMSIZ + 8];
 	struct privdrop_opts po = { 0 };
 	struct event *sigs[4] = { 0 };
 	struct event_base *base = NULL;
@@ -242,7 +241,7 @@ int main(int argc, char **argv)
 	 * wireguard-go user start it with the interface name alone, then configure it with
 	 * `wg setconf`, and do addresses, MTU and routes themselves. */
 	if (!config_path) {
-		snprintf(default_path, sizeof(default_path), DEFAULT_CONFIG_DIR "/%s.conf", ifname);
+		snprintf(default_path, sizeof(default_path), PATHS_CONFIG_DIR "/%s.conf", ifname);
 		config_path = default_path;
 		bare = access(default_path, F_OK) && errno == ENOENT;
 	}
@@ -251,7 +250,7 @@ int main(int argc, char **argv)
 	if (pidfile)
 		snprintf(d.pidfile, sizeof(d.pidfile), "%s", pidfile);
 	else if (!foreground)
-		snprintf(d.pidfile, sizeof(d.pidfile), DEFAULT_RUN_DIR "/%s.pid", ifname);
+		snprintf(d.pidfile, sizeof(d.pidfile), PATHS_RUN_DIR "/%s.pid", ifname);
 	/* -l: everything from here on, startup errors included, goes to the file. */
 	if (logfile) {
 		log_fd = open_logfile(logfile);
@@ -265,8 +264,8 @@ int main(int argc, char **argv)
 	}
 	log_to_stderr = foreground || logfile || !syslog_present();
 	if (!foreground && !logfile && log_to_stderr) {
-		snprintf(default_log, sizeof(default_log), DEFAULT_RUN_DIR "/%s.log", ifname);
-		mkdir(DEFAULT_RUN_DIR, 0755);
+		snprintf(default_log, sizeof(default_log), PATHS_RUN_DIR "/%s.log", ifname);
+		mkdir(PATHS_RUN_DIR, 0755);
 		log_fd = open_logfile(default_log);
 		if (log_fd < 0) {
 			fprintf(stderr, "sealnetd: no syslog, and cannot open %s: %s\n", default_log,
@@ -320,7 +319,7 @@ int main(int argc, char **argv)
 		goto out;
 	ret = uapi_open(dev, NULL, config_path, &uapi);
 	if (ret) {
-		log_err("%s: cannot open the control socket in " UAPI_DEFAULT_DIR ": %s",
+		log_err("%s: cannot open the control socket in " PATHS_SOCKET_DIR ": %s",
 			dev->ifname, ret == -EADDRINUSE ? "another daemon runs this interface"
 							 : strerror(-ret));
 		ret = EXIT_FAILURE;
@@ -368,7 +367,7 @@ int main(int argc, char **argv)
 		}
 	}
 	/* Everything that needs root exists now. */
-	snprintf(sockpath, sizeof(sockpath), UAPI_DEFAULT_DIR "/%s.sock", dev->ifname);
+	snprintf(sockpath, sizeof(sockpath), PATHS_SOCKET_DIR "/%s.sock", dev->ifname);
 	po.user = conf->user;
 	po.sandbox = conf->sandbox;
 	po.config_path = config_path; /* NULL when bare */
@@ -403,7 +402,7 @@ int main(int argc, char **argv)
 	}
 	/* After the switch, so that the log of a daemon says it came up. */
 	log_notice("%s: up, UDP port %u, MTU %u%s", dev->ifname, dev->udp.port, dev->mtu,
-		   bare ? ", no config file: configured through " UAPI_DEFAULT_DIR " only" : "");
+		   bare ? ", no config file: configured through " PATHS_SOCKET_DIR " only" : "");
 	if (event_base_dispatch(base) < 0)
 		log_err("event loop failed");
 	else

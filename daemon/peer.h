@@ -79,7 +79,7 @@ int peer_table_reserve(struct peer_table *t, size_t count);
 /* The key must not be in the table yet. */
 void peer_table_insert(struct peer_table *t, struct peer *p);
 void peer_table_remove(struct peer_table *t, struct peer *p);
-struct peer *peer_table_lookup(const struct peer_table *t, const uint8_t key[NOISE_PUBLIC_KEY_LEN]);
+struct peer *peer_table_lookup(const struct peer_table *t, const uint8_t key[KEY_LEN]);
 
 /* The order of peer.allowed_ips: family, address bytes, then length. */
 int peer_prefix_cmp(const struct ip_prefix *a, const struct ip_prefix *b);

@@ -23,6 +23,7 @@
 #include "key.h"
 #include "listener.h"
 #include "log.h"
+#include "paths.h"
 #include "peer.h"
 #include "workers.h"
 
@@ -99,8 +100,6 @@ static void slot_put(uint32_t *t, size_t mask, size_t h, size_t peer)
 	t[h & mask] = (uint32_t)peer + 1;
 }
 
-static bool prefix_same(const struct ip_prefix *a, const struct ip_prefix *b);
-
 /* Builds both tables afresh from c, with room to grow. 0 or -ENOMEM. */
 static int index_rebuild(struct set_index *ix, const struct config *c)
 {
@@ -166,7 +165,7 @@ static long index_find_prefix(const struct set_index *ix, const struct config *c
 			continue;
 		cp = &c->peers[v - 1];
 		for (size_t j = 0; j < cp->n_allowed_ips; j++) {
-			if (prefix_same(&cp->allowed_ips[j], pfx)) {
+			if (addr_prefix_equal(&cp->allowed_ips[j], pfx)) {
 				*at = j;
 				return (long)(v - 1);
 			}
@@ -209,12 +208,6 @@ static long own_peer(const struct config *c)
 	return -1;
 }
 
-static bool prefix_same(const struct ip_prefix *a, const struct ip_prefix *b)
-{
-	return a->addr.family == b->addr.family && a->cidr == b->cidr &&
-	       !memcmp(a->addr.bytes, b->addr.bytes, addr_len(a->addr.family));
-}
-
 static void remove_prefix_at(struct config_peer *cp, size_t j)
 {
 	memmove(&cp->allowed_ips[j], &cp->allowed_ips[j + 1],
@@ -254,7 +247,7 @@ static int add_allowed_ip(struct config *c, size_t peer, const struct ip_prefix 
 	for (size_t i = 0; i < c->n_peers; i++) {
 		cp = &c->peers[i];
 		for (size_t j = 0; j < cp->n_allowed_ips; j++) {
-			if (!prefix_same(&cp->allowed_ips[j], pfx))
+			if (!addr_prefix_equal(&cp->allowed_ips[j], pfx))
 				continue;
 			if (i == peer)
 				return 0;
@@ -277,7 +270,7 @@ static int add_allowed_ip(struct config *c, size_t peer, const struct ip_prefix 
 static void remove_allowed_ip(struct config_peer *cp, const struct ip_prefix *pfx)
 {
 	for (size_t j = 0; j < cp->n_allowed_ips; j++) {
-		if (prefix_same(&cp->allowed_ips[j], pfx)) {
+		if (addr_prefix_equal(&cp->allowed_ips[j], pfx)) {
 			remove_prefix_at(cp, j);
 			return;
 		}
@@ -971,7 +964,7 @@ int uapi_open(struct device *dev, const char *dir, const char *config_path, stru
 	int fd = -1, ret;
 
 	if (!dir)
-		dir = UAPI_DEFAULT_DIR;
+		dir = PATHS_SOCKET_DIR;
 	u = calloc(1, sizeof(*u));
 	if (!u)
 		return -ENOMEM;

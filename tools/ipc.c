@@ -39,7 +39,7 @@ int ipc_connect(const char *ifname)
 
 	if (!ipc_valid_name(ifname))
 		return -EINVAL;
-	snprintf(sun.sun_path, sizeof(sun.sun_path), "%s/%s.sock", IPC_DIR, ifname);
+	snprintf(sun.sun_path, sizeof(sun.sun_path), "%s/%s.sock", PATHS_SOCKET_DIR, ifname);
 	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
 	if (fd < 0)
 		return -errno;
@@ -536,7 +536,7 @@ int ipc_list(char ***out)
 	names = calloc(cap, sizeof(*names));
 	if (!names)
 		return -ENOMEM;
-	dir = opendir(IPC_DIR);
+	dir = opendir(PATHS_SOCKET_DIR);
 	if (!dir) {
 		if (errno == ENOENT) {
 			*out = names;

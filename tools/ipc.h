@@ -17,11 +17,11 @@
 
 #include "addr.h"
 #include "key.h"
+#include "paths.h"
 #include "peer_stats.h"
 
-#define IPC_DIR "/var/run/wireguard"
-/* Where a daemonized sealnetd writes IFACE.pid (its default -p); `sealnet down` reads it. */
-#define IPC_PID_DIR "/run/sealnet"
+/* registry.c's name for PATHS_RUN_DIR, until its split by concern (issue 13) renames it. */
+#define IPC_PID_DIR PATHS_RUN_DIR
 
 struct ipc_allowedip {
 	char text[ADDR_STRLEN]; /* "100.64.0.2/32", as the daemon wrote it */
@@ -113,7 +113,7 @@ void ipc_reply_free(char *reply, size_t size);
 int ipc_get(const char *ifname, struct ipc_device **out);
 void ipc_device_free(struct ipc_device *dev);
 
-/* The interfaces whose socket in IPC_DIR accepts a connection (a file left by a daemon that
+/* The interfaces whose socket in PATHS_SOCKET_DIR accepts a connection (a file left by a daemon that
  * died does not), sorted, in a NULL-terminated array; none when the directory does not exist.
  * Returns 0 or -errno. *out is owned by the caller: ipc_list_free(). */
 int ipc_list(char ***out);

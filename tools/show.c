@@ -488,7 +488,7 @@ static void print_error(const struct show_opts *o, const char *ifname, int err)
 {
 	if (err == -ENODEV)
 		fprintf(stderr, "%s: %s %s: not running (no daemon on %s/%s.sock)\n", PROG_NAME,
-		        o->cmd, ifname, IPC_DIR, ifname);
+		        o->cmd, ifname, PATHS_SOCKET_DIR, ifname);
 	else if (err == -EPROTO)
 		fprintf(stderr, "%s: %s %s: cannot read the daemon's answer\n", PROG_NAME, o->cmd,
 		        ifname);
@@ -503,7 +503,7 @@ static int show_interfaces(const struct show_opts *o)
 
 	ret = ipc_list(&names);
 	if (ret) {
-		fprintf(stderr, "%s: %s: cannot list %s: %s\n", PROG_NAME, o->cmd, IPC_DIR,
+		fprintf(stderr, "%s: %s: cannot list %s: %s\n", PROG_NAME, o->cmd, PATHS_SOCKET_DIR,
 		        strerror(-ret));
 		return 1;
 	}
@@ -636,7 +636,7 @@ int show_run(const char *cmd, int argc, char *argv[], bool brief)
 	}
 	ret = ipc_list(&names);
 	if (ret) {
-		fprintf(stderr, "%s: %s: cannot list %s: %s\n", PROG_NAME, cmd, IPC_DIR,
+		fprintf(stderr, "%s: %s: cannot list %s: %s\n", PROG_NAME, cmd, PATHS_SOCKET_DIR,
 		        strerror(-ret));
 		return 1;
 	}
