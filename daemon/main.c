@@ -169,12 +169,42 @@ static int open_logfile(const char *path)
 	return fd < 0 ? -errno : fd;
 }
 
+/* SIGINT and SIGTERM stop, SIGUSR1 logs the counters, SIGHUP reloads: into sigs[4], which
+ * the caller frees. Returns 0 or -ENOMEM. */
+static int add_signals(struct daemon *d, struct event *sigs[4])
+{
+	sigs[0] = evsignal_new(d->base, SIGINT, on_stop, d->base);
+	sigs[1] = evsignal_new(d->base, SIGTERM, on_stop, d->base);
+	sigs[2] = evsignal_new(d->base, SIGUSR1, on_usr1, d);
+	sigs[3] = evsignal_new(d->base, SIGHUP, on_hup, d);
+	for (int i = 0; i < 4; i++)
+		if (!sigs[i] || evsignal_add(sigs[i], NULL))
+			return -ENOMEM;
+	return 0;
+}
+
+/* The drop (privdrop.h): the helper, if there is one, will read d's config file only, and
+ * remove the control socket and the pid file once the daemon is gone. Returns 0 or -errno. */
+static int drop_privileges(const struct daemon *d, const struct config *conf)
+{
+	char sockpath[sizeof(PATHS_SOCKET_DIR) + IFNAMSIZ + 8];
+	struct privdrop_opts po = {
+		.user = conf->user,
+		.sandbox = conf->sandbox,
+		.config_path = d->config_path, /* NULL when bare */
+		.remove = { sockpath, d->pidfile[0] ? d->pidfile : NULL },
+		.ifindex = d->dev->ifindex,
+	};
+
+	snprintf(sockpath, sizeof(sockpath), PATHS_SOCKET_DIR "/%s.sock", d->dev->ifname);
+	return privdrop_apply(&po);
+}
+
 int main(int argc, char **argv)
 {
 	const char *config_path = NULL, *pidfile = NULL, *logfile = NULL, *ifname;
-	char default_path[256], err[512], sockpath[sizeof(PATHS_SOCKET_DIR) + IFNAMSIZ + 8];
+	char default_path[256], err[512];
 	char default_log[sizeof(PATHS_RUN_DIR) + IFNAMSIZ + 8];
-	struct privdrop_opts po = { 0 };
 	struct event *sigs[4] = { 0 };
 	struct event_base *base = NULL;
 	struct device *dev = NULL;
@@ -183,7 +213,10 @@ int main(int argc, char **argv)
 	struct metrics *metrics = NULL;
 	struct daemon d = { 0 };
 	bool foreground = false, bare = false, log_to_stderr;
-	int verbosity = 0, notify_fd = -1, log_fd = -1, null_fd = -1, opt, ret = EXIT_FAILURE;
+	int verbosity = 0, notify_fd = -1, log_fd = -1, null_fd = -1, opt, ret;
+	/* ret holds 0 or -errno from the calls below; status is what the process exits with,
+	 * a failure until the event loop has run and ended cleanly. */
+	int status = EXIT_FAILURE;
 
 	static const struct option long_opts[] = {
 		{ "help", no_argument, NULL, 'h' },
@@ -284,7 +317,6 @@ int main(int argc, char **argv)
 		log_err("cannot start the privileged helper: %s", strerror(-ret));
 		return EXIT_FAILURE;
 	}
-	ret = EXIT_FAILURE;
 	if (bare ? config_parse_string("", ifname, &conf, err, sizeof(err))
 		 : config_load(config_path, &conf, err, sizeof(err))) {
 		fprintf(stderr, "%s\n", err);
@@ -298,8 +330,9 @@ int main(int argc, char **argv)
 	}
 	if (bare)
 		config_path = NULL;
-	if (!foreground && daemonize(&notify_fd)) {
-		log_err("cannot daemonize: %s", strerror(errno));
+	ret = foreground ? 0 : daemonize(&notify_fd);
+	if (ret) {
+		log_err("cannot daemonize: %s", strerror(-ret));
 		goto out;
 	}
 	umask(077);
@@ -322,7 +355,6 @@ int main(int argc, char **argv)
 		log_err("%s: cannot open the control socket in " PATHS_SOCKET_DIR ": %s",
 			dev->ifname, ret == -EADDRINUSE ? "another daemon runs this interface"
 							 : strerror(-ret));
-		ret = EXIT_FAILURE;
 		goto out;
 	}
 	if (conf->metrics_listen.sa.sa_family) {
@@ -330,29 +362,20 @@ int main(int argc, char **argv)
 		if (ret) {
 			log_err("%s: MetricsListen %s: cannot listen: %s", dev->ifname,
 				addr_endpoint_str(&conf->metrics_listen, err), strerror(-ret));
-			ret = EXIT_FAILURE;
 			goto out;
 		}
 	}
-	ret = EXIT_FAILURE;
 
 	d.base = base;
 	d.dev = dev;
 	d.config_path = config_path;
-	sigs[0] = evsignal_new(base, SIGINT, on_stop, base);
-	sigs[1] = evsignal_new(base, SIGTERM, on_stop, base);
-	sigs[2] = evsignal_new(base, SIGUSR1, on_usr1, &d);
-	sigs[3] = evsignal_new(base, SIGHUP, on_hup, &d);
-	for (int i = 0; i < 4; i++) {
-		if (!sigs[i] || evsignal_add(sigs[i], NULL)) {
-			log_err("cannot install signal handlers");
-			goto out;
-		}
+	if (add_signals(&d, sigs)) {
+		log_err("cannot install signal handlers");
+		goto out;
 	}
 	ret = d.pidfile[0] ? write_pidfile(&d) : 0;
 	if (ret) {
 		log_err("%s: cannot write pid file: %s", d.pidfile, strerror(-ret));
-		ret = EXIT_FAILURE;
 		d.pidfile[0] = '\0';
 		goto out;
 	}
@@ -362,29 +385,14 @@ int main(int argc, char **argv)
 		null_fd = open("/dev/null", O_RDWR | O_CLOEXEC);
 		if (null_fd < 0) {
 			log_err("/dev/null: %s", strerror(errno));
-			ret = EXIT_FAILURE;
 			goto out;
 		}
 	}
 	/* Everything that needs root exists now. */
-	snprintf(sockpath, sizeof(sockpath), PATHS_SOCKET_DIR "/%s.sock", dev->ifname);
-	po.user = conf->user;
-	po.sandbox = conf->sandbox;
-	po.config_path = config_path; /* NULL when bare */
-	po.remove[0] = sockpath;
-	po.remove[1] = d.pidfile[0] ? d.pidfile : NULL;
-	po.ifindex = dev->ifindex;
-	if (privdrop_apply(&po)) {
-		ret = EXIT_FAILURE;
+	if (drop_privileges(&d, conf) || device_start_threads(dev, conf->threads))
 		goto out;
-	}
-	if (device_start_threads(dev, conf->threads)) {
-		ret = EXIT_FAILURE;
-		goto out;
-	}
 	config_free(conf);
 	conf = NULL;
-	ret = EXIT_FAILURE;
 	if (notify_fd >= 0) {
 		char ok = 0;
 
@@ -406,7 +414,7 @@ int main(int argc, char **argv)
 	if (event_base_dispatch(base) < 0)
 		log_err("event loop failed");
 	else
-		ret = EXIT_SUCCESS;
+		status = EXIT_SUCCESS;
 out:
 	if (d.pidfile[0] && d.dev)
 		unlink(d.pidfile);
@@ -425,5 +433,5 @@ out:
 		close(null_fd);
 	if (log_fd > STDERR_FILENO)
 		close(log_fd);
-	return ret;
+	return status;
 }
