@@ -42,6 +42,9 @@ DEB_PKGS += libcurl4-openssl-dev etcd-server openssl
 # gnuplot-nox draws the chart of `make bench` (tools/bench/bench.sh --plot).
 DEB_PKGS += gnuplot-nox
 
+# clang-format: make style and make style-check (.clang-format).
+DEB_PKGS += clang-format
+
 # valgrind: tests/netns/45 runs one sealnetd under memcheck.
 DEB_PKGS += valgrind
 
@@ -139,6 +142,9 @@ $(UNIT_BINS): tests/unit/unit.h
 $(BUILD)/tests/test_registry: tools/registry_entry.c tools/registry_entry.h \
 	tools/registry_request.c tools/registry_request.h
 $(BUILD)/tests/test_registry: UNIT_LIBS = $(shell $(PKG_CONFIG) --libs json-c)
+
+# test_counters includes tools/ipc.c, the tool's parser of the counters.
+$(BUILD)/tests/test_counters: tools/ipc.c tools/ipc.h
 
 # The CNI plugin: the daemon's netlink.c and addr.c, plus json-c.
 $(CNI_OBJS): ALL_CFLAGS += $(shell $(PKG_CONFIG) --cflags json-c)
@@ -307,8 +313,20 @@ uninstall:
 	rm -rf $(DESTDIR)$(BENCHDIR)
 	rmdir $(DESTDIR)$(BENCHDIR)/.. 2>/dev/null || true
 
+# One style for the C of the tree, .clang-format's (clang-format 14). style formats in place;
+# style-check changes nothing and fails, naming the files, if style would change any.
+STYLE_SRCS = $(wildcard daemon/*.[ch] tools/*.[ch] tools/*/*.[ch] tests/unit/*.[ch] \
+	tests/fuzz/*.[ch] tests/tools/*.[ch] tests/tools/*/*.[ch])
+CLANG_FORMAT ?= clang-format
+.PHONY: style-check
 style:
-	clang-format -i daemon/*.[ch] tools/*.[ch] tools/cni/*.[ch] tests/unit/*.[ch]
+	$(Q)$(CLANG_FORMAT) -i $(STYLE_SRCS)
+
+style-check:
+	$(Q)$(CLANG_FORMAT) --dry-run --Werror $(STYLE_SRCS) 2>&1 | \
+		sed -n 's/^\([^:]*\):[0-9]*:[0-9]*: error: code should be clang-formatted.*/\1/p' | \
+		sort -u | { n=0; while read -r f; do echo "style-check: $$f"; n=$$((n + 1)); done; \
+		[ $$n = 0 ] || { echo "style-check: $$n files to format (make style)"; exit 1; }; }
 
 clean:
 	rm -rf build build-* daemon/sealnetd tools/sealnet

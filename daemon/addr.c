@@ -253,6 +253,12 @@ socklen_t addr_endpoint_len(const union endpoint *e)
 	return e->sa.sa_family == AF_INET ? sizeof(e->in4) : sizeof(e->in6);
 }
 
+bool addr_prefix_equal(const struct ip_prefix *a, const struct ip_prefix *b)
+{
+	return a->addr.family == b->addr.family && a->cidr == b->cidr &&
+	       !memcmp(a->addr.bytes, b->addr.bytes, addr_len(a->addr.family));
+}
+
 bool addr_endpoint_equal(const union endpoint *a, const union endpoint *b)
 {
 	if (a->sa.sa_family != b->sa.sa_family)

@@ -62,5 +62,7 @@ void addr_set_resolver(int (*resolve)(const char *host, const char *port, union 
 const char *addr_endpoint_str(const union endpoint *e, char buf[ADDR_STRLEN]);
 socklen_t addr_endpoint_len(const union endpoint *e);
 bool addr_endpoint_equal(const union endpoint *a, const union endpoint *b);
+/* Same family, length and address bits (those past the length included: mask first). */
+bool addr_prefix_equal(const struct ip_prefix *a, const struct ip_prefix *b);
 
 #endif

@@ -277,25 +277,25 @@ void cipher_kdf(uint8_t *t1, uint8_t *t2, uint8_t *t3, const uint8_t ck[CIPHER_H
 	sodium_memzero(t, sizeof(t));
 }
 
-int cipher_dh(uint8_t out[CIPHER_KEY_LEN], const uint8_t priv[CIPHER_KEY_LEN],
-	      const uint8_t pub[CIPHER_KEY_LEN])
+int cipher_dh(uint8_t out[KEY_LEN], const uint8_t priv[KEY_LEN],
+	      const uint8_t pub[KEY_LEN])
 {
 	/* libsodium refuses (and we with it) results that are all zero. */
 	if (crypto_scalarmult_curve25519(out, priv, pub)) {
-		sodium_memzero(out, CIPHER_KEY_LEN);
+		sodium_memzero(out, KEY_LEN);
 		return -EINVAL;
 	}
 	return 0;
 }
 
-void cipher_generate_private(uint8_t priv[CIPHER_KEY_LEN])
+void cipher_generate_private(uint8_t priv[KEY_LEN])
 {
-	randombytes_buf(priv, CIPHER_KEY_LEN);
+	randombytes_buf(priv, KEY_LEN);
 	priv[0] &= 248;
 	priv[31] = (priv[31] & 127) | 64;
 }
 
-int cipher_public_key(uint8_t pub[CIPHER_KEY_LEN], const uint8_t priv[CIPHER_KEY_LEN])
+int cipher_public_key(uint8_t pub[KEY_LEN], const uint8_t priv[KEY_LEN])
 {
 	return crypto_scalarmult_curve25519_base(pub, priv) ? -EINVAL : 0;
 }
@@ -318,7 +318,7 @@ static inline bool use_evp(size_t len, size_t adlen)
 /* 0, or -EIO if OpenSSL failed somewhere (then the caller seals with libsodium). */
 static int evp_seal(uint8_t *dst, const uint8_t *src, size_t len, const uint8_t *ad,
 		    size_t adlen, const uint8_t nonce[CIPHER_NONCE_LEN],
-		    const uint8_t key[CIPHER_KEY_LEN])
+		    const uint8_t key[KEY_LEN])
 {
 	struct evp_pair *e = evp_this_thread();
 	uint8_t none[CIPHER_TAG_LEN]; /* a stream cipher's Final writes nothing */
@@ -338,7 +338,7 @@ static int evp_seal(uint8_t *dst, const uint8_t *src, size_t len, const uint8_t 
 /* len without the tag. 0, -EBADMSG for a wrong tag, -EIO if OpenSSL failed otherwise. */
 static int evp_open(uint8_t *dst, const uint8_t *src, size_t len, const uint8_t *ad,
 		    size_t adlen, const uint8_t nonce[CIPHER_NONCE_LEN],
-		    const uint8_t key[CIPHER_KEY_LEN])
+		    const uint8_t key[KEY_LEN])
 {
 	struct evp_pair *e = evp_this_thread();
 	uint8_t tag[CIPHER_TAG_LEN], none[CIPHER_TAG_LEN];
@@ -359,7 +359,7 @@ static int evp_open(uint8_t *dst, const uint8_t *src, size_t len, const uint8_t 
 
 void cipher_aead_seal_nonce(uint8_t *dst, const uint8_t *src, size_t len, const uint8_t *ad,
 			    size_t adlen, const uint8_t nonce[CIPHER_NONCE_LEN],
-			    const uint8_t key[CIPHER_KEY_LEN])
+			    const uint8_t key[KEY_LEN])
 {
 	if (use_evp(len, adlen) && likely(!evp_seal(dst, src, len, ad, adlen, nonce, key)))
 		return;
@@ -369,7 +369,7 @@ void cipher_aead_seal_nonce(uint8_t *dst, const uint8_t *src, size_t len, const 
 
 int cipher_aead_open_nonce(uint8_t *dst, const uint8_t *src, size_t len, const uint8_t *ad,
 			   size_t adlen, const uint8_t nonce[CIPHER_NONCE_LEN],
-			   const uint8_t key[CIPHER_KEY_LEN])
+			   const uint8_t key[KEY_LEN])
 {
 	int ret;
 
@@ -388,7 +388,7 @@ int cipher_aead_open_nonce(uint8_t *dst, const uint8_t *src, size_t len, const u
 }
 
 void cipher_aead_seal(uint8_t *dst, const uint8_t *src, size_t len, const uint8_t *ad,
-		      size_t adlen, uint64_t counter, const uint8_t key[CIPHER_KEY_LEN])
+		      size_t adlen, uint64_t counter, const uint8_t key[KEY_LEN])
 {
 	uint8_t nonce[CIPHER_NONCE_LEN];
 
@@ -397,7 +397,7 @@ void cipher_aead_seal(uint8_t *dst, const uint8_t *src, size_t len, const uint8_
 }
 
 int cipher_aead_open(uint8_t *dst, const uint8_t *src, size_t len, const uint8_t *ad,
-		     size_t adlen, uint64_t counter, const uint8_t key[CIPHER_KEY_LEN])
+		     size_t adlen, uint64_t counter, const uint8_t key[KEY_LEN])
 {
 	uint8_t nonce[CIPHER_NONCE_LEN];
 
@@ -407,7 +407,7 @@ int cipher_aead_open(uint8_t *dst, const uint8_t *src, size_t len, const uint8_t
 
 void cipher_xaead_seal(uint8_t *dst, const uint8_t *src, size_t len, const uint8_t *ad,
 		       size_t adlen, const uint8_t nonce[CIPHER_XNONCE_LEN],
-		       const uint8_t key[CIPHER_KEY_LEN])
+		       const uint8_t key[KEY_LEN])
 {
 	crypto_aead_xchacha20poly1305_ietf_encrypt(dst, NULL, src, len, ad, adlen, NULL, nonce,
 						   key);
@@ -415,7 +415,7 @@ void cipher_xaead_seal(uint8_t *dst, const uint8_t *src, size_t len, const uint8
 
 int cipher_xaead_open(uint8_t *dst, const uint8_t *src, size_t len, const uint8_t *ad,
 		      size_t adlen, const uint8_t nonce[CIPHER_XNONCE_LEN],
-		      const uint8_t key[CIPHER_KEY_LEN])
+		      const uint8_t key[KEY_LEN])
 {
 	if (len < CIPHER_TAG_LEN)
 		return -EBADMSG;

@@ -10,8 +10,9 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "key.h" /* KEY_LEN */
+
 #define CIPHER_HASH_LEN 32
-#define CIPHER_KEY_LEN 32
 #define CIPHER_TAG_LEN 16
 #define CIPHER_XNONCE_LEN 24
 
@@ -49,10 +50,10 @@ void cipher_kdf(uint8_t *t1, uint8_t *t2, uint8_t *t3, const uint8_t ck[CIPHER_H
 		const uint8_t *in, size_t inlen);
 
 /* X25519. Returns -EINVAL when the result is all zero (low-order point). */
-int cipher_dh(uint8_t out[CIPHER_KEY_LEN], const uint8_t priv[CIPHER_KEY_LEN],
-	      const uint8_t pub[CIPHER_KEY_LEN]);
-void cipher_generate_private(uint8_t priv[CIPHER_KEY_LEN]);
-int cipher_public_key(uint8_t pub[CIPHER_KEY_LEN], const uint8_t priv[CIPHER_KEY_LEN]);
+int cipher_dh(uint8_t out[KEY_LEN], const uint8_t priv[KEY_LEN],
+	      const uint8_t pub[KEY_LEN]);
+void cipher_generate_private(uint8_t priv[KEY_LEN]);
+int cipher_public_key(uint8_t pub[KEY_LEN], const uint8_t priv[KEY_LEN]);
 
 /* ChaCha20-Poly1305 (IETF) with WireGuard's nonce: 32 zero bits then the 64-bit counter,
  * little-endian. dst may equal src. seal writes len + 16 bytes. Safe on any thread at once;
@@ -64,21 +65,21 @@ int cipher_public_key(uint8_t pub[CIPHER_KEY_LEN], const uint8_t priv[CIPHER_KEY
 #define CIPHER_NONCE_LEN 12
 void cipher_aead_seal_nonce(uint8_t *dst, const uint8_t *src, size_t len, const uint8_t *ad,
 			    size_t adlen, const uint8_t nonce[CIPHER_NONCE_LEN],
-			    const uint8_t key[CIPHER_KEY_LEN]);
+			    const uint8_t key[KEY_LEN]);
 int cipher_aead_open_nonce(uint8_t *dst, const uint8_t *src, size_t len, const uint8_t *ad,
 			   size_t adlen, const uint8_t nonce[CIPHER_NONCE_LEN],
-			   const uint8_t key[CIPHER_KEY_LEN]);
+			   const uint8_t key[KEY_LEN]);
 void cipher_aead_seal(uint8_t *dst, const uint8_t *src, size_t len, const uint8_t *ad,
-		      size_t adlen, uint64_t counter, const uint8_t key[CIPHER_KEY_LEN]);
+		      size_t adlen, uint64_t counter, const uint8_t key[KEY_LEN]);
 /* len includes the tag; writes len - 16 bytes. Returns 0 or -EBADMSG. */
 int cipher_aead_open(uint8_t *dst, const uint8_t *src, size_t len, const uint8_t *ad,
-		     size_t adlen, uint64_t counter, const uint8_t key[CIPHER_KEY_LEN]);
+		     size_t adlen, uint64_t counter, const uint8_t key[KEY_LEN]);
 void cipher_xaead_seal(uint8_t *dst, const uint8_t *src, size_t len, const uint8_t *ad,
 		       size_t adlen, const uint8_t nonce[CIPHER_XNONCE_LEN],
-		       const uint8_t key[CIPHER_KEY_LEN]);
+		       const uint8_t key[KEY_LEN]);
 int cipher_xaead_open(uint8_t *dst, const uint8_t *src, size_t len, const uint8_t *ad,
 		      size_t adlen, const uint8_t nonce[CIPHER_XNONCE_LEN],
-		      const uint8_t key[CIPHER_KEY_LEN]);
+		      const uint8_t key[KEY_LEN]);
 
 void cipher_random(void *buf, size_t len);
 /* Uniform in [0, upper). */

@@ -35,8 +35,6 @@
 #include "privdrop.h"
 #include "workers.h"
 
-_Static_assert(CONFIG_KEY_LEN == KEY_LEN, "config and key modules disagree on key size");
-
 /* Far above any real configuration; bounds what a mistaken path (a log, a device) costs. */
 #define MAX_FILE_SIZE (16u << 20)
 #define MAX_OPTIONS 32
@@ -1280,12 +1278,6 @@ static void skip_own_peers(struct parser *p)
 	sodium_memzero(own, sizeof(own));
 }
 
-static bool prefix_equal(const struct ip_prefix *a, const struct ip_prefix *b)
-{
-	return a->addr.family == b->addr.family && a->cidr == b->cidr &&
-	       !memcmp(a->addr.bytes, b->addr.bytes, addr_len(a->addr.family));
-}
-
 /* What is legal but most likely a mistake, for config_check(): a peer no traffic can reach,
  * and a prefix given to two peers (WireGuard hands it to the later one without a word). */
 static void warn_peers(struct parser *p)
@@ -1301,7 +1293,7 @@ static void warn_peers(struct parser *p)
 		for (size_t j = 0; j < peer->n_allowed_ips; j++)
 			for (size_t k = i + 1; k < c->n_peers; k++)
 				for (size_t m = 0; m < c->peers[k].n_allowed_ips; m++)
-					if (prefix_equal(&peer->allowed_ips[j],
+					if (addr_prefix_equal(&peer->allowed_ips[j],
 							      &c->peers[k].allowed_ips[m]))
 						warn(p, c->peers[k].line,
 						     "[Peer]: AllowedIPs %s is also the peer's on line "

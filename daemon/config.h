@@ -17,8 +17,8 @@
 
 #include "addr.h"
 #include "firewall.h"
+#include "key.h"
 
-#define CONFIG_KEY_LEN 32
 #define CONFIG_MAX_GROUPS 16 /* per peer */
 /* Name = of a peer, with its NUL: a label for people (show, status, JSON, metrics), nothing
  * on the wire. Any text up to 63 bytes but control characters, '"' and '\\', so it needs no
@@ -56,9 +56,9 @@ struct config_list {
 };
 
 struct config_peer {
-	uint8_t public_key[CONFIG_KEY_LEN];
+	uint8_t public_key[KEY_LEN];
 	bool has_public_key;
-	uint8_t preshared_key[CONFIG_KEY_LEN]; /* all zero when absent, as in WireGuard */
+	uint8_t preshared_key[KEY_LEN]; /* all zero when absent, as in WireGuard */
 	bool has_preshared_key;
 	struct ip_prefix *allowed_ips; /* masked */
 	size_t n_allowed_ips;
@@ -72,7 +72,7 @@ struct config_peer {
 };
 
 struct config {
-	uint8_t *private_key; /* CONFIG_KEY_LEN bytes in sodium_malloc memory, or NULL */
+	uint8_t *private_key; /* KEY_LEN bytes in sodium_malloc memory, or NULL */
 	/* PrivateKeyFile =: where private_key was read from (an absolute path), or NULL. Read
 	 * when the file is loaded, at startup and each reload (after the privilege drop through
 	 * the helper, which opens only the key file named at startup: see privdrop.h). */

@@ -9,19 +9,19 @@
 static const char label_mac1[] = "mac1----";
 static const char label_cookie[] = "cookie--";
 
-static void derive_key(uint8_t key[NOISE_SYMMETRIC_KEY_LEN], const char *label,
-		       const uint8_t pub[NOISE_PUBLIC_KEY_LEN])
+static void derive_key(uint8_t key[KEY_LEN], const char *label,
+		       const uint8_t pub[KEY_LEN])
 {
-	cipher_hash(key, (const uint8_t *)label, strlen(label), pub, NOISE_PUBLIC_KEY_LEN);
+	cipher_hash(key, (const uint8_t *)label, strlen(label), pub, KEY_LEN);
 }
 
-void cookie_checker_init(struct cookie_checker *c, const uint8_t our_public[NOISE_PUBLIC_KEY_LEN])
+void cookie_checker_init(struct cookie_checker *c, const uint8_t our_public[KEY_LEN])
 {
 	derive_key(c->mac1_key, label_mac1, our_public);
 	derive_key(c->cookie_encryption_key, label_cookie, our_public);
 }
 
-void cookie_maker_init(struct cookie_maker *m, const uint8_t peer_public[NOISE_PUBLIC_KEY_LEN])
+void cookie_maker_init(struct cookie_maker *m, const uint8_t peer_public[KEY_LEN])
 {
 	memset(m, 0, sizeof(*m));
 	derive_key(m->mac1_key, label_mac1, peer_public);
@@ -34,9 +34,9 @@ static bool expired(uint64_t birthdate, uint64_t seconds, uint64_t now)
 }
 
 static void compute_mac1(uint8_t mac1[COOKIE_LEN], const uint8_t *msg, size_t len,
-			 const uint8_t key[NOISE_SYMMETRIC_KEY_LEN])
+			 const uint8_t key[KEY_LEN])
 {
-	cipher_mac(mac1, COOKIE_LEN, key, NOISE_SYMMETRIC_KEY_LEN, msg,
+	cipher_mac(mac1, COOKIE_LEN, key, KEY_LEN, msg,
 		   len - sizeof(struct message_macs));
 }
 

@@ -15,13 +15,13 @@ struct cookie_checker {
 	uint8_t secret[NOISE_HASH_LEN];
 	uint64_t secret_birthdate;
 	bool have_secret;
-	uint8_t mac1_key[NOISE_SYMMETRIC_KEY_LEN];
-	uint8_t cookie_encryption_key[NOISE_SYMMETRIC_KEY_LEN];
+	uint8_t mac1_key[KEY_LEN];
+	uint8_t cookie_encryption_key[KEY_LEN];
 };
 
 struct cookie_maker {
-	uint8_t mac1_key[NOISE_SYMMETRIC_KEY_LEN];
-	uint8_t cookie_decryption_key[NOISE_SYMMETRIC_KEY_LEN];
+	uint8_t mac1_key[KEY_LEN];
+	uint8_t cookie_decryption_key[KEY_LEN];
 	uint8_t cookie[COOKIE_LEN];
 	uint64_t cookie_birthdate;
 	bool have_cookie;
@@ -36,8 +36,8 @@ enum cookie_mac_state {
 };
 
 /* Keys derive from our public key; call again when it changes. */
-void cookie_checker_init(struct cookie_checker *c, const uint8_t our_public[NOISE_PUBLIC_KEY_LEN]);
-void cookie_maker_init(struct cookie_maker *m, const uint8_t peer_public[NOISE_PUBLIC_KEY_LEN]);
+void cookie_checker_init(struct cookie_checker *c, const uint8_t our_public[KEY_LEN]);
+void cookie_maker_init(struct cookie_maker *m, const uint8_t peer_public[KEY_LEN]);
 
 /* msg is a whole handshake message ending in struct message_macs. check_cookie: also verify
  * mac2 against the cookie src would hold (only done under load). */

@@ -74,7 +74,7 @@ uint64_t device_realtime(void)
 	return (uint64_t)ts.tv_sec * NSEC_PER_SEC + (uint64_t)ts.tv_nsec;
 }
 
-struct peer *device_peer_by_key(struct device *dev, const uint8_t pub[NOISE_PUBLIC_KEY_LEN])
+struct peer *device_peer_by_key(struct device *dev, const uint8_t pub[KEY_LEN])
 {
 	return peer_table_lookup(&dev->peer_table, pub);
 }
@@ -232,16 +232,10 @@ void device_sort(void *base, size_t n, size_t size, int (*cmp)(const void *, con
 	}
 }
 
-static bool prefix_equal(const struct ip_prefix *a, const struct ip_prefix *b)
-{
-	return a->addr.family == b->addr.family && a->cidr == b->cidr &&
-	       !memcmp(a->addr.bytes, b->addr.bytes, addr_len(a->addr.family));
-}
-
 static bool prefix_in(const struct ip_prefix *p, const struct ip_prefix *set, size_t n)
 {
 	for (size_t i = 0; i < n; i++)
-		if (prefix_equal(p, &set[i]))
+		if (addr_prefix_equal(p, &set[i]))
 			return true;
 	return false;
 }
@@ -497,14 +491,14 @@ static int prepare_identity(struct device *dev, const uint8_t *key, struct apply
 		a->identity_changes = dev->local.private_key != NULL;
 		return 0;
 	}
-	a->private_key = sodium_malloc(NOISE_PUBLIC_KEY_LEN);
+	a->private_key = sodium_malloc(KEY_LEN);
 	if (!a->private_key)
 		return -ENOMEM;
-	memcpy(a->private_key, key, NOISE_PUBLIC_KEY_LEN);
+	memcpy(a->private_key, key, KEY_LEN);
 	key_clamp_private(a->private_key);
 	a->identity_changes =
 		!dev->local.private_key ||
-		!cipher_equal(dev->local.private_key, a->private_key, NOISE_PUBLIC_KEY_LEN);
+		!key_equal(dev->local.private_key, a->private_key);
 	return 0;
 }
 
@@ -756,7 +750,7 @@ static int prepare_gone(struct device *dev, const struct config *c,
 			const struct device_change *how, struct apply *a, size_t *cap_dels)
 {
 	size_t cap_gone = 0;
-	uint8_t pub[NOISE_PUBLIC_KEY_LEN];
+	uint8_t pub[KEY_LEN];
 	struct peer *p;
 	int ret;
 
@@ -1310,14 +1304,14 @@ static void kick_peers(struct device *dev, const struct config *c, const struct 
 		}
 		if (dev->n_kick == dev->kick_cap) {
 			size_t cap = dev->kick_cap ? 2 * dev->kick_cap : 256;
-			uint8_t(*grown)[NOISE_PUBLIC_KEY_LEN] = realloc(dev->kick, cap * sizeof(*grown));
+			uint8_t(*grown)[KEY_LEN] = realloc(dev->kick, cap * sizeof(*grown));
 
 			if (!grown)
 				break;
 			dev->kick = grown;
 			dev->kick_cap = cap;
 		}
-		memcpy(dev->kick[dev->n_kick++], peer_public_key(p), NOISE_PUBLIC_KEY_LEN);
+		memcpy(dev->kick[dev->n_kick++], peer_public_key(p), KEY_LEN);
 	}
 	if (dev->n_kick > dev->kick_done && !evtimer_pending(dev->kick_ev, NULL)) {
 		struct timeval ms = { 0, 1000 };
@@ -1383,10 +1377,10 @@ int device_to_config_peer(struct device *dev, const struct peer *p, struct confi
 	if (p->n_allowed_ips)
 		memcpy(cp->allowed_ips, p->allowed_ips, p->n_allowed_ips * sizeof(*cp->allowed_ips));
 	cp->n_allowed_ips = p->n_allowed_ips;
-	memcpy(cp->public_key, peer_public_key(p), NOISE_PUBLIC_KEY_LEN);
+	memcpy(cp->public_key, peer_public_key(p), KEY_LEN);
 	cp->has_public_key = true;
-	memcpy(cp->preshared_key, p->handshake.preshared_key, NOISE_SYMMETRIC_KEY_LEN);
-	cp->has_preshared_key = !cipher_is_zero(cp->preshared_key, NOISE_SYMMETRIC_KEY_LEN);
+	memcpy(cp->preshared_key, p->handshake.preshared_key, KEY_LEN);
+	cp->has_preshared_key = !cipher_is_zero(cp->preshared_key, KEY_LEN);
 	cp->endpoint = p->endpoint;
 	cp->persistent_keepalive = p->timers.persistent_keepalive_interval;
 	memcpy(cp->groups, p->groups, sizeof(cp->groups));
@@ -1407,10 +1401,10 @@ int device_interface_config(struct device *dev, size_t peers_room, struct config
 	if (!c->peers || !c->addresses)
 		goto nomem;
 	if (dev->local.private_key) {
-		c->private_key = sodium_malloc(NOISE_PUBLIC_KEY_LEN);
+		c->private_key = sodium_malloc(KEY_LEN);
 		if (!c->private_key)
 			goto nomem;
-		memcpy(c->private_key, dev->local.private_key, NOISE_PUBLIC_KEY_LEN);
+		memcpy(c->private_key, dev->local.private_key, KEY_LEN);
 	}
 	c->listen_port = dev->udp.port;
 	c->fwmark = dev->fwmark;
@@ -1478,13 +1472,13 @@ int device_reload(struct device *dev, const char *config_path, char *err, size_t
 	/* As `wg syncconf` with a file that has no PrivateKey: the key set since (by wg set, a
 	 * PostUp) stays. */
 	if (!conf->private_key && dev->local.private_key) {
-		conf->private_key = sodium_malloc(NOISE_PUBLIC_KEY_LEN);
+		conf->private_key = sodium_malloc(KEY_LEN);
 		if (!conf->private_key) {
 			config_free(conf);
 			snprintf(err, errlen, "out of memory");
 			return -ENOMEM;
 		}
-		memcpy(conf->private_key, dev->local.private_key, NOISE_PUBLIC_KEY_LEN);
+		memcpy(conf->private_key, dev->local.private_key, KEY_LEN);
 		log_notice("%s: reload: the file has no PrivateKey: keeping the running one",
 			   dev->ifname);
 	}
@@ -1615,16 +1609,13 @@ void device_log_counters(struct device *dev)
 	}
 	TAILQ_FOREACH(p, &dev->peers, link) {
 		key_to_base64(b64, peer_public_key(p));
-		log_notice("counters: peer %s endpoint=%s rx_bytes=%llu tx_bytes=%llu "
-			   "rx_packets=%llu tx_packets=%llu handshakes=%llu initiations=%llu "
-			   "rotations=%llu",
-			   b64, addr_endpoint_str(&p->endpoint, ep),
-			   (unsigned long long)p->stats.rx_bytes,
-			   (unsigned long long)p->stats.tx_bytes,
-			   (unsigned long long)p->stats.rx_packets,
-			   (unsigned long long)p->stats.tx_packets,
-			   (unsigned long long)p->stats.handshakes_completed,
-			   (unsigned long long)p->stats.handshakes_initiated,
-			   (unsigned long long)p->stats.keypair_rotations);
+		off = (size_t)snprintf(line, sizeof(line), "peer %s endpoint=%s", b64,
+				       addr_endpoint_str(&p->endpoint, ep));
+		/* peer_stats.h names them. */
+		for (size_t i = 0; i < peer_n_counters && off < sizeof(line); i++)
+			off += (size_t)snprintf(line + off, sizeof(line) - off, " %s=%llu",
+						peer_counters[i].name,
+						(unsigned long long)peer_counter_value(&p->stats, i));
+		log_notice("counters: %s", line);
 	}
 }

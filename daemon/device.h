@@ -61,7 +61,7 @@ struct device_tx {
 	uint32_t off, len; /* datagram in dev->batch */
 	uint32_t plen;     /* padded payload to seal */
 	uint64_t counter;
-	uint8_t key[32];
+	uint8_t key[KEY_LEN];
 };
 #define DEVICE_TX_MAX 256
 
@@ -104,7 +104,7 @@ struct device {
 	struct event *tun_ev, *udp4_ev, *udp6_ev;
 	/* Keys of peers an apply made, still to be greeted with an initiation (kick_cb). */
 	struct event *kick_ev;
-	uint8_t (*kick)[NOISE_PUBLIC_KEY_LEN];
+	uint8_t (*kick)[KEY_LEN];
 	size_t n_kick, kick_done, kick_cap;
 	struct device_stats stats;
 	struct load load; /* handshake work: when to answer with cookies (load.h) */
@@ -154,7 +154,7 @@ enum device_scope {
 struct device_change {
 	enum device_scope scope;
 	bool from_file; /* the config is the file's: its peers are the file's from now on */
-	const uint8_t (*named)[NOISE_PUBLIC_KEY_LEN]; /* DEVICE_NAMED only */
+	const uint8_t (*named)[KEY_LEN]; /* DEVICE_NAMED only */
 	size_t n_named;
 };
 
@@ -194,6 +194,6 @@ uint64_t device_now(void);          /* monotonic ns */
 uint64_t device_realtime(void);     /* ns since the epoch */
 const char *device_drop_name(enum device_drop d);
 void device_log_counters(struct device *dev);
-struct peer *device_peer_by_key(struct device *dev, const uint8_t pub[NOISE_PUBLIC_KEY_LEN]);
+struct peer *device_peer_by_key(struct device *dev, const uint8_t pub[KEY_LEN]);
 
 #endif

@@ -510,7 +510,7 @@ static bool tracked(struct firewall *fw, const struct flow *f, uint64_t now)
 	return false;
 }
 
-static bool source_matches(const struct firewall_rules *rs, size_t i, const uint8_t key[32],
+static bool source_matches(const struct firewall_rules *rs, size_t i, const uint8_t key[KEY_LEN],
 			   uint64_t groups, const struct flow *f)
 {
 	const struct firewall_rule *r = &rs->rules[i];
@@ -521,7 +521,7 @@ static bool source_matches(const struct firewall_rules *rs, size_t i, const uint
 	case FIREWALL_FROM_GROUP:
 		return rs->rule_group[i] >= 0 && (groups >> rs->rule_group[i]) & 1;
 	case FIREWALL_FROM_KEY:
-		return cipher_equal(r->key, key, 32);
+		return key_equal(r->key, key);
 	case FIREWALL_FROM_CIDR: {
 		size_t n = r->cidr.addr.family == AF_INET ? 4 : 16, full = r->cidr.cidr / 8;
 		unsigned rest = r->cidr.cidr % 8;
@@ -537,7 +537,7 @@ static bool source_matches(const struct firewall_rules *rs, size_t i, const uint
 	return false;
 }
 
-int firewall_inbound(struct firewall *fw, const uint8_t key[32], uint64_t groups,
+int firewall_inbound(struct firewall *fw, const uint8_t key[KEY_LEN], uint64_t groups,
 		     const uint8_t *pkt, size_t len, uint64_t now)
 {
 	struct firewall_rules *rs = fw->rs;

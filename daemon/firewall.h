@@ -20,6 +20,7 @@
 #include <stdint.h>
 
 #include "addr.h"
+#include "key.h"
 
 #define FIREWALL_GROUP_NAME_MAX 32
 #define FIREWALL_MAX_GROUPS 64 /* per device: a peer's groups are a 64-bit mask */
@@ -38,7 +39,7 @@ struct firewall_rule {
 	uint16_t port_lo, port_hi;
 	enum firewall_source from;
 	char group[FIREWALL_GROUP_NAME_MAX];
-	uint8_t key[32];
+	uint8_t key[KEY_LEN];
 	struct ip_prefix cidr;
 	char text[FIREWALL_RULE_TEXT_MAX]; /* normalised, for logs and metrics */
 };
@@ -88,7 +89,7 @@ void firewall_outbound(struct firewall *fw, const uint8_t *pkt, size_t len, uint
 #define FIREWALL_DEFAULT_DENY (-2)
 /* An incoming packet from the peer with this key and group mask. Returns FIREWALL_ALLOW, the
  * index of the deny rule that matched, or FIREWALL_DEFAULT_DENY. Counts matches per rule. */
-int firewall_inbound(struct firewall *fw, const uint8_t key[32], uint64_t groups,
+int firewall_inbound(struct firewall *fw, const uint8_t key[KEY_LEN], uint64_t groups,
 		     const uint8_t *pkt, size_t len, uint64_t now);
 
 #endif

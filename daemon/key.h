@@ -5,6 +5,9 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+/* Every key of the protocol: X25519 private and public keys, the preshared key, the
+ * ChaCha20-Poly1305 and chaining keys (the whitepaper's NOISE_PUBLIC_KEY_LEN and
+ * NOISE_SYMMETRIC_KEY_LEN, both 32). */
 #define KEY_LEN 32
 #define KEY_B64_LEN 45 /* with NUL */
 

@@ -17,6 +17,7 @@
 #include "device.h"
 #include "droplog.h"
 #include "log.h"
+#include "paths.h"
 #include "metrics.h"
 #include "netlink.h"
 #include "privdrop.h"
@@ -25,8 +26,6 @@
 #ifndef SEALNET_VERSION
 #define SEALNET_VERSION "unknown" /* the Makefile says: git describe */
 #endif
-#define DEFAULT_CONFIG_DIR "/etc/sealnet"
-#define DEFAULT_RUN_DIR "/run/sealnet"
 
 struct daemon {
 	struct event_base *base;
@@ -41,14 +40,14 @@ static void usage(FILE *f)
 		   "  -f          stay in the foreground, log to stderr\n"
 		   "  -v          more verbose (repeat for debug)\n"
 		   "  -q          the caller runs the config's hooks, DNS and SaveConfig (sealnet up)\n"
-		   "  -c CONFIG   config file (default " DEFAULT_CONFIG_DIR "/IFACE.conf; when that\n"
+		   "  -c CONFIG   config file (default " PATHS_CONFIG_DIR "/IFACE.conf; when that\n"
 		   "              does not exist, start empty and configured through the control\n"
 		   "              socket only, as wireguard-go: no addresses, no routes)\n"
-		   "  -p PIDFILE  pid file (default " DEFAULT_RUN_DIR "/IFACE.pid; none with -f)\n"
+		   "  -p PIDFILE  pid file (default " PATHS_RUN_DIR "/IFACE.pid; none with -f)\n"
 		   "  -L LOGFILE  log to this file (appended) instead of the journal, syslog or\n"
 		   "              stderr (-l is the same); under systemd the journal (its native\n"
 		   "              protocol), else syslog; without either a daemonized sealnetd\n"
-		   "              logs to " DEFAULT_RUN_DIR "/IFACE.log\n"
+		   "              logs to " PATHS_RUN_DIR "/IFACE.log\n"
 		   "  -h, --help     this help\n"
 		   "  -V, --version  the version\n"
 		   "Signals: SIGINT/SIGTERM stop, SIGHUP reloads the config, SIGUSR1 logs the\n"
@@ -93,8 +92,8 @@ static int write_pidfile(struct daemon *d)
 	char tmp[sizeof(d->pidfile) + 8], line[24];
 	int fd, len, ret = 0;
 
-	if (!strncmp(d->pidfile, DEFAULT_RUN_DIR "/", sizeof(DEFAULT_RUN_DIR)))
-		mkdir(DEFAULT_RUN_DIR, 0755);
+	if (!strncmp(d->pidfile, PATHS_RUN_DIR "/", sizeof(PATHS_RUN_DIR)))
+		mkdir(PATHS_RUN_DIR, 0755);
 	snprintf(tmp, sizeof(tmp), "%s.XXXXXX", d->pidfile);
 	fd = mkstemp(tmp);
 	if (fd < 0)
@@ -138,7 +137,7 @@ static int daemonize(int *notify_fd)
 }
 
 /* A daemon without a syslog to write to (a container, a minimal system) would lose every
- * message, a refused reload's reason among them: it then logs to DEFAULT_RUN_DIR/IFACE.log.
+ * message, a refused reload's reason among them: it then logs to PATHS_RUN_DIR/IFACE.log.
  * Not to the stderr it was started with: a caller reading that through a pipe, as
  * `out=$(wg-quick up wg0 2>&1)` does, would wait for its end forever. */
 static bool syslog_present(void)
@@ -173,12 +172,42 @@ static int open_logfile(const char *path)
 	return fd < 0 ? -errno : fd;
 }
 
+/* SIGINT and SIGTERM stop, SIGUSR1 logs the counters, SIGHUP reloads: into sigs[4], which
+ * the caller frees. Returns 0 or -ENOMEM. */
+static int add_signals(struct daemon *d, struct event *sigs[4])
+{
+	sigs[0] = evsignal_new(d->base, SIGINT, on_stop, d->base);
+	sigs[1] = evsignal_new(d->base, SIGTERM, on_stop, d->base);
+	sigs[2] = evsignal_new(d->base, SIGUSR1, on_usr1, d);
+	sigs[3] = evsignal_new(d->base, SIGHUP, on_hup, d);
+	for (int i = 0; i < 4; i++)
+		if (!sigs[i] || evsignal_add(sigs[i], NULL))
+			return -ENOMEM;
+	return 0;
+}
+
+/* The drop (privdrop.h): the helper, if there is one, will read d's config file only, and
+ * remove the control socket and the pid file once the daemon is gone. Returns 0 or -errno. */
+static int drop_privileges(const struct daemon *d, const struct config *conf)
+{
+	char sockpath[sizeof(PATHS_SOCKET_DIR) + IFNAMSIZ + 8];
+	struct privdrop_opts po = {
+		.user = conf->user,
+		.sandbox = conf->sandbox,
+		.config_path = d->config_path, /* NULL when bare */
+		.remove = { sockpath, d->pidfile[0] ? d->pidfile : NULL },
+		.ifindex = d->dev->ifindex,
+	};
+
+	snprintf(sockpath, sizeof(sockpath), PATHS_SOCKET_DIR "/%s.sock", d->dev->ifname);
+	return privdrop_apply(&po);
+}
+
 int main(int argc, char **argv)
 {
 	const char *config_path = NULL, *pidfile = NULL, *logfile = NULL, *journal = NULL, *ifname;
-	char default_path[256], err[512], sockpath[sizeof(UAPI_DEFAULT_DIR) + IFNAMSIZ + 8];
-	char default_log[sizeof(DEFAULT_RUN_DIR) + IFNAMSIZ + 8];
-	struct privdrop_opts po = { 0 };
+	char default_path[256], err[512];
+	char default_log[sizeof(PATHS_RUN_DIR) + IFNAMSIZ + 8];
 	struct event *sigs[4] = { 0 };
 	struct event_base *base = NULL;
 	struct device *dev = NULL;
@@ -188,7 +217,10 @@ int main(int argc, char **argv)
 	struct droplog *droplog = NULL;
 	struct daemon d = { 0 };
 	bool foreground = false, bare = false, log_to_stderr;
-	int verbosity = 0, notify_fd = -1, log_fd = -1, null_fd = -1, opt, ret = EXIT_FAILURE;
+	int verbosity = 0, notify_fd = -1, log_fd = -1, null_fd = -1, opt, ret;
+	/* ret holds 0 or -errno from the calls below; status is what the process exits with,
+	 * a failure until the event loop has run and ended cleanly. */
+	int status = EXIT_FAILURE;
 
 	static const struct option long_opts[] = {
 		{ "help", no_argument, NULL, 'h' },
@@ -247,7 +279,7 @@ int main(int argc, char **argv)
 	 * wireguard-go user start it with the interface name alone, then configure it with
 	 * `wg setconf`, and do addresses, MTU and routes themselves. */
 	if (!config_path) {
-		snprintf(default_path, sizeof(default_path), DEFAULT_CONFIG_DIR "/%s.conf", ifname);
+		snprintf(default_path, sizeof(default_path), PATHS_CONFIG_DIR "/%s.conf", ifname);
 		config_path = default_path;
 		bare = access(default_path, F_OK) && errno == ENOENT;
 	}
@@ -256,7 +288,7 @@ int main(int argc, char **argv)
 	if (pidfile)
 		snprintf(d.pidfile, sizeof(d.pidfile), "%s", pidfile);
 	else if (!foreground)
-		snprintf(d.pidfile, sizeof(d.pidfile), DEFAULT_RUN_DIR "/%s.pid", ifname);
+		snprintf(d.pidfile, sizeof(d.pidfile), PATHS_RUN_DIR "/%s.pid", ifname);
 	/* -L: everything from here on, startup errors included, goes to the file. */
 	if (logfile) {
 		log_fd = open_logfile(logfile);
@@ -279,8 +311,8 @@ int main(int argc, char **argv)
 	}
 	log_to_stderr = foreground || logfile || (!journal && !syslog_present());
 	if (!foreground && !logfile && !journal && log_to_stderr) {
-		snprintf(default_log, sizeof(default_log), DEFAULT_RUN_DIR "/%s.log", ifname);
-		mkdir(DEFAULT_RUN_DIR, 0755);
+		snprintf(default_log, sizeof(default_log), PATHS_RUN_DIR "/%s.log", ifname);
+		mkdir(PATHS_RUN_DIR, 0755);
 		log_fd = open_logfile(default_log);
 		if (log_fd < 0) {
 			fprintf(stderr, "sealnetd: no syslog, and cannot open %s: %s\n", default_log,
@@ -299,7 +331,6 @@ int main(int argc, char **argv)
 		log_err("cannot start the privileged helper: %s", strerror(-ret));
 		return EXIT_FAILURE;
 	}
-	ret = EXIT_FAILURE;
 	if (bare ? config_parse_string("", ifname, &conf, err, sizeof(err))
 		 : config_load(config_path, &conf, err, sizeof(err))) {
 		fprintf(stderr, "%s\n", err);
@@ -313,8 +344,9 @@ int main(int argc, char **argv)
 	}
 	if (bare)
 		config_path = NULL;
-	if (!foreground && daemonize(&notify_fd)) {
-		log_err("cannot daemonize: %s", strerror(errno));
+	ret = foreground ? 0 : daemonize(&notify_fd);
+	if (ret) {
+		log_err("cannot daemonize: %s", strerror(-ret));
 		goto out;
 	}
 	umask(077);
@@ -338,10 +370,9 @@ int main(int argc, char **argv)
 	}
 	ret = uapi_open(dev, NULL, config_path, &uapi);
 	if (ret) {
-		log_err("%s: cannot open the control socket in " UAPI_DEFAULT_DIR ": %s",
+		log_err("%s: cannot open the control socket in " PATHS_SOCKET_DIR ": %s",
 			dev->ifname, ret == -EADDRINUSE ? "another daemon runs this interface"
 							 : strerror(-ret));
-		ret = EXIT_FAILURE;
 		goto out;
 	}
 	if (conf->metrics_listen.sa.sa_family) {
@@ -349,29 +380,20 @@ int main(int argc, char **argv)
 		if (ret) {
 			log_err("%s: MetricsListen %s: cannot listen: %s", dev->ifname,
 				addr_endpoint_str(&conf->metrics_listen, err), strerror(-ret));
-			ret = EXIT_FAILURE;
 			goto out;
 		}
 	}
-	ret = EXIT_FAILURE;
 
 	d.base = base;
 	d.dev = dev;
 	d.config_path = config_path;
-	sigs[0] = evsignal_new(base, SIGINT, on_stop, base);
-	sigs[1] = evsignal_new(base, SIGTERM, on_stop, base);
-	sigs[2] = evsignal_new(base, SIGUSR1, on_usr1, &d);
-	sigs[3] = evsignal_new(base, SIGHUP, on_hup, &d);
-	for (int i = 0; i < 4; i++) {
-		if (!sigs[i] || evsignal_add(sigs[i], NULL)) {
-			log_err("cannot install signal handlers");
-			goto out;
-		}
+	if (add_signals(&d, sigs)) {
+		log_err("cannot install signal handlers");
+		goto out;
 	}
 	ret = d.pidfile[0] ? write_pidfile(&d) : 0;
 	if (ret) {
 		log_err("%s: cannot write pid file: %s", d.pidfile, strerror(-ret));
-		ret = EXIT_FAILURE;
 		d.pidfile[0] = '\0';
 		goto out;
 	}
@@ -381,29 +403,14 @@ int main(int argc, char **argv)
 		null_fd = open("/dev/null", O_RDWR | O_CLOEXEC);
 		if (null_fd < 0) {
 			log_err("/dev/null: %s", strerror(errno));
-			ret = EXIT_FAILURE;
 			goto out;
 		}
 	}
 	/* Everything that needs root exists now. */
-	snprintf(sockpath, sizeof(sockpath), UAPI_DEFAULT_DIR "/%s.sock", dev->ifname);
-	po.user = conf->user;
-	po.sandbox = conf->sandbox;
-	po.config_path = config_path; /* NULL when bare */
-	po.remove[0] = sockpath;
-	po.remove[1] = d.pidfile[0] ? d.pidfile : NULL;
-	po.ifindex = dev->ifindex;
-	if (privdrop_apply(&po)) {
-		ret = EXIT_FAILURE;
+	if (drop_privileges(&d, conf) || device_start_threads(dev, conf->threads))
 		goto out;
-	}
-	if (device_start_threads(dev, conf->threads)) {
-		ret = EXIT_FAILURE;
-		goto out;
-	}
 	config_free(conf);
 	conf = NULL;
-	ret = EXIT_FAILURE;
 	if (notify_fd >= 0) {
 		char ok = 0;
 
@@ -421,11 +428,11 @@ int main(int argc, char **argv)
 	}
 	/* After the switch, so that the log of a daemon says it came up. */
 	log_notice("%s: up, UDP port %u, MTU %u%s", dev->ifname, dev->udp.port, dev->mtu,
-		   bare ? ", no config file: configured through " UAPI_DEFAULT_DIR " only" : "");
+		   bare ? ", no config file: configured through " PATHS_SOCKET_DIR " only" : "");
 	if (event_base_dispatch(base) < 0)
 		log_err("event loop failed");
 	else
-		ret = EXIT_SUCCESS;
+		status = EXIT_SUCCESS;
 out:
 	if (d.pidfile[0] && d.dev)
 		unlink(d.pidfile);
@@ -445,5 +452,5 @@ out:
 		close(null_fd);
 	if (log_fd > STDERR_FILENO)
 		close(log_fd);
-	return ret;
+	return status;
 }

@@ -5,8 +5,8 @@
 
 #include <stdint.h>
 
-#define NOISE_PUBLIC_KEY_LEN 32
-#define NOISE_SYMMETRIC_KEY_LEN 32
+#include "key.h" /* KEY_LEN: every key of the protocol, public, private or symmetric */
+
 #define NOISE_TIMESTAMP_LEN 12
 #define NOISE_AUTHTAG_LEN 16
 #define NOISE_HASH_LEN 32
@@ -53,8 +53,8 @@ struct message_macs {
 struct message_handshake_initiation {
 	struct message_header header;
 	uint32_t sender_index;
-	uint8_t unencrypted_ephemeral[NOISE_PUBLIC_KEY_LEN];
-	uint8_t encrypted_static[NOISE_ENCRYPTED_LEN(NOISE_PUBLIC_KEY_LEN)];
+	uint8_t unencrypted_ephemeral[KEY_LEN];
+	uint8_t encrypted_static[NOISE_ENCRYPTED_LEN(KEY_LEN)];
 	uint8_t encrypted_timestamp[NOISE_ENCRYPTED_LEN(NOISE_TIMESTAMP_LEN)];
 	struct message_macs macs;
 } __attribute__((packed));
@@ -63,7 +63,7 @@ struct message_handshake_response {
 	struct message_header header;
 	uint32_t sender_index;
 	uint32_t receiver_index;
-	uint8_t unencrypted_ephemeral[NOISE_PUBLIC_KEY_LEN];
+	uint8_t unencrypted_ephemeral[KEY_LEN];
 	uint8_t encrypted_nothing[NOISE_ENCRYPTED_LEN(0)];
 	struct message_macs macs;
 } __attribute__((packed));

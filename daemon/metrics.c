@@ -65,38 +65,6 @@ struct page {
 	int ret;
 };
 
-struct peer_counter {
-	const char *name;
-	const char *help;
-	size_t offset; /* of the uint64_t in struct peer_stats */
-};
-
-static const struct peer_counter peer_counters[] = {
-	{ "sealnet_peer_rx_bytes_total",
-	  "Bytes of authenticated datagrams received from the peer (UDP payload).",
-	  offsetof(struct peer_stats, rx_bytes) },
-	{ "sealnet_peer_tx_bytes_total", "Bytes of datagrams sent to the peer (UDP payload).",
-	  offsetof(struct peer_stats, tx_bytes) },
-	{ "sealnet_peer_rx_packets_total",
-	  "Authenticated datagrams received from the peer (data, keepalives, handshakes).",
-	  offsetof(struct peer_stats, rx_packets) },
-	{ "sealnet_peer_tx_packets_total",
-	  "Datagrams sent to the peer (data, keepalives, handshakes).",
-	  offsetof(struct peer_stats, tx_packets) },
-	{ "sealnet_peer_handshakes_total", "Handshakes completed with the peer (sessions derived).",
-	  offsetof(struct peer_stats, handshakes_completed) },
-	{ "sealnet_peer_handshakes_failed_total",
-	  "Handshake initiations to the peer that timed out unanswered.",
-	  offsetof(struct peer_stats, handshakes_failed) },
-	{ "sealnet_peer_handshake_initiations_total", "Handshake initiations sent to the peer.",
-	  offsetof(struct peer_stats, handshakes_initiated) },
-	{ "sealnet_peer_keypair_rotations_total",
-	  "Sessions the peer confirmed, moving them from next to current.",
-	  offsetof(struct peer_stats, keypair_rotations) },
-};
-
-#define N_PEER_COUNTERS (sizeof(peer_counters) / sizeof(peer_counters[0]))
-
 static void put(struct page *pg, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
 static void put(struct page *pg, const char *fmt, ...)
@@ -216,17 +184,15 @@ static void format_peers(struct page *pg, struct device *dev, const char *ifl)
 	char pl[PEER_LABELS_MAX];
 	struct peer *p;
 
-	for (size_t i = 0; i < N_PEER_COUNTERS; i++) {
+	/* peer_stats.h names them. */
+	for (size_t i = 0; i < peer_n_counters; i++) {
 		const struct peer_counter *c = &peer_counters[i];
 
-		family(pg, c->name, "counter", c->help);
+		family(pg, c->metric, "counter", c->help);
 		TAILQ_FOREACH(p, &dev->peers, link) {
-			uint64_t v;
-
-			memcpy(&v, (const uint8_t *)&p->stats + c->offset, sizeof(v));
 			peer_label(pl, p);
-			put(pg, "%s{interface=\"%s\"%s} %llu\n", c->name, ifl, pl,
-			    (unsigned long long)v);
+			put(pg, "%s{interface=\"%s\"%s} %llu\n", c->metric, ifl, pl,
+			    (unsigned long long)peer_counter_value(&p->stats, i));
 		}
 	}
 	family(pg, "sealnet_peer_last_handshake_seconds", "gauge",

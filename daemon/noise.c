@@ -39,7 +39,7 @@ static void mix_key(uint8_t ck[NOISE_HASH_LEN], uint8_t *key, const uint8_t *src
 static int mix_dh(uint8_t ck[NOISE_HASH_LEN], uint8_t *key, const uint8_t *priv,
 		  const uint8_t *pub)
 {
-	uint8_t dh[NOISE_PUBLIC_KEY_LEN];
+	uint8_t dh[KEY_LEN];
 	int ret = cipher_dh(dh, priv, pub);
 
 	if (!ret)
@@ -50,19 +50,19 @@ static int mix_dh(uint8_t ck[NOISE_HASH_LEN], uint8_t *key, const uint8_t *priv,
 
 static int mix_precomputed_dh(uint8_t ck[NOISE_HASH_LEN], uint8_t *key, const uint8_t *dh)
 {
-	if (cipher_is_zero(dh, NOISE_PUBLIC_KEY_LEN))
+	if (cipher_is_zero(dh, KEY_LEN))
 		return -EINVAL;
-	mix_key(ck, key, dh, NOISE_PUBLIC_KEY_LEN);
+	mix_key(ck, key, dh, KEY_LEN);
 	return 0;
 }
 
 /* Ck, tau, k = Kdf3(Ck, Q); H = Hash(H || tau). */
 static void mix_psk(uint8_t ck[NOISE_HASH_LEN], uint8_t hash[NOISE_HASH_LEN], uint8_t *key,
-		    const uint8_t psk[NOISE_SYMMETRIC_KEY_LEN])
+		    const uint8_t psk[KEY_LEN])
 {
 	uint8_t tau[NOISE_HASH_LEN];
 
-	cipher_kdf(ck, tau, key, ck, psk, NOISE_SYMMETRIC_KEY_LEN);
+	cipher_kdf(ck, tau, key, ck, psk, KEY_LEN);
 	mix_hash(hash, tau, sizeof(tau));
 	cipher_wipe(tau, sizeof(tau));
 }
@@ -85,15 +85,15 @@ static int message_decrypt(uint8_t *dst, const uint8_t *src, size_t len, const u
 
 /* e: the ephemeral public key goes into the hash and the chaining key. */
 static void mix_ephemeral(uint8_t ck[NOISE_HASH_LEN], uint8_t hash[NOISE_HASH_LEN],
-			  const uint8_t ephemeral[NOISE_PUBLIC_KEY_LEN])
+			  const uint8_t ephemeral[KEY_LEN])
 {
-	mix_hash(hash, ephemeral, NOISE_PUBLIC_KEY_LEN);
-	cipher_kdf(ck, NULL, NULL, ck, ephemeral, NOISE_PUBLIC_KEY_LEN);
+	mix_hash(hash, ephemeral, KEY_LEN);
+	cipher_kdf(ck, NULL, NULL, ck, ephemeral, KEY_LEN);
 }
 
 /* e, on the sending side: a fresh ephemeral key, its public half into the message and the
  * transcript. */
-static int new_ephemeral(struct noise_handshake *hs, uint8_t pub[NOISE_PUBLIC_KEY_LEN])
+static int new_ephemeral(struct noise_handshake *hs, uint8_t pub[KEY_LEN])
 {
 	cipher_generate_private(hs->ephemeral_private);
 	if (cipher_public_key(pub, hs->ephemeral_private))
@@ -103,12 +103,12 @@ static int new_ephemeral(struct noise_handshake *hs, uint8_t pub[NOISE_PUBLIC_KE
 }
 
 static void handshake_start(uint8_t ck[NOISE_HASH_LEN], uint8_t hash[NOISE_HASH_LEN],
-			    const uint8_t responder_static[NOISE_PUBLIC_KEY_LEN])
+			    const uint8_t responder_static[KEY_LEN])
 {
 	ensure_initial();
 	memcpy(ck, initial_chaining_key, NOISE_HASH_LEN);
 	memcpy(hash, initial_hash, NOISE_HASH_LEN);
-	mix_hash(hash, responder_static, NOISE_PUBLIC_KEY_LEN);
+	mix_hash(hash, responder_static, KEY_LEN);
 }
 
 void noise_tai64n(uint8_t out[NOISE_TIMESTAMP_LEN], uint64_t realtime_ns)
@@ -128,18 +128,18 @@ void noise_handshake_set_local(struct noise_handshake *hs, const struct noise_lo
 {
 	if (!local->private_key ||
 	    cipher_dh(hs->precomputed_static_static, local->private_key, hs->remote_static))
-		cipher_wipe(hs->precomputed_static_static, NOISE_PUBLIC_KEY_LEN);
+		cipher_wipe(hs->precomputed_static_static, KEY_LEN);
 }
 
 void noise_handshake_init(struct noise_handshake *hs, const struct noise_local *local,
-			  const uint8_t remote_static[NOISE_PUBLIC_KEY_LEN],
+			  const uint8_t remote_static[KEY_LEN],
 			  const uint8_t *preshared_key)
 {
-	memcpy(hs->remote_static, remote_static, NOISE_PUBLIC_KEY_LEN);
+	memcpy(hs->remote_static, remote_static, KEY_LEN);
 	if (preshared_key)
-		memcpy(hs->preshared_key, preshared_key, NOISE_SYMMETRIC_KEY_LEN);
+		memcpy(hs->preshared_key, preshared_key, KEY_LEN);
 	else
-		cipher_wipe(hs->preshared_key, NOISE_SYMMETRIC_KEY_LEN);
+		cipher_wipe(hs->preshared_key, KEY_LEN);
 	hs->entry.type = INDEX_HANDSHAKE;
 	noise_handshake_set_local(hs, local);
 	noise_handshake_clear(hs);
@@ -158,13 +158,13 @@ void noise_handshake_clear(struct noise_handshake *hs)
 int noise_create_initiation(struct noise_handshake *hs, const struct noise_local *local,
 			    struct message_handshake_initiation *dst, uint64_t realtime_ns)
 {
-	uint8_t timestamp[NOISE_TIMESTAMP_LEN], key[NOISE_SYMMETRIC_KEY_LEN];
+	uint8_t timestamp[NOISE_TIMESTAMP_LEN], key[KEY_LEN];
 	int ret = -ENOKEY;
 
 	if (!local->private_key)
 		goto out;
 	ret = -EINVAL;
-	if (cipher_is_zero(hs->precomputed_static_static, NOISE_PUBLIC_KEY_LEN))
+	if (cipher_is_zero(hs->precomputed_static_static, KEY_LEN))
 		goto out;
 
 	memset(dst, 0, sizeof(*dst));
@@ -180,7 +180,7 @@ int noise_create_initiation(struct noise_handshake *hs, const struct noise_local
 		goto out;
 
 	/* s */
-	message_encrypt(dst->encrypted_static, local->public_key, NOISE_PUBLIC_KEY_LEN, key,
+	message_encrypt(dst->encrypted_static, local->public_key, KEY_LEN, key,
 			hs->hash);
 
 	/* ss */
@@ -206,8 +206,8 @@ int noise_consume_initiation(const struct noise_local *local,
 			     noise_lookup_fn *lookup, void *ctx, uint64_t now,
 			     struct noise_handshake **out)
 {
-	uint8_t s[NOISE_PUBLIC_KEY_LEN], e[NOISE_PUBLIC_KEY_LEN], t[NOISE_TIMESTAMP_LEN];
-	uint8_t hash[NOISE_HASH_LEN], ck[NOISE_HASH_LEN], key[NOISE_SYMMETRIC_KEY_LEN];
+	uint8_t s[KEY_LEN], e[KEY_LEN], t[NOISE_TIMESTAMP_LEN];
+	uint8_t hash[NOISE_HASH_LEN], ck[NOISE_HASH_LEN], key[KEY_LEN];
 	struct noise_handshake *hs;
 	int ret = -ENOKEY;
 
@@ -226,7 +226,7 @@ int noise_consume_initiation(const struct noise_local *local,
 		goto out;
 
 	/* s */
-	if (message_decrypt(s, src->encrypted_static, NOISE_PUBLIC_KEY_LEN, key, hash))
+	if (message_decrypt(s, src->encrypted_static, KEY_LEN, key, hash))
 		goto out;
 
 	ret = -ENOKEY;
@@ -272,7 +272,7 @@ out:
 int noise_create_response(struct noise_handshake *hs, const struct noise_local *local,
 			  struct message_handshake_response *dst)
 {
-	uint8_t key[NOISE_SYMMETRIC_KEY_LEN];
+	uint8_t key[KEY_LEN];
 	int ret = -EINVAL;
 
 	if (hs->state != NOISE_CONSUMED_INITIATION || !local->private_key)
@@ -313,8 +313,8 @@ out:
 int noise_consume_response(struct noise_handshake *hs, const struct noise_local *local,
 			   const struct message_handshake_response *src)
 {
-	uint8_t e[NOISE_PUBLIC_KEY_LEN], hash[NOISE_HASH_LEN], ck[NOISE_HASH_LEN];
-	uint8_t key[NOISE_SYMMETRIC_KEY_LEN];
+	uint8_t e[KEY_LEN], hash[NOISE_HASH_LEN], ck[NOISE_HASH_LEN];
+	uint8_t key[KEY_LEN];
 	int ret = -EINVAL;
 
 	if (hs->state != NOISE_CREATED_INITIATION || !local->private_key)

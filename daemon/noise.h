@@ -13,7 +13,7 @@
 
 struct noise_local {
 	uint8_t *private_key; /* sodium_malloc memory, owned by the device; NULL = no identity */
-	uint8_t public_key[NOISE_PUBLIC_KEY_LEN];
+	uint8_t public_key[KEY_LEN];
 };
 
 enum noise_state {
@@ -27,12 +27,12 @@ enum noise_state {
 struct noise_handshake {
 	struct index_entry entry; /* our index for this handshake */
 	enum noise_state state;
-	uint8_t remote_static[NOISE_PUBLIC_KEY_LEN];
+	uint8_t remote_static[KEY_LEN];
 	/* DH(our static, their static): computed once per identity change; zero if invalid. */
-	uint8_t precomputed_static_static[NOISE_PUBLIC_KEY_LEN];
-	uint8_t preshared_key[NOISE_SYMMETRIC_KEY_LEN];
-	uint8_t ephemeral_private[NOISE_PUBLIC_KEY_LEN];
-	uint8_t remote_ephemeral[NOISE_PUBLIC_KEY_LEN];
+	uint8_t precomputed_static_static[KEY_LEN];
+	uint8_t preshared_key[KEY_LEN];
+	uint8_t ephemeral_private[KEY_LEN];
+	uint8_t remote_ephemeral[KEY_LEN];
 	uint8_t hash[NOISE_HASH_LEN];
 	uint8_t chaining_key[NOISE_HASH_LEN];
 	uint8_t latest_timestamp[NOISE_TIMESTAMP_LEN];
@@ -42,8 +42,8 @@ struct noise_handshake {
 
 struct noise_keypair {
 	struct index_entry entry; /* our index: what the peer puts in key_idx */
-	uint8_t send_key[NOISE_SYMMETRIC_KEY_LEN];
-	uint8_t recv_key[NOISE_SYMMETRIC_KEY_LEN];
+	uint8_t send_key[KEY_LEN];
+	uint8_t recv_key[KEY_LEN];
 	uint64_t send_counter; /* next nonce to use */
 	struct replay replay;
 	uint64_t birthdate; /* monotonic ns */
@@ -54,7 +54,7 @@ struct noise_keypair {
 
 /* Sets the peer's identity and recomputes the static-static DH. psk may be NULL. */
 void noise_handshake_init(struct noise_handshake *hs, const struct noise_local *local,
-			  const uint8_t remote_static[NOISE_PUBLIC_KEY_LEN],
+			  const uint8_t remote_static[KEY_LEN],
 			  const uint8_t *preshared_key);
 /* Recompute after our private key changed. */
 void noise_handshake_set_local(struct noise_handshake *hs, const struct noise_local *local);
@@ -69,7 +69,7 @@ int noise_create_initiation(struct noise_handshake *hs, const struct noise_local
 /* Finds the initiator by its decrypted static key through lookup. Returns 0 with *out set,
  * -ENOKEY (unknown peer), -EBADMSG (does not decrypt), -EALREADY (timestamp not newer:
  * replay), -EBUSY (initiations from this peer too fast). */
-typedef struct noise_handshake *noise_lookup_fn(void *ctx, const uint8_t pub[NOISE_PUBLIC_KEY_LEN]);
+typedef struct noise_handshake *noise_lookup_fn(void *ctx, const uint8_t pub[KEY_LEN]);
 int noise_consume_initiation(const struct noise_local *local,
 			     const struct message_handshake_initiation *src,
 			     noise_lookup_fn *lookup, void *ctx, uint64_t now,

@@ -56,14 +56,14 @@ int peer_new(struct device *dev, const struct config_peer *cp, struct peer **out
 void peer_update(struct peer *p, const struct config_peer *cp)
 {
 	const uint8_t *psk = cp->has_preshared_key ? cp->preshared_key : NULL;
-	static const uint8_t zero[NOISE_SYMMETRIC_KEY_LEN];
+	static const uint8_t zero[KEY_LEN];
 
 	snprintf(p->label, sizeof(p->label), "%s", cp->name);
-	if (!cipher_equal(p->handshake.preshared_key, psk ? psk : zero, NOISE_SYMMETRIC_KEY_LEN)) {
+	if (!key_equal(p->handshake.preshared_key, psk ? psk : zero)) {
 		if (psk)
-			memcpy(p->handshake.preshared_key, psk, NOISE_SYMMETRIC_KEY_LEN);
+			memcpy(p->handshake.preshared_key, psk, KEY_LEN);
 		else
-			cipher_wipe(p->handshake.preshared_key, NOISE_SYMMETRIC_KEY_LEN);
+			cipher_wipe(p->handshake.preshared_key, KEY_LEN);
 	}
 	if (cp->endpoint.sa.sa_family && !addr_endpoint_equal(&p->endpoint, &cp->endpoint)) {
 		p->endpoint = cp->endpoint;
@@ -148,13 +148,13 @@ void peer_table_free(struct peer_table *t)
 	t->n_buckets = t->count = 0;
 }
 
-static size_t key_bucket(const struct peer_table *t, const uint8_t key[NOISE_PUBLIC_KEY_LEN])
+static size_t key_bucket(const struct peer_table *t, const uint8_t key[KEY_LEN])
 {
 	uint64_t h;
 
 	_Static_assert(crypto_shorthash_BYTES == sizeof(h), "SipHash gives 64 bits");
 	_Static_assert(crypto_shorthash_KEYBYTES == sizeof(t->hash_key), "SipHash takes 128");
-	crypto_shorthash((uint8_t *)&h, key, NOISE_PUBLIC_KEY_LEN, t->hash_key);
+	crypto_shorthash((uint8_t *)&h, key, KEY_LEN, t->hash_key);
 	return (size_t)h & (t->n_buckets - 1);
 }
 
@@ -209,12 +209,12 @@ void peer_table_remove(struct peer_table *t, struct peer *p)
 	}
 }
 
-struct peer *peer_table_lookup(const struct peer_table *t, const uint8_t key[NOISE_PUBLIC_KEY_LEN])
+struct peer *peer_table_lookup(const struct peer_table *t, const uint8_t key[KEY_LEN])
 {
 	struct peer *p;
 
 	for (p = t->buckets[key_bucket(t, key)]; p; p = p->hash_next)
-		if (cipher_equal(peer_public_key(p), key, NOISE_PUBLIC_KEY_LEN))
+		if (key_equal(peer_public_key(p), key))
 			return p;
 	return NULL;
 }

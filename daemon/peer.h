@@ -11,6 +11,7 @@
 #include "config.h"
 #include "cookie.h"
 #include "noise.h"
+#include "peer_stats.h"
 #include "timers.h"
 #include "udp.h"
 
@@ -21,16 +22,6 @@ struct config_peer;
 /* Packets from the TUN wait here while a handshake runs; the oldest is dropped when full. */
 #define PEER_STAGED_MAX 32
 #define PEER_STAGED_ANY_SIZE 65535
-
-struct peer_stats {
-	uint64_t rx_bytes, tx_bytes;
-	uint64_t rx_packets, tx_packets;
-	uint64_t handshakes_initiated; /* initiations sent */
-	uint64_t handshakes_completed; /* sessions derived (initiator) or confirmed (responder) */
-	uint64_t handshakes_failed;    /* initiations that timed out unanswered */
-	uint64_t keypair_rotations;
-	uint64_t staged_dropped;
-};
 
 struct peer {
 	TAILQ_ENTRY(peer) link;
@@ -88,7 +79,7 @@ int peer_table_reserve(struct peer_table *t, size_t count);
 /* The key must not be in the table yet. */
 void peer_table_insert(struct peer_table *t, struct peer *p);
 void peer_table_remove(struct peer_table *t, struct peer *p);
-struct peer *peer_table_lookup(const struct peer_table *t, const uint8_t key[NOISE_PUBLIC_KEY_LEN]);
+struct peer *peer_table_lookup(const struct peer_table *t, const uint8_t key[KEY_LEN]);
 
 /* The order of peer.allowed_ips: family, address bytes, then length. */
 int peer_prefix_cmp(const struct ip_prefix *a, const struct ip_prefix *b);

@@ -23,7 +23,8 @@
  * asked for it, nothing else. privdrop_apply() hands it to addr_set_resolver().
  *
  * Privileges belong to the process, so this module's state is the process's: one helper, one
- * resolver. */
+ * resolver. This file is the drop and its order; the helper and its protocol are helper.h,
+ * the resolver resolver.h, the seccomp filters of all three processes sandbox.h. */
 #ifndef SEALNET_PRIVDROP_H
 #define SEALNET_PRIVDROP_H
 
@@ -70,5 +71,19 @@ int privdrop_open_key(const char *path);
 /* What to add to the message for an error of privdrop_open_config() or privdrop_open_key():
  * "" or a sentence that starts with a space. */
 const char *privdrop_open_hint(int err);
+
+/* For helper.c and resolver.c, the children's own drops. */
+
+/* The bounding set down to keep, when we may change it (CAP_SETPCAP). Returns 0 or -errno. */
+int privdrop_caps_bound(uint64_t keep);
+/* Effective = permitted = keep (what of it we hold), inheritable and ambient empty. Returns 0
+ * or -errno. */
+int privdrop_caps_set(uint64_t keep);
+/* Forks a child named name (its comm, at most 15 characters) that runs child_main(fd) with
+ * its end of a new SOCK_SEQPACKET pair on fd, and exits when it returns; *ours gets the other
+ * end. The child ignores the signals meant for the daemon (a terminal's ^C, systemd's SIGTERM
+ * to the whole unit: it must outlive the daemon), leaves the terminal's session, and keeps
+ * no other descriptor (/dev/null on 0, 1 and 2). Returns 0 or -errno. */
+int privdrop_spawn(const char *name, void (*child_main)(int fd), int *ours);
 
 #endif

@@ -23,6 +23,7 @@
 #include "key.h"
 #include "listener.h"
 #include "log.h"
+#include "paths.h"
 #include "peer.h"
 #include "workers.h"
 
@@ -99,8 +100,6 @@ static void slot_put(uint32_t *t, size_t mask, size_t h, size_t peer)
 	t[h & mask] = (uint32_t)peer + 1;
 }
 
-static bool prefix_same(const struct ip_prefix *a, const struct ip_prefix *b);
-
 /* Builds both tables afresh from c, with room to grow. 0 or -ENOMEM. */
 static int index_rebuild(struct set_index *ix, const struct config *c)
 {
@@ -166,7 +165,7 @@ static long index_find_prefix(const struct set_index *ix, const struct config *c
 			continue;
 		cp = &c->peers[v - 1];
 		for (size_t j = 0; j < cp->n_allowed_ips; j++) {
-			if (prefix_same(&cp->allowed_ips[j], pfx)) {
+			if (addr_prefix_equal(&cp->allowed_ips[j], pfx)) {
 				*at = j;
 				return (long)(v - 1);
 			}
@@ -209,12 +208,6 @@ static long own_peer(const struct config *c)
 	return -1;
 }
 
-static bool prefix_same(const struct ip_prefix *a, const struct ip_prefix *b)
-{
-	return a->addr.family == b->addr.family && a->cidr == b->cidr &&
-	       !memcmp(a->addr.bytes, b->addr.bytes, addr_len(a->addr.family));
-}
-
 static void remove_prefix_at(struct config_peer *cp, size_t j)
 {
 	memmove(&cp->allowed_ips[j], &cp->allowed_ips[j + 1],
@@ -254,7 +247,7 @@ static int add_allowed_ip(struct config *c, size_t peer, const struct ip_prefix 
 	for (size_t i = 0; i < c->n_peers; i++) {
 		cp = &c->peers[i];
 		for (size_t j = 0; j < cp->n_allowed_ips; j++) {
-			if (!prefix_same(&cp->allowed_ips[j], pfx))
+			if (!addr_prefix_equal(&cp->allowed_ips[j], pfx))
 				continue;
 			if (i == peer)
 				return 0;
@@ -277,7 +270,7 @@ static int add_allowed_ip(struct config *c, size_t peer, const struct ip_prefix 
 static void remove_allowed_ip(struct config_peer *cp, const struct ip_prefix *pfx)
 {
 	for (size_t j = 0; j < cp->n_allowed_ips; j++) {
-		if (prefix_same(&cp->allowed_ips[j], pfx)) {
+		if (addr_prefix_equal(&cp->allowed_ips[j], pfx)) {
 			remove_prefix_at(cp, j);
 			return;
 		}
@@ -638,25 +631,15 @@ static void handle_get(struct device *dev, struct evbuffer *out, bool ours,
 			evbuffer_add_printf(out, "endpoint=%s\n", addr_endpoint_str(&p->endpoint, ep));
 		evbuffer_add_printf(out,
 				    "last_handshake_time_sec=%llu\nlast_handshake_time_nsec=%llu\n"
-				    "tx_bytes=%llu\nrx_bytes=%llu\n"
 				    "persistent_keepalive_interval=%u\n",
 				    (unsigned long long)(p->last_handshake_realtime / NSEC_PER_SEC),
 				    (unsigned long long)(p->last_handshake_realtime % NSEC_PER_SEC),
-				    (unsigned long long)p->stats.tx_bytes,
-				    (unsigned long long)p->stats.rx_bytes,
 				    p->timers.persistent_keepalive_interval);
-		if (ours)
-			evbuffer_add_printf(
-				out,
-				"sealnet_rx_packets=%llu\nsealnet_tx_packets=%llu\n"
-				"sealnet_handshakes=%llu\nsealnet_initiations=%llu\n"
-				"sealnet_handshakes_failed=%llu\nsealnet_rotations=%llu\n",
-				(unsigned long long)p->stats.rx_packets,
-				(unsigned long long)p->stats.tx_packets,
-				(unsigned long long)p->stats.handshakes_completed,
-				(unsigned long long)p->stats.handshakes_initiated,
-				(unsigned long long)p->stats.handshakes_failed,
-				(unsigned long long)p->stats.keypair_rotations);
+		/* wg's own (tx_bytes, rx_bytes) always, ours for get=sealnet: peer_stats.h. */
+		for (size_t i = 0; i < peer_n_counters; i++)
+			if (ours || peer_counters[i].wg)
+				evbuffer_add_printf(out, "%s=%llu\n", peer_counters[i].uapi_key,
+						    (unsigned long long)peer_counter_value(&p->stats, i));
 		if (ours && p->label[0])
 			evbuffer_add_printf(out, "sealnet_name=%s\n", p->label);
 		if (ours)
@@ -986,7 +969,7 @@ int uapi_open(struct device *dev, const char *dir, const char *config_path, stru
 	int fd = -1, ret;
 
 	if (!dir)
-		dir = UAPI_DEFAULT_DIR;
+		dir = PATHS_SOCKET_DIR;
 	u = calloc(1, sizeof(*u));
 	if (!u)
 		return -ENOMEM;

@@ -18,8 +18,6 @@ struct config;
 struct evbuffer;
 struct uapi;
 
-#define UAPI_DEFAULT_DIR "/var/run/wireguard"
-
 /* Listens on DIR/IFNAME.sock (mode 0600; DIR made 0755 if missing). config_path is what
  * reload=1 reads (may be NULL: reload then answers errno=-EINVAL). */
 int uapi_open(struct device *dev, const char *dir, const char *config_path, struct uapi **out);

@@ -18,7 +18,7 @@ static void usage_text(FILE *f)
 {
 	fprintf(f,
 	        "Usage: %s check [--strict] <interface> | <file>\n"
-	        "  <interface>  check " QUICK_CONFIG_DIR "/<interface>.conf\n"
+	        "  <interface>  check " PATHS_CONFIG_DIR "/<interface>.conf\n"
 	        "  <file>       check this file (a path, or a name ending in .conf)\n"
 	        "  --strict     warnings fail the check too\n"
 	        "Prints every error and warning as FILE:LINE: error|warning: what. Exit status:\n"
@@ -111,7 +111,7 @@ int check_main(int argc, char *argv[])
 	if (strchr(arg, '/') || (strlen(arg) > 5 && !strcmp(arg + strlen(arg) - 5, ".conf"))) {
 		snprintf(path, sizeof(path), "%s", arg);
 	} else if (ipc_valid_name(arg)) {
-		snprintf(path, sizeof(path), QUICK_CONFIG_DIR "/%s.conf", arg);
+		snprintf(path, sizeof(path), PATHS_CONFIG_DIR "/%s.conf", arg);
 	} else {
 		fprintf(stderr, "%s: check: `%s' is neither an interface name nor a file\n",
 		        PROG_NAME, arg);

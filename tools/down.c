@@ -93,10 +93,10 @@ static bool socket_gone(const char *ifname)
  * 0, or prints why not (naming cmd) and returns 1. */
 static int find_daemon(const char *cmd, const char *ifname, long *pid)
 {
-	char pidfile[sizeof(IPC_PID_DIR) + IFNAMSIZ + 8], path[64], buf[64], *end;
+	char pidfile[sizeof(PATHS_RUN_DIR) + IFNAMSIZ + 8], path[64], buf[64], *end;
 	int ret;
 
-	snprintf(pidfile, sizeof(pidfile), IPC_PID_DIR "/%s.pid", ifname);
+	snprintf(pidfile, sizeof(pidfile), PATHS_RUN_DIR "/%s.pid", ifname);
 	ret = read_small(pidfile, buf, sizeof(buf));
 	/* Running means a daemon answers on the socket; the pid file only says whom to stop. */
 	if (ret && socket_gone(ifname)) {
@@ -174,7 +174,7 @@ static int daemon_config(long pid, const char *ifname, char *path, size_t size, 
 	int fd;
 
 	*quick = false;
-	snprintf(path, size, QUICK_CONFIG_DIR "/%s.conf", ifname);
+	snprintf(path, size, PATHS_CONFIG_DIR "/%s.conf", ifname);
 	snprintf(file, sizeof(file), "/proc/%ld/cmdline", pid);
 	fd = open(file, O_RDONLY | O_CLOEXEC);
 	if (fd < 0)

@@ -39,7 +39,7 @@ int ipc_connect(const char *ifname)
 
 	if (!ipc_valid_name(ifname))
 		return -EINVAL;
-	snprintf(sun.sun_path, sizeof(sun.sun_path), "%s/%s.sock", IPC_DIR, ifname);
+	snprintf(sun.sun_path, sizeof(sun.sun_path), "%s/%s.sock", PATHS_SOCKET_DIR, ifname);
 	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
 	if (fd < 0)
 		return -errno;
@@ -368,14 +368,10 @@ static int peer_key(struct ipc_peer *p, struct tails *t, const char *key, const 
 	} counters[] = {
 	        {"last_handshake_time_sec", offsetof(struct ipc_peer, last_handshake_sec)},
 	        {"last_handshake_time_nsec", offsetof(struct ipc_peer, last_handshake_nsec)},
-	        {"rx_bytes", offsetof(struct ipc_peer, rx_bytes)},
-	        {"tx_bytes", offsetof(struct ipc_peer, tx_bytes)},
-	        {"sealnet_rx_packets", offsetof(struct ipc_peer, rx_packets)},
-	        {"sealnet_tx_packets", offsetof(struct ipc_peer, tx_packets)},
-	        {"sealnet_handshakes", offsetof(struct ipc_peer, handshakes)},
-	        {"sealnet_initiations", offsetof(struct ipc_peer, initiations)},
-	        {"sealnet_handshakes_failed", offsetof(struct ipc_peer, handshakes_failed)},
-	        {"sealnet_rotations", offsetof(struct ipc_peer, rotations)},
+#define COUNTER(field, name, wg, metric, help) \
+	{(wg) ? #name : "sealnet_" #name, offsetof(struct ipc_peer, name)},
+	        PEER_COUNTERS(COUNTER)
+#undef COUNTER
 	        {"sealnet_handshake_attempts", offsetof(struct ipc_peer, handshake_attempts)},
 	        {"sealnet_unanswered_ms", offsetof(struct ipc_peer, unanswered_ms)},
 	};
@@ -541,7 +537,7 @@ int ipc_list(char ***out)
 	names = calloc(cap, sizeof(*names));
 	if (!names)
 		return -ENOMEM;
-	dir = opendir(IPC_DIR);
+	dir = opendir(PATHS_SOCKET_DIR);
 	if (!dir) {
 		if (errno == ENOENT) {
 			*out = names;

@@ -17,10 +17,11 @@
 
 #include "addr.h"
 #include "key.h"
+#include "paths.h"
+#include "peer_stats.h"
 
-#define IPC_DIR "/var/run/wireguard"
-/* Where a daemonized sealnetd writes IFACE.pid (its default -p); `sealnet down` reads it. */
-#define IPC_PID_DIR "/run/sealnet"
+/* registry.c's name for PATHS_RUN_DIR, until its split by concern (issue 13) renames it. */
+#define IPC_PID_DIR PATHS_RUN_DIR
 
 struct ipc_allowedip {
 	char text[ADDR_STRLEN]; /* "100.64.0.2/32", as the daemon wrote it */
@@ -33,11 +34,12 @@ struct ipc_peer {
 	char endpoint[ADDR_STRLEN];  /* "198.18.0.2:51820", "[fd00::2]:51820"; "" when none */
 	uint64_t last_handshake_sec; /* Unix time; 0 = never */
 	uint64_t last_handshake_nsec;
-	uint64_t rx_bytes, tx_bytes;
 	unsigned persistent_keepalive; /* seconds; 0 = off */
-	/* sealnet_* counters: only when the device's has_counters is set. */
-	uint64_t rx_packets, tx_packets;
-	uint64_t handshakes, initiations, handshakes_failed, rotations;
+	/* The counters, by their names in peer_stats.h: wg's (rx_bytes, tx_bytes) always, the
+	 * sealnet_* ones only when the device's has_counters is set. */
+#define IPC_PEER_COUNTER(field, name, wg, metric, help) uint64_t name;
+	PEER_COUNTERS(IPC_PEER_COUNTER)
+#undef IPC_PEER_COUNTER
 	char name[64];               /* Name = (CONFIG_NAME_MAX); "" when none */
 	uint64_t handshake_attempts; /* unanswered initiations of the handshake under way */
 	uint64_t unanswered_ms;      /* since the first initiation not answered yet, 0 = none */
@@ -112,7 +114,7 @@ void ipc_reply_free(char *reply, size_t size);
 int ipc_get(const char *ifname, struct ipc_device **out);
 void ipc_device_free(struct ipc_device *dev);
 
-/* The interfaces whose socket in IPC_DIR accepts a connection (a file left by a daemon that
+/* The interfaces whose socket in PATHS_SOCKET_DIR accepts a connection (a file left by a daemon that
  * died does not), sorted, in a NULL-terminated array; none when the directory does not exist.
  * Returns 0 or -errno. *out is owned by the caller: ipc_list_free(). */
 int ipc_list(char ***out);

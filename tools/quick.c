@@ -58,7 +58,7 @@ int quick_target(const char *cmd, const char *arg, char ifname[IFNAMSIZ], char *
 			return EXIT_USAGE;
 		}
 		snprintf(ifname, IFNAMSIZ, "%s", arg);
-		snprintf(path, size, QUICK_CONFIG_DIR "/%s.conf", ifname);
+		snprintf(path, size, PATHS_CONFIG_DIR "/%s.conf", ifname);
 	}
 	if (!ipc_valid_name(ifname)) {
 		fprintf(stderr,

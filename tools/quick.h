@@ -16,12 +16,10 @@
 #include <stddef.h>
 
 #include "config.h"
-
-/* Where `up sn0` and `down sn0` find sn0.conf. */
-#define QUICK_CONFIG_DIR "/etc/sealnet"
+#include "paths.h"
 
 /* wg-quick's reading of an argument: one holding a '/' or ending in .conf is a file, whose
- * name without .conf is the interface; anything else is an interface in QUICK_CONFIG_DIR.
+ * name without .conf is the interface; anything else is an interface in PATHS_CONFIG_DIR.
  * Fills ifname and path (as given, not resolved). *is_file tells which it was. Returns 0,
  * or prints why not (naming cmd) and returns EXIT_USAGE: the caller prints its usage. */
 int quick_target(const char *cmd, const char *arg, char ifname[IFNAMSIZ], char *path, size_t size,

@@ -53,7 +53,7 @@ int reload_main(int argc, char *argv[])
 	ret = ipc_command_why(ifname, "reload=1\n", &err, why, sizeof(why));
 	if (ret == -ENODEV)
 		fprintf(stderr, "%s: reload %s: not running (no daemon on %s/%s.sock)\n", PROG_NAME,
-		        ifname, IPC_DIR, ifname);
+		        ifname, PATHS_SOCKET_DIR, ifname);
 	else if (ret == -ENOTSUP)
 		fprintf(stderr, "%s: reload %s: the daemon does not know reload (not sealnetd?)\n",
 		        PROG_NAME, ifname);

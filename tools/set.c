@@ -404,7 +404,7 @@ int set_main(int argc, char *argv[])
 	ret = ipc_command(ifname, r.buf, &err);
 	if (ret == -ENODEV) {
 		fprintf(stderr, "%s: set %s: not running (no daemon on %s/%s.sock)\n", PROG_NAME,
-		        ifname, IPC_DIR, ifname);
+		        ifname, PATHS_SOCKET_DIR, ifname);
 	} else if (ret) {
 		fprintf(stderr, "%s: set %s: cannot talk to the daemon: %s\n", PROG_NAME, ifname,
 		        strerror(-ret));

@@ -324,22 +324,19 @@ static void json_peer(const struct ipc_device *dev, const struct status_sample *
 	printf(",\n          \"allowed_ips\": ");
 	json_prefixes(p->first_allowedip);
 	printf(",\n          \"latest_handshake\": %" PRIu64 ",\n", p->last_handshake_sec);
-	printf("          \"rx_bytes\": %" PRIu64 ",\n          \"tx_bytes\": %" PRIu64 ",\n",
-	       p->rx_bytes, p->tx_bytes);
+	/* peer_stats.h names them: wg's always, ours when the daemon is sealnetd. */
+#define JSON_COUNTER(field, name, wg, metric, help) \
+	if ((wg) || dev->has_counters) \
+		printf("          \"" #name "\": %" PRIu64 ",\n", p->name);
+	PEER_COUNTERS(JSON_COUNTER)
+#undef JSON_COUNTER
 	/* Bytes per second over the device's rate_interval; null when not measured. */
 	if (status_peer_rate(smp, p, &rx, &tx))
 		printf("          \"rx_rate\": %.1f,\n          \"tx_rate\": %.1f,\n", rx, tx);
 	else
 		printf("          \"rx_rate\": null,\n          \"tx_rate\": null,\n");
 	if (dev->has_counters)
-		printf("          \"rx_packets\": %" PRIu64 ",\n          \"tx_packets\": %" PRIu64
-		       ",\n          \"handshakes\": %" PRIu64
-		       ",\n          \"initiations\": %" PRIu64
-		       ",\n          \"handshakes_failed\": %" PRIu64
-		       ",\n          \"rotations\": %" PRIu64
-		       ",\n          \"handshake_attempts\": %" PRIu64 ",\n",
-		       p->rx_packets, p->tx_packets, p->handshakes, p->initiations,
-		       p->handshakes_failed, p->rotations, p->handshake_attempts);
+		printf("          \"handshake_attempts\": %" PRIu64 ",\n", p->handshake_attempts);
 	printf("          \"persistent_keepalive\": %u\n        }", p->persistent_keepalive);
 }
 
@@ -552,7 +549,7 @@ static void print_error(const struct show_opts *o, const char *ifname, int err)
 {
 	if (err == -ENODEV)
 		fprintf(stderr, "%s: %s %s: not running (no daemon on %s/%s.sock)\n", PROG_NAME,
-		        o->cmd, ifname, IPC_DIR, ifname);
+		        o->cmd, ifname, PATHS_SOCKET_DIR, ifname);
 	else if (err == -EPROTO)
 		fprintf(stderr, "%s: %s %s: cannot read the daemon's answer\n", PROG_NAME, o->cmd,
 		        ifname);
@@ -567,7 +564,7 @@ static int show_interfaces(const struct show_opts *o)
 
 	ret = ipc_list(&names);
 	if (ret) {
-		fprintf(stderr, "%s: %s: cannot list %s: %s\n", PROG_NAME, o->cmd, IPC_DIR,
+		fprintf(stderr, "%s: %s: cannot list %s: %s\n", PROG_NAME, o->cmd, PATHS_SOCKET_DIR,
 		        strerror(-ret));
 		return 1;
 	}
@@ -770,7 +767,7 @@ int show_run(const char *cmd, int argc, char *argv[], bool brief)
 	}
 	ret = ipc_list(&names);
 	if (ret) {
-		fprintf(stderr, "%s: %s: cannot list %s: %s\n", PROG_NAME, cmd, IPC_DIR,
+		fprintf(stderr, "%s: %s: cannot list %s: %s\n", PROG_NAME, cmd, PATHS_SOCKET_DIR,
 		        strerror(-ret));
 		return 1;
 	}

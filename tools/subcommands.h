@@ -7,6 +7,8 @@
 #include <stdbool.h>
 #include <stdio.h>
 
+#include "key.h"
+
 #define PROG_NAME "sealnet"
 #ifndef SEALNET_VERSION
 #define SEALNET_VERSION "unknown" /* the Makefile says: git describe */
@@ -25,7 +27,7 @@ bool wants_help(int argc, char *argv[]);
 
 /* Writes the base64 form of key and a newline to stdout, without leaving a copy in stdio's
  * buffers. Returns 0, or prints why not (naming cmd) and returns 1. */
-int print_key(const char *cmd, const unsigned char key[32]);
+int print_key(const char *cmd, const unsigned char key[KEY_LEN]);
 
 /* Checks the file at path as `sealnet check` does, writing its errors and warnings to out,
  * each as FILE:LINE: error|warning: what, and counting them; with errors_only, for up and

@@ -21,7 +21,7 @@ static void usage_text(FILE *f)
 {
 	fprintf(f,
 	        "Usage: %s up <interface> | <file>.conf\n"
-	        "  <interface>     start it from " QUICK_CONFIG_DIR "/<interface>.conf\n"
+	        "  <interface>     start it from " PATHS_CONFIG_DIR "/<interface>.conf\n"
 	        "  <file>.conf     start the interface named by the file's base name\n",
 	        PROG_NAME);
 }

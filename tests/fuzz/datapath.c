@@ -103,7 +103,7 @@ enum op {
 
 struct session {
 	uint32_t idx; /* A's receiver index */
-	uint8_t key[NOISE_SYMMETRIC_KEY_LEN];
+	uint8_t key[KEY_LEN];
 	uint64_t counter; /* next one to send */
 	uint64_t birth;   /* when A derived it, by the harness's clock */
 };
@@ -309,7 +309,7 @@ static void check_sent(const union endpoint *to, const uint8_t *buf, size_t len)
 	a->next_counter = counter + 1;
 }
 
-static struct noise_handshake *b_lookup(void *ctx, const uint8_t pub[NOISE_PUBLIC_KEY_LEN])
+static struct noise_handshake *b_lookup(void *ctx, const uint8_t pub[KEY_LEN])
 {
 	struct harness *h = ctx;
 
@@ -978,11 +978,11 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
 	const char *seeds = getenv("SEALNET_FUZZ_WRITE_SEEDS");
 
 	fuzz_init();
-	b_local.private_key = sodium_malloc(NOISE_PUBLIC_KEY_LEN);
+	b_local.private_key = sodium_malloc(KEY_LEN);
 	if (!b_local.private_key)
 		abort();
-	memcpy(b_local.private_key, fuzz_private[FUZZ_B], NOISE_PUBLIC_KEY_LEN);
-	memcpy(b_local.public_key, fuzz_public[FUZZ_B], NOISE_PUBLIC_KEY_LEN);
+	memcpy(b_local.private_key, fuzz_private[FUZZ_B], KEY_LEN);
+	memcpy(b_local.public_key, fuzz_public[FUZZ_B], KEY_LEN);
 	noise_handshake_init(&b_hs_pristine, &b_local, fuzz_public[FUZZ_A], fuzz_psk_ab);
 	cookie_checker_init(&b_checker, fuzz_public[FUZZ_B]);
 	sources[0] = sources[3] = fuzz_endpoint_b;

@@ -47,9 +47,9 @@ struct fuzz_recv fuzz_recv;
 struct fuzz_sent fuzz_sent[MESSAGE_HANDSHAKE_COOKIE + 1];
 void (*fuzz_on_send)(const union endpoint *to, const uint8_t *buf, size_t len);
 
-uint8_t fuzz_private[FUZZ_NODES][NOISE_PUBLIC_KEY_LEN];
-uint8_t fuzz_public[FUZZ_NODES][NOISE_PUBLIC_KEY_LEN];
-uint8_t fuzz_psk_ab[NOISE_SYMMETRIC_KEY_LEN];
+uint8_t fuzz_private[FUZZ_NODES][KEY_LEN];
+uint8_t fuzz_public[FUZZ_NODES][KEY_LEN];
+uint8_t fuzz_psk_ab[KEY_LEN];
 const char *fuzz_config_text;
 struct config *fuzz_config;
 union endpoint fuzz_endpoint_b, fuzz_endpoint_a;
@@ -309,7 +309,7 @@ void fuzz_init(void)
 	if (cipher_init())
 		abort();
 	for (int i = 0; i < FUZZ_NODES; i++) {
-		memset(fuzz_private[i], 0x41 + i, NOISE_PUBLIC_KEY_LEN);
+		memset(fuzz_private[i], 0x41 + i, KEY_LEN);
 		if (key_public_from_private(fuzz_public[i], fuzz_private[i]))
 			abort();
 	}

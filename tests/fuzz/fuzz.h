@@ -73,9 +73,9 @@ extern void (*fuzz_on_send)(const union endpoint *to, const uint8_t *buf, size_t
 
 enum fuzz_who { FUZZ_A, FUZZ_B, FUZZ_C, FUZZ_NODES };
 /* Fixed keys, so that captured messages stay valid seeds across runs. */
-extern uint8_t fuzz_private[FUZZ_NODES][NOISE_PUBLIC_KEY_LEN];
-extern uint8_t fuzz_public[FUZZ_NODES][NOISE_PUBLIC_KEY_LEN];
-extern uint8_t fuzz_psk_ab[NOISE_SYMMETRIC_KEY_LEN];
+extern uint8_t fuzz_private[FUZZ_NODES][KEY_LEN];
+extern uint8_t fuzz_public[FUZZ_NODES][KEY_LEN];
+extern uint8_t fuzz_psk_ab[KEY_LEN];
 /* A's configuration file (text), and the same parsed. B has an endpoint, C none. */
 extern const char *fuzz_config_text;
 extern struct config *fuzz_config;

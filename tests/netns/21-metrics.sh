@@ -143,6 +143,7 @@ uapi_samples() {
 			pm["sealnet_handshakes_failed"] = "sealnet_peer_handshakes_failed_total"
 			pm["sealnet_initiations"] = "sealnet_peer_handshake_initiations_total"
 			pm["sealnet_rotations"] = "sealnet_peer_keypair_rotations_total"
+			pm["sealnet_staged_dropped"] = "sealnet_peer_staged_dropped_total"
 			pm["last_handshake_time_sec"] = "sealnet_peer_last_handshake_seconds"
 		}
 		{ i = index($0, "="); k = substr($0, 1, i - 1); v = substr($0, i + 1) }

@@ -60,7 +60,7 @@ static void endpoint6(union endpoint *e, const char *addr, uint16_t port)
 
 /* The responder's checker and the initiator's maker for it; a message in flight. */
 struct fixture {
-	uint8_t pub[NOISE_PUBLIC_KEY_LEN];
+	uint8_t pub[KEY_LEN];
 	struct cookie_checker checker;
 	struct cookie_maker maker;
 	struct message_handshake_initiation msg;

@@ -88,13 +88,13 @@ struct peers {
 	unsigned lookups;
 };
 
-static struct noise_handshake *lookup(void *ctx, const uint8_t pub[NOISE_PUBLIC_KEY_LEN])
+static struct noise_handshake *lookup(void *ctx, const uint8_t pub[KEY_LEN])
 {
 	struct peers *peers = ctx;
 
 	peers->lookups++;
 	for (size_t i = 0; i < peers->n; i++)
-		if (!memcmp(peers->hs[i]->remote_static, pub, NOISE_PUBLIC_KEY_LEN))
+		if (!memcmp(peers->hs[i]->remote_static, pub, KEY_LEN))
 			return peers->hs[i];
 	return NULL;
 }
@@ -110,10 +110,10 @@ struct pair {
 static void local_set(struct noise_local *l, const uint8_t *priv)
 {
 	if (!l->private_key)
-		l->private_key = sodium_malloc(NOISE_PUBLIC_KEY_LEN);
+		l->private_key = sodium_malloc(KEY_LEN);
 	assert_non_null(l->private_key);
 	if (priv)
-		memcpy(l->private_key, priv, NOISE_PUBLIC_KEY_LEN);
+		memcpy(l->private_key, priv, KEY_LEN);
 	else
 		cipher_generate_private(l->private_key);
 	assert_int_equal(cipher_public_key(l->public_key, l->private_key), 0);
@@ -193,9 +193,9 @@ static void assert_session(struct pair *p, uint64_t now)
 	assert_true(p->kp_r.valid);
 	assert_true(p->kp_i.i_am_initiator);
 	assert_false(p->kp_r.i_am_initiator);
-	assert_memory_equal(p->kp_i.send_key, p->kp_r.recv_key, NOISE_SYMMETRIC_KEY_LEN);
-	assert_memory_equal(p->kp_i.recv_key, p->kp_r.send_key, NOISE_SYMMETRIC_KEY_LEN);
-	assert_memory_not_equal(p->kp_i.send_key, p->kp_i.recv_key, NOISE_SYMMETRIC_KEY_LEN);
+	assert_memory_equal(p->kp_i.send_key, p->kp_r.recv_key, KEY_LEN);
+	assert_memory_equal(p->kp_i.recv_key, p->kp_r.send_key, KEY_LEN);
+	assert_memory_not_equal(p->kp_i.send_key, p->kp_i.recv_key, KEY_LEN);
 	/* Each side's remote index is the other's own. */
 	assert_int_equal(p->kp_i.remote_index, p->hs_r.entry.index);
 	assert_int_equal(p->kp_r.remote_index, p->hs_i.entry.index);
@@ -208,7 +208,7 @@ static void assert_session(struct pair *p, uint64_t now)
 	assert_int_equal(p->hs_i.state, NOISE_ZEROED);
 	assert_int_equal(p->hs_r.state, NOISE_ZEROED);
 	assert_true(cipher_is_zero(p->hs_i.chaining_key, NOISE_HASH_LEN));
-	assert_true(cipher_is_zero(p->hs_r.ephemeral_private, NOISE_PUBLIC_KEY_LEN));
+	assert_true(cipher_is_zero(p->hs_r.ephemeral_private, KEY_LEN));
 
 	/* Data both ways. */
 	cipher_random(plain, sizeof(plain));
@@ -603,7 +603,7 @@ static void test_no_identity(void **state)
 	                 -ENOKEY);
 	/* A peer whose static key is of low order has no static-static secret. */
 	noise_handshake_init(&p->hs_i, &p->i, low_order, NULL);
-	assert_true(cipher_is_zero(p->hs_i.precomputed_static_static, NOISE_PUBLIC_KEY_LEN));
+	assert_true(cipher_is_zero(p->hs_i.precomputed_static_static, KEY_LEN));
 	assert_int_equal(noise_create_initiation(&p->hs_i, &p->i, &init, WALL0), -EINVAL);
 	assert_int_equal(p->hs_i.state, NOISE_ZEROED);
 }
@@ -632,8 +632,8 @@ static void test_keypair_wipe(void **state)
 	run_handshake(p, T0, WALL0);
 	noise_keypair_wipe(&p->kp_i);
 	assert_false(p->kp_i.valid);
-	assert_true(cipher_is_zero(p->kp_i.send_key, NOISE_SYMMETRIC_KEY_LEN));
-	assert_true(cipher_is_zero(p->kp_i.recv_key, NOISE_SYMMETRIC_KEY_LEN));
+	assert_true(cipher_is_zero(p->kp_i.send_key, KEY_LEN));
+	assert_true(cipher_is_zero(p->kp_i.recv_key, KEY_LEN));
 }
 
 static void test_tai64n(void **state)

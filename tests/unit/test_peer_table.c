@@ -25,10 +25,10 @@
 
 static struct peer *peers;
 
-static struct peer *naive_lookup(size_t n, const uint8_t key[NOISE_PUBLIC_KEY_LEN])
+static struct peer *naive_lookup(size_t n, const uint8_t key[KEY_LEN])
 {
 	for (size_t i = 0; i < n; i++)
-		if (cipher_equal(peer_public_key(&peers[i]), key, NOISE_PUBLIC_KEY_LEN))
+		if (key_equal(peer_public_key(&peers[i]), key))
 			return &peers[i];
 	return NULL;
 }
@@ -38,7 +38,7 @@ static int setup(void **state)
 	peers = calloc(MAX_PEERS, sizeof(*peers));
 	assert_non_null(peers);
 	for (size_t i = 0; i < MAX_PEERS; i++)
-		cipher_random(peers[i].handshake.remote_static, NOISE_PUBLIC_KEY_LEN);
+		cipher_random(peers[i].handshake.remote_static, KEY_LEN);
 	return 0;
 }
 
@@ -51,7 +51,7 @@ static int teardown(void **state)
 static void test_against_naive(void **state)
 {
 	struct peer_table t;
-	uint8_t absent[NOISE_PUBLIC_KEY_LEN];
+	uint8_t absent[KEY_LEN];
 	size_t n = 3000;
 
 	assert_int_equal(peer_table_init(&t), 0);

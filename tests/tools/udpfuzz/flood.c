@@ -66,7 +66,7 @@ int flood_run(struct target *t, const char *pub_b64, unsigned long count, unsign
 {
 	static const uint8_t zero[COOKIE_LEN];
 	struct message_handshake_initiation msg;
-	uint8_t victim[NOISE_PUBLIC_KEY_LEN];
+	uint8_t victim[KEY_LEN];
 	struct flood *fl;
 	uint64_t start, now, due;
 	unsigned long i;
