@@ -35,7 +35,7 @@ DEB_PKGS += clang libclang-rt-dev llvm
 # results with jq.
 DEB_PKGS += libjson-c-dev containernetworking-plugins jq
 
-# sealnet registry (tools/registry.c, docs/cluster.md) reaches etcd's JSON gateway with libcurl
+# sealnet registry (tools/registry/, docs/cluster.md) reaches etcd's JSON gateway with libcurl
 # (and json-c, above); tests/netns/51 runs a real etcd, over TLS too (openssl makes its CA).
 DEB_PKGS += libcurl4-openssl-dev etcd-server openssl
 
@@ -77,7 +77,7 @@ ALL_LDFLAGS = -pthread -pie -Wl,-z,relro,-z,now $(SAN) $(LDFLAGS)
 
 DAEMON_SRCS := $(filter-out daemon/main.c,$(wildcard daemon/*.c))
 DAEMON_OBJS := $(DAEMON_SRCS:%.c=$(BUILD)/%.o)
-TOOL_SRCS := $(wildcard tools/*.c)
+TOOL_SRCS := $(wildcard tools/*.c tools/registry/*.c)
 TOOL_OBJS := $(TOOL_SRCS:%.c=$(BUILD)/%.o)
 UNIT_SRCS := $(wildcard tests/unit/test_*.c)
 UNIT_BINS := $(UNIT_SRCS:tests/unit/%.c=$(BUILD)/tests/%)
@@ -130,11 +130,13 @@ $(BUILD)/tests/%: tests/unit/%.c $(BUILD)/libsealnet.a
 # Every test may use the helpers of tests/unit/unit.h.
 $(UNIT_BINS): tests/unit/unit.h
 
-# test_registry includes tools/registry_entry.c, which reads entries with json-c, and
-# tools/registry_request.c.
-$(BUILD)/tests/test_registry: tools/registry_entry.c tools/registry_entry.h \
-	tools/registry_request.c tools/registry_request.h
-$(BUILD)/tests/test_registry: UNIT_LIBS = $(shell $(PKG_CONFIG) --libs json-c)
+# The registry's tests include the pure parts of tools/registry/ they test (entries read
+# with json-c, the decision, the requests through tools/request.c).
+REGISTRY_UNIT_SRCS := tools/registry/entry.c tools/registry/decide.c tools/registry/request.c \
+	tools/request.c $(wildcard tools/registry/*.h) tools/request.h
+$(BUILD)/tests/test_registry_entry $(BUILD)/tests/test_registry_decide: $(REGISTRY_UNIT_SRCS)
+$(BUILD)/tests/test_registry_entry $(BUILD)/tests/test_registry_decide: \
+	UNIT_LIBS = $(shell $(PKG_CONFIG) --libs json-c)
 
 # The CNI plugin: the daemon's netlink.c and addr.c, plus json-c.
 $(CNI_OBJS): ALL_CFLAGS += $(shell $(PKG_CONFIG) --cflags json-c)
@@ -289,7 +291,7 @@ uninstall:
 	rmdir $(DESTDIR)$(BENCHDIR)/.. 2>/dev/null || true
 
 style:
-	clang-format -i daemon/*.[ch] tools/*.[ch] tools/cni/*.[ch] tests/unit/*.[ch]
+	clang-format -i daemon/*.[ch] tools/*.[ch] tools/registry/*.[ch] tools/cni/*.[ch] tests/unit/*.[ch]
 
 clean:
 	rm -rf build build-* daemon/sealnetd tools/sealnet

@@ -1,4 +1,4 @@
-/* The registry's entries (tools/registry_entry.c), the rules every node applies alike to what
+/* The registry's entries (tools/registry/entry.c), the rules every node applies alike to what
  * anyone who may write under PREFIX/nodes/ can write there: the name must be the entry's own
  * key; the claims (overlay address, pod subnet) must lie in the cluster's ranges, which are
  * configuration (--cluster-cidr), so that no entry can route 8.0.0.0/8, the underlay or one
@@ -20,8 +20,9 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "../../tools/registry_entry.c"
-#include "../../tools/registry_request.c"
+#include "../../tools/registry/entry.c"
+#include "../../tools/registry/request.c"
+#include "../../tools/request.c"
 
 #include "config.h"
 #include "uapi.h"
@@ -339,7 +340,7 @@ static void test_request_batch(void **state)
 	assert_int_equal(registry_request_remove(&q, gone), 0);
 	assert_int_equal(q.n_peers, 300);
 	assert_int_equal(q.n_removed, 1);
-	assert_true(q.len > 16 * 4096);
+	assert_true(q.req.len > 16 * 4096);
 	text = strdup(registry_request_text(&q));
 	assert_non_null(text);
 	assert_int_equal(strncmp(text, "set=1\n", 6), 0);
@@ -371,7 +372,7 @@ static void test_request_fails_loudly(void **state)
 	memset(&n, 0, sizeof(n));
 	n.overlay = pfx("100.64.0.2/32");
 	assert_int_equal(registry_request_peer(&q, &n, false, false), 0);
-	q.err = -ENOMEM; /* as add() leaves it when realloc fails */
+	q.req.err = -ENOMEM; /* as request_add() leaves it when an allocation fails */
 	assert_int_equal(registry_request_peer(&q, &n, false, false), -ENOMEM);
 	assert_int_equal(registry_request_remove(&q, n.public_key), -ENOMEM);
 	assert_int_equal(q.n_peers, 1);
