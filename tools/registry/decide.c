@@ -73,7 +73,14 @@ static size_t hash(const struct slot_key *k)
 
 	for (size_t i = 0; i < sizeof(*k); i++)
 		h = (h ^ b[i]) * 0x100000001b3ULL;
-	return (size_t)(h ^ (h >> 29));
+	/* FNV's low bits depend on the low bits of the input alone: mixed (MurmurHash3's
+	 * finalizer), or prefixes that differ in high bits share a chain. */
+	h ^= h >> 33;
+	h *= 0xff51afd7ed558ccdULL;
+	h ^= h >> 33;
+	h *= 0xc4ceb9fe1a85ec53ULL;
+	h ^= h >> 33;
+	return (size_t)h;
 }
 
 static struct slot *probe(struct slot *slots, size_t cap, const struct slot_key *k)
@@ -336,12 +343,22 @@ static int local_clash(struct decider *d, const struct node *n, char *what, size
 	return 0;
 }
 
+/* Sets v; what (NULL: none) is copied. Returns 0 or -ENOMEM. */
+static int set_verdict(struct decide_verdict_of *v, enum decide_verdict verdict, const char *what)
+{
+	v->verdict = verdict;
+	if (!what)
+		return 0;
+	v->what = strdup(what);
+	return v->what ? 0 : -ENOMEM;
+}
+
 /* The verdict on a valid entry of the given rank, which goes into the index when accepted. */
 static int judge(struct decider *d, const struct decide_entry *entries, const size_t *order,
                  size_t rank, struct decide_verdict_of *v)
 {
 	const struct decide_entry *e = &entries[order[rank]], *first;
-	char clash[320];
+	char clash[320], what[640];
 	size_t j;
 	int ret;
 
@@ -350,36 +367,29 @@ static int judge(struct decider *d, const struct decide_entry *entries, const si
 	if (j != NONE) {
 		first = &entries[order[j]];
 		registry_claims_overlap(e->node, first->node, clash, sizeof(clash));
-		snprintf(v->what, sizeof(v->what), "refused: %s, claimed first by %s%s", clash,
+		snprintf(what, sizeof(what), "refused: %s, claimed first by %s%s", clash,
 		         first->key, is_self(d->self, e) ? " (this node!)" : "");
-		v->verdict = DECIDE_CLAIMED;
-		return 0;
+		return set_verdict(v, DECIDE_CLAIMED, what);
 	}
 	if (index_add_claims(&d->claims, e->node, rank))
 		return -ENOMEM;
 	/* Whatever etcd says, this node never hands its own addresses to a peer: an entry of
 	 * its own under a key it no longer has (rotated while the registry was not running) is
 	 * older than the new one, and wins above until it expires. */
-	if (is_self(d->self, e)) {
-		v->verdict = DECIDE_SELF;
-		return 0;
-	}
+	if (is_self(d->self, e))
+		return set_verdict(v, DECIDE_SELF, NULL);
 	if (registry_claims_overlap(e->node, d->self->claims, clash, sizeof(clash))) {
-		snprintf(v->what, sizeof(v->what), "not made a peer here: %s, this node's own",
-		         clash);
-		v->verdict = DECIDE_OWN_CLAIMS;
-		return 0;
+		snprintf(what, sizeof(what), "not made a peer here: %s, this node's own", clash);
+		return set_verdict(v, DECIDE_OWN_CLAIMS, what);
 	}
 	ret = local_clash(d, e->node, clash, sizeof(clash));
 	if (ret < 0)
 		return ret;
 	if (ret) {
-		snprintf(v->what, sizeof(v->what), "refused here: %s", clash);
-		v->verdict = DECIDE_CLASH;
-		return 0;
+		snprintf(what, sizeof(what), "refused here: %s", clash);
+		return set_verdict(v, DECIDE_CLASH, what);
 	}
-	v->verdict = DECIDE_PEER;
-	return 0;
+	return set_verdict(v, DECIDE_PEER, NULL);
 }
 
 static int index_endpoints(struct prefix_index *ix, const struct decide_self *self)
@@ -400,6 +410,7 @@ int registry_decide(const struct decide_entry *entries, size_t n, const struct d
 {
 	struct decider dr = {.self = self};
 	struct decide_verdict_of *v;
+	char what[640];
 	size_t i;
 	int ret;
 
@@ -412,8 +423,8 @@ int registry_decide(const struct decide_entry *entries, size_t n, const struct d
 	for (i = 0; i < n && !ret; i++) {
 		v = &d->v[d->order[i]];
 		if (!entries[d->order[i]].valid) {
-			snprintf(v->what, sizeof(v->what), "refused: %s", entries[d->order[i]].why);
-			v->verdict = DECIDE_INVALID;
+			snprintf(what, sizeof(what), "refused: %s", entries[d->order[i]].why);
+			ret = set_verdict(v, DECIDE_INVALID, what);
 		} else {
 			ret = judge(&dr, entries, d->order, i, v);
 		}
@@ -424,18 +435,18 @@ int registry_decide(const struct decide_entry *entries, size_t n, const struct d
 	}
 	index_free(&dr.claims);
 	index_free(&dr.endpoints);
-	if (ret) {
-		registry_decision_free(d);
-		return ret;
-	}
 	d->n = n;
-	return 0;
+	if (ret)
+		registry_decision_free(d);
+	return ret;
 }
 
 void registry_decision_free(struct decision *d)
 {
 	if (!d)
 		return;
+	for (size_t i = 0; d->v && i < d->n; i++)
+		free(d->v[i].what);
 	free(d->v);
 	free(d->order);
 	memset(d, 0, sizeof(*d));

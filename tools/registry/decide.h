@@ -77,7 +77,8 @@ enum decide_verdict {
 
 struct decide_verdict_of {
 	enum decide_verdict verdict;
-	char what[640]; /* what to log ("refused: ..."); "" for DECIDE_PEER and DECIDE_SELF */
+	char *what; /* what to log ("refused: ..."), owned by the decision; NULL for DECIDE_PEER
+	             * and DECIDE_SELF */
 };
 
 /* The decision. Zero-initialised is empty; registry_decision_free() releases it. */

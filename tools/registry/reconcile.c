@@ -166,7 +166,7 @@ static int decide(struct registry *r, const struct daemon_view *v)
 	for (size_t i = 0; i < d.n; i++) {
 		e = &r->nodes.e[d.order[i]];
 		e->wanted = d.v[d.order[i]].verdict == DECIDE_PEER;
-		if (d.v[d.order[i]].what[0])
+		if (d.v[d.order[i]].what)
 			entries_report(r, e, LOG_WARNING, d.v[d.order[i]].what);
 	}
 	r->stats.n_valid = d.n_valid;
