@@ -130,9 +130,10 @@ $(BUILD)/tests/%: tests/unit/%.c $(BUILD)/libsealnet.a
 # Every test may use the helpers of tests/unit/unit.h.
 $(UNIT_BINS): tests/unit/unit.h
 
-# The registry's tests include the pure parts of tools/registry/ they test (entries read
-# with json-c, the decision, the requests through tools/request.c).
+# The registry's tests include the parts of tools/registry/ they test (entries read with
+# json-c, the decision, the requests through tools/request.c, the keys as last read).
 REGISTRY_UNIT_SRCS := tools/registry/entry.c tools/registry/decide.c tools/registry/request.c \
+	tools/registry/entries.c \
 	tools/request.c $(wildcard tools/registry/*.h) tools/request.h
 $(BUILD)/tests/test_registry_entry $(BUILD)/tests/test_registry_decide: $(REGISTRY_UNIT_SRCS)
 $(BUILD)/tests/test_registry_entry $(BUILD)/tests/test_registry_decide: \

@@ -23,6 +23,7 @@
 #include "../../tools/registry/entry.c"
 #include "../../tools/registry/request.c"
 #include "../../tools/request.c"
+#include "../../tools/registry/entries.c"
 
 #include "config.h"
 #include "uapi.h"
@@ -277,11 +278,12 @@ static void test_dual_stack_pod_subnets(void **state)
 	assert_string_equal(addr_prefix_str(&n.pod_subnets[0], buf), "100.96.2.0/24");
 	assert_string_equal(addr_prefix_str(&n.pod_subnets[1], buf), "fd00:96:2::/64");
 	/* pod_subnets alone, in either order. */
-	accepted("\"overlay\":\"100.64.0.2\",\"pod_subnets\":[\"fd00:96:2::/64\",\"100.96.2.0/24\"]",
-	         &dual);
+	accepted(
+	        "\"overlay\":\"100.64.0.2\",\"pod_subnets\":[\"fd00:96:2::/64\",\"100.96.2.0/24\"]",
+	        &dual);
 	accepted("\"overlay\":\"100.64.0.2\",\"pod_subnets\":[]", &dual);
-	refused(DUAL "\"pod_subnets\":[\"100.96.2.0/24\",\"fd00:96:2::/64\",\"fd00:97::/64\"]", &dual,
-	        "pod_subnets is not a list of at most 2");
+	refused(DUAL "\"pod_subnets\":[\"100.96.2.0/24\",\"fd00:96:2::/64\",\"fd00:97::/64\"]",
+	        &dual, "pod_subnets is not a list of at most 2");
 	refused(DUAL "\"pod_subnets\":[\"100.96.3.0/24\"]", &dual,
 	        "pod_subnets 100.96.3.0/24: a second pod subnet of its family");
 	refused(DUAL "\"pod_subnets\":[\"fd00:96:2::/64\",\"fd00:96:3::/64\"]", &dual,
@@ -354,8 +356,7 @@ static void test_request_batch(void **state)
 		assert_int_equal(c->peers[i].n_groups, 2);
 	}
 	assert_int_equal(np, 150);
-	assert_string_equal(addr_prefix_str(&c->peers[299].allowed_ips[2], ov),
-	                    "fd00:97:12b::/64");
+	assert_string_equal(addr_prefix_str(&c->peers[299].allowed_ips[2], ov), "fd00:97:12b::/64");
 	config_free(c);
 	free(text);
 	registry_request_free(&q);
@@ -414,6 +415,61 @@ static void test_refusal_escaped(void **state)
 	assert_non_null(strstr(out, "1\\x0asealnet-registry[0]"));
 }
 
+/* The keys as last read (entries.c), found through a hash: random puts and deletes, many of
+ * them of keys that collide in a small table, against a plain array searched the slow way. */
+static void test_entries_index(void **state)
+{
+	enum { KEYS = 300 };
+	struct entry_list l = {0};
+	int64_t naive[KEYS]; /* the mod_revision each key has, 0 absent */
+	char key[64], value[32];
+	uint32_t seed = 7;
+	size_t present = 0;
+
+	(void)state;
+	memset(naive, 0, sizeof(naive));
+	for (int64_t rev = 1; rev <= 20000; rev++) {
+		size_t k;
+		struct entry *e;
+
+		seed = seed * 1103515245u + 12345u;
+		k = (seed >> 8) % KEYS;
+		snprintf(key, sizeof(key), PREFIX "k%zu", k);
+		if ((seed >> 20) % 3 == 0) {
+			e = entries_find(&l, key);
+			assert_int_equal(e != NULL, naive[k] != 0);
+			if (e) {
+				entries_drop(&l, e);
+				naive[k] = 0;
+				present--;
+			}
+		} else {
+			struct etcd_kv kv = {key, value, 0, rev, rev, 0};
+
+			snprintf(value, sizeof(value), "v%lld", (long long)rev);
+			present += !naive[k];
+			assert_int_equal(entries_store(&l, &kv), 0);
+			naive[k] = rev;
+		}
+		assert_int_equal(l.n, present);
+	}
+	for (size_t k = 0; k < KEYS; k++) {
+		struct entry *e;
+
+		snprintf(key, sizeof(key), PREFIX "k%zu", k);
+		e = entries_find(&l, key);
+		assert_int_equal(e != NULL, naive[k] != 0);
+		if (e) {
+			assert_string_equal(e->key, key);
+			assert_int_equal(e->mod_revision, naive[k]);
+			snprintf(value, sizeof(value), "v%lld", (long long)naive[k]);
+			assert_string_equal(e->value, value);
+		}
+	}
+	entries_free(&l);
+	assert_null(entries_find(&l, key));
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -429,6 +485,7 @@ int main(void)
 	        cmocka_unit_test(test_request_fails_loudly),
 	        cmocka_unit_test(test_escape),
 	        cmocka_unit_test(test_refusal_escaped),
+	        cmocka_unit_test(test_entries_index),
 	};
 
 	return cmocka_run_group_tests_name("registry", tests, setup, NULL);

@@ -54,6 +54,7 @@
 /* One key under PREFIX/nodes/ or PREFIX/rules/, as last read. */
 struct entry {
 	char *key, *value;
+	uint64_t hash; /* of key */
 	int64_t create_revision, mod_revision, lease;
 	int64_t parsed_revision; /* the mod_revision that valid, why and node describe */
 	bool valid;
@@ -65,9 +66,13 @@ struct entry {
 	bool wanted; /* accepted, and to be a peer here (last decision) */
 };
 
+/* The keys, found by name through an open-addressing hash (entries.c): a range of 10,000
+ * keys, and each watch event, cost the same per key as a range of 10. */
 struct entry_list {
 	struct entry *e;
-	size_t n;
+	size_t n, cap_e;
+	size_t *slot; /* place in e + 1; 0 empty */
+	size_t cap;   /* slots: a power of two, at most half used */
 };
 
 /* Access rules as the daemon writes them ("allow tcp/5201 from group:web"), in order. */
