@@ -12,6 +12,7 @@
  *   daemon.c    talking to the daemon: what it has, what it takes
  *   access.c    the daemon's access rules: its own, then etcd's
  *   peers.c     the peers the registry put into the daemon
+ *   keyidx.c    a hash of public keys, for peers.c and daemon.c
  *   reconcile.c bringing the daemon's peers to the decision
  *   state.c     the state file and the metrics file
  *   main.c      command line and loop */
