@@ -227,12 +227,14 @@ static void test_self(void **state)
 	assert_int_equal(verdict(&w, 0), DECIDE_SELF);
 	assert_int_equal(w.d.n_valid, 1);
 	/* A rotation on its way: the old key's entry is ours too. */
+	registry_decision_free(&w.d);
 	world_init(&w);
 	add(&w, 7, 10, "100.64.0.100", "100.96.100.0/24");
 	assert_int_equal(verdict(&w, 0), DECIDE_OWN_CLAIMS);
 	w.self.published_key = w.keys[0];
 	assert_int_equal(verdict(&w, 0), DECIDE_SELF);
 	/* Our entry after an older one claiming our overlay. */
+	registry_decision_free(&w.d);
 	world_init(&w);
 	add(&w, 1, 10, "100.64.0.100", NULL);
 	add(&w, 100, 20, "100.64.0.100", "100.96.100.0/24");
