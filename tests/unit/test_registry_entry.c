@@ -470,6 +470,43 @@ static void test_entries_index(void **state)
 	assert_null(entries_find(&l, key));
 }
 
+/* Groups as the daemon takes them (firewall_group_name_ok, CONFIG_MAX_GROUPS): what an entry
+ * may carry is what a peer of the daemon may have, no rule of the registry's own. */
+static void test_groups_as_the_daemon_takes_them(void **state)
+{
+	static const char *const names[] = {"web",
+	                                    "a-b_c.d",
+	                                    "b@d",
+	                                    "",
+	                                    "with space",
+	                                    "é",
+	                                    "0123456789012345678901234567890",
+	                                    "01234567890123456789012345678901"};
+	char fields[1024];
+	size_t len;
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
+		snprintf(fields, sizeof(fields), "\"overlay\":\"100.64.0.2\",\"groups\":[\"%s\"]",
+		         names[i]);
+		if (firewall_group_name_ok(names[i]))
+			accepted(fields, &v4);
+		else
+			refused(fields, &v4, "is not a name");
+	}
+	assert_true(firewall_group_name_ok("0123456789012345678901234567890"));
+	assert_false(firewall_group_name_ok("01234567890123456789012345678901"));
+	/* As many as a peer may have, and no more. */
+	len = (size_t)snprintf(fields, sizeof(fields), "\"overlay\":\"100.64.0.2\",\"groups\":[");
+	for (int i = 0; i < CONFIG_MAX_GROUPS; i++)
+		len += (size_t)snprintf(fields + len, sizeof(fields) - len, "%s\"g%d\"",
+		                        i ? "," : "", i);
+	snprintf(fields + len, sizeof(fields) - len, "]");
+	accepted(fields, &v4);
+	snprintf(fields + len, sizeof(fields) - len, ",\"one-more\"]");
+	refused(fields, &v4, "groups is not a list of at most 16");
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -486,6 +523,7 @@ int main(void)
 	        cmocka_unit_test(test_escape),
 	        cmocka_unit_test(test_refusal_escaped),
 	        cmocka_unit_test(test_entries_index),
+	        cmocka_unit_test(test_groups_as_the_daemon_takes_them),
 	};
 
 	return cmocka_run_group_tests_name("registry", tests, setup, NULL);
