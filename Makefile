@@ -35,7 +35,7 @@ DEB_PKGS += clang libclang-rt-dev llvm
 # results with jq.
 DEB_PKGS += libjson-c-dev containernetworking-plugins jq
 
-# sealnet registry (tools/registry.c, docs/cluster.md) reaches etcd's JSON gateway with libcurl
+# sealnet registry (tools/registry/, docs/cluster.md) reaches etcd's JSON gateway with libcurl
 # (and json-c, above); tests/netns/51 runs a real etcd, over TLS too (openssl makes its CA).
 DEB_PKGS += libcurl4-openssl-dev etcd-server openssl
 
@@ -84,7 +84,7 @@ ALL_LDFLAGS = -pthread -pie -Wl,-z,relro,-z,now $(SAN) $(LDFLAGS)
 
 DAEMON_SRCS := $(filter-out daemon/main.c,$(wildcard daemon/*.c))
 DAEMON_OBJS := $(DAEMON_SRCS:%.c=$(BUILD)/%.o)
-TOOL_SRCS := $(wildcard tools/*.c)
+TOOL_SRCS := $(wildcard tools/*.c tools/registry/*.c)
 TOOL_OBJS := $(TOOL_SRCS:%.c=$(BUILD)/%.o)
 UNIT_SRCS := $(wildcard tests/unit/test_*.c)
 UNIT_BINS := $(UNIT_SRCS:tests/unit/%.c=$(BUILD)/tests/%)
@@ -137,11 +137,14 @@ $(BUILD)/tests/%: tests/unit/%.c $(BUILD)/libsealnet.a
 # Every test may use the helpers of tests/unit/unit.h.
 $(UNIT_BINS): tests/unit/unit.h
 
-# test_registry includes tools/registry_entry.c, which reads entries with json-c, and
-# tools/registry_request.c.
-$(BUILD)/tests/test_registry: tools/registry_entry.c tools/registry_entry.h \
-	tools/registry_request.c tools/registry_request.h
-$(BUILD)/tests/test_registry: UNIT_LIBS = $(shell $(PKG_CONFIG) --libs json-c)
+# The registry's tests include the parts of tools/registry/ they test (entries read with
+# json-c, the decision, the requests through tools/request.c, the keys as last read).
+REGISTRY_UNIT_SRCS := tools/registry/entry.c tools/registry/decide.c tools/registry/request.c \
+	tools/registry/entries.c \
+	tools/request.c $(wildcard tools/registry/*.h) tools/request.h
+$(BUILD)/tests/test_registry_entry $(BUILD)/tests/test_registry_decide: $(REGISTRY_UNIT_SRCS)
+$(BUILD)/tests/test_registry_entry $(BUILD)/tests/test_registry_decide: \
+	UNIT_LIBS = $(shell $(PKG_CONFIG) --libs json-c)
 
 # test_counters includes tools/ipc.c, the tool's parser of the counters.
 $(BUILD)/tests/test_counters: tools/ipc.c tools/ipc.h

@@ -21,7 +21,6 @@
 #include "peer_stats.h"
 
 /* registry.c's name for PATHS_RUN_DIR, until its split by concern (issue 13) renames it. */
-#define IPC_PID_DIR PATHS_RUN_DIR
 
 struct ipc_allowedip {
 	char text[ADDR_STRLEN]; /* "100.64.0.2/32", as the daemon wrote it */

@@ -20,14 +20,8 @@
 #include "key.h"
 #include "config.h"
 #include "firewall.h"
+#include "request.h"
 #include "subcommands.h"
-
-/* The request; it may hold the private and preshared keys, so it is wiped, never realloc'd. */
-struct request {
-	char *buf;
-	size_t len, cap;
-	int err;
-};
 
 static void usage_text(FILE *f)
 {
@@ -54,56 +48,6 @@ static int bad(const char *what, const char *value)
 {
 	fprintf(stderr, "%s: set: bad %s `%s'\n", PROG_NAME, what, value);
 	return usage();
-}
-
-static void add(struct request *r, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-
-static void add(struct request *r, const char *fmt, ...)
-{
-	va_list ap;
-	size_t cap;
-	char *grown;
-	int n;
-
-	if (r->err)
-		return;
-	for (;;) {
-		va_start(ap, fmt);
-		n = vsnprintf(r->buf ? r->buf + r->len : NULL, r->cap - r->len, fmt, ap);
-		va_end(ap);
-		if (n < 0) {
-			r->err = -EINVAL;
-			return;
-		}
-		if ((size_t)n < r->cap - r->len) {
-			r->len += (size_t)n;
-			return;
-		}
-		cap = r->cap ? r->cap * 2 : 1024;
-		while (cap - r->len <= (size_t)n)
-			cap *= 2;
-		grown = calloc(1, cap);
-		if (!grown) {
-			r->err = -ENOMEM;
-			return;
-		}
-		if (r->buf) {
-			memcpy(grown, r->buf, r->len);
-			sodium_memzero(r->buf, r->cap);
-			free(r->buf);
-		}
-		r->buf = grown;
-		r->cap = cap;
-	}
-}
-
-static void add_key(struct request *r, const char *name, const uint8_t key[KEY_LEN])
-{
-	char hex[KEY_HEX_LEN];
-
-	key_to_hex(hex, key);
-	add(r, "%s=%s\n", name, hex);
-	sodium_memzero(hex, sizeof(hex));
 }
 
 /* A key file as wg reads one: base64 and optional blanks; an empty file is the all-zero key,
@@ -145,7 +89,7 @@ static int add_allowed_ips(struct request *r, const char *list)
 	const char *s = list, *end, *last;
 	struct ip_prefix pfx;
 
-	add(r, "replace_allowed_ips=true\n");
+	request_add(r, "replace_allowed_ips=true\n");
 	while (isspace((unsigned char)*s))
 		s++;
 	if (!*s)
@@ -164,7 +108,7 @@ static int add_allowed_ips(struct request *r, const char *list)
 		buf[last - s] = '\0';
 		if (addr_parse_prefix(buf, &pfx))
 			return bad("allowed ip", buf);
-		add(r, "allowed_ip=%s\n", addr_prefix_str(&pfx, text));
+		request_add(r, "allowed_ip=%s\n", addr_prefix_str(&pfx, text));
 		if (!*end)
 			return 0;
 	}
@@ -201,7 +145,7 @@ static int add_rule(struct request *r, const char *s, size_t len)
 		fprintf(stderr, "%s: set: bad rule `%s': %s\n", PROG_NAME, text, why);
 		return usage();
 	}
-	add(r, "%s=%s\n", deny ? "deny" : "allow", spec);
+	request_add(r, "%s=%s\n", deny ? "deny" : "allow", spec);
 	return 0;
 }
 
@@ -212,7 +156,7 @@ static int add_rules(struct request *r, const char *list)
 	const char *s = list;
 	int ret;
 
-	add(r, "replace_rules=true\n");
+	request_add(r, "replace_rules=true\n");
 	while (*s) {
 		size_t len = strcspn(s, ";\n"), body = strcspn(s, "#;\n");
 		const char *b = s;
@@ -243,7 +187,7 @@ static int add_groups(struct request *r, const char *list)
 	const char *s = list + strspn(list, ", \t");
 	unsigned n = 0;
 
-	add(r, "replace_groups=true\n");
+	request_add(r, "replace_groups=true\n");
 	while (*s) {
 		size_t len = strcspn(s, ", \t");
 
@@ -258,7 +202,7 @@ static int add_groups(struct request *r, const char *list)
 			        CONFIG_MAX_GROUPS);
 			return usage();
 		}
-		add(r, "group=%s\n", name);
+		request_add(r, "group=%s\n", name);
 		s += len;
 		s += strspn(s, ", \t");
 	}
@@ -301,24 +245,24 @@ static int build_one(struct request *r, const char *word, const char *value, boo
 	if (!strcmp(word, "peer")) {
 		if (key_from_base64(key, value))
 			return bad("public key", value);
-		add_key(r, "public_key", key);
+		request_add_key(r, "public_key", key);
 		*in_peer = true;
 	} else if (!strcmp(word, "remove")) {
-		add(r, "remove=true\n");
+		request_add(r, "remove=true\n");
 	} else if (!strcmp(word, "listen-port")) {
 		if (config_parse_number(value, 65535, false, &n))
 			return bad("port", value);
-		add(r, "listen_port=%llu\n", n);
+		request_add(r, "listen_port=%llu\n", n);
 	} else if (!strcmp(word, "fwmark")) {
 		if (!strcasecmp(value, "off"))
 			n = 0;
 		else if (config_parse_number(value, UINT32_MAX, true, &n))
 			return bad("fwmark", value);
-		add(r, "fwmark=%llu\n", n);
+		request_add(r, "fwmark=%llu\n", n);
 	} else if (!strcmp(word, "private-key") || !strcmp(word, "preshared-key")) {
 		ret = read_keyfile(value, key);
 		if (!ret)
-			add_key(r, !strcmp(word, "private-key") ? "private_key" : "preshared_key",
+			request_add_key(r, !strcmp(word, "private-key") ? "private_key" : "preshared_key",
 			        key);
 	} else if (!strcmp(word, "endpoint")) {
 		ret = addr_resolve_endpoint(value, &endpoint);
@@ -329,13 +273,13 @@ static int build_one(struct request *r, const char *word, const char *value, boo
 			        value);
 			return 1;
 		}
-		add(r, "endpoint=%s\n", addr_endpoint_str(&endpoint, ep));
+		request_add(r, "endpoint=%s\n", addr_endpoint_str(&endpoint, ep));
 	} else if (!strcmp(word, "persistent-keepalive")) {
 		if (!strcasecmp(value, "off"))
 			n = 0;
 		else if (config_parse_number(value, 65535, false, &n))
 			return bad("persistent keepalive interval", value);
-		add(r, "persistent_keepalive_interval=%llu\n", n);
+		request_add(r, "persistent_keepalive_interval=%llu\n", n);
 	} else if (!strcmp(word, "allowed-ips")) {
 		ret = add_allowed_ips(r, value);
 	} else if (!strcmp(word, "rules")) {
@@ -392,7 +336,7 @@ int set_main(int argc, char *argv[])
 		fprintf(stderr, "%s: set: invalid interface name `%s'\n", PROG_NAME, ifname);
 		return usage();
 	}
-	add(&r, "set=1\n");
+	request_add(&r, "set=1\n");
 	ret = build(&r, argc - 2, argv + 2);
 	if (ret)
 		goto out;
@@ -401,7 +345,7 @@ int set_main(int argc, char *argv[])
 		ret = 1;
 		goto out;
 	}
-	ret = ipc_command(ifname, r.buf, &err);
+	ret = ipc_command(ifname, request_text(&r), &err);
 	if (ret == -ENODEV) {
 		fprintf(stderr, "%s: set %s: not running (no daemon on %s/%s.sock)\n", PROG_NAME,
 		        ifname, PATHS_SOCKET_DIR, ifname);
@@ -413,9 +357,6 @@ int set_main(int argc, char *argv[])
 	}
 	ret = ret || err ? 1 : 0;
 out:
-	if (r.buf) {
-		sodium_memzero(r.buf, r.cap);
-		free(r.buf);
-	}
+	request_free(&r);
 	return ret;
 }

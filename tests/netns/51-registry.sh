@@ -117,7 +117,8 @@ lacks_peer() { ! has_peer "$1" "$2"; }
 peer_count() { peers_of "$1" | grep -c .; }
 count_is() { [ "$(peer_count "$1")" = "$2" ]; }
 # reg_logged NODE TEXT: the node's registry has logged TEXT (fixed string).
-reg_logged() { grep 'sealnet-registry\[' "${LOG[$1]}" | grep -qF -- "$2"; }
+# Not grep -q: it would leave the first grep a closed pipe, and pipefail (lib.sh) a failure.
+reg_logged() { grep 'sealnet-registry\[' "${LOG[$1]}" | grep -F -- "$2" >/dev/null; }
 # reg_count_ge NODE TEXT N: the node's registry has logged TEXT at least N times.
 reg_count_ge() { [ "$(grep 'sealnet-registry\[' "${LOG[$1]}" | grep -cF -- "$2")" -ge "$3" ]; }
 metric() { sed -n "s/^$2{[^}]*} //p" "$SN_TMP/$1.prom" 2>/dev/null; }

@@ -82,7 +82,8 @@ reg_start() {
 has_peer() { wg show "${IFACE[$1]}" peers 2>/dev/null | grep -qxF "$2"; }
 lacks_peer() { ! has_peer "$1" "$2"; }
 allowed_of() { wg show "${IFACE[$1]}" allowed-ips | grep -F "$2" | cut -f2; }
-reg_logged() { grep 'sealnet-registry\[' "${LOG[$1]}" | grep -qF -- "$2"; }
+# Not grep -q: it would leave the first grep a closed pipe, and pipefail (lib.sh) a failure.
+reg_logged() { grep 'sealnet-registry\[' "${LOG[$1]}" | grep -F -- "$2" >/dev/null; }
 metric() { sed -n "s/^$2{[^}]*} //p" "$SN_TMP/$1.prom" 2>/dev/null; }
 metric_is() { [ "$(metric "$1" "$2")" = "$3" ]; }
 

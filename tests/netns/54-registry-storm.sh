@@ -303,8 +303,10 @@ for n in "${NODES[@]}"; do
 	check "$n: $s sets for $((2 * N + 2 * Q + 140)) changes (at most 100)" [ "$s" -le 100 ]
 	sets="$sets $n $s (join ${SETS0[$n]})"
 	cpu="$cpu $n $(cpu_of "${PID[$n]}")/$(cpu_of "${REG[$n]}") s"
-	grep 'sealnet-registry\[' "${LOG[$n]}" | grep -qE 'error|refused' &&
-		fail "$n: the registry logged an error or a refusal: $(grep 'sealnet-registry\[' "${LOG[$n]}" | grep -E 'error|refused' | head -n 3)"
+	# Errors and refusals are logged at warn or error; "removed (its entry is gone or
+	# refused)" is info. Not grep -q: under pipefail a closed pipe would hide the match.
+	grep 'sealnet-registry\[' "${LOG[$n]}" | grep -E '\]: (emerg|alert|crit|error|warn): ' >/dev/null &&
+		fail "$n: the registry logged an error or a refusal: $(grep 'sealnet-registry\[' "${LOG[$n]}" | grep -E '\]: (emerg|alert|crit|error|warn): ' | head -n 3)"
 done
 say "figures: N=$N join ${JOIN_S} s, churn ${CHURN_S} s, leave ${LEAVE_S} s, storm ${STORM_S} s;" \
 	"sets:$sets; pings lost $lost_all, longest round trip:$rtt;" \

@@ -1,25 +1,26 @@
 /* What a node's entry in etcd says, and whether it may be believed (docs/cluster.md,
  * "Validation"; docs/security.md, "The peer registry"). Pure functions of their arguments: no
  * etcd, no daemon, no log, so that every node decides the same from the same data and
- * tests/unit/test_registry.c can check each rule alone.
+ * tests/unit/test_registry_entry.c can check each rule alone.
  *
  * An entry is outside input: anyone who may write under PREFIX/nodes/ writes it. What it may
  * claim is bounded by the cluster's ranges (--cluster-cidr), which are this node's own
  * configuration, never etcd's. */
-#ifndef SEALNET_REGISTRY_ENTRY_H
-#define SEALNET_REGISTRY_ENTRY_H
+#ifndef SEALNET_TOOLS_REGISTRY_ENTRY_H
+#define SEALNET_TOOLS_REGISTRY_ENTRY_H
 
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
 #include "addr.h"
+#include "config.h"
+#include "firewall.h"
 #include "key.h"
 
 #define REGISTRY_MAX_ENDPOINTS 8
-#define REGISTRY_MAX_GROUPS 16
-/* As the daemon's access rules take them (FIREWALL_GROUP_NAME_MAX less the NUL). */
-#define REGISTRY_GROUP_NAME_MAX 31
+/* As the daemon takes a peer's groups (config.h, firewall.h). */
+#define REGISTRY_MAX_GROUPS CONFIG_MAX_GROUPS
 /* A node's entry is a few hundred bytes; anything much larger is not one of ours. */
 #define REGISTRY_MAX_ENTRY_LEN 4096
 /* Base64url of a key without padding, with its NUL: 43 characters. */
@@ -39,7 +40,7 @@ struct node {
 	/* In the order the entry gives them; at most one per family. */
 	struct ip_prefix pod_subnets[REGISTRY_MAX_POD_SUBNETS];
 	size_t n_pod_subnets;
-	char groups[REGISTRY_MAX_GROUPS][REGISTRY_GROUP_NAME_MAX + 1];
+	char groups[REGISTRY_MAX_GROUPS][FIREWALL_GROUP_NAME_MAX];
 	size_t n_groups;
 };
 
@@ -52,8 +53,6 @@ struct cluster_cidrs {
 /* The last part of a node's key in etcd: base64url without padding. */
 void registry_key_name(char name[REGISTRY_KEY_NAME_LEN], const uint8_t key[KEY_LEN]);
 
-/* 1 to REGISTRY_GROUP_NAME_MAX of letters, digits, '-', '_', '.'. */
-bool registry_valid_group(const char *g);
 /* Writes the reason into why (len bytes) and returns -EINVAL: every refusal's one form. */
 int registry_refuse(char *why, size_t len, const char *fmt, ...)
         __attribute__((format(printf, 3, 4)));

@@ -1,5 +1,5 @@
 /* Node entries: parsing and the rules that bound what an entry may claim
- * (registry_entry.h). */
+ * (entry.h). */
 #include <errno.h>
 #include <json-c/json.h>
 #include <sodium.h>
@@ -7,7 +7,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "registry_entry.h"
+#include "entry.h"
 
 void registry_key_name(char name[REGISTRY_KEY_NAME_LEN], const uint8_t key[KEY_LEN])
 {
@@ -23,15 +23,6 @@ int registry_refuse(char *why, size_t len, const char *fmt, ...)
 	vsnprintf(why, len, fmt, ap);
 	va_end(ap);
 	return -EINVAL;
-}
-
-bool registry_valid_group(const char *g)
-{
-	size_t len = strlen(g);
-
-	return len && len <= REGISTRY_GROUP_NAME_MAX &&
-	       strspn(g, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_.-") ==
-	               len;
 }
 
 static bool has_host_bits(const struct ip_prefix *p)
@@ -137,7 +128,8 @@ static int check_name(const char *prefix, const char *key, uint8_t named[KEY_LEN
 	    sodium_base642bin(named, KEY_LEN, name, strlen(name), NULL, &bin_len, NULL,
 	                      sodium_base64_VARIANT_URLSAFE_NO_PADDING) ||
 	    bin_len != KEY_LEN)
-		return registry_refuse(why, why_len, "the key's last part is not a public key in base64url");
+		return registry_refuse(why, why_len,
+		                       "the key's last part is not a public key in base64url");
 	return 0;
 }
 
@@ -159,10 +151,11 @@ static int add_pod_subnet(struct json_object *v, const char *field,
 	/* A claim that wide would take the routes of the underlay itself. */
 	wide = p.addr.family == AF_INET ? 8 : 32;
 	if (p.cidr < wide)
-		return registry_refuse(why, why_len, "%s \"%.60s\" is wider than /%d", field, s, wide);
+		return registry_refuse(why, why_len, "%s \"%.60s\" is wider than /%d", field, s,
+		                       wide);
 	if (!range_of(cidrs, &p))
 		return registry_refuse(why, why_len, "%s %s is outside the cluster's ranges", field,
-		              addr_prefix_str(&p, buf));
+		                       addr_prefix_str(&p, buf));
 	for (size_t i = 0; i < n->n_pod_subnets; i++) {
 		if (n->pod_subnets[i].addr.family != p.addr.family)
 			continue;
@@ -170,8 +163,8 @@ static int add_pod_subnet(struct json_object *v, const char *field,
 		    !memcmp(n->pod_subnets[i].addr.bytes, p.addr.bytes, sizeof(p.addr.bytes)))
 			return 0;
 		/* One subnet per family: a pod gets one address of each. */
-		return registry_refuse(why, why_len, "%s %s: a second pod subnet of its family", field,
-		              addr_prefix_str(&p, buf));
+		return registry_refuse(why, why_len, "%s %s: a second pod subnet of its family",
+		                       field, addr_prefix_str(&p, buf));
 	}
 	n->pod_subnets[n->n_pod_subnets++] = p;
 	return 0;
@@ -202,7 +195,7 @@ static int parse_pod_subnets(struct json_object *o, const struct cluster_cidrs *
 	if (!json_object_is_type(v, json_type_array) ||
 	    (len = json_object_array_length(v)) > REGISTRY_MAX_POD_SUBNETS)
 		return registry_refuse(why, why_len, "pod_subnets is not a list of at most %d",
-		              REGISTRY_MAX_POD_SUBNETS);
+		                       REGISTRY_MAX_POD_SUBNETS);
 	for (size_t i = 0; i < len; i++) {
 		ret = add_pod_subnet(json_object_array_get_idx(v, i), "pod_subnets", cidrs, n, why,
 		                     why_len);
@@ -227,7 +220,7 @@ static int parse_claims(struct json_object *o, const struct cluster_cidrs *cidrs
 		return registry_refuse(why, why_len, "overlay \"%.60s\" is not one address", s);
 	if (!range_of(cidrs, &n->overlay))
 		return registry_refuse(why, why_len, "overlay %s is outside the cluster's ranges",
-		              addr_prefix_str(&n->overlay, buf));
+		                       addr_prefix_str(&n->overlay, buf));
 	return parse_pod_subnets(o, cidrs, n, why, why_len);
 }
 
@@ -245,22 +238,24 @@ static int parse_endpoints(struct json_object *o, const struct cluster_cidrs *ci
 	if (!json_object_is_type(v, json_type_array) ||
 	    json_object_array_length(v) > REGISTRY_MAX_ENDPOINTS)
 		return registry_refuse(why, why_len, "endpoints is not a list of at most %d",
-		              REGISTRY_MAX_ENDPOINTS);
+		                       REGISTRY_MAX_ENDPOINTS);
 	for (size_t i = 0; i < json_object_array_length(v); i++) {
 		item = json_object_array_get_idx(v, i);
 		s = json_object_is_type(item, json_type_string) ? json_object_get_string(item) : "";
 		/* Numeric only: a name would make every node resolve it, blocking. */
 		if (addr_parse_endpoint(s, &ep) || !ep.in4.sin_port)
-			return registry_refuse(why, why_len, "endpoint \"%.60s\" is not ip:port", s);
+			return registry_refuse(why, why_len, "endpoint \"%.60s\" is not ip:port",
+			                       s);
 		/* Sent into the tunnel, the tunnel's own datagrams would never leave; and with
 		 * every endpoint outside the ranges that bound the claims, no claim can take the
 		 * route to a node. */
 		registry_endpoint_addr(&ep, &a);
 		for (size_t k = 0; k < cidrs->n; k++)
 			if (registry_prefix_covers(&cidrs->p[k], &a))
-				return registry_refuse(why, why_len,
-				              "endpoint \"%.60s\" is inside the cluster's range %s",
-				              s, addr_prefix_str(&cidrs->p[k], buf));
+				return registry_refuse(
+				        why, why_len,
+				        "endpoint \"%.60s\" is inside the cluster's range %s", s,
+				        addr_prefix_str(&cidrs->p[k], buf));
 		if (i == 0)
 			addr_endpoint_str(&ep, n->endpoint);
 	}
@@ -277,11 +272,11 @@ static int parse_groups(struct json_object *o, struct node *n, char *why, size_t
 	if (!json_object_is_type(v, json_type_array) ||
 	    json_object_array_length(v) > REGISTRY_MAX_GROUPS)
 		return registry_refuse(why, why_len, "groups is not a list of at most %d",
-		              REGISTRY_MAX_GROUPS);
+		                       REGISTRY_MAX_GROUPS);
 	for (size_t i = 0; i < json_object_array_length(v); i++) {
 		item = json_object_array_get_idx(v, i);
 		s = json_object_is_type(item, json_type_string) ? json_object_get_string(item) : "";
-		if (!registry_valid_group(s))
+		if (!firewall_group_name_ok(s))
 			return registry_refuse(why, why_len, "group \"%.40s\" is not a name", s);
 		snprintf(n->groups[n->n_groups++], sizeof(n->groups[0]), "%s", s);
 	}
@@ -315,11 +310,12 @@ int registry_parse_entry(const char *prefix, const char *key, const char *value,
 	if (key_from_base64(n->public_key, json_object_get_string(v)) ||
 	    key_is_zero(n->public_key)) {
 		ret = registry_refuse(why, why_len, "public_key \"%.60s\" is not a key",
-		             json_object_get_string(v));
+		                      json_object_get_string(v));
 		goto out;
 	}
 	if (!key_equal(named, n->public_key)) {
-		ret = registry_refuse(why, why_len, "public_key is not the key the entry is named after");
+		ret = registry_refuse(why, why_len,
+		                      "public_key is not the key the entry is named after");
 		goto out;
 	}
 	ret = parse_claims(o, cidrs, n, why, why_len);

@@ -1,4 +1,4 @@
-/* The registry's entries (tools/registry_entry.c), the rules every node applies alike to what
+/* The registry's entries (tools/registry/entry.c), the rules every node applies alike to what
  * anyone who may write under PREFIX/nodes/ can write there: the name must be the entry's own
  * key; the claims (overlay address, pod subnet) must lie in the cluster's ranges, which are
  * configuration (--cluster-cidr), so that no entry can route 8.0.0.0/8, the underlay or one
@@ -20,8 +20,10 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "../../tools/registry_entry.c"
-#include "../../tools/registry_request.c"
+#include "../../tools/registry/entry.c"
+#include "../../tools/registry/request.c"
+#include "../../tools/request.c"
+#include "../../tools/registry/entries.c"
 
 #include "config.h"
 #include "uapi.h"
@@ -276,11 +278,12 @@ static void test_dual_stack_pod_subnets(void **state)
 	assert_string_equal(addr_prefix_str(&n.pod_subnets[0], buf), "100.96.2.0/24");
 	assert_string_equal(addr_prefix_str(&n.pod_subnets[1], buf), "fd00:96:2::/64");
 	/* pod_subnets alone, in either order. */
-	accepted("\"overlay\":\"100.64.0.2\",\"pod_subnets\":[\"fd00:96:2::/64\",\"100.96.2.0/24\"]",
-	         &dual);
+	accepted(
+	        "\"overlay\":\"100.64.0.2\",\"pod_subnets\":[\"fd00:96:2::/64\",\"100.96.2.0/24\"]",
+	        &dual);
 	accepted("\"overlay\":\"100.64.0.2\",\"pod_subnets\":[]", &dual);
-	refused(DUAL "\"pod_subnets\":[\"100.96.2.0/24\",\"fd00:96:2::/64\",\"fd00:97::/64\"]", &dual,
-	        "pod_subnets is not a list of at most 2");
+	refused(DUAL "\"pod_subnets\":[\"100.96.2.0/24\",\"fd00:96:2::/64\",\"fd00:97::/64\"]",
+	        &dual, "pod_subnets is not a list of at most 2");
 	refused(DUAL "\"pod_subnets\":[\"100.96.3.0/24\"]", &dual,
 	        "pod_subnets 100.96.3.0/24: a second pod subnet of its family");
 	refused(DUAL "\"pod_subnets\":[\"fd00:96:2::/64\",\"fd00:96:3::/64\"]", &dual,
@@ -339,7 +342,7 @@ static void test_request_batch(void **state)
 	assert_int_equal(registry_request_remove(&q, gone), 0);
 	assert_int_equal(q.n_peers, 300);
 	assert_int_equal(q.n_removed, 1);
-	assert_true(q.len > 16 * 4096);
+	assert_true(q.req.len > 16 * 4096);
 	text = strdup(registry_request_text(&q));
 	assert_non_null(text);
 	assert_int_equal(strncmp(text, "set=1\n", 6), 0);
@@ -353,8 +356,7 @@ static void test_request_batch(void **state)
 		assert_int_equal(c->peers[i].n_groups, 2);
 	}
 	assert_int_equal(np, 150);
-	assert_string_equal(addr_prefix_str(&c->peers[299].allowed_ips[2], ov),
-	                    "fd00:97:12b::/64");
+	assert_string_equal(addr_prefix_str(&c->peers[299].allowed_ips[2], ov), "fd00:97:12b::/64");
 	config_free(c);
 	free(text);
 	registry_request_free(&q);
@@ -371,7 +373,7 @@ static void test_request_fails_loudly(void **state)
 	memset(&n, 0, sizeof(n));
 	n.overlay = pfx("100.64.0.2/32");
 	assert_int_equal(registry_request_peer(&q, &n, false, false), 0);
-	q.err = -ENOMEM; /* as add() leaves it when realloc fails */
+	q.req.err = -ENOMEM; /* as request_add() leaves it when an allocation fails */
 	assert_int_equal(registry_request_peer(&q, &n, false, false), -ENOMEM);
 	assert_int_equal(registry_request_remove(&q, n.public_key), -ENOMEM);
 	assert_int_equal(q.n_peers, 1);
@@ -413,6 +415,98 @@ static void test_refusal_escaped(void **state)
 	assert_non_null(strstr(out, "1\\x0asealnet-registry[0]"));
 }
 
+/* The keys as last read (entries.c), found through a hash: random puts and deletes, many of
+ * them of keys that collide in a small table, against a plain array searched the slow way. */
+static void test_entries_index(void **state)
+{
+	enum { KEYS = 300 };
+	struct entry_list l = {0};
+	int64_t naive[KEYS]; /* the mod_revision each key has, 0 absent */
+	char key[64], value[32];
+	uint32_t seed = 7;
+	size_t present = 0;
+
+	(void)state;
+	memset(naive, 0, sizeof(naive));
+	for (int64_t rev = 1; rev <= 20000; rev++) {
+		size_t k;
+		struct entry *e;
+
+		seed = seed * 1103515245u + 12345u;
+		k = (seed >> 8) % KEYS;
+		snprintf(key, sizeof(key), PREFIX "k%zu", k);
+		if ((seed >> 20) % 3 == 0) {
+			e = entries_find(&l, key);
+			assert_int_equal(e != NULL, naive[k] != 0);
+			if (e) {
+				entries_drop(&l, e);
+				naive[k] = 0;
+				present--;
+			}
+		} else {
+			struct etcd_kv kv = {key, value, 0, rev, rev, 0};
+
+			snprintf(value, sizeof(value), "v%lld", (long long)rev);
+			present += !naive[k];
+			assert_int_equal(entries_store(&l, &kv), 0);
+			naive[k] = rev;
+		}
+		assert_int_equal(l.n, present);
+	}
+	for (size_t k = 0; k < KEYS; k++) {
+		struct entry *e;
+
+		snprintf(key, sizeof(key), PREFIX "k%zu", k);
+		e = entries_find(&l, key);
+		assert_int_equal(e != NULL, naive[k] != 0);
+		if (e) {
+			assert_string_equal(e->key, key);
+			assert_int_equal(e->mod_revision, naive[k]);
+			snprintf(value, sizeof(value), "v%lld", (long long)naive[k]);
+			assert_string_equal(e->value, value);
+		}
+	}
+	entries_free(&l);
+	assert_null(entries_find(&l, key));
+}
+
+/* Groups as the daemon takes them (firewall_group_name_ok, CONFIG_MAX_GROUPS): what an entry
+ * may carry is what a peer of the daemon may have, no rule of the registry's own. */
+static void test_groups_as_the_daemon_takes_them(void **state)
+{
+	static const char *const names[] = {"web",
+	                                    "a-b_c.d",
+	                                    "b@d",
+	                                    "",
+	                                    "with space",
+	                                    "é",
+	                                    "0123456789012345678901234567890",
+	                                    "01234567890123456789012345678901"};
+	char fields[1024];
+	size_t len;
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
+		snprintf(fields, sizeof(fields), "\"overlay\":\"100.64.0.2\",\"groups\":[\"%s\"]",
+		         names[i]);
+		if (firewall_group_name_ok(names[i]))
+			accepted(fields, &v4);
+		else
+			refused(fields, &v4, "is not a name");
+	}
+	assert_true(firewall_group_name_ok("0123456789012345678901234567890"));
+	assert_false(firewall_group_name_ok("01234567890123456789012345678901"));
+	/* As many as a peer may have, and no more. */
+	len = (size_t)snprintf(fields, sizeof(fields), "\"overlay\":\"100.64.0.2\",\"groups\":[");
+	for (int i = 0; i < CONFIG_MAX_GROUPS; i++)
+		len += (size_t)snprintf(fields + len, sizeof(fields) - len, "%s\"g%d\"",
+		                        i ? "," : "", i);
+	snprintf(fields + len, sizeof(fields) - len, "]");
+	accepted(fields, &v4);
+	snprintf(fields + len, sizeof(fields) - len, ",\"one-more\"]");
+	refused(fields, &v4, "groups is not a list of at most 16");
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -428,6 +522,8 @@ int main(void)
 	        cmocka_unit_test(test_request_fails_loudly),
 	        cmocka_unit_test(test_escape),
 	        cmocka_unit_test(test_refusal_escaped),
+	        cmocka_unit_test(test_entries_index),
+	        cmocka_unit_test(test_groups_as_the_daemon_takes_them),
 	};
 
 	return cmocka_run_group_tests_name("registry", tests, setup, NULL);

@@ -1,28 +1,25 @@
 /* The requests `sealnet registry` sends on the control socket (daemon/uapi.h): one set=1 that
  * adds, updates and removes any number of peers at once, and one that replaces the access
- * rules. Pure text building, no socket: tests/unit/test_registry.c hands what it builds to the
- * daemon's own parser (uapi_parse_set).
- *
- * The buffer grows as needed; nothing is ever cut short. An allocation that fails is kept:
- * every later call returns -ENOMEM too, and registry_request_text() returns NULL, so a request
- * that lost a line can never be sent. */
-#ifndef SEALNET_REGISTRY_REQUEST_H
-#define SEALNET_REGISTRY_REQUEST_H
+ * rules. Lines through the tool's one serializer (tools/request.h), so nothing is ever cut
+ * short: a line that could not be added leaves the request without text, never sent.
+ * tests/unit/test_registry_entry.c hands what it builds to the daemon's own parser
+ * (uapi_parse_set). */
+#ifndef SEALNET_TOOLS_REGISTRY_REQUEST_H
+#define SEALNET_TOOLS_REGISTRY_REQUEST_H
 
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
+#include "../request.h"
+#include "entry.h"
 #include "firewall.h"
 #include "key.h"
-#include "registry_entry.h"
 
 /* Zero-initialised is empty and ready; registry_request_free() releases it. */
 struct registry_request {
-	char *buf; /* owned; "set=1\n" and the lines, NUL-terminated */
-	size_t len, cap;
-	int err;         /* 0, or the first -errno: sticky */
-	size_t n_peers;  /* peers added or updated */
+	struct request req; /* "set=1\n" and the lines */
+	size_t n_peers;     /* peers added or updated */
 	size_t n_removed;
 };
 
@@ -36,9 +33,9 @@ int registry_request_peer(struct registry_request *q, const struct node *n, bool
 int registry_request_remove(struct registry_request *q, const uint8_t key[KEY_LEN]);
 /* replace_rules=true, then one allow= or deny= line per rule, each as the daemon writes it
  * ("allow tcp/5201 from group:web"). Returns 0 or -ENOMEM. */
-int registry_request_rules(struct registry_request *q, char (*const text)[FIREWALL_RULE_TEXT_MAX], size_t n);
-/* The request, without the blank line that ends it (ipc_command adds it); NULL when empty or
- * when a line could not be added. Owned by q. */
+int registry_request_rules(struct registry_request *q, char (*const text)[FIREWALL_RULE_TEXT_MAX],
+                           size_t n);
+/* The request; NULL when empty or when a line could not be added. Owned by q. */
 const char *registry_request_text(const struct registry_request *q);
 /* Frees the buffer and empties q. NULL is fine. */
 void registry_request_free(struct registry_request *q);
