@@ -1,6 +1,7 @@
 #include "addr.h"
 
 #include <arpa/inet.h>
+#include <ctype.h>
 #include <errno.h>
 #include <net/if.h>
 #include <netdb.h>
@@ -271,4 +272,32 @@ bool addr_endpoint_equal(const union endpoint *a, const union endpoint *b)
 		       !memcmp(&a->in6.sin6_addr, &b->in6.sin6_addr, 16) &&
 		       a->in6.sin6_scope_id == b->in6.sin6_scope_id;
 	return false;
+}
+
+const char *addr_list_begin(const char *list)
+{
+	const char *s = list;
+
+	while (isspace((unsigned char)*s))
+		s++;
+	return *s ? list : NULL;
+}
+
+bool addr_list_next(const char **s, const char **item, size_t *len)
+{
+	const char *p = *s, *end, *last;
+
+	if (!p)
+		return false;
+	end = strchr(p, ',');
+	if (!end)
+		end = p + strlen(p);
+	while (p < end && isspace((unsigned char)*p))
+		p++;
+	for (last = end; last > p && isspace((unsigned char)last[-1]);)
+		last--;
+	*item = p;
+	*len = (size_t)(last - p);
+	*s = *end ? end + 1 : NULL;
+	return true;
 }

@@ -65,4 +65,11 @@ bool addr_endpoint_equal(const union endpoint *a, const union endpoint *b);
 /* Same family, length and address bits (those past the length included: mask first). */
 bool addr_prefix_equal(const struct ip_prefix *a, const struct ip_prefix *b);
 
+/* Comma separated lists, as wg(8) and the config file write them ("10.0.0.1/32, fd00::/64").
+ * addr_list_begin() is NULL for a list of blanks only (no entry at all), else where the walk
+ * starts; addr_list_next() gives the next entry, blanks around it cut, *len 0 for an empty
+ * one ("a,,b", a trailing comma), and false once the list is done. */
+const char *addr_list_begin(const char *list);
+bool addr_list_next(const char **s, const char **item, size_t *len);
+
 #endif

@@ -274,30 +274,18 @@ static int parse_one_prefix(const char *s, size_t len, struct ip_prefix *prefix)
 static int parse_prefixes(struct parser *p, const char *value, struct ip_prefix **arr, size_t *n,
 			  size_t *cap, bool mask)
 {
-	const char *s = value, *end;
+	const char *s = addr_list_begin(value), *item;
+	struct ip_prefix prefix, *new;
+	size_t len;
 
-	while (isspace((unsigned char)*s))
-		s++;
-	if (!*s)
-		return 0;
-	for (;; s = end + 1) {
-		struct ip_prefix prefix, *new;
-		const char *last;
-
-		end = strchr(s, ',');
-		if (!end)
-			end = s + strlen(s);
-		while (s < end && isspace((unsigned char)*s))
-			s++;
-		for (last = end; last > s && isspace((unsigned char)last[-1]);)
-			last--;
-		if (last == s)
+	while (addr_list_next(&s, &item, &len)) {
+		if (!len)
 			return fail(p, -EINVAL, p->line,
 				    "%s: an empty entry in \"%s\" (a comma too many?)", p->opt->name,
 				    value);
-		if (parse_one_prefix(s, (size_t)(last - s), &prefix))
+		if (parse_one_prefix(item, len, &prefix))
 			return fail(p, -EINVAL, p->line, "%s: bad prefix \"%.*s\"", p->opt->name,
-				    (int)(last - s), s);
+				    (int)len, item);
 		if (mask)
 			addr_prefix_mask(&prefix);
 		new = grow(*arr, cap, *n, sizeof(**arr));
@@ -305,9 +293,8 @@ static int parse_prefixes(struct parser *p, const char *value, struct ip_prefix 
 			return fail(p, -ENOMEM, p->line, "out of memory");
 		*arr = new;
 		(*arr)[(*n)++] = prefix;
-		if (!*end)
-			return 0;
 	}
+	return 0;
 }
 
 static int parse_private_key(struct parser *p, const char *value)

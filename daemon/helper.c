@@ -64,28 +64,36 @@ static struct {
 	struct netlink *nl; /* NULL if it could not be opened: every 'L' fails */
 } served;
 
-static int send_reply(int fd, int err, int passfd)
+/* One message of len bytes on sock, with fd (if not -1) as SCM_RIGHTS: both ends send so.
+ * Returns 0 or -errno. */
+static int send_with_fd(int sock, const void *buf, size_t len, int fd)
 {
 	union {
 		struct cmsghdr hdr;
 		char buf[CMSG_SPACE(sizeof(int))];
 	} control;
-	int32_t e = err;
-	struct iovec iov = { .iov_base = &e, .iov_len = sizeof(e) };
+	struct iovec iov = { .iov_base = (void *)(uintptr_t)buf, .iov_len = len };
 	struct msghdr msg = { .msg_iov = &iov, .msg_iovlen = 1 };
 	struct cmsghdr *c;
 
 	memset(&control, 0, sizeof(control));
-	if (passfd >= 0) {
+	if (fd >= 0) {
 		msg.msg_control = control.buf;
 		msg.msg_controllen = sizeof(control.buf);
 		c = CMSG_FIRSTHDR(&msg);
 		c->cmsg_level = SOL_SOCKET;
 		c->cmsg_type = SCM_RIGHTS;
 		c->cmsg_len = CMSG_LEN(sizeof(int));
-		memcpy(CMSG_DATA(c), &passfd, sizeof(int));
+		memcpy(CMSG_DATA(c), &fd, sizeof(int));
 	}
-	return sendmsg(fd, &msg, MSG_NOSIGNAL) == (ssize_t)sizeof(e) ? 0 : -errno;
+	return sendmsg(sock, &msg, MSG_NOSIGNAL) == (ssize_t)len ? 0 : -errno;
+}
+
+static int send_reply(int fd, int err, int passfd)
+{
+	int32_t e = err;
+
+	return send_with_fd(fd, &e, sizeof(e), passfd);
 }
 
 /* buf[0..len): config-path NUL path NUL ... */
@@ -352,27 +360,9 @@ void helper_dismiss(void)
 /* Sends req, with sendfd (if not -1) as SCM_RIGHTS. */
 static int call_send(const void *req, size_t len, int sendfd)
 {
-	union {
-		struct cmsghdr hdr;
-		char buf[CMSG_SPACE(sizeof(int))];
-	} control;
-	struct iovec iov = { .iov_base = (void *)(uintptr_t)req, .iov_len = len };
-	struct msghdr msg = { .msg_iov = &iov, .msg_iovlen = 1 };
-	struct cmsghdr *c;
+	int ret = send_with_fd(helper_fd, req, len, sendfd);
 
-	if (sendfd >= 0) {
-		memset(&control, 0, sizeof(control));
-		msg.msg_control = control.buf;
-		msg.msg_controllen = sizeof(control.buf);
-		c = CMSG_FIRSTHDR(&msg);
-		c->cmsg_level = SOL_SOCKET;
-		c->cmsg_type = SCM_RIGHTS;
-		c->cmsg_len = CMSG_LEN(sizeof(int));
-		memcpy(CMSG_DATA(c), &sendfd, sizeof(int));
-	}
-	if (sendmsg(helper_fd, &msg, MSG_NOSIGNAL) != (ssize_t)len)
-		return errno == ECONNRESET ? -EPIPE : -errno;
-	return 0;
+	return ret == -ECONNRESET ? -EPIPE : ret;
 }
 
 /* One request (with sendfd, -1 for none), one answer; *passfd gets a descriptor if one came.

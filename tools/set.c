@@ -86,32 +86,21 @@ static int read_keyfile(const char *path, uint8_t key[KEY_LEN])
 static int add_allowed_ips(struct request *r, const char *list)
 {
 	char buf[ADDR_STRLEN], text[ADDR_STRLEN];
-	const char *s = list, *end, *last;
+	const char *s = addr_list_begin(list), *item;
 	struct ip_prefix pfx;
+	size_t len;
 
 	request_add(r, "replace_allowed_ips=true\n");
-	while (isspace((unsigned char)*s))
-		s++;
-	if (!*s)
-		return 0;
-	for (;; s = end + 1) {
-		end = strchr(s, ',');
-		if (!end)
-			end = s + strlen(s);
-		while (s < end && isspace((unsigned char)*s))
-			s++;
-		for (last = end; last > s && isspace((unsigned char)last[-1]);)
-			last--;
-		if (last == s || (size_t)(last - s) >= sizeof(buf))
+	while (addr_list_next(&s, &item, &len)) {
+		if (!len || len >= sizeof(buf))
 			return bad("allowed ips", list);
-		memcpy(buf, s, (size_t)(last - s));
-		buf[last - s] = '\0';
+		memcpy(buf, item, len);
+		buf[len] = '\0';
 		if (addr_parse_prefix(buf, &pfx))
 			return bad("allowed ip", buf);
 		request_add(r, "allowed_ip=%s\n", addr_prefix_str(&pfx, text));
-		if (!*end)
-			return 0;
 	}
+	return 0;
 }
 
 /* One rule of a `rules` list: "Allow = SPEC" as in the file (or "allow SPEC", as show and
