@@ -156,23 +156,30 @@ static int link_change(struct netlink *nl, int ifindex, unsigned flags, unsigned
 	return netlink_request(nl, nlh, NULL, NULL);
 }
 
+struct nlmsghdr *netlink_addr_msg(void *buf, uint16_t type, uint16_t flags, int ifindex,
+                                  const struct ip_prefix *p, struct ifaddrmsg **ifa)
+{
+	struct nlmsghdr *nlh = mnl_nlmsg_put_header(buf);
+
+	nlh->nlmsg_type = type;
+	nlh->nlmsg_flags = flags;
+	*ifa = mnl_nlmsg_put_extra_header(nlh, sizeof(**ifa));
+	(*ifa)->ifa_family = (uint8_t)p->addr.family;
+	(*ifa)->ifa_prefixlen = p->cidr;
+	(*ifa)->ifa_scope = RT_SCOPE_UNIVERSE;
+	(*ifa)->ifa_index = (uint32_t)ifindex;
+	return nlh;
+}
+
 static int addr_change(struct netlink *nl, uint16_t type, uint16_t flags, int ifindex,
                        const struct ip_prefix *p)
 {
 	char buf[NETLINK_BUF_SIZE];
 	struct nlmsghdr *nlh;
 	struct ifaddrmsg *ifa;
-	size_t len;
+	size_t len = addr_len(p->addr.family);
 
-	len = addr_len(p->addr.family);
-	nlh = mnl_nlmsg_put_header(buf);
-	nlh->nlmsg_type = type;
-	nlh->nlmsg_flags = flags;
-	ifa = mnl_nlmsg_put_extra_header(nlh, sizeof(*ifa));
-	ifa->ifa_family = (uint8_t)p->addr.family;
-	ifa->ifa_prefixlen = p->cidr;
-	ifa->ifa_scope = RT_SCOPE_UNIVERSE;
-	ifa->ifa_index = (uint32_t)ifindex;
+	nlh = netlink_addr_msg(buf, type, flags, ifindex, p, &ifa);
 	if (p->addr.family == AF_INET) {
 		/* IFA_LOCAL is the address itself; on a point-to-point link IFA_ADDRESS would
 		 * be the peer's, and giving the same value makes it a plain local address with

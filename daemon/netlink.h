@@ -81,5 +81,11 @@ struct nlmsghdr;
  * file does not build: veth pairs, gateway routes, dumps. */
 int netlink_request(struct netlink *nl, struct nlmsghdr *nlh,
                     int (*cb)(const struct nlmsghdr *nlh, void *data), void *data);
+/* The start of an RTM_NEWADDR or RTM_DELADDR message for p on ifindex in buf (at least
+ * NETLINK_REQUEST_SIZE): the header, and the ifaddrmsg (*ifa) with universe scope; the
+ * caller adds flags and attributes. */
+struct ifaddrmsg;
+struct nlmsghdr *netlink_addr_msg(void *buf, uint16_t type, uint16_t flags, int ifindex,
+                                  const struct ip_prefix *p, struct ifaddrmsg **ifa);
 
 #endif

@@ -36,7 +36,36 @@ struct rule {
  * libc picks one of two calls by architecture or kernel (epoll_wait or epoll_pwait,
  * newfstatat or statx, dup2 or dup3), both are here, and so are the calls the vDSO answers
  * unless it cannot (clock_gettime). Calls with arguments worth checking (socket, open, ioctl,
- * kill) are added in daemon_filter(). */
+ * kill) are added in daemon_filter(). The daemon and the resolver share two tables:
+ * descriptors and memory. */
+
+/* Descriptors: the TUN device, sockets, the config and /etc files read-only (open and openat
+ * with their flags checked are added per filter). */
+static const struct rule io_rules[] = {
+	{ "read", ALLOW },
+	{ "readv", ALLOW },
+	{ "write", ALLOW },
+	{ "writev", ALLOW },
+	{ "close", ALLOW },
+	{ "fcntl", ALLOW },
+	{ "fstat", ALLOW },
+	{ "newfstatat", ALLOW },
+	{ "statx", ALLOW },
+	{ "lseek", ALLOW },
+};
+
+/* Memory: malloc, sodium_malloc's guard pages, locks between threads, random bytes. */
+static const struct rule memory_rules[] = {
+	{ "brk", ALLOW },
+	{ "mmap", ALLOW },
+	{ "munmap", ALLOW },
+	{ "mremap", ALLOW },
+	{ "mprotect", ALLOW },
+	{ "madvise", ALLOW },
+	{ "futex", ALLOW },
+	{ "getrandom", ALLOW },
+};
+
 static const struct rule daemon_rules[] = {
 	/* the event loop (libevent) and signals */
 	{ "epoll_wait", ALLOW },
@@ -51,17 +80,9 @@ static const struct rule daemon_rules[] = {
 	{ "getpid", ALLOW }, /* syslog */
 	{ "gettid", ALLOW }, /* abort() */
 	{ "exit_group", ALLOW },
-	/* memory: malloc, and sodium_malloc's guard pages and locking */
-	{ "brk", ALLOW },
-	{ "mmap", ALLOW },
-	{ "munmap", ALLOW },
-	{ "mremap", ALLOW },
-	{ "mprotect", ALLOW },
-	{ "madvise", ALLOW },
+	/* memory beyond memory_rules: sodium_malloc's locking */
 	{ "mlock", ALLOW },
 	{ "munlock", ALLOW },
-	{ "futex", ALLOW },
-	{ "getrandom", ALLOW },
 	/* the datapath's threads (Threads =), started after the drop so that they inherit it:
 	 * pthread_create sets up each one, sched_getaffinity counts the CPUs for "auto"; clone
 	 * itself is allowed for threads only, in daemon_filter() */
@@ -70,20 +91,9 @@ static const struct rule daemon_rules[] = {
 	{ "sched_getaffinity", ALLOW },
 	{ "clone3", DENY_ENOSYS }, /* its flags sit in memory, out of the filter's sight:
 				      glibc then falls back on clone */
-	/* descriptors: the TUN device, the control socket's and the metrics page's clients
-	 * (libevent sizes reads with FIONREAD), /etc files when resolving (open and openat,
-	 * read-only, are added in daemon_filter()); /dev/null for a daemon's stdio is opened
-	 * before the drop */
-	{ "read", ALLOW },
-	{ "readv", ALLOW },
-	{ "write", ALLOW },
-	{ "writev", ALLOW },
-	{ "close", ALLOW },
-	{ "fcntl", ALLOW },
-	{ "fstat", ALLOW },
-	{ "newfstatat", ALLOW },
-	{ "statx", ALLOW },
-	{ "lseek", ALLOW },
+	/* descriptors beyond io_rules (the control socket's and the metrics page's clients,
+	 * whose reads libevent sizes with FIONREAD, added in daemon_filter()); /dev/null for a
+	 * daemon's stdio is opened before the drop */
 	{ "dup2", ALLOW },
 	{ "dup3", ALLOW },
 	{ "uname", ALLOW }, /* the resolver */
@@ -217,7 +227,11 @@ static int daemon_filter(scmp_filter_ctx ctx, bool helper_unlinks)
 	struct scmp_arg_cmp cmp[2];
 	int ret;
 
-	ret = add_rules(ctx, daemon_rules, ARRAY_SIZE(daemon_rules));
+	ret = add_rules(ctx, io_rules, ARRAY_SIZE(io_rules));
+	if (!ret)
+		ret = add_rules(ctx, memory_rules, ARRAY_SIZE(memory_rules));
+	if (!ret)
+		ret = add_rules(ctx, daemon_rules, ARRAY_SIZE(daemon_rules));
 	if (!ret)
 		ret = add_rules(ctx, helper_unlinks ? unlink_helper_rules : unlink_rules,
 				ARRAY_SIZE(unlink_rules));
@@ -339,25 +353,7 @@ static int helper_filter(scmp_filter_ctx ctx)
  * rtnetlink for the local addresses), and its socket to the daemon. Whatever else a module
  * does fails with EPERM: the look-up fails, and with it the reload that asked, nothing else. */
 static const struct rule resolver_rules[] = {
-	{ "read", ALLOW },
-	{ "readv", ALLOW },
 	{ "pread64", ALLOW }, /* dlopen() */
-	{ "write", ALLOW },
-	{ "writev", ALLOW },
-	{ "close", ALLOW },
-	{ "fcntl", ALLOW },
-	{ "fstat", ALLOW },
-	{ "newfstatat", ALLOW },
-	{ "statx", ALLOW },
-	{ "lseek", ALLOW },
-	{ "brk", ALLOW },
-	{ "mmap", ALLOW },
-	{ "munmap", ALLOW },
-	{ "mremap", ALLOW },
-	{ "mprotect", ALLOW },
-	{ "madvise", ALLOW },
-	{ "futex", ALLOW },
-	{ "getrandom", ALLOW },
 	{ "uname", ALLOW },
 	{ "getpid", ALLOW },
 	{ "gettid", ALLOW },
@@ -388,7 +384,11 @@ static int resolver_filter(scmp_filter_ctx ctx)
 	struct scmp_arg_cmp cmp[2];
 	int ret;
 
-	ret = add_rules(ctx, resolver_rules, ARRAY_SIZE(resolver_rules));
+	ret = add_rules(ctx, io_rules, ARRAY_SIZE(io_rules));
+	if (!ret)
+		ret = add_rules(ctx, memory_rules, ARRAY_SIZE(memory_rules));
+	if (!ret)
+		ret = add_rules(ctx, resolver_rules, ARRAY_SIZE(resolver_rules));
 #ifdef SANITIZER_BUILD
 	if (!ret)
 		ret = add_rules(ctx, sanitizer_helper_rules, ARRAY_SIZE(sanitizer_helper_rules));

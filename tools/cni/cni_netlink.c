@@ -162,14 +162,7 @@ int cni_netlink_addr_add_noprefixroute(struct netlink *nl, int ifindex, const st
 	if (ifindex <= 0 || !prefix_valid(p))
 		return -EINVAL;
 	len = addr_len(p->addr.family);
-	nlh = mnl_nlmsg_put_header(buf);
-	nlh->nlmsg_type = RTM_NEWADDR;
-	nlh->nlmsg_flags = NLM_F_CREATE | NLM_F_EXCL;
-	ifa = mnl_nlmsg_put_extra_header(nlh, sizeof(*ifa));
-	ifa->ifa_family = (uint8_t)p->addr.family;
-	ifa->ifa_prefixlen = p->cidr;
-	ifa->ifa_scope = RT_SCOPE_UNIVERSE;
-	ifa->ifa_index = (uint32_t)ifindex;
+	nlh = netlink_addr_msg(buf, RTM_NEWADDR, NLM_F_CREATE | NLM_F_EXCL, ifindex, p, &ifa);
 	if (p->addr.family == AF_INET) {
 		mnl_attr_put(nlh, IFA_LOCAL, len, p->addr.bytes);
 	} else {
