@@ -206,10 +206,10 @@ static int serve_mark(const char *buf, size_t len, int sock)
 	return 0;
 }
 
-/* One request into buf, and in *passfd the descriptor that came with it (-1 if none; any
- * beyond the first are closed). Returns its length, 0 when the daemon's end is closed, or
- * -errno. */
-static ssize_t serve_recv(int fd, char *buf, size_t size, int *passfd)
+/* One message into buf, and in *passfd the descriptor that came with it (-1 if none; any
+ * beyond the first are closed): both ends receive so. Returns its length, 0 when the other
+ * end is closed, or -errno. */
+static ssize_t recv_with_fd(int fd, void *buf, size_t size, int *passfd)
 {
 	union {
 		struct cmsghdr hdr;
@@ -224,7 +224,9 @@ static ssize_t serve_recv(int fd, char *buf, size_t size, int *passfd)
 	ssize_t n;
 
 	*passfd = -1;
-	n = recvmsg(fd, &msg, MSG_CMSG_CLOEXEC);
+	do
+		n = recvmsg(fd, &msg, MSG_CMSG_CLOEXEC);
+	while (n < 0 && errno == EINTR);
 	if (n < 0)
 		return -errno;
 	for (c = CMSG_FIRSTHDR(&msg); c; c = CMSG_NXTHDR(&msg, c)) {
@@ -312,7 +314,7 @@ static void serve_loop(int fd)
 	int passfd;
 
 	for (;;) {
-		n = serve_recv(fd, served.buf, sizeof(served.buf) - 1, &passfd);
+		n = recv_with_fd(fd, served.buf, sizeof(served.buf) - 1, &passfd);
 		if (n == -EINTR)
 			continue;
 		if (n <= 0)
@@ -369,19 +371,9 @@ static int call_send(const void *req, size_t len, int sendfd)
  * Returns the helper's answer (0 or -errno), or -EPIPE when the helper is gone. */
 static int call_fd(const void *req, size_t len, int sendfd, int *passfd)
 {
-	union {
-		struct cmsghdr hdr;
-		char buf[CMSG_SPACE(sizeof(int))];
-	} control;
 	int32_t e;
-	struct iovec iov = { .iov_base = &e, .iov_len = sizeof(e) };
-	struct msghdr msg = { .msg_iov = &iov,
-			      .msg_iovlen = 1,
-			      .msg_control = control.buf,
-			      .msg_controllen = sizeof(control.buf) };
-	struct cmsghdr *c;
 	ssize_t n;
-	int ret;
+	int ret, got;
 
 	if (passfd)
 		*passfd = -1;
@@ -390,25 +382,18 @@ static int call_fd(const void *req, size_t len, int sendfd, int *passfd)
 	ret = call_send(req, len, sendfd);
 	if (ret)
 		return ret;
-	do
-		n = recvmsg(helper_fd, &msg, MSG_CMSG_CLOEXEC);
-	while (n < 0 && errno == EINTR);
+	n = recv_with_fd(helper_fd, &e, sizeof(e), &got);
 	if (n < 0)
-		return errno == ECONNRESET ? -EPIPE : -errno;
-	if (n != (ssize_t)sizeof(e))
+		return n == -ECONNRESET ? -EPIPE : (int)n;
+	if (n != (ssize_t)sizeof(e)) {
+		if (got >= 0)
+			close(got);
 		return -EPIPE;
-	for (c = CMSG_FIRSTHDR(&msg); c; c = CMSG_NXTHDR(&msg, c)) {
-		if (c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_RIGHTS &&
-		    c->cmsg_len == CMSG_LEN(sizeof(int))) {
-			int fd;
-
-			memcpy(&fd, CMSG_DATA(c), sizeof(int));
-			if (passfd && !e)
-				*passfd = fd;
-			else
-				close(fd);
-		}
 	}
+	if (passfd && !e)
+		*passfd = got;
+	else if (got >= 0)
+		close(got);
 	if (passfd && !e && *passfd < 0)
 		return -EPROTO;
 	return -e;

@@ -179,6 +179,14 @@ static int add_rules(scmp_filter_ctx ctx, const struct rule *rules, size_t n)
 }
 
 /* Adds nothing when the architecture lacks the call (open on arm64, for one). */
+/* io_rules and memory_rules. */
+static int add_shared_rules(scmp_filter_ctx ctx)
+{
+	int ret = add_rules(ctx, io_rules, ARRAY_SIZE(io_rules));
+
+	return ret ? ret : add_rules(ctx, memory_rules, ARRAY_SIZE(memory_rules));
+}
+
 static int add_rule_if(scmp_filter_ctx ctx, uint32_t action, const char *name, unsigned n,
 		       const struct scmp_arg_cmp *cmp)
 {
@@ -227,9 +235,7 @@ static int daemon_filter(scmp_filter_ctx ctx, bool helper_unlinks)
 	struct scmp_arg_cmp cmp[2];
 	int ret;
 
-	ret = add_rules(ctx, io_rules, ARRAY_SIZE(io_rules));
-	if (!ret)
-		ret = add_rules(ctx, memory_rules, ARRAY_SIZE(memory_rules));
+	ret = add_shared_rules(ctx);
 	if (!ret)
 		ret = add_rules(ctx, daemon_rules, ARRAY_SIZE(daemon_rules));
 	if (!ret)
@@ -384,9 +390,7 @@ static int resolver_filter(scmp_filter_ctx ctx)
 	struct scmp_arg_cmp cmp[2];
 	int ret;
 
-	ret = add_rules(ctx, io_rules, ARRAY_SIZE(io_rules));
-	if (!ret)
-		ret = add_rules(ctx, memory_rules, ARRAY_SIZE(memory_rules));
+	ret = add_shared_rules(ctx);
 	if (!ret)
 		ret = add_rules(ctx, resolver_rules, ARRAY_SIZE(resolver_rules));
 #ifdef SANITIZER_BUILD
