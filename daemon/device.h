@@ -185,9 +185,10 @@ int device_to_config_peer(struct device *dev, const struct peer *p, struct confi
 /* A change, in slices that each take a turn of the event loop, so that nothing holds the
  * loop more than a few milliseconds however many peers a change names (issue 14). A change
  * of at most DEVICE_SLICE peers (in the config and removed) is one device_apply_change(),
- * all or nothing. A bigger one is the interface's part first, then the config's peers
- * DEVICE_SLICE at a time (made or updated, none removed), then the peers the scope removes,
- * DEVICE_SLICE at a time: each slice is all or nothing, so every state in between is one
+ * all or nothing. A bigger one is the interface's part first, then the config's peers a
+ * slice at a time (made or updated, none removed), then the peers the scope removes, a
+ * slice at a time; a slice is 1 to DEVICE_SLICE peers, as many as the last one's pace says
+ * fit in DEVICE_TURN_NS. Each slice is all or nothing, so every state in between is one
  * an apply could make; a peer the change leaves alone keeps working throughout, and no
  * packet reaches a peer before its slice is in force. A failure stops the job: the slices
  * applied stay (as a `wg setconf` split over several netlink messages), the error says

@@ -53,6 +53,9 @@ struct uapi_client {
 	struct bufferevent *bev;
 	bool closing;
 	struct pending pd; /* its get; its job is u->job */
+	/* How much of the input holds no "\n\n": a request of megabytes arrives in many reads,
+	 * and searching it from the start after each would cost its square. */
+	size_t searched;
 };
 
 /* One job at a time: while a set or a reload runs in slices, every other client's requests
@@ -1032,9 +1035,17 @@ static void client_read(struct bufferevent *bev, void *arg)
 
 	/* One request at a time per client, none while a job runs. */
 	while (!cl->closing && !cl->u->job.job && !cl->pd.get) {
-		end = evbuffer_search(in, "\n\n", 2, NULL);
-		if (end.pos < 0)
+		struct evbuffer_ptr from;
+
+		if (evbuffer_ptr_set(in, &from, cl->searched, EVBUFFER_PTR_SET))
+			evbuffer_ptr_set(in, &from, 0, EVBUFFER_PTR_SET);
+		end = evbuffer_search(in, "\n\n", 2, &from);
+		if (end.pos < 0) {
+			len = evbuffer_get_length(in);
+			cl->searched = len ? len - 1 : 0; /* the "\n" that may start one */
 			break;
+		}
+		cl->searched = 0;
 		len = (size_t)(end.pos + 1);
 		req = malloc(len + 1);
 		if (!req) {

@@ -119,7 +119,10 @@ for n in "${SIZES[@]}"; do
 		"$idle_med/$idle_max" "$sets_med/$sets_max/$sets_lost" \
 		"$(sed -n 's/.*: \([0-9.]*\) s.*/\1/p' <<<"$reload")" \
 		"$stall_load/$stall_reload/$stall_dump" >>"$TABLE"
-	stop_node a
+	# Its exit removes a route per peer (2N by now): longer than stop_node waits at 10,000.
+	t0=$(date +%s.%N)
+	procs_stop 1200 TERM "${PID[a]}"
+	echo "a stopped in $(awk -v t0="$t0" -v t1="$(date +%s.%N)" 'BEGIN { printf "%.1f", t1 - t0 }') s"
 done
 echo
 cat "$TABLE"
