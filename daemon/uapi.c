@@ -34,6 +34,8 @@
 #define UAPI_MAX_CLIENTS 16
 #define UAPI_BACKLOG 16
 
+static const struct timeval timeout = { .tv_sec = UAPI_TIMEOUT_SEC };
+
 /* Peers a get writes per turn of the event loop (about 16 us each): the rest follow as the
  * socket drains. */
 #define UAPI_GET_PEERS 128
@@ -984,6 +986,8 @@ static void job_cb(evutil_socket_t fd, short what, void *arg)
 	}
 	job_answer(u->job_client ? bufferevent_get_output(u->job_client->bev) : NULL, &u->job,
 		   ret);
+	if (u->job_client)
+		bufferevent_set_timeouts(u->job_client->bev, &timeout, &timeout);
 	u->job_client = NULL;
 	for (cl = TAILQ_FIRST(&u->clients); cl && !u->job.job; cl = next) {
 		next = TAILQ_NEXT(cl, link);
@@ -1022,6 +1026,8 @@ static void client_request(struct uapi_client *cl, char *req)
 	u->job = cl->pd;
 	u->job_client = cl;
 	memset(&cl->pd, 0, sizeof(cl->pd));
+	/* It sends nothing while it waits, however long the job: no read timeout meanwhile. */
+	bufferevent_set_timeouts(cl->bev, NULL, &timeout);
 	job_again(u);
 }
 
@@ -1110,7 +1116,6 @@ static void accept_cb(struct evconnlistener *l, evutil_socket_t fd, struct socka
 		      int socklen, void *arg)
 {
 	struct uapi *u = arg;
-	struct timeval tv = { .tv_sec = UAPI_TIMEOUT_SEC };
 	struct uapi_client *cl;
 
 	cl = calloc(1, sizeof(*cl));
@@ -1129,7 +1134,7 @@ static void accept_cb(struct evconnlistener *l, evutil_socket_t fd, struct socka
 	TAILQ_INSERT_TAIL(&u->clients, cl, link);
 	listener_opened(u->guard);
 	bufferevent_setcb(cl->bev, client_read, client_write, client_event, cl);
-	bufferevent_set_timeouts(cl->bev, &tv, &tv);
+	bufferevent_set_timeouts(cl->bev, &timeout, &timeout);
 	bufferevent_enable(cl->bev, EV_READ | EV_WRITE);
 }
 
