@@ -112,6 +112,7 @@ struct device {
 	struct event *kick_ev;
 	uint8_t (*kick)[NOISE_PUBLIC_KEY_LEN];
 	size_t n_kick, kick_done, kick_cap;
+	bool job_running; /* a device_job between two slices: the greetings wait for its end */
 	struct device_stats stats;
 	struct load load; /* handshake work: when to answer with cookies (load.h) */
 	unsigned offload;      /* CONFIG_OFFLOAD_* */
