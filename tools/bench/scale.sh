@@ -50,11 +50,13 @@ ping_stats() {
 		END { if (!n) print "- - " lost + 0; else printf "%.3f %.3f %d\n", t[int(n / 2)], t[n - 1], lost }'
 }
 
-# probe_start / probe_stop: pings a -> b every 5 ms around one operation; probe_stop prints
-# "max lost", the longest RTT in ms (how long the daemon's loop held a packet) and the
-# pings lost.
+# probe_start / probe_stop: pings a -> b every 5 ms around one operation; probe_stop sets
+# PROBE_MAX, the longest RTT in ms (how long the daemon's loop held a packet), and
+# PROBE_LOST, the pings lost.
+# ip netns exec, not nsx: $! must be the ping itself (ip execs it), and probe_stop runs in
+# this shell, not in a $(...), to wait for it.
 probe_start() {
-	nsx a ping -n -i 0.005 -W 2 "${OV4[b]}" >"$SN_TMP/probe" 2>&1 &
+	ip netns exec "${NS[a]}" ping -n -i 0.005 -W 2 "${OV4[b]}" >"$SN_TMP/probe" 2>&1 &
 	PROBE=$!
 	sleep 0.3
 }
@@ -65,7 +67,8 @@ probe_stop() {
 	awk '
 		/time=/ { sub(/.*time=/, ""); t = $1 + 0; if (t > max) max = t }
 		/packets transmitted/ { lost = $1 - $4 }
-		END { printf "%.1f %d\n", max, lost }' "$SN_TMP/probe"
+		END { printf "%.1f %d\n", max, lost }' "$SN_TMP/probe" >"$SN_TMP/probe.res"
+	read -r PROBE_MAX PROBE_LOST <"$SN_TMP/probe.res"
 }
 
 TABLE="$SN_TMP/table"
@@ -85,8 +88,9 @@ for n in "${SIZES[@]}"; do
 		"${UL4[b]}" "${PORT[b]}" >"$SN_TMP/b.set"
 	probe_start
 	load=$("$SCALE" "$sock" load "$n" "$SN_TMP/b.set")
-	read -r stall_load lost_load < <(probe_stop)
-	echo "$load (ping max $stall_load ms, $lost_load lost)"
+	probe_stop
+	stall_load=$PROBE_MAX
+	echo "$load (ping max $PROBE_MAX ms, $PROBE_LOST lost)"
 	wait_ping a "${OV4[b]}" 10 || fail "no ping a -> b after the load"
 	rss=$(rss_of "${PID[a]}")
 	sets=$("$SCALE" "$sock" set "$n" "${SCALE_SETS:-200}")
@@ -95,8 +99,9 @@ for n in "${SIZES[@]}"; do
 	echo "$addel"
 	probe_start
 	dump=$("$SCALE" "$sock" dump)
-	read -r stall_dump lost_dump < <(probe_stop)
-	echo "$dump (ping max $stall_dump ms, $lost_dump lost)"
+	probe_stop
+	stall_dump=$PROBE_MAX
+	echo "$dump (ping max $PROBE_MAX ms, $PROBE_LOST lost)"
 	read -r idle_med idle_max idle_lost < <(ping_stats a "${OV4[b]}")
 	"$SCALE" "$sock" stream "$n" 100 2.5 >"$SN_TMP/stream.$n" &
 	spid=$!
@@ -106,8 +111,9 @@ for n in "${SIZES[@]}"; do
 	{ conf_interface a; conf_peer b endpoint=4; "$SCALE" - conf "$n"; } >"$(conf_path a)"
 	probe_start
 	reload=$("$SCALE" "$sock" reload)
-	read -r stall_reload lost_reload < <(probe_stop)
-	echo "$reload (ping max $stall_reload ms, $lost_reload lost)"
+	probe_stop
+	stall_reload=$PROBE_MAX
+	echo "$reload (ping max $PROBE_MAX ms, $PROBE_LOST lost)"
 	printf '%-7s %8s %16s %9s %9s %9s %9s %9s %16s %20s %9s %22s\n' "$n" \
 		"$(sed -n 's/.*: \([0-9.]*\) s.*/\1/p' <<<"$load")" \
 		"$(sed -n 's/.*median \([0-9.]*\) ms.*max \([0-9.]*\) ms.*/\1\/\2/p' <<<"$sets")" \
