@@ -817,6 +817,9 @@ static int set_job(struct device *dev, char *lines, struct device_job **job)
 		ret = device_to_config_peer(dev, p, &c->peers[c->n_peers]);
 		if (ret)
 			goto out;
+		/* No endpoint unless the set gives one: the peer keeps its own, also if it roams
+		 * while a set in slices is applied, which a copy of the present one would undo. */
+		memset(&c->peers[c->n_peers].endpoint, 0, sizeof(c->peers[c->n_peers].endpoint));
 		c->n_peers++;
 	}
 	ret = uapi_parse_set(c, lines, err, sizeof(err));
