@@ -1211,22 +1211,55 @@ static void free_peer(struct config_peer *peer)
 	sodium_memzero(peer, sizeof(*peer));
 }
 
-/* Peer rules name the line of the [Peer] header. */
-static int validate_peer(struct parser *p, size_t i)
+/* Where a key is in a table of peer indexes (open addressing, n_slots a power of two):
+ * the slot that holds it, or the empty slot it would go to. Keys are points on the curve,
+ * spread evenly: their first bytes make a good enough hash. */
+static size_t key_slot(const struct config *c, const size_t *slots, size_t n_slots,
+		       const uint8_t *key)
 {
-	const struct config_peer *peer = &p->cfg->peers[i];
+	uint64_t h;
+	size_t s;
+
+	memcpy(&h, key, sizeof(h));
+	for (s = (size_t)(h * 0x9e3779b97f4a7c15ULL >> 32) & (n_slots - 1); slots[s];
+	     s = (s + 1) & (n_slots - 1))
+		if (key_equal(c->peers[slots[s] - 1].public_key, key))
+			break;
+	return s;
+}
+
+/* Peer rules name the line of the [Peer] header. A PublicKey twice names the first peer
+ * that has it; found through a table of the keys seen so far, since a cluster's file has
+ * thousands of peers, and comparing every pair took seconds on the loop of a reload. */
+static void validate_peers(struct parser *p)
+{
+	const struct config *c = p->cfg;
+	size_t n_slots = 16, *slots;
 	char b64[KEY_B64_LEN];
 
-	key_to_base64(b64, peer->public_key);
-	for (size_t j = 0; j < i; j++) {
-		const struct config_peer *other = &p->cfg->peers[j];
-
-		if (other->has_public_key && key_equal(peer->public_key, other->public_key))
-			return fail(p, -EINVAL, peer->line,
-				    "[Peer]: PublicKey \"%s\" duplicates the peer on line %d", b64,
-				    other->line);
+	while (n_slots < 2 * c->n_peers)
+		n_slots *= 2;
+	slots = calloc(n_slots, sizeof(*slots)); /* peer index + 1, 0 = empty */
+	if (!slots) {
+		fail(p, -ENOMEM, 0, "out of memory");
+		return;
 	}
-	return 0;
+	for (size_t i = 0; i < c->n_peers && !p->ret; i++) {
+		const struct config_peer *peer = &c->peers[i];
+		size_t s;
+
+		if (!peer->has_public_key)
+			continue;
+		s = key_slot(c, slots, n_slots, peer->public_key);
+		if (!slots[s]) {
+			slots[s] = i + 1;
+			continue;
+		}
+		key_to_base64(b64, peer->public_key);
+		fail(p, -EINVAL, peer->line, "[Peer]: PublicKey \"%s\" duplicates the peer on line %d",
+		     b64, c->peers[slots[s] - 1].line);
+	}
+	free(slots);
 }
 
 /* A peer list shared by a whole mesh holds every node, this one too. WireGuard ignores a
@@ -1310,9 +1343,7 @@ static int validate(struct parser *p)
 	if (p->ret)
 		return p->ret;
 	skip_own_peers(p);
-	for (size_t i = 0; i < c->n_peers && !p->ret; i++)
-		if (c->peers[i].has_public_key)
-			validate_peer(p, i);
+	validate_peers(p);
 	if (p->collect && !keyless)
 		warn_peers(p);
 	/* sealnetd runs no commands and writes no file: a hook it was given would never run,

@@ -108,6 +108,7 @@ int device_new(struct event_base *base, const char *ifname, unsigned offload,
 	load_init(&dev->load);
 	dev->manage_net = true;
 	TAILQ_INIT(&dev->peers);
+	LIST_INIT(&dev->cursors);
 	dev->buf_size = DEVICE_BUF_SIZE;
 	dev->batch_cap = DEVICE_BATCH_SIZE;
 	dev->offload = offload;
@@ -1171,6 +1172,29 @@ static void commit_prefixes(struct device *dev, struct apply *a, size_t n_peers)
 	allowedips_release(dev->allowedips);
 }
 
+/* A get that walks the peers over several turns of the loop must not hold a peer that goes:
+ * its cursor moves on to the next. */
+static void cursors_skip(struct device *dev, const struct peer *p)
+{
+	struct device_cursor *cur;
+
+	LIST_FOREACH(cur, &dev->cursors, link)
+		if (cur->next == p)
+			cur->next = TAILQ_NEXT(p, link);
+}
+
+void device_cursor_open(struct device *dev, struct device_cursor *cur)
+{
+	cur->next = TAILQ_FIRST(&dev->peers);
+	LIST_INSERT_HEAD(&dev->cursors, cur, link);
+}
+
+void device_cursor_close(struct device_cursor *cur)
+{
+	LIST_REMOVE(cur, link);
+	cur->next = NULL;
+}
+
 /* Puts in force what was built aside; cannot fail. */
 static void commit(struct device *dev, const struct config *c, const struct device_change *how,
 		   struct apply *a)
@@ -1212,6 +1236,7 @@ static void commit(struct device *dev, const struct config *c, const struct devi
 	for (size_t i = 0; i < a->n_gone; i++) {
 		p = a->gone[i];
 		log_info("%s: peer %s removed", dev->ifname, p->name);
+		cursors_skip(dev, p);
 		TAILQ_REMOVE(&dev->peers, p, link);
 		peer_table_remove(&dev->peer_table, p);
 		dev->n_peers--;
@@ -1243,9 +1268,10 @@ static void commit(struct device *dev, const struct config *c, const struct devi
 }
 
 /* Peers made with an endpoint are greeted with one initiation each, KICK_BATCH per turn of
- * the event loop, a turn every millisecond: a load of thousands never holds the loop. The
+ * the event loop, a turn every millisecond: a load of thousands never holds the loop (an
+ * initiation costs about 100 us of X25519, so a batch about 1.6 ms). The
  * queue holds keys, not peers, so a peer removed meanwhile is simply not found. */
-#define KICK_BATCH 64
+#define KICK_BATCH 16
 
 /* One initiation, not the retries of one that has data waiting: a peer that does not
  * answer (it is down) costs one message, and traffic to it starts the handshake again as
@@ -1269,6 +1295,12 @@ static void kick_cb(evutil_socket_t fd, short what, void *arg)
 	struct timeval ms = { 0, 1000 };
 	struct peer *p;
 
+	/* A job in slices comes first: its client waits for the last slice, and the greetings
+	 * (1 s of X25519 at 10,000 peers) would take every other turn of the loop from it. */
+	if (dev->job_running) {
+		evtimer_add(dev->kick_ev, &ms);
+		return;
+	}
 	for (; dev->kick_done < end; dev->kick_done++)
 		if ((p = peer_table_lookup(&dev->peer_table, dev->kick[dev->kick_done])))
 			kick_one(p, now);
@@ -1298,7 +1330,8 @@ static void kick_peers(struct device *dev, const struct config *c, const struct 
 			kick_persistent_keepalive(p, now);
 			continue;
 		}
-		if (n++ < KICK_BATCH) {
+		/* Behind a queue already waiting (an earlier slice of the same set), in it. */
+		if (dev->n_kick == dev->kick_done && n++ < KICK_BATCH) {
 			kick_one(p, now);
 			continue;
 		}
@@ -1459,7 +1492,245 @@ static const struct device_change file_reload = {
 	.from_file = true,
 };
 
-int device_reload(struct device *dev, const char *config_path, char *err, size_t errlen)
+/* A change of many peers in slices (see device.h). Each slice is one device_apply_change()
+ * and so all or nothing: the interface first (identity, port, MTU, addresses, rules, the
+ * peer that holds the new identity's key), then the config's peers DEVICE_SLICE at a time,
+ * added or updated but none removed, then the peers the scope removes, DEVICE_SLICE at a
+ * time. Adding before removing keeps a prefix that moves from a peer that goes to one
+ * that comes routed throughout (the newcomer takes it over, as in one apply); a prefix
+ * that moves between two peers of the config moves when the slice of the later of them
+ * is applied, which is the one one apply would give it to. */
+enum job_stage {
+	JOB_WHOLE,     /* small enough for one apply, atomic as ever */
+	JOB_INTERFACE,
+	JOB_PEERS,
+	JOB_GONE,
+	JOB_DONE,
+};
+
+struct device_job {
+	struct device *dev;
+	struct config *c;
+	struct device_change how;
+	uint8_t (*named)[NOISE_PUBLIC_KEY_LEN]; /* how.named, owned */
+	uint8_t (*gone)[NOISE_PUBLIC_KEY_LEN];  /* keys of the peers the scope removes */
+	size_t n_gone, next_peer, next_gone;
+	enum job_stage stage;
+	unsigned turns; /* device_job_step() calls, for the log */
+	size_t slice;   /* peers in the next slice, 1 to DEVICE_SLICE */
+	int ret;
+	char *reload_path; /* a reload's file, for its notices at the end */
+	char err[256];
+};
+
+/* Whose peers the scope removes, known once every peer of the config is in the device:
+ * O(peers), a hash lookup each. */
+static int job_find_gone(struct device_job *j)
+{
+	struct device *dev = j->dev;
+	unsigned mark = dev->apply_mark += 2;
+	size_t n = 0, cap;
+	struct peer *p;
+
+	for (size_t i = 0; i < j->c->n_peers; i++)
+		if ((p = peer_table_lookup(&dev->peer_table, j->c->peers[i].public_key)))
+			p->apply_mark = mark;
+	cap = j->how.scope == DEVICE_NAMED ? j->how.n_named : dev->n_peers;
+	j->gone = calloc(cap ? cap : 1, sizeof(*j->gone));
+	if (!j->gone)
+		return -ENOMEM;
+	if (j->how.scope == DEVICE_NAMED) {
+		for (size_t i = 0; i < j->how.n_named; i++)
+			if ((p = peer_table_lookup(&dev->peer_table, j->how.named[i])) &&
+			    p->apply_mark != mark)
+				memcpy(j->gone[n++], j->how.named[i], NOISE_PUBLIC_KEY_LEN);
+	} else {
+		TAILQ_FOREACH(p, &dev->peers, link)
+			if (p->apply_mark != mark &&
+			    (j->how.scope == DEVICE_REPLACE_ALL || p->from_file))
+				memcpy(j->gone[n++], peer_public_key(p), NOISE_PUBLIC_KEY_LEN);
+	}
+	j->n_gone = n;
+	return 0;
+}
+
+/* One apply of the job: its next slice. */
+static int job_slice(struct device_job *j)
+{
+	struct config slice = *j->c;
+	struct device_change how = { .scope = DEVICE_NAMED, .from_file = j->how.from_file };
+	size_t n;
+	int ret;
+
+	slice.peers = NULL;
+	slice.n_peers = 0;
+	switch (j->stage) {
+	case JOB_WHOLE:
+		j->stage = JOB_DONE;
+		return device_apply_change(j->dev, j->c, &j->how);
+	case JOB_INTERFACE:
+		j->stage = JOB_PEERS;
+		return device_apply_change(j->dev, &slice, &how);
+	case JOB_PEERS:
+		n = j->c->n_peers - j->next_peer;
+		n = n < j->slice ? n : j->slice;
+		slice.peers = j->c->peers + j->next_peer;
+		slice.n_peers = n;
+		ret = device_apply_change(j->dev, &slice, &how);
+		if (ret)
+			return ret;
+		j->next_peer += n;
+		if (j->next_peer == j->c->n_peers) {
+			j->stage = JOB_GONE;
+			return job_find_gone(j);
+		}
+		return 0;
+	case JOB_GONE:
+		n = j->n_gone - j->next_gone;
+		n = n < j->slice ? n : j->slice;
+		how.from_file = false;
+		how.named = (const uint8_t(*)[NOISE_PUBLIC_KEY_LEN])(j->gone + j->next_gone);
+		how.n_named = n;
+		if (n && (ret = device_apply_change(j->dev, &slice, &how)))
+			return ret;
+		j->next_gone += n;
+		if (j->next_gone == j->n_gone)
+			j->stage = JOB_DONE;
+		return 0;
+	case JOB_DONE:
+		break;
+	}
+	return 0;
+}
+
+static void reload_done(struct device_job *j)
+{
+	struct device *dev = j->dev;
+	const struct config *conf = j->c;
+
+	if ((conf->metrics_listen.sa.sa_family || dev->metrics_listen.sa.sa_family) &&
+	    !addr_endpoint_equal(&conf->metrics_listen, &dev->metrics_listen)) {
+		char want[ADDR_STRLEN] = "off", have[ADDR_STRLEN] = "off";
+
+		if (conf->metrics_listen.sa.sa_family)
+			addr_endpoint_str(&conf->metrics_listen, want);
+		if (dev->metrics_listen.sa.sa_family)
+			addr_endpoint_str(&dev->metrics_listen, have);
+		log_notice("%s: reload: MetricsListen %s takes effect on restart; metrics stay %s",
+			   dev->ifname, want, have);
+	}
+	if (conf->threads != dev->threads)
+		log_notice("%s: reload: Threads takes effect on restart", dev->ifname);
+	log_notice("%s: reloaded %s", dev->ifname, j->reload_path);
+}
+
+int device_job_step(struct device_job *j, uint64_t budget_ns)
+{
+	uint64_t start = device_now();
+
+	j->dev->job_running = true;
+
+	while (j->stage != JOB_DONE) {
+		size_t before = j->next_peer + j->next_gone, done;
+		uint64_t t = device_now();
+		int ret = job_slice(j);
+
+		/* The next slice as big as fits in a turn at the pace of this one: a peer costs
+		 * about 80 us on an idle machine (its X25519, a route through the helper), many
+		 * times that when the CPUs are shared and the helper waits its turn. */
+		done = j->next_peer + j->next_gone - before;
+		if (!ret && done && budget_ns) {
+			uint64_t per = (device_now() - t) / done + 1;
+
+			j->slice = budget_ns / per;
+			j->slice = j->slice < 1 ? 1 : j->slice > DEVICE_SLICE ? DEVICE_SLICE : j->slice;
+		}
+
+		if (ret) {
+			j->stage = JOB_DONE;
+			j->ret = ret;
+			j->dev->job_running = false;
+			if (before)
+				snprintf(j->err, sizeof(j->err),
+					 "failed after %zu of %zu peers (those stay applied): %s",
+					 before, j->c->n_peers + j->n_gone, strerror(-ret));
+			else
+				snprintf(j->err, sizeof(j->err), "%s", strerror(-ret));
+			if (j->reload_path) {
+				char why[sizeof(j->err)];
+
+				memcpy(why, j->err, sizeof(why));
+				snprintf(j->err, sizeof(j->err), "%s: applying failed: %.200s",
+					 j->reload_path, why);
+				log_err("%s: reload: %s", j->dev->ifname, j->err);
+			} else if (before) {
+				log_err("%s: change %s", j->dev->ifname, j->err);
+			}
+			return ret;
+		}
+		if (budget_ns && device_now() - start >= budget_ns)
+			break;
+	}
+	j->turns++;
+	if (j->stage != JOB_DONE)
+		return 1;
+	j->dev->job_running = false;
+	if (j->turns > 1 || j->next_peer || j->next_gone)
+		log_info("%s: %zu peers set, %zu removed, in slices over %u turns of the event loop",
+			 j->dev->ifname, j->next_peer, j->next_gone, j->turns);
+	if (j->reload_path && !j->ret)
+		reload_done(j);
+	return 0;
+}
+
+const char *device_job_err(const struct device_job *j)
+{
+	return j->err;
+}
+
+void device_job_free(struct device_job *j)
+{
+	if (!j)
+		return;
+	j->dev->job_running = false;
+	config_free(j->c);
+	free(j->named);
+	free(j->gone);
+	free(j->reload_path);
+	free(j);
+}
+
+int device_job_new(struct device *dev, struct config *c, const struct device_change *how,
+		   struct device_job **out)
+{
+	struct device_job *j = calloc(1, sizeof(*j));
+	size_t removable = how->scope == DEVICE_NAMED ? how->n_named : dev->n_peers;
+
+	if (!j) {
+		config_free(c);
+		return -ENOMEM;
+	}
+	j->dev = dev;
+	j->c = c;
+	j->how = *how;
+	if (how->n_named) {
+		j->named = malloc(how->n_named * sizeof(*j->named));
+		if (!j->named) {
+			device_job_free(j);
+			return -ENOMEM;
+		}
+		memcpy(j->named, how->named, how->n_named * sizeof(*j->named));
+		j->how.named = (const uint8_t(*)[NOISE_PUBLIC_KEY_LEN])j->named;
+	}
+	/* Small changes, most of all a set of a few peers, stay one apply: all or nothing. */
+	j->stage = c->n_peers + removable <= DEVICE_SLICE ? JOB_WHOLE : JOB_INTERFACE;
+	j->slice = DEVICE_SLICE / 4;
+	*out = j;
+	return 0;
+}
+
+int device_reload_job(struct device *dev, const char *config_path, struct device_job **out,
+		      char *err, size_t errlen)
 {
 	struct config *conf;
 	int ret;
@@ -1482,29 +1753,29 @@ int device_reload(struct device *dev, const char *config_path, char *err, size_t
 		log_notice("%s: reload: the file has no PrivateKey: keeping the running one",
 			   dev->ifname);
 	}
-	ret = device_apply_change(dev, conf, &file_reload);
-	if (ret) {
-		config_free(conf);
-		snprintf(err, errlen, "%s: applying failed: %s", config_path, strerror(-ret));
-		log_err("%s: reload: %s", dev->ifname, err);
-		return ret;
+	ret = device_job_new(dev, conf, &file_reload, out);
+	if (!ret && !((*out)->reload_path = strdup(config_path))) {
+		device_job_free(*out);
+		ret = -ENOMEM;
 	}
-	if ((conf->metrics_listen.sa.sa_family || dev->metrics_listen.sa.sa_family) &&
-	    !addr_endpoint_equal(&conf->metrics_listen, &dev->metrics_listen)) {
-		char want[ADDR_STRLEN] = "off", have[ADDR_STRLEN] = "off";
+	if (ret)
+		snprintf(err, errlen, "out of memory");
+	return ret;
+}
 
-		if (conf->metrics_listen.sa.sa_family)
-			addr_endpoint_str(&conf->metrics_listen, want);
-		if (dev->metrics_listen.sa.sa_family)
-			addr_endpoint_str(&dev->metrics_listen, have);
-		log_notice("%s: reload: MetricsListen %s takes effect on restart; metrics stay %s",
-			   dev->ifname, want, have);
-	}
-	if (conf->threads != dev->threads)
-		log_notice("%s: reload: Threads takes effect on restart", dev->ifname);
-	config_free(conf);
-	log_notice("%s: reloaded %s", dev->ifname, config_path);
-	return 0;
+int device_reload(struct device *dev, const char *config_path, char *err, size_t errlen)
+{
+	struct device_job *j;
+	int ret;
+
+	ret = device_reload_job(dev, config_path, &j, err, errlen);
+	if (ret)
+		return ret;
+	ret = device_job_step(j, 0);
+	if (ret)
+		snprintf(err, errlen, "%s", device_job_err(j));
+	device_job_free(j);
+	return ret;
 }
 
 int device_start_threads(struct device *dev, unsigned threads)

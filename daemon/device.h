@@ -82,6 +82,14 @@ struct device_stats {
 	uint64_t handshake_messages;
 };
 
+/* Where a walk over the peers that spans turns of the event loop is (a get written as the
+ * socket drains): the next peer to visit, NULL at the end. A peer that goes moves the
+ * cursors on it to the one after; peers added meanwhile come at the end. */
+struct device_cursor {
+	struct peer *next;
+	LIST_ENTRY(device_cursor) link;
+};
+
 struct device {
 	struct event_base *base;
 	char ifname[IFNAMSIZ];
@@ -99,6 +107,7 @@ struct device {
 	TAILQ_HEAD(peer_list, peer) peers;
 	size_t n_peers;
 	struct peer_table peer_table; /* the same peers by public key */
+	LIST_HEAD(, device_cursor) cursors; /* open device_cursor_open()s */
 	unsigned apply_mark;          /* last peer.apply_mark handed out */
 	struct netlink *nl;
 	struct event *tun_ev, *udp4_ev, *udp6_ev;
@@ -106,6 +115,7 @@ struct device {
 	struct event *kick_ev;
 	uint8_t (*kick)[KEY_LEN];
 	size_t n_kick, kick_done, kick_cap;
+	bool job_running; /* a device_job between two slices: the greetings wait for its end */
 	struct device_stats stats;
 	struct load load; /* handshake work: when to answer with cookies (load.h) */
 	unsigned offload;      /* CONFIG_OFFLOAD_* */
@@ -176,9 +186,42 @@ int device_interface_config(struct device *dev, size_t peers_room, struct config
 /* One peer's state into *cp (zeroed first); cp->allowed_ips is allocated, freed with the
  * config that holds cp. 0 or -ENOMEM. */
 int device_to_config_peer(struct device *dev, const struct peer *p, struct config_peer *cp);
-/* Reads the config file again and applies it. A file that does not load changes nothing.
- * Returns 0 or -errno with the reason in err (also logged). */
+/* A change, in slices that each take a turn of the event loop, so that nothing holds the
+ * loop more than a few milliseconds however many peers a change names (issue 14). A change
+ * of at most DEVICE_SLICE peers (in the config and removed) is one device_apply_change(),
+ * all or nothing. A bigger one is the interface's part first, then the config's peers a
+ * slice at a time (made or updated, none removed), then the peers the scope removes, a
+ * slice at a time; a slice is 1 to DEVICE_SLICE peers, as many as the last one's pace says
+ * fit in DEVICE_TURN_NS. Each slice is all or nothing, so every state in between is one
+ * an apply could make; a peer the change leaves alone keeps working throughout, and no
+ * packet reaches a peer before its slice is in force. A failure stops the job: the slices
+ * applied stay (as a `wg setconf` split over several netlink messages), the error says
+ * how far it got. */
+#define DEVICE_SLICE 32
+/* How long a turn of the event loop may spend on a job before the loop gets its turn. */
+#define DEVICE_TURN_NS (2 * NSEC_PER_MSEC)
+struct device_job;
+/* Takes c (freed with the job, also on error) and copies how->named. 0 or -ENOMEM. */
+int device_job_new(struct device *dev, struct config *c, const struct device_change *how,
+		   struct device_job **out);
+/* Applies slices until budget_ns have gone by (0: to the end). Returns 1 while some are
+ * left, 0 when done, -errno when a slice failed (the job is then done; device_job_err()
+ * says why). */
+int device_job_step(struct device_job *j, uint64_t budget_ns);
+const char *device_job_err(const struct device_job *j);
+/* Stops where it is: the slices applied stay. NULL is fine. */
+void device_job_free(struct device_job *j);
+/* Reads the config file again into a job that applies it with DEVICE_REPLACE_FILE (the
+ * registry's peers stay) and logs its notices once done. A file that does not load changes
+ * nothing: -errno with the reason in err (also logged). */
+int device_reload_job(struct device *dev, const char *config_path, struct device_job **out,
+		      char *err, size_t errlen);
+/* device_reload_job() run to its end at once (SIGHUP). 0 or -errno with the reason in err. */
 int device_reload(struct device *dev, const char *config_path, char *err, size_t errlen);
+/* Starts a cursor at the first peer; every cursor opened is closed before the device
+ * goes. */
+void device_cursor_open(struct device *dev, struct device_cursor *cur);
+void device_cursor_close(struct device_cursor *cur);
 /* Starts the threads that share the crypto of big batches (threads: Threads =, 0 = auto).
  * Call after privdrop_apply(): threads inherit the credentials and the filter of the
  * thread that makes them. 0 or -errno. */

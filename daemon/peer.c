@@ -12,6 +12,8 @@
 #include "datapath.h"
 #include "key.h"
 
+static void staged_release(struct peer *p);
+
 static void timer_cb(evutil_socket_t fd, short what, void *arg)
 {
 	struct peer *p = arg;
@@ -31,11 +33,11 @@ int peer_new(struct device *dev, const struct config_peer *cp, struct peer **out
 	p->dev = dev;
 	/* Without a config file the MTU is whatever `ip link` in the TUN's namespace makes it,
 	 * which we cannot see once the TUN has moved: a slot then holds any IP packet (pages
-	 * are only touched when used). */
+	 * are only touched when used). The slots themselves come with the first packet that
+	 * waits (peer_stage()). */
 	p->staged_size = dev->manage_net ? dev->mtu : PEER_STAGED_ANY_SIZE;
-	p->staged = malloc(PEER_STAGED_MAX * p->staged_size);
 	p->timer_ev = evtimer_new(dev->base, timer_cb, p);
-	if (!p->staged || !p->timer_ev) {
+	if (!p->timer_ev) {
 		peer_free(p);
 		return -ENOMEM;
 	}
@@ -126,10 +128,7 @@ void peer_free(struct peer *p)
 	cipher_wipe(&p->cookie, sizeof(p->cookie));
 	if (p->timer_ev)
 		event_free(p->timer_ev);
-	if (p->staged) {
-		cipher_wipe(p->staged, PEER_STAGED_MAX * p->staged_size);
-		free(p->staged);
-	}
+	staged_release(p);
 	free(p->allowed_ips);
 	free(p);
 }
@@ -307,11 +306,34 @@ bool peer_keypair_confirm(struct peer *p, struct noise_keypair *kp)
 	return true;
 }
 
+/* The slots hold plaintext: wiped, as far as they were ever written, before they go. */
+static void staged_release(struct peer *p)
+{
+	if (!p->staged)
+		return;
+	cipher_wipe(p->staged, p->staged_touched * p->staged_size);
+	free(p->staged);
+	p->staged = NULL;
+	p->staged_touched = 0;
+}
+
+/* A peer's slots (32 x MTU, 45 KB) exist only while packets wait for its handshake: made
+ * for the first packet that has to wait, released once the queue has been emptied
+ * (peer_staged_pop() returning NULL, or peer_staged_clear()). Held by every peer from its
+ * creation they cost a touched page each, most of what an idle peer costs (issue 14). A
+ * peer with a usable session never stages, so a flow in steady state never allocates
+ * here; a flow that waits for a handshake allocates once per wait. Out of memory, the
+ * packet is dropped and counted as a full queue would be. */
 void peer_stage(struct peer *p, const uint8_t *pkt, size_t len)
 {
 	unsigned slot;
 
 	if (len > p->staged_size) {
+		p->dev->stats.drops[DROP_STAGED_FULL]++;
+		return;
+	}
+	if (len && !p->staged && !(p->staged = malloc(PEER_STAGED_MAX * p->staged_size))) {
+		p->stats.staged_dropped++;
 		p->dev->stats.drops[DROP_STAGED_FULL]++;
 		return;
 	}
@@ -323,8 +345,11 @@ void peer_stage(struct peer *p, const uint8_t *pkt, size_t len)
 		p->dev->stats.drops[DROP_STAGED_FULL]++;
 	}
 	slot = (p->staged_head + p->staged_count) % PEER_STAGED_MAX;
-	if (len) /* a keepalive is staged as nothing at all */
+	if (len) { /* a keepalive is staged as nothing at all, and needs no slots */
 		memcpy(p->staged + slot * p->staged_size, pkt, len);
+		if (slot >= p->staged_touched)
+			p->staged_touched = slot + 1;
+	}
 	p->staged_len[slot] = (uint16_t)len;
 	p->staged_count++;
 }
@@ -333,17 +358,22 @@ const uint8_t *peer_staged_pop(struct peer *p, size_t *len)
 {
 	unsigned slot = p->staged_head;
 
-	if (!p->staged_count)
+	if (!p->staged_count) {
+		/* The packet handed out last is sent by now: the caller pops until NULL. */
+		staged_release(p);
 		return NULL;
+	}
 	p->staged_head = (p->staged_head + 1) % PEER_STAGED_MAX;
 	p->staged_count--;
 	*len = p->staged_len[slot];
-	return p->staged + slot * p->staged_size;
+	/* A keepalive has no bytes, and there may be no slots at all. */
+	return *len ? p->staged + slot * p->staged_size : (const uint8_t *)"";
 }
 
 void peer_staged_clear(struct peer *p)
 {
 	p->staged_head = p->staged_count = 0;
+	staged_release(p);
 }
 
 void peer_timers_schedule(struct peer *p)

@@ -40,8 +40,11 @@ struct peer {
 	uint64_t timer_scheduled; /* deadline timer_ev is set for, 0 = none */
 	uint64_t last_handshake_realtime; /* ns since the epoch, 0 = never */
 	struct peer_stats stats;
-	uint8_t *staged; /* PEER_STAGED_MAX slots of staged_size bytes */
+	/* PEER_STAGED_MAX slots of staged_size bytes, NULL while none waits (peer_stage()),
+	 * the first staged_touched of them written since made. */
+	uint8_t *staged;
 	size_t staged_size;
+	unsigned staged_touched;
 	uint16_t staged_len[PEER_STAGED_MAX];
 	unsigned staged_head, staged_count;
 	char name[12]; /* short base64 prefix of the public key, for logs */
@@ -107,9 +110,11 @@ void peer_keypairs_zero(struct peer *p);
  * the next and the handshake go, and a new initiation may leave at once. */
 void peer_keypairs_expire(struct peer *p);
 
-/* Staging: copy a packet in; iterate with peer_staged_pop. */
+/* Staging: copy a packet in (its slots are allocated by the first packet that waits);
+ * iterate with peer_staged_pop. */
 void peer_stage(struct peer *p, const uint8_t *pkt, size_t len);
-/* Returns the oldest staged packet (valid until the next stage call) or NULL. */
+/* Returns the oldest staged packet (valid until the next stage or pop call) or NULL; the
+ * NULL that ends the queue releases the slots. */
 const uint8_t *peer_staged_pop(struct peer *p, size_t *len);
 void peer_staged_clear(struct peer *p);
 

@@ -35,13 +35,35 @@
 #define UAPI_MAX_CLIENTS 16
 #define UAPI_BACKLOG 16
 
+static const struct timeval timeout = { .tv_sec = UAPI_TIMEOUT_SEC };
+
+/* Peers a get writes per turn of the event loop (about 16 us each): the rest follow as the
+ * socket drains. */
+#define UAPI_GET_PEERS 128
+
+/* What a request leaves for later turns of the event loop: a set or a reload in slices
+ * (device_job_step()), or a get's peers. */
+struct pending {
+	struct device_job *job;
+	bool reload;
+	bool get, get_ours;
+	struct device_cursor cursor; /* a get's, open while get */
+};
+
 struct uapi_client {
 	TAILQ_ENTRY(uapi_client) link;
 	struct uapi *u;
 	struct bufferevent *bev;
 	bool closing;
+	struct pending pd; /* its get; its job is u->job */
+	/* How much of the input holds no "\n\n": a request of megabytes arrives in many reads,
+	 * and searching it from the start after each would cost its square. */
+	size_t searched;
 };
 
+/* One job at a time: while a set or a reload runs in slices, every other client's requests
+ * wait in their sockets, in order (the datapath and the timers keep running); the client
+ * that sent it gets its answer after the last slice. */
 struct uapi {
 	struct device *dev;
 	struct evconnlistener *listener;
@@ -49,6 +71,9 @@ struct uapi {
 	char path[sizeof(((struct sockaddr_un *)0)->sun_path)];
 	char *config_path;
 	TAILQ_HEAD(, uapi_client) clients;
+	struct pending job;              /* job.job NULL: none runs */
+	struct uapi_client *job_client; /* whom to answer; NULL once gone */
+	struct event *job_ev;
 };
 
 static int set_err(char *err, size_t errlen, int ret, const char *fmt, ...)
@@ -574,12 +599,11 @@ static void print_key(struct evbuffer *out, const char *name, const uint8_t *key
 		wipe_line(line, len, line);
 }
 
-
-static void handle_get(struct device *dev, struct evbuffer *out, bool ours,
+/* get's lines before the peers'. */
+static void get_header(struct device *dev, struct evbuffer *out, bool ours,
 		       const char *config_path)
 {
 	char ep[ADDR_STRLEN];
-	struct peer *p;
 
 	if (dev->local.private_key) {
 		uint8_t k[KEY_LEN];
@@ -623,7 +647,17 @@ static void handle_get(struct device *dev, struct evbuffer *out, bool ours,
 					    r->text, (unsigned long long)matches);
 		}
 	}
-	TAILQ_FOREACH(p, &dev->peers, link) {
+}
+
+/* Up to max peers from the cursor on, and the closing errno line after the last: true once
+ * written. */
+static bool get_peers(struct evbuffer *out, bool ours, struct device_cursor *cur, size_t max)
+{
+	char ep[ADDR_STRLEN];
+	struct peer *p;
+	size_t n = 0;
+
+	for (; (p = cur->next) && n < max; cur->next = TAILQ_NEXT(p, link), n++) {
 		print_key(out, "public_key", peer_public_key(p));
 		print_key(out, "preshared_key", p->handshake.preshared_key);
 		evbuffer_add_printf(out, "protocol_version=1\n");
@@ -657,7 +691,10 @@ static void handle_get(struct device *dev, struct evbuffer *out, bool ours,
 			evbuffer_add_printf(out, "allowed_ip=%s\n",
 					    addr_prefix_str(&p->allowed_ips[i], ep));
 	}
+	if (cur->next)
+		return false;
 	evbuffer_add_printf(out, "errno=0\n\n");
+	return true;
 }
 
 static int key_cmp(const void *a, const void *b)
@@ -739,9 +776,10 @@ static long named_peers(struct device *dev, const char *lines, uint8_t (**named)
 
 /* A set changes the peers it names and nothing else: it edits a config of the interface and
  * of those peers only (not a copy of every peer, which would make each set cost as much as
- * the device holds), and device_apply_change() removes of the peers it named those the
- * edit took out. With replace_peers=true the config holds every peer there will be. */
-static int handle_set(struct device *dev, char *lines)
+ * the device holds), and the job applies it: device_apply_change() removes of the peers it
+ * named those the edit took out. With replace_peers=true the config holds every peer there
+ * will be. A refused set changes nothing; *job is the rest (device_job_new()). */
+static int set_job(struct device *dev, char *lines, struct device_job **job)
 {
 	struct device_change how = { .scope = DEVICE_NAMED };
 	uint8_t (*named)[KEY_LEN];
@@ -767,6 +805,9 @@ static int handle_set(struct device *dev, char *lines)
 		ret = device_to_config_peer(dev, p, &c->peers[c->n_peers]);
 		if (ret)
 			goto out;
+		/* No endpoint unless the set gives one: the peer keeps its own, also if it roams
+		 * while a set in slices is applied, which a copy of the present one would undo. */
+		memset(&c->peers[c->n_peers].endpoint, 0, sizeof(c->peers[c->n_peers].endpoint));
 		c->n_peers++;
 	}
 	ret = uapi_parse_set(c, lines, err, sizeof(err));
@@ -777,20 +818,50 @@ static int handle_set(struct device *dev, char *lines)
 	how.scope = replace ? DEVICE_REPLACE_ALL : DEVICE_NAMED;
 	how.named = (const uint8_t(*)[KEY_LEN])named;
 	how.n_named = (size_t)n;
-	ret = device_apply_change(dev, c, &how);
+	ret = device_job_new(dev, c, &how, job);
+	c = NULL; /* the job's, also on error */
 out:
 	config_free(c);
 	free(named);
 	return ret;
 }
 
-void uapi_handle(struct device *dev, const char *config_path, char *request,
-		 struct evbuffer *out)
+/* The answer to a set or a reload; a refused reload says why (reload=1 is ours: wg never
+ * reads this one). */
+static void answer(struct evbuffer *out, int ret, bool reload, char *err)
+{
+	if (ret && reload) {
+		for (char *c = err; *c; c++)
+			if (*c == '\n' || *c == '\r')
+				*c = ' ';
+		evbuffer_add_printf(out, "error=%s\n", err);
+	}
+	/* Negative, as wireguard-go answers and as `wg` expects. */
+	evbuffer_add_printf(out, "errno=%d\n\n", ret);
+}
+
+/* A job's end: its answer, and the job goes. */
+static void job_answer(struct evbuffer *out, struct pending *pd, int ret)
+{
+	char err[512];
+
+	snprintf(err, sizeof(err), "%s", device_job_err(pd->job));
+	if (out)
+		answer(out, ret, pd->reload, err);
+	device_job_free(pd->job);
+	pd->job = NULL;
+}
+
+/* Starts one request (without the blank line that ended it): answers it at once, or leaves
+ * in pd what later turns do (a job, or with split_get a get's peers). */
+static void request_begin(struct device *dev, const char *config_path, char *request,
+			  struct evbuffer *out, bool split_get, struct pending *pd)
 {
 	char *nl = strchr(request, '\n'), *rest = nl ? nl + 1 : request + strlen(request);
-	char err[512];
+	char err[512] = "";
 	int ret;
 
+	memset(pd, 0, sizeof(*pd));
 	if (nl)
 		*nl = '\0';
 	if (!strcmp(request, "get=1") || !strcmp(request, "get=sealnet")) {
@@ -798,30 +869,42 @@ void uapi_handle(struct device *dev, const char *config_path, char *request,
 			evbuffer_add_printf(out, "errno=%d\n\n", -EINVAL);
 			return;
 		}
-		handle_get(dev, out, request[4] == 's', config_path);
+		pd->get_ours = request[4] == 's';
+		get_header(dev, out, pd->get_ours, config_path);
+		if (split_get) {
+			device_cursor_open(dev, &pd->cursor);
+			pd->get = true;
+			return;
+		}
+		pd->cursor.next = TAILQ_FIRST(&dev->peers);
+		get_peers(out, pd->get_ours, &pd->cursor, SIZE_MAX);
 		return;
 	}
 	if (!strcmp(request, "set=1")) {
-		ret = handle_set(dev, rest);
+		ret = set_job(dev, rest, &pd->job);
 	} else if (!strcmp(request, "reload=1") && !*rest) {
+		pd->reload = true;
 		if (!config_path) {
 			snprintf(err, sizeof(err), "started without a config file: nothing to reload");
 			ret = -EINVAL;
 		} else {
-			ret = device_reload(dev, config_path, err, sizeof(err));
-		}
-		/* reload=1 is ours, so its answer may say why (wg never reads this one). */
-		if (ret) {
-			for (char *c = err; *c; c++)
-				if (*c == '\n' || *c == '\r')
-					*c = ' ';
-			evbuffer_add_printf(out, "error=%s\n", err);
+			ret = device_reload_job(dev, config_path, &pd->job, err, sizeof(err));
 		}
 	} else {
 		ret = -EINVAL;
 	}
-	/* Negative, as wireguard-go answers and as `wg` expects. */
-	evbuffer_add_printf(out, "errno=%d\n\n", ret);
+	if (ret)
+		answer(out, ret, pd->reload, err);
+}
+
+void uapi_handle(struct device *dev, const char *config_path, char *request,
+		 struct evbuffer *out)
+{
+	struct pending pd;
+
+	request_begin(dev, config_path, request, out, false, &pd);
+	if (pd.job)
+		job_answer(out, &pd, device_job_step(pd.job, 0));
 }
 
 /* Drains len bytes of what a client wrote, wiping them first: libevent frees its buffers
@@ -850,11 +933,93 @@ static void client_free(struct uapi_client *cl)
 {
 	struct evbuffer *in = bufferevent_get_input(cl->bev);
 
+	if (cl->pd.get)
+		device_cursor_close(&cl->pd.cursor);
+	/* Its job runs on: what was asked is done, only the answer has nowhere to go. */
+	if (cl->u->job_client == cl)
+		cl->u->job_client = NULL;
 	TAILQ_REMOVE(&cl->u->clients, cl, link);
 	drain_wiped(in, evbuffer_get_length(in));
 	bufferevent_free(cl->bev);
 	listener_closed(cl->u->guard);
 	free(cl);
+}
+
+/* The next UAPI_GET_PEERS peers of a get; the socket's write callback asks for more. */
+static void get_more(struct uapi_client *cl)
+{
+	if (get_peers(bufferevent_get_output(cl->bev), cl->pd.get_ours, &cl->pd.cursor,
+		      UAPI_GET_PEERS)) {
+		device_cursor_close(&cl->pd.cursor);
+		cl->pd.get = false;
+	}
+}
+
+/* Whether the client waits on something of its own: a get being written, or its job. */
+static bool client_busy(const struct uapi_client *cl)
+{
+	return cl->pd.get || (cl->u->job.job && cl->u->job_client == cl);
+}
+
+static void client_read(struct bufferevent *bev, void *arg);
+static void job_again(struct uapi *u);
+
+/* The job's next turn; at its end, the answer, and the requests that waited are served. */
+static void job_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct uapi *u = arg;
+	struct uapi_client *cl, *next;
+	int ret = device_job_step(u->job.job, DEVICE_TURN_NS);
+
+	if (ret == 1) {
+		job_again(u);
+		return;
+	}
+	job_answer(u->job_client ? bufferevent_get_output(u->job_client->bev) : NULL, &u->job,
+		   ret);
+	if (u->job_client)
+		bufferevent_set_timeouts(u->job_client->bev, &timeout, &timeout);
+	u->job_client = NULL;
+	for (cl = TAILQ_FIRST(&u->clients); cl && !u->job.job; cl = next) {
+		next = TAILQ_NEXT(cl, link);
+		client_read(cl->bev, cl); /* may free cl */
+	}
+}
+
+/* The job's next turn comes after the loop has polled the sockets (a timer of 0 s: an
+ * event made active again from its own callback could run again before any I/O). */
+static void job_again(struct uapi *u)
+{
+	static const struct timeval now;
+
+	evtimer_add(u->job_ev, &now);
+}
+
+static void client_request(struct uapi_client *cl, char *req)
+{
+	struct uapi *u = cl->u;
+	struct evbuffer *out = bufferevent_get_output(cl->bev);
+	int ret;
+
+	request_begin(u->dev, u->config_path, req, out, true, &cl->pd);
+	if (cl->pd.get) {
+		get_more(cl);
+		return;
+	}
+	if (!cl->pd.job)
+		return;
+	/* A small job ends in its first turn, answered at once. */
+	ret = device_job_step(cl->pd.job, DEVICE_TURN_NS);
+	if (ret != 1) {
+		job_answer(out, &cl->pd, ret);
+		return;
+	}
+	u->job = cl->pd;
+	u->job_client = cl;
+	memset(&cl->pd, 0, sizeof(cl->pd));
+	/* It sends nothing while it waits, however long the job: no read timeout meanwhile. */
+	bufferevent_set_timeouts(cl->bev, NULL, &timeout);
+	job_again(u);
 }
 
 static void client_read(struct bufferevent *bev, void *arg)
@@ -865,10 +1030,19 @@ static void client_read(struct bufferevent *bev, void *arg)
 	char *req;
 	size_t len;
 
-	while (!cl->closing) {
-		end = evbuffer_search(in, "\n\n", 2, NULL);
-		if (end.pos < 0)
+	/* One request at a time per client, none while a job runs. */
+	while (!cl->closing && !cl->u->job.job && !cl->pd.get) {
+		struct evbuffer_ptr from;
+
+		if (evbuffer_ptr_set(in, &from, cl->searched, EVBUFFER_PTR_SET))
+			evbuffer_ptr_set(in, &from, 0, EVBUFFER_PTR_SET);
+		end = evbuffer_search(in, "\n\n", 2, &from);
+		if (end.pos < 0) {
+			len = evbuffer_get_length(in);
+			cl->searched = len ? len - 1 : 0; /* the "\n" that may start one */
 			break;
+		}
+		cl->searched = 0;
 		len = (size_t)(end.pos + 1);
 		req = malloc(len + 1);
 		if (!req) {
@@ -880,7 +1054,7 @@ static void client_read(struct bufferevent *bev, void *arg)
 		drain_wiped(in, len + 1);
 		if (len && req[len - 1] == '\n')
 			req[len - 1] = '\0';
-		uapi_handle(cl->u->dev, cl->u->config_path, req, bufferevent_get_output(bev));
+		client_request(cl, req);
 		sodium_memzero(req, len);
 		free(req);
 	}
@@ -888,16 +1062,30 @@ static void client_read(struct bufferevent *bev, void *arg)
 		log_warn("%s: control socket: request over %u bytes, dropping the client",
 			 cl->u->dev->ifname, UAPI_MAX_REQUEST);
 		cl->closing = true;
+		if (cl->pd.get) { /* what it asked for last is not wanted any more */
+			device_cursor_close(&cl->pd.cursor);
+			cl->pd.get = false;
+		}
 	}
-	if (cl->closing && !evbuffer_get_length(bufferevent_get_output(bev)))
+	if (cl->closing && !client_busy(cl) && !evbuffer_get_length(bufferevent_get_output(bev)))
 		client_free(cl);
 }
 
+/* The output has drained: more of a get, then the requests that followed it. */
 static void client_write(struct bufferevent *bev, void *arg)
 {
 	struct uapi_client *cl = arg;
 
-	if (cl->closing)
+	if (cl->pd.get) {
+		get_more(cl);
+		if (cl->pd.get)
+			return;
+	}
+	if (!cl->closing) {
+		client_read(bev, cl);
+		return;
+	}
+	if (!client_busy(cl) && !evbuffer_get_length(bufferevent_get_output(bev)))
 		client_free(cl);
 }
 
@@ -905,9 +1093,10 @@ static void client_event(struct bufferevent *bev, short what, void *arg)
 {
 	struct uapi_client *cl = arg;
 
-	/* EOF: the client has sent everything; answers still queued go out first. */
+	/* EOF: the client has sent everything; answers still queued or still to come (a get
+	 * being written, a job) go out first. */
 	if ((what & BEV_EVENT_EOF) && !(what & (BEV_EVENT_ERROR | BEV_EVENT_TIMEOUT)) &&
-	    evbuffer_get_length(bufferevent_get_output(bev))) {
+	    (client_busy(cl) || evbuffer_get_length(bufferevent_get_output(bev)))) {
 		cl->closing = true;
 		return;
 	}
@@ -918,7 +1107,6 @@ static void accept_cb(struct evconnlistener *l, evutil_socket_t fd, struct socka
 		      int socklen, void *arg)
 {
 	struct uapi *u = arg;
-	struct timeval tv = { .tv_sec = UAPI_TIMEOUT_SEC };
 	struct uapi_client *cl;
 
 	cl = calloc(1, sizeof(*cl));
@@ -937,7 +1125,7 @@ static void accept_cb(struct evconnlistener *l, evutil_socket_t fd, struct socka
 	TAILQ_INSERT_TAIL(&u->clients, cl, link);
 	listener_opened(u->guard);
 	bufferevent_setcb(cl->bev, client_read, client_write, client_event, cl);
-	bufferevent_set_timeouts(cl->bev, &tv, &tv);
+	bufferevent_set_timeouts(cl->bev, &timeout, &timeout);
 	bufferevent_enable(cl->bev, EV_READ | EV_WRITE);
 }
 
@@ -975,6 +1163,11 @@ int uapi_open(struct device *dev, const char *dir, const char *config_path, stru
 		return -ENOMEM;
 	u->dev = dev;
 	TAILQ_INIT(&u->clients);
+	u->job_ev = evtimer_new(dev->base, job_cb, u);
+	if (!u->job_ev) {
+		free(u);
+		return -ENOMEM;
+	}
 	if (config_path && !(u->config_path = strdup(config_path))) {
 		ret = -ENOMEM;
 		goto err;
@@ -1027,6 +1220,7 @@ err_fd:
 	if (fd >= 0)
 		close(fd);
 err:
+	event_free(u->job_ev);
 	free(u->config_path);
 	free(u);
 	return ret;
@@ -1040,6 +1234,9 @@ void uapi_close(struct uapi *u)
 		return;
 	while ((cl = TAILQ_FIRST(&u->clients)))
 		client_free(cl);
+	/* Stopped between two slices: each is whole, what was applied stays. */
+	device_job_free(u->job.job);
+	event_free(u->job_ev);
 	listener_free(u->guard);
 	if (u->listener)
 		evconnlistener_free(u->listener);

@@ -2,8 +2,10 @@
  * unmodified `wg` tool reads and changes a running sealnetd. Requests are `key=value` lines
  * ended by a blank line: `get=1`, or `set=1` followed by changes; every reply ends with
  * `errno=-N` (0 on success, negative as wireguard-go writes it) and a blank line. A set is
- * applied all or nothing: it edits a copy of the running state (device_to_config), and only a
- * copy that passed every check reaches device_apply().
+ * checked whole and refused whole; what passed goes to a device job (device.h): one apply,
+ * all or nothing, for up to DEVICE_SLICE peers, slices a turn of the event loop each for
+ * more (a `wg setconf` of thousands), the answer after the last. A get is written a slice
+ * of peers at a time as the socket drains.
  *
  * Our additions, which `wg` never sends: `get=sealnet` answers like `get=1` plus the drop
  * counters and per-peer packet counts (sealnet show --json uses it), and `reload=1` reloads

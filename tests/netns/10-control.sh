@@ -130,6 +130,55 @@ check_eq "a: latest handshake with b unchanged" "$(latest a b)" "$lh1"
 wga showconf "${IFACE[a]}" >"$SN_TMP/showconf3" || fail "wg showconf"
 check "showconf after syncconf equals the synced file" cmp -s "$SN_TMP/sync.conf" "$SN_TMP/showconf3"
 
+step "a setconf of 150 peers goes in slices; b's session goes on; get comes in pieces"
+# More than a slice (DEVICE_SLICE, 32) of peers, and more than a get writes in one turn
+# (128): every slice, the removals and the get's pieces run. Keys are any 32 bytes.
+K=()
+for i in $(seq 1 150); do K[i]=$(head -c 32 /dev/urandom | base64); done
+# big_conf LAST HOLDER: b and peers 1..LAST, each 10.77.X.Y/32, HOLDER also 10.78.0.0/24.
+big_conf() {
+	cat "$SN_TMP/sync.conf"
+	for i in $(seq 1 "$1"); do
+		printf '\n[Peer]\nPublicKey = %s\nAllowedIPs = 10.77.%d.%d/32%s\n' "${K[i]}" \
+			$((i / 250)) $((i % 250 + 1)) "$([ "$i" = "$2" ] && echo ', 10.78.0.0/24')"
+	done
+}
+holder_of() { wga show "${IFACE[a]}" allowed-ips | awk '/10\.78\.0\.0\/24/ { print $1 }'; }
+npeers() { wga show "${IFACE[a]}" peers | wc -l; }
+big_conf 150 1 >"$SN_TMP/big1.conf"
+hs2=$(handshakes a b)
+check "wg setconf: b and 150 peers" wga setconf "${IFACE[a]}" "$SN_TMP/big1.conf"
+check_eq "a: peers (wg show, one get in pieces)" "$(npeers)" 151
+check "a's log: 151 peers set in slices" grep -q ': 151 peers set, 0 removed, in slices' "${LOG[a]}"
+check_eq "10.78.0.0/24 is peer 1's" "$(holder_of)" "${K[1]}"
+check "a routes 10.78.0.0/24 into the tunnel" \
+	sh -c "ip -n ${NS[a]} route get 10.78.0.1 | grep -q 'dev ${IFACE[a]}'"
+# Peers 101..150 go (two slices of removals); 10.78.0.0/24 moves from peer 1 (first slice)
+# to peer 100 (fourth), as one apply would move it.
+big_conf 100 100 >"$SN_TMP/big2.conf"
+check "wg setconf: b and 100 of them, 10.78.0.0/24 to peer 100" \
+	wga setconf "${IFACE[a]}" "$SN_TMP/big2.conf"
+check_eq "a: peers" "$(npeers)" 101
+check_eq "10.78.0.0/24 is peer 100's" "$(holder_of)" "${K[100]}"
+check_eq "peer 1 keeps its own /32 only" "$(wga show "${IFACE[a]}" allowed-ips |
+	awk -v k="${K[1]}" '$1 == k { print $2, $3 }')" "10.77.0.2/32 "
+# Three requests in one connection: a get (in pieces), a set that removes peer 2, a get.
+hk2=$(hex "${K[2]}")
+printf 'get=1\n\nset=1\npublic_key=%s\nremove=true\n\nget=1\n\n' "$hk2" |
+	timeout 10 socat -t 5 - "UNIX-CONNECT:$SOCK" >"$SN_TMP/pipelined"
+check_eq "pipelined: three answers, in order" \
+	"$(grep -o '^errno=.*' "$SN_TMP/pipelined" | tr '\n' ' ')" "errno=0 errno=0 errno=0 "
+check_eq "pipelined: the first get has 101 peers, the second 100" \
+	"$(awk '/^public_key=/ { n++ } /^errno=/ { printf "%d ", n; n = 0 }' "$SN_TMP/pipelined")" \
+	"101 0 100 "
+check "wg syncconf back to b alone (100 removals in slices)" \
+	wga syncconf "${IFACE[a]}" "$SN_TMP/sync.conf"
+check_eq "a: peers" "$(peers_of_a)" "${PUB[b]} "
+check_not "no route for 10.78.0.0/24 left" \
+	sh -c "ip -n ${NS[a]} route show | grep -q '10\.78\.0\.0/24'"
+check "ping a -> b" ping_ok a "${OV4[b]}" 5
+check_eq "a: handshakes with b unchanged through the slices" "$(handshakes a b)" "$hs2"
+
 step "a malformed raw set=1 is refused, all or nothing"
 wga showconf "${IFACE[a]}" >"$SN_TMP/before" || fail "wg showconf"
 hb=$(hex "${PUB[b]}")

@@ -10,6 +10,9 @@
  *   scale SOCK dump            get=1 (`wg show dump`): ms and bytes
  *   scale SOCK stream N RATE SECONDS
  *                              single-peer sets at RATE per second for SECONDS
+ *   scale SOCK reload          reload=1 (`sealnet reload`): seconds
+ *   scale - conf N             N [Peer] sections for a config file, on stdout: other keys
+ *                              (salt 1) and addresses (10.192.0.0 + i) than load's
  *
  * Peer i has a public key made from i (any 32 bytes are a key to the daemon), the overlay
  * address 10.128.0.0/9 + i as a /32 and an endpoint in 192.0.2.0/24 (TEST-NET-1: nothing
@@ -230,6 +233,50 @@ static void dump(int fd)
 	printf("get=1 (wg show dump): %.3f ms, %zu bytes\n", 1e3 * (now_s() - t), bytes);
 }
 
+static void reload(int fd)
+{
+	double t = now_s();
+	int ret = request(fd, "reload=1\n\n", 10, NULL);
+
+	printf("reload=1: %.3f s (errno=%d)\n", now_s() - t, ret);
+}
+
+static void key_base64(char out[45], const char hex[65])
+{
+	static const char b64[] =
+		"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+	uint8_t k[33] = { 0 };
+	char *o = out;
+
+	for (int i = 0; i < 32; i++)
+		sscanf(hex + 2 * i, "%2hhx", &k[i]);
+	for (int i = 0; i < 33; i += 3) {
+		uint32_t v = (uint32_t)k[i] << 16 | (uint32_t)k[i + 1] << 8 | k[i + 2];
+
+		*o++ = b64[v >> 18 & 63];
+		*o++ = b64[v >> 12 & 63];
+		*o++ = i + 1 < 32 ? b64[v >> 6 & 63] : '=';
+		*o++ = i + 2 < 32 ? b64[v & 63] : '=';
+	}
+	*o = '\0';
+}
+
+static void conf(unsigned n)
+{
+	char hex[65], b64[45];
+
+	for (unsigned i = 0; i < n; i++) {
+		unsigned a = 0x0ac00000u + i; /* 10.192.0.0 + i */
+
+		key_hex(hex, i, 1);
+		key_base64(b64, hex);
+		printf("\n[Peer]\nPublicKey = %s\nAllowedIPs = %u.%u.%u.%u/32\n"
+		       "Endpoint = 192.0.2.%u:%u\n",
+		       b64, a >> 24, (a >> 16) & 255, (a >> 8) & 255, a & 255, 1 + i % 250,
+		       1024 + i % 60000);
+	}
+}
+
 static void stream(int fd, unsigned n, unsigned rate, double seconds)
 {
 	double start = now_s(), worst = 0;
@@ -257,8 +304,12 @@ int main(int argc, char **argv)
 
 	if (argc < 3) {
 		fprintf(stderr, "usage: scale SOCK load N | set N COUNT | add N COUNT | dump | "
-				"stream N RATE SECONDS\n");
+				"stream N RATE SECONDS | reload | conf N\n");
 		return 2;
+	}
+	if (!strcmp(argv[2], "conf") && argc == 4) {
+		conf((unsigned)atoi(argv[3]));
+		return 0;
 	}
 	fd = sock_connect(argv[1]);
 	if (!strcmp(argv[2], "load") && (argc == 4 || argc == 5))
@@ -269,6 +320,8 @@ int main(int argc, char **argv)
 		adds(fd, (unsigned)atoi(argv[3]), (unsigned)atoi(argv[4]));
 	else if (!strcmp(argv[2], "dump") && argc == 3)
 		dump(fd);
+	else if (!strcmp(argv[2], "reload") && argc == 3)
+		reload(fd);
 	else if (!strcmp(argv[2], "stream") && argc == 6)
 		stream(fd, (unsigned)atoi(argv[3]), (unsigned)atoi(argv[4]), atof(argv[5]));
 	else

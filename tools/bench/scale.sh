@@ -16,6 +16,9 @@
 #	rss_kib         VmRSS after the load, and kib_per_peer above the idle daemon's
 #	rtt_idle_ms     ping a -> b through the tunnel, 200 probes 10 ms apart: median and max
 #	rtt_sets_ms     the same while 100 single-peer sets per second run: median, max, loss
+#	stall_*_ms      the event loop's longest stall a packet felt: the max RTT of pings a -> b
+#	                every 5 ms during the load (wg setconf), during get=1, and during
+#	                reload_s, a reload of a's file with N more peers (other keys) added
 # The handshake lookup cost at N is the unit micro-benchmark (build/tests/test_peer_table
 # prints it).
 # shellcheck source=tests/netns/lib.sh
@@ -47,10 +50,31 @@ ping_stats() {
 		END { if (!n) print "- - " lost + 0; else printf "%.3f %.3f %d\n", t[int(n / 2)], t[n - 1], lost }'
 }
 
+# probe_start / probe_stop: pings a -> b every 5 ms around one operation; probe_stop sets
+# PROBE_MAX, the longest RTT in ms (how long the daemon's loop held a packet), and
+# PROBE_LOST, the pings lost.
+# ip netns exec, not nsx: $! must be the ping itself (ip execs it), and probe_stop runs in
+# this shell, not in a $(...), to wait for it.
+probe_start() {
+	ip netns exec "${NS[a]}" ping -n -i 0.005 -W 2 "${OV4[b]}" >"$SN_TMP/probe" 2>&1 &
+	PROBE=$!
+	sleep 0.3
+}
+probe_stop() {
+	sleep 0.3
+	kill -INT "$PROBE"
+	wait "$PROBE"
+	awk '
+		/time=/ { sub(/.*time=/, ""); t = $1 + 0; if (t > max) max = t }
+		/packets transmitted/ { lost = $1 - $4 }
+		END { printf "%.1f %d\n", max, lost }' "$SN_TMP/probe" >"$SN_TMP/probe.res"
+	read -r PROBE_MAX PROBE_LOST <"$SN_TMP/probe.res"
+}
+
 TABLE="$SN_TMP/table"
-printf '%-7s %8s %16s %9s %9s %9s %9s %9s %16s %20s\n' peers load_s 'set_ms med/max' \
+printf '%-7s %8s %16s %9s %9s %9s %9s %9s %16s %20s %9s %22s\n' peers load_s 'set_ms med/max' \
 	add_ms del_ms dump_ms rss_mib kib/peer 'rtt_idle med/max' 'rtt_sets med/max/lost' \
-	>"$TABLE"
+	reload_s 'stall load/reload/dump' >"$TABLE"
 sock="/var/run/wireguard/${IFACE[a]}.sock"
 for n in "${SIZES[@]}"; do
 	step "N = $n"
@@ -62,23 +86,35 @@ for n in "${SIZES[@]}"; do
 	bkey=$(printf '%s' "${PUB[b]}" | base64 -d | od -An -tx1 | tr -d ' \n')
 	printf 'public_key=%s\nallowed_ip=%s/32\nendpoint=%s:%s\n' "$bkey" "${OV4[b]}" \
 		"${UL4[b]}" "${PORT[b]}" >"$SN_TMP/b.set"
+	probe_start
 	load=$("$SCALE" "$sock" load "$n" "$SN_TMP/b.set")
-	echo "$load"
+	probe_stop
+	stall_load=$PROBE_MAX
+	echo "$load (ping max $PROBE_MAX ms, $PROBE_LOST lost)"
 	wait_ping a "${OV4[b]}" 10 || fail "no ping a -> b after the load"
 	rss=$(rss_of "${PID[a]}")
 	sets=$("$SCALE" "$sock" set "$n" "${SCALE_SETS:-200}")
 	echo "$sets"
 	addel=$("$SCALE" "$sock" add "$n" "${SCALE_ADDS:-50}")
 	echo "$addel"
+	probe_start
 	dump=$("$SCALE" "$sock" dump)
-	echo "$dump"
+	probe_stop
+	stall_dump=$PROBE_MAX
+	echo "$dump (ping max $PROBE_MAX ms, $PROBE_LOST lost)"
 	read -r idle_med idle_max idle_lost < <(ping_stats a "${OV4[b]}")
 	"$SCALE" "$sock" stream "$n" 100 2.5 >"$SN_TMP/stream.$n" &
 	spid=$!
 	read -r sets_med sets_max sets_lost < <(ping_stats a "${OV4[b]}")
 	wait "$spid"
 	cat "$SN_TMP/stream.$n"
-	printf '%-7s %8s %16s %9s %9s %9s %9s %9s %16s %20s\n' "$n" \
+	{ conf_interface a; conf_peer b endpoint=4; "$SCALE" - conf "$n"; } >"$(conf_path a)"
+	probe_start
+	reload=$("$SCALE" "$sock" reload)
+	probe_stop
+	stall_reload=$PROBE_MAX
+	echo "$reload (ping max $PROBE_MAX ms, $PROBE_LOST lost)"
+	printf '%-7s %8s %16s %9s %9s %9s %9s %9s %16s %20s %9s %22s\n' "$n" \
 		"$(sed -n 's/.*: \([0-9.]*\) s.*/\1/p' <<<"$load")" \
 		"$(sed -n 's/.*median \([0-9.]*\) ms.*max \([0-9.]*\) ms.*/\1\/\2/p' <<<"$sets")" \
 		"$(sed -n 's/^peer added: median \([0-9.]*\) ms.*/\1/p' <<<"$addel")" \
@@ -86,8 +122,13 @@ for n in "${SIZES[@]}"; do
 		"$(sed -n 's/.*: \([0-9.]*\) ms.*/\1/p' <<<"$dump")" \
 		"$(awk -v r="$rss" 'BEGIN { printf "%.1f", r / 1024 }')" \
 		"$(awk -v r="$rss" -v r0="$rss0" -v n="$n" 'BEGIN { printf "%.2f", (r - r0) / n }')" \
-		"$idle_med/$idle_max" "$sets_med/$sets_max/$sets_lost" >>"$TABLE"
-	stop_node a
+		"$idle_med/$idle_max" "$sets_med/$sets_max/$sets_lost" \
+		"$(sed -n 's/.*: \([0-9.]*\) s.*/\1/p' <<<"$reload")" \
+		"$stall_load/$stall_reload/$stall_dump" >>"$TABLE"
+	# Its exit removes a route per peer (2N by now): longer than stop_node waits at 10,000.
+	t0=$(date +%s.%N)
+	procs_stop 1200 TERM "${PID[a]}"
+	echo "a stopped in $(awk -v t0="$t0" -v t1="$(date +%s.%N)" 'BEGIN { printf "%.1f", t1 - t0 }') s"
 done
 echo
 cat "$TABLE"
