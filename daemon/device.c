@@ -1512,8 +1512,8 @@ struct device_job {
 	struct device *dev;
 	struct config *c;
 	struct device_change how;
-	uint8_t (*named)[NOISE_PUBLIC_KEY_LEN]; /* how.named, owned */
-	uint8_t (*gone)[NOISE_PUBLIC_KEY_LEN];  /* keys of the peers the scope removes */
+	uint8_t (*named)[KEY_LEN]; /* how.named, owned */
+	uint8_t (*gone)[KEY_LEN];  /* keys of the peers the scope removes */
 	size_t n_gone, next_peer, next_gone;
 	enum job_stage stage;
 	unsigned turns; /* device_job_step() calls, for the log */
@@ -1543,12 +1543,12 @@ static int job_find_gone(struct device_job *j)
 		for (size_t i = 0; i < j->how.n_named; i++)
 			if ((p = peer_table_lookup(&dev->peer_table, j->how.named[i])) &&
 			    p->apply_mark != mark)
-				memcpy(j->gone[n++], j->how.named[i], NOISE_PUBLIC_KEY_LEN);
+				memcpy(j->gone[n++], j->how.named[i], KEY_LEN);
 	} else {
 		TAILQ_FOREACH(p, &dev->peers, link)
 			if (p->apply_mark != mark &&
 			    (j->how.scope == DEVICE_REPLACE_ALL || p->from_file))
-				memcpy(j->gone[n++], peer_public_key(p), NOISE_PUBLIC_KEY_LEN);
+				memcpy(j->gone[n++], peer_public_key(p), KEY_LEN);
 	}
 	j->n_gone = n;
 	return 0;
@@ -1589,7 +1589,7 @@ static int job_slice(struct device_job *j)
 		n = j->n_gone - j->next_gone;
 		n = n < j->slice ? n : j->slice;
 		how.from_file = false;
-		how.named = (const uint8_t(*)[NOISE_PUBLIC_KEY_LEN])(j->gone + j->next_gone);
+		how.named = (const uint8_t(*)[KEY_LEN])(j->gone + j->next_gone);
 		how.n_named = n;
 		if (n && (ret = device_apply_change(j->dev, &slice, &how)))
 			return ret;
@@ -1720,7 +1720,7 @@ int device_job_new(struct device *dev, struct config *c, const struct device_cha
 			return -ENOMEM;
 		}
 		memcpy(j->named, how->named, how->n_named * sizeof(*j->named));
-		j->how.named = (const uint8_t(*)[NOISE_PUBLIC_KEY_LEN])j->named;
+		j->how.named = (const uint8_t(*)[KEY_LEN])j->named;
 	}
 	/* Small changes, most of all a set of a few peers, stay one apply: all or nothing. */
 	j->stage = c->n_peers + removable <= DEVICE_SLICE ? JOB_WHOLE : JOB_INTERFACE;
