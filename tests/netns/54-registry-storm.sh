@@ -16,9 +16,11 @@
 #    one, and 20 more join one put at a time (20 watch events, which the registry's window
 #    gathers when they come close enough); then the nodes converge again, to the same set.
 # 3. Leave: every synthetic lease is revoked; the nodes are back to the two real others.
-# Throughout, a -> b, b -> c and c -> a ping every 50 ms: at most SN_STORM_MAX_LOST lost.  Each registry
-# sends its changes in one set per decision (docs/cluster.md): the scenario counts the sets,
-# which must stay far below the number of changes.
+# 4. b's daemon stops for 1.5 s (SIGSTOP), longer than any set stops it: late is no loss.
+# Throughout, a -> b, b -> c and c -> a ping every 50 ms: at most SN_STORM_MAX_LOST lost, a
+# probe being lost when its reply never comes (LATE s after the end at the latest).  Each
+# registry sends its changes in one set per decision (docs/cluster.md): the scenario counts
+# the sets, which must stay far below the number of changes.
 #
 # Figures (lines "figures:"): time of each phase until every node has converged, sets per
 # node, pings sent and lost.  On the current daemon a set at 1000 peers costs about 0.3 s (the
@@ -26,9 +28,11 @@
 # 10000 is the size to run.
 #
 #	SN_STORM_N   synthetic entries (default 500; a multiple of 4)
-#	SN_STORM_MAX_LOST  pings that may be lost per pair (default 2 of about 120).  The
-#	             daemon from before the incremental apply lost 1-11 per pair; today's lost
-#	             none in most runs and 2 once (b -> c, cause not found yet: issue 14's note).
+#	SN_STORM_MAX_LOST  pings that may be lost per pair (default 0 of 150-450).  The 1-11
+#	             "lost" of earlier runs were late replies that rounds of `ping -c` stopped
+#	             waiting for (see the pings below); the kernel of the pinging node had them
+#	             all.  Counted as here, none was lost in 11 runs, 8 of them with both CPUs
+#	             kept busy.
 #	SN_ETCD      etcd binary (default: etcd from PATH)
 # timeout: 180
 # shellcheck source=tests/netns/lib.sh
@@ -174,32 +178,21 @@ sets_of() { grep 'sealnet-registry\[' "${LOG[$1]}" | grep -c 'registry: one set 
 step "the real nodes join"
 check "every node has the two others" wait_for 15 converged
 
-# Pings that run all through the storm: rounds of 20 at 50 ms, each round waiting for its last
-# replies, until the stop file appears; sent, received and the longest round trip (ms) go to
-# the pair's tally.  A reply may be late (on the current daemon every set stops its event loop
-# for as long as the set takes: issue 14), but it must come: -W 20.
-STOP=$SN_TMP/stop-pings
-pinger() {
-	local from=$1 to=$2 out tx=0 rx=0 max=0 s r m
-	while [ ! -e "$STOP" ]; do
-		# -D -O: every probe's fate with a timestamp, kept in ping-log-FROM-TO, so that a
-		# loss can be set beside the daemons' and registries' logs.
-		out=$(nsx "$from" ping -n -D -O -c 20 -i 0.05 -W 20 "${OV4[$to]}" 2>&1)
-		{ echo "---"; cat <<<"$out"; } >>"$SN_TMP/ping-log-$from-$to"
-		s=$(sed -n 's/^\([0-9]*\) packets transmitted.*/\1/p' <<<"$out")
-		r=$(sed -n 's/.* \([0-9]*\) received.*/\1/p' <<<"$out")
-		m=$(sed -n 's|^rtt .* = [^/]*/[^/]*/\([0-9]*\).*|\1|p' <<<"$out")
-		tx=$((tx + ${s:-0}))
-		rx=$((rx + ${r:-0}))
-		[ "${m:-0}" -gt "$max" ] && max=$m
-		echo "$tx $rx $max" >"$SN_TMP/ping-$from-$to"
-	done
-}
-PINGERS=()
+# Pings that run all through the storm: one ping a pair at 50 ms, from here until the storm is
+# over, each probe's fate with a timestamp (-D -O) in ping-log-FROM-TO, so that a loss can be
+# set beside the daemons' and registries' logs.  A reply may be late (on the current daemon
+# every set stops its event loop for as long as the set takes: issue 14), but it must come.
+# Not rounds of `ping -c`: after its last probe, `ping -c` waits only for twice the longest
+# round trip so far (at least the interval), whatever -W says, and exits counting a reply that
+# comes later as lost (iputils' schedule_exit).  That was the "loss" of this scenario: every
+# such probe had its reply in the pinging node's kernel (Icmp InEchoReps) and on its TUN.
+declare -A PING_PID
 for pair in "a b" "b c" "c a"; do
-	# shellcheck disable=SC2086
-	pinger $pair &
-	PINGERS+=("$!")
+	read -r from to <<<"$pair"
+	# Not through nsx (a function, so $! would be a subshell): ping itself gets the signals.
+	ip netns exec "${NS[$from]}" ping -n -D -O -i 0.05 "${OV4[$to]}" \
+		>"$SN_TMP/ping-log-$from-$to" 2>"$SN_TMP/ping-err-$from-$to" &
+	PING_PID[$from]=$!
 	track "$!"
 done
 T_START=$(date +%s.%N)
@@ -248,11 +241,36 @@ done
 converge "$t0" "leave"
 LEAVE_S=$PHASE_S
 
+# A daemon that stops for longer than any set: the replies through it come late, and late is
+# no loss.  (The rounds of `ping -c` counted most of these probes as lost.)
+step "b's daemon stops for 1.5 s"
+kill -s STOP "${PID[b]}" || fail "SIGSTOP b"
+sleep 1.5
+kill -s CONT "${PID[b]}" || fail "SIGCONT b"
+
 step "pings through the storm"
-touch "$STOP"
-for p in "${PINGERS[@]}"; do
-	wait "$p"
-	untrack "$p"
+# The probes sent until now are judged, those after are not: SIGQUIT makes ping say how many
+# it has sent ("R/S packets, ...").  Each judged probe must have its reply, LATE s at the latest.
+LATE=5
+for n in "${NODES[@]}"; do kill -s QUIT "${PING_PID[$n]}" || fail "ping of $n is gone"; done
+# sent FROM-TO: the probes judged.
+sent() { sed -n 's|^[^0-9]*[0-9]*/\([0-9]*\) packets.*|\1|p' "$SN_TMP/ping-err-$1" | head -n 1; }
+# unanswered FROM-TO: the judged probes without a reply, one a line: ping's "no answer yet"
+# line for it (its time is that of the next probe), or its number.
+unanswered() {
+	awk -v sent="$(sent "$1")" '
+	/bytes from/ { for (i = 1; i <= NF; i++) if ($i ~ /^icmp_seq=/) { q = $i; sub(/.*=/, "", q); got[q] = 1 } next }
+	/no answer yet/ { q = $NF; sub(/.*=/, "", q); said[q] = $0 }
+	END { for (q = 1; q <= sent; q++) if (!(q in got)) print (q in said) ? said[q] : "icmp_seq=" q }' \
+		"$SN_TMP/ping-log-$1"
+}
+PAIRS=(a-b b-c c-a)
+said_sent() { local p; for p in "${PAIRS[@]}"; do [ -n "$(sent "$p")" ] || return 1; done; }
+wait_for 5 said_sent || fail "ping did not say how many probes it sent: $(cat "$SN_TMP"/ping-err-*)"
+all_answered() { local p; for p in "${PAIRS[@]}"; do [ -z "$(unanswered "$p")" ] || return 1; done; }
+wait_for "$LATE" all_answered
+for n in "${NODES[@]}"; do
+	stop_pid "${PING_PID[$n]}" INT
 done
 STORM_S=$(awk -v a="$T_START" -v b="$(date +%s.%N)" 'BEGIN { printf "%.0f", b - a }')
 # The daemons' drop counters (non-zero ones): where a lost ping went.
@@ -261,35 +279,37 @@ for n in "${NODES[@]}"; do
 	say "figures: $n drops:$(grep -v '^counters: peer ' "$SN_TMP/$n.counters" | tr ' ' '\n' |
 		grep '^drop_' | grep -v '=0$' | tr '\n' ' ')"
 done
-# lost_probes LOG: the probes of each ping run in LOG that got no reply at all (-O says "no
-# answer yet" for late ones too), and the error lines.
-lost_probes() {
-	awk '/^---$/ { for (q in wait) if (!(q in got)) print wait[q]; delete wait; delete got; next }
-	     /no answer yet/ { q = $NF; sub(/.*=/, "", q); wait[q] = $0; next }
-	     /bytes from/ { for (i = 1; i <= NF; i++) if ($i ~ /^icmp_seq=/) { q = $i; sub(/.*=/, "", q); got[q] = 1 } next }
-	     /nreachable|rror/ { print }
-	     END { for (q in wait) if (!(q in got)) print wait[q] }' "$1"
-}
 lost_all=0
 rtt=""
-for pair in "a b" "b c" "c a"; do
-	read -r tx rx max <"$SN_TMP/ping-${pair% *}-${pair#* }"
-	rtt="$rtt ${pair% *}->${pair#* } ${max} ms"
-	check_gt "${pair% *} -> ${pair#* }: pings sent" "$tx" 100
-	if [ "$((tx - rx))" -gt 0 ]; then
-		say "${pair% *} -> ${pair#* }: the probes never answered (time: epoch seconds of the next probe), and ping's errors:"
-		lost_probes "$SN_TMP/ping-log-${pair% *}-${pair#* }" >"$SN_TMP/lost"
-		sed 's/^/      /' "$SN_TMP/lost"
+for pair in "${PAIRS[@]}"; do
+	from=${pair%-*}
+	tx=$(sent "$pair")
+	unanswered "$pair" >"$SN_TMP/lost"
+	lost=$(grep -c . "$SN_TMP/lost")
+	max=$(sed -n 's/.* time=\([0-9]*\).*/\1/p' "$SN_TMP/ping-log-$pair" | sort -n | tail -n 1)
+	rtt="$rtt ${pair/-/->} ${max:-?} ms"
+	check_gt "${pair/-/ -> }: pings sent" "$tx" 100
+	if [ "$lost" -gt 0 ]; then
+		say "${pair/-/ -> }: the probes never answered (time: epoch seconds of the next probe), ping's errors, and what the kernel of $from counted:"
+		{
+			cat "$SN_TMP/lost"
+			grep -E 'nreachable|rror' "$SN_TMP/ping-log-$pair"
+			# shellcheck disable=SC2016 # awk's fields
+			nsx "$from" awk '/^Icmp:/ && !h { for (i = 1; i <= NF; i++) k[i] = $i; h = 1; next }
+				/^Icmp:/ { for (i = 1; i <= NF; i++) v[k[i]] = $i }
+				END { print v["OutEchos"] " echo requests out, " v["InEchoReps"] " replies in (all probes)" }' \
+				/proc/net/snmp
+		} | sed 's/^/      /'
 		# What the nodes logged in the second of each loss and the one before.
 		for t in $(sed -n 's/^\[\([0-9]*\)\..*no answer.*/\1/p' "$SN_TMP/lost" | sort -u); do
 			for sec in $((t - 1)) "$t"; do
-				grep -h "^$(date -u -d "@$sec" +%Y-%m-%dT%H:%M:%S)" "${LOG[@]}" | head -n 20 | sed 's/^/        /'
+				grep -hs "^$(date -u -d "@$sec" +%Y-%m-%dT%H:%M:%S)" "${LOG[@]}" | head -n 20 | sed 's/^/        /'
 			done
 		done
 	fi
-	check "${pair% *} -> ${pair#* }: $((tx - rx)) pings lost of $tx (at most ${SN_STORM_MAX_LOST:-2})" \
-		[ "$((tx - rx))" -le "${SN_STORM_MAX_LOST:-2}" ]
-	lost_all=$((lost_all + tx - rx))
+	check "${pair/-/ -> }: $lost pings lost of $tx (at most ${SN_STORM_MAX_LOST:-0})" \
+		[ "$lost" -le "${SN_STORM_MAX_LOST:-0}" ]
+	lost_all=$((lost_all + lost))
 done
 
 # Each decision goes in one set: join and churn took a handful each, where a set per change
