@@ -222,6 +222,7 @@ interop-long: all
 
 check:
 	$(Q)$(MAKE) --no-print-directory deps
+	$(Q)$(MAKE) --no-print-directory style-check
 	$(Q)$(MAKE) --no-print-directory all unit fuzz-smoke
 	$(Q)$(MAKE) --no-print-directory netns
 

@@ -113,8 +113,7 @@ static bool node_matches(const struct node *n, const uint64_t key[2])
 	return !(((key[0] ^ n->key[0]) & n->mask[0]) | ((key[1] ^ n->key[1]) & n->mask[1]));
 }
 
-static struct node *node_new(struct allowedips *t, const uint64_t key[2], unsigned cidr,
-			     void *peer)
+static struct node *node_new(struct allowedips *t, const uint64_t key[2], unsigned cidr, void *peer)
 {
 	struct node *n = t->spare;
 
@@ -320,7 +319,7 @@ static struct node *drop_peer(struct node *n, const void *peer)
 
 void allowedips_remove_by_peer(struct allowedips *t, void *peer)
 {
-	struct node **roots[2] = {&t->root4, &t->root6};
+	struct node **roots[2] = { &t->root4, &t->root6 };
 
 	if (!peer)
 		return;

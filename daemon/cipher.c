@@ -168,8 +168,8 @@ const char *cipher_aead_describe(void)
 	}
 	if (!evp_chacha)
 		return "auto (libsodium for every size: no ChaCha20-Poly1305 in OpenSSL)";
-	return "auto (libsodium below " STRINGIFY(CIPHER_AEAD_OPENSSL_MIN) " bytes, OpenSSL from "
-		STRINGIFY(CIPHER_AEAD_OPENSSL_MIN) ")";
+	return "auto (libsodium below " STRINGIFY(
+		CIPHER_AEAD_OPENSSL_MIN) " bytes, OpenSSL from " STRINGIFY(CIPHER_AEAD_OPENSSL_MIN) ")";
 }
 
 int cipher_init(void)
@@ -225,8 +225,8 @@ void cipher_mac(uint8_t *out, size_t outlen, const uint8_t *key, size_t keylen, 
 	sodium_memzero(&s, sizeof(s));
 }
 
-void cipher_hmac(uint8_t out[CIPHER_HASH_LEN], const uint8_t *key, size_t keylen,
-		 const uint8_t *in, size_t inlen)
+void cipher_hmac(uint8_t out[CIPHER_HASH_LEN], const uint8_t *key, size_t keylen, const uint8_t *in,
+		 size_t inlen)
 {
 	uint8_t k[BLAKE2S_BLOCK_LEN] = { 0 }, inner[CIPHER_HASH_LEN];
 	blake2s_state s;
@@ -277,8 +277,7 @@ void cipher_kdf(uint8_t *t1, uint8_t *t2, uint8_t *t3, const uint8_t ck[CIPHER_H
 	sodium_memzero(t, sizeof(t));
 }
 
-int cipher_dh(uint8_t out[KEY_LEN], const uint8_t priv[KEY_LEN],
-	      const uint8_t pub[KEY_LEN])
+int cipher_dh(uint8_t out[KEY_LEN], const uint8_t priv[KEY_LEN], const uint8_t pub[KEY_LEN])
 {
 	/* libsodium refuses (and we with it) results that are all zero. */
 	if (crypto_scalarmult_curve25519(out, priv, pub)) {
@@ -316,9 +315,8 @@ static inline bool use_evp(size_t len, size_t adlen)
 }
 
 /* 0, or -EIO if OpenSSL failed somewhere (then the caller seals with libsodium). */
-static int evp_seal(uint8_t *dst, const uint8_t *src, size_t len, const uint8_t *ad,
-		    size_t adlen, const uint8_t nonce[CIPHER_NONCE_LEN],
-		    const uint8_t key[KEY_LEN])
+static int evp_seal(uint8_t *dst, const uint8_t *src, size_t len, const uint8_t *ad, size_t adlen,
+		    const uint8_t nonce[CIPHER_NONCE_LEN], const uint8_t key[KEY_LEN])
 {
 	struct evp_pair *e = evp_this_thread();
 	uint8_t none[CIPHER_TAG_LEN]; /* a stream cipher's Final writes nothing */
@@ -336,9 +334,8 @@ static int evp_seal(uint8_t *dst, const uint8_t *src, size_t len, const uint8_t 
 }
 
 /* len without the tag. 0, -EBADMSG for a wrong tag, -EIO if OpenSSL failed otherwise. */
-static int evp_open(uint8_t *dst, const uint8_t *src, size_t len, const uint8_t *ad,
-		    size_t adlen, const uint8_t nonce[CIPHER_NONCE_LEN],
-		    const uint8_t key[KEY_LEN])
+static int evp_open(uint8_t *dst, const uint8_t *src, size_t len, const uint8_t *ad, size_t adlen,
+		    const uint8_t nonce[CIPHER_NONCE_LEN], const uint8_t key[KEY_LEN])
 {
 	struct evp_pair *e = evp_this_thread();
 	uint8_t tag[CIPHER_TAG_LEN], none[CIPHER_TAG_LEN];
@@ -387,8 +384,8 @@ int cipher_aead_open_nonce(uint8_t *dst, const uint8_t *src, size_t len, const u
 	return 0;
 }
 
-void cipher_aead_seal(uint8_t *dst, const uint8_t *src, size_t len, const uint8_t *ad,
-		      size_t adlen, uint64_t counter, const uint8_t key[KEY_LEN])
+void cipher_aead_seal(uint8_t *dst, const uint8_t *src, size_t len, const uint8_t *ad, size_t adlen,
+		      uint64_t counter, const uint8_t key[KEY_LEN])
 {
 	uint8_t nonce[CIPHER_NONCE_LEN];
 
@@ -396,8 +393,8 @@ void cipher_aead_seal(uint8_t *dst, const uint8_t *src, size_t len, const uint8_
 	cipher_aead_seal_nonce(dst, src, len, ad, adlen, nonce, key);
 }
 
-int cipher_aead_open(uint8_t *dst, const uint8_t *src, size_t len, const uint8_t *ad,
-		     size_t adlen, uint64_t counter, const uint8_t key[KEY_LEN])
+int cipher_aead_open(uint8_t *dst, const uint8_t *src, size_t len, const uint8_t *ad, size_t adlen,
+		     uint64_t counter, const uint8_t key[KEY_LEN])
 {
 	uint8_t nonce[CIPHER_NONCE_LEN];
 
@@ -413,14 +410,13 @@ void cipher_xaead_seal(uint8_t *dst, const uint8_t *src, size_t len, const uint8
 						   key);
 }
 
-int cipher_xaead_open(uint8_t *dst, const uint8_t *src, size_t len, const uint8_t *ad,
-		      size_t adlen, const uint8_t nonce[CIPHER_XNONCE_LEN],
-		      const uint8_t key[KEY_LEN])
+int cipher_xaead_open(uint8_t *dst, const uint8_t *src, size_t len, const uint8_t *ad, size_t adlen,
+		      const uint8_t nonce[CIPHER_XNONCE_LEN], const uint8_t key[KEY_LEN])
 {
 	if (len < CIPHER_TAG_LEN)
 		return -EBADMSG;
-	if (crypto_aead_xchacha20poly1305_ietf_decrypt(dst, NULL, NULL, src, len, ad, adlen,
-						       nonce, key))
+	if (crypto_aead_xchacha20poly1305_ietf_decrypt(dst, NULL, NULL, src, len, ad, adlen, nonce,
+						       key))
 		return -EBADMSG;
 	return 0;
 }

@@ -43,15 +43,14 @@ void cipher_hash(uint8_t out[CIPHER_HASH_LEN], const uint8_t *a, size_t alen, co
 void cipher_mac(uint8_t *out, size_t outlen, const uint8_t *key, size_t keylen, const uint8_t *in,
 		size_t inlen);
 /* HMAC(key, in) with BLAKE2s-256 (block 64). */
-void cipher_hmac(uint8_t out[CIPHER_HASH_LEN], const uint8_t *key, size_t keylen,
-		 const uint8_t *in, size_t inlen);
+void cipher_hmac(uint8_t out[CIPHER_HASH_LEN], const uint8_t *key, size_t keylen, const uint8_t *in,
+		 size_t inlen);
 /* HKDF as the whitepaper's Kdf_n: any of t1..t3 may be NULL for fewer outputs. */
 void cipher_kdf(uint8_t *t1, uint8_t *t2, uint8_t *t3, const uint8_t ck[CIPHER_HASH_LEN],
 		const uint8_t *in, size_t inlen);
 
 /* X25519. Returns -EINVAL when the result is all zero (low-order point). */
-int cipher_dh(uint8_t out[KEY_LEN], const uint8_t priv[KEY_LEN],
-	      const uint8_t pub[KEY_LEN]);
+int cipher_dh(uint8_t out[KEY_LEN], const uint8_t priv[KEY_LEN], const uint8_t pub[KEY_LEN]);
 void cipher_generate_private(uint8_t priv[KEY_LEN]);
 int cipher_public_key(uint8_t pub[KEY_LEN], const uint8_t priv[KEY_LEN]);
 
@@ -69,17 +68,16 @@ void cipher_aead_seal_nonce(uint8_t *dst, const uint8_t *src, size_t len, const 
 int cipher_aead_open_nonce(uint8_t *dst, const uint8_t *src, size_t len, const uint8_t *ad,
 			   size_t adlen, const uint8_t nonce[CIPHER_NONCE_LEN],
 			   const uint8_t key[KEY_LEN]);
-void cipher_aead_seal(uint8_t *dst, const uint8_t *src, size_t len, const uint8_t *ad,
-		      size_t adlen, uint64_t counter, const uint8_t key[KEY_LEN]);
+void cipher_aead_seal(uint8_t *dst, const uint8_t *src, size_t len, const uint8_t *ad, size_t adlen,
+		      uint64_t counter, const uint8_t key[KEY_LEN]);
 /* len includes the tag; writes len - 16 bytes. Returns 0 or -EBADMSG. */
-int cipher_aead_open(uint8_t *dst, const uint8_t *src, size_t len, const uint8_t *ad,
-		     size_t adlen, uint64_t counter, const uint8_t key[KEY_LEN]);
+int cipher_aead_open(uint8_t *dst, const uint8_t *src, size_t len, const uint8_t *ad, size_t adlen,
+		     uint64_t counter, const uint8_t key[KEY_LEN]);
 void cipher_xaead_seal(uint8_t *dst, const uint8_t *src, size_t len, const uint8_t *ad,
 		       size_t adlen, const uint8_t nonce[CIPHER_XNONCE_LEN],
 		       const uint8_t key[KEY_LEN]);
-int cipher_xaead_open(uint8_t *dst, const uint8_t *src, size_t len, const uint8_t *ad,
-		      size_t adlen, const uint8_t nonce[CIPHER_XNONCE_LEN],
-		      const uint8_t key[KEY_LEN]);
+int cipher_xaead_open(uint8_t *dst, const uint8_t *src, size_t len, const uint8_t *ad, size_t adlen,
+		      const uint8_t nonce[CIPHER_XNONCE_LEN], const uint8_t key[KEY_LEN]);
 
 void cipher_random(void *buf, size_t len);
 /* Uniform in [0, upper). */

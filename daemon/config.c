@@ -281,8 +281,8 @@ static int parse_prefixes(struct parser *p, const char *value, struct ip_prefix 
 	while (addr_list_next(&s, &item, &len)) {
 		if (!len)
 			return fail(p, -EINVAL, p->line,
-				    "%s: an empty entry in \"%s\" (a comma too many?)", p->opt->name,
-				    value);
+				    "%s: an empty entry in \"%s\" (a comma too many?)",
+				    p->opt->name, value);
 		if (parse_one_prefix(item, len, &prefix))
 			return fail(p, -EINVAL, p->line, "%s: bad prefix \"%.*s\"", p->opt->name,
 				    (int)len, item);
@@ -303,8 +303,10 @@ static int parse_private_key(struct parser *p, const char *value)
 
 	p->has_secret = true;
 	if (seen_line(p, "PrivateKeyFile"))
-		return fail(p, -EINVAL, p->line, "%s: PrivateKeyFile is given too (line %d): one "
-			    "or the other", p->opt->name, seen_line(p, "PrivateKeyFile"));
+		return fail(p, -EINVAL, p->line,
+			    "%s: PrivateKeyFile is given too (line %d): one "
+			    "or the other",
+			    p->opt->name, seen_line(p, "PrivateKeyFile"));
 	key = sodium_malloc(KEY_LEN);
 	if (!key)
 		return fail(p, -ENOMEM, p->line, "out of memory");
@@ -328,28 +330,27 @@ static int read_key_file(struct parser *p, const char *value, uint8_t *key)
 	int fd, ret;
 
 	if (value[0] != '/')
-		return fail(p, -EINVAL, p->line, "%s: \"%s\" is not an absolute path",
-			    p->opt->name, value);
+		return fail(p, -EINVAL, p->line, "%s: \"%s\" is not an absolute path", p->opt->name,
+			    value);
 	fd = privdrop_open_key(value);
 	if (fd < 0)
 		return fail(p, fd, p->line, "%s: cannot open \"%s\": %s%s", p->opt->name, value,
 			    strerror(-fd), privdrop_open_hint(fd));
 	if (fstat(fd, &st) || !S_ISREG(st.st_mode)) {
 		close(fd);
-		return fail(p, -EINVAL, p->line, "%s: \"%s\" is not a regular file",
-			    p->opt->name, value);
+		return fail(p, -EINVAL, p->line, "%s: \"%s\" is not a regular file", p->opt->name,
+			    value);
 	}
 	if (readable_by_others(st.st_mode))
-		warn(p, p->line, "%s: \"%s\" is readable by others (mode %o)", p->opt->name,
-		     value, (unsigned)(st.st_mode & 07777));
+		warn(p, p->line, "%s: \"%s\" is readable by others (mode %o)", p->opt->name, value,
+		     (unsigned)(st.st_mode & 07777));
 	ret = key_read_file(fd, key, &empty);
 	close(fd);
 	if (ret == -EINVAL)
 		return fail(p, ret, p->line,
 			    "%s: \"%s\" holds no key (one line of 44 base64 characters, as "
 			    "`sealnet %s` writes)",
-			    p->opt->name, value,
-			    p->section == SECTION_PEER ? "genpsk" : "genkey");
+			    p->opt->name, value, p->section == SECTION_PEER ? "genpsk" : "genkey");
 	if (ret)
 		return fail(p, ret, p->line, "%s: cannot read \"%s\": %s", p->opt->name, value,
 			    strerror(-ret));
@@ -364,8 +365,10 @@ static int parse_private_key_file(struct parser *p, const char *value)
 	int ret;
 
 	if (seen_line(p, "PrivateKey"))
-		return fail(p, -EINVAL, p->line, "%s: PrivateKey is given too (line %d): one or "
-			    "the other", p->opt->name, seen_line(p, "PrivateKey"));
+		return fail(p, -EINVAL, p->line,
+			    "%s: PrivateKey is given too (line %d): one or "
+			    "the other",
+			    p->opt->name, seen_line(p, "PrivateKey"));
 	key = sodium_malloc(KEY_LEN);
 	path = strdup(value);
 	if (!key || !path) {
@@ -399,8 +402,8 @@ static int parse_listen_port(struct parser *p, const char *value)
 
 static int parse_address(struct parser *p, const char *value)
 {
-	return parse_prefixes(p, value, &p->cfg->addresses, &p->cfg->n_addresses,
-			      &p->addresses_cap, false);
+	return parse_prefixes(p, value, &p->cfg->addresses, &p->cfg->n_addresses, &p->addresses_cap,
+			      false);
 }
 
 /* The IPv6 minimum is checked in validate(), once all addresses are known. */
@@ -623,9 +626,10 @@ static int parse_dns_entry(struct parser *p, const char *s, size_t len)
 		buf[len] = '\0';
 		zone = strcspn(buf, "%");
 		if (strchr(buf, ':') && buf[zone]) {
-			if (!buf[zone + 1] || strspn(buf + zone + 1, "abcdefghijklmnopqrstuvwxyz"
-							       "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
-							       "0123456789_.-") != len - zone - 1)
+			if (!buf[zone + 1] ||
+			    strspn(buf + zone + 1, "abcdefghijklmnopqrstuvwxyz"
+						   "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
+						   "0123456789_.-") != len - zone - 1)
 				goto bad_address;
 			buf[zone] = '\0';
 		}
@@ -778,8 +782,10 @@ static int parse_preshared_key(struct parser *p, const char *value)
 
 	p->has_secret = true;
 	if (seen_line(p, "PresharedKeyFile"))
-		return fail(p, -EINVAL, p->line, "%s: PresharedKeyFile is given too (line %d): one "
-			    "or the other", p->opt->name, seen_line(p, "PresharedKeyFile"));
+		return fail(p, -EINVAL, p->line,
+			    "%s: PresharedKeyFile is given too (line %d): one "
+			    "or the other",
+			    p->opt->name, seen_line(p, "PresharedKeyFile"));
 	if (key_from_base64(peer->preshared_key, value))
 		return bad_key(p, value, true);
 	peer->has_preshared_key = true;
@@ -795,8 +801,10 @@ static int parse_preshared_key_file(struct parser *p, const char *value)
 	int ret;
 
 	if (seen_line(p, "PresharedKey"))
-		return fail(p, -EINVAL, p->line, "%s: PresharedKey is given too (line %d): one or "
-			    "the other", p->opt->name, seen_line(p, "PresharedKey"));
+		return fail(p, -EINVAL, p->line,
+			    "%s: PresharedKey is given too (line %d): one or "
+			    "the other",
+			    p->opt->name, seen_line(p, "PresharedKey"));
 	key = sodium_malloc(KEY_LEN);
 	if (!key)
 		return fail(p, -ENOMEM, p->line, "out of memory");
@@ -1256,8 +1264,9 @@ static void validate_peers(struct parser *p)
 			continue;
 		}
 		key_to_base64(b64, peer->public_key);
-		fail(p, -EINVAL, peer->line, "[Peer]: PublicKey \"%s\" duplicates the peer on line %d",
-		     b64, c->peers[slots[s] - 1].line);
+		fail(p, -EINVAL, peer->line,
+		     "[Peer]: PublicKey \"%s\" duplicates the peer on line %d", b64,
+		     c->peers[slots[s] - 1].line);
 	}
 	free(slots);
 }
@@ -1395,8 +1404,8 @@ static int run_parser(struct parser *p)
 
 /* text[0..len) need not be NUL-terminated. *has_secret tells whether a PrivateKey or
  * PresharedKey was read, even when parsing failed. */
-static int parse(const char *text, size_t len, const char *name, struct config **out,
-		 char *err, size_t errlen, bool *has_secret, bool no_resolve)
+static int parse(const char *text, size_t len, const char *name, struct config **out, char *err,
+		 size_t errlen, bool *has_secret, bool no_resolve)
 {
 	struct parser p = {
 		.name = name ? name : "(config)",
@@ -1508,8 +1517,7 @@ static bool readable_by_others(mode_t mode)
 	return S_ISREG(mode) && (mode & (S_IRGRP | S_IROTH));
 }
 
-static int load(const char *path, struct config **out, char *err, size_t errlen,
-		bool no_resolve)
+static int load(const char *path, struct config **out, char *err, size_t errlen, bool no_resolve)
 {
 	char *text = NULL;
 	size_t len = 0;
@@ -1544,8 +1552,7 @@ static int compare_issues(const void *a, const void *b)
 	return x->seq < y->seq ? -1 : x->seq > y->seq;
 }
 
-int config_check(const char *path, struct config_issue **out, size_t *n, char *err,
-		 size_t errlen)
+int config_check(const char *path, struct config_issue **out, size_t *n, char *err, size_t errlen)
 {
 	struct parser p = {
 		.name = path,
@@ -1762,8 +1769,8 @@ static void format_peer(struct text *t, const struct config_peer *peer)
 	if (peer->has_preshared_key)
 		add_key(t, "PresharedKey", peer->preshared_key);
 	for (size_t i = 0; i < peer->n_allowed_ips; i++)
-		add(t, "%s%s", i ? ", " : "AllowedIPs = ",
-		    addr_prefix_str(&peer->allowed_ips[i], buf));
+		add(t, "%s%s",
+		    i ? ", " : "AllowedIPs = ", addr_prefix_str(&peer->allowed_ips[i], buf));
 	if (peer->n_allowed_ips)
 		add(t, "\n");
 	if (peer->endpoint_text)

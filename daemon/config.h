@@ -62,13 +62,13 @@ struct config_peer {
 	bool has_preshared_key;
 	struct ip_prefix *allowed_ips; /* masked */
 	size_t n_allowed_ips;
-	union endpoint endpoint; /* sa_family 0 when absent */
-	char *endpoint_text;     /* as written, NULL when absent (for re-resolving later) */
+	union endpoint endpoint;       /* sa_family 0 when absent */
+	char *endpoint_text;           /* as written, NULL when absent (for re-resolving later) */
 	unsigned persistent_keepalive; /* seconds, 0 = off */
 	char groups[CONFIG_MAX_GROUPS][FIREWALL_GROUP_NAME_MAX]; /* Groups =, for access rules */
 	unsigned n_groups;
-	char name[CONFIG_NAME_MAX];    /* Name =, "" when none */
-	int line;                      /* line of this peer's [Peer] header */
+	char name[CONFIG_NAME_MAX]; /* Name =, "" when none */
+	int line;                   /* line of this peer's [Peer] header */
 };
 
 struct config {
@@ -84,7 +84,7 @@ struct config {
 	struct ip_prefix *addresses; /* host bits kept */
 	size_t n_addresses;
 	unsigned mtu;
-	uint32_t fwmark; /* 0 = off */
+	uint32_t fwmark;  /* 0 = off */
 	unsigned offload; /* CONFIG_OFFLOAD_*, all by default; read at start only */
 	unsigned threads; /* Threads =: 0 = auto (the default), else 1..WORKERS_MAX; start only */
 	/* MetricsListen: where the Prometheus page is served, sa_family 0 = off (the default).
@@ -136,9 +136,9 @@ void config_free(struct config *c);
 
 /* One thing config_check() found. */
 struct config_issue {
-	bool error;    /* else a warning */
-	int line;      /* 0: the file as a whole */
-	size_t seq;    /* the order it was found in, among those of its line */
+	bool error;     /* else a warning */
+	int line;       /* 0: the file as a whole */
+	size_t seq;     /* the order it was found in, among those of its line */
 	char text[640]; /* "FILE:LINE: what", as config_load() words it */
 };
 
@@ -148,8 +148,7 @@ struct config_issue {
  * no AllowedIPs, a prefix given to two peers), and checks what sealnetd finds only at
  * startup (that User exists). Returns 0 whatever the file holds, or -errno when it cannot
  * be read (with the reason in err). */
-int config_check(const char *path, struct config_issue **out, size_t *n, char *err,
-		 size_t errlen);
+int config_check(const char *path, struct config_issue **out, size_t *n, char *err, size_t errlen);
 
 /* The text of a file that loads back into what c holds (comments and the spelling of values
  * are not kept; defaults are left out; an Endpoint is its text if it has one). Returns 0 or

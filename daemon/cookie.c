@@ -9,8 +9,7 @@
 static const char label_mac1[] = "mac1----";
 static const char label_cookie[] = "cookie--";
 
-static void derive_key(uint8_t key[KEY_LEN], const char *label,
-		       const uint8_t pub[KEY_LEN])
+static void derive_key(uint8_t key[KEY_LEN], const char *label, const uint8_t pub[KEY_LEN])
 {
 	cipher_hash(key, (const uint8_t *)label, strlen(label), pub, KEY_LEN);
 }
@@ -36,8 +35,7 @@ static bool expired(uint64_t birthdate, uint64_t seconds, uint64_t now)
 static void compute_mac1(uint8_t mac1[COOKIE_LEN], const uint8_t *msg, size_t len,
 			 const uint8_t key[KEY_LEN])
 {
-	cipher_mac(mac1, COOKIE_LEN, key, KEY_LEN, msg,
-		   len - sizeof(struct message_macs));
+	cipher_mac(mac1, COOKIE_LEN, key, KEY_LEN, msg, len - sizeof(struct message_macs));
 }
 
 static void compute_mac2(uint8_t mac2[COOKIE_LEN], const uint8_t *msg, size_t len,

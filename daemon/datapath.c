@@ -64,7 +64,7 @@
 #define PARALLEL_CHUNK 4
 #define PARALLEL_MIN_BYTES 16384
 
-#define container_of(ptr, type, member) ((type *)((char *)(ptr) - offsetof(type, member)))
+#define container_of(ptr, type, member) ((type *)((char *)(ptr)-offsetof(type, member)))
 
 static void drop(struct device *dev, enum device_drop why)
 {
@@ -104,7 +104,8 @@ static int send_to_peer(struct peer *p, const void *buf, size_t len)
 /* Pad to a multiple of 16 without growing past the MTU (whitepaper §5.4.6). */
 static size_t padded_len(size_t len, unsigned mtu)
 {
-	size_t padded = (len + MESSAGE_PADDING_MULTIPLE - 1) & ~(size_t)(MESSAGE_PADDING_MULTIPLE - 1);
+	size_t padded = (len + MESSAGE_PADDING_MULTIPLE - 1) &
+			~(size_t)(MESSAGE_PADDING_MULTIPLE - 1);
 
 	if (padded > mtu)
 		padded = len > mtu ? len : mtu;
@@ -180,9 +181,9 @@ void datapath_flush(struct device *dev)
 
 		/* A train: same peer, full-size datagrams, the last one possibly shorter. */
 		total = seglen;
-		for (j = i + 1; j < dev->n_tx && j - i < UDP_MAX_SEGMENTS &&
-				dev->tx[j].peer == p && dev->tx[j - 1].len == seglen &&
-				dev->tx[j].len <= seglen && total + dev->tx[j].len <= UDP_MAX_TRAIN_BYTES;
+		for (j = i + 1; j < dev->n_tx && j - i < UDP_MAX_SEGMENTS && dev->tx[j].peer == p &&
+				dev->tx[j - 1].len == seglen && dev->tx[j].len <= seglen &&
+				total + dev->tx[j].len <= UDP_MAX_TRAIN_BYTES;
 		     j++)
 			total += dev->tx[j].len;
 		if (unlikely(!p->endpoint.sa.sa_family)) {
@@ -195,7 +196,8 @@ void datapath_flush(struct device *dev)
 			dev->stats.drops[DROP_UDP_SEND] += j - i - (unsigned)sent;
 			dev->stats.tx_datagrams += (unsigned)sent;
 			p->stats.tx_packets += (unsigned)sent;
-			p->stats.tx_bytes += (unsigned)sent == j - i ? total : (size_t)sent * seglen;
+			p->stats.tx_bytes += (unsigned)sent == j - i ? total
+								     : (size_t)sent * seglen;
 		}
 		i = j;
 	}
@@ -286,8 +288,8 @@ void datapath_peer_timers(struct peer *p, uint64_t now)
 	if (actions & TIMERS_SEND_KEEPALIVE)
 		datapath_send_keepalive(p, now);
 	if (actions & TIMERS_GIVE_UP) {
-		log_info("%s: peer %s: no handshake after %d s, giving up for now",
-			 p->dev->ifname, p->name, REKEY_ATTEMPT_TIME);
+		log_info("%s: peer %s: no handshake after %d s, giving up for now", p->dev->ifname,
+			 p->name, REKEY_ATTEMPT_TIME);
 		peer_staged_clear(p);
 	}
 	if (actions & TIMERS_ZERO_KEYS) {
@@ -440,7 +442,8 @@ void datapath_tun_readable(struct device *dev)
 			if (n < 0 && errno == EBADFD) {
 				/* The interface was deleted (ip link del, wg-quick down): as
 				 * wireguard-go, the daemon goes with it. */
-				log_notice("%s: the TUN device is gone: shutting down", dev->ifname);
+				log_notice("%s: the TUN device is gone: shutting down",
+					   dev->ifname);
 				event_del(dev->tun_ev);
 				event_base_loopbreak(dev->base);
 				break;
@@ -599,8 +602,9 @@ static bool defer_handshake(struct device *dev, const uint8_t *buf, size_t len,
 		return true;
 	}
 	ip.family = src->sa.sa_family;
-	memcpy(ip.bytes, src->sa.sa_family == AF_INET ? (const void *)&src->in4.sin_addr
-						      : (const void *)&src->in6.sin6_addr,
+	memcpy(ip.bytes,
+	       src->sa.sa_family == AF_INET ? (const void *)&src->in4.sin_addr
+					    : (const void *)&src->in6.sin6_addr,
 	       addr_len(ip.family));
 	if (!ratelimiter_allow(dev->ratelimiter, &ip, now)) {
 		drop(dev, DROP_RATELIMIT);
@@ -683,8 +687,7 @@ static void receive_handshake(struct device *dev, uint8_t *buf, size_t len, uint
 }
 
 /* Checks the decrypted packet and returns its real length (without padding), or 0. */
-static size_t inner_packet_ok(struct device *dev, struct peer *p, const uint8_t *pkt,
-			      size_t len)
+static size_t inner_packet_ok(struct device *dev, struct peer *p, const uint8_t *pkt, size_t len)
 {
 	const uint8_t *srcaddr;
 	size_t real;
@@ -725,8 +728,9 @@ static void receive_data(struct device *dev, uint8_t *buf, size_t len, const uni
 		drop(dev, DROP_UNKNOWN_INDEX);
 		return;
 	}
-	if (unlikely(!timers_keypair_usable_for_receive(container_of(e, struct noise_keypair, entry),
-							 now))) {
+	if (unlikely(
+		    !timers_keypair_usable_for_receive(container_of(e, struct noise_keypair, entry),
+						       now))) {
 		drop(dev, DROP_EXPIRED);
 		return;
 	}
@@ -862,8 +866,7 @@ static void receive_one(struct device *dev, uint8_t *buf, size_t len, const unio
 	case MESSAGE_HANDSHAKE_INITIATION:
 		if (len != sizeof(struct message_handshake_initiation))
 			break;
-		receive_handshake(dev, buf, len, MESSAGE_HANDSHAKE_INITIATION, src, local,
-				  now);
+		receive_handshake(dev, buf, len, MESSAGE_HANDSHAKE_INITIATION, src, local, now);
 		return;
 	case MESSAGE_HANDSHAKE_RESPONSE:
 		if (len != sizeof(struct message_handshake_response))
@@ -915,8 +918,8 @@ void datapath_udp_readable(struct device *dev, int fd)
 		}
 		for (size_t off = 0; off < (size_t)n; off += seglen)
 			receive_one(dev, dev->rx_buf + off,
-				    (size_t)n - off < seglen ? (size_t)n - off : seglen, &src, &local,
-				    now);
+				    (size_t)n - off < seglen ? (size_t)n - off : seglen, &src,
+				    &local, now);
 		if (dev->n_rx)
 			rx_flush(dev, now);
 	}

@@ -25,8 +25,8 @@
 
 /* Room for the largest IP packet (or GRO train of datagrams) the kernel can hand us, with the
  * data header or vnet header in front and padding and tag behind. */
-#define DEVICE_BUF_SIZE (sizeof(struct message_data) + 65535 + MESSAGE_PADDING_MULTIPLE + \
-			 NOISE_AUTHTAG_LEN)
+#define DEVICE_BUF_SIZE                                                                            \
+	(sizeof(struct message_data) + 65535 + MESSAGE_PADDING_MULTIPLE + NOISE_AUTHTAG_LEN)
 /* Two super-packets' worth of encrypted datagrams. */
 #define DEVICE_BATCH_SIZE (2 * DEVICE_BUF_SIZE + 4096)
 
@@ -91,8 +91,7 @@ static void udp_cb(evutil_socket_t fd, short what, void *arg)
 
 static void kick_cb(evutil_socket_t fd, short what, void *arg);
 
-int device_new(struct event_base *base, const char *ifname, unsigned offload,
-	       struct device **out)
+int device_new(struct event_base *base, const char *ifname, unsigned offload, struct device **out)
 {
 	struct device *dev;
 	unsigned features;
@@ -140,10 +139,12 @@ int device_new(struct event_base *base, const char *ifname, unsigned offload,
 		/* The kernel's EINVAL for a name another kind of interface holds says nothing. */
 		if (ret == -EINVAL && if_nametoindex(ifname))
 			log_err("%s: an interface of that name exists and is not a TUN device: "
-				"remove it (ip link del %s) or choose another name", ifname, ifname);
+				"remove it (ip link del %s) or choose another name",
+				ifname, ifname);
 		else if (ret == -EBUSY)
 			log_err("%s: the TUN device is held by another process (another sealnetd, "
-				"wireguard-go?)", ifname);
+				"wireguard-go?)",
+				ifname);
 		else
 			log_err("%s: cannot create TUN device: %s", ifname, strerror(-ret));
 		goto err;
@@ -184,7 +185,8 @@ static void kick_rekeys(struct device *dev)
 	struct peer *p;
 
 	TAILQ_FOREACH(p, &dev->peers, link)
-		if (p->previous && !p->current && p->endpoint.sa.sa_family && dev->local.private_key)
+		if (p->previous && !p->current && p->endpoint.sa.sa_family &&
+		    dev->local.private_key)
 			datapath_send_initiation(p, false, now);
 }
 
@@ -294,7 +296,8 @@ static int sync_addresses(struct device *dev, const struct ip_prefix *want, size
 		if (ret == -EEXIST) {
 			/* Someone else's: it stays theirs, and stays when we stop. */
 			log_warn("%s: address %s exists already (not added by sealnetd): left as "
-				 "it is", dev->ifname, addr_prefix_str(&want[i], buf));
+				 "it is",
+				 dev->ifname, addr_prefix_str(&want[i], buf));
 			continue;
 		}
 		if (ret) {
@@ -442,7 +445,7 @@ static int routes_reassert(struct device *dev)
 struct apply_peer {
 	struct peer *p; /* the device's, or made here */
 	bool made;
-	uint64_t mask; /* its groups' bits in the rule set in force after the apply */
+	uint64_t mask;         /* its groups' bits in the rule set in force after the apply */
 	struct ip_prefix *ips; /* the config's AllowedIPs sorted, no two alike */
 	size_t n_ips;
 };
@@ -462,7 +465,7 @@ struct apply_route {
 
 struct apply {
 	struct firewall_rules *rules; /* NULL: the rules in force stay */
-	uint64_t *other_masks; /* with new rules: the masks of peers the config leaves alone */
+	uint64_t *other_masks;    /* with new rules: the masks of peers the config leaves alone */
 	struct apply_peer *peers; /* one per config peer */
 	struct peer **gone;       /* the peers that go */
 	size_t n_gone;
@@ -497,9 +500,8 @@ static int prepare_identity(struct device *dev, const uint8_t *key, struct apply
 		return -ENOMEM;
 	memcpy(a->private_key, key, KEY_LEN);
 	key_clamp_private(a->private_key);
-	a->identity_changes =
-		!dev->local.private_key ||
-		!key_equal(dev->local.private_key, a->private_key);
+	a->identity_changes = !dev->local.private_key ||
+			      !key_equal(dev->local.private_key, a->private_key);
 	return 0;
 }
 
@@ -604,7 +606,8 @@ static int prepare_rules(struct device *dev, const struct config *c, struct appl
 		return -ENOMEM;
 	TAILQ_FOREACH(p, &dev->peers, link) {
 		if (p->apply_mark != a->mark && p->apply_mark != a->mark + 1 &&
-		    (ret = groups_mask(dev, a->rules, (const char(*)[FIREWALL_GROUP_NAME_MAX])p->groups,
+		    (ret = groups_mask(dev, a->rules,
+				       (const char(*)[FIREWALL_GROUP_NAME_MAX])p->groups,
 				       p->n_groups, &a->other_masks[k])))
 			return ret;
 		k++;
@@ -701,7 +704,7 @@ static int diff_prefixes(const struct config_peer *cp, struct apply_peer *ap, st
 	    (ret = prefixes_grow(&a->dels, a->n_dels, p->n_allowed_ips, cap_dels)))
 		return ret;
 	for (i = 0; i < ap->n_ips || j < p->n_allowed_ips;) {
-		int d = i == ap->n_ips		? 1
+		int d = i == ap->n_ips          ? 1
 			: j == p->n_allowed_ips ? -1
 						: peer_prefix_cmp(&ap->ips[i], &p->allowed_ips[j]);
 
@@ -747,8 +750,8 @@ static int mark_gone(struct peer *p, struct apply *a, size_t *cap_gone, size_t *
 
 /* Which peers go: those the scope says (see enum device_scope), and one holding the new
  * identity's public key, which could never handshake. */
-static int prepare_gone(struct device *dev, const struct config *c,
-			const struct device_change *how, struct apply *a, size_t *cap_dels)
+static int prepare_gone(struct device *dev, const struct config *c, const struct device_change *how,
+			struct apply *a, size_t *cap_dels)
 {
 	size_t cap_gone = 0;
 	uint8_t pub[KEY_LEN];
@@ -768,8 +771,8 @@ static int prepare_gone(struct device *dev, const struct config *c,
 	}
 	if (a->identity_changes && a->private_key &&
 	    !key_public_from_private(pub, a->private_key) &&
-	    (p = peer_table_lookup(&dev->peer_table, pub)) && (ret = mark_gone(p, a, &cap_gone,
-									      cap_dels)))
+	    (p = peer_table_lookup(&dev->peer_table, pub)) &&
+	    (ret = mark_gone(p, a, &cap_gone, cap_dels)))
 		return ret;
 	return 0;
 }
@@ -1353,8 +1356,7 @@ static void kick_peers(struct device *dev, const struct config *c, const struct 
 	}
 }
 
-int device_apply_change(struct device *dev, const struct config *c,
-			const struct device_change *how)
+int device_apply_change(struct device *dev, const struct config *c, const struct device_change *how)
 {
 	struct apply a = { .old_mtu = dev->mtu };
 	bool *made = NULL;
@@ -1408,7 +1410,8 @@ int device_to_config_peer(struct device *dev, const struct peer *p, struct confi
 	if (!cp->allowed_ips)
 		return -ENOMEM;
 	if (p->n_allowed_ips)
-		memcpy(cp->allowed_ips, p->allowed_ips, p->n_allowed_ips * sizeof(*cp->allowed_ips));
+		memcpy(cp->allowed_ips, p->allowed_ips,
+		       p->n_allowed_ips * sizeof(*cp->allowed_ips));
 	cp->n_allowed_ips = p->n_allowed_ips;
 	memcpy(cp->public_key, peer_public_key(p), KEY_LEN);
 	cp->has_public_key = true;
@@ -1443,8 +1446,9 @@ int device_interface_config(struct device *dev, size_t peers_room, struct config
 	c->fwmark = dev->fwmark;
 	c->mtu = dev->mtu;
 	/* The table the routes go to is the file's to say; a set keeps it. */
-	c->table_mode = !dev->route_table ? CONFIG_TABLE_OFF
-		       : dev->route_table == RT_TABLE_MAIN ? CONFIG_TABLE_AUTO : CONFIG_TABLE_ID;
+	c->table_mode = !dev->route_table                   ? CONFIG_TABLE_OFF
+			: dev->route_table == RT_TABLE_MAIN ? CONFIG_TABLE_AUTO
+							    : CONFIG_TABLE_ID;
 	c->table_id = dev->route_table;
 	if (dev->n_addresses) /* none without a config file: dev->addresses is NULL then */
 		memcpy(c->addresses, dev->addresses, dev->n_addresses * sizeof(*c->addresses));
@@ -1501,7 +1505,7 @@ static const struct device_change file_reload = {
  * that moves between two peers of the config moves when the slice of the later of them
  * is applied, which is the one one apply would give it to. */
 enum job_stage {
-	JOB_WHOLE,     /* small enough for one apply, atomic as ever */
+	JOB_WHOLE, /* small enough for one apply, atomic as ever */
 	JOB_INTERFACE,
 	JOB_PEERS,
 	JOB_GONE,
@@ -1643,7 +1647,9 @@ int device_job_step(struct device_job *j, uint64_t budget_ns)
 			uint64_t per = (device_now() - t) / done + 1;
 
 			j->slice = budget_ns / per;
-			j->slice = j->slice < 1 ? 1 : j->slice > DEVICE_SLICE ? DEVICE_SLICE : j->slice;
+			j->slice = j->slice < 1              ? 1
+				   : j->slice > DEVICE_SLICE ? DEVICE_SLICE
+							     : j->slice;
 		}
 
 		if (ret) {
@@ -1886,7 +1892,8 @@ void device_log_counters(struct device *dev)
 		for (size_t i = 0; i < peer_n_counters && off < sizeof(line); i++)
 			off += (size_t)snprintf(line + off, sizeof(line) - off, " %s=%llu",
 						peer_counters[i].name,
-						(unsigned long long)peer_counter_value(&p->stats, i));
+						(unsigned long long)peer_counter_value(&p->stats,
+										       i));
 		log_notice("counters: %s", line);
 	}
 }

@@ -28,28 +28,28 @@ struct workers;
 
 /* Why a packet was dropped. The names (device_drop_name) appear in logs and later in metrics. */
 enum device_drop {
-	DROP_BAD_SIZE,       /* datagram too short or of the wrong size for its type */
-	DROP_UNKNOWN_TYPE,   /* not one of WireGuard's four message types */
-	DROP_BAD_MAC1,       /* handshake message without a valid mac1 */
-	DROP_COOKIE,         /* under load and no valid mac2: answered with a cookie */
-	DROP_RATELIMIT,      /* too many handshakes from that address */
-	DROP_HANDSHAKE,      /* handshake did not decrypt or came from an unknown key */
+	DROP_BAD_SIZE,         /* datagram too short or of the wrong size for its type */
+	DROP_UNKNOWN_TYPE,     /* not one of WireGuard's four message types */
+	DROP_BAD_MAC1,         /* handshake message without a valid mac1 */
+	DROP_COOKIE,           /* under load and no valid mac2: answered with a cookie */
+	DROP_RATELIMIT,        /* too many handshakes from that address */
+	DROP_HANDSHAKE,        /* handshake did not decrypt or came from an unknown key */
 	DROP_HANDSHAKE_REPLAY, /* initiation whose timestamp is not newer */
-	DROP_UNKNOWN_INDEX,  /* receiver index names no session of ours */
-	DROP_EXPIRED,        /* session too old to receive on */
-	DROP_DECRYPT,        /* transport data that does not authenticate */
-	DROP_REPLAY,         /* counter seen before or behind the window */
-	DROP_BAD_INNER,      /* decrypted packet is not IPv4/IPv6 of a sane length */
-	DROP_ALLOWEDIPS,     /* inner source address not in the sender's AllowedIPs */
-	DROP_NO_ROUTE,       /* TUN packet to an address no peer's AllowedIPs covers */
-	DROP_LINK_LOCAL,     /* the same, to link-scope multicast (ff02::/16, 224.0.0.0/24):
+	DROP_UNKNOWN_INDEX,    /* receiver index names no session of ours */
+	DROP_EXPIRED,          /* session too old to receive on */
+	DROP_DECRYPT,          /* transport data that does not authenticate */
+	DROP_REPLAY,           /* counter seen before or behind the window */
+	DROP_BAD_INNER,        /* decrypted packet is not IPv4/IPv6 of a sane length */
+	DROP_ALLOWEDIPS,       /* inner source address not in the sender's AllowedIPs */
+	DROP_NO_ROUTE,         /* TUN packet to an address no peer's AllowedIPs covers */
+	DROP_LINK_LOCAL,       /* the same, to link-scope multicast (ff02::/16, 224.0.0.0/24):
 			      * what the kernel sends on any fresh link (router solicitations,
 			      * MLD reports), harmless, so not a no_route */
-	DROP_NO_ENDPOINT,    /* peer has no known endpoint yet */
-	DROP_STAGED_FULL,    /* staged queue overflowed while a handshake ran */
-	DROP_TUN_WRITE,      /* the kernel refused the decrypted packet */
-	DROP_UDP_SEND,       /* the kernel refused the datagram */
-	DROP_FIREWALL,       /* an access rule (or the default deny) refused the inner packet */
+	DROP_NO_ENDPOINT,      /* peer has no known endpoint yet */
+	DROP_STAGED_FULL,      /* staged queue overflowed while a handshake ran */
+	DROP_TUN_WRITE,        /* the kernel refused the decrypted packet */
+	DROP_UDP_SEND,         /* the kernel refused the datagram */
+	DROP_FIREWALL,         /* an access rule (or the default deny) refused the inner packet */
 	DROP_MAX
 };
 
@@ -106,9 +106,9 @@ struct device {
 	struct index_table *index;
 	TAILQ_HEAD(peer_list, peer) peers;
 	size_t n_peers;
-	struct peer_table peer_table; /* the same peers by public key */
+	struct peer_table peer_table;       /* the same peers by public key */
 	LIST_HEAD(, device_cursor) cursors; /* open device_cursor_open()s */
-	unsigned apply_mark;          /* last peer.apply_mark handed out */
+	unsigned apply_mark;                /* last peer.apply_mark handed out */
 	struct netlink *nl;
 	struct event *tun_ev, *udp4_ev, *udp6_ev;
 	/* Keys of peers an apply made, still to be greeted with an initiation (kick_cb). */
@@ -117,7 +117,7 @@ struct device {
 	size_t n_kick, kick_done, kick_cap;
 	bool job_running; /* a device_job between two slices: the greetings wait for its end */
 	struct device_stats stats;
-	struct load load; /* handshake work: when to answer with cookies (load.h) */
+	struct load load;      /* handshake work: when to answer with cookies (load.h) */
 	unsigned offload;      /* CONFIG_OFFLOAD_* */
 	unsigned tun_features; /* TUN_* the kernel granted */
 	/* One buffer per direction for what the kernel hands us (the loop is single-threaded),
@@ -129,10 +129,10 @@ struct device {
 	unsigned n_tx;
 	struct device_rx rx[DEVICE_RX_MAX];
 	unsigned n_rx;
-	const union endpoint *rx_src; /* where the datagrams in rx came from */
+	const union endpoint *rx_src;   /* where the datagrams in rx came from */
 	const struct udp_src *rx_local; /* and which of our addresses they were sent to */
-	struct workers *workers;      /* NULL: every packet on the event loop's thread */
-	unsigned threads;             /* Threads = as configured at start, 0 = auto */
+	struct workers *workers;        /* NULL: every packet on the event loop's thread */
+	unsigned threads;               /* Threads = as configured at start, 0 = auto */
 	struct offload_gro gro;
 	/* Where metrics_open() serves the Prometheus page, sa_family 0 = nowhere: it cannot
 	 * move while running, so device_reload() only says when the file asks for another. */
@@ -152,8 +152,7 @@ struct device {
 
 /* Opens the TUN device and netlink. offload: CONFIG_OFFLOAD_* allowed (fixed for the
  * device's life). Returns 0 or -errno; *out owned by the caller. */
-int device_new(struct event_base *base, const char *ifname, unsigned offload,
-	       struct device **out);
+int device_new(struct event_base *base, const char *ifname, unsigned offload, struct device **out);
 /* Which of the device's peers that a config does not name an apply removes. */
 enum device_scope {
 	DEVICE_REPLACE_ALL,  /* all of them: startup, `wg setconf` (replace_peers=true) */
@@ -233,8 +232,8 @@ void device_free(struct device *dev);
  * stable. */
 void device_sort(void *base, size_t n, size_t size, int (*cmp)(const void *, const void *));
 
-uint64_t device_now(void);          /* monotonic ns */
-uint64_t device_realtime(void);     /* ns since the epoch */
+uint64_t device_now(void);      /* monotonic ns */
+uint64_t device_realtime(void); /* ns since the epoch */
 const char *device_drop_name(enum device_drop d);
 void device_log_counters(struct device *dev);
 struct peer *device_peer_by_key(struct device *dev, const uint8_t pub[KEY_LEN]);

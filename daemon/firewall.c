@@ -333,8 +333,7 @@ size_t firewall_rule_count(const struct firewall *fw)
 	return fw ? fw->rs->n_rules : 0;
 }
 
-const struct firewall_rule *firewall_rule(const struct firewall *fw, size_t i,
-					  uint64_t *matches)
+const struct firewall_rule *firewall_rule(const struct firewall *fw, size_t i, uint64_t *matches)
 {
 	if (i >= fw->rs->n_rules)
 		return NULL;
@@ -373,7 +372,8 @@ static bool parse_flow(const uint8_t *pkt, size_t len, bool outbound, struct flo
 		hl = 40;
 		has_l4 = true;
 		/* hop-by-hop, routing, fragment, destination options; AH is refused */
-		for (int n = 0; n < 8 && (next == 0 || next == 43 || next == 44 || next == 60); n++) {
+		for (int n = 0; n < 8 && (next == 0 || next == 43 || next == 44 || next == 60);
+		     n++) {
 			if (len < hl + 8)
 				return false;
 			if (next == 44) {
@@ -456,7 +456,7 @@ static uint32_t flow_hash(const struct firewall *fw, const struct flow *f)
 
 static uint64_t timeout(uint8_t proto)
 {
-	return (proto == IPPROTO_TCP ? CT_TCP_TIMEOUT
+	return (proto == IPPROTO_TCP   ? CT_TCP_TIMEOUT
 		: proto == IPPROTO_UDP ? CT_UDP_TIMEOUT
 				       : CT_OTHER_TIMEOUT) *
 	       NSEC_PER_SEC;

@@ -79,8 +79,7 @@ int firewall_group_id(const struct firewall *fw, const char *name);
 const char *firewall_group_name(const struct firewall *fw, unsigned id);
 bool firewall_active(const struct firewall *fw);
 size_t firewall_rule_count(const struct firewall *fw);
-const struct firewall_rule *firewall_rule(const struct firewall *fw, size_t i,
-					  uint64_t *matches);
+const struct firewall_rule *firewall_rule(const struct firewall *fw, size_t i, uint64_t *matches);
 
 /* An outgoing packet (from the TUN): remember its flow so the reply may come in. */
 void firewall_outbound(struct firewall *fw, const uint8_t *pkt, size_t len, uint64_t now);

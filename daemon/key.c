@@ -45,7 +45,8 @@ int key_from_hex(uint8_t key[KEY_LEN], const char *hex)
 	if (strlen(hex) != KEY_HEX_LEN - 1)
 		return -EINVAL;
 	return take_decoded(key, tmp, sizeof(tmp),
-			    !sodium_hex2bin(tmp, sizeof(tmp), hex, KEY_HEX_LEN - 1, NULL, &len, &end) &&
+			    !sodium_hex2bin(tmp, sizeof(tmp), hex, KEY_HEX_LEN - 1, NULL, &len,
+					    &end) &&
 				    len == KEY_LEN && !*end);
 }
 

@@ -56,8 +56,8 @@ static void resume_cb(evutil_socket_t fd, short what, void *arg)
 static void accept_error(struct evconnlistener *l, void *arg)
 {
 	struct listener *g;
-	struct timeval tv = {.tv_sec = LISTENER_BACKOFF_MS / 1000,
-	                     .tv_usec = LISTENER_BACKOFF_MS % 1000 * 1000};
+	struct timeval tv = { .tv_sec = LISTENER_BACKOFF_MS / 1000,
+			      .tv_usec = LISTENER_BACKOFF_MS % 1000 * 1000 };
 	int err = errno, fd;
 	struct timespec now;
 
@@ -79,10 +79,10 @@ static void accept_error(struct evconnlistener *l, void *arg)
 	clock_gettime(CLOCK_MONOTONIC, &now);
 	if (!g->logged || now.tv_sec - g->logged >= LISTENER_LOG_INTERVAL_SEC) {
 		log_warn("%s: accept: %s%s: pausing %d ms at a time (%u open, %lu refused so "
-		         "far; next report in %d s at the earliest)",
-		         g->what, strerror(err),
-		         err == EMFILE || err == ENFILE ? " (out of descriptors)" : "",
-		         LISTENER_BACKOFF_MS, g->n, g->refused, LISTENER_LOG_INTERVAL_SEC);
+			 "far; next report in %d s at the earliest)",
+			 g->what, strerror(err),
+			 err == EMFILE || err == ENFILE ? " (out of descriptors)" : "",
+			 LISTENER_BACKOFF_MS, g->n, g->refused, LISTENER_LOG_INTERVAL_SEC);
 		g->logged = now.tv_sec ? now.tv_sec : 1;
 	}
 	g->paused = true;

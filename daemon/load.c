@@ -3,7 +3,7 @@
 
 void load_init(struct load *l)
 {
-	*l = (struct load){.cost = LOAD_COST_GUESS_NS, .threshold = LOAD_BACKLOG_NS};
+	*l = (struct load){ .cost = LOAD_COST_GUESS_NS, .threshold = LOAD_BACKLOG_NS };
 }
 
 static void add(struct load *l, uint64_t ns)

@@ -20,9 +20,8 @@ static int log_level = LOG_NOTICE;
 static const char *log_ident = "sealnet";
 
 static const char *const level_names[] = {
-	[LOG_EMERG] = "emerg", [LOG_ALERT] = "alert", [LOG_CRIT] = "crit",
-	[LOG_ERR] = "error",   [LOG_WARNING] = "warn", [LOG_NOTICE] = "notice",
-	[LOG_INFO] = "info",   [LOG_DEBUG] = "debug",
+	[LOG_EMERG] = "emerg",  [LOG_ALERT] = "alert",   [LOG_CRIT] = "crit", [LOG_ERR] = "error",
+	[LOG_WARNING] = "warn", [LOG_NOTICE] = "notice", [LOG_INFO] = "info", [LOG_DEBUG] = "debug",
 };
 
 void log_init(const char *ident, bool to_stderr, int max_level)
@@ -42,9 +41,8 @@ const char *log_journal_path(void)
 
 	if (env && *env)
 		return env;
-	if (!stream || sscanf(stream, "%llu:%llu", &dev, &ino) != 2 ||
-	    fstat(STDERR_FILENO, &st) || (unsigned long long)st.st_dev != dev ||
-	    (unsigned long long)st.st_ino != ino)
+	if (!stream || sscanf(stream, "%llu:%llu", &dev, &ino) != 2 || fstat(STDERR_FILENO, &st) ||
+	    (unsigned long long)st.st_dev != dev || (unsigned long long)st.st_ino != ino)
 		return NULL;
 	return LOG_JOURNAL_SOCKET;
 }
@@ -84,7 +82,8 @@ static int journal_send(int level, char *msg)
 	struct iovec iov[5];
 	int n = 0, hlen;
 
-	hlen = snprintf(head, sizeof(head), "PRIORITY=%d\nSYSLOG_FACILITY=%d\n"
+	hlen = snprintf(head, sizeof(head),
+			"PRIORITY=%d\nSYSLOG_FACILITY=%d\n"
 			"SYSLOG_IDENTIFIER=%s\nSYSLOG_PID=%ld\n",
 			level & 7, LOG_DAEMON >> 3, log_ident, (long)getpid());
 	if (hlen < 0 || (size_t)hlen >= sizeof(head))
@@ -142,8 +141,8 @@ void log_msg(int level, const char *fmt, ...)
 		gmtime_r(&ts.tv_sec, &tm);
 		strftime(when, sizeof(when), "%Y-%m-%dT%H:%M:%S", &tm);
 		vsnprintf(buf, sizeof(buf), fmt, ap);
-		fprintf(stderr, "%s.%03ldZ %s[%ld]: %s: %s\n", when, ts.tv_nsec / 1000000, log_ident,
-			(long)getpid(), level_names[level & 7], buf);
+		fprintf(stderr, "%s.%03ldZ %s[%ld]: %s: %s\n", when, ts.tv_nsec / 1000000,
+			log_ident, (long)getpid(), level_names[level & 7], buf);
 	} else {
 		vsyslog(level, fmt, ap);
 	}

@@ -36,22 +36,23 @@ struct daemon {
 
 static void usage(FILE *f)
 {
-	fprintf(f, "Usage: sealnetd [-f] [-v]... [-q] [-c CONFIG] [-p PIDFILE] [-L LOGFILE] IFACE\n"
-		   "  -f          stay in the foreground, log to stderr\n"
-		   "  -v          more verbose (repeat for debug)\n"
-		   "  -q          the caller runs the config's hooks, DNS and SaveConfig (sealnet up)\n"
-		   "  -c CONFIG   config file (default " PATHS_CONFIG_DIR "/IFACE.conf; when that\n"
-		   "              does not exist, start empty and configured through the control\n"
-		   "              socket only, as wireguard-go: no addresses, no routes)\n"
-		   "  -p PIDFILE  pid file (default " PATHS_RUN_DIR "/IFACE.pid; none with -f)\n"
-		   "  -L LOGFILE  log to this file (appended) instead of the journal, syslog or\n"
-		   "              stderr (-l is the same); under systemd the journal (its native\n"
-		   "              protocol), else syslog; without either a daemonized sealnetd\n"
-		   "              logs to " PATHS_RUN_DIR "/IFACE.log\n"
-		   "  -h, --help     this help\n"
-		   "  -V, --version  the version\n"
-		   "Signals: SIGINT/SIGTERM stop, SIGHUP reloads the config, SIGUSR1 logs the\n"
-		   "counters. Deleting the interface (ip link del) stops the daemon.\n");
+	fprintf(f,
+		"Usage: sealnetd [-f] [-v]... [-q] [-c CONFIG] [-p PIDFILE] [-L LOGFILE] IFACE\n"
+		"  -f          stay in the foreground, log to stderr\n"
+		"  -v          more verbose (repeat for debug)\n"
+		"  -q          the caller runs the config's hooks, DNS and SaveConfig (sealnet up)\n"
+		"  -c CONFIG   config file (default " PATHS_CONFIG_DIR "/IFACE.conf; when that\n"
+		"              does not exist, start empty and configured through the control\n"
+		"              socket only, as wireguard-go: no addresses, no routes)\n"
+		"  -p PIDFILE  pid file (default " PATHS_RUN_DIR "/IFACE.pid; none with -f)\n"
+		"  -L LOGFILE  log to this file (appended) instead of the journal, syslog or\n"
+		"              stderr (-l is the same); under systemd the journal (its native\n"
+		"              protocol), else syslog; without either a daemonized sealnetd\n"
+		"              logs to " PATHS_RUN_DIR "/IFACE.log\n"
+		"  -h, --help     this help\n"
+		"  -V, --version  the version\n"
+		"Signals: SIGINT/SIGTERM stop, SIGHUP reloads the config, SIGUSR1 logs the\n"
+		"counters. Deleting the interface (ip link del) stops the daemon.\n");
 }
 
 static void on_stop(evutil_socket_t sig, short what, void *arg)
@@ -264,8 +265,9 @@ int main(int argc, char **argv)
 		if (optind == argc)
 			fprintf(stderr, "sealnetd: the interface name is missing\n");
 		else
-			fprintf(stderr, "sealnetd: unexpected argument \"%s\" after the interface "
-					"name\n",
+			fprintf(stderr,
+				"sealnetd: unexpected argument \"%s\" after the interface "
+				"name\n",
 				argv[optind + 1]);
 		usage(stderr);
 		return 2;
@@ -315,8 +317,8 @@ int main(int argc, char **argv)
 		mkdir(PATHS_RUN_DIR, 0755);
 		log_fd = open_logfile(default_log);
 		if (log_fd < 0) {
-			fprintf(stderr, "sealnetd: no syslog, and cannot open %s: %s\n", default_log,
-				strerror(-log_fd));
+			fprintf(stderr, "sealnetd: no syslog, and cannot open %s: %s\n",
+				default_log, strerror(-log_fd));
 			return EXIT_FAILURE;
 		}
 	}
@@ -371,8 +373,8 @@ int main(int argc, char **argv)
 	ret = uapi_open(dev, NULL, config_path, &uapi);
 	if (ret) {
 		log_err("%s: cannot open the control socket in " PATHS_SOCKET_DIR ": %s",
-			dev->ifname, ret == -EADDRINUSE ? "another daemon runs this interface"
-							 : strerror(-ret));
+			dev->ifname,
+			ret == -EADDRINUSE ? "another daemon runs this interface" : strerror(-ret));
 		goto out;
 	}
 	if (conf->metrics_listen.sa.sa_family) {
@@ -424,7 +426,9 @@ int main(int argc, char **argv)
 			close(log_fd);
 		log_fd = -1;
 		log_init("sealnetd", log_to_stderr,
-			 verbosity >= 2 ? LOG_DEBUG : verbosity ? LOG_INFO : LOG_NOTICE);
+			 verbosity >= 2 ? LOG_DEBUG
+			 : verbosity    ? LOG_INFO
+					: LOG_NOTICE);
 	}
 	/* After the switch, so that the log of a daemon says it came up. */
 	log_notice("%s: up, UDP port %u, MTU %u%s", dev->ifname, dev->udp.port, dev->mtu,

@@ -111,8 +111,8 @@ static void escape_label(char *out, const char *in)
 
 /* The labels of a peer's samples after the interface's: peer="KEY", and name="NAME" when
  * the config gives it a Name (left out otherwise: to Prometheus an empty label is none). */
-#define PEER_LABELS_MAX (sizeof(",peer=\"\",name=\"\"") + LABEL_MAX(KEY_B64_LEN) + \
-			 LABEL_MAX(CONFIG_NAME_MAX))
+#define PEER_LABELS_MAX                                                                            \
+	(sizeof(",peer=\"\",name=\"\"") + LABEL_MAX(KEY_B64_LEN) + LABEL_MAX(CONFIG_NAME_MAX))
 
 static void peer_label(char out[PEER_LABELS_MAX], const struct peer *p)
 {
@@ -141,7 +141,8 @@ static void format_rules(struct page *pg, struct device *dev, const char *ifl)
 		const struct firewall_rule *r = firewall_rule(dev->firewall, i, &matches);
 
 		escape_label(rl, r->text);
-		put(pg, "sealnet_rule_matches_total{interface=\"%s\",index=\"%zu\",rule=\"%s\"} %llu\n",
+		put(pg,
+		    "sealnet_rule_matches_total{interface=\"%s\",index=\"%zu\",rule=\"%s\"} %llu\n",
 		    ifl, i, rl, (unsigned long long)matches);
 	}
 }
@@ -200,8 +201,8 @@ static void format_peers(struct page *pg, struct device *dev, const char *ifl)
 	       "(0 = never).");
 	TAILQ_FOREACH(p, &dev->peers, link) {
 		peer_label(pl, p);
-		put(pg, "sealnet_peer_last_handshake_seconds{interface=\"%s\"%s} %llu\n",
-		    ifl, pl, (unsigned long long)(p->last_handshake_realtime / NSEC_PER_SEC));
+		put(pg, "sealnet_peer_last_handshake_seconds{interface=\"%s\"%s} %llu\n", ifl, pl,
+		    (unsigned long long)(p->last_handshake_realtime / NSEC_PER_SEC));
 	}
 }
 
@@ -290,7 +291,8 @@ static void reply(struct metrics_conn *c, int status, bool head)
 	if (body && status != 200)
 		evbuffer_add_printf(body, "%d %s\n", status, status_text(status));
 	evbuffer_add_printf(out, "HTTP/1.1 %d %s\r\nContent-Type: %s\r\nContent-Length: %zu\r\n",
-			    status, status_text(status), type, body ? evbuffer_get_length(body) : 0);
+			    status, status_text(status), type,
+			    body ? evbuffer_get_length(body) : 0);
 	if (status == 405)
 		evbuffer_add_printf(out, "Allow: GET, HEAD\r\n");
 	if (status == 200)
@@ -328,8 +330,9 @@ static void conn_read(struct bufferevent *bev, void *arg)
 	if (!line)
 		status = 500;
 	else
-		status = metrics_request_status(line, (size_t)eol.pos -
-							      (eol.pos && line[eol.pos - 1] == '\r'),
+		status = metrics_request_status(line,
+						(size_t)eol.pos -
+							(eol.pos && line[eol.pos - 1] == '\r'),
 						&head);
 	evbuffer_drain(in, evbuffer_get_length(in));
 	reply(c, status, head);

@@ -137,7 +137,7 @@ int netlink_req_parse(const void *buf, size_t len, int ifindex, struct netlink_r
 }
 
 static int link_change(struct netlink *nl, int ifindex, unsigned flags, unsigned change,
-                       const unsigned *mtu)
+		       const unsigned *mtu)
 {
 	char buf[NETLINK_BUF_SIZE];
 	struct nlmsghdr *nlh;
@@ -157,7 +157,7 @@ static int link_change(struct netlink *nl, int ifindex, unsigned flags, unsigned
 }
 
 struct nlmsghdr *netlink_addr_msg(void *buf, uint16_t type, uint16_t flags, int ifindex,
-                                  const struct ip_prefix *p, struct ifaddrmsg **ifa)
+				  const struct ip_prefix *p, struct ifaddrmsg **ifa)
 {
 	struct nlmsghdr *nlh = mnl_nlmsg_put_header(buf);
 
@@ -172,7 +172,7 @@ struct nlmsghdr *netlink_addr_msg(void *buf, uint16_t type, uint16_t flags, int 
 }
 
 static int addr_change(struct netlink *nl, uint16_t type, uint16_t flags, int ifindex,
-                       const struct ip_prefix *p)
+		       const struct ip_prefix *p)
 {
 	char buf[NETLINK_BUF_SIZE];
 	struct nlmsghdr *nlh;
@@ -196,7 +196,7 @@ static int addr_change(struct netlink *nl, uint16_t type, uint16_t flags, int if
 }
 
 static int route_change(struct netlink *nl, uint16_t type, uint16_t flags, int ifindex,
-                        const struct ip_prefix *p, uint32_t table)
+			const struct ip_prefix *p, uint32_t table)
 {
 	char buf[NETLINK_BUF_SIZE];
 	struct nlmsghdr *nlh;
@@ -251,7 +251,7 @@ int netlink_req_run(struct netlink *nl, const struct netlink_req *r)
 		return addr_change(nl, RTM_DELADDR, 0, r->ifindex, &p);
 	case NETLINK_OP_ROUTE_ADD:
 		return route_change(nl, RTM_NEWROUTE, NLM_F_CREATE | NLM_F_EXCL, r->ifindex, &p,
-		                    r->value);
+				    r->value);
 	case NETLINK_OP_ROUTE_DEL:
 		return route_change(nl, RTM_DELROUTE, 0, r->ifindex, &p, r->value);
 	}
@@ -279,7 +279,7 @@ static int submit(struct netlink *nl, const struct netlink_req *r)
 }
 
 static int submit_prefix(struct netlink *nl, uint8_t op, int ifindex, const struct ip_prefix *p,
-                         uint32_t value)
+			 uint32_t value)
 {
 	struct netlink_req r = { .op = op, .ifindex = ifindex, .value = value };
 
@@ -327,19 +327,19 @@ int netlink_route_del(struct netlink *nl, int ifindex, const struct ip_prefix *p
 }
 
 int netlink_route_add_table(struct netlink *nl, int ifindex, const struct ip_prefix *p,
-                            uint32_t table)
+			    uint32_t table)
 {
 	return submit_prefix(nl, NETLINK_OP_ROUTE_ADD, ifindex, p, table);
 }
 
 int netlink_route_del_table(struct netlink *nl, int ifindex, const struct ip_prefix *p,
-                            uint32_t table)
+			    uint32_t table)
 {
 	return submit_prefix(nl, NETLINK_OP_ROUTE_DEL, ifindex, p, table);
 }
 
 int netlink_request(struct netlink *nl, struct nlmsghdr *nlh,
-                    int (*cb)(const struct nlmsghdr *nlh, void *data), void *data)
+		    int (*cb)(const struct nlmsghdr *nlh, void *data), void *data)
 {
 	char buf[NETLINK_BUF_SIZE];
 	unsigned seq = ++nl->seq;

@@ -26,9 +26,9 @@ int netlink_route_add(struct netlink *nl, int ifindex, const struct ip_prefix *p
 int netlink_route_del(struct netlink *nl, int ifindex, const struct ip_prefix *p);
 /* The same in routing table `table` (1..2^32-1; 254 is main). */
 int netlink_route_add_table(struct netlink *nl, int ifindex, const struct ip_prefix *p,
-                            uint32_t table);
+			    uint32_t table);
 int netlink_route_del_table(struct netlink *nl, int ifindex, const struct ip_prefix *p,
-                            uint32_t table);
+			    uint32_t table);
 
 /* After the privilege drop the daemon holds no capability, so it cannot change the link
  * itself: privdrop.c hands every call above to its helper, which holds CAP_NET_ADMIN, as a
@@ -47,7 +47,7 @@ enum netlink_op {
 };
 
 struct netlink_req {
-	uint8_t op; /* enum netlink_op */
+	uint8_t op;     /* enum netlink_op */
 	uint8_t family; /* AF_INET, AF_INET6 */
 	uint8_t cidr;
 	uint8_t zero;
@@ -80,12 +80,12 @@ struct nlmsghdr;
  * kernel's error as -errno, or cb's errno. For tools (sealnet-cni) that need messages this
  * file does not build: veth pairs, gateway routes, dumps. */
 int netlink_request(struct netlink *nl, struct nlmsghdr *nlh,
-                    int (*cb)(const struct nlmsghdr *nlh, void *data), void *data);
+		    int (*cb)(const struct nlmsghdr *nlh, void *data), void *data);
 /* The start of an RTM_NEWADDR or RTM_DELADDR message for p on ifindex in buf (at least
  * NETLINK_REQUEST_SIZE): the header, and the ifaddrmsg (*ifa) with universe scope; the
  * caller adds flags and attributes. */
 struct ifaddrmsg;
 struct nlmsghdr *netlink_addr_msg(void *buf, uint16_t type, uint16_t flags, int ifindex,
-                                  const struct ip_prefix *p, struct ifaddrmsg **ifa);
+				  const struct ip_prefix *p, struct ifaddrmsg **ifa);
 
 #endif

@@ -20,8 +20,8 @@ static void ensure_initial(void)
 		return;
 	cipher_hash(initial_chaining_key, (const uint8_t *)construction, strlen(construction), NULL,
 		    0);
-	cipher_hash(initial_hash, initial_chaining_key, NOISE_HASH_LEN,
-		    (const uint8_t *)identifier, strlen(identifier));
+	cipher_hash(initial_hash, initial_chaining_key, NOISE_HASH_LEN, (const uint8_t *)identifier,
+		    strlen(identifier));
 	initial_ready = true;
 }
 
@@ -36,8 +36,7 @@ static void mix_key(uint8_t ck[NOISE_HASH_LEN], uint8_t *key, const uint8_t *src
 }
 
 /* ck, k = Kdf2(ck, DH(priv, pub)). */
-static int mix_dh(uint8_t ck[NOISE_HASH_LEN], uint8_t *key, const uint8_t *priv,
-		  const uint8_t *pub)
+static int mix_dh(uint8_t ck[NOISE_HASH_LEN], uint8_t *key, const uint8_t *priv, const uint8_t *pub)
 {
 	uint8_t dh[KEY_LEN];
 	int ret = cipher_dh(dh, priv, pub);
@@ -132,8 +131,7 @@ void noise_handshake_set_local(struct noise_handshake *hs, const struct noise_lo
 }
 
 void noise_handshake_init(struct noise_handshake *hs, const struct noise_local *local,
-			  const uint8_t remote_static[KEY_LEN],
-			  const uint8_t *preshared_key)
+			  const uint8_t remote_static[KEY_LEN], const uint8_t *preshared_key)
 {
 	memcpy(hs->remote_static, remote_static, KEY_LEN);
 	if (preshared_key)
@@ -180,8 +178,7 @@ int noise_create_initiation(struct noise_handshake *hs, const struct noise_local
 		goto out;
 
 	/* s */
-	message_encrypt(dst->encrypted_static, local->public_key, KEY_LEN, key,
-			hs->hash);
+	message_encrypt(dst->encrypted_static, local->public_key, KEY_LEN, key, hs->hash);
 
 	/* ss */
 	if (mix_precomputed_dh(hs->chaining_key, key, hs->precomputed_static_static))

@@ -54,8 +54,7 @@ struct noise_keypair {
 
 /* Sets the peer's identity and recomputes the static-static DH. psk may be NULL. */
 void noise_handshake_init(struct noise_handshake *hs, const struct noise_local *local,
-			  const uint8_t remote_static[KEY_LEN],
-			  const uint8_t *preshared_key);
+			  const uint8_t remote_static[KEY_LEN], const uint8_t *preshared_key);
 /* Recompute after our private key changed. */
 void noise_handshake_set_local(struct noise_handshake *hs, const struct noise_local *local);
 /* Wipes the ephemeral state (keeps identity, timestamp and index entry). */

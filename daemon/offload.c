@@ -213,7 +213,7 @@ int offload_segment(const struct offload_vnet_hdr *vh, const uint8_t *pkt, size_
 		if (proto == IPPROTO_TCP) {
 			put32(l4 + 4, seq + (uint32_t)off);
 			if (!last)
-				l4[13] &= (uint8_t)~(TCP_FIN | TCP_PSH);
+				l4[13] &= (uint8_t) ~(TCP_FIN | TCP_PSH);
 			if (n)
 				l4[13] &= (uint8_t)~TCP_CWR;
 			put16(l4 + 16, 0);
@@ -232,8 +232,7 @@ int offload_segment(const struct offload_vnet_hdr *vh, const uint8_t *pkt, size_
 /* Whether a packet could join a train, and its headers: TCP with payload and plain flags,
  * or UDP with payload, over plain IPv4 (no options, not a fragment) or IPv6 without
  * extension headers, with lengths that agree. Returns the protocol or -EINVAL. */
-static int gro_headers(const uint8_t *pkt, size_t len, int *family, size_t *iphlen,
-		       size_t *hdrlen)
+static int gro_headers(const uint8_t *pkt, size_t len, int *family, size_t *iphlen, size_t *hdrlen)
 {
 	int proto = parse_headers(pkt, len, family, iphlen, hdrlen);
 

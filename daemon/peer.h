@@ -37,7 +37,7 @@ struct peer {
 	 * a handshake is retried, and by udp_send() when the kernel refuses it. */
 	struct udp_src endpoint_src;
 	struct event *timer_ev;
-	uint64_t timer_scheduled; /* deadline timer_ev is set for, 0 = none */
+	uint64_t timer_scheduled;         /* deadline timer_ev is set for, 0 = none */
 	uint64_t last_handshake_realtime; /* ns since the epoch, 0 = never */
 	struct peer_stats stats;
 	/* PEER_STAGED_MAX slots of staged_size bytes, NULL while none waits (peer_stage()),
@@ -47,7 +47,7 @@ struct peer {
 	unsigned staged_touched;
 	uint16_t staged_len[PEER_STAGED_MAX];
 	unsigned staged_head, staged_count;
-	char name[12]; /* short base64 prefix of the public key, for logs */
+	char name[12];               /* short base64 prefix of the public key, for logs */
 	char label[CONFIG_NAME_MAX]; /* the config's Name =, "" when none */
 	/* Access-rule groups: names as configured, and their bits in the firewall's table. */
 	char groups[CONFIG_MAX_GROUPS][FIREWALL_GROUP_NAME_MAX];

@@ -18,25 +18,25 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define PEER_COUNTERS(C)                                                                         \
-	C(rx_bytes, rx_bytes, true, "rx_bytes",                                                   \
-	  "Bytes of authenticated datagrams received from the peer (UDP payload).")              \
-	C(tx_bytes, tx_bytes, true, "tx_bytes",                                                   \
-	  "Bytes of datagrams sent to the peer (UDP payload).")                                  \
-	C(rx_packets, rx_packets, false, "rx_packets",                                            \
-	  "Authenticated datagrams received from the peer (data, keepalives, handshakes).")      \
-	C(tx_packets, tx_packets, false, "tx_packets",                                            \
-	  "Datagrams sent to the peer (data, keepalives, handshakes).")                          \
-	C(handshakes_completed, handshakes, false, "handshakes",                                  \
-	  "Handshakes completed with the peer (sessions derived).")                              \
-	C(handshakes_failed, handshakes_failed, false, "handshakes_failed",                       \
-	  "Handshake initiations to the peer that timed out unanswered.")                        \
-	C(handshakes_initiated, initiations, false, "handshake_initiations",                      \
-	  "Handshake initiations sent to the peer.")                                             \
-	C(keypair_rotations, rotations, false, "keypair_rotations",                               \
-	  "Sessions the peer confirmed, moving them from next to current.")                      \
-	C(staged_dropped, staged_dropped, false, "staged_dropped",                                \
-	  "Packets to the peer dropped while waiting for a session, the oldest first when "     \
+#define PEER_COUNTERS(C)                                                                           \
+	C(rx_bytes, rx_bytes, true, "rx_bytes",                                                    \
+	  "Bytes of authenticated datagrams received from the peer (UDP payload).")                \
+	C(tx_bytes, tx_bytes, true, "tx_bytes",                                                    \
+	  "Bytes of datagrams sent to the peer (UDP payload).")                                    \
+	C(rx_packets, rx_packets, false, "rx_packets",                                             \
+	  "Authenticated datagrams received from the peer (data, keepalives, handshakes).")        \
+	C(tx_packets, tx_packets, false, "tx_packets",                                             \
+	  "Datagrams sent to the peer (data, keepalives, handshakes).")                            \
+	C(handshakes_completed, handshakes, false, "handshakes",                                   \
+	  "Handshakes completed with the peer (sessions derived).")                                \
+	C(handshakes_failed, handshakes_failed, false, "handshakes_failed",                        \
+	  "Handshake initiations to the peer that timed out unanswered.")                          \
+	C(handshakes_initiated, initiations, false, "handshake_initiations",                       \
+	  "Handshake initiations sent to the peer.")                                               \
+	C(keypair_rotations, rotations, false, "keypair_rotations",                                \
+	  "Sessions the peer confirmed, moving them from next to current.")                        \
+	C(staged_dropped, staged_dropped, false, "staged_dropped",                                 \
+	  "Packets to the peer dropped while waiting for a session, the oldest first when "        \
 	  "PEER_STAGED_MAX wait.")
 
 struct peer_stats {
@@ -51,7 +51,7 @@ struct peer_counter {
 	bool wg;              /* in get=1 answers too */
 	const char *metric;   /* the full family name */
 	const char *help;
-	size_t offset;        /* of the uint64_t in struct peer_stats */
+	size_t offset; /* of the uint64_t in struct peer_stats */
 };
 
 /* PEER_COUNTERS as a table, in that order (peer_stats.c). */

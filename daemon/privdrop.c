@@ -65,8 +65,8 @@
 /* What the drop decided, for the opens and SO_MARK that come after it. */
 static struct {
 	bool prepared;
-	bool via_helper;         /* switched: opens, the link and SO_MARK go through the helper */
-	char config[PATH_MAX];   /* the one config file the helper opens */
+	bool via_helper;       /* switched: opens, the link and SO_MARK go through the helper */
+	char config[PATH_MAX]; /* the one config file the helper opens */
 } dropped;
 
 /* --- capabilities ------------------------------------------------------------------------ */
@@ -155,8 +155,8 @@ static int child_fds(int fd)
  * its end of the socket pair kept, on 3. Returns 3 or -errno. */
 static int child_detach(int fd, const char *name)
 {
-	static const int ignored[] = { SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGUSR1, SIGUSR2,
-				       SIGPIPE, SIGTSTP, SIGTTIN, SIGTTOU };
+	static const int ignored[] = { SIGINT,  SIGTERM, SIGHUP,  SIGQUIT, SIGUSR1,
+				       SIGUSR2, SIGPIPE, SIGTSTP, SIGTTIN, SIGTTOU };
 
 	for (size_t i = 0; i < ARRAY_SIZE(ignored); i++)
 		signal(ignored[i], SIG_IGN);

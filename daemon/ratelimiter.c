@@ -24,7 +24,7 @@ _Static_assert(RATELIMITER_IDLE_NS >= TOKEN_MAX, "an idle entry must have a full
 struct entry {
 	uint64_t last_ns;
 	uint64_t tokens;
-	uint64_t addr; /* IPv4 address, or the top 64 bits of an IPv6 one */
+	uint64_t addr;  /* IPv4 address, or the top 64 bits of an IPv6 one */
 	uint8_t family; /* 0 = never used */
 };
 
@@ -80,7 +80,7 @@ bool ratelimiter_allow(struct ratelimiter *rl, const struct ip_addr *src, uint64
 		if (e->family == src->family && e->addr == addr)
 			goto found;
 		if (!free_entry && (!e->family || (now_ns >= e->last_ns &&
-						    now_ns - e->last_ns >= RATELIMITER_IDLE_NS)))
+						   now_ns - e->last_ns >= RATELIMITER_IDLE_NS)))
 			free_entry = e;
 	}
 	if (!free_entry)

@@ -47,8 +47,8 @@ static int serve_drop(const struct arm_msg *a)
 	ret = privdrop_caps_bound(0);
 	if (ret)
 		return ret;
-	if (a->uid != getuid() && (setgroups(1, &gid) || setresgid(gid, gid, gid) ||
-				   setresuid(a->uid, a->uid, a->uid)))
+	if (a->uid != getuid() &&
+	    (setgroups(1, &gid) || setresgid(gid, gid, gid) || setresuid(a->uid, a->uid, a->uid)))
 		return -errno;
 	ret = privdrop_caps_set(0);
 	if (ret)

@@ -42,28 +42,15 @@ struct rule {
 /* Descriptors: the TUN device, sockets, the config and /etc files read-only (open and openat
  * with their flags checked are added per filter). */
 static const struct rule io_rules[] = {
-	{ "read", ALLOW },
-	{ "readv", ALLOW },
-	{ "write", ALLOW },
-	{ "writev", ALLOW },
-	{ "close", ALLOW },
-	{ "fcntl", ALLOW },
-	{ "fstat", ALLOW },
-	{ "newfstatat", ALLOW },
-	{ "statx", ALLOW },
-	{ "lseek", ALLOW },
+	{ "read", ALLOW },  { "readv", ALLOW }, { "write", ALLOW }, { "writev", ALLOW },
+	{ "close", ALLOW }, { "fcntl", ALLOW }, { "fstat", ALLOW }, { "newfstatat", ALLOW },
+	{ "statx", ALLOW }, { "lseek", ALLOW },
 };
 
 /* Memory: malloc, sodium_malloc's guard pages, locks between threads, random bytes. */
 static const struct rule memory_rules[] = {
-	{ "brk", ALLOW },
-	{ "mmap", ALLOW },
-	{ "munmap", ALLOW },
-	{ "mremap", ALLOW },
-	{ "mprotect", ALLOW },
-	{ "madvise", ALLOW },
-	{ "futex", ALLOW },
-	{ "getrandom", ALLOW },
+	{ "brk", ALLOW },      { "mmap", ALLOW },    { "munmap", ALLOW }, { "mremap", ALLOW },
+	{ "mprotect", ALLOW }, { "madvise", ALLOW }, { "futex", ALLOW },  { "getrandom", ALLOW },
 };
 
 static const struct rule daemon_rules[] = {
@@ -165,9 +152,9 @@ static int add_rules(scmp_filter_ctx ctx, const struct rule *rules, size_t n)
 		if (nr == __NR_SCMP_ERROR)
 			continue;
 		ret = seccomp_rule_add(ctx,
-				       rules[i].kind == ALLOW	      ? SCMP_ACT_ALLOW :
-				       rules[i].kind == DENY_EACCES ? SCMP_ACT_ERRNO(EACCES) :
-								      SCMP_ACT_ERRNO(ENOSYS),
+				       rules[i].kind == ALLOW         ? SCMP_ACT_ALLOW
+				       : rules[i].kind == DENY_EACCES ? SCMP_ACT_ERRNO(EACCES)
+								      : SCMP_ACT_ERRNO(ENOSYS),
 				       nr, 0);
 		if (ret) {
 			log_err("%s: seccomp rule for %s: %s", __func__, rules[i].name,
@@ -306,21 +293,11 @@ static int daemon_filter(scmp_filter_ctx ctx, bool helper_unlinks)
 /* The helper's calls: its socket, opening the config read-only, removing files; the network
  * part adds its own (helper_net_filter()). */
 static const struct rule helper_rules[] = {
-	{ "recvfrom", ALLOW },
-	{ "recvmsg", ALLOW },
-	{ "sendmsg", ALLOW },
-	{ "sendto", ALLOW },
-	{ "fcntl", ALLOW },
-	{ "fstat", ALLOW },
-	{ "newfstatat", ALLOW },
-	{ "statx", ALLOW },
-	{ "lstat", ALLOW },
-	{ "unlink", ALLOW },
-	{ "unlinkat", ALLOW },
-	{ "close", ALLOW },
-	{ "exit_group", ALLOW },
-	{ "rt_sigreturn", ALLOW },
-	{ "restart_syscall", ALLOW },
+	{ "recvfrom", ALLOW },   { "recvmsg", ALLOW },      { "sendmsg", ALLOW },
+	{ "sendto", ALLOW },     { "fcntl", ALLOW },        { "fstat", ALLOW },
+	{ "newfstatat", ALLOW }, { "statx", ALLOW },        { "lstat", ALLOW },
+	{ "unlink", ALLOW },     { "unlinkat", ALLOW },     { "close", ALLOW },
+	{ "exit_group", ALLOW }, { "rt_sigreturn", ALLOW }, { "restart_syscall", ALLOW },
 };
 
 /* The network part's calls beyond its socket's sendto and recvmsg (helper_rules): reading
@@ -360,28 +337,17 @@ static int helper_filter(scmp_filter_ctx ctx)
  * does fails with EPERM: the look-up fails, and with it the reload that asked, nothing else. */
 static const struct rule resolver_rules[] = {
 	{ "pread64", ALLOW }, /* dlopen() */
-	{ "uname", ALLOW },
-	{ "getpid", ALLOW },
-	{ "gettid", ALLOW },
-	{ "clock_gettime", ALLOW },
-	{ "gettimeofday", ALLOW },
-	{ "rt_sigprocmask", ALLOW },
-	{ "rt_sigreturn", ALLOW },
-	{ "restart_syscall", ALLOW },
-	{ "exit_group", ALLOW },
-	{ "connect", ALLOW },
-	{ "bind", ALLOW },
-	{ "sendto", ALLOW },
-	{ "recvfrom", ALLOW },
-	{ "sendmsg", ALLOW },
-	{ "recvmsg", ALLOW },
-	{ "sendmmsg", ALLOW },
-	{ "getsockname", ALLOW },
-	{ "getpeername", ALLOW },
-	{ "setsockopt", ALLOW },
-	{ "getsockopt", ALLOW },
-	{ "poll", ALLOW },
-	{ "ppoll", ALLOW },
+	{ "uname", ALLOW },        { "getpid", ALLOW },
+	{ "gettid", ALLOW },       { "clock_gettime", ALLOW },
+	{ "gettimeofday", ALLOW }, { "rt_sigprocmask", ALLOW },
+	{ "rt_sigreturn", ALLOW }, { "restart_syscall", ALLOW },
+	{ "exit_group", ALLOW },   { "connect", ALLOW },
+	{ "bind", ALLOW },         { "sendto", ALLOW },
+	{ "recvfrom", ALLOW },     { "sendmsg", ALLOW },
+	{ "recvmsg", ALLOW },      { "sendmmsg", ALLOW },
+	{ "getsockname", ALLOW },  { "getpeername", ALLOW },
+	{ "setsockopt", ALLOW },   { "getsockopt", ALLOW },
+	{ "poll", ALLOW },         { "ppoll", ALLOW },
 };
 
 static int resolver_filter(scmp_filter_ctx ctx)

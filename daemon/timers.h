@@ -29,7 +29,7 @@ struct timers {
 };
 
 enum timers_action {
-	TIMERS_SEND_INITIATION = 1 << 0, /* a retry: keep the attempt count */
+	TIMERS_SEND_INITIATION = 1 << 0,     /* a retry: keep the attempt count */
 	TIMERS_SEND_NEW_INITIATION = 1 << 1, /* start over: attempt count to zero */
 	TIMERS_SEND_KEEPALIVE = 1 << 2,
 	TIMERS_GIVE_UP = 1 << 3, /* drop staged packets: the peer is not answering */

@@ -71,7 +71,7 @@ struct uapi {
 	char path[sizeof(((struct sockaddr_un *)0)->sun_path)];
 	char *config_path;
 	TAILQ_HEAD(, uapi_client) clients;
-	struct pending job;              /* job.job NULL: none runs */
+	struct pending job;             /* job.job NULL: none runs */
 	struct uapi_client *job_client; /* whom to answer; NULL once gone */
 	struct event *job_ev;
 };
@@ -408,8 +408,8 @@ static int set_interface_key(struct config *c, const char *key, const char *valu
 	return set_err(err, errlen, -EINVAL, "unknown key \"%s\"", key);
 }
 
-static int set_peer_key(struct config *c, size_t i, const char *key, const char *value,
-			char *err, size_t errlen, struct set_index *ix)
+static int set_peer_key(struct config *c, size_t i, const char *key, const char *value, char *err,
+			size_t errlen, struct set_index *ix)
 {
 	struct config_peer *cp = &c->peers[i];
 	unsigned long long n;
@@ -450,7 +450,8 @@ static int set_peer_key(struct config *c, size_t i, const char *key, const char 
 		const char *text = value + drop;
 
 		if (!strchr(text, '/') || addr_parse_prefix(text, &pfx))
-			return set_err(err, errlen, -EINVAL, "allowed_ip: bad prefix \"%s\"", value);
+			return set_err(err, errlen, -EINVAL, "allowed_ip: bad prefix \"%s\"",
+				       value);
 		addr_prefix_mask(&pfx);
 		if (!drop)
 			return add_allowed_ip(c, i, &pfx, ix);
@@ -467,7 +468,8 @@ static int set_peer_key(struct config *c, size_t i, const char *key, const char 
 		if (dup)
 			return 0;
 		if (cp->n_groups == CONFIG_MAX_GROUPS)
-			return set_err(err, errlen, -EINVAL, "group: more than %d", CONFIG_MAX_GROUPS);
+			return set_err(err, errlen, -EINVAL, "group: more than %d",
+				       CONFIG_MAX_GROUPS);
 		snprintf(cp->groups[cp->n_groups++], FIREWALL_GROUP_NAME_MAX, "%s", value);
 		return 0;
 	}
@@ -600,8 +602,7 @@ static void print_key(struct evbuffer *out, const char *name, const uint8_t *key
 }
 
 /* get's lines before the peers'. */
-static void get_header(struct device *dev, struct evbuffer *out, bool ours,
-		       const char *config_path)
+static void get_header(struct device *dev, struct evbuffer *out, bool ours, const char *config_path)
 {
 	char ep[ADDR_STRLEN];
 
@@ -617,8 +618,9 @@ static void get_header(struct device *dev, struct evbuffer *out, bool ours,
 	if (dev->fwmark)
 		evbuffer_add_printf(out, "fwmark=%u\n", dev->fwmark);
 	if (ours) {
-		evbuffer_add_printf(out, "sealnet_rx_datagrams=%llu\nsealnet_tx_datagrams=%llu\n"
-					 "sealnet_cookie_replies_sent=%llu\n",
+		evbuffer_add_printf(out,
+				    "sealnet_rx_datagrams=%llu\nsealnet_tx_datagrams=%llu\n"
+				    "sealnet_cookie_replies_sent=%llu\n",
 				    (unsigned long long)dev->stats.rx_datagrams,
 				    (unsigned long long)dev->stats.tx_datagrams,
 				    (unsigned long long)dev->stats.cookie_replies_sent);
@@ -662,7 +664,8 @@ static bool get_peers(struct evbuffer *out, bool ours, struct device_cursor *cur
 		print_key(out, "preshared_key", p->handshake.preshared_key);
 		evbuffer_add_printf(out, "protocol_version=1\n");
 		if (p->endpoint.sa.sa_family)
-			evbuffer_add_printf(out, "endpoint=%s\n", addr_endpoint_str(&p->endpoint, ep));
+			evbuffer_add_printf(out, "endpoint=%s\n",
+					    addr_endpoint_str(&p->endpoint, ep));
 		evbuffer_add_printf(out,
 				    "last_handshake_time_sec=%llu\nlast_handshake_time_nsec=%llu\n"
 				    "persistent_keepalive_interval=%u\n",
@@ -673,7 +676,8 @@ static bool get_peers(struct evbuffer *out, bool ours, struct device_cursor *cur
 		for (size_t i = 0; i < peer_n_counters; i++)
 			if (ours || peer_counters[i].wg)
 				evbuffer_add_printf(out, "%s=%llu\n", peer_counters[i].uapi_key,
-						    (unsigned long long)peer_counter_value(&p->stats, i));
+						    (unsigned long long)
+							    peer_counter_value(&p->stats, i));
 		if (ours && p->label[0])
 			evbuffer_add_printf(out, "sealnet_name=%s\n", p->label);
 		if (ours)
@@ -705,7 +709,7 @@ static int key_cmp(const void *a, const void *b)
 /* Appends a key to a growing list. 0 or -ENOMEM. */
 static int named_add(uint8_t (**named)[KEY_LEN], size_t *n, size_t *cap, const uint8_t *key)
 {
-	uint8_t (*grown)[KEY_LEN];
+	uint8_t(*grown)[KEY_LEN];
 
 	if (*n == *cap) {
 		*cap = *cap ? 2 * *cap : 8;
@@ -749,7 +753,8 @@ static long named_peers(struct device *dev, const char *lines, uint8_t (**named)
 		struct ip_prefix pfx;
 		struct peer *p;
 
-		if (!strncmp(l, "replace_peers=true", 18) && (l[18] == '\n' || l[18] == '\r' || !l[18]))
+		if (!strncmp(l, "replace_peers=true", 18) &&
+		    (l[18] == '\n' || l[18] == '\r' || !l[18]))
 			*replace = true;
 		if (!strncmp(l, pk, sizeof(pk) - 1)) {
 			line_value(l + sizeof(pk) - 1, value, sizeof(value));
@@ -782,7 +787,7 @@ static long named_peers(struct device *dev, const char *lines, uint8_t (**named)
 static int set_job(struct device *dev, char *lines, struct device_job **job)
 {
 	struct device_change how = { .scope = DEVICE_NAMED };
-	uint8_t (*named)[KEY_LEN];
+	uint8_t(*named)[KEY_LEN];
 	struct config *c = NULL;
 	char err[256] = "";
 	bool replace;
@@ -885,7 +890,8 @@ static void request_begin(struct device *dev, const char *config_path, char *req
 	} else if (!strcmp(request, "reload=1") && !*rest) {
 		pd->reload = true;
 		if (!config_path) {
-			snprintf(err, sizeof(err), "started without a config file: nothing to reload");
+			snprintf(err, sizeof(err),
+				 "started without a config file: nothing to reload");
 			ret = -EINVAL;
 		} else {
 			ret = device_reload_job(dev, config_path, &pd->job, err, sizeof(err));
@@ -897,8 +903,7 @@ static void request_begin(struct device *dev, const char *config_path, char *req
 		answer(out, ret, pd->reload, err);
 }
 
-void uapi_handle(struct device *dev, const char *config_path, char *request,
-		 struct evbuffer *out)
+void uapi_handle(struct device *dev, const char *config_path, char *request, struct evbuffer *out)
 {
 	struct pending pd;
 
@@ -975,8 +980,7 @@ static void job_cb(evutil_socket_t fd, short what, void *arg)
 		job_again(u);
 		return;
 	}
-	job_answer(u->job_client ? bufferevent_get_output(u->job_client->bev) : NULL, &u->job,
-		   ret);
+	job_answer(u->job_client ? bufferevent_get_output(u->job_client->bev) : NULL, &u->job, ret);
 	if (u->job_client)
 		bufferevent_set_timeouts(u->job_client->bev, &timeout, &timeout);
 	u->job_client = NULL;
@@ -1115,8 +1119,7 @@ static void accept_cb(struct evconnlistener *l, evutil_socket_t fd, struct socka
 		return;
 	}
 	cl->u = u;
-	cl->bev = bufferevent_socket_new(evconnlistener_get_base(l), fd,
-					 BEV_OPT_CLOSE_ON_FREE);
+	cl->bev = bufferevent_socket_new(evconnlistener_get_base(l), fd, BEV_OPT_CLOSE_ON_FREE);
 	if (!cl->bev) {
 		close(fd);
 		free(cl);

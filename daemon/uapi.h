@@ -35,7 +35,6 @@ void uapi_close(struct uapi *u);
  * refused (the port cannot be sent to; only an index fits in sin6_scope_id). */
 int uapi_parse_set(struct config *c, char *lines, char *err, size_t errlen);
 /* One whole request (without the blank line that ended it); appends the reply to out. */
-void uapi_handle(struct device *dev, const char *config_path, char *request,
-		 struct evbuffer *out);
+void uapi_handle(struct device *dev, const char *config_path, char *request, struct evbuffer *out);
 
 #endif

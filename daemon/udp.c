@@ -145,7 +145,8 @@ static size_t put_src(struct cmsghdr *cm, const union endpoint *to, const struct
 	/* msg_controllen covers the padding behind the data: zeroed too (valgrind checks). */
 	memset(cm, 0, CMSG_SPACE(sizeof(struct in6_pktinfo)));
 	if (to->sa.sa_family == AF_INET) {
-		struct in_pktinfo pi = { .ipi_ifindex = src->ifindex, .ipi_spec_dst = src->addr.v4 };
+		struct in_pktinfo pi = { .ipi_ifindex = src->ifindex,
+					 .ipi_spec_dst = src->addr.v4 };
 
 		cm->cmsg_level = IPPROTO_IP;
 		cm->cmsg_type = IP_PKTINFO;
@@ -178,8 +179,8 @@ static void src_forget(struct udp_src *src)
 }
 
 /* One datagram (or GSO train) of len bytes to `to`, with room for control messages. */
-static void msg_to(struct msghdr *msg, struct iovec *iov, const union endpoint *to,
-		   const void *buf, size_t len, union send_control *control)
+static void msg_to(struct msghdr *msg, struct iovec *iov, const union endpoint *to, const void *buf,
+		   size_t len, union send_control *control)
 {
 	iov->iov_base = (void *)(uintptr_t)buf;
 	iov->iov_len = len;
@@ -239,8 +240,8 @@ static int send_each(int fd, const union endpoint *to, void *control, size_t con
 	return sent < 0 ? -errno : sent;
 }
 
-int udp_send_train(struct udp *u, const union endpoint *to, struct udp_src *src,
-		   const uint8_t *buf, size_t len, size_t seglen, unsigned count)
+int udp_send_train(struct udp *u, const union endpoint *to, struct udp_src *src, const uint8_t *buf,
+		   size_t len, size_t seglen, unsigned count)
 {
 	bool v4 = to->sa.sa_family == AF_INET;
 	int fd = v4 ? u->fd4 : u->fd6;

@@ -55,8 +55,8 @@ int udp_send(const struct udp *u, const union endpoint *to, struct udp_src *src,
  * shorter; total bytes in len), all to one endpoint from one src (as in udp_send()): one
  * sendmsg with UDP_SEGMENT where the socket allows it, else one sendmmsg. Returns how many
  * went out, or -errno if none did. */
-int udp_send_train(struct udp *u, const union endpoint *to, struct udp_src *src,
-		   const uint8_t *buf, size_t len, size_t seglen, unsigned count);
+int udp_send_train(struct udp *u, const union endpoint *to, struct udp_src *src, const uint8_t *buf,
+		   size_t len, size_t seglen, unsigned count);
 /* Reads one datagram or, with GRO, one train of them, from *from to *to (one of our
  * addresses; addr.family 0 when the kernel did not say). *seglen is the size of each
  * datagram in the train (all but the last), equal to the length when there is no train.

@@ -37,32 +37,32 @@ static const struct prerequisite {
 	const char *tool;
 	const char *package;
 } prerequisites[] = {
-        {"bash", "bash"},         {"ip", "iproute2"},   {"ss", "iproute2"},
-        {"ping", "iputils-ping"}, {"iperf3", "iperf3"}, {"awk", "mawk"},
-        {"timeout", "coreutils"},
+	{ "bash", "bash" },         { "ip", "iproute2" },   { "ss", "iproute2" },
+	{ "ping", "iputils-ping" }, { "iperf3", "iperf3" }, { "awk", "mawk" },
+	{ "timeout", "coreutils" },
 };
 
 static void usage(FILE *f)
 {
 	fprintf(f,
-	        "Usage: %s %s [-n ROUNDS] [-t SECONDS] [--systems a,b,...] [--json FILE]\n"
-	        "             [--plot FILE.svg] [--txt FILE]\n"
-	        "       %s %s --peer HOST [--overlay ADDR] [-n ROUNDS] [-t SECONDS] [--json FILE]\n"
-	        "\n"
-	        "Measures TCP throughput (1 and 4 streams), UDP packets/s with 64-byte payloads,\n"
-	        "ping round trips, and the daemons' CPU per GB and peak RSS, for plain veth (the\n"
-	        "reference), sealnet and the other systems in tools/bench/systems/, each between\n"
-	        "two network namespaces of this host; needs root. Medians over ROUNDS (default 3)\n"
-	        "of SECONDS (default 5) per test, and every figure as a ratio to plain.\n"
-	        "With --peer: from here to HOST's underlay and overlay addresses (HOST runs\n"
-	        "`iperf3 -s'); the overlay address is found from the local WireGuard interfaces\n"
-	        "unless given with --overlay.\n"
-	        "  --systems LIST  which systems besides plain (names or paths of driver files)\n"
-	        "  --json FILE     every figure, machine-readable\n"
-	        "  --plot FILE     a bar chart of the ratios, SVG (needs gnuplot)\n"
-	        "  --txt FILE      the table printed on stdout, also written to FILE\n"
-	        "See docs/bench.md.\n",
-	        PROG_NAME, CMD, PROG_NAME, CMD);
+		"Usage: %s %s [-n ROUNDS] [-t SECONDS] [--systems a,b,...] [--json FILE]\n"
+		"             [--plot FILE.svg] [--txt FILE]\n"
+		"       %s %s --peer HOST [--overlay ADDR] [-n ROUNDS] [-t SECONDS] [--json FILE]\n"
+		"\n"
+		"Measures TCP throughput (1 and 4 streams), UDP packets/s with 64-byte payloads,\n"
+		"ping round trips, and the daemons' CPU per GB and peak RSS, for plain veth (the\n"
+		"reference), sealnet and the other systems in tools/bench/systems/, each between\n"
+		"two network namespaces of this host; needs root. Medians over ROUNDS (default 3)\n"
+		"of SECONDS (default 5) per test, and every figure as a ratio to plain.\n"
+		"With --peer: from here to HOST's underlay and overlay addresses (HOST runs\n"
+		"`iperf3 -s'); the overlay address is found from the local WireGuard interfaces\n"
+		"unless given with --overlay.\n"
+		"  --systems LIST  which systems besides plain (names or paths of driver files)\n"
+		"  --json FILE     every figure, machine-readable\n"
+		"  --plot FILE     a bar chart of the ratios, SVG (needs gnuplot)\n"
+		"  --txt FILE      the table printed on stdout, also written to FILE\n"
+		"See docs/bench.md.\n",
+		PROG_NAME, CMD, PROG_NAME, CMD);
 }
 
 static bool in_path(const char *tool)
@@ -81,7 +81,7 @@ static bool in_path(const char *tool)
 		len = (size_t)(end - p);
 		/* An empty entry is the current directory, as for the shell. */
 		if (snprintf(file, sizeof(file), "%.*s/%s", (int)(len ? len : 1), len ? p : ".",
-		             tool) < (int)sizeof(file) &&
+			     tool) < (int)sizeof(file) &&
 		    access(file, X_OK) == 0)
 			return true;
 		if (!*end)
@@ -99,7 +99,7 @@ static int check_number(const char *opt, const char *s, long min, long max)
 	v = strtol(s, &end, 10);
 	if (errno || *s < '0' || *s > '9' || *end || v < min || v > max) {
 		fprintf(stderr, "%s: %s: %s wants a whole number from %ld to %ld, not `%s'\n",
-		        PROG_NAME, CMD, opt, min, max, s);
+			PROG_NAME, CMD, opt, min, max, s);
 		return -EINVAL;
 	}
 	return 0;
@@ -118,7 +118,7 @@ static int check_output(const char *opt, const char *file)
 		int err = errno;
 
 		fprintf(stderr, "%s: %s: %s %s: cannot write in %s: %s\n", PROG_NAME, CMD, opt,
-		        file, dir, strerror(err));
+			file, dir, strerror(err));
 		return -err;
 	}
 	return 0;
@@ -132,19 +132,19 @@ static int check_tools(const struct bench_options *o)
 		if (in_path(prerequisites[i].tool))
 			continue;
 		fprintf(stderr,
-		        "%s: %s: %s is not installed (Debian package %s): run `make deps'\n",
-		        PROG_NAME, CMD, prerequisites[i].tool, prerequisites[i].package);
+			"%s: %s: %s is not installed (Debian package %s): run `make deps'\n",
+			PROG_NAME, CMD, prerequisites[i].tool, prerequisites[i].package);
 		ret = -ENOENT;
 	}
 	if (o->plot && !in_path("gnuplot")) {
 		fprintf(stderr, "%s: %s: --plot needs gnuplot (Debian package gnuplot-nox)\n",
-		        PROG_NAME, CMD);
+			PROG_NAME, CMD);
 		ret = -ENOENT;
 	}
 	/* Without --overlay, the peer's overlay address is read from `wg show'. */
 	if (o->peer && !o->overlay && !in_path("wg")) {
 		fprintf(stderr, "%s: %s: --peer without --overlay needs wg (wireguard-tools)\n",
-		        PROG_NAME, CMD);
+			PROG_NAME, CMD);
 		ret = -ENOENT;
 	}
 	return ret;
@@ -171,15 +171,15 @@ static int exe_dir(char *dir, size_t len)
 static int find_script(const char *dir, char *script, size_t len)
 {
 	static const char *const relative[] = {
-	        "../../tools/bench/bench.sh",
-	        "../lib/sealnet/bench/bench.sh",
+		"../../tools/bench/bench.sh",
+		"../lib/sealnet/bench/bench.sh",
 	};
 	const char *env = getenv("SEALNET_BENCH");
 
 	if (env && *env) {
 		if (access(env, R_OK) < 0) {
 			fprintf(stderr, "%s: %s: SEALNET_BENCH=%s: %s\n", PROG_NAME, CMD, env,
-			        strerror(errno));
+				strerror(errno));
 			return -ENOENT;
 		}
 		snprintf(script, len, "%s", env);
@@ -191,16 +191,16 @@ static int find_script(const char *dir, char *script, size_t len)
 			return 0;
 	}
 	fprintf(stderr,
-	        "%s: %s: cannot find bench.sh: not in %s/../../tools/bench (a build tree) nor in "
-	        "%s/../lib/sealnet/bench (an installation); set SEALNET_BENCH to its path\n",
-	        PROG_NAME, CMD, dir, dir);
+		"%s: %s: cannot find bench.sh: not in %s/../../tools/bench (a build tree) nor in "
+		"%s/../lib/sealnet/bench (an installation); set SEALNET_BENCH to its path\n",
+		PROG_NAME, CMD, dir, dir);
 	return -ENOENT;
 }
 
 /* The script runs our own build's tool and daemon unless the caller chose others. */
 static void export_binaries(const char *dir)
 {
-	static const char *const daemons[] = {"../daemon/sealnetd", "../sbin/sealnetd"};
+	static const char *const daemons[] = { "../daemon/sealnetd", "../sbin/sealnetd" };
 	char path[PATH_MAX], real[PATH_MAX];
 
 	if (snprintf(path, sizeof(path), "%s/%s", dir, PROG_NAME) < (int)sizeof(path) &&
@@ -221,16 +221,16 @@ static void export_binaries(const char *dir)
 static int parse(int argc, char *argv[], struct bench_options *o)
 {
 	static const struct option longopts[] = {
-	        {"rounds", required_argument, NULL, 'n'},
-	        {"time", required_argument, NULL, 't'},
-	        {"systems", required_argument, NULL, 's'},
-	        {"json", required_argument, NULL, 'j'},
-	        {"plot", required_argument, NULL, 'p'},
-	        {"txt", required_argument, NULL, 'x'},
-	        {"peer", required_argument, NULL, 'P'},
-	        {"overlay", required_argument, NULL, 'o'},
-	        {"help", no_argument, NULL, 'h'},
-	        {NULL, 0, NULL, 0},
+		{ "rounds", required_argument, NULL, 'n' },
+		{ "time", required_argument, NULL, 't' },
+		{ "systems", required_argument, NULL, 's' },
+		{ "json", required_argument, NULL, 'j' },
+		{ "plot", required_argument, NULL, 'p' },
+		{ "txt", required_argument, NULL, 'x' },
+		{ "peer", required_argument, NULL, 'P' },
+		{ "overlay", required_argument, NULL, 'o' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
 	};
 	int c;
 
@@ -267,9 +267,9 @@ static int parse(int argc, char *argv[], struct bench_options *o)
 			return 1;
 		default:
 			fprintf(stderr, "%s: %s: %s `%s'\n", PROG_NAME, CMD,
-			        optopt && strchr("ntsjpxPo", optopt) ? "option needs a value:"
-			                                             : "unknown option",
-			        argv[optind - 1]);
+				optopt && strchr("ntsjpxPo", optopt) ? "option needs a value:"
+								     : "unknown option",
+				argv[optind - 1]);
 			return -EINVAL;
 		}
 	}
@@ -283,9 +283,9 @@ static int parse(int argc, char *argv[], struct bench_options *o)
 	}
 	if (o->peer && o->systems) {
 		fprintf(stderr,
-		        "%s: %s: --systems is for the local mode; --peer measures the path to "
-		        "HOST\n",
-		        PROG_NAME, CMD);
+			"%s: %s: --systems is for the local mode; --peer measures the path to "
+			"HOST\n",
+			PROG_NAME, CMD);
 		return -EINVAL;
 	}
 	return 0;
@@ -293,7 +293,7 @@ static int parse(int argc, char *argv[], struct bench_options *o)
 
 int bench_main(int argc, char *argv[])
 {
-	struct bench_options o = {.rounds = "3", .seconds = "5"};
+	struct bench_options o = { .rounds = "3", .seconds = "5" };
 	char dir[PATH_MAX], script[PATH_MAX];
 	char *args[32];
 	size_t n = 0;
@@ -311,8 +311,8 @@ int bench_main(int argc, char *argv[])
 	/* Only the local mode builds namespaces; --peer just runs ping and iperf3. */
 	if (!o.peer && geteuid() != 0) {
 		fprintf(stderr,
-		        "%s: %s: needs root to build network namespaces; run it with sudo\n",
-		        PROG_NAME, CMD);
+			"%s: %s: needs root to build network namespaces; run it with sudo\n",
+			PROG_NAME, CMD);
 		return 1;
 	}
 	if (check_tools(&o))
@@ -323,7 +323,7 @@ int bench_main(int argc, char *argv[])
 	ret = exe_dir(dir, sizeof(dir));
 	if (ret < 0) {
 		fprintf(stderr, "%s: %s: cannot read /proc/self/exe: %s\n", PROG_NAME, CMD,
-		        strerror(-ret));
+			strerror(-ret));
 		return 1;
 	}
 	if (find_script(dir, script, sizeof(script)))
@@ -355,6 +355,6 @@ int bench_main(int argc, char *argv[])
 	fflush(NULL);
 	execvp("bash", args);
 	fprintf(stderr, "%s: %s: cannot run bash %s: %s\n", PROG_NAME, CMD, script,
-	        strerror(errno));
+		strerror(errno));
 	return 1;
 }

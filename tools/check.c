@@ -17,15 +17,15 @@
 static void usage_text(FILE *f)
 {
 	fprintf(f,
-	        "Usage: %s check [--strict] <interface> | <file>\n"
-	        "  <interface>  check " PATHS_CONFIG_DIR "/<interface>.conf\n"
-	        "  <file>       check this file (a path, or a name ending in .conf)\n"
-	        "  --strict     warnings fail the check too\n"
-	        "Prints every error and warning as FILE:LINE: error|warning: what. Exit status:\n"
-	        "0 when the file is good (warnings allowed), 1 when it is not, 2 for a bad "
-	        "command\n"
-	        "line.\n",
-	        PROG_NAME);
+		"Usage: %s check [--strict] <interface> | <file>\n"
+		"  <interface>  check " PATHS_CONFIG_DIR "/<interface>.conf\n"
+		"  <file>       check this file (a path, or a name ending in .conf)\n"
+		"  --strict     warnings fail the check too\n"
+		"Prints every error and warning as FILE:LINE: error|warning: what. Exit status:\n"
+		"0 when the file is good (warnings allowed), 1 when it is not, 2 for a bad "
+		"command\n"
+		"line.\n",
+		PROG_NAME);
 }
 
 /* issue's text without its "FILE:LINE: " (or "FILE: ") lead. */
@@ -43,7 +43,7 @@ static const char *message_of(const char *path, const struct config_issue *issue
 }
 
 int check_config(const char *cmd, const char *path, bool errors_only, FILE *out, unsigned *n_errors,
-                 unsigned *n_warnings)
+		 unsigned *n_warnings)
 {
 	struct config_issue *issues;
 	char err[512];
@@ -71,10 +71,10 @@ int check_config(const char *cmd, const char *path, bool errors_only, FILE *out,
 			fprintf(out, "%s: %s: %s\n", PROG_NAME, cmd, is->text);
 		else if (is->line)
 			fprintf(out, "%s:%d: %s: %s\n", path, is->line,
-			        is->error ? "error" : "warning", message_of(path, is));
+				is->error ? "error" : "warning", message_of(path, is));
 		else
 			fprintf(out, "%s: %s: %s\n", path, is->error ? "error" : "warning",
-			        message_of(path, is));
+				message_of(path, is));
 	}
 	free(issues);
 	return *n_errors ? 1 : 0;
@@ -97,7 +97,7 @@ int check_main(int argc, char *argv[])
 			strict = true;
 		} else if (argv[i][0] == '-' || arg) {
 			fprintf(stderr, "%s: check: unexpected argument `%s'\n", PROG_NAME,
-			        argv[i]);
+				argv[i]);
 			usage_text(stderr);
 			return EXIT_USAGE;
 		} else {
@@ -114,7 +114,7 @@ int check_main(int argc, char *argv[])
 		snprintf(path, sizeof(path), PATHS_CONFIG_DIR "/%s.conf", arg);
 	} else {
 		fprintf(stderr, "%s: check: `%s' is neither an interface name nor a file\n",
-		        PROG_NAME, arg);
+			PROG_NAME, arg);
 		usage_text(stderr);
 		return EXIT_USAGE;
 	}
@@ -125,7 +125,7 @@ int check_main(int argc, char *argv[])
 		return 1;
 	if (errors || warnings)
 		fprintf(stderr, "%s: %u error%s, %u warning%s\n", path, errors,
-		        errors == 1 ? "" : "s", warnings, warnings == 1 ? "" : "s");
+			errors == 1 ? "" : "s", warnings, warnings == 1 ? "" : "s");
 	else if (!ret)
 		fprintf(stderr, "%s: good\n", path);
 	if (strict && warnings)

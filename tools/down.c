@@ -27,10 +27,10 @@
 static void usage_text(FILE *f)
 {
 	fprintf(f,
-	        "Usage: %s down <interface> | <file>.conf\n"
-	        "  <interface>     stop it, with the hooks of the file it was started on\n"
-	        "  <file>.conf     stop the interface named by the file, with this file's hooks\n",
-	        PROG_NAME);
+		"Usage: %s down <interface> | <file>.conf\n"
+		"  <interface>     stop it, with the hooks of the file it was started on\n"
+		"  <file>.conf     stop the interface named by the file, with this file's hooks\n",
+		PROG_NAME);
 }
 
 static int usage(void)
@@ -105,34 +105,34 @@ static int find_daemon(const char *cmd, const char *ifname, long *pid)
 	}
 	if (ret == -ENOENT) {
 		fprintf(stderr,
-		        "%s: %s %s: running, but without %s: it was not started by `%s up' "
-		        "(stop it where it was started)\n",
-		        PROG_NAME, cmd, ifname, pidfile, PROG_NAME);
+			"%s: %s %s: running, but without %s: it was not started by `%s up' "
+			"(stop it where it was started)\n",
+			PROG_NAME, cmd, ifname, pidfile, PROG_NAME);
 		return 1;
 	}
 	if (ret) {
 		fprintf(stderr, "%s: %s %s: %s: %s\n", PROG_NAME, cmd, ifname, pidfile,
-		        strerror(-ret));
+			strerror(-ret));
 		return 1;
 	}
 	errno = 0;
 	*pid = strtol(buf, &end, 10);
 	if (errno || end == buf || (*end && *end != '\n') || *pid <= 1) {
 		fprintf(stderr, "%s: %s %s: %s does not hold a process id\n", PROG_NAME, cmd,
-		        ifname, pidfile);
+			ifname, pidfile);
 		return 1;
 	}
 	snprintf(path, sizeof(path), "/proc/%ld/comm", *pid);
 	if (exited((pid_t)*pid) || read_small(path, buf, sizeof(buf))) {
 		fprintf(stderr, "%s: %s %s: not running (process %ld from %s is gone)\n", PROG_NAME,
-		        cmd, ifname, *pid, pidfile);
+			cmd, ifname, *pid, pidfile);
 		return 1;
 	}
 	buf[strcspn(buf, "\n")] = '\0';
 	if (strcmp(buf, "sealnetd")) {
 		fprintf(stderr,
-		        "%s: %s %s: process %ld from %s is `%s', not sealnetd: not stopping it\n",
-		        PROG_NAME, cmd, ifname, *pid, pidfile, buf);
+			"%s: %s %s: process %ld from %s is `%s', not sealnetd: not stopping it\n",
+			PROG_NAME, cmd, ifname, *pid, pidfile, buf);
 		return 1;
 	}
 	return 0;
@@ -140,11 +140,11 @@ static int find_daemon(const char *cmd, const char *ifname, long *pid)
 
 static int stop(const char *cmd, const char *ifname, long pid)
 {
-	struct timespec tick = {.tv_nsec = 100 * 1000 * 1000};
+	struct timespec tick = { .tv_nsec = 100 * 1000 * 1000 };
 
 	if (kill((pid_t)pid, SIGTERM) && errno != ESRCH) {
 		fprintf(stderr, "%s: %s %s: cannot signal process %ld: %s\n", PROG_NAME, cmd,
-		        ifname, pid, strerror(errno));
+			ifname, pid, strerror(errno));
 		return 1;
 	}
 	for (int i = 0; i < DOWN_TIMEOUT_SEC * 10; i++) {
@@ -153,7 +153,7 @@ static int stop(const char *cmd, const char *ifname, long pid)
 		nanosleep(&tick, NULL);
 	}
 	fprintf(stderr, "%s: %s %s: process %ld still running after %d s\n", PROG_NAME, cmd, ifname,
-	        pid, DOWN_TIMEOUT_SEC);
+		pid, DOWN_TIMEOUT_SEC);
 	return 1;
 }
 
@@ -229,7 +229,7 @@ int down_main(int argc, char *argv[])
 	quick = is_file;
 	if (!is_file && daemon_config(pid, ifname, path, sizeof(path), &quick)) {
 		fprintf(stderr, "%s: down %s: cannot read the command line of process %ld\n",
-		        PROG_NAME, ifname, pid);
+			PROG_NAME, ifname, pid);
 		return 1;
 	}
 	if (!quick)

@@ -45,7 +45,7 @@ struct etcd {
 };
 
 static int set_error(struct etcd *e, int ret, const char *fmt, ...)
-        __attribute__((format(printf, 3, 4)));
+	__attribute__((format(printf, 3, 4)));
 
 static int set_error(struct etcd *e, int ret, const char *fmt, ...)
 {
@@ -87,7 +87,7 @@ static char *b64_encode(const char *s, size_t len)
 
 	if (out)
 		sodium_bin2base64(out, size, (const unsigned char *)s, len,
-		                  sodium_base64_VARIANT_ORIGINAL);
+				  sodium_base64_VARIANT_ORIGINAL);
 	return out;
 }
 
@@ -100,7 +100,7 @@ static int b64_decode(const char *b64, char **out, size_t *out_len)
 	if (!bin)
 		return -ENOMEM;
 	if (sodium_base642bin((unsigned char *)bin, in_len / 4 * 3 + 3, b64, in_len, NULL, &len,
-	                      NULL, sodium_base64_VARIANT_ORIGINAL)) {
+			      NULL, sodium_base64_VARIANT_ORIGINAL)) {
 		free(bin);
 		return -EPROTO;
 	}
@@ -238,7 +238,7 @@ static void note_local_ip(struct etcd *e, CURL *h)
 
 /* POSTs body to path; *answer (owned by the caller: json_object_put) is the parsed reply. */
 static int request(struct etcd *e, const char *path, struct json_object *body,
-                   struct json_object **answer)
+		   struct json_object **answer)
 {
 	char url[512];
 	const char *text;
@@ -268,7 +268,7 @@ static int request(struct etcd *e, const char *path, struct json_object *body,
 	if (!tok)
 		return -ENOMEM;
 	*answer = json_tokener_parse_ex(tok, e->answer.data ? e->answer.data : "",
-	                                (int)e->answer.len);
+					(int)e->answer.len);
 	jerr = json_tokener_get_error(tok);
 	json_tokener_free(tok);
 	if (!*answer || jerr != json_tokener_success ||
@@ -518,7 +518,7 @@ static int append_op(struct json_object *array, const char *name, struct json_ob
 }
 
 int etcd_move(struct etcd *e, const char *old_key, const char *key, const char *value,
-              int64_t lease)
+	      int64_t lease)
 {
 	struct json_object *body = json_object_new_object(), *ops = json_object_new_array();
 	struct json_object *del = json_object_new_object(), *put = json_object_new_object();
@@ -555,7 +555,7 @@ out:
 }
 
 int etcd_range_prefix(struct etcd *e, const char *prefix,
-                      int (*cb)(void *ctx, const struct etcd_kv *kv), void *ctx, int64_t *revision)
+		      int (*cb)(void *ctx, const struct etcd_kv *kv), void *ctx, int64_t *revision)
 {
 	struct json_object *body = json_object_new_object(), *answer = NULL, *kvs, *header;
 	struct etcd_kv kv;
@@ -624,8 +624,8 @@ static void watch_answer(struct etcd *e, struct json_object *answer)
 		e->created = true;
 	if (get_bool(result, "canceled")) {
 		e->watch_err = get_i64(result, "compact_revision")
-		                       ? set_error(e, -ESTALE, "watch: revision compacted")
-		                       : set_error(e, -ECONNRESET, "watch: cancelled by etcd");
+				       ? set_error(e, -ESTALE, "watch: revision compacted")
+				       : set_error(e, -ECONNRESET, "watch: cancelled by etcd");
 		return;
 	}
 	if (!json_object_object_get_ex(result, "events", &events))
@@ -642,8 +642,8 @@ static void watch_answer(struct etcd *e, struct json_object *answer)
 		}
 		ret = decode_kv(kvo, &kv, &key, &value);
 		if (ret) {
-			e->watch_err =
-			        set_error(e, ret, "watch: a key or value that is not base64");
+			e->watch_err = set_error(e, ret,
+						 "watch: a key or value that is not base64");
 			return;
 		}
 		/* PUT is the enum's zero, which the gateway leaves out. */
@@ -676,7 +676,7 @@ static size_t write_watch(char *data, size_t size, size_t n, void *arg)
 		}
 		if (jerr != json_tokener_success || !obj) {
 			e->watch_err = set_error(e, -EPROTO, "watch: not JSON: %s",
-			                         json_tokener_error_desc(jerr));
+						 json_tokener_error_desc(jerr));
 			json_object_put(obj);
 			break;
 		}
@@ -694,7 +694,7 @@ static size_t write_watch(char *data, size_t size, size_t n, void *arg)
 }
 
 int etcd_watch_start(struct etcd *e, const char *prefix, int64_t start_revision,
-                     void (*cb)(void *ctx, bool deleted, const struct etcd_kv *kv), void *ctx)
+		     void (*cb)(void *ctx, bool deleted, const struct etcd_kv *kv), void *ctx)
 {
 	struct json_object *body = json_object_new_object(), *create = json_object_new_object();
 	char url[512], *end = NULL;
@@ -783,8 +783,8 @@ int64_t etcd_watch_revision(const struct etcd *e)
 
 int etcd_watch_poll(struct etcd *e, int timeout_ms)
 {
-	struct timespec ts = {.tv_sec = timeout_ms / 1000,
-	                      .tv_nsec = (long)(timeout_ms % 1000) * 1000000};
+	struct timespec ts = { .tv_sec = timeout_ms / 1000,
+			       .tv_nsec = (long)(timeout_ms % 1000) * 1000000 };
 	CURLMsg *msg;
 	long status = 0;
 	int running = 0, left, ret = 0;
@@ -811,7 +811,7 @@ int etcd_watch_poll(struct etcd *e, int timeout_ms)
 		} else {
 			curl_easy_getinfo(e->watch, CURLINFO_RESPONSE_CODE, &status);
 			ret = set_error(e, -ECONNRESET, "watch: the stream ended (HTTP %ld)",
-			                status);
+					status);
 		}
 	}
 	if (!ret && e->watch_err)

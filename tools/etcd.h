@@ -55,17 +55,17 @@ int etcd_lease_revoke(struct etcd *e, int64_t id);
 int etcd_put(struct etcd *e, const char *key, const char *value, int64_t lease);
 /* In one transaction: deletes old_key, puts key = value. Watchers see both in one revision. */
 int etcd_move(struct etcd *e, const char *old_key, const char *key, const char *value,
-              int64_t lease);
+	      int64_t lease);
 /* Every key under prefix, in key order, to cb (a non-zero return stops the walk and is
  * returned); *revision is the store's revision the answer was read at. */
 int etcd_range_prefix(struct etcd *e, const char *prefix,
-                      int (*cb)(void *ctx, const struct etcd_kv *kv), void *ctx, int64_t *revision);
+		      int (*cb)(void *ctx, const struct etcd_kv *kv), void *ctx, int64_t *revision);
 
 /* Starts watching prefix from start_revision; events go to cb during etcd_watch_poll().
  * Replaces a watch already running. Returns 0 or -errno (nothing is sent yet: failures to
  * connect show in etcd_watch_poll()). */
 int etcd_watch_start(struct etcd *e, const char *prefix, int64_t start_revision,
-                     void (*cb)(void *ctx, bool deleted, const struct etcd_kv *kv), void *ctx);
+		     void (*cb)(void *ctx, bool deleted, const struct etcd_kv *kv), void *ctx);
 /* Runs the watch for up to timeout_ms. Returns 1 when events were delivered, 0 when none
  * were, or -errno once the watch has ended (the connection closed or failed: -ECONNRESET and
  * friends; etcd cancelled it, its start revision having been compacted: -ESTALE). After an

@@ -26,7 +26,7 @@ int print_key(const char *cmd, const unsigned char key[KEY_LEN])
 			continue;
 		if (n < 0) {
 			fprintf(stderr, "%s: %s: cannot write to stdout: %s\n", PROG_NAME, cmd,
-			        strerror(errno));
+				strerror(errno));
 			ret = 1;
 			break;
 		}
@@ -45,9 +45,9 @@ static void warn_if_exposed(const char *cmd)
 
 	if (fstat(STDOUT_FILENO, &st) == 0 && S_ISREG(st.st_mode) && (st.st_mode & S_IRWXO))
 		fprintf(stderr,
-		        "%s: %s: warning: writing to a file that others can access; "
-		        "consider `umask 077' before trying again\n",
-		        PROG_NAME, cmd);
+			"%s: %s: warning: writing to a file that others can access; "
+			"consider `umask 077' before trying again\n",
+			PROG_NAME, cmd);
 }
 
 static int generate(int argc, char *argv[], bool private_key)

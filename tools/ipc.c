@@ -28,13 +28,13 @@ bool ipc_valid_name(const char *name)
 	if (len == 0 || len >= IFNAMSIZ || !strcmp(name, ".") || !strcmp(name, ".."))
 		return false;
 	return strspn(name,
-	              "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_=+.-") == len;
+		      "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_=+.-") == len;
 }
 
 int ipc_connect(const char *ifname)
 {
-	struct sockaddr_un sun = {.sun_family = AF_UNIX};
-	struct timeval tv = {.tv_sec = IPC_TIMEOUT_SEC};
+	struct sockaddr_un sun = { .sun_family = AF_UNIX };
+	struct timeval tv = { .tv_sec = IPC_TIMEOUT_SEC };
 	int fd, ret;
 
 	if (!ipc_valid_name(ifname))
@@ -200,7 +200,7 @@ int ipc_command(const char *ifname, const char *request, int *daemon_err)
 }
 
 int ipc_command_why(const char *ifname, const char *request, int *daemon_err, char *why,
-                    size_t whylen)
+		    size_t whylen)
 {
 	char *reply, *line, *msg;
 	size_t size;
@@ -350,7 +350,7 @@ static int device_key(struct ipc_device *dev, struct tails *t, const char *key, 
 		if (len + strlen(value) + 2 > sizeof(dev->offload))
 			return -EPROTO;
 		snprintf(dev->offload + len, sizeof(dev->offload) - len, "%s%s", len ? " " : "",
-		         value);
+			 value);
 	} else if (!strcmp(key, "sealnet_address")) {
 		ret = add_prefix(&t->address, value);
 	} else if (!strcmp(key, "sealnet_rule_matches") && t->last_rule) {
@@ -366,14 +366,15 @@ static int peer_key(struct ipc_peer *p, struct tails *t, const char *key, const 
 		const char *name;
 		size_t offset;
 	} counters[] = {
-	        {"last_handshake_time_sec", offsetof(struct ipc_peer, last_handshake_sec)},
-	        {"last_handshake_time_nsec", offsetof(struct ipc_peer, last_handshake_nsec)},
-#define COUNTER(field, name, wg, metric, help) \
-	{(wg) ? #name : "sealnet_" #name, offsetof(struct ipc_peer, name)},
-	        PEER_COUNTERS(COUNTER)
+		{ "last_handshake_time_sec", offsetof(struct ipc_peer, last_handshake_sec) },
+		{ "last_handshake_time_nsec", offsetof(struct ipc_peer, last_handshake_nsec) },
+#define COUNTER(field, name, wg, metric, help)                                                     \
+	{ (wg) ? #name : "sealnet_" #name, offsetof(struct ipc_peer, name) },
+		PEER_COUNTERS(COUNTER)
 #undef COUNTER
-	        {"sealnet_handshake_attempts", offsetof(struct ipc_peer, handshake_attempts)},
-	        {"sealnet_unanswered_ms", offsetof(struct ipc_peer, unanswered_ms)},
+			{ "sealnet_handshake_attempts",
+			  offsetof(struct ipc_peer, handshake_attempts) },
+		{ "sealnet_unanswered_ms", offsetof(struct ipc_peer, unanswered_ms) },
 	};
 	uint8_t psk[KEY_LEN];
 	uint64_t v = 0;
@@ -382,7 +383,7 @@ static int peer_key(struct ipc_peer *p, struct tails *t, const char *key, const 
 	for (size_t i = 0; i < sizeof(counters) / sizeof(counters[0]); i++)
 		if (!strcmp(key, counters[i].name))
 			return parse_u64(value, UINT64_MAX,
-			                 (uint64_t *)((char *)p + counters[i].offset));
+					 (uint64_t *)((char *)p + counters[i].offset));
 	if (!strcmp(key, "preshared_key")) {
 		ret = key_from_hex(psk, value) ? -EPROTO : 0;
 		p->has_preshared_key = !ret && !key_is_zero(psk);
@@ -422,10 +423,10 @@ static int peer_key(struct ipc_peer *p, struct tails *t, const char *key, const 
 /* reply: the answer without its blank line, modified in place. */
 static int parse_get(char *reply, struct ipc_device *dev)
 {
-	struct tails t = {.peer = &dev->first_peer,
-	                  .drop = &dev->first_drop,
-	                  .rule = &dev->first_rule,
-	                  .address = &dev->first_address};
+	struct tails t = { .peer = &dev->first_peer,
+			   .drop = &dev->first_drop,
+			   .rule = &dev->first_rule,
+			   .address = &dev->first_address };
 	struct ipc_peer *peer = NULL;
 	char *line, *save = NULL, *value;
 	int ret = 0, err = 1;

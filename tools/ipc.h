@@ -74,7 +74,7 @@ struct ipc_device {
 	struct ipc_counter *first_drop;
 	/* The process and the interface (get=sealnet): pid 0 when not said. */
 	uint64_t pid, mtu, threads;
-	char *config_path; /* the file it reloads; NULL when it has none */
+	char *config_path;                   /* the file it reloads; NULL when it has none */
 	char offload[32];                    /* "tun udp-gso udp-gro", "" = off */
 	struct ipc_allowedip *first_address; /* the interface's, as the daemon set them */
 	struct ipc_rule *first_rule; /* in the daemon's order, which is the order they apply */
@@ -97,7 +97,7 @@ int ipc_command(const char *ifname, const char *request, int *daemon_err);
 /* The same, and the daemon's reason for a refusal, where it gives one (reload=1 does, in an
  * error= line before errno=), in why; empty when none. */
 int ipc_command_why(const char *ifname, const char *request, int *daemon_err, char *why,
-                    size_t whylen);
+		    size_t whylen);
 
 /* Sends request (its lines, without the blank line) on a new connection and reads the
  * answer, without the newline of its last line and the blank line, into *reply:

@@ -65,7 +65,7 @@ int pubkey_main(int argc, char *argv[])
 	len = read_stdin(buf, sizeof(buf));
 	if (len < 0 && len != -EMSGSIZE) {
 		fprintf(stderr, "%s: %s: cannot read stdin: %s\n", PROG_NAME, argv[0],
-		        strerror((int)-len));
+			strerror((int)-len));
 		goto out;
 	}
 	if (len < 0)

@@ -31,7 +31,7 @@ static bool ends_with(const char *s, const char *suffix)
 }
 
 int quick_target(const char *cmd, const char *arg, char ifname[IFNAMSIZ], char *path, size_t size,
-                 bool *is_file)
+		 bool *is_file)
 {
 	const char *base;
 	size_t len;
@@ -43,9 +43,9 @@ int quick_target(const char *cmd, const char *arg, char ifname[IFNAMSIZ], char *
 		len = strlen(base);
 		if (!ends_with(base, ".conf") || len - 5 >= IFNAMSIZ) {
 			fprintf(stderr,
-			        "%s: %s: `%s': the file name must be an interface name (at most %d "
-			        "characters) followed by .conf\n",
-			        PROG_NAME, cmd, arg, IFNAMSIZ - 1);
+				"%s: %s: `%s': the file name must be an interface name (at most %d "
+				"characters) followed by .conf\n",
+				PROG_NAME, cmd, arg, IFNAMSIZ - 1);
 			return EXIT_USAGE;
 		}
 		memcpy(ifname, base, len - 5);
@@ -54,7 +54,7 @@ int quick_target(const char *cmd, const char *arg, char ifname[IFNAMSIZ], char *
 	} else {
 		if (strlen(arg) >= IFNAMSIZ) {
 			fprintf(stderr, "%s: %s: invalid interface name `%s'\n", PROG_NAME, cmd,
-			        arg);
+				arg);
 			return EXIT_USAGE;
 		}
 		snprintf(ifname, IFNAMSIZ, "%s", arg);
@@ -62,8 +62,8 @@ int quick_target(const char *cmd, const char *arg, char ifname[IFNAMSIZ], char *
 	}
 	if (!ipc_valid_name(ifname)) {
 		fprintf(stderr,
-		        "%s: %s: invalid interface name `%s' (1 to %d of A-Z a-z 0-9 _ = + . -)\n",
-		        PROG_NAME, cmd, ifname, IFNAMSIZ - 1);
+			"%s: %s: invalid interface name `%s' (1 to %d of A-Z a-z 0-9 _ = + . -)\n",
+			PROG_NAME, cmd, ifname, IFNAMSIZ - 1);
 		return EXIT_USAGE;
 	}
 	return 0;
@@ -88,7 +88,7 @@ int quick_load(const char *cmd, const char *path, struct config **out)
 static int run(char *const argv[], const char *input)
 {
 	void (*old_pipe)(int) = SIG_ERR;
-	int pipefd[2] = {-1, -1}, status, ret = 0;
+	int pipefd[2] = { -1, -1 }, status, ret = 0;
 	size_t len, done = 0;
 	ssize_t n;
 	pid_t pid;
@@ -167,7 +167,7 @@ static char *expand(const char *hook, const char *ifname)
 }
 
 int quick_run_hooks(const char *cmd, const struct config *c, enum config_hook hook,
-                    const char *ifname)
+		    const char *ifname)
 {
 	const struct config_list *l = &c->hooks[hook];
 
@@ -177,18 +177,19 @@ int quick_run_hooks(const char *cmd, const struct config *c, enum config_hook ho
 
 		if (!line) {
 			fprintf(stderr, "%s: %s %s: %s: out of memory\n", PROG_NAME, cmd, ifname,
-			        config_hook_names[hook]);
+				config_hook_names[hook]);
 			return 1;
 		}
 		fprintf(stderr, "[#] %s\n", line);
-		ret = run((char *const[]){"bash", "-e", "-o", "pipefail", "-c", line, NULL}, NULL);
+		ret = run((char *const[]){ "bash", "-e", "-o", "pipefail", "-c", line, NULL },
+			  NULL);
 		if (ret) {
 			if (ret < 0)
 				fprintf(stderr, "%s: %s %s: %s: cannot run bash: %s\n", PROG_NAME,
-				        cmd, ifname, config_hook_names[hook], strerror(-ret));
+					cmd, ifname, config_hook_names[hook], strerror(-ret));
 			else
 				fprintf(stderr, "%s: %s %s: %s failed (exit %d): %s\n", PROG_NAME,
-				        cmd, ifname, config_hook_names[hook], ret, line);
+					cmd, ifname, config_hook_names[hook], ret, line);
 			free(line);
 			return 1;
 		}
@@ -207,7 +208,7 @@ static bool in_path(const char *name)
 		end = strchrnul(path, ':');
 		/* An empty entry is the working directory, as for execvp(). */
 		if ((size_t)snprintf(file, sizeof(file), "%.*s/%s", (int)(end - path),
-		                     end == path ? "." : path, name) < sizeof(file) &&
+				     end == path ? "." : path, name) < sizeof(file) &&
 		    !access(file, X_OK))
 			return true;
 	}
@@ -224,9 +225,9 @@ int quick_dns_check(const char *cmd, const struct config *c)
 	if (!has_dns(c) || in_path("resolvconf"))
 		return 0;
 	fprintf(stderr,
-	        "%s: %s: DNS is set but there is no resolvconf in PATH to set it with "
-	        "(install resolvconf, openresolv or systemd-resolved's, as for wg-quick)\n",
-	        PROG_NAME, cmd);
+		"%s: %s: DNS is set but there is no resolvconf in PATH to set it with "
+		"(install resolvconf, openresolv or systemd-resolved's, as for wg-quick)\n",
+		PROG_NAME, cmd);
 	return 1;
 }
 
@@ -249,7 +250,7 @@ static void resolvconf_name(const char *ifname, char *name, size_t size)
 		*end = '\0';
 		if (end - s >= 2 && end[-1] == '*' &&
 		    strspn(s, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-") ==
-		            (size_t)(end - s - 1)) {
+			    (size_t)(end - s - 1)) {
 			snprintf(name, size, "%.*s.%s", (int)(end - s - 1), s, ifname);
 			break;
 		}
@@ -284,11 +285,11 @@ int quick_dns_set(const char *cmd, const struct config *c, const char *ifname)
 		strcat(input, "\n");
 	resolvconf_name(ifname, name, sizeof(name));
 	fprintf(stderr, "[#] resolvconf -a %s -m 0 -x\n", name);
-	ret = run((char *const[]){"resolvconf", "-a", name, "-m", "0", "-x", NULL}, input);
+	ret = run((char *const[]){ "resolvconf", "-a", name, "-m", "0", "-x", NULL }, input);
 	free(input);
 	if (ret) {
 		fprintf(stderr, "%s: %s %s: resolvconf -a %s failed (%s %d)\n", PROG_NAME, cmd,
-		        ifname, name, ret < 0 ? "error" : "exit", ret < 0 ? -ret : ret);
+			ifname, name, ret < 0 ? "error" : "exit", ret < 0 ? -ret : ret);
 		return 1;
 	}
 	return 0;
@@ -303,10 +304,10 @@ int quick_dns_unset(const char *cmd, const struct config *c, const char *ifname)
 		return 0;
 	resolvconf_name(ifname, name, sizeof(name));
 	fprintf(stderr, "[#] resolvconf -d %s -f\n", name);
-	ret = run((char *const[]){"resolvconf", "-d", name, "-f", NULL}, NULL);
+	ret = run((char *const[]){ "resolvconf", "-d", name, "-f", NULL }, NULL);
 	if (ret) {
 		fprintf(stderr, "%s: %s %s: resolvconf -d %s failed (%s %d)\n", PROG_NAME, cmd,
-		        ifname, name, ret < 0 ? "error" : "exit", ret < 0 ? -ret : ret);
+			ifname, name, ret < 0 ? "error" : "exit", ret < 0 ? -ret : ret);
 		return 1;
 	}
 	return 0;

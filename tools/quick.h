@@ -23,7 +23,7 @@
  * Fills ifname and path (as given, not resolved). *is_file tells which it was. Returns 0,
  * or prints why not (naming cmd) and returns EXIT_USAGE: the caller prints its usage. */
 int quick_target(const char *cmd, const char *arg, char ifname[IFNAMSIZ], char *path, size_t size,
-                 bool *is_file);
+		 bool *is_file);
 
 /* Loads path as sealnet up and down read it (config_set_quick_runner). Endpoint names are
  * not resolved: neither needs an address (the daemon resolves them, after PreUp, as wg
@@ -36,7 +36,7 @@ int quick_load(const char *cmd, const char *path, struct config **out);
  * evals them in its own bash, which has both options) with %i replaced by ifname. Stops at
  * the first that fails. Returns 0, or prints which failed and returns 1. */
 int quick_run_hooks(const char *cmd, const struct config *c, enum config_hook hook,
-                    const char *ifname);
+		    const char *ifname);
 
 /* Whether DNS needs resolvconf and none is in PATH; if so, prints so and returns 1. */
 int quick_dns_check(const char *cmd, const struct config *c);

@@ -44,8 +44,9 @@ int reload_main(int argc, char *argv[])
 
 		snprintf(cmd, sizeof(cmd), "reload %s", ifname);
 		ret = dev->config_path && !access(dev->config_path, R_OK)
-		              ? check_config(cmd, dev->config_path, true, stderr, &errors, &warnings)
-		              : 0;
+			      ? check_config(cmd, dev->config_path, true, stderr, &errors,
+					     &warnings)
+			      : 0;
 		ipc_device_free(dev);
 		if (ret)
 			return 1;
@@ -53,13 +54,13 @@ int reload_main(int argc, char *argv[])
 	ret = ipc_command_why(ifname, "reload=1\n", &err, why, sizeof(why));
 	if (ret == -ENODEV)
 		fprintf(stderr, "%s: reload %s: not running (no daemon on %s/%s.sock)\n", PROG_NAME,
-		        ifname, PATHS_SOCKET_DIR, ifname);
+			ifname, PATHS_SOCKET_DIR, ifname);
 	else if (ret == -ENOTSUP)
 		fprintf(stderr, "%s: reload %s: the daemon does not know reload (not sealnetd?)\n",
-		        PROG_NAME, ifname);
+			PROG_NAME, ifname);
 	else if (ret)
 		fprintf(stderr, "%s: reload %s: cannot talk to the daemon: %s\n", PROG_NAME, ifname,
-		        strerror(-ret));
+			strerror(-ret));
 	else if (err && why[0])
 		fprintf(stderr, "%s: reload %s: %s\n", PROG_NAME, ifname, why);
 	else if (err)

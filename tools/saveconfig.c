@@ -34,15 +34,15 @@
 static const struct {
 	const char *get, *set;
 } kept[] = {
-        {"private_key", "private_key"},
-        {"listen_port", "listen_port"},
-        {"fwmark", "fwmark"},
-        {"public_key", "public_key"},
-        {"preshared_key", "preshared_key"},
-        {"endpoint", "endpoint"},
-        {"persistent_keepalive_interval", "persistent_keepalive_interval"},
-        {"allowed_ip", "allowed_ip"},
-        {"sealnet_group", "group"},
+	{ "private_key", "private_key" },
+	{ "listen_port", "listen_port" },
+	{ "fwmark", "fwmark" },
+	{ "public_key", "public_key" },
+	{ "preshared_key", "preshared_key" },
+	{ "endpoint", "endpoint" },
+	{ "persistent_keepalive_interval", "persistent_keepalive_interval" },
+	{ "allowed_ip", "allowed_ip" },
+	{ "sealnet_group", "group" },
 };
 
 /* The lines of reply (a get answer, modified) that a set request takes, into set (as long
@@ -201,7 +201,7 @@ int quick_save_config(const char *cmd, const char *path, const char *ifname, str
 	}
 	if (ret) {
 		fprintf(stderr, "%s: %s %s: SaveConfig: cannot write %s: %s\n", PROG_NAME, cmd,
-		        ifname, path, strerror(-ret));
+			ifname, path, strerror(-ret));
 		return 1;
 	}
 	return 0;

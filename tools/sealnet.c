@@ -12,18 +12,21 @@ static const struct subcommand {
 	int (*fn)(int argc, char *argv[]);
 	const char *description;
 } subcommands[] = {
-        {"show", show_main, "Shows the state of running interfaces, or their names"},
-        {"status", status_main, "Shows running interfaces at a glance: a line per peer"},
-        {"set", set_main, "Changes the configuration of a running interface"},
-        {"check", check_main, "Reports every error and warning of a configuration file"},
-        {"up", up_main, "Starts sealnetd on a configuration file"},
-        {"down", down_main, "Stops the sealnetd of an interface that `up' started"},
-        {"reload", reload_main, "Makes sealnetd re-read its configuration file"},
-        {"genkey", genkey_main, "Generates a new private key and writes it to stdout"},
-        {"genpsk", genpsk_main, "Generates a new preshared key and writes it to stdout"},
-        {"pubkey", pubkey_main, "Reads a private key from stdin and writes a public key to stdout"},
-        {"bench", bench_main, "Measures what encryption costs against plain veth and other tunnels"},
-        {"registry", registry_main, "Joins a cluster: publishes this node in etcd, peers from it"},
+	{ "show", show_main, "Shows the state of running interfaces, or their names" },
+	{ "status", status_main, "Shows running interfaces at a glance: a line per peer" },
+	{ "set", set_main, "Changes the configuration of a running interface" },
+	{ "check", check_main, "Reports every error and warning of a configuration file" },
+	{ "up", up_main, "Starts sealnetd on a configuration file" },
+	{ "down", down_main, "Stops the sealnetd of an interface that `up' started" },
+	{ "reload", reload_main, "Makes sealnetd re-read its configuration file" },
+	{ "genkey", genkey_main, "Generates a new private key and writes it to stdout" },
+	{ "genpsk", genpsk_main, "Generates a new preshared key and writes it to stdout" },
+	{ "pubkey", pubkey_main,
+	  "Reads a private key from stdin and writes a public key to stdout" },
+	{ "bench", bench_main,
+	  "Measures what encryption costs against plain veth and other tunnels" },
+	{ "registry", registry_main,
+	  "Joins a cluster: publishes this node in etcd, peers from it" },
 };
 
 static void usage(FILE *f)

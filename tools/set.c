@@ -26,16 +26,16 @@
 static void usage_text(FILE *f)
 {
 	fprintf(f,
-	        "Usage: %s set <interface> [listen-port <port>] [fwmark <mark>] "
-	        "[private-key <file>] [rules <rules>]\n"
-	        "         [peer <base64 public key> [remove] [preshared-key <file>] "
-	        "[endpoint <host>:<port>]\n"
-	        "          [persistent-keepalive <seconds>|off] [allowed-ips <ip>[/<cidr>][,...]]\n"
-	        "          [groups <name>[,...]] ]...\n"
-	        "  rules: the whole list of access rules, as the config writes them, one per\n"
-	        "      line or separated by ';' (\"Allow = icmp; Deny = tcp/22\"); '' for none\n"
-	        "  groups: the peer's whole list of groups, as Groups = lists them; '' for none\n",
-	        PROG_NAME);
+		"Usage: %s set <interface> [listen-port <port>] [fwmark <mark>] "
+		"[private-key <file>] [rules <rules>]\n"
+		"         [peer <base64 public key> [remove] [preshared-key <file>] "
+		"[endpoint <host>:<port>]\n"
+		"          [persistent-keepalive <seconds>|off] [allowed-ips <ip>[/<cidr>][,...]]\n"
+		"          [groups <name>[,...]] ]...\n"
+		"  rules: the whole list of access rules, as the config writes them, one per\n"
+		"      line or separated by ';' (\"Allow = icmp; Deny = tcp/22\"); '' for none\n"
+		"  groups: the peer's whole list of groups, as Groups = lists them; '' for none\n",
+		PROG_NAME);
 }
 
 static int usage(void)
@@ -71,7 +71,7 @@ static int read_keyfile(const char *path, uint8_t key[KEY_LEN])
 	if (ret == -EINVAL) {
 		/* Never the content: it is mostly a secret even when mistyped. */
 		fprintf(stderr, "%s: set: %s: not a key (44 characters of base64)\n", PROG_NAME,
-		        path);
+			path);
 		return 1;
 	}
 	if (ret) {
@@ -188,7 +188,7 @@ static int add_groups(struct request *r, const char *list)
 			return bad("group name (letters, digits, - _ .)", name);
 		if (++n > CONFIG_MAX_GROUPS) {
 			fprintf(stderr, "%s: set: more than %d groups\n", PROG_NAME,
-			        CONFIG_MAX_GROUPS);
+				CONFIG_MAX_GROUPS);
 			return usage();
 		}
 		request_add(r, "group=%s\n", name);
@@ -205,12 +205,12 @@ static const struct keyword {
 	enum scope scope;
 	bool has_value;
 } keywords[] = {
-        {"listen-port", INTERFACE, true}, {"fwmark", INTERFACE, true},
-        {"private-key", INTERFACE, true}, {"peer", ANY, true},
-        {"remove", PEER, false},          {"preshared-key", PEER, true},
-        {"endpoint", PEER, true},         {"persistent-keepalive", PEER, true},
-        {"allowed-ips", PEER, true},      {"rules", INTERFACE, true},
-        {"groups", PEER, true},
+	{ "listen-port", INTERFACE, true }, { "fwmark", INTERFACE, true },
+	{ "private-key", INTERFACE, true }, { "peer", ANY, true },
+	{ "remove", PEER, false },          { "preshared-key", PEER, true },
+	{ "endpoint", PEER, true },         { "persistent-keepalive", PEER, true },
+	{ "allowed-ips", PEER, true },      { "rules", INTERFACE, true },
+	{ "groups", PEER, true },
 };
 
 static const struct keyword *find_keyword(const char *word, bool in_peer)
@@ -251,15 +251,17 @@ static int build_one(struct request *r, const char *word, const char *value, boo
 	} else if (!strcmp(word, "private-key") || !strcmp(word, "preshared-key")) {
 		ret = read_keyfile(value, key);
 		if (!ret)
-			request_add_key(r, !strcmp(word, "private-key") ? "private_key" : "preshared_key",
-			        key);
+			request_add_key(r,
+					!strcmp(word, "private-key") ? "private_key"
+								     : "preshared_key",
+					key);
 	} else if (!strcmp(word, "endpoint")) {
 		ret = addr_resolve_endpoint(value, &endpoint);
 		if (ret == -EINVAL)
 			return bad("endpoint", value);
 		if (ret) {
 			fprintf(stderr, "%s: set: cannot resolve endpoint `%s'\n", PROG_NAME,
-			        value);
+				value);
 			return 1;
 		}
 		request_add(r, "endpoint=%s\n", addr_endpoint_str(&endpoint, ep));
@@ -292,9 +294,9 @@ static int build(struct request *r, int argc, char *argv[])
 		kw = find_keyword(argv[i], in_peer);
 		if (!kw) {
 			fprintf(stderr, "%s: set: unexpected `%s'%s\n", PROG_NAME, argv[i],
-			        in_peer && find_keyword(argv[i], false)    ? " after peer"
-			        : !in_peer && find_keyword(argv[i], true) ? " before peer"
-			                                                   : "");
+				in_peer && find_keyword(argv[i], false)   ? " after peer"
+				: !in_peer && find_keyword(argv[i], true) ? " before peer"
+									  : "");
 			return usage();
 		}
 		if (kw->has_value && i + 1 == argc) {
@@ -310,7 +312,7 @@ static int build(struct request *r, int argc, char *argv[])
 
 int set_main(int argc, char *argv[])
 {
-	struct request r = {0};
+	struct request r = { 0 };
 	const char *ifname;
 	int ret, err;
 
@@ -337,10 +339,10 @@ int set_main(int argc, char *argv[])
 	ret = ipc_command(ifname, request_text(&r), &err);
 	if (ret == -ENODEV) {
 		fprintf(stderr, "%s: set %s: not running (no daemon on %s/%s.sock)\n", PROG_NAME,
-		        ifname, PATHS_SOCKET_DIR, ifname);
+			ifname, PATHS_SOCKET_DIR, ifname);
 	} else if (ret) {
 		fprintf(stderr, "%s: set %s: cannot talk to the daemon: %s\n", PROG_NAME, ifname,
-		        strerror(-ret));
+			strerror(-ret));
 	} else if (err) {
 		fprintf(stderr, "%s: set %s: %s\n", PROG_NAME, ifname, strerror(-err));
 	}

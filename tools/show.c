@@ -21,18 +21,18 @@
 
 /* What `wg show IFACE FIELD` takes, in wg's order. */
 static const char *const fields[] = {
-        "public-key",
-        "private-key",
-        "listen-port",
-        "fwmark",
-        "peers",
-        "preshared-keys",
-        "endpoints",
-        "allowed-ips",
-        "latest-handshakes",
-        "transfer",
-        "persistent-keepalive",
-        "dump",
+	"public-key",
+	"private-key",
+	"listen-port",
+	"fwmark",
+	"peers",
+	"preshared-keys",
+	"endpoints",
+	"allowed-ips",
+	"latest-handshakes",
+	"transfer",
+	"persistent-keepalive",
+	"dump",
 };
 
 enum format { FORMAT_TEXT, FORMAT_JSON, FORMAT_BRIEF, FORMAT_FIELD };
@@ -54,29 +54,29 @@ static void usage_text(FILE *f, const char *cmd)
 {
 	if (!strcmp(cmd, "status")) {
 		fprintf(f,
-		        "Usage: %s status [<interface> | all] [--json] [--interval <seconds>]\n"
-		        "  One line per interface and per peer, with a state word: online, idle,\n"
-		        "  stale or never, and each peer's rx/tx rate in bytes per second.\n"
-		        "  Colours on a terminal only (not with NO_COLOR set).\n"
-		        "  --json       the document `show --json` prints, with the rates\n"
-		        "  --interval   seconds between the two readings the rates come from\n"
-		        "               (default 1; 0: one reading, no rates)\n",
-		        PROG_NAME);
+			"Usage: %s status [<interface> | all] [--json] [--interval <seconds>]\n"
+			"  One line per interface and per peer, with a state word: online, idle,\n"
+			"  stale or never, and each peer's rx/tx rate in bytes per second.\n"
+			"  Colours on a terminal only (not with NO_COLOR set).\n"
+			"  --json       the document `show --json` prints, with the rates\n"
+			"  --interval   seconds between the two readings the rates come from\n"
+			"               (default 1; 0: one reading, no rates)\n",
+			PROG_NAME);
 		return;
 	}
 	fprintf(f,
-	        "Usage: %s show [<interface> | all | interfaces] [--json | --brief | <field>]\n"
-	        "           [--interval <seconds>]\n"
-	        "  --json     one JSON document, for scripts\n"
-	        "  --brief    one line per peer, as `%s status`\n"
-	        "  --interval with --brief or --json: rates over two readings this far apart\n"
-	        "             (--brief: 1 by default; --json: none by default)\n"
-	        "  <field>    one of:",
-	        PROG_NAME, PROG_NAME);
+		"Usage: %s show [<interface> | all | interfaces] [--json | --brief | <field>]\n"
+		"           [--interval <seconds>]\n"
+		"  --json     one JSON document, for scripts\n"
+		"  --brief    one line per peer, as `%s status`\n"
+		"  --interval with --brief or --json: rates over two readings this far apart\n"
+		"             (--brief: 1 by default; --json: none by default)\n"
+		"  <field>    one of:",
+		PROG_NAME, PROG_NAME);
 	for (size_t i = 0; i < sizeof(fields) / sizeof(fields[0]); i++)
 		fprintf(f, "%s %s", i && i % 6 == 0 ? "\n            " : "", fields[i]);
 	fprintf(f, "\n             as `wg show` prints them (private-key prints the key, as wg;\n"
-	           "             a dump and preshared-keys show (hidden))\n");
+		   "             a dump and preshared-keys show (hidden))\n");
 }
 
 static int usage(const char *cmd)
@@ -89,7 +89,7 @@ static int usage(const char *cmd)
 
 static void print_bytes(uint64_t b)
 {
-	static const char *const units[] = {"KiB", "MiB", "GiB", "TiB", "PiB"};
+	static const char *const units[] = { "KiB", "MiB", "GiB", "TiB", "PiB" };
 	double v = (double)b;
 	size_t u = 0;
 
@@ -109,11 +109,11 @@ static void print_duration(uint64_t secs)
 		const char *unit;
 		uint64_t secs;
 	} units[] = {
-	        {"year", 365 * 24 * 3600ULL},
-	        {"day", 24 * 3600},
-	        {"hour", 3600},
-	        {"minute", 60},
-	        {"second", 1},
+		{ "year", 365 * 24 * 3600ULL },
+		{ "day", 24 * 3600 },
+		{ "hour", 3600 },
+		{ "minute", 60 },
+		{ "second", 1 },
 	};
 	bool first = true;
 
@@ -304,7 +304,7 @@ static void json_prefixes(const struct ipc_allowedip *a)
 }
 
 static void json_peer(const struct ipc_device *dev, const struct status_sample *smp,
-                      const struct ipc_peer *p, time_t now)
+		      const struct ipc_peer *p, time_t now)
 {
 	double rx, tx;
 
@@ -325,8 +325,8 @@ static void json_peer(const struct ipc_device *dev, const struct status_sample *
 	json_prefixes(p->first_allowedip);
 	printf(",\n          \"latest_handshake\": %" PRIu64 ",\n", p->last_handshake_sec);
 	/* peer_stats.h names them: wg's always, ours when the daemon is sealnetd. */
-#define JSON_COUNTER(field, name, wg, metric, help) \
-	if ((wg) || dev->has_counters) \
+#define JSON_COUNTER(field, name, wg, metric, help)                                                \
+	if ((wg) || dev->has_counters)                                                             \
 		printf("          \"" #name "\": %" PRIu64 ",\n", p->name);
 	PEER_COUNTERS(JSON_COUNTER)
 #undef JSON_COUNTER
@@ -447,7 +447,7 @@ static void field_private_key(const struct ipc_device *dev)
 		if (end)
 			*end = '\0';
 		found = !strncmp(line, name, sizeof(name) - 1) &&
-		        !key_from_hex(key, line + sizeof(name) - 1);
+			!key_from_hex(key, line + sizeof(name) - 1);
 	}
 	ipc_reply_free(reply, size);
 	if (!found) {
@@ -549,10 +549,10 @@ static void print_error(const struct show_opts *o, const char *ifname, int err)
 {
 	if (err == -ENODEV)
 		fprintf(stderr, "%s: %s %s: not running (no daemon on %s/%s.sock)\n", PROG_NAME,
-		        o->cmd, ifname, PATHS_SOCKET_DIR, ifname);
+			o->cmd, ifname, PATHS_SOCKET_DIR, ifname);
 	else if (err == -EPROTO)
 		fprintf(stderr, "%s: %s %s: cannot read the daemon's answer\n", PROG_NAME, o->cmd,
-		        ifname);
+			ifname);
 	else
 		fprintf(stderr, "%s: %s %s: %s\n", PROG_NAME, o->cmd, ifname, strerror(-err));
 }
@@ -565,7 +565,7 @@ static int show_interfaces(const struct show_opts *o)
 	ret = ipc_list(&names);
 	if (ret) {
 		fprintf(stderr, "%s: %s: cannot list %s: %s\n", PROG_NAME, o->cmd, PATHS_SOCKET_DIR,
-		        strerror(-ret));
+			strerror(-ret));
 		return 1;
 	}
 	if (o->format == FORMAT_JSON) {
@@ -595,7 +595,7 @@ static double mono_seconds(void)
 /* The first readings for rates, all interfaces at once so that one interval serves them all;
  * an interface that cannot be read now is read (and reported) once, later. */
 static void read_before(const struct show_opts *o, const char *const *names, size_t n,
-                        struct ipc_device **before, double *t0)
+			struct ipc_device **before, double *t0)
 {
 	struct timespec ts;
 	bool any = false;
@@ -669,7 +669,7 @@ static int show_devices(const struct show_opts *o, const char *const *names, siz
 		printf("%s]\n}\n", first ? "" : "\n  ");
 	if (fflush(stdout) || ferror(stdout)) {
 		fprintf(stderr, "%s: %s: cannot write to stdout: %s\n", PROG_NAME, o->cmd,
-		        strerror(errno));
+			strerror(errno));
 		ret = 1;
 	}
 	return ret;
@@ -693,7 +693,7 @@ static bool want_colour(void)
 
 int show_run(const char *cmd, int argc, char *argv[], bool brief)
 {
-	struct show_opts o = {.cmd = cmd, .format = brief ? FORMAT_BRIEF : FORMAT_TEXT};
+	struct show_opts o = { .cmd = cmd, .format = brief ? FORMAT_BRIEF : FORMAT_TEXT };
 	const char *what = NULL;
 	bool json = false, interval_set = false;
 	char **names, *end;
@@ -710,7 +710,7 @@ int show_run(const char *cmd, int argc, char *argv[], bool brief)
 		} else if (!strcmp(argv[i], "--interval")) {
 			if (i + 1 == argc) {
 				fprintf(stderr, "%s: %s: --interval needs a number of seconds\n",
-				        PROG_NAME, cmd);
+					PROG_NAME, cmd);
 				return usage(cmd);
 			}
 			errno = 0;
@@ -718,9 +718,9 @@ int show_run(const char *cmd, int argc, char *argv[], bool brief)
 			if (errno || end == argv[i] || *end || !(o.interval >= 0) ||
 			    o.interval > STATUS_INTERVAL_MAX) {
 				fprintf(stderr,
-				        "%s: %s: --interval: bad number of seconds `%s' (0 to "
-				        "%.0f)\n",
-				        PROG_NAME, cmd, argv[i], STATUS_INTERVAL_MAX);
+					"%s: %s: --interval: bad number of seconds `%s' (0 to "
+					"%.0f)\n",
+					PROG_NAME, cmd, argv[i], STATUS_INTERVAL_MAX);
 				return usage(cmd);
 			}
 			interval_set = true;
@@ -730,7 +730,7 @@ int show_run(const char *cmd, int argc, char *argv[], bool brief)
 			o.field = argv[i];
 		} else if (argv[i][0] == '-' || what) {
 			fprintf(stderr, "%s: %s: unexpected argument `%s'\n", PROG_NAME, cmd,
-			        argv[i]);
+				argv[i]);
 			return usage(cmd);
 		} else {
 			what = argv[i];
@@ -760,7 +760,7 @@ int show_run(const char *cmd, int argc, char *argv[], bool brief)
 	if (what && strcmp(what, "all")) {
 		if (!ipc_valid_name(what)) {
 			fprintf(stderr, "%s: %s: invalid interface name `%s'\n", PROG_NAME, cmd,
-			        what);
+				what);
 			return usage(cmd);
 		}
 		return show_devices(&o, &what, 1);
@@ -768,7 +768,7 @@ int show_run(const char *cmd, int argc, char *argv[], bool brief)
 	ret = ipc_list(&names);
 	if (ret) {
 		fprintf(stderr, "%s: %s: cannot list %s: %s\n", PROG_NAME, cmd, PATHS_SOCKET_DIR,
-		        strerror(-ret));
+			strerror(-ret));
 		return 1;
 	}
 	for (n = 0; names[n]; n++)

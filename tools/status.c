@@ -43,9 +43,9 @@ static int start_ticks(pid_t pid, unsigned long long *ticks)
 	/* After the command name, which may hold blanks and parentheses: field 3 on. */
 	s = strrchr(buf, ')');
 	if (!s || sscanf(s + 2,
-	                 "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %*u %*u %*d %*d %*d "
-	                 "%*d %*d %*d %llu",
-	                 ticks) != 1)
+			 "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %*u %*u %*d %*d %*d "
+			 "%*d %*d %*d %llu",
+			 ticks) != 1)
 		return -EPROTO;
 	return 0;
 }
@@ -107,7 +107,7 @@ static void fmt_age(char *buf, size_t size, uint64_t s)
 
 static void fmt_bytes(char *buf, size_t size, uint64_t b)
 {
-	static const char *const units[] = {"K", "M", "G", "T", "P"};
+	static const char *const units[] = { "K", "M", "G", "T", "P" };
 	double v = (double)b;
 	size_t u = 0;
 
@@ -130,7 +130,7 @@ static void fmt_rate(char *buf, size_t size, double r)
 }
 
 bool status_peer_rate(const struct status_sample *s, const struct ipc_peer *p, double *rx,
-                      double *tx)
+		      double *tx)
 {
 	const struct ipc_peer *q;
 
@@ -208,7 +208,7 @@ static void print_interface(const struct ipc_device *dev, bool colour)
 }
 
 static void print_peer(const struct ipc_device *dev, const struct status_sample *s,
-                       const struct ipc_peer *p, time_t now, bool colour)
+		       const struct ipc_peer *p, time_t now, bool colour)
 {
 	char b64[KEY_B64_LEN], hs[32], rx[16], tx[16], rxr[24] = "-", txr[24] = "-";
 	const char *state = status_peer_state(dev, p, now);

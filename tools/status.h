@@ -40,7 +40,7 @@ struct status_sample {
 /* p's rx and tx rate in bytes per second since the earlier reading: false when there is none
  * (no sample, a peer new since, or counters that went back: a peer removed and added). */
 bool status_peer_rate(const struct status_sample *s, const struct ipc_peer *p, double *rx,
-                      double *tx);
+		      double *tx);
 
 /* The brief form: the interface's line and one line per peer, with rates when s is not NULL.
  * colour: ANSI colours for the state words. */

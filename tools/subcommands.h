@@ -34,8 +34,8 @@ int print_key(const char *cmd, const unsigned char key[KEY_LEN]);
  * reload, only the errors, as "sealnet: CMD: FILE:LINE: what".
  * Returns 0 when it has no error, else 1 (a file that cannot be read: said on stderr,
  * naming cmd). */
-int check_config(const char *cmd, const char *path, bool errors_only, FILE *out,
-                 unsigned *n_errors, unsigned *n_warnings);
+int check_config(const char *cmd, const char *path, bool errors_only, FILE *out, unsigned *n_errors,
+		 unsigned *n_warnings);
 
 int check_main(int argc, char *argv[]);
 int show_main(int argc, char *argv[]);

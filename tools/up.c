@@ -20,10 +20,10 @@
 static void usage_text(FILE *f)
 {
 	fprintf(f,
-	        "Usage: %s up <interface> | <file>.conf\n"
-	        "  <interface>     start it from " PATHS_CONFIG_DIR "/<interface>.conf\n"
-	        "  <file>.conf     start the interface named by the file's base name\n",
-	        PROG_NAME);
+		"Usage: %s up <interface> | <file>.conf\n"
+		"  <interface>     start it from " PATHS_CONFIG_DIR "/<interface>.conf\n"
+		"  <file>.conf     start the interface named by the file's base name\n",
+		PROG_NAME);
 }
 
 static int usage(void)
@@ -36,8 +36,8 @@ static int usage(void)
  * installed, or the same directory. Returns whether one was found. */
 static bool daemon_near_self(char *path, size_t size)
 {
-	static const char *const candidates[] = {"../daemon/sealnetd", "../sbin/sealnetd",
-	                                         "sealnetd"};
+	static const char *const candidates[] = { "../daemon/sealnetd", "../sbin/sealnetd",
+						  "sealnetd" };
 	char self[PATH_MAX], *slash;
 	ssize_t n;
 
@@ -80,7 +80,7 @@ static int start_daemon(const char *daemon, char *config, char *ifname)
 		return 1;
 	}
 	if (pid == 0) {
-		execvp(daemon, (char *const[]){"sealnetd", "-q", "-c", config, ifname, NULL});
+		execvp(daemon, (char *const[]){ "sealnetd", "-q", "-c", config, ifname, NULL });
 		fprintf(stderr, "%s: up: cannot run %s: %s\n", PROG_NAME, daemon, strerror(errno));
 		_exit(1);
 	}
@@ -135,7 +135,7 @@ int up_main(int argc, char *argv[])
 		config_free(c);
 		fflush(stdout);
 		/* execvp: a bare "sealnetd" is looked up in PATH, a path is taken as it is. */
-		execvp(daemon, (char *const[]){"sealnetd", "-q", "-c", config, ifname, NULL});
+		execvp(daemon, (char *const[]){ "sealnetd", "-q", "-c", config, ifname, NULL });
 		fprintf(stderr, "%s: up: cannot run %s: %s\n", PROG_NAME, daemon, strerror(errno));
 		return 1;
 	}

@@ -100,8 +100,8 @@ static void *ref_lookup(int family, const uint8_t *addr)
 	return best ? peer_ptr(best->peer) : NULL;
 }
 
-static void mismatch(const char *what, int family, const uint8_t *addr, unsigned cidr,
-		     long got, long want)
+static void mismatch(const char *what, int family, const uint8_t *addr, unsigned cidr, long got,
+		     long want)
 {
 	struct ip_addr a = { .family = family };
 	char buf[ADDR_STRLEN];

@@ -53,7 +53,7 @@ enum {
 	F_VETH_FAILS = 1 << 5,
 };
 
-static const char *const commands[4] = {"ADD", "CHECK", "DEL", "VERSION"};
+static const char *const commands[4] = { "ADD", "CHECK", "DEL", "VERSION" };
 
 static bool private_net; /* /proc/sys/net is ours to write */
 static bool log_results; /* SEALNET_FUZZ_LOG=1: each command's outcome on stderr */
@@ -65,8 +65,8 @@ static size_t ipam_answer_len;
 
 int __wrap_setns(int fd, int nstype);
 int __wrap_cni_ipam_exec(const char *type, const char *cni_path, const char *command,
-                         const char *config, size_t config_len, struct cni_ipam_result *out,
-                         struct cni_error *e);
+			 const char *config, size_t config_len, struct cni_ipam_result *out,
+			 struct cni_error *e);
 int __wrap_netlink_route_add(struct netlink *nl, int ifindex, const struct ip_prefix *p);
 void __wrap_netlink_close(struct netlink *nl);
 
@@ -76,8 +76,8 @@ int __wrap_setns(int fd, int nstype)
 }
 
 int __wrap_cni_ipam_exec(const char *type, const char *cni_path, const char *command,
-                         const char *config, size_t config_len, struct cni_ipam_result *out,
-                         struct cni_error *e)
+			 const char *config, size_t config_len, struct cni_ipam_result *out,
+			 struct cni_error *e)
 {
 	int status = flags & F_IPAM_FAILS ? 1 << 8 : 0; /* as waitpid() reports exit(1) */
 
@@ -98,7 +98,7 @@ void __wrap_netlink_close(struct netlink *nl)
 }
 
 int cni_netlink_veth_add(struct netlink *nl, const char *host_name, const char *peer_name,
-                         int peer_netns_fd, unsigned mtu)
+			 int peer_netns_fd, unsigned mtu)
 {
 	if (!private_net || flags & F_VETH_FAILS)
 		return -EEXIST;
@@ -109,12 +109,12 @@ int cni_netlink_veth_add(struct netlink *nl, const char *host_name, const char *
 int cni_netlink_link_get(struct netlink *nl, const char *name, struct cni_link *out)
 {
 	static const struct cni_link link = {
-	        .ifindex = 7,
-	        .flags = IFF_UP,
-	        .mtu = 1420,
-	        .mac = {2, 0, 0, 0, 0, 1},
-	        .has_mac = true,
-	        .kind = "veth",
+		.ifindex = 7,
+		.flags = IFF_UP,
+		.mtu = 1420,
+		.mac = { 2, 0, 0, 0, 0, 1 },
+		.has_mac = true,
+		.kind = "veth",
 	};
 
 	if (!veth)
@@ -135,7 +135,7 @@ int cni_netlink_addr_add_noprefixroute(struct netlink *nl, int ifindex, const st
 }
 
 int cni_netlink_route_add_via(struct netlink *nl, int ifindex, const struct ip_prefix *dst,
-                              const struct ip_addr *gw)
+			      const struct ip_addr *gw)
 {
 	return 0;
 }
@@ -146,7 +146,7 @@ int cni_netlink_addr_find(struct netlink *nl, int ifindex, const struct ip_prefi
 }
 
 int cni_netlink_route_find(struct netlink *nl, int ifindex, const struct ip_prefix *dst,
-                           const struct ip_addr *gw)
+			   const struct ip_addr *gw)
 {
 	return flags & F_NO_ROUTE ? 0 : 1;
 }
@@ -165,9 +165,9 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
 	private_net = unshare(CLONE_NEWNET) == 0 || unshare(CLONE_NEWUSER | CLONE_NEWNET) == 0;
 	if (!private_net)
 		fprintf(stderr,
-		        "cni: no network namespace of our own (%s): ADD stops at the veth "
-		        "pair, before it would write /proc/sys/net\n",
-		        strerror(errno));
+			"cni: no network namespace of our own (%s): ADD stops at the veth "
+			"pair, before it would write /proc/sys/net\n",
+			strerror(errno));
 	/* Forwarding on from the start, so that CHECK reaches its end whatever ran before. */
 	for (size_t i = 0; private_net && i < 2; i++) {
 		int fd = open(forwarding_sysctl[i], O_WRONLY | O_CLOEXEC);
@@ -188,15 +188,15 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
 static void broken(const char *what, const struct cni_error *e)
 {
 	fprintf(stderr, "cni: %s: code %d, msg \"%s\", details \"%s\"\n", what, e->code, e->msg,
-	        e->details);
+		e->details);
 	abort();
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	const uint8_t *nul;
-	struct conf c = {0};
-	struct cni_error e = {0};
+	struct conf c = { 0 };
+	struct cni_error e = { 0 };
 	size_t conf_len;
 	char *answer;
 	int ret;
@@ -232,7 +232,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		broken("an error without a message", &e);
 	if (log_results)
 		fprintf(stderr, "cni: %s: %s%s%s%s\n", commands[flags & 3], ret ? e.msg : "ok",
-		        ret ? " (" : "", ret ? e.details : "", ret ? ")" : "");
+			ret ? " (" : "", ret ? e.details : "", ret ? ")" : "");
 	conf_free(&c);
 	free(answer);
 	return 0;

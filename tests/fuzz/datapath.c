@@ -213,10 +213,8 @@ ssize_t __real_write(int fd, const void *buf, size_t n);
 ssize_t __wrap_write(int fd, const void *buf, size_t n);
 bool __real_offload_gro_add(struct offload_gro *g, const uint8_t *pkt, size_t len);
 bool __wrap_offload_gro_add(struct offload_gro *g, const uint8_t *pkt, size_t len);
-int __real_noise_derive_keypair(struct noise_handshake *hs, struct noise_keypair *kp,
-				uint64_t now);
-int __wrap_noise_derive_keypair(struct noise_handshake *hs, struct noise_keypair *kp,
-				uint64_t now);
+int __real_noise_derive_keypair(struct noise_handshake *hs, struct noise_keypair *kp, uint64_t now);
+int __wrap_noise_derive_keypair(struct noise_handshake *hs, struct noise_keypair *kp, uint64_t now);
 
 ssize_t __wrap_read(int fd, void *buf, size_t n)
 {
@@ -260,8 +258,7 @@ bool __wrap_offload_gro_add(struct offload_gro *g, const uint8_t *pkt, size_t le
 	return true;
 }
 
-int __wrap_noise_derive_keypair(struct noise_handshake *hs, struct noise_keypair *kp,
-				uint64_t now)
+int __wrap_noise_derive_keypair(struct noise_handshake *hs, struct noise_keypair *kp, uint64_t now)
 {
 	int ret = __real_noise_derive_keypair(hs, kp, now);
 
@@ -300,7 +297,8 @@ static void check_sent(const union endpoint *to, const uint8_t *buf, size_t len)
 	}
 	if (h->now - a->birth >= (uint64_t)REJECT_AFTER_TIME * NSEC_PER_SEC)
 		broken("a data message leaves on a session %llu ms old (REJECT_AFTER_TIME %d s)",
-		       (unsigned long long)((h->now - a->birth) / NSEC_PER_MSEC), REJECT_AFTER_TIME);
+		       (unsigned long long)((h->now - a->birth) / NSEC_PER_MSEC),
+		       REJECT_AFTER_TIME);
 	if (a->ambiguous)
 		return;
 	if (counter < a->next_counter)
@@ -436,8 +434,8 @@ static void op_tun(struct harness *h, const uint8_t *p, size_t len)
 	tun_in.ready = false;
 }
 
-static void op_data(struct harness *h, struct session *s, const uint8_t *p, size_t len,
-		    bool sealed, bool explicit_counter, const union endpoint *src)
+static void op_data(struct harness *h, struct session *s, const uint8_t *p, size_t len, bool sealed,
+		    bool explicit_counter, const union endpoint *src)
 {
 	uint64_t counter, tun_before, refused_before, refused;
 	struct message_data *msg;
@@ -473,7 +471,8 @@ static void op_data(struct harness *h, struct session *s, const uint8_t *p, size
 	if (h->tun_packets != tun_before &&
 	    h->now - s->birth >= (uint64_t)REJECT_AFTER_TIME * NSEC_PER_SEC)
 		broken("a packet reaches the TUN from a session %llu ms old (REJECT_AFTER_TIME %d s)",
-		       (unsigned long long)((h->now - s->birth) / NSEC_PER_MSEC), REJECT_AFTER_TIME);
+		       (unsigned long long)((h->now - s->birth) / NSEC_PER_MSEC),
+		       REJECT_AFTER_TIME);
 	refused = h->dev->stats.drops[DROP_ALLOWEDIPS] - refused_before;
 	if (refused > 1 || (refused && !foreign))
 		broken("one data message raised drop_allowedips by %llu (source %s B's)",
@@ -583,8 +582,8 @@ static void run(struct harness *h, const uint8_t *data, size_t size)
 	uint8_t flags = fuzz_u8(&in);
 
 	fuzz_tun_granted = !(flags & F_OFFLOAD) ? 0
-			   : flags & F_NO_TSO	 ? TUN_VNET_HDR
-						 : TUN_VNET_HDR | TUN_TSO | TUN_USO;
+			   : flags & F_NO_TSO   ? TUN_VNET_HDR
+						: TUN_VNET_HDR | TUN_TSO | TUN_USO;
 	fuzz_udp_ok = !(flags & F_UDP_FAILS);
 	fuzz_realtime = REALTIME0;
 	fuzz_sent_clear();
@@ -893,7 +892,8 @@ static void write_seeds(const char *dir)
 	put_op(s, OP_SEALED | SLOT(0), pkt, n);
 	n = (size_t)snprintf(req, sizeof(req),
 			     "set=1\npublic_key=%s\nallowed_ip=100.64.0.2/32\n"
-			     "endpoint=198.18.0.2:51820", hex);
+			     "endpoint=198.18.0.2:51820",
+			     hex);
 	put_op(s, OP_FLUSH | VARIANT, req, n);
 	put_op(s, OP_INITIATION, NULL, 0);
 	put_op(s, OP_RESPONSE, NULL, 0);
@@ -956,10 +956,10 @@ static void write_seeds(const char *dir)
 	memset(pkt, 0, OFFLOAD_VNET_HDR_LEN);
 	pkt[0] = OFFLOAD_F_NEEDS_CSUM;
 	pkt[1] = OFFLOAD_GSO_TCPV4;
-	pkt[2] = 40, pkt[3] = 0;  /* hdr_len */
-	pkt[4] = 0xc8, pkt[5] = 0; /* gso_size 200 */
-	pkt[6] = 20, pkt[7] = 0;  /* csum_start */
-	pkt[8] = 16, pkt[9] = 0;  /* csum_offset */
+	pkt[2] = 40, pkt[3] = 0;                                 /* hdr_len */
+	pkt[4] = 0xc8, pkt[5] = 0;                               /* gso_size 200 */
+	pkt[6] = 20, pkt[7] = 0;                                 /* csum_start */
+	pkt[8] = 16, pkt[9] = 0;                                 /* csum_offset */
 	n = ip4(pkt + OFFLOAD_VNET_HDR_LEN, 0, 2, true, 1, 550); /* swapped below */
 	memcpy(tmp, pkt + OFFLOAD_VNET_HDR_LEN + 12, 4);
 	memcpy(pkt + OFFLOAD_VNET_HDR_LEN + 12, pkt + OFFLOAD_VNET_HDR_LEN + 16, 4);
@@ -993,8 +993,7 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
 				      .ifindex = 2 };
 	locals[1] = (struct udp_src){ .addr = { .family = AF_INET, .bytes = { 198, 18, 0, 101 } },
 				      .ifindex = 3 };
-	locals[2] = (struct udp_src){ .addr = { .family = AF_INET6,
-						.bytes = { 0xfd, [15] = 1 } } };
+	locals[2] = (struct udp_src){ .addr = { .family = AF_INET6, .bytes = { 0xfd, [15] = 1 } } };
 	if (seeds) {
 		write_seeds(seeds);
 		exit(0);

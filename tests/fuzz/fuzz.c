@@ -74,8 +74,8 @@ int __wrap_udp_send(const struct udp *u, const union endpoint *to, struct udp_sr
 		    const void *buf, size_t len);
 int __wrap_udp_send_train(struct udp *u, const union endpoint *to, struct udp_src *src,
 			  const uint8_t *buf, size_t len, size_t seglen, unsigned count);
-ssize_t __wrap_udp_recv(const struct udp *u, int fd, uint8_t *buf, size_t cap,
-			union endpoint *from, struct udp_src *to, size_t *seglen);
+ssize_t __wrap_udp_recv(const struct udp *u, int fd, uint8_t *buf, size_t cap, union endpoint *from,
+			struct udp_src *to, size_t *seglen);
 uint64_t __wrap_device_realtime(void);
 uint64_t __wrap_device_now(void);
 int __real_getaddrinfo(const char *node, const char *service, const struct addrinfo *hints,
@@ -220,8 +220,8 @@ int __wrap_udp_send_train(struct udp *u, const union endpoint *to, struct udp_sr
 	return fuzz_udp_ok ? (int)count : -ENETUNREACH;
 }
 
-ssize_t __wrap_udp_recv(const struct udp *u, int fd, uint8_t *buf, size_t cap,
-			union endpoint *from, struct udp_src *to, size_t *seglen)
+ssize_t __wrap_udp_recv(const struct udp *u, int fd, uint8_t *buf, size_t cap, union endpoint *from,
+			struct udp_src *to, size_t *seglen)
 {
 	size_t n = fuzz_recv.len < cap ? fuzz_recv.len : cap;
 

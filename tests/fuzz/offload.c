@@ -67,7 +67,8 @@ static uint32_t naive_pseudo(const uint8_t *ip, bool v6, uint8_t proto, size_t l
 {
 	uint32_t sum = v6 ? naive_sum(ip + 8, 32, 0) : naive_sum(ip + 12, 8, 0);
 
-	return naive_sum(NULL, 0, sum + proto + (uint32_t)(l4len >> 16) + (uint32_t)(l4len & 0xffff));
+	return naive_sum(NULL, 0,
+			 sum + proto + (uint32_t)(l4len >> 16) + (uint32_t)(l4len & 0xffff));
 }
 
 static uint8_t *alloc_seg(void *ctx, size_t len)
@@ -214,15 +215,17 @@ static void check_finish(struct offload_gro *g, struct train *t)
 		size_t l4len = len - t->h.iphlen;
 
 		bool udp = t->h.proto == 17;
-		uint8_t gso = udp ? OFFLOAD_GSO_UDP_L4 :
-			      t->h.v6 ? OFFLOAD_GSO_TCPV6 : OFFLOAD_GSO_TCPV4;
+		uint8_t gso = udp       ? OFFLOAD_GSO_UDP_L4
+			      : t->h.v6 ? OFFLOAD_GSO_TCPV6
+					: OFFLOAD_GSO_TCPV4;
 
 		if (vh.flags != OFFLOAD_F_NEEDS_CSUM || vh.gso_type != gso ||
 		    vh.hdr_len != t->h.hdrlen || vh.csum_start != t->h.iphlen ||
 		    vh.csum_offset != (udp ? 6 : 16) || vh.gso_size == 0 ||
 		    vh.gso_size != t->first_len - t->h.hdrlen)
 			broken("vnet header", t->packets);
-		if (udp && (t->packets > OFFLOAD_GRO_MAX_SEGMENTS || get16(pkt + t->h.iphlen + 4) != l4len))
+		if (udp && (t->packets > OFFLOAD_GRO_MAX_SEGMENTS ||
+			    get16(pkt + t->h.iphlen + 4) != l4len))
 			broken("UDP train", t->packets);
 		if (t->h.v6 ? get16(pkt + 4) != len - 40 : get16(pkt + 2) != len)
 			broken("IP length", t->packets);

@@ -144,9 +144,11 @@ static void check_tables(struct device *dev, const char *request)
 			broken("a peer is not found by its key", request, NULL);
 		for (size_t i = 0; i < p->n_allowed_ips; i++) {
 			if (i && peer_prefix_cmp(&p->allowed_ips[i - 1], &p->allowed_ips[i]) >= 0)
-				broken("a peer's AllowedIPs are not sorted and unique", request, NULL);
+				broken("a peer's AllowedIPs are not sorted and unique", request,
+				       NULL);
 			if (allowedips_lookup_exact(dev->allowedips, &p->allowed_ips[i]) != p)
-				broken("a peer lists a prefix the trie gives another", request, NULL);
+				broken("a peer lists a prefix the trie gives another", request,
+				       NULL);
 			if (!(p->allowed_ips[i].cidr == 0 && dev->route_table == 254))
 				prefixes++;
 		}
@@ -180,7 +182,8 @@ static void check_group_masks(struct device *dev, const char *request)
 			for (unsigned g = 0; name && g < p->n_groups; g++)
 				listed |= !strcmp(p->groups[g], name);
 			if (!listed) {
-				fprintf(stderr, "peer %s: mask bit %u is group %s, not one of its %u\n",
+				fprintf(stderr,
+					"peer %s: mask bit %u is group %s, not one of its %u\n",
 					p->name, id, name ? name : "(none)", p->n_groups);
 				broken("a peer's group mask names another group", request, NULL);
 			}
@@ -234,7 +237,8 @@ static void check_like_whole_copy(struct device *dev, struct config *want, const
 		    (w->n_allowed_ips && memcmp(h->allowed_ips, w->allowed_ips,
 						w->n_allowed_ips * sizeof(*w->allowed_ips))))
 			broken("a peer's AllowedIPs differ from the whole copy's", request, NULL);
-		if ((w->endpoint.sa.sa_family && !addr_endpoint_equal(&h->endpoint, &w->endpoint)) ||
+		if ((w->endpoint.sa.sa_family &&
+		     !addr_endpoint_equal(&h->endpoint, &w->endpoint)) ||
 		    h->persistent_keepalive != w->persistent_keepalive ||
 		    memcmp(h->preshared_key, w->preshared_key, 32) || h->n_groups != w->n_groups)
 			broken("a peer's settings differ from the whole copy's", request, NULL);
@@ -301,8 +305,7 @@ static bool is_apply(const uint8_t *p, size_t len)
 }
 
 /* A set or reload with each system step failing in turn, then for real (see the top). */
-static void handle_failing(struct device *dev, struct evbuffer *out, const uint8_t *p,
-			   size_t len)
+static void handle_failing(struct device *dev, struct evbuffer *out, const uint8_t *p, size_t len)
 {
 	for (unsigned n = 1;; n++) {
 		long ret;

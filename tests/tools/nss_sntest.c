@@ -17,13 +17,13 @@
 #define NAME "sn-nss-test.invalid"
 #define ADDR "198.18.0.99"
 
-enum nss_status _nss_sntest_gethostbyname2_r(const char *name, int af, struct hostent *h,
-					     char *buf, size_t len, int *errnop, int *h_errnop);
+enum nss_status _nss_sntest_gethostbyname2_r(const char *name, int af, struct hostent *h, char *buf,
+					     size_t len, int *errnop, int *h_errnop);
 enum nss_status _nss_sntest_gethostbyname_r(const char *name, struct hostent *h, char *buf,
 					    size_t len, int *errnop, int *h_errnop);
 
-enum nss_status _nss_sntest_gethostbyname2_r(const char *name, int af, struct hostent *h,
-					     char *buf, size_t len, int *errnop, int *h_errnop)
+enum nss_status _nss_sntest_gethostbyname2_r(const char *name, int af, struct hostent *h, char *buf,
+					     size_t len, int *errnop, int *h_errnop)
 {
 	struct sysinfo si;
 	/* buf: the address, the name, then the two NULL-ended lists */

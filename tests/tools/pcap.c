@@ -41,7 +41,7 @@ static uint32_t get_u32(const uint8_t *p, bool swap)
 /* Finds the UDP payload of an IPv4 or IPv6 packet; returns 1 and sets *payload and *len
  * (the UDP header is the 8 bytes before *payload), 0 if there is none (stats say why). */
 static int ip_udp_payload(const uint8_t *p, size_t caplen, struct pcap_stats *st,
-                          const uint8_t **payload, size_t *len)
+			  const uint8_t **payload, size_t *len)
 {
 	size_t hlen, ulen;
 	uint8_t next;
@@ -153,8 +153,8 @@ static long link_ip_offset(uint32_t linktype, const uint8_t *p, size_t caplen, b
 		if (family > 0xffff)
 			family = __builtin_bswap32(family);
 		return family == 2 || family == 10 || family == 24 || family == 28 || family == 30
-		               ? 4
-		               : -1;
+			       ? 4
+			       : -1;
 	case LINKTYPE_RAW:
 	case LINKTYPE_RAW_OLD:
 	case LINKTYPE_RAW_OPENBSD:
@@ -195,8 +195,8 @@ int pcap_open(struct pcap *pc, const char *who, const char *path)
 	} else if (magic == 0xd4c3b2a1 || magic == 0x4d3cb2a1) {
 		pc->swap = true;
 	} else {
-		fprintf(stderr, "%s: %s: not a classic pcap file (magic %08" PRIx32 "%s)\n",
-		        who, path, magic, magic == 0x0a0d0d0a ? ", pcapng" : "");
+		fprintf(stderr, "%s: %s: not a classic pcap file (magic %08" PRIx32 "%s)\n", who,
+			path, magic, magic == 0x0a0d0d0a ? ", pcapng" : "");
 		ret = -EINVAL;
 		goto err_close;
 	}
@@ -204,7 +204,7 @@ int pcap_open(struct pcap *pc, const char *who, const char *path)
 	pc->linktype = get_u32(hdr + 20, pc->swap) & 0x0fffffff;
 	if (!linktype_known(pc->linktype)) {
 		fprintf(stderr, "%s: %s: link type %" PRIu32 " not supported\n", who, path,
-		        pc->linktype);
+			pc->linktype);
 		ret = -ENOTSUP;
 		goto err_close;
 	}
@@ -230,14 +230,14 @@ int pcap_next(struct pcap *pc)
 		return 0;
 	pc->caplen = get_u32(rec + 8, pc->swap);
 	if (pc->caplen > MAX_RECORD) {
-		fprintf(stderr, "%s: %s: record %lu claims %" PRIu32 " bytes, giving up\n",
-		        pc->who, pc->path, pc->st.records + 1, pc->caplen);
+		fprintf(stderr, "%s: %s: record %lu claims %" PRIu32 " bytes, giving up\n", pc->who,
+			pc->path, pc->st.records + 1, pc->caplen);
 		return -EINVAL;
 	}
 	if (fread(pc->data, 1, pc->caplen, pc->f) != pc->caplen) {
 		/* tcpdump killed mid-write: what came before is still good. */
 		fprintf(stderr, "%s: %s: record %lu cut short\n", pc->who, pc->path,
-		        pc->st.records + 1);
+			pc->st.records + 1);
 		return 0;
 	}
 	pc->st.records++;
@@ -259,10 +259,10 @@ int pcap_udp(struct pcap *pc, const uint8_t **payload, size_t *len)
 void pcap_report(const struct pcap *pc)
 {
 	fprintf(stderr,
-	        "%s: %s: %lu records, link type %" PRIu32 ", skipped %lu not UDP, %lu fragments, "
-	        "%lu truncated\n",
-	        pc->who, pc->path, pc->st.records, pc->linktype, pc->st.not_udp, pc->st.fragments,
-	        pc->st.truncated);
+		"%s: %s: %lu records, link type %" PRIu32 ", skipped %lu not UDP, %lu fragments, "
+		"%lu truncated\n",
+		pc->who, pc->path, pc->st.records, pc->linktype, pc->st.not_udp, pc->st.fragments,
+		pc->st.truncated);
 }
 
 void pcap_close(struct pcap *pc)

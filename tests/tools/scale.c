@@ -165,7 +165,8 @@ static double one_set(int fd, unsigned i, unsigned round)
 	double t;
 
 	key_hex(key, i, 0);
-	p += sprintf(p, "set=1\npublic_key=%s\nreplace_allowed_ips=true\nallowed_ip=%u.%u.%u.%u/32\n",
+	p += sprintf(p,
+		     "set=1\npublic_key=%s\nreplace_allowed_ips=true\nallowed_ip=%u.%u.%u.%u/32\n",
 		     key, a >> 24, (a >> 16) & 255, (a >> 8) & 255, a & 255);
 	if (round & 1)
 		p += sprintf(p, "allowed_ip=%u.%u.%u.%u/32\n", b >> 24, (b >> 16) & 255,
@@ -180,8 +181,8 @@ static double one_set(int fd, unsigned i, unsigned round)
 static void report(const char *what, double *ms, unsigned count)
 {
 	qsort(ms, count, sizeof(*ms), cmp_double);
-	printf("%s: median %.3f ms, p99 %.3f ms, max %.3f ms (%u sets)\n", what,
-	       ms[count / 2], ms[count * 99 / 100], ms[count - 1], count);
+	printf("%s: median %.3f ms, p99 %.3f ms, max %.3f ms (%u sets)\n", what, ms[count / 2],
+	       ms[count * 99 / 100], ms[count - 1], count);
 }
 
 static void sets(int fd, unsigned n, unsigned count)
@@ -243,8 +244,7 @@ static void reload(int fd)
 
 static void key_base64(char out[45], const char hex[65])
 {
-	static const char b64[] =
-		"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+	static const char b64[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
 	uint8_t k[33] = { 0 };
 	char *o = out;
 

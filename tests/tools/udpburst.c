@@ -54,7 +54,7 @@
 static const char *progname = "udpburst";
 
 /* SIZE 0: one size per burst, in this order. */
-static const size_t mixed_sizes[] = {12, 64, 100, 1000, 1372};
+static const size_t mixed_sizes[] = { 12, 64, 100, 1000, 1372 };
 #define N_MIXED (sizeof(mixed_sizes) / sizeof(mixed_sizes[0]))
 
 enum verdict { GOOD, CORRUPT, DUPLICATE };
@@ -62,11 +62,11 @@ enum verdict { GOOD, CORRUPT, DUPLICATE };
 static void __attribute__((noreturn)) usage(void)
 {
 	fprintf(stderr,
-	        "usage: %s send HOST PORT COUNT SIZE [BURST]\n"
-	        "       %s recv PORT COUNT SECONDS\n"
-	        "SIZE %d..%d, or 0 for a mix of sizes; COUNT 1..%lu; BURST 1..%d (default 32); "
-	        "SECONDS 1..%d.\n",
-	        progname, progname, HDR_LEN, MAX_SIZE, MAX_COUNT, MAX_BURST, MAX_SECONDS);
+		"usage: %s send HOST PORT COUNT SIZE [BURST]\n"
+		"       %s recv PORT COUNT SECONDS\n"
+		"SIZE %d..%d, or 0 for a mix of sizes; COUNT 1..%lu; BURST 1..%d (default 32); "
+		"SECONDS 1..%d.\n",
+		progname, progname, HDR_LEN, MAX_SIZE, MAX_COUNT, MAX_BURST, MAX_SECONDS);
 	exit(2);
 }
 
@@ -113,7 +113,7 @@ static void payload_fill(uint8_t *buf, uint64_t seq, size_t size)
 }
 
 static enum verdict payload_check(const uint8_t *buf, size_t len, unsigned long count,
-                                  uint8_t *seen)
+				  uint8_t *seen)
 {
 	static uint8_t want[MAX_SIZE];
 	uint64_t seq;
@@ -136,10 +136,10 @@ static enum verdict payload_check(const uint8_t *buf, size_t len, unsigned long 
 }
 
 static int run_send(const struct sockaddr_storage *ss, socklen_t sslen, unsigned long count,
-                    unsigned long size, unsigned long burst)
+		    unsigned long size, unsigned long burst)
 {
 	static uint8_t buf[MAX_SIZE];
-	const struct timespec pause = {.tv_nsec = BURST_PAUSE_NS};
+	const struct timespec pause = { .tv_nsec = BURST_PAUSE_NS };
 	unsigned long seq, bytes = 0;
 	size_t len;
 	int fd, ret = 0;
@@ -170,9 +170,9 @@ out_close:
 static int open_receiver(unsigned long port)
 {
 	struct sockaddr_in6 sin6 = {
-	        .sin6_family = AF_INET6,
-	        .sin6_port = htons((uint16_t)port),
-	        .sin6_addr = IN6ADDR_ANY_INIT,
+		.sin6_family = AF_INET6,
+		.sin6_port = htons((uint16_t)port),
+		.sin6_addr = IN6ADDR_ANY_INIT,
 	};
 	int fd, off = 0, rcvbuf = RCVBUF_BYTES, ret;
 
@@ -203,7 +203,7 @@ static int run_recv(unsigned long port, unsigned long count, unsigned long secon
 {
 	static uint8_t buf[MAX_SIZE];
 	unsigned long good = 0, corrupt = 0, dups = 0;
-	struct pollfd pfd = {.events = POLLIN};
+	struct pollfd pfd = { .events = POLLIN };
 	uint8_t *seen;
 	ssize_t n;
 	int ret = 0;
@@ -257,7 +257,7 @@ out_free:
 }
 
 static bool parse_host(const char *host, unsigned long port, struct sockaddr_storage *ss,
-                       socklen_t *len)
+		       socklen_t *len)
 {
 	struct sockaddr_in *sin = (struct sockaddr_in *)ss;
 	struct sockaddr_in6 *sin6 = (struct sockaddr_in6 *)ss;

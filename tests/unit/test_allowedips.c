@@ -269,7 +269,7 @@ static void test_host_routes(void **state)
 static void test_family_separation(void **state)
 {
 	struct allowedips *t = *state;
-	uint8_t v6[16] = {100, 64, 0, 1};
+	uint8_t v6[16] = { 100, 64, 0, 1 };
 
 	/* Same leading bytes in both families must not leak across. */
 	assert_int_equal(ins(t, "100.64.0.0/10", A), 0);
@@ -367,7 +367,7 @@ static bool collected_has(const struct collected *c, const char *s)
 static void test_walk_and_remove_by_peer(void **state)
 {
 	struct allowedips *t = *state;
-	struct collected c = {0};
+	struct collected c = { 0 };
 
 	assert_int_equal(ins(t, "100.64.0.0/10", A), 0);
 	assert_int_equal(ins(t, "100.64.1.77/24", B), 0);
@@ -484,7 +484,7 @@ static bool ref_covers(const uint8_t *pfx_bytes, unsigned cidr, const uint8_t *a
 static void ref_mask(uint8_t *b, int family, unsigned cidr)
 {
 	for (unsigned i = cidr; i < (family == AF_INET ? 32u : 128u); i++)
-		b[i / 8] &= (uint8_t)~(1u << (7 - i % 8));
+		b[i / 8] &= (uint8_t) ~(1u << (7 - i % 8));
 }
 
 static struct ref_entry *ref_find(int family, const uint8_t *masked, unsigned cidr)
@@ -498,7 +498,7 @@ static struct ref_entry *ref_find(int family, const uint8_t *masked, unsigned ci
 
 static void ref_insert(const struct ip_prefix *p, void *peer)
 {
-	struct ref_entry e = {.family = p->addr.family, .cidr = p->cidr, .peer = peer};
+	struct ref_entry e = { .family = p->addr.family, .cidr = p->cidr, .peer = peer };
 	struct ref_entry *old;
 
 	memcpy(e.bytes, p->addr.bytes, addr_len(e.family));
@@ -569,7 +569,8 @@ static void random_prefix(int family, struct ip_prefix *p)
 	p->addr.family = family;
 	random_addr(family, p->addr.bytes);
 	/* Mostly longer prefixes: short ones collide and mostly test re-insertion. */
-	p->cidr = (uint8_t)(rng_below(3) ? bits / 2 + rng_below(bits / 2 + 1) : rng_below(bits + 1));
+	p->cidr = (uint8_t)(rng_below(3) ? bits / 2 + rng_below(bits / 2 + 1)
+					 : rng_below(bits + 1));
 }
 
 static int random_family(void)
@@ -613,7 +614,7 @@ static int walk_check_fn(void *ctx, const struct ip_prefix *p)
 {
 	struct walk_check *w = ctx;
 	struct ref_entry *e = ref_find(p->addr.family, p->addr.bytes, p->cidr);
-	uint8_t masked[16] = {0};
+	uint8_t masked[16] = { 0 };
 
 	memcpy(masked, p->addr.bytes, addr_len(p->addr.family));
 	ref_mask(masked, p->addr.family, p->cidr);
@@ -627,7 +628,7 @@ static int walk_check_fn(void *ctx, const struct ip_prefix *p)
 static void check_walks(struct allowedips *t)
 {
 	for (size_t i = 0; i < sizeof(peers); i++) {
-		struct walk_check w = {.peer = &peers[i]};
+		struct walk_check w = { .peer = &peers[i] };
 		size_t expect = 0;
 
 		for (size_t j = 0; j < ref_n; j++)

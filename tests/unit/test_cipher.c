@@ -33,21 +33,21 @@
 static __thread unsigned evp_rekeys;
 
 int __real_EVP_EncryptInit_ex2(EVP_CIPHER_CTX *ctx, const EVP_CIPHER *cipher,
-                               const unsigned char *key, const unsigned char *iv,
-                               const OSSL_PARAM params[]);
+			       const unsigned char *key, const unsigned char *iv,
+			       const OSSL_PARAM params[]);
 int __real_EVP_DecryptInit_ex2(EVP_CIPHER_CTX *ctx, const EVP_CIPHER *cipher,
-                               const unsigned char *key, const unsigned char *iv,
-                               const OSSL_PARAM params[]);
+			       const unsigned char *key, const unsigned char *iv,
+			       const OSSL_PARAM params[]);
 int __wrap_EVP_EncryptInit_ex2(EVP_CIPHER_CTX *ctx, const EVP_CIPHER *cipher,
-                               const unsigned char *key, const unsigned char *iv,
-                               const OSSL_PARAM params[]);
+			       const unsigned char *key, const unsigned char *iv,
+			       const OSSL_PARAM params[]);
 int __wrap_EVP_DecryptInit_ex2(EVP_CIPHER_CTX *ctx, const EVP_CIPHER *cipher,
-                               const unsigned char *key, const unsigned char *iv,
-                               const OSSL_PARAM params[]);
+			       const unsigned char *key, const unsigned char *iv,
+			       const OSSL_PARAM params[]);
 
 int __wrap_EVP_EncryptInit_ex2(EVP_CIPHER_CTX *ctx, const EVP_CIPHER *cipher,
-                               const unsigned char *key, const unsigned char *iv,
-                               const OSSL_PARAM params[])
+			       const unsigned char *key, const unsigned char *iv,
+			       const OSSL_PARAM params[])
 {
 	if (key)
 		evp_rekeys++;
@@ -55,8 +55,8 @@ int __wrap_EVP_EncryptInit_ex2(EVP_CIPHER_CTX *ctx, const EVP_CIPHER *cipher,
 }
 
 int __wrap_EVP_DecryptInit_ex2(EVP_CIPHER_CTX *ctx, const EVP_CIPHER *cipher,
-                               const unsigned char *key, const unsigned char *iv,
-                               const OSSL_PARAM params[])
+			       const unsigned char *key, const unsigned char *iv,
+			       const OSSL_PARAM params[])
 {
 	if (key)
 		evp_rekeys++;
@@ -87,44 +87,44 @@ static void count_free(void *p, const char *file, int line)
 
 /* --- Printed by tests/unit/gen-kat.py --- */
 static const char kat_blake2s_empty[] =
-        "69217a3079908094e11121d042354a7c1f55b6482ca1a51e1b250dfd1ed0eef9";
+	"69217a3079908094e11121d042354a7c1f55b6482ca1a51e1b250dfd1ed0eef9";
 static const char kat_blake2s_abc[] =
-        "508c5e8c327c14e2e1a72ba34eeb452f37458b209ed63a294d999b4c86675982";
+	"508c5e8c327c14e2e1a72ba34eeb452f37458b209ed63a294d999b4c86675982";
 static const char kat_blake2s_concat[] =
-        "60e26daef327efc02ec335e2a025d2d016eb4206f87277f52d38d1988b78cd36";
+	"60e26daef327efc02ec335e2a025d2d016eb4206f87277f52d38d1988b78cd36";
 static const char kat_mac16_k32[] = "70e89034d313d360ff0f2eee39ad6dcd";
 static const char kat_mac16_k16[] = "3d0b1937cb97a6e15363e5379bed8564";
 static const char kat_hmac_k32[] =
-        "282e4174903c66aab31e793223b40050b65b6ece22d81d486217373bbc8e0370";
+	"282e4174903c66aab31e793223b40050b65b6ece22d81d486217373bbc8e0370";
 static const char kat_hmac_k64[] =
-        "ea5e6e50d6f3d4ac30dcfaee991dddde3627934477d753941cc404f2fcf761ab";
+	"ea5e6e50d6f3d4ac30dcfaee991dddde3627934477d753941cc404f2fcf761ab";
 static const char kat_hmac_k100[] =
-        "9e0ffde30ff7bc49be7ffa32f36a4b2f372c02cda6e5535f00577305c17ef589";
+	"9e0ffde30ff7bc49be7ffa32f36a4b2f372c02cda6e5535f00577305c17ef589";
 static const char kat_hmac_empty_msg[] =
-        "8f4024f8224ec95a20d7f2db82f55030d16a7e76789a56cba00eb65bca653e6f";
+	"8f4024f8224ec95a20d7f2db82f55030d16a7e76789a56cba00eb65bca653e6f";
 static const char kat_kdf_t1[] = "243ea2fae11da4140e28a0ec93ec3e7bb4fa87fef6909903944ed30a3c75b46a";
 static const char kat_kdf_t2[] = "f01db0fdf71327345be8f10b0883f293af42575224a20b4612081446970c3ea8";
 static const char kat_kdf_t3[] = "dd67556fd4f5087c4bdfe801be39fcaad761590c5bc5e6c7f67e661339bc409e";
 static const char kat_kdf_empty_t1[] =
-        "bd968725a9177942a8c2e4253d1dde31cf7b19ec001b4a3a3d141cd9d998d3ba";
+	"bd968725a9177942a8c2e4253d1dde31cf7b19ec001b4a3a3d141cd9d998d3ba";
 static const char kat_kdf_empty_t2[] =
-        "aab5462b323780fa615bf80ffe469510239ff361575a663968e686a7ae41d693";
+	"aab5462b323780fa615bf80ffe469510239ff361575a663968e686a7ae41d693";
 static const char kat_aead_c0[] = "663d7ec45b29ceaaa35505b8c1b3d94613a50fd7e315a748d35a378670746af8"
-                                  "67ab3404fe7b7655b904162b408190f3f8c781815bb8724e4ac22ea6351d3846"
-                                  "8cd370aa8ffb19e96edc915893cc6e1861c2af01ab0fb02df97ea145499bb87d"
-                                  "44ec7d738272327290570a03658b27b116665c21ea189f9450ff121509fd8142"
-                                  "befc";
+				  "67ab3404fe7b7655b904162b408190f3f8c781815bb8724e4ac22ea6351d3846"
+				  "8cd370aa8ffb19e96edc915893cc6e1861c2af01ab0fb02df97ea145499bb87d"
+				  "44ec7d738272327290570a03658b27b116665c21ea189f9450ff121509fd8142"
+				  "befc";
 static const char kat_aead_c1[] = "af7010641b0c07870c61fa51ef1af2867c2249b03f466826b4fc74ef71d8eebc"
-                                  "3d7d03d408fbc5a69c28a1f237a6be6387273db104002a892278305905a3c558"
-                                  "45adcffe878ddbe19d2115ab93a373ac405212f8baf098ce405cb46395c59b52"
-                                  "13cd6afa4dea5ed377ecb2bfa4cfdce9716109473dbdcf154e6e253e74791836"
-                                  "8410";
+				  "3d7d03d408fbc5a69c28a1f237a6be6387273db104002a892278305905a3c558"
+				  "45adcffe878ddbe19d2115ab93a373ac405212f8baf098ce405cb46395c59b52"
+				  "13cd6afa4dea5ed377ecb2bfa4cfdce9716109473dbdcf154e6e253e74791836"
+				  "8410";
 static const char kat_aead_cbig[] =
-        "b8d08ad235a97bbc4dd551cc6b1911b3961e31851245f58e7f581dbe0627e811"
-        "f7465bd39dd94d5546bf48ac1a2dd43cbda6f795d215ec93abb888192adfa41a"
-        "10ee4bb956f2bbbe7294b33f513dbeeba962d9c2f8cc18c88a9171bebc9ffb11"
-        "6a4383f49408e055ad9ca5fa75dccb65b94fd963bce6a7bfba85f5b845fd1ee7"
-        "f5f1";
+	"b8d08ad235a97bbc4dd551cc6b1911b3961e31851245f58e7f581dbe0627e811"
+	"f7465bd39dd94d5546bf48ac1a2dd43cbda6f795d215ec93abb888192adfa41a"
+	"10ee4bb956f2bbbe7294b33f513dbeeba962d9c2f8cc18c88a9171bebc9ffb11"
+	"6a4383f49408e055ad9ca5fa75dccb65b94fd963bce6a7bfba85f5b845fd1ee7"
+	"f5f1";
 static const char kat_aead_empty_c7[] = "e69a4e87ebac391984c1cd45c9942a5b";
 static const char kat_xaead[] = "f10d71f75ff5f25df31b7dd8faa3935a7b2488d518274b826f1d16796e59e5e7";
 /* --- end of gen-kat.py output --- */
@@ -140,7 +140,7 @@ static void test_blake2s(void **state)
 	assert_hex(out, sizeof(out), kat_blake2s_abc);
 	/* Hash(a || b) does not depend on where the split is. */
 	cipher_hash(out, (const uint8_t *)split, 13, (const uint8_t *)split + 13,
-	            strlen(split) - 13);
+		    strlen(split) - 13);
 	assert_hex(out, sizeof(out), kat_blake2s_concat);
 	cipher_hash(out, (const uint8_t *)split, strlen(split), NULL, 0);
 	assert_hex(out, sizeof(out), kat_blake2s_concat);
@@ -263,13 +263,13 @@ static void test_x25519_rfc7748(void **state)
 static void test_x25519_low_order(void **state)
 {
 	static const char *const points[] = {
-	        "0000000000000000000000000000000000000000000000000000000000000000",
-	        "0100000000000000000000000000000000000000000000000000000000000000",
-	        "e0eb7a7c3b41b8ae1656e3faf19fc46ada098deb9c32b1fd866205165f49b800",
-	        "5f9c95bca3508c24b1d0b1559c83ef5b04445cc4581c8e86d8224eddd09f1157",
-	        "ecffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff7f",
-	        "edffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff7f",
-	        "eeffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff7f",
+		"0000000000000000000000000000000000000000000000000000000000000000",
+		"0100000000000000000000000000000000000000000000000000000000000000",
+		"e0eb7a7c3b41b8ae1656e3faf19fc46ada098deb9c32b1fd866205165f49b800",
+		"5f9c95bca3508c24b1d0b1559c83ef5b04445cc4581c8e86d8224eddd09f1157",
+		"ecffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff7f",
+		"edffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff7f",
+		"eeffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff7f",
 	};
 	uint8_t priv[32], pub[32], out[32];
 
@@ -305,9 +305,9 @@ static void test_generate_private(void **state)
 }
 
 static const char aead_text[] = "Ladies and Gentlemen of the class of '99: If I could offer you "
-                                "only one tip for the future, sunscreen would be it.";
-static const uint8_t aead_ad[] = {0x50, 0x51, 0x52, 0x53, 0xc0, 0xc1,
-                                  0xc2, 0xc3, 0xc4, 0xc5, 0xc6, 0xc7};
+				"only one tip for the future, sunscreen would be it.";
+static const uint8_t aead_ad[] = { 0x50, 0x51, 0x52, 0x53, 0xc0, 0xc1,
+				   0xc2, 0xc3, 0xc4, 0xc5, 0xc6, 0xc7 };
 #define TEXT_LEN (sizeof(aead_text) - 1)
 
 static void test_aead_kat(void **state)
@@ -316,18 +316,18 @@ static void test_aead_kat(void **state)
 
 	pattern(key, sizeof(key), 0x80);
 	cipher_aead_seal(out, (const uint8_t *)aead_text, TEXT_LEN, aead_ad, sizeof(aead_ad), 0,
-	                 key);
+			 key);
 	assert_hex(out, sizeof(out), kat_aead_c0);
 	cipher_aead_seal(out, (const uint8_t *)aead_text, TEXT_LEN, aead_ad, sizeof(aead_ad), 1,
-	                 key);
+			 key);
 	assert_hex(out, sizeof(out), kat_aead_c1);
 	/* Byte order of the counter in the nonce. */
 	cipher_aead_seal(out, (const uint8_t *)aead_text, TEXT_LEN, aead_ad, sizeof(aead_ad),
-	                 0x0102030405060708ULL, key);
+			 0x0102030405060708ULL, key);
 	assert_hex(out, sizeof(out), kat_aead_cbig);
 	assert_int_equal(cipher_aead_open(plain, out, sizeof(out), aead_ad, sizeof(aead_ad),
-	                                  0x0102030405060708ULL, key),
-	                 0);
+					  0x0102030405060708ULL, key),
+			 0);
 	assert_memory_equal(plain, aead_text, TEXT_LEN);
 	/* A keepalive: nothing but the tag. */
 	cipher_aead_seal(out, NULL, 0, NULL, 0, 7, key);
@@ -340,7 +340,7 @@ static void test_aead_kat(void **state)
  * construction given that nonce spelled out. */
 static void test_aead_nonce_layout(void **state)
 {
-	static const uint64_t counters[] = {0, 1, 255, 256, 0x1122334455667788ULL, UINT64_MAX};
+	static const uint64_t counters[] = { 0, 1, 255, 256, 0x1122334455667788ULL, UINT64_MAX };
 	uint8_t key[32], ours[TEXT_LEN + CIPHER_TAG_LEN], theirs[TEXT_LEN + CIPHER_TAG_LEN];
 	uint8_t nonce[crypto_aead_chacha20poly1305_IETF_NPUBBYTES];
 
@@ -350,10 +350,10 @@ static void test_aead_nonce_layout(void **state)
 		for (int j = 0; j < 8; j++)
 			nonce[4 + j] = (uint8_t)(counters[i] >> (8 * j));
 		cipher_aead_seal(ours, (const uint8_t *)aead_text, TEXT_LEN, aead_ad,
-		                 sizeof(aead_ad), counters[i], key);
+				 sizeof(aead_ad), counters[i], key);
 		crypto_aead_chacha20poly1305_ietf_encrypt(theirs, NULL, (const uint8_t *)aead_text,
-		                                          TEXT_LEN, aead_ad, sizeof(aead_ad), NULL,
-		                                          nonce, key);
+							  TEXT_LEN, aead_ad, sizeof(aead_ad), NULL,
+							  nonce, key);
 		assert_memory_equal(ours, theirs, sizeof(ours));
 	}
 }
@@ -365,23 +365,23 @@ static void test_aead_round_trip(void **state)
 
 	cipher_random(key, sizeof(key));
 	cipher_aead_seal(c1, (const uint8_t *)aead_text, TEXT_LEN, aead_ad, sizeof(aead_ad), 1,
-	                 key);
+			 key);
 	cipher_aead_seal(c2, (const uint8_t *)aead_text, TEXT_LEN, aead_ad, sizeof(aead_ad), 2,
-	                 key);
+			 key);
 	/* Same key and text, another counter: another keystream and another tag. */
 	assert_memory_not_equal(c1, c2, TEXT_LEN);
 	assert_memory_not_equal(c1 + TEXT_LEN, c2 + TEXT_LEN, CIPHER_TAG_LEN);
 
 	assert_int_equal(cipher_aead_open(plain, c1, sizeof(c1), aead_ad, sizeof(aead_ad), 1, key),
-	                 0);
+			 0);
 	assert_memory_equal(plain, aead_text, TEXT_LEN);
 	assert_int_equal(cipher_aead_open(plain, c1, sizeof(c1), aead_ad, sizeof(aead_ad), 2, key),
-	                 -EBADMSG);
+			 -EBADMSG);
 	assert_int_equal(cipher_aead_open(plain, c2, sizeof(c2), aead_ad, sizeof(aead_ad), 2, key),
-	                 0);
-	assert_int_equal(
-	        cipher_aead_open(plain, c1, sizeof(c1), aead_ad, sizeof(aead_ad) - 1, 1, key),
-	        -EBADMSG);
+			 0);
+	assert_int_equal(cipher_aead_open(plain, c1, sizeof(c1), aead_ad, sizeof(aead_ad) - 1, 1,
+					  key),
+			 -EBADMSG);
 	assert_int_equal(cipher_aead_open(plain, c1, sizeof(c1), NULL, 0, 1, key), -EBADMSG);
 
 	/* In place, as the datapath does it. */
@@ -389,17 +389,17 @@ static void test_aead_round_trip(void **state)
 	cipher_aead_seal(buf, buf, TEXT_LEN, aead_ad, sizeof(aead_ad), 1, key);
 	assert_memory_equal(buf, c1, sizeof(c1));
 	assert_int_equal(cipher_aead_open(buf, buf, sizeof(buf), aead_ad, sizeof(aead_ad), 1, key),
-	                 0);
+			 0);
 	assert_memory_equal(buf, aead_text, TEXT_LEN);
 
 	/* Shorter than a tag. */
 	assert_int_equal(cipher_aead_open(plain, c1, CIPHER_TAG_LEN - 1, NULL, 0, 1, key),
-	                 -EBADMSG);
+			 -EBADMSG);
 	assert_int_equal(cipher_aead_open(plain, c1, 0, NULL, 0, 1, key), -EBADMSG);
 	/* Truncated. */
-	assert_int_equal(
-	        cipher_aead_open(plain, c1, sizeof(c1) - 1, aead_ad, sizeof(aead_ad), 1, key),
-	        -EBADMSG);
+	assert_int_equal(cipher_aead_open(plain, c1, sizeof(c1) - 1, aead_ad, sizeof(aead_ad), 1,
+					  key),
+			 -EBADMSG);
 }
 
 static void test_aead_tamper(void **state)
@@ -408,34 +408,34 @@ static void test_aead_tamper(void **state)
 
 	cipher_random(key, sizeof(key));
 	cipher_aead_seal(c, (const uint8_t *)aead_text, TEXT_LEN, aead_ad, sizeof(aead_ad), 42,
-	                 key);
+			 key);
 	for (size_t bit = 0; bit < 8 * sizeof(c); bit++) {
 		c[bit / 8] ^= (uint8_t)(1 << (bit % 8));
-		assert_int_equal(
-		        cipher_aead_open(plain, c, sizeof(c), aead_ad, sizeof(aead_ad), 42, key),
-		        -EBADMSG);
+		assert_int_equal(cipher_aead_open(plain, c, sizeof(c), aead_ad, sizeof(aead_ad), 42,
+						  key),
+				 -EBADMSG);
 		c[bit / 8] ^= (uint8_t)(1 << (bit % 8));
 	}
 	memcpy(ad, aead_ad, sizeof(ad));
 	for (size_t bit = 0; bit < 8 * sizeof(ad); bit++) {
 		ad[bit / 8] ^= (uint8_t)(1 << (bit % 8));
 		assert_int_equal(cipher_aead_open(plain, c, sizeof(c), ad, sizeof(ad), 42, key),
-		                 -EBADMSG);
+				 -EBADMSG);
 		ad[bit / 8] ^= (uint8_t)(1 << (bit % 8));
 	}
 	for (size_t bit = 0; bit < 8 * sizeof(key); bit++) {
 		key[bit / 8] ^= (uint8_t)(1 << (bit % 8));
-		assert_int_equal(
-		        cipher_aead_open(plain, c, sizeof(c), aead_ad, sizeof(aead_ad), 42, key),
-		        -EBADMSG);
+		assert_int_equal(cipher_aead_open(plain, c, sizeof(c), aead_ad, sizeof(aead_ad), 42,
+						  key),
+				 -EBADMSG);
 		key[bit / 8] ^= (uint8_t)(1 << (bit % 8));
 	}
 	for (int bit = 0; bit < 64; bit++)
 		assert_int_equal(cipher_aead_open(plain, c, sizeof(c), aead_ad, sizeof(aead_ad),
-		                                  42 ^ (1ULL << bit), key),
-		                 -EBADMSG);
+						  42 ^ (1ULL << bit), key),
+				 -EBADMSG);
 	assert_int_equal(cipher_aead_open(plain, c, sizeof(c), aead_ad, sizeof(aead_ad), 42, key),
-	                 0);
+			 0);
 }
 
 /* RFC 8439 §2.8.2: the AEAD with the RFC's own nonce (not WireGuard's layout). */
@@ -443,27 +443,27 @@ static void test_aead_rfc8439(void **state)
 {
 	static const char nonce_hex[] = "070000004041424344454647";
 	static const char cipher_hex[] =
-	        "d31a8d34648e60db7b86afbc53ef7ec2a4aded51296e08fea9e2b5a736ee62d6"
-	        "3dbea45e8ca9671282fafb69da92728b1a71de0a9e060b2905d6a5b67ecd3b36"
-	        "92ddbd7f2d778b8c9803aee328091b58fab324e4fad675945585808b4831d7bc"
-	        "3ff4def08e4b7a9de576d26586cec64b6116";
+		"d31a8d34648e60db7b86afbc53ef7ec2a4aded51296e08fea9e2b5a736ee62d6"
+		"3dbea45e8ca9671282fafb69da92728b1a71de0a9e060b2905d6a5b67ecd3b36"
+		"92ddbd7f2d778b8c9803aee328091b58fab324e4fad675945585808b4831d7bc"
+		"3ff4def08e4b7a9de576d26586cec64b6116";
 	static const char tag_hex[] = "1ae10b594f09e26a7e902ecbd0600691";
 	uint8_t key[32], nonce[CIPHER_NONCE_LEN], out[TEXT_LEN + CIPHER_TAG_LEN], back[TEXT_LEN];
 
 	pattern(key, sizeof(key), 0x80);
 	unhex(nonce, sizeof(nonce), nonce_hex);
 	cipher_aead_seal_nonce(out, (const uint8_t *)aead_text, TEXT_LEN, aead_ad, sizeof(aead_ad),
-	                       nonce, key);
+			       nonce, key);
 	assert_hex(out, TEXT_LEN, cipher_hex);
 	assert_hex(out + TEXT_LEN, CIPHER_TAG_LEN, tag_hex);
 	assert_int_equal(cipher_aead_open_nonce(back, out, sizeof(out), aead_ad, sizeof(aead_ad),
-	                                        nonce, key),
-	                 0);
+						nonce, key),
+			 0);
 	assert_memory_equal(back, aead_text, TEXT_LEN);
 	out[TEXT_LEN + CIPHER_TAG_LEN - 1] ^= 0x80;
 	assert_int_equal(cipher_aead_open_nonce(back, out, sizeof(out), aead_ad, sizeof(aead_ad),
-	                                        nonce, key),
-	                 -EBADMSG);
+						nonce, key),
+			 -EBADMSG);
 }
 
 /* One library's output, opened by each, at every size a datagram's text can have (and the
@@ -472,8 +472,8 @@ static void test_aead_rfc8439(void **state)
 static void test_aead_libraries_agree(void **state)
 {
 	static uint8_t plain[AGREE_MAX], s_ct[AGREE_MAX + CIPHER_TAG_LEN],
-	        o_ct[AGREE_MAX + CIPHER_TAG_LEN], back[AGREE_MAX + CIPHER_TAG_LEN];
-	static const char *const libs[] = {"sodium", "openssl"};
+		o_ct[AGREE_MAX + CIPHER_TAG_LEN], back[AGREE_MAX + CIPHER_TAG_LEN];
+	static const char *const libs[] = { "sodium", "openssl" };
 	uint8_t key[32], ad[32];
 	unsigned rekeys = evp_rekeys;
 
@@ -498,24 +498,24 @@ static void test_aead_libraries_agree(void **state)
 			assert_int_equal(cipher_aead_select(libs[i]), 0);
 			memset(back, 0xee, sizeof(back));
 			assert_int_equal(cipher_aead_open(back, s_ct, len + CIPHER_TAG_LEN, ad,
-			                                  adlen, counter, key),
-			                 0);
+							  adlen, counter, key),
+					 0);
 			assert_memory_equal(back, plain, len);
 			/* In place, as the datapath opens. */
 			memcpy(back, o_ct, len + CIPHER_TAG_LEN);
 			assert_int_equal(cipher_aead_open(back, back, len + CIPHER_TAG_LEN, ad,
-			                                  adlen, counter, key),
-			                 0);
+							  adlen, counter, key),
+					 0);
 			assert_memory_equal(back, plain, len);
 
 			memcpy(back, s_ct, len + CIPHER_TAG_LEN);
 			back[bit / 8] ^= (uint8_t)(1 << (bit % 8));
 			assert_int_equal(cipher_aead_open(back, back, len + CIPHER_TAG_LEN, ad,
-			                                  adlen, counter, key),
-			                 -EBADMSG);
+							  adlen, counter, key),
+					 -EBADMSG);
 			assert_int_equal(cipher_aead_open(back, s_ct, len + CIPHER_TAG_LEN, ad,
-			                                  adlen, counter + 1, key),
-			                 -EBADMSG);
+							  adlen, counter + 1, key),
+					 -EBADMSG);
 		}
 		/* In place, as the datapath seals. */
 		memcpy(back, plain, len);
@@ -533,7 +533,8 @@ static void test_aead_auto_rule(void **state)
 {
 	uint8_t key[32], buf[1420 + CIPHER_TAG_LEN];
 	static const size_t lens[] = {
-	        0, 16, 64, CIPHER_AEAD_OPENSSL_MIN - 1, CIPHER_AEAD_OPENSSL_MIN, 512, 1420};
+		0, 16, 64, CIPHER_AEAD_OPENSSL_MIN - 1, CIPHER_AEAD_OPENSSL_MIN, 512, 1420
+	};
 
 	cipher_random(key, sizeof(key));
 	memset(buf, 0, sizeof(buf));
@@ -542,8 +543,9 @@ static void test_aead_auto_rule(void **state)
 		unsigned before = evp_rekeys;
 
 		cipher_aead_seal(buf, buf, lens[i], NULL, 0, i, key);
-		assert_int_equal(
-		        cipher_aead_open(buf, buf, lens[i] + CIPHER_TAG_LEN, NULL, 0, i, key), 0);
+		assert_int_equal(cipher_aead_open(buf, buf, lens[i] + CIPHER_TAG_LEN, NULL, 0, i,
+						  key),
+				 0);
 		assert_int_equal(evp_rekeys - before, lens[i] >= CIPHER_AEAD_OPENSSL_MIN ? 2 : 0);
 	}
 	assert_int_equal(cipher_aead_select("sodium"), 0);
@@ -563,7 +565,7 @@ static void test_aead_auto_rule(void **state)
  * call sets up its contexts, and they are freed when the thread ends. */
 static void *seal_on_thread(void *arg)
 {
-	uint8_t *buf = arg, key[32] = {1};
+	uint8_t *buf = arg, key[32] = { 1 };
 
 	cipher_aead_seal(buf, buf, 1000, NULL, 0, 5, key);
 	return NULL;
@@ -571,7 +573,7 @@ static void *seal_on_thread(void *arg)
 
 static void test_aead_openssl_no_alloc(void **state)
 {
-	uint8_t key[32], buf[1420 + CIPHER_TAG_LEN], other[sizeof(buf)], zero_key[32] = {1};
+	uint8_t key[32], buf[1420 + CIPHER_TAG_LEN], other[sizeof(buf)], zero_key[32] = { 1 };
 	long allocs, live;
 	pthread_t t;
 
@@ -585,11 +587,11 @@ static void test_aead_openssl_no_alloc(void **state)
 
 		cipher_aead_seal(buf, buf, len, NULL, 0, i, key);
 		assert_int_equal(cipher_aead_open(buf, buf, len + CIPHER_TAG_LEN, NULL, 0, i, key),
-		                 0);
+				 0);
 		cipher_aead_seal(buf, buf, len, NULL, 0, i, key);
 		buf[0] ^= 1;
 		assert_int_equal(cipher_aead_open(buf, buf, len + CIPHER_TAG_LEN, NULL, 0, i, key),
-		                 -EBADMSG);
+				 -EBADMSG);
 	}
 	assert_int_equal(ossl_allocs, allocs);
 
@@ -632,30 +634,30 @@ static void test_xaead_tamper(void **state)
 	for (size_t bit = 0; bit < 8 * sizeof(c); bit++) {
 		c[bit / 8] ^= (uint8_t)(1 << (bit % 8));
 		assert_int_equal(cipher_xaead_open(back, c, sizeof(c), ad, sizeof(ad), nonce, key),
-		                 -EBADMSG);
+				 -EBADMSG);
 		c[bit / 8] ^= (uint8_t)(1 << (bit % 8));
 	}
 	for (size_t bit = 0; bit < 8 * sizeof(nonce); bit++) {
 		nonce[bit / 8] ^= (uint8_t)(1 << (bit % 8));
 		assert_int_equal(cipher_xaead_open(back, c, sizeof(c), ad, sizeof(ad), nonce, key),
-		                 -EBADMSG);
+				 -EBADMSG);
 		nonce[bit / 8] ^= (uint8_t)(1 << (bit % 8));
 	}
 	for (size_t bit = 0; bit < 8 * sizeof(ad); bit++) {
 		ad[bit / 8] ^= (uint8_t)(1 << (bit % 8));
 		assert_int_equal(cipher_xaead_open(back, c, sizeof(c), ad, sizeof(ad), nonce, key),
-		                 -EBADMSG);
+				 -EBADMSG);
 		ad[bit / 8] ^= (uint8_t)(1 << (bit % 8));
 	}
 	assert_int_equal(cipher_xaead_open(back, c, CIPHER_TAG_LEN - 1, ad, sizeof(ad), nonce, key),
-	                 -EBADMSG);
+			 -EBADMSG);
 	assert_int_equal(cipher_xaead_open(back, c, sizeof(c), ad, sizeof(ad), nonce, key), 0);
 	assert_memory_equal(back, plain, sizeof(plain));
 }
 
 static void test_helpers(void **state)
 {
-	uint8_t a[32] = {0}, b[32] = {0};
+	uint8_t a[32] = { 0 }, b[32] = { 0 };
 
 	assert_true(cipher_is_zero(a, sizeof(a)));
 	assert_true(cipher_equal(a, b, sizeof(a)));
@@ -688,26 +690,26 @@ static int use_auto(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-	        cmocka_unit_test(test_blake2s),
-	        cmocka_unit_test(test_mac),
-	        cmocka_unit_test(test_hmac),
-	        cmocka_unit_test(test_kdf),
-	        cmocka_unit_test(test_kdf_in_place),
-	        cmocka_unit_test(test_x25519_rfc7748),
-	        cmocka_unit_test(test_x25519_low_order),
-	        cmocka_unit_test(test_generate_private),
-	        cmocka_unit_test(test_xaead_kat),
-	        cmocka_unit_test(test_xaead_tamper),
-	        cmocka_unit_test(test_helpers),
-	        cmocka_unit_test(test_aead_libraries_agree),
-	        cmocka_unit_test(test_aead_auto_rule),
-	        cmocka_unit_test(test_aead_openssl_no_alloc),
+		cmocka_unit_test(test_blake2s),
+		cmocka_unit_test(test_mac),
+		cmocka_unit_test(test_hmac),
+		cmocka_unit_test(test_kdf),
+		cmocka_unit_test(test_kdf_in_place),
+		cmocka_unit_test(test_x25519_rfc7748),
+		cmocka_unit_test(test_x25519_low_order),
+		cmocka_unit_test(test_generate_private),
+		cmocka_unit_test(test_xaead_kat),
+		cmocka_unit_test(test_xaead_tamper),
+		cmocka_unit_test(test_helpers),
+		cmocka_unit_test(test_aead_libraries_agree),
+		cmocka_unit_test(test_aead_auto_rule),
+		cmocka_unit_test(test_aead_openssl_no_alloc),
 	};
 	/* The same tests with each library forced. */
 	const struct CMUnitTest aead[] = {
-	        cmocka_unit_test(test_aead_rfc8439),      cmocka_unit_test(test_aead_kat),
-	        cmocka_unit_test(test_aead_nonce_layout), cmocka_unit_test(test_aead_round_trip),
-	        cmocka_unit_test(test_aead_tamper),
+		cmocka_unit_test(test_aead_rfc8439),      cmocka_unit_test(test_aead_kat),
+		cmocka_unit_test(test_aead_nonce_layout), cmocka_unit_test(test_aead_round_trip),
+		cmocka_unit_test(test_aead_tamper),
 	};
 	int failed;
 

@@ -341,12 +341,11 @@ static void test_values(void **state)
 			   "t.conf:2: ListenPort: bad port \"0x10\" (0 to 65535)");
 	assert_parse_error("[Interface]\nListenPort = +5\n", -EINVAL,
 			   "t.conf:2: ListenPort: bad port \"+5\" (0 to 65535)");
-	assert_parse_error(
-		"[Peer]\nPublicKey = " PUB1 "\nPersistentKeepalive = on\n", -EINVAL,
-		"t.conf:3: PersistentKeepalive: bad interval \"on\" (off or 0 to 65535)");
+	assert_parse_error("[Peer]\nPublicKey = " PUB1 "\nPersistentKeepalive = on\n", -EINVAL,
+			   "t.conf:3: PersistentKeepalive: bad interval \"on\" (off or 0 to 65535)");
 	/* wg-quick would merge a second [Interface] into the first; we refuse it. */
-	assert_parse_error("[Interface]\nAddress = fd00::1/64\n\n[interface]\nMTU = 1000\n", -EINVAL,
-			   "t.conf:4: [Interface]: a second one (the first is on line 1)");
+	assert_parse_error("[Interface]\nAddress = fd00::1/64\n\n[interface]\nMTU = 1000\n",
+			   -EINVAL, "t.conf:4: [Interface]: a second one (the first is on line 1)");
 	assert_parse_error("[Peer]\nPublicKey = " PUB1 "\n[Interface]\n[Peer]\n"
 			   "PublicKey = " PUB2 "\n[ Interface ]\n",
 			   -EINVAL, "t.conf:6: [Interface]: a second one (the first is on line 3)");
@@ -354,12 +353,12 @@ static void test_values(void **state)
 
 /* The list of AllowedIPs that routes everything but the private ranges through the tunnel,
  * in IPv4 and IPv6: 38 prefixes, some 470 bytes. */
-#define NOT_PRIVATE                                                                              \
-	"0.0.0.0/5, 8.0.0.0/7, 11.0.0.0/8, 12.0.0.0/6, 16.0.0.0/4, 32.0.0.0/3, 64.0.0.0/2, "      \
-	"128.0.0.0/3, 160.0.0.0/5, 168.0.0.0/6, 172.0.0.0/12, 172.32.0.0/11, 172.64.0.0/10, "     \
-	"172.128.0.0/9, 173.0.0.0/8, 174.0.0.0/7, 176.0.0.0/4, 192.0.0.0/9, 192.128.0.0/11, "     \
-	"192.160.0.0/13, 192.169.0.0/16, 192.170.0.0/15, 192.172.0.0/14, 192.176.0.0/12, "        \
-	"192.192.0.0/10, 193.0.0.0/8, 194.0.0.0/7, 196.0.0.0/6, 200.0.0.0/5, 208.0.0.0/4, ::/2, " \
+#define NOT_PRIVATE                                                                                \
+	"0.0.0.0/5, 8.0.0.0/7, 11.0.0.0/8, 12.0.0.0/6, 16.0.0.0/4, 32.0.0.0/3, 64.0.0.0/2, "       \
+	"128.0.0.0/3, 160.0.0.0/5, 168.0.0.0/6, 172.0.0.0/12, 172.32.0.0/11, 172.64.0.0/10, "      \
+	"172.128.0.0/9, 173.0.0.0/8, 174.0.0.0/7, 176.0.0.0/4, 192.0.0.0/9, 192.128.0.0/11, "      \
+	"192.160.0.0/13, 192.169.0.0/16, 192.170.0.0/15, 192.172.0.0/14, 192.176.0.0/12, "         \
+	"192.192.0.0/10, 193.0.0.0/8, 194.0.0.0/7, 196.0.0.0/6, 200.0.0.0/5, 208.0.0.0/4, ::/2, "  \
 	"4000::/2, 8000::/2, c000::/3, e000::/4, f000::/5, f800::/6, fe00::/7"
 
 /* Line handling: a line is one line whatever its length; comments, blanks and CRs do not
@@ -389,7 +388,8 @@ static void test_lines(void **state)
 	/* A 2000-byte PostUp is kept whole, and so is the line after it. */
 	n = (size_t)snprintf(hook, sizeof(hook), "iptables -A FORWARD -i %%i -j ACCEPT");
 	while (n + 40 < sizeof(hook))
-		n += (size_t)snprintf(hook + n, sizeof(hook) - n, "; iptables -A FORWARD -o %%i -j ACCEPT");
+		n += (size_t)snprintf(hook + n, sizeof(hook) - n,
+				      "; iptables -A FORWARD -o %%i -j ACCEPT");
 	snprintf(text, sizeof(text), "[Interface]\nPostUp = %s\nPostUp = x\nMTU = 1\n", hook);
 	assert_parse_error(text, -EINVAL, "t.conf:4: MTU: bad MTU \"1\" (576 to 65535)");
 	snprintf(text, sizeof(text), "[Interface]\nPostUp =   %s  \t\nPostUp = x\n", hook);
@@ -889,7 +889,8 @@ static void test_own_peer(void **state)
 	assert_parse_error("[Interface]\nPrivateKey = " PRIV0 "\n[Peer]\nPublicKey = " PUB1
 			   "\n[Peer]\nPublicKey = " PUB0 "\n[Peer]\nPublicKey = " PUB1 "\n",
 			   -EINVAL,
-			   "t.conf:7: [Peer]: PublicKey \"" PUB1 "\" duplicates the peer on line 3");
+			   "t.conf:7: [Peer]: PublicKey \"" PUB1
+			   "\" duplicates the peer on line 3");
 }
 
 /* config_format() writes what loads back into the same config, and writes it the same. */
@@ -908,14 +909,15 @@ static void test_format(void **state)
 	c->table_id = 51820;
 	assert_int_equal(config_format(c, &text, &len), 0);
 	assert_int_equal(strlen(text), len);
-	assert_non_null(strstr(text, "[Interface]\nPrivateKey = " PRIV0 "\nListenPort = 51820\n"
-				     "FwMark = 0x1234\nAddress = 100.64.0.1/24\n"
-				     "Address = fd00::1/64\nAddress = 100.64.9.9/32\n"
-				     "DNS = 100.64.0.53, fd00::53, corp.example\nTable = 51820\n"
-				     "SaveConfig = true\nPreUp = true\n"
-				     "PostUp = ip rule add fwmark 0x1234 table 51820 ; logger -t %i up\n"
-				     "PostUp = echo second\nPreDown = true\nPostDown = true\n"
-				     "Offload = tun udp-gro\nThreads = 3\nSandbox = off\n"));
+	assert_non_null(strstr(text,
+			       "[Interface]\nPrivateKey = " PRIV0 "\nListenPort = 51820\n"
+			       "FwMark = 0x1234\nAddress = 100.64.0.1/24\n"
+			       "Address = fd00::1/64\nAddress = 100.64.9.9/32\n"
+			       "DNS = 100.64.0.53, fd00::53, corp.example\nTable = 51820\n"
+			       "SaveConfig = true\nPreUp = true\n"
+			       "PostUp = ip rule add fwmark 0x1234 table 51820 ; logger -t %i up\n"
+			       "PostUp = echo second\nPreDown = true\nPostDown = true\n"
+			       "Offload = tun udp-gro\nThreads = 3\nSandbox = off\n"));
 	assert_non_null(strstr(text, "\n[Peer]\nPublicKey = " PUB1 "\nPresharedKey = " PSK "\n"
 				     "AllowedIPs = 100.64.0.2/32, fd00::2/128, 100.64.1.0/24\n"
 				     "Endpoint = 198.18.0.2:51820\nPersistentKeepalive = 25\n"));
@@ -933,16 +935,18 @@ static void test_format(void **state)
 	/* Rules, groups, metrics, a user, an endpoint with no text. */
 	assert_int_equal(parse_ok("[Interface]\nMetricsListen = [::1]:9586\nUser = sealnet\n"
 				  "Allow = tcp/22 from group:admin\nDeny = any\n"
-				  "[Peer]\nPublicKey = " PUB1 "\nGroups = admin web\nName = büro 1\n",
+				  "[Peer]\nPublicKey = " PUB1
+				  "\nGroups = admin web\nName = büro 1\n",
 				  &c),
 			 0);
 	c->peers[0].endpoint_text = NULL;
 	assert_int_equal(addr_parse_endpoint("[fd00::2]:51820", &c->peers[0].endpoint), 0);
 	assert_int_equal(config_format(c, &text, &len), 0);
-	assert_string_equal(text, "[Interface]\nMetricsListen = [::1]:9586\nUser = sealnet\n"
-				  "Allow = tcp/22 from group:admin\nDeny = any from any\n\n[Peer]\n"
-				  "Name = büro 1\nPublicKey = " PUB1 "\nEndpoint = [fd00::2]:51820\n"
-				  "Groups = admin, web\n");
+	assert_string_equal(text,
+			    "[Interface]\nMetricsListen = [::1]:9586\nUser = sealnet\n"
+			    "Allow = tcp/22 from group:admin\nDeny = any from any\n\n[Peer]\n"
+			    "Name = büro 1\nPublicKey = " PUB1 "\nEndpoint = [fd00::2]:51820\n"
+			    "Groups = admin, web\n");
 	assert_int_equal(parse_ok(text, &again), 0);
 	free(text);
 	config_free(again);
@@ -971,15 +975,15 @@ static int group_teardown(void **state)
 int main(void)
 {
 	static const struct CMUnitTest fixed[] = {
-		cmocka_unit_test(test_good_file),   cmocka_unit_test(test_example),
-		cmocka_unit_test(test_minimal),     cmocka_unit_test(test_values),
-		cmocka_unit_test(test_lines),       cmocka_unit_test(test_nul_byte),
+		cmocka_unit_test(test_good_file),    cmocka_unit_test(test_example),
+		cmocka_unit_test(test_minimal),      cmocka_unit_test(test_values),
+		cmocka_unit_test(test_lines),        cmocka_unit_test(test_nul_byte),
 		cmocka_unit_test(test_unresolvable), cmocka_unit_test(test_missing_file),
 		cmocka_unit_test(test_mode_warning), cmocka_unit_test(test_no_private_key),
-		cmocka_unit_test(test_table),       cmocka_unit_test(test_dns),
-		cmocka_unit_test(test_hooks),       cmocka_unit_test(test_save_config),
+		cmocka_unit_test(test_table),        cmocka_unit_test(test_dns),
+		cmocka_unit_test(test_hooks),        cmocka_unit_test(test_save_config),
 		cmocka_unit_test(test_quick_runner), cmocka_unit_test(test_own_peer),
-		cmocka_unit_test(test_format),      cmocka_unit_test(test_preshared_key_file),
+		cmocka_unit_test(test_format),       cmocka_unit_test(test_preshared_key_file),
 	};
 	const size_t n_fixed = sizeof(fixed) / sizeof(fixed[0]);
 	struct CMUnitTest *tests;

@@ -26,15 +26,15 @@
 
 /* --- Printed by tests/unit/gen-kat.py --- */
 static const char kat_cookie_pub[] =
-        "a2bb5b8307797250aaf5cc02f34abf1eb9c6b2eab3c528143a25626551a9f12f";
+	"a2bb5b8307797250aaf5cc02f34abf1eb9c6b2eab3c528143a25626551a9f12f";
 static const char kat_cookie_mac1[] = "781e0aab783405b7e3b8dc45b154c18d";
 static const char kat_cookie_reply4[] =
-        "0300000004030201909192939495969798999a9b9c9d9e9fa0a1a2a3a4a5a6a7"
-        "4fcd80800eafb201c247f024449e96cb15b7453252a7ff6d6575414f8f028fba";
+	"0300000004030201909192939495969798999a9b9c9d9e9fa0a1a2a3a4a5a6a7"
+	"4fcd80800eafb201c247f024449e96cb15b7453252a7ff6d6575414f8f028fba";
 static const char kat_cookie_mac2_4[] = "fd7a134301d3171861f37c8595fb0e2b";
 static const char kat_cookie_reply6[] =
-        "0300000004030201909192939495969798999a9b9c9d9e9fa0a1a2a3a4a5a6a7"
-        "61208ccdb02365f2243397590a5e21952e52214a9a319c0ab1282bfdc94b6b6c";
+	"0300000004030201909192939495969798999a9b9c9d9e9fa0a1a2a3a4a5a6a7"
+	"61208ccdb02365f2243397590a5e21952e52214a9a319c0ab1282bfdc94b6b6c";
 static const char kat_cookie_mac2_6[] = "d870aaedb093b12eb537af3415433190";
 /* --- end of gen-kat.py output --- */
 
@@ -83,10 +83,10 @@ static int setup(void **state)
 }
 
 static enum cookie_mac_state validate(struct fixture *f, const union endpoint *src, bool load,
-                                      uint64_t now)
+				      uint64_t now)
 {
 	return cookie_validate(&f->checker, (const uint8_t *)&f->msg, sizeof(f->msg), src, load,
-	                       now);
+			       now);
 }
 
 static void add_macs(struct fixture *f, uint64_t now)
@@ -102,7 +102,7 @@ static void get_cookie(struct fixture *f, uint64_t now)
 	add_macs(f, now);
 	assert_int_equal(validate(f, &f->src, true, now), COOKIE_VALID_MAC_BUT_NO_COOKIE);
 	cookie_create_reply(&f->checker, &reply, (const uint8_t *)&f->msg, sizeof(f->msg),
-	                    le32toh(f->msg.sender_index), &f->src, now);
+			    le32toh(f->msg.sender_index), &f->src, now);
 	assert_int_equal(cookie_consume_reply(&f->maker, &reply, now), 0);
 }
 
@@ -110,7 +110,7 @@ static void test_kat(void **state)
 {
 	uint8_t pub[32], secret[32], nonce[24], buf[148];
 	struct message_handshake_cookie reply;
-	struct cookie_checker checker = {0};
+	struct cookie_checker checker = { 0 };
 	struct cookie_maker maker;
 	union endpoint src4, src6;
 
@@ -139,7 +139,7 @@ static void test_kat(void **state)
 	assert_hex(buf + 116, 16, kat_cookie_mac1);
 	assert_hex(buf + 132, 16, kat_cookie_mac2_4);
 	assert_int_equal(cookie_validate(&checker, buf, sizeof(buf), &src4, true, T0),
-	                 COOKIE_VALID_MAC_WITH_COOKIE);
+			 COOKIE_VALID_MAC_WITH_COOKIE);
 
 	/* Same secret, an IPv6 source: address and port are what the cookie covers. */
 	script_push(nonce, sizeof(nonce));
@@ -150,15 +150,15 @@ static void test_kat(void **state)
 	cookie_add_macs(&maker, buf, sizeof(buf), T0);
 	assert_hex(buf + 132, 16, kat_cookie_mac2_6);
 	assert_int_equal(cookie_validate(&checker, buf, sizeof(buf), &src6, true, T0),
-	                 COOKIE_VALID_MAC_WITH_COOKIE);
+			 COOKIE_VALID_MAC_WITH_COOKIE);
 	assert_int_equal(cookie_validate(&checker, buf, sizeof(buf), &src4, true, T0),
-	                 COOKIE_VALID_MAC_BUT_NO_COOKIE);
+			 COOKIE_VALID_MAC_BUT_NO_COOKIE);
 }
 
 static void test_mac1(void **state)
 {
 	struct fixture *f = *state;
-	struct cookie_checker other = {0};
+	struct cookie_checker other = { 0 };
 	uint8_t other_pub[32];
 
 	add_macs(f, T0);
@@ -172,8 +172,8 @@ static void test_mac1(void **state)
 	other_pub[0] ^= 1;
 	cookie_checker_init(&other, other_pub);
 	assert_int_equal(cookie_validate(&other, (const uint8_t *)&f->msg, sizeof(f->msg), &f->src,
-	                                 false, T0),
-	                 COOKIE_INVALID_MAC);
+					 false, T0),
+			 COOKIE_INVALID_MAC);
 
 	/* mac1 covers everything before it; mac2 is not part of it. */
 	for (size_t i = 0; i < offsetof(struct message_handshake_initiation, macs.mac2); i++) {
@@ -194,12 +194,12 @@ static void test_mac1_response(void **state)
 	cipher_random(&resp, sizeof(resp));
 	cookie_add_macs(&f->maker, (uint8_t *)&resp, sizeof(resp), T0);
 	assert_int_equal(cookie_validate(&f->checker, (const uint8_t *)&resp, sizeof(resp), &f->src,
-	                                 false, T0),
-	                 COOKIE_VALID_MAC_BUT_NO_COOKIE);
+					 false, T0),
+			 COOKIE_VALID_MAC_BUT_NO_COOKIE);
 	resp.receiver_index ^= 1;
 	assert_int_equal(cookie_validate(&f->checker, (const uint8_t *)&resp, sizeof(resp), &f->src,
-	                                 false, T0),
-	                 COOKIE_INVALID_MAC);
+					 false, T0),
+			 COOKIE_INVALID_MAC);
 }
 
 static void test_under_load(void **state)
@@ -212,7 +212,7 @@ static void test_under_load(void **state)
 	assert_int_equal(validate(f, &f->src, true, T0), COOKIE_VALID_MAC_BUT_NO_COOKIE);
 
 	cookie_create_reply(&f->checker, &reply, (const uint8_t *)&f->msg, sizeof(f->msg),
-	                    le32toh(f->msg.sender_index), &f->src, T0);
+			    le32toh(f->msg.sender_index), &f->src, T0);
 	assert_int_equal(le32toh(reply.header.type), MESSAGE_HANDSHAKE_COOKIE);
 	assert_int_equal(reply.receiver_index, f->msg.sender_index);
 	assert_int_equal(cookie_consume_reply(&f->maker, &reply, T0 + SEC), 0);
@@ -230,9 +230,9 @@ static void test_under_load(void **state)
 	endpoint4(&other_port, "198.18.0.1", 51821);
 	endpoint6(&v6, "fd00::c612:1", 51820);
 	assert_int_equal(validate(f, &other_addr, true, T0 + 2 * SEC),
-	                 COOKIE_VALID_MAC_BUT_NO_COOKIE);
+			 COOKIE_VALID_MAC_BUT_NO_COOKIE);
 	assert_int_equal(validate(f, &other_port, true, T0 + 2 * SEC),
-	                 COOKIE_VALID_MAC_BUT_NO_COOKIE);
+			 COOKIE_VALID_MAC_BUT_NO_COOKIE);
 	assert_int_equal(validate(f, &v6, true, T0 + 2 * SEC), COOKIE_VALID_MAC_BUT_NO_COOKIE);
 	assert_int_equal(validate(f, &f->src, true, T0 + 2 * SEC), COOKIE_VALID_MAC_WITH_COOKIE);
 
@@ -271,7 +271,7 @@ static void test_cookie_age(void **state)
 	add_macs(f, T0);
 	assert_int_equal(validate(f, &f->src, true, T0), COOKIE_VALID_MAC_BUT_NO_COOKIE);
 	cookie_create_reply(&f->checker, &reply, (const uint8_t *)&f->msg, sizeof(f->msg), 7,
-	                    &f->src, T0);
+			    &f->src, T0);
 	assert_int_equal(cookie_consume_reply(&f->maker, &reply, got), 0);
 	add_macs(f, got + limit - 1);
 	assert_false(cipher_is_zero(f->msg.macs.mac2, COOKIE_LEN));
@@ -293,10 +293,10 @@ static void test_secret_rotation(void **state)
 	add_macs(f, T0 + 100 * SEC);
 	assert_int_equal(validate(f, &f->src, true, T0 + 100 * SEC), COOKIE_VALID_MAC_WITH_COOKIE);
 	assert_int_equal(validate(f, &f->src, true, T0 + 120 * SEC - 1),
-	                 COOKIE_VALID_MAC_WITH_COOKIE);
+			 COOKIE_VALID_MAC_WITH_COOKIE);
 	assert_memory_equal(first, f->checker.secret, sizeof(first));
 	assert_int_equal(validate(f, &f->src, true, T0 + 120 * SEC),
-	                 COOKIE_VALID_MAC_BUT_NO_COOKIE);
+			 COOKIE_VALID_MAC_BUT_NO_COOKIE);
 	assert_memory_not_equal(first, f->checker.secret, sizeof(first));
 	assert_int_equal(f->checker.secret_birthdate, T0 + 120 * SEC);
 
@@ -317,9 +317,9 @@ static void test_reply_once(void **state)
 
 	add_macs(f, T0);
 	cookie_create_reply(&f->checker, &reply, (const uint8_t *)&f->msg, sizeof(f->msg), 1,
-	                    &f->src, T0);
+			    &f->src, T0);
 	cookie_create_reply(&f->checker, &second, (const uint8_t *)&f->msg, sizeof(f->msg), 1,
-	                    &f->src, T0);
+			    &f->src, T0);
 	assert_int_equal(cookie_consume_reply(&f->maker, &reply, T0), 0);
 	assert_int_equal(cookie_consume_reply(&f->maker, &reply, T0), -EINVAL);
 	/* Another genuine reply to the same mac1 is refused too. */
@@ -334,7 +334,7 @@ static void test_reply_to_old_mac1(void **state)
 
 	add_macs(f, T0);
 	cookie_create_reply(&f->checker, &reply, (const uint8_t *)&f->msg, sizeof(f->msg), 1,
-	                    &f->src, T0);
+			    &f->src, T0);
 	f->msg.sender_index ^= 1;
 	add_macs(f, T0 + SEC);
 	assert_int_equal(cookie_consume_reply(&f->maker, &reply, T0 + SEC), -EBADMSG);
@@ -346,12 +346,12 @@ static void test_tampered_reply(void **state)
 	struct fixture *f = *state;
 	struct message_handshake_cookie reply, bad;
 	size_t from = offsetof(struct message_handshake_cookie, nonce);
-	struct cookie_checker other = {0};
+	struct cookie_checker other = { 0 };
 	uint8_t other_pub[32];
 
 	add_macs(f, T0);
 	cookie_create_reply(&f->checker, &reply, (const uint8_t *)&f->msg, sizeof(f->msg), 1,
-	                    &f->src, T0);
+			    &f->src, T0);
 	for (size_t byte = from; byte < sizeof(reply); byte++) {
 		for (int bit = 0; bit < 8; bit++) {
 			bad = reply;
@@ -375,11 +375,11 @@ static void test_tampered_reply(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-	        cmocka_unit_test(test_kat),           FIXTURE_TEST(test_mac1),
-	        FIXTURE_TEST(test_mac1_response),     FIXTURE_TEST(test_under_load),
-	        FIXTURE_TEST(test_ipv6_source),       FIXTURE_TEST(test_cookie_age),
-	        FIXTURE_TEST(test_secret_rotation),   FIXTURE_TEST(test_reply_once),
-	        FIXTURE_TEST(test_reply_to_old_mac1), FIXTURE_TEST(test_tampered_reply),
+		cmocka_unit_test(test_kat),           FIXTURE_TEST(test_mac1),
+		FIXTURE_TEST(test_mac1_response),     FIXTURE_TEST(test_under_load),
+		FIXTURE_TEST(test_ipv6_source),       FIXTURE_TEST(test_cookie_age),
+		FIXTURE_TEST(test_secret_rotation),   FIXTURE_TEST(test_reply_once),
+		FIXTURE_TEST(test_reply_to_old_mac1), FIXTURE_TEST(test_tampered_reply),
 	};
 
 	return cmocka_run_group_tests_name("cookie", tests, cipher_setup, NULL);

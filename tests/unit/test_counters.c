@@ -37,7 +37,8 @@ static const struct {
 	{ "sealnet_rx_packets", "rx_packets", "sealnet_peer_rx_packets_total" },
 	{ "sealnet_tx_packets", "tx_packets", "sealnet_peer_tx_packets_total" },
 	{ "sealnet_handshakes", "handshakes", "sealnet_peer_handshakes_total" },
-	{ "sealnet_handshakes_failed", "handshakes_failed", "sealnet_peer_handshakes_failed_total" },
+	{ "sealnet_handshakes_failed", "handshakes_failed",
+	  "sealnet_peer_handshakes_failed_total" },
 	{ "sealnet_initiations", "initiations", "sealnet_peer_handshake_initiations_total" },
 	{ "sealnet_rotations", "rotations", "sealnet_peer_keypair_rotations_total" },
 	{ "sealnet_staged_dropped", "staged_dropped", "sealnet_peer_staged_dropped_total" },
@@ -143,7 +144,8 @@ static void test_published(void **state)
 		assert_string_equal(peer_counters[j].name, published[i].log);
 		assert_string_equal(peer_counters[j].metric, published[i].metric);
 		/* wg's own keys are the unprefixed ones, in get=1 answers too. */
-		assert_int_equal(peer_counters[j].wg, strncmp(published[i].uapi, "sealnet_", 8) != 0);
+		assert_int_equal(peer_counters[j].wg,
+				 strncmp(published[i].uapi, "sealnet_", 8) != 0);
 	}
 }
 

@@ -94,10 +94,10 @@ static void test_first_then_once_a_minute(void **state)
 	droplog_check(f->dl, t += SEC);
 	assert_int_equal(n_lines, 1);
 	assert_string_equal(last_line,
-	                    "sn0: drops: no_route (2 so far): a packet to an address no peer's "
-	                    "AllowedIPs covers: add it to a peer's AllowedIPs, or route it "
-	                    "elsewhere; further drops of this reason are logged once a minute at "
-	                    "most");
+			    "sn0: drops: no_route (2 so far): a packet to an address no peer's "
+			    "AllowedIPs covers: add it to a peer's AllowedIPs, or route it "
+			    "elsewhere; further drops of this reason are logged once a minute at "
+			    "most");
 
 	/* More within the minute: nothing, whatever the count. */
 	for (int i = 0; i < 58; i++) {
@@ -154,10 +154,10 @@ static void test_link_local_silent(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-	        cmocka_unit_test(test_hints),
-	        cmocka_unit_test_setup_teardown(test_first_then_once_a_minute, setup, teardown),
-	        cmocka_unit_test_setup_teardown(test_reasons_apart, setup, teardown),
-	        cmocka_unit_test_setup_teardown(test_link_local_silent, setup, teardown),
+		cmocka_unit_test(test_hints),
+		cmocka_unit_test_setup_teardown(test_first_then_once_a_minute, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_reasons_apart, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_link_local_silent, setup, teardown),
 	};
 
 	return cmocka_run_group_tests_name("droplog", tests, NULL, NULL);

@@ -70,8 +70,8 @@ static struct firewall *with_rules(const char *const *texts, size_t n)
 	for (size_t i = 0; i < n; i++) {
 		bool deny = !strncmp(texts[i], "deny ", 5);
 
-		assert_int_equal(firewall_parse_rule(texts[i] + (deny ? 5 : 6), deny, &rules[i], err,
-						     sizeof(err)),
+		assert_int_equal(firewall_parse_rule(texts[i] + (deny ? 5 : 6), deny, &rules[i],
+						     err, sizeof(err)),
 				 0);
 	}
 	assert_int_equal(firewall_new(&fw), 0);
@@ -93,11 +93,22 @@ static void test_parse(void **state)
 		{ "udp/53 from any", "allow udp/53 from any" },
 	};
 	static const char *const bad[] = {
-		"",		       "tcp/0",		     "tcp/65536",	"tcp/80-79",
-		"icmp/8",	       "any/80",	     "sctp",		"tcp/80 to any",
-		"tcp/80 from",	       "tcp/80 from group:", "tcp/80 from group:a b",
-		"tcp/80 from 10.0.0.1", "tcp/80 from key:abc", "tcp/80 from 100.64.0.0/33",
-		"tcp/x",	       "tcp/80 from group:we/b",
+		"",
+		"tcp/0",
+		"tcp/65536",
+		"tcp/80-79",
+		"icmp/8",
+		"any/80",
+		"sctp",
+		"tcp/80 to any",
+		"tcp/80 from",
+		"tcp/80 from group:",
+		"tcp/80 from group:a b",
+		"tcp/80 from 10.0.0.1",
+		"tcp/80 from key:abc",
+		"tcp/80 from 100.64.0.0/33",
+		"tcp/x",
+		"tcp/80 from group:we/b",
 	};
 
 	for (size_t i = 0; i < sizeof(good) / sizeof(good[0]); i++) {
@@ -397,9 +408,11 @@ static void test_rules_built_aside(void **state)
 	assert_int_equal(firewall_inbound(fw, key_b, web, p, len, 1), FIREWALL_DEFAULT_DENY);
 	/* the new rules name admin first: admin would be bit 0 */
 	assert_int_equal(firewall_parse_rule("any from group:admin", false, &r[0], err,
-					     sizeof(err)), 0);
+					     sizeof(err)),
+			 0);
 	assert_int_equal(firewall_parse_rule("tcp/5201 from group:web", false, &r[1], err,
-					     sizeof(err)), 0);
+					     sizeof(err)),
+			 0);
 	assert_int_equal(firewall_rules_new(r, 2, &rs), 0);
 	assert_int_equal(firewall_rules_group_id(rs, "admin"), 0);
 	assert_int_equal(firewall_rules_group_id(rs, "web"), 1);

@@ -107,9 +107,9 @@ static void test_same_bucket(void **state)
 		assert_int_equal(index_insert(t, &e[i]), 7 + i * INDEX_BUCKETS);
 	}
 	for (uint32_t i = 0; i < 4; i++)
-		assert_ptr_equal(
-		        index_lookup(t, 7 + i * INDEX_BUCKETS, INDEX_HANDSHAKE | INDEX_KEYPAIR),
-		        &e[i]);
+		assert_ptr_equal(index_lookup(t, 7 + i * INDEX_BUCKETS,
+					      INDEX_HANDSHAKE | INDEX_KEYPAIR),
+				 &e[i]);
 	assert_null(index_lookup(t, 7 + 4 * INDEX_BUCKETS, INDEX_HANDSHAKE | INDEX_KEYPAIR));
 	assert_null(index_lookup(t, 7 + INDEX_BUCKETS, INDEX_HANDSHAKE));
 
@@ -125,7 +125,7 @@ static void test_same_bucket(void **state)
 	index_remove(t, &e[2]);
 	for (uint32_t i = 0; i < 4; i++)
 		assert_null(
-		        index_lookup(t, 7 + i * INDEX_BUCKETS, INDEX_HANDSHAKE | INDEX_KEYPAIR));
+			index_lookup(t, 7 + i * INDEX_BUCKETS, INDEX_HANDSHAKE | INDEX_KEYPAIR));
 }
 
 static void test_remove(void **state)
@@ -234,7 +234,7 @@ static void test_many(void **state)
 		assert_int_not_equal(sorted[i - 1], sorted[i]);
 	for (size_t i = 0; i < MANY; i++) {
 		assert_ptr_equal(index_lookup(t, e[i].index, INDEX_HANDSHAKE | INDEX_KEYPAIR),
-		                 &e[i]);
+				 &e[i]);
 		assert_ptr_equal(index_lookup(t, e[i].index, e[i].type), &e[i]);
 	}
 
@@ -248,8 +248,8 @@ static void test_many(void **state)
 		}
 	}
 	for (size_t i = 0; i < MANY; i++) {
-		struct index_entry *found =
-		        index_lookup(t, e[i].index, INDEX_HANDSHAKE | INDEX_KEYPAIR);
+		struct index_entry *found = index_lookup(t, e[i].index,
+							 INDEX_HANDSHAKE | INDEX_KEYPAIR);
 
 		if (i % 2 == 0)
 			assert_null(found);
@@ -274,14 +274,14 @@ static void test_many(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-	        TABLE_TEST(test_empty),
-	        TABLE_TEST(test_insert_lookup),
-	        TABLE_TEST(test_insert_collision),
-	        TABLE_TEST(test_same_bucket),
-	        TABLE_TEST(test_remove),
-	        TABLE_TEST(test_reinsert),
-	        TABLE_TEST(test_replace),
-	        TABLE_TEST(test_many),
+		TABLE_TEST(test_empty),
+		TABLE_TEST(test_insert_lookup),
+		TABLE_TEST(test_insert_collision),
+		TABLE_TEST(test_same_bucket),
+		TABLE_TEST(test_remove),
+		TABLE_TEST(test_reinsert),
+		TABLE_TEST(test_replace),
+		TABLE_TEST(test_many),
 	};
 
 	return cmocka_run_group_tests_name("index", tests, cipher_setup, NULL);

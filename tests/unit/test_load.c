@@ -69,7 +69,7 @@ static void test_trickle_never_loads(void **state)
 	static const struct {
 		unsigned rate;
 		uint64_t cost;
-	} cases[] = {{130, REFUSED}, {1000, REFUSED}, {700, ANSWERED}};
+	} cases[] = { { 130, REFUSED }, { 1000, REFUSED }, { 700, ANSWERED } };
 	struct sim s;
 
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
@@ -170,12 +170,12 @@ static void test_stale_time(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-	        cmocka_unit_test(test_trickle_never_loads),
-	        cmocka_unit_test(test_flood_loads_and_stays),
-	        cmocka_unit_test(test_load_ends),
-	        cmocka_unit_test(test_hold),
-	        cmocka_unit_test(test_burst),
-	        cmocka_unit_test(test_stale_time),
+		cmocka_unit_test(test_trickle_never_loads),
+		cmocka_unit_test(test_flood_loads_and_stays),
+		cmocka_unit_test(test_load_ends),
+		cmocka_unit_test(test_hold),
+		cmocka_unit_test(test_burst),
+		cmocka_unit_test(test_stale_time),
 	};
 
 	return cmocka_run_group_tests_name("load", tests, NULL, NULL);

@@ -24,7 +24,7 @@ static int journal = -1;
 
 static int setup(void **state)
 {
-	struct sockaddr_un sun = {.sun_family = AF_UNIX};
+	struct sockaddr_un sun = { .sun_family = AF_UNIX };
 
 	snprintf(dir, sizeof(dir), "/tmp/sn-test-log.XXXXXX");
 	if (!mkdtemp(dir))
@@ -66,9 +66,9 @@ static void test_entry(void **state)
 	log_init("sealnetd", false, LOG_INFO);
 	log_msg(LOG_WARNING, "sn0: drops: %s (%d so far)", "no_route", 2);
 	snprintf(want, sizeof(want),
-	         "PRIORITY=4\nSYSLOG_FACILITY=3\nSYSLOG_IDENTIFIER=sealnetd\nSYSLOG_PID=%ld\n"
-	         "MESSAGE=sn0: drops: no_route (2 so far)\n",
-	         (long)getpid());
+		 "PRIORITY=4\nSYSLOG_FACILITY=3\nSYSLOG_IDENTIFIER=sealnetd\nSYSLOG_PID=%ld\n"
+		 "MESSAGE=sn0: drops: no_route (2 so far)\n",
+		 (long)getpid());
 	assert_string_equal(next_entry(&len), want);
 
 	/* Below the threshold: nothing sent. */
@@ -104,11 +104,11 @@ static void test_journal_path(void **state)
 	assert_null(log_journal_path());
 	assert_int_equal(fstat(STDERR_FILENO, &st), 0);
 	snprintf(stream, sizeof(stream), "%llu:%llu", (unsigned long long)st.st_dev,
-	         (unsigned long long)st.st_ino);
+		 (unsigned long long)st.st_ino);
 	setenv("JOURNAL_STREAM", stream, 1);
 	assert_string_equal(log_journal_path(), "/run/systemd/journal/socket");
 	snprintf(stream, sizeof(stream), "%llu:%llu", (unsigned long long)st.st_dev,
-	         (unsigned long long)st.st_ino + 1);
+		 (unsigned long long)st.st_ino + 1);
 	setenv("JOURNAL_STREAM", stream, 1);
 	assert_null(log_journal_path());
 	setenv("SEALNET_JOURNAL_SOCKET", path, 1);
@@ -120,9 +120,9 @@ static void test_journal_path(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-	        cmocka_unit_test(test_entry),
-	        cmocka_unit_test(test_binary_message),
-	        cmocka_unit_test(test_journal_path),
+		cmocka_unit_test(test_entry),
+		cmocka_unit_test(test_binary_message),
+		cmocka_unit_test(test_journal_path),
 	};
 
 	return cmocka_run_group_tests_name("log", tests, setup, teardown);

@@ -232,7 +232,8 @@ static void test_request_status(void **state)
 
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
 		head = !cases[i].head;
-		assert_int_equal(metrics_request_status(cases[i].line, strlen(cases[i].line), &head),
+		assert_int_equal(metrics_request_status(cases[i].line, strlen(cases[i].line),
+							&head),
 				 cases[i].status);
 		assert_int_equal(head, cases[i].head);
 	}

@@ -200,7 +200,7 @@ static int attr_cb(const struct nlattr *attr, void *data)
 static int addr_cb(const struct nlmsghdr *nlh, void *data)
 {
 	const struct ifaddrmsg *ifa = mnl_nlmsg_get_payload(nlh);
-	const struct nlattr *tb[64] = {NULL};
+	const struct nlattr *tb[64] = { NULL };
 	struct query *q = data;
 
 	if (ifa->ifa_family != q->p.addr.family || (int)ifa->ifa_index != q->ifindex ||
@@ -217,9 +217,9 @@ static int addr_cb(const struct nlmsghdr *nlh, void *data)
 static int route_cb(const struct nlmsghdr *nlh, void *data)
 {
 	const struct rtmsg *rtm = mnl_nlmsg_get_payload(nlh);
-	const struct nlattr *tb[64] = {NULL};
+	const struct nlattr *tb[64] = { NULL };
 	struct query *q = data;
-	struct ip_addr zero = {.family = q->p.addr.family};
+	struct ip_addr zero = { .family = q->p.addr.family };
 	uint32_t table;
 
 	if (rtm->rtm_family != q->p.addr.family || rtm->rtm_dst_len != q->p.cidr)
@@ -231,7 +231,7 @@ static int route_cb(const struct nlmsghdr *nlh, void *data)
 		return MNL_CB_OK;
 	/* A default route may come without RTA_DST. */
 	if (tb[RTA_DST] ? !attr_is_addr(tb[RTA_DST], &q->p.addr)
-	                : memcmp(&zero, &q->p.addr, sizeof(zero)) != 0)
+			: memcmp(&zero, &q->p.addr, sizeof(zero)) != 0)
 		return MNL_CB_OK;
 	q->found = true;
 	q->protocol = rtm->rtm_protocol;
@@ -241,7 +241,7 @@ static int route_cb(const struct nlmsghdr *nlh, void *data)
 
 static struct query find_addr(int ifindex, const char *s)
 {
-	struct query q = {.ifindex = ifindex, .p = prefix(s)};
+	struct query q = { .ifindex = ifindex, .p = prefix(s) };
 
 	dump(RTM_GETADDR, (uint8_t)q.p.addr.family, addr_cb, &q);
 	return q;
@@ -250,7 +250,7 @@ static struct query find_addr(int ifindex, const char *s)
 /* s is given masked, as the kernel stores it. */
 static struct query find_route(int ifindex, const char *s)
 {
-	struct query q = {.ifindex = ifindex, .p = prefix(s)};
+	struct query q = { .ifindex = ifindex, .p = prefix(s) };
 
 	dump(RTM_GETROUTE, (uint8_t)q.p.addr.family, route_cb, &q);
 	return q;
@@ -450,17 +450,17 @@ static void test_route_link_down(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-	        cmocka_unit_test_setup_teardown(test_tun_open, setup, teardown),
-	        cmocka_unit_test(test_tun_name_too_long),
-	        cmocka_unit_test_setup_teardown(test_set_mtu, setup, teardown),
-	        cmocka_unit_test_setup_teardown(test_set_up, setup, teardown),
-	        cmocka_unit_test_setup_teardown(test_addr_v4, setup, teardown),
-	        cmocka_unit_test_setup_teardown(test_addr_v6, setup, teardown),
-	        cmocka_unit_test_setup_teardown(test_addr_invalid, setup, teardown),
-	        cmocka_unit_test_setup_teardown(test_route_v4, setup, teardown),
-	        cmocka_unit_test_setup_teardown(test_route_v6, setup, teardown),
-	        cmocka_unit_test_setup_teardown(test_route_with_addr, setup, teardown),
-	        cmocka_unit_test_setup_teardown(test_route_link_down, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_tun_open, setup, teardown),
+		cmocka_unit_test(test_tun_name_too_long),
+		cmocka_unit_test_setup_teardown(test_set_mtu, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_set_up, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_addr_v4, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_addr_v6, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_addr_invalid, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_route_v4, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_route_v6, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_route_with_addr, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_route_link_down, setup, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, group_setup, group_teardown);

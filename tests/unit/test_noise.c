@@ -26,48 +26,48 @@
 
 /* --- Printed by tests/unit/gen-kat.py --- */
 static const char kat_hs_i_static[] =
-        "da2d141b29cc7c8ff945dbc64cb02d80895c5b41abce95c10e0d2f55e471df66";
+	"da2d141b29cc7c8ff945dbc64cb02d80895c5b41abce95c10e0d2f55e471df66";
 static const char kat_hs_r_static[] =
-        "304282deca33d2c45831251f8ff43b3a9c91b2e7edd651e3b6dc0d215a72b467";
+	"304282deca33d2c45831251f8ff43b3a9c91b2e7edd651e3b6dc0d215a72b467";
 static const char kat_hs_i_ephemeral[] =
-        "c50761b8ebbf1e114c3bc50d2645eb43c15c7b69d4c55a11fc6000926087f98b";
+	"c50761b8ebbf1e114c3bc50d2645eb43c15c7b69d4c55a11fc6000926087f98b";
 static const char kat_hs_r_ephemeral[] =
-        "399f798e22f06535f9bc08d0107e2aff209e02d6b7e7f8b8be589f11e76c1b4c";
+	"399f798e22f06535f9bc08d0107e2aff209e02d6b7e7f8b8be589f11e76c1b4c";
 static const char kat_hs_psk[] = "8139fda7e0f126ebb083357fa93eebea6fa2e22d017ff5f74615e6fa8afa01f9";
 static const char kat_hs_nopsk_initiation[] =
-        "010000004433221188751149c7b5abbbb098d4324170004f4f06c3efe8a4049a"
-        "2e86268e6a56b563361b642c4fc309a38cf8223ee8e1b61a54c6e250f5401f7c"
-        "57fe0167c1ac4b9f33730a4d197fc243e348a1d5a97181727867645a4356aaa1"
-        "d8390ae3f88aab8849f75c4b8f4cafb6762e83e686b5343f6f7d996312a4275c"
-        "f2f31c3300000000000000000000000000000000";
+	"010000004433221188751149c7b5abbbb098d4324170004f4f06c3efe8a4049a"
+	"2e86268e6a56b563361b642c4fc309a38cf8223ee8e1b61a54c6e250f5401f7c"
+	"57fe0167c1ac4b9f33730a4d197fc243e348a1d5a97181727867645a4356aaa1"
+	"d8390ae3f88aab8849f75c4b8f4cafb6762e83e686b5343f6f7d996312a4275c"
+	"f2f31c3300000000000000000000000000000000";
 static const char kat_hs_nopsk_response[] =
-        "02000000d8c7b6a544332211ecb3691a427b4f37cba860be3e9135f1bd2af8d2"
-        "45fbc543324b92f2d7eb7d4815e02e8154ad5cda44f70e543dc65a7f4bfc5247"
-        "3425aded9ba8234e5269477400000000000000000000000000000000";
+	"02000000d8c7b6a544332211ecb3691a427b4f37cba860be3e9135f1bd2af8d2"
+	"45fbc543324b92f2d7eb7d4815e02e8154ad5cda44f70e543dc65a7f4bfc5247"
+	"3425aded9ba8234e5269477400000000000000000000000000000000";
 static const char kat_hs_nopsk_i_send[] =
-        "0e843fdf412527484729d7f3e6239bf22c9cacfc9485e584327fa0d305901753";
+	"0e843fdf412527484729d7f3e6239bf22c9cacfc9485e584327fa0d305901753";
 static const char kat_hs_nopsk_i_recv[] =
-        "2e819d323fb83ec2d9ec6ae2e40da9497d4b1ea649a639ad8fcd710841a0d01a";
+	"2e819d323fb83ec2d9ec6ae2e40da9497d4b1ea649a639ad8fcd710841a0d01a";
 static const char kat_hs_nopsk_data[] =
-        "04000000d8c7b6a500000000000000000dda28d33fa69de8d54af554a022ca7c"
-        "d494379fc63f259b5b7f9dfe621d0487";
+	"04000000d8c7b6a500000000000000000dda28d33fa69de8d54af554a022ca7c"
+	"d494379fc63f259b5b7f9dfe621d0487";
 static const char kat_hs_psk_initiation[] =
-        "010000004433221188751149c7b5abbbb098d4324170004f4f06c3efe8a4049a"
-        "2e86268e6a56b563361b642c4fc309a38cf8223ee8e1b61a54c6e250f5401f7c"
-        "57fe0167c1ac4b9f33730a4d197fc243e348a1d5a97181727867645a4356aaa1"
-        "d8390ae3f88aab8849f75c4b8f4cafb6762e83e686b5343f6f7d996312a4275c"
-        "f2f31c3300000000000000000000000000000000";
+	"010000004433221188751149c7b5abbbb098d4324170004f4f06c3efe8a4049a"
+	"2e86268e6a56b563361b642c4fc309a38cf8223ee8e1b61a54c6e250f5401f7c"
+	"57fe0167c1ac4b9f33730a4d197fc243e348a1d5a97181727867645a4356aaa1"
+	"d8390ae3f88aab8849f75c4b8f4cafb6762e83e686b5343f6f7d996312a4275c"
+	"f2f31c3300000000000000000000000000000000";
 static const char kat_hs_psk_response[] =
-        "02000000d8c7b6a544332211ecb3691a427b4f37cba860be3e9135f1bd2af8d2"
-        "45fbc543324b92f2d7eb7d485627c0991291dec54bd95650a88cfa09083d6abc"
-        "ccb90496c8a6760ef8ea094400000000000000000000000000000000";
+	"02000000d8c7b6a544332211ecb3691a427b4f37cba860be3e9135f1bd2af8d2"
+	"45fbc543324b92f2d7eb7d485627c0991291dec54bd95650a88cfa09083d6abc"
+	"ccb90496c8a6760ef8ea094400000000000000000000000000000000";
 static const char kat_hs_psk_i_send[] =
-        "a544a5e354291a6f5b7f3e4c722898bcf40fbdb6b1828e56b8c7977af0c64fda";
+	"a544a5e354291a6f5b7f3e4c722898bcf40fbdb6b1828e56b8c7977af0c64fda";
 static const char kat_hs_psk_i_recv[] =
-        "4c527bc4d7f890d4c9ef7d7ed61b613a26042c417e53b8cb46883cdaaa060105";
+	"4c527bc4d7f890d4c9ef7d7ed61b613a26042c417e53b8cb46883cdaaa060105";
 static const char kat_hs_psk_data[] =
-        "04000000d8c7b6a50000000000000000824a3fccbf43d9e1bdfba42b9a5855eb"
-        "b23bfe6883123b6ca5c9edfdec134841";
+	"04000000d8c7b6a50000000000000000824a3fccbf43d9e1bdfba42b9a5855eb"
+	"b23bfe6883123b6ca5c9edfdec134841";
 static const char kat_hs_timestamp[] = "400000006553f10a07000000";
 /* --- end of gen-kat.py output --- */
 
@@ -221,11 +221,11 @@ static void assert_session(struct pair *p, uint64_t now)
 	/* Not with one's own sending key. */
 	cipher_aead_seal(buf, plain, sizeof(plain), NULL, 0, 0, p->kp_i.send_key);
 	assert_int_equal(cipher_aead_open(plain, buf, sizeof(buf), NULL, 0, 0, p->kp_i.recv_key),
-	                 -EBADMSG);
+			 -EBADMSG);
 }
 
 static void kat_handshake(const char *psk_hex, const char *init_hex, const char *resp_hex,
-                          const char *send_hex, const char *recv_hex, const char *data_hex)
+			  const char *send_hex, const char *recv_hex, const char *data_hex)
 {
 	uint8_t i_priv[32], r_priv[32], i_eph[32], r_eph[32], psk[32];
 	uint8_t pkt[sizeof(struct message_data) + sizeof(KAT_DATA) - 1 + CIPHER_TAG_LEN];
@@ -278,7 +278,7 @@ static void kat_handshake(const char *psk_hex, const char *init_hex, const char 
 	data->key_idx = htole32(p->kp_i.remote_index);
 	data->counter = htole64(0);
 	cipher_aead_seal(data->encrypted_data, (const uint8_t *)KAT_DATA, sizeof(KAT_DATA) - 1,
-	                 NULL, 0, 0, p->kp_i.send_key);
+			 NULL, 0, 0, p->kp_i.send_key);
 	assert_hex(pkt, sizeof(pkt), data_hex);
 
 	sodium_free(p->i.private_key);
@@ -289,13 +289,13 @@ static void kat_handshake(const char *psk_hex, const char *init_hex, const char 
 static void test_kat_nopsk(void **state)
 {
 	kat_handshake(NULL, kat_hs_nopsk_initiation, kat_hs_nopsk_response, kat_hs_nopsk_i_send,
-	              kat_hs_nopsk_i_recv, kat_hs_nopsk_data);
+		      kat_hs_nopsk_i_recv, kat_hs_nopsk_data);
 }
 
 static void test_kat_psk(void **state)
 {
 	kat_handshake(kat_hs_psk, kat_hs_psk_initiation, kat_hs_psk_response, kat_hs_psk_i_send,
-	              kat_hs_psk_i_recv, kat_hs_psk_data);
+		      kat_hs_psk_i_recv, kat_hs_psk_data);
 }
 
 static void test_handshake(void **state)
@@ -327,7 +327,7 @@ static void test_handshake_psk(void **state)
 
 /* The PSK enters only in the response, so the responder cannot tell; the initiator can. */
 static void psk_mismatch(struct pair *p, const uint8_t *psk_i, const uint8_t *psk_r, uint64_t now,
-                         uint64_t wall)
+			 uint64_t wall)
 {
 	struct message_handshake_initiation init;
 	struct message_handshake_response resp;
@@ -369,7 +369,7 @@ static void test_unknown_initiator(void **state)
 	assert_int_equal(noise_create_initiation(&p->hs_i, &p->i, &init, WALL0), 0);
 	p->peers.n = 0;
 	assert_int_equal(noise_consume_initiation(&p->r, &init, lookup, &p->peers, T0, &found),
-	                 -ENOKEY);
+			 -ENOKEY);
 	assert_null(found);
 	assert_int_equal(p->peers.lookups, 1);
 	assert_memory_equal(&saved, &p->hs_r, sizeof(saved));
@@ -385,12 +385,12 @@ static void test_wrong_responder(void **state)
 	struct pair *p = *state;
 	struct message_handshake_initiation init;
 	struct noise_handshake *found;
-	struct noise_local other = {0};
+	struct noise_local other = { 0 };
 
 	local_set(&other, NULL);
 	assert_int_equal(noise_create_initiation(&p->hs_i, &p->i, &init, WALL0), 0);
 	assert_int_equal(noise_consume_initiation(&other, &init, lookup, &p->peers, T0, &found),
-	                 -EBADMSG);
+			 -EBADMSG);
 	assert_int_equal(p->peers.lookups, 0);
 	sodium_free(other.private_key);
 }
@@ -407,16 +407,16 @@ static void test_replay(void **state)
 	memcpy(&saved, &p->hs_r, sizeof(saved));
 	/* Seconds later, well past the flood limit: still the same timestamp. */
 	assert_int_equal(noise_consume_initiation(&p->r, &init, lookup, &p->peers,
-	                                          T0 + 5 * NSEC_PER_SEC, &found),
-	                 -EALREADY);
+						  T0 + 5 * NSEC_PER_SEC, &found),
+			 -EALREADY);
 	assert_null(found);
 	assert_memory_equal(&saved, &p->hs_r, sizeof(saved));
 	/* Even after the responder answered and derived a session. */
 	assert_int_equal(noise_create_response(&p->hs_r, &p->r, &resp), 0);
 	assert_int_equal(noise_derive_keypair(&p->hs_r, &p->kp_r, T0), 0);
 	assert_int_equal(noise_consume_initiation(&p->r, &init, lookup, &p->peers,
-	                                          T0 + 10 * NSEC_PER_SEC, &found),
-	                 -EALREADY);
+						  T0 + 10 * NSEC_PER_SEC, &found),
+			 -EALREADY);
 }
 
 static void test_older_timestamp(void **state)
@@ -431,16 +431,16 @@ static void test_older_timestamp(void **state)
 	assert_int_equal(noise_create_initiation(&p->hs_i, &p->i, &newer, WALL0 + NSEC_PER_SEC), 0);
 	assert_int_equal(noise_consume_initiation(&p->r, &newer, lookup, &p->peers, T0, &found), 0);
 	assert_int_equal(noise_consume_initiation(&p->r, &older, lookup, &p->peers,
-	                                          T0 + NSEC_PER_SEC, &found),
-	                 -EALREADY);
+						  T0 + NSEC_PER_SEC, &found),
+			 -EALREADY);
 	/* A fresh responder takes the older one, but then not its twin from the same step. */
 	memset(p->hs_r.latest_timestamp, 0, NOISE_TIMESTAMP_LEN);
 	assert_int_equal(noise_consume_initiation(&p->r, &older, lookup, &p->peers,
-	                                          T0 + 2 * NSEC_PER_SEC, &found),
-	                 0);
+						  T0 + 2 * NSEC_PER_SEC, &found),
+			 0);
 	assert_int_equal(noise_consume_initiation(&p->r, &same, lookup, &p->peers,
-	                                          T0 + 3 * NSEC_PER_SEC, &found),
-	                 -EALREADY);
+						  T0 + 3 * NSEC_PER_SEC, &found),
+			 -EALREADY);
 }
 
 static void test_flood(void **state)
@@ -455,15 +455,16 @@ static void test_flood(void **state)
 	assert_int_equal(noise_consume_initiation(&p->r, &a, lookup, &p->peers, T0, &found), 0);
 	memcpy(&saved, &p->hs_r, sizeof(saved));
 	assert_int_equal(noise_consume_initiation(&p->r, &b, lookup, &p->peers, T0 + 1, &found),
-	                 -EBUSY);
-	assert_int_equal(
-	        noise_consume_initiation(&p->r, &b, lookup, &p->peers, T0 + FLOOD_GAP - 1, &found),
-	        -EBUSY);
+			 -EBUSY);
+	assert_int_equal(noise_consume_initiation(&p->r, &b, lookup, &p->peers, T0 + FLOOD_GAP - 1,
+						  &found),
+			 -EBUSY);
 	assert_null(found);
 	assert_memory_equal(&saved, &p->hs_r, sizeof(saved));
 	/* The refused one was not remembered, so it still counts as new. */
-	assert_int_equal(
-	        noise_consume_initiation(&p->r, &b, lookup, &p->peers, T0 + FLOOD_GAP, &found), 0);
+	assert_int_equal(noise_consume_initiation(&p->r, &b, lookup, &p->peers, T0 + FLOOD_GAP,
+						  &found),
+			 0);
 	/* And the genuine latest one completes. */
 	assert_int_equal(noise_create_response(&p->hs_r, &p->r, &resp), 0);
 	assert_int_equal(noise_consume_response(&p->hs_i, &p->i, &resp), 0);
@@ -540,10 +541,10 @@ static void test_response_failures_keep_state(void **state)
 static void test_low_order_ephemeral(void **state)
 {
 	static const char *const points[] = {
-	        "0000000000000000000000000000000000000000000000000000000000000000",
-	        "0100000000000000000000000000000000000000000000000000000000000000",
-	        "e0eb7a7c3b41b8ae1656e3faf19fc46ada098deb9c32b1fd866205165f49b800",
-	        "ecffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff7f",
+		"0000000000000000000000000000000000000000000000000000000000000000",
+		"0100000000000000000000000000000000000000000000000000000000000000",
+		"e0eb7a7c3b41b8ae1656e3faf19fc46ada098deb9c32b1fd866205165f49b800",
+		"ecffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff7f",
 	};
 	struct pair *p = *state;
 	struct message_handshake_initiation init, bad;
@@ -553,9 +554,9 @@ static void test_low_order_ephemeral(void **state)
 	for (size_t i = 0; i < sizeof(points) / sizeof(points[0]); i++) {
 		bad = init;
 		unhex(bad.unencrypted_ephemeral, 32, points[i]);
-		assert_int_equal(
-		        noise_consume_initiation(&p->r, &bad, lookup, &p->peers, T0, &found),
-		        -EBADMSG);
+		assert_int_equal(noise_consume_initiation(&p->r, &bad, lookup, &p->peers, T0,
+							  &found),
+				 -EBADMSG);
 		assert_null(found);
 	}
 	assert_int_equal(p->peers.lookups, 0);
@@ -583,8 +584,8 @@ static void test_wrong_state(void **state)
 	assert_int_equal(noise_derive_keypair(&p->hs_i, &p->kp_i, T0), -EINVAL);
 	/* A responder cannot answer twice. */
 	assert_int_equal(noise_consume_initiation(&p->r, &init, lookup, &p->peers,
-	                                          T0 + NSEC_PER_SEC, &found),
-	                 0);
+						  T0 + NSEC_PER_SEC, &found),
+			 0);
 	assert_int_equal(noise_create_response(&p->hs_r, &p->r, &resp), 0);
 	assert_int_equal(noise_create_response(&p->hs_r, &p->r, &resp), -EINVAL);
 }
@@ -594,13 +595,13 @@ static void test_no_identity(void **state)
 	struct pair *p = *state;
 	struct message_handshake_initiation init;
 	struct noise_handshake *found;
-	struct noise_local none = {0};
-	uint8_t low_order[32] = {0};
+	struct noise_local none = { 0 };
+	uint8_t low_order[32] = { 0 };
 
 	assert_int_equal(noise_create_initiation(&p->hs_i, &none, &init, WALL0), -ENOKEY);
 	assert_int_equal(noise_create_initiation(&p->hs_i, &p->i, &init, WALL0), 0);
 	assert_int_equal(noise_consume_initiation(&none, &init, lookup, &p->peers, T0, &found),
-	                 -ENOKEY);
+			 -ENOKEY);
 	/* A peer whose static key is of low order has no static-static secret. */
 	noise_handshake_init(&p->hs_i, &p->i, low_order, NULL);
 	assert_true(cipher_is_zero(p->hs_i.precomputed_static_static, KEY_LEN));
@@ -619,7 +620,7 @@ static void test_identity_change(void **state)
 	local_set(&p->r, NULL);
 	noise_handshake_set_local(&p->hs_r, &p->r);
 	assert_int_equal(noise_consume_initiation(&p->r, &init, lookup, &p->peers, T0, &found),
-	                 -EBADMSG);
+			 -EBADMSG);
 	noise_handshake_init(&p->hs_i, &p->i, p->r.public_key, NULL);
 	run_handshake(p, T0, WALL0 + NSEC_PER_SEC);
 	assert_session(p, T0);
@@ -639,8 +640,8 @@ static void test_keypair_wipe(void **state)
 static void test_tai64n(void **state)
 {
 	uint8_t a[NOISE_TIMESTAMP_LEN], b[NOISE_TIMESTAMP_LEN];
-	static const uint8_t epoch[] = {0x40, 0, 0, 0, 0, 0, 0, 0x0a, 0, 0, 0, 0};
-	static const uint8_t later[] = {0x40, 0, 0, 0, 0x01, 0x02, 0x03, 0x0e, 0x3b, 0, 0, 0};
+	static const uint8_t epoch[] = { 0x40, 0, 0, 0, 0, 0, 0, 0x0a, 0, 0, 0, 0 };
+	static const uint8_t later[] = { 0x40, 0, 0, 0, 0x01, 0x02, 0x03, 0x0e, 0x3b, 0, 0, 0 };
 	uint64_t t;
 
 	/* TAI64 label 2^62 + 10 at the Unix epoch, all big-endian. */
@@ -684,15 +685,15 @@ static void test_tai64n(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-	        cmocka_unit_test(test_kat_nopsk),    cmocka_unit_test(test_kat_psk),
-	        PAIR_TEST(test_handshake),           PAIR_TEST(test_handshake_psk),
-	        PAIR_TEST(test_psk_mismatch),        PAIR_TEST(test_unknown_initiator),
-	        PAIR_TEST(test_wrong_responder),     PAIR_TEST(test_replay),
-	        PAIR_TEST(test_older_timestamp),     PAIR_TEST(test_flood),
-	        PAIR_TEST(test_initiation_bitflips), PAIR_TEST(test_response_failures_keep_state),
-	        PAIR_TEST(test_low_order_ephemeral), PAIR_TEST(test_wrong_state),
-	        PAIR_TEST(test_no_identity),         PAIR_TEST(test_identity_change),
-	        PAIR_TEST(test_keypair_wipe),        cmocka_unit_test(test_tai64n),
+		cmocka_unit_test(test_kat_nopsk),    cmocka_unit_test(test_kat_psk),
+		PAIR_TEST(test_handshake),           PAIR_TEST(test_handshake_psk),
+		PAIR_TEST(test_psk_mismatch),        PAIR_TEST(test_unknown_initiator),
+		PAIR_TEST(test_wrong_responder),     PAIR_TEST(test_replay),
+		PAIR_TEST(test_older_timestamp),     PAIR_TEST(test_flood),
+		PAIR_TEST(test_initiation_bitflips), PAIR_TEST(test_response_failures_keep_state),
+		PAIR_TEST(test_low_order_ephemeral), PAIR_TEST(test_wrong_state),
+		PAIR_TEST(test_no_identity),         PAIR_TEST(test_identity_change),
+		PAIR_TEST(test_keypair_wipe),        cmocka_unit_test(test_tai64n),
 	};
 
 	return cmocka_run_group_tests_name("noise", tests, cipher_setup, NULL);

@@ -101,7 +101,7 @@ static size_t build(uint8_t *pkt, int v6, uint8_t proto, size_t payload, uint8_t
 		pkt[ihl + 4] = 0xff; /* seq near the wrap */
 		pkt[ihl + 5] = 0xff;
 		pkt[ihl + 6] = 0xf0;
-		pkt[ihl + 8] = 0x01; /* ack */
+		pkt[ihl + 8] = 0x01;  /* ack */
 		pkt[ihl + 12] = 0x80; /* doff 8: 12 bytes of options */
 		pkt[ihl + 13] = tcpflags;
 		pkt[ihl + 14] = 0x01;
@@ -135,7 +135,8 @@ static void check_segmentation(int v6, uint8_t proto, size_t payload, uint16_t m
 	int n;
 
 	vh.gso_type = proto == IPPROTO_UDP ? OFFLOAD_GSO_UDP_L4
-					   : v6 ? OFFLOAD_GSO_TCPV6 : OFFLOAD_GSO_TCPV4;
+		      : v6                 ? OFFLOAD_GSO_TCPV6
+					   : OFFLOAD_GSO_TCPV4;
 	len = build(pkt, v6, proto, payload, 0x18 | 0x01 | 0x80 /* PSH ACK FIN CWR */, 7);
 	s.n = 0;
 	n = offload_segment(&vh, pkt, len, alloc_seg, &s);
@@ -245,7 +246,8 @@ static void test_complete_csum(void **state)
 {
 	static uint8_t pkt[3000];
 	size_t len = build(pkt, 0, IPPROTO_TCP, 2000, 0x18, 3);
-	struct offload_vnet_hdr vh = { .flags = OFFLOAD_F_NEEDS_CSUM, .csum_start = 20,
+	struct offload_vnet_hdr vh = { .flags = OFFLOAD_F_NEEDS_CSUM,
+				       .csum_start = 20,
 				       .csum_offset = 16 };
 	uint16_t partial = naive_fold(naive_pseudo(pkt, 0, IPPROTO_TCP, len - 20));
 
@@ -261,8 +263,8 @@ static void test_complete_csum(void **state)
 /* Splits the super-packet pkt as the TUN hands it over, feeds every segment to g (each
  * must join) and finishes g: the whole must come back, vnet header in front. Returns the
  * number of segments; *out is the vnet header written. */
-static int segment_and_coalesce(const struct offload_vnet_hdr *vh, const uint8_t *pkt,
-				size_t len, struct offload_gro *g, struct offload_vnet_hdr *out)
+static int segment_and_coalesce(const struct offload_vnet_hdr *vh, const uint8_t *pkt, size_t len,
+				struct offload_gro *g, struct offload_vnet_hdr *out)
 {
 	static struct segs s;
 	int n;

@@ -111,7 +111,8 @@ static void test_lookup_cost(void **state)
 		for (size_t i = 0; i < n; i++)
 			peer_table_insert(&t, &peers[i]);
 		printf("# lookup %5zu peers: table %6.0f ns, linear scan %9.0f ns\n", n,
-		       ns_per_lookup(&t, n, 200000), ns_per_lookup(NULL, n, n >= 1000 ? 2000 : 20000));
+		       ns_per_lookup(&t, n, 200000),
+		       ns_per_lookup(NULL, n, n >= 1000 ? 2000 : 20000));
 		peer_table_free(&t);
 	}
 }
@@ -220,10 +221,8 @@ static void test_staging(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_against_naive),
-		cmocka_unit_test(test_lookup_cost),
-		cmocka_unit_test(test_prefix_list),
-		cmocka_unit_test(test_sort),
+		cmocka_unit_test(test_against_naive), cmocka_unit_test(test_lookup_cost),
+		cmocka_unit_test(test_prefix_list),   cmocka_unit_test(test_sort),
 		cmocka_unit_test(test_staging),
 	};
 

@@ -44,7 +44,7 @@ static struct ip_addr ip(const char *s)
 
 static struct ip_addr ip4_n(uint32_t n)
 {
-	struct ip_addr a = {.family = AF_INET};
+	struct ip_addr a = { .family = AF_INET };
 
 	/* 100.64.0.0/10 holds 2^22 addresses: enough distinct sources. */
 	n = 0x64400000u | (n & 0x3fffffu);
@@ -182,7 +182,7 @@ static void test_table_full(void **state)
 {
 	struct ratelimiter *rl = *state;
 	struct ip_addr legit = ip("198.18.0.1"), late = ip("198.18.0.2");
-	struct ip_addr first_admitted = {0};
+	struct ip_addr first_admitted = { 0 };
 	unsigned ok = 0;
 	const unsigned flood = 100000;
 

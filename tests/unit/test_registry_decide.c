@@ -72,7 +72,7 @@ static void add(struct world *w, int id, int64_t rev, const char *overlay, const
 		n->pod_subnets[n->n_pod_subnets++] = pfx(pod);
 	registry_key_name(name, n->public_key);
 	snprintf(w->keys[w->n], sizeof(w->keys[0]), PREFIX "%s", name);
-	w->e[w->n] = (struct decide_entry){w->keys[w->n], rev, true, NULL, n};
+	w->e[w->n] = (struct decide_entry){ w->keys[w->n], rev, true, NULL, n };
 	w->n++;
 }
 
@@ -154,15 +154,15 @@ static void test_claimed_first(void **state)
 	static const struct {
 		const char *ov1, *pod1, *ov2, *pod2, *what;
 	} cases[] = {
-	        {"100.64.0.1", NULL, "100.64.0.1", NULL, "100.64.0.1/32 overlaps 100.64.0.1/32"},
-	        {"100.64.0.1", "100.96.1.0/24", "100.64.0.2", "100.96.1.128/25",
-	         "100.96.1.128/25 overlaps 100.96.1.0/24"},
-	        {"100.64.0.1", "100.96.1.128/25", "100.64.0.2", "100.96.0.0/16",
-	         "100.96.0.0/16 overlaps 100.96.1.128/25"},
-	        {"100.64.0.1", "100.96.1.0/24", "100.96.1.7", NULL,
-	         "100.96.1.7/32 overlaps 100.96.1.0/24"},
-	        {"fd00::1", "fd00:96:1::/64", "fd00::2", "fd00:96::/32",
-	         "fd00:96::/32 overlaps fd00:96:1::/64"},
+		{ "100.64.0.1", NULL, "100.64.0.1", NULL, "100.64.0.1/32 overlaps 100.64.0.1/32" },
+		{ "100.64.0.1", "100.96.1.0/24", "100.64.0.2", "100.96.1.128/25",
+		  "100.96.1.128/25 overlaps 100.96.1.0/24" },
+		{ "100.64.0.1", "100.96.1.128/25", "100.64.0.2", "100.96.0.0/16",
+		  "100.96.0.0/16 overlaps 100.96.1.128/25" },
+		{ "100.64.0.1", "100.96.1.0/24", "100.96.1.7", NULL,
+		  "100.96.1.7/32 overlaps 100.96.1.0/24" },
+		{ "fd00::1", "fd00:96:1::/64", "fd00::2", "fd00:96::/32",
+		  "fd00:96::/32 overlaps fd00:96:1::/64" },
 	};
 	struct world w;
 
@@ -242,8 +242,8 @@ static void test_self(void **state)
 	assert_what(&w, 1, " (this node!)");
 	assert_int_equal(verdict(&w, 0), DECIDE_OWN_CLAIMS);
 	assert_what(&w, 0,
-	            "not made a peer here: 100.64.0.100/32 overlaps 100.64.0.100/32, this "
-	            "node's own");
+		    "not made a peer here: 100.64.0.100/32 overlaps 100.64.0.100/32, this "
+		    "node's own");
 	registry_decision_free(&w.d);
 }
 
@@ -252,7 +252,7 @@ static void test_self(void **state)
  * claims against later entries, as on every other node. */
 static void test_clash(void **state)
 {
-	static const uint8_t hand[KEY_LEN] = {9, 9, 9};
+	static const uint8_t hand[KEY_LEN] = { 9, 9, 9 };
 	struct decide_held_addr eps[2];
 	struct decide_held_prefix held[1];
 	struct ip_addr a;
@@ -286,8 +286,8 @@ static void test_clash(void **state)
 	w.self.n_local = 0;
 
 	/* Of the peers' endpoints, the first the claims cover is named. */
-	eps[0] = (struct decide_held_addr){ip("198.18.0.1"), hand};
-	eps[1] = (struct decide_held_addr){ip("100.64.0.1"), w.nodes[1].public_key};
+	eps[0] = (struct decide_held_addr){ ip("198.18.0.1"), hand };
+	eps[1] = (struct decide_held_addr){ ip("100.64.0.1"), w.nodes[1].public_key };
 	w.self.held_endpoints = eps;
 	w.self.n_held_endpoints = 2;
 	assert_int_equal(verdict(&w, 0), DECIDE_CLASH);
@@ -296,7 +296,7 @@ static void test_clash(void **state)
 	assert_int_equal(verdict(&w, 0), DECIDE_PEER);
 	w.self.n_held_endpoints = 0;
 
-	held[0] = (struct decide_held_prefix){pfx("100.96.1.9/32"), hand};
+	held[0] = (struct decide_held_prefix){ pfx("100.96.1.9/32"), hand };
 	w.self.held_prefixes = held;
 	w.self.n_held_prefixes = 1;
 	assert_int_equal(verdict(&w, 0), DECIDE_CLASH);
@@ -306,7 +306,7 @@ static void test_clash(void **state)
 	held[0].key = w.nodes[0].public_key;
 	assert_int_equal(verdict(&w, 0), DECIDE_PEER);
 	/* An exit node's 0.0.0.0/0 holds no cluster address in particular. */
-	held[0] = (struct decide_held_prefix){pfx("0.0.0.0/0"), hand};
+	held[0] = (struct decide_held_prefix){ pfx("0.0.0.0/0"), hand };
 	assert_int_equal(verdict(&w, 0), DECIDE_PEER);
 	held[0].p = pfx("100.96.0.0/12");
 	assert_int_equal(verdict(&w, 0), DECIDE_CLASH);
@@ -322,11 +322,11 @@ struct ref_verdict {
 
 /* The registry's decision as it was before the index: every entry against every older one. */
 static void reference(const struct decide_entry *e, size_t n, const struct decide_self *s,
-                      struct ref_verdict *v)
+		      struct ref_verdict *v)
 {
 	size_t *order = calloc(n ? n : 1, sizeof(*order));
 	bool *accepted = calloc(n ? n : 1, sizeof(*accepted));
-	struct decider d = {.self = s};
+	struct decider d = { .self = s };
 	char clash[320];
 	size_t i, j;
 
@@ -345,11 +345,11 @@ static void reference(const struct decide_entry *e, size_t n, const struct decid
 		}
 		for (j = 0; j < i; j++)
 			if (accepted[j] && registry_claims_overlap(x->node, e[order[j]].node, clash,
-			                                           sizeof(clash)))
+								   sizeof(clash)))
 				break;
 		if (j < i) {
 			snprintf(out->what, sizeof(out->what), "refused: %s, claimed first by %s%s",
-			         clash, e[order[j]].key, is_self(s, x) ? " (this node!)" : "");
+				 clash, e[order[j]].key, is_self(s, x) ? " (this node!)" : "");
 			out->verdict = DECIDE_CLAIMED;
 			continue;
 		}
@@ -358,20 +358,20 @@ static void reference(const struct decide_entry *e, size_t n, const struct decid
 			out->verdict = DECIDE_SELF;
 		} else if (registry_claims_overlap(x->node, s->claims, clash, sizeof(clash))) {
 			snprintf(out->what, sizeof(out->what),
-			         "not made a peer here: %s, this node's own", clash);
+				 "not made a peer here: %s, this node's own", clash);
 			out->verdict = DECIDE_OWN_CLAIMS;
 		} else {
 			/* Held endpoints the slow way, as before. */
 			for (j = 0; j < s->n_held_endpoints; j++)
 				if (registry_claims_cover(x->node, &s->held_endpoints[j].a, clash,
-				                          sizeof(clash)))
+							  sizeof(clash)))
 					break;
 			if (j < s->n_held_endpoints) {
 				char b64[KEY_B64_LEN];
 
 				key_to_base64(b64, s->held_endpoints[j].key);
 				snprintf(out->what, sizeof(out->what),
-				         "refused here: %s, the endpoint of peer %s", clash, b64);
+					 "refused here: %s, the endpoint of peer %s", clash, b64);
 				out->verdict = DECIDE_CLASH;
 			} else if (local_clash(&d, x->node, clash, sizeof(clash)) == 1) {
 				snprintf(out->what, sizeof(out->what), "refused here: %s", clash);
@@ -398,7 +398,7 @@ static uint32_t rnd(void)
  * /22 to /28 in 100.96.0.0/20, some IPv6 of /48 to /64, some invalid, revisions with ties.
  * Else a cluster: overlays in 100.64.0.0/13, a /24 or a /64 each (3 in 4), some IPv6. */
 static void random_entries(size_t n, struct node *nodes, char (*keys)[128], struct decide_entry *e,
-                           bool crowded)
+			   bool crowded)
 {
 	char s[64], name[REGISTRY_KEY_NAME_LEN];
 	unsigned span = crowded ? 1024 : 1u << 19;
@@ -415,28 +415,28 @@ static void random_entries(size_t n, struct node *nodes, char (*keys)[128], stru
 			x->overlay = pfx(s);
 			if (crowded)
 				snprintf(s, sizeof(s), "fd00:96:%x::/%u", rnd() % 64,
-				         48 + rnd() % 17);
+					 48 + rnd() % 17);
 			else
 				snprintf(s, sizeof(s), "fd00:96:%x:%x::/64", (unsigned)i >> 16,
-				         (unsigned)i & 0xffff);
+					 (unsigned)i & 0xffff);
 		} else {
 			snprintf(s, sizeof(s), "100.%u.%u.%u", 64 + (v >> 16), (v >> 8) & 255,
-			         v & 255);
+				 v & 255);
 			x->overlay = pfx(s);
 			/* Crowded: /22 to /28 in 100.96.0.0/20; else a /24 each, from 100.72.0.0.
 			 */
 			len = crowded ? 22 + rnd() % 7 : 24;
 			v = crowded ? 96u << 16 | (rnd() % 4096) : (72u << 16) + ((unsigned)i << 8);
 			snprintf(s, sizeof(s), "100.%u.%u.%u/%u", v >> 16, (v >> 8) & 255, v & 255,
-			         len);
+				 len);
 		}
 		x->pod_subnets[0] = pfx(s);
 		addr_prefix_mask(&x->pod_subnets[0]);
 		x->n_pod_subnets = rnd() % 4 != 0;
 		registry_key_name(name, x->public_key);
 		snprintf(keys[i], 128, PREFIX "%s", name);
-		e[i] = (struct decide_entry){keys[i], (int64_t)(crowded ? rnd() % (n / 2 + 1) : i),
-		                             rnd() % 16 != 0, "not JSON", x};
+		e[i] = (struct decide_entry){ keys[i], (int64_t)(crowded ? rnd() % (n / 2 + 1) : i),
+					      rnd() % 16 != 0, "not JSON", x };
 	}
 }
 
@@ -448,10 +448,10 @@ static void test_against_reference(void **state)
 	struct decide_entry *e = calloc(N, sizeof(*e));
 	struct ref_verdict *want = calloc(N, sizeof(*want));
 	struct decide_held_addr eps[3];
-	struct node self_claims = {0};
-	struct decide_self self = {.published_key = "", .claims = &self_claims, .cidrs = &cidrs};
+	struct node self_claims = { 0 };
+	struct decide_self self = { .published_key = "", .claims = &self_claims, .cidrs = &cidrs };
 	struct decision d;
-	size_t counts[6] = {0};
+	size_t counts[6] = { 0 };
 
 	(void)state;
 	assert_non_null(nodes);
@@ -459,9 +459,9 @@ static void test_against_reference(void **state)
 	assert_non_null(e);
 	assert_non_null(want);
 	self_claims.overlay = pfx("100.64.1.1");
-	eps[0] = (struct decide_held_addr){ip("100.64.2.7"), nodes[0].public_key};
-	eps[1] = (struct decide_held_addr){ip("100.96.3.3"), nodes[0].public_key};
-	eps[2] = (struct decide_held_addr){ip("100.64.2.9"), nodes[0].public_key};
+	eps[0] = (struct decide_held_addr){ ip("100.64.2.7"), nodes[0].public_key };
+	eps[1] = (struct decide_held_addr){ ip("100.96.3.3"), nodes[0].public_key };
+	eps[2] = (struct decide_held_addr){ ip("100.64.2.9"), nodes[0].public_key };
 	self.held_endpoints = eps;
 	self.n_held_endpoints = 3;
 	for (int round = 0; round < 20; round++) {
@@ -473,10 +473,9 @@ static void test_against_reference(void **state)
 			const char *what = d.v[i].what ? d.v[i].what : "";
 
 			if (d.v[i].verdict != want[i].verdict || strcmp(what, want[i].what))
-				print_error(
-				        "round %d entry %zu: %d \"%s\", the reference %d \"%s\"\n",
-				        round, i, d.v[i].verdict, what, want[i].verdict,
-				        want[i].what);
+				print_error("round %d entry %zu: %d \"%s\", the reference %d \"%s\"\n",
+					    round, i, d.v[i].verdict, what, want[i].verdict,
+					    want[i].what);
 			assert_int_equal(d.v[i].verdict, want[i].verdict);
 			assert_string_equal(what, want[i].what);
 			counts[d.v[i].verdict]++;
@@ -507,8 +506,8 @@ static void test_scale_figures(void **state)
 	char(*keys)[128] = calloc(N, sizeof(*keys));
 	struct decide_entry *e = calloc(N, sizeof(*e));
 	struct ref_verdict *want = calloc(N, sizeof(*want));
-	struct node self_claims = {0};
-	struct decide_self self = {.published_key = "", .claims = &self_claims, .cidrs = &cidrs};
+	struct node self_claims = { 0 };
+	struct decide_self self = { .published_key = "", .claims = &self_claims, .cidrs = &cidrs };
 	struct timespec a, b, c;
 	struct decision d;
 	double best;
@@ -555,14 +554,14 @@ static void test_scale_figures(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-	        cmocka_unit_test(test_peer),
-	        cmocka_unit_test(test_invalid),
-	        cmocka_unit_test(test_claimed_first),
-	        cmocka_unit_test(test_claimed_names_the_oldest),
-	        cmocka_unit_test(test_self),
-	        cmocka_unit_test(test_clash),
-	        cmocka_unit_test(test_against_reference),
-	        cmocka_unit_test(test_scale_figures),
+		cmocka_unit_test(test_peer),
+		cmocka_unit_test(test_invalid),
+		cmocka_unit_test(test_claimed_first),
+		cmocka_unit_test(test_claimed_names_the_oldest),
+		cmocka_unit_test(test_self),
+		cmocka_unit_test(test_clash),
+		cmocka_unit_test(test_against_reference),
+		cmocka_unit_test(test_scale_figures),
 	};
 
 	return cmocka_run_group_tests_name("registry_decide", tests, setup, NULL);

@@ -59,8 +59,8 @@ static void entry_key(char *buf, size_t len, const uint8_t name_key[KEY_LEN])
 /* An entry named after name_key that says it is pub, with the fields given (JSON members,
  * after public_key). */
 static int parse(const uint8_t name_key[KEY_LEN], const uint8_t pub[KEY_LEN],
-                 const struct cluster_cidrs *cidrs, const char *fields, struct node *n, char *why,
-                 size_t why_len)
+		 const struct cluster_cidrs *cidrs, const char *fields, struct node *n, char *why,
+		 size_t why_len)
 {
 	char key[128], b64[KEY_B64_LEN], value[1024];
 
@@ -93,7 +93,7 @@ static void refused(const char *fields, const struct cluster_cidrs *cidrs, const
 
 	if (ret != -EINVAL || !strstr(why, reason))
 		print_error("%s\nexpected a refusal with \"%s\", got %d \"%s\"\n", fields, reason,
-		            ret, why);
+			    ret, why);
 	assert_int_equal(ret, -EINVAL);
 	assert_non_null(strstr(why, reason));
 }
@@ -133,20 +133,20 @@ static void test_claims_in_cluster_ranges(void **state)
 {
 	(void)state;
 	refused("\"overlay\":\"100.64.0.2\",\"pod_subnet\":\"8.0.0.0/8\"", &v4,
-	        "pod_subnet 8.0.0.0/8 is outside the cluster's ranges");
+		"pod_subnet 8.0.0.0/8 is outside the cluster's ranges");
 	refused("\"overlay\":\"100.64.0.2\",\"pod_subnet\":\"198.18.0.0/15\"", &v4,
-	        "pod_subnet 198.18.0.0/15 is outside");
+		"pod_subnet 198.18.0.0/15 is outside");
 	refused("\"overlay\":\"1.1.1.1\"", &v4, "overlay 1.1.1.1/32 is outside");
 	refused("\"overlay\":\"198.18.2.2\"", &v4, "overlay 198.18.2.2/32 is outside");
 	/* Straddling the edge of the range: overlapping is not being inside. */
 	refused("\"overlay\":\"100.64.0.2\",\"pod_subnet\":\"100.0.0.0/9\"", &v4,
-	        "pod_subnet 100.0.0.0/9 is outside");
+		"pod_subnet 100.0.0.0/9 is outside");
 	refused("\"overlay\":\"100.64.0.2\",\"pod_subnet\":\"100.128.0.0/24\"", &v4,
-	        "pod_subnet 100.128.0.0/24 is outside");
+		"pod_subnet 100.128.0.0/24 is outside");
 	/* A family the cluster has no range for. */
 	refused("\"overlay\":\"fd00::2\"", &v4, "overlay fd00::2/128 is outside");
 	refused("\"overlay\":\"100.64.0.2\",\"pod_subnet\":\"2001:db8::/64\"", &dual,
-	        "pod_subnet 2001:db8::/64 is outside");
+		"pod_subnet 2001:db8::/64 is outside");
 	/* The width limit still holds inside a wide range. */
 	refused("\"overlay\":\"fd00::2\",\"pod_subnet\":\"fd00::/16\"", &dual, "wider than /32");
 
@@ -161,19 +161,19 @@ static void test_endpoints_outside_cluster_ranges(void **state)
 {
 	(void)state;
 	refused("\"overlay\":\"100.64.0.2\",\"endpoints\":[\"100.96.1.5:51820\"]", &v4,
-	        "endpoint \"100.96.1.5:51820\" is inside the cluster's range 100.64.0.0/10");
+		"endpoint \"100.96.1.5:51820\" is inside the cluster's range 100.64.0.0/10");
 	refused("\"overlay\":\"100.64.0.2\",\"endpoints\":[\"198.18.2.2:1\","
-	        "\"[::ffff:100.64.0.1]:51820\"]",
-	        &v4, "is inside the cluster's range");
+		"\"[::ffff:100.64.0.1]:51820\"]",
+		&v4, "is inside the cluster's range");
 	refused("\"overlay\":\"100.64.0.2\",\"endpoints\":[\"[fd00::9]:51820\"]", &dual,
-	        "is inside the cluster's range fd00::/8");
+		"is inside the cluster's range fd00::/8");
 	accepted("\"overlay\":\"100.64.0.2\",\"endpoints\":[\"[fd00::9]:51820\"]", &v4);
 	accepted("\"overlay\":\"100.64.0.2\",\"endpoints\":[\"198.18.2.2:51820\"]", &dual);
 }
 
 static void test_cluster_cidr_option(void **state)
 {
-	struct cluster_cidrs c = {.n = 0};
+	struct cluster_cidrs c = { .n = 0 };
 	char why[160];
 
 	(void)state;
@@ -186,7 +186,7 @@ static void test_cluster_cidr_option(void **state)
 	assert_int_equal(c.n, 0);
 	for (int i = 0; i < REGISTRY_MAX_CLUSTER_CIDRS; i++)
 		assert_int_equal(registry_add_cluster_cidr(&c, "100.64.0.0/10", why, sizeof(why)),
-		                 0);
+				 0);
 	assert_int_equal(registry_add_cluster_cidr(&c, "fd00::/8", why, sizeof(why)), -ENOSPC);
 }
 
@@ -271,28 +271,27 @@ static void test_dual_stack_pod_subnets(void **state)
 
 	(void)state;
 	assert_int_equal(parse(k1, k1, &dual,
-	                       DUAL "\"pod_subnets\":[\"100.96.2.0/24\",\"fd00:96:2::/64\"]", &n,
-	                       why, sizeof(why)),
-	                 0);
+			       DUAL "\"pod_subnets\":[\"100.96.2.0/24\",\"fd00:96:2::/64\"]", &n,
+			       why, sizeof(why)),
+			 0);
 	assert_int_equal(n.n_pod_subnets, 2);
 	assert_string_equal(addr_prefix_str(&n.pod_subnets[0], buf), "100.96.2.0/24");
 	assert_string_equal(addr_prefix_str(&n.pod_subnets[1], buf), "fd00:96:2::/64");
 	/* pod_subnets alone, in either order. */
-	accepted(
-	        "\"overlay\":\"100.64.0.2\",\"pod_subnets\":[\"fd00:96:2::/64\",\"100.96.2.0/24\"]",
-	        &dual);
+	accepted("\"overlay\":\"100.64.0.2\",\"pod_subnets\":[\"fd00:96:2::/64\",\"100.96.2.0/24\"]",
+		 &dual);
 	accepted("\"overlay\":\"100.64.0.2\",\"pod_subnets\":[]", &dual);
 	refused(DUAL "\"pod_subnets\":[\"100.96.2.0/24\",\"fd00:96:2::/64\",\"fd00:97::/64\"]",
-	        &dual, "pod_subnets is not a list of at most 2");
+		&dual, "pod_subnets is not a list of at most 2");
 	refused(DUAL "\"pod_subnets\":[\"100.96.3.0/24\"]", &dual,
-	        "pod_subnets 100.96.3.0/24: a second pod subnet of its family");
+		"pod_subnets 100.96.3.0/24: a second pod subnet of its family");
 	refused(DUAL "\"pod_subnets\":[\"fd00:96:2::/64\",\"fd00:96:3::/64\"]", &dual,
-	        "a second pod subnet of its family");
+		"a second pod subnet of its family");
 	refused(DUAL "\"pod_subnets\":\"fd00:96:2::/64\"", &dual, "pod_subnets is not a list");
 	refused(DUAL "\"pod_subnets\":[\"fd00:96:2::1/64\"]", &dual, "has host bits set");
 	refused(DUAL "\"pod_subnets\":[\"fd00::/16\"]", &dual, "wider than /32");
 	refused(DUAL "\"pod_subnets\":[\"2001:db8::/64\"]", &dual,
-	        "pod_subnets 2001:db8::/64 is outside the cluster's ranges");
+		"pod_subnets 2001:db8::/64 is outside the cluster's ranges");
 	refused(DUAL "\"pod_subnets\":[42]", &dual, "pod_subnets \"\" is not a prefix");
 	/* The IPv6 one is a claim like the others: it overlaps, and it covers. */
 	other = node_of("100.64.0.3/32", "fd00:96:2:0:1::/80");
@@ -312,7 +311,7 @@ static void test_dual_stack_pod_subnets(void **state)
  * silently: the daemon then took a set cut short), removals, and the rules. */
 static void test_request_batch(void **state)
 {
-	struct registry_request q = {0};
+	struct registry_request q = { 0 };
 	struct config *c = calloc(1, sizeof(*c));
 	struct node n;
 	char why[256], err[256], ov[64], pods[160], *text;
@@ -332,9 +331,9 @@ static void test_request_batch(void **state)
 		k[2] = 1;
 		snprintf(ov, sizeof(ov), "\"overlay\":\"100.65.%d.%d\",", i / 256, i % 256);
 		snprintf(pods, sizeof(pods),
-		         "\"pod_subnets\":[\"100.%d.%d.0/24\",\"fd00:97:%x::/64\"],"
-		         "\"groups\":[\"web\",\"db\"],\"endpoints\":[\"198.19.%d.%d:51820\"]",
-		         112 + i / 256, i % 256, i, i / 256, i % 256);
+			 "\"pod_subnets\":[\"100.%d.%d.0/24\",\"fd00:97:%x::/64\"],"
+			 "\"groups\":[\"web\",\"db\"],\"endpoints\":[\"198.19.%d.%d:51820\"]",
+			 112 + i / 256, i % 256, i, i / 256, i % 256);
 		snprintf(why, sizeof(why), "%s%s", ov, pods);
 		assert_int_equal(parse(k, k, &dual, why, &n, err, sizeof(err)), 0);
 		assert_int_equal(registry_request_peer(&q, &n, i % 2, true), 0);
@@ -366,7 +365,7 @@ static void test_request_batch(void **state)
 /* A failed allocation is kept: the request can no longer be had, so none cut short is sent. */
 static void test_request_fails_loudly(void **state)
 {
-	struct registry_request q = {0};
+	struct registry_request q = { 0 };
 	struct node n;
 
 	(void)state;
@@ -387,12 +386,12 @@ static void test_escape(void **state)
 
 	(void)state;
 	assert_string_equal(registry_escape(out, sizeof(out), PREFIX "x\nsealnet-registry[1]"),
-	                    PREFIX "x\\x0asealnet-registry[1]");
+			    PREFIX "x\\x0asealnet-registry[1]");
 	assert_string_equal(registry_escape(out, sizeof(out), "\r\t\x1b[31m\x7f"),
-	                    "\\x0d\\x09\\x1b[31m\\x7f");
+			    "\\x0d\\x09\\x1b[31m\\x7f");
 	/* A UTF-8 C1 control (CSI) and a backslash, which would make \x0a ambiguous. */
 	assert_string_equal(registry_escape(out, sizeof(out), "\xc2\x9b\\x0a"),
-	                    "\\xc2\\x9b\\\\x0a");
+			    "\\xc2\\x9b\\\\x0a");
 	/* Cut short, never in the middle of an escape, always terminated. */
 	assert_string_equal(registry_escape(tiny, sizeof(tiny), "a\nbcdef"), "a");
 	assert_string_equal(registry_escape(tiny, sizeof(tiny), "abcdefgh"), "abcd");
@@ -407,9 +406,9 @@ static void test_refusal_escaped(void **state)
 
 	(void)state;
 	assert_int_equal(parse(k1, k1, &v4,
-	                       "\"overlay\":\"1\\nsealnet-registry[0] notice: sn0: forged\"", &n,
-	                       why, sizeof(why)),
-	                 -EINVAL);
+			       "\"overlay\":\"1\\nsealnet-registry[0] notice: sn0: forged\"", &n,
+			       why, sizeof(why)),
+			 -EINVAL);
 	assert_non_null(strchr(why, '\n'));
 	assert_null(strchr(registry_escape(out, sizeof(out), why), '\n'));
 	assert_non_null(strstr(out, "1\\x0asealnet-registry[0]"));
@@ -420,7 +419,7 @@ static void test_refusal_escaped(void **state)
 static void test_entries_index(void **state)
 {
 	enum { KEYS = 300 };
-	struct entry_list l = {0};
+	struct entry_list l = { 0 };
 	int64_t naive[KEYS]; /* the mod_revision each key has, 0 absent */
 	char key[64], value[32];
 	uint32_t seed = 7;
@@ -444,7 +443,7 @@ static void test_entries_index(void **state)
 				present--;
 			}
 		} else {
-			struct etcd_kv kv = {key, value, 0, rev, rev, 0};
+			struct etcd_kv kv = { key, value, 0, rev, rev, 0 };
 
 			snprintf(value, sizeof(value), "v%lld", (long long)rev);
 			present += !naive[k];
@@ -474,21 +473,21 @@ static void test_entries_index(void **state)
  * may carry is what a peer of the daemon may have, no rule of the registry's own. */
 static void test_groups_as_the_daemon_takes_them(void **state)
 {
-	static const char *const names[] = {"web",
-	                                    "a-b_c.d",
-	                                    "b@d",
-	                                    "",
-	                                    "with space",
-	                                    "é",
-	                                    "0123456789012345678901234567890",
-	                                    "01234567890123456789012345678901"};
+	static const char *const names[] = { "web",
+					     "a-b_c.d",
+					     "b@d",
+					     "",
+					     "with space",
+					     "é",
+					     "0123456789012345678901234567890",
+					     "01234567890123456789012345678901" };
 	char fields[1024];
 	size_t len;
 
 	(void)state;
 	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
 		snprintf(fields, sizeof(fields), "\"overlay\":\"100.64.0.2\",\"groups\":[\"%s\"]",
-		         names[i]);
+			 names[i]);
 		if (firewall_group_name_ok(names[i]))
 			accepted(fields, &v4);
 		else
@@ -500,7 +499,7 @@ static void test_groups_as_the_daemon_takes_them(void **state)
 	len = (size_t)snprintf(fields, sizeof(fields), "\"overlay\":\"100.64.0.2\",\"groups\":[");
 	for (int i = 0; i < CONFIG_MAX_GROUPS; i++)
 		len += (size_t)snprintf(fields + len, sizeof(fields) - len, "%s\"g%d\"",
-		                        i ? "," : "", i);
+					i ? "," : "", i);
 	snprintf(fields + len, sizeof(fields) - len, "]");
 	accepted(fields, &v4);
 	snprintf(fields + len, sizeof(fields) - len, ",\"one-more\"]");
@@ -510,20 +509,20 @@ static void test_groups_as_the_daemon_takes_them(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-	        cmocka_unit_test(test_good_entry),
-	        cmocka_unit_test(test_name_is_the_key),
-	        cmocka_unit_test(test_claims_in_cluster_ranges),
-	        cmocka_unit_test(test_endpoints_outside_cluster_ranges),
-	        cmocka_unit_test(test_cluster_cidr_option),
-	        cmocka_unit_test(test_held_prefix_not_taken),
-	        cmocka_unit_test(test_claims_cover),
-	        cmocka_unit_test(test_dual_stack_pod_subnets),
-	        cmocka_unit_test(test_request_batch),
-	        cmocka_unit_test(test_request_fails_loudly),
-	        cmocka_unit_test(test_escape),
-	        cmocka_unit_test(test_refusal_escaped),
-	        cmocka_unit_test(test_entries_index),
-	        cmocka_unit_test(test_groups_as_the_daemon_takes_them),
+		cmocka_unit_test(test_good_entry),
+		cmocka_unit_test(test_name_is_the_key),
+		cmocka_unit_test(test_claims_in_cluster_ranges),
+		cmocka_unit_test(test_endpoints_outside_cluster_ranges),
+		cmocka_unit_test(test_cluster_cidr_option),
+		cmocka_unit_test(test_held_prefix_not_taken),
+		cmocka_unit_test(test_claims_cover),
+		cmocka_unit_test(test_dual_stack_pod_subnets),
+		cmocka_unit_test(test_request_batch),
+		cmocka_unit_test(test_request_fails_loudly),
+		cmocka_unit_test(test_escape),
+		cmocka_unit_test(test_refusal_escaped),
+		cmocka_unit_test(test_entries_index),
+		cmocka_unit_test(test_groups_as_the_daemon_takes_them),
 	};
 
 	return cmocka_run_group_tests_name("registry", tests, setup, NULL);

@@ -155,8 +155,15 @@ static void test_jump_equal_to_window(void **state)
 static void test_jump_more_than_window(void **state)
 {
 	static const uint64_t jumps[] = {
-		W + 1, W + 63, W + 64, W + 65, REPLAY_WINDOW_BITS - 1, REPLAY_WINDOW_BITS,
-		REPLAY_WINDOW_BITS + 1, 2 * REPLAY_WINDOW_BITS, 10 * REPLAY_WINDOW_BITS + 17,
+		W + 1,
+		W + 63,
+		W + 64,
+		W + 65,
+		REPLAY_WINDOW_BITS - 1,
+		REPLAY_WINDOW_BITS,
+		REPLAY_WINDOW_BITS + 1,
+		2 * REPLAY_WINDOW_BITS,
+		10 * REPLAY_WINDOW_BITS + 17,
 		1ULL << 40,
 	};
 	struct replay r;
@@ -315,7 +322,7 @@ static uint64_t next_counter(const struct ref *r, uint64_t base)
 static unsigned random_run(uint64_t seed, uint64_t base, unsigned ops)
 {
 	struct replay r;
-	struct ref ref = {0};
+	struct ref ref = { 0 };
 	unsigned accepted = 0, over_limit = 0;
 
 	rng_state = seed;

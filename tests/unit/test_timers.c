@@ -387,7 +387,7 @@ static void test_expire_together(void **state)
 	timers_session_derived(&t, T0);
 	actions = timers_expire(&t, T0 + 1000 * SEC);
 	assert_int_equal(actions, TIMERS_SEND_INITIATION | TIMERS_SEND_KEEPALIVE |
-	                                  TIMERS_SEND_NEW_INITIATION | TIMERS_ZERO_KEYS);
+					  TIMERS_SEND_NEW_INITIATION | TIMERS_ZERO_KEYS);
 	assert_int_equal(timers_next_deadline(&t), 0);
 }
 
@@ -485,25 +485,25 @@ static void test_keypair_usable(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-	        T(test_init),
-	        T(test_retransmit),
-	        T(test_handshake_complete),
-	        T(test_give_up),
-	        T(test_give_up_cancels_keepalive),
-	        T(test_give_up_keeps_zeroing),
-	        T(test_new_initiation_resets_attempts),
-	        T(test_may_send_initiation),
-	        T(test_unanswered_since),
-	        T(test_data_sent),
-	        T(test_keepalive),
-	        T(test_sent_cancels_keepalive),
-	        T(test_persistent_keepalive),
-	        T(test_session_derived),
-	        T(test_next_deadline),
-	        T(test_expire_together),
-	        T(test_rekey_after_send),
-	        T(test_rekey_after_receive),
-	        T(test_keypair_usable),
+		T(test_init),
+		T(test_retransmit),
+		T(test_handshake_complete),
+		T(test_give_up),
+		T(test_give_up_cancels_keepalive),
+		T(test_give_up_keeps_zeroing),
+		T(test_new_initiation_resets_attempts),
+		T(test_may_send_initiation),
+		T(test_unanswered_since),
+		T(test_data_sent),
+		T(test_keepalive),
+		T(test_sent_cancels_keepalive),
+		T(test_persistent_keepalive),
+		T(test_session_derived),
+		T(test_next_deadline),
+		T(test_expire_together),
+		T(test_rekey_after_send),
+		T(test_rekey_after_receive),
+		T(test_keypair_usable),
 	};
 
 	return cmocka_run_group_tests_name("timers", tests, NULL, NULL);

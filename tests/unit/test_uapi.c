@@ -577,8 +577,10 @@ static void test_own_key_ignored(void **state)
 	assert_int_equal(peer_index(c, own_pub_hex), -1);
 
 	/* The next public_key is handled as ever. */
-	snprintf(req, sizeof(req), "public_key=%s\nallowed_ip=100.64.0.99/32\npublic_key=" K3_HEX
-		 "\nallowed_ip=100.64.0.3/32", own_pub_hex);
+	snprintf(req, sizeof(req),
+		 "public_key=%s\nallowed_ip=100.64.0.99/32\npublic_key=" K3_HEX
+		 "\nallowed_ip=100.64.0.3/32",
+		 own_pub_hex);
 	set_ok(c, req);
 	assert_int_equal(c->n_peers, 3);
 	assert_int_equal(peer_index(c, own_pub_hex), -1);
@@ -758,8 +760,9 @@ static void test_endpoint_longest(void **state)
 	assert_int_equal(addr_parse_endpoint(longest, &e), 0);
 	assert_string_equal(addr_endpoint_str(&e, buf), longest);
 	/* The longest input (INET6_ADDRSTRLEN - 1 characters) is no problem either. */
-	assert_int_equal(
-		addr_parse_endpoint("[ffff:ffff:ffff:ffff:ffff:ffff:255.255.255.255%1]:1", &e), 0);
+	assert_int_equal(addr_parse_endpoint("[ffff:ffff:ffff:ffff:ffff:ffff:255.255.255.255%1]:1",
+					     &e),
+			 0);
 	assert_string_equal(addr_endpoint_str(&e, buf),
 			    "[ffff:ffff:ffff:ffff:ffff:ffff:ffff:ffff%lo]:1");
 }
@@ -1001,8 +1004,8 @@ static void test_bad_requests(void **state)
 
 		config_free(c);
 		if (ret != b->ret)
-			fail_msg("case %zu \"%s\": returned %d, expected %d (err \"%s\")", i, b->req,
-				 ret, b->ret, err);
+			fail_msg("case %zu \"%s\": returned %d, expected %d (err \"%s\")", i,
+				 b->req, ret, b->ret, err);
 		if (!has_line(err, b->line))
 			fail_msg("case %zu \"%s\": err \"%s\" does not start with \"line %d: \"", i,
 				 b->req, err, b->line);
@@ -1049,13 +1052,13 @@ static void test_skipped_peer_values_checked(void **state)
 static void test_long_lines(void **state)
 {
 	static const char *const heads[] = {
-		"",                                      /* no '=' at all: -EPROTO */
-		"x",                                     /* the same, from a letter: -EPROTO */
-		"listen_port=",                          /* digits overflow */
-		"private_key=",                          /* key far too long */
-		"public_key=" K1_HEX "\nallowed_ip=",    /* prefix */
-		"public_key=" K1_HEX "\nendpoint=",      /* endpoint */
-		"public_key=" K1_HEX "\nendpoint=[",     /* bracketed, never closed */
+		"",                                           /* no '=' at all: -EPROTO */
+		"x",                                          /* the same, from a letter: -EPROTO */
+		"listen_port=",                               /* digits overflow */
+		"private_key=",                               /* key far too long */
+		"public_key=" K1_HEX "\nallowed_ip=",         /* prefix */
+		"public_key=" K1_HEX "\nendpoint=",           /* endpoint */
+		"public_key=" K1_HEX "\nendpoint=[",          /* bracketed, never closed */
 		"public_key=" K1_HEX "\nallowed_ip=1.2.3.4/", /* huge cidr */
 	};
 	const size_t fill = 100000;
@@ -1115,8 +1118,7 @@ static void test_enomem(void **state)
 	assert_int_equal(peer_index(c, K3_HEX), -1);
 
 	realloc_budget = 0;
-	assert_int_equal(parse_set(c, "public_key=" K1_HEX "\nallowed_ip=100.64.9.0/24"),
-			 -ENOMEM);
+	assert_int_equal(parse_set(c, "public_key=" K1_HEX "\nallowed_ip=100.64.9.0/24"), -ENOMEM);
 	realloc_budget = -1;
 	assert_string_equal(allowed_str(peer_of(c, K1_HEX)), "100.64.0.1/32,fd00:64::1/128");
 

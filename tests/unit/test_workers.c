@@ -20,7 +20,7 @@
 
 struct job {
 	_Atomic uint32_t hits[ITEMS];
-	uint32_t stamp;     /* which job this is: items record it */
+	uint32_t stamp; /* which job this is: items record it */
 	uint32_t seen[ITEMS];
 	bool slow;
 };

@@ -34,7 +34,7 @@
 #define MAX_ROUNDS 15
 
 enum impl { SODIUM, SODIUM_DET, OPENSSL, SEALNET, N_IMPLS };
-static const char *const impl_names[N_IMPLS] = {"sodium", "sodium-det", "openssl", "sealnet"};
+static const char *const impl_names[N_IMPLS] = { "sodium", "sodium-det", "openssl", "sealnet" };
 
 struct bench_case {
 	size_t len; /* bytes of text per message */
@@ -45,7 +45,8 @@ struct bench_case {
 #define MAX_LEN 1420
 
 static struct bench_case cases[MAX_CASES] = {
-        {64, 1}, {128, 1}, {256, 1}, {512, 1}, {1024, 1}, {1420, 1}, {64, TRAIN}, {1420, TRAIN},
+	{ 64, 1 },   { 128, 1 },  { 256, 1 },    { 512, 1 },
+	{ 1024, 1 }, { 1420, 1 }, { 64, TRAIN }, { 1420, TRAIN },
 };
 static size_t n_cases = 8;
 
@@ -74,12 +75,12 @@ static void seal_one(enum impl impl, uint8_t *buf, size_t len, uint64_t counter)
 	case SODIUM:
 		nonce_of(nonce, counter);
 		crypto_aead_chacha20poly1305_ietf_encrypt(buf, NULL, buf, len, NULL, 0, NULL, nonce,
-		                                          key);
+							  key);
 		break;
 	case SODIUM_DET:
 		nonce_of(nonce, counter);
 		crypto_aead_chacha20poly1305_ietf_encrypt_detached(buf, buf + len, NULL, buf, len,
-		                                                   NULL, 0, NULL, nonce, key);
+								   NULL, 0, NULL, nonce, key);
 		break;
 	case OPENSSL:
 		nonce_of(nonce, counter);
@@ -106,11 +107,12 @@ static bool open_one(enum impl impl, uint8_t *dst, const uint8_t *src, size_t le
 	case SODIUM:
 		nonce_of(nonce, counter);
 		return !crypto_aead_chacha20poly1305_ietf_decrypt(dst, NULL, NULL, src, len + TAG,
-		                                                  NULL, 0, nonce, key);
+								  NULL, 0, nonce, key);
 	case SODIUM_DET:
 		nonce_of(nonce, counter);
-		return !crypto_aead_chacha20poly1305_ietf_decrypt_detached(
-		        dst, NULL, src, len, src + len, NULL, 0, nonce, key);
+		return !crypto_aead_chacha20poly1305_ietf_decrypt_detached(dst, NULL, src, len,
+									   src + len, NULL, 0,
+									   nonce, key);
 	case OPENSSL:
 		nonce_of(nonce, counter);
 		memcpy(tag, src + len, TAG);
@@ -141,7 +143,7 @@ static double cpu_ns(void)
  * sealed messages of ct, counters 0..n-1, into batch. The clock (a system call) is read
  * every TRAIN messages at most. */
 static double run_cell(enum impl impl, bool seal, const struct bench_case *c, uint8_t *batch,
-                       const uint8_t *ct, double seconds)
+		       const uint8_t *ct, double seconds)
 {
 	size_t slot = c->len + TAG;
 	double start = cpu_ns(), end = start + seconds * 1e9, t;
@@ -154,7 +156,7 @@ static double run_cell(enum impl impl, bool seal, const struct bench_case *c, ui
 				if (seal)
 					seal_one(impl, batch + i * slot, c->len, counter++);
 				else if (!open_one(impl, batch + i * slot, ct + i * slot, c->len,
-				                   i))
+						   i))
 					die("a message did not open");
 			}
 		}
@@ -173,10 +175,10 @@ static int cmp_double(const void *a, const void *b)
 static void usage(void)
 {
 	fprintf(stderr,
-	        "usage: bench-crypto [-r rounds (3)] [-t seconds per cell (0.2)]\n"
-	        "                    [-s size,size,... (single messages of these sizes only,\n"
-	        "                     at most %d bytes; to find where one library overtakes)]\n",
-	        MAX_LEN);
+		"usage: bench-crypto [-r rounds (3)] [-t seconds per cell (0.2)]\n"
+		"                    [-s size,size,... (single messages of these sizes only,\n"
+		"                     at most %d bytes; to find where one library overtakes)]\n",
+		MAX_LEN);
 	exit(2);
 }
 
@@ -197,7 +199,7 @@ int main(int argc, char **argv)
 
 				if (len < 0 || len > MAX_LEN || n_cases == MAX_CASES)
 					usage();
-				cases[n_cases++] = (struct bench_case){(size_t)len, 1};
+				cases[n_cases++] = (struct bench_case){ (size_t)len, 1 };
 			}
 			break;
 		case 'r':
@@ -250,9 +252,13 @@ int main(int argc, char **argv)
 			randombytes_buf(batch, TRAIN * (MAX_LEN + TAG));
 			for (unsigned i = 0; i < c->n; i++) {
 				randombytes_buf(ct + i * slot, c->len);
-				crypto_aead_chacha20poly1305_ietf_encrypt(
-				        ct + i * slot, NULL, ct + i * slot, c->len, NULL, 0, NULL,
-				        (uint8_t[12]){0, 0, 0, 0, (uint8_t)i}, key);
+				crypto_aead_chacha20poly1305_ietf_encrypt(ct + i * slot, NULL,
+									  ct + i * slot, c->len,
+									  NULL, 0, NULL,
+									  (uint8_t[12]){
+										  0, 0, 0, 0,
+										  (uint8_t)i },
+									  key);
 			}
 			for (unsigned r = 0; r < rounds; r++)
 				for (int j = 0; j < N_IMPLS; j++) {

@@ -36,14 +36,14 @@ struct cni_error {
 /* Fills e (first failure wins: later ones are consequences) and returns -EINVAL, so that a
  * caller can `return cni_fail(...)`. */
 int cni_fail(struct cni_error *e, int code, const char *msg, const char *fmt, ...)
-        __attribute__((format(printf, 4, 5)));
+	__attribute__((format(printf, 4, 5)));
 
 /* Every JSON value read is type-checked through this: obj's member key if it is there and
  * of type t (1, *out set); absent or null, which the reference plugins read as absent (0, *out
  * NULL); any other type (-EINVAL, *out NULL: the caller says where, in its own error). An
  * obj that is not an object has no members. */
 int cni_json_member(struct json_object *obj, const char *key, enum json_type t,
-                    struct json_object **out);
+		    struct json_object **out);
 
 /* A configuration or an IPAM answer is a few hundred bytes; anything near this is not one. */
 #define CNI_INPUT_MAX (1 << 20)
@@ -86,11 +86,11 @@ struct cni_ipam_result {
  * ours. On ADD, *out (may be NULL for DEL and CHECK) gets the parsed answer. A failure of
  * the plugin comes back in e with the plugin's own code, msg and details. */
 int cni_ipam_exec(const char *type, const char *cni_path, const char *command, const char *config,
-                  size_t config_len, struct cni_ipam_result *out, struct cni_error *e);
+		  size_t config_len, struct cni_ipam_result *out, struct cni_error *e);
 /* The IPAM plugin's exit status and output, as cni_ipam_exec() takes them: its error object
  * into e when it failed, else (for ADD, out not NULL) the parsed answer. */
 int cni_ipam_answer(const char *type, int status, const char *output, size_t output_len,
-                    struct cni_ipam_result *out, struct cni_error *e);
+		    struct cni_ipam_result *out, struct cni_error *e);
 void cni_ipam_result_free(struct cni_ipam_result *r);
 
 /* Reads an ips/routes pair from a result object (an IPAM answer or a prevResult): ips get

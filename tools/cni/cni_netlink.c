@@ -28,7 +28,7 @@ static bool name_valid(const char *name)
 }
 
 int cni_netlink_veth_add(struct netlink *nl, const char *host_name, const char *peer_name,
-                         int peer_netns_fd, unsigned mtu)
+			 int peer_netns_fd, unsigned mtu)
 {
 	char buf[NETLINK_REQUEST_SIZE];
 	struct nlmsghdr *nlh;
@@ -178,7 +178,7 @@ int cni_netlink_addr_add_noprefixroute(struct netlink *nl, int ifindex, const st
 }
 
 int cni_netlink_route_add_via(struct netlink *nl, int ifindex, const struct ip_prefix *dst,
-                              const struct ip_addr *gw)
+			      const struct ip_addr *gw)
 {
 	char buf[NETLINK_REQUEST_SIZE];
 	struct nlmsghdr *nlh;
@@ -240,7 +240,7 @@ static int addr_cb(const struct nlmsghdr *nlh, void *data)
 {
 	struct addr_match *m = data;
 	const struct ifaddrmsg *ifa = mnl_nlmsg_get_payload(nlh);
-	const struct nlattr *tb[ATTR_TABLE_SIZE] = {NULL};
+	const struct nlattr *tb[ATTR_TABLE_SIZE] = { NULL };
 
 	if (nlh->nlmsg_type != RTM_NEWADDR || ifa->ifa_family != m->want->addr.family ||
 	    (int)ifa->ifa_index != m->ifindex || ifa->ifa_prefixlen != m->want->cidr)
@@ -248,7 +248,7 @@ static int addr_cb(const struct nlmsghdr *nlh, void *data)
 	mnl_attr_parse(nlh, sizeof(*ifa), attr_table, tb);
 	/* IFA_LOCAL is the address of an IPv4 link; IPv6 has only IFA_ADDRESS. */
 	if (attr_equals(tb[IFA_LOCAL] ? tb[IFA_LOCAL] : tb[IFA_ADDRESS], m->want->addr.bytes,
-	                addr_len(m->want->addr.family)))
+			addr_len(m->want->addr.family)))
 		m->found = true;
 	return MNL_CB_OK;
 }
@@ -258,7 +258,7 @@ int cni_netlink_addr_find(struct netlink *nl, int ifindex, const struct ip_prefi
 	char buf[NETLINK_REQUEST_SIZE];
 	struct nlmsghdr *nlh;
 	struct ifaddrmsg *ifa;
-	struct addr_match m = {.ifindex = ifindex, .want = p};
+	struct addr_match m = { .ifindex = ifindex, .want = p };
 	int ret;
 
 	if (ifindex <= 0 || !prefix_valid(p))
@@ -285,7 +285,7 @@ static int route_cb(const struct nlmsghdr *nlh, void *data)
 {
 	struct route_match *m = data;
 	const struct rtmsg *rtm = mnl_nlmsg_get_payload(nlh);
-	const struct nlattr *tb[ATTR_TABLE_SIZE] = {NULL};
+	const struct nlattr *tb[ATTR_TABLE_SIZE] = { NULL };
 	size_t len = addr_len(m->dst.addr.family);
 	uint32_t table = rtm->rtm_table;
 	int oif = 0;
@@ -311,12 +311,12 @@ static int route_cb(const struct nlmsghdr *nlh, void *data)
 }
 
 int cni_netlink_route_find(struct netlink *nl, int ifindex, const struct ip_prefix *dst,
-                           const struct ip_addr *gw)
+			   const struct ip_addr *gw)
 {
 	char buf[NETLINK_REQUEST_SIZE];
 	struct nlmsghdr *nlh;
 	struct rtmsg *rtm;
-	struct route_match m = {.ifindex = ifindex, .gw = gw};
+	struct route_match m = { .ifindex = ifindex, .gw = gw };
 	int ret;
 
 	if (ifindex <= 0 || !prefix_valid(dst) || (gw && gw->family != dst->addr.family))

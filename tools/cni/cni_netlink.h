@@ -27,7 +27,7 @@ struct cni_link {
 /* A veth pair: host_name in nl's namespace and peer_name in the namespace of
  * peer_netns_fd, both with the given MTU, both down. -EEXIST if either name is taken. */
 int cni_netlink_veth_add(struct netlink *nl, const char *host_name, const char *peer_name,
-                         int peer_netns_fd, unsigned mtu);
+			 int peer_netns_fd, unsigned mtu);
 /* -ENODEV if there is no link of that name. */
 int cni_netlink_link_get(struct netlink *nl, const char *name, struct cni_link *out);
 /* Deletes the link (and so a veth's peer, wherever it is). */
@@ -39,13 +39,13 @@ int cni_netlink_addr_add_noprefixroute(struct netlink *nl, int ifindex, const st
 /* dst (masked) via gw dev ifindex onlink, main table: the gateway need not be in any
  * prefix of the link. -EEXIST if the route is there. */
 int cni_netlink_route_add_via(struct netlink *nl, int ifindex, const struct ip_prefix *dst,
-                              const struct ip_addr *gw);
+			      const struct ip_addr *gw);
 
 /* 1 if ifindex has the address with that prefix length, 0 if not, or -errno. */
 int cni_netlink_addr_find(struct netlink *nl, int ifindex, const struct ip_prefix *p);
 /* 1 if the main table has a route to dst (masked) out of ifindex, through gw unless gw is
  * NULL, 0 if not, or -errno. */
 int cni_netlink_route_find(struct netlink *nl, int ifindex, const struct ip_prefix *dst,
-                           const struct ip_addr *gw);
+			   const struct ip_addr *gw);
 
 #endif

@@ -108,13 +108,13 @@ static void take_plugin_error(const char *type, int status, const char *output, 
 	}
 	if (code > 0 && msg) {
 		cni_fail(e, code, msg, "%s%sfrom the IPAM plugin %s", details, *details ? ", " : "",
-		         type);
+			 type);
 	} else if (WIFEXITED(status)) {
 		cni_fail(e, CNI_ERR_IPAM, "IPAM plugin failed", "%s exited with %d: %.200s", type,
-		         WEXITSTATUS(status), output);
+			 WEXITSTATUS(status), output);
 	} else {
 		cni_fail(e, CNI_ERR_IPAM, "IPAM plugin failed", "%s killed by signal %d", type,
-		         WTERMSIG(status));
+			 WTERMSIG(status));
 	}
 	json_object_put(obj);
 }
@@ -122,7 +122,7 @@ static void take_plugin_error(const char *type, int status, const char *output, 
 /* An address without a prefix length, of the given family, from the string member key of
  * obj (absent or null: *has false). */
 static int parse_gateway(struct json_object *obj, const char *key, int family, struct ip_addr *gw,
-                         bool *has)
+			 bool *has)
 {
 	struct json_object *v;
 	struct ip_prefix p;
@@ -148,23 +148,24 @@ static int parse_ip(struct json_object *obj, size_t i, struct cni_ip *ip, struct
 
 	if (!json_object_is_type(obj, json_type_object))
 		return cni_fail(e, CNI_ERR_DECODE, "decoding result", "ips[%zu] is not an object",
-		                i);
+				i);
 	if (cni_json_member(obj, "address", json_type_string, &v) <= 0)
 		return cni_fail(e, CNI_ERR_DECODE, "decoding result",
-		                "ips[%zu] has no address (a string)", i);
+				"ips[%zu] has no address (a string)", i);
 	s = json_object_get_string(v);
 	if (addr_parse_prefix(s, &ip->addr) < 0 || !strchr(s, '/'))
 		return cni_fail(e, CNI_ERR_DECODE, "decoding result",
-		                "ips[%zu]: bad address \"%s\"", i, s);
+				"ips[%zu]: bad address \"%s\"", i, s);
 	if (parse_gateway(obj, "gateway", ip->addr.addr.family, &ip->gw, &ip->has_gw) < 0)
-		return cni_fail(
-		        e, CNI_ERR_DECODE, "decoding result", "ips[%zu]: bad gateway %s for %s", i,
-		        json_object_to_json_string(json_object_object_get(obj, "gateway")), s);
+		return cni_fail(e, CNI_ERR_DECODE, "decoding result",
+				"ips[%zu]: bad gateway %s for %s", i,
+				json_object_to_json_string(json_object_object_get(obj, "gateway")),
+				s);
 	ip->iface = -1;
 	if (cni_json_member(obj, "interface", json_type_int, &v) < 0 ||
 	    (v && (json_object_get_int64(v) < 0 || json_object_get_int64(v) > INT_MAX)))
 		return cni_fail(e, CNI_ERR_DECODE, "decoding result",
-		                "ips[%zu]: bad interface index", i);
+				"ips[%zu]: bad interface index", i);
 	if (v)
 		ip->iface = json_object_get_int(v);
 	return 0;
@@ -177,14 +178,14 @@ static int parse_route(struct json_object *obj, size_t i, struct cni_route *rt, 
 
 	if (cni_json_member(obj, "dst", json_type_string, &v) <= 0)
 		return cni_fail(e, CNI_ERR_DECODE, "decoding result",
-		                "routes[%zu] has no dst (a string)", i);
+				"routes[%zu] has no dst (a string)", i);
 	s = json_object_get_string(v);
 	if (addr_parse_prefix(s, &rt->dst) < 0 || !strchr(s, '/'))
 		return cni_fail(e, CNI_ERR_DECODE, "decoding result", "routes[%zu]: bad dst \"%s\"",
-		                i, s);
+				i, s);
 	if (parse_gateway(obj, "gw", rt->dst.addr.family, &rt->gw, &rt->has_gw) < 0)
 		return cni_fail(e, CNI_ERR_DECODE, "decoding result", "routes[%zu]: bad gw %s", i,
-		                json_object_to_json_string(json_object_object_get(obj, "gw")));
+				json_object_to_json_string(json_object_object_get(obj, "gw")));
 	return 0;
 }
 
@@ -196,7 +197,7 @@ int cni_result_parse(struct json_object *obj, struct cni_ipam_result *r, struct 
 
 	if (!json_object_is_type(obj, json_type_object))
 		return cni_fail(e, CNI_ERR_DECODE, "decoding result",
-		                "the result is not an object");
+				"the result is not an object");
 	r->n_ips = 0;
 	r->n_routes = 0;
 	r->routes_json = NULL;
@@ -206,7 +207,7 @@ int cni_result_parse(struct json_object *obj, struct cni_ipam_result *r, struct 
 	n = ips ? json_object_array_length(ips) : 0;
 	if (n > CNI_MAX_IPS)
 		return cni_fail(e, CNI_ERR_IPAM, "too many addresses", "%zu addresses, at most %d",
-		                n, CNI_MAX_IPS);
+				n, CNI_MAX_IPS);
 	for (i = 0; i < n; i++) {
 		ret = parse_ip(json_object_array_get_idx(ips, i), i, &r->ips[i], e);
 		if (ret < 0)
@@ -218,7 +219,7 @@ int cni_result_parse(struct json_object *obj, struct cni_ipam_result *r, struct 
 	n = routes ? json_object_array_length(routes) : 0;
 	if (n > CNI_MAX_ROUTES)
 		return cni_fail(e, CNI_ERR_IPAM, "too many routes", "%zu routes, at most %d", n,
-		                CNI_MAX_ROUTES);
+				CNI_MAX_ROUTES);
 	for (i = 0; i < n; i++) {
 		ret = parse_route(json_object_array_get_idx(routes, i), i, &r->routes[i], e);
 		if (ret < 0)
@@ -240,9 +241,9 @@ void cni_ipam_result_free(struct cni_ipam_result *r)
 }
 
 static int run_plugin(const char *path, const char *command, const char *config, size_t config_len,
-                      char **output, size_t *output_len, int *status)
+		      char **output, size_t *output_len, int *status)
 {
-	int in[2] = {-1, -1}, out[2] = {-1, -1};
+	int in[2] = { -1, -1 }, out[2] = { -1, -1 };
 	pid_t pid;
 	int ret;
 
@@ -256,7 +257,7 @@ static int run_plugin(const char *path, const char *command, const char *config,
 		goto out_close;
 	}
 	if (pid == 0) {
-		char *argv[] = {(char *)(uintptr_t)path, NULL};
+		char *argv[] = { (char *)(uintptr_t)path, NULL };
 
 		/* The delegate gets every variable we were given; only the command may
 		 * differ (a DEL that undoes a failed ADD). */
@@ -301,7 +302,7 @@ out_close:
 }
 
 int cni_ipam_answer(const char *type, int status, const char *output, size_t output_len,
-                    struct cni_ipam_result *out, struct cni_error *e)
+		    struct cni_ipam_result *out, struct cni_error *e)
 {
 	struct json_tokener *tok = NULL;
 	struct json_object *obj = NULL;
@@ -320,7 +321,7 @@ int cni_ipam_answer(const char *type, int status, const char *output, size_t out
 	obj = json_tokener_parse_ex(tok, output, (int)output_len);
 	if (!obj || json_tokener_get_error(tok) != json_tokener_success) {
 		ret = cni_fail(e, CNI_ERR_IPAM, "IPAM plugin's answer is not JSON", "%s: %s", type,
-		               json_tokener_error_desc(json_tokener_get_error(tok)));
+			       json_tokener_error_desc(json_tokener_get_error(tok)));
 		goto out;
 	}
 	ret = cni_result_parse(obj, out, e);
@@ -339,7 +340,7 @@ out:
 }
 
 int cni_ipam_exec(const char *type, const char *cni_path, const char *command, const char *config,
-                  size_t config_len, struct cni_ipam_result *out, struct cni_error *e)
+		  size_t config_len, struct cni_ipam_result *out, struct cni_error *e)
 {
 	char path[PATH_MAX];
 	char *output = NULL;
@@ -348,11 +349,11 @@ int cni_ipam_exec(const char *type, const char *cni_path, const char *command, c
 
 	if (find_plugin(type, cni_path, path) < 0)
 		return cni_fail(e, CNI_ERR_IPAM, "IPAM plugin not found",
-		                "no executable \"%s\" in CNI_PATH %s", type, cni_path);
+				"no executable \"%s\" in CNI_PATH %s", type, cni_path);
 	ret = run_plugin(path, command, config, config_len, &output, &output_len, &status);
 	if (ret < 0)
 		return cni_fail(e, CNI_ERR_IPAM, "IPAM plugin failed", "running %s: %s", path,
-		                strerror(-ret));
+				strerror(-ret));
 	ret = cni_ipam_answer(type, status, output, output_len, out, e);
 	free(output);
 	return ret;

@@ -52,7 +52,7 @@
 #include "cni_netlink.h"
 #include "config.h"
 
-static const char *const supported_versions[] = {"0.4.0", "1.0.0"};
+static const char *const supported_versions[] = { "0.4.0", "1.0.0" };
 
 /* Where to look for the IPAM plugin when the runtime gives no CNI_PATH (optional in the
  * spec): the usual place, then Debian's. */
@@ -96,7 +96,7 @@ int cni_fail(struct cni_error *e, int code, const char *msg, const char *fmt, ..
 }
 
 int cni_json_member(struct json_object *obj, const char *key, enum json_type t,
-                    struct json_object **out)
+		    struct json_object **out)
 {
 	struct json_object *v;
 
@@ -112,8 +112,8 @@ int cni_json_member(struct json_object *obj, const char *key, enum json_type t,
 static int print_json(struct json_object *obj)
 {
 	const char *s = json_object_to_json_string_ext(obj, JSON_C_TO_STRING_PRETTY |
-	                                                            JSON_C_TO_STRING_SPACED |
-	                                                            JSON_C_TO_STRING_NOSLASHESCAPE);
+								    JSON_C_TO_STRING_SPACED |
+								    JSON_C_TO_STRING_NOSLASHESCAPE);
 
 	if (!s || printf("%s\n", s) < 0 || fflush(stdout) == EOF)
 		return -EIO;
@@ -129,7 +129,7 @@ static void print_error(const char *version, const struct cni_error *e)
 		return;
 	/* "The same value as provided by the configuration"; before one is known, ours. */
 	json_object_object_add(obj, "cniVersion",
-	                       json_object_new_string(version ? version : "1.0.0"));
+			       json_object_new_string(version ? version : "1.0.0"));
 	json_object_object_add(obj, "code", json_object_new_int(e->code));
 	json_object_object_add(obj, "msg", json_object_new_string(e->msg));
 	json_object_object_add(obj, "details", json_object_new_string(e->details));
@@ -150,8 +150,7 @@ static bool version_supported(const char *v)
  * '_', '.' or '-'. */
 static bool id_valid(const char *s)
 {
-	static const char alnum[] =
-	        "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789";
+	static const char alnum[] = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789";
 
 	if (!*s || !strchr(alnum, *s))
 		return false;
@@ -181,7 +180,7 @@ static int read_stdin(struct conf *c, struct cni_error *e)
 
 	if (ret < 0)
 		return cni_fail(e, CNI_ERR_IO, "reading the configuration from stdin", "%s",
-		                strerror(-ret));
+				strerror(-ret));
 	return 0;
 }
 
@@ -202,19 +201,19 @@ static int decode(struct conf *c, struct cni_error *e)
 		if (err == json_tokener_continue)
 			err = json_tokener_error_parse_eof;
 		ret = cni_fail(e, CNI_ERR_DECODE, "decoding the configuration",
-		               "not JSON: %s at byte %zu", json_tokener_error_desc(err),
-		               json_tokener_get_parse_end(tok));
+			       "not JSON: %s at byte %zu", json_tokener_error_desc(err),
+			       json_tokener_get_parse_end(tok));
 		goto out;
 	}
 	end = json_tokener_get_parse_end(tok);
 	if (c->raw[end + strspn(c->raw + end, " \t\r\n")] != '\0') {
 		ret = cni_fail(e, CNI_ERR_DECODE, "decoding the configuration",
-		               "text after the JSON object at byte %zu", end);
+			       "text after the JSON object at byte %zu", end);
 		goto out;
 	}
 	if (!json_object_is_type(c->root, json_type_object))
 		ret = cni_fail(e, CNI_ERR_DECODE, "decoding the configuration",
-		               "the configuration is not a JSON object");
+			       "the configuration is not a JSON object");
 out:
 	json_tokener_free(tok);
 	return ret;
@@ -223,21 +222,21 @@ out:
 /* A member of the configuration of type t, or NULL if it is absent; -EINVAL (with e) if it
  * is of another type. */
 static int get_member(struct json_object *obj, const char *key, enum json_type t, const char *where,
-                      struct json_object **out, struct cni_error *e)
+		      struct json_object **out, struct cni_error *e)
 {
 	if (cni_json_member(obj, key, t, out) < 0)
 		return cni_fail(e, CNI_ERR_CONFIG, "invalid network configuration",
-		                "%s%s is not %s", where, key,
-		                t == json_type_object    ? "an object"
-		                : t == json_type_int     ? "an integer"
-		                : t == json_type_boolean ? "true or false"
-		                                         : "a string");
+				"%s%s is not %s", where, key,
+				t == json_type_object    ? "an object"
+				: t == json_type_int     ? "an integer"
+				: t == json_type_boolean ? "true or false"
+							 : "a string");
 	return 0;
 }
 
 /* A string member, or NULL if it is absent; -EINVAL (with e) if it is not a string. */
 static int get_string(struct json_object *obj, const char *key, const char *where, const char **out,
-                      struct cni_error *e)
+		      struct cni_error *e)
 {
 	struct json_object *v;
 	int ret;
@@ -263,34 +262,32 @@ static int conf_parse(struct conf *c, struct cni_error *e)
 		return ret;
 	if (!c->version)
 		return cni_fail(e, CNI_ERR_CONFIG, "invalid network configuration",
-		                "no cniVersion");
+				"no cniVersion");
 	if (!version_supported(c->version))
-		return cni_fail(
-		        e, CNI_ERR_VERSION, "incompatible CNI version",
-		        "the configuration has cniVersion \"%s\"; %s supports 0.4.0 and 1.0.0",
-		        c->version, CNI_PROG);
+		return cni_fail(e, CNI_ERR_VERSION, "incompatible CNI version",
+				"the configuration has cniVersion \"%s\"; %s supports 0.4.0 and 1.0.0",
+				c->version, CNI_PROG);
 	if ((ret = get_string(c->root, "name", "", &c->name, e)) < 0 ||
 	    (ret = get_string(c->root, "type", "", &c->type, e)) < 0)
 		return ret;
 	if (!c->name || !id_valid(c->name))
 		return cni_fail(e, CNI_ERR_CONFIG, "invalid network configuration",
-		                c->name ? "name \"%s\": an alphanumeric, then alphanumerics, '_', "
-		                          "'.' or '-'"
-		                        : "no name%s",
-		                c->name ? c->name : "");
+				c->name ? "name \"%s\": an alphanumeric, then alphanumerics, '_', "
+					  "'.' or '-'"
+					: "no name%s",
+				c->name ? c->name : "");
 	if (!c->type || !*c->type)
 		return cni_fail(e, CNI_ERR_CONFIG, "invalid network configuration", "no type");
 	if (!json_object_object_get_ex(c->root, "ipam", &ipam) ||
 	    !json_object_is_type(ipam, json_type_object))
-		return cni_fail(
-		        e, CNI_ERR_CONFIG, "invalid network configuration",
-		        "no ipam object (e.g. {\"type\": \"host-local\", \"ranges\": ...})");
+		return cni_fail(e, CNI_ERR_CONFIG, "invalid network configuration",
+				"no ipam object (e.g. {\"type\": \"host-local\", \"ranges\": ...})");
 	ret = get_string(ipam, "type", "ipam.", &c->ipam_type, e);
 	if (ret < 0)
 		return ret;
 	if (!c->ipam_type || !*c->ipam_type || strchr(c->ipam_type, '/'))
 		return cni_fail(e, CNI_ERR_CONFIG, "invalid network configuration",
-		                "ipam.type must name a plugin in CNI_PATH");
+				"ipam.type must name a plugin in CNI_PATH");
 	c->mtu = CONFIG_DEFAULT_MTU;
 	ret = get_member(c->root, "mtu", json_type_int, "", &v, e);
 	if (ret < 0)
@@ -299,7 +296,7 @@ static int conf_parse(struct conf *c, struct cni_error *e)
 		mtu = json_object_get_int64(v);
 		if (mtu < 576 || mtu > 65535)
 			return cni_fail(e, CNI_ERR_CONFIG, "invalid network configuration",
-			                "mtu %s: 576 to 65535", json_object_to_json_string(v));
+					"mtu %s: 576 to 65535", json_object_to_json_string(v));
 		c->mtu = (unsigned)mtu;
 	}
 	/* Masquerading would hide pod addresses from the other nodes, and the whole point is
@@ -308,10 +305,9 @@ static int conf_parse(struct conf *c, struct cni_error *e)
 	if (ret < 0)
 		return ret;
 	if (v && json_object_get_boolean(v))
-		return cni_fail(
-		        e, CNI_ERR_FIELD, "unsupported field",
-		        "ipMasq: %s (pod addresses are routed over sealnet, never masqueraded)",
-		        json_object_to_json_string(v));
+		return cni_fail(e, CNI_ERR_FIELD, "unsupported field",
+				"ipMasq: %s (pod addresses are routed over sealnet, never masqueraded)",
+				json_object_to_json_string(v));
 	ret = get_member(c->root, "prevResult", json_type_object, "", &c->prev_result, e);
 	if (ret < 0)
 		return ret;
@@ -337,15 +333,15 @@ static int env_check(const struct env *env, bool need_netns, struct cni_error *e
 		strcat(missing, ", CNI_IFNAME");
 	if (*missing)
 		return cni_fail(e, CNI_ERR_ENV, "invalid environment variables", "missing %s",
-		                missing + 2);
+				missing + 2);
 	if (!id_valid(env->containerid))
 		return cni_fail(e, CNI_ERR_ENV, "invalid environment variables",
-		                "CNI_CONTAINERID \"%s\": an alphanumeric, then alphanumerics, '_', "
-		                "'.' or '-'",
-		                env->containerid);
+				"CNI_CONTAINERID \"%s\": an alphanumeric, then alphanumerics, '_', "
+				"'.' or '-'",
+				env->containerid);
 	if (!ifname_valid(env->ifname))
 		return cni_fail(e, CNI_ERR_ENV, "invalid environment variables",
-		                "CNI_IFNAME \"%s\" is not a valid interface name", env->ifname);
+				"CNI_IFNAME \"%s\" is not a valid interface name", env->ifname);
 	return 0;
 }
 
@@ -356,7 +352,7 @@ static int env_check(const struct env *env, bool need_netns, struct cni_error *e
 static void host_veth_name(const struct env *env, char name[IFNAMSIZ])
 {
 	uint64_t h = UINT64_C(0xcbf29ce484222325);
-	const char *parts[] = {env->containerid, env->ifname};
+	const char *parts[] = { env->containerid, env->ifname };
 
 	for (size_t i = 0; i < 2; i++) {
 		/* The NUL is hashed too, so ("ab", "c") and ("a", "bc") differ. */
@@ -386,16 +382,16 @@ static int netns_open(const char *path, int *nsfd_out, struct netlink **out, str
 	nsfd = open(path, O_RDONLY | O_CLOEXEC);
 	if (nsfd < 0)
 		return cni_fail(e, CNI_ERR_CONTAINER, "container namespace not found", "%s: %s",
-		                path, strerror(errno));
+				path, strerror(errno));
 	self = open("/proc/self/ns/net", O_RDONLY | O_CLOEXEC);
 	if (self < 0) {
 		ret = cni_fail(e, CNI_ERR_SYSTEM, "opening our network namespace",
-		               "/proc/self/ns/net: %s", strerror(errno));
+			       "/proc/self/ns/net: %s", strerror(errno));
 		goto err_nsfd;
 	}
 	if (setns(nsfd, CLONE_NEWNET) < 0) {
 		ret = cni_fail(e, CNI_ERR_CONTAINER, "entering the container namespace", "%s: %s",
-		               path, errno == EINVAL ? "not a network namespace" : strerror(errno));
+			       path, errno == EINVAL ? "not a network namespace" : strerror(errno));
 		goto err_self;
 	}
 	ret = netlink_open(out);
@@ -407,12 +403,12 @@ static int netns_open(const char *path, int *nsfd_out, struct netlink **out, str
 		if (ret == 0)
 			netlink_close(*out);
 		ret = cni_fail(e, CNI_ERR_SYSTEM, "returning to the host namespace", "%s",
-		               strerror(err));
+			       strerror(err));
 		goto err_self;
 	}
 	if (ret < 0) {
 		ret = cni_fail(e, CNI_ERR_SYSTEM, "netlink socket in the container", "%s",
-		               strerror(-ret));
+			       strerror(-ret));
 		goto err_self;
 	}
 	close(self);
@@ -427,8 +423,8 @@ err_nsfd:
 }
 
 static const char *const forwarding_sysctl[2] = {
-        "/proc/sys/net/ipv4/ip_forward",
-        "/proc/sys/net/ipv6/conf/all/forwarding",
+	"/proc/sys/net/ipv4/ip_forward",
+	"/proc/sys/net/ipv6/conf/all/forwarding",
 };
 
 static int sysctl_get(const char *path, char *buf, size_t len)
@@ -465,7 +461,7 @@ static int forwarding_enable(const struct cni_ipam_result *r, struct cni_error *
 			if (fd >= 0)
 				close(fd);
 			return cni_fail(e, CNI_ERR_SYSTEM, "enabling forwarding", "%s: %s", path,
-			                strerror(err));
+					strerror(err));
 		}
 		close(fd);
 	}
@@ -475,14 +471,14 @@ static int forwarding_enable(const struct cni_ipam_result *r, struct cni_error *
 static const char *mac_str(const struct cni_link *l, char buf[18])
 {
 	snprintf(buf, 18, "%02x:%02x:%02x:%02x:%02x:%02x", l->mac[0], l->mac[1], l->mac[2],
-	         l->mac[3], l->mac[4], l->mac[5]);
+		 l->mac[3], l->mac[4], l->mac[5]);
 	return buf;
 }
 
 /* --- ADD ------------------------------------------------------------------------------ */
 
 static int setup_host(struct netlink *nl, const char *name, const struct cni_ipam_result *r,
-                      struct cni_link *host, struct cni_error *e)
+		      struct cni_link *host, struct cni_error *e)
 {
 	char buf[ADDR_STRLEN];
 	struct ip_prefix p;
@@ -499,14 +495,14 @@ static int setup_host(struct netlink *nl, const char *name, const struct cni_ipa
 		ret = netlink_addr_add(nl, host->ifindex, &p);
 		if (ret < 0 && ret != -EEXIST)
 			return cni_fail(e, CNI_ERR_SYSTEM, "gateway address on the host veth",
-			                "%s on %s: %s", addr_prefix_str(&p, buf), name,
-			                strerror(-ret));
+					"%s on %s: %s", addr_prefix_str(&p, buf), name,
+					strerror(-ret));
 		host_prefix(&r->ips[i].addr.addr, &p);
 		ret = netlink_route_add(nl, host->ifindex, &p);
 		if (ret < 0)
 			return cni_fail(e, CNI_ERR_SYSTEM, "route to the pod", "%s dev %s: %s%s",
-			                addr_prefix_str(&p, buf), name, strerror(-ret),
-			                ret == -EEXIST ? " (another interface has it)" : "");
+					addr_prefix_str(&p, buf), name, strerror(-ret),
+					ret == -EEXIST ? " (another interface has it)" : "");
 	}
 	return 0;
 }
@@ -522,7 +518,7 @@ static const struct ip_addr *gateway_for(const struct cni_ipam_result *r, int fa
 }
 
 static int setup_container(struct netlink *nl, const char *ifname, const struct cni_ipam_result *r,
-                           struct cni_link *cont, struct cni_error *e)
+			   struct cni_link *cont, struct cni_error *e)
 {
 	char buf[ADDR_STRLEN];
 	struct ip_prefix subnet;
@@ -532,18 +528,18 @@ static int setup_container(struct netlink *nl, const char *ifname, const struct 
 	ret = cni_netlink_link_get(nl, ifname, cont);
 	if (ret < 0)
 		return cni_fail(e, CNI_ERR_SYSTEM, "container interface", "%s: %s", ifname,
-		                strerror(-ret));
+				strerror(-ret));
 	/* Up first: the kernel takes no on-link gateway route on a link that is down. */
 	ret = netlink_set_up(nl, cont->ifindex, true);
 	if (ret < 0)
 		return cni_fail(e, CNI_ERR_SYSTEM, "container interface", "%s up: %s", ifname,
-		                strerror(-ret));
+				strerror(-ret));
 	for (size_t i = 0; i < r->n_ips; i++) {
 		ret = cni_netlink_addr_add_noprefixroute(nl, cont->ifindex, &r->ips[i].addr);
 		if (ret < 0)
 			return cni_fail(e, CNI_ERR_SYSTEM, "container address", "%s on %s: %s",
-			                addr_prefix_str(&r->ips[i].addr, buf), ifname,
-			                strerror(-ret));
+					addr_prefix_str(&r->ips[i].addr, buf), ifname,
+					strerror(-ret));
 	}
 	for (size_t i = 0; i < r->n_ips; i++) {
 		subnet = r->ips[i].addr;
@@ -551,25 +547,25 @@ static int setup_container(struct netlink *nl, const char *ifname, const struct 
 		ret = cni_netlink_route_add_via(nl, cont->ifindex, &subnet, &r->ips[i].gw);
 		if (ret < 0 && ret != -EEXIST)
 			return cni_fail(e, CNI_ERR_SYSTEM, "container route", "%s: %s",
-			                addr_prefix_str(&subnet, buf), strerror(-ret));
+					addr_prefix_str(&subnet, buf), strerror(-ret));
 	}
 	for (size_t i = 0; i < r->n_routes; i++) {
 		gw = r->routes[i].has_gw ? &r->routes[i].gw
-		                         : gateway_for(r, r->routes[i].dst.addr.family);
+					 : gateway_for(r, r->routes[i].dst.addr.family);
 		if (!gw)
 			return cni_fail(e, CNI_ERR_IPAM, "route without a gateway",
-			                "%s: no gw, and no address of its family",
-			                addr_prefix_str(&r->routes[i].dst, buf));
+					"%s: no gw, and no address of its family",
+					addr_prefix_str(&r->routes[i].dst, buf));
 		ret = cni_netlink_route_add_via(nl, cont->ifindex, &r->routes[i].dst, gw);
 		if (ret < 0 && ret != -EEXIST)
 			return cni_fail(e, CNI_ERR_SYSTEM, "container route", "%s: %s",
-			                addr_prefix_str(&r->routes[i].dst, buf), strerror(-ret));
+					addr_prefix_str(&r->routes[i].dst, buf), strerror(-ret));
 	}
 	return 0;
 }
 
 static struct json_object *interface_json(const char *name, const struct cni_link *l,
-                                          const char *sandbox)
+					  const char *sandbox)
 {
 	struct json_object *o = json_object_new_object();
 	char mac[18];
@@ -585,8 +581,8 @@ static struct json_object *interface_json(const char *name, const struct cni_lin
 /* The ADD result: IPAM's ips (with the container interface's index), routes and dns, and
  * both ends of the veth. 0.4.0 still has "version" in each ips entry. */
 static struct json_object *result_json(const struct conf *c, const struct env *env,
-                                       const char *host_name, const struct cni_link *host,
-                                       const struct cni_link *cont, const struct cni_ipam_result *r)
+				       const char *host_name, const struct cni_link *host,
+				       const struct cni_link *cont, const struct cni_ipam_result *r)
 {
 	struct json_object *res = json_object_new_object(), *ifs, *ips, *ip;
 	char buf[ADDR_STRLEN];
@@ -601,15 +597,16 @@ static struct json_object *result_json(const struct conf *c, const struct env *e
 	for (size_t i = 0; i < r->n_ips; i++) {
 		ip = json_object_new_object();
 		if (v04)
-			json_object_object_add(
-			        ip, "version",
-			        json_object_new_string(
-			                r->ips[i].addr.addr.family == AF_INET ? "4" : "6"));
-		json_object_object_add(
-		        ip, "address",
-		        json_object_new_string(addr_prefix_str(&r->ips[i].addr, buf)));
+			json_object_object_add(ip, "version",
+					       json_object_new_string(r->ips[i].addr.addr.family ==
+										      AF_INET
+									      ? "4"
+									      : "6"));
+		json_object_object_add(ip, "address",
+				       json_object_new_string(
+					       addr_prefix_str(&r->ips[i].addr, buf)));
 		json_object_object_add(ip, "gateway",
-		                       json_object_new_string(addr_str(&r->ips[i].gw, buf)));
+				       json_object_new_string(addr_str(&r->ips[i].gw, buf)));
 		json_object_object_add(ip, "interface", json_object_new_int(1));
 		json_object_array_add(ips, ip);
 	}
@@ -627,18 +624,17 @@ static int cmd_add(const struct env *env, const struct conf *c, struct cni_error
 {
 	char host_name[IFNAMSIZ], buf[ADDR_STRLEN];
 	struct netlink *nl = NULL, *nl_cont = NULL;
-	struct cni_ipam_result r = {0};
+	struct cni_ipam_result r = { 0 };
 	struct cni_link host, cont;
-	struct cni_error ignored = {0};
+	struct cni_error ignored = { 0 };
 	struct json_object *res;
 	bool ipam_done = false, veth_done = false;
 	int nsfd = -1, ret;
 
 	if (c->prev_result)
-		return cni_fail(
-		        e, CNI_ERR_FIELD, "unsupported field",
-		        "prevResult: %s creates the interface and must come first in a chain",
-		        CNI_PROG);
+		return cni_fail(e, CNI_ERR_FIELD, "unsupported field",
+				"prevResult: %s creates the interface and must come first in a chain",
+				CNI_PROG);
 	host_veth_name(env, host_name);
 	ret = netlink_open(&nl);
 	if (ret < 0)
@@ -649,9 +645,9 @@ static int cmd_add(const struct env *env, const struct conf *c, struct cni_error
 	ret = cni_netlink_link_get(nl_cont, env->ifname, &cont);
 	if (ret != -ENODEV) {
 		ret = ret == 0 ? cni_fail(e, CNI_ERR_SYSTEM, "interface exists",
-		                          "%s already has an interface %s", env->netns, env->ifname)
-		               : cni_fail(e, CNI_ERR_SYSTEM, "container interface", "%s: %s",
-		                          env->ifname, strerror(-ret));
+					  "%s already has an interface %s", env->netns, env->ifname)
+			       : cni_fail(e, CNI_ERR_SYSTEM, "container interface", "%s: %s",
+					  env->ifname, strerror(-ret));
 		goto out;
 	}
 
@@ -661,11 +657,10 @@ static int cmd_add(const struct env *env, const struct conf *c, struct cni_error
 	ipam_done = true;
 	for (size_t i = 0; i < r.n_ips; i++) {
 		if (!r.ips[i].has_gw) {
-			ret = cni_fail(
-			        e, CNI_ERR_IPAM, "address without a gateway",
-			        "%s gave %s without a gateway: the gateway is the host end of "
-			        "the veth",
-			        c->ipam_type, addr_prefix_str(&r.ips[i].addr, buf));
+			ret = cni_fail(e, CNI_ERR_IPAM, "address without a gateway",
+				       "%s gave %s without a gateway: the gateway is the host end of "
+				       "the veth",
+				       c->ipam_type, addr_prefix_str(&r.ips[i].addr, buf));
 			goto err;
 		}
 	}
@@ -673,8 +668,8 @@ static int cmd_add(const struct env *env, const struct conf *c, struct cni_error
 	ret = cni_netlink_veth_add(nl, host_name, env->ifname, nsfd, c->mtu);
 	if (ret < 0) {
 		cni_fail(e, CNI_ERR_SYSTEM, "creating the veth pair", "%s - %s in %s: %s%s",
-		         host_name, env->ifname, env->netns, strerror(-ret),
-		         ret == -EEXIST ? " (ADD twice without DEL?)" : "");
+			 host_name, env->ifname, env->netns, strerror(-ret),
+			 ret == -EEXIST ? " (ADD twice without DEL?)" : "");
 		goto err;
 	}
 	veth_done = true;
@@ -727,15 +722,15 @@ static int cmd_del(const struct env *env, const struct conf *c, struct cni_error
 	if (ret == 0) {
 		if (strcmp(host.kind, "veth") != 0) {
 			ret = cni_fail(e, CNI_ERR_SYSTEM, "not our interface",
-			               "%s is a %s link, not a veth: left alone", host_name,
-			               *host.kind ? host.kind : "plain");
+				       "%s is a %s link, not a veth: left alone", host_name,
+				       *host.kind ? host.kind : "plain");
 			goto out;
 		}
 		ret = cni_netlink_link_del(nl, host.ifindex);
 	}
 	if (ret < 0 && ret != -ENODEV) {
 		ret = cni_fail(e, CNI_ERR_SYSTEM, "deleting the host veth", "%s: %s", host_name,
-		               strerror(-ret));
+			       strerror(-ret));
 		goto out;
 	}
 	/* The address is released last, once nothing uses it any more. */
@@ -750,19 +745,19 @@ out:
 /* One of prevResult's interfaces: an object with a string name, and a string sandbox and
  * mac if it has them (SPEC.md, "Success"). */
 static int interface_fields(struct json_object *ifs, size_t i, const char **name,
-                            const char **sandbox, const char **mac, struct cni_error *e)
+			    const char **sandbox, const char **mac, struct cni_error *e)
 {
-	static const char *const keys[3] = {"name", "sandbox", "mac"};
-	const char **out[3] = {name, sandbox, mac};
+	static const char *const keys[3] = { "name", "sandbox", "mac" };
+	const char **out[3] = { name, sandbox, mac };
 	struct json_object *it = json_object_array_get_idx(ifs, i), *v;
 
 	if (!json_object_is_type(it, json_type_object))
 		return cni_fail(e, CNI_ERR_DECODE, "decoding prevResult",
-		                "interfaces[%zu] is not an object", i);
+				"interfaces[%zu] is not an object", i);
 	for (size_t k = 0; k < 3; k++) {
 		if (cni_json_member(it, keys[k], json_type_string, &v) < 0 || (k == 0 && !v))
 			return cni_fail(e, CNI_ERR_DECODE, "decoding prevResult",
-			                "interfaces[%zu].%s is not a string", i, keys[k]);
+					"interfaces[%zu].%s is not a string", i, keys[k]);
 		*out[k] = v ? json_object_get_string(v) : NULL;
 	}
 	return 0;
@@ -771,7 +766,7 @@ static int interface_fields(struct json_object *ifs, size_t i, const char **name
 /* *idx: the index in prevResult's interfaces of (name, sandbox), -1 if none; *mac its MAC if
  * it has one. Every entry is checked, not only those before the match. */
 static int find_interface(struct json_object *prev, const char *name, const char *sandbox, int *idx,
-                          const char **mac, struct cni_error *e)
+			  const char **mac, struct cni_error *e)
 {
 	struct json_object *ifs;
 	const char *n, *sb, *m;
@@ -781,7 +776,7 @@ static int find_interface(struct json_object *prev, const char *name, const char
 	*mac = NULL;
 	if (cni_json_member(prev, "interfaces", json_type_array, &ifs) < 0)
 		return cni_fail(e, CNI_ERR_DECODE, "decoding prevResult",
-		                "interfaces is not a list");
+				"interfaces is not a list");
 	for (size_t i = 0; ifs && i < json_object_array_length(ifs); i++) {
 		ret = interface_fields(ifs, i, &n, &sb, &m, e);
 		if (ret < 0)
@@ -795,18 +790,18 @@ static int find_interface(struct json_object *prev, const char *name, const char
 }
 
 static int check_link(const struct cni_link *l, const char *name, const char *where,
-                      const char *want_mac, struct cni_error *e)
+		      const char *want_mac, struct cni_error *e)
 {
 	char mac[18];
 
 	if (strcmp(l->kind, "veth") != 0)
 		return cni_fail(e, CNI_ERR_CHECK, "interface changed", "%s %s is not a veth", where,
-		                name);
+				name);
 	if (!(l->flags & IFF_UP))
 		return cni_fail(e, CNI_ERR_CHECK, "interface down", "%s %s is down", where, name);
 	if (want_mac && l->has_mac && strcasecmp(want_mac, mac_str(l, mac)) != 0)
 		return cni_fail(e, CNI_ERR_CHECK, "interface changed", "%s %s has MAC %s, not %s",
-		                where, name, mac, want_mac);
+				where, name, mac, want_mac);
 	return 0;
 }
 
@@ -814,7 +809,7 @@ static int cmd_check(const struct env *env, const struct conf *c, struct cni_err
 {
 	char host_name[IFNAMSIZ], buf[ADDR_STRLEN], val[16];
 	struct netlink *nl = NULL, *nl_cont = NULL;
-	struct cni_ipam_result prev = {0};
+	struct cni_ipam_result prev = { 0 };
 	struct cni_link host, cont;
 	struct ip_prefix p;
 	const char *host_mac = NULL, *cont_mac = NULL;
@@ -822,19 +817,19 @@ static int cmd_check(const struct env *env, const struct conf *c, struct cni_err
 
 	if (!c->prev_result)
 		return cni_fail(e, CNI_ERR_CONFIG, "invalid network configuration",
-		                "CHECK needs prevResult, the result of the ADD");
+				"CHECK needs prevResult, the result of the ADD");
 	ret = cni_result_parse(c->prev_result, &prev, e);
 	if (ret < 0)
 		return ret;
 	host_veth_name(env, host_name);
 	if ((ret = find_interface(c->prev_result, env->ifname, env->netns, &cont_idx, &cont_mac,
-	                          e)) < 0 ||
+				  e)) < 0 ||
 	    (ret = find_interface(c->prev_result, host_name, "", &host_idx, &host_mac, e)) < 0)
 		return ret;
 	if (cont_idx < 0 || host_idx < 0)
 		return cni_fail(e, CNI_ERR_CHECK, "prevResult is not ours",
-		                "prevResult lists no %s in %s and %s on the host", env->ifname,
-		                env->netns, host_name);
+				"prevResult lists no %s in %s and %s on the host", env->ifname,
+				env->netns, host_name);
 
 	/* The address reservation first: IPAM owns that state. */
 	ret = cni_ipam_exec(c->ipam_type, env->path, "CHECK", c->raw, c->raw_len, NULL, e);
@@ -847,7 +842,7 @@ static int cmd_check(const struct env *env, const struct conf *c, struct cni_err
 	ret = cni_netlink_link_get(nl, host_name, &host);
 	if (ret < 0) {
 		ret = cni_fail(e, CNI_ERR_CHECK, "host veth missing", "%s: %s", host_name,
-		               strerror(-ret));
+			       strerror(-ret));
 		goto out;
 	}
 	ret = check_link(&host, host_name, "host veth", host_mac, e);
@@ -859,7 +854,7 @@ static int cmd_check(const struct env *env, const struct conf *c, struct cni_err
 	ret = cni_netlink_link_get(nl_cont, env->ifname, &cont);
 	if (ret < 0) {
 		ret = cni_fail(e, CNI_ERR_CHECK, "container interface missing", "%s in %s: %s",
-		               env->ifname, env->netns, strerror(-ret));
+			       env->ifname, env->netns, strerror(-ret));
 		goto out;
 	}
 	ret = check_link(&cont, env->ifname, "container interface", cont_mac, e);
@@ -874,15 +869,15 @@ static int cmd_check(const struct env *env, const struct conf *c, struct cni_err
 		ret = cni_netlink_addr_find(nl_cont, cont.ifindex, &ip->addr);
 		if (ret <= 0) {
 			ret = cni_fail(e, CNI_ERR_CHECK, "container address missing",
-			               "%s on %s%s%s", addr_prefix_str(&ip->addr, buf), env->ifname,
-			               ret < 0 ? ": " : "", ret < 0 ? strerror(-ret) : "");
+				       "%s on %s%s%s", addr_prefix_str(&ip->addr, buf), env->ifname,
+				       ret < 0 ? ": " : "", ret < 0 ? strerror(-ret) : "");
 			goto out;
 		}
 		host_prefix(&ip->addr.addr, &p);
 		ret = cni_netlink_route_find(nl, host.ifindex, &p, NULL);
 		if (ret <= 0) {
 			ret = cni_fail(e, CNI_ERR_CHECK, "host route missing", "%s dev %s",
-			               addr_prefix_str(&p, buf), host_name);
+				       addr_prefix_str(&p, buf), host_name);
 			goto out;
 		}
 		if (ip->has_gw) {
@@ -890,16 +885,16 @@ static int cmd_check(const struct env *env, const struct conf *c, struct cni_err
 			ret = cni_netlink_addr_find(nl, host.ifindex, &p);
 			if (ret <= 0) {
 				ret = cni_fail(e, CNI_ERR_CHECK, "gateway address missing",
-				               "%s on %s", addr_prefix_str(&p, buf), host_name);
+					       "%s on %s", addr_prefix_str(&p, buf), host_name);
 				goto out;
 			}
 		}
 		/* Without forwarding nothing reaches the pod from outside the node. */
 		ret = sysctl_get(forwarding_sysctl[ip->addr.addr.family == AF_INET6], val,
-		                 sizeof(val));
+				 sizeof(val));
 		if (ret < 0 || val[0] != '1') {
 			ret = cni_fail(e, CNI_ERR_CHECK, "forwarding off", "%s is not 1",
-			               forwarding_sysctl[ip->addr.addr.family == AF_INET6]);
+				       forwarding_sysctl[ip->addr.addr.family == AF_INET6]);
 			goto out;
 		}
 	}
@@ -922,7 +917,7 @@ static int cmd_version(const struct conf *c, struct cni_error *e)
 	for (size_t i = 0; i < sizeof(supported_versions) / sizeof(*supported_versions); i++)
 		json_object_array_add(list, json_object_new_string(supported_versions[i]));
 	json_object_object_add(obj, "cniVersion",
-	                       json_object_new_string(c->version ? c->version : "1.0.0"));
+			       json_object_new_string(c->version ? c->version : "1.0.0"));
 	json_object_object_add(obj, "supportedVersions", list);
 	ret = print_json(obj);
 	json_object_put(obj);
@@ -935,7 +930,7 @@ static int cmd_version(const struct conf *c, struct cni_error *e)
  * that is there and a string is taken. */
 static void version_input(struct conf *c)
 {
-	struct cni_error ignored = {0};
+	struct cni_error ignored = { 0 };
 
 	if (c->raw_len > 0 && decode(c, &ignored) == 0)
 		get_string(c->root, "cniVersion", "", &c->version, &ignored);
@@ -944,11 +939,11 @@ static void version_input(struct conf *c)
 static int run(struct conf *c, struct cni_error *e)
 {
 	struct env env = {
-	        .command = getenv("CNI_COMMAND"),
-	        .containerid = getenv("CNI_CONTAINERID"),
-	        .netns = getenv("CNI_NETNS"),
-	        .ifname = getenv("CNI_IFNAME"),
-	        .path = getenv("CNI_PATH"),
+		.command = getenv("CNI_COMMAND"),
+		.containerid = getenv("CNI_CONTAINERID"),
+		.netns = getenv("CNI_NETNS"),
+		.ifname = getenv("CNI_IFNAME"),
+		.path = getenv("CNI_PATH"),
 	};
 	int ret;
 
@@ -964,7 +959,7 @@ static int run(struct conf *c, struct cni_error *e)
 		return ret;
 	if (!env.command || !*env.command)
 		return cni_fail(e, CNI_ERR_ENV, "invalid environment variables",
-		                "missing CNI_COMMAND");
+				"missing CNI_COMMAND");
 	if (!env.path || !*env.path)
 		env.path = DEFAULT_CNI_PATH;
 	if (strcmp(env.command, "ADD") == 0) {
@@ -980,13 +975,13 @@ static int run(struct conf *c, struct cni_error *e)
 		return ret < 0 ? ret : cmd_check(&env, c, e);
 	}
 	return cni_fail(e, CNI_ERR_ENV, "invalid environment variables",
-	                "CNI_COMMAND \"%s\": ADD, DEL, CHECK or VERSION", env.command);
+			"CNI_COMMAND \"%s\": ADD, DEL, CHECK or VERSION", env.command);
 }
 
 int main(int argc, char *argv[])
 {
-	struct conf c = {0};
-	struct cni_error e = {0};
+	struct conf c = { 0 };
+	struct cni_error e = { 0 };
 	int ret;
 
 	if (argc > 1 && (!strcmp(argv[1], "-h") || !strcmp(argv[1], "--help"))) {

@@ -14,7 +14,7 @@
 /* What the daemon's own rules are, given cur, what it has now. Returns 0 or -ENOMEM. */
 static int own_rules(struct registry *r, const struct rule_list *cur, struct rule_list *own)
 {
-	struct rule_list sent = {NULL, 0};
+	struct rule_list sent = { NULL, 0 };
 	size_t ours = r->rules.sent.node.n + r->rules.sent.cluster.n;
 	int ret;
 
@@ -33,16 +33,16 @@ static int own_rules(struct registry *r, const struct rule_list *cur, struct rul
 			ret = rules_add(own, cur->text[i]);
 		if (!ret)
 			log_notice("%s: registry: %zu rules were added to the daemon's after ours: "
-			           "they are its own now, and go before ours",
-			           r->cfg.ifname, cur->n - sent.n);
+				   "they are its own now, and go before ours",
+				   r->cfg.ifname, cur->n - sent.n);
 	} else {
 		ret = rules_append(own, cur);
 		if (!ret && (r->rules.have_seen || cur->n))
 			log_notice("%s: registry: the daemon's own access rules: %zu (%s)",
-			           r->cfg.ifname, cur->n,
-			           r->rules.have_seen
-			                   ? "changed: restarted, reloaded or set by hand"
-			                   : "what it has as the registry starts");
+				   r->cfg.ifname, cur->n,
+				   r->rules.have_seen
+					   ? "changed: restarted, reloaded or set by hand"
+					   : "what it has as the registry starts");
 	}
 out:
 	rules_free(&sent);
@@ -56,7 +56,7 @@ out:
  * too. */
 void access_track(struct registry *r, const struct ipc_device *dev)
 {
-	struct rule_list cur = {NULL, 0}, own = {NULL, 0};
+	struct rule_list cur = { NULL, 0 }, own = { NULL, 0 };
 	int ret = 0;
 
 	/* No get=sealnet (wireguard-go): no rules to keep or to add to. */
@@ -81,7 +81,7 @@ void access_track(struct registry *r, const struct ipc_device *dev)
 out:
 	if (ret)
 		log_err("%s: registry: cannot keep the daemon's rules: %s", r->cfg.ifname,
-		        strerror(-ret));
+			strerror(-ret));
 	rules_free(&cur);
 	rules_free(&own);
 }
@@ -103,8 +103,8 @@ static void update_source(struct registry *r, struct rules_source *src, const ch
 		src->revision = e->mod_revision;
 		if (rules_parse(e->value, strlen(e->value), &l, e->why, sizeof(e->why))) {
 			snprintf(what, sizeof(what),
-			         "refused: %s; this node keeps the %zu %s rules it had", e->why,
-			         src->rules.n, src->what);
+				 "refused: %s; this node keeps the %zu %s rules it had", e->why,
+				 src->rules.n, src->what);
 			entries_report(r, e, LOG_WARNING, what);
 			src->refused = true;
 		} else {
@@ -132,25 +132,25 @@ static int send_wanted(struct registry *r, struct rule_list *want)
 	if (ret) {
 		r->stats.apply_errors++;
 		log_err("%s: registry: cannot send the access rules: %s", r->cfg.ifname,
-		        strerror(-ret));
+			strerror(-ret));
 		return ret;
 	}
 	if (err) {
 		r->stats.apply_errors++;
 		log_err("%s: registry: the daemon refused the %zu access rules (%zu own, "
-		        "%zu this node's, %zu the cluster's): %s; it keeps the %zu it had",
-		        r->cfg.ifname, want->n, r->rules.own.n, r->rules.node.rules.n,
-		        r->rules.cluster.rules.n,
-		        err == -ENOSPC ? "more than 64 group names" : strerror(-err),
-		        r->rules.seen.n);
+			"%zu this node's, %zu the cluster's): %s; it keeps the %zu it had",
+			r->cfg.ifname, want->n, r->rules.own.n, r->rules.node.rules.n,
+			r->rules.cluster.rules.n,
+			err == -ENOSPC ? "more than 64 group names" : strerror(-err),
+			r->rules.seen.n);
 		r->rules.has_refused = !rules_copy(&r->rules.refused, want);
 		return 1;
 	}
 	r->stats.applies++;
 	log_info("%s: registry: access rules: %zu (%zu own, %zu this node's, %zu the "
-	         "cluster's)",
-	         r->cfg.ifname, want->n, r->rules.own.n, r->rules.node.rules.n,
-	         r->rules.cluster.rules.n);
+		 "cluster's)",
+		 r->cfg.ifname, want->n, r->rules.own.n, r->rules.node.rules.n,
+		 r->rules.cluster.rules.n);
 	rules_free(&r->rules.seen);
 	r->rules.seen = *want;
 	want->text = NULL;
@@ -181,7 +181,7 @@ static int remember_sent(struct registry *r)
  * goes before those for all. */
 int access_reconcile(struct registry *r)
 {
-	struct rule_list want = {NULL, 0};
+	struct rule_list want = { NULL, 0 };
 	char key[512], name[REGISTRY_KEY_NAME_LEN];
 	int ret;
 
@@ -194,8 +194,8 @@ int access_reconcile(struct registry *r)
 		if ((r->rules.node.rules.n || r->rules.cluster.rules.n) &&
 		    !r->rules.unsupported_reported) {
 			log_warn("%s: registry: the daemon has no access rules (it does not answer "
-			         "get=sealnet): the rules from etcd are not applied",
-			         r->cfg.ifname);
+				 "get=sealnet): the rules from etcd are not applied",
+				 r->cfg.ifname);
 			r->rules.unsupported_reported = true;
 		}
 		return 0;

@@ -41,14 +41,14 @@ static bool daemon_answers(struct registry *r, int ret, const struct ipc_device 
 	if (ret) {
 		if (r->dmn.up || !r->dmn.reported)
 			log_warn("%s: registry: the daemon does not answer (%s); retrying",
-			         r->cfg.ifname, ret == -ENODEV ? "not running" : strerror(-ret));
+				 r->cfg.ifname, ret == -ENODEV ? "not running" : strerror(-ret));
 		r->dmn.up = false;
 		r->dmn.reported = true;
 		return false;
 	}
 	if (!r->dmn.up)
 		log_notice("%s: registry: the daemon answers (listen port %u)", r->cfg.ifname,
-		           dev->listen_port);
+			   dev->listen_port);
 	r->dmn.up = r->dmn.reported = true;
 	return true;
 }
@@ -61,8 +61,8 @@ static bool daemon_identity(struct registry *r, const struct ipc_device *dev)
 	if (!dev->has_public_key) {
 		if (!r->dmn.no_key_reported)
 			log_warn("%s: registry: the interface has no private key: nothing to "
-			         "publish",
-			         r->cfg.ifname);
+				 "publish",
+				 r->cfg.ifname);
 		r->dmn.no_key_reported = true;
 		return false;
 	}
@@ -72,9 +72,9 @@ static bool daemon_identity(struct registry *r, const struct ipc_device *dev)
 		return true;
 	if (r->dmn.have_self && !key_equal(r->dmn.self_key, dev->public_key))
 		log_notice("%s: registry: the interface's key changed from %s to %s: "
-		           "moving our entry",
-		           r->cfg.ifname, key_text(old, r->dmn.self_key),
-		           key_text(b64, dev->public_key));
+			   "moving our entry",
+			   r->cfg.ifname, key_text(old, r->dmn.self_key),
+			   key_text(b64, dev->public_key));
 	memcpy(r->dmn.self_key, dev->public_key, KEY_LEN);
 	r->dmn.port = dev->listen_port;
 	r->dmn.have_self = r->sess.need_publish = r->dirty = true;
@@ -97,8 +97,8 @@ void daemon_tick(struct registry *r)
 		if (!r->peers.m[i].known || daemon_view_has(&v, r->peers.m[i].public_key))
 			continue;
 		log_notice("%s: registry: peer %s is gone from the daemon (restarted?): adding "
-		           "it again",
-		           r->cfg.ifname, key_text(b64, r->peers.m[i].public_key));
+			   "it again",
+			   r->cfg.ifname, key_text(b64, r->peers.m[i].public_key));
 		r->peers.m[i].known = false;
 		r->dirty = true;
 	}
@@ -123,9 +123,9 @@ bool daemon_endpoint_is_new(const struct node *n, const struct managed *m)
 }
 
 static int send_peer(const struct registry *r, const struct node *n, const struct managed *m,
-                     bool groups)
+		     bool groups)
 {
-	struct registry_request q = {0};
+	struct registry_request q = { 0 };
 	int ret;
 
 	ret = registry_request_peer(&q, n, daemon_endpoint_is_new(n, m), groups);
@@ -146,8 +146,8 @@ int daemon_apply_peer(struct registry *r, const struct node *n, const struct man
 		if (!ret) {
 			r->dmn.groups_unsupported = true;
 			log_notice("%s: registry: the daemon does not take group= (no access "
-			           "rules): peers are added without their groups",
-			           r->cfg.ifname);
+				   "rules): peers are added without their groups",
+				   r->cfg.ifname);
 		}
 	}
 	return ret;
@@ -155,7 +155,7 @@ int daemon_apply_peer(struct registry *r, const struct node *n, const struct man
 
 int daemon_remove_peer(const struct registry *r, const uint8_t key[KEY_LEN])
 {
-	struct registry_request q = {0};
+	struct registry_request q = { 0 };
 	int ret = registry_request_remove(&q, key);
 
 	if (!ret)
@@ -167,7 +167,7 @@ int daemon_remove_peer(const struct registry *r, const uint8_t key[KEY_LEN])
 /* "allow tcp/5201 from group:web" is sent as allow=tcp/5201 from group:web. */
 int daemon_send_rules(const struct registry *r, const struct rule_list *l, int *daemon_err)
 {
-	struct registry_request q = {0};
+	struct registry_request q = { 0 };
 	const char *text;
 	int ret;
 

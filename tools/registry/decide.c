@@ -111,7 +111,7 @@ static int rehash(struct prefix_index *ix)
 /* The slot of p at cidr: NULL when there is none and create is false, or when it cannot be
  * made. Valid until the next call that creates one. */
 static struct slot *slot_at(struct prefix_index *ix, const struct ip_prefix *p, unsigned cidr,
-                            bool create)
+			    bool create)
 {
 	struct slot_key k = key_of(p, cidr);
 	struct slot *s;
@@ -143,7 +143,7 @@ static void lower(size_t *x, size_t order)
 
 /* p counts in the inside of its slot at cidr (shorter than p). */
 static int mark_inside(struct prefix_index *ix, const struct ip_prefix *p, unsigned cidr,
-                       size_t order)
+		       size_t order)
 {
 	struct slot *s = slot_at(ix, p, cidr, true);
 
@@ -166,7 +166,7 @@ static int index_add(struct prefix_index *ix, const struct ip_prefix *p, size_t 
 		ix->all = grown;
 		ix->cap_all = ix->cap_all ? ix->cap_all * 2 : 64;
 	}
-	ix->all[ix->n_all++] = (struct indexed){*p, order};
+	ix->all[ix->n_all++] = (struct indexed){ *p, order };
 	s = slot_at(ix, p, p->cidr, true);
 	if (!s)
 		return -ENOMEM;
@@ -266,7 +266,7 @@ static int sort_by_creation(const struct decide_entry *entries, size_t n, size_t
 	if (!r)
 		return -ENOMEM;
 	for (size_t i = 0; i < n; i++)
-		r[i] = (struct ranked){entries[i].create_revision, entries[i].key, i};
+		r[i] = (struct ranked){ entries[i].create_revision, entries[i].key, i };
 	qsort(r, n, sizeof(*r), by_creation);
 	for (size_t i = 0; i < n; i++)
 		order[i] = r[i].idx;
@@ -289,7 +289,7 @@ struct decider {
 };
 
 static bool covers_one(const struct node *n, const struct ip_addr *a, size_t count,
-                       const char *whose, char *what, size_t len)
+		       const char *whose, char *what, size_t len)
 {
 	char clash[160];
 
@@ -332,11 +332,11 @@ static int local_clash(struct decider *d, const struct node *n, char *what, size
 		if (key_equal(s->held_prefixes[i].key, n->public_key))
 			continue;
 		if (registry_claims_take(n, &s->held_prefixes[i].p, s->cidrs, clash,
-		                         sizeof(clash))) {
+					 sizeof(clash))) {
 			key_to_base64(b64, s->held_prefixes[i].key);
 			snprintf(what, len,
-			         "%s, held by peer %s, which the registry does not manage", clash,
-			         b64);
+				 "%s, held by peer %s, which the registry does not manage", clash,
+				 b64);
 			return 1;
 		}
 	}
@@ -355,7 +355,7 @@ static int set_verdict(struct decide_verdict_of *v, enum decide_verdict verdict,
 
 /* The verdict on a valid entry of the given rank, which goes into the index when accepted. */
 static int judge(struct decider *d, const struct decide_entry *entries, const size_t *order,
-                 size_t rank, struct decide_verdict_of *v)
+		 size_t rank, struct decide_verdict_of *v)
 {
 	const struct decide_entry *e = &entries[order[rank]], *first;
 	char clash[320], what[640];
@@ -368,7 +368,7 @@ static int judge(struct decider *d, const struct decide_entry *entries, const si
 		first = &entries[order[j]];
 		registry_claims_overlap(e->node, first->node, clash, sizeof(clash));
 		snprintf(what, sizeof(what), "refused: %s, claimed first by %s%s", clash,
-		         first->key, is_self(d->self, e) ? " (this node!)" : "");
+			 first->key, is_self(d->self, e) ? " (this node!)" : "");
 		return set_verdict(v, DECIDE_CLAIMED, what);
 	}
 	if (index_add_claims(&d->claims, e->node, rank))
@@ -406,9 +406,9 @@ static int index_endpoints(struct prefix_index *ix, const struct decide_self *se
 }
 
 int registry_decide(const struct decide_entry *entries, size_t n, const struct decide_self *self,
-                    struct decision *d)
+		    struct decision *d)
 {
-	struct decider dr = {.self = self};
+	struct decider dr = { .self = self };
 	struct decide_verdict_of *v;
 	char what[640];
 	size_t i;
@@ -429,9 +429,9 @@ int registry_decide(const struct decide_entry *entries, size_t n, const struct d
 			ret = judge(&dr, entries, d->order, i, v);
 		}
 		d->n_valid += v->verdict == DECIDE_PEER || v->verdict == DECIDE_SELF ||
-		              v->verdict == DECIDE_OWN_CLAIMS;
+			      v->verdict == DECIDE_OWN_CLAIMS;
 		d->n_refused += v->verdict == DECIDE_INVALID || v->verdict == DECIDE_CLAIMED ||
-		                v->verdict == DECIDE_CLASH;
+				v->verdict == DECIDE_CLASH;
 	}
 	index_free(&dr.claims);
 	index_free(&dr.endpoints);

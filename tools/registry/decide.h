@@ -93,7 +93,7 @@ struct decision {
 /* Decides entries[0..n) for self into *d. Returns 0 or -ENOMEM (d then empty). The what of a
  * verdict quotes etcd's keys and values: escape it (registry_escape) before logging it. */
 int registry_decide(const struct decide_entry *entries, size_t n, const struct decide_self *self,
-                    struct decision *d);
+		    struct decision *d);
 void registry_decision_free(struct decision *d);
 
 #endif

@@ -159,6 +159,6 @@ void entries_report(const struct registry *r, struct entry *e, int level, const 
 	e->reported_revision = e->mod_revision;
 	snprintf(e->reported, sizeof(e->reported), "%s", what);
 	log_msg(level, "%s: registry: %s: %s", r->cfg.ifname,
-	        registry_escape(key, sizeof(key), e->key),
-	        registry_escape(text, sizeof(text), what));
+		registry_escape(key, sizeof(key), e->key),
+		registry_escape(text, sizeof(text), what));
 }

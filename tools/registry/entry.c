@@ -12,7 +12,7 @@
 void registry_key_name(char name[REGISTRY_KEY_NAME_LEN], const uint8_t key[KEY_LEN])
 {
 	sodium_bin2base64(name, REGISTRY_KEY_NAME_LEN, key, KEY_LEN,
-	                  sodium_base64_VARIANT_URLSAFE_NO_PADDING);
+			  sodium_base64_VARIANT_URLSAFE_NO_PADDING);
 }
 
 int registry_refuse(char *why, size_t len, const char *fmt, ...)
@@ -72,14 +72,14 @@ bool registry_prefix_within(const struct ip_prefix *inner, const struct ip_prefi
 
 bool registry_prefix_covers(const struct ip_prefix *p, const struct ip_addr *a)
 {
-	struct ip_prefix host = {.addr = *a, .cidr = (uint8_t)(addr_len(a->family) * 8)};
+	struct ip_prefix host = { .addr = *a, .cidr = (uint8_t)(addr_len(a->family) * 8) };
 
 	return registry_prefix_within(&host, p);
 }
 
 void registry_endpoint_addr(const union endpoint *ep, struct ip_addr *out)
 {
-	static const uint8_t mapped[12] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff};
+	static const uint8_t mapped[12] = { 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff };
 
 	memset(out, 0, sizeof(*out));
 	if (ep->sa.sa_family == AF_INET6 && memcmp(ep->in6.sin6_addr.s6_addr, mapped, 12)) {
@@ -96,7 +96,7 @@ void registry_endpoint_addr(const union endpoint *ep, struct ip_addr *out)
 
 /* The cluster range p lies in, or NULL. */
 static const struct ip_prefix *range_of(const struct cluster_cidrs *cidrs,
-                                        const struct ip_prefix *p)
+					const struct ip_prefix *p)
 {
 	for (size_t i = 0; i < cidrs->n; i++)
 		if (registry_prefix_within(p, &cidrs->p[i]))
@@ -105,7 +105,7 @@ static const struct ip_prefix *range_of(const struct cluster_cidrs *cidrs,
 }
 
 static const char *member(struct json_object *o, const char *name, enum json_type type,
-                          struct json_object **v)
+			  struct json_object **v)
 {
 	if (!json_object_object_get_ex(o, name, v))
 		return "absent";
@@ -116,7 +116,7 @@ static const char *member(struct json_object *o, const char *name, enum json_typ
  * public_key: a name that stood for another key would let one node's entry speak for
  * another's. */
 static int check_name(const char *prefix, const char *key, uint8_t named[KEY_LEN], char *why,
-                      size_t why_len)
+		      size_t why_len)
 {
 	size_t bin_len, plen = strlen(prefix);
 	const char *name;
@@ -126,18 +126,18 @@ static int check_name(const char *prefix, const char *key, uint8_t named[KEY_LEN
 	name = key + plen;
 	if (strlen(name) != REGISTRY_KEY_NAME_LEN - 1 ||
 	    sodium_base642bin(named, KEY_LEN, name, strlen(name), NULL, &bin_len, NULL,
-	                      sodium_base64_VARIANT_URLSAFE_NO_PADDING) ||
+			      sodium_base64_VARIANT_URLSAFE_NO_PADDING) ||
 	    bin_len != KEY_LEN)
 		return registry_refuse(why, why_len,
-		                       "the key's last part is not a public key in base64url");
+				       "the key's last part is not a public key in base64url");
 	return 0;
 }
 
 /* One pod subnet, from the field named field: added to n unless it is there already (the
  * same prefix in pod_subnet and in pod_subnets). */
 static int add_pod_subnet(struct json_object *v, const char *field,
-                          const struct cluster_cidrs *cidrs, struct node *n, char *why,
-                          size_t why_len)
+			  const struct cluster_cidrs *cidrs, struct node *n, char *why,
+			  size_t why_len)
 {
 	const char *s = json_object_is_type(v, json_type_string) ? json_object_get_string(v) : "";
 	struct ip_prefix p;
@@ -152,10 +152,10 @@ static int add_pod_subnet(struct json_object *v, const char *field,
 	wide = p.addr.family == AF_INET ? 8 : 32;
 	if (p.cidr < wide)
 		return registry_refuse(why, why_len, "%s \"%.60s\" is wider than /%d", field, s,
-		                       wide);
+				       wide);
 	if (!range_of(cidrs, &p))
 		return registry_refuse(why, why_len, "%s %s is outside the cluster's ranges", field,
-		                       addr_prefix_str(&p, buf));
+				       addr_prefix_str(&p, buf));
 	for (size_t i = 0; i < n->n_pod_subnets; i++) {
 		if (n->pod_subnets[i].addr.family != p.addr.family)
 			continue;
@@ -164,7 +164,7 @@ static int add_pod_subnet(struct json_object *v, const char *field,
 			return 0;
 		/* One subnet per family: a pod gets one address of each. */
 		return registry_refuse(why, why_len, "%s %s: a second pod subnet of its family",
-		                       field, addr_prefix_str(&p, buf));
+				       field, addr_prefix_str(&p, buf));
 	}
 	n->pod_subnets[n->n_pod_subnets++] = p;
 	return 0;
@@ -179,7 +179,7 @@ static bool absent_or_empty(struct json_object *o, const char *name, struct json
 /* pod_subnet, which every version reads, then pod_subnets, which a dual-stack node adds (and
  * which older versions ignore: they route its pod_subnet alone). */
 static int parse_pod_subnets(struct json_object *o, const struct cluster_cidrs *cidrs,
-                             struct node *n, char *why, size_t why_len)
+			     struct node *n, char *why, size_t why_len)
 {
 	struct json_object *v;
 	size_t len;
@@ -195,10 +195,10 @@ static int parse_pod_subnets(struct json_object *o, const struct cluster_cidrs *
 	if (!json_object_is_type(v, json_type_array) ||
 	    (len = json_object_array_length(v)) > REGISTRY_MAX_POD_SUBNETS)
 		return registry_refuse(why, why_len, "pod_subnets is not a list of at most %d",
-		                       REGISTRY_MAX_POD_SUBNETS);
+				       REGISTRY_MAX_POD_SUBNETS);
 	for (size_t i = 0; i < len; i++) {
 		ret = add_pod_subnet(json_object_array_get_idx(v, i), "pod_subnets", cidrs, n, why,
-		                     why_len);
+				     why_len);
 		if (ret)
 			return ret;
 	}
@@ -206,7 +206,7 @@ static int parse_pod_subnets(struct json_object *o, const struct cluster_cidrs *
 }
 
 static int parse_claims(struct json_object *o, const struct cluster_cidrs *cidrs, struct node *n,
-                        char *why, size_t why_len)
+			char *why, size_t why_len)
 {
 	struct json_object *v;
 	const char *s, *bad;
@@ -220,12 +220,12 @@ static int parse_claims(struct json_object *o, const struct cluster_cidrs *cidrs
 		return registry_refuse(why, why_len, "overlay \"%.60s\" is not one address", s);
 	if (!range_of(cidrs, &n->overlay))
 		return registry_refuse(why, why_len, "overlay %s is outside the cluster's ranges",
-		                       addr_prefix_str(&n->overlay, buf));
+				       addr_prefix_str(&n->overlay, buf));
 	return parse_pod_subnets(o, cidrs, n, why, why_len);
 }
 
 static int parse_endpoints(struct json_object *o, const struct cluster_cidrs *cidrs, struct node *n,
-                           char *why, size_t why_len)
+			   char *why, size_t why_len)
 {
 	struct json_object *v, *item;
 	union endpoint ep;
@@ -238,14 +238,14 @@ static int parse_endpoints(struct json_object *o, const struct cluster_cidrs *ci
 	if (!json_object_is_type(v, json_type_array) ||
 	    json_object_array_length(v) > REGISTRY_MAX_ENDPOINTS)
 		return registry_refuse(why, why_len, "endpoints is not a list of at most %d",
-		                       REGISTRY_MAX_ENDPOINTS);
+				       REGISTRY_MAX_ENDPOINTS);
 	for (size_t i = 0; i < json_object_array_length(v); i++) {
 		item = json_object_array_get_idx(v, i);
 		s = json_object_is_type(item, json_type_string) ? json_object_get_string(item) : "";
 		/* Numeric only: a name would make every node resolve it, blocking. */
 		if (addr_parse_endpoint(s, &ep) || !ep.in4.sin_port)
 			return registry_refuse(why, why_len, "endpoint \"%.60s\" is not ip:port",
-			                       s);
+					       s);
 		/* Sent into the tunnel, the tunnel's own datagrams would never leave; and with
 		 * every endpoint outside the ranges that bound the claims, no claim can take the
 		 * route to a node. */
@@ -253,9 +253,9 @@ static int parse_endpoints(struct json_object *o, const struct cluster_cidrs *ci
 		for (size_t k = 0; k < cidrs->n; k++)
 			if (registry_prefix_covers(&cidrs->p[k], &a))
 				return registry_refuse(
-				        why, why_len,
-				        "endpoint \"%.60s\" is inside the cluster's range %s", s,
-				        addr_prefix_str(&cidrs->p[k], buf));
+					why, why_len,
+					"endpoint \"%.60s\" is inside the cluster's range %s", s,
+					addr_prefix_str(&cidrs->p[k], buf));
 		if (i == 0)
 			addr_endpoint_str(&ep, n->endpoint);
 	}
@@ -272,7 +272,7 @@ static int parse_groups(struct json_object *o, struct node *n, char *why, size_t
 	if (!json_object_is_type(v, json_type_array) ||
 	    json_object_array_length(v) > REGISTRY_MAX_GROUPS)
 		return registry_refuse(why, why_len, "groups is not a list of at most %d",
-		                       REGISTRY_MAX_GROUPS);
+				       REGISTRY_MAX_GROUPS);
 	for (size_t i = 0; i < json_object_array_length(v); i++) {
 		item = json_object_array_get_idx(v, i);
 		s = json_object_is_type(item, json_type_string) ? json_object_get_string(item) : "";
@@ -284,8 +284,8 @@ static int parse_groups(struct json_object *o, struct node *n, char *why, size_t
 }
 
 int registry_parse_entry(const char *prefix, const char *key, const char *value, size_t len,
-                         const struct cluster_cidrs *cidrs, struct node *n, char *why,
-                         size_t why_len)
+			 const struct cluster_cidrs *cidrs, struct node *n, char *why,
+			 size_t why_len)
 {
 	struct json_object *o = NULL, *v;
 	uint8_t named[KEY_LEN];
@@ -310,12 +310,12 @@ int registry_parse_entry(const char *prefix, const char *key, const char *value,
 	if (key_from_base64(n->public_key, json_object_get_string(v)) ||
 	    key_is_zero(n->public_key)) {
 		ret = registry_refuse(why, why_len, "public_key \"%.60s\" is not a key",
-		                      json_object_get_string(v));
+				      json_object_get_string(v));
 		goto out;
 	}
 	if (!key_equal(named, n->public_key)) {
 		ret = registry_refuse(why, why_len,
-		                      "public_key is not the key the entry is named after");
+				      "public_key is not the key the entry is named after");
 		goto out;
 	}
 	ret = parse_claims(o, cidrs, n, why, why_len);
@@ -346,7 +346,7 @@ bool registry_claims_overlap(const struct node *a, const struct node *b, char *w
 		for (size_t j = 0; j < nb; j++)
 			if (registry_prefixes_overlap(ca[i], cb[j])) {
 				snprintf(what, len, "%s overlaps %s", addr_prefix_str(ca[i], x),
-				         addr_prefix_str(cb[j], y));
+					 addr_prefix_str(cb[j], y));
 				return true;
 			}
 	return false;
@@ -361,14 +361,14 @@ bool registry_claims_cover(const struct node *n, const struct ip_addr *a, char *
 	for (size_t i = 0; i < nc; i++)
 		if (registry_prefix_covers(c[i], a)) {
 			snprintf(what, len, "%s covers %s", addr_prefix_str(c[i], x),
-			         addr_str(a, y));
+				 addr_str(a, y));
 			return true;
 		}
 	return false;
 }
 
 bool registry_claims_take(const struct node *n, const struct ip_prefix *held,
-                          const struct cluster_cidrs *cidrs, char *what, size_t len)
+			  const struct cluster_cidrs *cidrs, char *what, size_t len)
 {
 	const struct ip_prefix *c[REGISTRY_MAX_CLAIMS], *range;
 	size_t nc = registry_claims(n, c);
@@ -381,7 +381,7 @@ bool registry_claims_take(const struct node *n, const struct ip_prefix *held,
 		if (range && registry_prefix_within(range, held))
 			continue;
 		snprintf(what, len, "%s overlaps %s", addr_prefix_str(c[i], x),
-		         addr_prefix_str(held, y));
+			 addr_prefix_str(held, y));
 		return true;
 	}
 	return false;

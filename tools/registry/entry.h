@@ -55,12 +55,12 @@ void registry_key_name(char name[REGISTRY_KEY_NAME_LEN], const uint8_t key[KEY_L
 
 /* Writes the reason into why (len bytes) and returns -EINVAL: every refusal's one form. */
 int registry_refuse(char *why, size_t len, const char *fmt, ...)
-        __attribute__((format(printf, 3, 4)));
+	__attribute__((format(printf, 3, 4)));
 
 /* Parses "100.64.0.0/10" into cidrs (appended): a prefix without host bits, never /0.
  * Returns 0, -EINVAL (why says what is wrong) or -ENOSPC (too many). */
 int registry_add_cluster_cidr(struct cluster_cidrs *cidrs, const char *s, char *why,
-                              size_t why_len);
+			      size_t why_len);
 
 /* Checks the entry at key (under prefix) against the rules every node applies alike, and
  * fills n: the name is the base64url of public_key; value is a JSON object of at most
@@ -74,8 +74,8 @@ int registry_add_cluster_cidr(struct cluster_cidrs *cidrs, const char *s, char *
  * are ignored. Returns 0, or -EINVAL with the reason in why, which may quote the value: pass
  * it through registry_escape() before logging it. */
 int registry_parse_entry(const char *prefix, const char *key, const char *value, size_t len,
-                         const struct cluster_cidrs *cidrs, struct node *n, char *why,
-                         size_t why_len);
+			 const struct cluster_cidrs *cidrs, struct node *n, char *why,
+			 size_t why_len);
 
 bool registry_prefixes_overlap(const struct ip_prefix *a, const struct ip_prefix *b);
 /* Whether inner lies wholly inside outer (equal included). */
@@ -95,7 +95,7 @@ bool registry_claims_cover(const struct node *n, const struct ip_addr *a, char *
  * holds none of the cluster's addresses in particular: the claim, more specific, goes before
  * it as in any routing table, and does not count. Writes the clash into what. */
 bool registry_claims_take(const struct node *n, const struct ip_prefix *held,
-                          const struct cluster_cidrs *cidrs, char *what, size_t len);
+			  const struct cluster_cidrs *cidrs, char *what, size_t len);
 
 /* The node's claims: its overlay address, then its pod subnets. Returns how many. */
 size_t registry_claims(const struct node *n, const struct ip_prefix *c[REGISTRY_MAX_CLAIMS]);

@@ -52,17 +52,17 @@ static void on_signal(int sig)
 static void usage_text(FILE *f)
 {
 	fprintf(f,
-	        "Usage: %s registry <interface> --etcd <url> --overlay <address>\n"
-	        "         --cluster-cidr <prefix>... "
-	        "[--pod-subnet <prefix>]... [--endpoint <ip>:<port>]...\n         "
-	        "[--groups <name>[,<name>...]]\n"
-	        "         [--prefix <path>] [--ttl <seconds>] [--metrics <file>] "
-	        "[--state <file>]\n"
-	        "         [--cacert <file>] [--cert <file> --key <file>] [-v]\n"
-	        "Publishes this node under PREFIX/nodes/, makes peers of the others there,\n"
-	        "and puts the access rules of PREFIX/rules/<node> and PREFIX/rules/all\n"
-	        "after the daemon's own (docs/cluster.md).\n",
-	        PROG_NAME);
+		"Usage: %s registry <interface> --etcd <url> --overlay <address>\n"
+		"         --cluster-cidr <prefix>... "
+		"[--pod-subnet <prefix>]... [--endpoint <ip>:<port>]...\n         "
+		"[--groups <name>[,<name>...]]\n"
+		"         [--prefix <path>] [--ttl <seconds>] [--metrics <file>] "
+		"[--state <file>]\n"
+		"         [--cacert <file>] [--cert <file> --key <file>] [-v]\n"
+		"Publishes this node under PREFIX/nodes/, makes peers of the others there,\n"
+		"and puts the access rules of PREFIX/rules/<node> and PREFIX/rules/all\n"
+		"after the daemon's own (docs/cluster.md).\n",
+		PROG_NAME);
 }
 
 static int usage(void)
@@ -111,7 +111,7 @@ static int check_ranges(struct registry *r)
 		c = &r->cfg.cidrs.p[k];
 		if (r->cfg.has_etcd_addr && registry_prefix_covers(c, &r->cfg.etcd_addr)) {
 			fprintf(stderr, "%s: registry: --cluster-cidr %s covers etcd's address\n",
-			        PROG_NAME, addr_prefix_str(c, buf));
+				PROG_NAME, addr_prefix_str(c, buf));
 			return -EINVAL;
 		}
 		for (size_t i = 0; i < r->cfg.n_endpoints; i++) {
@@ -120,8 +120,8 @@ static int check_ranges(struct registry *r)
 			registry_endpoint_addr(&ep, &a);
 			if (registry_prefix_covers(c, &a)) {
 				fprintf(stderr,
-				        "%s: registry: --cluster-cidr %s covers the endpoint %s\n",
-				        PROG_NAME, addr_prefix_str(c, buf), r->cfg.endpoints[i]);
+					"%s: registry: --cluster-cidr %s covers the endpoint %s\n",
+					PROG_NAME, addr_prefix_str(c, buf), r->cfg.endpoints[i]);
 				return -EINVAL;
 			}
 		}
@@ -142,9 +142,9 @@ static int add_pod_subnet(struct registry *r, const char *arg)
 		addr_parse_prefix(r->cfg.pod_subnets[i], &other);
 		if (other.addr.family == pfx.addr.family) {
 			fprintf(stderr,
-			        "%s: registry: --pod-subnet `%s': one pod subnet per family "
-			        "(%s already)\n",
-			        PROG_NAME, arg, r->cfg.pod_subnets[i]);
+				"%s: registry: --pod-subnet `%s': one pod subnet per family "
+				"(%s already)\n",
+				PROG_NAME, arg, r->cfg.pod_subnets[i]);
 			return -EINVAL;
 		}
 	}
@@ -158,7 +158,7 @@ static int opt_etcd(struct registry *r, const char *arg)
 {
 	if (strncmp(arg, "http://", 7) && strncmp(arg, "https://", 8)) {
 		fprintf(stderr, "%s: registry: --etcd wants http://host:port, not `%s'\n",
-		        PROG_NAME, arg);
+			PROG_NAME, arg);
 		return -EINVAL;
 	}
 	r->cfg.etcd_url = arg;
@@ -195,7 +195,7 @@ static int opt_endpoint(struct registry *r, char *arg)
 	if (r->cfg.n_endpoints == REGISTRY_MAX_ENDPOINTS || addr_parse_endpoint(arg, &ep) ||
 	    !ep.in4.sin_port) {
 		fprintf(stderr, "%s: registry: bad endpoint `%s' (ip:port, at most %d)\n",
-		        PROG_NAME, arg, REGISTRY_MAX_ENDPOINTS);
+			PROG_NAME, arg, REGISTRY_MAX_ENDPOINTS);
 		return -EINVAL;
 	}
 	registry_endpoint_addr(&ep, &r->cfg.endpoint_addrs[r->cfg.n_endpoints]);
@@ -228,7 +228,7 @@ static int opt_ttl(struct registry *r, const char *arg)
 	/* etcd refuses leases shorter than about 1.5 s. */
 	if (errno || *end || n < 2 || n > 3600) {
 		fprintf(stderr, "%s: registry: bad --ttl `%s' (2 to 3600 seconds)\n", PROG_NAME,
-		        arg);
+			arg);
 		return -EINVAL;
 	}
 	r->cfg.ttl = (unsigned)n;
@@ -288,7 +288,7 @@ static int check_options(struct registry *r)
 	if ((r->cfg.cacert || r->cfg.cert || r->cfg.key) &&
 	    strncmp(r->cfg.etcd_url ? r->cfg.etcd_url : "", "https://", 8)) {
 		fprintf(stderr, "%s: registry: --cacert, --cert and --key want an https:// URL\n",
-		        PROG_NAME);
+			PROG_NAME);
 		return -EINVAL;
 	}
 	if (!r->cfg.cert != !r->cfg.key) {
@@ -297,7 +297,7 @@ static int check_options(struct registry *r)
 	}
 	if (!r->cfg.etcd_url || !r->cfg.overlay[0] || !r->cfg.cidrs.n) {
 		fprintf(stderr, "%s: registry: --etcd, --overlay and --cluster-cidr are required\n",
-		        PROG_NAME);
+			PROG_NAME);
 		return -EINVAL;
 	}
 	return check_ranges(r);
@@ -315,12 +315,12 @@ static int set_paths(struct registry *r, const char *prefix, const char *state)
 	snprintf(r->cfg.prefix, sizeof(r->cfg.prefix), "%.*s/nodes/", (int)n, prefix);
 	if (prefix[0] != '/' || !n ||
 	    (size_t)snprintf(r->cfg.rules_prefix, sizeof(r->cfg.rules_prefix), "%.*s/rules/",
-	                     (int)n, prefix) >= sizeof(r->cfg.rules_prefix)) {
+			     (int)n, prefix) >= sizeof(r->cfg.rules_prefix)) {
 		fprintf(stderr, "%s: registry: bad --prefix `%s' (/path)\n", PROG_NAME, prefix);
 		return -EINVAL;
 	}
 	if ((size_t)snprintf(r->cfg.state_path, sizeof(r->cfg.state_path), "%s",
-	                     state ? state : "") >= sizeof(r->cfg.state_path) - 8) {
+			     state ? state : "") >= sizeof(r->cfg.state_path) - 8) {
 		fprintf(stderr, "%s: registry: --state path too long\n", PROG_NAME);
 		return -EINVAL;
 	}
@@ -328,9 +328,9 @@ static int set_paths(struct registry *r, const char *prefix, const char *state)
 		/* Where `sealnet up` keeps the daemon's pid file: the same lifetime. */
 		if (mkdir(PATHS_RUN_DIR, 0755) && errno != EEXIST)
 			fprintf(stderr, "%s: registry: cannot create %s: %s\n", PROG_NAME,
-			        PATHS_RUN_DIR, strerror(errno));
+				PATHS_RUN_DIR, strerror(errno));
 		snprintf(r->cfg.state_path, sizeof(r->cfg.state_path), "%s/%s.registry",
-		         PATHS_RUN_DIR, r->cfg.ifname);
+			 PATHS_RUN_DIR, r->cfg.ifname);
 	}
 	return 0;
 }
@@ -338,23 +338,23 @@ static int set_paths(struct registry *r, const char *prefix, const char *state)
 static int parse_args(struct registry *r, int argc, char *argv[])
 {
 	static const struct option options[] = {
-	        {"etcd", required_argument, NULL, 'e'},
-	        {"prefix", required_argument, NULL, 'p'},
-	        {"overlay", required_argument, NULL, 'o'},
-	        {"pod-subnet", required_argument, NULL, 's'},
-	        {"cluster-cidr", required_argument, NULL, 'R'},
-	        {"endpoint", required_argument, NULL, 'E'},
-	        {"groups", required_argument, NULL, 'g'},
-	        {"ttl", required_argument, NULL, 't'},
-	        {"metrics", required_argument, NULL, 'm'},
-	        {"state", required_argument, NULL, 'S'},
-	        {"cacert", required_argument, NULL, 'C'},
-	        {"cert", required_argument, NULL, 'c'},
-	        {"key", required_argument, NULL, 'k'},
-	        {"verbose", no_argument, NULL, 'v'},
-	        {NULL, 0, NULL, 0},
+		{ "etcd", required_argument, NULL, 'e' },
+		{ "prefix", required_argument, NULL, 'p' },
+		{ "overlay", required_argument, NULL, 'o' },
+		{ "pod-subnet", required_argument, NULL, 's' },
+		{ "cluster-cidr", required_argument, NULL, 'R' },
+		{ "endpoint", required_argument, NULL, 'E' },
+		{ "groups", required_argument, NULL, 'g' },
+		{ "ttl", required_argument, NULL, 't' },
+		{ "metrics", required_argument, NULL, 'm' },
+		{ "state", required_argument, NULL, 'S' },
+		{ "cacert", required_argument, NULL, 'C' },
+		{ "cert", required_argument, NULL, 'c' },
+		{ "key", required_argument, NULL, 'k' },
+		{ "verbose", no_argument, NULL, 'v' },
+		{ NULL, 0, NULL, 0 },
 	};
-	struct words w = {DEFAULT_PREFIX, NULL};
+	struct words w = { DEFAULT_PREFIX, NULL };
 	int c;
 
 	opterr = 0;
@@ -362,7 +362,7 @@ static int parse_args(struct registry *r, int argc, char *argv[])
 	while ((c = getopt_long(argc, argv, "v", options, NULL)) != -1) {
 		if (c == '?' || c == ':') {
 			fprintf(stderr, "%s: registry: unexpected `%s'\n", PROG_NAME,
-			        argv[optind - 1]);
+				argv[optind - 1]);
 			return usage();
 		}
 		if (parse_option(r, c, optarg, &w))
@@ -375,7 +375,7 @@ static int parse_args(struct registry *r, int argc, char *argv[])
 	r->cfg.ifname = argv[optind];
 	if (!ipc_valid_name(r->cfg.ifname)) {
 		fprintf(stderr, "%s: registry: invalid interface name `%s'\n", PROG_NAME,
-		        r->cfg.ifname);
+			r->cfg.ifname);
 		return usage();
 	}
 	if (check_options(r) || set_paths(r, w.prefix, w.state))
@@ -400,8 +400,8 @@ static double step(struct registry *r, double *next_tick)
 		daemon_tick(r);
 		*next_tick = now();
 		*next_tick += (*next_tick - t) * TICK_SHARE > TICK_SEC
-		                      ? (*next_tick - t) * TICK_SHARE
-		                      : TICK_SEC;
+				      ? (*next_tick - t) * TICK_SHARE
+				      : TICK_SEC;
 	}
 	if (!r->sess.up && r->dmn.have_self && t >= r->sess.next_try)
 		session_connect(r);
@@ -461,11 +461,11 @@ static void run(struct registry *r)
 
 int registry_main(int argc, char *argv[])
 {
-	struct registry r = {.cfg.ttl = DEFAULT_TTL,
-	                     .sess.backoff = BACKOFF_MIN,
-	                     .rules.node.what = "node",
-	                     .rules.cluster.what = "cluster"};
-	struct sigaction sa = {.sa_handler = on_signal};
+	struct registry r = { .cfg.ttl = DEFAULT_TTL,
+			      .sess.backoff = BACKOFF_MIN,
+			      .rules.node.what = "node",
+			      .rules.cluster.what = "cluster" };
+	struct sigaction sa = { .sa_handler = on_signal };
 	int ret;
 
 	if (wants_help(argc, argv)) {
@@ -493,11 +493,11 @@ int registry_main(int argc, char *argv[])
 	signal(SIGPIPE, SIG_IGN);
 	state_load(&r);
 	log_notice("%s: registry: joining %s at %s (lease %u s)", r.cfg.ifname, r.cfg.prefix,
-	           r.cfg.etcd_url, r.cfg.ttl);
+		   r.cfg.etcd_url, r.cfg.ttl);
 	run(&r);
 	log_notice("%s: registry: stopping on signal %d; our entry expires with its lease, the "
-	           "daemon keeps its peers",
-	           r.cfg.ifname, (int)stop_signal);
+		   "daemon keeps its peers",
+		   r.cfg.ifname, (int)stop_signal);
 	registry_free(&r);
 	return 0;
 }

@@ -58,7 +58,7 @@ static int add_pod_subnets(struct json_object *o, struct registry *r)
 	if (add_string(o, "pod_subnet", r->cfg.pod_subnets[first]))
 		return -ENOMEM;
 	return r->cfg.n_pod_subnets > 1 ? add_strings(o, "pod_subnets", both, r->cfg.n_pod_subnets)
-	                                : 0;
+					: 0;
 }
 
 /* An etcd on this host tells us nothing about the address other nodes reach us on. */
@@ -73,7 +73,7 @@ int own_entry(struct registry *r, char *key, size_t key_len, char **value)
 {
 	struct json_object *o = json_object_new_object();
 	char name[REGISTRY_KEY_NAME_LEN], b64[KEY_B64_LEN], ip[ADDR_STRLEN], ep[ADDR_STRLEN + 8];
-	char stamp[32], *eps[1] = {ep};
+	char stamp[32], *eps[1] = { ep };
 	struct tm tm;
 	time_t t = time(NULL);
 	int ret = -ENOMEM;
@@ -119,10 +119,10 @@ int own_check_config(struct registry *r)
 	if (ret)
 		return ret;
 	ret = registry_parse_entry(r->cfg.prefix, key, value, strlen(value), &r->cfg.cidrs, n, why,
-	                           sizeof(why));
+				   sizeof(why));
 	if (ret)
 		fprintf(stderr, "%s: registry: this node's entry would be refused: %s\n", PROG_NAME,
-		        why);
+			why);
 	free(value);
 	memset(r->dmn.self_key, 0, KEY_LEN);
 	return ret;
@@ -146,8 +146,8 @@ void own_check(struct registry *r)
 	if (!e)
 		what = "is gone from etcd";
 	else if (registry_parse_entry(r->cfg.prefix, e->key, e->value, strlen(e->value),
-	                              &r->cfg.cidrs, &n, why, sizeof(why)) ||
-	         !registry_node_same(&n, &r->sess.published))
+				      &r->cfg.cidrs, &n, why, sizeof(why)) ||
+		 !registry_node_same(&n, &r->sess.published))
 		what = "says something else than we published";
 	else if (e->lease != r->sess.lease)
 		what = "was put on another lease";
@@ -155,9 +155,9 @@ void own_check(struct registry *r)
 		return;
 	if (e)
 		log_warn("%s: registry: our entry %s %s (revision %lld): publishing it again",
-		         r->cfg.ifname, r->sess.published_key, what, (long long)e->mod_revision);
+			 r->cfg.ifname, r->sess.published_key, what, (long long)e->mod_revision);
 	else
 		log_warn("%s: registry: our entry %s %s: publishing it again", r->cfg.ifname,
-		         r->sess.published_key, what);
+			 r->sess.published_key, what);
 	r->sess.need_publish = true;
 }

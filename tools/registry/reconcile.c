@@ -120,12 +120,12 @@ static int decide_entries(struct registry *r, struct decide_entry **out)
 		e = &r->nodes.e[i];
 		if (e->parsed_revision != e->mod_revision) {
 			e->valid = !registry_parse_entry(r->cfg.prefix, e->key, e->value,
-			                                 strlen(e->value), &r->cfg.cidrs, &e->node,
-			                                 e->why, sizeof(e->why));
+							 strlen(e->value), &r->cfg.cidrs, &e->node,
+							 e->why, sizeof(e->why));
 			e->parsed_revision = e->mod_revision;
 		}
-		(*out)[i] = (struct decide_entry){e->key, e->create_revision, e->valid, e->why,
-		                                  &e->node};
+		(*out)[i] = (struct decide_entry){ e->key, e->create_revision, e->valid, e->why,
+						   &e->node };
 	}
 	return 0;
 }
@@ -134,15 +134,15 @@ static int decide_entries(struct registry *r, struct decide_entry **out)
  * creation. Returns 0 or -errno. */
 static int decide(struct registry *r, const struct daemon_view *v)
 {
-	struct decide_self self = {.published_key = r->sess.published_key,
-	                           .claims = &r->cfg.self_claims,
-	                           .cidrs = &r->cfg.cidrs,
-	                           .etcd_addr = r->cfg.has_etcd_addr ? &r->cfg.etcd_addr : NULL,
-	                           .endpoints = r->cfg.endpoint_addrs,
-	                           .n_endpoints = r->cfg.n_endpoints};
+	struct decide_self self = { .published_key = r->sess.published_key,
+				    .claims = &r->cfg.self_claims,
+				    .cidrs = &r->cfg.cidrs,
+				    .etcd_addr = r->cfg.has_etcd_addr ? &r->cfg.etcd_addr : NULL,
+				    .endpoints = r->cfg.endpoint_addrs,
+				    .n_endpoints = r->cfg.n_endpoints };
 	struct decide_entry *entries = NULL;
-	struct decision d = {0};
-	struct facts f = {0};
+	struct decision d = { 0 };
+	struct facts f = { 0 };
 	struct entry *e;
 	int ret;
 
@@ -214,9 +214,8 @@ static int changes_find(struct registry *r, const struct daemon_view *v, struct 
 		if (m && m->known && registry_node_same(&m->applied, &e->node))
 			continue;
 		if (!m && daemon_view_has(v, e->node.public_key)) {
-			entries_report(
-			        r, e, LOG_NOTICE,
-			        "a peer with this key was configured by hand: left as it is");
+			entries_report(r, e, LOG_NOTICE,
+				       "a peer with this key was configured by hand: left as it is");
 			continue;
 		}
 		c->set[c->n_set++] = e;
@@ -229,16 +228,17 @@ static int changes_find(struct registry *r, const struct daemon_view *v, struct 
 
 /* Change i of c into q: a peer to set, or one to remove (when the daemon still has it). */
 static int add_change(struct registry *r, const struct daemon_view *v, const struct changes *c,
-                      size_t i, struct registry_request *q)
+		      size_t i, struct registry_request *q)
 {
 	const struct node *n;
 	const uint8_t *key;
 
 	if (i < c->n_set) {
 		n = &c->set[i]->node;
-		return registry_request_peer(
-		        q, n, daemon_endpoint_is_new(n, peers_find(&r->peers, n->public_key)),
-		        !r->dmn.groups_unsupported);
+		return registry_request_peer(q, n,
+					     daemon_endpoint_is_new(n, peers_find(&r->peers,
+										  n->public_key)),
+					     !r->dmn.groups_unsupported);
 	}
 	key = r->peers.m[c->gone[i - c->n_set]].public_key;
 	return daemon_view_has(v, key) ? registry_request_remove(q, key) : 0;
@@ -249,9 +249,9 @@ static int add_change(struct registry *r, const struct daemon_view *v, const str
  * peer as for many. Returns 0, or -errno: *refused says whether the daemon answered with it
  * (it refuses something in the set) or the exchange failed (a daemon gone, or too slow). */
 static int send_chunk(struct registry *r, const struct daemon_view *v, const struct changes *c,
-                      size_t from, size_t to, bool *refused)
+		      size_t from, size_t to, bool *refused)
 {
-	struct registry_request q = {0};
+	struct registry_request q = { 0 };
 	const char *text;
 	double t0 = now();
 	int ret = 0, err = 0;
@@ -263,15 +263,15 @@ static int send_chunk(struct registry *r, const struct daemon_view *v, const str
 	if (ret || (!text && q.req.err)) {
 		ret = ret ? ret : q.req.err;
 		log_err("%s: registry: cannot build the set of %zu changes: %s", r->cfg.ifname,
-		        to - from, strerror(-ret));
+			to - from, strerror(-ret));
 	} else if (text) {
 		ret = ipc_command(r->cfg.ifname, text, &err);
 		*refused = !ret && err;
 		ret = ret ? ret : err;
 		if (!ret)
 			log_info("%s: registry: one set to the daemon: %zu peers added or updated, "
-			         "%zu removed, in %.0f ms",
-			         r->cfg.ifname, q.n_peers, q.n_removed, (now() - t0) * 1000);
+				 "%zu removed, in %.0f ms",
+				 r->cfg.ifname, q.n_peers, q.n_removed, (now() - t0) * 1000);
 	}
 	registry_request_free(&q);
 	return ret;
@@ -279,7 +279,7 @@ static int send_chunk(struct registry *r, const struct daemon_view *v, const str
 
 /* Change i of c alone, after the daemon refused the set it was in. Returns 0 or -errno. */
 static int send_one(struct registry *r, const struct daemon_view *v, const struct changes *c,
-                    size_t i)
+		    size_t i)
 {
 	const struct managed *m;
 	const struct entry *e;
@@ -291,14 +291,14 @@ static int send_one(struct registry *r, const struct daemon_view *v, const struc
 		ret = daemon_apply_peer(r, &e->node, peers_find(&r->peers, e->node.public_key));
 		if (ret)
 			log_err("%s: registry: peer %s: the daemon refused it: %s", r->cfg.ifname,
-			        key_text(b64, e->node.public_key), strerror(-ret));
+				key_text(b64, e->node.public_key), strerror(-ret));
 		return ret;
 	}
 	m = &r->peers.m[c->gone[i - c->n_set]];
 	ret = daemon_view_has(v, m->public_key) ? daemon_remove_peer(r, m->public_key) : 0;
 	if (ret)
 		log_err("%s: registry: peer %s: cannot remove it: %s", r->cfg.ifname,
-		        key_text(b64, m->public_key), strerror(-ret));
+			key_text(b64, m->public_key), strerror(-ret));
 	return ret;
 }
 
@@ -308,7 +308,7 @@ static int send_one(struct registry *r, const struct daemon_view *v, const struc
  * one that could not be exchanged stops here, to be tried again a tick later. done[i] says
  * which went through. Returns 0 or the last -errno. */
 static int send_changes(struct registry *r, const struct daemon_view *v, const struct changes *c,
-                        bool *done)
+			bool *done)
 {
 	size_t total = c->n_set + c->n_gone, to;
 	bool refused;
@@ -320,15 +320,15 @@ static int send_changes(struct registry *r, const struct daemon_view *v, const s
 		ret = send_chunk(r, v, c, from, to, &refused);
 		if (ret && !refused) {
 			log_err("%s: registry: cannot send the set of %zu changes: %s; trying "
-			        "again",
-			        r->cfg.ifname, to - from, strerror(-ret));
+				"again",
+				r->cfg.ifname, to - from, strerror(-ret));
 			r->stats.apply_errors++;
 			return ret;
 		}
 		if (ret && to - from > 1)
 			log_warn("%s: registry: the daemon refused the set of %zu changes (%s): "
-			         "sending them one by one",
-			         r->cfg.ifname, to - from, strerror(-ret));
+				 "sending them one by one",
+				 r->cfg.ifname, to - from, strerror(-ret));
 		for (size_t i = from; i < to; i++) {
 			err = ret ? send_one(r, v, c, i) : 0;
 			done[i] = !err;
@@ -351,7 +351,7 @@ static int peer_set(struct registry *r, const struct entry *e)
 
 	r->stats.applies++;
 	log_info("%s: registry: peer %s (%s) %s", r->cfg.ifname, key_text(b64, e->node.public_key),
-	         addr_prefix_str(&e->node.overlay, ov), added ? "added" : "updated");
+		 addr_prefix_str(&e->node.overlay, ov), added ? "added" : "updated");
 	if (added) {
 		ret = peers_add(&r->peers, e->node.public_key, &m);
 		if (ret)
@@ -365,7 +365,7 @@ static int peer_set(struct registry *r, const struct entry *e)
 /* Takes what went through (done) into r->peers, and saves the state when anything did.
  * Returns 0 or -ENOMEM. */
 static int commit(struct registry *r, const struct daemon_view *v, const struct changes *c,
-                  const bool *done)
+		  const bool *done)
 {
 	char b64[KEY_B64_LEN];
 	bool changed = false;
@@ -385,7 +385,7 @@ static int commit(struct registry *r, const struct daemon_view *v, const struct 
 		if (daemon_view_has(v, r->peers.m[c->gone[k]].public_key)) {
 			r->stats.applies++;
 			log_info("%s: registry: peer %s removed (its entry is gone or refused)",
-			         r->cfg.ifname, key_text(b64, r->peers.m[c->gone[k]].public_key));
+				 r->cfg.ifname, key_text(b64, r->peers.m[c->gone[k]].public_key));
 		}
 		peers_remove(&r->peers, c->gone[k]);
 		changed = true;
@@ -398,7 +398,7 @@ static int commit(struct registry *r, const struct daemon_view *v, const struct 
 /* Decides which entries are peers here, then brings the daemon's managed peers to them. */
 int reconcile_run(struct registry *r)
 {
-	struct changes c = {0};
+	struct changes c = { 0 };
 	struct daemon_view v;
 	bool *done = NULL;
 	int ret, failed;

@@ -11,7 +11,7 @@ static int begin(struct registry_request *q)
 }
 
 int registry_request_peer(struct registry_request *q, const struct node *n, bool endpoint,
-                          bool groups)
+			  bool groups)
 {
 	struct request *r = &q->req;
 	char buf[ADDR_STRLEN];
@@ -21,7 +21,7 @@ int registry_request_peer(struct registry_request *q, const struct node *n, bool
 	if (endpoint && n->endpoint[0])
 		request_add(r, "endpoint=%s\n", n->endpoint);
 	request_add(r, "replace_allowed_ips=true\nallowed_ip=%s\n",
-	            addr_prefix_str(&n->overlay, buf));
+		    addr_prefix_str(&n->overlay, buf));
 	for (size_t i = 0; i < n->n_pod_subnets; i++)
 		request_add(r, "allowed_ip=%s\n", addr_prefix_str(&n->pod_subnets[i], buf));
 	if (groups) {
@@ -45,7 +45,7 @@ int registry_request_remove(struct registry_request *q, const uint8_t key[KEY_LE
 }
 
 int registry_request_rules(struct registry_request *q, char (*const text)[FIREWALL_RULE_TEXT_MAX],
-                           size_t n)
+			   size_t n)
 {
 	size_t verb;
 
@@ -54,7 +54,7 @@ int registry_request_rules(struct registry_request *q, char (*const text)[FIREWA
 	for (size_t i = 0; i < n; i++) {
 		verb = strcspn(text[i], " ");
 		request_add(&q->req, "%.*s=%s\n", (int)verb, text[i],
-		            text[i][verb] ? text[i] + verb + 1 : "");
+			    text[i][verb] ? text[i] + verb + 1 : "");
 	}
 	return q->req.err;
 }

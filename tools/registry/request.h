@@ -28,13 +28,13 @@ struct registry_request {
  * it is new, so an endpoint the daemon learnt by roaming is not reset), then the allowed IPs,
  * then the groups with replace_groups=true when groups is set. Returns 0 or -ENOMEM. */
 int registry_request_peer(struct registry_request *q, const struct node *n, bool endpoint,
-                          bool groups);
+			  bool groups);
 /* public_key=..., remove=true. Returns 0 or -ENOMEM. */
 int registry_request_remove(struct registry_request *q, const uint8_t key[KEY_LEN]);
 /* replace_rules=true, then one allow= or deny= line per rule, each as the daemon writes it
  * ("allow tcp/5201 from group:web"). Returns 0 or -ENOMEM. */
 int registry_request_rules(struct registry_request *q, char (*const text)[FIREWALL_RULE_TEXT_MAX],
-                           size_t n);
+			   size_t n);
 /* The request; NULL when empty or when a line could not be added. Owned by q. */
 const char *registry_request_text(const struct registry_request *q);
 /* Frees the buffer and empties q. NULL is fine. */

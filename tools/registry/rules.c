@@ -40,7 +40,7 @@ int rules_append(struct rule_list *dst, const struct rule_list *src)
 /* Replaces dst with a copy of src; dst is left as it was on failure. */
 int rules_copy(struct rule_list *dst, const struct rule_list *src)
 {
-	struct rule_list l = {NULL, 0};
+	struct rule_list l = { NULL, 0 };
 	int ret = rules_append(&l, src);
 
 	if (ret) {
@@ -101,12 +101,12 @@ int rules_parse(const char *value, size_t len, struct rule_list *out, char *why,
 	memset(out, 0, sizeof(*out));
 	if (len > MAX_RULES_LEN || strlen(value) != len)
 		return registry_refuse(why, why_len, "value of %zu bytes, not a list of rules",
-		                       len);
+				       len);
 	a = json_tokener_parse(value);
 	if (!a || !json_object_is_type(a, json_type_array) ||
 	    json_object_array_length(a) > MAX_RULES) {
 		ret = registry_refuse(why, why_len, "value is not a JSON list of at most %d rules",
-		                      MAX_RULES);
+				      MAX_RULES);
 		goto out;
 	}
 	for (size_t i = 0; i < json_object_array_length(a) && !ret; i++) {

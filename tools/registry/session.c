@@ -54,7 +54,7 @@ static void watch_cb(void *ctx, bool deleted, const struct etcd_kv *kv)
 	} else if (entries_store(l, kv)) {
 		/* Our picture of etcd is now wrong: read it whole again. */
 		log_err("%s: registry: out of memory storing %s", r->cfg.ifname,
-		        registry_escape(esc, sizeof(esc), kv->key));
+			registry_escape(esc, sizeof(esc), kv->key));
 		r->sess.resync = true;
 	}
 	if (!rule && !strcmp(kv->key, r->sess.published_key))
@@ -71,12 +71,12 @@ void session_down(struct registry *r, const char *what, int err)
 	etcd_watch_stop(r->sess.etcd);
 	if (r->sess.up || !r->sess.down_reported)
 		log_warn("%s: registry: etcd %s unreachable (%s: %s); keeping the %zu peers as "
-		         "they are, retrying",
-		         r->cfg.ifname, r->cfg.etcd_url, what, *why ? why : strerror(-err),
-		         r->peers.n);
+			 "they are, retrying",
+			 r->cfg.ifname, r->cfg.etcd_url, what, *why ? why : strerror(-err),
+			 r->peers.n);
 	else
 		log_debug("%s: registry: etcd still unreachable (%s: %s)", r->cfg.ifname, what,
-		          *why ? why : strerror(-err));
+			  *why ? why : strerror(-err));
 	r->sess.up = false;
 	r->sess.down_reported = true;
 	r->sess.next_try = now() + r->sess.backoff;
@@ -103,21 +103,21 @@ static void published(struct registry *r, const char *key, const char *value)
 	}
 	if (strcmp(r->sess.published_key, key))
 		log_notice("%s: registry: published %s as %s", r->cfg.ifname,
-		           key_text(b64, r->dmn.self_key), key);
+			   key_text(b64, r->dmn.self_key), key);
 	if (!strstr(value, "\"endpoints\"") && !r->sess.no_endpoint_reported) {
 		log_warn("%s: registry: no endpoint published (etcd is reached over "
-		         "loopback): other nodes cannot reach this one first; give "
-		         "--endpoint",
-		         r->cfg.ifname);
+			 "loopback): other nodes cannot reach this one first; give "
+			 "--endpoint",
+			 r->cfg.ifname);
 		r->sess.no_endpoint_reported = true;
 	}
 	snprintf(r->sess.published_key, sizeof(r->sess.published_key), "%s", key);
-	r->sess.published_valid =
-	        !registry_parse_entry(r->cfg.prefix, key, value, strlen(value), &r->cfg.cidrs,
-	                              &r->sess.published, why, sizeof(why));
+	r->sess.published_valid = !registry_parse_entry(r->cfg.prefix, key, value, strlen(value),
+							&r->cfg.cidrs, &r->sess.published, why,
+							sizeof(why));
 	if (!r->sess.published_valid)
 		log_err("%s: registry: our own entry is refused by every node: %s", r->cfg.ifname,
-		        registry_escape(esc, sizeof(esc), why));
+			registry_escape(esc, sizeof(esc), why));
 	r->sess.need_publish = false;
 }
 
@@ -151,7 +151,7 @@ static int session_renew_lease(struct registry *r)
 		if (ttl > 0)
 			return 0;
 		log_notice("%s: registry: lease %llx expired: publishing again under a new one",
-		           r->cfg.ifname, (unsigned long long)r->sess.lease);
+			   r->cfg.ifname, (unsigned long long)r->sess.lease);
 		r->sess.lease = 0;
 	}
 	ret = etcd_lease_grant(r->sess.etcd, r->cfg.ttl, &r->sess.lease);
@@ -172,9 +172,9 @@ static void synced(struct registry *r, struct range *g, int64_t revision)
 	own_check(r);
 	if (r->sess.down_reported || !r->sess.synced)
 		log_notice("%s: registry: %s etcd %s: %zu entries, %zu rules keys at revision "
-		           "%lld",
-		           r->cfg.ifname, r->sess.synced ? "reconnected to" : "connected to",
-		           r->cfg.etcd_url, g->nodes.n, g->rules.n, (long long)revision);
+			   "%lld",
+			   r->cfg.ifname, r->sess.synced ? "reconnected to" : "connected to",
+			   r->cfg.etcd_url, g->nodes.n, g->rules.n, (long long)revision);
 	if (r->sess.synced)
 		r->sess.reconnects++;
 	r->sess.up = r->sess.synced = true;
@@ -187,7 +187,7 @@ static void synced(struct registry *r, struct range *g, int64_t revision)
  * read at. */
 void session_connect(struct registry *r)
 {
-	struct range g = {.r = r};
+	struct range g = { .r = r };
 	const char *what = "lease";
 	int64_t revision = 0;
 	int ret;

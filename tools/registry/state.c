@@ -44,9 +44,9 @@ static int write_file(const char *path, const char *text)
  * is: "own RULE" (the daemon's), "node RULE" or "cluster RULE" (from etcd). */
 void state_save(struct registry *r)
 {
-	const struct rule_list *lists[3] = {&r->rules.sent.own, &r->rules.sent.node,
-	                                    &r->rules.sent.cluster};
-	const char *whose[3] = {"own", "node", "cluster"};
+	const struct rule_list *lists[3] = { &r->rules.sent.own, &r->rules.sent.node,
+					     &r->rules.sent.cluster };
+	const char *whose[3] = { "own", "node", "cluster" };
 	size_t n = r->rules.sent.own.n + r->rules.sent.node.n + r->rules.sent.cluster.n;
 	char b64[KEY_B64_LEN], *text;
 	size_t len;
@@ -55,29 +55,29 @@ void state_save(struct registry *r)
 	text = malloc(r->peers.n * KEY_B64_LEN + n * (FIREWALL_RULE_TEXT_MAX + 10) + 160);
 	if (!text) {
 		log_err("%s: registry: cannot save %s: %s", r->cfg.ifname, r->cfg.state_path,
-		        strerror(ENOMEM));
+			strerror(ENOMEM));
 		return;
 	}
 	len = (size_t)sprintf(text, "# peers sealnet registry added\n");
 	for (size_t i = 0; i < r->peers.n; i++)
 		len += (size_t)sprintf(text + len, "%s\n", key_text(b64, r->peers.m[i].public_key));
 	len += (size_t)sprintf(text + len,
-	                       "# access rules it sent: the daemon's own, then etcd's\n");
+			       "# access rules it sent: the daemon's own, then etcd's\n");
 	for (int k = 0; k < 3; k++)
 		for (size_t i = 0; i < lists[k]->n; i++)
 			len += (size_t)sprintf(text + len, "%s %s\n", whose[k], lists[k]->text[i]);
 	ret = write_file(r->cfg.state_path, text);
 	if (ret)
 		log_err("%s: registry: cannot save %s: %s", r->cfg.ifname, r->cfg.state_path,
-		        strerror(-ret));
+			strerror(-ret));
 	free(text);
 }
 
 void state_load(struct registry *r)
 {
-	struct rule_list *lists[3] = {&r->rules.sent.own, &r->rules.sent.node,
-	                              &r->rules.sent.cluster};
-	const char *whose[3] = {"own ", "node ", "cluster "};
+	struct rule_list *lists[3] = { &r->rules.sent.own, &r->rules.sent.node,
+				       &r->rules.sent.cluster };
+	const char *whose[3] = { "own ", "node ", "cluster " };
 	struct managed *m;
 	uint8_t key[KEY_LEN];
 	char line[FIREWALL_RULE_TEXT_MAX + 16];
@@ -87,7 +87,7 @@ void state_load(struct registry *r)
 	if (!f) {
 		if (errno != ENOENT)
 			log_warn("%s: registry: cannot read %s: %s", r->cfg.ifname,
-			         r->cfg.state_path, strerror(errno));
+				 r->cfg.state_path, strerror(errno));
 		return;
 	}
 	while (fgets(line, sizeof(line), f)) {
@@ -111,11 +111,11 @@ void state_load(struct registry *r)
 	    rules_copy(&r->rules.node.rules, &r->rules.sent.node) ||
 	    rules_copy(&r->rules.cluster.rules, &r->rules.sent.cluster))
 		log_err("%s: registry: cannot keep the rules of %s: %s", r->cfg.ifname,
-		        r->cfg.state_path, strerror(ENOMEM));
+			r->cfg.state_path, strerror(ENOMEM));
 	if (r->peers.n || r->rules.sent.node.n || r->rules.sent.cluster.n)
 		log_info("%s: registry: from a previous run (%s): peers: %zu, rules from etcd: %zu",
-		         r->cfg.ifname, r->cfg.state_path, r->peers.n,
-		         r->rules.sent.node.n + r->rules.sent.cluster.n);
+			 r->cfg.ifname, r->cfg.state_path, r->peers.n,
+			 r->rules.sent.node.n + r->rules.sent.cluster.n);
 }
 
 struct text {
@@ -124,13 +124,13 @@ struct text {
 };
 
 static void metric(struct text *t, const char *name, const char *type, const char *help,
-                   const char *ifname, double value)
+		   const char *ifname, double value)
 {
 	int n;
 
 	n = snprintf(t->buf + t->len, sizeof(t->buf) - t->len,
-	             "# HELP %s %s\n# TYPE %s %s\n%s{interface=\"%s\"} %.17g\n", name, help, name,
-	             type, name, ifname, value);
+		     "# HELP %s %s\n# TYPE %s %s\n%s{interface=\"%s\"} %.17g\n", name, help, name,
+		     type, name, ifname, value);
 	if (n > 0 && (size_t)n < sizeof(t->buf) - t->len)
 		t->len += (size_t)n;
 }
@@ -139,7 +139,7 @@ static void metric(struct text *t, const char *name, const char *type, const cha
  * the daemon's /metrics, and a file outlives the process that wrote it. */
 void state_write_metrics(struct registry *r)
 {
-	struct text t = {.len = 0};
+	struct text t = { .len = 0 };
 	int ret;
 
 	if (!r->cfg.metrics_path)
@@ -176,7 +176,7 @@ void state_write_metrics(struct registry *r)
 	ret = write_file(r->cfg.metrics_path, t.buf);
 	if (ret)
 		log_warn("%s: registry: cannot write %s: %s", r->cfg.ifname, r->cfg.metrics_path,
-		         strerror(-ret));
+			 strerror(-ret));
 	free(r->metrics_written);
 	r->metrics_written = strdup(t.buf);
 }

@@ -49,7 +49,7 @@ static bool wg_well_formed(const uint8_t *p, size_t len, size_t mtu)
 	case MSG_TRANSPORT:
 		return len >= SIZE_TRANSPORT_MIN && len <= SIZE_TRANSPORT_MIN + mtu &&
 		       ((len - SIZE_TRANSPORT_MIN) % MESSAGE_PADDING_MULTIPLE == 0 ||
-		        len == SIZE_TRANSPORT_MIN + mtu);
+			len == SIZE_TRANSPORT_MIN + mtu);
 	default:
 		return false;
 	}
@@ -58,7 +58,7 @@ static bool wg_well_formed(const uint8_t *p, size_t len, size_t mtu)
 int check_run(const char *path, const char *portlist, const char *marker, size_t mtu)
 {
 	unsigned long ports[8], sport, dport;
-	struct check_stats cs = {0};
+	struct check_stats cs = { 0 };
 	const uint8_t *payload;
 	size_t len, mlen = strlen(marker);
 	unsigned nports = 0, shown = 0;
@@ -107,7 +107,7 @@ int check_run(const char *path, const char *portlist, const char *marker, size_t
 		}
 		if (why && ++shown <= 5)
 			fprintf(stderr, "%s: %s: record %lu: %s\n", progname, path, pc.st.records,
-			        why);
+				why);
 	}
 	if (ret == 0) {
 		printf("check: records=%lu wireguard=%lu initiation=%lu response=%lu cookie=%lu "

@@ -62,7 +62,7 @@ static void flood_read_replies(struct target *t, struct flood *fl, unsigned long
 }
 
 int flood_run(struct target *t, const char *pub_b64, unsigned long count, unsigned long rate,
-                     bool consume)
+	      bool consume)
 {
 	static const uint8_t zero[COOKIE_LEN];
 	struct message_handshake_initiation msg;
@@ -112,11 +112,11 @@ int flood_run(struct target *t, const char *pub_b64, unsigned long count, unsign
 	flood_read_replies(t, fl, i, consume);
 	now = now_ns();
 	fprintf(stderr,
-	        "%s: flood: %lu initiations in %.2f s (%.0f/s) from %u sources, %lu with mac2; "
-	        "cookie replies received %lu, cookies learned %lu, other replies %lu\n",
-	        progname, t->sent, (double)(now - start) / NSEC_PER_SEC,
-	        (double)t->sent * NSEC_PER_SEC / (double)(now - start + 1), t->nfds, fl->with_mac2,
-	        fl->replies, fl->cookies, fl->bad_replies);
+		"%s: flood: %lu initiations in %.2f s (%.0f/s) from %u sources, %lu with mac2; "
+		"cookie replies received %lu, cookies learned %lu, other replies %lu\n",
+		progname, t->sent, (double)(now - start) / NSEC_PER_SEC,
+		(double)t->sent * NSEC_PER_SEC / (double)(now - start + 1), t->nfds, fl->with_mac2,
+		fl->replies, fl->cookies, fl->bad_replies);
 	explicit_bzero(fl, sizeof(*fl));
 	free(fl);
 	return 0;

@@ -25,7 +25,7 @@ static void put_le32(uint8_t *p, uint32_t v)
 /* One garbage datagram in buf (max_len bytes); returns its length. */
 static size_t garbage_make(uint8_t *buf)
 {
-	static const size_t fixed[] = {SIZE_INITIATION, SIZE_RESPONSE, SIZE_COOKIE};
+	static const size_t fixed[] = { SIZE_INITIATION, SIZE_RESPONSE, SIZE_COOKIE };
 	size_t len;
 	unsigned int type;
 
@@ -64,7 +64,7 @@ static size_t garbage_make(uint8_t *buf)
 	case 4: /* the right size, but non-zero reserved bytes */
 		type = 1 + (unsigned int)rng_below(4);
 		len = type == MSG_TRANSPORT ? SIZE_TRANSPORT_MIN + rng_below(1400)
-		                            : fixed[type - 1];
+					    : fixed[type - 1];
 		rng_fill(buf, len);
 		put_le32(buf, type | (uint32_t)(1 + rng_below(0xffffff)) << 8);
 		return len;

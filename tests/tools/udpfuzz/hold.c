@@ -48,7 +48,7 @@ static int hold_connect(const struct sockaddr_storage *ss, socklen_t len, int *f
 /* Watches the connections until the deadline: a pending one that completes is established,
  * one the server closes (EOF, reset) is closed and counted once. */
 static void hold_watch(struct pollfd *pfd, bool *up, unsigned long n, uint64_t deadline,
-                       struct hold_stats *hs)
+		       struct hold_stats *hs)
 {
 	char byte;
 
@@ -66,7 +66,8 @@ static void hold_watch(struct pollfd *pfd, bool *up, unsigned long n, uint64_t d
 				pfd[i].events = POLLIN | POLLRDHUP;
 				continue;
 			}
-			if ((pfd[i].revents & POLLIN) && recv(pfd[i].fd, &byte, 1, MSG_DONTWAIT) > 0)
+			if ((pfd[i].revents & POLLIN) &&
+			    recv(pfd[i].fd, &byte, 1, MSG_DONTWAIT) > 0)
 				continue; /* a server that talks first: still open */
 			if (up[i]) {
 				hs->established--;
@@ -83,8 +84,8 @@ static void hold_watch(struct pollfd *pfd, bool *up, unsigned long n, uint64_t d
 
 int hold_run(int argc, char **argv, unsigned long seconds)
 {
-	struct sockaddr_storage ss = {0};
-	struct hold_stats hs = {0};
+	struct sockaddr_storage ss = { 0 };
+	struct hold_stats hs = { 0 };
 	struct rlimit rl;
 	unsigned long count, n = 0;
 	struct pollfd *pfd;
@@ -120,7 +121,7 @@ int hold_run(int argc, char **argv, unsigned long seconds)
 			rl.rlim_max = rl.rlim_cur;
 		if (setrlimit(RLIMIT_NOFILE, &rl))
 			fprintf(stderr, "%s: hold: RLIMIT_NOFILE %lu: %s\n", progname, count + 64,
-			        strerror(errno));
+				strerror(errno));
 	}
 	pfd = calloc(count, sizeof(*pfd));
 	up = calloc(count, sizeof(*up));
@@ -148,9 +149,9 @@ int hold_run(int argc, char **argv, unsigned long seconds)
 		if (pfd[i].fd >= 0)
 			close(pfd[i].fd);
 	fprintf(stderr,
-	        "%s: hold: %lu tried to %s: established %lu, pending %lu, refused or failed %lu, "
-	        "closed by the server %lu\n",
-	        progname, count, what, hs.established, hs.pending, hs.failed, hs.closed);
+		"%s: hold: %lu tried to %s: established %lu, pending %lu, refused or failed %lu, "
+		"closed by the server %lu\n",
+		progname, count, what, hs.established, hs.pending, hs.failed, hs.closed);
 	free(pfd);
 	free(up);
 	return 0;

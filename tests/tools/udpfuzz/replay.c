@@ -20,9 +20,8 @@ int replay_run(struct target *t, const char *path, unsigned long max, unsigned l
 	size_t len;
 	int ret = 0;
 
-	for (unsigned long r = 0; r < rounds && !ret && t->sent + t->errors < max &&
-	                          !target_expired(t);
-	     r++) {
+	for (unsigned long r = 0;
+	     r < rounds && !ret && t->sent + t->errors < max && !target_expired(t); r++) {
 		ret = pcap_open(&pc, progname, path);
 		if (ret)
 			return ret;

@@ -35,9 +35,9 @@ static bool addr_allowed(const struct sockaddr_storage *ss)
 int resolve(const char *host, const char *port, struct sockaddr_storage *ss, socklen_t *len)
 {
 	struct addrinfo hints = {
-	        .ai_family = AF_UNSPEC,
-	        .ai_socktype = SOCK_DGRAM,
-	        .ai_flags = AI_NUMERICHOST | AI_NUMERICSERV,
+		.ai_family = AF_UNSPEC,
+		.ai_socktype = SOCK_DGRAM,
+		.ai_flags = AI_NUMERICHOST | AI_NUMERICSERV,
 	};
 	struct addrinfo *res;
 	int ret;
@@ -45,7 +45,7 @@ int resolve(const char *host, const char *port, struct sockaddr_storage *ss, soc
 	ret = getaddrinfo(host, port, &hints, &res);
 	if (ret) {
 		fprintf(stderr, "%s: %s port %s: %s (numeric address and port only)\n", progname,
-		        host, port, gai_strerror(ret));
+			host, port, gai_strerror(ret));
 		return -EINVAL;
 	}
 	memcpy(ss, res->ai_addr, res->ai_addrlen);
@@ -80,7 +80,7 @@ static int open_source(const struct target *t, const char *src, const char *port
 		return ret;
 	if (ss.ss_family != t->addr.ss_family) {
 		fprintf(stderr, "%s: source %s and target are not of one address family\n",
-		        progname, src);
+			progname, src);
 		return -EINVAL;
 	}
 	fd = open_socket(ss.ss_family);
@@ -92,7 +92,7 @@ static int open_source(const struct target *t, const char *src, const char *port
 		ret = setsockopt(fd, SOL_IPV6, IPV6_TRANSPARENT, &on, sizeof(on));
 	if (ret < 0)
 		fprintf(stderr, "%s: %s: transparent socket: %s (only local addresses will do)\n",
-		        progname, src, strerror(errno));
+			progname, src, strerror(errno));
 	if (bind(fd, (struct sockaddr *)&ss, len) < 0) {
 		ret = -errno;
 		fprintf(stderr, "%s: bind %s port %s: %s\n", progname, src, port, strerror(errno));
@@ -102,8 +102,8 @@ static int open_source(const struct target *t, const char *src, const char *port
 	return fd;
 }
 
-int target_open(struct target *t, const char *host, const char *port, char **srcs,
-                       unsigned nsrcs, const char *srcport)
+int target_open(struct target *t, const char *host, const char *port, char **srcs, unsigned nsrcs,
+		const char *srcport)
 {
 	int ret;
 	unsigned i;
@@ -140,7 +140,7 @@ bool target_expired(const struct target *t)
 
 void pause_us(unsigned long us)
 {
-	struct timespec ts = {.tv_sec = us / 1000000, .tv_nsec = (long)(us % 1000000) * 1000};
+	struct timespec ts = { .tv_sec = us / 1000000, .tv_nsec = (long)(us % 1000000) * 1000 };
 
 	if (us)
 		while (nanosleep(&ts, &ts) < 0 && errno == EINTR && !stopping)

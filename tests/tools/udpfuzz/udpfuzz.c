@@ -58,19 +58,19 @@ static void on_signal(int sig)
 void usage(void)
 {
 	fprintf(stderr,
-	        "usage: %s [-s SEED] [-i USEC] [-t SEC] [-B ADDR]... [-P PORT] [-L MAXLEN] "
-	        "garbage HOST PORT COUNT\n"
-	        "       %s [-i USEC] [-n MAX] [-r ROUNDS] [-t SEC] [-B ADDR]... [-P PORT] "
-	        "replay HOST PORT FILE.pcap\n"
-	        "       %s [-s SEED] [-i USEC] [-t SEC] [-B ADDR]... [-P PORT] [-L MAXLEN] "
-	        "mutate HOST PORT FILE.pcap COUNT\n"
-	        "       %s [-s SEED] [-t SEC] [-B ADDR]... [-P PORT] [-c] "
-	        "flood HOST PORT PUBKEY_B64 COUNT RATE\n"
-	        "       %s [-m MTU] check FILE.pcap PORT[,PORT...] MARKER\n"
-	        "       %s [-t SEC] hold HOST PORT COUNT | hold unix PATH COUNT\n"
-	        "HOST and ADDR must be in 198.18.0.0/15, 100.64.0.0/10, fd00::/8 or loopback; "
-	        "COUNT and MAX at most %lu.\n",
-	        progname, progname, progname, progname, progname, progname, MAX_COUNT);
+		"usage: %s [-s SEED] [-i USEC] [-t SEC] [-B ADDR]... [-P PORT] [-L MAXLEN] "
+		"garbage HOST PORT COUNT\n"
+		"       %s [-i USEC] [-n MAX] [-r ROUNDS] [-t SEC] [-B ADDR]... [-P PORT] "
+		"replay HOST PORT FILE.pcap\n"
+		"       %s [-s SEED] [-i USEC] [-t SEC] [-B ADDR]... [-P PORT] [-L MAXLEN] "
+		"mutate HOST PORT FILE.pcap COUNT\n"
+		"       %s [-s SEED] [-t SEC] [-B ADDR]... [-P PORT] [-c] "
+		"flood HOST PORT PUBKEY_B64 COUNT RATE\n"
+		"       %s [-m MTU] check FILE.pcap PORT[,PORT...] MARKER\n"
+		"       %s [-t SEC] hold HOST PORT COUNT | hold unix PATH COUNT\n"
+		"HOST and ADDR must be in 198.18.0.0/15, 100.64.0.0/10, fd00::/8 or loopback; "
+		"COUNT and MAX at most %lu.\n",
+		progname, progname, progname, progname, progname, progname, MAX_COUNT);
 	exit(2);
 }
 
@@ -119,7 +119,7 @@ bool parse_ulong(const char *s, unsigned long max, unsigned long *out)
 
 int main(int argc, char *argv[])
 {
-	struct target t = {.interval_us = 50};
+	struct target t = { .interval_us = 50 };
 	unsigned long count, max = MAX_COUNT, seed = 0, port, seconds = 0, rate, len, mtu = 1420;
 	char *srcs[MAX_SOURCES];
 	const char *srcport = "0";
@@ -213,7 +213,7 @@ int main(int argc, char *argv[])
 		if (!parse_ulong(argv[3], MAX_COUNT, &count))
 			usage();
 		fprintf(stderr, "%s: garbage, seed %lu (repeat with -s %lu)\n", progname, seed,
-		        seed);
+			seed);
 		ret = garbage_run(&t, count);
 	} else if (!strcmp(argv[0], "replay") && argc == 4) {
 		ret = replay_run(&t, argv[3], max, rounds);
@@ -221,7 +221,7 @@ int main(int argc, char *argv[])
 		if (!parse_ulong(argv[4], MAX_COUNT, &count))
 			usage();
 		fprintf(stderr, "%s: mutate, seed %lu (repeat with -s %lu)\n", progname, seed,
-		        seed);
+			seed);
 		ret = mutate_run(&t, argv[3], count);
 	} else if (!strcmp(argv[0], "flood") && argc == 6) {
 		if (!parse_ulong(argv[4], MAX_COUNT, &count) ||
@@ -240,10 +240,10 @@ int main(int argc, char *argv[])
 	else
 		snprintf(host, sizeof(host), "%s", argv[1]);
 	fprintf(stderr,
-	        "%s: sent %lu datagrams (%lu bytes) to %s:%lu from %u source%s, %lu send "
-	        "errors%s%s\n",
-	        progname, t.sent, t.bytes, host, port, nsrcs, nsrcs == 1 ? "" : "s", t.errors,
-	        t.errors ? ", last: " : "", t.errors ? strerror(t.last_errno) : "");
+		"%s: sent %lu datagrams (%lu bytes) to %s:%lu from %u source%s, %lu send "
+		"errors%s%s\n",
+		progname, t.sent, t.bytes, host, port, nsrcs, nsrcs == 1 ? "" : "s", t.errors,
+		t.errors ? ", last: " : "", t.errors ? strerror(t.last_errno) : "");
 	/* Nothing got out although something should have: the caller's test would be void. */
 	return t.sent == 0 && t.errors > 0 ? 1 : 0;
 }

@@ -44,7 +44,7 @@ struct target {
 
 /* udpfuzz.c: the command line, and what every mode shares. */
 extern const char *progname;
-extern size_t max_len; /* -L: the largest datagram garbage and mutate make */
+extern size_t max_len;                 /* -L: the largest datagram garbage and mutate make */
 extern volatile sig_atomic_t stopping; /* SIGINT or SIGTERM: stop sending, still report */
 void usage(void) __attribute__((noreturn));
 bool parse_ulong(const char *s, unsigned long max, unsigned long *out);
@@ -56,8 +56,8 @@ void rng_fill(uint8_t *buf, size_t len);
 uint64_t now_ns(void);
 void pause_us(unsigned long us);
 int resolve(const char *host, const char *port, struct sockaddr_storage *ss, socklen_t *len);
-int target_open(struct target *t, const char *host, const char *port, char **srcs,
-                unsigned nsrcs, const char *srcport);
+int target_open(struct target *t, const char *host, const char *port, char **srcs, unsigned nsrcs,
+		const char *srcport);
 void target_close(struct target *t);
 bool target_expired(const struct target *t);
 void target_send_from(struct target *t, unsigned src, const uint8_t *buf, size_t len);
@@ -68,7 +68,7 @@ int garbage_run(struct target *t, unsigned long count);
 int replay_run(struct target *t, const char *path, unsigned long max, unsigned long rounds);
 int mutate_run(struct target *t, const char *path, unsigned long count);
 int flood_run(struct target *t, const char *pub_b64, unsigned long count, unsigned long rate,
-              bool consume);
+	      bool consume);
 int hold_run(int argc, char **argv, unsigned long seconds);
 int check_run(const char *path, const char *portlist, const char *marker, size_t mtu);
 
