@@ -376,6 +376,7 @@ expect_eq "complete: every subcommand of sealnet help" \
 expect_eq "complete: show's interfaces (sockets only)" "$(complete_words sealnet show '')" \
 	"--brief --json all interfaces sn7 wg0 "
 expect_eq "complete: status" "$(complete_words sealnet status '')" "--json all sn7 wg0 "
+expect_eq "complete: status IFACE" "$(complete_words sealnet status sn7 '')" "--interval --json "
 expect_eq "complete: show IFACE field" "$(complete_words sealnet show sn7 l)" "latest-handshakes listen-port "
 expect_eq "complete: down" "$(complete_words sealnet down s)" "sn7 "
 expect_eq "complete: reload" "$(complete_words sealnet reload w)" "wg0 "

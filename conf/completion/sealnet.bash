@@ -51,7 +51,7 @@ $([ "${COMP_WORDS[1]}" = show ] && printf 'interfaces\n--brief\n')" -- "$cur")
 			if [ "${COMP_WORDS[1]}" = show ]; then
 				mapfile -t COMPREPLY < <(compgen -W "--json --brief $_sealnet_fields" -- "$cur")
 			else
-				mapfile -t COMPREPLY < <(compgen -W "--json" -- "$cur")
+				mapfile -t COMPREPLY < <(compgen -W "--json --interval" -- "$cur")
 			fi
 		fi
 		;;

@@ -19,7 +19,7 @@ node_new a sealnetd
 node_new b sealnetd
 link_veth a b
 # The kernel's IPv6 router solicitations on the TUN have no peer and would count as
-# drop_no_route; without them every drop counter must stay 0.
+# drop_link_local; without them every drop counter must stay 0.
 for node in a b; do
 	nsx "$node" sysctl -qw net.ipv6.conf.default.router_solicitations=0 || fail "sysctl in $node"
 done
