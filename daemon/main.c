@@ -204,51 +204,50 @@ static int drop_privileges(const struct daemon *d, const struct config *conf)
 	return privdrop_apply(&po);
 }
 
-int main(int argc, char **argv)
-{
-	const char *config_path = NULL, *pidfile = NULL, *logfile = NULL, *journal = NULL, *ifname;
-	char default_path[256], err[512];
-	char default_log[sizeof(PATHS_RUN_DIR) + IFNAMSIZ + 8];
-	struct event *sigs[4] = { 0 };
-	struct event_base *base = NULL;
-	struct device *dev = NULL;
-	struct config *conf = NULL;
-	struct uapi *uapi = NULL;
-	struct metrics *metrics = NULL;
-	struct droplog *droplog = NULL;
-	struct daemon d = { 0 };
-	bool foreground = false, bare = false, log_to_stderr;
-	int verbosity = 0, notify_fd = -1, log_fd = -1, null_fd = -1, opt, ret;
-	/* ret holds 0 or -errno from the calls below; status is what the process exits with,
-	 * a failure until the event loop has run and ended cleanly. */
-	int status = EXIT_FAILURE;
+/* What the command line asks for. */
+struct options {
+	const char *config_path, *pidfile, *logfile, *ifname;
+	char default_path[256];
+	bool foreground, bare;
+	int verbosity;
+};
 
+static int log_level(int verbosity)
+{
+	return verbosity >= 2 ? LOG_DEBUG : verbosity ? LOG_INFO : LOG_NOTICE;
+}
+
+/* Fills o from the command line. Returns -1 to go on, else the status to exit with (0 for
+ * --help and --version, 2 for a command line it does not understand). */
+static int parse_args(int argc, char **argv, struct options *o)
+{
 	static const struct option long_opts[] = {
 		{ "help", no_argument, NULL, 'h' },
 		{ "version", no_argument, NULL, 'V' },
 		{ NULL, 0, NULL, 0 },
 	};
+	int opt;
 
 	while ((opt = getopt_long(argc, argv, "fvqc:p:L:l:hV", long_opts, NULL)) != -1) {
 		switch (opt) {
 		case 'f':
-			foreground = true;
+			o->foreground = true;
 			break;
 		case 'v':
-			verbosity++;
+			o->verbosity++;
 			break;
 		case 'q':
 			config_set_quick_runner(true);
 			break;
 		case 'c':
-			config_path = optarg;
+			o->config_path = optarg;
 			break;
 		case 'p':
-			pidfile = optarg;
+			o->pidfile = optarg;
 			break;
 		case 'L':
 		case 'l': /* the first name it had: kept for the command lines that use it */
-			logfile = optarg;
+			o->logfile = optarg;
 			break;
 		case 'h':
 			usage(stdout);
@@ -272,69 +271,114 @@ int main(int argc, char **argv)
 		usage(stderr);
 		return 2;
 	}
-	ifname = argv[optind];
-	if (!*ifname || strlen(ifname) >= IFNAMSIZ || strchr(ifname, '/')) {
-		fprintf(stderr, "sealnetd: bad interface name \"%s\"\n", ifname);
+	o->ifname = argv[optind];
+	if (!*o->ifname || strlen(o->ifname) >= IFNAMSIZ || strchr(o->ifname, '/')) {
+		fprintf(stderr, "sealnetd: bad interface name \"%s\"\n", o->ifname);
 		return 2;
 	}
 	/* Without a file of its own the daemon is what wireguard-go is: wg-quick and every
 	 * wireguard-go user start it with the interface name alone, then configure it with
 	 * `wg setconf`, and do addresses, MTU and routes themselves. */
-	if (!config_path) {
-		snprintf(default_path, sizeof(default_path), PATHS_CONFIG_DIR "/%s.conf", ifname);
-		config_path = default_path;
-		bare = access(default_path, F_OK) && errno == ENOENT;
+	if (!o->config_path) {
+		snprintf(o->default_path, sizeof(o->default_path), PATHS_CONFIG_DIR "/%s.conf",
+			 o->ifname);
+		o->config_path = o->default_path;
+		o->bare = access(o->default_path, F_OK) && errno == ENOENT;
 	}
-	/* In the foreground the caller holds the pid already; several test nodes with the same
-	 * interface name in different namespaces must not fight over one file. */
-	if (pidfile)
-		snprintf(d.pidfile, sizeof(d.pidfile), "%s", pidfile);
-	else if (!foreground)
-		snprintf(d.pidfile, sizeof(d.pidfile), PATHS_RUN_DIR "/%s.pid", ifname);
-	/* -L: everything from here on, startup errors included, goes to the file. */
-	if (logfile) {
-		log_fd = open_logfile(logfile);
-		if (log_fd < 0 || dup2(log_fd, STDERR_FILENO) < 0) {
-			fprintf(stderr, "sealnetd: %s: cannot open the log file: %s\n", logfile,
-				strerror(log_fd < 0 ? -log_fd : errno));
-			return EXIT_FAILURE;
+	return -1;
+}
+
+/* Where the log goes: -L's file (stderr from here on, startup errors included), the journal
+ * under systemd, syslog, or, for a daemon with neither, PATHS_RUN_DIR/IFACE.log, whose
+ * descriptor goes to *log_fd (-1 for none) until the daemon detaches its stdio.
+ * *log_to_stderr says whether lines go to stderr once detached. Returns 0, or -errno after
+ * saying why on stderr. */
+static int setup_logging(const struct options *o, int *log_fd, bool *log_to_stderr)
+{
+	char default_log[sizeof(PATHS_RUN_DIR) + IFNAMSIZ + 8];
+	const char *journal = NULL;
+	int ret;
+
+	*log_fd = -1;
+	if (o->logfile) {
+		ret = open_logfile(o->logfile);
+		if (ret < 0 || dup2(ret, STDERR_FILENO) < 0) {
+			ret = ret < 0 ? ret : -errno;
+			fprintf(stderr, "sealnetd: %s: cannot open the log file: %s\n", o->logfile,
+				strerror(-ret));
+			return ret;
 		}
-		close(log_fd);
-		log_fd = STDERR_FILENO;
+		close(ret);
+		*log_fd = STDERR_FILENO;
 	}
 	/* Under systemd (or where a test names a socket) each line is a journal entry with its
 	 * priority; a journal that does not answer leaves us with what we would do without. */
-	if (!logfile)
+	if (!o->logfile)
 		journal = log_journal_path();
 	if (journal && (ret = log_open_journal(journal))) {
 		fprintf(stderr, "sealnetd: %s: cannot reach the journal: %s\n", journal,
 			strerror(-ret));
 		journal = NULL;
 	}
-	log_to_stderr = foreground || logfile || (!journal && !syslog_present());
-	if (!foreground && !logfile && !journal && log_to_stderr) {
-		snprintf(default_log, sizeof(default_log), PATHS_RUN_DIR "/%s.log", ifname);
+	*log_to_stderr = o->foreground || o->logfile || (!journal && !syslog_present());
+	if (!o->foreground && !o->logfile && !journal && *log_to_stderr) {
+		snprintf(default_log, sizeof(default_log), PATHS_RUN_DIR "/%s.log", o->ifname);
 		mkdir(PATHS_RUN_DIR, 0755);
-		log_fd = open_logfile(default_log);
-		if (log_fd < 0) {
+		*log_fd = open_logfile(default_log);
+		if (*log_fd < 0) {
 			fprintf(stderr, "sealnetd: no syslog, and cannot open %s: %s\n",
-				default_log, strerror(-log_fd));
-			return EXIT_FAILURE;
+				default_log, strerror(-*log_fd));
+			return *log_fd;
 		}
 	}
-	log_init("sealnetd", true, verbosity >= 2 ? LOG_DEBUG : verbosity ? LOG_INFO : LOG_NOTICE);
-	/* cipher_init() says what went wrong. */
-	if (cipher_init()) {
+	log_init("sealnetd", true, log_level(o->verbosity));
+	return 0;
+}
+
+int main(int argc, char **argv)
+{
+	const char *config_path, *ifname;
+	char err[512];
+	struct event *sigs[4] = { 0 };
+	struct event_base *base = NULL;
+	struct device *dev = NULL;
+	struct config *conf = NULL;
+	struct uapi *uapi = NULL;
+	struct metrics *metrics = NULL;
+	struct droplog *droplog = NULL;
+	struct daemon d = { 0 };
+	struct options o = { 0 };
+	bool log_to_stderr = true;
+	int notify_fd = -1, log_fd = -1, null_fd = -1, ret;
+	/* ret holds 0 or -errno from the calls below; status is what the process exits with,
+	 * a failure until the event loop has run and ended cleanly. */
+	int status = EXIT_FAILURE;
+
+	status = parse_args(argc, argv, &o);
+	if (status >= 0)
+		return status;
+	status = EXIT_FAILURE;
+	config_path = o.config_path;
+	ifname = o.ifname;
+	/* In the foreground the caller holds the pid already; several test nodes with the same
+	 * interface name in different namespaces must not fight over one file. */
+	if (o.pidfile)
+		snprintf(d.pidfile, sizeof(d.pidfile), "%s", o.pidfile);
+	else if (!o.foreground)
+		snprintf(d.pidfile, sizeof(d.pidfile), PATHS_RUN_DIR "/%s.pid", ifname);
+	if (setup_logging(&o, &log_fd, &log_to_stderr))
 		return EXIT_FAILURE;
-	}
+	/* cipher_init() says what went wrong. */
+	if (cipher_init())
+		return EXIT_FAILURE;
 	/* Before the config, so the helper holds no copy of the private key. */
 	ret = privdrop_prepare();
 	if (ret) {
 		log_err("cannot start the privileged helper: %s", strerror(-ret));
 		return EXIT_FAILURE;
 	}
-	if (bare ? config_parse_string("", ifname, &conf, err, sizeof(err))
-		 : config_load(config_path, &conf, err, sizeof(err))) {
+	if (o.bare ? config_parse_string("", ifname, &conf, err, sizeof(err))
+		   : config_load(config_path, &conf, err, sizeof(err))) {
 		fprintf(stderr, "%s\n", err);
 		return EXIT_FAILURE;
 	}
@@ -344,9 +388,9 @@ int main(int argc, char **argv)
 			conf->user);
 		goto out;
 	}
-	if (bare)
+	if (o.bare)
 		config_path = NULL;
-	ret = foreground ? 0 : daemonize(&notify_fd);
+	ret = o.foreground ? 0 : daemonize(&notify_fd);
 	if (ret) {
 		log_err("cannot daemonize: %s", strerror(-ret));
 		goto out;
@@ -361,8 +405,8 @@ int main(int argc, char **argv)
 	}
 	if (device_new(base, ifname, conf->offload, &dev))
 		goto out;
-	dev->manage_net = !bare;
-	if (bare && netlink_set_mtu(dev->nl, dev->ifindex, dev->mtu))
+	dev->manage_net = !o.bare;
+	if (o.bare && netlink_set_mtu(dev->nl, dev->ifindex, dev->mtu))
 		log_warn("%s: cannot set MTU %u", dev->ifname, dev->mtu);
 	if (device_apply(dev, conf))
 		goto out;
@@ -425,14 +469,11 @@ int main(int argc, char **argv)
 		if (log_fd > STDERR_FILENO)
 			close(log_fd);
 		log_fd = -1;
-		log_init("sealnetd", log_to_stderr,
-			 verbosity >= 2 ? LOG_DEBUG
-			 : verbosity    ? LOG_INFO
-					: LOG_NOTICE);
+		log_init("sealnetd", log_to_stderr, log_level(o.verbosity));
 	}
 	/* After the switch, so that the log of a daemon says it came up. */
 	log_notice("%s: up, UDP port %u, MTU %u%s", dev->ifname, dev->udp.port, dev->mtu,
-		   bare ? ", no config file: configured through " PATHS_SOCKET_DIR " only" : "");
+		   o.bare ? ", no config file: configured through " PATHS_SOCKET_DIR " only" : "");
 	if (event_base_dispatch(base) < 0)
 		log_err("event loop failed");
 	else
