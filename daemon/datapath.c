@@ -42,6 +42,7 @@
 #include "allowedips.h"
 #include "cipher.h"
 #include "cookie.h"
+#include "datapath_priv.h"
 #include "device.h"
 #include "firewall.h"
 #include "index.h"
@@ -55,20 +56,50 @@
 #include "tun.h"
 #include "workers.h"
 
-#define likely(x) __builtin_expect(!!(x), 1)
-#define unlikely(x) __builtin_expect(!!(x), 0)
-/* Packets handled per wakeup before the loop looks at the other sources again. */
-#define DATAPATH_BATCH 64
-#define HEADROOM sizeof(struct message_data)
-/* Packets per range handed to a thread, and the least work worth waking threads for. */
-#define PARALLEL_CHUNK 4
-#define PARALLEL_MIN_BYTES 16384
-
-#define container_of(ptr, type, member) ((type *)((char *)(ptr)-offsetof(type, member)))
-
-static void drop(struct device *dev, enum device_drop why)
+int datapath_new(unsigned tun_features, struct datapath **out)
 {
-	dev->stats.drops[why]++;
+	struct datapath *dp;
+
+	dp = calloc(1, sizeof(*dp));
+	if (!dp)
+		return -ENOMEM;
+	dp->buf_size = DATAPATH_BUF_SIZE;
+	dp->batch_cap = DATAPATH_BATCH_SIZE;
+	dp->rx_buf = malloc(dp->buf_size);
+	dp->tx_buf = malloc(dp->buf_size);
+	dp->seg_buf = malloc(dp->buf_size);
+	dp->batch = malloc(dp->batch_cap);
+	dp->gro.buf = malloc(OFFLOAD_VNET_HDR_LEN + OFFLOAD_MAX_PACKET);
+	dp->gro.udp = (tun_features & TUN_USO) != 0;
+	if (!dp->rx_buf || !dp->tx_buf || !dp->seg_buf || !dp->batch || !dp->gro.buf) {
+		datapath_free(dp);
+		return -ENOMEM;
+	}
+	*out = dp;
+	return 0;
+}
+
+void datapath_free(struct datapath *dp)
+{
+	if (!dp)
+		return;
+	cipher_wipe(dp->tx, sizeof(dp->tx));
+	if (dp->rx_buf)
+		cipher_wipe(dp->rx_buf, dp->buf_size);
+	if (dp->tx_buf)
+		cipher_wipe(dp->tx_buf, dp->buf_size);
+	if (dp->batch)
+		cipher_wipe(dp->batch, dp->batch_cap);
+	if (dp->seg_buf)
+		cipher_wipe(dp->seg_buf, dp->buf_size);
+	if (dp->gro.buf)
+		cipher_wipe(dp->gro.buf, OFFLOAD_VNET_HDR_LEN + OFFLOAD_MAX_PACKET);
+	free(dp->rx_buf);
+	free(dp->tx_buf);
+	free(dp->seg_buf);
+	free(dp->batch);
+	free(dp->gro.buf);
+	free(dp);
 }
 
 /* Where an authenticated datagram came from and which of our addresses it was sent to: the
@@ -118,11 +149,11 @@ static uint8_t *tx_slot(struct device *dev, size_t len)
 {
 	size_t need = HEADROOM + len + MESSAGE_PADDING_MULTIPLE + NOISE_AUTHTAG_LEN;
 
-	if (unlikely(need > dev->batch_cap))
+	if (unlikely(need > dev->dp->batch_cap))
 		return NULL;
-	if (dev->n_tx == DEVICE_TX_MAX || dev->batch_used + need > dev->batch_cap)
+	if (dev->dp->n_tx == DATAPATH_TX_MAX || dev->dp->batch_used + need > dev->dp->batch_cap)
 		datapath_flush(dev);
-	return dev->batch + dev->batch_used + HEADROOM;
+	return dev->dp->batch + dev->dp->batch_used + HEADROOM;
 }
 
 /* Appends the len bytes at tx_slot() to the batch as a datagram of the session kp, to be
@@ -130,10 +161,10 @@ static uint8_t *tx_slot(struct device *dev, size_t len)
 static void tx_commit(struct peer *p, struct noise_keypair *kp, size_t len, uint64_t now)
 {
 	struct device *dev = p->dev;
-	uint8_t *payload = dev->batch + dev->batch_used + HEADROOM;
+	uint8_t *payload = dev->dp->batch + dev->dp->batch_used + HEADROOM;
 	struct message_data *msg = (struct message_data *)(payload - HEADROOM);
 	size_t padded = padded_len(len, dev->mtu), total;
-	struct device_tx *tx = &dev->tx[dev->n_tx++];
+	struct datapath_tx *tx = &dev->dp->tx[dev->dp->n_tx++];
 
 	memset(payload + len, 0, padded - len);
 	msg->header.type = htole32(MESSAGE_DATA);
@@ -143,10 +174,10 @@ static void tx_commit(struct peer *p, struct noise_keypair *kp, size_t len, uint
 	memcpy(tx->key, kp->send_key, sizeof(tx->key));
 	total = HEADROOM + padded + NOISE_AUTHTAG_LEN;
 	tx->peer = p;
-	tx->off = (uint32_t)dev->batch_used;
+	tx->off = (uint32_t)dev->dp->batch_used;
 	tx->len = (uint32_t)total;
 	tx->plen = (uint32_t)padded;
-	dev->batch_used += total;
+	dev->dp->batch_used += total;
 	timers_any_authenticated_packet_traversal(&p->timers, now);
 	timers_any_authenticated_packet_sent(&p->timers);
 	if (len)
@@ -158,8 +189,8 @@ static void seal_range(void *ctx, unsigned begin, unsigned end)
 	struct device *dev = ctx;
 
 	for (unsigned i = begin; i < end; i++) {
-		struct device_tx *tx = &dev->tx[i];
-		uint8_t *payload = dev->batch + tx->off + HEADROOM;
+		struct datapath_tx *tx = &dev->dp->tx[i];
+		uint8_t *payload = dev->dp->batch + tx->off + HEADROOM;
 
 		cipher_aead_seal(payload, payload, tx->plen, NULL, 0, tx->counter, tx->key);
 		cipher_wipe(tx->key, sizeof(tx->key));
@@ -170,27 +201,28 @@ void datapath_flush(struct device *dev)
 {
 	unsigned i = 0, j;
 
-	workers_run(dev->batch_used >= PARALLEL_MIN_BYTES ? dev->workers : NULL, seal_range, dev,
-		    dev->n_tx, PARALLEL_CHUNK);
+	workers_run(dev->dp->batch_used >= PARALLEL_MIN_BYTES ? dev->workers : NULL, seal_range,
+		    dev, dev->dp->n_tx, PARALLEL_CHUNK);
 
-	while (i < dev->n_tx) {
-		struct device_tx *first = &dev->tx[i];
+	while (i < dev->dp->n_tx) {
+		struct datapath_tx *first = &dev->dp->tx[i];
 		struct peer *p = first->peer;
 		size_t seglen = first->len, total;
 		int sent;
 
 		/* A train: same peer, full-size datagrams, the last one possibly shorter. */
 		total = seglen;
-		for (j = i + 1; j < dev->n_tx && j - i < UDP_MAX_SEGMENTS && dev->tx[j].peer == p &&
-				dev->tx[j - 1].len == seglen && dev->tx[j].len <= seglen &&
-				total + dev->tx[j].len <= UDP_MAX_TRAIN_BYTES;
+		for (j = i + 1;
+		     j < dev->dp->n_tx && j - i < UDP_MAX_SEGMENTS && dev->dp->tx[j].peer == p &&
+		     dev->dp->tx[j - 1].len == seglen && dev->dp->tx[j].len <= seglen &&
+		     total + dev->dp->tx[j].len <= UDP_MAX_TRAIN_BYTES;
 		     j++)
-			total += dev->tx[j].len;
+			total += dev->dp->tx[j].len;
 		if (unlikely(!p->endpoint.sa.sa_family)) {
 			dev->stats.drops[DROP_NO_ENDPOINT] += j - i;
 		} else {
 			sent = udp_send_train(&dev->udp, &p->endpoint, &p->endpoint_src,
-					      dev->batch + first->off, total, seglen, j - i);
+					      dev->dp->batch + first->off, total, seglen, j - i);
 			if (sent < 0)
 				sent = 0;
 			dev->stats.drops[DROP_UDP_SEND] += j - i - (unsigned)sent;
@@ -201,8 +233,8 @@ void datapath_flush(struct device *dev)
 		}
 		i = j;
 	}
-	dev->n_tx = 0;
-	dev->batch_used = 0;
+	dev->dp->n_tx = 0;
+	dev->dp->batch_used = 0;
 }
 
 void datapath_send_initiation(struct peer *p, bool is_retry, uint64_t now)
@@ -300,20 +332,6 @@ void datapath_peer_timers(struct peer *p, uint64_t now)
 	peer_timers_schedule(p);
 }
 
-/* Where an IP packet is going (out) or coming from (in): 4 or 16 bytes, or NULL. */
-static const uint8_t *ip_addr_at(const uint8_t *pkt, size_t len, bool source, int *family)
-{
-	if (len >= 20 && (pkt[0] >> 4) == 4) {
-		*family = AF_INET;
-		return pkt + (source ? 12 : 16);
-	}
-	if (len >= 40 && (pkt[0] >> 4) == 6) {
-		*family = AF_INET6;
-		return pkt + (source ? 8 : 24);
-	}
-	return NULL;
-}
-
 /* Multicast no router forwards (interface- and link-local scope): ff01::/16, ff02::/16 and
  * 224.0.0.0/24. The kernel sends such packets on every link it brings up (router
  * solicitations, MLD and IGMP reports); unrouted, they are no sign of a missing route. */
@@ -384,7 +402,7 @@ static void segment_done(struct segmenter *sg)
 	if (sg->kp)
 		tx_commit(sg->p, sg->kp, sg->pending, sg->now);
 	else
-		peer_stage(sg->p, sg->dev->seg_buf, sg->pending);
+		peer_stage(sg->p, sg->dev->dp->seg_buf, sg->pending);
 	sg->pending = 0;
 }
 
@@ -394,7 +412,9 @@ static uint8_t *segment_alloc(void *ctx, size_t len)
 	uint8_t *slot;
 
 	segment_done(sg);
-	slot = sg->kp ? tx_slot(sg->dev, len) : len <= sg->dev->buf_size ? sg->dev->seg_buf : NULL;
+	slot = sg->kp                         ? tx_slot(sg->dev, len)
+	       : len <= sg->dev->dp->buf_size ? sg->dev->dp->seg_buf
+					      : NULL;
 	if (slot)
 		sg->pending = len;
 	return slot;
@@ -434,8 +454,8 @@ void datapath_tun_readable(struct device *dev)
 	struct offload_vnet_hdr vh;
 
 	for (int i = 0; i < DATAPATH_BATCH; i++) {
-		ssize_t n = read(dev->tun_fd, dev->tx_buf, dev->buf_size);
-		uint8_t *pkt = dev->tx_buf + hdr;
+		ssize_t n = read(dev->tun_fd, dev->dp->tx_buf, dev->dp->buf_size);
+		uint8_t *pkt = dev->dp->tx_buf + hdr;
 		size_t len;
 
 		if (n <= 0) {
@@ -456,7 +476,7 @@ void datapath_tun_readable(struct device *dev)
 			continue;
 		len = (size_t)n - hdr;
 		if (hdr) {
-			memcpy(&vh, dev->tx_buf, sizeof(vh));
+			memcpy(&vh, dev->dp->tx_buf, sizeof(vh));
 			if (vh.gso_type != OFFLOAD_GSO_NONE) {
 				tun_super_packet(dev, &vh, pkt, len, now);
 				continue;
@@ -475,9 +495,9 @@ void datapath_tun_readable(struct device *dev)
 /* Hands the coalesced super-packet (if any) to the kernel. */
 static void tun_flush(struct device *dev)
 {
-	size_t n = offload_gro_finish(&dev->gro);
+	size_t n = offload_gro_finish(&dev->dp->gro);
 
-	if (n && write(dev->tun_fd, dev->gro.buf, n) < 0)
+	if (n && write(dev->tun_fd, dev->dp->gro.buf, n) < 0)
 		drop(dev, DROP_TUN_WRITE);
 }
 
@@ -494,11 +514,11 @@ static void tun_deliver(struct device *dev, uint8_t *frame, size_t len)
 		return;
 	}
 	if (dev->tun_features & TUN_TSO) {
-		if (offload_gro_add(&dev->gro, pkt, len))
+		if (offload_gro_add(&dev->dp->gro, pkt, len))
 			return;
-		if (dev->gro.len) {
+		if (dev->dp->gro.len) {
 			tun_flush(dev);
-			if (offload_gro_add(&dev->gro, pkt, len))
+			if (offload_gro_add(&dev->dp->gro, pkt, len))
 				return;
 		}
 	}
@@ -734,14 +754,14 @@ static void receive_data(struct device *dev, uint8_t *buf, size_t len, const uni
 		drop(dev, DROP_EXPIRED);
 		return;
 	}
-	if (dev->n_rx == DEVICE_RX_MAX || (dev->n_rx && dev->rx_src != src))
+	if (dev->dp->n_rx == DATAPATH_RX_MAX || (dev->dp->n_rx && dev->dp->rx_src != src))
 		rx_flush(dev, now);
-	dev->rx[dev->n_rx++] = (struct device_rx){ .buf = buf,
-						   .len = (uint32_t)len,
-						   .entry = e,
-						   .counter = le64toh(msg->counter) };
-	dev->rx_src = src;
-	dev->rx_local = local;
+	dev->dp->rx[dev->dp->n_rx++] = (struct datapath_rx){ .buf = buf,
+							     .len = (uint32_t)len,
+							     .entry = e,
+							     .counter = le64toh(msg->counter) };
+	dev->dp->rx_src = src;
+	dev->dp->rx_local = local;
 }
 
 static void open_range(void *ctx, unsigned begin, unsigned end)
@@ -749,7 +769,7 @@ static void open_range(void *ctx, unsigned begin, unsigned end)
 	struct device *dev = ctx;
 
 	for (unsigned i = begin; i < end; i++) {
-		struct device_rx *rx = &dev->rx[i];
+		struct datapath_rx *rx = &dev->dp->rx[i];
 		struct noise_keypair *kp = container_of(rx->entry, struct noise_keypair, entry);
 		uint8_t *data = rx->buf + HEADROOM;
 
@@ -761,7 +781,7 @@ static void open_range(void *ctx, unsigned begin, unsigned end)
 /* Phase two, in arrival order: an opened message is authentic; if it is also fresh it may
  * move state and reach the TUN. *rotated says whether an earlier message of the batch
  * confirmed a session (and so retired another), and is set when this one does. */
-static void receive_opened(struct device *dev, const struct device_rx *rx, uint64_t now,
+static void receive_opened(struct device *dev, const struct datapath_rx *rx, uint64_t now,
 			   bool *rotated)
 {
 	struct message_data *msg = (struct message_data *)rx->buf;
@@ -787,7 +807,7 @@ static void receive_opened(struct device *dev, const struct device_rx *rx, uint6
 	}
 
 	/* Authentic and fresh: only now may it move state. */
-	set_endpoint(p, dev->rx_src, dev->rx_local);
+	set_endpoint(p, dev->dp->rx_src, dev->dp->rx_local);
 	p->stats.rx_bytes += rx->len;
 	p->stats.rx_packets++;
 	if (unlikely(peer_keypair_confirm(p, kp))) {
@@ -822,20 +842,20 @@ static void receive_opened(struct device *dev, const struct device_rx *rx, uint6
 static void rx_flush(struct device *dev, uint64_t now)
 {
 	size_t bytes = 0;
-	unsigned n = dev->n_rx;
+	unsigned n = dev->dp->n_rx;
 	bool rotated = false;
 
 	for (unsigned i = 0; i < n; i++)
-		bytes += dev->rx[i].len;
+		bytes += dev->dp->rx[i].len;
 	workers_run(bytes >= PARALLEL_MIN_BYTES ? dev->workers : NULL, open_range, dev, n,
 		    PARALLEL_CHUNK);
 	/* receive_opened() may send (a confirmed session's staged packets), never receive.
 	 * Confirming a session is the only way one retires while this loop runs: handshake
 	 * messages flush the queue before they are handled, and timers and the control socket
 	 * run between wakeups. */
-	dev->n_rx = 0;
+	dev->dp->n_rx = 0;
 	for (unsigned i = 0; i < n; i++)
-		receive_opened(dev, &dev->rx[i], now, &rotated);
+		receive_opened(dev, &dev->dp->rx[i], now, &rotated);
 }
 
 /* One datagram; data messages only queued (call rx_flush() before the buffer or the source
@@ -860,7 +880,7 @@ static void receive_one(struct device *dev, uint8_t *buf, size_t len, const unio
 		return;
 	}
 	/* Handshake messages change sessions: what came before them is finished first. */
-	if (dev->n_rx)
+	if (dev->dp->n_rx)
 		rx_flush(dev, now);
 	switch (le32toh(type)) {
 	case MESSAGE_HANDSHAKE_INITIATION:
@@ -891,7 +911,7 @@ void datapath_receive(struct device *dev, uint8_t *buf, size_t len, const union 
 	static const struct udp_src unknown;
 
 	receive_one(dev, buf, len, src, local ? local : &unknown, now);
-	if (dev->n_rx)
+	if (dev->dp->n_rx)
 		rx_flush(dev, now);
 }
 
@@ -903,24 +923,24 @@ void datapath_udp_readable(struct device *dev, int fd)
 	size_t seglen;
 
 	for (int i = 0; i < DATAPATH_BATCH; i++) {
-		ssize_t n = udp_recv(&dev->udp, fd, dev->rx_buf, dev->buf_size, &src, &local,
-				     &seglen);
+		ssize_t n = udp_recv(&dev->udp, fd, dev->dp->rx_buf, dev->dp->buf_size, &src,
+				     &local, &seglen);
 
 		if (n < 0) {
 			if (n != -EAGAIN && n != -EINTR)
 				log_warn("%s: UDP receive: %s", dev->ifname, strerror((int)-n));
 			break;
 		}
-		if (unlikely((size_t)n > dev->buf_size || !seglen)) {
+		if (unlikely((size_t)n > dev->dp->buf_size || !seglen)) {
 			dev->stats.rx_datagrams++;
 			drop(dev, DROP_BAD_SIZE);
 			continue;
 		}
 		for (size_t off = 0; off < (size_t)n; off += seglen)
-			receive_one(dev, dev->rx_buf + off,
+			receive_one(dev, dev->dp->rx_buf + off,
 				    (size_t)n - off < seglen ? (size_t)n - off : seglen, &src,
 				    &local, now);
-		if (dev->n_rx)
+		if (dev->dp->n_rx)
 			rx_flush(dev, now);
 	}
 	tun_flush(dev);

@@ -12,6 +12,14 @@
 struct device;
 struct peer;
 struct udp_src;
+/* The datapath's state (batches, buffers, key copies, GRO), private to datapath.c, send.c
+ * and receive.c; one per device, which holds it in dev->dp. */
+struct datapath;
+
+/* tun_features: TUN_* the kernel granted. 0 or -ENOMEM; *out freed with datapath_free(). */
+int datapath_new(unsigned tun_features, struct datapath **out);
+/* Wipes what the buffers and key copies hold. NULL is fine. */
+void datapath_free(struct datapath *dp);
 
 void datapath_tun_readable(struct device *dev);
 void datapath_udp_readable(struct device *dev, int fd);

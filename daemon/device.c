@@ -23,13 +23,6 @@
 #include "tun.h"
 #include "workers.h"
 
-/* Room for the largest IP packet (or GRO train of datagrams) the kernel can hand us, with the
- * data header or vnet header in front and padding and tag behind. */
-#define DEVICE_BUF_SIZE                                                                            \
-	(sizeof(struct message_data) + 65535 + MESSAGE_PADDING_MULTIPLE + NOISE_AUTHTAG_LEN)
-/* Two super-packets' worth of encrypted datagrams. */
-#define DEVICE_BATCH_SIZE (2 * DEVICE_BUF_SIZE + 4096)
-
 static const char *const drop_names[DROP_MAX] = {
 	[DROP_BAD_SIZE] = "drop_bad_size",
 	[DROP_UNKNOWN_TYPE] = "drop_unknown_type",
@@ -108,17 +101,9 @@ int device_new(struct event_base *base, const char *ifname, unsigned offload, st
 	dev->manage_net = true;
 	TAILQ_INIT(&dev->peers);
 	LIST_INIT(&dev->cursors);
-	dev->buf_size = DEVICE_BUF_SIZE;
-	dev->batch_cap = DEVICE_BATCH_SIZE;
 	dev->offload = offload;
-	dev->rx_buf = malloc(dev->buf_size);
-	dev->tx_buf = malloc(dev->buf_size);
-	dev->seg_buf = malloc(dev->buf_size);
-	dev->batch = malloc(dev->batch_cap);
-	dev->gro.buf = malloc(OFFLOAD_VNET_HDR_LEN + OFFLOAD_MAX_PACKET);
 	dev->index = malloc(sizeof(*dev->index));
-	if (!dev->rx_buf || !dev->tx_buf || !dev->seg_buf || !dev->batch || !dev->gro.buf ||
-	    !dev->index)
+	if (!dev->index)
 		goto err;
 	index_init(dev->index);
 	ret = peer_table_init(&dev->peer_table);
@@ -151,7 +136,9 @@ int device_new(struct event_base *base, const char *ifname, unsigned offload, st
 	}
 	dev->tun_fd = ret;
 	dev->tun_features = features;
-	dev->gro.udp = (features & TUN_USO) != 0;
+	ret = datapath_new(features, &dev->dp);
+	if (ret)
+		goto err;
 	log_info("%s: TUN offloads: %s%s%s", ifname, features & TUN_VNET_HDR ? "vnet-hdr" : "none",
 		 features & TUN_TSO ? " tso" : "", features & TUN_USO ? " uso" : "");
 	dev->ifindex = (int)if_nametoindex(dev->ifname);
@@ -1809,7 +1796,6 @@ void device_free(struct device *dev)
 	if (!dev)
 		return;
 	workers_free(dev->workers);
-	cipher_wipe(dev->tx, sizeof(dev->tx));
 	if (dev->nl) {
 		for (size_t i = 0; i < dev->n_routes; i++)
 			route_del(dev, &dev->routes[i]);
@@ -1842,21 +1828,7 @@ void device_free(struct device *dev)
 	allowedips_free(dev->allowedips);
 	firewall_free(dev->firewall);
 	ratelimiter_free(dev->ratelimiter);
-	if (dev->rx_buf)
-		cipher_wipe(dev->rx_buf, dev->buf_size);
-	if (dev->tx_buf)
-		cipher_wipe(dev->tx_buf, dev->buf_size);
-	if (dev->batch)
-		cipher_wipe(dev->batch, dev->batch_cap);
-	if (dev->seg_buf)
-		cipher_wipe(dev->seg_buf, dev->buf_size);
-	if (dev->gro.buf)
-		cipher_wipe(dev->gro.buf, OFFLOAD_VNET_HDR_LEN + OFFLOAD_MAX_PACKET);
-	free(dev->rx_buf);
-	free(dev->tx_buf);
-	free(dev->seg_buf);
-	free(dev->batch);
-	free(dev->gro.buf);
+	datapath_free(dev->dp);
 	free(dev->index);
 	free(dev);
 }

@@ -11,13 +11,13 @@
 #include "cookie.h"
 #include "load.h"
 #include "noise.h"
-#include "offload.h"
 #include "peer.h"
 #include "udp.h"
 
 struct event_base;
 struct event;
 struct config;
+struct datapath;
 struct netlink;
 struct allowedips;
 struct ratelimiter;
@@ -52,28 +52,6 @@ enum device_drop {
 	DROP_FIREWALL,         /* an access rule (or the default deny) refused the inner packet */
 	DROP_MAX
 };
-
-/* A datagram in the transmit batch: header written, payload sealed at flush time (by
- * whichever thread gets it) with a copy of the session key, wiped once used, so the
- * keypair may go away before the flush. */
-struct device_tx {
-	struct peer *peer;
-	uint32_t off, len; /* datagram in dev->batch */
-	uint32_t plen;     /* padded payload to seal */
-	uint64_t counter;
-	uint8_t key[KEY_LEN];
-};
-#define DEVICE_TX_MAX 256
-
-/* A data message of a received train, between opening and the checks that follow. */
-struct device_rx {
-	uint8_t *buf;
-	uint32_t len;
-	int opened; /* 0, or -EBADMSG */
-	struct index_entry *entry;
-	uint64_t counter;
-};
-#define DEVICE_RX_MAX 256
 
 struct device_stats {
 	uint64_t drops[DROP_MAX];
@@ -117,23 +95,12 @@ struct device {
 	size_t n_kick, kick_done, kick_cap;
 	bool job_running; /* a device_job between two slices: the greetings wait for its end */
 	struct device_stats stats;
-	struct load load;      /* handshake work: when to answer with cookies (load.h) */
-	unsigned offload;      /* CONFIG_OFFLOAD_* */
-	unsigned tun_features; /* TUN_* the kernel granted */
-	/* One buffer per direction for what the kernel hands us (the loop is single-threaded),
-	 * the transmit batch the datapath fills and flushes once per wakeup, a segment being
-	 * staged, and the TCP segments being coalesced for the TUN. */
-	uint8_t *rx_buf, *tx_buf, *batch, *seg_buf;
-	size_t buf_size, batch_cap, batch_used;
-	struct device_tx tx[DEVICE_TX_MAX];
-	unsigned n_tx;
-	struct device_rx rx[DEVICE_RX_MAX];
-	unsigned n_rx;
-	const union endpoint *rx_src;   /* where the datagrams in rx came from */
-	const struct udp_src *rx_local; /* and which of our addresses they were sent to */
-	struct workers *workers;        /* NULL: every packet on the event loop's thread */
-	unsigned threads;               /* Threads = as configured at start, 0 = auto */
-	struct offload_gro gro;
+	struct load load;        /* handshake work: when to answer with cookies (load.h) */
+	unsigned offload;        /* CONFIG_OFFLOAD_* */
+	unsigned tun_features;   /* TUN_* the kernel granted */
+	struct datapath *dp;     /* the datapath's own state (datapath.h) */
+	struct workers *workers; /* NULL: every packet on the event loop's thread */
+	unsigned threads;        /* Threads = as configured at start, 0 = auto */
 	/* Where metrics_open() serves the Prometheus page, sa_family 0 = nowhere: it cannot
 	 * move while running, so device_reload() only says when the file asks for another. */
 	union endpoint metrics_listen;

@@ -54,6 +54,7 @@
 #include "config.h"
 #include "cookie.h"
 #include "datapath.h"
+#include "datapath_priv.h" /* dev->dp->gro: what reaches the TUN */
 #include "device.h"
 #include "fuzz.h"
 #include "index.h"
@@ -240,7 +241,7 @@ ssize_t __wrap_write(int fd, const void *buf, size_t n)
 	if (!dev || fd != dev->tun_fd)
 		return __real_write(fd, buf, n);
 	/* A GRO train's packets were checked one by one as they joined it. */
-	if (buf != dev->gro.buf) {
+	if (buf != dev->dp->gro.buf) {
 		hdr = dev->tun_features & TUN_VNET_HDR ? OFFLOAD_VNET_HDR_LEN : 0;
 		if (n < hdr)
 			broken("a %zu-byte write to the TUN, shorter than its vnet header", n);
@@ -253,7 +254,7 @@ bool __wrap_offload_gro_add(struct offload_gro *g, const uint8_t *pkt, size_t le
 {
 	if (!__real_offload_gro_add(g, pkt, len))
 		return false;
-	if (cur && cur->dev && g == &cur->dev->gro)
+	if (cur && cur->dev && g == &cur->dev->dp->gro)
 		check_tun_packet(cur, pkt, len, "GRO");
 	return true;
 }
@@ -552,9 +553,9 @@ static void op_time(struct harness *h, const uint8_t *p, size_t len, bool second
 /* As datapath_udp_readable() does after each batch (tun_flush() is static there). */
 static void op_flush(struct harness *h)
 {
-	size_t n = offload_gro_finish(&h->dev->gro);
+	size_t n = offload_gro_finish(&h->dev->dp->gro);
 
-	if (n && write(h->dev->tun_fd, h->dev->gro.buf, n) < 0)
+	if (n && write(h->dev->tun_fd, h->dev->dp->gro.buf, n) < 0)
 		abort();
 	datapath_flush(h->dev);
 }
