@@ -90,4 +90,8 @@ static inline const uint8_t *ip_addr_at(const uint8_t *pkt, size_t len, bool sou
 	return NULL;
 }
 
+/* Sends one datagram to the peer's endpoint at once (handshake messages), counting it or
+ * the drop. 0 or -errno. */
+int datapath_send_to_peer(struct peer *p, const void *buf, size_t len);
+
 #endif
