@@ -69,6 +69,11 @@ struct datapath {
 	const union endpoint *rx_src;   /* where the datagrams in rx came from */
 	const struct udp_src *rx_local; /* and which of our addresses they were sent to */
 	struct offload_gro gro;
+	/* The peer the last packets in the batch went to, whose timers and rekey check wait
+	 * for the end of its run (send.c's settle()); NULL between wakeups. */
+	struct peer *owed;
+	struct noise_keypair *owed_kp; /* the session they went with */
+	bool owed_sent, owed_data;     /* any datagram, any with data */
 };
 
 static inline void drop(struct device *dev, enum device_drop why)

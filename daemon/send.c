@@ -51,8 +51,9 @@ static uint8_t *tx_slot(struct device *dev, size_t len)
 }
 
 /* Appends the len bytes at tx_slot() to the batch as a datagram of the session kp, to be
- * sealed by datapath_flush(). The counter is taken now, so datagrams leave in order. */
-static void tx_commit(struct peer *p, struct noise_keypair *kp, size_t len, uint64_t now)
+ * sealed by datapath_flush(). The counter is taken now, so datagrams leave in order. The
+ * peer's timers hear of it in settle(): p is dp->owed. */
+static void tx_commit(struct peer *p, struct noise_keypair *kp, size_t len)
 {
 	struct device *dev = p->dev;
 	struct datapath *dp = dev->dp;
@@ -73,10 +74,8 @@ static void tx_commit(struct peer *p, struct noise_keypair *kp, size_t len, uint
 	tx->len = (uint32_t)total;
 	tx->plen = (uint32_t)padded;
 	dp->batch_used += total;
-	timers_any_authenticated_packet_traversal(&p->timers, now);
-	timers_any_authenticated_packet_sent(&p->timers);
-	if (len)
-		timers_data_sent(&p->timers, now);
+	dp->owed_sent = true;
+	dp->owed_data |= len != 0;
 }
 
 static void seal_range(void *ctx, unsigned begin, unsigned end)
@@ -166,7 +165,6 @@ struct segmenter {
 	struct peer *p;
 	struct noise_keypair *kp; /* NULL: stage the segments */
 	size_t pending;
-	uint64_t now;
 };
 
 static void segment_done(struct segmenter *sg)
@@ -174,7 +172,7 @@ static void segment_done(struct segmenter *sg)
 	if (!sg->pending)
 		return;
 	if (sg->kp)
-		tx_commit(sg->p, sg->kp, sg->pending, sg->now);
+		tx_commit(sg->p, sg->kp, sg->pending);
 	else
 		peer_stage(sg->p, sg->dev->dp->seg_buf, sg->pending);
 	sg->pending = 0;
@@ -183,12 +181,14 @@ static void segment_done(struct segmenter *sg)
 static uint8_t *segment_alloc(void *ctx, size_t len)
 {
 	struct segmenter *sg = ctx;
+	struct datapath *dp = sg->dev->dp;
 	uint8_t *slot;
 
 	segment_done(sg);
-	slot = sg->kp                         ? tx_slot(sg->dev, len)
-	       : len <= sg->dev->dp->buf_size ? sg->dev->dp->seg_buf
-					      : NULL;
+	if (sg->kp)
+		slot = tx_slot(sg->dev, len);
+	else
+		slot = len <= dp->buf_size ? dp->seg_buf : NULL;
 	if (slot)
 		sg->pending = len;
 	return slot;
@@ -197,13 +197,13 @@ static uint8_t *segment_alloc(void *ctx, size_t len)
 /* Into the transmit batch with session kp, or (kp NULL) onto the peer's staged queue: the
  * packet, or the segments of the super-packet behind vh. */
 static void put_packet(struct peer *p, struct noise_keypair *kp, const struct offload_vnet_hdr *vh,
-		       const uint8_t *pkt, size_t len, uint64_t now)
+		       const uint8_t *pkt, size_t len)
 {
 	struct device *dev = p->dev;
 	uint8_t *slot;
 
 	if (vh) {
-		struct segmenter sg = { .dev = dev, .p = p, .kp = kp, .now = now };
+		struct segmenter sg = { .dev = dev, .p = p, .kp = kp };
 		int n = offload_segment(vh, pkt, len, segment_alloc, &sg);
 
 		segment_done(&sg);
@@ -221,47 +221,81 @@ static void put_packet(struct peer *p, struct noise_keypair *kp, const struct of
 		return;
 	}
 	memcpy(slot, pkt, len);
-	tx_commit(p, kp, len, now);
+	tx_commit(p, kp, len);
+}
+
+/* What sending owes the peer dp->owed, once for a run of packets to it rather than once a
+ * packet (the clock is the wakeup's, so once is the same): its timers hear that packets
+ * left, a session that has sent enough starts a new handshake, and its timer is re-armed. */
+static void settle(struct datapath *dp, uint64_t now)
+{
+	struct peer *p = dp->owed;
+
+	if (!p)
+		return;
+	if (dp->owed_sent) {
+		timers_any_authenticated_packet_traversal(&p->timers, now);
+		timers_any_authenticated_packet_sent(&p->timers);
+		if (dp->owed_data)
+			timers_data_sent(&p->timers, now);
+	}
+	dp->owed = NULL;
+	dp->owed_sent = dp->owed_data = false;
+	if (unlikely(timers_should_rekey_after_send(dp->owed_kp, now)))
+		datapath_send_initiation(p, false, now);
+	peer_timers_schedule(p);
+}
+
+/* Makes p the peer that sending owes (settling the one before). */
+static void owe(struct datapath *dp, struct peer *p, struct noise_keypair *kp, uint64_t now)
+{
+	if (dp->owed == p)
+		return;
+	settle(dp, now);
+	dp->owed = p;
+	dp->owed_kp = kp;
 }
 
 /* The one way out for data to a peer. The packet (pkt NULL: none, only what is staged; vh
  * non-NULL: a super-packet) goes into the batch if the current session is usable and
- * nothing is staged ahead of it. Otherwise it is staged, and then what is staged goes into
- * the batch, which is flushed at once, if the session allows, or a handshake starts. Then,
- * once, the rekey check and the peer's timers. */
+ * nothing is staged ahead of it; the caller settles (datapath_tun_readable(), after its
+ * last packet). Otherwise it is staged, and then what is staged goes into the batch, which
+ * is flushed and settled at once, if the session allows, or a handshake starts. */
 static void send_packets(struct peer *p, const struct offload_vnet_hdr *vh, const uint8_t *pkt,
 			 size_t len, uint64_t now)
 {
 	struct device *dev = p->dev;
+	struct datapath *dp = dev->dp;
 	struct noise_keypair *kp = p->current;
 	bool usable = timers_keypair_usable_for_send(kp, now);
 	const uint8_t *staged;
 	size_t slen;
 
 	if (likely(pkt && usable && !p->staged_count)) {
-		put_packet(p, kp, vh, pkt, len, now);
-	} else {
-		if (pkt)
-			put_packet(p, NULL, vh, pkt, len, now);
-		if (!usable) {
-			datapath_send_initiation(p, false, now);
-			return;
-		}
-		while ((staged = peer_staged_pop(p, &slen))) {
-			uint8_t *slot = tx_slot(dev, slen);
-
-			if (!slot) {
-				drop(dev, DROP_STAGED_FULL);
-				continue;
-			}
-			memcpy(slot, staged, slen);
-			tx_commit(p, kp, slen, now);
-		}
-		datapath_flush(dev);
+		owe(dp, p, kp, now);
+		put_packet(p, kp, vh, pkt, len);
+		return;
 	}
-	if (unlikely(timers_should_rekey_after_send(kp, now)))
+	settle(dp, now);
+	if (pkt)
+		put_packet(p, NULL, vh, pkt, len);
+	if (!usable) {
 		datapath_send_initiation(p, false, now);
-	peer_timers_schedule(p);
+		return;
+	}
+	owe(dp, p, kp, now);
+	while ((staged = peer_staged_pop(p, &slen))) {
+		uint8_t *slot = tx_slot(dev, slen);
+
+		if (!slot) {
+			drop(dev, DROP_STAGED_FULL);
+			continue;
+		}
+		memcpy(slot, staged, slen);
+		tx_commit(p, kp, slen);
+	}
+	datapath_flush(dev);
+	settle(dp, now);
 }
 
 void datapath_send_staged(struct peer *p, uint64_t now)
@@ -326,5 +360,6 @@ void datapath_tun_readable(struct device *dev)
 		}
 		tun_packet(dev, NULL, pkt, len, now);
 	}
+	settle(dp, now);
 	datapath_flush(dev);
 }
