@@ -1,5 +1,6 @@
-/* Packets through the device: TUN -> encrypt -> UDP and UDP -> decrypt -> TUN, plus the
- * handshake messages that set sessions up. See the comment at the top of datapath.c. */
+/* Packets through the device: TUN -> encrypt -> UDP (send.c) and UDP -> decrypt -> TUN
+ * (receive.c), plus the handshake messages that set sessions up. See the comment at the top
+ * of datapath.c. */
 #ifndef SEALNET_DATAPATH_H
 #define SEALNET_DATAPATH_H
 

@@ -1,5 +1,6 @@
 /* The datapath's own state and what its files (datapath.c, send.c, receive.c) share. Only
- * they include this: the rest of the daemon sees struct datapath as opaque (datapath.h). */
+ * they (and the datapath fuzz target, which watches what reaches the TUN) include this: the
+ * rest of the daemon sees struct datapath as opaque (datapath.h). */
 #ifndef SEALNET_DATAPATH_PRIV_H
 #define SEALNET_DATAPATH_PRIV_H
 

@@ -3,7 +3,7 @@
  * only if an implementation gets a message wrong).
  *
  * The datapath seals each datagram in place with the session key handed over on every call
- * (daemon/datapath.c, seal_range(): the key is copied per packet) and a new counter as the
+ * (daemon/send.c, seal_range(): the key is copied per packet) and a new counter as the
  * nonce, one call per datagram, whether the batch holds one datagram or a train of 64; it
  * opens each received datagram the same way. So every call here sets the key and the nonce.
  * The columns:
