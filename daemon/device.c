@@ -1769,21 +1769,6 @@ int device_reload_job(struct device *dev, const char *config_path, struct device
 	return ret;
 }
 
-int device_reload(struct device *dev, const char *config_path, char *err, size_t errlen)
-{
-	struct device_job *j;
-	int ret;
-
-	ret = device_reload_job(dev, config_path, &j, err, errlen);
-	if (ret)
-		return ret;
-	ret = device_job_step(j, 0);
-	if (ret)
-		snprintf(err, errlen, "%s", device_job_err(j));
-	device_job_free(j);
-	return ret;
-}
-
 int device_start_threads(struct device *dev, unsigned threads)
 {
 	unsigned n = threads ? threads : workers_auto();

@@ -135,7 +135,7 @@ struct device {
 	unsigned threads;               /* Threads = as configured at start, 0 = auto */
 	struct offload_gro gro;
 	/* Where metrics_open() serves the Prometheus page, sa_family 0 = nowhere: it cannot
-	 * move while running, so device_reload() only says when the file asks for another. */
+	 * move while running, so a reload (device_reload_job()) only says when the file asks for another. */
 	union endpoint metrics_listen;
 	/* From a config file, the addresses, the MTU, the link state and the AllowedIPs routes
 	 * are ours to set (the routes as its Table = says). Without one the daemon is what
@@ -215,8 +215,6 @@ void device_job_free(struct device_job *j);
  * nothing: -errno with the reason in err (also logged). */
 int device_reload_job(struct device *dev, const char *config_path, struct device_job **out,
 		      char *err, size_t errlen);
-/* device_reload_job() run to its end at once (SIGHUP). 0 or -errno with the reason in err. */
-int device_reload(struct device *dev, const char *config_path, char *err, size_t errlen);
 /* Starts a cursor at the first peer; every cursor opened is closed before the device
  * goes. */
 void device_cursor_open(struct device *dev, struct device_cursor *cur);
