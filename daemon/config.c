@@ -28,6 +28,7 @@
 #include <string.h>
 #include <strings.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "key.h"
@@ -98,6 +99,10 @@ struct parser {
 	bool collect, bad_section;
 	struct config_issue *issues;
 	size_t n_issues, issues_cap;
+	/* config_load_step(): read_line() ends the call to inih at this CLOCK_MONOTONIC time
+	 * (0: never), between two lines; the next step goes on from there. */
+	uint64_t deadline;
+	unsigned since_clock;
 };
 
 struct option {
@@ -1118,6 +1123,14 @@ static int keep_value(struct parser *p, const char *s, size_t len)
 	return 0;
 }
 
+static uint64_t now_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
 /* After a refused line: the end of the parse, or for config_check() an empty line. */
 static char *skip_line(struct parser *p, char *str)
 {
@@ -1142,6 +1155,12 @@ static char *read_line(char *str, int num, void *stream)
 	sodium_memzero(str, (size_t)num);
 	if (p->ret || p->pos >= p->len)
 		return NULL;
+	/* Looking at the clock costs less than a line, but not nothing. */
+	if (p->deadline && ++p->since_clock >= 16) {
+		p->since_clock = 0;
+		if (now_ns() >= p->deadline)
+			return NULL;
+	}
 	s = p->text + p->pos;
 	nl = memchr(s, '\n', p->len - p->pos);
 	end = nl ? nl : p->text + p->len;
@@ -1366,11 +1385,9 @@ static int validate(struct parser *p)
 	return p->ret;
 }
 
-/* Parses p->text: fills p->cfg (NULL on failure), p->issues with collect. Returns p->ret. */
-static int run_parser(struct parser *p)
+/* The start of a parse of p->text: p->cfg with the defaults. */
+static int parser_begin(struct parser *p)
 {
-	int ret;
-
 	set_err(p->err, p->errlen, "%s", "");
 	/* Idempotent; needed before sodium_malloc(). */
 	if (sodium_init() < 0)
@@ -1381,13 +1398,29 @@ static int run_parser(struct parser *p)
 	p->cfg->mtu = CONFIG_DEFAULT_MTU;
 	p->cfg->offload = CONFIG_OFFLOAD_ALL;
 	p->cfg->sandbox = true;
+	return 0;
+}
+
+/* The lines from p->pos on, up to p->deadline if set: true once the last has been read (or
+ * the parse failed). inih keeps nothing from one call to the next that matters here: the
+ * section is p->section, and read_line() never hands it a continuation line. */
+static bool parser_lines(struct parser *p)
+{
+	int base = p->line, ret;
 
 	ret = ini_parse_stream(read_line, p, handle, p);
-	/* read_line() screens out what inih itself rejects; these are for safety. */
+	/* read_line() screens out what inih itself rejects; these are for safety. inih counts
+	 * the lines of this call, one per read_line(). */
 	if (ret > 0 && !p->collect)
-		fail(p, -EINVAL, ret, "syntax error");
+		fail(p, -EINVAL, base + ret, "syntax error");
 	else if (ret < 0)
 		fail(p, -ENOMEM, 0, "out of memory");
+	return p->ret || p->pos >= p->len;
+}
+
+/* The end of a parse: validation; p->cfg NULL on failure. Returns p->ret. */
+static int parser_end(struct parser *p)
+{
 	if (!p->ret)
 		validate(p);
 	if (p->value) {
@@ -1400,6 +1433,14 @@ static int run_parser(struct parser *p)
 		p->cfg = NULL;
 	}
 	return p->ret;
+}
+
+/* Parses p->text: fills p->cfg (NULL on failure), p->issues with collect. Returns p->ret. */
+static int run_parser(struct parser *p)
+{
+	if (!parser_begin(p))
+		parser_lines(p);
+	return parser_end(p);
 }
 
 /* text[0..len) need not be NUL-terminated. *has_secret tells whether a PrivateKey or
@@ -1517,6 +1558,20 @@ static bool readable_by_others(mode_t mode)
 	return S_ISREG(mode) && (mode & (S_IRGRP | S_IROTH));
 }
 
+/* What a load says once parsed: a key readable by others, no PrivateKey. */
+static void load_notes(const char *path, int ret, const struct config *c, bool has_secret,
+		       mode_t mode)
+{
+	if (has_secret && readable_by_others(mode))
+		log_warn("%s: private key file is readable by others (mode %o)", path,
+			 (unsigned)(mode & 07777));
+	/* Legal, as for wg(8), but silent otherwise until someone wonders why nothing works. */
+	if (!ret && !c->private_key)
+		log_warn("%s: no PrivateKey: the interface will not handshake until one is set "
+			 "(`wg set IFACE private-key FILE`, by hand or in a PostUp)",
+			 path);
+}
+
 static int load(const char *path, struct config **out, char *err, size_t errlen, bool no_resolve)
 {
 	char *text = NULL;
@@ -1530,16 +1585,84 @@ static int load(const char *path, struct config **out, char *err, size_t errlen,
 	if (ret)
 		return ret;
 	ret = parse(text, len, path, out, err, errlen, &has_secret, no_resolve);
-	if (has_secret && readable_by_others(mode))
-		log_warn("%s: private key file is readable by others (mode %o)", path,
-			 (unsigned)(mode & 07777));
-	/* Legal, as for wg(8), but silent otherwise until someone wonders why nothing works. */
-	if (!ret && !(*out)->private_key)
-		log_warn("%s: no PrivateKey: the interface will not handshake until one is set "
-			 "(`wg set IFACE private-key FILE`, by hand or in a PostUp)",
-			 path);
+	load_notes(path, ret, *out, has_secret, mode);
 	sodium_memzero(text, len);
 	free(text);
+	return ret;
+}
+
+struct config_loader {
+	struct parser p;
+	char *path, *text;
+	size_t len;
+	mode_t mode;
+	bool begun;
+	char err[640];
+};
+
+void config_load_free(struct config_loader *l)
+{
+	if (!l)
+		return;
+	if (l->p.value) {
+		sodium_memzero(l->p.value, l->p.value_cap);
+		free(l->p.value);
+	}
+	config_free(l->p.cfg);
+	if (l->text) {
+		sodium_memzero(l->text, l->len);
+		free(l->text);
+	}
+	free(l->path);
+	free(l);
+}
+
+int config_load_start(const char *path, struct config_loader **out, char *err, size_t errlen)
+{
+	struct config_loader *l = calloc(1, sizeof(*l));
+	int ret;
+
+	*out = NULL;
+	if (!l || !(l->path = strdup(path))) {
+		free(l);
+		set_err(err, errlen, "%s: out of memory", path);
+		return -ENOMEM;
+	}
+	ret = read_file(path, &l->text, &l->len, &l->mode, err, errlen);
+	if (ret) {
+		config_load_free(l);
+		return ret;
+	}
+	l->p.name = l->path;
+	l->p.text = l->text;
+	l->p.len = l->len;
+	l->p.err = l->err;
+	l->p.errlen = sizeof(l->err);
+	*out = l;
+	return 0;
+}
+
+int config_load_step(struct config_loader *l, uint64_t budget_ns, struct config **out, char *err,
+		     size_t errlen)
+{
+	struct parser *p = &l->p;
+	int ret;
+
+	*out = NULL;
+	p->deadline = budget_ns ? now_ns() + budget_ns : 0;
+	if (!l->begun) {
+		l->begun = true;
+		if (parser_begin(p))
+			goto end;
+	}
+	if (!parser_lines(p))
+		return 1;
+end:
+	ret = parser_end(p);
+	load_notes(l->path, ret, p->cfg, p->has_secret, l->mode);
+	set_err(err, errlen, "%s", l->err);
+	*out = p->cfg;
+	p->cfg = NULL;
 	return ret;
 }
 

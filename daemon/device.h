@@ -210,9 +210,11 @@ int device_job_step(struct device_job *j, uint64_t budget_ns);
 const char *device_job_err(const struct device_job *j);
 /* Stops where it is: the slices applied stay. NULL is fine. */
 void device_job_free(struct device_job *j);
-/* Reads the config file again into a job that applies it with DEVICE_REPLACE_FILE (the
- * registry's peers stay) and logs its notices once done. A file that does not load changes
- * nothing: -errno with the reason in err (also logged). */
+/* Reads the config file again into a job that parses it in its first turns (a slice of
+ * lines each, config_load_step()), then applies it with DEVICE_REPLACE_FILE (the registry's
+ * peers stay) and logs its notices once done. A file that cannot be read changes nothing:
+ * -errno with the reason in err (also logged); one that does not parse ends the job with
+ * the same before anything is applied (device_job_step(), device_job_err()). */
 int device_reload_job(struct device *dev, const char *config_path, struct device_job **out,
 		      char *err, size_t errlen);
 /* Starts a cursor at the first peer; every cursor opened is closed before the device
