@@ -40,11 +40,12 @@ void uapi_close(struct uapi *u);
 int uapi_parse_set(struct config *c, char *lines, char *err, size_t errlen);
 /* The same in steps, so that a set of thousands of peers does not hold the event loop:
  * uapi_set_parse_new() starts a parse of lines (written into, as above, and kept until the
- * parse is freed) into c; each uapi_set_parse_step() parses up to max_lines more: 1 while
- * some are left, 0 at the end, -errno with err as uapi_parse_set(). Any split gives exactly
- * what one call gives. *out freed with uapi_set_parse_free() (NULL is fine). */
+ * parse is freed) into c, whose c->peers has room for room peers (at least c->n_peers);
+ * each uapi_set_parse_step() parses up to max_lines more: 1 while some are left, 0 at the
+ * end, -errno with err as uapi_parse_set(). Any split gives exactly what one call gives.
+ * *out freed with uapi_set_parse_free() (NULL is fine). */
 struct uapi_set_parse;
-int uapi_set_parse_new(struct config *c, char *lines, struct uapi_set_parse **out);
+int uapi_set_parse_new(struct config *c, size_t room, char *lines, struct uapi_set_parse **out);
 int uapi_set_parse_step(struct uapi_set_parse *sp, size_t max_lines, char *err, size_t errlen);
 void uapi_set_parse_free(struct uapi_set_parse *sp);
 /* One whole request (without the blank line that ended it); appends the reply to out. */

@@ -1221,7 +1221,7 @@ static int parse_steps(const char *request, size_t lines, struct config **out, c
 
 	assert_non_null(buf);
 	*out = base_config();
-	assert_int_equal(uapi_set_parse_new(*out, buf, &sp), 0);
+	assert_int_equal(uapi_set_parse_new(*out, (*out)->n_peers, buf, &sp), 0);
 	while ((ret = uapi_set_parse_step(sp, lines, why, whylen)) == 1)
 		steps++;
 	uapi_set_parse_free(sp);
