@@ -65,9 +65,10 @@ struct uapi_client {
 	size_t searched;
 };
 
-/* One job at a time: while a set or a reload runs in slices, every other client's requests
- * wait in their sockets, in order (the datapath and the timers keep running); the client
- * that sent it gets its answer after the last slice. */
+/* One job at a time: while a set or a reload is parsed and applied in slices, every other
+ * client's requests wait in their sockets, in order, and a SIGHUP's reload waits for its
+ * end (the datapath and the timers keep running); the client that sent it gets its answer
+ * after the last slice. */
 struct uapi {
 	struct device *dev;
 	struct evconnlistener *listener;
