@@ -918,10 +918,10 @@ static int named_line(struct set_request *sr, const char *l)
 		line_value(l + sizeof(pk) - 1, value, sizeof(value));
 		sr->n_keys++;
 		/* A bad key is the parse's to refuse. */
-		if (!key_from_hex(key, value))
+		if (!sr->replace && !key_from_hex(key, value))
 			ret = named_add(&sr->named, &sr->n_named, &sr->named_cap, key);
 		sodium_memzero(key, sizeof(key));
-	} else if (!strncmp(l, ai, sizeof(ai) - 1) && l[sizeof(ai) - 1] != '-') {
+	} else if (!sr->replace && !strncmp(l, ai, sizeof(ai) - 1) && l[sizeof(ai) - 1] != '-') {
 		line_value(l + sizeof(ai) - 1, value, sizeof(value));
 		if (!strchr(value, '/') || addr_parse_prefix(value, &pfx))
 			return 0;
@@ -943,6 +943,10 @@ static int named_done(struct set_request *sr)
 {
 	size_t k = 0;
 
+	/* Replacing every peer, the job needs no list of those named (it could be 10,000 long,
+	 * and its sort a few milliseconds). */
+	if (sr->replace)
+		sr->n_named = 0;
 	if (sr->n_named)
 		device_sort(sr->named, sr->n_named, KEY_LEN, key_cmp);
 	for (size_t i = 0; i < sr->n_named; i++)
