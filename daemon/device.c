@@ -1527,6 +1527,7 @@ struct device_job {
 	char *reload_path;          /* a reload's file, for its notices at the end */
 	struct config_loader *load; /* JOB_LOAD's parse */
 	unsigned load_turns;
+	uint64_t longest; /* ns, of the turns so far */
 	char err[512];
 };
 
@@ -1682,18 +1683,29 @@ fail:
 	return ret;
 }
 
+/* The turn that began at t0 has ended: the longest so far, for the log. */
+static void job_turn(struct device_job *j, uint64_t t0)
+{
+	uint64_t d = device_now() - t0;
+
+	if (d > j->longest)
+		j->longest = d;
+}
+
 int device_job_step(struct device_job *j, uint64_t budget_ns)
 {
-	uint64_t start = device_now();
+	uint64_t start = device_now(), t0 = start;
 
 	if (j->stage == JOB_LOAD) {
 		int ret = job_load(j, budget_ns);
 		uint64_t used = device_now() - start;
 
+		if (ret == 1 || (!ret && budget_ns && used >= budget_ns)) {
+			job_turn(j, t0);
+			return 1;
+		}
 		if (ret)
 			return ret;
-		if (budget_ns && used >= budget_ns)
-			return 1;
 		budget_ns -= budget_ns ? used : 0;
 		start = device_now();
 	}
@@ -1743,12 +1755,15 @@ int device_job_step(struct device_job *j, uint64_t budget_ns)
 			break;
 	}
 	j->turns++;
+	job_turn(j, t0);
 	if (j->stage != JOB_DONE)
 		return 1;
 	j->dev->job_running = false;
 	if (j->turns > 1 || j->next_peer || j->next_gone)
-		log_info("%s: %zu peers set, %zu removed, in slices over %u turns of the event loop",
-			 j->dev->ifname, j->next_peer, j->next_gone, j->turns);
+		log_info("%s: %zu peers set, %zu removed, in slices over %u turns of the event loop "
+			 "(the longest %.1f ms)",
+			 j->dev->ifname, j->next_peer, j->next_gone, j->turns,
+			 (double)j->longest / NSEC_PER_MSEC);
 	if (j->reload_path && !j->ret)
 		reload_done(j);
 	return 0;
