@@ -1285,6 +1285,9 @@ void uapi_reload(struct uapi *u)
 		return;
 	}
 	if (pending_work(&u->job)) {
+		if (!u->hup)
+			log_info("%s: SIGHUP: the reload waits for the change that runs",
+				 u->dev->ifname);
 		u->hup = true;
 		return;
 	}

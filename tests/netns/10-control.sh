@@ -272,6 +272,32 @@ check "a routes 100.64.5.0/24 into the tunnel" \
 	nsx a sh -c "ip route get 100.64.5.1 | grep -q 'dev ${IFACE[a]}'"
 check "ping a -> b after the reload" ping_ok a "${OV4[b]}"
 check_eq "a: handshakes with b unchanged by the reload" "$(handshakes a b)" "$hs2"
+# A SIGHUP while a set runs in slices waits for its end: not lost, nor run inside it. (One
+# signal: two sent at once may merge into one.) A set of 2000 new peers, 100 ms or more in
+# slices, and a file with 40 peers more: whichever runs first, a has b, the file's 80 and
+# the set's 2000 then. The log says whether the reload waited (most often).
+{
+	conf_interface a
+	conf_peer b endpoint=4
+	echo "AllowedIPs = 100.64.5.0/24"
+	for i in $(seq 1 80); do
+		printf '\n[Peer]\nPublicKey = %s\nAllowedIPs = 10.77.0.%d/32\n' "${K[i]}" "$i"
+	done
+} >"$(conf_path a)"
+many=$(head -c $((32 * 2000)) /dev/urandom | od -An -v -tx1 | tr -d ' \n' | fold -w 64 |
+	sed 's/^/public_key=/')
+nlog=$(wc -l <"${LOG[a]}")
+errno_of "set=1
+$many" >"$SN_TMP/many.errno" &
+setter=$!
+sleep 0.1
+kill -s HUP "${PID[a]}"
+check "a set of 2000 new peers meanwhile" wait "$setter"
+check_eq "its answer" "$(cat "$SN_TMP/many.errno")" 0
+one_reload() { [ "$(tail -n +"$((nlog + 1))" "${LOG[a]}" | grep -c "reloaded $(conf_path a)")" = 1 ]; }
+check "a SIGHUP during the set: one reload" wait_for 5 one_reload
+tail -n +"$((nlog + 1))" "${LOG[a]}" | grep -E 'SIGHUP|reloaded|peers set' | sed 's/^/    /'
+check_eq "a: peers" "$(npeers)" 2081
 
 step "silent clients block nothing"
 # One connection that never sends, one with half a request (no blank line) kept open through
