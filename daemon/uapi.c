@@ -494,13 +494,8 @@ static int set_peer_key(struct config *c, size_t i, const char *key, const char 
 	return set_err(err, errlen, -EINVAL, "unknown peer key \"%s\"", key);
 }
 
-/* The lines of a set, in wireguard-go's order of things (device/uapi.go, IpcSetOperation):
- * interface keys until the first public_key, then each public_key selects the peer that the
- * keys after it change, until the next one. A peer that is removed (remove=true), not
- * created (update_only=true), or that is the interface itself, takes the rest of its lines
- * on a scratch peer: they change nothing but must still make sense. The interface's own key
- * is ignored, not refused, so that one list of every node of a mesh can be sent to each of
- * them, as with wireguard-go and the Linux module. */
+/* Where a set's parse is between two uapi_set_parse_step()s: all of it, so that the lines
+ * may be parsed a few at a time. */
 struct uapi_set_parse {
 	struct config *c;
 	char *at; /* the next line, NULL at the end */
