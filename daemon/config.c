@@ -28,6 +28,7 @@
 #include <string.h>
 #include <strings.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "key.h"
@@ -98,6 +99,10 @@ struct parser {
 	bool collect, bad_section;
 	struct config_issue *issues;
 	size_t n_issues, issues_cap;
+	/* config_load_step(): read_line() ends the call to inih at this CLOCK_MONOTONIC time
+	 * (0: never), between two lines; the next step goes on from there. */
+	uint64_t deadline;
+	unsigned since_clock;
 };
 
 struct option {
@@ -1118,6 +1123,14 @@ static int keep_value(struct parser *p, const char *s, size_t len)
 	return 0;
 }
 
+static uint64_t now_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
 /* After a refused line: the end of the parse, or for config_check() an empty line. */
 static char *skip_line(struct parser *p, char *str)
 {
@@ -1142,6 +1155,12 @@ static char *read_line(char *str, int num, void *stream)
 	sodium_memzero(str, (size_t)num);
 	if (p->ret || p->pos >= p->len)
 		return NULL;
+	/* Looking at the clock costs less than a line, but not nothing. */
+	if (p->deadline && ++p->since_clock >= 16) {
+		p->since_clock = 0;
+		if (now_ns() >= p->deadline)
+			return NULL;
+	}
 	s = p->text + p->pos;
 	nl = memchr(s, '\n', p->len - p->pos);
 	end = nl ? nl : p->text + p->len;
@@ -1366,11 +1385,9 @@ static int validate(struct parser *p)
 	return p->ret;
 }
 
-/* Parses p->text: fills p->cfg (NULL on failure), p->issues with collect. Returns p->ret. */
-static int run_parser(struct parser *p)
+/* The start of a parse of p->text: p->cfg with the defaults. */
+static int parser_begin(struct parser *p)
 {
-	int ret;
-
 	set_err(p->err, p->errlen, "%s", "");
 	/* Idempotent; needed before sodium_malloc(). */
 	if (sodium_init() < 0)
@@ -1381,13 +1398,29 @@ static int run_parser(struct parser *p)
 	p->cfg->mtu = CONFIG_DEFAULT_MTU;
 	p->cfg->offload = CONFIG_OFFLOAD_ALL;
 	p->cfg->sandbox = true;
+	return 0;
+}
+
+/* The lines from p->pos on, up to p->deadline if set: true once the last has been read (or
+ * the parse failed). inih keeps nothing from one call to the next that matters here: the
+ * section is p->section, and read_line() never hands it a continuation line. */
+static bool parser_lines(struct parser *p)
+{
+	int base = p->line, ret;
 
 	ret = ini_parse_stream(read_line, p, handle, p);
-	/* read_line() screens out what inih itself rejects; these are for safety. */
+	/* read_line() screens out what inih itself rejects; these are for safety. inih counts
+	 * the lines of this call, one per read_line(). */
 	if (ret > 0 && !p->collect)
-		fail(p, -EINVAL, ret, "syntax error");
+		fail(p, -EINVAL, base + ret, "syntax error");
 	else if (ret < 0)
 		fail(p, -ENOMEM, 0, "out of memory");
+	return p->ret || p->pos >= p->len;
+}
+
+/* The end of a parse: validation; p->cfg NULL on failure. Returns p->ret. */
+static int parser_end(struct parser *p)
+{
 	if (!p->ret)
 		validate(p);
 	if (p->value) {
@@ -1400,6 +1433,14 @@ static int run_parser(struct parser *p)
 		p->cfg = NULL;
 	}
 	return p->ret;
+}
+
+/* Parses p->text: fills p->cfg (NULL on failure), p->issues with collect. Returns p->ret. */
+static int run_parser(struct parser *p)
+{
+	if (!parser_begin(p))
+		parser_lines(p);
+	return parser_end(p);
 }
 
 /* text[0..len) need not be NUL-terminated. *has_secret tells whether a PrivateKey or
@@ -1436,10 +1477,13 @@ int config_parse_string(const char *text, const char *name, struct config **out,
 
 /* Reads until EOF, so that pipes (wg-quick's `<(...)` habit) work too. Every buffer given
  * up is wiped: the text holds the private key. */
-static int read_all(int fd, char **out, size_t *outlen)
+static int read_all(int fd, size_t size_hint, char **out, size_t *outlen)
 {
 	char *buf = NULL, *new;
 	size_t len = 0, cap = 0;
+	/* A file's size known, one buffer a byte longer (to see the end) rather than copies
+	 * of copies: a file of 20,000 peers is 4 MB, and a reload reads it on the event loop. */
+	size_t first = size_hint && size_hint < MAX_FILE_SIZE ? size_hint + 1 : 4096;
 	ssize_t n;
 	int ret;
 
@@ -1449,7 +1493,7 @@ static int read_all(int fd, char **out, size_t *outlen)
 				ret = -EFBIG;
 				goto fail_buf;
 			}
-			new = malloc(cap ? cap * 2 : 4096);
+			new = malloc(cap ? cap * 2 : first);
 			if (!new) {
 				ret = -ENOMEM;
 				goto fail_buf;
@@ -1460,7 +1504,7 @@ static int read_all(int fd, char **out, size_t *outlen)
 				free(buf);
 			}
 			buf = new;
-			cap = cap ? cap * 2 : 4096;
+			cap = cap ? cap * 2 : first;
 		}
 		n = read(fd, buf + len, cap - len);
 		if (n < 0 && errno == EINTR)
@@ -1504,7 +1548,7 @@ static int read_file(const char *path, char **text, size_t *len, mode_t *mode, c
 		goto out_close;
 	}
 	*mode = st.st_mode;
-	ret = read_all(fd, text, len);
+	ret = read_all(fd, S_ISREG(st.st_mode) ? (size_t)st.st_size : 0, text, len);
 	if (ret)
 		set_err(err, errlen, "%s: cannot read: %s", path, strerror(-ret));
 out_close:
@@ -1515,6 +1559,20 @@ out_close:
 static bool readable_by_others(mode_t mode)
 {
 	return S_ISREG(mode) && (mode & (S_IRGRP | S_IROTH));
+}
+
+/* What a load says once parsed: a key readable by others, no PrivateKey. */
+static void load_notes(const char *path, int ret, const struct config *c, bool has_secret,
+		       mode_t mode)
+{
+	if (has_secret && readable_by_others(mode))
+		log_warn("%s: private key file is readable by others (mode %o)", path,
+			 (unsigned)(mode & 07777));
+	/* Legal, as for wg(8), but silent otherwise until someone wonders why nothing works. */
+	if (!ret && !c->private_key)
+		log_warn("%s: no PrivateKey: the interface will not handshake until one is set "
+			 "(`wg set IFACE private-key FILE`, by hand or in a PostUp)",
+			 path);
 }
 
 static int load(const char *path, struct config **out, char *err, size_t errlen, bool no_resolve)
@@ -1530,16 +1588,173 @@ static int load(const char *path, struct config **out, char *err, size_t errlen,
 	if (ret)
 		return ret;
 	ret = parse(text, len, path, out, err, errlen, &has_secret, no_resolve);
-	if (has_secret && readable_by_others(mode))
-		log_warn("%s: private key file is readable by others (mode %o)", path,
-			 (unsigned)(mode & 07777));
-	/* Legal, as for wg(8), but silent otherwise until someone wonders why nothing works. */
-	if (!ret && !(*out)->private_key)
-		log_warn("%s: no PrivateKey: the interface will not handshake until one is set "
-			 "(`wg set IFACE private-key FILE`, by hand or in a PostUp)",
-			 path);
+	load_notes(path, ret, *out, has_secret, mode);
 	sodium_memzero(text, len);
 	free(text);
+	return ret;
+}
+
+struct config_loader {
+	struct parser p;
+	char *path, *text;
+	size_t len, cap;
+	int fd; /* until the whole file is read, else -1 */
+	mode_t mode;
+	bool begun;
+	size_t sections; /* lines that start with '[' */
+	char err[640];
+};
+
+void config_load_free(struct config_loader *l)
+{
+	if (!l)
+		return;
+	if (l->fd >= 0)
+		close(l->fd);
+	if (l->p.value) {
+		sodium_memzero(l->p.value, l->p.value_cap);
+		free(l->p.value);
+	}
+	config_free(l->p.cfg);
+	if (l->text) {
+		sodium_memzero(l->text, l->cap);
+		free(l->text);
+	}
+	free(l->path);
+	free(l);
+}
+
+int config_load_start(const char *path, struct config_loader **out, char *err, size_t errlen)
+{
+	struct config_loader *l = calloc(1, sizeof(*l));
+	struct stat st;
+	int ret;
+
+	*out = NULL;
+	if (!l || !(l->path = strdup(path))) {
+		free(l);
+		set_err(err, errlen, "%s: out of memory", path);
+		return -ENOMEM;
+	}
+	/* After the privilege drop, through the helper that still may. */
+	l->fd = privdrop_open_config(path);
+	if (l->fd < 0) {
+		ret = l->fd;
+		set_err(err, errlen, "%s: cannot open: %s%s", path, strerror(-ret),
+			privdrop_open_hint(ret));
+		goto fail;
+	}
+	if (fstat(l->fd, &st) < 0) {
+		ret = -errno;
+		set_err(err, errlen, "%s: cannot stat: %s", path, strerror(-ret));
+		goto fail;
+	}
+	l->mode = st.st_mode;
+	/* A byte more than the size, to see the end without growing. */
+	l->cap = S_ISREG(st.st_mode) && (size_t)st.st_size < MAX_FILE_SIZE ? (size_t)st.st_size + 1
+									   : 4096;
+	l->text = malloc(l->cap);
+	if (!l->text) {
+		ret = -ENOMEM;
+		set_err(err, errlen, "%s: cannot read: %s", path, strerror(-ret));
+		goto fail;
+	}
+	l->p.name = l->path;
+	l->p.err = l->err;
+	l->p.errlen = sizeof(l->err);
+	*out = l;
+	return 0;
+fail:
+	config_load_free(l);
+	return ret;
+}
+
+/* The file read on, 256 KiB at a time, until its end (1) or the deadline (0), or -errno. */
+static int load_read(struct config_loader *l)
+{
+	ssize_t n;
+	char *grown;
+
+	for (;;) {
+		if (l->len == l->cap) {
+			if (l->cap >= MAX_FILE_SIZE)
+				return -EFBIG;
+			grown = malloc(l->cap * 2);
+			if (!grown)
+				return -ENOMEM;
+			memcpy(grown, l->text, l->len);
+			sodium_memzero(l->text, l->cap);
+			free(l->text);
+			l->text = grown;
+			l->cap *= 2;
+		}
+		n = read(l->fd, l->text + l->len,
+			 l->cap - l->len < (256u << 10) ? l->cap - l->len : (256u << 10));
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0)
+			return -errno;
+		if (n == 0)
+			break;
+		l->len += (size_t)n;
+		if (l->p.deadline && now_ns() >= l->p.deadline)
+			return 0;
+	}
+	close(l->fd);
+	l->fd = -1;
+	/* Room for a peer per section header, made at once: growing it later copies it whole,
+	 * 10 ms in one turn at 20,000 peers. */
+	for (const char *t = l->text, *end = t + l->len; t < end; t++) {
+		while (t < end && (*t == ' ' || *t == '\t'))
+			t++;
+		l->sections += t < end && *t == '[';
+		t = memchr(t, '\n', (size_t)(end - t));
+		if (!t)
+			break;
+	}
+	l->p.text = l->text;
+	l->p.len = l->len;
+	return 1;
+}
+
+int config_load_step(struct config_loader *l, uint64_t budget_ns, struct config **out, char *err,
+		     size_t errlen)
+{
+	struct parser *p = &l->p;
+	int ret;
+
+	*out = NULL;
+	p->deadline = budget_ns ? now_ns() + budget_ns : 0;
+	if (l->fd >= 0) {
+		ret = load_read(l);
+		if (ret < 0) {
+			set_err(err, errlen, "%s: cannot read: %s", l->path, strerror(-ret));
+			return ret;
+		}
+		if (!ret)
+			return 1;
+	}
+	if (!l->begun) {
+		l->begun = true;
+		if (parser_begin(p))
+			goto end;
+		if (l->sections) {
+			p->cfg->peers = calloc(l->sections, sizeof(*p->cfg->peers));
+			if (!p->cfg->peers) {
+				fail(p, -ENOMEM, 0, "out of memory");
+				goto end;
+			}
+			p->peers_cap = l->sections;
+		}
+	}
+	if (!parser_lines(p))
+		return 1;
+end:
+	ret = parser_end(p);
+	load_notes(l->path, ret, p->cfg, p->has_secret, l->mode);
+	set_err(err, errlen, "%s", l->err);
+	*out = p->cfg;
+	p->cfg = NULL;
 	return ret;
 }
 

@@ -129,6 +129,18 @@ int config_load(const char *path, struct config **out, char *err, size_t errlen)
  * do not resolve): an Endpoint host name is kept in endpoint_text, not resolved, and leaves
  * endpoint's sa_family 0. */
 int config_load_unresolved(const char *path, struct config **out, char *err, size_t errlen);
+/* config_load() in steps, so that a file of thousands of peers does not hold sealnetd's event
+ * loop (a reload): config_load_start() reads the file at once (through the privileged helper
+ * once privileges are dropped); each config_load_step() parses its lines until budget_ns
+ * have gone by (0: to the end) and returns 1 while some are left, or what config_load()
+ * returns, with *out and err as it gives them, once the last has been read and the whole
+ * checked. Any split gives what config_load() gives. Freed with config_load_free() (NULL is
+ * fine), also before the end. */
+struct config_loader;
+int config_load_start(const char *path, struct config_loader **out, char *err, size_t errlen);
+int config_load_step(struct config_loader *l, uint64_t budget_ns, struct config **out, char *err,
+		     size_t errlen);
+void config_load_free(struct config_loader *l);
 /* Same as config_load, from memory; `name` stands for FILE in messages. */
 int config_parse_string(const char *text, const char *name, struct config **out, char *err,
 			size_t errlen);

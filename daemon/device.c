@@ -1492,6 +1492,7 @@ static const struct device_change file_reload = {
  * that moves between two peers of the config moves when the slice of the later of them
  * is applied, which is the one one apply would give it to. */
 enum job_stage {
+	JOB_LOAD,  /* a reload's file being parsed, a turn at a time: nothing applied yet */
 	JOB_WHOLE, /* small enough for one apply, atomic as ever */
 	JOB_INTERFACE,
 	JOB_PEERS,
@@ -1510,8 +1511,11 @@ struct device_job {
 	unsigned turns; /* device_job_step() calls, for the log */
 	size_t slice;   /* peers in the next slice, 1 to DEVICE_SLICE */
 	int ret;
-	char *reload_path; /* a reload's file, for its notices at the end */
-	char err[256];
+	char *reload_path;          /* a reload's file, for its notices at the end */
+	struct config_loader *load; /* JOB_LOAD's parse */
+	unsigned load_turns;
+	uint64_t longest; /* ns, of the turns so far */
+	char err[512];
 };
 
 /* Whose peers the scope removes, known once every peer of the config is in the device:
@@ -1588,6 +1592,7 @@ static int job_slice(struct device_job *j)
 		if (j->next_gone == j->n_gone)
 			j->stage = JOB_DONE;
 		return 0;
+	case JOB_LOAD: /* device_job_step()'s */
 	case JOB_DONE:
 		break;
 	}
@@ -1615,10 +1620,82 @@ static void reload_done(struct device_job *j)
 	log_notice("%s: reloaded %s", dev->ifname, j->reload_path);
 }
 
+static int job_init(struct device_job *j, struct config *c, const struct device_change *how);
+
+/* JOB_LOAD: the file parsed until budget_ns have gone by; once it is whole, the job is
+ * what device_job_new() makes of it. 1 while lines are left, 0 or -errno (nothing applied:
+ * the running configuration stays). */
+static int job_load(struct device_job *j, uint64_t budget_ns)
+{
+	struct device *dev = j->dev;
+	struct config *conf;
+	int ret;
+
+	j->load_turns++;
+	ret = config_load_step(j->load, budget_ns, &conf, j->err, sizeof(j->err));
+	if (ret == 1)
+		return 1;
+	config_load_free(j->load);
+	j->load = NULL;
+	if (ret) {
+		log_err("%s: reload: %s; keeping the running configuration", dev->ifname, j->err);
+		goto fail;
+	}
+	if (j->load_turns > 1)
+		log_info("%s: reload: %s parsed over %u turns of the event loop", dev->ifname,
+			 j->reload_path, j->load_turns);
+	/* As `wg syncconf` with a file that has no PrivateKey: the key set since (by wg set, a
+	 * PostUp) stays. */
+	if (!conf->private_key && dev->local.private_key) {
+		conf->private_key = sodium_malloc(KEY_LEN);
+		if (!conf->private_key) {
+			config_free(conf);
+			snprintf(j->err, sizeof(j->err), "out of memory");
+			ret = -ENOMEM;
+			goto fail;
+		}
+		memcpy(conf->private_key, dev->local.private_key, KEY_LEN);
+		log_notice("%s: reload: the file has no PrivateKey: keeping the running one",
+			   dev->ifname);
+	}
+	ret = job_init(j, conf, &file_reload);
+	if (ret) {
+		snprintf(j->err, sizeof(j->err), "out of memory");
+		goto fail;
+	}
+	return 0;
+fail:
+	j->stage = JOB_DONE;
+	j->ret = ret;
+	return ret;
+}
+
+/* The turn that began at t0 has ended: the longest so far, for the log. */
+static void job_turn(struct device_job *j, uint64_t t0)
+{
+	uint64_t d = device_now() - t0;
+
+	if (d > j->longest)
+		j->longest = d;
+}
+
 int device_job_step(struct device_job *j, uint64_t budget_ns)
 {
-	uint64_t start = device_now();
+	uint64_t start = device_now(), t0 = start;
 
+	if (j->stage == JOB_LOAD) {
+		int ret = job_load(j, budget_ns);
+		uint64_t used = device_now() - start;
+
+		if (ret == 1 || (!ret && budget_ns && used >= budget_ns)) {
+			job_turn(j, t0);
+			return 1;
+		}
+		if (ret)
+			return ret;
+		budget_ns -= budget_ns ? used : 0;
+		start = device_now();
+	}
 	j->dev->job_running = true;
 
 	while (j->stage != JOB_DONE) {
@@ -1665,12 +1742,15 @@ int device_job_step(struct device_job *j, uint64_t budget_ns)
 			break;
 	}
 	j->turns++;
+	job_turn(j, t0);
 	if (j->stage != JOB_DONE)
 		return 1;
 	j->dev->job_running = false;
 	if (j->turns > 1 || j->next_peer || j->next_gone)
-		log_info("%s: %zu peers set, %zu removed, in slices over %u turns of the event loop",
-			 j->dev->ifname, j->next_peer, j->next_gone, j->turns);
+		log_info("%s: %zu peers set, %zu removed, in slices over %u turns of the event loop "
+			 "(the longest %.1f ms)",
+			 j->dev->ifname, j->next_peer, j->next_gone, j->turns,
+			 (double)j->longest / NSEC_PER_MSEC);
 	if (j->reload_path && !j->ret)
 		reload_done(j);
 	return 0;
@@ -1686,6 +1766,7 @@ void device_job_free(struct device_job *j)
 	if (!j)
 		return;
 	j->dev->job_running = false;
+	config_load_free(j->load);
 	config_free(j->c);
 	free(j->named);
 	free(j->gone);
@@ -1693,82 +1774,70 @@ void device_job_free(struct device_job *j)
 	free(j);
 }
 
-int device_job_new(struct device *dev, struct config *c, const struct device_change *how,
-		   struct device_job **out)
+/* The job of applying c as how says (takes c, also on error). 0 or -ENOMEM. */
+static int job_init(struct device_job *j, struct config *c, const struct device_change *how)
 {
-	struct device_job *j = calloc(1, sizeof(*j));
-	size_t removable = how->scope == DEVICE_NAMED ? how->n_named : dev->n_peers;
+	size_t removable = how->scope == DEVICE_NAMED ? how->n_named : j->dev->n_peers;
 
-	if (!j) {
-		config_free(c);
-		return -ENOMEM;
-	}
-	j->dev = dev;
 	j->c = c;
 	j->how = *how;
 	if (how->n_named) {
 		j->named = malloc(how->n_named * sizeof(*j->named));
-		if (!j->named) {
-			device_job_free(j);
+		if (!j->named)
 			return -ENOMEM;
-		}
 		memcpy(j->named, how->named, how->n_named * sizeof(*j->named));
 		j->how.named = (const uint8_t(*)[KEY_LEN])j->named;
 	}
 	/* Small changes, most of all a set of a few peers, stay one apply: all or nothing. */
 	j->stage = c->n_peers + removable <= DEVICE_SLICE ? JOB_WHOLE : JOB_INTERFACE;
 	j->slice = DEVICE_SLICE / 4;
+	return 0;
+}
+
+int device_job_new(struct device *dev, struct config *c, const struct device_change *how,
+		   struct device_job **out)
+{
+	struct device_job *j = calloc(1, sizeof(*j));
+	int ret;
+
+	if (!j) {
+		config_free(c);
+		return -ENOMEM;
+	}
+	j->dev = dev;
+	ret = job_init(j, c, how);
+	if (ret) {
+		device_job_free(j);
+		return ret;
+	}
 	*out = j;
 	return 0;
 }
 
+/* The file is read now (through the helper, which only the event loop's thread talks to) and
+ * parsed in the job's first turns, so that a file of thousands of peers holds the loop no
+ * longer than a set of them does. */
 int device_reload_job(struct device *dev, const char *config_path, struct device_job **out,
 		      char *err, size_t errlen)
 {
-	struct config *conf;
+	struct device_job *j = calloc(1, sizeof(*j));
 	int ret;
 
-	ret = config_load(config_path, &conf, err, errlen);
+	if (!j || !(j->reload_path = strdup(config_path))) {
+		free(j);
+		snprintf(err, errlen, "out of memory");
+		return -ENOMEM;
+	}
+	j->dev = dev;
+	j->stage = JOB_LOAD;
+	ret = config_load_start(config_path, &j->load, err, errlen);
 	if (ret) {
 		log_err("%s: reload: %s; keeping the running configuration", dev->ifname, err);
+		device_job_free(j);
 		return ret;
 	}
-	/* As `wg syncconf` with a file that has no PrivateKey: the key set since (by wg set, a
-	 * PostUp) stays. */
-	if (!conf->private_key && dev->local.private_key) {
-		conf->private_key = sodium_malloc(KEY_LEN);
-		if (!conf->private_key) {
-			config_free(conf);
-			snprintf(err, errlen, "out of memory");
-			return -ENOMEM;
-		}
-		memcpy(conf->private_key, dev->local.private_key, KEY_LEN);
-		log_notice("%s: reload: the file has no PrivateKey: keeping the running one",
-			   dev->ifname);
-	}
-	ret = device_job_new(dev, conf, &file_reload, out);
-	if (!ret && !((*out)->reload_path = strdup(config_path))) {
-		device_job_free(*out);
-		ret = -ENOMEM;
-	}
-	if (ret)
-		snprintf(err, errlen, "out of memory");
-	return ret;
-}
-
-int device_reload(struct device *dev, const char *config_path, char *err, size_t errlen)
-{
-	struct device_job *j;
-	int ret;
-
-	ret = device_reload_job(dev, config_path, &j, err, errlen);
-	if (ret)
-		return ret;
-	ret = device_job_step(j, 0);
-	if (ret)
-		snprintf(err, errlen, "%s", device_job_err(j));
-	device_job_free(j);
-	return ret;
+	*out = j;
+	return 0;
 }
 
 int device_start_threads(struct device *dev, unsigned threads)

@@ -102,7 +102,7 @@ struct device {
 	struct workers *workers; /* NULL: every packet on the event loop's thread */
 	unsigned threads;        /* Threads = as configured at start, 0 = auto */
 	/* Where metrics_open() serves the Prometheus page, sa_family 0 = nowhere: it cannot
-	 * move while running, so device_reload() only says when the file asks for another. */
+	 * move while running, so a reload (device_reload_job()) only says when the file asks for another. */
 	union endpoint metrics_listen;
 	/* From a config file, the addresses, the MTU, the link state and the AllowedIPs routes
 	 * are ours to set (the routes as its Table = says). Without one the daemon is what
@@ -177,13 +177,13 @@ int device_job_step(struct device_job *j, uint64_t budget_ns);
 const char *device_job_err(const struct device_job *j);
 /* Stops where it is: the slices applied stay. NULL is fine. */
 void device_job_free(struct device_job *j);
-/* Reads the config file again into a job that applies it with DEVICE_REPLACE_FILE (the
- * registry's peers stay) and logs its notices once done. A file that does not load changes
- * nothing: -errno with the reason in err (also logged). */
+/* Reads the config file again into a job that parses it in its first turns (a slice of
+ * lines each, config_load_step()), then applies it with DEVICE_REPLACE_FILE (the registry's
+ * peers stay) and logs its notices once done. A file that cannot be read changes nothing:
+ * -errno with the reason in err (also logged); one that does not parse ends the job with
+ * the same before anything is applied (device_job_step(), device_job_err()). */
 int device_reload_job(struct device *dev, const char *config_path, struct device_job **out,
 		      char *err, size_t errlen);
-/* device_reload_job() run to its end at once (SIGHUP). 0 or -errno with the reason in err. */
-int device_reload(struct device *dev, const char *config_path, char *err, size_t errlen);
 /* Starts a cursor at the first peer; every cursor opened is closed before the device
  * goes. */
 void device_cursor_open(struct device *dev, struct device_cursor *cur);

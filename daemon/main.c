@@ -30,6 +30,7 @@
 struct daemon {
 	struct event_base *base;
 	struct device *dev;
+	struct uapi *uapi;
 	const char *config_path;
 	char pidfile[256];
 };
@@ -70,18 +71,13 @@ static void on_usr1(evutil_socket_t sig, short what, void *arg)
 	device_log_counters(d->dev);
 }
 
+/* Through the control socket's jobs, as `sealnet reload`: in slices, after the change that
+ * runs, never two at once. */
 static void on_hup(evutil_socket_t sig, short what, void *arg)
 {
-	char err[512];
-
 	struct daemon *d = arg;
 
-	if (!d->config_path) {
-		log_notice("%s: SIGHUP: no config file to reload (started without one)",
-			   d->dev->ifname);
-		return;
-	}
-	device_reload(d->dev, d->config_path, err, sizeof(err));
+	uapi_reload(d->uapi);
 }
 
 /* The pid file tells `sealnet down` and `sealnet reload` whom to signal. It is written as
@@ -432,6 +428,7 @@ int main(int argc, char **argv)
 
 	d.base = base;
 	d.dev = dev;
+	d.uapi = uapi;
 	d.config_path = config_path;
 	if (add_signals(&d, sigs)) {
 		log_err("cannot install signal handlers");

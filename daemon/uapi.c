@@ -41,10 +41,14 @@ static const struct timeval timeout = { .tv_sec = UAPI_TIMEOUT_SEC };
  * socket drains. */
 #define UAPI_GET_PEERS 128
 
-/* What a request leaves for later turns of the event loop: a set or a reload in slices
- * (device_job_step()), or a get's peers. */
+struct set_request;
+
+/* What a request leaves for later turns of the event loop: a set's parse, then a set or a
+ * reload in slices (device_job_step()), or a get's peers. */
 struct pending {
+	struct set_request *set; /* its parse, before its job */
 	struct device_job *job;
+	char err[512]; /* why it was refused or failed */
 	bool reload;
 	bool get, get_ours;
 	struct device_cursor cursor; /* a get's, open while get */
@@ -61,9 +65,10 @@ struct uapi_client {
 	size_t searched;
 };
 
-/* One job at a time: while a set or a reload runs in slices, every other client's requests
- * wait in their sockets, in order (the datapath and the timers keep running); the client
- * that sent it gets its answer after the last slice. */
+/* One job at a time: while a set or a reload is parsed and applied in slices, every other
+ * client's requests wait in their sockets, in order, and a SIGHUP's reload waits for its
+ * end (the datapath and the timers keep running); the client that sent it gets its answer
+ * after the last slice. */
 struct uapi {
 	struct device *dev;
 	struct evconnlistener *listener;
@@ -71,9 +76,10 @@ struct uapi {
 	char path[sizeof(((struct sockaddr_un *)0)->sun_path)];
 	char *config_path;
 	TAILQ_HEAD(, uapi_client) clients;
-	struct pending job;             /* job.job NULL: none runs */
+	struct pending job;             /* none runs unless pending_work() */
 	struct uapi_client *job_client; /* whom to answer; NULL once gone */
 	struct event *job_ev;
+	bool hup; /* a SIGHUP's reload waits for the job that runs */
 };
 
 static int set_err(char *err, size_t errlen, int ret, const char *fmt, ...)
@@ -488,94 +494,182 @@ static int set_peer_key(struct config *c, size_t i, const char *key, const char 
 	return set_err(err, errlen, -EINVAL, "unknown peer key \"%s\"", key);
 }
 
+/* Where a set's parse is between two uapi_set_parse_step()s: all of it, so that the lines
+ * may be parsed a few at a time. */
+struct uapi_set_parse {
+	struct config *c;
+	char *at; /* the next line, NULL at the end */
+	int n;    /* its number */
+	struct config_peer scratch_peer;
+	struct config scratch;
+	bool peers, created, have_own;
+	long peer; /* once in the peers: the index of the one changed, -1 for scratch */
+	uint8_t own[KEY_LEN];
+	struct set_index ix;
+};
+
+static void parse_init(struct uapi_set_parse *sp, struct config *c, char *lines)
+{
+	memset(sp, 0, sizeof(*sp));
+	sp->c = c;
+	sp->at = lines;
+	sp->n = 1;
+	sp->scratch.peers = &sp->scratch_peer;
+	sp->scratch.n_peers = 1;
+	sp->peer = -1;
+	sp->ix.cap = c->n_peers;
+}
+
+static void parse_fini(struct uapi_set_parse *sp)
+{
+	index_free(&sp->ix);
+	free(sp->scratch_peer.allowed_ips);
+	sodium_memzero(sp, sizeof(*sp));
+}
+
+int uapi_set_parse_new(struct config *c, size_t room, char *lines, struct uapi_set_parse **out)
+{
+	struct uapi_set_parse *sp = malloc(sizeof(*sp));
+
+	if (!sp)
+		return -ENOMEM;
+	parse_init(sp, c, lines);
+	sp->ix.cap = room > c->n_peers ? room : c->n_peers;
+	*out = sp;
+	return 0;
+}
+
+void uapi_set_parse_free(struct uapi_set_parse *sp)
+{
+	if (!sp)
+		return;
+	parse_fini(sp);
+	free(sp);
+}
+
+/* The next line of the request, cut at its '\n' as strtok_r() would (empty lines are
+ * skipped and not counted), or NULL at the end. */
+static char *next_line(struct uapi_set_parse *sp)
+{
+	char *line = sp->at, *nl;
+
+	while (line && *line == '\n')
+		line++;
+	if (!line || !*line) {
+		sp->at = NULL;
+		return NULL;
+	}
+	nl = strchr(line, '\n');
+	if (nl)
+		*nl++ = '\0';
+	sp->at = nl;
+	return line;
+}
+
+/* One line of a set (see uapi_set_parse_step()). 0 or -errno with err. */
+static int parse_line(struct uapi_set_parse *sp, char *line, char *err, size_t errlen)
+{
+	struct config *c = sp->c;
+	int ret, n = sp->n;
+	uint8_t k[KEY_LEN];
+	char *value;
+	size_t len;
+
+	/* wireguard-go reads lines with bufio.ScanLines, which drops one '\r' before the
+	 * '\n'. */
+	len = strlen(line);
+	if (len && line[len - 1] == '\r')
+		line[len - 1] = '\0';
+	value = strchr(line, '=');
+	if (!value)
+		/* -EPROTO, as wireguard-go answers a line it cannot split. */
+		return set_err(err, errlen, -EPROTO, "line %d: no '=' in \"%.40s\"", n, line);
+	*value++ = '\0';
+	if (!strcmp(line, "public_key")) {
+		if (key_from_hex(k, value))
+			return set_err(err, errlen, -EINVAL,
+				       "line %d: public_key: not 64 hex digits", n);
+		/* Interface keys are refused from here on: the identity is final. */
+		if (!sp->peers)
+			sp->have_own = c->private_key &&
+				       !key_public_from_private(sp->own, c->private_key);
+		sp->peers = true;
+		sp->created = false;
+		if (sp->have_own && key_equal(sp->own, k)) {
+			sp->peer = -1;
+			ret = 0;
+		} else {
+			sp->peer = find_or_add_peer(c, k, &sp->created, &sp->ix);
+			ret = sp->peer < 0 ? set_err(err, errlen, (int)sp->peer,
+						     "line %d: public_key: %s", n,
+						     strerror((int)-sp->peer))
+					   : 0;
+		}
+		sodium_memzero(k, sizeof(k));
+		return ret;
+	}
+	if (!sp->peers) {
+		ret = set_interface_key(c, line, value, err, errlen, &sp->ix);
+	} else if (!strcmp(line, "remove") || !strcmp(line, "update_only")) {
+		if (!is_true(value)) {
+			ret = set_err(err, errlen, -EINVAL, "%s: only \"true\"", line);
+		} else {
+			ret = 0;
+			if (sp->peer >= 0 && (line[0] == 'r' || sp->created)) {
+				/* Removing, or updating a peer that does not exist: the rest of
+				 * this peer's lines change nothing. */
+				drop_peer(c, (size_t)sp->peer, &sp->ix);
+				sp->peer = -1;
+			}
+		}
+	} else if (sp->peer >= 0) {
+		ret = set_peer_key(c, (size_t)sp->peer, line, value, err, errlen, &sp->ix);
+	} else {
+		ret = set_peer_key(&sp->scratch, 0, line, value, err, errlen, NULL);
+	}
+	if (ret && err && errlen) {
+		char tmp[256];
+
+		snprintf(tmp, sizeof(tmp), "%s", err);
+		snprintf(err, errlen, "line %d: %s", n, tmp);
+	}
+	return ret;
+}
+
 /* The lines of a set, in wireguard-go's order of things (device/uapi.go, IpcSetOperation):
  * interface keys until the first public_key, then each public_key selects the peer that the
  * keys after it change, until the next one. A peer that is removed (remove=true), not
  * created (update_only=true), or that is the interface itself, takes the rest of its lines
  * on a scratch peer: they change nothing but must still make sense. The interface's own key
  * is ignored, not refused, so that one list of every node of a mesh can be sent to each of
- * them, as with wireguard-go and the Linux module. */
-int uapi_parse_set(struct config *c, char *lines, char *err, size_t errlen)
+ * them, as with wireguard-go and the Linux module. Where the parse is between two calls is
+ * all in sp, so a call of one line at a time parses exactly what one of every line does. */
+int uapi_set_parse_step(struct uapi_set_parse *sp, size_t max_lines, char *err, size_t errlen)
 {
-	struct config_peer scratch_peer = { 0 };
-	struct config scratch = { .peers = &scratch_peer, .n_peers = 1 };
-	bool peers = false, created = false, have_own = false;
-	long peer = -1; /* once in the peers: the index of the one changed, -1 for scratch */
-	uint8_t k[KEY_LEN], own[KEY_LEN];
-	char *line, *save = NULL, *value;
-	struct set_index ix = { .cap = c->n_peers };
-	size_t len;
-	int ret = 0, n = 1;
+	char *line;
+	int ret;
 
-	for (line = strtok_r(lines, "\n", &save); line; line = strtok_r(NULL, "\n", &save), n++) {
-		/* wireguard-go reads lines with bufio.ScanLines, which drops one '\r' before
-		 * the '\n'. */
-		len = strlen(line);
-		if (len && line[len - 1] == '\r')
-			line[len - 1] = '\0';
-		value = strchr(line, '=');
-		if (!value) {
-			/* -EPROTO, as wireguard-go answers a line it cannot split. */
-			ret = set_err(err, errlen, -EPROTO, "line %d: no '=' in \"%.40s\"", n,
-				      line);
-			goto out;
-		}
-		*value++ = '\0';
-		if (!strcmp(line, "public_key")) {
-			if (key_from_hex(k, value)) {
-				ret = set_err(err, errlen, -EINVAL,
-					      "line %d: public_key: not 64 hex digits", n);
-				goto out;
-			}
-			/* Interface keys are refused from here on: the identity is final. */
-			if (!peers)
-				have_own = c->private_key &&
-					   !key_public_from_private(own, c->private_key);
-			peers = true;
-			created = false;
-			if (have_own && key_equal(own, k)) {
-				peer = -1;
-				continue;
-			}
-			peer = find_or_add_peer(c, k, &created, &ix);
-			if (peer < 0) {
-				ret = set_err(err, errlen, (int)peer, "line %d: public_key: %s", n,
-					      strerror((int)-peer));
-				goto out;
-			}
-			continue;
-		}
-		if (!peers) {
-			ret = set_interface_key(c, line, value, err, errlen, &ix);
-		} else if (!strcmp(line, "remove") || !strcmp(line, "update_only")) {
-			if (!is_true(value)) {
-				ret = set_err(err, errlen, -EINVAL, "%s: only \"true\"", line);
-			} else if (peer >= 0 && (line[0] == 'r' || created)) {
-				/* Removing, or updating a peer that does not exist: the rest of
-				 * this peer's lines change nothing. */
-				drop_peer(c, (size_t)peer, &ix);
-				peer = -1;
-			}
-		} else if (peer >= 0) {
-			ret = set_peer_key(c, (size_t)peer, line, value, err, errlen, &ix);
-		} else {
-			ret = set_peer_key(&scratch, 0, line, value, err, errlen, NULL);
-		}
+	for (size_t i = 0; i < max_lines; i++, sp->n++) {
+		line = next_line(sp);
+		if (!line)
+			return 0;
+		ret = parse_line(sp, line, err, errlen);
 		if (ret) {
-			if (err && errlen) {
-				char tmp[256];
-
-				snprintf(tmp, sizeof(tmp), "%s", err);
-				snprintf(err, errlen, "line %d: %s", n, tmp);
-			}
-			goto out;
+			sp->at = NULL;
+			return ret;
 		}
 	}
-out:
-	index_free(&ix);
-	free(scratch_peer.allowed_ips);
-	sodium_memzero(&scratch_peer, sizeof(scratch_peer));
-	sodium_memzero(k, sizeof(k));
+	return sp->at ? 1 : 0;
+}
+
+int uapi_parse_set(struct config *c, char *lines, char *err, size_t errlen)
+{
+	struct uapi_set_parse sp;
+	int ret;
+
+	parse_init(&sp, c, lines);
+	ret = uapi_set_parse_step(&sp, SIZE_MAX, err, errlen);
+	parse_fini(&sp);
 	return ret;
 }
 
@@ -733,101 +827,238 @@ static void line_value(const char *l, char *buf, size_t size)
 	buf[len] = '\0';
 }
 
-/* The peers a set touches, before the parse consumes its lines: those its public_key lines
- * name, and the present holders of the prefixes its allowed_ip lines give (a prefix given
- * to another peer leaves its holder, which must be in the edit for that). Each once,
- * sorted; *named freed by the caller; *replace says whether replace_peers=true is among the
- * lines. Returns how many, or -ENOMEM. */
-static long named_peers(struct device *dev, const char *lines, uint8_t (**named)[KEY_LEN],
-			bool *replace)
+/* A set, parsed over turns of the event loop (issue 14): a `wg setconf` of 10,000 peers
+ * takes tens of milliseconds to read, too long to hold the loop that moves the packets. It
+ * goes in three passes, each in slices that fit in a turn: the peers its lines name, their
+ * present state copied into the config it edits, then the parse of its lines into that
+ * config. Nothing is applied before the last line has parsed, so a bad line anywhere
+ * refuses the whole set, as when it was parsed in one go; then a device job applies it.
+ * While it runs no other request is served (as for a job), so the device it read is the
+ * one it will change. */
+enum set_stage {
+	SET_NAMED,
+	SET_COPY,
+	SET_PARSE,
+	SET_DONE,
+};
+
+/* Lines or peers between two looks at the clock: a few microseconds each. */
+#define SET_BATCH 64
+
+struct set_request {
+	struct device *dev;
+	char *text; /* the request's lines, ours (wiped when freed) */
+	size_t len;
+	enum set_stage stage;
+	const char *scan; /* SET_NAMED: the next line, NULL at the end */
+	uint8_t (*named)[KEY_LEN];
+	size_t n_named, named_cap, next_copy;
+	bool replace;
+	size_t n_keys; /* public_key lines */
+	struct config *c;
+	struct uapi_set_parse *sp;
+	unsigned turns;
+	uint64_t longest; /* ns, of the turns so far */
+	char err[256];
+};
+
+static void set_request_free(struct set_request *sr)
+{
+	if (!sr)
+		return;
+	uapi_set_parse_free(sr->sp);
+	config_free(sr->c);
+	free(sr->named);
+	if (sr->text) {
+		sodium_memzero(sr->text, sr->len);
+		free(sr->text);
+	}
+	free(sr);
+}
+
+static int set_request_new(struct device *dev, const char *lines, struct set_request **out)
+{
+	struct set_request *sr = calloc(1, sizeof(*sr));
+
+	if (!sr)
+		return -ENOMEM;
+	sr->dev = dev;
+	sr->len = strlen(lines);
+	sr->text = malloc(sr->len + 1);
+	if (!sr->text) {
+		free(sr);
+		return -ENOMEM;
+	}
+	memcpy(sr->text, lines, sr->len + 1);
+	sr->scan = sr->text;
+	*out = sr;
+	return 0;
+}
+
+/* SET_NAMED, for one line: the peers a set touches, before the parse consumes its lines, are
+ * those its public_key lines name, and the present holders of the prefixes its allowed_ip
+ * lines give (a prefix given to another peer leaves its holder, which must be in the edit
+ * for that); and whether replace_peers=true is among the lines. 0 or -ENOMEM. */
+static int named_line(struct set_request *sr, const char *l)
 {
 	static const char pk[] = "public_key=", ai[] = "allowed_ip=";
-	size_t n = 0, cap = 0, k = 0;
+	char value[KEY_HEX_LEN]; /* a key's 64 digits, or a prefix, and a NUL */
 	uint8_t key[KEY_LEN];
-	const char *l;
+	struct ip_prefix pfx;
+	struct peer *p;
+	int ret = 0;
 
-	*named = NULL;
-	*replace = false;
-	for (l = lines; l && *l; l = strchr(l, '\n'), l = l ? l + 1 : NULL) {
-		char value[KEY_HEX_LEN]; /* a key's 64 digits, or a prefix, and a NUL */
-		struct ip_prefix pfx;
-		struct peer *p;
+	if (!strncmp(l, "replace_peers=true", 18) && (l[18] == '\n' || l[18] == '\r' || !l[18]))
+		sr->replace = true;
+	if (!strncmp(l, pk, sizeof(pk) - 1)) {
+		line_value(l + sizeof(pk) - 1, value, sizeof(value));
+		sr->n_keys++;
+		/* A bad key is the parse's to refuse. */
+		if (!sr->replace && !key_from_hex(key, value))
+			ret = named_add(&sr->named, &sr->n_named, &sr->named_cap, key);
+		sodium_memzero(key, sizeof(key));
+	} else if (!sr->replace && !strncmp(l, ai, sizeof(ai) - 1) && l[sizeof(ai) - 1] != '-') {
+		line_value(l + sizeof(ai) - 1, value, sizeof(value));
+		if (!strchr(value, '/') || addr_parse_prefix(value, &pfx))
+			return 0;
+		addr_prefix_mask(&pfx);
+		p = allowedips_lookup_exact(sr->dev->allowedips, &pfx);
+		if (p)
+			ret = named_add(&sr->named, &sr->n_named, &sr->named_cap,
+					peer_public_key(p));
+	}
+	return ret;
+}
 
-		if (!strncmp(l, "replace_peers=true", 18) &&
-		    (l[18] == '\n' || l[18] == '\r' || !l[18]))
-			*replace = true;
-		if (!strncmp(l, pk, sizeof(pk) - 1)) {
-			line_value(l + sizeof(pk) - 1, value, sizeof(value));
-			/* A bad key is the parse's to refuse. */
-			if (!key_from_hex(key, value) && named_add(named, &n, &cap, key))
-				return -ENOMEM;
-		} else if (!strncmp(l, ai, sizeof(ai) - 1) && l[sizeof(ai) - 1] != '-') {
-			line_value(l + sizeof(ai) - 1, value, sizeof(value));
-			if (!strchr(value, '/') || addr_parse_prefix(value, &pfx))
-				continue;
-			addr_prefix_mask(&pfx);
-			p = allowedips_lookup_exact(dev->allowedips, &pfx);
-			if (p && named_add(named, &n, &cap, peer_public_key(p)))
-				return -ENOMEM;
+/* The end of SET_NAMED: the named peers sorted, each once, and the config to edit: the
+ * interface's part (not a copy of every peer, which would make each set cost as much as
+ * the device holds) with room for the named peers (none with replace_peers=true) and for
+ * every peer the lines may add: growing the room later copies it whole, milliseconds in one
+ * turn at 10,000 peers. */
+static int named_done(struct set_request *sr)
+{
+	size_t k = 0;
+
+	/* Replacing every peer, the job needs no list of those named (it could be 10,000 long,
+	 * and its sort a few milliseconds). */
+	if (sr->replace)
+		sr->n_named = 0;
+	if (sr->n_named)
+		device_sort(sr->named, sr->n_named, KEY_LEN, key_cmp);
+	for (size_t i = 0; i < sr->n_named; i++)
+		if (!k || memcmp(sr->named[k - 1], sr->named[i], KEY_LEN))
+			memmove(sr->named[k++], sr->named[i], KEY_LEN);
+	sr->n_named = k;
+	return device_interface_config(sr->dev, (sr->replace ? 0 : sr->n_named) + sr->n_keys,
+				       &sr->c);
+}
+
+/* SET_COPY, for one named peer: its present state, which the set's lines then edit. */
+static int copy_peer(struct set_request *sr, const uint8_t key[KEY_LEN])
+{
+	struct config_peer *cp = &sr->c->peers[sr->c->n_peers];
+	struct peer *p = device_peer_by_key(sr->dev, key);
+	int ret;
+
+	if (!p)
+		return 0;
+	ret = device_to_config_peer(sr->dev, p, cp);
+	if (ret)
+		return ret;
+	/* No endpoint unless the set gives one: the peer keeps its own, also if it roams while
+	 * a set in slices is applied, which a copy of the present one would undo. */
+	memset(&cp->endpoint, 0, sizeof(cp->endpoint));
+	sr->c->n_peers++;
+	return 0;
+}
+
+/* One batch of the present stage. 0 or -errno with sr->err. */
+static int set_batch(struct set_request *sr)
+{
+	int ret = 0;
+
+	switch (sr->stage) {
+	case SET_NAMED:
+		for (int i = 0; i < SET_BATCH && sr->scan && !ret; i++) {
+			ret = named_line(sr, sr->scan);
+			sr->scan = strchr(sr->scan, '\n');
+			sr->scan = sr->scan && sr->scan[1] ? sr->scan + 1 : NULL;
+		}
+		if (!ret && !sr->scan) {
+			ret = named_done(sr);
+			sr->stage = sr->replace ? SET_PARSE : SET_COPY;
+		}
+		break;
+	case SET_COPY:
+		for (int i = 0; i < SET_BATCH && sr->next_copy < sr->n_named && !ret; i++)
+			ret = copy_peer(sr, sr->named[sr->next_copy++]);
+		if (!ret && sr->next_copy == sr->n_named)
+			sr->stage = SET_PARSE;
+		break;
+	case SET_PARSE:
+		if (!sr->sp &&
+		    (ret = uapi_set_parse_new(sr->c, (sr->replace ? 0 : sr->n_named) + sr->n_keys,
+					      sr->text, &sr->sp)))
+			break;
+		ret = uapi_set_parse_step(sr->sp, SET_BATCH, sr->err, sizeof(sr->err));
+		if (ret > 0)
+			return 0;
+		if (!ret)
+			sr->stage = SET_DONE;
+		else
+			log_warn("%s: control socket: set refused, nothing changed: %s",
+				 sr->dev->ifname, sr->err);
+		return ret;
+	case SET_DONE:
+		break;
+	}
+	if (ret)
+		snprintf(sr->err, sizeof(sr->err), "%s", strerror(-ret));
+	return ret;
+}
+
+/* Parses until budget_ns have gone by (0: to the end). 1 while lines are left, 0 once
+ * parsed whole, -errno (the set refused, sr->err says why). */
+static int set_request_step(struct set_request *sr, uint64_t budget_ns)
+{
+	uint64_t start = device_now(), d;
+	int ret;
+
+	sr->turns++;
+	while (sr->stage != SET_DONE) {
+		ret = set_batch(sr);
+		if (ret)
+			return ret;
+		d = device_now() - start;
+		if (sr->stage != SET_DONE && budget_ns && d >= budget_ns) {
+			sr->longest = d > sr->longest ? d : sr->longest;
+			return 1;
 		}
 	}
-	if (n)
-		device_sort(*named, n, KEY_LEN, key_cmp);
-	for (size_t i = 0; i < n; i++)
-		if (!k || memcmp((*named)[k - 1], (*named)[i], KEY_LEN))
-			memmove((*named)[k++], (*named)[i], KEY_LEN);
-	return (long)k;
+	d = device_now() - start;
+	sr->longest = d > sr->longest ? d : sr->longest;
+	if (sr->turns > 1)
+		log_info("%s: control socket: a set of %zu peers parsed over %u turns of the "
+			 "event loop (the longest %.1f ms)",
+			 sr->dev->ifname, sr->c->n_peers, sr->turns,
+			 (double)sr->longest / NSEC_PER_MSEC);
+	return 0;
 }
 
 /* A set changes the peers it names and nothing else: it edits a config of the interface and
- * of those peers only (not a copy of every peer, which would make each set cost as much as
- * the device holds), and the job applies it: device_apply_change() removes of the peers it
+ * of those peers only, and the job applies it: device_apply_change() removes of the peers it
  * named those the edit took out. With replace_peers=true the config holds every peer there
- * will be. A refused set changes nothing; *job is the rest (device_job_new()). */
-static int set_job(struct device *dev, char *lines, struct device_job **job)
+ * will be. *job is the rest (device_job_new()). */
+static int set_request_job(struct set_request *sr, struct device_job **job)
 {
-	struct device_change how = { .scope = DEVICE_NAMED };
-	uint8_t(*named)[KEY_LEN];
-	struct config *c = NULL;
-	char err[256] = "";
-	bool replace;
-	long n;
-	int ret;
+	struct device_change how = {
+		.scope = sr->replace ? DEVICE_REPLACE_ALL : DEVICE_NAMED,
+		.named = (const uint8_t(*)[KEY_LEN])sr->named,
+		.n_named = sr->n_named,
+	};
+	int ret = device_job_new(sr->dev, sr->c, &how, job);
 
-	n = named_peers(dev, lines, &named, &replace);
-	if (n < 0) {
-		ret = (int)n;
-		goto out;
-	}
-	ret = device_interface_config(dev, replace ? 0 : (size_t)n, &c);
-	if (ret)
-		goto out;
-	for (long i = 0; !replace && i < n; i++) {
-		struct peer *p = device_peer_by_key(dev, named[i]);
-
-		if (!p)
-			continue;
-		ret = device_to_config_peer(dev, p, &c->peers[c->n_peers]);
-		if (ret)
-			goto out;
-		/* No endpoint unless the set gives one: the peer keeps its own, also if it roams
-		 * while a set in slices is applied, which a copy of the present one would undo. */
-		memset(&c->peers[c->n_peers].endpoint, 0, sizeof(c->peers[c->n_peers].endpoint));
-		c->n_peers++;
-	}
-	ret = uapi_parse_set(c, lines, err, sizeof(err));
-	if (ret) {
-		log_warn("%s: control socket: set refused, nothing changed: %s", dev->ifname, err);
-		goto out;
-	}
-	how.scope = replace ? DEVICE_REPLACE_ALL : DEVICE_NAMED;
-	how.named = (const uint8_t(*)[KEY_LEN])named;
-	how.n_named = (size_t)n;
-	ret = device_job_new(dev, c, &how, job);
-	c = NULL; /* the job's, also on error */
-out:
-	config_free(c);
-	free(named);
+	sr->c = NULL; /* the job's, also on error */
 	return ret;
 }
 
@@ -845,25 +1076,59 @@ static void answer(struct evbuffer *out, int ret, bool reload, char *err)
 	evbuffer_add_printf(out, "errno=%d\n\n", ret);
 }
 
-/* A job's end: its answer, and the job goes. */
+/* Whether pd holds work for later turns: a set being parsed or a job. */
+static bool pending_work(const struct pending *pd)
+{
+	return pd->set || pd->job;
+}
+
+/* The next turn of what pd holds: its set's parse, then its job, until budget_ns have gone
+ * by (0: to the end). 1 while some is left, 0 when done, -errno. */
+static int pending_step(struct pending *pd, uint64_t budget_ns)
+{
+	uint64_t start = device_now(), used;
+	int ret;
+
+	if (pd->set) {
+		ret = set_request_step(pd->set, budget_ns);
+		if (ret == 1)
+			return 1;
+		if (!ret)
+			ret = set_request_job(pd->set, &pd->job);
+		else
+			snprintf(pd->err, sizeof(pd->err), "%s", pd->set->err);
+		set_request_free(pd->set);
+		pd->set = NULL;
+		if (ret)
+			return ret;
+		used = device_now() - start;
+		if (budget_ns && used >= budget_ns)
+			return 1;
+		budget_ns -= budget_ns ? used : 0;
+	}
+	ret = device_job_step(pd->job, budget_ns);
+	if (ret < 0)
+		snprintf(pd->err, sizeof(pd->err), "%s", device_job_err(pd->job));
+	return ret;
+}
+
+/* The end of what pd held: its answer, and its parse or job goes. */
 static void job_answer(struct evbuffer *out, struct pending *pd, int ret)
 {
-	char err[512];
-
-	snprintf(err, sizeof(err), "%s", device_job_err(pd->job));
 	if (out)
-		answer(out, ret, pd->reload, err);
+		answer(out, ret, pd->reload, pd->err);
+	set_request_free(pd->set);
+	pd->set = NULL;
 	device_job_free(pd->job);
 	pd->job = NULL;
 }
 
 /* Starts one request (without the blank line that ended it): answers it at once, or leaves
- * in pd what later turns do (a job, or with split_get a get's peers). */
+ * in pd what later turns do (a set's parse, a job, or with split_get a get's peers). */
 static void request_begin(struct device *dev, const char *config_path, char *request,
 			  struct evbuffer *out, bool split_get, struct pending *pd)
 {
 	char *nl = strchr(request, '\n'), *rest = nl ? nl + 1 : request + strlen(request);
-	char err[512] = "";
 	int ret;
 
 	memset(pd, 0, sizeof(*pd));
@@ -886,21 +1151,22 @@ static void request_begin(struct device *dev, const char *config_path, char *req
 		return;
 	}
 	if (!strcmp(request, "set=1")) {
-		ret = set_job(dev, rest, &pd->job);
+		ret = set_request_new(dev, rest, &pd->set);
 	} else if (!strcmp(request, "reload=1") && !*rest) {
 		pd->reload = true;
 		if (!config_path) {
-			snprintf(err, sizeof(err),
+			snprintf(pd->err, sizeof(pd->err),
 				 "started without a config file: nothing to reload");
 			ret = -EINVAL;
 		} else {
-			ret = device_reload_job(dev, config_path, &pd->job, err, sizeof(err));
+			ret = device_reload_job(dev, config_path, &pd->job, pd->err,
+						sizeof(pd->err));
 		}
 	} else {
 		ret = -EINVAL;
 	}
 	if (ret)
-		answer(out, ret, pd->reload, err);
+		answer(out, ret, pd->reload, pd->err);
 }
 
 void uapi_handle(struct device *dev, const char *config_path, char *request, struct evbuffer *out)
@@ -908,8 +1174,8 @@ void uapi_handle(struct device *dev, const char *config_path, char *request, str
 	struct pending pd;
 
 	request_begin(dev, config_path, request, out, false, &pd);
-	if (pd.job)
-		job_answer(out, &pd, device_job_step(pd.job, 0));
+	if (pending_work(&pd))
+		job_answer(out, &pd, pending_step(&pd, 0));
 }
 
 /* Drains len bytes of what a client wrote, wiping them first: libevent frees its buffers
@@ -963,7 +1229,7 @@ static void get_more(struct uapi_client *cl)
 /* Whether the client waits on something of its own: a get being written, or its job. */
 static bool client_busy(const struct uapi_client *cl)
 {
-	return cl->pd.get || (cl->u->job.job && cl->u->job_client == cl);
+	return cl->pd.get || (pending_work(&cl->u->job) && cl->u->job_client == cl);
 }
 
 static void client_read(struct bufferevent *bev, void *arg);
@@ -974,7 +1240,7 @@ static void job_cb(evutil_socket_t fd, short what, void *arg)
 {
 	struct uapi *u = arg;
 	struct uapi_client *cl, *next;
-	int ret = device_job_step(u->job.job, DEVICE_TURN_NS);
+	int ret = pending_step(&u->job, DEVICE_TURN_NS);
 
 	if (ret == 1) {
 		job_again(u);
@@ -984,7 +1250,11 @@ static void job_cb(evutil_socket_t fd, short what, void *arg)
 	if (u->job_client)
 		bufferevent_set_timeouts(u->job_client->bev, &timeout, &timeout);
 	u->job_client = NULL;
-	for (cl = TAILQ_FIRST(&u->clients); cl && !u->job.job; cl = next) {
+	if (u->hup) {
+		u->hup = false;
+		uapi_reload(u);
+	}
+	for (cl = TAILQ_FIRST(&u->clients); cl && !pending_work(&u->job); cl = next) {
 		next = TAILQ_NEXT(cl, link);
 		client_read(cl->bev, cl); /* may free cl */
 	}
@@ -999,6 +1269,36 @@ static void job_again(struct uapi *u)
 	evtimer_add(u->job_ev, &now);
 }
 
+void uapi_reload(struct uapi *u)
+{
+	struct pending pd = { .reload = true };
+	int ret;
+
+	if (!u->config_path) {
+		log_notice("%s: SIGHUP: no config file to reload (started without one)",
+			   u->dev->ifname);
+		return;
+	}
+	if (pending_work(&u->job)) {
+		if (!u->hup)
+			log_info("%s: SIGHUP: the reload waits for the change that runs",
+				 u->dev->ifname);
+		u->hup = true;
+		return;
+	}
+	/* Refused or failed: logged, and the log is where its answer goes. */
+	if (device_reload_job(u->dev, u->config_path, &pd.job, pd.err, sizeof(pd.err)))
+		return;
+	ret = pending_step(&pd, DEVICE_TURN_NS);
+	if (ret != 1) {
+		job_answer(NULL, &pd, ret);
+		return;
+	}
+	u->job = pd;
+	u->job_client = NULL;
+	job_again(u);
+}
+
 static void client_request(struct uapi_client *cl, char *req)
 {
 	struct uapi *u = cl->u;
@@ -1010,10 +1310,10 @@ static void client_request(struct uapi_client *cl, char *req)
 		get_more(cl);
 		return;
 	}
-	if (!cl->pd.job)
+	if (!pending_work(&cl->pd))
 		return;
-	/* A small job ends in its first turn, answered at once. */
-	ret = device_job_step(cl->pd.job, DEVICE_TURN_NS);
+	/* A small set or job ends in its first turn, answered at once. */
+	ret = pending_step(&cl->pd, DEVICE_TURN_NS);
 	if (ret != 1) {
 		job_answer(out, &cl->pd, ret);
 		return;
@@ -1035,7 +1335,7 @@ static void client_read(struct bufferevent *bev, void *arg)
 	size_t len;
 
 	/* One request at a time per client, none while a job runs. */
-	while (!cl->closing && !cl->u->job.job && !cl->pd.get) {
+	while (!cl->closing && !pending_work(&cl->u->job) && !cl->pd.get) {
 		struct evbuffer_ptr from;
 
 		if (evbuffer_ptr_set(in, &from, cl->searched, EVBUFFER_PTR_SET))
@@ -1238,6 +1538,7 @@ void uapi_close(struct uapi *u)
 	while ((cl = TAILQ_FIRST(&u->clients)))
 		client_free(cl);
 	/* Stopped between two slices: each is whole, what was applied stays. */
+	set_request_free(u->job.set);
 	device_job_free(u->job.job);
 	event_free(u->job_ev);
 	listener_free(u->guard);

@@ -5,7 +5,9 @@
  * set=1 runs the whole way: device_to_config(), uapi_parse_set() and device_apply(), which
  * here reaches no kernel (netlink and the sockets are stand-ins in fuzz.c), so peers, keys,
  * AllowedIPs and endpoints really change. reload=1 reads A's configuration back from a
- * temporary file.
+ * temporary file. The daemon parses a set over turns of its loop: the device must end as
+ * a whole copy parsed in steps of 1 to 7 lines would make it, and such a parse must be
+ * refused exactly when one call refuses it.
  *
  * Beyond the sanitizers, the protocol's promises are checked: every reply ends in
  * "errno=N" and a blank line, a set or reload that is refused changes nothing (the device
@@ -265,14 +267,31 @@ static long handle(struct device *dev, struct evbuffer *out, const uint8_t *p, s
 	if (set)
 		before = get(dev, out);
 	if (!strncmp(req, "set=1\n", 6)) {
-		char *lines = strdup(req + 6);
+		char *lines = strdup(req + 6), *again = strdup(req + 6);
+		struct uapi_set_parse *sp;
+		struct config *whole;
+		int stepped, at_once;
 
-		if (!lines || device_to_config(dev, &want))
+		if (!lines || !again || device_to_config(dev, &want) ||
+		    device_to_config(dev, &whole))
 			abort();
-		if (uapi_parse_set(want, lines, NULL, 0)) {
+		/* The daemon parses a set a few lines a turn: want is made so, in steps of 1 to
+		 * 7 lines, and must be refused or not as one call refuses it. */
+		if (uapi_set_parse_new(want, want->n_peers, lines, &sp))
+			abort();
+		while ((stepped = uapi_set_parse_step(sp, 1 + len % 7, NULL, 0)) == 1)
+			;
+		uapi_set_parse_free(sp);
+		at_once = uapi_parse_set(whole, again, NULL, 0);
+		if (stepped != at_once)
+			broken("a set parsed in steps is answered otherwise than in one go", copy,
+			       NULL);
+		config_free(whole);
+		if (stepped) {
 			config_free(want);
 			want = NULL;
 		}
+		free(again);
 		free(lines);
 	}
 	uapi_handle(dev, config_path, req, out);

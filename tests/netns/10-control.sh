@@ -153,6 +153,23 @@ check "a's log: 151 peers set in slices" grep -q ': 151 peers set, 0 removed, in
 check_eq "10.78.0.0/24 is peer 1's" "$(holder_of)" "${K[1]}"
 check "a routes 10.78.0.0/24 into the tunnel" \
 	sh -c "ip -n ${NS[a]} route get 10.78.0.1 | grep -q 'dev ${IFACE[a]}'"
+# The same 150 peers and new prefixes, replacing them all, and a bad line at the very end:
+# the whole set is parsed (over several turns when long) before any of it is applied.
+wga showconf "${IFACE[a]}" >"$SN_TMP/before" || fail "wg showconf"
+HK=()
+for i in $(seq 1 150); do HK[i]=$(hex "${K[i]}"); done
+badset=$(
+	printf 'set=1\nreplace_peers=true\n'
+	for i in $(seq 1 150); do
+		printf 'public_key=%s\nallowed_ip=10.79.%d.%d/32\n' "${HK[i]}" $((i / 250)) $((i % 250))
+	done
+	printf 'allowed_ip=10.79.9.0/33'
+)
+check_eq "a 150-peer set with a bad last line: refused" "$(errno_of "$badset")" -22
+check "the daemon logs the refusal with the last line's number" \
+	grep -q "set refused, nothing changed: line 302: allowed_ip: bad prefix" "${LOG[a]}"
+check "showconf identical after the refused set" \
+	cmp -s "$SN_TMP/before" <(wga showconf "${IFACE[a]}")
 # Peers 101..150 go (two slices of removals); 10.78.0.0/24 moves from peer 1 (first slice)
 # to peer 100 (fourth), as one apply would move it.
 big_conf 100 100 >"$SN_TMP/big2.conf"
@@ -233,22 +250,54 @@ check "wg show allowed-ips unchanged" \
 	cmp -s "$SN_TMP/allowed-before" <(wga show "${IFACE[a]}" allowed-ips)
 check "ping a -> b" ping_ok a "${OV4[b]}"
 
-step "SIGHUP with a good changed config applies it"
+step "SIGHUP with a good changed config of 41 peers applies it in slices"
 {
 	conf_interface a
 	conf_peer b endpoint=4
 	echo "AllowedIPs = 100.64.5.0/24"
+	for i in $(seq 1 40); do
+		printf '\n[Peer]\nPublicKey = %s\nAllowedIPs = 10.77.0.%d/32\n' "${K[i]}" "$i"
+	done
 } >"$(conf_path a)"
 nlog=$(wc -l <"${LOG[a]}")
 kill -s HUP "${PID[a]}"
 reloaded() { tail -n +"$((nlog + 1))" "${LOG[a]}" | grep "reloaded $(conf_path a)" >/dev/null; }
 check "a logs the reload" wait_for 5 reloaded
+check "a's log: 41 peers set in slices, by the SIGHUP" \
+	sh -c "tail -n +$((nlog + 1)) ${LOG[a]} | grep -Eq ': 41 peers set, 0 removed, in slices over ([2-9]|[1-9][0-9]+) turns'"
+check_eq "a: peers" "$(npeers)" 41
 check "b's new AllowedIPs in wg show" \
 	grep -q "100.64.5.0/24" <(wga show "${IFACE[a]}" allowed-ips | awk -v k="${PUB[b]}" '$1 == k')
 check "a routes 100.64.5.0/24 into the tunnel" \
 	nsx a sh -c "ip route get 100.64.5.1 | grep -q 'dev ${IFACE[a]}'"
 check "ping a -> b after the reload" ping_ok a "${OV4[b]}"
 check_eq "a: handshakes with b unchanged by the reload" "$(handshakes a b)" "$hs2"
+# A SIGHUP while a set runs in slices waits for its end: not lost, nor run inside it. (One
+# signal: two sent at once may merge into one.) A set of 2000 new peers, 100 ms or more in
+# slices, and a file with 40 peers more: whichever runs first, a has b, the file's 80 and
+# the set's 2000 then. The log says whether the reload waited (most often).
+{
+	conf_interface a
+	conf_peer b endpoint=4
+	echo "AllowedIPs = 100.64.5.0/24"
+	for i in $(seq 1 80); do
+		printf '\n[Peer]\nPublicKey = %s\nAllowedIPs = 10.77.0.%d/32\n' "${K[i]}" "$i"
+	done
+} >"$(conf_path a)"
+many=$(head -c $((32 * 2000)) /dev/urandom | od -An -v -tx1 | tr -d ' \n' | fold -w 64 |
+	sed 's/^/public_key=/')
+nlog=$(wc -l <"${LOG[a]}")
+errno_of "set=1
+$many" >"$SN_TMP/many.errno" &
+setter=$!
+sleep 0.1
+kill -s HUP "${PID[a]}"
+check "a set of 2000 new peers meanwhile" wait "$setter"
+check_eq "its answer" "$(cat "$SN_TMP/many.errno")" 0
+one_reload() { [ "$(tail -n +"$((nlog + 1))" "${LOG[a]}" | grep -c "reloaded $(conf_path a)")" = 1 ]; }
+check "a SIGHUP during the set: one reload" wait_for 5 one_reload
+tail -n +"$((nlog + 1))" "${LOG[a]}" | grep -E 'SIGHUP|reloaded|peers set' | sed 's/^/    /'
+check_eq "a: peers" "$(npeers)" 2081
 
 step "silent clients block nothing"
 # One connection that never sends, one with half a request (no blank line) kept open through

@@ -250,6 +250,33 @@ static void test_example(void **state)
 	config_free(c);
 }
 
+/* config_load() in steps, each given budget_ns (1: a step pauses every few lines). Returns
+ * what the last step did; *steps_out how many there were. */
+static int load_in_steps_n(const char *path, uint64_t budget_ns, struct config **c,
+			   unsigned *steps_out)
+{
+	struct config_loader *l;
+	unsigned steps = 0;
+	int ret;
+
+	ret = config_load_start(path, &l, err, sizeof(err));
+	if (ret) {
+		*c = NULL;
+		return ret;
+	}
+	while ((ret = config_load_step(l, budget_ns, c, err, sizeof(err))) == 1)
+		steps++;
+	config_load_free(l);
+	if (steps_out)
+		*steps_out = steps;
+	return ret;
+}
+
+static int load_in_steps(const char *path, uint64_t budget_ns, struct config **c)
+{
+	return load_in_steps_n(path, budget_ns, c, NULL);
+}
+
 /* One test per golden file; *state is its name. */
 static void test_golden_error(void **state)
 {
@@ -268,6 +295,11 @@ static void test_golden_error(void **state)
 
 	memset(err, 'x', sizeof(err));
 	assert_int_equal(config_load(name, &c, err, sizeof(err)), -EINVAL);
+	assert_null(c);
+	assert_string_equal(err, want);
+	/* The reload's way, a few lines a step: the same answer. */
+	memset(err, 'x', sizeof(err));
+	assert_int_equal(load_in_steps(name, 1, &c), -EINVAL);
 	assert_null(c);
 	assert_string_equal(err, want);
 }
@@ -972,18 +1004,87 @@ static int group_teardown(void **state)
 	return rmdir(tmp_dir);
 }
 
+/* A reload parses its file a few lines a turn: 300 peers in steps give what one
+ * config_load() gives, and a bad last line the same error. */
+static void test_load_in_steps(void **state)
+{
+	char path[PATH_MAX + 32], priv[KEY_B64_LEN], pub[KEY_B64_LEN];
+	struct config *whole, *stepped;
+	char why[sizeof(err)];
+	uint8_t k[KEY_LEN];
+	unsigned steps;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "%s/steps.conf", tmp_dir);
+	for (int bad = 0; bad < 2; bad++) {
+		f = fopen(path, "w");
+		assert_non_null(f);
+		memset(k, 0x41, sizeof(k));
+		key_to_base64(priv, k);
+		fprintf(f, "[Interface]\nPrivateKey = %s\nListenPort = 4000\n", priv);
+		for (int i = 0; i < 300; i++) {
+			memset(k, i + 1, sizeof(k));
+			k[0] = (uint8_t)(i >> 8);
+			key_to_base64(pub, k);
+			fprintf(f,
+				"\n# peer %d\n[Peer]\nPublicKey = %s\nAllowedIPs = 10.%d.%d.0/24\n"
+				"Endpoint = 192.0.2.%d:%d\n",
+				i, pub, i / 250, i % 250, i % 250 + 1, 1000 + i);
+		}
+		if (bad)
+			fprintf(f, "AllowedIPs = 10.9.9.0/33\n");
+		fclose(f);
+
+		if (!bad) {
+			assert_int_equal(config_load(path, &whole, err, sizeof(err)), 0);
+			assert_int_equal(load_in_steps_n(path, 1, &stepped, &steps), 0);
+			assert_true(steps > 50); /* it did pause, every few lines */
+			assert_int_equal(stepped->n_peers, 300);
+			assert_int_equal(stepped->listen_port, 4000);
+			assert_memory_equal(stepped->private_key, whole->private_key, KEY_LEN);
+			for (size_t i = 0; i < whole->n_peers; i++) {
+				const struct config_peer *a = &whole->peers[i],
+							 *b = &stepped->peers[i];
+
+				assert_memory_equal(a->public_key, b->public_key, KEY_LEN);
+				assert_int_equal(a->line, b->line);
+				assert_int_equal(a->n_allowed_ips, 1);
+				assert_int_equal(b->n_allowed_ips, 1);
+				assert_memory_equal(&a->allowed_ips[0], &b->allowed_ips[0],
+						    sizeof(a->allowed_ips[0]));
+				assert_true(addr_endpoint_equal(&a->endpoint, &b->endpoint));
+			}
+			config_free(whole);
+			config_free(stepped);
+			/* No budget: one step. */
+			assert_int_equal(load_in_steps_n(path, 0, &stepped, &steps), 0);
+			assert_int_equal(steps, 0);
+			config_free(stepped);
+			continue;
+		}
+		assert_int_equal(config_load(path, &whole, err, sizeof(err)), -EINVAL);
+		snprintf(why, sizeof(why), "%s", err);
+		assert_non_null(strstr(why, "steps.conf:1804: AllowedIPs"));
+		assert_int_equal(load_in_steps(path, 1, &stepped), -EINVAL);
+		assert_null(stepped);
+		assert_string_equal(err, why);
+	}
+	unlink(path);
+}
+
 int main(void)
 {
 	static const struct CMUnitTest fixed[] = {
-		cmocka_unit_test(test_good_file),    cmocka_unit_test(test_example),
-		cmocka_unit_test(test_minimal),      cmocka_unit_test(test_values),
-		cmocka_unit_test(test_lines),        cmocka_unit_test(test_nul_byte),
-		cmocka_unit_test(test_unresolvable), cmocka_unit_test(test_missing_file),
-		cmocka_unit_test(test_mode_warning), cmocka_unit_test(test_no_private_key),
-		cmocka_unit_test(test_table),        cmocka_unit_test(test_dns),
-		cmocka_unit_test(test_hooks),        cmocka_unit_test(test_save_config),
-		cmocka_unit_test(test_quick_runner), cmocka_unit_test(test_own_peer),
-		cmocka_unit_test(test_format),       cmocka_unit_test(test_preshared_key_file),
+		cmocka_unit_test(test_good_file),     cmocka_unit_test(test_example),
+		cmocka_unit_test(test_minimal),       cmocka_unit_test(test_values),
+		cmocka_unit_test(test_lines),         cmocka_unit_test(test_nul_byte),
+		cmocka_unit_test(test_unresolvable),  cmocka_unit_test(test_missing_file),
+		cmocka_unit_test(test_mode_warning),  cmocka_unit_test(test_no_private_key),
+		cmocka_unit_test(test_table),         cmocka_unit_test(test_dns),
+		cmocka_unit_test(test_hooks),         cmocka_unit_test(test_save_config),
+		cmocka_unit_test(test_quick_runner),  cmocka_unit_test(test_own_peer),
+		cmocka_unit_test(test_format),        cmocka_unit_test(test_preshared_key_file),
+		cmocka_unit_test(test_load_in_steps),
 	};
 	const size_t n_fixed = sizeof(fixed) / sizeof(fixed[0]);
 	struct CMUnitTest *tests;

@@ -1169,6 +1169,106 @@ static int setup(void **state)
 	return 0;
 }
 
+/* A set of 150 peers with every kind of line (prefixes that move, peers removed, not
+ * created, the own key, a line for a base peer), as the daemon sends it: in steps of a few
+ * lines a turn of the event loop. Any split gives exactly what one call gives, and a bad
+ * last line is refused with the same error. */
+static char *big_set(bool bad_end)
+{
+	size_t cap = 200 * 256, len = 0;
+	char *t = malloc(cap);
+
+	assert_non_null(t);
+	len += (size_t)snprintf(t + len, cap - len, "listen_port=5555\n");
+	for (int i = 0; i < 150; i++) {
+		char key[KEY_HEX_LEN];
+
+		for (int j = 0; j < 16; j++)
+			snprintf(key + 4 * j, 5, "%04x", i + 1);
+		len += (size_t)
+			snprintf(t + len, cap - len,
+				 "public_key=%s\nallowed_ip=100.65.%d.%d/32\n"
+				 "endpoint=198.18.%d.%d:%d\npersistent_keepalive_interval=%d\n",
+				 key, i / 200, i % 200, i / 200, i % 200, 1000 + i, i % 30);
+		if (i % 10 == 9) /* the prefix of the one before moves here */
+			len += (size_t)snprintf(t + len, cap - len, "allowed_ip=100.65.0.%d/32\n",
+						i - 1);
+		if (i % 13 == 12)
+			len += (size_t)snprintf(t + len, cap - len,
+						"remove=true\nallowed_ip=1.2.3.4/32\n");
+		if (i % 17 == 16)
+			len += (size_t)snprintf(t + len, cap - len, "update_only=true\n");
+		if (i == 70)
+			len += (size_t)snprintf(t + len, cap - len,
+						"public_key=%s\nallowed_ip=100.65.9.9/32\n"
+						"public_key=" K1_HEX "\nreplace_allowed_ips=true\n"
+						"allowed_ip=100.65.0.5/32\n",
+						own_pub_hex);
+	}
+	if (bad_end)
+		len += (size_t)snprintf(t + len, cap - len, "allowed_ip=100.65.0.0/33\n");
+	assert_true(len < cap - 1);
+	return t;
+}
+
+/* The request parsed in steps of `lines` (SIZE_MAX: one call), into a fresh base config. */
+static int parse_steps(const char *request, size_t lines, struct config **out, char *why,
+		       size_t whylen)
+{
+	struct uapi_set_parse *sp;
+	char *buf = strdup(request);
+	int ret, steps = 0;
+
+	assert_non_null(buf);
+	*out = base_config();
+	assert_int_equal(uapi_set_parse_new(*out, (*out)->n_peers, buf, &sp), 0);
+	while ((ret = uapi_set_parse_step(sp, lines, why, whylen)) == 1)
+		steps++;
+	uapi_set_parse_free(sp);
+	free(buf);
+	if (lines == SIZE_MAX)
+		assert_int_equal(steps, 0);
+	else if (lines == 1)
+		assert_true(steps > 600); /* it did go a line at a time */
+	return ret;
+}
+
+static void test_parse_in_steps(void **state)
+{
+	static const size_t splits[] = { 1, 7, 64 };
+	struct config *whole, *stepped, *c;
+	char why_whole[256], why[256];
+	char *req = big_set(false);
+
+	assert_int_equal(parse_steps(req, SIZE_MAX, &whole, why_whole, sizeof(why_whole)), 0);
+	/* What uapi_parse_set() makes of it, the daemon's parse before (sanity of the above). */
+	c = base_config();
+	set_ok(c, req);
+	assert_true(config_same(c, whole));
+	config_free(c);
+	/* 2 base peers, 150 new, 11 removed, 8 not created. */
+	assert_int_equal(whole->n_peers, 2 + 150 - 11 - 8);
+	assert_int_equal(whole->listen_port, 5555);
+	for (size_t i = 0; i < sizeof(splits) / sizeof(*splits); i++) {
+		assert_int_equal(parse_steps(req, splits[i], &stepped, why, sizeof(why)), 0);
+		assert_true(config_same(whole, stepped));
+		config_free(stepped);
+	}
+	config_free(whole);
+	free(req);
+
+	req = big_set(true);
+	assert_int_equal(parse_steps(req, SIZE_MAX, &whole, why_whole, sizeof(why_whole)), -EINVAL);
+	assert_non_null(strstr(why_whole, "allowed_ip: bad prefix"));
+	for (size_t i = 0; i < sizeof(splits) / sizeof(*splits); i++) {
+		assert_int_equal(parse_steps(req, splits[i], &stepped, why, sizeof(why)), -EINVAL);
+		assert_string_equal(why, why_whole);
+		config_free(stepped);
+	}
+	config_free(whole);
+	free(req);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -1198,6 +1298,7 @@ int main(void)
 		cmocka_unit_test(test_err_buffer),
 		cmocka_unit_test(test_enomem),
 		cmocka_unit_test(test_copy_contract),
+		cmocka_unit_test(test_parse_in_steps),
 	};
 
 	return cmocka_run_group_tests_name("uapi", tests, setup, NULL);

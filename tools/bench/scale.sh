@@ -80,6 +80,7 @@ for n in "${SIZES[@]}"; do
 	step "N = $n"
 	{ conf_interface a; conf_peer b endpoint=4; } >"$(conf_path a)"
 	start_node a
+	nlog=$(wc -l <"${LOG[a]}")
 	wait_ping a "${OV4[b]}" 10 || fail "no ping a -> b before the load"
 	rss0=$(rss_of "${PID[a]}")
 	# setconf replaces every peer: b's lines ride along with the synthetic ones.
@@ -114,6 +115,8 @@ for n in "${SIZES[@]}"; do
 	probe_stop
 	stall_reload=$PROBE_MAX
 	echo "$reload (ping max $PROBE_MAX ms, $PROBE_LOST lost)"
+	# How the load and the reload were split: parsed, then applied, over turns of the loop.
+	tail -n +"$((nlog + 1))" "${LOG[a]}" | grep 'turns of the event loop' | sed 's/^.*: \(notice\|info\): /    /'
 	printf '%-7s %8s %16s %9s %9s %9s %9s %9s %16s %20s %9s %22s\n' "$n" \
 		"$(sed -n 's/.*: \([0-9.]*\) s.*/\1/p' <<<"$load")" \
 		"$(sed -n 's/.*median \([0-9.]*\) ms.*max \([0-9.]*\) ms.*/\1\/\2/p' <<<"$sets")" \
