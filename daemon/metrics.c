@@ -40,7 +40,11 @@
 #define METRICS_TIMEOUT_SEC 10
 /* Scrapers at once; more wait in the kernel's backlog (see listener.h). */
 #define METRICS_MAX_CONNECTIONS 16
-#define METRICS_BACKLOG 16
+/* Queued connections cost the kernel's memory, not descriptors. After an idle-connection
+ * flood the kernel keeps completing the flood's half-open connections for a while, in bursts
+ * (their retransmissions were synchronized by the flood); a backlog of 16 was full often
+ * enough at those moments that a scraper's SYN was dropped several times in a row. */
+#define METRICS_BACKLOG 128
 
 /* A label value escaped: every byte may double. */
 #define LABEL_MAX(n) (2 * (n) + 1)

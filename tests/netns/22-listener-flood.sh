@@ -123,7 +123,9 @@ CPU2=$(cpu_over 3)
 FDS2=$(nfds)
 check "a's CPU during the flood: $CPU2% (< $CPU_MAX%)" test "$CPU2" -lt "$CPU_MAX"
 check "a's descriptors during the flood: $FDS2 (< $NOFILE)" test "$FDS2" -lt "$NOFILE"
-check "the page answers during the flood" page
+# Within a few seconds: flood 1's half-open connections may still be coming through the
+# metrics port's backlog (see page_within).
+check "the page answers during the flood" page_within 10
 check "ping a -> b during the flood" ping_ok a "${OV4[b]}" 3
 hold_wait u2
 check_gt "idle control connections the server dropped" "$(closed_by_server)" 0
