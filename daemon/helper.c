@@ -315,8 +315,6 @@ static void serve_loop(int fd)
 
 	for (;;) {
 		n = recv_with_fd(fd, served.buf, sizeof(served.buf) - 1, &passfd);
-		if (n == -EINTR)
-			continue;
 		if (n <= 0)
 			break;
 		serve_request(fd, (size_t)n, passfd);

@@ -18,8 +18,9 @@ const char *status_peer_state(const struct ipc_device *dev, const struct ipc_pee
 {
 	if (!p->last_handshake_sec)
 		return "never";
-	if (dev->has_counters &&
-	    (p->handshake_attempts || p->unanswered_ms >= STATUS_UNANSWERED_MS))
+	/* A retry (handshake_attempts > 0) comes REKEY_TIMEOUT after an unanswered initiation,
+	 * so unanswered_ms alone tells. */
+	if (dev->has_counters && p->unanswered_ms >= STATUS_UNANSWERED_MS)
 		return "stale";
 	if ((int64_t)now - (int64_t)p->last_handshake_sec <= STATUS_SESSION_SEC)
 		return "online";
