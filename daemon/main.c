@@ -27,12 +27,20 @@
 #define SEALNET_VERSION "unknown" /* the Makefile says: git describe */
 #endif
 
+/* What the daemon holds from start to exit; close_all() lets go of whatever is there. */
 struct daemon {
 	struct event_base *base;
 	struct device *dev;
 	struct uapi *uapi;
-	const char *config_path;
+	struct metrics *metrics;
+	struct droplog *droplog;
+	struct config *conf; /* until the drop: the start needs nothing of it after that */
+	struct event *sigs[4];
+	const char *config_path; /* NULL when bare */
 	char pidfile[256];
+	int notify_fd; /* a daemon's pipe to the parent waiting for "setup worked", or -1 */
+	int log_fd, null_fd;
+	bool log_to_stderr;
 };
 
 static void usage(FILE *f)
@@ -169,10 +177,12 @@ static int open_logfile(const char *path)
 	return fd < 0 ? -errno : fd;
 }
 
-/* SIGINT and SIGTERM stop, SIGUSR1 logs the counters, SIGHUP reloads: into sigs[4], which
- * the caller frees. Returns 0 or -ENOMEM. */
-static int add_signals(struct daemon *d, struct event *sigs[4])
+/* SIGINT and SIGTERM stop, SIGUSR1 logs the counters, SIGHUP reloads: into d->sigs, which
+ * close_all() frees. Returns 0 or -ENOMEM. */
+static int add_signals(struct daemon *d)
 {
+	struct event **sigs = d->sigs;
+
 	sigs[0] = evsignal_new(d->base, SIGINT, on_stop, d->base);
 	sigs[1] = evsignal_new(d->base, SIGTERM, on_stop, d->base);
 	sigs[2] = evsignal_new(d->base, SIGUSR1, on_usr1, d);
@@ -185,8 +195,9 @@ static int add_signals(struct daemon *d, struct event *sigs[4])
 
 /* The drop (privdrop.h): the helper, if there is one, will read d's config file only, and
  * remove the control socket and the pid file once the daemon is gone. Returns 0 or -errno. */
-static int drop_privileges(const struct daemon *d, const struct config *conf)
+static int drop_privileges(const struct daemon *d)
 {
+	const struct config *conf = d->conf;
 	char sockpath[sizeof(PATHS_SOCKET_DIR) + IFNAMSIZ + 8];
 	struct privdrop_opts po = {
 		.user = conf->user,
@@ -331,38 +342,151 @@ static int setup_logging(const struct options *o, int *log_fd, bool *log_to_stde
 	return 0;
 }
 
+/* Reads the config (or none, bare), and checks what only the start can: a User = that does
+ * not exist would fail the drop later with no file or line to name. 0 or -1 after saying
+ * why. */
+static int load_config(struct daemon *d, const struct options *o)
+{
+	char err[512];
+
+	if (o->bare ? config_parse_string("", o->ifname, &d->conf, err, sizeof(err))
+		    : config_load(o->config_path, &d->conf, err, sizeof(err))) {
+		fprintf(stderr, "%s\n", err);
+		return -1;
+	}
+	if (d->conf->user && !getpwnam(d->conf->user)) {
+		fprintf(stderr, "%s:%d: User: no such user \"%s\"\n", o->config_path,
+			d->conf->user_line, d->conf->user);
+		return -1;
+	}
+	d->config_path = o->bare ? NULL : o->config_path;
+	return 0;
+}
+
+/* The event loop and everything on it: the device as the config says, the drop log, the
+ * control socket, the metrics page, the signals, the pid file. 0 or -1 (logged). */
+static int open_services(struct daemon *d, const struct options *o)
+{
+	char buf[ADDR_STRLEN];
+	int ret;
+
+	d->base = event_base_new();
+	if (!d->base) {
+		log_err("cannot create the event loop");
+		return -1;
+	}
+	if (device_new(d->base, o->ifname, d->conf->offload, &d->dev))
+		return -1;
+	d->dev->manage_net = !o->bare;
+	if (o->bare && netlink_set_mtu(d->dev->nl, d->dev->ifindex, d->dev->mtu))
+		log_warn("%s: cannot set MTU %u", d->dev->ifname, d->dev->mtu);
+	if (device_apply(d->dev, d->conf))
+		return -1;
+	if (droplog_new(d->dev, &d->droplog)) {
+		log_err("%s: out of memory", d->dev->ifname);
+		return -1;
+	}
+	ret = uapi_open(d->dev, NULL, d->config_path, &d->uapi);
+	if (ret) {
+		log_err("%s: cannot open the control socket in " PATHS_SOCKET_DIR ": %s",
+			d->dev->ifname,
+			ret == -EADDRINUSE ? "another daemon runs this interface" : strerror(-ret));
+		return -1;
+	}
+	if (d->conf->metrics_listen.sa.sa_family) {
+		ret = metrics_open(d->dev, &d->conf->metrics_listen, &d->metrics);
+		if (ret) {
+			log_err("%s: MetricsListen %s: cannot listen: %s", d->dev->ifname,
+				addr_endpoint_str(&d->conf->metrics_listen, buf), strerror(-ret));
+			return -1;
+		}
+	}
+	if (add_signals(d)) {
+		log_err("cannot install signal handlers");
+		return -1;
+	}
+	ret = d->pidfile[0] ? write_pidfile(d) : 0;
+	if (ret) {
+		log_err("%s: cannot write pid file: %s", d->pidfile, strerror(-ret));
+		d->pidfile[0] = '\0';
+		return -1;
+	}
+	return 0;
+}
+
+/* Everything that needs root exists: drop the privileges, start the crypto threads, and for
+ * a daemon tell the parent that setup worked and let go of the terminal. 0 or -1 (logged). */
+static int go_live(struct daemon *d, const struct options *o)
+{
+	char ok = 0;
+
+	/* A daemon's stdio goes to /dev/null, opened while files may still be opened for
+	 * writing. */
+	if (d->notify_fd >= 0) {
+		d->null_fd = open("/dev/null", O_RDWR | O_CLOEXEC);
+		if (d->null_fd < 0) {
+			log_err("/dev/null: %s", strerror(errno));
+			return -1;
+		}
+	}
+	if (drop_privileges(d) || device_start_threads(d->dev, d->conf->threads))
+		return -1;
+	config_free(d->conf);
+	d->conf = NULL;
+	if (d->notify_fd < 0)
+		return 0;
+	if (write(d->notify_fd, &ok, 1) != 1)
+		return -1;
+	close(d->notify_fd);
+	d->notify_fd = -1;
+	detach_stdio(d->null_fd, d->log_fd);
+	d->null_fd = -1;
+	if (d->log_fd > STDERR_FILENO)
+		close(d->log_fd);
+	d->log_fd = -1;
+	log_init("sealnetd", d->log_to_stderr, log_level(o->verbosity));
+	return 0;
+}
+
+static void close_all(struct daemon *d)
+{
+	if (d->pidfile[0] && d->dev)
+		unlink(d->pidfile);
+	for (size_t i = 0; i < sizeof(d->sigs) / sizeof(d->sigs[0]); i++)
+		if (d->sigs[i])
+			event_free(d->sigs[i]);
+	metrics_close(d->metrics);
+	uapi_close(d->uapi);
+	droplog_free(d->droplog);
+	device_free(d->dev);
+	config_free(d->conf);
+	if (d->base)
+		event_base_free(d->base);
+	if (d->notify_fd >= 0)
+		close(d->notify_fd);
+	if (d->null_fd >= 0)
+		close(d->null_fd);
+	if (d->log_fd > STDERR_FILENO)
+		close(d->log_fd);
+}
+
 int main(int argc, char **argv)
 {
-	const char *config_path, *ifname;
-	char err[512];
-	struct event *sigs[4] = { 0 };
-	struct event_base *base = NULL;
-	struct device *dev = NULL;
-	struct config *conf = NULL;
-	struct uapi *uapi = NULL;
-	struct metrics *metrics = NULL;
-	struct droplog *droplog = NULL;
-	struct daemon d = { 0 };
+	struct daemon d = { .notify_fd = -1, .log_fd = -1, .null_fd = -1 };
 	struct options o = { 0 };
-	bool log_to_stderr = true;
-	int notify_fd = -1, log_fd = -1, null_fd = -1, ret;
-	/* ret holds 0 or -errno from the calls below; status is what the process exits with,
-	 * a failure until the event loop has run and ended cleanly. */
-	int status = EXIT_FAILURE;
+	/* A failure until the event loop has run and ended cleanly. */
+	int status = EXIT_FAILURE, ret;
 
-	status = parse_args(argc, argv, &o);
-	if (status >= 0)
-		return status;
-	status = EXIT_FAILURE;
-	config_path = o.config_path;
-	ifname = o.ifname;
+	ret = parse_args(argc, argv, &o);
+	if (ret >= 0)
+		return ret;
 	/* In the foreground the caller holds the pid already; several test nodes with the same
 	 * interface name in different namespaces must not fight over one file. */
 	if (o.pidfile)
 		snprintf(d.pidfile, sizeof(d.pidfile), "%s", o.pidfile);
 	else if (!o.foreground)
-		snprintf(d.pidfile, sizeof(d.pidfile), PATHS_RUN_DIR "/%s.pid", ifname);
-	if (setup_logging(&o, &log_fd, &log_to_stderr))
+		snprintf(d.pidfile, sizeof(d.pidfile), PATHS_RUN_DIR "/%s.pid", o.ifname);
+	if (setup_logging(&o, &d.log_fd, &d.log_to_stderr))
 		return EXIT_FAILURE;
 	/* cipher_init() says what went wrong. */
 	if (cipher_init())
@@ -373,126 +497,25 @@ int main(int argc, char **argv)
 		log_err("cannot start the privileged helper: %s", strerror(-ret));
 		return EXIT_FAILURE;
 	}
-	if (o.bare ? config_parse_string("", ifname, &conf, err, sizeof(err))
-		   : config_load(config_path, &conf, err, sizeof(err))) {
-		fprintf(stderr, "%s\n", err);
-		return EXIT_FAILURE;
-	}
-	/* privdrop_apply() would find out later, with no file or line to name. */
-	if (conf->user && !getpwnam(conf->user)) {
-		fprintf(stderr, "%s:%d: User: no such user \"%s\"\n", config_path, conf->user_line,
-			conf->user);
+	if (load_config(&d, &o))
 		goto out;
-	}
-	if (o.bare)
-		config_path = NULL;
-	ret = o.foreground ? 0 : daemonize(&notify_fd);
+	ret = o.foreground ? 0 : daemonize(&d.notify_fd);
 	if (ret) {
 		log_err("cannot daemonize: %s", strerror(-ret));
 		goto out;
 	}
 	umask(077);
 	signal(SIGPIPE, SIG_IGN);
-
-	base = event_base_new();
-	if (!base) {
-		log_err("cannot create the event loop");
+	if (open_services(&d, &o) || go_live(&d, &o))
 		goto out;
-	}
-	if (device_new(base, ifname, conf->offload, &dev))
-		goto out;
-	dev->manage_net = !o.bare;
-	if (o.bare && netlink_set_mtu(dev->nl, dev->ifindex, dev->mtu))
-		log_warn("%s: cannot set MTU %u", dev->ifname, dev->mtu);
-	if (device_apply(dev, conf))
-		goto out;
-	if (droplog_new(dev, &droplog)) {
-		log_err("%s: out of memory", dev->ifname);
-		goto out;
-	}
-	ret = uapi_open(dev, NULL, config_path, &uapi);
-	if (ret) {
-		log_err("%s: cannot open the control socket in " PATHS_SOCKET_DIR ": %s",
-			dev->ifname,
-			ret == -EADDRINUSE ? "another daemon runs this interface" : strerror(-ret));
-		goto out;
-	}
-	if (conf->metrics_listen.sa.sa_family) {
-		ret = metrics_open(dev, &conf->metrics_listen, &metrics);
-		if (ret) {
-			log_err("%s: MetricsListen %s: cannot listen: %s", dev->ifname,
-				addr_endpoint_str(&conf->metrics_listen, err), strerror(-ret));
-			goto out;
-		}
-	}
-
-	d.base = base;
-	d.dev = dev;
-	d.uapi = uapi;
-	d.config_path = config_path;
-	if (add_signals(&d, sigs)) {
-		log_err("cannot install signal handlers");
-		goto out;
-	}
-	ret = d.pidfile[0] ? write_pidfile(&d) : 0;
-	if (ret) {
-		log_err("%s: cannot write pid file: %s", d.pidfile, strerror(-ret));
-		d.pidfile[0] = '\0';
-		goto out;
-	}
-	/* A daemon's stdio goes to /dev/null, opened while files may still be opened for
-	 * writing. */
-	if (notify_fd >= 0) {
-		null_fd = open("/dev/null", O_RDWR | O_CLOEXEC);
-		if (null_fd < 0) {
-			log_err("/dev/null: %s", strerror(errno));
-			goto out;
-		}
-	}
-	/* Everything that needs root exists now. */
-	if (drop_privileges(&d, conf) || device_start_threads(dev, conf->threads))
-		goto out;
-	config_free(conf);
-	conf = NULL;
-	if (notify_fd >= 0) {
-		char ok = 0;
-
-		if (write(notify_fd, &ok, 1) != 1)
-			goto out;
-		close(notify_fd);
-		notify_fd = -1;
-		detach_stdio(null_fd, log_fd);
-		null_fd = -1;
-		if (log_fd > STDERR_FILENO)
-			close(log_fd);
-		log_fd = -1;
-		log_init("sealnetd", log_to_stderr, log_level(o.verbosity));
-	}
 	/* After the switch, so that the log of a daemon says it came up. */
-	log_notice("%s: up, UDP port %u, MTU %u%s", dev->ifname, dev->udp.port, dev->mtu,
+	log_notice("%s: up, UDP port %u, MTU %u%s", d.dev->ifname, d.dev->udp.port, d.dev->mtu,
 		   o.bare ? ", no config file: configured through " PATHS_SOCKET_DIR " only" : "");
-	if (event_base_dispatch(base) < 0)
+	if (event_base_dispatch(d.base) < 0)
 		log_err("event loop failed");
 	else
 		status = EXIT_SUCCESS;
 out:
-	if (d.pidfile[0] && d.dev)
-		unlink(d.pidfile);
-	for (int i = 0; i < 4; i++)
-		if (sigs[i])
-			event_free(sigs[i]);
-	metrics_close(metrics);
-	uapi_close(uapi);
-	droplog_free(droplog);
-	device_free(dev);
-	config_free(conf);
-	if (base)
-		event_base_free(base);
-	if (notify_fd >= 0)
-		close(notify_fd);
-	if (null_fd >= 0)
-		close(null_fd);
-	if (log_fd > STDERR_FILENO)
-		close(log_fd);
+	close_all(&d);
 	return status;
 }
