@@ -1,13 +1,12 @@
+/* The access rules in force (firewall_rules) and the connection table that lets the replies
+ * of a node's own flows back in; what a rule says as text is firewall_rule.c's. */
 #include "firewall.h"
 
-#include <ctype.h>
 #include <errno.h>
 #include <netinet/in.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
 
 #include "cipher.h"
 #include "key.h"
@@ -61,156 +60,6 @@ struct firewall {
 	uint64_t seed;
 	struct ct_entry ct[CT_BUCKETS][CT_WAYS];
 };
-
-static int set_err(char *err, size_t errlen, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
-
-static int set_err(char *err, size_t errlen, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (err && errlen) {
-		va_start(ap, fmt);
-		vsnprintf(err, errlen, fmt, ap);
-		va_end(ap);
-	}
-	return -EINVAL;
-}
-
-bool firewall_group_name_ok(const char *name)
-{
-	size_t len = strlen(name);
-
-	if (!len || len >= FIREWALL_GROUP_NAME_MAX)
-		return false;
-	for (size_t i = 0; i < len; i++)
-		if (!isalnum((unsigned char)name[i]) && !strchr("-_.", name[i]))
-			return false;
-	return true;
-}
-
-static int parse_port(const char *s, size_t len, uint16_t *out)
-{
-	unsigned long v = 0;
-
-	if (!len || len > 5)
-		return -EINVAL;
-	for (size_t i = 0; i < len; i++) {
-		if (!isdigit((unsigned char)s[i]))
-			return -EINVAL;
-		v = v * 10 + (unsigned long)(s[i] - '0');
-	}
-	if (v == 0 || v > 65535)
-		return -EINVAL;
-	*out = (uint16_t)v;
-	return 0;
-}
-
-int firewall_parse_rule(const char *text, bool deny, struct firewall_rule *out, char *err,
-			size_t errlen)
-{
-	char buf[FIREWALL_RULE_TEXT_MAX], *words[4], *save = NULL, *w, *slash, *dash;
-	int n = 0;
-
-	memset(out, 0, sizeof(*out));
-	out->deny = deny;
-	out->port_hi = 65535;
-	if (strlen(text) >= sizeof(buf))
-		return set_err(err, errlen, "rule too long");
-	snprintf(buf, sizeof(buf), "%s", text);
-	for (w = strtok_r(buf, " \t", &save); w; w = strtok_r(NULL, " \t", &save)) {
-		if (n == 4)
-			return set_err(err, errlen, "too many words in \"%s\"", text);
-		words[n++] = w;
-	}
-	if (n != 1 && n != 3)
-		return set_err(err, errlen, "want PROTO[/PORT[-PORT]] [from SOURCE], not \"%s\"",
-			       text);
-
-	slash = strchr(words[0], '/');
-	if (slash)
-		*slash++ = '\0';
-	if (!strcasecmp(words[0], "any"))
-		out->proto = 0;
-	else if (!strcasecmp(words[0], "tcp"))
-		out->proto = IPPROTO_TCP;
-	else if (!strcasecmp(words[0], "udp"))
-		out->proto = IPPROTO_UDP;
-	else if (!strcasecmp(words[0], "icmp"))
-		out->proto = IPPROTO_ICMP;
-	else
-		return set_err(err, errlen, "unknown protocol \"%s\" (any, tcp, udp, icmp)",
-			       words[0]);
-	if (slash) {
-		if (out->proto != IPPROTO_TCP && out->proto != IPPROTO_UDP)
-			return set_err(err, errlen, "only tcp and udp have ports");
-		dash = strchr(slash, '-');
-		if (parse_port(slash, dash ? (size_t)(dash - slash) : strlen(slash),
-			       &out->port_lo) ||
-		    (dash && parse_port(dash + 1, strlen(dash + 1), &out->port_hi)))
-			return set_err(err, errlen, "bad port \"%s\" (1 to 65535, or LOW-HIGH)",
-				       slash);
-		if (!dash)
-			out->port_hi = out->port_lo;
-		if (out->port_hi < out->port_lo)
-			return set_err(err, errlen, "bad port range \"%s\"", slash);
-	}
-
-	if (n == 3) {
-		if (strcasecmp(words[1], "from"))
-			return set_err(err, errlen, "expected \"from\", not \"%s\"", words[1]);
-		w = words[2];
-		if (!strcasecmp(w, "any")) {
-			out->from = FIREWALL_FROM_ANY;
-		} else if (!strncasecmp(w, "group:", 6)) {
-			if (!firewall_group_name_ok(w + 6))
-				return set_err(err, errlen, "bad group name \"%s\"", w + 6);
-			out->from = FIREWALL_FROM_GROUP;
-			snprintf(out->group, sizeof(out->group), "%s", w + 6);
-		} else if (!strncasecmp(w, "key:", 4)) {
-			if (key_from_base64(out->key, w + 4))
-				return set_err(err, errlen, "bad public key \"%s\"", w + 4);
-			out->from = FIREWALL_FROM_KEY;
-		} else {
-			if (!strchr(w, '/') || addr_parse_prefix(w, &out->cidr))
-				return set_err(err, errlen,
-					       "bad source \"%s\" (any, group:NAME, key:BASE64, "
-					       "or a CIDR)",
-					       w);
-			addr_prefix_mask(&out->cidr);
-			out->from = FIREWALL_FROM_CIDR;
-		}
-	}
-
-	/* The normalised text: the same rule always reads the same in logs and metrics. */
-	{
-		char ports[16] = "", src[80] = "any";
-		static const char *const names[] = { [0] = "any",
-						     [IPPROTO_ICMP] = "icmp",
-						     [IPPROTO_TCP] = "tcp",
-						     [IPPROTO_UDP] = "udp" };
-
-		if (out->port_lo && out->port_lo == out->port_hi)
-			snprintf(ports, sizeof(ports), "/%u", out->port_lo);
-		else if (out->port_lo)
-			snprintf(ports, sizeof(ports), "/%u-%u", out->port_lo, out->port_hi);
-		if (out->from == FIREWALL_FROM_GROUP) {
-			snprintf(src, sizeof(src), "group:%s", out->group);
-		} else if (out->from == FIREWALL_FROM_KEY) {
-			char b64[KEY_B64_LEN];
-
-			key_to_base64(b64, out->key);
-			snprintf(src, sizeof(src), "key:%s", b64);
-		} else if (out->from == FIREWALL_FROM_CIDR) {
-			char p[ADDR_STRLEN];
-
-			snprintf(src, sizeof(src), "%s", addr_prefix_str(&out->cidr, p));
-		}
-		snprintf(out->text, sizeof(out->text), "%s %s%s from %s", deny ? "deny" : "allow",
-			 names[out->proto], ports, src);
-	}
-	return 0;
-}
 
 int firewall_rules_group_id(struct firewall_rules *rs, const char *name)
 {
