@@ -691,14 +691,13 @@ static bool want_colour(void)
 	return isatty(STDOUT_FILENO) && !(no && *no) && term && strcmp(term, "dumb");
 }
 
-int show_run(const char *cmd, int argc, char *argv[], bool brief)
+/* The command line into *o and *what (the interface, "all", "interfaces" or NULL). Returns
+ * -1 to go on, else the status to exit with. */
+static int parse_show_args(const char *cmd, int argc, char *argv[], bool brief, struct show_opts *o,
+			   const char **what)
 {
-	struct show_opts o = { .cmd = cmd, .format = brief ? FORMAT_BRIEF : FORMAT_TEXT };
-	const char *what = NULL;
 	bool json = false, interval_set = false;
-	char **names, *end;
-	size_t n;
-	int ret;
+	char *end;
 
 	if (wants_help(argc, argv)) {
 		usage_text(stdout, cmd);
@@ -714,9 +713,9 @@ int show_run(const char *cmd, int argc, char *argv[], bool brief)
 				return usage(cmd);
 			}
 			errno = 0;
-			o.interval = strtod(argv[++i], &end);
-			if (errno || end == argv[i] || *end || !(o.interval >= 0) ||
-			    o.interval > STATUS_INTERVAL_MAX) {
+			o->interval = strtod(argv[++i], &end);
+			if (errno || end == argv[i] || *end || !(o->interval >= 0) ||
+			    o->interval > STATUS_INTERVAL_MAX) {
 				fprintf(stderr,
 					"%s: %s: --interval: bad number of seconds `%s' (0 to "
 					"%.0f)\n",
@@ -725,36 +724,50 @@ int show_run(const char *cmd, int argc, char *argv[], bool brief)
 			}
 			interval_set = true;
 		} else if (!strcmp(argv[i], "--brief") && !brief) {
-			o.format = FORMAT_BRIEF;
-		} else if (!brief && what && !o.field && is_field(argv[i])) {
-			o.field = argv[i];
-		} else if (argv[i][0] == '-' || what) {
+			o->format = FORMAT_BRIEF;
+		} else if (!brief && *what && !o->field && is_field(argv[i])) {
+			o->field = argv[i];
+		} else if (argv[i][0] == '-' || *what) {
 			fprintf(stderr, "%s: %s: unexpected argument `%s'\n", PROG_NAME, cmd,
 				argv[i]);
 			return usage(cmd);
 		} else {
-			what = argv[i];
+			*what = argv[i];
 		}
 	}
 	/* One form at a time; status --json is show --json. */
-	if ((json || o.format == FORMAT_BRIEF) + !!o.field > 1 ||
-	    (json && o.format == FORMAT_BRIEF && !brief)) {
+	if ((json || o->format == FORMAT_BRIEF) + !!o->field > 1 ||
+	    (json && o->format == FORMAT_BRIEF && !brief)) {
 		fprintf(stderr, "%s: %s: --json, --brief and a field go alone\n", PROG_NAME, cmd);
 		return usage(cmd);
 	}
-	if (interval_set && !json && o.format != FORMAT_BRIEF) {
+	if (interval_set && !json && o->format != FORMAT_BRIEF) {
 		fprintf(stderr, "%s: %s: --interval goes with --brief or --json\n", PROG_NAME, cmd);
 		return usage(cmd);
 	}
 	/* status (and show --brief) measure rates unless told not to; show --json only when
 	 * asked, so that a script's plain read stays one reading. */
-	if (!interval_set && (brief || o.format == FORMAT_BRIEF))
-		o.interval = STATUS_INTERVAL;
+	if (!interval_set && (brief || o->format == FORMAT_BRIEF))
+		o->interval = STATUS_INTERVAL;
 	if (json)
-		o.format = FORMAT_JSON;
-	else if (o.field)
-		o.format = FORMAT_FIELD;
-	o.colour = o.format == FORMAT_BRIEF && want_colour();
+		o->format = FORMAT_JSON;
+	else if (o->field)
+		o->format = FORMAT_FIELD;
+	o->colour = o->format == FORMAT_BRIEF && want_colour();
+	return -1;
+}
+
+int show_run(const char *cmd, int argc, char *argv[], bool brief)
+{
+	struct show_opts o = { .cmd = cmd, .format = brief ? FORMAT_BRIEF : FORMAT_TEXT };
+	const char *what = NULL;
+	char **names;
+	size_t n;
+	int ret;
+
+	ret = parse_show_args(cmd, argc, argv, brief, &o, &what);
+	if (ret >= 0)
+		return ret;
 	if (what && !strcmp(what, "interfaces") && !brief && o.format != FORMAT_FIELD)
 		return show_interfaces(&o);
 	if (what && strcmp(what, "all")) {
