@@ -182,12 +182,9 @@ static void usage(void)
 	exit(2);
 }
 
-int main(int argc, char **argv)
+/* -s SIZES (comma-separated), -r ROUNDS, -t SECONDS per cell. */
+static void parse_args(int argc, char **argv, unsigned *rounds, double *seconds)
 {
-	unsigned rounds = 3;
-	double seconds = 0.2;
-	uint8_t *batch, *ct;
-	EVP_CIPHER *chacha;
 	int opt;
 
 	while ((opt = getopt(argc, argv, "r:t:s:")) != -1) {
@@ -203,17 +200,69 @@ int main(int argc, char **argv)
 			}
 			break;
 		case 'r':
-			rounds = (unsigned)atoi(optarg);
+			*rounds = (unsigned)atoi(optarg);
 			break;
 		case 't':
-			seconds = atof(optarg);
+			*seconds = atof(optarg);
 			break;
 		default:
 			usage();
 		}
 	}
-	if (rounds < 1 || rounds > MAX_ROUNDS || !(seconds > 0) || seconds > 10)
+	if (*rounds < 1 || *rounds > MAX_ROUNDS || !(*seconds > 0) || *seconds > 10)
 		usage();
+}
+
+/* One line of the table: case c sealed or opened by every implementation, rounds times in
+ * alternating order, the median of each. */
+static void bench_row(bool seal, const struct bench_case *c, unsigned rounds, double seconds,
+		      uint8_t *batch, uint8_t *ct)
+{
+	size_t slot = c->len + TAG;
+	double ns[N_IMPLS][MAX_ROUNDS], med[N_IMPLS];
+	char label[32];
+	int best = 0;
+
+	randombytes_buf(batch, TRAIN * (MAX_LEN + TAG));
+	for (unsigned i = 0; i < c->n; i++) {
+		randombytes_buf(ct + i * slot, c->len);
+		crypto_aead_chacha20poly1305_ietf_encrypt(ct + i * slot, NULL, ct + i * slot,
+							  c->len, NULL, 0, NULL,
+							  (uint8_t[12]){ 0, 0, 0, 0, (uint8_t)i },
+							  key);
+	}
+	for (unsigned r = 0; r < rounds; r++)
+		for (int j = 0; j < N_IMPLS; j++) {
+			int impl = (j + (int)r) % N_IMPLS;
+
+			if (r & 1)
+				impl = N_IMPLS - 1 - impl;
+			ns[impl][r] = run_cell(impl, seal, c, batch, ct, seconds);
+		}
+	if (c->n == 1)
+		snprintf(label, sizeof(label), "%zu", c->len);
+	else
+		snprintf(label, sizeof(label), "%u x %zu", c->n, c->len);
+	printf("%-5s %-12s", seal ? "seal" : "open", label);
+	for (int i = 0; i < N_IMPLS; i++) {
+		qsort(ns[i], rounds, sizeof(double), cmp_double);
+		med[i] = ns[i][rounds / 2];
+		printf(" | %7.0f ns %5.2f G", med[i], (double)c->len * 8 / med[i]);
+		if (i != SEALNET && med[i] < med[best])
+			best = i;
+	}
+	printf(" | %s\n", impl_names[best]);
+	fflush(stdout);
+}
+
+int main(int argc, char **argv)
+{
+	unsigned rounds = 3;
+	double seconds = 0.2;
+	uint8_t *batch, *ct;
+	EVP_CIPHER *chacha;
+
+	parse_args(argc, argv, &rounds, &seconds);
 	if (cipher_init())
 		die("cannot initialise the ciphers (SEALNET_AEAD?)");
 	chacha = EVP_CIPHER_fetch(NULL, "ChaCha20-Poly1305", NULL);
@@ -238,52 +287,9 @@ int main(int argc, char **argv)
 	for (int i = 0; i < N_IMPLS; i++)
 		printf(" | %17s", impl_names[i]);
 	printf(" | fastest\n");
-
-	for (int op = 0; op < 2; op++) {
-		bool seal = op == 0;
-
-		for (size_t k = 0; k < n_cases; k++) {
-			const struct bench_case *c = &cases[k];
-			size_t slot = c->len + TAG;
-			double ns[N_IMPLS][MAX_ROUNDS], med[N_IMPLS];
-			char label[32];
-			int best = 0;
-
-			randombytes_buf(batch, TRAIN * (MAX_LEN + TAG));
-			for (unsigned i = 0; i < c->n; i++) {
-				randombytes_buf(ct + i * slot, c->len);
-				crypto_aead_chacha20poly1305_ietf_encrypt(ct + i * slot, NULL,
-									  ct + i * slot, c->len,
-									  NULL, 0, NULL,
-									  (uint8_t[12]){
-										  0, 0, 0, 0,
-										  (uint8_t)i },
-									  key);
-			}
-			for (unsigned r = 0; r < rounds; r++)
-				for (int j = 0; j < N_IMPLS; j++) {
-					int impl = (j + (int)r) % N_IMPLS;
-
-					if (r & 1)
-						impl = N_IMPLS - 1 - impl;
-					ns[impl][r] = run_cell(impl, seal, c, batch, ct, seconds);
-				}
-			if (c->n == 1)
-				snprintf(label, sizeof(label), "%zu", c->len);
-			else
-				snprintf(label, sizeof(label), "%u x %zu", c->n, c->len);
-			printf("%-5s %-12s", seal ? "seal" : "open", label);
-			for (int i = 0; i < N_IMPLS; i++) {
-				qsort(ns[i], rounds, sizeof(double), cmp_double);
-				med[i] = ns[i][rounds / 2];
-				printf(" | %7.0f ns %5.2f G", med[i], (double)c->len * 8 / med[i]);
-				if (i != SEALNET && med[i] < med[best])
-					best = i;
-			}
-			printf(" | %s\n", impl_names[best]);
-			fflush(stdout);
-		}
-	}
+	for (int op = 0; op < 2; op++)
+		for (size_t k = 0; k < n_cases; k++)
+			bench_row(op == 0, &cases[k], rounds, seconds, batch, ct);
 	EVP_CIPHER_CTX_free(evp_seal_ctx);
 	EVP_CIPHER_CTX_free(evp_open_ctx);
 	EVP_CIPHER_free(chacha);
