@@ -83,77 +83,96 @@ static void wipe_free(char *buf, size_t size)
 	free(buf);
 }
 
+/* One send with the blank line: a daemon that hangs up after the first line must not make
+ * the rest fail with EPIPE before we could see that it said nothing. */
+static int send_request(int fd, const char *request)
+{
+	size_t len = strlen(request);
+	char *buf = malloc(len + 1);
+	int ret;
+
+	if (!buf)
+		return -ENOMEM;
+	memcpy(buf, request, len);
+	buf[len] = '\n';
+	ret = send_all(fd, buf, len + 1);
+	wipe_free(buf, len + 1);
+	return ret == -EPIPE || ret == -ECONNRESET ? -ENOTSUP : ret;
+}
+
+/* Doubles *buf, which holds len bytes, up to IPC_MAX_REPLY. Not realloc: the old block may
+ * hold a key and must be wiped. */
+static int grow(char **buf, size_t *cap, size_t len)
+{
+	char *grown;
+
+	if (*cap >= IPC_MAX_REPLY)
+		return -EMSGSIZE;
+	grown = malloc(*cap * 2);
+	if (!grown)
+		return -ENOMEM;
+	memcpy(grown, *buf, len);
+	wipe_free(*buf, *cap);
+	*buf = grown;
+	*cap *= 2;
+	return 0;
+}
+
+/* Reads up to the blank line that ends an answer into *buf (of *cap bytes, grown as needed),
+ * NUL-terminated there. */
+static int read_reply(int fd, char **buf, size_t *cap)
+{
+	size_t len = 0, from;
+	char *end;
+	ssize_t n;
+	int ret;
+
+	for (;;) {
+		if (*cap - len < 2 && (ret = grow(buf, cap, len)))
+			return ret;
+		n = recv(fd, *buf + len, *cap - len - 1, 0);
+		if (n < 0 && errno == EINTR)
+			continue;
+		/* Linux reports a hang-up with our request still unread as a reset. */
+		if (n < 0 && errno == ECONNRESET && !len)
+			n = 0;
+		if (n < 0)
+			return errno == EAGAIN ? -ETIMEDOUT : -errno;
+		if (n == 0)
+			return len ? -EPROTO : -ENOTSUP;
+		/* An answer has no blank line but the last one; it may straddle two reads. */
+		from = len ? len - 1 : 0;
+		len += (size_t)n;
+		(*buf)[len] = '\0';
+		end = (*buf)[0] == '\n' ? *buf : strstr(*buf + from, "\n\n");
+		if (end) {
+			*end = '\0';
+			return 0;
+		}
+	}
+}
+
 int ipc_transact(const char *ifname, const char *request, char **reply, size_t *size)
 {
-	size_t len = 0, cap = 4096, from;
-	char *buf = NULL, *grown, *end;
-	ssize_t n;
+	size_t cap = 4096;
+	char *buf = NULL;
 	int fd, ret;
 
 	*reply = NULL;
 	fd = ipc_connect(ifname);
 	if (fd < 0)
 		return fd;
-	/* One send with the blank line: a daemon that hangs up after the first line must not
-	 * make the rest fail with EPIPE before we could see that it said nothing. */
-	len = strlen(request);
-	if (cap < len + 2)
-		cap = len + 2;
+	ret = send_request(fd, request);
+	if (ret)
+		goto out;
 	buf = malloc(cap);
 	if (!buf) {
 		ret = -ENOMEM;
 		goto out;
 	}
-	memcpy(buf, request, len);
-	buf[len] = '\n';
-	ret = send_all(fd, buf, len + 1);
-	sodium_memzero(buf, len + 1);
-	if (ret == -EPIPE || ret == -ECONNRESET)
-		ret = -ENOTSUP;
+	ret = read_reply(fd, &buf, &cap);
 	if (ret)
 		goto out;
-	len = 0;
-	for (;;) {
-		if (cap - len < 2) {
-			if (cap >= IPC_MAX_REPLY) {
-				ret = -EMSGSIZE;
-				goto out;
-			}
-			/* Not realloc: the old block may hold a key and must be wiped. */
-			grown = malloc(cap * 2);
-			if (!grown) {
-				ret = -ENOMEM;
-				goto out;
-			}
-			memcpy(grown, buf, len);
-			wipe_free(buf, cap);
-			buf = grown;
-			cap *= 2;
-		}
-		n = recv(fd, buf + len, cap - len - 1, 0);
-		if (n < 0 && errno == EINTR)
-			continue;
-		/* Linux reports a hang-up with our request still unread as a reset. */
-		if (n < 0 && errno == ECONNRESET && !len)
-			n = 0;
-		if (n < 0) {
-			ret = errno == EAGAIN ? -ETIMEDOUT : -errno;
-			goto out;
-		}
-		if (n == 0) {
-			ret = len ? -EPROTO : -ENOTSUP;
-			goto out;
-		}
-		/* An answer has no blank line but the last one; it may straddle two reads. */
-		from = len ? len - 1 : 0;
-		len += (size_t)n;
-		buf[len] = '\0';
-		end = buf[0] == '\n' ? buf : strstr(buf + from, "\n\n");
-		if (end) {
-			*end = '\0';
-			break;
-		}
-	}
 	*reply = buf;
 	*size = cap;
 	buf = NULL;
