@@ -289,7 +289,7 @@ install: all
 	install -m 0755 $(SEALNET_CNI) $(DESTDIR)$(CNIDIR)/sealnet-cni
 	install -d $(DESTDIR)$(BENCHDIR)/systems
 	install -m 0755 tools/bench/bench.sh tools/bench/report.sh $(DESTDIR)$(BENCHDIR)/
-	install -m 0644 tools/bench/procs.sh $(DESTDIR)$(BENCHDIR)/
+	install -m 0644 tools/bench/procs.sh tools/bench/drivers.sh tools/bench/measure.sh $(DESTDIR)$(BENCHDIR)/
 	install -m 0644 tools/bench/systems/*.sh $(DESTDIR)$(BENCHDIR)/systems/
 	install -m 0644 docs/sealnetd.8 docs/sealnet.8 $(DESTDIR)$(MANDIR)/man8/
 	install -m 0644 docs/sealnet.conf.5 $(DESTDIR)$(MANDIR)/man5/
