@@ -6,27 +6,12 @@
 #include <ctype.h>
 #include <errno.h>
 #include <netinet/in.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
 #include <strings.h>
 
 #include "key.h"
-
-static int set_err(char *err, size_t errlen, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
-
-static int set_err(char *err, size_t errlen, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (err && errlen) {
-		va_start(ap, fmt);
-		vsnprintf(err, errlen, fmt, ap);
-		va_end(ap);
-	}
-	return -EINVAL;
-}
+#include "log.h"
 
 bool firewall_group_name_ok(const char *name)
 {
@@ -73,19 +58,21 @@ static int parse_proto(char *word, struct firewall_rule *out, char *err, size_t 
 	else if (!strcasecmp(word, "icmp"))
 		out->proto = IPPROTO_ICMP;
 	else
-		return set_err(err, errlen, "unknown protocol \"%s\" (any, tcp, udp, icmp)", word);
+		return log_errbuf(err, errlen, -EINVAL,
+				  "unknown protocol \"%s\" (any, tcp, udp, icmp)", word);
 	if (!slash)
 		return 0;
 	if (out->proto != IPPROTO_TCP && out->proto != IPPROTO_UDP)
-		return set_err(err, errlen, "only tcp and udp have ports");
+		return log_errbuf(err, errlen, -EINVAL, "only tcp and udp have ports");
 	dash = strchr(slash, '-');
 	if (parse_port(slash, dash ? (size_t)(dash - slash) : strlen(slash), &out->port_lo) ||
 	    (dash && parse_port(dash + 1, strlen(dash + 1), &out->port_hi)))
-		return set_err(err, errlen, "bad port \"%s\" (1 to 65535, or LOW-HIGH)", slash);
+		return log_errbuf(err, errlen, -EINVAL, "bad port \"%s\" (1 to 65535, or LOW-HIGH)",
+				  slash);
 	if (!dash)
 		out->port_hi = out->port_lo;
 	if (out->port_hi < out->port_lo)
-		return set_err(err, errlen, "bad port range \"%s\"", slash);
+		return log_errbuf(err, errlen, -EINVAL, "bad port range \"%s\"", slash);
 	return 0;
 }
 
@@ -96,18 +83,18 @@ static int parse_source(const char *w, struct firewall_rule *out, char *err, siz
 		out->from = FIREWALL_FROM_ANY;
 	} else if (!strncasecmp(w, "group:", 6)) {
 		if (!firewall_group_name_ok(w + 6))
-			return set_err(err, errlen, "bad group name \"%s\"", w + 6);
+			return log_errbuf(err, errlen, -EINVAL, "bad group name \"%s\"", w + 6);
 		out->from = FIREWALL_FROM_GROUP;
 		snprintf(out->group, sizeof(out->group), "%s", w + 6);
 	} else if (!strncasecmp(w, "key:", 4)) {
 		if (key_from_base64(out->key, w + 4))
-			return set_err(err, errlen, "bad public key \"%s\"", w + 4);
+			return log_errbuf(err, errlen, -EINVAL, "bad public key \"%s\"", w + 4);
 		out->from = FIREWALL_FROM_KEY;
 	} else {
 		if (!strchr(w, '/') || addr_parse_prefix(w, &out->cidr))
-			return set_err(err, errlen,
-				       "bad source \"%s\" (any, group:NAME, key:BASE64, or a CIDR)",
-				       w);
+			return log_errbuf(err, errlen, -EINVAL,
+					  "bad source \"%s\" (any, group:NAME, key:BASE64, or a CIDR)",
+					  w);
 		addr_prefix_mask(&out->cidr);
 		out->from = FIREWALL_FROM_CIDR;
 	}
@@ -149,22 +136,23 @@ int firewall_parse_rule(const char *text, bool deny, struct firewall_rule *out, 
 	out->deny = deny;
 	out->port_hi = 65535;
 	if (strlen(text) >= sizeof(buf))
-		return set_err(err, errlen, "rule too long");
+		return log_errbuf(err, errlen, -EINVAL, "rule too long");
 	snprintf(buf, sizeof(buf), "%s", text);
 	for (w = strtok_r(buf, " \t", &save); w; w = strtok_r(NULL, " \t", &save)) {
 		if (n == 4)
-			return set_err(err, errlen, "too many words in \"%s\"", text);
+			return log_errbuf(err, errlen, -EINVAL, "too many words in \"%s\"", text);
 		words[n++] = w;
 	}
 	if (n != 1 && n != 3)
-		return set_err(err, errlen, "want PROTO[/PORT[-PORT]] [from SOURCE], not \"%s\"",
-			       text);
+		return log_errbuf(err, errlen, -EINVAL,
+				  "want PROTO[/PORT[-PORT]] [from SOURCE], not \"%s\"", text);
 	ret = parse_proto(words[0], out, err, errlen);
 	if (ret)
 		return ret;
 	if (n == 3) {
 		if (strcasecmp(words[1], "from"))
-			return set_err(err, errlen, "expected \"from\", not \"%s\"", words[1]);
+			return log_errbuf(err, errlen, -EINVAL, "expected \"from\", not \"%s\"",
+					  words[1]);
 		ret = parse_source(words[2], out, err, errlen);
 		if (ret)
 			return ret;

@@ -149,3 +149,15 @@ void log_msg(int level, const char *fmt, ...)
 out:
 	va_end(ap);
 }
+
+int log_errbuf(char *err, size_t errlen, int ret, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (err && errlen) {
+		va_start(ap, fmt);
+		vsnprintf(err, errlen, fmt, ap);
+		va_end(ap);
+	}
+	return ret;
+}

@@ -4,6 +4,7 @@
 #define SEALNET_LOG_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <syslog.h>
 
 /* Where journald takes native-protocol datagrams, and the variable that names another socket
@@ -27,6 +28,12 @@ const char *log_journal_path(void);
  * SYSLOG_IDENTIFIER, SYSLOG_PID, MESSAGE. Call before the privilege drop (the socket is
  * made and connected here; afterwards only send(2) is needed). 0 or -errno. */
 int log_open_journal(const char *path);
+
+/* For a message the caller shows (a control-socket answer, a config error): formats into
+ * err[errlen] (nothing when err is NULL or errlen 0) and returns ret, so that an error path
+ * is one line: `return log_errbuf(err, errlen, -EINVAL, "bad port \"%s\"", s);`. */
+int log_errbuf(char *err, size_t errlen, int ret, const char *fmt, ...)
+	__attribute__((format(printf, 4, 5)));
 
 #define log_err(...) log_msg(LOG_ERR, __VA_ARGS__)
 #define log_warn(...) log_msg(LOG_WARNING, __VA_ARGS__)
