@@ -12,6 +12,7 @@
 #include "load.h"
 #include "noise.h"
 #include "peer.h"
+#include "peer_table.h"
 #include "udp.h"
 
 struct event_base;
