@@ -19,6 +19,7 @@
 #include "key.h"
 #include "log.h"
 #include "netlink.h"
+#include "peer.h"
 #include "ratelimiter.h"
 #include "tun.h"
 #include "workers.h"

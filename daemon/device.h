@@ -11,13 +11,13 @@
 #include "cookie.h"
 #include "load.h"
 #include "noise.h"
-#include "peer.h"
 #include "peer_table.h"
 #include "udp.h"
 
 struct event_base;
 struct event;
 struct config;
+struct config_peer;
 struct datapath;
 struct netlink;
 struct allowedips;
@@ -26,6 +26,7 @@ struct index_table;
 struct firewall;
 struct index_entry;
 struct workers;
+struct peer;
 
 /* Why a packet was dropped. The names (device_drop_name) appear in logs and later in metrics. */
 enum device_drop {
