@@ -1,5 +1,7 @@
 /* The device: one TUN interface, its UDP sockets, our identity, the peers and every table the
- * datapath looks things up in. Single-threaded on one libevent base. */
+ * datapath looks things up in. Single-threaded on one libevent base. Its life is device.c's,
+ * the apply apply.c's, the addresses and routes we add routes.c's, changes in slices job.c's
+ * (device_priv.h is what those four share). struct peer is peer.h's. */
 #ifndef SEALNET_DEVICE_H
 #define SEALNET_DEVICE_H
 
