@@ -1,7 +1,7 @@
-/* The apply: a config made the device's state whole or not at all (device_apply_change()),
- * and the device's state as a config (device_to_config()). What it builds aside, what it
- * did to the system and how both are undone are described at struct apply
- * (device_priv.h); the addresses and routes it changes are routes.c's. */
+/* The apply: the device made what a config says, whole or not at all
+ * (device_apply_change()), and the device's state as a config (device_to_config()). What it
+ * builds aside, what it does to the system and how both are undone: struct apply
+ * (device_priv.h). The addresses and routes it changes are routes.c's. */
 #include <errno.h>
 #include <event2/event.h>
 #include <linux/rtnetlink.h>
