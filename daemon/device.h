@@ -1,5 +1,7 @@
 /* The device: one TUN interface, its UDP sockets, our identity, the peers and every table the
- * datapath looks things up in. Single-threaded on one libevent base. */
+ * datapath looks things up in. Single-threaded on one libevent base. Its life is device.c's,
+ * the apply apply.c's, the addresses and routes we add routes.c's, changes in slices job.c's
+ * (device_priv.h is what those four share). struct peer is peer.h's. */
 #ifndef SEALNET_DEVICE_H
 #define SEALNET_DEVICE_H
 
@@ -11,12 +13,13 @@
 #include "cookie.h"
 #include "load.h"
 #include "noise.h"
-#include "peer.h"
+#include "peer_table.h"
 #include "udp.h"
 
 struct event_base;
 struct event;
 struct config;
+struct config_peer;
 struct datapath;
 struct netlink;
 struct allowedips;
@@ -25,6 +28,7 @@ struct index_table;
 struct firewall;
 struct index_entry;
 struct workers;
+struct peer;
 
 /* Why a packet was dropped. The names (device_drop_name) appear in logs and later in metrics. */
 enum device_drop {
