@@ -1015,10 +1015,53 @@ static void test_bad_requests(void **state)
 	}
 }
 
+/* The whole message, for one key of each kind of value (the kinds are read in one place,
+ * uapi_set.c's read_value()) and the keys checked on their own: what `wg set` prints. */
+static void test_messages(void **state)
+{
+	static const struct {
+		const char *req, *err;
+	} cases[] = {
+		{ "listen_port=65536", "line 1: listen_port: bad port \"65536\"" },
+		{ "fwmark=off", "line 1: fwmark: bad mark \"off\"" },
+		{ "public_key=" K1_HEX "\npersistent_keepalive_interval=x",
+		  "line 2: persistent_keepalive_interval: bad value \"x\"" },
+		{ "replace_rules=1", "line 1: replace_rules: only \"true\"" },
+		{ "public_key=" K1_HEX "\nreplace_groups=yes",
+		  "line 2: replace_groups: only \"true\"" },
+		{ "public_key=" K1_HEX "\nupdate_only=false",
+		  "line 2: update_only: only \"true\"" },
+		{ "private_key=00", "line 1: private_key: not 64 hex digits" },
+		{ "public_key=" K1_HEX "\npreshared_key=zz",
+		  "line 2: preshared_key: not 64 hex digits" },
+		{ "public_key=" K1_HEX "\npublic_key=1", "line 2: public_key: not 64 hex digits" },
+		{ "listen_port=1\nbogus=1", "line 2: unknown key \"bogus\"" },
+		{ "public_key=" K1_HEX "\nfwmark=1", "line 2: unknown peer key \"fwmark\"" },
+		{ "public_key=" K3_HEX "\nremove=true\nbogus=1",
+		  "line 3: unknown peer key \"bogus\"" },
+		{ "public_key=" K1_HEX "\nendpoint=1.2.3.4",
+		  "line 2: endpoint: bad address \"1.2.3.4\"" },
+		{ "public_key=" K1_HEX "\nallowed_ip=-1.2.3.4",
+		  "line 2: allowed_ip: bad prefix \"-1.2.3.4\"" },
+		{ "public_key=" K1_HEX "\ngroup=a b", "line 2: group: bad name \"a b\"" },
+		{ "public_key=" K1_HEX "\nprotocol_version=2",
+		  "line 2: protocol_version: only 1 is known" },
+		{ "listen_port", "line 1: no '=' in \"listen_port\"" },
+	};
+
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		struct config *c = base_config();
+
+		assert_true(parse_set(c, cases[i].req) < 0);
+		config_free(c);
+		assert_string_equal(err, cases[i].err);
+	}
+}
+
 /* A removed or skipped peer changes nothing, but its lines are still input that must make
  * sense (so says the comment in uapi_parse_set, and wireguard-go checks them against a
  * dummy peer): a malformed value after remove=true or a skipping update_only=true should be
- * refused like anywhere else. uapi.c only checks that the key is known there. */
+ * refused like anywhere else. uapi_set.c only checks that the key is known there. */
 static void test_skipped_peer_values_checked(void **state)
 {
 	static const char *const reqs[] = {
@@ -1293,6 +1336,7 @@ int main(void)
 		cmocka_unit_test(test_config_endpoint_zone),
 		cmocka_unit_test(test_crlf),
 		cmocka_unit_test(test_bad_requests),
+		cmocka_unit_test(test_messages),
 		cmocka_unit_test(test_skipped_peer_values_checked),
 		cmocka_unit_test(test_long_lines),
 		cmocka_unit_test(test_err_buffer),
