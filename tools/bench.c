@@ -16,6 +16,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "cmdline.h"
 #include "subcommands.h"
 
 #define CMD "bench"
@@ -87,22 +88,6 @@ static bool in_path(const char *tool)
 		if (!*end)
 			return false;
 	}
-}
-
-/* A whole number in [min, max], as the script wants it. */
-static int check_number(const char *opt, const char *s, long min, long max)
-{
-	char *end;
-	long v;
-
-	errno = 0;
-	v = strtol(s, &end, 10);
-	if (errno || *s < '0' || *s > '9' || *end || v < min || v > max) {
-		fprintf(stderr, "%s: %s: %s wants a whole number from %ld to %ld, not `%s'\n",
-			PROG_NAME, CMD, opt, min, max, s);
-		return -EINVAL;
-	}
-	return 0;
 }
 
 /* An output file must be creatable now, not after a run of several minutes. */
@@ -218,6 +203,42 @@ static void export_binaries(const char *dir)
 	}
 }
 
+static int option(void *ctx, int c, char *arg)
+{
+	struct bench_options *o = ctx;
+
+	switch (c) {
+	case 'n':
+		o->rounds = arg;
+		break;
+	case 't':
+		o->seconds = arg;
+		break;
+	case 's':
+		o->systems = arg;
+		break;
+	case 'j':
+		o->json = arg;
+		break;
+	case 'p':
+		o->plot = arg;
+		break;
+	case 'x':
+		o->txt = arg;
+		break;
+	case 'P':
+		o->peer = arg;
+		break;
+	case 'o':
+		o->overlay = arg;
+		break;
+	case 'h':
+		usage(stdout);
+		return 1;
+	}
+	return 0;
+}
+
 static int parse(int argc, char *argv[], struct bench_options *o)
 {
 	static const struct option longopts[] = {
@@ -232,51 +253,20 @@ static int parse(int argc, char *argv[], struct bench_options *o)
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
-	int c;
+	unsigned long long n;
+	int ret, operand;
 
-	opterr = 0;
-	optind = 1;
-	while ((c = getopt_long(argc, argv, "+n:t:h", longopts, NULL)) != -1) {
-		switch (c) {
-		case 'n':
-			o->rounds = optarg;
-			break;
-		case 't':
-			o->seconds = optarg;
-			break;
-		case 's':
-			o->systems = optarg;
-			break;
-		case 'j':
-			o->json = optarg;
-			break;
-		case 'p':
-			o->plot = optarg;
-			break;
-		case 'x':
-			o->txt = optarg;
-			break;
-		case 'P':
-			o->peer = optarg;
-			break;
-		case 'o':
-			o->overlay = optarg;
-			break;
-		case 'h':
-			usage(stdout);
-			return 1;
-		default:
-			fprintf(stderr, "%s: %s: %s `%s'\n", PROG_NAME, CMD,
-				optopt && strchr("ntsjpxPo", optopt) ? "option needs a value:"
-								     : "unknown option",
-				argv[optind - 1]);
-			return -EINVAL;
-		}
-	}
-	if (optind < argc) {
-		fprintf(stderr, "%s: %s: unexpected argument `%s'\n", PROG_NAME, CMD, argv[optind]);
+	ret = cmdline_parse(CMD, argc, argv, "+n:t:h", longopts, option, o, &operand);
+	if (ret)
+		return ret;
+	if (operand < argc) {
+		fprintf(stderr, "%s: %s: unexpected argument `%s'\n", PROG_NAME, CMD,
+			argv[operand]);
 		return -EINVAL;
 	}
+	if (cmdline_number(CMD, "-n", o->rounds, 1, 100, &n) ||
+	    cmdline_number(CMD, "-t", o->seconds, 1, 3600, &n))
+		return -EINVAL;
 	if (o->overlay && !o->peer) {
 		fprintf(stderr, "%s: %s: --overlay goes with --peer\n", PROG_NAME, CMD);
 		return -EINVAL;
@@ -306,8 +296,6 @@ int bench_main(int argc, char *argv[])
 		fprintf(stderr, "Try `%s %s --help'.\n", PROG_NAME, CMD);
 		return EXIT_USAGE;
 	}
-	if (check_number("-n", o.rounds, 1, 100) || check_number("-t", o.seconds, 1, 3600))
-		return EXIT_USAGE;
 	/* Only the local mode builds namespaces; --peer just runs ping and iperf3. */
 	if (!o.peer && geteuid() != 0) {
 		fprintf(stderr,
