@@ -16,12 +16,14 @@
 struct droplog {
 	struct device *dev;
 	struct event *ev;
-	uint64_t logged[DROP_MAX];    /* the count at the last line (or at the start) */
+	/* The count at the reason's last line: 0 until its first, since a line is only written
+	 * for a count that moved up from 0. */
+	uint64_t logged[DROP_MAX];
 	uint64_t logged_at[DROP_MAX]; /* device_now() of the last line */
-	bool ever[DROP_MAX];          /* a line was written for the reason */
 };
 
-/* sealnetd(8)'s table of drop reasons says the same: keep the two in step. */
+/* Each is the first sentence of the reason's entry in sealnetd(8)'s Drop reasons, which goes
+ * on from there (test_droplog checks that every entry opens with its hint). */
 static const char *const hints[DROP_MAX] = {
 	[DROP_BAD_SIZE] = "a datagram too short or of the wrong size for its type reached the "
 			  "port: not a WireGuard peer, or a damaged path",
@@ -81,14 +83,16 @@ void droplog_check(struct droplog *dl, uint64_t now)
 {
 	const uint64_t *drops = dl->dev->stats.drops;
 	uint64_t n;
+	bool first;
 
 	for (int d = 0; d < DROP_MAX; d++) {
 		if (drops[d] == dl->logged[d] || !hints[d])
 			continue;
-		if (dl->ever[d] && now - dl->logged_at[d] < DROPLOG_PERIOD_NS)
+		first = !dl->logged[d];
+		if (!first && now - dl->logged_at[d] < DROPLOG_PERIOD_NS)
 			continue;
 		n = drops[d] - dl->logged[d];
-		if (!dl->ever[d])
+		if (first)
 			log_warn("%s: drops: %s (%llu so far): %s; further drops of this reason are "
 				 "logged once a minute at most",
 				 dl->dev->ifname, reason(d), (unsigned long long)n, hints[d]);
@@ -98,7 +102,6 @@ void droplog_check(struct droplog *dl, uint64_t now)
 				 (unsigned long long)((now - dl->logged_at[d]) / 1000000000ULL));
 		dl->logged[d] = drops[d];
 		dl->logged_at[d] = now;
-		dl->ever[d] = true;
 	}
 }
 

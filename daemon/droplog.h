@@ -13,8 +13,8 @@
 
 struct droplog;
 
-/* What to do about a drop of that reason, one sentence for the log (sealnetd(8) has the same
- * table); NULL for reasons not worth a line (link_local). */
+/* What to do about a drop of that reason, one sentence for the log (the first of the reason's
+ * entry in sealnetd(8)); NULL for reasons not worth a line (link_local). */
 const char *droplog_hint(enum device_drop d);
 
 /* Starts the once-a-second check on dev's event loop. 0 or -errno; *out freed with

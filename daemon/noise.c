@@ -110,6 +110,40 @@ static void handshake_start(uint8_t ck[NOISE_HASH_LEN], uint8_t hash[NOISE_HASH_
 	mix_hash(hash, responder_static, KEY_LEN);
 }
 
+/* How both create steps end: on success hs moves on to next; on failure the half-built
+ * handshake is forgotten, so its ephemeral key is never used. The message key goes either
+ * way. */
+static int create_done(struct noise_handshake *hs, enum noise_state next, uint8_t key[KEY_LEN],
+		       int ret)
+{
+	if (ret)
+		noise_handshake_clear(hs);
+	else
+		hs->state = next;
+	cipher_wipe(key, KEY_LEN);
+	return ret;
+}
+
+/* A consume step builds the transcript on this copy and hands it to hs only once the whole
+ * message decrypted: a failed consume leaves hs as it was (noise.h). */
+struct transcript {
+	uint8_t hash[NOISE_HASH_LEN];
+	uint8_t ck[NOISE_HASH_LEN];
+	uint8_t key[KEY_LEN];
+	uint8_t e[KEY_LEN]; /* the remote ephemeral */
+};
+
+/* How both consume steps end once the message is accepted. sender_index as on the wire. */
+static void consume_done(struct noise_handshake *hs, const struct transcript *tr,
+			 uint32_t sender_index, enum noise_state next)
+{
+	memcpy(hs->remote_ephemeral, tr->e, KEY_LEN);
+	memcpy(hs->hash, tr->hash, NOISE_HASH_LEN);
+	memcpy(hs->chaining_key, tr->ck, NOISE_HASH_LEN);
+	hs->remote_index = le32toh(sender_index);
+	hs->state = next;
+}
+
 void noise_tai64n(uint8_t out[NOISE_TIMESTAMP_LEN], uint64_t realtime_ns)
 {
 	/* TAI64 label 2^62 + 10 (TAI - UTC offset at the epoch); nanoseconds rounded down to a
@@ -189,13 +223,9 @@ int noise_create_initiation(struct noise_handshake *hs, const struct noise_local
 	message_encrypt(dst->encrypted_timestamp, timestamp, NOISE_TIMESTAMP_LEN, key, hs->hash);
 
 	dst->sender_index = htole32(hs->entry.index);
-	hs->state = NOISE_CREATED_INITIATION;
 	ret = 0;
 out:
-	if (ret)
-		noise_handshake_clear(hs);
-	cipher_wipe(key, sizeof(key));
-	return ret;
+	return create_done(hs, NOISE_CREATED_INITIATION, key, ret);
 }
 
 int noise_consume_initiation(const struct noise_local *local,
@@ -203,27 +233,27 @@ int noise_consume_initiation(const struct noise_local *local,
 			     noise_lookup_fn *lookup, void *ctx, uint64_t now,
 			     struct noise_handshake **out)
 {
-	uint8_t s[KEY_LEN], e[KEY_LEN], t[NOISE_TIMESTAMP_LEN];
-	uint8_t hash[NOISE_HASH_LEN], ck[NOISE_HASH_LEN], key[KEY_LEN];
+	uint8_t s[KEY_LEN], t[NOISE_TIMESTAMP_LEN];
+	struct transcript tr;
 	struct noise_handshake *hs;
 	int ret = -ENOKEY;
 
 	*out = NULL;
 	if (!local->private_key)
 		goto out;
-	handshake_start(ck, hash, local->public_key);
+	handshake_start(tr.ck, tr.hash, local->public_key);
 
 	/* e */
-	memcpy(e, src->unencrypted_ephemeral, sizeof(e));
-	mix_ephemeral(ck, hash, e);
+	memcpy(tr.e, src->unencrypted_ephemeral, KEY_LEN);
+	mix_ephemeral(tr.ck, tr.hash, tr.e);
 
 	/* es */
 	ret = -EBADMSG;
-	if (mix_dh(ck, key, local->private_key, e))
+	if (mix_dh(tr.ck, tr.key, local->private_key, tr.e))
 		goto out;
 
 	/* s */
-	if (message_decrypt(s, src->encrypted_static, KEY_LEN, key, hash))
+	if (message_decrypt(s, src->encrypted_static, KEY_LEN, tr.key, tr.hash))
 		goto out;
 
 	ret = -ENOKEY;
@@ -233,11 +263,11 @@ int noise_consume_initiation(const struct noise_local *local,
 
 	/* ss */
 	ret = -EBADMSG;
-	if (mix_precomputed_dh(ck, key, hs->precomputed_static_static))
+	if (mix_precomputed_dh(tr.ck, tr.key, hs->precomputed_static_static))
 		goto out;
 
 	/* {t} */
-	if (message_decrypt(t, src->encrypted_timestamp, NOISE_TIMESTAMP_LEN, key, hash))
+	if (message_decrypt(t, src->encrypted_timestamp, NOISE_TIMESTAMP_LEN, tr.key, tr.hash))
 		goto out;
 
 	/* A replayed initiation would make us answer again and reset the peer's session. */
@@ -249,19 +279,13 @@ int noise_consume_initiation(const struct noise_local *local,
 	    now - hs->last_initiation_consumption < NSEC_PER_SEC / INITIATIONS_PER_SECOND)
 		goto out;
 
-	memcpy(hs->remote_ephemeral, e, sizeof(e));
+	consume_done(hs, &tr, src->sender_index, NOISE_CONSUMED_INITIATION);
 	memcpy(hs->latest_timestamp, t, sizeof(t));
-	memcpy(hs->hash, hash, sizeof(hash));
-	memcpy(hs->chaining_key, ck, sizeof(ck));
-	hs->remote_index = le32toh(src->sender_index);
 	hs->last_initiation_consumption = now;
-	hs->state = NOISE_CONSUMED_INITIATION;
 	*out = hs;
 	ret = 0;
 out:
-	cipher_wipe(key, sizeof(key));
-	cipher_wipe(hash, sizeof(hash));
-	cipher_wipe(ck, sizeof(ck));
+	cipher_wipe(&tr, sizeof(tr));
 	cipher_wipe(s, sizeof(s));
 	return ret;
 }
@@ -298,57 +322,46 @@ int noise_create_response(struct noise_handshake *hs, const struct noise_local *
 	message_encrypt(dst->encrypted_nothing, NULL, 0, key, hs->hash);
 
 	dst->sender_index = htole32(hs->entry.index);
-	hs->state = NOISE_CREATED_RESPONSE;
 	ret = 0;
 out:
-	if (ret)
-		noise_handshake_clear(hs);
-	cipher_wipe(key, sizeof(key));
-	return ret;
+	return create_done(hs, NOISE_CREATED_RESPONSE, key, ret);
 }
 
 int noise_consume_response(struct noise_handshake *hs, const struct noise_local *local,
 			   const struct message_handshake_response *src)
 {
-	uint8_t e[KEY_LEN], hash[NOISE_HASH_LEN], ck[NOISE_HASH_LEN];
-	uint8_t key[KEY_LEN];
+	struct transcript tr;
 	int ret = -EINVAL;
 
 	if (hs->state != NOISE_CREATED_INITIATION || !local->private_key)
 		goto out;
-	memcpy(hash, hs->hash, sizeof(hash));
-	memcpy(ck, hs->chaining_key, sizeof(ck));
+	memcpy(tr.hash, hs->hash, NOISE_HASH_LEN);
+	memcpy(tr.ck, hs->chaining_key, NOISE_HASH_LEN);
 
 	/* e */
-	memcpy(e, src->unencrypted_ephemeral, sizeof(e));
-	mix_ephemeral(ck, hash, e);
+	memcpy(tr.e, src->unencrypted_ephemeral, KEY_LEN);
+	mix_ephemeral(tr.ck, tr.hash, tr.e);
 
 	/* ee */
 	ret = -EBADMSG;
-	if (mix_dh(ck, NULL, hs->ephemeral_private, e))
+	if (mix_dh(tr.ck, NULL, hs->ephemeral_private, tr.e))
 		goto out;
 
 	/* se */
-	if (mix_dh(ck, NULL, local->private_key, e))
+	if (mix_dh(tr.ck, NULL, local->private_key, tr.e))
 		goto out;
 
 	/* psk */
-	mix_psk(ck, hash, key, hs->preshared_key);
+	mix_psk(tr.ck, tr.hash, tr.key, hs->preshared_key);
 
 	/* {} */
-	if (message_decrypt(NULL, src->encrypted_nothing, 0, key, hash))
+	if (message_decrypt(NULL, src->encrypted_nothing, 0, tr.key, tr.hash))
 		goto out;
 
-	memcpy(hs->remote_ephemeral, e, sizeof(e));
-	memcpy(hs->hash, hash, sizeof(hash));
-	memcpy(hs->chaining_key, ck, sizeof(ck));
-	hs->remote_index = le32toh(src->sender_index);
-	hs->state = NOISE_CONSUMED_RESPONSE;
+	consume_done(hs, &tr, src->sender_index, NOISE_CONSUMED_RESPONSE);
 	ret = 0;
 out:
-	cipher_wipe(key, sizeof(key));
-	cipher_wipe(hash, sizeof(hash));
-	cipher_wipe(ck, sizeof(ck));
+	cipher_wipe(&tr, sizeof(tr));
 	return ret;
 }
 

@@ -331,11 +331,52 @@ static void open_range(void *ctx, unsigned begin, unsigned end)
 	}
 }
 
+/* What a run of authentic packets from one peer, with one session, owes its timers: settled
+ * once for the run rather than once a packet, as send.c's settle() does for sending (the
+ * clock is the wakeup's, so once is the same). A run ends where the peer or the session
+ * changes, so a session confirmed mid-batch is settled on each side of the confirmation as
+ * packet by packet; nothing else sends to the peer or reads its timers while a run lasts
+ * (rx_flush()). */
+struct rx_owed {
+	struct peer *p; /* NULL: nothing owed */
+	const struct noise_keypair *kp;
+	unsigned data; /* how many carried data, counted up to 2: see rx_settle() */
+};
+
+static void rx_settle(struct rx_owed *o, uint64_t now)
+{
+	struct peer *p = o->p;
+
+	if (!p)
+		return;
+	o->p = NULL;
+	if (unlikely(timers_should_rekey_after_receive(&p->timers, p->current, now)))
+		datapath_send_initiation(p, false, now);
+	timers_any_authenticated_packet_received(&p->timers);
+	timers_any_authenticated_packet_traversal(&p->timers, now);
+	/* The first arms the keepalive, the second asks for another (need_another_keepalive),
+	 * as two packets would one by one; a third adds nothing. */
+	for (unsigned i = 0; i < o->data; i++)
+		timers_data_received(&p->timers, now);
+	o->data = 0;
+	peer_timers_schedule(p);
+}
+
+/* Makes the packet's peer and session the run owed (settling the one before). */
+static void rx_owe(struct rx_owed *o, struct peer *p, const struct noise_keypair *kp, uint64_t now)
+{
+	if (o->p == p && o->kp == kp)
+		return;
+	rx_settle(o, now);
+	o->p = p;
+	o->kp = kp;
+}
+
 /* Phase two, in arrival order: an opened message is authentic; if it is also fresh it may
  * move state and reach the TUN. *rotated says whether an earlier message of the batch
  * confirmed a session (and so retired another), and is set when this one does. */
 static void receive_opened(struct device *dev, const struct datapath_rx *rx, uint64_t now,
-			   bool *rotated)
+			   bool *rotated, struct rx_owed *owed)
 {
 	struct message_data *msg = (struct message_data *)rx->buf;
 	size_t clen = rx->len - HEADROOM, plen, real;
@@ -360,6 +401,7 @@ static void receive_opened(struct device *dev, const struct datapath_rx *rx, uin
 	}
 
 	/* Authentic and fresh: only now may it move state. */
+	rx_owe(owed, p, kp, now);
 	set_endpoint(p, dev->dp->rx_src, dev->dp->rx_local);
 	p->stats.rx_bytes += rx->len;
 	p->stats.rx_packets++;
@@ -369,14 +411,10 @@ static void receive_opened(struct device *dev, const struct datapath_rx *rx, uin
 		log_info("%s: peer %s: session confirmed", dev->ifname, p->name);
 		datapath_send_staged(p, now);
 	}
-	if (unlikely(timers_should_rekey_after_receive(&p->timers, p->current, now)))
-		datapath_send_initiation(p, false, now);
-	timers_any_authenticated_packet_received(&p->timers);
-	timers_any_authenticated_packet_traversal(&p->timers, now);
 
 	plen = clen - NOISE_AUTHTAG_LEN;
 	if (plen) {
-		timers_data_received(&p->timers, now);
+		owed->data += owed->data < 2;
 		real = inner_packet_ok(dev, p, rx->buf + HEADROOM, plen);
 		if (real && unlikely(firewall_active(dev->firewall)) &&
 		    firewall_inbound(dev->firewall, peer_public_key(p), p->group_mask,
@@ -387,17 +425,17 @@ static void receive_opened(struct device *dev, const struct datapath_rx *rx, uin
 		if (real)
 			tun_deliver(dev, rx->buf + HEADROOM - OFFLOAD_VNET_HDR_LEN, real);
 	}
-	peer_timers_schedule(p);
 }
 
 /* Opens every queued data message (spread over the threads when there is enough to do),
- * then finishes each in order. */
+ * then finishes each in order, and settles what the last run owes. */
 static void rx_flush(struct device *dev, uint64_t now)
 {
 	struct datapath *dp = dev->dp;
 	unsigned n = dp->n_rx;
 	size_t bytes = 0;
 	bool rotated = false;
+	struct rx_owed owed = { 0 };
 
 	for (unsigned i = 0; i < n; i++)
 		bytes += dp->rx[i].len;
@@ -409,7 +447,8 @@ static void rx_flush(struct device *dev, uint64_t now)
 	 * run between wakeups. */
 	dp->n_rx = 0;
 	for (unsigned i = 0; i < n; i++)
-		receive_opened(dev, &dp->rx[i], now, &rotated);
+		receive_opened(dev, &dp->rx[i], now, &rotated, &owed);
+	rx_settle(&owed, now);
 }
 
 /* One datagram; data messages only queued (call rx_flush() before the buffer or the source

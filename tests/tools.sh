@@ -217,6 +217,39 @@ echo "not a key at all" >"$tmp/notakey"
 expect_status "set private-key from a bad file" 1 "$sealnet" set "$none" private-key "$tmp/notakey"
 if grep -q "not a key" "$tmp/err" && ! grep -q "at all" "$tmp/err"; then ok; else bad "bad key file: stderr: $(cat "$tmp/err")"; fi
 
+# bench and registry: one getopt_long loop (tools/cmdline.c) that names what it cannot take,
+# and one rule for an option's number and its range.
+# refused NAME WANT-STATUS MESSAGE ARGS...: exits WANT-STATUS with MESSAGE (fixed string) on stderr.
+refused() {
+	local name=$1 want=$2 msg=$3
+	shift 3
+	expect_status "$name" "$want" "$sealnet" "$@"
+	if grep -qF -- "$msg" "$tmp/err"; then ok; else bad "$name: stderr: $(cat "$tmp/err")"; fi
+}
+refused "bench -n 0" 2 "sealnet: bench: -n wants a whole number from 1 to 100, not \`0'" bench -n 0
+refused "bench -t 3601" 2 "-t wants a whole number from 1 to 3600, not \`3601'" bench -t 3601
+refused "bench -n 1x" 2 "-n wants a whole number from 1 to 100, not \`1x'" bench -n 1x
+refused "bench --rounds without a value" 2 "sealnet: bench: option needs a value: \`--rounds'" bench --rounds
+refused "bench --bogus" 2 "sealnet: bench: unknown option \`--bogus'" bench --bogus
+# What bench hands its script: every option given (and -n, -t by default) as --name VALUE,
+# in one order, whatever the spelling on the command line. A bash that only writes down its
+# arguments stands in for the script's.
+mkdir -p "$tmp/fakebash"
+# shellcheck disable=SC2016 # expanded by the fake bash, not here
+printf '#!/bin/sh\nshift\necho "$*" >"%s/bench-args"\n' "$tmp" >"$tmp/fakebash/bash"
+chmod 755 "$tmp/fakebash/bash"
+PATH=$tmp/fakebash:$PATH "$sealnet" bench --ove 100.64.0.9 --peer=198.18.0.1 -n2 --json "$tmp/b.json" \
+	>"$tmp/out" 2>"$tmp/err"
+expect_eq "bench --peer: exit status" "$?" 0
+expect_eq "bench --peer: the script's arguments" "$(cat "$tmp/bench-args" 2>/dev/null)" \
+	"--rounds 2 --time 5 --json $tmp/b.json --peer 198.18.0.1 --overlay 100.64.0.9"
+refused "registry --ttl 1" 2 "sealnet: registry: --ttl wants a whole number from 2 to 3600, not \`1'" \
+	registry "$none" --ttl 1
+refused "registry --ttl without a value" 2 "sealnet: registry: option needs a value: \`--ttl'" \
+	registry "$none" --ttl
+refused "registry --bogus" 2 "sealnet: registry: unknown option \`--bogus'" registry --bogus "$none"
+if grep -q "^Usage: sealnet registry" "$tmp/err"; then ok; else bad "registry --bogus: no usage: $(cat "$tmp/err")"; fi
+
 usage_error "up without argument" up up
 usage_error "up with two arguments" up up a b
 usage_error "up with a long name" up up 0123456789abcdef

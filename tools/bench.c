@@ -16,20 +16,46 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "cmdline.h"
 #include "subcommands.h"
 
 #define CMD "bench"
 
-/* Pointers into argv (or to the defaults), passed on as they are. */
+/* The options the script takes, each named once, here: getopt_long's table is made from this
+ * one, and every option given goes to the script as --name VALUE, so that the script never
+ * has to understand abbreviations. */
+enum bench_option {
+	OPT_ROUNDS,
+	OPT_TIME,
+	OPT_SYSTEMS,
+	OPT_JSON,
+	OPT_PLOT,
+	OPT_TXT,
+	OPT_PEER,
+	OPT_OVERLAY,
+	OPT_MAX
+};
+
+static const struct {
+	const char *name;
+	char letter; /* -letter as well as --name; 0 for none */
+	bool output; /* names a file written at the end of the run */
+} options[OPT_MAX] = {
+	[OPT_ROUNDS] = { "rounds", 'n' }, [OPT_TIME] = { "time", 't' },
+	[OPT_SYSTEMS] = { "systems" },    [OPT_JSON] = { "json", 0, true },
+	[OPT_PLOT] = { "plot", 0, true }, [OPT_TXT] = { "txt", 0, true },
+	[OPT_PEER] = { "peer" },          [OPT_OVERLAY] = { "overlay" },
+};
+
+/* What getopt_long returns for option i: its letter, or a value no letter has. */
+static int option_val(int i)
+{
+	return options[i].letter ? options[i].letter : 256 + i;
+}
+
+/* Pointers into argv (or to the defaults), passed on as they are; NULL for not given. */
 struct bench_options {
-	char *rounds;
-	char *seconds;
-	char *systems;
-	char *json;
-	char *plot;
-	char *txt;
-	char *peer;
-	char *overlay;
+	char *value[OPT_MAX];
 };
 
 /* What the script runs, and the Debian package to name when one is missing. */
@@ -89,22 +115,6 @@ static bool in_path(const char *tool)
 	}
 }
 
-/* A whole number in [min, max], as the script wants it. */
-static int check_number(const char *opt, const char *s, long min, long max)
-{
-	char *end;
-	long v;
-
-	errno = 0;
-	v = strtol(s, &end, 10);
-	if (errno || *s < '0' || *s > '9' || *end || v < min || v > max) {
-		fprintf(stderr, "%s: %s: %s wants a whole number from %ld to %ld, not `%s'\n",
-			PROG_NAME, CMD, opt, min, max, s);
-		return -EINVAL;
-	}
-	return 0;
-}
-
 /* An output file must be creatable now, not after a run of several minutes. */
 static int check_output(const char *opt, const char *file)
 {
@@ -117,7 +127,7 @@ static int check_output(const char *opt, const char *file)
 	if (access(dir, W_OK | X_OK) < 0) {
 		int err = errno;
 
-		fprintf(stderr, "%s: %s: %s %s: cannot write in %s: %s\n", PROG_NAME, CMD, opt,
+		fprintf(stderr, "%s: %s: --%s %s: cannot write in %s: %s\n", PROG_NAME, CMD, opt,
 			file, dir, strerror(err));
 		return -err;
 	}
@@ -136,13 +146,13 @@ static int check_tools(const struct bench_options *o)
 			PROG_NAME, CMD, prerequisites[i].tool, prerequisites[i].package);
 		ret = -ENOENT;
 	}
-	if (o->plot && !in_path("gnuplot")) {
+	if (o->value[OPT_PLOT] && !in_path("gnuplot")) {
 		fprintf(stderr, "%s: %s: --plot needs gnuplot (Debian package gnuplot-nox)\n",
 			PROG_NAME, CMD);
 		ret = -ENOENT;
 	}
 	/* Without --overlay, the peer's overlay address is read from `wg show'. */
-	if (o->peer && !o->overlay && !in_path("wg")) {
+	if (o->value[OPT_PEER] && !o->value[OPT_OVERLAY] && !in_path("wg")) {
 		fprintf(stderr, "%s: %s: --peer without --overlay needs wg (wireguard-tools)\n",
 			PROG_NAME, CMD);
 		ret = -ENOENT;
@@ -218,70 +228,54 @@ static void export_binaries(const char *dir)
 	}
 }
 
+static int option(void *ctx, int c, char *arg)
+{
+	struct bench_options *o = ctx;
+
+	if (c == 'h') {
+		usage(stdout);
+		return 1;
+	}
+	for (int i = 0; i < OPT_MAX; i++)
+		if (c == option_val(i))
+			o->value[i] = arg;
+	return 0;
+}
+
 static int parse(int argc, char *argv[], struct bench_options *o)
 {
-	static const struct option longopts[] = {
-		{ "rounds", required_argument, NULL, 'n' },
-		{ "time", required_argument, NULL, 't' },
-		{ "systems", required_argument, NULL, 's' },
-		{ "json", required_argument, NULL, 'j' },
-		{ "plot", required_argument, NULL, 'p' },
-		{ "txt", required_argument, NULL, 'x' },
-		{ "peer", required_argument, NULL, 'P' },
-		{ "overlay", required_argument, NULL, 'o' },
-		{ "help", no_argument, NULL, 'h' },
-		{ NULL, 0, NULL, 0 },
+	struct option longopts[OPT_MAX + 2] = {
+		[OPT_MAX] = { "help", no_argument, NULL, 'h' },
 	};
-	int c;
+	char shortopts[2 * OPT_MAX + 3] = "+h";
+	size_t len = strlen(shortopts);
+	unsigned long long n;
+	int ret, operand;
 
-	opterr = 0;
-	optind = 1;
-	while ((c = getopt_long(argc, argv, "+n:t:h", longopts, NULL)) != -1) {
-		switch (c) {
-		case 'n':
-			o->rounds = optarg;
-			break;
-		case 't':
-			o->seconds = optarg;
-			break;
-		case 's':
-			o->systems = optarg;
-			break;
-		case 'j':
-			o->json = optarg;
-			break;
-		case 'p':
-			o->plot = optarg;
-			break;
-		case 'x':
-			o->txt = optarg;
-			break;
-		case 'P':
-			o->peer = optarg;
-			break;
-		case 'o':
-			o->overlay = optarg;
-			break;
-		case 'h':
-			usage(stdout);
-			return 1;
-		default:
-			fprintf(stderr, "%s: %s: %s `%s'\n", PROG_NAME, CMD,
-				optopt && strchr("ntsjpxPo", optopt) ? "option needs a value:"
-								     : "unknown option",
-				argv[optind - 1]);
-			return -EINVAL;
+	for (int i = 0; i < OPT_MAX; i++) {
+		longopts[i] = (struct option){ options[i].name, required_argument, NULL,
+					       option_val(i) };
+		if (options[i].letter) {
+			shortopts[len++] = options[i].letter;
+			shortopts[len++] = ':';
 		}
 	}
-	if (optind < argc) {
-		fprintf(stderr, "%s: %s: unexpected argument `%s'\n", PROG_NAME, CMD, argv[optind]);
+	ret = cmdline_parse(CMD, argc, argv, shortopts, longopts, option, o, &operand);
+	if (ret)
+		return ret;
+	if (operand < argc) {
+		fprintf(stderr, "%s: %s: unexpected argument `%s'\n", PROG_NAME, CMD,
+			argv[operand]);
 		return -EINVAL;
 	}
-	if (o->overlay && !o->peer) {
+	if (cmdline_number(CMD, "-n", o->value[OPT_ROUNDS], 1, 100, &n) ||
+	    cmdline_number(CMD, "-t", o->value[OPT_TIME], 1, 3600, &n))
+		return -EINVAL;
+	if (o->value[OPT_OVERLAY] && !o->value[OPT_PEER]) {
 		fprintf(stderr, "%s: %s: --overlay goes with --peer\n", PROG_NAME, CMD);
 		return -EINVAL;
 	}
-	if (o->peer && o->systems) {
+	if (o->value[OPT_PEER] && o->value[OPT_SYSTEMS]) {
 		fprintf(stderr,
 			"%s: %s: --systems is for the local mode; --peer measures the path to "
 			"HOST\n",
@@ -293,7 +287,8 @@ static int parse(int argc, char *argv[], struct bench_options *o)
 
 int bench_main(int argc, char *argv[])
 {
-	struct bench_options o = { .rounds = "3", .seconds = "5" };
+	struct bench_options o = { .value = { [OPT_ROUNDS] = "3", [OPT_TIME] = "5" } };
+	char spelled[OPT_MAX][16];
 	char dir[PATH_MAX], script[PATH_MAX];
 	char *args[32];
 	size_t n = 0;
@@ -306,10 +301,8 @@ int bench_main(int argc, char *argv[])
 		fprintf(stderr, "Try `%s %s --help'.\n", PROG_NAME, CMD);
 		return EXIT_USAGE;
 	}
-	if (check_number("-n", o.rounds, 1, 100) || check_number("-t", o.seconds, 1, 3600))
-		return EXIT_USAGE;
 	/* Only the local mode builds namespaces; --peer just runs ping and iperf3. */
-	if (!o.peer && geteuid() != 0) {
+	if (!o.value[OPT_PEER] && geteuid() != 0) {
 		fprintf(stderr,
 			"%s: %s: needs root to build network namespaces; run it with sudo\n",
 			PROG_NAME, CMD);
@@ -317,9 +310,9 @@ int bench_main(int argc, char *argv[])
 	}
 	if (check_tools(&o))
 		return 1;
-	if ((o.json && check_output("--json", o.json)) ||
-	    (o.plot && check_output("--plot", o.plot)) || (o.txt && check_output("--txt", o.txt)))
-		return 1;
+	for (int i = 0; i < OPT_MAX; i++)
+		if (options[i].output && o.value[i] && check_output(options[i].name, o.value[i]))
+			return 1;
 	ret = exe_dir(dir, sizeof(dir));
 	if (ret < 0) {
 		fprintf(stderr, "%s: %s: cannot read /proc/self/exe: %s\n", PROG_NAME, CMD,
@@ -332,24 +325,13 @@ int bench_main(int argc, char *argv[])
 
 	args[n++] = "bash";
 	args[n++] = script;
-	args[n++] = "-n";
-	args[n++] = o.rounds;
-	args[n++] = "-t";
-	args[n++] = o.seconds;
-#define PASS(opt, value)                                                                           \
-	do {                                                                                       \
-		if (value) {                                                                       \
-			args[n++] = opt;                                                           \
-			args[n++] = value;                                                         \
-		}                                                                                  \
-	} while (0)
-	PASS("--systems", o.systems);
-	PASS("--json", o.json);
-	PASS("--plot", o.plot);
-	PASS("--txt", o.txt);
-	PASS("--peer", o.peer);
-	PASS("--overlay", o.overlay);
-#undef PASS
+	for (int i = 0; i < OPT_MAX; i++) {
+		if (!o.value[i])
+			continue;
+		snprintf(spelled[i], sizeof(spelled[i]), "--%s", options[i].name);
+		args[n++] = spelled[i];
+		args[n++] = o.value[i];
+	}
 	args[n] = NULL;
 
 	fflush(NULL);

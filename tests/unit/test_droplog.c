@@ -1,10 +1,14 @@
 /* droplog: the log lines drop counters turn into, from a device built by hand (no TUN, no
  * sockets) and a clock passed in. The first drops of a reason give one line with what to do;
  * more within the minute none; after it, one line with the count since; a quiet reason
- * none; link_local never. The live daemon's side is tests/netns/24.
+ * none; link_local never. Each line's hint is the first sentence of the reason's entry in
+ * sealnetd(8). The live daemon's side is tests/netns/24.
  *
  * LINK-WRAP: -Wl,--wrap=log_msg
  */
+#include <ctype.h>
+#include <libgen.h>
+#include <limits.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -12,6 +16,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <cmocka.h>
 
@@ -80,6 +85,97 @@ static void test_hints(void **state)
 			assert_non_null(droplog_hint(d));
 	}
 	assert_null(droplog_hint(DROP_MAX));
+}
+
+/* sealnetd(8): next to this source (tests run from the top of the tree), or from the binary's
+ * place (BUILD/tests/test_droplog) to run from anywhere. */
+static FILE *open_man_page(void)
+{
+	char dir[PATH_MAX], path[PATH_MAX + 32];
+	ssize_t n;
+	FILE *f;
+
+	snprintf(dir, sizeof(dir), "%s", __FILE__);
+	snprintf(path, sizeof(path), "%s/../../docs/sealnetd.8", dirname(dir));
+	f = fopen(path, "r");
+	if (f)
+		return f;
+	n = readlink("/proc/self/exe", dir, sizeof(dir) - 1);
+	if (n < 0)
+		return NULL;
+	dir[n] = '\0';
+	snprintf(path, sizeof(path), "%s/../../docs/sealnetd.8", dirname(dir));
+	return fopen(path, "r");
+}
+
+/* An entry of sealnetd(8)'s Drop reasons: the reason, and the plain text lines that open it
+ * (up to its first macro line), joined by spaces. */
+struct man_entry {
+	char name[32];
+	char opening[1024];
+	bool closed; /* a macro line came: the opening is complete */
+};
+
+static size_t read_man_entries(struct man_entry *e, size_t max)
+{
+	char line[512];
+	bool on = false;
+	size_t n = 0, len;
+	FILE *f = open_man_page();
+
+	assert_non_null(f);
+	while (fgets(line, sizeof(line), f)) {
+		line[strcspn(line, "\n")] = '\0';
+		if (!strcmp(line, ".Ss Drop reasons"))
+			on = true;
+		if (!on)
+			continue;
+		if (!strcmp(line, ".El"))
+			break;
+		if (!strncmp(line, ".It Li ", 7)) {
+			assert_true(n < max);
+			memset(&e[n], 0, sizeof(e[n]));
+			snprintf(e[n].name, sizeof(e[n].name), "%.31s", line + 7);
+			n++;
+		} else if (n && (line[0] == '.' || e[n - 1].closed)) {
+			e[n - 1].closed = true;
+		} else if (n) {
+			len = strlen(e[n - 1].opening);
+			snprintf(e[n - 1].opening + len, sizeof(e[n - 1].opening) - len, "%s%s",
+				 len ? " " : "", line);
+		}
+	}
+	fclose(f);
+	return n;
+}
+
+/* The man page's entry for each reason the log gives a hint for opens with that hint, as a
+ * sentence of its own: the log says what the manual says first, and cannot drift from it. */
+static void test_hints_in_man_page(void **state)
+{
+	struct man_entry entries[DROP_MAX + 8];
+	size_t n = read_man_entries(entries, DROP_MAX + 8), i, len;
+	const char *name, *hint, *text;
+
+	assert_int_equal(n, DROP_MAX);
+	for (int d = 0; d < DROP_MAX; d++) {
+		hint = droplog_hint(d);
+		if (!hint)
+			continue;
+		name = device_drop_name(d) + strlen("drop_");
+		for (i = 0; i < n && strcmp(entries[i].name, name); i++)
+			;
+		if (i == n)
+			fail_msg("sealnetd.8: no entry for %s", name);
+		text = entries[i].opening;
+		len = strlen(hint);
+		if (toupper((unsigned char)hint[0]) != text[0] ||
+		    strncmp(hint + 1, text + 1, len - 1) ||
+		    (text[len] != '.' && hint[len - 1] != '?'))
+			fail_msg("sealnetd.8: %s: the entry opens with\n  \"%s\"\nnot the log's hint\n  "
+				 "\"%s\"",
+				 name, text, hint);
+	}
 }
 
 static void test_first_then_once_a_minute(void **state)
@@ -155,6 +251,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_hints),
+		cmocka_unit_test(test_hints_in_man_page),
 		cmocka_unit_test_setup_teardown(test_first_then_once_a_minute, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_reasons_apart, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_link_local_silent, setup, teardown),

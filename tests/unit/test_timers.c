@@ -448,6 +448,50 @@ static void test_rekey_after_receive(void **state)
 	assert_false(t.sent_lastminute_handshake);
 }
 
+/* receive.c signals a run of packets from one peer at one clock once (rx_settle()): the
+ * rekey question, received, traversal, then data received as often as data came but at most
+ * twice. That must leave the timers as the signals of each packet in turn would, whatever
+ * was armed before. */
+static void test_receive_run_once(void **state)
+{
+	struct timers start, each, once;
+	struct noise_keypair kp;
+	uint64_t now = T0 + 170 * SEC;
+	unsigned data;
+
+	keypair(&kp, true, T0);
+	for (unsigned armed = 0; armed < 8; armed++) {
+		for (unsigned run = 0; run < 64; run++) {
+			/* run: bit i set = packet i carries data; 6 packets, and a run of 1 to 6. */
+			for (unsigned len = 1; len <= 6; len++) {
+				timers_init(&start, armed & 1 ? 25 : 0);
+				if (armed & 2)
+					start.send_keepalive = T0 + 175 * SEC;
+				if (armed & 4)
+					start.new_handshake = T0 + 180 * SEC;
+				memcpy(&each, &start, sizeof(each));
+				memcpy(&once, &start, sizeof(once));
+				data = 0;
+				for (unsigned i = 0; i < len; i++) {
+					timers_should_rekey_after_receive(&each, &kp, now);
+					timers_any_authenticated_packet_received(&each);
+					timers_any_authenticated_packet_traversal(&each, now);
+					if (run & 1U << i) {
+						timers_data_received(&each, now);
+						data += data < 2;
+					}
+				}
+				timers_should_rekey_after_receive(&once, &kp, now);
+				timers_any_authenticated_packet_received(&once);
+				timers_any_authenticated_packet_traversal(&once, now);
+				for (unsigned i = 0; i < data; i++)
+					timers_data_received(&once, now);
+				assert_memory_equal(&each, &once, sizeof(each));
+			}
+		}
+	}
+}
+
 static void test_keypair_usable(void **state)
 {
 	struct noise_keypair kp;
@@ -498,6 +542,7 @@ int main(void)
 		T(test_keepalive),
 		T(test_sent_cancels_keepalive),
 		T(test_persistent_keepalive),
+		T(test_receive_run_once),
 		T(test_session_derived),
 		T(test_next_deadline),
 		T(test_expire_together),

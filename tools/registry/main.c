@@ -28,6 +28,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "../cmdline.h"
 #include "../etcd.h"
 #include "../ipc.h"
 #include "../subcommands.h"
@@ -220,28 +221,27 @@ static int opt_groups(struct registry *r, char *arg)
 
 static int opt_ttl(struct registry *r, const char *arg)
 {
-	unsigned long n;
-	char *end;
+	unsigned long long n;
 
-	errno = 0;
-	n = strtoul(arg, &end, 10);
 	/* etcd refuses leases shorter than about 1.5 s. */
-	if (errno || *end || n < 2 || n > 3600) {
-		fprintf(stderr, "%s: registry: bad --ttl `%s' (2 to 3600 seconds)\n", PROG_NAME,
-			arg);
+	if (cmdline_number("registry", "--ttl", arg, 2, 3600, &n))
 		return -EINVAL;
-	}
 	r->cfg.ttl = (unsigned)n;
 	return 0;
 }
 
-/* Where the command line's words go until they are checked together. */
+/* The registry the command line fills, and where its words go until they are checked
+ * together. */
 struct words {
+	struct registry *r;
 	const char *prefix, *state;
 };
 
-static int parse_option(struct registry *r, int c, char *arg, struct words *w)
+static int parse_option(void *ctx, int c, char *arg)
 {
+	struct words *w = ctx;
+	struct registry *r = w->r;
+
 	switch (c) {
 	case 'e':
 		return opt_etcd(r, arg);
@@ -354,25 +354,16 @@ static int parse_args(struct registry *r, int argc, char *argv[])
 		{ "verbose", no_argument, NULL, 'v' },
 		{ NULL, 0, NULL, 0 },
 	};
-	struct words w = { DEFAULT_PREFIX, NULL };
-	int c;
+	struct words w = { r, DEFAULT_PREFIX, NULL };
+	int operand;
 
-	opterr = 0;
-	optind = 1;
-	while ((c = getopt_long(argc, argv, "v", options, NULL)) != -1) {
-		if (c == '?' || c == ':') {
-			fprintf(stderr, "%s: registry: unexpected `%s'\n", PROG_NAME,
-				argv[optind - 1]);
-			return usage();
-		}
-		if (parse_option(r, c, optarg, &w))
-			return usage();
-	}
-	if (optind != argc - 1) {
+	if (cmdline_parse("registry", argc, argv, "v", options, parse_option, &w, &operand))
+		return usage();
+	if (operand != argc - 1) {
 		fprintf(stderr, "%s: registry: one interface, please\n", PROG_NAME);
 		return usage();
 	}
-	r->cfg.ifname = argv[optind];
+	r->cfg.ifname = argv[operand];
 	if (!ipc_valid_name(r->cfg.ifname)) {
 		fprintf(stderr, "%s: registry: invalid interface name `%s'\n", PROG_NAME,
 			r->cfg.ifname);

@@ -123,54 +123,54 @@ struct text {
 	size_t len;
 };
 
-static void metric(struct text *t, const char *name, const char *type, const char *help,
-		   const char *ifname, double value)
-{
-	int n;
-
-	n = snprintf(t->buf + t->len, sizeof(t->buf) - t->len,
-		     "# HELP %s %s\n# TYPE %s %s\n%s{interface=\"%s\"} %.17g\n", name, help, name,
-		     type, name, ifname, value);
-	if (n > 0 && (size_t)n < sizeof(t->buf) - t->len)
-		t->len += (size_t)n;
-}
-
 /* The Prometheus text format, for node_exporter's textfile collector: the tool cannot reach
  * the daemon's /metrics, and a file outlives the process that wrote it. */
 void state_write_metrics(struct registry *r)
 {
+	const struct {
+		const char *name, *type, *help;
+		double value;
+	} metrics[] = {
+		{ "sealnet_registry_etcd_up", "gauge",
+		  "Whether etcd answered the registry's last request.", r->sess.up },
+		{ "sealnet_registry_daemon_up", "gauge",
+		  "Whether the daemon answered on its control socket.", r->dmn.up },
+		{ "sealnet_registry_entries", "gauge",
+		  "Valid node entries in etcd, this node's included.", (double)r->stats.n_valid },
+		{ "sealnet_registry_refused_entries", "gauge",
+		  "Entries refused: invalid, or claiming what an older entry claims.",
+		  (double)r->stats.n_refused },
+		{ "sealnet_registry_peers", "gauge", "Peers the registry has put into the daemon.",
+		  (double)r->peers.n },
+		{ "sealnet_registry_reconnects_total", "counter",
+		  "Times etcd was reached again after being unreachable.",
+		  (double)r->sess.reconnects },
+		{ "sealnet_registry_applies_total", "counter",
+		  "Changes (a peer, the access rules) the daemon accepted.",
+		  (double)r->stats.applies },
+		{ "sealnet_registry_apply_errors_total", "counter",
+		  "Changes (a peer, the access rules) the daemon refused or that could not be sent.",
+		  (double)r->stats.apply_errors },
+		{ "sealnet_registry_rules", "gauge",
+		  "Access rules from etcd in the daemon: this node's and the cluster's.",
+		  (double)(r->rules.sent.node.n + r->rules.sent.cluster.n) },
+		{ "sealnet_registry_refused_rule_keys", "gauge",
+		  "Rules keys for this node refused as invalid (the rules they had stay).",
+		  (double)(r->rules.node.refused + r->rules.cluster.refused) },
+	};
 	struct text t = { .len = 0 };
-	int ret;
+	int ret, n;
 
 	if (!r->cfg.metrics_path)
 		return;
-	metric(&t, "sealnet_registry_etcd_up", "gauge",
-	       "Whether etcd answered the registry's last request.", r->cfg.ifname, r->sess.up);
-	metric(&t, "sealnet_registry_daemon_up", "gauge",
-	       "Whether the daemon answered on its control socket.", r->cfg.ifname, r->dmn.up);
-	metric(&t, "sealnet_registry_entries", "gauge",
-	       "Valid node entries in etcd, this node's included.", r->cfg.ifname,
-	       (double)r->stats.n_valid);
-	metric(&t, "sealnet_registry_refused_entries", "gauge",
-	       "Entries refused: invalid, or claiming what an older entry claims.", r->cfg.ifname,
-	       (double)r->stats.n_refused);
-	metric(&t, "sealnet_registry_peers", "gauge", "Peers the registry has put into the daemon.",
-	       r->cfg.ifname, (double)r->peers.n);
-	metric(&t, "sealnet_registry_reconnects_total", "counter",
-	       "Times etcd was reached again after being unreachable.", r->cfg.ifname,
-	       (double)r->sess.reconnects);
-	metric(&t, "sealnet_registry_applies_total", "counter",
-	       "Changes (a peer, the access rules) the daemon accepted.", r->cfg.ifname,
-	       (double)r->stats.applies);
-	metric(&t, "sealnet_registry_apply_errors_total", "counter",
-	       "Changes (a peer, the access rules) the daemon refused or that could not be sent.",
-	       r->cfg.ifname, (double)r->stats.apply_errors);
-	metric(&t, "sealnet_registry_rules", "gauge",
-	       "Access rules from etcd in the daemon: this node's and the cluster's.",
-	       r->cfg.ifname, (double)(r->rules.sent.node.n + r->rules.sent.cluster.n));
-	metric(&t, "sealnet_registry_refused_rule_keys", "gauge",
-	       "Rules keys for this node refused as invalid (the rules they had stay).",
-	       r->cfg.ifname, (double)(r->rules.node.refused + r->rules.cluster.refused));
+	for (size_t i = 0; i < sizeof(metrics) / sizeof(metrics[0]); i++) {
+		n = snprintf(t.buf + t.len, sizeof(t.buf) - t.len,
+			     "# HELP %s %s\n# TYPE %s %s\n%s{interface=\"%s\"} %.17g\n",
+			     metrics[i].name, metrics[i].help, metrics[i].name, metrics[i].type,
+			     metrics[i].name, r->cfg.ifname, metrics[i].value);
+		if (n > 0 && (size_t)n < sizeof(t.buf) - t.len)
+			t.len += (size_t)n;
+	}
 	if (r->metrics_written && !strcmp(r->metrics_written, t.buf))
 		return;
 	ret = write_file(r->cfg.metrics_path, t.buf);
