@@ -56,9 +56,40 @@
 
 /* --- ADD ------------------------------------------------------------------------------ */
 
+/* ADD creates CNI_IFNAME in the container; a name that is taken is the runtime's mistake. */
+static int ifname_unused(struct netlink *nl_cont, const struct cni_env *env, struct cni_error *e)
+{
+	struct cni_link cont;
+	int ret = cni_netlink_link_get(nl_cont, env->ifname, &cont);
+
+	if (ret == 0)
+		return cni_fail(e, CNI_ERR_SYSTEM, "interface exists",
+				"%s already has an interface %s", env->netns, env->ifname);
+	if (ret != -ENODEV)
+		return cni_fail(e, CNI_ERR_SYSTEM, "container interface", "%s: %s", env->ifname,
+				strerror(-ret));
+	return 0;
+}
+
+/* Every address needs its gateway: that is the address the host end of the veth gets. */
+static int gateways_given(const struct cni_ipam_result *r, const char *ipam_type,
+			  struct cni_error *e)
+{
+	char buf[ADDR_STRLEN];
+
+	for (size_t i = 0; i < r->n_ips; i++) {
+		if (!r->ips[i].has_gw)
+			return cni_fail(e, CNI_ERR_IPAM, "address without a gateway",
+					"%s gave %s without a gateway: the gateway is the host end "
+					"of the veth",
+					ipam_type, addr_prefix_str(&r->ips[i].addr, buf));
+	}
+	return 0;
+}
+
 static int cmd_add(const struct cni_env *env, const struct cni_conf *c, struct cni_error *e)
 {
-	char host_name[IFNAMSIZ], buf[ADDR_STRLEN];
+	char host_name[IFNAMSIZ];
 	struct netlink *nl = NULL, *nl_cont = NULL;
 	struct cni_ipam_result r = { 0 };
 	struct cni_link host, cont;
@@ -78,28 +109,17 @@ static int cmd_add(const struct cni_env *env, const struct cni_conf *c, struct c
 	ret = cni_netns_open(env->netns, &nsfd, &nl_cont, e);
 	if (ret < 0)
 		goto out;
-	ret = cni_netlink_link_get(nl_cont, env->ifname, &cont);
-	if (ret != -ENODEV) {
-		ret = ret == 0 ? cni_fail(e, CNI_ERR_SYSTEM, "interface exists",
-					  "%s already has an interface %s", env->netns, env->ifname)
-			       : cni_fail(e, CNI_ERR_SYSTEM, "container interface", "%s: %s",
-					  env->ifname, strerror(-ret));
+	ret = ifname_unused(nl_cont, env, e);
+	if (ret < 0)
 		goto out;
-	}
 
 	ret = cni_ipam_exec(c->ipam_type, env->path, "ADD", c->raw, c->raw_len, &r, e);
 	if (ret < 0)
 		goto out;
 	ipam_done = true;
-	for (size_t i = 0; i < r.n_ips; i++) {
-		if (!r.ips[i].has_gw) {
-			ret = cni_fail(e, CNI_ERR_IPAM, "address without a gateway",
-				       "%s gave %s without a gateway: the gateway is the host end of "
-				       "the veth",
-				       c->ipam_type, addr_prefix_str(&r.ips[i].addr, buf));
-			goto err;
-		}
-	}
+	ret = gateways_given(&r, c->ipam_type, e);
+	if (ret < 0)
+		goto err;
 
 	ret = cni_netlink_veth_add(nl, host_name, env->ifname, nsfd, c->mtu);
 	if (ret < 0) {
