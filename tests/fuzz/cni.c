@@ -10,7 +10,7 @@
  *   bit 4     CHECK finds no route
  *   bit 5     creating the veth pair fails (-EEXIST), so ADD undoes what it did
  *
- * The plugin's main file is included (its main() renamed), so its static parsers run as they
+ * The plugin's files are included (its main() renamed), so its static parsers run as they
  * are; what it asks of the system is replaced. No IPAM plugin runs: cni_ipam_exec() hands the
  * input's answer to cni_ipam_answer(), which parses it as the real one would. rtnetlink is
  * answered from here (fuzz.c's netlink stand-ins, and cni_netlink.c is not linked): one veth
@@ -32,6 +32,11 @@
 #define _GNU_SOURCE /* memfd_create, unshare */
 #include <sched.h>
 #include <sys/mman.h>
+
+#include "../../tools/cni/cni_check.c"
+#include "../../tools/cni/cni_conf.c"
+#include "../../tools/cni/cni_result.c"
+#include "../../tools/cni/cni_setup.c"
 
 int sealnet_cni_main(int argc, char *argv[]);
 #define main sealnet_cni_main
@@ -195,7 +200,7 @@ static void broken(const char *what, const struct cni_error *e)
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	const uint8_t *nul;
-	struct conf c = { 0 };
+	struct cni_conf c = { 0 };
 	struct cni_error e = { 0 };
 	size_t conf_len;
 	char *answer;
@@ -233,7 +238,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if (log_results)
 		fprintf(stderr, "cni: %s: %s%s%s%s\n", commands[flags & 3], ret ? e.msg : "ok",
 			ret ? " (" : "", ret ? e.details : "", ret ? ")" : "");
-	conf_free(&c);
+	cni_conf_free(&c);
 	free(answer);
 	return 0;
 }

@@ -1,6 +1,7 @@
 #include "cni_netlink.h"
 
 #include <errno.h>
+#include <stddef.h>
 #include <libmnl/libmnl.h>
 #include <linux/if_addr.h>
 #include <linux/if_link.h>
@@ -230,6 +231,27 @@ static bool attr_equals(const struct nlattr *attr, const void *bytes, size_t len
 	       memcmp(mnl_attr_get_payload(attr), bytes, len) == 0;
 }
 
+/* Dumps one family's addresses (RTM_GETADDR) or routes (RTM_GETROUTE) through cb. hdr_len is
+ * the size of the request's header, ifaddrmsg or rtmsg: both begin with the family byte, as
+ * every rtnetlink dump request does (struct rtgenmsg). */
+static int dump(struct netlink *nl, uint16_t type, size_t hdr_len, int family, mnl_cb_t cb,
+		void *data)
+{
+	char buf[NETLINK_REQUEST_SIZE];
+	struct nlmsghdr *nlh;
+	uint8_t *hdr;
+
+	_Static_assert(offsetof(struct ifaddrmsg, ifa_family) == 0 &&
+			       offsetof(struct rtmsg, rtm_family) == 0,
+		       "the family leads both headers");
+	nlh = mnl_nlmsg_put_header(buf);
+	nlh->nlmsg_type = type;
+	nlh->nlmsg_flags = NLM_F_DUMP;
+	hdr = mnl_nlmsg_put_extra_header(nlh, hdr_len);
+	hdr[0] = (uint8_t)family;
+	return netlink_request(nl, nlh, cb, data);
+}
+
 struct addr_match {
 	int ifindex;
 	const struct ip_prefix *want;
@@ -255,23 +277,13 @@ static int addr_cb(const struct nlmsghdr *nlh, void *data)
 
 int cni_netlink_addr_find(struct netlink *nl, int ifindex, const struct ip_prefix *p)
 {
-	char buf[NETLINK_REQUEST_SIZE];
-	struct nlmsghdr *nlh;
-	struct ifaddrmsg *ifa;
 	struct addr_match m = { .ifindex = ifindex, .want = p };
 	int ret;
 
 	if (ifindex <= 0 || !prefix_valid(p))
 		return -EINVAL;
-	nlh = mnl_nlmsg_put_header(buf);
-	nlh->nlmsg_type = RTM_GETADDR;
-	nlh->nlmsg_flags = NLM_F_DUMP;
-	ifa = mnl_nlmsg_put_extra_header(nlh, sizeof(*ifa));
-	ifa->ifa_family = (uint8_t)p->addr.family;
-	ret = netlink_request(nl, nlh, addr_cb, &m);
-	if (ret < 0)
-		return ret;
-	return m.found;
+	ret = dump(nl, RTM_GETADDR, sizeof(struct ifaddrmsg), p->addr.family, addr_cb, &m);
+	return ret < 0 ? ret : m.found;
 }
 
 struct route_match {
@@ -313,9 +325,6 @@ static int route_cb(const struct nlmsghdr *nlh, void *data)
 int cni_netlink_route_find(struct netlink *nl, int ifindex, const struct ip_prefix *dst,
 			   const struct ip_addr *gw)
 {
-	char buf[NETLINK_REQUEST_SIZE];
-	struct nlmsghdr *nlh;
-	struct rtmsg *rtm;
 	struct route_match m = { .ifindex = ifindex, .gw = gw };
 	int ret;
 
@@ -323,13 +332,6 @@ int cni_netlink_route_find(struct netlink *nl, int ifindex, const struct ip_pref
 		return -EINVAL;
 	m.dst = *dst;
 	addr_prefix_mask(&m.dst);
-	nlh = mnl_nlmsg_put_header(buf);
-	nlh->nlmsg_type = RTM_GETROUTE;
-	nlh->nlmsg_flags = NLM_F_DUMP;
-	rtm = mnl_nlmsg_put_extra_header(nlh, sizeof(*rtm));
-	rtm->rtm_family = (uint8_t)dst->addr.family;
-	ret = netlink_request(nl, nlh, route_cb, &m);
-	if (ret < 0)
-		return ret;
-	return m.found;
+	ret = dump(nl, RTM_GETROUTE, sizeof(struct rtmsg), dst->addr.family, route_cb, &m);
+	return ret < 0 ? ret : m.found;
 }
