@@ -512,11 +512,9 @@ int helper_netlink(const struct netlink_req *reqs, size_t n, int *results)
 {
 	char msg[1 + NETLINK_BATCH_MAX * sizeof(*reqs)];
 	int32_t answer[1 + NETLINK_BATCH_MAX];
-	ssize_t got = 0;
+	ssize_t got;
 	int ret = -EINVAL, fd;
 
-	for (size_t i = 0; i < n; i++)
-		results[i] = -EPIPE;
 	if (!n || n > NETLINK_BATCH_MAX)
 		goto fail;
 	msg[0] = MSG_NETLINK;
