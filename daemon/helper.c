@@ -166,15 +166,31 @@ static int serve_net_arm(const char *buf, size_t len)
 	return 0;
 }
 
-static int serve_netlink(const char *buf, size_t len)
+/* 1 to NETLINK_BATCH_MAX requests, refused whole if any is refused; answered with the
+ * batch's errno and, once parsed, one errno per request. */
+static void serve_netlink(int fd, const char *buf, size_t len)
 {
-	struct netlink_req r;
-	int ret;
+	struct netlink_req reqs[NETLINK_BATCH_MAX];
+	int results[NETLINK_BATCH_MAX];
+	int32_t answer[1 + NETLINK_BATCH_MAX];
+	int n, ret;
 
-	ret = netlink_req_parse(buf, len, served.ifindex, &r);
-	if (ret)
-		return ret;
-	return served.nl ? netlink_req_run(served.nl, &r) : -ENETDOWN;
+	n = netlink_batch_parse(buf, len, served.ifindex, reqs);
+	if (n < 0) {
+		send_reply(fd, -n, -1);
+		return;
+	}
+	if (served.nl) {
+		ret = netlink_batch_run(served.nl, reqs, (size_t)n, results);
+	} else {
+		ret = -ENETDOWN;
+		for (int i = 0; i < n; i++)
+			results[i] = ret;
+	}
+	answer[0] = -ret;
+	for (int i = 0; i < n; i++)
+		answer[1 + i] = -results[i];
+	send_with_fd(fd, answer, (1 + (size_t)n) * sizeof(answer[0]), -1);
 }
 
 static int sockopt_int(int sock, int name, int *value)
@@ -288,7 +304,7 @@ static void serve_request(int fd, size_t n, int passfd)
 	if (buf[0] == MSG_NET_ARM && !served.armed && !served.net_armed) {
 		send_reply(fd, -serve_net_arm(buf + 1, n - 1), -1);
 	} else if (buf[0] == MSG_NETLINK && served.net_armed) {
-		send_reply(fd, -serve_netlink(buf + 1, n - 1), -1);
+		serve_netlink(fd, buf + 1, n - 1);
 	} else if (buf[0] == MSG_MARK && served.net_armed) {
 		send_reply(fd, -serve_mark(buf + 1, n - 1, passfd), -1);
 	} else if (buf[0] == MSG_ARM && !served.armed) {
@@ -492,11 +508,36 @@ int helper_set_mark(int fd, uint32_t mark)
 	return call_fd(msg, sizeof(msg), fd, NULL);
 }
 
-int helper_netlink(const struct netlink_req *r)
+int helper_netlink(const struct netlink_req *reqs, size_t n, int *results)
 {
-	char msg[1 + sizeof(*r)];
+	char msg[1 + NETLINK_BATCH_MAX * sizeof(*reqs)];
+	int32_t answer[1 + NETLINK_BATCH_MAX];
+	ssize_t got;
+	int ret = -EINVAL, fd;
 
+	if (!n || n > NETLINK_BATCH_MAX)
+		goto fail;
 	msg[0] = MSG_NETLINK;
-	memcpy(msg + 1, r, sizeof(*r));
-	return call(msg, sizeof(msg), NULL);
+	memcpy(msg + 1, reqs, n * sizeof(*reqs));
+	ret = helper_fd < 0 ? -EPIPE : call_send(msg, 1 + n * sizeof(*reqs), -1);
+	if (ret)
+		goto fail;
+	got = recv_with_fd(helper_fd, answer, sizeof(answer), &fd);
+	if (fd >= 0)
+		close(fd);
+	/* The batch refused (4 bytes), or its errno and one per request; anything else is a
+	 * helper we no longer understand, as good as gone. */
+	if (got == (ssize_t)sizeof(answer[0]) && answer[0]) {
+		ret = -answer[0];
+	} else if (got == (ssize_t)((1 + n) * sizeof(answer[0]))) {
+		for (size_t i = 0; i < n; i++)
+			results[i] = -answer[1 + i];
+		return -answer[0];
+	} else {
+		ret = got < 0 && got != -ECONNRESET ? (int)got : -EPIPE;
+	}
+fail:
+	for (size_t i = 0; i < n; i++)
+		results[i] = ret;
+	return ret;
 }

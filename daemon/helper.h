@@ -11,9 +11,13 @@
  *   'K' path                          before 'A': a key file the config names (PrivateKeyFile,
  *                                    PresharedKeyFile); the helper keeps every one named
  *   'C'; 'k' path                     after 'A': open the config; one of the key files named
- *   'L' struct netlink_req            MTU, up/down, address add/del, route add/del, built by
- *                                    netlink.c after netlink_req_parse() checked it names the
- *                                    armed ifindex (a route's output interface too)
+ *   'L' struct netlink_req ...        1 to NETLINK_BATCH_MAX of them: MTU, up/down, address
+ *                                    add/del, route add/del, built by netlink.c after
+ *                                    netlink_batch_parse() checked that each names the armed
+ *                                    ifindex (a route's output interface too), and sent to
+ *                                    the kernel at once; one refused refuses them all. The
+ *                                    answer: the errno, then one errno per request (the
+ *                                    kernel's answer to it), unless the batch was refused
  *   'M' mark (uint32) + SCM_RIGHTS    SO_MARK on the socket passed, if it is UDP
  * Anything else, or out of that order, is answered EPERM. When the daemon's end closes (exit,
  * crash, SIGKILL), an armed helper removes those files that still have the inode they had at
@@ -24,6 +28,7 @@
 #ifndef SEALNET_HELPER_H
 #define SEALNET_HELPER_H
 
+#include <stddef.h>
 #include <stdint.h>
 
 struct netlink_req;
@@ -49,8 +54,8 @@ int helper_open_config(void);
 int helper_open_key(const char *path);
 /* After helper_arm(): SO_MARK = mark on the UDP socket fd. */
 int helper_set_mark(int fd, uint32_t mark);
-/* After helper_arm(): one netlink.h change to the armed interface, for
- * netlink_set_forward(). */
-int helper_netlink(const struct netlink_req *r);
+/* After helper_arm(): changes to the armed interface, reqs[0..n) (1 to NETLINK_BATCH_MAX),
+ * for netlink_set_forward(): returns and fills results[] as netlink_batch() does. */
+int helper_netlink(const struct netlink_req *reqs, size_t n, int *results);
 
 #endif

@@ -240,8 +240,8 @@ int device_job_step(struct device_job *j, uint64_t budget_ns)
 		int ret = job_slice(j);
 
 		/* The next slice as big as fits in a turn at the pace of this one: a peer costs
-		 * about 80 us on an idle machine (its X25519, a route through the helper), many
-		 * times that when the CPUs are shared and the helper waits its turn. */
+		 * about 80 us on an idle machine (mostly its X25519; the slice's routes are one
+		 * request to the helper), many times that when the CPUs are shared. */
 		done = j->next_peer + j->next_gone - before;
 		if (!ret && done && budget_ns) {
 			uint64_t per = (device_clock() - t) / done + 1;

@@ -67,9 +67,9 @@ void netlink_close(struct netlink *nl)
 
 _Static_assert(sizeof(struct netlink_req) == 28, "struct netlink_req has padding");
 
-static int (*forward_fn)(const struct netlink_req *r);
+static int (*forward_fn)(const struct netlink_req *reqs, size_t n, int *results);
 
-void netlink_set_forward(int (*forward)(const struct netlink_req *r))
+void netlink_set_forward(int (*forward)(const struct netlink_req *reqs, size_t n, int *results))
 {
 	forward_fn = forward;
 }
@@ -136,10 +136,32 @@ int netlink_req_parse(const void *buf, size_t len, int ifindex, struct netlink_r
 	return out->ifindex == ifindex ? 0 : -EPERM;
 }
 
-static int link_change(struct netlink *nl, int ifindex, unsigned flags, unsigned change,
-		       const unsigned *mtu)
+int netlink_batch_parse(const void *buf, size_t len, int ifindex, struct netlink_req *out)
 {
-	char buf[NETLINK_BUF_SIZE];
+	const uint8_t *p = buf;
+	size_t n = len / sizeof(*out);
+	int ret;
+
+	if (!n || n > NETLINK_BATCH_MAX || len % sizeof(*out))
+		return -EINVAL;
+	for (size_t i = 0; i < n; i++) {
+		ret = netlink_req_parse(p + i * sizeof(*out), sizeof(*out), ifindex, &out[i]);
+		if (ret)
+			return ret;
+	}
+	return (int)n;
+}
+
+/* Room for one message of ours in a batch's buffer: the largest is a route's, 64 bytes (the
+ * header 16, rtmsg 12, RTA_DST 20, RTA_OIF 8, RTA_TABLE 8); an address's is 64, a link's 40.
+ * The builders below put no more than that, so a batch needs no bounds check per message. */
+#define NETLINK_MSG_ROOM 128
+_Static_assert(NETLINK_BATCH_MAX *NETLINK_MSG_ROOM <= NETLINK_BUF_SIZE,
+	       "a batch's messages do not fit in one buffer");
+
+static struct nlmsghdr *link_msg(void *buf, int ifindex, unsigned flags, unsigned change,
+				 const unsigned *mtu)
+{
 	struct nlmsghdr *nlh;
 	struct ifinfomsg *ifi;
 
@@ -153,7 +175,7 @@ static int link_change(struct netlink *nl, int ifindex, unsigned flags, unsigned
 	ifi->ifi_change = change;
 	if (mtu)
 		mnl_attr_put_u32(nlh, IFLA_MTU, *mtu);
-	return netlink_request(nl, nlh, NULL, NULL);
+	return nlh;
 }
 
 struct nlmsghdr *netlink_addr_msg(void *buf, uint16_t type, uint16_t flags, int ifindex,
@@ -171,10 +193,9 @@ struct nlmsghdr *netlink_addr_msg(void *buf, uint16_t type, uint16_t flags, int 
 	return nlh;
 }
 
-static int addr_change(struct netlink *nl, uint16_t type, uint16_t flags, int ifindex,
-		       const struct ip_prefix *p)
+static struct nlmsghdr *addr_msg(void *buf, uint16_t type, uint16_t flags, int ifindex,
+				 const struct ip_prefix *p)
 {
-	char buf[NETLINK_BUF_SIZE];
 	struct nlmsghdr *nlh;
 	struct ifaddrmsg *ifa;
 	size_t len = addr_len(p->addr.family);
@@ -192,13 +213,12 @@ static int addr_change(struct netlink *nl, uint16_t type, uint16_t flags, int if
 		ifa->ifa_flags = IFA_F_NODAD;
 		mnl_attr_put(nlh, IFA_ADDRESS, len, p->addr.bytes);
 	}
-	return netlink_request(nl, nlh, NULL, NULL);
+	return nlh;
 }
 
-static int route_change(struct netlink *nl, uint16_t type, uint16_t flags, int ifindex,
-			const struct ip_prefix *p, uint32_t table)
+static struct nlmsghdr *route_msg(void *buf, uint16_t type, uint16_t flags, int ifindex,
+				  const struct ip_prefix *p, uint32_t table)
 {
-	char buf[NETLINK_BUF_SIZE];
 	struct nlmsghdr *nlh;
 	struct rtmsg *rtm;
 	struct ip_prefix dst;
@@ -224,72 +244,192 @@ static int route_change(struct netlink *nl, uint16_t type, uint16_t flags, int i
 	mnl_attr_put_u32(nlh, RTA_OIF, (uint32_t)ifindex);
 	if (table >= 256)
 		mnl_attr_put_u32(nlh, RTA_TABLE, table);
-	return netlink_request(nl, nlh, NULL, NULL);
+	return nlh;
 }
 
-int netlink_req_run(struct netlink *nl, const struct netlink_req *r)
+/* r's message in buf (NETLINK_MSG_ROOM bytes), r checked by req_check(). */
+static struct nlmsghdr *req_msg(void *buf, const struct netlink_req *r)
 {
 	struct ip_prefix p;
 	unsigned mtu = r->value;
-	int ret;
 
-	ret = req_check(r);
-	if (ret)
-		return ret;
 	memset(&p, 0, sizeof(p));
 	p.addr.family = r->family;
 	p.cidr = r->cidr;
 	memcpy(p.addr.bytes, r->addr, sizeof(p.addr.bytes));
 	switch (r->op) {
 	case NETLINK_OP_MTU:
-		return link_change(nl, r->ifindex, 0, 0, &mtu);
+		return link_msg(buf, r->ifindex, 0, 0, &mtu);
 	case NETLINK_OP_UP:
-		return link_change(nl, r->ifindex, r->value ? IFF_UP : 0, IFF_UP, NULL);
+		return link_msg(buf, r->ifindex, r->value ? IFF_UP : 0, IFF_UP, NULL);
 	case NETLINK_OP_ADDR_ADD:
-		return addr_change(nl, RTM_NEWADDR, NLM_F_CREATE | NLM_F_EXCL, r->ifindex, &p);
+		return addr_msg(buf, RTM_NEWADDR, NLM_F_CREATE | NLM_F_EXCL, r->ifindex, &p);
 	case NETLINK_OP_ADDR_DEL:
-		return addr_change(nl, RTM_DELADDR, 0, r->ifindex, &p);
+		return addr_msg(buf, RTM_DELADDR, 0, r->ifindex, &p);
 	case NETLINK_OP_ROUTE_ADD:
-		return route_change(nl, RTM_NEWROUTE, NLM_F_CREATE | NLM_F_EXCL, r->ifindex, &p,
-				    r->value);
+		return route_msg(buf, RTM_NEWROUTE, NLM_F_CREATE | NLM_F_EXCL, r->ifindex, &p,
+				 r->value);
 	case NETLINK_OP_ROUTE_DEL:
-		return route_change(nl, RTM_DELROUTE, 0, r->ifindex, &p, r->value);
+		return route_msg(buf, RTM_DELROUTE, 0, r->ifindex, &p, r->value);
 	}
-	return -EINVAL;
+	return NULL;
+}
+
+/* Not an errno (those are 0 or negative here): a request of the batch not yet answered. */
+#define UNANSWERED 1
+
+static void fill_unanswered(int *results, size_t n, int err)
+{
+	for (size_t i = 0; i < n; i++)
+		if (results[i] == UNANSWERED)
+			results[i] = err;
+}
+
+/* The ACKs in buf[0..len) to the batch whose sequence numbers start at first. Anything else
+ * (a stale ACK of an earlier request, one answered twice) is skipped. Returns how many of the
+ * batch it answered. */
+static size_t batch_acks(const void *buf, size_t len, unsigned portid, unsigned first, int *results,
+			 size_t n)
+{
+	const struct nlmsghdr *nlh = buf;
+	const struct nlmsgerr *err;
+	int rest = (int)len;
+	size_t answered = 0;
+	unsigned i;
+
+	for (; mnl_nlmsg_ok(nlh, rest); nlh = mnl_nlmsg_next(nlh, &rest)) {
+		i = nlh->nlmsg_seq - first;
+		if (nlh->nlmsg_type != NLMSG_ERROR || !mnl_nlmsg_portid_ok(nlh, portid) || i >= n ||
+		    results[i] != UNANSWERED || nlh->nlmsg_len < mnl_nlmsg_size(sizeof(*err)))
+			continue;
+		err = mnl_nlmsg_get_payload(nlh);
+		results[i] = err->error <= 0 ? err->error : -EPROTO;
+		answered++;
+	}
+	return answered;
+}
+
+int netlink_batch_run(struct netlink *nl, const struct netlink_req *reqs, size_t n, int *results)
+{
+	char buf[NETLINK_BUF_SIZE] __attribute__((aligned(NLMSG_ALIGNTO)));
+	struct nlmsghdr *nlh;
+	unsigned first = nl->seq + 1;
+	size_t len = 0, left = n;
+	ssize_t got;
+	int ret = 0;
+
+	for (size_t i = 0; i < n; i++)
+		results[i] = UNANSWERED;
+	if (!n || n > NETLINK_BATCH_MAX) {
+		ret = -EINVAL;
+		goto fail;
+	}
+	for (size_t i = 0; i < n && !ret; i++)
+		ret = req_check(&reqs[i]);
+	if (ret)
+		goto fail;
+	if (!nl->sock) { /* closed by netlink_batch() after the drop */
+		ret = -EBADF;
+		goto fail;
+	}
+	/* One buffer of messages, one send: the kernel handles them in order and ACKs each
+	 * (NLM_F_ACK), its error or 0, under the sequence number it came with. */
+	for (size_t i = 0; i < n; i++) {
+		nlh = req_msg(buf + len, &reqs[i]);
+		nlh->nlmsg_flags |= NLM_F_REQUEST | NLM_F_ACK;
+		nlh->nlmsg_seq = first + (unsigned)i;
+		len += NLMSG_ALIGN(nlh->nlmsg_len);
+	}
+	nl->seq += (unsigned)n;
+	if (mnl_socket_sendto(nl->sock, buf, len) < 0) {
+		ret = -errno;
+		goto fail;
+	}
+	while (left) {
+		got = mnl_socket_recvfrom(nl->sock, buf, sizeof(buf));
+		if (got < 0) {
+			if (errno == EINTR)
+				continue;
+			ret = -errno;
+			goto fail;
+		}
+		left -= batch_acks(buf, (size_t)got, nl->portid, first, results, n);
+	}
+	return 0;
+
+fail:
+	fill_unanswered(results, n, ret);
+	return ret;
+}
+
+int netlink_batch(struct netlink *nl, const struct netlink_req *reqs, size_t n, int *results)
+{
+	size_t done = 0, k;
+	int ret = 0;
+
+	/* All or nothing before the first send, as the helper has it for a chunk. */
+	for (size_t i = 0; i < n && !ret; i++)
+		ret = req_check(&reqs[i]);
+	for (size_t i = 0; ret && i < n; i++)
+		results[i] = ret;
+	if (ret)
+		return ret;
+	/* Without a capability the socket could still read what any process may; it has no
+	 * more use after the drop. */
+	if (forward_fn && nl->sock) {
+		mnl_socket_close(nl->sock);
+		nl->sock = NULL;
+	}
+	for (; done < n && !ret; done += k) {
+		k = n - done < NETLINK_BATCH_MAX ? n - done : NETLINK_BATCH_MAX;
+		if (forward_fn)
+			ret = forward_fn(reqs + done, k, results + done);
+		else
+			ret = netlink_batch_run(nl, reqs + done, k, results + done);
+	}
+	for (size_t i = done; i < n; i++)
+		results[i] = ret;
+	return ret;
 }
 
 /* Every call of the API goes through here: to the kernel on our own socket before the drop,
  * to the helper after it. */
 static int submit(struct netlink *nl, const struct netlink_req *r)
 {
-	int ret;
+	int result, ret;
 
-	ret = req_check(r);
-	if (ret)
-		return ret;
-	if (!forward_fn)
-		return netlink_req_run(nl, r);
-	/* Without a capability the socket could still read what any process may; it has no
-	 * more use here. */
-	if (nl->sock) {
-		mnl_socket_close(nl->sock);
-		nl->sock = NULL;
+	ret = netlink_batch(nl, r, 1, &result);
+	return ret ? ret : result;
+}
+
+/* Any other family stays 0, which req_check() refuses. */
+static void req_prefix(struct netlink_req *r, uint8_t op, int ifindex, const struct ip_prefix *p,
+		       uint32_t value)
+{
+	memset(r, 0, sizeof(*r));
+	r->op = op;
+	r->ifindex = ifindex;
+	r->value = value;
+	if (p->addr.family == AF_INET || p->addr.family == AF_INET6) {
+		r->family = (uint8_t)p->addr.family;
+		r->cidr = p->cidr;
+		memcpy(r->addr, p->addr.bytes, addr_len(p->addr.family));
 	}
-	return forward_fn(r);
 }
 
 static int submit_prefix(struct netlink *nl, uint8_t op, int ifindex, const struct ip_prefix *p,
 			 uint32_t value)
 {
-	struct netlink_req r = { .op = op, .ifindex = ifindex, .value = value };
+	struct netlink_req r;
 
-	/* Any other family stays 0, which req_check() refuses. */
-	if (p->addr.family == AF_INET || p->addr.family == AF_INET6) {
-		r.family = (uint8_t)p->addr.family;
-		r.cidr = p->cidr;
-		memcpy(r.addr, p->addr.bytes, addr_len(p->addr.family));
-	}
+	req_prefix(&r, op, ifindex, p, value);
 	return submit(nl, &r);
+}
+
+void netlink_req_route(struct netlink_req *r, bool add, int ifindex, const struct ip_prefix *p,
+		       uint32_t table)
+{
+	req_prefix(r, add ? NETLINK_OP_ROUTE_ADD : NETLINK_OP_ROUTE_DEL, ifindex, p, table);
 }
 
 int netlink_set_mtu(struct netlink *nl, int ifindex, unsigned mtu)

@@ -32,16 +32,6 @@ static int addr_del(struct device *dev, const struct ip_prefix *p)
 	return netlink_addr_del(dev->nl, dev->ifindex, p);
 }
 
-static int route_add(struct device *dev, const struct ip_prefix *p)
-{
-	return netlink_route_add_table(dev->nl, dev->ifindex, p, dev->route_table);
-}
-
-static int route_del(struct device *dev, const struct ip_prefix *p)
-{
-	return netlink_route_del_table(dev->nl, dev->ifindex, p, dev->route_table);
-}
-
 /* Brings the system's addresses to `want`, touching only what we added: entries already
  * present that we did not add are left alone and never removed. A device has a handful, so
  * the lists are compared pairwise. Returns 0 or -errno, and in *removed whether anything we
@@ -161,6 +151,53 @@ static void routes_forget(struct device *dev, const struct ip_prefix *pfx)
 	dev->n_routes--;
 }
 
+/* A route to add or remove in dev->route_table, and the kernel's answer (routes_run()). */
+struct route_job {
+	struct ip_prefix pfx;
+	bool add;
+	int ret;
+};
+
+/* Runs jobs[0..n) in order, NETLINK_BATCH_MAX to a netlink_batch(): after the drop a
+ * slice's routes are one request to the helper, not one each, so the event loop waits for
+ * the helper once, not once per route. With stop, a batch in which an add failed (but for
+ * -EEXIST, someone else's route) is the last: what follows is not sent. Returns how many
+ * were run, each with its answer in ret. */
+static size_t routes_run(struct device *dev, struct route_job *jobs, size_t n, bool stop)
+{
+	struct netlink_req reqs[NETLINK_BATCH_MAX];
+	int results[NETLINK_BATCH_MAX];
+	size_t done = 0, k;
+	bool failed = false;
+
+	for (; done < n && !failed; done += k) {
+		k = n - done < NETLINK_BATCH_MAX ? n - done : NETLINK_BATCH_MAX;
+		for (size_t i = 0; i < k; i++)
+			netlink_req_route(&reqs[i], jobs[done + i].add, dev->ifindex,
+					  &jobs[done + i].pfx, dev->route_table);
+		netlink_batch(dev->nl, reqs, k, results);
+		for (size_t i = 0; i < k; i++) {
+			struct route_job *j = &jobs[done + i];
+
+			j->ret = results[i];
+			failed |= stop && j->add && j->ret && j->ret != -EEXIST;
+		}
+	}
+	return done;
+}
+
+/* jobs[0..k) = the next k (at most NETLINK_BATCH_MAX) of list[off..n), each to add or
+ * remove. Returns k. */
+static size_t fill_jobs(struct route_job *jobs, const struct ip_prefix *list, size_t n, size_t off,
+			bool add)
+{
+	size_t k = n - off < NETLINK_BATCH_MAX ? n - off : NETLINK_BATCH_MAX;
+
+	for (size_t i = 0; i < k; i++)
+		jobs[i] = (struct route_job){ list[off + i], add, 0 };
+	return k;
+}
+
 /* The routing table AllowedIPs go to: Table = as wg-quick reads it, none without a file. */
 static uint32_t route_table(const struct device *dev, const struct config *c)
 {
@@ -172,14 +209,18 @@ static uint32_t route_table(const struct device *dev, const struct config *c)
 /* Table = changed on reload: our routes leave the old table before any enter the new. */
 static void routes_clear(struct device *dev)
 {
+	struct route_job jobs[NETLINK_BATCH_MAX];
 	char buf[ADDR_STRLEN];
-	int ret;
+	size_t k;
 
-	for (size_t i = 0; i < dev->n_routes; i++) {
-		ret = route_del(dev, &dev->routes[i]);
-		if (ret && ret != -ESRCH && ret != -ENOENT)
-			log_warn("%s: cannot remove route %s: %s", dev->ifname,
-				 addr_prefix_str(&dev->routes[i], buf), strerror(-ret));
+	for (size_t off = 0; off < dev->n_routes; off += k) {
+		k = fill_jobs(jobs, dev->routes, dev->n_routes, off, false);
+		routes_run(dev, jobs, k, false);
+		for (size_t i = 0; i < k; i++)
+			if (jobs[i].ret && jobs[i].ret != -ESRCH && jobs[i].ret != -ENOENT)
+				log_warn("%s: cannot remove route %s: %s", dev->ifname,
+					 addr_prefix_str(&jobs[i].pfx, buf),
+					 strerror(-jobs[i].ret));
 	}
 	dev->n_routes = 0;
 }
@@ -189,15 +230,20 @@ static void routes_clear(struct device *dev)
  * Returns 0 or the first error (each is logged). */
 int routes_reassert(struct device *dev)
 {
+	struct route_job jobs[NETLINK_BATCH_MAX];
 	char buf[ADDR_STRLEN];
-	int ret, first = 0;
+	int first = 0;
+	size_t k;
 
-	for (size_t i = 0; i < dev->n_routes; i++) {
-		ret = route_add(dev, &dev->routes[i]);
-		if (ret && ret != -EEXIST) {
+	for (size_t off = 0; off < dev->n_routes; off += k) {
+		k = fill_jobs(jobs, dev->routes, dev->n_routes, off, true);
+		routes_run(dev, jobs, k, false);
+		for (size_t i = 0; i < k; i++) {
+			if (!jobs[i].ret || jobs[i].ret == -EEXIST)
+				continue;
 			log_warn("%s: cannot restore route %s: %s", dev->ifname,
-				 addr_prefix_str(&dev->routes[i], buf), strerror(-ret));
-			first = first ? first : ret;
+				 addr_prefix_str(&jobs[i].pfx, buf), strerror(-jobs[i].ret));
+			first = first ? first : jobs[i].ret;
 		}
 	}
 	return first;
@@ -238,39 +284,34 @@ static bool wants_route(struct device *dev, const struct ip_prefix *pfx, bool lo
 	return true;
 }
 
-static int route_op(struct device *dev, struct apply *a, const struct ip_prefix *pfx, bool add)
+/* What came of one of routes_apply()'s changes: a route removed is forgotten even if the
+ * kernel had lost it; someone else's identical route is left alone (and stays when we stop);
+ * any other refusal of an add fails the apply, whose rollback removes every route recorded
+ * here as added. Returns 0 or that refusal. */
+static int route_op(struct device *dev, struct apply *a, const struct route_job *j)
 {
 	char buf[ADDR_STRLEN];
-	bool found;
-	int ret;
 
-	route_pos(dev, pfx, &found);
-	if (!add) {
-		if (!found)
-			return 0; /* not ours */
-		ret = route_del(dev, pfx);
-		if (ret && ret != -ESRCH && ret != -ENOENT)
+	if (!j->add) {
+		if (j->ret && j->ret != -ESRCH && j->ret != -ENOENT)
 			log_warn("%s: cannot remove route %s: %s", dev->ifname,
-				 addr_prefix_str(pfx, buf), strerror(-ret));
-		routes_forget(dev, pfx);
+				 addr_prefix_str(&j->pfx, buf), strerror(-j->ret));
+		routes_forget(dev, &j->pfx);
 	} else {
-		if (found || !wants_route(dev, pfx, true))
-			return 0;
-		ret = route_add(dev, pfx);
-		if (ret == -EEXIST) {
+		if (j->ret == -EEXIST) {
 			/* Someone else's: it stays theirs, and stays when we stop. */
 			log_warn("%s: route %s exists already (not added by sealnetd): left as it is",
-				 dev->ifname, addr_prefix_str(pfx, buf));
+				 dev->ifname, addr_prefix_str(&j->pfx, buf));
 			return 0;
 		}
-		if (ret) {
+		if (j->ret) {
 			log_err("%s: cannot add route %s: %s", dev->ifname,
-				addr_prefix_str(pfx, buf), strerror(-ret));
-			return ret;
+				addr_prefix_str(&j->pfx, buf), strerror(-j->ret));
+			return j->ret;
 		}
-		routes_insert(dev, pfx);
+		routes_insert(dev, &j->pfx);
 	}
-	a->route_ops[a->n_route_ops++] = (struct apply_route){ *pfx, add };
+	a->route_ops[a->n_route_ops++] = (struct apply_route){ j->pfx, j->add };
 	return 0;
 }
 
@@ -310,8 +351,11 @@ int routes_apply(struct device *dev, const struct config *c, struct apply *a)
 {
 	uint32_t table = route_table(dev, c);
 	struct ip_prefix *all = NULL;
-	size_t n_all = 0, ops;
-	int ret;
+	struct route_job *jobs = NULL;
+	size_t n_all = 0, ops, n = 0;
+	char buf[ADDR_STRLEN];
+	bool found;
+	int ret = 0, err;
 
 	if (table != dev->route_table) {
 		if (dev->n_routes) {
@@ -322,6 +366,11 @@ int routes_apply(struct device *dev, const struct config *c, struct apply *a)
 		}
 		if (table && (ret = all_prefixes(dev, a, c, &all, &n_all)))
 			return ret;
+		jobs = calloc(n_all ? n_all : 1, sizeof(*jobs));
+		if (!jobs) {
+			free(all);
+			return -ENOMEM;
+		}
 		a->n_old_routes = dev->n_routes;
 		a->old_route_table = dev->route_table;
 		a->table_set = true;
@@ -329,16 +378,20 @@ int routes_apply(struct device *dev, const struct config *c, struct apply *a)
 		dev->route_table = table;
 		ret = routes_reserve(dev, n_all);
 		for (size_t i = 0; !ret && i < n_all; i++)
-			if (wants_route(dev, &all[i], true)) {
-				ret = route_add(dev, &all[i]);
-				if (ret == -EEXIST)
-					ret = 0;
-				else if (!ret)
-					routes_insert(dev, &all[i]);
-				else
-					log_err("%s: cannot add route: %s", dev->ifname,
-						strerror(-ret));
+			if (wants_route(dev, &all[i], true))
+				jobs[n++] = (struct route_job){ all[i], true, 0 };
+		n = ret ? 0 : routes_run(dev, jobs, n, true);
+		/* Every route added is recorded, after a failure too: rollback clears them. */
+		for (size_t i = 0; i < n; i++) {
+			if (!jobs[i].ret) {
+				routes_insert(dev, &jobs[i].pfx);
+			} else if (jobs[i].ret != -EEXIST) {
+				log_err("%s: cannot add route %s: %s", dev->ifname,
+					addr_prefix_str(&jobs[i].pfx, buf), strerror(-jobs[i].ret));
+				ret = ret ? ret : jobs[i].ret;
 			}
+		}
+		free(jobs);
 		free(all);
 		return ret;
 	}
@@ -346,19 +399,37 @@ int routes_apply(struct device *dev, const struct config *c, struct apply *a)
 		return 0;
 	ops = a->n_adds + a->n_dels;
 	a->route_ops = calloc(ops ? ops : 1, sizeof(*a->route_ops));
-	if (!a->route_ops)
-		return -ENOMEM;
+	jobs = calloc(ops ? ops : 1, sizeof(*jobs));
+	if (!a->route_ops || !jobs) {
+		ret = -ENOMEM;
+		goto free_jobs;
+	}
 	ret = routes_reserve(dev, dev->n_routes + a->n_adds);
 	if (ret)
-		return ret;
-	for (size_t i = 0; i < a->n_dels; i++)
-		if (!find_prefix(a->adds, a->n_adds, &a->dels[i].pfx))
-			route_op(dev, a, &a->dels[i].pfx, false);
-	for (size_t i = 0; i < a->n_adds; i++)
-		if (!allowedips_lookup_exact(dev->allowedips, &a->adds[i].pfx) &&
-		    (ret = route_op(dev, a, &a->adds[i].pfx, true)))
-			return ret;
-	return 0;
+		goto free_jobs;
+	/* The removals first, then the additions, in batches: what follows an add the kernel
+	 * refused in its batch still ran, and is recorded for the rollback. */
+	for (size_t i = 0; i < a->n_dels; i++) {
+		if (find_prefix(a->adds, a->n_adds, &a->dels[i].pfx))
+			continue;
+		route_pos(dev, &a->dels[i].pfx, &found);
+		if (found) /* else not ours */
+			jobs[n++] = (struct route_job){ a->dels[i].pfx, false, 0 };
+	}
+	for (size_t i = 0; i < a->n_adds; i++) {
+		if (allowedips_lookup_exact(dev->allowedips, &a->adds[i].pfx))
+			continue;
+		route_pos(dev, &a->adds[i].pfx, &found);
+		if (!found && wants_route(dev, &a->adds[i].pfx, true))
+			jobs[n++] = (struct route_job){ a->adds[i].pfx, true, 0 };
+	}
+	n = routes_run(dev, jobs, n, true);
+	for (size_t i = 0; i < n; i++)
+		if ((err = route_op(dev, a, &jobs[i])) && !ret)
+			ret = err;
+free_jobs:
+	free(jobs);
+	return ret;
 }
 
 bool routes_addresses_equal(const struct device *dev, const struct config *c)
@@ -374,8 +445,9 @@ bool routes_addresses_equal(const struct device *dev, const struct config *c)
 /* Routes back as they were: the table's, or each one added or removed, in reverse. */
 void routes_rollback(struct device *dev, struct apply *a)
 {
+	struct route_job jobs[NETLINK_BATCH_MAX];
 	char buf[ADDR_STRLEN];
-	int ret;
+	size_t k, n;
 
 	if (a->table_set) {
 		routes_clear(dev);
@@ -384,39 +456,48 @@ void routes_rollback(struct device *dev, struct apply *a)
 			log_warn("%s: cannot restore the routes: out of memory", dev->ifname);
 			return;
 		}
-		for (size_t i = 0; i < a->n_old_routes; i++) {
-			ret = route_add(dev, &a->old_routes[i]);
-			if (ret && ret != -EEXIST)
-				log_warn("%s: cannot restore route %s: %s", dev->ifname,
-					 addr_prefix_str(&a->old_routes[i], buf), strerror(-ret));
-			else
-				routes_insert(dev, &a->old_routes[i]);
-		}
-		return;
+		n = a->n_old_routes;
+	} else {
+		/* The room routes_reserve() made covers every route that was there before. */
+		n = a->n_route_ops;
 	}
-	/* The room routes_reserve() made covers every route that was there before. */
-	for (size_t i = a->n_route_ops; i-- > 0;) {
-		const struct apply_route *op = &a->route_ops[i];
+	for (size_t off = 0; off < n; off += k) {
+		k = n - off < NETLINK_BATCH_MAX ? n - off : NETLINK_BATCH_MAX;
+		for (size_t i = 0; i < k; i++) {
+			if (a->table_set) {
+				jobs[i] = (struct route_job){ a->old_routes[off + i], true, 0 };
+			} else {
+				const struct apply_route *op = &a->route_ops[n - 1 - off - i];
 
-		if (op->added) {
-			route_del(dev, &op->pfx);
-			routes_forget(dev, &op->pfx);
-			continue;
+				jobs[i] = (struct route_job){ op->pfx, !op->added, 0 };
+			}
 		}
-		ret = route_add(dev, &op->pfx);
-		if (ret && ret != -EEXIST)
-			log_warn("%s: cannot restore route %s: %s", dev->ifname,
-				 addr_prefix_str(&op->pfx, buf), strerror(-ret));
-		else
-			routes_insert(dev, &op->pfx);
+		routes_run(dev, jobs, k, false);
+		for (size_t i = 0; i < k; i++) {
+			if (!jobs[i].add) {
+				routes_forget(dev, &jobs[i].pfx);
+			} else if (jobs[i].ret && jobs[i].ret != -EEXIST) {
+				log_warn("%s: cannot restore route %s: %s", dev->ifname,
+					 addr_prefix_str(&jobs[i].pfx, buf),
+					 strerror(-jobs[i].ret));
+			} else {
+				routes_insert(dev, &jobs[i].pfx);
+			}
+		}
 	}
 }
 
 void routes_remove_all(struct device *dev)
 {
+	struct route_job jobs[NETLINK_BATCH_MAX];
+	size_t k;
+
+	/* In batches, as they went in; at exit what the kernel says of each changes nothing. */
 	if (dev->nl) {
-		for (size_t i = 0; i < dev->n_routes; i++)
-			route_del(dev, &dev->routes[i]);
+		for (size_t off = 0; off < dev->n_routes; off += k) {
+			k = fill_jobs(jobs, dev->routes, dev->n_routes, off, false);
+			routes_run(dev, jobs, k, false);
+		}
 		for (size_t i = 0; i < dev->n_addresses; i++)
 			addr_del(dev, &dev->addresses[i]);
 	}

@@ -31,10 +31,13 @@ int __real_netlink_route_del_table(struct netlink *nl, int ifindex, const struct
 static struct netlink_req caught;
 static int n_caught;
 
-static int catch_req(const struct netlink_req *r)
+static int catch_req(const struct netlink_req *reqs, size_t n, int *results)
 {
-	caught = *r;
-	n_caught++;
+	for (size_t i = 0; i < n; i++) {
+		caught = reqs[i];
+		results[i] = 0;
+	}
+	n_caught += (int)n;
 	return 0;
 }
 

@@ -278,6 +278,20 @@ for what in mtu addr-add route-add route-add-table-1234 route-del addr-del down;
 	check "$what on $ul: refused by the helper" \
 		grep -qxF "$what $ul: Operation not permitted" "$SN_TMP/privcheck-net"
 done
+# Then, pctun0 up again, routes in batches (netlink_batch(), as a slice of peers sends them):
+# one with a route on $ul is refused whole, its pctun0 route (.3) not added; on pctun0 each
+# route has its answer.
+check "up on the armed interface: done" grep -qxF "up pctun0: ok" "$SN_TMP/privcheck-net"
+check "a batch with a request on $ul: refused whole" grep -qxF \
+	"batch mixed: Operation not permitted (Operation not permitted, Operation not permitted)" \
+	"$SN_TMP/privcheck-net"
+check "a batch on the armed interface: done" grep -qxF "batch tun: ok (ok, ok)" "$SN_TMP/privcheck-net"
+check "a batch with a route that exists: the others done" \
+	grep -qxF "batch tun-again: ok (File exists, ok)" "$SN_TMP/privcheck-net"
+check_not "no route 203.0.113.3 (the refused batch's) anywhere" \
+	eval 'nsx a ip route show table all | grep -qF 203.0.113.3'
+check_eq "routes 203.0.113.5-7 (the batches') on pctun0" \
+	"$(nsx a ip route show dev pctun0 | grep -cE '^203\.0\.113\.[567] ')" 3
 check "SO_MARK on a UDP socket: done" grep -qxF "mark-udp -: ok" "$SN_TMP/privcheck-net"
 check "SO_MARK on a TCP socket: refused" grep -qxF "mark-tcp -: Operation not permitted" "$SN_TMP/privcheck-net"
 check_not "no rtnetlink socket was opened" grep -qF "netlink socket opened" "$SN_TMP/privcheck-net"

@@ -17,7 +17,8 @@
  * net drops as a daemon with User = USER does (a switch, so the helper does the network part),
  * the helper armed with TUN's ifindex (any interface standing for the daemon's TUN), then
  * asks through the ordinary netlink.h calls for what a daemon taken over might: MTU, link
- * state, an address and a route on TUN and on OTHER, and SO_MARK on a UDP and a TCP socket.
+ * state, an address and a route on TUN and on OTHER, routes in batches (netlink_batch(): one
+ * with a route on OTHER, refused whole; two on TUN), and SO_MARK on a UDP and a TCP socket.
  * It prints one line per request, "WHAT IFACE: ok" or the error. Last it opens an rtnetlink
  * socket of its own, which the filter kills (status 159): a daemon that has dropped has none.
  */
@@ -99,6 +100,32 @@ static void net_requests(struct netlink *nl, const char *ifname, int ifindex, in
 	result("down", ifname, netlink_set_up(nl, ifindex, false));
 }
 
+/* Routes 203.0.113.{first, first + 1, ...} on ifindex[i], n of them, as one netlink_batch(),
+ * what the daemon sends for a slice of peers: "batch WHAT: ok (ok, File exists, ...)", the
+ * batch's result then each route's. */
+static void net_batch(struct netlink *nl, const char *what, const int *ifindex, size_t n, int first)
+{
+	struct netlink_req reqs[4];
+	struct ip_prefix route;
+	int results[4], ret;
+	char r[32], line[256];
+	size_t len;
+
+	for (size_t i = 0; i < n; i++) {
+		snprintf(r, sizeof(r), "203.0.113.%d/32", first + (int)i);
+		if (n > 4 || addr_parse_prefix(r, &route))
+			_exit(2);
+		netlink_req_route(&reqs[i], true, ifindex[i], &route, RT_TABLE_MAIN);
+	}
+	ret = netlink_batch(nl, reqs, n, results);
+	len = (size_t)snprintf(line, sizeof(line), "batch %s: %s (", what,
+			       ret ? strerror(-ret) : "ok");
+	for (size_t i = 0; i < n && len < sizeof(line); i++)
+		len += (size_t)snprintf(line + len, sizeof(line) - len, "%s%s", i ? ", " : "",
+					results[i] ? strerror(-results[i]) : "ok");
+	say("%s)\n", line);
+}
+
 static int net_check(const char *user, const char *tun, const char *other)
 {
 	struct privdrop_opts o = { .sandbox = true, .user = user };
@@ -116,6 +143,13 @@ static int net_check(const char *user, const char *tun, const char *other)
 		return 3;
 	net_requests(nl, tun, tun_index, 1);
 	net_requests(nl, other, other_index, 2);
+	/* TUN up again, for routes. A batch is refused whole if one request is (the second,
+	 * on OTHER): the first is not run either. On TUN alone each route gets its own answer
+	 * (.6 twice: "File exists" the second time, and .7 after it added all the same). */
+	result("up", tun, netlink_set_up(nl, tun_index, true));
+	net_batch(nl, "mixed", (const int[]){ tun_index, other_index }, 2, 3);
+	net_batch(nl, "tun", (const int[]){ tun_index, tun_index }, 2, 5);
+	net_batch(nl, "tun-again", (const int[]){ tun_index, tun_index }, 2, 6);
 	udp = socket(AF_INET, SOCK_DGRAM, 0);
 	tcp = socket(AF_INET, SOCK_STREAM, 0);
 	result("mark-udp", "-", privdrop_set_mark(udp, 42));

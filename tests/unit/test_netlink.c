@@ -18,6 +18,7 @@
 #include <net/if.h>
 #include <sched.h>
 #include <stdbool.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
@@ -447,6 +448,63 @@ static void test_route_link_down(void **state)
 	assert_int_equal(netlink_route_add(nl, f->ifindex, &r6), -ENETDOWN);
 }
 
+/* Routes in batches, as the daemon adds a slice's: 150 of them (three sends), each ACK read
+ * and put at its place, the kernel going on after one it refuses. */
+static void test_route_batch(void **state)
+{
+	struct fixture *f = *state;
+	struct netlink_req reqs[150];
+	struct ip_prefix p;
+	int results[150];
+	char s[32];
+
+	NEED_NETNS(f);
+	assert_int_equal(netlink_set_up(nl, f->ifindex, true), 0);
+	for (size_t i = 0; i < 150; i++) {
+		snprintf(s, sizeof(s), "100.70.%zu.0/24", i);
+		p = prefix(s);
+		netlink_req_route(&reqs[i], true, f->ifindex, &p, RT_TABLE_MAIN);
+	}
+	/* In the middle of the second send: the route of 10 again, and one through a link
+	 * that is not there. */
+	reqs[70] = reqs[10];
+	reqs[71].ifindex = f->ifindex + 1000;
+	assert_int_equal(netlink_batch(nl, reqs, 150, results), 0);
+	for (size_t i = 0; i < 150; i++)
+		assert_int_equal(results[i], i == 70 ? -EEXIST : i == 71 ? -ENODEV : 0);
+	assert_true(find_route(f->ifindex, "100.70.0.0/24").found);
+	assert_true(find_route(f->ifindex, "100.70.72.0/24").found);
+	assert_true(find_route(f->ifindex, "100.70.149.0/24").found);
+	assert_false(find_route(f->ifindex, "100.70.70.0/24").found);
+	assert_false(find_route(f->ifindex, "100.70.71.0/24").found);
+
+	/* A single call after it reads its own ACK, not one left over. */
+	p = prefix("100.70.70.0/24");
+	assert_int_equal(netlink_route_add(nl, f->ifindex, &p), 0);
+	assert_int_equal(netlink_route_add(nl, f->ifindex, &p), -EEXIST);
+
+	/* Removed the same way: 70 is there now, 71 never was. */
+	reqs[70].addr[2] = 70;
+	reqs[71].ifindex = f->ifindex;
+	for (size_t i = 0; i < 150; i++)
+		reqs[i].op = NETLINK_OP_ROUTE_DEL;
+	assert_int_equal(netlink_batch(nl, reqs, 150, results), 0);
+	for (size_t i = 0; i < 150; i++)
+		assert_int_equal(results[i], i == 71 ? -ESRCH : 0);
+	assert_false(find_route(f->ifindex, "100.70.0.0/24").found);
+	assert_false(find_route(f->ifindex, "100.70.70.0/24").found);
+	assert_false(find_route(f->ifindex, "100.70.149.0/24").found);
+
+	/* A bad request: nothing is sent. */
+	reqs[3].op = NETLINK_OP_ROUTE_ADD;
+	reqs[5].op = NETLINK_OP_ROUTE_ADD;
+	reqs[5].cidr = 33;
+	assert_int_equal(netlink_batch(nl, reqs, 6, results), -EINVAL);
+	for (size_t i = 0; i < 6; i++)
+		assert_int_equal(results[i], -EINVAL);
+	assert_false(find_route(f->ifindex, "100.70.3.0/24").found);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -461,6 +519,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_route_v6, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_route_with_addr, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_route_link_down, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_route_batch, setup, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, group_setup, group_teardown);

@@ -9,8 +9,10 @@
  * route through another interface is the same refusal). */
 #include <setjmp.h>
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -29,10 +31,40 @@
 static struct netlink_req caught;
 static int n_caught;
 
-static int catch_req(const struct netlink_req *r)
+/* Batches: every request forwarded, in order, the size of each forward, and what the forward
+ * answers: results[i] = answer_of(i) for the i-th request overall (all 0 but with varied),
+ * and fail_err for every request of call fail_call (1-based; 0: never). */
+static struct netlink_req batch_caught[256];
+static size_t n_batch_caught;
+static size_t calls[64];
+static size_t n_calls;
+static size_t fail_call;
+static int fail_err;
+static bool varied;
+
+static int answer_of(size_t i)
 {
-	caught = *r;
-	n_caught++;
+	return varied && i % 5 == 3 ? -EEXIST : 0;
+}
+
+static int catch_req(const struct netlink_req *reqs, size_t n, int *results)
+{
+	/* What the helper would run: never more than a batch, each request checked. */
+	assert_true(n >= 1 && n <= NETLINK_BATCH_MAX);
+	assert_true(n_calls < sizeof(calls) / sizeof(calls[0]));
+	calls[n_calls++] = n;
+	if (n_calls == fail_call) {
+		for (size_t i = 0; i < n; i++)
+			results[i] = fail_err;
+		return fail_err;
+	}
+	for (size_t i = 0; i < n; i++) {
+		caught = reqs[i];
+		if (n_batch_caught < sizeof(batch_caught) / sizeof(batch_caught[0]))
+			batch_caught[n_batch_caught] = reqs[i];
+		results[i] = answer_of(n_batch_caught++);
+	}
+	n_caught += (int)n;
 	return 0;
 }
 
@@ -42,6 +74,8 @@ static int setup(void **state)
 {
 	n_caught = 0;
 	memset(&caught, 0, sizeof(caught));
+	n_batch_caught = n_calls = fail_call = 0;
+	varied = false;
 	netlink_set_forward(catch_req);
 	/* A real socket: the first forwarded call closes it, as in the dropped daemon. */
 	return netlink_open(&nl) ? -1 : 0;
@@ -242,6 +276,141 @@ static void test_parser_refuses(void **state)
 	assert_refused(&r, -EINVAL);
 }
 
+/* n routes 100.64.i.0/24, adds and removals in turn, in table 1000 + i. */
+static void make_routes(struct netlink_req *reqs, size_t n, int ifindex)
+{
+	struct ip_prefix p;
+	char s[32];
+
+	for (size_t i = 0; i < n; i++) {
+		snprintf(s, sizeof(s), "100.64.%zu.0/24", i);
+		assert_int_equal(addr_parse_prefix(s, &p), 0);
+		netlink_req_route(&reqs[i], i % 2 == 0, ifindex, &p, 1000 + (uint32_t)i);
+	}
+}
+
+/* netlink_req_route() builds what the single calls build. */
+static void test_route_req_is_the_call(void **state)
+{
+	struct ip_prefix p = prefix("fd00:64::5/64");
+	struct netlink_req r;
+
+	assert_int_equal(netlink_route_add_table(nl, IFINDEX, &p, 77), 0);
+	netlink_req_route(&r, true, IFINDEX, &p, 77);
+	assert_memory_equal(&r, &caught, sizeof(r));
+	assert_int_equal(netlink_route_del_table(nl, IFINDEX, &p, 77), 0);
+	netlink_req_route(&r, false, IFINDEX, &p, 77);
+	assert_memory_equal(&r, &caught, sizeof(r));
+	assert_int_equal(r.op, NETLINK_OP_ROUTE_DEL);
+}
+
+/* A long list goes in chunks of NETLINK_BATCH_MAX, in order, each one the helper accepts,
+ * and every request's own answer comes back at its place. */
+static void test_batch_chunks(void **state)
+{
+	struct netlink_req reqs[150], out[NETLINK_BATCH_MAX];
+	int results[150];
+
+	make_routes(reqs, 150, IFINDEX);
+	varied = true;
+	assert_int_equal(netlink_batch(nl, reqs, 150, results), 0);
+	assert_int_equal(n_calls, 3);
+	assert_int_equal(calls[0], NETLINK_BATCH_MAX);
+	assert_int_equal(calls[1], NETLINK_BATCH_MAX);
+	assert_int_equal(calls[2], 150 - 2 * NETLINK_BATCH_MAX);
+	assert_int_equal(n_batch_caught, 150);
+	assert_memory_equal(batch_caught, reqs, sizeof(reqs));
+	for (size_t i = 0; i < 150; i++)
+		assert_int_equal(results[i], answer_of(i));
+	for (size_t off = 0; off < 150; off += NETLINK_BATCH_MAX) {
+		size_t k = 150 - off < NETLINK_BATCH_MAX ? 150 - off : NETLINK_BATCH_MAX;
+
+		assert_int_equal(netlink_batch_parse(reqs + off, k * sizeof(*reqs), IFINDEX, out),
+				 (int)k);
+		assert_memory_equal(out, reqs + off, k * sizeof(*reqs));
+	}
+	/* None is no call at all. */
+	n_calls = 0;
+	assert_int_equal(netlink_batch(nl, reqs, 0, results), 0);
+	assert_int_equal(n_calls, 0);
+}
+
+/* One bad request anywhere in the list: nothing leaves, every result is the refusal. */
+static void test_batch_bad_element_never_leaves(void **state)
+{
+	struct netlink_req reqs[150];
+	int results[150];
+
+	make_routes(reqs, 150, IFINDEX);
+	reqs[130].cidr = 33;
+	assert_int_equal(netlink_batch(nl, reqs, 150, results), -EINVAL);
+	assert_int_equal(n_calls, 0);
+	for (size_t i = 0; i < 150; i++)
+		assert_int_equal(results[i], -EINVAL);
+}
+
+/* The helper gone at the second chunk: the first chunk's answers stand, the rest get the
+ * error, and the third chunk is not tried. */
+static void test_batch_forward_fails(void **state)
+{
+	struct netlink_req reqs[150];
+	int results[150];
+
+	make_routes(reqs, 150, IFINDEX);
+	varied = true;
+	fail_call = 2;
+	fail_err = -EPIPE;
+	assert_int_equal(netlink_batch(nl, reqs, 150, results), -EPIPE);
+	assert_int_equal(n_calls, 2);
+	for (size_t i = 0; i < 150; i++)
+		assert_int_equal(results[i], i < NETLINK_BATCH_MAX ? answer_of(i) : -EPIPE);
+}
+
+/* The helper's parser of a batch: whole requests, 1 to NETLINK_BATCH_MAX of them, each one
+ * netlink_req_parse() accepts; any one refused refuses the batch with its error. */
+static void test_batch_parse_refuses(void **state)
+{
+	struct netlink_req reqs[NETLINK_BATCH_MAX + 1], out[NETLINK_BATCH_MAX];
+	const size_t one = sizeof(reqs[0]);
+
+	make_routes(reqs, NETLINK_BATCH_MAX + 1, IFINDEX);
+	assert_int_equal(netlink_batch_parse(reqs, 3 * one, IFINDEX, out), 3);
+	assert_memory_equal(out, reqs, 3 * one);
+	assert_int_equal(netlink_batch_parse(reqs, NETLINK_BATCH_MAX * one, IFINDEX, out),
+			 NETLINK_BATCH_MAX);
+	/* the sizes: none, too many, a part of one */
+	assert_int_equal(netlink_batch_parse(reqs, 0, IFINDEX, out), -EINVAL);
+	assert_int_equal(netlink_batch_parse(reqs, (NETLINK_BATCH_MAX + 1) * one, IFINDEX, out),
+			 -EINVAL);
+	assert_int_equal(netlink_batch_parse(reqs, 3 * one - 1, IFINDEX, out), -EINVAL);
+	assert_int_equal(netlink_batch_parse(reqs, 3 * one + 1, IFINDEX, out), -EINVAL);
+	assert_int_equal(netlink_batch_parse(reqs, one - 1, IFINDEX, out), -EINVAL);
+	/* another ifindex for all of them, for one of them */
+	assert_int_equal(netlink_batch_parse(reqs, 3 * one, OTHER_IFINDEX, out), -EPERM);
+	reqs[1].ifindex = OTHER_IFINDEX;
+	assert_int_equal(netlink_batch_parse(reqs, 3 * one, IFINDEX, out), -EPERM);
+	reqs[1].ifindex = IFINDEX;
+	/* one malformed, first, in the middle, last */
+	for (size_t bad = 0; bad < 3; bad++) {
+		struct netlink_req keep = reqs[bad];
+
+		reqs[bad].zero = 1;
+		assert_int_equal(netlink_batch_parse(reqs, 3 * one, IFINDEX, out), -EINVAL);
+		reqs[bad] = keep;
+		reqs[bad].op = NETLINK_OP_ROUTE_DEL + 1;
+		assert_int_equal(netlink_batch_parse(reqs, 3 * one, IFINDEX, out), -EINVAL);
+		reqs[bad] = keep;
+		reqs[bad].value = 0; /* a route without a table */
+		assert_int_equal(netlink_batch_parse(reqs, 3 * one, IFINDEX, out), -EINVAL);
+		reqs[bad] = keep;
+	}
+	assert_int_equal(netlink_batch_parse(reqs, 3 * one, IFINDEX, out), 3);
+	/* A malformed request and one for another interface: whichever comes first. */
+	reqs[0].cidr = 33;
+	reqs[2].ifindex = OTHER_IFINDEX;
+	assert_int_equal(netlink_batch_parse(reqs, 3 * one, IFINDEX, out), -EINVAL);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -249,6 +418,12 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_bad_calls_never_leave, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_own_socket_closed, setup, teardown),
 		cmocka_unit_test(test_parser_refuses),
+		cmocka_unit_test_setup_teardown(test_route_req_is_the_call, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_batch_chunks, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_batch_bad_element_never_leaves, setup,
+						teardown),
+		cmocka_unit_test_setup_teardown(test_batch_forward_fails, setup, teardown),
+		cmocka_unit_test(test_batch_parse_refuses),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
