@@ -6,7 +6,6 @@
 
 #include <errno.h>
 #include <sodium.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -15,19 +14,7 @@
 #include "config.h"
 #include "firewall.h"
 #include "key.h"
-
-static int set_err(char *err, size_t errlen, int ret, const char *fmt, ...)
-	__attribute__((format(printf, 4, 5)));
-
-static int set_err(char *err, size_t errlen, int ret, const char *fmt, ...)
-{
-	va_list ap;
-
-	va_start(ap, fmt);
-	vsnprintf(err, errlen, fmt, ap);
-	va_end(ap);
-	return ret;
-}
+#include "log.h"
 
 /* What makes a set of thousands of peers (`wg setconf`) cost what it holds rather than its
  * square: room in c->peers that doubles, and the peers by key and the AllowedIPs by prefix
@@ -336,7 +323,7 @@ union set_value {
 static int value_true(const char *key, const char *value, char *err, size_t errlen)
 {
 	if (strcmp(value, "true"))
-		return set_err(err, errlen, -EINVAL, "%s: only \"true\"", key);
+		return log_errbuf(err, errlen, -EINVAL, "%s: only \"true\"", key);
 	return 0;
 }
 
@@ -345,7 +332,7 @@ static int value_key(const char *key, const char *value, uint8_t k[KEY_LEN], cha
 		     size_t errlen)
 {
 	if (key_from_hex(k, value))
-		return set_err(err, errlen, -EINVAL, "%s: not 64 hex digits", key);
+		return log_errbuf(err, errlen, -EINVAL, "%s: not 64 hex digits", key);
 	return 0;
 }
 
@@ -360,8 +347,8 @@ static int read_value(bool peer, const char *key, const char *value, union set_v
 	while (k < end && strcmp(k->name, key))
 		k++;
 	if (k == end)
-		return set_err(err, errlen, -EINVAL, "unknown %skey \"%s\"", peer ? "peer " : "",
-			       key);
+		return log_errbuf(err, errlen, -EINVAL, "unknown %skey \"%s\"", peer ? "peer " : "",
+				  key);
 	switch (k->kind) {
 	case VALUE_TEXT:
 		break;
@@ -371,8 +358,8 @@ static int read_value(bool peer, const char *key, const char *value, union set_v
 		break;
 	case VALUE_NUMBER:
 		if (config_parse_number(value, k->max, false, &v->n))
-			return set_err(err, errlen, -EINVAL, "%s: bad %s \"%s\"", key, k->bad,
-				       value);
+			return log_errbuf(err, errlen, -EINVAL, "%s: bad %s \"%s\"", key, k->bad,
+					  value);
 		break;
 	case VALUE_KEY:
 		if (value_key(key, value, v->key, err, errlen))
@@ -411,7 +398,7 @@ static int add_rule(struct config *c, const char *key, const char *value, char *
 	char why[160];
 
 	if (firewall_parse_rule(value, key[0] == 'd', &r, why, sizeof(why)))
-		return set_err(err, errlen, -EINVAL, "%s: %s", key, why);
+		return log_errbuf(err, errlen, -EINVAL, "%s: %s", key, why);
 	grown = realloc(c->rules, (c->n_rules + 1) * sizeof(*grown));
 	if (!grown)
 		return -ENOMEM;
@@ -467,7 +454,7 @@ static int set_allowed_ip(struct config *c, size_t i, const char *value, char *e
 	struct ip_prefix pfx;
 
 	if (!strchr(text, '/') || addr_parse_prefix(text, &pfx))
-		return set_err(err, errlen, -EINVAL, "allowed_ip: bad prefix \"%s\"", value);
+		return log_errbuf(err, errlen, -EINVAL, "allowed_ip: bad prefix \"%s\"", value);
 	addr_prefix_mask(&pfx);
 	if (!drop)
 		return add_allowed_ip(c, i, &pfx, ix);
@@ -479,12 +466,12 @@ static int set_allowed_ip(struct config *c, size_t i, const char *value, char *e
 static int add_group(struct config_peer *cp, const char *value, char *err, size_t errlen)
 {
 	if (!firewall_group_name_ok(value))
-		return set_err(err, errlen, -EINVAL, "group: bad name \"%s\"", value);
+		return log_errbuf(err, errlen, -EINVAL, "group: bad name \"%s\"", value);
 	for (unsigned g = 0; g < cp->n_groups; g++)
 		if (!strcmp(cp->groups[g], value))
 			return 0;
 	if (cp->n_groups == CONFIG_MAX_GROUPS)
-		return set_err(err, errlen, -EINVAL, "group: more than %d", CONFIG_MAX_GROUPS);
+		return log_errbuf(err, errlen, -EINVAL, "group: more than %d", CONFIG_MAX_GROUPS);
 	snprintf(cp->groups[cp->n_groups++], FIREWALL_GROUP_NAME_MAX, "%s", value);
 	return 0;
 }
@@ -505,10 +492,11 @@ static int set_peer_key(struct config *c, size_t i, const char *key, const char 
 	case PEER_ENDPOINT:
 		ret = addr_parse_endpoint(value, &cp->endpoint);
 		if (ret == -ENODEV)
-			ret = set_err(err, errlen, -EINVAL, "endpoint: no such interface in \"%s\"",
-				      value);
+			ret = log_errbuf(err, errlen, -EINVAL,
+					 "endpoint: no such interface in \"%s\"", value);
 		else if (ret)
-			ret = set_err(err, errlen, -EINVAL, "endpoint: bad address \"%s\"", value);
+			ret = log_errbuf(err, errlen, -EINVAL, "endpoint: bad address \"%s\"",
+					 value);
 		break;
 	case PEER_KEEPALIVE:
 		cp->persistent_keepalive = (unsigned)v.n;
@@ -528,7 +516,7 @@ static int set_peer_key(struct config *c, size_t i, const char *key, const char 
 	case PEER_PROTOCOL_VERSION:
 		/* -EINVAL, as wireguard-go answers (ipcErrorInvalid). */
 		if (strcmp(value, "1"))
-			ret = set_err(err, errlen, -EINVAL, "protocol_version: only 1 is known");
+			ret = log_errbuf(err, errlen, -EINVAL, "protocol_version: only 1 is known");
 		break;
 	default:
 		ret = k;
@@ -629,8 +617,8 @@ static int select_peer(struct uapi_set_parse *sp, const char *value, char *err, 
 	} else {
 		sp->peer = find_or_add_peer(c, k, &sp->created, &sp->ix);
 		if (sp->peer < 0)
-			ret = set_err(err, errlen, (int)sp->peer, "public_key: %s",
-				      strerror((int)-sp->peer));
+			ret = log_errbuf(err, errlen, (int)sp->peer, "public_key: %s",
+					 strerror((int)-sp->peer));
 	}
 	sodium_memzero(k, sizeof(k));
 	return ret;
@@ -666,7 +654,8 @@ static int parse_line(struct uapi_set_parse *sp, char *line, char *err, size_t e
 	value = strchr(line, '=');
 	if (!value)
 		/* -EPROTO, as wireguard-go answers a line it cannot split. */
-		return set_err(err, errlen, -EPROTO, "line %d: no '=' in \"%.40s\"", sp->n, line);
+		return log_errbuf(err, errlen, -EPROTO, "line %d: no '=' in \"%.40s\"", sp->n,
+				  line);
 	*value++ = '\0';
 	if (!strcmp(line, "public_key"))
 		ret = select_peer(sp, value, err, errlen);
