@@ -34,6 +34,7 @@
 #include "key.h"
 #include "log.h"
 #include "privdrop.h"
+#include "readfile.h"
 #include "workers.h"
 
 /* Far above any real configuration; bounds what a mistaken path (a log, a device) costs. */
@@ -1484,7 +1485,6 @@ static int read_all(int fd, size_t size_hint, char **out, size_t *outlen)
 	/* A file's size known, one buffer a byte longer (to see the end) rather than copies
 	 * of copies: a file of 20,000 peers is 4 MB, and a reload reads it on the event loop. */
 	size_t first = size_hint && size_hint < MAX_FILE_SIZE ? size_hint + 1 : 4096;
-	ssize_t n;
 	int ret;
 
 	for (;;) {
@@ -1506,16 +1506,11 @@ static int read_all(int fd, size_t size_hint, char **out, size_t *outlen)
 			buf = new;
 			cap = cap ? cap * 2 : first;
 		}
-		n = read(fd, buf + len, cap - len);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0) {
-			ret = -errno;
+		ret = readfile_fill(fd, buf, cap, &len);
+		if (ret < 0)
 			goto fail_buf;
-		}
-		if (n == 0)
+		if (ret)
 			break;
-		len += (size_t)n;
 	}
 	*out = buf;
 	*outlen = len;
@@ -1672,8 +1667,8 @@ fail:
 /* The file read on, 256 KiB at a time, until its end (1) or the deadline (0), or -errno. */
 static int load_read(struct config_loader *l)
 {
-	ssize_t n;
 	char *grown;
+	int ret;
 
 	for (;;) {
 		if (l->len == l->cap) {
@@ -1688,15 +1683,13 @@ static int load_read(struct config_loader *l)
 			l->text = grown;
 			l->cap *= 2;
 		}
-		n = read(l->fd, l->text + l->len,
-			 l->cap - l->len < (256u << 10) ? l->cap - l->len : (256u << 10));
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0)
-			return -errno;
-		if (n == 0)
+		ret = readfile_fill(l->fd, l->text,
+				    l->cap - l->len < (256u << 10) ? l->cap : l->len + (256u << 10),
+				    &l->len);
+		if (ret < 0)
+			return ret;
+		if (ret)
 			break;
-		l->len += (size_t)n;
 		if (l->p.deadline && now_ns() >= l->p.deadline)
 			return 0;
 	}
