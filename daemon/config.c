@@ -111,6 +111,7 @@ struct option {
 	enum section section;
 	bool repeatable;
 	int (*parse)(struct parser *p, const char *value);
+	int arg; /* for a parse that serves several keys, which: the hook, a rule that denies */
 };
 
 static void set_err(char *err, size_t errlen, const char *fmt, ...)
@@ -582,35 +583,16 @@ static void note_quick(struct parser *p)
 	}
 }
 
-/* Kept as written, in file order; an empty value adds nothing. */
-static int parse_hook(struct parser *p, const char *value, enum config_hook hook)
+/* PreUp, PostUp, PreDown, PostDown (the hook is the option's arg): kept as written, in file
+ * order; an empty value adds nothing. */
+static int parse_hook(struct parser *p, const char *value)
 {
 	if (!*value)
 		return 0;
 	note_quick(p);
-	if (list_add(&p->cfg->hooks[hook], value, strlen(value)))
+	if (list_add(&p->cfg->hooks[p->opt->arg], value, strlen(value)))
 		return fail(p, -ENOMEM, p->line, "out of memory");
 	return 0;
-}
-
-static int parse_pre_up(struct parser *p, const char *value)
-{
-	return parse_hook(p, value, CONFIG_HOOK_PRE_UP);
-}
-
-static int parse_post_up(struct parser *p, const char *value)
-{
-	return parse_hook(p, value, CONFIG_HOOK_POST_UP);
-}
-
-static int parse_pre_down(struct parser *p, const char *value)
-{
-	return parse_hook(p, value, CONFIG_HOOK_PRE_DOWN);
-}
-
-static int parse_post_down(struct parser *p, const char *value)
-{
-	return parse_hook(p, value, CONFIG_HOOK_POST_DOWN);
 }
 
 /* wg-quick's rule: an entry that looks like an address (digits and dots, or holding a ':')
@@ -863,7 +845,8 @@ static int parse_endpoint(struct parser *p, const char *value)
 	return 0;
 }
 
-static int parse_rule(struct parser *p, const char *value, bool deny)
+/* Allow and Deny (arg true). */
+static int parse_rule(struct parser *p, const char *value)
 {
 	struct config *c = p->cfg;
 	struct firewall_rule *grown;
@@ -873,20 +856,10 @@ static int parse_rule(struct parser *p, const char *value, bool deny)
 	if (!grown)
 		return fail(p, -ENOMEM, p->line, "out of memory");
 	c->rules = grown;
-	if (firewall_parse_rule(value, deny, &c->rules[c->n_rules], err, sizeof(err)))
+	if (firewall_parse_rule(value, p->opt->arg, &c->rules[c->n_rules], err, sizeof(err)))
 		return fail(p, -EINVAL, p->line, "%s: %s", p->opt->name, err);
 	c->n_rules++;
 	return 0;
-}
-
-static int parse_allow(struct parser *p, const char *value)
-{
-	return parse_rule(p, value, false);
-}
-
-static int parse_deny(struct parser *p, const char *value)
-{
-	return parse_rule(p, value, true);
 }
 
 static int parse_groups(struct parser *p, const char *value)
@@ -959,34 +932,34 @@ static int parse_keepalive(struct parser *p, const char *value)
 }
 
 static const struct option options[] = {
-	{ "PrivateKey", SECTION_INTERFACE, false, parse_private_key },
-	{ "PrivateKeyFile", SECTION_INTERFACE, false, parse_private_key_file },
-	{ "ListenPort", SECTION_INTERFACE, false, parse_listen_port },
-	{ "Address", SECTION_INTERFACE, true, parse_address },
-	{ "MTU", SECTION_INTERFACE, false, parse_mtu },
-	{ "FwMark", SECTION_INTERFACE, false, parse_fwmark },
-	{ "Offload", SECTION_INTERFACE, false, parse_offload },
-	{ "Threads", SECTION_INTERFACE, false, parse_threads },
-	{ "MetricsListen", SECTION_INTERFACE, false, parse_metrics_listen },
-	{ "User", SECTION_INTERFACE, false, parse_user },
-	{ "Sandbox", SECTION_INTERFACE, false, parse_sandbox },
-	{ "DNS", SECTION_INTERFACE, true, parse_dns },
-	{ "Table", SECTION_INTERFACE, false, parse_table },
-	{ "PreUp", SECTION_INTERFACE, true, parse_pre_up },
-	{ "PostUp", SECTION_INTERFACE, true, parse_post_up },
-	{ "PreDown", SECTION_INTERFACE, true, parse_pre_down },
-	{ "PostDown", SECTION_INTERFACE, true, parse_post_down },
-	{ "SaveConfig", SECTION_INTERFACE, false, parse_save_config },
-	{ "PublicKey", SECTION_PEER, false, parse_public_key },
-	{ "PresharedKey", SECTION_PEER, false, parse_preshared_key },
-	{ "PresharedKeyFile", SECTION_PEER, false, parse_preshared_key_file },
-	{ "AllowedIPs", SECTION_PEER, true, parse_allowed_ips },
-	{ "Endpoint", SECTION_PEER, false, parse_endpoint },
-	{ "PersistentKeepalive", SECTION_PEER, false, parse_keepalive },
-	{ "Groups", SECTION_PEER, true, parse_groups },
-	{ "Name", SECTION_PEER, false, parse_name },
-	{ "Allow", SECTION_INTERFACE, true, parse_allow },
-	{ "Deny", SECTION_INTERFACE, true, parse_deny },
+	{ "PrivateKey", SECTION_INTERFACE, false, parse_private_key, 0 },
+	{ "PrivateKeyFile", SECTION_INTERFACE, false, parse_private_key_file, 0 },
+	{ "ListenPort", SECTION_INTERFACE, false, parse_listen_port, 0 },
+	{ "Address", SECTION_INTERFACE, true, parse_address, 0 },
+	{ "MTU", SECTION_INTERFACE, false, parse_mtu, 0 },
+	{ "FwMark", SECTION_INTERFACE, false, parse_fwmark, 0 },
+	{ "Offload", SECTION_INTERFACE, false, parse_offload, 0 },
+	{ "Threads", SECTION_INTERFACE, false, parse_threads, 0 },
+	{ "MetricsListen", SECTION_INTERFACE, false, parse_metrics_listen, 0 },
+	{ "User", SECTION_INTERFACE, false, parse_user, 0 },
+	{ "Sandbox", SECTION_INTERFACE, false, parse_sandbox, 0 },
+	{ "DNS", SECTION_INTERFACE, true, parse_dns, 0 },
+	{ "Table", SECTION_INTERFACE, false, parse_table, 0 },
+	{ "PreUp", SECTION_INTERFACE, true, parse_hook, CONFIG_HOOK_PRE_UP },
+	{ "PostUp", SECTION_INTERFACE, true, parse_hook, CONFIG_HOOK_POST_UP },
+	{ "PreDown", SECTION_INTERFACE, true, parse_hook, CONFIG_HOOK_PRE_DOWN },
+	{ "PostDown", SECTION_INTERFACE, true, parse_hook, CONFIG_HOOK_POST_DOWN },
+	{ "SaveConfig", SECTION_INTERFACE, false, parse_save_config, 0 },
+	{ "PublicKey", SECTION_PEER, false, parse_public_key, 0 },
+	{ "PresharedKey", SECTION_PEER, false, parse_preshared_key, 0 },
+	{ "PresharedKeyFile", SECTION_PEER, false, parse_preshared_key_file, 0 },
+	{ "AllowedIPs", SECTION_PEER, true, parse_allowed_ips, 0 },
+	{ "Endpoint", SECTION_PEER, false, parse_endpoint, 0 },
+	{ "PersistentKeepalive", SECTION_PEER, false, parse_keepalive, 0 },
+	{ "Groups", SECTION_PEER, true, parse_groups, 0 },
+	{ "Name", SECTION_PEER, false, parse_name, 0 },
+	{ "Allow", SECTION_INTERFACE, true, parse_rule, false },
+	{ "Deny", SECTION_INTERFACE, true, parse_rule, true },
 };
 
 #define N_OPTIONS (sizeof(options) / sizeof(options[0]))
