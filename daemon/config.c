@@ -304,16 +304,27 @@ static int parse_prefixes(struct parser *p, const char *value, struct ip_prefix 
 	return 0;
 }
 
+/* PrivateKey and PrivateKeyFile are one setting written two ways, as are PresharedKey and
+ * PresharedKeyFile: the other one given too is refused. Returns 0 or fail()'s error. */
+static int one_of_two(struct parser *p, const char *other)
+{
+	int line = seen_line(p, other);
+
+	if (!line)
+		return 0;
+	return fail(p, -EINVAL, p->line, "%s: %s is given too (line %d): one or the other",
+		    p->opt->name, other, line);
+}
+
 static int parse_private_key(struct parser *p, const char *value)
 {
 	uint8_t *key;
+	int ret;
 
 	p->has_secret = true;
-	if (seen_line(p, "PrivateKeyFile"))
-		return fail(p, -EINVAL, p->line,
-			    "%s: PrivateKeyFile is given too (line %d): one "
-			    "or the other",
-			    p->opt->name, seen_line(p, "PrivateKeyFile"));
+	ret = one_of_two(p, "PrivateKeyFile");
+	if (ret)
+		return ret;
 	key = sodium_malloc(KEY_LEN);
 	if (!key)
 		return fail(p, -ENOMEM, p->line, "out of memory");
@@ -371,11 +382,9 @@ static int parse_private_key_file(struct parser *p, const char *value)
 	char *path;
 	int ret;
 
-	if (seen_line(p, "PrivateKey"))
-		return fail(p, -EINVAL, p->line,
-			    "%s: PrivateKey is given too (line %d): one or "
-			    "the other",
-			    p->opt->name, seen_line(p, "PrivateKey"));
+	ret = one_of_two(p, "PrivateKey");
+	if (ret)
+		return ret;
 	key = sodium_malloc(KEY_LEN);
 	path = strdup(value);
 	if (!key || !path) {
@@ -485,16 +494,23 @@ static int parse_threads(struct parser *p, const char *value)
 	return 0;
 }
 
+/* A switch spelt yes or no, in any case. */
+static int parse_switch(struct parser *p, const char *value, const char *yes, const char *no,
+			bool *out)
+{
+	if (!strcasecmp(value, yes))
+		*out = true;
+	else if (!strcasecmp(value, no))
+		*out = false;
+	else
+		return fail(p, -EINVAL, p->line, "%s: bad value \"%s\" (%s or %s)", p->opt->name,
+			    value, yes, no);
+	return 0;
+}
+
 static int parse_sandbox(struct parser *p, const char *value)
 {
-	if (!strcasecmp(value, "on"))
-		p->cfg->sandbox = true;
-	else if (!strcasecmp(value, "off"))
-		p->cfg->sandbox = false;
-	else
-		return fail(p, -EINVAL, p->line, "%s: bad value \"%s\" (on or off)", p->opt->name,
-			    value);
-	return 0;
+	return parse_switch(p, value, "on", "off", &p->cfg->sandbox);
 }
 
 static const struct {
@@ -663,16 +679,11 @@ static int parse_dns(struct parser *p, const char *value)
 
 static int parse_save_config(struct parser *p, const char *value)
 {
-	if (!strcasecmp(value, "true"))
-		p->cfg->save_config = true;
-	else if (!strcasecmp(value, "false"))
-		p->cfg->save_config = false;
-	else
-		return fail(p, -EINVAL, p->line, "%s: bad value \"%s\" (true or false)",
-			    p->opt->name, value);
-	if (p->cfg->save_config)
+	int ret = parse_switch(p, value, "true", "false", &p->cfg->save_config);
+
+	if (!ret && p->cfg->save_config)
 		note_quick(p);
-	return 0;
+	return ret;
 }
 
 /* A number as ip(8) reads a table id: decimal or 0x hexadecimal (a leading 0 would be octal
@@ -767,13 +778,12 @@ static int parse_public_key(struct parser *p, const char *value)
 static int parse_preshared_key(struct parser *p, const char *value)
 {
 	struct config_peer *peer = current_peer(p);
+	int ret;
 
 	p->has_secret = true;
-	if (seen_line(p, "PresharedKeyFile"))
-		return fail(p, -EINVAL, p->line,
-			    "%s: PresharedKeyFile is given too (line %d): one "
-			    "or the other",
-			    p->opt->name, seen_line(p, "PresharedKeyFile"));
+	ret = one_of_two(p, "PresharedKeyFile");
+	if (ret)
+		return ret;
 	if (key_from_base64(peer->preshared_key, value))
 		return bad_key(p, value, true);
 	peer->has_preshared_key = true;
@@ -788,11 +798,9 @@ static int parse_preshared_key_file(struct parser *p, const char *value)
 	uint8_t *key;
 	int ret;
 
-	if (seen_line(p, "PresharedKey"))
-		return fail(p, -EINVAL, p->line,
-			    "%s: PresharedKey is given too (line %d): one or "
-			    "the other",
-			    p->opt->name, seen_line(p, "PresharedKey"));
+	ret = one_of_two(p, "PresharedKey");
+	if (ret)
+		return ret;
 	key = sodium_malloc(KEY_LEN);
 	if (!key)
 		return fail(p, -ENOMEM, p->line, "out of memory");
