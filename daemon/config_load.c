@@ -18,79 +18,115 @@
 /* Far above any real configuration; bounds what a mistaken path (a log, a device) costs. */
 #define MAX_FILE_SIZE (16u << 20)
 
-/* Reads until EOF, so that pipes (wg-quick's `<(...)` habit) work too. Every buffer given
- * up is wiped: the text holds the private key. */
-static int read_all(int fd, size_t size_hint, char **out, size_t *outlen)
+/* A config file's text as read so far. It holds the private key: every buffer given up is
+ * wiped. */
+struct file_text {
+	char *buf;
+	size_t len, cap;
+	int fd; /* until the end has been read, else -1 */
+	mode_t mode;
+};
+
+static void text_free(struct file_text *t)
 {
-	char *buf = NULL, *new;
-	size_t len = 0, cap = 0;
-	/* A file's size known, one buffer a byte longer (to see the end) rather than copies
-	 * of copies: a file of 20,000 peers is 4 MB, and a reload reads it on the event loop. */
-	size_t first = size_hint && size_hint < MAX_FILE_SIZE ? size_hint + 1 : 4096;
+	if (t->fd >= 0)
+		close(t->fd);
+	t->fd = -1;
+	if (t->buf) {
+		sodium_memzero(t->buf, t->cap);
+		free(t->buf);
+	}
+	t->buf = NULL;
+}
+
+/* Opens path (after the privilege drop, through the helper that still may) and makes the
+ * first buffer: a byte more than the file's size, to see the end without growing (a file of
+ * 20,000 peers is 4 MB, and a reload reads it on the event loop), or 4 KiB for a pipe (as
+ * wg-quick's `<(...)` habit makes) or a file that does not say. Returns 0 or -errno with
+ * the reason in err, t emptied. */
+static int text_open(struct file_text *t, const char *path, char *err, size_t errlen)
+{
+	struct stat st;
 	int ret;
 
-	for (;;) {
-		if (len == cap) {
-			if (cap >= MAX_FILE_SIZE) {
-				ret = -EFBIG;
-				goto fail_buf;
-			}
-			new = malloc(cap ? cap * 2 : first);
-			if (!new) {
-				ret = -ENOMEM;
-				goto fail_buf;
-			}
-			if (buf) {
-				memcpy(new, buf, len);
-				sodium_memzero(buf, cap);
-				free(buf);
-			}
-			buf = new;
-			cap = cap ? cap * 2 : first;
-		}
-		ret = readfile_fill(fd, buf, cap, &len);
-		if (ret < 0)
-			goto fail_buf;
-		if (ret)
-			break;
+	*t = (struct file_text){ .fd = privdrop_open_config(path) };
+	if (t->fd < 0) {
+		ret = t->fd;
+		config_set_err(err, errlen, "%s: cannot open: %s%s", path, strerror(-ret),
+			       privdrop_open_hint(ret));
+		t->fd = -1;
+		return ret;
 	}
-	*out = buf;
-	*outlen = len;
+	if (fstat(t->fd, &st) < 0) {
+		ret = -errno;
+		config_set_err(err, errlen, "%s: cannot stat: %s", path, strerror(-ret));
+		goto fail;
+	}
+	t->mode = st.st_mode;
+	t->cap = S_ISREG(st.st_mode) && st.st_size && (size_t)st.st_size < MAX_FILE_SIZE
+			 ? (size_t)st.st_size + 1
+			 : 4096;
+	t->buf = malloc(t->cap);
+	if (!t->buf) {
+		ret = -ENOMEM;
+		config_set_err(err, errlen, "%s: cannot read: %s", path, strerror(-ret));
+		goto fail;
+	}
 	return 0;
-
-fail_buf:
-	if (buf)
-		sodium_memzero(buf, len);
-	free(buf);
+fail:
+	text_free(t);
 	return ret;
 }
 
-/* The whole file into *text (the caller wipes and frees it), its mode into *mode. */
-static int read_file(const char *path, char **text, size_t *len, mode_t *mode, char *err,
-		     size_t errlen)
+/* Reads on, up to the end of the file (1, and t->fd closed) or chunk bytes more (0; chunk 0:
+ * to the end), growing t. Returns that or -errno, -EFBIG past MAX_FILE_SIZE. */
+static int text_read(struct file_text *t, size_t chunk)
 {
-	struct stat st;
-	int fd, ret;
+	size_t stop = chunk ? t->len + chunk : SIZE_MAX;
+	char *grown;
+	int ret;
 
-	/* After the privilege drop, through the helper that still may. */
-	fd = privdrop_open_config(path);
-	if (fd < 0) {
-		config_set_err(err, errlen, "%s: cannot open: %s%s", path, strerror(-fd),
-			       privdrop_open_hint(fd));
-		return fd;
+	for (;;) {
+		if (t->len == t->cap) {
+			if (t->cap >= MAX_FILE_SIZE)
+				return -EFBIG;
+			grown = malloc(t->cap * 2);
+			if (!grown)
+				return -ENOMEM;
+			memcpy(grown, t->buf, t->len);
+			sodium_memzero(t->buf, t->cap);
+			free(t->buf);
+			t->buf = grown;
+			t->cap *= 2;
+		}
+		ret = readfile_fill(t->fd, t->buf, t->cap < stop ? t->cap : stop, &t->len);
+		if (ret < 0)
+			return ret;
+		if (ret) {
+			close(t->fd);
+			t->fd = -1;
+			return 1;
+		}
+		if (t->len == stop)
+			return 0;
 	}
-	if (fstat(fd, &st) < 0) {
-		ret = -errno;
-		config_set_err(err, errlen, "%s: cannot stat: %s", path, strerror(-ret));
-		goto out_close;
-	}
-	*mode = st.st_mode;
-	ret = read_all(fd, S_ISREG(st.st_mode) ? (size_t)st.st_size : 0, text, len);
+}
+
+/* The whole file into t (freed with text_free()). Returns 0 or -errno with the reason in
+ * err. */
+static int read_file(const char *path, struct file_text *t, char *err, size_t errlen)
+{
+	int ret = text_open(t, path, err, errlen);
+
 	if (ret)
+		return ret;
+	ret = text_read(t, 0);
+	if (ret < 0) {
 		config_set_err(err, errlen, "%s: cannot read: %s", path, strerror(-ret));
-out_close:
-	close(fd);
-	return ret;
+		text_free(t);
+		return ret;
+	}
+	return 0;
 }
 
 /* What a load says once parsed: a key readable by others, no PrivateKey. */
@@ -115,29 +151,26 @@ static int load(const char *path, struct config **out, char *err, size_t errlen,
 		.err = err,
 		.errlen = errlen,
 	};
-	char *text = NULL;
-	mode_t mode = 0;
+	struct file_text t;
 	int ret;
 
 	*out = NULL;
-	ret = read_file(path, &text, &p.len, &mode, err, errlen);
+	ret = read_file(path, &t, err, errlen);
 	if (ret)
 		return ret;
-	p.text = text;
+	p.text = t.buf;
+	p.len = t.len;
 	ret = config_run_parser(&p);
-	load_notes(path, ret, p.cfg, p.has_secret, mode);
-	sodium_memzero(text, p.len);
-	free(text);
+	load_notes(path, ret, p.cfg, p.has_secret, t.mode);
+	text_free(&t);
 	*out = p.cfg;
 	return ret;
 }
 
 struct config_loader {
 	struct parser p;
-	char *path, *text;
-	size_t len, cap;
-	int fd; /* until the whole file is read, else -1 */
-	mode_t mode;
+	char *path;
+	struct file_text text;
 	bool begun;
 	size_t sections; /* lines that start with '[' */
 	char err[640];
@@ -147,14 +180,9 @@ void config_load_free(struct config_loader *l)
 {
 	if (!l)
 		return;
-	if (l->fd >= 0)
-		close(l->fd);
+	text_free(&l->text);
 	config_parser_wipe(&l->p);
 	config_free(l->p.cfg);
-	if (l->text) {
-		sodium_memzero(l->text, l->cap);
-		free(l->text);
-	}
 	free(l->path);
 	free(l);
 }
@@ -162,7 +190,6 @@ void config_load_free(struct config_loader *l)
 int config_load_start(const char *path, struct config_loader **out, char *err, size_t errlen)
 {
 	struct config_loader *l = calloc(1, sizeof(*l));
-	struct stat st;
 	int ret;
 
 	*out = NULL;
@@ -171,29 +198,9 @@ int config_load_start(const char *path, struct config_loader **out, char *err, s
 		config_set_err(err, errlen, "%s: out of memory", path);
 		return -ENOMEM;
 	}
-	/* After the privilege drop, through the helper that still may. */
-	l->fd = privdrop_open_config(path);
-	if (l->fd < 0) {
-		ret = l->fd;
-		config_set_err(err, errlen, "%s: cannot open: %s%s", path, strerror(-ret),
-			       privdrop_open_hint(ret));
+	ret = text_open(&l->text, path, err, errlen);
+	if (ret)
 		goto fail;
-	}
-	if (fstat(l->fd, &st) < 0) {
-		ret = -errno;
-		config_set_err(err, errlen, "%s: cannot stat: %s", path, strerror(-ret));
-		goto fail;
-	}
-	l->mode = st.st_mode;
-	/* A byte more than the size, to see the end without growing. */
-	l->cap = S_ISREG(st.st_mode) && (size_t)st.st_size < MAX_FILE_SIZE ? (size_t)st.st_size + 1
-									   : 4096;
-	l->text = malloc(l->cap);
-	if (!l->text) {
-		ret = -ENOMEM;
-		config_set_err(err, errlen, "%s: cannot read: %s", path, strerror(-ret));
-		goto fail;
-	}
 	l->p.name = l->path;
 	l->p.err = l->err;
 	l->p.errlen = sizeof(l->err);
@@ -207,37 +214,19 @@ fail:
 /* The file read on, 256 KiB at a time, until its end (1) or the deadline (0), or -errno. */
 static int load_read(struct config_loader *l)
 {
-	char *grown;
+	const char *t, *end;
 	int ret;
 
-	for (;;) {
-		if (l->len == l->cap) {
-			if (l->cap >= MAX_FILE_SIZE)
-				return -EFBIG;
-			grown = malloc(l->cap * 2);
-			if (!grown)
-				return -ENOMEM;
-			memcpy(grown, l->text, l->len);
-			sodium_memzero(l->text, l->cap);
-			free(l->text);
-			l->text = grown;
-			l->cap *= 2;
-		}
-		ret = readfile_fill(l->fd, l->text,
-				    l->cap - l->len < (256u << 10) ? l->cap : l->len + (256u << 10),
-				    &l->len);
-		if (ret < 0)
-			return ret;
+	do {
+		ret = text_read(&l->text, 256u << 10);
 		if (ret)
 			break;
-		if (l->p.deadline && config_now_ns() >= l->p.deadline)
-			return 0;
-	}
-	close(l->fd);
-	l->fd = -1;
+	} while (!l->p.deadline || config_now_ns() < l->p.deadline);
+	if (ret <= 0)
+		return ret;
 	/* Room for a peer per section header, made at once: growing it later copies it whole,
 	 * 10 ms in one turn at 20,000 peers. */
-	for (const char *t = l->text, *end = t + l->len; t < end; t++) {
+	for (t = l->text.buf, end = t + l->text.len; t < end; t++) {
 		while (t < end && (*t == ' ' || *t == '\t'))
 			t++;
 		l->sections += t < end && *t == '[';
@@ -245,8 +234,8 @@ static int load_read(struct config_loader *l)
 		if (!t)
 			break;
 	}
-	l->p.text = l->text;
-	l->p.len = l->len;
+	l->p.text = l->text.buf;
+	l->p.len = l->text.len;
 	return 1;
 }
 
@@ -258,7 +247,7 @@ int config_load_step(struct config_loader *l, uint64_t budget_ns, struct config 
 
 	*out = NULL;
 	p->deadline = budget_ns ? config_now_ns() + budget_ns : 0;
-	if (l->fd >= 0) {
+	if (l->text.fd >= 0) {
 		ret = load_read(l);
 		if (ret < 0) {
 			config_set_err(err, errlen, "%s: cannot read: %s", l->path, strerror(-ret));
@@ -284,7 +273,7 @@ int config_load_step(struct config_loader *l, uint64_t budget_ns, struct config 
 		return 1;
 end:
 	ret = config_parser_end(p);
-	load_notes(l->path, ret, p->cfg, p->has_secret, l->mode);
+	load_notes(l->path, ret, p->cfg, p->has_secret, l->text.mode);
 	config_set_err(err, errlen, "%s", l->err);
 	*out = p->cfg;
 	p->cfg = NULL;
@@ -307,20 +296,20 @@ int config_check(const char *path, struct config_issue **out, size_t *n, char *e
 		.no_resolve = true,
 		.collect = true,
 	};
-	mode_t mode = 0;
-	char *text = NULL;
+	struct file_text t;
 	int ret, line;
 
 	*out = NULL;
 	*n = 0;
-	ret = read_file(path, &text, &p.len, &mode, err, errlen);
+	ret = read_file(path, &t, err, errlen);
 	if (ret)
 		return ret;
-	p.text = text;
+	p.text = t.buf;
+	p.len = t.len;
 	config_run_parser(&p);
-	if (p.has_secret && config_readable_by_others(mode))
+	if (p.has_secret && config_readable_by_others(t.mode))
 		config_warn(&p, 0, "private key file is readable by others (mode %o)",
-			    (unsigned)(mode & 07777));
+			    (unsigned)(t.mode & 07777));
 	if (p.cfg && !p.cfg->private_key && !config_seen_line(&p, "PrivateKeyFile"))
 		config_warn(&p, 0,
 			    "no PrivateKey: the interface will not handshake until one is set");
@@ -330,8 +319,7 @@ int config_check(const char *path, struct config_issue **out, size_t *n, char *e
 		config_fail(&p, -EINVAL, line, "User: no such user \"%s\"", p.cfg->user);
 	}
 	config_free(p.cfg);
-	sodium_memzero(text, p.len);
-	free(text);
+	text_free(&t);
 	if (p.ret) {
 		config_set_err(err, errlen, "%s: %s", path, strerror(-p.ret));
 		free(p.issues);
