@@ -286,64 +286,42 @@ static char *skip_line(struct parser *p, char *str)
 	return str;
 }
 
-/* The ini_reader: fgets() over p->text, but one call per line of the file whatever its
- * length, with '#' comments and surrounding blanks removed. Leading blanks must go anyway:
- * inih would take an indented line for the continuation of the previous value. Section
- * headers are rewritten in their canonical form, and a "Key = Value" line becomes "Key=",
- * its value kept in p->value. Returns NULL at the end or on error. */
-static char *read_line(char *str, int num, void *stream)
+/* The next line of p->text, counted, without its '#' comment and the blanks around it:
+ * *s to *end. Returns false, failed, for a line with a NUL byte. */
+static bool next_line(struct parser *p, const char **s, const char **end)
 {
-	struct parser *p = stream;
-	const char *s, *end, *nl, *hash, *eq, *key_end, *value;
-	size_t len;
+	const char *nl, *hash;
 
-	/* inih's buffer still holds the previous line: a key name at most, now. */
-	sodium_memzero(str, (size_t)num);
-	if (p->ret || p->pos >= p->len)
-		return NULL;
-	/* Looking at the clock costs less than a line, but not nothing. */
-	if (p->deadline && ++p->since_clock >= 16) {
-		p->since_clock = 0;
-		if (config_now_ns() >= p->deadline)
-			return NULL;
-	}
-	s = p->text + p->pos;
-	nl = memchr(s, '\n', p->len - p->pos);
-	end = nl ? nl : p->text + p->len;
-	p->pos = (size_t)(end - p->text) + (nl ? 1 : 0);
+	*s = p->text + p->pos;
+	nl = memchr(*s, '\n', p->len - p->pos);
+	*end = nl ? nl : p->text + p->len;
+	p->pos = (size_t)(*end - p->text) + (nl ? 1 : 0);
 	p->line++;
 
-	if (memchr(s, '\0', (size_t)(end - s))) {
+	if (memchr(*s, '\0', (size_t)(*end - *s))) {
 		config_fail(p, -EINVAL, p->line, "NUL byte in line");
-		return skip_line(p, str);
+		return false;
 	}
-	if (p->line == 1 && end - s >= 3 && !memcmp(s, "\xef\xbb\xbf", 3))
-		s += 3;
-	hash = memchr(s, '#', (size_t)(end - s));
+	if (p->line == 1 && *end - *s >= 3 && !memcmp(*s, "\xef\xbb\xbf", 3))
+		*s += 3;
+	hash = memchr(*s, '#', (size_t)(*end - *s));
 	if (hash)
-		end = hash;
-	while (s < end && isspace((unsigned char)*s))
-		s++;
-	while (end > s && isspace((unsigned char)end[-1]))
-		end--;
-	len = (size_t)(end - s);
+		*end = hash;
+	while (*s < *end && isspace((unsigned char)**s))
+		(*s)++;
+	while (*end > *s && isspace((unsigned char)(*end)[-1]))
+		(*end)--;
+	return true;
+}
 
-	if (len == 0 || *s == ';') {
-		str[0] = '\0';
-		return str;
-	}
-	if (*s == '[') {
-		p->bad_section = false;
-		if (start_section(p, s, len)) {
-			p->bad_section = true;
-			return skip_line(p, str);
-		}
-		snprintf(str, (size_t)num, "%s", section_names[p->section]);
-		return str;
-	}
+/* A trimmed "Key = Value" line, s to end, for inih: "Key=" into str (num bytes), the value
+ * kept in p->value. Returns str, or what skip_line() does for a refused line. */
+static char *key_line(struct parser *p, char *str, int num, const char *s, const char *end)
+{
+	const char *eq = memchr(s, '=', (size_t)(end - s)), *key_end, *value;
+
 	/* inih would also split at ':' (and at an inline ';' comment before '='), or report
 	 * a bare line only by its number. */
-	eq = memchr(s, '=', len);
 	if (!eq || eq == s || memchr(s, ':', (size_t)(eq - s)) ||
 	    memchr(s, ';', (size_t)(eq - s))) {
 		config_fail(p, -EINVAL, p->line, "expected \"Key = Value\" or \"[Section]\"");
@@ -366,6 +344,43 @@ static char *read_line(char *str, int num, void *stream)
 	memcpy(str, s, (size_t)(key_end - s));
 	str[key_end - s] = '=';
 	str[key_end - s + 1] = '\0';
+	return str;
+}
+
+/* The ini_reader: fgets() over p->text, but one call per line of the file whatever its
+ * length, with '#' comments and surrounding blanks removed. Leading blanks must go anyway:
+ * inih would take an indented line for the continuation of the previous value. Section
+ * headers are rewritten in their canonical form, and a "Key = Value" line becomes "Key=",
+ * its value kept in p->value. Returns NULL at the end or on error. */
+static char *read_line(char *str, int num, void *stream)
+{
+	struct parser *p = stream;
+	const char *s, *end;
+
+	/* inih's buffer still holds the previous line: a key name at most, now. */
+	sodium_memzero(str, (size_t)num);
+	if (p->ret || p->pos >= p->len)
+		return NULL;
+	/* Looking at the clock costs less than a line, but not nothing. */
+	if (p->deadline && ++p->since_clock >= 16) {
+		p->since_clock = 0;
+		if (config_now_ns() >= p->deadline)
+			return NULL;
+	}
+	if (!next_line(p, &s, &end))
+		return skip_line(p, str);
+	if (s == end || *s == ';') {
+		str[0] = '\0';
+		return str;
+	}
+	if (*s != '[')
+		return key_line(p, str, num, s, end);
+	p->bad_section = false;
+	if (start_section(p, s, (size_t)(end - s))) {
+		p->bad_section = true;
+		return skip_line(p, str);
+	}
+	snprintf(str, (size_t)num, "%s", section_names[p->section]);
 	return str;
 }
 
