@@ -4,9 +4,9 @@
 #include <errno.h>
 #include <sodium.h>
 #include <string.h>
-#include <unistd.h>
 
 #include "cipher.h"
+#include "readfile.h"
 
 /* The decoded key goes out only when decoding worked; the scratch copy is wiped either way. */
 static int take_decoded(uint8_t key[KEY_LEN], uint8_t *tmp, size_t tmplen, bool ok)
@@ -85,22 +85,13 @@ int key_read_file(int fd, uint8_t key[KEY_LEN], bool *empty)
 {
 	char buf[128];
 	size_t len = 0, start = 0;
-	ssize_t n;
-	int ret = -EINVAL;
+	int ret;
 
 	*empty = false;
-	while (len < sizeof(buf) - 1) {
-		n = read(fd, buf + len, sizeof(buf) - 1 - len);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0) {
-			ret = -errno;
-			goto out;
-		}
-		if (n == 0)
-			break;
-		len += (size_t)n;
-	}
+	ret = readfile_fill(fd, buf, sizeof(buf) - 1, &len);
+	if (ret < 0)
+		goto out;
+	ret = -EINVAL;
 	buf[len] = '\0';
 	while (start < len && isspace((unsigned char)buf[start]))
 		start++;

@@ -1072,6 +1072,52 @@ static void test_load_in_steps(void **state)
 	unlink(path);
 }
 
+/* A file read from a pipe, as wg-quick's `<(...)` hands one over: no size to go by, so the
+ * text outgrows the first buffer (4 KiB) and is read on until the end, at once and in
+ * steps, and loads as the same text does from memory. */
+static void test_pipe(void **state)
+{
+	char text[32768], path[32], pub[KEY_B64_LEN];
+	char *want_text, *got_text;
+	size_t len = 0, want_len, got_len;
+	struct config *want, *got;
+	uint8_t k[KEY_LEN];
+	int fds[2];
+
+	len += (size_t)snprintf(text, sizeof(text), "[Interface]\nPrivateKey = " PRIV0 "\n");
+	for (int i = 0; i < 200; i++) {
+		memset(k, i + 1, sizeof(k));
+		key_to_base64(pub, k);
+		len += (size_t)snprintf(text + len, sizeof(text) - len,
+					"\n[Peer]\nPublicKey = %s\nAllowedIPs = 10.0.%d.0/24\n",
+					pub, i);
+	}
+	assert_true(len > 3 * 4096 && len < sizeof(text) - 1);
+	assert_int_equal(parse_ok(text, &want), 0);
+	assert_int_equal(config_format(want, &want_text, &want_len), 0);
+	for (int stepped = 0; stepped < 2; stepped++) {
+		/* The whole text fits in the pipe's buffer (64 KiB): written before it is read. */
+		assert_int_equal(pipe(fds), 0);
+		assert_int_equal(write(fds[1], text, len), (ssize_t)len);
+		close(fds[1]);
+		snprintf(path, sizeof(path), "/dev/fd/%d", fds[0]);
+		if (stepped)
+			assert_int_equal(load_in_steps(path, 1, &got), 0);
+		else
+			assert_int_equal(config_load(path, &got, err, sizeof(err)), 0);
+		close(fds[0]);
+		assert_int_equal(got->n_peers, 200);
+		assert_int_equal(got->peers[199].line, 800);
+		assert_int_equal(config_format(got, &got_text, &got_len), 0);
+		assert_int_equal(got_len, want_len);
+		assert_memory_equal(got_text, want_text, want_len);
+		free(got_text);
+		config_free(got);
+	}
+	free(want_text);
+	config_free(want);
+}
+
 int main(void)
 {
 	static const struct CMUnitTest fixed[] = {
@@ -1084,7 +1130,7 @@ int main(void)
 		cmocka_unit_test(test_hooks),         cmocka_unit_test(test_save_config),
 		cmocka_unit_test(test_quick_runner),  cmocka_unit_test(test_own_peer),
 		cmocka_unit_test(test_format),        cmocka_unit_test(test_preshared_key_file),
-		cmocka_unit_test(test_load_in_steps),
+		cmocka_unit_test(test_load_in_steps), cmocka_unit_test(test_pipe),
 	};
 	const size_t n_fixed = sizeof(fixed) / sizeof(fixed[0]);
 	struct CMUnitTest *tests;
