@@ -44,18 +44,6 @@ static const char *const section_names[] = {
 	[SECTION_PEER] = "[Peer]",
 };
 
-/* A message into err (NULL or errlen 0: none), as the public functions give theirs. */
-void config_set_err(char *err, size_t errlen, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (!err || !errlen)
-		return;
-	va_start(ap, fmt);
-	vsnprintf(err, errlen, fmt, ap);
-	va_end(ap);
-}
-
 /* Keeps one issue for config_check(); the text is the message config_load() would give. */
 static void add_issue(struct parser *p, bool error, int line, const char *msg)
 {
@@ -98,9 +86,9 @@ int config_fail(struct parser *p, int ret, int line, const char *fmt, ...)
 	}
 	p->ret = ret;
 	if (line > 0)
-		config_set_err(p->err, p->errlen, "%s:%d: %s", p->name, line, msg);
+		log_errbuf(p->err, p->errlen, 0, "%s:%d: %s", p->name, line, msg);
 	else
-		config_set_err(p->err, p->errlen, "%s: %s", p->name, msg);
+		log_errbuf(p->err, p->errlen, 0, "%s: %s", p->name, msg);
 	return ret;
 }
 
@@ -551,7 +539,7 @@ static int validate(struct parser *p)
 /* The start of a parse of p->text: p->cfg with the defaults. */
 int config_parser_begin(struct parser *p)
 {
-	config_set_err(p->err, p->errlen, "%s", "");
+	log_errbuf(p->err, p->errlen, 0, "%s", "");
 	/* Idempotent; needed before sodium_malloc(). */
 	if (sodium_init() < 0)
 		return config_fail(p, -ENOMEM, 0, "cannot initialize libsodium");

@@ -52,14 +52,14 @@ static int text_open(struct file_text *t, const char *path, char *err, size_t er
 	*t = (struct file_text){ .fd = privdrop_open_config(path) };
 	if (t->fd < 0) {
 		ret = t->fd;
-		config_set_err(err, errlen, "%s: cannot open: %s%s", path, strerror(-ret),
-			       privdrop_open_hint(ret));
+		log_errbuf(err, errlen, 0, "%s: cannot open: %s%s", path, strerror(-ret),
+			   privdrop_open_hint(ret));
 		t->fd = -1;
 		return ret;
 	}
 	if (fstat(t->fd, &st) < 0) {
 		ret = -errno;
-		config_set_err(err, errlen, "%s: cannot stat: %s", path, strerror(-ret));
+		log_errbuf(err, errlen, 0, "%s: cannot stat: %s", path, strerror(-ret));
 		goto fail;
 	}
 	t->mode = st.st_mode;
@@ -69,7 +69,7 @@ static int text_open(struct file_text *t, const char *path, char *err, size_t er
 	t->buf = malloc(t->cap);
 	if (!t->buf) {
 		ret = -ENOMEM;
-		config_set_err(err, errlen, "%s: cannot read: %s", path, strerror(-ret));
+		log_errbuf(err, errlen, 0, "%s: cannot read: %s", path, strerror(-ret));
 		goto fail;
 	}
 	return 0;
@@ -122,7 +122,7 @@ static int read_file(const char *path, struct file_text *t, char *err, size_t er
 		return ret;
 	ret = text_read(t, 0);
 	if (ret < 0) {
-		config_set_err(err, errlen, "%s: cannot read: %s", path, strerror(-ret));
+		log_errbuf(err, errlen, 0, "%s: cannot read: %s", path, strerror(-ret));
 		text_free(t);
 		return ret;
 	}
@@ -195,7 +195,7 @@ int config_load_start(const char *path, struct config_loader **out, char *err, s
 	*out = NULL;
 	if (!l || !(l->path = strdup(path))) {
 		free(l);
-		config_set_err(err, errlen, "%s: out of memory", path);
+		log_errbuf(err, errlen, 0, "%s: out of memory", path);
 		return -ENOMEM;
 	}
 	ret = text_open(&l->text, path, err, errlen);
@@ -250,7 +250,7 @@ int config_load_step(struct config_loader *l, uint64_t budget_ns, struct config 
 	if (l->text.fd >= 0) {
 		ret = load_read(l);
 		if (ret < 0) {
-			config_set_err(err, errlen, "%s: cannot read: %s", l->path, strerror(-ret));
+			log_errbuf(err, errlen, 0, "%s: cannot read: %s", l->path, strerror(-ret));
 			return ret;
 		}
 		if (!ret)
@@ -274,7 +274,7 @@ int config_load_step(struct config_loader *l, uint64_t budget_ns, struct config 
 end:
 	ret = config_parser_end(p);
 	load_notes(l->path, ret, p->cfg, p->has_secret, l->text.mode);
-	config_set_err(err, errlen, "%s", l->err);
+	log_errbuf(err, errlen, 0, "%s", l->err);
 	*out = p->cfg;
 	p->cfg = NULL;
 	return ret;
@@ -321,7 +321,7 @@ int config_check(const char *path, struct config_issue **out, size_t *n, char *e
 	config_free(p.cfg);
 	text_free(&t);
 	if (p.ret) {
-		config_set_err(err, errlen, "%s: %s", path, strerror(-p.ret));
+		log_errbuf(err, errlen, 0, "%s: %s", path, strerror(-p.ret));
 		free(p.issues);
 		return p.ret;
 	}

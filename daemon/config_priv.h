@@ -80,8 +80,6 @@ extern const size_t config_n_options;
 const struct option *config_find_option(const char *name, enum section section);
 
 /* config.c: the parse's errors and warnings (see each there), and its steps. */
-void config_set_err(char *err, size_t errlen, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
 int config_fail(struct parser *p, int ret, int line, const char *fmt, ...)
 	__attribute__((format(printf, 4, 5)));
 void config_warn(struct parser *p, int line, const char *fmt, ...)
