@@ -352,7 +352,7 @@ FUZZ_TARGETS := $(filter-out fuzz,$(basename $(notdir $(wildcard tests/fuzz/*.c)
 FUZZ_BINS := $(FUZZ_TARGETS:%=$(FUZZ_BUILD)/bin/%)
 FUZZ_OBJS := $(DAEMON_SRCS:%.c=$(FUZZ_BUILD)/%.o) $(FUZZ_BUILD)/tests/fuzz/fuzz.o
 
-# The cni target includes the plugin's main file and links its IPAM code, and json-c.
+# The cni target includes the plugin's files (but ipam.c) and links its IPAM code, and json-c.
 FUZZ_CNI_OBJS := $(FUZZ_BUILD)/tools/cni/ipam.o
 $(FUZZ_BUILD)/bin/cni: $(FUZZ_CNI_OBJS)
 $(FUZZ_BUILD)/bin/cni: FUZZ_EXTRA = $(FUZZ_CNI_OBJS) $(shell $(PKG_CONFIG) --libs json-c)

@@ -1,6 +1,6 @@
 /* A peer's counters, named once. PEER_COUNTERS(C) expands C(field, name, wg, metric, help)
  * for each, and every place that shows them expands it or walks peer_counters[]: the struct
- * below, the control socket's get answer (uapi.c), the SIGUSR1 log line (device.c), the
+ * below, the control socket's get answer (uapi_get.c), the SIGUSR1 log line (device.c), the
  * metrics page (metrics.c) and the tool's parser (tools/ipc.c); tests/unit/test_counters.c
  * checks that each counter reaches all of them.
  *   field   the member of struct peer_stats
