@@ -118,44 +118,53 @@ static int grow(char **buf, size_t *cap, size_t len)
 	return 0;
 }
 
-/* Reads up to the blank line that ends an answer into *buf (of *cap bytes, grown as needed),
+/* Reads up to the blank line that ends an answer into *out (*size bytes, to be wiped),
  * NUL-terminated there. */
-static int read_reply(int fd, char **buf, size_t *cap)
+static int read_reply(int fd, char **out, size_t *size)
 {
-	size_t len = 0, from;
-	char *end;
+	size_t len = 0, from, cap = 4096;
+	char *buf = malloc(cap), *end;
 	ssize_t n;
 	int ret;
 
+	if (!buf)
+		return -ENOMEM;
 	for (;;) {
-		if (*cap - len < 2 && (ret = grow(buf, cap, len)))
-			return ret;
-		n = recv(fd, *buf + len, *cap - len - 1, 0);
+		if (cap - len < 2 && (ret = grow(&buf, &cap, len)))
+			goto fail;
+		n = recv(fd, buf + len, cap - len - 1, 0);
 		if (n < 0 && errno == EINTR)
 			continue;
 		/* Linux reports a hang-up with our request still unread as a reset. */
 		if (n < 0 && errno == ECONNRESET && !len)
 			n = 0;
-		if (n < 0)
-			return errno == EAGAIN ? -ETIMEDOUT : -errno;
-		if (n == 0)
-			return len ? -EPROTO : -ENOTSUP;
+		if (n < 0) {
+			ret = errno == EAGAIN ? -ETIMEDOUT : -errno;
+			goto fail;
+		}
+		if (n == 0) {
+			ret = len ? -EPROTO : -ENOTSUP;
+			goto fail;
+		}
 		/* An answer has no blank line but the last one; it may straddle two reads. */
 		from = len ? len - 1 : 0;
 		len += (size_t)n;
-		(*buf)[len] = '\0';
-		end = (*buf)[0] == '\n' ? *buf : strstr(*buf + from, "\n\n");
+		buf[len] = '\0';
+		end = buf[0] == '\n' ? buf : strstr(buf + from, "\n\n");
 		if (end) {
 			*end = '\0';
+			*out = buf;
+			*size = cap;
 			return 0;
 		}
 	}
+fail:
+	wipe_free(buf, cap);
+	return ret;
 }
 
 int ipc_transact(const char *ifname, const char *request, char **reply, size_t *size)
 {
-	size_t cap = 4096;
-	char *buf = NULL;
 	int fd, ret;
 
 	*reply = NULL;
@@ -163,21 +172,8 @@ int ipc_transact(const char *ifname, const char *request, char **reply, size_t *
 	if (fd < 0)
 		return fd;
 	ret = send_request(fd, request);
-	if (ret)
-		goto out;
-	buf = malloc(cap);
-	if (!buf) {
-		ret = -ENOMEM;
-		goto out;
-	}
-	ret = read_reply(fd, &buf, &cap);
-	if (ret)
-		goto out;
-	*reply = buf;
-	*size = cap;
-	buf = NULL;
-out:
-	wipe_free(buf, cap);
+	if (!ret)
+		ret = read_reply(fd, reply, size);
 	close(fd);
 	return ret;
 }
