@@ -303,8 +303,10 @@ void device_kick_peers(struct device *dev, const struct config *c, const struct 
 			kick_persistent_keepalive(p, now);
 			continue;
 		}
-		/* Behind a queue already waiting (an earlier slice of the same set), in it. */
-		if (dev->n_kick == dev->kick_done && n++ < KICK_BATCH) {
+		/* Behind a queue already waiting, in it; while a job runs, all of them: each
+		 * slice's few peers would otherwise be greeted at once (an X25519 or two each,
+		 * a millisecond a slice), in the turns the job means to keep short. */
+		if (!dev->job_running && dev->n_kick == dev->kick_done && n++ < KICK_BATCH) {
 			kick_one(p, now);
 			continue;
 		}

@@ -298,6 +298,14 @@ one_reload() { [ "$(tail -n +"$((nlog + 1))" "${LOG[a]}" | grep -c "reloaded $(c
 check "a SIGHUP during the set: one reload" wait_for 5 one_reload
 tail -n +"$((nlog + 1))" "${LOG[a]}" | grep -E 'SIGHUP|reloaded|peers set' | sed 's/^/    /'
 check_eq "a: peers" "$(npeers)" 2081
+# Back to b alone by replacing: the search for the 2080 peers that go walks the device's
+# peers 1024 a turn (job.c, JOB_SCAN), and takes every one.
+nlog=$(wc -l <"${LOG[a]}")
+check "wg setconf back to b alone (2080 removals)" wga setconf "${IFACE[a]}" "$SN_TMP/sync.conf"
+check_eq "a: peers" "$(peers_of_a)" "${PUB[b]} "
+check "a's log: 1 peer set, 2080 removed" \
+	sh -c "tail -n +$((nlog + 1)) ${LOG[a]} | grep -q ': 1 peers set, 2080 removed, in slices'"
+check "ping a -> b" ping_ok a "${OV4[b]}" 5
 
 step "silent clients block nothing"
 # One connection that never sends, one with half a request (no blank line) kept open through
