@@ -344,57 +344,67 @@ static int all_prefixes(struct device *dev, struct apply *a, const struct config
 	return 0;
 }
 
+/* Table = changed: every route leaves the old table and the new one takes all of them
+ * (none for Table = off), the old list kept in a for the rollback. */
+static int move_table(struct device *dev, const struct config *c, struct apply *a, uint32_t table)
+{
+	struct ip_prefix *all = NULL;
+	struct route_job *jobs;
+	size_t n_all = 0, n = 0;
+	char buf[ADDR_STRLEN];
+	int ret = 0;
+
+	if (dev->n_routes) {
+		a->old_routes = malloc(dev->n_routes * sizeof(*a->old_routes));
+		if (!a->old_routes)
+			return -ENOMEM;
+		memcpy(a->old_routes, dev->routes, dev->n_routes * sizeof(*dev->routes));
+	}
+	if (table && (ret = all_prefixes(dev, a, c, &all, &n_all)))
+		return ret;
+	jobs = calloc(n_all ? n_all : 1, sizeof(*jobs));
+	if (!jobs) {
+		free(all);
+		return -ENOMEM;
+	}
+	a->n_old_routes = dev->n_routes;
+	a->old_route_table = dev->route_table;
+	a->table_set = true;
+	routes_clear(dev);
+	dev->route_table = table;
+	ret = routes_reserve(dev, n_all);
+	for (size_t i = 0; !ret && i < n_all; i++)
+		if (wants_route(dev, &all[i], true))
+			jobs[n++] = (struct route_job){ all[i], true, 0 };
+	n = ret ? 0 : routes_run(dev, jobs, n, true);
+	/* Every route added is recorded, after a failure too: rollback clears them. */
+	for (size_t i = 0; i < n; i++) {
+		if (!jobs[i].ret) {
+			routes_insert(dev, &jobs[i].pfx);
+		} else if (jobs[i].ret != -EEXIST) {
+			log_err("%s: cannot add route %s: %s", dev->ifname,
+				addr_prefix_str(&jobs[i].pfx, buf), strerror(-jobs[i].ret));
+			ret = ret ? ret : jobs[i].ret;
+		}
+	}
+	free(jobs);
+	free(all);
+	return ret;
+}
+
 /* Routes follow the set of all AllowedIPs: a prefix that enters it (held by no peer before)
  * gets a route, one that leaves it (let go of, and gained by no other peer) loses its route.
  * A new table takes every route from the old one. */
 int routes_apply(struct device *dev, const struct config *c, struct apply *a)
 {
 	uint32_t table = route_table(dev, c);
-	struct ip_prefix *all = NULL;
 	struct route_job *jobs = NULL;
-	size_t n_all = 0, ops, n = 0;
-	char buf[ADDR_STRLEN];
+	size_t ops, n = 0;
 	bool found;
 	int ret = 0, err;
 
-	if (table != dev->route_table) {
-		if (dev->n_routes) {
-			a->old_routes = malloc(dev->n_routes * sizeof(*a->old_routes));
-			if (!a->old_routes)
-				return -ENOMEM;
-			memcpy(a->old_routes, dev->routes, dev->n_routes * sizeof(*dev->routes));
-		}
-		if (table && (ret = all_prefixes(dev, a, c, &all, &n_all)))
-			return ret;
-		jobs = calloc(n_all ? n_all : 1, sizeof(*jobs));
-		if (!jobs) {
-			free(all);
-			return -ENOMEM;
-		}
-		a->n_old_routes = dev->n_routes;
-		a->old_route_table = dev->route_table;
-		a->table_set = true;
-		routes_clear(dev);
-		dev->route_table = table;
-		ret = routes_reserve(dev, n_all);
-		for (size_t i = 0; !ret && i < n_all; i++)
-			if (wants_route(dev, &all[i], true))
-				jobs[n++] = (struct route_job){ all[i], true, 0 };
-		n = ret ? 0 : routes_run(dev, jobs, n, true);
-		/* Every route added is recorded, after a failure too: rollback clears them. */
-		for (size_t i = 0; i < n; i++) {
-			if (!jobs[i].ret) {
-				routes_insert(dev, &jobs[i].pfx);
-			} else if (jobs[i].ret != -EEXIST) {
-				log_err("%s: cannot add route %s: %s", dev->ifname,
-					addr_prefix_str(&jobs[i].pfx, buf), strerror(-jobs[i].ret));
-				ret = ret ? ret : jobs[i].ret;
-			}
-		}
-		free(jobs);
-		free(all);
-		return ret;
-	}
+	if (table != dev->route_table)
+		return move_table(dev, c, a, table);
 	if (!table)
 		return 0;
 	ops = a->n_adds + a->n_dels;
