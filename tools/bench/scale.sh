@@ -52,7 +52,7 @@ ping_stats() {
 
 # probe_start / probe_stop: pings a -> b every 5 ms around one operation; probe_stop sets
 # PROBE_MAX, the longest RTT in ms (how long the daemon's loop held a packet), and
-# PROBE_LOST, the pings lost.
+# PROBE_LOST, the pings lost (no reply, though a later probe had one).
 # ip netns exec, not nsx: $! must be the ping itself (ip execs it), and probe_stop runs in
 # this shell, not in a $(...), to wait for it.
 probe_start() {
@@ -64,10 +64,16 @@ probe_stop() {
 	sleep 0.3
 	kill -INT "$PROBE"
 	wait "$PROBE"
+	# Lost: a probe with no reply while a later one had its reply. ping's own count (sent
+	# minus received) also counts the probe still in flight when it was stopped.
 	awk '
-		/time=/ { sub(/.*time=/, ""); t = $1 + 0; if (t > max) max = t }
-		/packets transmitted/ { lost = $1 - $4 }
-		END { printf "%.1f %d\n", max, lost }' "$SN_TMP/probe" >"$SN_TMP/probe.res"
+		/time=/ {
+			seq = $0; sub(/.*icmp_seq=/, "", seq); seq += 0
+			if (!(seq in got)) { got[seq] = 1; n++ }
+			if (seq > last) last = seq
+			sub(/.*time=/, ""); t = $1 + 0; if (t > max) max = t
+		}
+		END { printf "%.1f %d\n", max, last - n }' "$SN_TMP/probe" >"$SN_TMP/probe.res"
 	read -r PROBE_MAX PROBE_LOST <"$SN_TMP/probe.res"
 }
 
