@@ -288,7 +288,8 @@ static void kick_cb(evutil_socket_t fd, short what, void *arg)
  * initiation, so a restarted node is heard again within one round trip of its registry's
  * re-adding it (the peer's old session toward us died with the restart, and it would
  * otherwise wait out its 15 s new-handshake timer); a peer with a persistent keepalive gets
- * one. Up to KICK_BATCH now, the rest through kick_cb(); out of memory for the queue, the
+ * one. Up to KICK_BATCH now, the rest through kick_cb(), all of them there while a job runs
+ * (its slices stay short; the greetings follow its end); out of memory for the queue, the
  * rest are not greeted (traffic still starts their handshakes). */
 void device_kick_peers(struct device *dev, const struct config *c, const struct apply *a,
 		       const bool *made)

@@ -32,8 +32,8 @@ enum job_stage {
 	JOB_WHOLE, /* small enough for one apply, atomic as ever */
 	JOB_INTERFACE,
 	JOB_PEERS,
-	JOB_MARK, /* the config's peers marked, JOB_WALK a turn */
-	JOB_SCAN, /* the device's peers not marked (and the scope's) listed, JOB_WALK a turn */
+	JOB_MARK, /* the config's peers marked, JOB_WALK a slice */
+	JOB_SCAN, /* the device's peers not marked (and the scope's) listed, JOB_WALK a slice */
 	JOB_GONE,
 	JOB_DONE,
 };
@@ -148,8 +148,10 @@ static int job_slice(struct device_job *j)
 		if (ret)
 			return ret;
 		j->next_peer += n;
+		/* A set that names no peer to remove (the registry's, most big ones) is done. */
 		if (j->next_peer == j->c->n_peers)
-			j->stage = JOB_MARK;
+			j->stage = j->how.scope == DEVICE_NAMED && !j->how.n_named ? JOB_DONE
+										   : JOB_MARK;
 		return 0;
 	case JOB_MARK:
 		return job_mark(j);

@@ -38,7 +38,8 @@ struct daemon {
 	struct event *sigs[4];
 	const char *config_path; /* NULL when bare */
 	char pidfile[256];
-	int notify_fd; /* a daemon's pipe to the parent waiting for "setup worked", or -1 */
+	bool pidfile_written; /* ours to remove: a failed start leaves another daemon's alone */
+	int notify_fd;        /* a daemon's pipe to the parent waiting for "setup worked", or -1 */
 	int log_fd, null_fd;
 	bool log_to_stderr;
 };
@@ -408,9 +409,9 @@ static int open_services(struct daemon *d, const struct options *o)
 	ret = d->pidfile[0] ? write_pidfile(d) : 0;
 	if (ret) {
 		log_err("%s: cannot write pid file: %s", d->pidfile, strerror(-ret));
-		d->pidfile[0] = '\0';
 		return -1;
 	}
+	d->pidfile_written = d->pidfile[0];
 	return 0;
 }
 
@@ -450,7 +451,7 @@ static int go_live(struct daemon *d, const struct options *o)
 
 static void close_all(struct daemon *d)
 {
-	if (d->pidfile[0] && d->dev)
+	if (d->pidfile_written)
 		unlink(d->pidfile);
 	for (size_t i = 0; i < sizeof(d->sigs) / sizeof(d->sigs[0]); i++)
 		if (d->sigs[i])

@@ -9,6 +9,7 @@
 . "$(dirname "$0")/lib.sh"
 
 node_new a sealnetd
+node_new b none # a namespace for a second daemon of the same interface name
 ifa=${IFACE[a]}
 conf=$(conf_path a)
 err=$SN_TMP/err
@@ -49,6 +50,12 @@ check_eq "sealnetd -L: started" "$?" 0
 track_pidfile a "$SN_TMP/a.pid"
 sed 's/^/    | /' "$SN_TMP/minus-L.log"
 check "the up line, with the pid" grep -Eq "^[0-9T:.-]+Z sealnetd\[${PID[a]}\]: notice: $ifa: up, " "$SN_TMP/minus-L.log"
+# A second daemon for the same interface (in b: the control socket's directory is shared) with
+# the same pid file fails at the control socket, and must leave the first one's pid file be.
+nsx b "$SEALNETD" -f -p "$SN_TMP/a.pid" -c "$conf" "$ifa" 2>"$err"
+check_eq "a second sealnetd for $ifa: refused" "$?" 1
+check "it says another daemon runs it" grep -q "another daemon runs this interface" "$err"
+check_eq "the first one's pid file is left as it was" "$(cat "$SN_TMP/a.pid" 2>&1)" "${PID[a]}"
 # Not our child: no exit status to wait for.
 kill "${PID[a]}"
 check "it stops on SIGTERM" wait_for 5 _exited "${PID[a]}"

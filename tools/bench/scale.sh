@@ -52,7 +52,7 @@ ping_stats() {
 
 # probe_start / probe_stop: pings a -> b every 5 ms around one operation; probe_stop sets
 # PROBE_MAX, the longest RTT in ms (how long the daemon's loop held a packet), and
-# PROBE_LOST, the pings lost (no reply, though a later probe had one).
+# PROBE_LOST, the pings lost (the last one excused: it may be in flight).
 # ip netns exec, not nsx: $! must be the ping itself (ip execs it), and probe_stop runs in
 # this shell, not in a $(...), to wait for it.
 probe_start() {
@@ -64,8 +64,8 @@ probe_stop() {
 	sleep 0.3
 	kill -INT "$PROBE"
 	wait "$PROBE"
-	# Lost: a probe with no reply while a later one had its reply. ping's own count (sent
-	# minus received) also counts the probe still in flight when it was stopped.
+	# Lost: sent minus answered, but for the last probe when it has no answer: ping's own
+	# count also takes the probe still in flight when it was stopped.
 	awk '
 		/time=/ {
 			seq = $0; sub(/.*icmp_seq=/, "", seq); seq += 0
@@ -73,7 +73,9 @@ probe_stop() {
 			if (seq > last) last = seq
 			sub(/.*time=/, ""); t = $1 + 0; if (t > max) max = t
 		}
-		END { printf "%.1f %d\n", max, last - n }' "$SN_TMP/probe" >"$SN_TMP/probe.res"
+		/packets transmitted/ { sent = $1 }
+		END { printf "%.1f %d\n", max, sent - n - (sent > 0 && last < sent) }' \
+		"$SN_TMP/probe" >"$SN_TMP/probe.res"
 	read -r PROBE_MAX PROBE_LOST <"$SN_TMP/probe.res"
 }
 
