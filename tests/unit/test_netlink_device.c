@@ -266,7 +266,7 @@ static void test_routes_batched(void **state)
 {
 	struct device *dev = *state;
 	struct routes r;
-	char pfx[32];
+	char pfx[48]; /* any size_t fits: -D_FORTIFY_SOURCE checks */
 
 	NEED_NETNS(dev);
 	apply(dev, 150, 0, 0);
