@@ -105,9 +105,9 @@ static void net_requests(struct netlink *nl, const char *ifname, int ifindex, in
  * batch's result then each route's. */
 static void net_batch(struct netlink *nl, const char *what, const int *ifindex, size_t n, int first)
 {
-	struct netlink_req reqs[4];
+	struct netlink_req reqs[4] = { 0 };
 	struct ip_prefix route;
-	int results[4], ret;
+	int results[4] = { 0 }, ret;
 	char r[32], line[256];
 	size_t len;
 
