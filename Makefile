@@ -135,7 +135,7 @@ $(BUILD)/tests/%: tests/unit/%.c $(BUILD)/libsealnet.a
 		$(shell $(PKG_CONFIG) --cflags --libs cmocka) $(shell sed -n 's/^.*LINK-WRAP: *\([^*]*\).*/\1/p' $<)
 
 # Every test may use the helpers of tests/unit/unit.h.
-$(UNIT_BINS): tests/unit/unit.h
+$(UNIT_BINS): tests/unit/unit.h tests/unit/nldump.h
 
 # The registry's tests include the parts of tools/registry/ they test (entries read with
 # json-c, the decision, the requests through tools/request.c, the keys as last read).

@@ -28,9 +28,9 @@
 #include "addr.h"
 #include "netlink.h"
 #include "tun.h"
+#include "nldump.h"
 
 /* See netlink.c: MNL_SOCKET_BUFFER_SIZE is not a constant expression. */
-#define DUMP_BUF_SIZE 8192
 
 static bool in_netns;
 static struct netlink *nl;
@@ -137,38 +137,6 @@ static int link_flags(const char *ifname)
 	return ifr.ifr_flags;
 }
 
-/* A dump through a socket of its own, so a bug in netlink.c's bookkeeping cannot hide. */
-static void dump(uint16_t type, uint8_t family, mnl_cb_t cb, void *data)
-{
-	char buf[DUMP_BUF_SIZE];
-	struct mnl_socket *sock;
-	struct nlmsghdr *nlh;
-	struct rtgenmsg *g;
-	unsigned seq = 1, portid;
-	ssize_t n;
-	int ret;
-
-	sock = mnl_socket_open(NETLINK_ROUTE);
-	assert_non_null(sock);
-	assert_int_equal(mnl_socket_bind(sock, 0, MNL_SOCKET_AUTOPID), 0);
-	portid = mnl_socket_get_portid(sock);
-
-	nlh = mnl_nlmsg_put_header(buf);
-	nlh->nlmsg_type = type;
-	nlh->nlmsg_flags = NLM_F_REQUEST | NLM_F_DUMP;
-	nlh->nlmsg_seq = seq;
-	g = mnl_nlmsg_put_extra_header(nlh, sizeof(*g));
-	g->rtgen_family = family;
-	assert_true(mnl_socket_sendto(sock, nlh, nlh->nlmsg_len) > 0);
-	do {
-		n = mnl_socket_recvfrom(sock, buf, sizeof(buf));
-		assert_true(n > 0);
-		ret = mnl_cb_run(buf, (size_t)n, seq, portid, cb, data);
-		assert_true(ret >= 0);
-	} while (ret > MNL_CB_STOP);
-	mnl_socket_close(sock);
-}
-
 /* What the dumps are searched for, and what they report about it. */
 struct query {
 	int ifindex;
@@ -187,17 +155,6 @@ static bool attr_is_addr(const struct nlattr *a, const struct ip_addr *want)
 	       !memcmp(mnl_attr_get_payload(a), want->bytes, len);
 }
 
-static int attr_cb(const struct nlattr *attr, void *data)
-{
-	const struct nlattr **tb = data;
-	uint16_t type = mnl_attr_get_type(attr);
-
-	/* IFA_MAX and RTA_MAX are both far below 64. */
-	if (type < 64)
-		tb[type] = attr;
-	return MNL_CB_OK;
-}
-
 static int addr_cb(const struct nlmsghdr *nlh, void *data)
 {
 	const struct ifaddrmsg *ifa = mnl_nlmsg_get_payload(nlh);
@@ -207,7 +164,7 @@ static int addr_cb(const struct nlmsghdr *nlh, void *data)
 	if (ifa->ifa_family != q->p.addr.family || (int)ifa->ifa_index != q->ifindex ||
 	    ifa->ifa_prefixlen != q->p.cidr)
 		return MNL_CB_OK;
-	mnl_attr_parse(nlh, sizeof(*ifa), attr_cb, tb);
+	mnl_attr_parse(nlh, sizeof(*ifa), nldump_attr_cb, tb);
 	if (!attr_is_addr(tb[q->p.addr.family == AF_INET ? IFA_LOCAL : IFA_ADDRESS], &q->p.addr))
 		return MNL_CB_OK;
 	q->found = true;
@@ -225,7 +182,7 @@ static int route_cb(const struct nlmsghdr *nlh, void *data)
 
 	if (rtm->rtm_family != q->p.addr.family || rtm->rtm_dst_len != q->p.cidr)
 		return MNL_CB_OK;
-	mnl_attr_parse(nlh, sizeof(*rtm), attr_cb, tb);
+	mnl_attr_parse(nlh, sizeof(*rtm), nldump_attr_cb, tb);
 	table = tb[RTA_TABLE] ? mnl_attr_get_u32(tb[RTA_TABLE]) : rtm->rtm_table;
 	if (table != RT_TABLE_MAIN || !tb[RTA_OIF] ||
 	    (int)mnl_attr_get_u32(tb[RTA_OIF]) != q->ifindex)
@@ -244,7 +201,7 @@ static struct query find_addr(int ifindex, const char *s)
 {
 	struct query q = { .ifindex = ifindex, .p = prefix(s) };
 
-	dump(RTM_GETADDR, (uint8_t)q.p.addr.family, addr_cb, &q);
+	nldump(RTM_GETADDR, (uint8_t)q.p.addr.family, addr_cb, &q);
 	return q;
 }
 
@@ -253,7 +210,7 @@ static struct query find_route(int ifindex, const char *s)
 {
 	struct query q = { .ifindex = ifindex, .p = prefix(s) };
 
-	dump(RTM_GETROUTE, (uint8_t)q.p.addr.family, route_cb, &q);
+	nldump(RTM_GETROUTE, (uint8_t)q.p.addr.family, route_cb, &q);
 	return q;
 }
 

@@ -33,8 +33,7 @@
 #include "key.h"
 #include "log.h"
 #include "netlink.h"
-
-#define DUMP_BUF_SIZE 8192
+#include "nldump.h"
 
 static bool in_netns;
 static struct event_base *base;
@@ -140,16 +139,6 @@ struct routes {
 	size_t len, n;
 };
 
-static int attr_cb(const struct nlattr *attr, void *data)
-{
-	const struct nlattr **tb = data;
-	uint16_t type = mnl_attr_get_type(attr);
-
-	if (type < 64)
-		tb[type] = attr;
-	return MNL_CB_OK;
-}
-
 static int route_cb(const struct nlmsghdr *nlh, void *data)
 {
 	const struct rtmsg *rtm = mnl_nlmsg_get_payload(nlh);
@@ -158,7 +147,7 @@ static int route_cb(const struct nlmsghdr *nlh, void *data)
 	struct ip_prefix p = { .addr.family = AF_INET, .cidr = rtm->rtm_dst_len };
 	char buf[ADDR_STRLEN];
 
-	mnl_attr_parse(nlh, sizeof(*rtm), attr_cb, tb);
+	mnl_attr_parse(nlh, sizeof(*rtm), nldump_attr_cb, tb);
 	if (rtm->rtm_family != AF_INET || !tb[RTA_OIF] ||
 	    (int)mnl_attr_get_u32(tb[RTA_OIF]) != r->ifindex || !tb[RTA_DST] ||
 	    rtm->rtm_protocol != RTPROT_STATIC)
@@ -174,34 +163,9 @@ static int route_cb(const struct nlmsghdr *nlh, void *data)
 
 static void dump_routes(int ifindex, struct routes *r)
 {
-	char buf[DUMP_BUF_SIZE];
-	struct mnl_socket *sock;
-	struct nlmsghdr *nlh;
-	struct rtgenmsg *g;
-	unsigned portid;
-	ssize_t n;
-	int ret;
-
 	memset(r, 0, sizeof(*r));
 	r->ifindex = ifindex;
-	sock = mnl_socket_open(NETLINK_ROUTE);
-	assert_non_null(sock);
-	assert_int_equal(mnl_socket_bind(sock, 0, MNL_SOCKET_AUTOPID), 0);
-	portid = mnl_socket_get_portid(sock);
-	nlh = mnl_nlmsg_put_header(buf);
-	nlh->nlmsg_type = RTM_GETROUTE;
-	nlh->nlmsg_flags = NLM_F_REQUEST | NLM_F_DUMP;
-	nlh->nlmsg_seq = 1;
-	g = mnl_nlmsg_put_extra_header(nlh, sizeof(*g));
-	g->rtgen_family = AF_INET;
-	assert_true(mnl_socket_sendto(sock, nlh, nlh->nlmsg_len) > 0);
-	do {
-		n = mnl_socket_recvfrom(sock, buf, sizeof(buf));
-		assert_true(n > 0);
-		ret = mnl_cb_run(buf, (size_t)n, 1, portid, route_cb, r);
-		assert_true(ret >= 0);
-	} while (ret > MNL_CB_STOP);
-	mnl_socket_close(sock);
+	nldump(RTM_GETROUTE, AF_INET, route_cb, r);
 }
 
 static bool has_route(const struct routes *r, uint32_t table, const char *prefix)
