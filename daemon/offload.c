@@ -37,49 +37,6 @@ static void put32(uint8_t *p, uint32_t v)
 	put16(p + 2, (uint16_t)v);
 }
 
-/* Big-endian 16-bit words summed through 32-bit loads: the byte order of the loads does not
- * matter for a ones' complement sum as long as the fold swaps back, which is why the result
- * is converted once at the end. */
-uint64_t offload_csum_add(uint64_t sum, const void *buf, size_t len)
-{
-	const uint8_t *p = buf;
-	uint64_t acc = 0;
-	uint32_t w;
-
-	while (len >= 4) {
-		memcpy(&w, p, 4);
-		acc += w;
-		p += 4;
-		len -= 4;
-	}
-	if (len >= 2) {
-		uint16_t h;
-
-		memcpy(&h, p, 2);
-		acc += h;
-		p += 2;
-		len -= 2;
-	}
-	if (len) {
-		uint8_t last[2] = { p[0], 0 };
-		uint16_t h;
-
-		memcpy(&h, last, 2);
-		acc += h;
-	}
-	/* acc holds native-order words; fold to 16 bits and convert to network order. */
-	while (acc >> 16)
-		acc = (acc & 0xffff) + (acc >> 16);
-	return sum + ntohs((uint16_t)acc);
-}
-
-uint16_t offload_csum_fold(uint64_t sum)
-{
-	while (sum >> 16)
-		sum = (sum & 0xffff) + (sum >> 16);
-	return (uint16_t)sum;
-}
-
 uint64_t offload_pseudo_sum(const uint8_t *ip, int family, uint8_t proto, uint32_t l4len)
 {
 	uint64_t sum;

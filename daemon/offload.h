@@ -35,9 +35,21 @@ struct offload_vnet_hdr {
 /* The largest IP packet there is, and so the largest super-packet. */
 #define OFFLOAD_MAX_PACKET 65535
 
-/* Internet checksum pieces: sum without folding, then fold (not complemented). */
+/* Internet checksum pieces: sum without folding, then fold (not complemented). The bulk
+ * of a sum runs on the widest vector unit the CPU has (offload_csum.c). */
 uint64_t offload_csum_add(uint64_t sum, const void *buf, size_t len);
 uint16_t offload_csum_fold(uint64_t sum);
+
+/* Which code sums: the best this CPU runs is chosen at start; tests force each one. */
+enum offload_csum_impl {
+	OFFLOAD_CSUM_SCALAR,
+	OFFLOAD_CSUM_SSE2, /* x86-64 only */
+	OFFLOAD_CSUM_AVX2, /* x86-64 with AVX2 only */
+};
+
+/* 0, or -ENOTSUP where this build or CPU cannot run it. Not thread-safe: before threads. */
+int offload_csum_use(enum offload_csum_impl impl);
+const char *offload_csum_name(void);
 /* Sum of the TCP/UDP pseudo-header for this IP packet's addresses, proto and L4 length. */
 uint64_t offload_pseudo_sum(const uint8_t *ip, int family, uint8_t proto, uint32_t l4len);
 

@@ -242,6 +242,60 @@ static void test_segment_garbage(void **state)
 	}
 }
 
+/* Every summing path against the naive sum: each length to 300 and then in steps to 2100
+ * (every tail, every vector-width remainder), at each of 8 alignments, random bytes and
+ * all-ones (the most carries), a running sum handed in, and one whole 64 KiB packet. */
+static void check_csum_impl(void)
+{
+	static uint8_t buf[65535 + 8];
+	uint64_t start = 0x1234567;
+
+	for (int pattern = 0; pattern < 2; pattern++) {
+		for (size_t i = 0; i < sizeof(buf); i++)
+			buf[i] = pattern ? 0xff : (uint8_t)rand();
+		for (size_t len = 0; len <= 2100; len += len < 300 ? 1 : 37) {
+			for (size_t off = 0; off < 8; off++) {
+				uint32_t want = naive_sum(buf + off, len, (uint32_t)start);
+
+				assert_int_equal(offload_csum_fold(
+							 offload_csum_add(start, buf + off, len)),
+						 naive_fold(want));
+			}
+		}
+		assert_int_equal(offload_csum_fold(offload_csum_add(0, buf + 3, 65535)),
+				 naive_fold(naive_sum(buf + 3, 65535, 0)));
+	}
+}
+
+static void test_csum_impls(void **state)
+{
+	const enum offload_csum_impl all[] = { OFFLOAD_CSUM_SCALAR, OFFLOAD_CSUM_SSE2,
+					       OFFLOAD_CSUM_AVX2 };
+	const char *chosen = offload_csum_name();
+	enum offload_csum_impl best = OFFLOAD_CSUM_SCALAR;
+	int ran = 0;
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(all) / sizeof(all[0]); i++) {
+		if (offload_csum_use(all[i]) < 0) {
+			print_message("checksum path %d: not on this machine\n", (int)all[i]);
+			continue;
+		}
+		check_csum_impl();
+		best = all[i];
+		ran++;
+	}
+	assert_true(ran >= 1);
+#if defined(__x86_64__)
+	/* x86-64 always has SSE2, and the start picks the widest path the CPU has. */
+	assert_true(ran >= 2);
+#endif
+	assert_int_equal(offload_csum_use(best), 0);
+	assert_string_equal(offload_csum_name(), chosen);
+	assert_int_equal(offload_csum_use((enum offload_csum_impl)99), -ENOTSUP);
+	assert_string_equal(offload_csum_name(), chosen);
+}
+
 static void test_complete_csum(void **state)
 {
 	static uint8_t pkt[3000];
@@ -465,6 +519,7 @@ int main(void)
 		cmocka_unit_test(test_segment_rejects),
 		cmocka_unit_test(test_segment_garbage),
 		cmocka_unit_test(test_complete_csum),
+		cmocka_unit_test(test_csum_impls),
 		cmocka_unit_test(test_gro_roundtrip),
 		cmocka_unit_test(test_gro_refuses),
 		cmocka_unit_test(test_udp_gro_roundtrip),
