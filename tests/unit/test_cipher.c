@@ -28,9 +28,10 @@
 #include "cipher.h"
 #include "unit.h"
 
-/* Calls of the EVP init functions that (re-)key a context: one per seal or open that went
- * through OpenSSL. Counted on the calling thread. */
-static __thread unsigned evp_rekeys;
+/* Calls of the EVP init functions with a nonce: one per seal or open that went through
+ * OpenSSL; and of those, the ones that handed over a key too (a context keeps its key).
+ * Counted on the calling thread. */
+static __thread unsigned evp_rekeys, evp_keyings;
 
 int __real_EVP_EncryptInit_ex2(EVP_CIPHER_CTX *ctx, const EVP_CIPHER *cipher,
 			       const unsigned char *key, const unsigned char *iv,
@@ -49,8 +50,8 @@ int __wrap_EVP_EncryptInit_ex2(EVP_CIPHER_CTX *ctx, const EVP_CIPHER *cipher,
 			       const unsigned char *key, const unsigned char *iv,
 			       const OSSL_PARAM params[])
 {
-	if (key)
-		evp_rekeys++;
+	evp_rekeys += iv != NULL;
+	evp_keyings += key != NULL;
 	return __real_EVP_EncryptInit_ex2(ctx, cipher, key, iv, params);
 }
 
@@ -58,8 +59,8 @@ int __wrap_EVP_DecryptInit_ex2(EVP_CIPHER_CTX *ctx, const EVP_CIPHER *cipher,
 			       const unsigned char *key, const unsigned char *iv,
 			       const OSSL_PARAM params[])
 {
-	if (key)
-		evp_rekeys++;
+	evp_rekeys += iv != NULL;
+	evp_keyings += key != NULL;
 	return __real_EVP_DecryptInit_ex2(ctx, cipher, key, iv, params);
 }
 
@@ -571,6 +572,45 @@ static void *seal_on_thread(void *arg)
 	return NULL;
 }
 
+/* A context hands OpenSSL a key only when it differs from the one it holds; messages under
+ * two keys in turn, a wrong tag and a wrong key in between, still give libsodium's bytes. */
+static void test_aead_openssl_keeps_key(void **state)
+{
+	static const int order[] = { 0, 0, 1, 0, 1, 1, 0 };
+	uint8_t key[2][32], plain[600], want[sizeof(plain) + CIPHER_TAG_LEN];
+	uint8_t got[sizeof(want)], back[sizeof(want)];
+	unsigned calls = evp_rekeys, keyings = evp_keyings;
+
+	(void)state;
+	cipher_random(key, sizeof(key));
+	cipher_random(plain, sizeof(plain));
+	for (size_t i = 0; i < sizeof(order) / sizeof(order[0]); i++) {
+		const uint8_t *k = key[order[i]], *wrong = key[!order[i]];
+
+		assert_int_equal(cipher_aead_select("sodium"), 0);
+		cipher_aead_seal(want, plain, sizeof(plain), NULL, 0, i, k);
+		assert_int_equal(cipher_aead_select("openssl"), 0);
+		cipher_aead_seal(got, plain, sizeof(plain), NULL, 0, i, k);
+		assert_memory_equal(got, want, sizeof(want));
+		/* The open context: the wrong key, a flipped bit, then right. */
+		assert_int_equal(cipher_aead_open(back, want, sizeof(want), NULL, 0, i, wrong),
+				 -EBADMSG);
+		memcpy(got, want, sizeof(want));
+		got[7] ^= 0x10;
+		assert_int_equal(cipher_aead_open(back, got, sizeof(got), NULL, 0, i, k), -EBADMSG);
+		assert_int_equal(cipher_aead_open(back, want, sizeof(want), NULL, 0, i, k), 0);
+		assert_memory_equal(back, plain, sizeof(plain));
+	}
+	/* Four calls a round, every one through OpenSSL. Keyed: the seal context at the start
+	 * (it held the last test's key) and at each of the 4 changes of 0 0 1 0 1 1 0; the open
+	 * context for the right key in every round (7), and for the wrong one only where the
+	 * key did not change from the round before (it held that key otherwise): rounds 0, 1
+	 * and 5. 5 + 7 + 3. */
+	assert_int_equal(evp_rekeys - calls, 4 * 7);
+	assert_int_equal(evp_keyings - keyings, 15);
+	cipher_aead_select("auto");
+}
+
 static void test_aead_openssl_no_alloc(void **state)
 {
 	uint8_t key[32], buf[1420 + CIPHER_TAG_LEN], other[sizeof(buf)], zero_key[32] = { 1 };
@@ -702,6 +742,7 @@ int main(void)
 		cmocka_unit_test(test_xaead_tamper),
 		cmocka_unit_test(test_helpers),
 		cmocka_unit_test(test_aead_libraries_agree),
+		cmocka_unit_test(test_aead_openssl_keeps_key),
 		cmocka_unit_test(test_aead_auto_rule),
 		cmocka_unit_test(test_aead_openssl_no_alloc),
 	};
