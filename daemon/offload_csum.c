@@ -22,11 +22,19 @@
 
 typedef uint64_t sum_fn(const uint8_t **p, size_t *len);
 
+/* The tail the bulk leaves (under 64 bytes), and short sums such as addresses. */
 static uint64_t sum_words(const uint8_t *p, size_t len, uint64_t acc)
 {
+	uint64_t d;
 	uint32_t w;
 
-	while (len >= 4) {
+	while (len >= 8) {
+		memcpy(&d, p, 8);
+		acc += (d & 0xffffffff) + (d >> 32);
+		p += 8;
+		len -= 8;
+	}
+	if (len >= 4) {
 		memcpy(&w, p, 4);
 		acc += w;
 		p += 4;
