@@ -192,8 +192,10 @@ static size_t first_difference(const uint8_t *a, const uint8_t *b, size_t n)
 	return i;
 }
 
-/* Counters with a different value in every byte: a nonce laid out otherwise than WireGuard's
- * (4 zero bytes, then the counter little-endian) gives other bytes. */
+/* Counters with a different value in every byte: a column that lays the nonce out otherwise
+ * than WireGuard's (4 zero bytes, then the counter little-endian; nonce_of() for the library
+ * columns, cipher.c's own for sealnet), or a library that reads its 12 bytes otherwise, gives
+ * other bytes. */
 static const uint64_t check_counters[2] = { 0x0123456789abcdefULL, 0xf0e1d2c3b4a59687ULL };
 
 /* impl against libsodium's combined calls for messages of len bytes, before any timing: two
