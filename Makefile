@@ -256,6 +256,8 @@ scale: all $(SCALE) $(BUILD)/tests/test_peer_table
 BENCH_CRYPTO := $(BUILD)/tools/bench-crypto
 BENCH_CRYPTO_PKGS := libgcrypt nettle
 CRYPTO_BENCH_ARGS ?=
+# unit's own line names $(BENCH_CRYPTO) before it is set, which made it nothing: here it is set.
+unit: $(BENCH_CRYPTO)
 $(BENCH_CRYPTO): tools/bench/crypto.c $(BUILD)/libsealnet.a
 	@mkdir -p $(dir $@)
 	@$(if $(Q),echo "  CC      $<")
