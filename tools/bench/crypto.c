@@ -1,6 +1,10 @@
-/* make bench-crypto: ChaCha20-Poly1305 from libsodium and from OpenSSL's libcrypto, called
- * as the datapath calls them, for the sizes it sees. Figures, never pass or fail (it fails
- * only if an implementation gets a message wrong).
+/* make bench-crypto: ChaCha20-Poly1305 (IETF, 12-byte nonce) from the Debian libraries the
+ * datapath could use (libsodium, OpenSSL's libcrypto, libgcrypt, Nettle), called as the
+ * datapath calls them, for the sizes it sees. Figures, never pass or fail: it fails only if
+ * an implementation gets a message wrong. Before timing anything, every column seals every
+ * size of the table (and a few edge sizes) twice on the same context and must give
+ * libsodium's bytes, opens libsodium's messages to the same text, and rejects one with a
+ * flipped bit in the text, in the tag, or the wrong counter; every timed open must succeed.
  *
  * The datapath seals each datagram in place with the session key handed over on every call
  * (daemon/send.c, seal_range(): the key is copied per packet) and a new counter as the
@@ -13,13 +17,23 @@
  *   sodium-det  the _detached calls, tag written after the text, in place
  *   openssl     EVP: one context per direction, set up once with the cipher, re-keyed per
  *               call with EVP_CipherInit_ex2(ctx, NULL, key, nonce), Update, Final, tag ctrl
+ *   gcrypt      libgcrypt: one handle per direction, opened once (CHACHA20, MODE_POLY1305);
+ *               per call setkey, setiv, final, encrypt in place and gettag; or decrypt and
+ *               checktag
+ *   nettle      Nettle: one chacha_poly1305_ctx per direction; per call set_key, set_nonce,
+ *               encrypt or decrypt, digest; an open compares the tag with memeql_sec()
  *   sealnet     cipher_aead_seal/open as the datapath calls them (SEALNET_AEAD, default auto)
  * Each cell runs for -t seconds of the thread's CPU time; the rounds alternate the columns'
  * order; the figure is the median of the rounds. "single" is one message in one buffer;
  * "train" is 64 consecutive messages in one batch, as a GSO train or a GRO batch. */
 #include <errno.h>
+#include <gcrypt.h>
+#include <nettle/chacha-poly1305.h>
+#include <nettle/memops.h>
+#include <nettle/version.h>
 #include <openssl/evp.h>
 #include <sodium.h>
+#include <stdarg.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -34,8 +48,9 @@
 #define TRAIN 64
 #define MAX_ROUNDS 15
 
-enum impl { SODIUM, SODIUM_DET, OPENSSL, SEALNET, N_IMPLS };
-static const char *const impl_names[N_IMPLS] = { "sodium", "sodium-det", "openssl", "sealnet" };
+enum impl { SODIUM, SODIUM_DET, OPENSSL, GCRYPT, NETTLE, SEALNET, N_IMPLS };
+static const char *const impl_names[N_IMPLS] = { "sodium", "sodium-det", "openssl",
+						 "gcrypt", "nettle",     "sealnet" };
 
 struct bench_case {
 	size_t len; /* bytes of text per message */
@@ -52,6 +67,8 @@ static struct bench_case cases[MAX_CASES] = {
 static size_t n_cases = 8;
 
 static EVP_CIPHER_CTX *evp_seal_ctx, *evp_open_ctx;
+static gcry_cipher_hd_t gcry_seal_hd, gcry_open_hd;
+static struct chacha_poly1305_ctx nettle_seal_ctx, nettle_open_ctx;
 static uint8_t key[32];
 
 static void nonce_of(uint8_t nonce[12], uint64_t counter)
@@ -61,9 +78,15 @@ static void nonce_of(uint8_t nonce[12], uint64_t counter)
 		nonce[4 + i] = (uint8_t)(counter >> (8 * i));
 }
 
-static void die(const char *what)
+static void __attribute__((format(printf, 1, 2))) die(const char *fmt, ...)
 {
-	fprintf(stderr, "bench-crypto: %s\n", what);
+	va_list ap;
+
+	va_start(ap, fmt);
+	fputs("bench-crypto: ", stderr);
+	vfprintf(stderr, fmt, ap);
+	fputc('\n', stderr);
+	va_end(ap);
 	exit(1);
 }
 
@@ -90,6 +113,22 @@ static void seal_one(enum impl impl, uint8_t *buf, size_t len, uint64_t counter)
 		    !EVP_EncryptFinal_ex(evp_seal_ctx, none, &outl) ||
 		    !EVP_CIPHER_CTX_ctrl(evp_seal_ctx, EVP_CTRL_AEAD_GET_TAG, TAG, buf + len))
 			die("EVP seal failed");
+		break;
+	case GCRYPT:
+		nonce_of(nonce, counter);
+		if (gcry_cipher_setkey(gcry_seal_hd, key, sizeof(key)) ||
+		    gcry_cipher_setiv(gcry_seal_hd, nonce, sizeof(nonce)) ||
+		    gcry_cipher_final(gcry_seal_hd) ||
+		    gcry_cipher_encrypt(gcry_seal_hd, buf, len, NULL, 0) ||
+		    gcry_cipher_gettag(gcry_seal_hd, buf + len, TAG))
+			die("gcrypt seal failed");
+		break;
+	case NETTLE:
+		nonce_of(nonce, counter);
+		chacha_poly1305_set_key(&nettle_seal_ctx, key);
+		chacha_poly1305_set_nonce(&nettle_seal_ctx, nonce);
+		chacha_poly1305_encrypt(&nettle_seal_ctx, len, buf, buf);
+		chacha_poly1305_digest(&nettle_seal_ctx, TAG, buf + len);
 		break;
 	case SEALNET:
 		cipher_aead_seal(buf, buf, len, NULL, 0, counter, key);
@@ -121,12 +160,112 @@ static bool open_one(enum impl impl, uint8_t *dst, const uint8_t *src, size_t le
 		       EVP_DecryptUpdate(evp_open_ctx, dst, &outl, src, (int)len) &&
 		       EVP_CIPHER_CTX_ctrl(evp_open_ctx, EVP_CTRL_AEAD_SET_TAG, TAG, tag) &&
 		       EVP_DecryptFinal_ex(evp_open_ctx, none, &outl);
+	case GCRYPT:
+		/* A wrong tag is GPG_ERR_CHECKSUM from checktag; any error is a failed open. */
+		nonce_of(nonce, counter);
+		return !gcry_cipher_setkey(gcry_open_hd, key, sizeof(key)) &&
+		       !gcry_cipher_setiv(gcry_open_hd, nonce, sizeof(nonce)) &&
+		       !gcry_cipher_final(gcry_open_hd) &&
+		       !gcry_cipher_decrypt(gcry_open_hd, dst, len, src, len) &&
+		       !gcry_cipher_checktag(gcry_open_hd, src + len, TAG);
+	case NETTLE:
+		nonce_of(nonce, counter);
+		chacha_poly1305_set_key(&nettle_open_ctx, key);
+		chacha_poly1305_set_nonce(&nettle_open_ctx, nonce);
+		chacha_poly1305_decrypt(&nettle_open_ctx, len, dst, src);
+		chacha_poly1305_digest(&nettle_open_ctx, TAG, tag);
+		return memeql_sec(tag, src + len, TAG);
 	case SEALNET:
 		return !cipher_aead_open(dst, src, len + TAG, NULL, 0, counter, key);
 	case N_IMPLS:
 		break;
 	}
 	return false;
+}
+
+static size_t first_difference(const uint8_t *a, const uint8_t *b, size_t n)
+{
+	size_t i = 0;
+
+	while (i < n && a[i] == b[i])
+		i++;
+	return i;
+}
+
+/* Counters with a different value in every byte: a column that lays the nonce out otherwise
+ * than WireGuard's (4 zero bytes, then the counter little-endian; nonce_of() for the library
+ * columns, cipher.c's own for sealnet), or a library that reads its 12 bytes otherwise, gives
+ * other bytes. */
+static const uint64_t check_counters[2] = { 0x0123456789abcdefULL, 0xf0e1d2c3b4a59687ULL };
+
+/* impl against libsodium's combined calls for messages of len bytes, before any timing: two
+ * seals in turn on the same context (state left over from the call before shows in the
+ * second) must give libsodium's bytes; libsodium's messages must open to their text; a bit
+ * flipped in the text or in the tag, or the wrong counter, must be refused, and the next
+ * good message must still open after a refusal. Any difference ends the tool. */
+static void check_impl(enum impl impl, size_t len)
+{
+	static uint8_t text[2][MAX_LEN], ref[2][MAX_LEN + TAG], buf[MAX_LEN + TAG], out[MAX_LEN];
+	const char *name = impl_names[impl];
+	size_t slot = len + TAG, at;
+	uint8_t nonce[12];
+
+	if (len > MAX_LEN) /* parse_args() sees to it; and the compiler then knows */
+		die("%s: cannot check %zu bytes", name, len);
+	for (int m = 0; m < 2; m++) {
+		randombytes_buf(text[m], len);
+		nonce_of(nonce, check_counters[m]);
+		crypto_aead_chacha20poly1305_ietf_encrypt(ref[m], NULL, text[m], len, NULL, 0, NULL,
+							  nonce, key);
+	}
+	for (int m = 0; m < 2; m++) {
+		memcpy(buf, text[m], len);
+		seal_one(impl, buf, len, check_counters[m]);
+		at = first_difference(buf, ref[m], slot);
+		if (at < slot)
+			die("%s: sealing %zu bytes (message %d) differs from libsodium at byte %zu of "
+			    "%zu, in the %s",
+			    name, len, m + 1, at, slot, at < len ? "text" : "tag");
+	}
+	for (int m = 0; m < 2; m++) {
+		uint64_t counter = check_counters[m];
+
+		memset(out, 0, len);
+		if (!open_one(impl, out, ref[m], len, counter))
+			die("%s: libsodium's message of %zu bytes (message %d) does not open", name,
+			    len, m + 1);
+		if (memcmp(out, text[m], len))
+			die("%s: libsodium's message of %zu bytes (message %d) opens to other text",
+			    name, len, m + 1);
+		if (open_one(impl, out, ref[m], len, counter + 1))
+			die("%s: a message of %zu bytes opens under the wrong counter", name, len);
+		memcpy(buf, ref[m], slot);
+		buf[slot - 1 - m * (TAG - 1)] ^= 0x01;
+		if (open_one(impl, out, buf, len, counter))
+			die("%s: a message of %zu bytes opens with a bit of its tag flipped", name,
+			    len);
+		if (!len)
+			continue;
+		memcpy(buf, ref[m], slot);
+		buf[m ? 0 : len - 1] ^= 0x80;
+		if (open_one(impl, out, buf, len, counter))
+			die("%s: a message of %zu bytes opens with a bit of its text flipped", name,
+			    len);
+	}
+}
+
+/* Every column against libsodium for every size of the table and the edges: nothing, less
+ * than a block of either primitive (16, 64 bytes), a byte either side of them, the most. */
+static void check_all(void)
+{
+	static const size_t edges[] = { 0, 1, 15, 16, 17, 63, 65, 1419, MAX_LEN };
+
+	for (int impl = 0; impl < N_IMPLS; impl++) {
+		for (size_t k = 0; k < n_cases; k++)
+			check_impl(impl, cases[k].len);
+		for (size_t k = 0; k < sizeof(edges) / sizeof(edges[0]); k++)
+			check_impl(impl, edges[k]);
+	}
 }
 
 /* The thread's CPU time, not the wall clock: on a shared machine the time this thread
@@ -158,7 +297,8 @@ static double run_cell(enum impl impl, bool seal, const struct bench_case *c, ui
 					seal_one(impl, batch + i * slot, c->len, counter++);
 				else if (!open_one(impl, batch + i * slot, ct + i * slot, c->len,
 						   i))
-					die("a message did not open");
+					die("%s: a message of %zu bytes (counter %u) did not open",
+					    impl_names[impl], c->len, i);
 			}
 		}
 		msgs += (uint64_t)reps * c->n;
@@ -275,15 +415,28 @@ int main(int argc, char **argv)
 		die("no ChaCha20-Poly1305 in OpenSSL");
 	batch = calloc(TRAIN, MAX_LEN + TAG);
 	ct = calloc(TRAIN, MAX_LEN + TAG);
+	/* No secure memory: the keys here are random and thrown away, and libgcrypt's pool
+	 * would want mlock() and warn without it. */
+	if (!gcry_check_version(GCRYPT_VERSION))
+		die("libgcrypt %s is older than its header, %s", gcry_check_version(NULL),
+		    GCRYPT_VERSION);
+	gcry_control(GCRYCTL_DISABLE_SECMEM, 0);
+	gcry_control(GCRYCTL_INITIALIZATION_FINISHED, 0);
+	if (gcry_cipher_open(&gcry_seal_hd, GCRY_CIPHER_CHACHA20, GCRY_CIPHER_MODE_POLY1305, 0) ||
+	    gcry_cipher_open(&gcry_open_hd, GCRY_CIPHER_CHACHA20, GCRY_CIPHER_MODE_POLY1305, 0))
+		die("no ChaCha20-Poly1305 in libgcrypt");
 	if (!batch || !ct)
 		die("out of memory");
 	randombytes_buf(key, sizeof(key));
+	check_all();
 
-	printf("ChaCha20-Poly1305, one thread, key and nonce handed over on every call; %s %s, %s;\n"
+	printf("ChaCha20-Poly1305, one thread, key and nonce handed over on every call;\n"
+	       "libsodium %s, %s, libgcrypt %s, Nettle %d.%d;\n"
 	       "median of %u alternating rounds of %.2f s of CPU time per cell.\n"
 	       "ns per message / Gbit/s of text. sealnet = cipher_aead_*: %s\n\n",
-	       "libsodium", sodium_version_string(), OpenSSL_version(OPENSSL_VERSION), rounds,
-	       seconds, cipher_aead_describe());
+	       sodium_version_string(), OpenSSL_version(OPENSSL_VERSION), gcry_check_version(NULL),
+	       nettle_version_major(), nettle_version_minor(), rounds, seconds,
+	       cipher_aead_describe());
 	printf("%-5s %-12s", "op", "messages");
 	for (int i = 0; i < N_IMPLS; i++)
 		printf(" | %17s", impl_names[i]);
@@ -294,6 +447,8 @@ int main(int argc, char **argv)
 	EVP_CIPHER_CTX_free(evp_seal_ctx);
 	EVP_CIPHER_CTX_free(evp_open_ctx);
 	EVP_CIPHER_free(chacha);
+	gcry_cipher_close(gcry_seal_hd);
+	gcry_cipher_close(gcry_open_hd);
 	free(batch);
 	free(ct);
 	return 0;
