@@ -8,8 +8,8 @@
  * (cipher_aead_select), and the two libraries are held against each other at every size a
  * datagram can have. The EVP init calls are wrapped to count which library really ran;
  * OpenSSL's allocator is counted to show the OpenSSL path allocates nothing once a thread
- * has its contexts.
- * LINK-WRAP: -Wl,--wrap=EVP_EncryptInit_ex2 -Wl,--wrap=EVP_DecryptInit_ex2 */
+ * has its contexts; the tag's parameter calls are wrapped to make one fail.
+ * LINK-WRAP: -Wl,--wrap=EVP_EncryptInit_ex2 -Wl,--wrap=EVP_DecryptInit_ex2 -Wl,--wrap=EVP_CIPHER_CTX_get_params -Wl,--wrap=EVP_CIPHER_CTX_set_params */
 #include <errno.h>
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
@@ -31,7 +31,7 @@
 /* Calls of the EVP init functions with a nonce: one per seal or open that went through
  * OpenSSL; and of those, the ones that handed over a key too (a context keeps its key).
  * Counted on the calling thread. */
-static __thread unsigned evp_rekeys, evp_keyings;
+static __thread unsigned evp_calls, evp_keyings;
 
 int __real_EVP_EncryptInit_ex2(EVP_CIPHER_CTX *ctx, const EVP_CIPHER *cipher,
 			       const unsigned char *key, const unsigned char *iv,
@@ -50,7 +50,7 @@ int __wrap_EVP_EncryptInit_ex2(EVP_CIPHER_CTX *ctx, const EVP_CIPHER *cipher,
 			       const unsigned char *key, const unsigned char *iv,
 			       const OSSL_PARAM params[])
 {
-	evp_rekeys += iv != NULL;
+	evp_calls += iv != NULL;
 	evp_keyings += key != NULL;
 	return __real_EVP_EncryptInit_ex2(ctx, cipher, key, iv, params);
 }
@@ -59,9 +59,35 @@ int __wrap_EVP_DecryptInit_ex2(EVP_CIPHER_CTX *ctx, const EVP_CIPHER *cipher,
 			       const unsigned char *key, const unsigned char *iv,
 			       const OSSL_PARAM params[])
 {
-	evp_rekeys += iv != NULL;
+	evp_calls += iv != NULL;
 	evp_keyings += key != NULL;
 	return __real_EVP_DecryptInit_ex2(ctx, cipher, key, iv, params);
+}
+
+/* Set to make the next tag parameter call on this thread fail, as OpenSSL could. */
+static __thread bool evp_fail_tag;
+
+int __real_EVP_CIPHER_CTX_get_params(EVP_CIPHER_CTX *ctx, OSSL_PARAM params[]);
+int __real_EVP_CIPHER_CTX_set_params(EVP_CIPHER_CTX *ctx, const OSSL_PARAM params[]);
+int __wrap_EVP_CIPHER_CTX_get_params(EVP_CIPHER_CTX *ctx, OSSL_PARAM params[]);
+int __wrap_EVP_CIPHER_CTX_set_params(EVP_CIPHER_CTX *ctx, const OSSL_PARAM params[]);
+
+int __wrap_EVP_CIPHER_CTX_get_params(EVP_CIPHER_CTX *ctx, OSSL_PARAM params[])
+{
+	if (evp_fail_tag) {
+		evp_fail_tag = false;
+		return 0;
+	}
+	return __real_EVP_CIPHER_CTX_get_params(ctx, params);
+}
+
+int __wrap_EVP_CIPHER_CTX_set_params(EVP_CIPHER_CTX *ctx, const OSSL_PARAM params[])
+{
+	if (evp_fail_tag) {
+		evp_fail_tag = false;
+		return 0;
+	}
+	return __real_EVP_CIPHER_CTX_set_params(ctx, params);
 }
 
 /* OpenSSL's allocations, on any thread. Set before the library's first allocation. */
@@ -476,7 +502,7 @@ static void test_aead_libraries_agree(void **state)
 		o_ct[AGREE_MAX + CIPHER_TAG_LEN], back[AGREE_MAX + CIPHER_TAG_LEN];
 	static const char *const libs[] = { "sodium", "openssl" };
 	uint8_t key[32], ad[32];
-	unsigned rekeys = evp_rekeys;
+	unsigned rekeys = evp_calls;
 
 	for (size_t len = 0; len <= AGREE_MAX; len++) {
 		size_t adlen = len % 3 ? 0 : sizeof(ad);
@@ -525,7 +551,7 @@ static void test_aead_libraries_agree(void **state)
 	}
 	/* OpenSSL really did the "openssl" half: per size a seal, four opens and the seal in
 	 * place. */
-	assert_int_equal(evp_rekeys - rekeys, (AGREE_MAX + 1) * 6);
+	assert_int_equal(evp_calls - rekeys, (AGREE_MAX + 1) * 6);
 	cipher_aead_select("auto");
 }
 
@@ -541,20 +567,20 @@ static void test_aead_auto_rule(void **state)
 	memset(buf, 0, sizeof(buf));
 	assert_int_equal(cipher_aead_select("auto"), 0);
 	for (size_t i = 0; i < sizeof(lens) / sizeof(lens[0]); i++) {
-		unsigned before = evp_rekeys;
+		unsigned before = evp_calls;
 
 		cipher_aead_seal(buf, buf, lens[i], NULL, 0, i, key);
 		assert_int_equal(cipher_aead_open(buf, buf, lens[i] + CIPHER_TAG_LEN, NULL, 0, i,
 						  key),
 				 0);
-		assert_int_equal(evp_rekeys - before, lens[i] >= CIPHER_AEAD_OPENSSL_MIN ? 2 : 0);
+		assert_int_equal(evp_calls - before, lens[i] >= CIPHER_AEAD_OPENSSL_MIN ? 2 : 0);
 	}
 	assert_int_equal(cipher_aead_select("sodium"), 0);
 	{
-		unsigned before = evp_rekeys;
+		unsigned before = evp_calls;
 
 		cipher_aead_seal(buf, buf, 1420, NULL, 0, 9, key);
-		assert_int_equal(evp_rekeys, before);
+		assert_int_equal(evp_calls, before);
 	}
 	assert_int_equal(cipher_aead_select("bogus"), -EINVAL);
 	assert_int_equal(cipher_aead_select(""), 0);
@@ -579,7 +605,7 @@ static void test_aead_openssl_keeps_key(void **state)
 	static const int order[] = { 0, 0, 1, 0, 1, 1, 0 };
 	uint8_t key[2][32], plain[600], want[sizeof(plain) + CIPHER_TAG_LEN];
 	uint8_t got[sizeof(want)], back[sizeof(want)];
-	unsigned calls = evp_rekeys, keyings = evp_keyings;
+	unsigned calls = evp_calls, keyings = evp_keyings;
 
 	(void)state;
 	cipher_random(key, sizeof(key));
@@ -606,8 +632,46 @@ static void test_aead_openssl_keeps_key(void **state)
 	 * context for the right key in every round (7), and for the wrong one only where the
 	 * key did not change from the round before (it held that key otherwise): rounds 0, 1
 	 * and 5. 5 + 7 + 3. */
-	assert_int_equal(evp_rekeys - calls, 4 * 7);
+	assert_int_equal(evp_calls - calls, 4 * 7);
 	assert_int_equal(evp_keyings - keyings, 15);
+	cipher_aead_select("auto");
+}
+
+/* An OpenSSL call that fails midway: the message is sealed or opened with libsodium all the
+ * same, and the context is handed its key again next time (what it kept is not known). */
+static void test_aead_openssl_failure(void **state)
+{
+	uint8_t key[32], plain[300], want[sizeof(plain) + CIPHER_TAG_LEN];
+	uint8_t got[sizeof(want)], back[sizeof(plain)];
+	unsigned keyings;
+
+	(void)state;
+	cipher_random(key, sizeof(key));
+	cipher_random(plain, sizeof(plain));
+	assert_int_equal(cipher_aead_select("sodium"), 0);
+	cipher_aead_seal(want, plain, sizeof(plain), NULL, 0, 9, key);
+	assert_int_equal(cipher_aead_select("openssl"), 0);
+	cipher_aead_seal(got, plain, sizeof(plain), NULL, 0, 9, key);
+	assert_int_equal(cipher_aead_open(back, want, sizeof(want), NULL, 0, 9, key), 0);
+
+	keyings = evp_keyings;
+	evp_fail_tag = true; /* the seal's tag */
+	cipher_aead_seal(got, plain, sizeof(plain), NULL, 0, 9, key);
+	assert_false(evp_fail_tag);
+	assert_memory_equal(got, want, sizeof(want));
+	cipher_aead_seal(got, plain, sizeof(plain), NULL, 0, 9, key);
+	assert_memory_equal(got, want, sizeof(want));
+	assert_int_equal(evp_keyings - keyings, 1);
+
+	keyings = evp_keyings;
+	evp_fail_tag = true; /* the open's tag */
+	assert_int_equal(cipher_aead_open(back, want, sizeof(want), NULL, 0, 9, key), 0);
+	assert_false(evp_fail_tag);
+	assert_memory_equal(back, plain, sizeof(plain));
+	memset(back, 0, sizeof(back));
+	assert_int_equal(cipher_aead_open(back, want, sizeof(want), NULL, 0, 9, key), 0);
+	assert_memory_equal(back, plain, sizeof(plain));
+	assert_int_equal(evp_keyings - keyings, 1);
 	cipher_aead_select("auto");
 }
 
@@ -743,6 +807,7 @@ int main(void)
 		cmocka_unit_test(test_helpers),
 		cmocka_unit_test(test_aead_libraries_agree),
 		cmocka_unit_test(test_aead_openssl_keeps_key),
+		cmocka_unit_test(test_aead_openssl_failure),
 		cmocka_unit_test(test_aead_auto_rule),
 		cmocka_unit_test(test_aead_openssl_no_alloc),
 	};

@@ -271,6 +271,7 @@ static void test_csum_impls(void **state)
 {
 	const enum offload_csum_impl all[] = { OFFLOAD_CSUM_SCALAR, OFFLOAD_CSUM_SSE2,
 					       OFFLOAD_CSUM_AVX2 };
+	const char *const names[] = { "scalar", "sse2", "avx2" };
 	const char *chosen = offload_csum_name();
 	enum offload_csum_impl best = OFFLOAD_CSUM_SCALAR;
 	int ran = 0;
@@ -281,6 +282,7 @@ static void test_csum_impls(void **state)
 			print_message("checksum path %d: not on this machine\n", (int)all[i]);
 			continue;
 		}
+		assert_string_equal(offload_csum_name(), names[i]);
 		check_csum_impl();
 		best = all[i];
 		ran++;
