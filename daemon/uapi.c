@@ -43,6 +43,9 @@ struct uapi_client {
 	struct uapi *u;
 	struct bufferevent *bev;
 	bool closing;
+	/* The client has sent everything (EOF): what it sent is still answered, in order, and
+	 * then it goes. */
+	bool eof;
 	struct uapi_pending pd; /* its get; its job is u->job */
 	/* How much of the input holds no "\n\n": a request of megabytes arrives in many reads,
 	 * and searching it from the start after each would cost its square. */
@@ -242,6 +245,12 @@ static int next_request(struct uapi_client *cl, struct evbuffer *in, char **req,
 	return 0;
 }
 
+/* Whether the input holds another whole request. */
+static bool request_waiting(struct evbuffer *in)
+{
+	return evbuffer_search(in, "\n\n", 2, NULL).pos >= 0;
+}
+
 static void client_read(struct bufferevent *bev, void *arg)
 {
 	struct uapi_client *cl = arg;
@@ -270,7 +279,8 @@ static void client_read(struct bufferevent *bev, void *arg)
 			cl->pd.get = false;
 		}
 	}
-	if (cl->closing && !client_busy(cl) && !evbuffer_get_length(bufferevent_get_output(bev)))
+	if ((cl->closing || (cl->eof && !request_waiting(in))) && !client_busy(cl) &&
+	    !evbuffer_get_length(bufferevent_get_output(bev)))
 		client_free(cl);
 }
 
@@ -296,11 +306,12 @@ static void client_event(struct bufferevent *bev, short what, void *arg)
 {
 	struct uapi_client *cl = arg;
 
-	/* EOF: the client has sent everything; answers still queued or still to come (a get
-	 * being written, a job) go out first. */
-	if ((what & BEV_EVENT_EOF) && !(what & (BEV_EVENT_ERROR | BEV_EVENT_TIMEOUT)) &&
-	    (client_busy(cl) || evbuffer_get_length(bufferevent_get_output(bev)))) {
-		cl->closing = true;
+	/* EOF: the client has sent everything. Answers still queued or still to come (a get
+	 * being written, a job), and those to the requests that wait behind them (a script
+	 * may send several and close its side at once), go out first. */
+	if ((what & BEV_EVENT_EOF) && !(what & (BEV_EVENT_ERROR | BEV_EVENT_TIMEOUT))) {
+		cl->eof = true;
+		client_read(bev, cl); /* may free cl */
 		return;
 	}
 	client_free(cl);

@@ -188,7 +188,21 @@ check_eq "pipelined: three answers, in order" \
 check_eq "pipelined: the first get has 101 peers, the second 100" \
 	"$(awk '/^public_key=/ { n++ } /^errno=/ { printf "%d ", n; n = 0 }' "$SN_TMP/pipelined")" \
 	"101 0 100 "
-check "wg syncconf back to b alone (100 removals in slices)" \
+# A script that sends a set and a get and closes its side at once: the EOF comes while the
+# set (50 new peers) is still applied in slices, and the get behind it is answered all the
+# same (it was dropped: the client was closed with the set's answer).
+eof_requests() {
+	printf 'set=1\n'
+	for i in $(seq 101 150); do
+		printf 'public_key=%s\nallowed_ip=10.79.%d.%d/32\n' "${HK[i]}" $((i / 250)) $((i % 250))
+	done
+	printf '\nget=1\n\n'
+}
+eof_requests | timeout 10 socat -t 5 - "UNIX-CONNECT:$SOCK" >"$SN_TMP/eof"
+check_eq "EOF behind a set in slices: both answered" \
+	"$(grep -o '^errno=.*' "$SN_TMP/eof" | tr '\n' ' ')" "errno=0 errno=0 "
+check_eq "the get after it has the 50 new peers" "$(grep -c '^public_key=' "$SN_TMP/eof")" 150
+check "wg syncconf back to b alone (149 removals in slices)" \
 	wga syncconf "${IFACE[a]}" "$SN_TMP/sync.conf"
 check_eq "a: peers" "$(peers_of_a)" "${PUB[b]} "
 check_not "no route for 10.78.0.0/24 left" \
