@@ -245,16 +245,11 @@ static int next_request(struct uapi_client *cl, struct evbuffer *in, char **req,
 	return 0;
 }
 
-/* Whether the input holds another whole request. */
-static bool request_waiting(struct evbuffer *in)
-{
-	return evbuffer_search(in, "\n\n", 2, NULL).pos >= 0;
-}
-
 static void client_read(struct bufferevent *bev, void *arg)
 {
 	struct uapi_client *cl = arg;
 	struct evbuffer *in = bufferevent_get_input(bev);
+	bool all_read = false; /* no whole request left in the input */
 	char *req;
 	size_t len;
 
@@ -264,8 +259,10 @@ static void client_read(struct bufferevent *bev, void *arg)
 			cl->closing = true;
 			break;
 		}
-		if (!req)
+		if (!req) {
+			all_read = true;
 			break;
+		}
 		client_request(cl, req);
 		sodium_memzero(req, len);
 		free(req);
@@ -279,7 +276,7 @@ static void client_read(struct bufferevent *bev, void *arg)
 			cl->pd.get = false;
 		}
 	}
-	if ((cl->closing || (cl->eof && !request_waiting(in))) && !client_busy(cl) &&
+	if ((cl->closing || (cl->eof && all_read)) && !client_busy(cl) &&
 	    !evbuffer_get_length(bufferevent_get_output(bev)))
 		client_free(cl);
 }
