@@ -16,7 +16,7 @@ BUILD ?= build
 
 CC ?= cc
 PKG_CONFIG ?= pkg-config
-PKGS := libsodium libb2 libmnl libevent inih libseccomp libcrypto
+PKGS := libsodium libb2 libmnl libevent inih libseccomp
 
 # Debian packages the build, the tests and the demo need; `make deps` installs the missing ones.
 # prometheus is there for promtool (tests/netns/21 checks the metrics page with it).
@@ -51,8 +51,22 @@ DEB_PKGS += valgrind
 # libseccomp: sealnetd's system call filter (daemon/privdrop.c, docs/privileges.md).
 DEB_PKGS += libseccomp-dev
 
-# libssl-dev: OpenSSL's libcrypto, whose ChaCha20-Poly1305 seals and opens the bigger packets
-# (daemon/cipher.c, docs/performance.md, make bench-crypto).
+# android-libboringssl-dev: BoringSSL, as Debian ships it for the Android SDK, whose
+# ChaCha20-Poly1305 seals and opens every handshake and datagram (daemon/cipher_aead.c,
+# docs/performance.md, make bench-crypto). It sits beside OpenSSL under paths of its own
+# (headers in /usr/include/android, libcrypto.so.0 in .../android/), and its symbols carry
+# OpenSSL's names without OpenSSL's versions, so one process must not load both: only
+# cipher_aead.c sees its headers, and it is linked by path and as needed, so the tool and
+# the CNI plugin, which never seal and may load OpenSSL through libcurl, do not get it.
+DEB_PKGS += android-libboringssl-dev
+BSSL_CFLAGS := -I/usr/include/android
+BSSL_LIBDIR = /usr/lib/$(shell $(CC) -print-multiarch)/android
+BSSL_LIBS = -Wl,--push-state,--as-needed $(BSSL_LIBDIR)/libcrypto.so -Wl,--pop-state \
+	-Wl,-rpath,$(BSSL_LIBDIR)
+$(BUILD)/daemon/cipher_aead.o: ALL_CFLAGS += $(BSSL_CFLAGS)
+
+# libssl-dev: OpenSSL's headers, for make bench-crypto's OpenSSL column (the library itself is
+# loaded there at run time, apart from BoringSSL).
 DEB_PKGS += libssl-dev
 
 # libgcrypt and Nettle: only for make bench-crypto's columns of their ChaCha20-Poly1305.
@@ -76,7 +90,7 @@ HARDEN := -D_FORTIFY_SOURCE=2 -fstack-protector-strong -fPIE
 SAN ?=
 # Evaluated lazily so that `make deps` can run before pkg-config knows the libraries.
 PKG_CFLAGS = $(shell $(PKG_CONFIG) --cflags $(PKGS))
-PKG_LIBS = $(shell $(PKG_CONFIG) --libs $(PKGS))
+PKG_LIBS = $(shell $(PKG_CONFIG) --libs $(PKGS)) $(BSSL_LIBS)
 # What --version prints: the commit, or VERSION= for a release build without git.
 ifeq ($(origin VERSION),undefined)
 VERSION := $(shell git describe --always --dirty 2>/dev/null || echo unknown)
@@ -359,6 +373,7 @@ FUZZ_CFLAGS = -std=gnu11 -pthread -O1 -g $(filter-out -Werror,$(WARN)) -Wno-miss
 FUZZ_TARGETS := $(filter-out fuzz,$(basename $(notdir $(wildcard tests/fuzz/*.c))))
 FUZZ_BINS := $(FUZZ_TARGETS:%=$(FUZZ_BUILD)/bin/%)
 FUZZ_OBJS := $(DAEMON_SRCS:%.c=$(FUZZ_BUILD)/%.o) $(FUZZ_BUILD)/tests/fuzz/fuzz.o
+$(FUZZ_BUILD)/daemon/cipher_aead.o: FUZZ_CFLAGS += $(BSSL_CFLAGS)
 
 # The cni target includes the plugin's files (but ipam.c) and links its IPAM code, and json-c.
 FUZZ_CNI_OBJS := $(FUZZ_BUILD)/tools/cni/ipam.o

@@ -1,8 +1,9 @@
 /* The primitives WireGuard is built from, in one place: BLAKE2s (libb2) with HMAC and HKDF
- * on top, X25519 and (X)ChaCha20-Poly1305 (libsodium), and the datapath's ChaCha20-Poly1305
- * from libsodium or OpenSSL's libcrypto, whichever is faster for the size (measured:
- * `make bench-crypto`, docs/performance.md). Nothing here is written by hand except the
- * HMAC/HKDF composition, which the whitepaper defines. */
+ * on top, X25519 and XChaCha20-Poly1305 (libsodium), in cipher.c; the ChaCha20-Poly1305 of
+ * handshakes and data from BoringSSL (Debian's android-libboringssl), the fastest measured
+ * at every size (`make bench-crypto`, docs/performance.md), or libsodium, in cipher_aead.c.
+ * Nothing here is written by hand except the HMAC/HKDF composition, which the whitepaper
+ * defines. */
 #ifndef SEALNET_CIPHER_H
 #define SEALNET_CIPHER_H
 
@@ -16,25 +17,20 @@
 #define CIPHER_TAG_LEN 16
 #define CIPHER_XNONCE_LEN 24
 
-/* Call once before anything else (sodium_init, OpenSSL's cipher fetched), before any thread
- * is started; forked children re-key the generator by themselves (pthread_atfork). Reads
- * SEALNET_AEAD (cipher_aead_select()); an unknown value, or "openssl" without a working
- * libcrypto, is logged and fails. Returns 0 or -errno. */
+/* Call once before anything else (sodium_init), before any thread is started; forked
+ * children re-key the generator by themselves (pthread_atfork). Returns 0 or -errno. */
 int cipher_init(void);
 
-/* Which library seals and opens cipher_aead_*: "sodium", "openssl", or "auto" (NULL, or
- * empty, too): libsodium below CIPHER_AEAD_OPENSSL_MIN bytes of text, OpenSSL from there on.
- * OpenSSL is set up here, on the first choice that may use it (never for "sodium"). Not
- * thread-safe: called by cipher_init() and by tests, before the system call filter and
- * while no other thread uses the cipher. Returns 0, -EINVAL for another name, or -ENOTSUP
- * for "openssl" when libcrypto could not be set up (auto then means libsodium alone). */
+/* The daemon's: reads SEALNET_AEAD (cipher_aead_select()) and logs the choice, or that the
+ * value is unknown (then fails with -EINVAL). Without it, cipher_aead_* use BoringSSL. */
+int cipher_aead_init(void);
+/* Which library seals and opens cipher_aead_*: "boringssl" (also "auto", NULL or empty, the
+ * default) or "sodium". Not thread-safe: called by cipher_aead_init() and by tests while no
+ * other thread uses the cipher. Returns 0 or -EINVAL for another name. */
 int cipher_aead_select(const char *name);
-/* What cipher_aead_* use now, for the log: e.g. "auto (libsodium below 128 bytes, OpenSSL
- * from 128)". Static storage. */
+/* What cipher_aead_* use now, for the log: e.g. "boringssl (BoringSSL for every size)".
+ * Static storage. */
 const char *cipher_aead_describe(void);
-/* Where auto switches to OpenSSL: below it, EVP's per-call cost outweighs its faster
- * ChaCha20 and Poly1305 (docs/performance.md, AEAD). */
-#define CIPHER_AEAD_OPENSSL_MIN 128
 
 /* out = BLAKE2s-256(a || b); b may be NULL with blen 0. */
 void cipher_hash(uint8_t out[CIPHER_HASH_LEN], const uint8_t *a, size_t alen, const uint8_t *b,
@@ -55,10 +51,11 @@ void cipher_generate_private(uint8_t priv[KEY_LEN]);
 int cipher_public_key(uint8_t pub[KEY_LEN], const uint8_t priv[KEY_LEN]);
 
 /* ChaCha20-Poly1305 (IETF) with WireGuard's nonce: 32 zero bits then the 64-bit counter,
- * little-endian. dst may equal src. seal writes len + 16 bytes. Safe on any thread at once;
- * they allocate nothing and take no lock, except that the first OpenSSL call on a thread
- * allocates that thread's two EVP contexts (freed when the thread ends; if that fails, the
- * thread uses libsodium). The last key stays in the thread's context until its next call. */
+ * little-endian. dst may equal src (or not overlap it at all); a failed open may have
+ * zeroed dst. seal writes len + 16 bytes. Safe on any thread at once; they allocate
+ * nothing and take no lock, except that a thread's first call lets BoringSSL allocate the
+ * thread's error queue. The last keys stay in the thread's contexts until replaced, or
+ * wiped when the thread ends. */
 /* RFC 8439's AEAD with any 96-bit nonce, through the same choice of library:
  * cipher_aead_seal/open are these with WireGuard's nonce. Same contract otherwise. */
 #define CIPHER_NONCE_LEN 12

@@ -489,8 +489,8 @@ int main(int argc, char **argv)
 		snprintf(d.pidfile, sizeof(d.pidfile), PATHS_RUN_DIR "/%s.pid", o.ifname);
 	if (setup_logging(&o, &d.log_fd, &d.log_to_stderr))
 		return EXIT_FAILURE;
-	/* cipher_init() says what went wrong. */
-	if (cipher_init())
+	/* cipher_init() and cipher_aead_init() say what went wrong. */
+	if (cipher_init() || cipher_aead_init())
 		return EXIT_FAILURE;
 	/* Before the config, so the helper holds no copy of the private key. */
 	ret = privdrop_prepare();

@@ -1,0 +1,211 @@
+/* The datapath's ChaCha20-Poly1305 (RFC 8439, with WireGuard's nonce): BoringSSL's, as Debian
+ * ships it for the Android SDK (android-libboringssl), or libsodium's. BoringSSL's x86-64
+ * code computes ChaCha20 and Poly1305 in one pass over the text and its one-shot EVP_AEAD
+ * calls have no per-call parameter lookup: it was the fastest of the five Debian libraries
+ * measured at every size the datapath sees, 64 to 1420 bytes, sealing and opening (make
+ * bench-crypto, docs/performance.md). libsodium stays for the tests that hold the two
+ * against each other (SEALNET_AEAD=sodium) and for a call BoringSSL refuses.
+ *
+ * Kept apart from cipher.c so that only programs that seal or open link BoringSSL: its
+ * symbols carry OpenSSL's names without OpenSSL's versions, and the tool loads OpenSSL
+ * through libcurl. */
+#include "cipher.h"
+
+#include <errno.h>
+#include <openssl/aead.h> /* BoringSSL's: the Makefile puts /usr/include/android first */
+#include <openssl/err.h>
+#include <pthread.h>
+#include <sodium.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "log.h"
+
+#define likely(x) __builtin_expect(!!(x), 1)
+#define unlikely(x) __builtin_expect(!!(x), 0)
+
+/* Which library does cipher_aead_*. Set before any thread uses it, read on every call. */
+enum aead_impl { AEAD_BORINGSSL, AEAD_SODIUM };
+static enum aead_impl aead_impl = AEAD_BORINGSSL;
+
+/* Each thread's two contexts, one per direction, so that a node that both sends and
+ * receives keeps both keys set. EVP_AEAD_CTX_init() on a ChaCha20-Poly1305 context only
+ * copies the key into it (no allocation), but a batch mostly shares one key, so the key a
+ * context holds is kept beside it and a call sets it only when it differs. The contexts live
+ * in thread-local storage, wiped when the thread ends (the workers of a reload that changes
+ * Threads) or at exit (the main thread): a retired session's key can outlive the session in
+ * a thread that has not sealed or opened since, as it could in OpenSSL's contexts before. */
+struct aead_key {
+	EVP_AEAD_CTX ctx;
+	uint8_t key[KEY_LEN];
+	bool keyed;
+};
+struct aead_thread {
+	struct aead_key seal;
+	struct aead_key open;
+	bool registered;
+};
+static __thread struct aead_thread aead_thread;
+static pthread_key_t aead_wipe_key;
+static bool aead_wipe_key_made;
+static pthread_once_t aead_wipe_once = PTHREAD_ONCE_INIT;
+
+static void aead_thread_wipe(void *arg)
+{
+	struct aead_thread *t = arg;
+
+	EVP_AEAD_CTX_cleanup(&t->seal.ctx);
+	EVP_AEAD_CTX_cleanup(&t->open.ctx);
+	sodium_memzero(t, sizeof(*t));
+}
+
+static void aead_main_wipe(void)
+{
+	aead_thread_wipe(&aead_thread);
+}
+
+static void aead_wipe_setup(void)
+{
+	aead_wipe_key_made = !pthread_key_create(&aead_wipe_key, aead_thread_wipe);
+	atexit(aead_main_wipe);
+}
+
+/* Once per thread, on its first BoringSSL call. A failed open puts an error on the thread's
+ * error queue, which BoringSSL allocates on first use: that happens here, not on the path of
+ * the first forged packet. If the wipe cannot be registered the thread still works; its keys
+ * are then wiped only when a later key replaces them. */
+static void aead_thread_setup(struct aead_thread *t)
+{
+	pthread_once(&aead_wipe_once, aead_wipe_setup);
+	if (aead_wipe_key_made)
+		pthread_setspecific(aead_wipe_key, t);
+	ERR_clear_error();
+	t->registered = true;
+}
+
+/* The context for key, set to it if it holds another; NULL if BoringSSL refused the key
+ * (it cannot, for 32 bytes: then libsodium does the call). */
+static const EVP_AEAD_CTX *aead_ctx(struct aead_key *k, const uint8_t key[KEY_LEN])
+{
+	_Static_assert(KEY_LEN == crypto_verify_32_BYTES, "keys are compared as 32 bytes");
+
+	if (likely(k->keyed) && crypto_verify_32(k->key, key) == 0)
+		return &k->ctx;
+	if (unlikely(!aead_thread.registered))
+		aead_thread_setup(&aead_thread);
+	if (k->keyed)
+		EVP_AEAD_CTX_cleanup(&k->ctx);
+	k->keyed = EVP_AEAD_CTX_init(&k->ctx, EVP_aead_chacha20_poly1305(), key, KEY_LEN,
+				     CIPHER_TAG_LEN, NULL);
+	if (unlikely(!k->keyed)) {
+		ERR_clear_error();
+		return NULL;
+	}
+	memcpy(k->key, key, KEY_LEN);
+	return &k->ctx;
+}
+
+int cipher_aead_select(const char *name)
+{
+	if (!name || !*name || !strcmp(name, "auto") || !strcmp(name, "boringssl")) {
+		aead_impl = AEAD_BORINGSSL;
+		return 0;
+	}
+	if (!strcmp(name, "sodium")) {
+		aead_impl = AEAD_SODIUM;
+		return 0;
+	}
+	return -EINVAL;
+}
+
+const char *cipher_aead_describe(void)
+{
+	return aead_impl == AEAD_SODIUM ? "sodium (libsodium for every size)"
+					: "boringssl (BoringSSL for every size)";
+}
+
+int cipher_aead_init(void)
+{
+	const char *aead = getenv("SEALNET_AEAD");
+	int ret = cipher_aead_select(aead);
+
+	if (ret)
+		log_err("SEALNET_AEAD=%s: unknown; boringssl, sodium or auto", aead);
+	else
+		log_info("AEAD: %s", cipher_aead_describe());
+	return ret;
+}
+
+static void wg_nonce(uint8_t nonce[CIPHER_NONCE_LEN], uint64_t counter)
+{
+	memset(nonce, 0, 4);
+	for (int i = 0; i < 8; i++)
+		nonce[4 + i] = (uint8_t)(counter >> (8 * i));
+}
+
+void cipher_aead_seal_nonce(uint8_t *dst, const uint8_t *src, size_t len, const uint8_t *ad,
+			    size_t adlen, const uint8_t nonce[CIPHER_NONCE_LEN],
+			    const uint8_t key[KEY_LEN])
+{
+	const EVP_AEAD_CTX *ctx;
+	size_t outlen;
+
+	if (likely(aead_impl == AEAD_BORINGSSL)) {
+		ctx = aead_ctx(&aead_thread.seal, key);
+		if (likely(ctx) &&
+		    likely(EVP_AEAD_CTX_seal(ctx, dst, &outlen, len + CIPHER_TAG_LEN, nonce,
+					     CIPHER_NONCE_LEN, src, len, ad, adlen)))
+			return;
+		ERR_clear_error();
+	}
+	crypto_aead_chacha20poly1305_ietf_encrypt_detached(dst, dst + len, NULL, src, len, ad,
+							   adlen, NULL, nonce, key);
+}
+
+/* BoringSSL zeroes dst when the tag is wrong; a caller that opens in place loses the
+ * message, which none keeps. */
+int cipher_aead_open_nonce(uint8_t *dst, const uint8_t *src, size_t len, const uint8_t *ad,
+			   size_t adlen, const uint8_t nonce[CIPHER_NONCE_LEN],
+			   const uint8_t key[KEY_LEN])
+{
+	const EVP_AEAD_CTX *ctx;
+	size_t outlen;
+
+	if (len < CIPHER_TAG_LEN)
+		return -EBADMSG;
+	if (likely(aead_impl == AEAD_BORINGSSL)) {
+		ctx = aead_ctx(&aead_thread.open, key);
+		if (likely(ctx)) {
+			if (likely(EVP_AEAD_CTX_open(ctx, dst, &outlen, len - CIPHER_TAG_LEN, nonce,
+						     CIPHER_NONCE_LEN, src, len, ad, adlen)))
+				return 0;
+			/* With a 32-byte key, a 12-byte nonce and room for the text, a wrong
+			 * tag is the only refusal; the queue holds the reason, not needed. */
+			ERR_clear_error();
+			return -EBADMSG;
+		}
+	}
+	len -= CIPHER_TAG_LEN;
+	if (crypto_aead_chacha20poly1305_ietf_decrypt_detached(dst, NULL, src, len, src + len, ad,
+							       adlen, nonce, key))
+		return -EBADMSG;
+	return 0;
+}
+
+void cipher_aead_seal(uint8_t *dst, const uint8_t *src, size_t len, const uint8_t *ad, size_t adlen,
+		      uint64_t counter, const uint8_t key[KEY_LEN])
+{
+	uint8_t nonce[CIPHER_NONCE_LEN];
+
+	wg_nonce(nonce, counter);
+	cipher_aead_seal_nonce(dst, src, len, ad, adlen, nonce, key);
+}
+
+int cipher_aead_open(uint8_t *dst, const uint8_t *src, size_t len, const uint8_t *ad, size_t adlen,
+		     uint64_t counter, const uint8_t key[KEY_LEN])
+{
+	uint8_t nonce[CIPHER_NONCE_LEN];
+
+	wg_nonce(nonce, counter);
+	return cipher_aead_open_nonce(dst, src, len, ad, adlen, nonce, key);
+}
