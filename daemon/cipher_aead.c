@@ -143,6 +143,10 @@ static void wg_nonce(uint8_t nonce[CIPHER_NONCE_LEN], uint64_t counter)
 		nonce[4 + i] = (uint8_t)(counter >> (8 * i));
 }
 
+/* BoringSSL refuses nothing the datapath or the handshake hands over (a 32-byte key, a
+ * 12-byte nonce, room for the tag, no partial overlap, under 256 GiB), and libsodium seals
+ * what it refused. In place, that is the zeros BoringSSL leaves in a refused call's output:
+ * the peer drops one packet, and no counter is used twice. */
 void cipher_aead_seal_nonce(uint8_t *dst, const uint8_t *src, size_t len, const uint8_t *ad,
 			    size_t adlen, const uint8_t nonce[CIPHER_NONCE_LEN],
 			    const uint8_t key[KEY_LEN])

@@ -4,9 +4,9 @@
 # Ping and iperf3 in each direction both times, each at least a sanity floor relative to plain
 # veth between the same namespaces (iperf_baseline in lib.sh): wireguard-go checks the TCP
 # checksums sealnetd's segmentation writes, and a broken one leaves a trickle.
-# The first round forces sealnetd's AEAD to libsodium, the second to OpenSSL (SEALNET_AEAD,
+# The first round forces sealnetd's AEAD to libsodium, the second to BoringSSL (SEALNET_AEAD,
 # sealnetd(8)), so each library meets wireguard-go's for handshakes, pings and iperf3; every
-# other scenario runs the default, auto.
+# other scenario runs the default, BoringSSL.
 # shellcheck source=tests/netns/lib.sh
 . "$(dirname "$0")/lib.sh"
 
@@ -42,5 +42,5 @@ interop_round() {
 }
 
 interop_round a b sodium
-interop_round b a openssl "$(wg genpsk)"
+interop_round b a boringssl "$(wg genpsk)"
 say "done"

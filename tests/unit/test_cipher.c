@@ -4,15 +4,16 @@
  * from RFC 7748. tests/unit/gen-kat.py prints the kat_* constants below; rerun it to check
  * them.
  *
- * The AEAD tests run three times, with libsodium, OpenSSL and the choice by size forced
+ * The AEAD tests run twice, with libsodium and with BoringSSL (the default) forced
  * (cipher_aead_select), and the two libraries are held against each other at every size a
- * datagram can have. The EVP init calls are wrapped to count which library really ran;
- * OpenSSL's allocator is counted to show the OpenSSL path allocates nothing once a thread
- * has its contexts; the tag's parameter calls are wrapped to make one fail.
- * LINK-WRAP: -Wl,--wrap=EVP_EncryptInit_ex2 -Wl,--wrap=EVP_DecryptInit_ex2 -Wl,--wrap=EVP_CIPHER_CTX_get_params -Wl,--wrap=EVP_CIPHER_CTX_set_params */
+ * datagram can have. BoringSSL's EVP_AEAD calls are wrapped to count which library really
+ * ran and how often a context was handed a key, and to make one fail; its allocator is
+ * counted (the weak hooks it calls when a program defines them) to show the path allocates
+ * nothing once a thread has made its first call.
+ * LINK-WRAP: -Wl,--wrap=EVP_AEAD_CTX_init -Wl,--wrap=EVP_AEAD_CTX_seal -Wl,--wrap=EVP_AEAD_CTX_open */
 #include <errno.h>
-#include <openssl/crypto.h>
-#include <openssl/evp.h>
+#include <malloc.h>
+#include <openssl/aead.h> /* BoringSSL's: the Makefile gives this test BSSL_CFLAGS */
 #include <pthread.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -28,88 +29,88 @@
 #include "cipher.h"
 #include "unit.h"
 
-/* Calls of the EVP init functions with a nonce: one per seal or open that went through
- * OpenSSL; and of those, the ones that handed over a key too (a context keeps its key).
- * Counted on the calling thread. */
+/* Seals and opens that went through BoringSSL, and how often a context was handed a key (a
+ * context keeps its key). Counted on the calling thread. */
 static __thread unsigned evp_calls, evp_keyings;
+/* Set to make this thread's next EVP_AEAD_CTX_init, or seal, fail as BoringSSL could. */
+static __thread bool evp_fail_init, evp_fail_seal;
 
-int __real_EVP_EncryptInit_ex2(EVP_CIPHER_CTX *ctx, const EVP_CIPHER *cipher,
-			       const unsigned char *key, const unsigned char *iv,
-			       const OSSL_PARAM params[]);
-int __real_EVP_DecryptInit_ex2(EVP_CIPHER_CTX *ctx, const EVP_CIPHER *cipher,
-			       const unsigned char *key, const unsigned char *iv,
-			       const OSSL_PARAM params[]);
-int __wrap_EVP_EncryptInit_ex2(EVP_CIPHER_CTX *ctx, const EVP_CIPHER *cipher,
-			       const unsigned char *key, const unsigned char *iv,
-			       const OSSL_PARAM params[]);
-int __wrap_EVP_DecryptInit_ex2(EVP_CIPHER_CTX *ctx, const EVP_CIPHER *cipher,
-			       const unsigned char *key, const unsigned char *iv,
-			       const OSSL_PARAM params[]);
+int __real_EVP_AEAD_CTX_init(EVP_AEAD_CTX *ctx, const EVP_AEAD *aead, const uint8_t *key,
+			     size_t key_len, size_t tag_len, ENGINE *impl);
+int __real_EVP_AEAD_CTX_seal(const EVP_AEAD_CTX *ctx, uint8_t *out, size_t *out_len,
+			     size_t max_out_len, const uint8_t *nonce, size_t nonce_len,
+			     const uint8_t *in, size_t in_len, const uint8_t *ad, size_t ad_len);
+int __real_EVP_AEAD_CTX_open(const EVP_AEAD_CTX *ctx, uint8_t *out, size_t *out_len,
+			     size_t max_out_len, const uint8_t *nonce, size_t nonce_len,
+			     const uint8_t *in, size_t in_len, const uint8_t *ad, size_t ad_len);
+int __wrap_EVP_AEAD_CTX_init(EVP_AEAD_CTX *ctx, const EVP_AEAD *aead, const uint8_t *key,
+			     size_t key_len, size_t tag_len, ENGINE *impl);
+int __wrap_EVP_AEAD_CTX_seal(const EVP_AEAD_CTX *ctx, uint8_t *out, size_t *out_len,
+			     size_t max_out_len, const uint8_t *nonce, size_t nonce_len,
+			     const uint8_t *in, size_t in_len, const uint8_t *ad, size_t ad_len);
+int __wrap_EVP_AEAD_CTX_open(const EVP_AEAD_CTX *ctx, uint8_t *out, size_t *out_len,
+			     size_t max_out_len, const uint8_t *nonce, size_t nonce_len,
+			     const uint8_t *in, size_t in_len, const uint8_t *ad, size_t ad_len);
 
-int __wrap_EVP_EncryptInit_ex2(EVP_CIPHER_CTX *ctx, const EVP_CIPHER *cipher,
-			       const unsigned char *key, const unsigned char *iv,
-			       const OSSL_PARAM params[])
+int __wrap_EVP_AEAD_CTX_init(EVP_AEAD_CTX *ctx, const EVP_AEAD *aead, const uint8_t *key,
+			     size_t key_len, size_t tag_len, ENGINE *impl)
 {
-	evp_calls += iv != NULL;
-	evp_keyings += key != NULL;
-	return __real_EVP_EncryptInit_ex2(ctx, cipher, key, iv, params);
-}
-
-int __wrap_EVP_DecryptInit_ex2(EVP_CIPHER_CTX *ctx, const EVP_CIPHER *cipher,
-			       const unsigned char *key, const unsigned char *iv,
-			       const OSSL_PARAM params[])
-{
-	evp_calls += iv != NULL;
-	evp_keyings += key != NULL;
-	return __real_EVP_DecryptInit_ex2(ctx, cipher, key, iv, params);
-}
-
-/* Set to make the next tag parameter call on this thread fail, as OpenSSL could. */
-static __thread bool evp_fail_tag;
-
-int __real_EVP_CIPHER_CTX_get_params(EVP_CIPHER_CTX *ctx, OSSL_PARAM params[]);
-int __real_EVP_CIPHER_CTX_set_params(EVP_CIPHER_CTX *ctx, const OSSL_PARAM params[]);
-int __wrap_EVP_CIPHER_CTX_get_params(EVP_CIPHER_CTX *ctx, OSSL_PARAM params[]);
-int __wrap_EVP_CIPHER_CTX_set_params(EVP_CIPHER_CTX *ctx, const OSSL_PARAM params[]);
-
-int __wrap_EVP_CIPHER_CTX_get_params(EVP_CIPHER_CTX *ctx, OSSL_PARAM params[])
-{
-	if (evp_fail_tag) {
-		evp_fail_tag = false;
+	evp_keyings++;
+	if (evp_fail_init) {
+		evp_fail_init = false;
 		return 0;
 	}
-	return __real_EVP_CIPHER_CTX_get_params(ctx, params);
+	return __real_EVP_AEAD_CTX_init(ctx, aead, key, key_len, tag_len, impl);
 }
 
-int __wrap_EVP_CIPHER_CTX_set_params(EVP_CIPHER_CTX *ctx, const OSSL_PARAM params[])
+int __wrap_EVP_AEAD_CTX_seal(const EVP_AEAD_CTX *ctx, uint8_t *out, size_t *out_len,
+			     size_t max_out_len, const uint8_t *nonce, size_t nonce_len,
+			     const uint8_t *in, size_t in_len, const uint8_t *ad, size_t ad_len)
 {
-	if (evp_fail_tag) {
-		evp_fail_tag = false;
+	evp_calls++;
+	if (evp_fail_seal) {
+		evp_fail_seal = false;
+		/* What BoringSSL does with out when a seal fails. */
+		memset(out, 0, max_out_len);
+		*out_len = 0;
 		return 0;
 	}
-	return __real_EVP_CIPHER_CTX_set_params(ctx, params);
+	return __real_EVP_AEAD_CTX_seal(ctx, out, out_len, max_out_len, nonce, nonce_len, in,
+					in_len, ad, ad_len);
 }
 
-/* OpenSSL's allocations, on any thread. Set before the library's first allocation. */
-static _Atomic long ossl_allocs, ossl_frees;
-
-static void *count_malloc(size_t n, const char *file, int line)
+int __wrap_EVP_AEAD_CTX_open(const EVP_AEAD_CTX *ctx, uint8_t *out, size_t *out_len,
+			     size_t max_out_len, const uint8_t *nonce, size_t nonce_len,
+			     const uint8_t *in, size_t in_len, const uint8_t *ad, size_t ad_len)
 {
-	ossl_allocs++;
-	return malloc(n);
+	evp_calls++;
+	return __real_EVP_AEAD_CTX_open(ctx, out, out_len, max_out_len, nonce, nonce_len, in,
+					in_len, ad, ad_len);
 }
 
-static void *count_realloc(void *p, size_t n, const char *file, int line)
+/* BoringSSL's allocations, on any thread: it calls these when the program defines them. */
+static _Atomic long bssl_allocs, bssl_frees;
+
+void *OPENSSL_memory_alloc(size_t size);
+void OPENSSL_memory_free(void *ptr);
+size_t OPENSSL_memory_get_size(void *ptr);
+
+void *OPENSSL_memory_alloc(size_t size)
 {
-	ossl_allocs++;
-	return realloc(p, n);
+	bssl_allocs++;
+	return malloc(size);
 }
 
-static void count_free(void *p, const char *file, int line)
+void OPENSSL_memory_free(void *ptr)
 {
-	if (p)
-		ossl_frees++;
-	free(p);
+	if (ptr)
+		bssl_frees++;
+	free(ptr);
+}
+
+size_t OPENSSL_memory_get_size(void *ptr)
+{
+	return malloc_usable_size(ptr);
 }
 
 /* --- Printed by tests/unit/gen-kat.py --- */
@@ -500,7 +501,7 @@ static void test_aead_libraries_agree(void **state)
 {
 	static uint8_t plain[AGREE_MAX], s_ct[AGREE_MAX + CIPHER_TAG_LEN],
 		o_ct[AGREE_MAX + CIPHER_TAG_LEN], back[AGREE_MAX + CIPHER_TAG_LEN];
-	static const char *const libs[] = { "sodium", "openssl" };
+	static const char *const libs[] = { "sodium", "boringssl" };
 	uint8_t key[32], ad[32];
 	unsigned rekeys = evp_calls;
 
@@ -515,7 +516,7 @@ static void test_aead_libraries_agree(void **state)
 		cipher_random(&counter, sizeof(counter));
 		assert_int_equal(cipher_aead_select("sodium"), 0);
 		cipher_aead_seal(s_ct, plain, len, ad, adlen, counter, key);
-		assert_int_equal(cipher_aead_select("openssl"), 0);
+		assert_int_equal(cipher_aead_select("boringssl"), 0);
 		cipher_aead_seal(o_ct, plain, len, ad, adlen, counter, key);
 		assert_memory_equal(s_ct, o_ct, len + CIPHER_TAG_LEN);
 
@@ -549,47 +550,56 @@ static void test_aead_libraries_agree(void **state)
 		cipher_aead_seal(back, back, len, ad, adlen, counter, key);
 		assert_memory_equal(back, s_ct, len + CIPHER_TAG_LEN);
 	}
-	/* OpenSSL really did the "openssl" half: per size a seal, four opens and the seal in
-	 * place. */
+	/* BoringSSL really did the "boringssl" half: per size a seal, four opens and the seal
+	 * in place. */
 	assert_int_equal(evp_calls - rekeys, (AGREE_MAX + 1) * 6);
 	cipher_aead_select("auto");
 }
 
-/* Which library auto takes, by size. */
-static void test_aead_auto_rule(void **state)
+/* The names cipher_aead_select() takes, and that BoringSSL, the default, seals and opens
+ * every size, while "sodium" keeps it out. */
+static void test_aead_choice(void **state)
 {
 	uint8_t key[32], buf[1420 + CIPHER_TAG_LEN];
-	static const size_t lens[] = {
-		0, 16, 64, CIPHER_AEAD_OPENSSL_MIN - 1, CIPHER_AEAD_OPENSSL_MIN, 512, 1420
-	};
+	static const size_t lens[] = { 0, 16, 64, 127, 128, 512, 1420 };
+	static const char *const boring[] = { NULL, "", "auto", "boringssl" };
 
 	cipher_random(key, sizeof(key));
 	memset(buf, 0, sizeof(buf));
-	assert_int_equal(cipher_aead_select("auto"), 0);
-	for (size_t i = 0; i < sizeof(lens) / sizeof(lens[0]); i++) {
-		unsigned before = evp_calls;
+	for (size_t n = 0; n < sizeof(boring) / sizeof(boring[0]); n++) {
+		assert_int_equal(cipher_aead_select("sodium"), 0);
+		assert_int_equal(cipher_aead_select(boring[n]), 0);
+		assert_non_null(strstr(cipher_aead_describe(), "boringssl"));
+		for (size_t i = 0; i < sizeof(lens) / sizeof(lens[0]); i++) {
+			unsigned before = evp_calls;
 
-		cipher_aead_seal(buf, buf, lens[i], NULL, 0, i, key);
-		assert_int_equal(cipher_aead_open(buf, buf, lens[i] + CIPHER_TAG_LEN, NULL, 0, i,
-						  key),
-				 0);
-		assert_int_equal(evp_calls - before, lens[i] >= CIPHER_AEAD_OPENSSL_MIN ? 2 : 0);
+			cipher_aead_seal(buf, buf, lens[i], NULL, 0, i, key);
+			assert_int_equal(cipher_aead_open(buf, buf, lens[i] + CIPHER_TAG_LEN, NULL,
+							  0, i, key),
+					 0);
+			assert_int_equal(evp_calls - before, 2);
+		}
 	}
 	assert_int_equal(cipher_aead_select("sodium"), 0);
+	assert_non_null(strstr(cipher_aead_describe(), "sodium"));
 	{
-		unsigned before = evp_calls;
+		unsigned before = evp_calls, keyings = evp_keyings;
 
 		cipher_aead_seal(buf, buf, 1420, NULL, 0, 9, key);
+		assert_int_equal(cipher_aead_open(buf, buf, 1420 + CIPHER_TAG_LEN, NULL, 0, 9, key),
+				 0);
 		assert_int_equal(evp_calls, before);
+		assert_int_equal(evp_keyings, keyings);
 	}
+	assert_int_equal(cipher_aead_select("openssl"), -EINVAL);
 	assert_int_equal(cipher_aead_select("bogus"), -EINVAL);
-	assert_int_equal(cipher_aead_select(""), 0);
-	assert_non_null(strstr(cipher_aead_describe(), "auto"));
+	/* A refused name leaves the choice as it was. */
+	assert_non_null(strstr(cipher_aead_describe(), "sodium"));
 	assert_int_equal(cipher_aead_select(NULL), 0);
 }
 
-/* The OpenSSL path allocates nothing per packet, wrong tags included; a new thread's first
- * call sets up its contexts, and they are freed when the thread ends. */
+/* The BoringSSL path allocates nothing per packet, wrong tags included; a new thread's
+ * first call lets BoringSSL allocate its error queue, freed when the thread ends. */
 static void *seal_on_thread(void *arg)
 {
 	uint8_t *buf = arg, key[32] = { 1 };
@@ -598,9 +608,9 @@ static void *seal_on_thread(void *arg)
 	return NULL;
 }
 
-/* A context hands OpenSSL a key only when it differs from the one it holds; messages under
- * two keys in turn, a wrong tag and a wrong key in between, still give libsodium's bytes. */
-static void test_aead_openssl_keeps_key(void **state)
+/* A context is handed a key only when it differs from the one it holds; messages under two
+ * keys in turn, a wrong tag and a wrong key in between, still give libsodium's bytes. */
+static void test_aead_boringssl_keeps_key(void **state)
 {
 	static const int order[] = { 0, 0, 1, 0, 1, 1, 0 };
 	uint8_t key[2][32], plain[600], want[sizeof(plain) + CIPHER_TAG_LEN];
@@ -615,7 +625,7 @@ static void test_aead_openssl_keeps_key(void **state)
 
 		assert_int_equal(cipher_aead_select("sodium"), 0);
 		cipher_aead_seal(want, plain, sizeof(plain), NULL, 0, i, k);
-		assert_int_equal(cipher_aead_select("openssl"), 0);
+		assert_int_equal(cipher_aead_select("boringssl"), 0);
 		cipher_aead_seal(got, plain, sizeof(plain), NULL, 0, i, k);
 		assert_memory_equal(got, want, sizeof(want));
 		/* The open context: the wrong key, a flipped bit, then right. */
@@ -627,7 +637,7 @@ static void test_aead_openssl_keeps_key(void **state)
 		assert_int_equal(cipher_aead_open(back, want, sizeof(want), NULL, 0, i, k), 0);
 		assert_memory_equal(back, plain, sizeof(plain));
 	}
-	/* Four calls a round, every one through OpenSSL. Keyed: the seal context at the start
+	/* Four calls a round, every one through BoringSSL. Keyed: the seal context at the start
 	 * (it held the last test's key) and at each of the 4 changes of 0 0 1 0 1 1 0; the open
 	 * context for the right key in every round (7), and for the wrong one only where the
 	 * key did not change from the round before (it held that key otherwise): rounds 0, 1
@@ -637,45 +647,73 @@ static void test_aead_openssl_keeps_key(void **state)
 	cipher_aead_select("auto");
 }
 
-/* An OpenSSL call that fails midway: the message is sealed or opened with libsodium all the
- * same, and the context is handed its key again next time (what it kept is not known). */
-static void test_aead_openssl_failure(void **state)
+/* A key BoringSSL refuses, or a seal it fails: the message is sealed or opened with
+ * libsodium all the same, and the context is handed the key again next time. */
+static void test_aead_boringssl_failure(void **state)
 {
-	uint8_t key[32], plain[300], want[sizeof(plain) + CIPHER_TAG_LEN];
+	uint8_t key[32], other[32], plain[300], want[sizeof(plain) + CIPHER_TAG_LEN];
 	uint8_t got[sizeof(want)], back[sizeof(plain)];
-	unsigned keyings;
+	unsigned keyings, calls;
 
 	(void)state;
 	cipher_random(key, sizeof(key));
+	cipher_random(other, sizeof(other));
 	cipher_random(plain, sizeof(plain));
 	assert_int_equal(cipher_aead_select("sodium"), 0);
 	cipher_aead_seal(want, plain, sizeof(plain), NULL, 0, 9, key);
-	assert_int_equal(cipher_aead_select("openssl"), 0);
-	cipher_aead_seal(got, plain, sizeof(plain), NULL, 0, 9, key);
-	assert_int_equal(cipher_aead_open(back, want, sizeof(want), NULL, 0, 9, key), 0);
+	assert_int_equal(cipher_aead_select("boringssl"), 0);
 
+	/* The seal context refuses the key: libsodium seals, BoringSSL is not called. */
+	calls = evp_calls;
 	keyings = evp_keyings;
-	evp_fail_tag = true; /* the seal's tag */
+	evp_fail_init = true;
 	cipher_aead_seal(got, plain, sizeof(plain), NULL, 0, 9, key);
-	assert_false(evp_fail_tag);
+	assert_false(evp_fail_init);
 	assert_memory_equal(got, want, sizeof(want));
+	assert_int_equal(evp_calls, calls);
 	cipher_aead_seal(got, plain, sizeof(plain), NULL, 0, 9, key);
 	assert_memory_equal(got, want, sizeof(want));
-	assert_int_equal(evp_keyings - keyings, 1);
+	assert_int_equal(evp_calls - calls, 1);
+	assert_int_equal(evp_keyings - keyings, 2);
 
+	/* The open context, holding another key, refuses this one: libsodium opens. */
+	assert_int_equal(cipher_aead_open(back, want, sizeof(want), NULL, 0, 9, other), -EBADMSG);
+	calls = evp_calls;
 	keyings = evp_keyings;
-	evp_fail_tag = true; /* the open's tag */
+	evp_fail_init = true;
+	memset(back, 0, sizeof(back));
 	assert_int_equal(cipher_aead_open(back, want, sizeof(want), NULL, 0, 9, key), 0);
-	assert_false(evp_fail_tag);
+	assert_false(evp_fail_init);
 	assert_memory_equal(back, plain, sizeof(plain));
+	assert_int_equal(evp_calls, calls);
+	assert_int_equal(cipher_aead_open(back, want, sizeof(want), NULL, 0, 8, key), -EBADMSG);
 	memset(back, 0, sizeof(back));
 	assert_int_equal(cipher_aead_open(back, want, sizeof(want), NULL, 0, 9, key), 0);
 	assert_memory_equal(back, plain, sizeof(plain));
-	assert_int_equal(evp_keyings - keyings, 1);
+	assert_int_equal(evp_calls - calls, 2);
+	assert_int_equal(evp_keyings - keyings, 2);
+
+	/* A seal that fails: out of place, libsodium seals the text. In place, BoringSSL has
+	 * zeroed it, and libsodium seals the zeros: the peer drops a packet of zeros, and the
+	 * counter is not used twice. */
+	calls = evp_calls;
+	evp_fail_seal = true;
+	cipher_aead_seal(got, plain, sizeof(plain), NULL, 0, 9, key);
+	assert_false(evp_fail_seal);
+	assert_int_equal(evp_calls - calls, 1);
+	assert_memory_equal(got, want, sizeof(want));
+	evp_fail_seal = true;
+	memcpy(got, plain, sizeof(plain));
+	cipher_aead_seal(got, got, sizeof(plain), NULL, 0, 10, key);
+	assert_false(evp_fail_seal);
+	assert_int_equal(cipher_aead_open(back, got, sizeof(got), NULL, 0, 10, key), 0);
+	assert_true(cipher_is_zero(back, sizeof(back)));
+	cipher_aead_seal(got, plain, sizeof(plain), NULL, 0, 9, key);
+	assert_memory_equal(got, want, sizeof(want));
 	cipher_aead_select("auto");
 }
 
-static void test_aead_openssl_no_alloc(void **state)
+static void test_aead_boringssl_no_alloc(void **state)
 {
 	uint8_t key[32], buf[1420 + CIPHER_TAG_LEN], other[sizeof(buf)], zero_key[32] = { 1 };
 	long allocs, live;
@@ -683,9 +721,9 @@ static void test_aead_openssl_no_alloc(void **state)
 
 	cipher_random(key, sizeof(key));
 	memset(buf, 0x42, sizeof(buf));
-	assert_int_equal(cipher_aead_select("openssl"), 0);
-	cipher_aead_seal(buf, buf, 1420, NULL, 0, 0, key); /* this thread's contexts exist */
-	allocs = ossl_allocs;
+	assert_int_equal(cipher_aead_select("boringssl"), 0);
+	cipher_aead_seal(buf, buf, 1420, NULL, 0, 0, key); /* this thread's first call */
+	allocs = bssl_allocs;
 	for (uint64_t i = 1; i < 2000; i++) {
 		size_t len = i % 1421;
 
@@ -697,15 +735,15 @@ static void test_aead_openssl_no_alloc(void **state)
 		assert_int_equal(cipher_aead_open(buf, buf, len + CIPHER_TAG_LEN, NULL, 0, i, key),
 				 -EBADMSG);
 	}
-	assert_int_equal(ossl_allocs, allocs);
+	assert_int_equal(bssl_allocs, allocs);
 
-	live = ossl_allocs - ossl_frees;
+	live = bssl_allocs - bssl_frees;
 	memset(buf, 0x42, sizeof(buf));
 	memcpy(other, buf, sizeof(other));
 	assert_int_equal(pthread_create(&t, NULL, seal_on_thread, buf), 0);
 	assert_int_equal(pthread_join(t, NULL), 0);
-	assert_true(ossl_allocs > allocs);
-	assert_int_equal(ossl_allocs - ossl_frees, live);
+	assert_true(bssl_allocs > allocs);
+	assert_int_equal(bssl_allocs - bssl_frees, live);
 	assert_int_equal(cipher_aead_select("sodium"), 0);
 	cipher_aead_seal(other, other, 1000, NULL, 0, 5, zero_key);
 	assert_memory_equal(buf, other, 1000 + CIPHER_TAG_LEN);
@@ -781,14 +819,9 @@ static int use_sodium(void **state)
 	return cipher_aead_select("sodium");
 }
 
-static int use_openssl(void **state)
+static int use_boringssl(void **state)
 {
-	return cipher_aead_select("openssl");
-}
-
-static int use_auto(void **state)
-{
-	return cipher_aead_select("auto");
+	return cipher_aead_select("boringssl");
 }
 
 int main(void)
@@ -806,10 +839,10 @@ int main(void)
 		cmocka_unit_test(test_xaead_tamper),
 		cmocka_unit_test(test_helpers),
 		cmocka_unit_test(test_aead_libraries_agree),
-		cmocka_unit_test(test_aead_openssl_keeps_key),
-		cmocka_unit_test(test_aead_openssl_failure),
-		cmocka_unit_test(test_aead_auto_rule),
-		cmocka_unit_test(test_aead_openssl_no_alloc),
+		cmocka_unit_test(test_aead_boringssl_keeps_key),
+		cmocka_unit_test(test_aead_boringssl_failure),
+		cmocka_unit_test(test_aead_choice),
+		cmocka_unit_test(test_aead_boringssl_no_alloc),
 	};
 	/* The same tests with each library forced. */
 	const struct CMUnitTest aead[] = {
@@ -819,13 +852,11 @@ int main(void)
 	};
 	int failed;
 
-	if (!CRYPTO_set_mem_functions(count_malloc, count_realloc, count_free))
-		return 1;
 	if (cipher_init())
 		return 1;
 	failed = cmocka_run_group_tests_name("cipher", tests, NULL, NULL);
-	failed += cmocka_run_group_tests_name("cipher aead, libsodium", aead, use_sodium, use_auto);
-	failed += cmocka_run_group_tests_name("cipher aead, OpenSSL", aead, use_openssl, use_auto);
-	failed += cmocka_run_group_tests_name("cipher aead, auto", aead, use_auto, NULL);
+	failed += cmocka_run_group_tests_name("cipher aead, libsodium", aead, use_sodium,
+					      use_boringssl);
+	failed += cmocka_run_group_tests_name("cipher aead, BoringSSL", aead, use_boringssl, NULL);
 	return failed;
 }
