@@ -1,10 +1,11 @@
 /* make bench-crypto: ChaCha20-Poly1305 (IETF, 12-byte nonce) from the Debian libraries the
- * datapath could use (libsodium, OpenSSL's libcrypto, libgcrypt, Nettle), called as the
- * datapath calls them, for the sizes it sees. Figures, never pass or fail: it fails only if
- * an implementation gets a message wrong. Before timing anything, every column seals every
- * size of the table (and a few edge sizes) twice on the same context and must give
- * libsodium's bytes, opens libsodium's messages to the same text, and rejects one with a
- * flipped bit in the text, in the tag, or the wrong counter; every timed open must succeed.
+ * datapath could use (libsodium, OpenSSL's libcrypto, BoringSSL as android-libboringssl,
+ * libgcrypt, Nettle), called as the datapath calls them, for the sizes it sees. Figures,
+ * never pass or fail: it fails only if an implementation gets a message wrong. Before timing
+ * anything, every column seals every size of the table (and a few edge sizes) twice on the
+ * same context and must give libsodium's bytes, opens libsodium's messages to the same text,
+ * and rejects one with a flipped bit in the text, in the tag, or the wrong counter; every
+ * timed open must succeed.
  *
  * The datapath seals each datagram in place with the session key handed over on every call
  * (daemon/send.c, seal_range(): the key is copied per packet) and a new counter as the
@@ -12,7 +13,8 @@
  * opens each received datagram the same way. So every call here hands over the key and the
  * nonce, and every library column sets its context up with that key on every call; only the
  * sealnet column's BoringSSL contexts keep a key they already hold (cipher_aead.c sets one up
- * again only when the key differs). The columns:
+ * again only when the key differs), so sealnet against boringssl is what that re-keying
+ * costs. The columns:
  *   sodium      crypto_aead_chacha20poly1305_ietf_encrypt/decrypt (combined), the calls the
  *               datapath made at every size before OpenSSL's, and below 128 bytes until
  *               BoringSSL's
@@ -22,6 +24,9 @@
  *               OpenSSL's libcrypto.so.3 is loaded at run time, local and deep-bound, and
  *               its functions are called through pointers (ossl_load()); where it cannot be
  *               loaded so, the column is left out with a note on stderr
+ *   boringssl   BoringSSL's EVP_AEAD (crypto_bssl.c, a file of its own for BoringSSL's
+ *               headers): one EVP_AEAD_CTX per direction; per call EVP_AEAD_CTX_cleanup and
+ *               EVP_AEAD_CTX_init with the key, then EVP_AEAD_CTX_seal or EVP_AEAD_CTX_open
  *   gcrypt      libgcrypt: one handle per direction, opened once (CHACHA20, MODE_POLY1305);
  *               per call setkey, setiv, final, encrypt in place and gettag; or decrypt and
  *               checktag
@@ -61,20 +66,21 @@
 #include <unistd.h>
 
 #include "cipher.h"
+#include "crypto_bssl.h"
 
 #ifdef OPENSSL_IS_BORINGSSL
-#error "crypto.c must see OpenSSL's headers, not BoringSSL's"
+#error "crypto.c must see OpenSSL's headers, not BoringSSL's (those are crypto_bssl.c's)"
 #endif
 
 #define TAG 16
 #define TRAIN 64
 #define MAX_ROUNDS 15
 
-enum impl { SODIUM, SODIUM_DET, OPENSSL, GCRYPT, NETTLE, SEALNET, N_IMPLS };
-static const char *const impl_names[N_IMPLS] = { "sodium", "sodium-det", "openssl",
+enum impl { SODIUM, SODIUM_DET, OPENSSL, BORINGSSL, GCRYPT, NETTLE, SEALNET, N_IMPLS };
+static const char *const impl_names[N_IMPLS] = { "sodium", "sodium-det", "openssl", "boringssl",
 						 "gcrypt", "nettle",     "sealnet" };
 /* The columns checked, timed and printed: all but openssl where OpenSSL cannot be loaded. */
-static bool impl_on[N_IMPLS] = { true, true, false, true, true, true };
+static bool impl_on[N_IMPLS] = { true, true, false, true, true, true, true };
 
 struct bench_case {
 	size_t len; /* bytes of text per message */
@@ -157,6 +163,11 @@ static void seal_one(enum impl impl, uint8_t *buf, size_t len, uint64_t counter)
 		    !ossl.ctx_ctrl(evp_seal_ctx, EVP_CTRL_AEAD_GET_TAG, TAG, buf + len))
 			die("EVP seal failed");
 		break;
+	case BORINGSSL:
+		nonce_of(nonce, counter);
+		if (bssl_col_seal(buf, len, nonce, key))
+			die("BoringSSL's EVP_AEAD seal failed");
+		break;
 	case GCRYPT:
 		nonce_of(nonce, counter);
 		if (gcry_cipher_setkey(gcry_seal_hd, key, sizeof(key)) ||
@@ -203,6 +214,9 @@ static bool open_one(enum impl impl, uint8_t *dst, const uint8_t *src, size_t le
 		       ossl.decrypt_update(evp_open_ctx, dst, &outl, src, (int)len) &&
 		       ossl.ctx_ctrl(evp_open_ctx, EVP_CTRL_AEAD_SET_TAG, TAG, tag) &&
 		       ossl.decrypt_final(evp_open_ctx, none, &outl);
+	case BORINGSSL:
+		nonce_of(nonce, counter);
+		return !bssl_col_open(dst, src, len, nonce, key);
 	case GCRYPT:
 		/* A wrong tag is GPG_ERR_CHECKSUM from checktag; any error is a failed open. */
 		nonce_of(nonce, counter);
@@ -560,11 +574,11 @@ int main(int argc, char **argv)
 	check_all();
 
 	printf("ChaCha20-Poly1305, one thread, key and nonce handed over on every call;\n"
-	       "libsodium %s, %s, libgcrypt %s, Nettle %d.%d;\n"
+	       "libsodium %s, %s, %s, libgcrypt %s, Nettle %d.%d;\n"
 	       "median of %u alternating rounds of %.2f s of CPU time per cell.\n"
 	       "ns per message / Gbit/s of text. sealnet = cipher_aead_*: %s\n\n",
 	       sodium_version_string(),
-	       impl_on[OPENSSL] ? ossl.version(OPENSSL_VERSION) : "no OpenSSL",
+	       impl_on[OPENSSL] ? ossl.version(OPENSSL_VERSION) : "no OpenSSL", bssl_col_describe(),
 	       gcry_check_version(NULL), nettle_version_major(), nettle_version_minor(), rounds,
 	       seconds, cipher_aead_describe());
 	printf("%-5s %-12s", "op", "messages");
@@ -580,6 +594,7 @@ int main(int argc, char **argv)
 		ossl.ctx_free(evp_open_ctx);
 		ossl.cipher_free(ossl.chacha);
 	}
+	bssl_col_free();
 	gcry_cipher_close(gcry_seal_hd);
 	gcry_cipher_close(gcry_open_hd);
 	free(batch);
