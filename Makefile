@@ -262,21 +262,28 @@ scale: all $(SCALE) $(BUILD)/tests/test_peer_table
 	$(Q)SEALNETD=$(CURDIR)/$(SEALNETD) SEALNET=$(CURDIR)/$(SEALNET) SCALE=$(CURDIR)/$(SCALE) \
 		tools/bench/scale.sh $(SCALE_SIZES)
 
-# ChaCha20-Poly1305 from libsodium, OpenSSL, libgcrypt and Nettle, as the datapath calls them,
-# for the sizes it sees (tools/bench/crypto.c, docs/performance.md): figures, never pass or
-# fail. One thread; CRYPTO_BENCH_ARGS="-r 5 -t 0.5" for more rounds or longer cells.
-# libgcrypt and Nettle are linked here only, never into the daemon.
+# ChaCha20-Poly1305 from libsodium, OpenSSL, BoringSSL, libgcrypt and Nettle, as the datapath
+# calls them, for the sizes it sees (tools/bench/crypto.c, docs/performance.md): figures, never
+# pass or fail. One thread; CRYPTO_BENCH_ARGS="-r 5 -t 0.5" for more rounds or longer cells.
+# libgcrypt and Nettle are linked here only, never into the daemon. OpenSSL is not linked:
+# crypto.c loads it with dlopen (in glibc's libc since 2.34, so no -ldl), apart from BoringSSL,
+# which cipher_aead.o and crypto_bssl.c (the only file here built with BoringSSL's headers)
+# bring in through PKG_LIBS.
 BENCH_CRYPTO := $(BUILD)/tools/bench-crypto
+BENCH_CRYPTO_BSSL := $(BUILD)/tools/bench/crypto_bssl.o
 BENCH_CRYPTO_PKGS := libgcrypt nettle
 CRYPTO_BENCH_ARGS ?=
+$(BENCH_CRYPTO_BSSL): ALL_CFLAGS += $(BSSL_CFLAGS)
+-include $(BENCH_CRYPTO_BSSL:.o=.d)
 # bench-crypto is built, not run, by make unit so that it keeps compiling (here, where the
 # variable is set: a prerequisite is expanded when its line is read).
 unit: $(BENCH_CRYPTO)
-$(BENCH_CRYPTO): tools/bench/crypto.c $(BUILD)/libsealnet.a
+$(BENCH_CRYPTO): tools/bench/crypto.c $(BENCH_CRYPTO_BSSL) $(BUILD)/libsealnet.a
 	@mkdir -p $(dir $@)
 	@$(if $(Q),echo "  CC      $<")
 	$(Q)$(CC) $(ALL_CFLAGS) $(shell $(PKG_CONFIG) --cflags $(BENCH_CRYPTO_PKGS)) $(ALL_LDFLAGS) \
-		-o $@ $< $(BUILD)/libsealnet.a $(PKG_LIBS) $(shell $(PKG_CONFIG) --libs $(BENCH_CRYPTO_PKGS))
+		-o $@ $< $(BENCH_CRYPTO_BSSL) $(BUILD)/libsealnet.a $(PKG_LIBS) \
+		$(shell $(PKG_CONFIG) --libs $(BENCH_CRYPTO_PKGS))
 
 .PHONY: bench-crypto
 bench-crypto: $(BENCH_CRYPTO)

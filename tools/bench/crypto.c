@@ -1,36 +1,59 @@
 /* make bench-crypto: ChaCha20-Poly1305 (IETF, 12-byte nonce) from the Debian libraries the
- * datapath could use (libsodium, OpenSSL's libcrypto, libgcrypt, Nettle), called as the
- * datapath calls them, for the sizes it sees. Figures, never pass or fail: it fails only if
- * an implementation gets a message wrong. Before timing anything, every column seals every
- * size of the table (and a few edge sizes) twice on the same context and must give
- * libsodium's bytes, opens libsodium's messages to the same text, and rejects one with a
- * flipped bit in the text, in the tag, or the wrong counter; every timed open must succeed.
+ * datapath could use (libsodium, OpenSSL's libcrypto, BoringSSL as android-libboringssl,
+ * libgcrypt, Nettle), called as the datapath calls them, for the sizes it sees. Figures,
+ * never pass or fail: it fails only if an implementation gets a message wrong. Before timing
+ * anything, every column seals every size of the table (and a few edge sizes) twice on the
+ * same context and must give libsodium's bytes, opens libsodium's messages to the same text,
+ * and rejects one with a flipped bit in the text, in the tag, or the wrong counter; every
+ * timed open must succeed.
  *
  * The datapath seals each datagram in place with the session key handed over on every call
  * (daemon/send.c, seal_range(): the key is copied per packet) and a new counter as the
  * nonce, one call per datagram, whether the batch holds one datagram or a train of 64; it
  * opens each received datagram the same way. So every call here hands over the key and the
- * nonce; only the sealnet column's OpenSSL contexts keep a key they already hold (cipher.c),
- * which is what the other columns' per-call re-keying costs. The columns:
+ * nonce, and every library column sets its context up with that key on every call; only the
+ * sealnet column's BoringSSL contexts keep a key they already hold (cipher_aead.c sets one up
+ * again only when the key differs), so sealnet against boringssl is what that re-keying
+ * costs. The columns:
  *   sodium      crypto_aead_chacha20poly1305_ietf_encrypt/decrypt (combined), the calls the
- *               datapath made before the choice by size
+ *               datapath made at every size before OpenSSL's, and below 128 bytes until
+ *               BoringSSL's
  *   sodium-det  the _detached calls, tag written after the text, in place
  *   openssl     EVP: one context per direction, set up once with the cipher, re-keyed per
- *               call with EVP_CipherInit_ex2(ctx, NULL, key, nonce), Update, Final, tag ctrl
+ *               call with EVP_CipherInit_ex2(ctx, NULL, key, nonce), Update, Final, tag ctrl.
+ *               OpenSSL's libcrypto.so.3 is loaded at run time, local and deep-bound, and
+ *               its functions are called through pointers (ossl_load()); where it cannot be
+ *               loaded so, the column is left out with a note on stderr
+ *   boringssl   BoringSSL's EVP_AEAD (crypto_bssl.c, a file of its own for BoringSSL's
+ *               headers): one EVP_AEAD_CTX per direction; per call EVP_AEAD_CTX_cleanup and
+ *               EVP_AEAD_CTX_init with the key, then EVP_AEAD_CTX_seal or EVP_AEAD_CTX_open
  *   gcrypt      libgcrypt: one handle per direction, opened once (CHACHA20, MODE_POLY1305);
  *               per call setkey, setiv, final, encrypt in place and gettag; or decrypt and
  *               checktag
  *   nettle      Nettle: one chacha_poly1305_ctx per direction; per call set_key, set_nonce,
  *               encrypt or decrypt, digest; an open compares the tag with memeql_sec()
- *   sealnet     cipher_aead_seal/open as the datapath calls them (SEALNET_AEAD, default auto)
+ *   sealnet     cipher_aead_seal/open as the datapath calls them: BoringSSL for every size,
+ *               or libsodium with SEALNET_AEAD=sodium (cipher_aead_init(), as sealnetd)
  * Each cell runs for -t seconds of the thread's CPU time; the rounds alternate the columns'
  * order; the figure is the median of the rounds. "single" is one message in one buffer;
- * "train" is 64 consecutive messages in one batch, as a GSO train or a GRO batch. */
+ * "train" is 64 consecutive messages in one batch, as a GSO train or a GRO batch.
+ *
+ * BoringSSL, which libsealnet.a's cipher_aead.o links, exports OpenSSL's function names
+ * without OpenSSL's symbol versions, and ld.so binds a versioned reference
+ * (EVP_EncryptUpdate@OPENSSL_3.0.0) to an unversioned definition of the name: with both
+ * libraries in the global scope, either one's calls could land in the other. So this file
+ * includes OpenSSL's headers for the types only and names none of its functions; OpenSSL
+ * comes in by dlopen(), RTLD_LOCAL (none of its names join the global scope) and
+ * RTLD_DEEPBIND (its own calls resolve in itself before the global scope, where BoringSSL
+ * is). A call through a pointer is no dearer than one through the PLT. */
+#define _GNU_SOURCE /* RTLD_DEEPBIND, RTLD_DEFAULT */
+#include <dlfcn.h>
 #include <errno.h>
 #include <gcrypt.h>
 #include <nettle/chacha-poly1305.h>
 #include <nettle/memops.h>
 #include <nettle/version.h>
+#include <openssl/crypto.h>
 #include <openssl/evp.h>
 #include <sodium.h>
 #include <stdarg.h>
@@ -43,14 +66,21 @@
 #include <unistd.h>
 
 #include "cipher.h"
+#include "crypto_bssl.h"
+
+#ifdef OPENSSL_IS_BORINGSSL
+#error "crypto.c must see OpenSSL's headers, not BoringSSL's (those are crypto_bssl.c's)"
+#endif
 
 #define TAG 16
 #define TRAIN 64
 #define MAX_ROUNDS 15
 
-enum impl { SODIUM, SODIUM_DET, OPENSSL, GCRYPT, NETTLE, SEALNET, N_IMPLS };
-static const char *const impl_names[N_IMPLS] = { "sodium", "sodium-det", "openssl",
+enum impl { SODIUM, SODIUM_DET, OPENSSL, BORINGSSL, GCRYPT, NETTLE, SEALNET, N_IMPLS };
+static const char *const impl_names[N_IMPLS] = { "sodium", "sodium-det", "openssl", "boringssl",
 						 "gcrypt", "nettle",     "sealnet" };
+/* The columns checked, timed and printed: all but openssl where OpenSSL cannot be loaded. */
+static bool impl_on[N_IMPLS] = { true, true, false, true, true, true, true };
 
 struct bench_case {
 	size_t len; /* bytes of text per message */
@@ -66,6 +96,25 @@ static struct bench_case cases[MAX_CASES] = {
 };
 static size_t n_cases = 8;
 
+/* OpenSSL's libcrypto.so.3 as ossl_load() found it: the functions the openssl column calls,
+ * typed by OpenSSL's own declarations (which name them without making a reference), and
+ * what it set up with them. */
+static struct {
+	void *lib;
+	__typeof__(OpenSSL_version) *version;
+	__typeof__(EVP_CIPHER_fetch) *cipher_fetch;
+	__typeof__(EVP_CIPHER_free) *cipher_free;
+	__typeof__(EVP_CIPHER_CTX_new) *ctx_new;
+	__typeof__(EVP_CIPHER_CTX_free) *ctx_free;
+	__typeof__(EVP_CIPHER_CTX_ctrl) *ctx_ctrl;
+	__typeof__(EVP_EncryptInit_ex2) *encrypt_init;
+	__typeof__(EVP_EncryptUpdate) *encrypt_update;
+	__typeof__(EVP_EncryptFinal_ex) *encrypt_final;
+	__typeof__(EVP_DecryptInit_ex2) *decrypt_init;
+	__typeof__(EVP_DecryptUpdate) *decrypt_update;
+	__typeof__(EVP_DecryptFinal_ex) *decrypt_final;
+	EVP_CIPHER *chacha;
+} ossl;
 static EVP_CIPHER_CTX *evp_seal_ctx, *evp_open_ctx;
 static gcry_cipher_hd_t gcry_seal_hd, gcry_open_hd;
 static struct chacha_poly1305_ctx nettle_seal_ctx, nettle_open_ctx;
@@ -108,11 +157,16 @@ static void seal_one(enum impl impl, uint8_t *buf, size_t len, uint64_t counter)
 		break;
 	case OPENSSL:
 		nonce_of(nonce, counter);
-		if (!EVP_EncryptInit_ex2(evp_seal_ctx, NULL, key, nonce, NULL) ||
-		    !EVP_EncryptUpdate(evp_seal_ctx, buf, &outl, buf, (int)len) ||
-		    !EVP_EncryptFinal_ex(evp_seal_ctx, none, &outl) ||
-		    !EVP_CIPHER_CTX_ctrl(evp_seal_ctx, EVP_CTRL_AEAD_GET_TAG, TAG, buf + len))
+		if (!ossl.encrypt_init(evp_seal_ctx, NULL, key, nonce, NULL) ||
+		    !ossl.encrypt_update(evp_seal_ctx, buf, &outl, buf, (int)len) ||
+		    !ossl.encrypt_final(evp_seal_ctx, none, &outl) ||
+		    !ossl.ctx_ctrl(evp_seal_ctx, EVP_CTRL_AEAD_GET_TAG, TAG, buf + len))
 			die("EVP seal failed");
+		break;
+	case BORINGSSL:
+		nonce_of(nonce, counter);
+		if (bssl_col_seal(buf, len, nonce, key))
+			die("BoringSSL's EVP_AEAD seal failed");
 		break;
 	case GCRYPT:
 		nonce_of(nonce, counter);
@@ -156,10 +210,13 @@ static bool open_one(enum impl impl, uint8_t *dst, const uint8_t *src, size_t le
 	case OPENSSL:
 		nonce_of(nonce, counter);
 		memcpy(tag, src + len, TAG);
-		return EVP_DecryptInit_ex2(evp_open_ctx, NULL, key, nonce, NULL) &&
-		       EVP_DecryptUpdate(evp_open_ctx, dst, &outl, src, (int)len) &&
-		       EVP_CIPHER_CTX_ctrl(evp_open_ctx, EVP_CTRL_AEAD_SET_TAG, TAG, tag) &&
-		       EVP_DecryptFinal_ex(evp_open_ctx, none, &outl);
+		return ossl.decrypt_init(evp_open_ctx, NULL, key, nonce, NULL) &&
+		       ossl.decrypt_update(evp_open_ctx, dst, &outl, src, (int)len) &&
+		       ossl.ctx_ctrl(evp_open_ctx, EVP_CTRL_AEAD_SET_TAG, TAG, tag) &&
+		       ossl.decrypt_final(evp_open_ctx, none, &outl);
+	case BORINGSSL:
+		nonce_of(nonce, counter);
+		return !bssl_col_open(dst, src, len, nonce, key);
 	case GCRYPT:
 		/* A wrong tag is GPG_ERR_CHECKSUM from checktag; any error is a failed open. */
 		nonce_of(nonce, counter);
@@ -261,6 +318,8 @@ static void check_all(void)
 	static const size_t edges[] = { 0, 1, 15, 16, 17, 63, 65, 1419, MAX_LEN };
 
 	for (int impl = 0; impl < N_IMPLS; impl++) {
+		if (!impl_on[impl])
+			continue;
 		for (size_t k = 0; k < n_cases; k++)
 			check_impl(impl, cases[k].len);
 		for (size_t k = 0; k < sizeof(edges) / sizeof(edges[0]); k++)
@@ -378,7 +437,8 @@ static void bench_row(bool seal, const struct bench_case *c, unsigned rounds, do
 
 			if (r & 1)
 				impl = N_IMPLS - 1 - impl;
-			ns[impl][r] = run_cell(impl, seal, c, batch, ct, seconds);
+			if (impl_on[impl])
+				ns[impl][r] = run_cell(impl, seal, c, batch, ct, seconds);
 		}
 	if (c->n == 1)
 		snprintf(label, sizeof(label), "%zu", c->len);
@@ -386,6 +446,8 @@ static void bench_row(bool seal, const struct bench_case *c, unsigned rounds, do
 		snprintf(label, sizeof(label), "%u x %zu", c->n, c->len);
 	printf("%-5s %-12s", seal ? "seal" : "open", label);
 	for (int i = 0; i < N_IMPLS; i++) {
+		if (!impl_on[i])
+			continue;
 		qsort(ns[i], rounds, sizeof(double), cmp_double);
 		med[i] = ns[i][rounds / 2];
 		printf(" | %7.0f ns %5.2f G", med[i], (double)c->len * 8 / med[i]);
@@ -396,23 +458,104 @@ static void bench_row(bool seal, const struct bench_case *c, unsigned rounds, do
 	fflush(stdout);
 }
 
+/* ASan, HWASan, MSan and TSan abort the process on a dlopen() with RTLD_DEEPBIND, which
+ * would bind the library's malloc() and the like past their interceptors, rather than fail
+ * it: not tried under them. Looked up in the process rather than known at compile time, so
+ * that a runtime that was preloaded counts too. The name of the one found, or NULL. */
+static const char *sanitizer_runtime(void)
+{
+	static const char *const inits[] = { "__asan_init", "__hwasan_init", "__msan_init",
+					     "__tsan_init" };
+
+	for (size_t i = 0; i < sizeof(inits) / sizeof(inits[0]); i++)
+		if (dlsym(RTLD_DEFAULT, inits[i]))
+			return inits[i];
+	return NULL;
+}
+
+#define OSSL_LIB "libcrypto.so.3"
+
+/* OpenSSL's libcrypto into ossl, apart from BoringSSL (the comment at the top): 0, or
+ * -ENOTSUP under a sanitizer, -ENOENT if the library or one of its functions is not there,
+ * with why[whylen] saying which. It stays loaded until exit: OpenSSL pins itself in memory
+ * and cleans up after itself at exit. */
+static int ossl_load(char *why, size_t whylen)
+{
+	const struct {
+		const char *name;
+		void *fn; /* where the function's address goes */
+	} fns[] = {
+		{ "OpenSSL_version", &ossl.version },
+		{ "EVP_CIPHER_fetch", &ossl.cipher_fetch },
+		{ "EVP_CIPHER_free", &ossl.cipher_free },
+		{ "EVP_CIPHER_CTX_new", &ossl.ctx_new },
+		{ "EVP_CIPHER_CTX_free", &ossl.ctx_free },
+		{ "EVP_CIPHER_CTX_ctrl", &ossl.ctx_ctrl },
+		{ "EVP_EncryptInit_ex2", &ossl.encrypt_init },
+		{ "EVP_EncryptUpdate", &ossl.encrypt_update },
+		{ "EVP_EncryptFinal_ex", &ossl.encrypt_final },
+		{ "EVP_DecryptInit_ex2", &ossl.decrypt_init },
+		{ "EVP_DecryptUpdate", &ossl.decrypt_update },
+		{ "EVP_DecryptFinal_ex", &ossl.decrypt_final },
+	};
+	const char *san = sanitizer_runtime();
+
+	if (san) {
+		snprintf(why, whylen, "a sanitizer's runtime (%s) refuses RTLD_DEEPBIND", san);
+		return -ENOTSUP;
+	}
+	ossl.lib = dlopen(OSSL_LIB, RTLD_NOW | RTLD_LOCAL | RTLD_DEEPBIND);
+	if (!ossl.lib) {
+		snprintf(why, whylen, "%s", dlerror());
+		return -ENOENT;
+	}
+	for (size_t i = 0; i < sizeof(fns) / sizeof(fns[0]); i++) {
+		/* Looked up in the library and its own dependencies only, never BoringSSL. */
+		void *addr = dlsym(ossl.lib, fns[i].name);
+
+		if (!addr) {
+			snprintf(why, whylen, "%s has no %s", OSSL_LIB, fns[i].name);
+			goto close_lib;
+		}
+		/* A copy, not a store through void **: the field is a function pointer. */
+		memcpy(fns[i].fn, &addr, sizeof(addr));
+	}
+	return 0;
+
+close_lib:
+	dlclose(ossl.lib);
+	memset(&ossl, 0, sizeof(ossl));
+	return -ENOENT;
+}
+
+/* The openssl column's two contexts, set up once with the cipher; once loaded, OpenSSL
+ * without ChaCha20-Poly1305 is an error, not a column left out. */
+static void ossl_start(void)
+{
+	ossl.chacha = ossl.cipher_fetch(NULL, "ChaCha20-Poly1305", NULL);
+	evp_seal_ctx = ossl.ctx_new();
+	evp_open_ctx = ossl.ctx_new();
+	if (!ossl.chacha || !evp_seal_ctx || !evp_open_ctx ||
+	    !ossl.encrypt_init(evp_seal_ctx, ossl.chacha, NULL, NULL, NULL) ||
+	    !ossl.decrypt_init(evp_open_ctx, ossl.chacha, NULL, NULL, NULL))
+		die("no ChaCha20-Poly1305 in OpenSSL");
+	impl_on[OPENSSL] = true;
+}
+
 int main(int argc, char **argv)
 {
 	unsigned rounds = 3;
 	double seconds = 0.2;
 	uint8_t *batch, *ct;
-	EVP_CIPHER *chacha;
+	char why[256];
 
 	parse_args(argc, argv, &rounds, &seconds);
-	if (cipher_init())
+	if (cipher_init() || cipher_aead_init())
 		die("cannot initialise the ciphers (SEALNET_AEAD?)");
-	chacha = EVP_CIPHER_fetch(NULL, "ChaCha20-Poly1305", NULL);
-	evp_seal_ctx = EVP_CIPHER_CTX_new();
-	evp_open_ctx = EVP_CIPHER_CTX_new();
-	if (!chacha || !evp_seal_ctx || !evp_open_ctx ||
-	    !EVP_EncryptInit_ex2(evp_seal_ctx, chacha, NULL, NULL, NULL) ||
-	    !EVP_DecryptInit_ex2(evp_open_ctx, chacha, NULL, NULL, NULL))
-		die("no ChaCha20-Poly1305 in OpenSSL");
+	if (!ossl_load(why, sizeof(why)))
+		ossl_start();
+	else
+		fprintf(stderr, "bench-crypto: no openssl column: %s\n", why);
 	batch = calloc(TRAIN, MAX_LEN + TAG);
 	ct = calloc(TRAIN, MAX_LEN + TAG);
 	/* No secure memory: the keys here are random and thrown away, and libgcrypt's pool
@@ -431,22 +574,27 @@ int main(int argc, char **argv)
 	check_all();
 
 	printf("ChaCha20-Poly1305, one thread, key and nonce handed over on every call;\n"
-	       "libsodium %s, %s, libgcrypt %s, Nettle %d.%d;\n"
+	       "libsodium %s, %s, %s, libgcrypt %s, Nettle %d.%d;\n"
 	       "median of %u alternating rounds of %.2f s of CPU time per cell.\n"
 	       "ns per message / Gbit/s of text. sealnet = cipher_aead_*: %s\n\n",
-	       sodium_version_string(), OpenSSL_version(OPENSSL_VERSION), gcry_check_version(NULL),
-	       nettle_version_major(), nettle_version_minor(), rounds, seconds,
-	       cipher_aead_describe());
+	       sodium_version_string(),
+	       impl_on[OPENSSL] ? ossl.version(OPENSSL_VERSION) : "no OpenSSL", bssl_col_describe(),
+	       gcry_check_version(NULL), nettle_version_major(), nettle_version_minor(), rounds,
+	       seconds, cipher_aead_describe());
 	printf("%-5s %-12s", "op", "messages");
 	for (int i = 0; i < N_IMPLS; i++)
-		printf(" | %17s", impl_names[i]);
+		if (impl_on[i])
+			printf(" | %17s", impl_names[i]);
 	printf(" | fastest\n");
 	for (int op = 0; op < 2; op++)
 		for (size_t k = 0; k < n_cases; k++)
 			bench_row(op == 0, &cases[k], rounds, seconds, batch, ct);
-	EVP_CIPHER_CTX_free(evp_seal_ctx);
-	EVP_CIPHER_CTX_free(evp_open_ctx);
-	EVP_CIPHER_free(chacha);
+	if (impl_on[OPENSSL]) {
+		ossl.ctx_free(evp_seal_ctx);
+		ossl.ctx_free(evp_open_ctx);
+		ossl.cipher_free(ossl.chacha);
+	}
+	bssl_col_free();
 	gcry_cipher_close(gcry_seal_hd);
 	gcry_cipher_close(gcry_open_hd);
 	free(batch);
