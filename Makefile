@@ -63,7 +63,8 @@ BSSL_CFLAGS := -I/usr/include/android
 BSSL_LIBDIR = /usr/lib/$(shell $(CC) -print-multiarch)/android
 BSSL_LIBS = -Wl,--push-state,--as-needed $(BSSL_LIBDIR)/libcrypto.so -Wl,--pop-state \
 	-Wl,-rpath,$(BSSL_LIBDIR)
-$(BUILD)/daemon/cipher_aead.o $(BUILD)/tests/test_cipher: ALL_CFLAGS += $(BSSL_CFLAGS)
+# private: a target's variables reach its prerequisites (libsealnet.a's objects) otherwise.
+$(BUILD)/daemon/cipher_aead.o $(BUILD)/tests/test_cipher: private ALL_CFLAGS += $(BSSL_CFLAGS)
 
 # libssl-dev: OpenSSL's headers, for make bench-crypto's OpenSSL column (the library itself is
 # loaded there at run time, apart from BoringSSL).

@@ -4,7 +4,6 @@
 #include <errno.h>
 #include <pthread.h>
 #include <sodium.h>
-#include <stdlib.h>
 #include <string.h>
 
 #include "log.h"
@@ -135,6 +134,38 @@ void cipher_generate_private(uint8_t priv[KEY_LEN])
 int cipher_public_key(uint8_t pub[KEY_LEN], const uint8_t priv[KEY_LEN])
 {
 	return crypto_scalarmult_curve25519_base(pub, priv) ? -EINVAL : 0;
+}
+
+void cipher_nonce(uint8_t nonce[CIPHER_NONCE_LEN], uint64_t counter)
+{
+	memset(nonce, 0, 4);
+	for (int i = 0; i < 8; i++)
+		nonce[4 + i] = (uint8_t)(counter >> (8 * i));
+}
+
+void cipher_aead_seal_once(uint8_t *dst, const uint8_t *src, size_t len, const uint8_t *ad,
+			   size_t adlen, uint64_t counter, const uint8_t key[KEY_LEN])
+{
+	uint8_t nonce[CIPHER_NONCE_LEN];
+
+	cipher_nonce(nonce, counter);
+	crypto_aead_chacha20poly1305_ietf_encrypt_detached(dst, dst + len, NULL, src, len, ad,
+							   adlen, NULL, nonce, key);
+}
+
+int cipher_aead_open_once(uint8_t *dst, const uint8_t *src, size_t len, const uint8_t *ad,
+			  size_t adlen, uint64_t counter, const uint8_t key[KEY_LEN])
+{
+	uint8_t nonce[CIPHER_NONCE_LEN];
+
+	if (len < CIPHER_TAG_LEN)
+		return -EBADMSG;
+	len -= CIPHER_TAG_LEN;
+	cipher_nonce(nonce, counter);
+	if (crypto_aead_chacha20poly1305_ietf_decrypt_detached(dst, NULL, src, len, src + len, ad,
+							       adlen, nonce, key))
+		return -EBADMSG;
+	return 0;
 }
 
 void cipher_xaead_seal(uint8_t *dst, const uint8_t *src, size_t len, const uint8_t *ad,

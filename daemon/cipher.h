@@ -1,7 +1,8 @@
 /* The primitives WireGuard is built from, in one place: BLAKE2s (libb2) with HMAC and HKDF
- * on top, X25519 and XChaCha20-Poly1305 (libsodium), in cipher.c; the ChaCha20-Poly1305 of
- * handshakes and data from BoringSSL (Debian's android-libboringssl), the fastest measured
- * at every size (`make bench-crypto`, docs/performance.md), or libsodium, in cipher_aead.c.
+ * on top, X25519 and (X)ChaCha20-Poly1305 (libsodium; the handshake's), in cipher.c; the
+ * ChaCha20-Poly1305 of data from BoringSSL (Debian's android-libboringssl), the fastest
+ * measured at every size (`make bench-crypto`, docs/performance.md), or libsodium, in
+ * cipher_aead.c.
  * Nothing here is written by hand except the HMAC/HKDF composition, which the whitepaper
  * defines. */
 #ifndef SEALNET_CIPHER_H
@@ -53,9 +54,10 @@ int cipher_public_key(uint8_t pub[KEY_LEN], const uint8_t priv[KEY_LEN]);
 /* ChaCha20-Poly1305 (IETF) with WireGuard's nonce: 32 zero bits then the 64-bit counter,
  * little-endian. dst may equal src (or not overlap it at all); a failed open may have
  * zeroed dst. seal writes len + 16 bytes. Safe on any thread at once; they allocate
- * nothing and take no lock, except that a thread's first call lets BoringSSL allocate the
- * thread's error queue. The last keys stay in the thread's contexts until replaced, or
- * wiped when the thread ends. */
+ * nothing and take no lock, except that a thread's first call makes its two BoringSSL
+ * contexts and error queue. The last keys stay in the thread's contexts until replaced,
+ * or wiped when the thread ends; BoringSSL's code also leaves pieces of them on the
+ * thread's stack. For keys that must not outlive their message, cipher_aead_*_once. */
 /* RFC 8439's AEAD with any 96-bit nonce, through the same choice of library:
  * cipher_aead_seal/open are these with WireGuard's nonce. Same contract otherwise. */
 #define CIPHER_NONCE_LEN 12
@@ -70,6 +72,15 @@ void cipher_aead_seal(uint8_t *dst, const uint8_t *src, size_t len, const uint8_
 /* len includes the tag; writes len - 16 bytes. Returns 0 or -EBADMSG. */
 int cipher_aead_open(uint8_t *dst, const uint8_t *src, size_t len, const uint8_t *ad, size_t adlen,
 		     uint64_t counter, const uint8_t key[KEY_LEN]);
+/* WireGuard's nonce for counter: 32 zero bits, then the counter little-endian. */
+void cipher_nonce(uint8_t nonce[CIPHER_NONCE_LEN], uint64_t counter);
+/* The same AEAD through libsodium, keeping nothing of the key: for the handshake, whose
+ * keys serve one message and are wiped right after, and which a thread's cached context
+ * (above) would hold until that thread's next key. Same contract otherwise. */
+void cipher_aead_seal_once(uint8_t *dst, const uint8_t *src, size_t len, const uint8_t *ad,
+			   size_t adlen, uint64_t counter, const uint8_t key[KEY_LEN]);
+int cipher_aead_open_once(uint8_t *dst, const uint8_t *src, size_t len, const uint8_t *ad,
+			  size_t adlen, uint64_t counter, const uint8_t key[KEY_LEN]);
 void cipher_xaead_seal(uint8_t *dst, const uint8_t *src, size_t len, const uint8_t *ad,
 		       size_t adlen, const uint8_t nonce[CIPHER_XNONCE_LEN],
 		       const uint8_t key[KEY_LEN]);

@@ -21,6 +21,10 @@
 
 #include "log.h"
 
+#ifndef OPENSSL_IS_BORINGSSL
+#error "cipher_aead.c needs BoringSSL's headers (BSSL_CFLAGS), not OpenSSL's"
+#endif
+
 #define likely(x) __builtin_expect(!!(x), 1)
 #define unlikely(x) __builtin_expect(!!(x), 0)
 
@@ -31,78 +35,105 @@ static enum aead_impl aead_impl = AEAD_BORINGSSL;
 /* Each thread's two contexts, one per direction, so that a node that both sends and
  * receives keeps both keys set. EVP_AEAD_CTX_init() on a ChaCha20-Poly1305 context only
  * copies the key into it (no allocation), but a batch mostly shares one key, so the key a
- * context holds is kept beside it and a call sets it only when it differs. The contexts live
- * in thread-local storage, wiped when the thread ends (the workers of a reload that changes
- * Threads) or at exit (the main thread): a retired session's key can outlive the session in
- * a thread that has not sealed or opened since, as it could in OpenSSL's contexts before. */
+ * context holds is kept beside it and a call sets it only when it differs. The contexts are
+ * the library's to size (EVP_AEAD_CTX_new): BoringSSL promises no stable layout, and Debian
+ * ships every version under one soname. They are made on the thread's first call and freed
+ * when the thread ends (the workers of a reload that changes Threads) or at exit (the main
+ * thread), after their keys are overwritten: EVP_AEAD_CTX_cleanup() leaves the key in
+ * place. Until then a retired session's key stays in the contexts of a thread that has not
+ * sealed or opened since, as it did in OpenSSL's before. */
 struct aead_key {
-	EVP_AEAD_CTX ctx;
+	EVP_AEAD_CTX *ctx; /* NULL until the thread's first call, or if it could not be made */
 	uint8_t key[KEY_LEN];
 	bool keyed;
 };
 struct aead_thread {
 	struct aead_key seal;
 	struct aead_key open;
-	bool registered;
+	bool set_up;
 };
 static __thread struct aead_thread aead_thread;
-static pthread_key_t aead_wipe_key;
-static bool aead_wipe_key_made;
-static pthread_once_t aead_wipe_once = PTHREAD_ONCE_INIT;
+static pthread_key_t aead_free_key;
+static bool aead_free_key_made;
+static pthread_once_t aead_free_once = PTHREAD_ONCE_INIT;
 
-static void aead_thread_wipe(void *arg)
+/* Overwrites the key inside the context with zeros (the layout is BoringSSL's) and frees
+ * it. */
+static void aead_key_free(struct aead_key *k)
+{
+	static const uint8_t zero[KEY_LEN];
+
+	if (k->ctx) {
+		EVP_AEAD_CTX_cleanup(k->ctx);
+		if (!EVP_AEAD_CTX_init(k->ctx, EVP_aead_chacha20_poly1305(), zero, KEY_LEN,
+				       CIPHER_TAG_LEN, NULL))
+			ERR_clear_error();
+		EVP_AEAD_CTX_free(k->ctx);
+	}
+	sodium_memzero(k, sizeof(*k));
+}
+
+static void aead_thread_free(void *arg)
 {
 	struct aead_thread *t = arg;
 
-	EVP_AEAD_CTX_cleanup(&t->seal.ctx);
-	EVP_AEAD_CTX_cleanup(&t->open.ctx);
-	sodium_memzero(t, sizeof(*t));
+	aead_key_free(&t->seal);
+	aead_key_free(&t->open);
+	t->set_up = false;
 }
 
-static void aead_main_wipe(void)
+static void aead_main_free(void)
 {
-	aead_thread_wipe(&aead_thread);
+	aead_thread_free(&aead_thread);
 }
 
-static void aead_wipe_setup(void)
+static void aead_free_setup(void)
 {
-	aead_wipe_key_made = !pthread_key_create(&aead_wipe_key, aead_thread_wipe);
-	atexit(aead_main_wipe);
+	aead_free_key_made = !pthread_key_create(&aead_free_key, aead_thread_free);
+	if (atexit(aead_main_free))
+		log_warn("AEAD: the main thread's keys will not be wiped at exit");
 }
 
-/* Once per thread, on its first BoringSSL call. A failed open puts an error on the thread's
- * error queue, which BoringSSL allocates on first use: that happens here, not on the path of
- * the first forged packet. If the wipe cannot be registered the thread still works; its keys
- * are then wiped only when a later key replaces them. */
+/* Once per thread, on its first BoringSSL call: the one allocation of the AEAD path, the
+ * two contexts and BoringSSL's error queue (a failed open puts an error on it, and the
+ * queue is made here, not on the path of the first forged packet). A context that cannot be
+ * made leaves that direction to libsodium on this thread; if the thread's end cannot be
+ * hooked, its contexts live until exit. */
 static void aead_thread_setup(struct aead_thread *t)
 {
-	pthread_once(&aead_wipe_once, aead_wipe_setup);
-	if (aead_wipe_key_made)
-		pthread_setspecific(aead_wipe_key, t);
+	static const uint8_t zero[KEY_LEN];
+
+	pthread_once(&aead_free_once, aead_free_setup);
+	t->set_up = true;
+	if (aead_free_key_made)
+		(void)pthread_setspecific(aead_free_key, t);
+	t->seal.ctx = EVP_AEAD_CTX_new(EVP_aead_chacha20_poly1305(), zero, KEY_LEN, CIPHER_TAG_LEN);
+	t->open.ctx = EVP_AEAD_CTX_new(EVP_aead_chacha20_poly1305(), zero, KEY_LEN, CIPHER_TAG_LEN);
 	ERR_clear_error();
-	t->registered = true;
 }
 
-/* The context for key, set to it if it holds another; NULL if BoringSSL refused the key
- * (it cannot, for 32 bytes: then libsodium does the call). */
+/* The context for key, set to it if it holds another; NULL if there is none on this thread
+ * or BoringSSL refused the key (it cannot, for 32 bytes): then libsodium does the call. */
 static const EVP_AEAD_CTX *aead_ctx(struct aead_key *k, const uint8_t key[KEY_LEN])
 {
 	_Static_assert(KEY_LEN == crypto_verify_32_BYTES, "keys are compared as 32 bytes");
 
 	if (likely(k->keyed) && crypto_verify_32(k->key, key) == 0)
-		return &k->ctx;
-	if (unlikely(!aead_thread.registered))
+		return k->ctx;
+	if (unlikely(!aead_thread.set_up))
 		aead_thread_setup(&aead_thread);
-	if (k->keyed)
-		EVP_AEAD_CTX_cleanup(&k->ctx);
-	k->keyed = EVP_AEAD_CTX_init(&k->ctx, EVP_aead_chacha20_poly1305(), key, KEY_LEN,
+	if (unlikely(!k->ctx))
+		return NULL;
+	EVP_AEAD_CTX_cleanup(k->ctx);
+	k->keyed = EVP_AEAD_CTX_init(k->ctx, EVP_aead_chacha20_poly1305(), key, KEY_LEN,
 				     CIPHER_TAG_LEN, NULL);
 	if (unlikely(!k->keyed)) {
 		ERR_clear_error();
+		sodium_memzero(k->key, sizeof(k->key));
 		return NULL;
 	}
 	memcpy(k->key, key, KEY_LEN);
-	return &k->ctx;
+	return k->ctx;
 }
 
 int cipher_aead_select(const char *name)
@@ -129,36 +160,33 @@ int cipher_aead_init(void)
 	const char *aead = getenv("SEALNET_AEAD");
 	int ret = cipher_aead_select(aead);
 
-	if (ret)
+	if (ret && !strcmp(aead, "openssl"))
+		log_err("SEALNET_AEAD=openssl: OpenSSL is no longer used; boringssl, sodium or auto");
+	else if (ret)
 		log_err("SEALNET_AEAD=%s: unknown; boringssl, sodium or auto", aead);
 	else
 		log_info("AEAD: %s", cipher_aead_describe());
 	return ret;
 }
 
-static void wg_nonce(uint8_t nonce[CIPHER_NONCE_LEN], uint64_t counter)
-{
-	memset(nonce, 0, 4);
-	for (int i = 0; i < 8; i++)
-		nonce[4 + i] = (uint8_t)(counter >> (8 * i));
-}
-
 /* BoringSSL refuses nothing the datapath or the handshake hands over (a 32-byte key, a
  * 12-byte nonce, room for the tag, no partial overlap, under 256 GiB), and libsodium seals
  * what it refused. In place, that is the zeros BoringSSL leaves in a refused call's output:
- * the peer drops one packet, and no counter is used twice. */
+ * the peer opens a packet of zeros and drops it as a bad inner packet, and no counter is
+ * used twice. The detached forms (scatter, gather) are libsodium's: text and tag apart. */
 void cipher_aead_seal_nonce(uint8_t *dst, const uint8_t *src, size_t len, const uint8_t *ad,
 			    size_t adlen, const uint8_t nonce[CIPHER_NONCE_LEN],
 			    const uint8_t key[KEY_LEN])
 {
 	const EVP_AEAD_CTX *ctx;
-	size_t outlen;
+	size_t taglen;
 
 	if (likely(aead_impl == AEAD_BORINGSSL)) {
 		ctx = aead_ctx(&aead_thread.seal, key);
 		if (likely(ctx) &&
-		    likely(EVP_AEAD_CTX_seal(ctx, dst, &outlen, len + CIPHER_TAG_LEN, nonce,
-					     CIPHER_NONCE_LEN, src, len, ad, adlen)))
+		    likely(EVP_AEAD_CTX_seal_scatter(ctx, dst, dst + len, &taglen, CIPHER_TAG_LEN,
+						     nonce, CIPHER_NONCE_LEN, src, len, NULL, 0, ad,
+						     adlen)))
 			return;
 		ERR_clear_error();
 	}
@@ -173,23 +201,23 @@ int cipher_aead_open_nonce(uint8_t *dst, const uint8_t *src, size_t len, const u
 			   const uint8_t key[KEY_LEN])
 {
 	const EVP_AEAD_CTX *ctx;
-	size_t outlen;
 
 	if (len < CIPHER_TAG_LEN)
 		return -EBADMSG;
+	len -= CIPHER_TAG_LEN;
 	if (likely(aead_impl == AEAD_BORINGSSL)) {
 		ctx = aead_ctx(&aead_thread.open, key);
 		if (likely(ctx)) {
-			if (likely(EVP_AEAD_CTX_open(ctx, dst, &outlen, len - CIPHER_TAG_LEN, nonce,
-						     CIPHER_NONCE_LEN, src, len, ad, adlen)))
+			if (likely(EVP_AEAD_CTX_open_gather(ctx, dst, nonce, CIPHER_NONCE_LEN, src,
+							    len, src + len, CIPHER_TAG_LEN, ad,
+							    adlen)))
 				return 0;
-			/* With a 32-byte key, a 12-byte nonce and room for the text, a wrong
-			 * tag is the only refusal; the queue holds the reason, not needed. */
+			/* With a 32-byte key, a 12-byte nonce and a 16-byte tag, a wrong tag is
+			 * the only refusal; the queue holds the reason, not needed. */
 			ERR_clear_error();
 			return -EBADMSG;
 		}
 	}
-	len -= CIPHER_TAG_LEN;
 	if (crypto_aead_chacha20poly1305_ietf_decrypt_detached(dst, NULL, src, len, src + len, ad,
 							       adlen, nonce, key))
 		return -EBADMSG;
@@ -201,7 +229,7 @@ void cipher_aead_seal(uint8_t *dst, const uint8_t *src, size_t len, const uint8_
 {
 	uint8_t nonce[CIPHER_NONCE_LEN];
 
-	wg_nonce(nonce, counter);
+	cipher_nonce(nonce, counter);
 	cipher_aead_seal_nonce(dst, src, len, ad, adlen, nonce, key);
 }
 
@@ -210,6 +238,6 @@ int cipher_aead_open(uint8_t *dst, const uint8_t *src, size_t len, const uint8_t
 {
 	uint8_t nonce[CIPHER_NONCE_LEN];
 
-	wg_nonce(nonce, counter);
+	cipher_nonce(nonce, counter);
 	return cipher_aead_open_nonce(dst, src, len, ad, adlen, nonce, key);
 }

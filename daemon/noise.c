@@ -69,14 +69,14 @@ static void mix_psk(uint8_t ck[NOISE_HASH_LEN], uint8_t hash[NOISE_HASH_LEN], ui
 static void message_encrypt(uint8_t *dst, const uint8_t *src, size_t len, const uint8_t *key,
 			    uint8_t hash[NOISE_HASH_LEN])
 {
-	cipher_aead_seal(dst, src, len, hash, NOISE_HASH_LEN, 0, key);
+	cipher_aead_seal_once(dst, src, len, hash, NOISE_HASH_LEN, 0, key);
 	mix_hash(hash, dst, NOISE_ENCRYPTED_LEN(len));
 }
 
 static int message_decrypt(uint8_t *dst, const uint8_t *src, size_t len, const uint8_t *key,
 			   uint8_t hash[NOISE_HASH_LEN])
 {
-	if (cipher_aead_open(dst, src, NOISE_ENCRYPTED_LEN(len), hash, NOISE_HASH_LEN, 0, key))
+	if (cipher_aead_open_once(dst, src, NOISE_ENCRYPTED_LEN(len), hash, NOISE_HASH_LEN, 0, key))
 		return -EBADMSG;
 	mix_hash(hash, src, NOISE_ENCRYPTED_LEN(len));
 	return 0;

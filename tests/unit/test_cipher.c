@@ -10,7 +10,7 @@
  * ran and how often a context was handed a key, and to make one fail; its allocator is
  * counted (the weak hooks it calls when a program defines them) to show the path allocates
  * nothing once a thread has made its first call.
- * LINK-WRAP: -Wl,--wrap=EVP_AEAD_CTX_init -Wl,--wrap=EVP_AEAD_CTX_seal -Wl,--wrap=EVP_AEAD_CTX_open */
+ * LINK-WRAP: -Wl,--wrap=EVP_AEAD_CTX_init -Wl,--wrap=EVP_AEAD_CTX_seal_scatter -Wl,--wrap=EVP_AEAD_CTX_open_gather */
 #include <errno.h>
 #include <malloc.h>
 #include <openssl/aead.h> /* BoringSSL's: the Makefile gives this test BSSL_CFLAGS */
@@ -32,30 +32,42 @@
 /* Seals and opens that went through BoringSSL, and how often a context was handed a key (a
  * context keeps its key). Counted on the calling thread. */
 static __thread unsigned evp_calls, evp_keyings;
+/* Contexts set to the all-zero key, which is how a thread's contexts are wiped when it
+ * ends: counted over every thread. */
+static _Atomic unsigned evp_wipes;
 /* Set to make this thread's next EVP_AEAD_CTX_init, or seal, fail as BoringSSL could. */
 static __thread bool evp_fail_init, evp_fail_seal;
 
 int __real_EVP_AEAD_CTX_init(EVP_AEAD_CTX *ctx, const EVP_AEAD *aead, const uint8_t *key,
 			     size_t key_len, size_t tag_len, ENGINE *impl);
-int __real_EVP_AEAD_CTX_seal(const EVP_AEAD_CTX *ctx, uint8_t *out, size_t *out_len,
-			     size_t max_out_len, const uint8_t *nonce, size_t nonce_len,
-			     const uint8_t *in, size_t in_len, const uint8_t *ad, size_t ad_len);
-int __real_EVP_AEAD_CTX_open(const EVP_AEAD_CTX *ctx, uint8_t *out, size_t *out_len,
-			     size_t max_out_len, const uint8_t *nonce, size_t nonce_len,
-			     const uint8_t *in, size_t in_len, const uint8_t *ad, size_t ad_len);
+int __real_EVP_AEAD_CTX_seal_scatter(const EVP_AEAD_CTX *ctx, uint8_t *out, uint8_t *out_tag,
+				     size_t *out_tag_len, size_t max_out_tag_len,
+				     const uint8_t *nonce, size_t nonce_len, const uint8_t *in,
+				     size_t in_len, const uint8_t *extra_in, size_t extra_in_len,
+				     const uint8_t *ad, size_t ad_len);
+int __real_EVP_AEAD_CTX_open_gather(const EVP_AEAD_CTX *ctx, uint8_t *out, const uint8_t *nonce,
+				    size_t nonce_len, const uint8_t *in, size_t in_len,
+				    const uint8_t *in_tag, size_t in_tag_len, const uint8_t *ad,
+				    size_t ad_len);
 int __wrap_EVP_AEAD_CTX_init(EVP_AEAD_CTX *ctx, const EVP_AEAD *aead, const uint8_t *key,
 			     size_t key_len, size_t tag_len, ENGINE *impl);
-int __wrap_EVP_AEAD_CTX_seal(const EVP_AEAD_CTX *ctx, uint8_t *out, size_t *out_len,
-			     size_t max_out_len, const uint8_t *nonce, size_t nonce_len,
-			     const uint8_t *in, size_t in_len, const uint8_t *ad, size_t ad_len);
-int __wrap_EVP_AEAD_CTX_open(const EVP_AEAD_CTX *ctx, uint8_t *out, size_t *out_len,
-			     size_t max_out_len, const uint8_t *nonce, size_t nonce_len,
-			     const uint8_t *in, size_t in_len, const uint8_t *ad, size_t ad_len);
+int __wrap_EVP_AEAD_CTX_seal_scatter(const EVP_AEAD_CTX *ctx, uint8_t *out, uint8_t *out_tag,
+				     size_t *out_tag_len, size_t max_out_tag_len,
+				     const uint8_t *nonce, size_t nonce_len, const uint8_t *in,
+				     size_t in_len, const uint8_t *extra_in, size_t extra_in_len,
+				     const uint8_t *ad, size_t ad_len);
+int __wrap_EVP_AEAD_CTX_open_gather(const EVP_AEAD_CTX *ctx, uint8_t *out, const uint8_t *nonce,
+				    size_t nonce_len, const uint8_t *in, size_t in_len,
+				    const uint8_t *in_tag, size_t in_tag_len, const uint8_t *ad,
+				    size_t ad_len);
 
 int __wrap_EVP_AEAD_CTX_init(EVP_AEAD_CTX *ctx, const EVP_AEAD *aead, const uint8_t *key,
 			     size_t key_len, size_t tag_len, ENGINE *impl)
 {
-	evp_keyings++;
+	if (sodium_is_zero(key, key_len))
+		evp_wipes++;
+	else
+		evp_keyings++;
 	if (evp_fail_init) {
 		evp_fail_init = false;
 		return 0;
@@ -63,29 +75,34 @@ int __wrap_EVP_AEAD_CTX_init(EVP_AEAD_CTX *ctx, const EVP_AEAD *aead, const uint
 	return __real_EVP_AEAD_CTX_init(ctx, aead, key, key_len, tag_len, impl);
 }
 
-int __wrap_EVP_AEAD_CTX_seal(const EVP_AEAD_CTX *ctx, uint8_t *out, size_t *out_len,
-			     size_t max_out_len, const uint8_t *nonce, size_t nonce_len,
-			     const uint8_t *in, size_t in_len, const uint8_t *ad, size_t ad_len)
+int __wrap_EVP_AEAD_CTX_seal_scatter(const EVP_AEAD_CTX *ctx, uint8_t *out, uint8_t *out_tag,
+				     size_t *out_tag_len, size_t max_out_tag_len,
+				     const uint8_t *nonce, size_t nonce_len, const uint8_t *in,
+				     size_t in_len, const uint8_t *extra_in, size_t extra_in_len,
+				     const uint8_t *ad, size_t ad_len)
 {
 	evp_calls++;
 	if (evp_fail_seal) {
 		evp_fail_seal = false;
-		/* What BoringSSL does with out when a seal fails. */
-		memset(out, 0, max_out_len);
-		*out_len = 0;
+		/* What BoringSSL does with its output when a seal fails. */
+		memset(out, 0, in_len);
+		memset(out_tag, 0, max_out_tag_len);
+		*out_tag_len = 0;
 		return 0;
 	}
-	return __real_EVP_AEAD_CTX_seal(ctx, out, out_len, max_out_len, nonce, nonce_len, in,
-					in_len, ad, ad_len);
+	return __real_EVP_AEAD_CTX_seal_scatter(ctx, out, out_tag, out_tag_len, max_out_tag_len,
+						nonce, nonce_len, in, in_len, extra_in,
+						extra_in_len, ad, ad_len);
 }
 
-int __wrap_EVP_AEAD_CTX_open(const EVP_AEAD_CTX *ctx, uint8_t *out, size_t *out_len,
-			     size_t max_out_len, const uint8_t *nonce, size_t nonce_len,
-			     const uint8_t *in, size_t in_len, const uint8_t *ad, size_t ad_len)
+int __wrap_EVP_AEAD_CTX_open_gather(const EVP_AEAD_CTX *ctx, uint8_t *out, const uint8_t *nonce,
+				    size_t nonce_len, const uint8_t *in, size_t in_len,
+				    const uint8_t *in_tag, size_t in_tag_len, const uint8_t *ad,
+				    size_t ad_len)
 {
 	evp_calls++;
-	return __real_EVP_AEAD_CTX_open(ctx, out, out_len, max_out_len, nonce, nonce_len, in,
-					in_len, ad, ad_len);
+	return __real_EVP_AEAD_CTX_open_gather(ctx, out, nonce, nonce_len, in, in_len, in_tag,
+					       in_tag_len, ad, ad_len);
 }
 
 /* BoringSSL's allocations, on any thread: it calls these when the program defines them. */
@@ -503,7 +520,7 @@ static void test_aead_libraries_agree(void **state)
 		o_ct[AGREE_MAX + CIPHER_TAG_LEN], back[AGREE_MAX + CIPHER_TAG_LEN];
 	static const char *const libs[] = { "sodium", "boringssl" };
 	uint8_t key[32], ad[32];
-	unsigned rekeys = evp_calls;
+	unsigned calls = evp_calls;
 
 	for (size_t len = 0; len <= AGREE_MAX; len++) {
 		size_t adlen = len % 3 ? 0 : sizeof(ad);
@@ -552,7 +569,7 @@ static void test_aead_libraries_agree(void **state)
 	}
 	/* BoringSSL really did the "boringssl" half: per size a seal, four opens and the seal
 	 * in place. */
-	assert_int_equal(evp_calls - rekeys, (AGREE_MAX + 1) * 6);
+	assert_int_equal(evp_calls - calls, (AGREE_MAX + 1) * 6);
 	cipher_aead_select("auto");
 }
 
@@ -599,7 +616,8 @@ static void test_aead_choice(void **state)
 }
 
 /* The BoringSSL path allocates nothing per packet, wrong tags included; a new thread's
- * first call lets BoringSSL allocate its error queue, freed when the thread ends. */
+ * first call makes its two contexts and BoringSSL's error queue, and when the thread ends
+ * both contexts are wiped (set to the all-zero key) and everything is freed. */
 static void *seal_on_thread(void *arg)
 {
 	uint8_t *buf = arg, key[32] = { 1 };
@@ -715,8 +733,9 @@ static void test_aead_boringssl_failure(void **state)
 
 static void test_aead_boringssl_no_alloc(void **state)
 {
-	uint8_t key[32], buf[1420 + CIPHER_TAG_LEN], other[sizeof(buf)], zero_key[32] = { 1 };
+	uint8_t key[32], buf[1420 + CIPHER_TAG_LEN], other[sizeof(buf)], thread_key[32] = { 1 };
 	long allocs, live;
+	unsigned wipes;
 	pthread_t t;
 
 	cipher_random(key, sizeof(key));
@@ -738,14 +757,16 @@ static void test_aead_boringssl_no_alloc(void **state)
 	assert_int_equal(bssl_allocs, allocs);
 
 	live = bssl_allocs - bssl_frees;
+	wipes = evp_wipes;
 	memset(buf, 0x42, sizeof(buf));
 	memcpy(other, buf, sizeof(other));
 	assert_int_equal(pthread_create(&t, NULL, seal_on_thread, buf), 0);
 	assert_int_equal(pthread_join(t, NULL), 0);
-	assert_true(bssl_allocs > allocs);
+	assert_true(bssl_allocs >= allocs + 3);
 	assert_int_equal(bssl_allocs - bssl_frees, live);
+	assert_int_equal(evp_wipes - wipes, 2);
 	assert_int_equal(cipher_aead_select("sodium"), 0);
-	cipher_aead_seal(other, other, 1000, NULL, 0, 5, zero_key);
+	cipher_aead_seal(other, other, 1000, NULL, 0, 5, thread_key);
 	assert_memory_equal(buf, other, 1000 + CIPHER_TAG_LEN);
 	cipher_aead_select("auto");
 }
