@@ -470,5 +470,26 @@ if [ -x "$sealnetd" ]; then
 	if grep -q 'unexpected argument "b"' "$tmp/err"; then ok; else bad "sealnetd a b: $(cat "$tmp/err")"; fi
 fi
 
+# BoringSSL (the daemon's AEAD) and OpenSSL (the tool's, through libcurl) export the same
+# names, OpenSSL's versioned and BoringSSL's not, and ld.so may bind one's references to the
+# other's code: no program may need both (Makefile, BSSL_LIBS; docs/performance.md, AEAD).
+# needs BINARY SONAME: whether BINARY's dynamic section names SONAME.
+needs() {
+	readelf -d "$1" | grep -q "NEEDED.*\[$2\]"
+}
+bindir=$(dirname "$sealnet")
+for bin in "$sealnet" "$bindir/sealnet-cni" "$bindir/../daemon/sealnetd"; do
+	[ -x "$bin" ] || { bad "$bin: not built"; continue; }
+	if needs "$bin" libcrypto.so.0 && needs "$bin" libcrypto.so.3; then
+		bad "$bin needs both BoringSSL's libcrypto.so.0 and OpenSSL's libcrypto.so.3"
+	else
+		ok
+	fi
+done
+if needs "$bindir/../daemon/sealnetd" libcrypto.so.0; then ok; else bad "sealnetd does not link BoringSSL"; fi
+for bin in "$sealnet" "$bindir/sealnet-cni"; do
+	if needs "$bin" libcrypto.so.0; then bad "$bin links BoringSSL, which it never uses"; else ok; fi
+done
+
 echo "tools: $pass passed, $fail failed"
 [ "$fail" -eq 0 ]
