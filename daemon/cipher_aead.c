@@ -94,7 +94,7 @@ static void aead_free_setup(void)
 		log_warn("AEAD: the main thread's keys will not be wiped at exit");
 }
 
-/* Once per thread, on its first BoringSSL call: the one allocation of the AEAD path, the
+/* Once per thread, on its first BoringSSL call: the AEAD path's only allocations, the
  * two contexts and BoringSSL's error queue (a failed open puts an error on it, and the
  * queue is made here, not on the path of the first forged packet). A context that cannot be
  * made leaves that direction to libsodium on this thread; if the thread's end cannot be
