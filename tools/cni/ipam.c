@@ -106,9 +106,11 @@ static void take_plugin_error(const char *type, int status, const char *output, 
 		    json_object_is_type(v, json_type_string))
 			details = json_object_get_string(v);
 	}
+	/* An error object with its code but an empty message still says what failed: a CNI
+	 * error without a message tells the runtime's user nothing. */
 	if (code > 0 && msg) {
-		cni_fail(e, code, msg, "%s%sfrom the IPAM plugin %s", details, *details ? ", " : "",
-			 type);
+		cni_fail(e, code, *msg ? msg : "IPAM plugin failed", "%s%sfrom the IPAM plugin %s",
+			 details, *details ? ", " : "", type);
 	} else if (WIFEXITED(status)) {
 		cni_fail(e, CNI_ERR_IPAM, "IPAM plugin failed", "%s exited with %d: %.200s", type,
 			 WEXITSTATUS(status), output);
