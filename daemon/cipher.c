@@ -143,14 +143,34 @@ void cipher_nonce(uint8_t nonce[CIPHER_NONCE_LEN], uint64_t counter)
 		nonce[4 + i] = (uint8_t)(counter >> (8 * i));
 }
 
+void cipher_sodium_seal(uint8_t *dst, const uint8_t *src, size_t len, const uint8_t *ad,
+			size_t adlen, const uint8_t nonce[CIPHER_NONCE_LEN],
+			const uint8_t key[KEY_LEN])
+{
+	crypto_aead_chacha20poly1305_ietf_encrypt_detached(dst, dst + len, NULL, src, len, ad,
+							   adlen, NULL, nonce, key);
+}
+
+int cipher_sodium_open(uint8_t *dst, const uint8_t *src, size_t len, const uint8_t *ad,
+		       size_t adlen, const uint8_t nonce[CIPHER_NONCE_LEN],
+		       const uint8_t key[KEY_LEN])
+{
+	if (len < CIPHER_TAG_LEN)
+		return -EBADMSG;
+	len -= CIPHER_TAG_LEN;
+	if (crypto_aead_chacha20poly1305_ietf_decrypt_detached(dst, NULL, src, len, src + len, ad,
+							       adlen, nonce, key))
+		return -EBADMSG;
+	return 0;
+}
+
 void cipher_aead_seal_once(uint8_t *dst, const uint8_t *src, size_t len, const uint8_t *ad,
 			   size_t adlen, uint64_t counter, const uint8_t key[KEY_LEN])
 {
 	uint8_t nonce[CIPHER_NONCE_LEN];
 
 	cipher_nonce(nonce, counter);
-	crypto_aead_chacha20poly1305_ietf_encrypt_detached(dst, dst + len, NULL, src, len, ad,
-							   adlen, NULL, nonce, key);
+	cipher_sodium_seal(dst, src, len, ad, adlen, nonce, key);
 }
 
 int cipher_aead_open_once(uint8_t *dst, const uint8_t *src, size_t len, const uint8_t *ad,
@@ -158,14 +178,8 @@ int cipher_aead_open_once(uint8_t *dst, const uint8_t *src, size_t len, const ui
 {
 	uint8_t nonce[CIPHER_NONCE_LEN];
 
-	if (len < CIPHER_TAG_LEN)
-		return -EBADMSG;
-	len -= CIPHER_TAG_LEN;
 	cipher_nonce(nonce, counter);
-	if (crypto_aead_chacha20poly1305_ietf_decrypt_detached(dst, NULL, src, len, src + len, ad,
-							       adlen, nonce, key))
-		return -EBADMSG;
-	return 0;
+	return cipher_sodium_open(dst, src, len, ad, adlen, nonce, key);
 }
 
 void cipher_xaead_seal(uint8_t *dst, const uint8_t *src, size_t len, const uint8_t *ad,

@@ -1,8 +1,8 @@
 /* The primitives WireGuard is built from, in one place: BLAKE2s (libb2) with HMAC and HKDF
  * on top, X25519 and (X)ChaCha20-Poly1305 (libsodium; the handshake's), in cipher.c; the
  * ChaCha20-Poly1305 of data from BoringSSL (Debian's android-libboringssl), the fastest
- * measured at every size (`make bench-crypto`, docs/performance.md), or libsodium, in
- * cipher_aead.c.
+ * measured for nearly every size (`make bench-crypto`, docs/performance.md), or libsodium,
+ * in cipher_aead.c.
  * Nothing here is written by hand except the HMAC/HKDF composition, which the whitepaper
  * defines. */
 #ifndef SEALNET_CIPHER_H
@@ -81,6 +81,15 @@ void cipher_aead_seal_once(uint8_t *dst, const uint8_t *src, size_t len, const u
 			   size_t adlen, uint64_t counter, const uint8_t key[KEY_LEN]);
 int cipher_aead_open_once(uint8_t *dst, const uint8_t *src, size_t len, const uint8_t *ad,
 			  size_t adlen, uint64_t counter, const uint8_t key[KEY_LEN]);
+/* libsodium's ChaCha20-Poly1305 with any 96-bit nonce, the one place its calls are made:
+ * the _once pair above, and cipher_aead_* with SEALNET_AEAD=sodium or when BoringSSL
+ * refuses. Same contract as cipher_aead_*_nonce. */
+void cipher_sodium_seal(uint8_t *dst, const uint8_t *src, size_t len, const uint8_t *ad,
+			size_t adlen, const uint8_t nonce[CIPHER_NONCE_LEN],
+			const uint8_t key[KEY_LEN]);
+int cipher_sodium_open(uint8_t *dst, const uint8_t *src, size_t len, const uint8_t *ad,
+		       size_t adlen, const uint8_t nonce[CIPHER_NONCE_LEN],
+		       const uint8_t key[KEY_LEN]);
 void cipher_xaead_seal(uint8_t *dst, const uint8_t *src, size_t len, const uint8_t *ad,
 		       size_t adlen, const uint8_t nonce[CIPHER_XNONCE_LEN],
 		       const uint8_t key[KEY_LEN]);

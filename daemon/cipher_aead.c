@@ -53,6 +53,8 @@ struct aead_thread {
 	bool set_up;
 };
 static __thread struct aead_thread aead_thread;
+/* What a context is set to before it is freed, and what it is made with. */
+static const uint8_t zero_key[KEY_LEN];
 static pthread_key_t aead_free_key;
 static bool aead_free_key_made;
 static pthread_once_t aead_free_once = PTHREAD_ONCE_INIT;
@@ -61,11 +63,9 @@ static pthread_once_t aead_free_once = PTHREAD_ONCE_INIT;
  * it. */
 static void aead_key_free(struct aead_key *k)
 {
-	static const uint8_t zero[KEY_LEN];
-
 	if (k->ctx) {
 		EVP_AEAD_CTX_cleanup(k->ctx);
-		if (!EVP_AEAD_CTX_init(k->ctx, EVP_aead_chacha20_poly1305(), zero, KEY_LEN,
+		if (!EVP_AEAD_CTX_init(k->ctx, EVP_aead_chacha20_poly1305(), zero_key, KEY_LEN,
 				       CIPHER_TAG_LEN, NULL))
 			ERR_clear_error();
 		EVP_AEAD_CTX_free(k->ctx);
@@ -101,14 +101,14 @@ static void aead_free_setup(void)
  * hooked, its contexts live until exit. */
 static void aead_thread_setup(struct aead_thread *t)
 {
-	static const uint8_t zero[KEY_LEN];
-
 	pthread_once(&aead_free_once, aead_free_setup);
 	t->set_up = true;
 	if (aead_free_key_made)
 		(void)pthread_setspecific(aead_free_key, t);
-	t->seal.ctx = EVP_AEAD_CTX_new(EVP_aead_chacha20_poly1305(), zero, KEY_LEN, CIPHER_TAG_LEN);
-	t->open.ctx = EVP_AEAD_CTX_new(EVP_aead_chacha20_poly1305(), zero, KEY_LEN, CIPHER_TAG_LEN);
+	t->seal.ctx = EVP_AEAD_CTX_new(EVP_aead_chacha20_poly1305(), zero_key, KEY_LEN,
+				       CIPHER_TAG_LEN);
+	t->open.ctx = EVP_AEAD_CTX_new(EVP_aead_chacha20_poly1305(), zero_key, KEY_LEN,
+				       CIPHER_TAG_LEN);
 	ERR_clear_error();
 }
 
@@ -190,8 +190,7 @@ void cipher_aead_seal_nonce(uint8_t *dst, const uint8_t *src, size_t len, const 
 			return;
 		ERR_clear_error();
 	}
-	crypto_aead_chacha20poly1305_ietf_encrypt_detached(dst, dst + len, NULL, src, len, ad,
-							   adlen, NULL, nonce, key);
+	cipher_sodium_seal(dst, src, len, ad, adlen, nonce, key);
 }
 
 /* BoringSSL zeroes dst when the tag is wrong; a caller that opens in place loses the
@@ -201,16 +200,17 @@ int cipher_aead_open_nonce(uint8_t *dst, const uint8_t *src, size_t len, const u
 			   const uint8_t key[KEY_LEN])
 {
 	const EVP_AEAD_CTX *ctx;
+	size_t textlen;
 
 	if (len < CIPHER_TAG_LEN)
 		return -EBADMSG;
-	len -= CIPHER_TAG_LEN;
+	textlen = len - CIPHER_TAG_LEN;
 	if (likely(aead_impl == AEAD_BORINGSSL)) {
 		ctx = aead_ctx(&aead_thread.open, key);
 		if (likely(ctx)) {
 			if (likely(EVP_AEAD_CTX_open_gather(ctx, dst, nonce, CIPHER_NONCE_LEN, src,
-							    len, src + len, CIPHER_TAG_LEN, ad,
-							    adlen)))
+							    textlen, src + textlen, CIPHER_TAG_LEN,
+							    ad, adlen)))
 				return 0;
 			/* With a 32-byte key, a 12-byte nonce and a 16-byte tag, a wrong tag is
 			 * the only refusal; the queue holds the reason, not needed. */
@@ -218,10 +218,7 @@ int cipher_aead_open_nonce(uint8_t *dst, const uint8_t *src, size_t len, const u
 			return -EBADMSG;
 		}
 	}
-	if (crypto_aead_chacha20poly1305_ietf_decrypt_detached(dst, NULL, src, len, src + len, ad,
-							       adlen, nonce, key))
-		return -EBADMSG;
-	return 0;
+	return cipher_sodium_open(dst, src, len, ad, adlen, nonce, key);
 }
 
 void cipher_aead_seal(uint8_t *dst, const uint8_t *src, size_t len, const uint8_t *ad, size_t adlen,
