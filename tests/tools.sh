@@ -468,6 +468,11 @@ if [ -x "$sealnetd" ]; then
 	if grep -q "interface name is missing" "$tmp/err"; then ok; else bad "sealnetd: $(cat "$tmp/err")"; fi
 	expect_status "sealnetd with two" 2 "$sealnetd" a b
 	if grep -q 'unexpected argument "b"' "$tmp/err"; then ok; else bad "sealnetd a b: $(cat "$tmp/err")"; fi
+	# SEALNET_AEAD is read before anything is set up: a value not taken stops the daemon.
+	expect_status "SEALNET_AEAD=openssl" 1 env SEALNET_AEAD=openssl "$sealnetd" -f sntoolaead
+	if grep -q "SEALNET_AEAD=openssl: OpenSSL is no longer used" "$tmp/err"; then ok; else bad "SEALNET_AEAD=openssl: $(cat "$tmp/err")"; fi
+	expect_status "SEALNET_AEAD=chacha" 1 env SEALNET_AEAD=chacha "$sealnetd" -f sntoolaead
+	if grep -q "SEALNET_AEAD=chacha: unknown; boringssl, sodium or auto" "$tmp/err"; then ok; else bad "SEALNET_AEAD=chacha: $(cat "$tmp/err")"; fi
 fi
 
 # BoringSSL (the daemon's AEAD) and OpenSSL (the tool's, through libcurl) export the same
@@ -477,8 +482,7 @@ fi
 needs() {
 	readelf -d "$1" | grep -q "NEEDED.*\[$2\]"
 }
-bindir=$(dirname "$sealnet")
-for bin in "$sealnet" "$bindir/sealnet-cni" "$bindir/../daemon/sealnetd"; do
+for bin in "$sealnet" "$(dirname "$sealnet")/sealnet-cni" "$sealnetd"; do
 	[ -x "$bin" ] || { bad "$bin: not built"; continue; }
 	if needs "$bin" libcrypto.so.0 && needs "$bin" libcrypto.so.3; then
 		bad "$bin needs both BoringSSL's libcrypto.so.0 and OpenSSL's libcrypto.so.3"
@@ -486,8 +490,8 @@ for bin in "$sealnet" "$bindir/sealnet-cni" "$bindir/../daemon/sealnetd"; do
 		ok
 	fi
 done
-if needs "$bindir/../daemon/sealnetd" libcrypto.so.0; then ok; else bad "sealnetd does not link BoringSSL"; fi
-for bin in "$sealnet" "$bindir/sealnet-cni"; do
+if needs "$sealnetd" libcrypto.so.0; then ok; else bad "sealnetd does not link BoringSSL"; fi
+for bin in "$sealnet" "$(dirname "$sealnet")/sealnet-cni"; do
 	if needs "$bin" libcrypto.so.0; then bad "$bin links BoringSSL, which it never uses"; else ok; fi
 done
 
