@@ -52,8 +52,8 @@ DEB_PKGS += valgrind
 DEB_PKGS += libseccomp-dev
 
 # android-libboringssl-dev: BoringSSL, as Debian ships it for the Android SDK, whose
-# ChaCha20-Poly1305 seals and opens every handshake and datagram (daemon/cipher_aead.c,
-# docs/performance.md, make bench-crypto). It sits beside OpenSSL under paths of its own
+# ChaCha20-Poly1305 seals and opens every data message (daemon/cipher_aead.c,
+# docs/performance.md, make bench-crypto; handshakes go through libsodium). It sits beside OpenSSL under paths of its own
 # (headers in /usr/include/android, libcrypto.so.0 in .../android/), and its symbols carry
 # OpenSSL's names without OpenSSL's versions, so one process must not load both: only
 # cipher_aead.c sees its headers, and it is linked by path and as needed, so the tool and
@@ -274,7 +274,7 @@ BENCH_CRYPTO := $(BUILD)/tools/bench-crypto
 BENCH_CRYPTO_BSSL := $(BUILD)/tools/bench/crypto_bssl.o
 BENCH_CRYPTO_PKGS := libgcrypt nettle
 CRYPTO_BENCH_ARGS ?=
-$(BENCH_CRYPTO_BSSL): ALL_CFLAGS += $(BSSL_CFLAGS)
+$(BENCH_CRYPTO_BSSL): private ALL_CFLAGS += $(BSSL_CFLAGS)
 -include $(BENCH_CRYPTO_BSSL:.o=.d)
 # bench-crypto is built, not run, by make unit so that it keeps compiling (here, where the
 # variable is set: a prerequisite is expanded when its line is read).
